@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs what Ember needs to build, test and benchmark on Debian 12.
+# Idempotent: does nothing when every package is already installed.
+set -eu
+PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
+  libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev \
+  hyperfine wrk curl cpio xxd"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "deps: missing packages:$missing (run as root, or install them)" >&2
+  exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,220 @@
+/*
+ * ember_abi.h - the host/guest contract of Ember (version EMBER_ABI_VERSION).
+ *
+ * Shared verbatim by the VMM (host, C++20) and the guest kernel (freestanding
+ * C++). Depends only on <stdint.h>/<stddef.h>. Fixed-width fields only;
+ * structs only grow at the end; every field is marked IN (guest -> host) or
+ * OUT (host -> guest) from the point of view of the guest. On the host side a
+ * guest address is a plain uint64_t (a "GPA"), never a pointer.
+ *
+ * Machine layout (set up by the VMM before the first instruction):
+ *   - long mode, identity-mapped page tables (GVA == GPA) with U=1 at every
+ *     level; page 0 and the guard page below the kernel stack are unmapped.
+ *   - the guest kernel and the application both run at CPL 3 (CS 0x33,
+ *     SS 0x2b); IDT gates target selector 0x33; RFLAGS.IOPL = 3 so that the
+ *     kernel may use port I/O for hypercalls.
+ *   - the only code entered at CPL 0 is the kernel's syscall entry stub
+ *     (MSR_LSTAR), which sysretq's into the kernel's CPL-3 handler.
+ *
+ * Hypercalls (control path): the guest executes
+ *       outl %eax, $(EMBER_HC_PORT_BASE + nr)
+ * with eax = the GPA of the call's argument struct (below 4 GiB, inside the
+ * hypercall page). The VMM copies the struct out of guest memory, validates
+ * the copy, acts, writes OUT fields back and stores the call's status in
+ * ember_boot_info.hc_status (always written, even when the struct pointer was
+ * bad). Status values are EMBER_OK or a negative EMBER_E* code.
+ * EMBER_HC_EXIT and EMBER_HC_CRASH never return. A port outside the
+ * hypercall range ends the VM with a diagnostic.
+ */
+#ifndef EMBER_ABI_H
+#define EMBER_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EMBER_ABI_VERSION 1u
+
+/* ---- guest physical memory map (GPA == GVA) ---------------------------- */
+#define EMBER_PAGE_SIZE 0x1000ull
+#define EMBER_GPA_PML4 0x1000ull
+#define EMBER_GPA_PDPT 0x2000ull
+#define EMBER_GPA_PT0 0x3000ull       /* 4 KiB pages for the first 2 MiB */
+#define EMBER_GPA_PD 0x4000ull        /* EMBER_MAX_PD page directories */
+#define EMBER_MAX_PD 8u               /* => at most 8 GiB of guest memory */
+#define EMBER_GPA_GDT 0xc000ull
+#define EMBER_GPA_IDT 0xd000ull
+#define EMBER_GPA_BOOT_INFO 0xe000ull /* struct ember_boot_info */
+#define EMBER_GPA_HC_PAGE 0xf000ull   /* hypercall argument structs */
+#define EMBER_GPA_CONSOLE 0x10000ull  /* struct ember_ring + data */
+#define EMBER_CONSOLE_SIZE 0x10000ull
+#define EMBER_GPA_STDIN 0x20000ull    /* struct ember_ring + data */
+#define EMBER_STDIN_SIZE 0x10000ull
+#define EMBER_GPA_ARGS 0x30000ull     /* argv then envp, NUL-separated */
+#define EMBER_ARGS_SIZE 0x10000ull
+#define EMBER_GPA_STACK_GUARD 0x40000ull /* unmapped */
+#define EMBER_GPA_KSTACK_LO 0x41000ull
+#define EMBER_GPA_KSTACK_TOP 0x100000ull
+#define EMBER_GPA_KERNEL 0x100000ull  /* kernel image, at most 1 MiB */
+#define EMBER_GPA_KERNEL_END 0x200000ull
+#define EMBER_GPA_APP_MIN 0x200000ull /* lowest address an application may use */
+#define EMBER_PIE_BASE 0x400000ull    /* load base of static-PIE executables */
+#define EMBER_MEM_MIN (8ull << 20)
+#define EMBER_MEM_MAX ((uint64_t)EMBER_MAX_PD << 30)
+
+/* ---- segment selectors (Linux's layout) -------------------------------- */
+#define EMBER_SEL_KERNEL_CS 0x10u
+#define EMBER_SEL_KERNEL_DS 0x18u
+#define EMBER_SEL_USER_CS32 0x23u
+#define EMBER_SEL_USER_DS 0x2bu
+#define EMBER_SEL_USER_CS 0x33u
+
+/* ---- the kernel image header ------------------------------------------- */
+/* The first bytes of the kernel's lowest loadable segment (at
+ * EMBER_GPA_KERNEL). The VMM reads it to find the entry points it installs in
+ * RIP, MSR_LSTAR and the IDT. */
+#define EMBER_KERNEL_MAGIC 0x4c4e524b52424d45ull /* "EMBRKRNL" */
+#define EMBER_NUM_VECTORS 32u
+struct ember_kernel_header {
+    uint64_t magic;                 /* EMBER_KERNEL_MAGIC */
+    uint32_t abi_version;           /* EMBER_ABI_VERSION */
+    uint32_t header_size;           /* sizeof(struct ember_kernel_header) */
+    uint64_t entry;                 /* RIP at boot; rdi = EMBER_GPA_BOOT_INFO */
+    uint64_t syscall_entry;         /* MSR_LSTAR (the CPL-0 stub) */
+    uint64_t vector_entry[EMBER_NUM_VECTORS]; /* IDT gates 0..31 */
+    uint64_t spurious_entry;        /* IDT gates 32..255 */
+};
+#ifdef __cplusplus
+static_assert(sizeof(struct ember_kernel_header) == 32 + 8 * 32 + 8, "kernel header size");
+#endif
+
+/* ---- hypercalls -------------------------------------------------------- */
+#define EMBER_HC_PORT_BASE 0x500u
+enum ember_hc_nr {
+    EMBER_HC_EXIT = 0,    /* struct ember_hc_exit; does not return */
+    EMBER_HC_CONSOLE = 1, /* flush the console ring; no struct (eax ignored) */
+    EMBER_HC_WAIT = 2,    /* struct ember_hc_wait: block until an event or deadline */
+    EMBER_HC_RANDOM = 3,  /* struct ember_hc_random: fill a guest buffer */
+    EMBER_HC_CRASH = 4,   /* struct ember_hc_crash; does not return */
+    EMBER_HC_LOG = 5,     /* struct ember_hc_log: a kernel diagnostic line */
+    EMBER_HC_COUNT = 6
+};
+
+/* Status codes written to ember_boot_info.hc_status. */
+#define EMBER_OK 0
+#define EMBER_EFAULT (-1)  /* a pointer or range outside guest memory */
+#define EMBER_EINVAL (-2)  /* a field out of range */
+#define EMBER_ENOSYS (-3)  /* unknown hypercall number */
+#define EMBER_EAGAIN (-4)
+
+struct ember_hc_exit {
+    int32_t status; /* IN: exit status, 0-255 */
+    uint32_t reserved;
+};
+
+/* Block until one of `events` is ready or the monotonic clock reaches
+ * deadline_ns. Console output is flushed first. */
+#define EMBER_WAIT_STDIN 0x1u  /* the stdin ring has data or EOF */
+#define EMBER_WAIT_IDLE 0x80u  /* the application has nothing to do but wait */
+struct ember_hc_wait {
+    uint64_t deadline_ns; /* IN: guest monotonic ns; 0 = no deadline */
+    uint32_t events;      /* IN: EMBER_WAIT_* set waited for */
+    uint32_t ready;       /* OUT: EMBER_WAIT_* set that is ready */
+};
+
+#define EMBER_RANDOM_MAX 4096u
+struct ember_hc_random {
+    uint64_t buf; /* IN: GPA of the buffer */
+    uint64_t len; /* IN: bytes, at most EMBER_RANDOM_MAX */
+};
+
+/* Crash kinds */
+#define EMBER_CRASH_EXCEPTION 1u /* CPU exception; vector/error_code valid */
+#define EMBER_CRASH_KERNEL 2u    /* kernel assertion; message valid */
+struct ember_hc_crash {
+    uint32_t kind;        /* IN: EMBER_CRASH_* */
+    uint32_t vector;      /* IN */
+    uint64_t error_code;  /* IN */
+    uint64_t cr2;         /* IN: faulting address for #PF */
+    uint64_t rip, rsp, rflags; /* IN */
+    uint64_t regs[16];    /* IN: rax rcx rdx rbx rsp rbp rsi rdi r8..r15 */
+    int64_t syscall_nr;   /* IN: the syscall in progress, or -1 */
+    char message[128];    /* IN: NUL-terminated (not trusted) */
+};
+
+#define EMBER_LOG_MAX 256u
+struct ember_hc_log {
+    uint64_t len;               /* IN: bytes in msg, at most EMBER_LOG_MAX */
+    char msg[EMBER_LOG_MAX];    /* IN */
+};
+
+/* ---- rings (console out, stdin in) ------------------------------------- */
+/* A single-producer single-consumer byte ring. head and tail are
+ * free-running byte counters; data is at offset EMBER_RING_DATA from the ring
+ * start and has (ring region size - EMBER_RING_DATA) bytes. The consumer must
+ * treat head - tail > capacity as corruption. Console records are a 4-byte
+ * header (uint16 len, uint8 fd, uint8 0) followed by len bytes. */
+#define EMBER_RING_DATA 64u
+struct ember_ring {
+    uint64_t head;  /* written by the producer */
+    uint64_t tail;  /* written by the consumer */
+    uint32_t flags; /* EMBER_RING_EOF: producer will add no more data */
+    uint32_t reserved;
+};
+#define EMBER_RING_EOF 0x1u
+#define EMBER_CONSOLE_RECORD_MAX 4096u
+
+/* ---- the boot-info page ------------------------------------------------ */
+#define EMBER_BOOT_MAGIC 0x544f4f4252424d45ull /* "EMBRBOOT" */
+#define EMBER_HOST_HARDWARE 1u /* VT-x / AMD-V KVM */
+#define EMBER_HOST_PVM 2u      /* kvm_pvm (ring compression) */
+#define EMBER_FLAG_TRACE_SYSCALLS 0x1u
+#define EMBER_FLAG_STDIN_SNAPSHOT 0x2u
+#define EMBER_BOOT_EXECFN_MAX 256u
+struct ember_boot_info {
+    uint64_t magic;          /* OUT: EMBER_BOOT_MAGIC */
+    uint32_t abi_version;    /* OUT */
+    uint32_t host_kind;      /* OUT: EMBER_HOST_* */
+    uint64_t flags;          /* OUT: EMBER_FLAG_* */
+    uint64_t mem_size;       /* OUT: bytes of guest RAM from GPA 0 */
+    /* clock: guest monotonic ns = mono_base_ns + (rdtsc - tsc_base) * 1e6 / tsc_khz */
+    uint64_t tsc_khz;        /* OUT */
+    uint64_t tsc_base;       /* OUT */
+    int64_t mono_base_ns;    /* OUT */
+    int64_t wall_base_ns;    /* OUT: CLOCK_REALTIME ns at tsc_base */
+    /* the application image (placed by the VMM) */
+    uint64_t entry;          /* OUT: RIP of the application */
+    uint64_t phdr;           /* OUT: GVA of the program headers */
+    uint64_t phent, phnum;   /* OUT */
+    uint64_t load_bias;      /* OUT: 0 for ET_EXEC */
+    uint64_t image_lo, image_hi; /* OUT: page-aligned range of loaded segments */
+    /* argv/envp strings at EMBER_GPA_ARGS */
+    uint32_t argc, envc;     /* OUT */
+    uint64_t args_size;      /* OUT: bytes used at EMBER_GPA_ARGS */
+    char execfn[EMBER_BOOT_EXECFN_MAX]; /* OUT: guest path of the executable */
+    /* root filesystem: a cpio "newc" archive in guest memory, read-only use */
+    uint64_t rootfs_gpa, rootfs_size; /* OUT */
+    uint64_t random_seed[4]; /* OUT: fresh entropy */
+    uint64_t seed_generation;/* OUT: bumped when random_seed is replaced */
+    int64_t hc_status;       /* OUT: status of the last hypercall */
+    /* statistics kept by the kernel (read by the VMM) */
+    uint64_t stat_syscalls;  /* IN */
+    uint64_t stat_hypercalls;/* IN */
+    int64_t cur_syscall;     /* IN: syscall in progress or -1 */
+    uint64_t cpu_hwcap, cpu_hwcap2; /* OUT: AT_HWCAP / AT_HWCAP2 */
+};
+#ifdef __cplusplus
+static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");
+static_assert(offsetof(struct ember_boot_info, tsc_khz) == 32, "boot info layout");
+#endif
+
+/* Hypercall page layout: one slot per call kind so calls never overlap. */
+#define EMBER_HC_SLOT_EXIT (EMBER_GPA_HC_PAGE + 0x000)
+#define EMBER_HC_SLOT_WAIT (EMBER_GPA_HC_PAGE + 0x040)
+#define EMBER_HC_SLOT_RANDOM (EMBER_GPA_HC_PAGE + 0x080)
+#define EMBER_HC_SLOT_LOG (EMBER_GPA_HC_PAGE + 0x100)
+#define EMBER_HC_SLOT_CRASH (EMBER_GPA_HC_PAGE + 0x400)
+
+/* Exit statuses of ember-vm beyond the application's own 0-255 are
+ * reported by the host tool, not by this ABI. */
+
+#endif /* EMBER_ABI_H */

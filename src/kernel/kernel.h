@@ -1,0 +1,112 @@
+// kernel.h - the Ember guest kernel's internal API.
+//
+// The kernel is a freestanding C++ library OS that runs one static Linux
+// executable. It runs at CPL 3 in the same address space as the application
+// (see src/abi/ember_abi.h). Single vCPU, single thread: no locking anywhere.
+// Built with -fno-exceptions -fno-rtti -mgeneral-regs-only (no SSE: the
+// application's vector registers survive syscalls untouched).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "abi/ember_abi.h"
+#include "linux.h"
+
+extern "C" {
+void* memcpy(void* dst, const void* src, size_t n);
+void* memmove(void* dst, const void* src, size_t n);
+void* memset(void* dst, int c, size_t n);
+int memcmp(const void* a, const void* b, size_t n);
+size_t strlen(const char* s);
+}
+
+namespace k {
+
+size_t strnlen(const char* s, size_t max);
+int strcmp(const char* a, const char* b);
+int strncmp(const char* a, const char* b, size_t n);
+
+// ---- diagnostics ---------------------------------------------------------
+// Formats like a tiny printf (%s %c %d %i %u %x %p %%, with l/ll/z length
+// modifiers) and sends one line to the host through EMBER_HC_LOG.
+void klog(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// Ends the instance with a kernel crash report. Never returns.
+[[noreturn]] void panic(const char* msg);
+
+#define KSTR2(x) #x
+#define KSTR(x) KSTR2(x)
+// A check that never compiles out.
+#define KCHECK(cond)                                                               \
+    do {                                                                           \
+        if (!(cond)) ::k::panic("check failed: " #cond " at " __FILE__ ":" KSTR(__LINE__)); \
+    } while (0)
+
+// ---- boot information and hypercalls -------------------------------------
+ember_boot_info* boot();
+// Issues hypercall `nr` with argument struct at GPA `arg`; returns hc_status.
+int64_t hypercall(uint32_t nr, uint64_t arg);
+[[noreturn]] void exit_instance(int status);
+
+// ---- memory -------------------------------------------------------------
+// Kernel heap: zeroed blocks, nullptr when memory is exhausted (callers turn
+// that into -ENOMEM). kfree(nullptr) is a no-op.
+void* kmalloc(size_t n);
+void* kcalloc(size_t count, size_t size);  // nullptr on overflow too
+void kfree(void* p);
+// Page-granular allocation of guest memory for the application and for large
+// kernel objects. Returned pages are zeroed. 0 when no range fits.
+uint64_t pages_alloc(uint64_t npages);
+void pages_free(uint64_t addr, uint64_t npages);
+// Free guest memory, in bytes (for sysinfo).
+uint64_t mem_free_bytes();
+
+// Application memory is [EMBER_GPA_APP_MIN, mem_size). A user pointer passed
+// to a syscall must lie in it; anything else is -EFAULT, never a crash.
+bool user_ok(uint64_t addr, uint64_t len);
+// Copies a NUL-terminated user string into `out` (at most cap bytes including
+// the NUL). Returns length, or -EFAULT / -ENAMETOOLONG.
+int64_t user_strncpy(char* out, uint64_t user_src, size_t cap);
+
+// ---- time and randomness -------------------------------------------------
+uint64_t monotonic_ns();
+int64_t realtime_ns();
+void random_fill(void* buf, size_t len);
+
+// ---- console and stdin (ring buffers shared with the host) ---------------
+void console_write(int fd, const void* buf, size_t len);
+void console_flush();
+// Reads stdin; blocks (EMBER_HC_WAIT) while empty and not at EOF unless
+// nonblock, then returns -EAGAIN. Returns 0 at EOF.
+int64_t stdin_read(void* buf, size_t len, bool nonblock);
+bool stdin_readable();  // data or EOF pending (for poll)
+
+// Blocks until one of `events` (EMBER_WAIT_*) is ready or the monotonic clock
+// reaches deadline_ns (0 = none). Returns the ready set (0 on timeout).
+uint32_t wait_events(uint32_t events, uint64_t deadline_ns);
+
+// ---- syscalls -----------------------------------------------------------
+using SyscallFn = int64_t (*)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+                              uint64_t a5);
+constexpr uint32_t kMaxSyscall = 512;
+// Registration happens explicitly at start-up (syscalls_init calls each
+// subsystem's register function); a later registration of nr replaces it.
+void syscall_register(uint32_t nr, const char* name, SyscallFn fn);
+const char* syscall_name(uint64_t nr);
+
+// Subsystem registration functions, called once from kernel_main.
+void register_process_syscalls();  // process.cpp: ids, exit, limits, uname, ...
+void register_mm_syscalls();       // mm.cpp: brk, mmap, munmap, mprotect, ...
+void register_time_syscalls();     // time.cpp: clock_*, nanosleep, ...
+void register_fs_syscalls();       // fs/: files, directories, fds, pipes
+
+// ---- files (implemented in fs/) -----------------------------------------
+// Builds the VFS from the rootfs cpio archive and a tmpfs at /tmp; opens
+// fds 0, 1 and 2 on stdin and the console. Returns false (with klog) on a
+// malformed archive.
+bool fs_init(const uint8_t* cpio, uint64_t size);
+// Reads file bytes for a file-backed mmap. -EBADF, -EACCES (not readable),
+// -ENODEV (not a regular file) or the number of bytes read (short at EOF).
+int64_t fs_pread_for_mmap(int fd, void* dst, uint64_t len, uint64_t off);
+
+}  // namespace k
