@@ -1,0 +1,137 @@
+// test_env.cpp - shared helpers of the integration tests.
+#include "test_env.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#ifndef EMBER_VM_PATH
+#error "EMBER_VM_PATH must be defined by the build"
+#endif
+
+namespace ember::test {
+
+std::string ember_vm_path() { return EMBER_VM_PATH; }
+
+std::string example_path(const std::string& libc, const std::string& name) {
+    if (libc == "musl") return std::string(EMBER_EXAMPLES_MUSL_DIR) + "/" + name;
+    return std::string(EMBER_EXAMPLES_GCC_DIR) + "/" + name;
+}
+
+std::string busybox_path() { return EMBER_BUSYBOX; }
+
+bool kvm_available() { return access("/dev/kvm", R_OK | W_OK) == 0; }
+
+RunResult run_ember(const std::vector<std::string>& args) {
+    RunOptions o;
+    o.argv.push_back(ember_vm_path());
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.inherit_env = true;  // ember-vm's own environment; the guest's is empty
+    return run_process(o);
+}
+
+RunResult run_native(const std::vector<std::string>& argv, const std::string& cwd,
+                     const std::vector<std::string>& env) {
+    RunOptions o;
+    o.argv = argv;
+    o.cwd = cwd;
+    o.env = env;
+    return run_process(o);
+}
+
+std::vector<std::string> split_lines(const std::string& s) {
+    std::vector<std::string> out;
+    std::istringstream in(s);
+    std::string line;
+    while (std::getline(in, line)) out.push_back(line);
+    return out;
+}
+
+::testing::AssertionResult RejectedWithOneLine(const RunResult& r, std::vector<int> codes) {
+    if (!r.started || !r.exited) {
+        return ::testing::AssertionFailure() << "ember-vm did not exit normally: " << describe(r);
+    }
+    bool code_ok = false;
+    std::string want;
+    for (int c : codes) {
+        code_ok |= r.exit_code == c;
+        want += (want.empty() ? "" : " or ") + std::to_string(c);
+    }
+    if (!code_ok) {
+        return ::testing::AssertionFailure() << "want status " << want << ", got " << describe(r);
+    }
+    auto lines = split_lines(r.err);
+    if (lines.size() != 1 || r.err.back() != '\n' || lines[0].rfind("ember-vm: ", 0) != 0) {
+        return ::testing::AssertionFailure()
+               << "want exactly one stderr line starting with \"ember-vm: \", got " << describe(r);
+    }
+    return ::testing::AssertionSuccess() << "rejected: " << lines[0];
+}
+
+TempDir::TempDir() {
+    const char* base = getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/ember-it-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) {
+        perror("mkdtemp");
+        abort();
+    }
+    path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+void write_file(const std::string& path, const std::string& contents, unsigned mode) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    f.close();
+    if (!f || chmod(path.c_str(), mode) != 0) {
+        ADD_FAILURE() << "cannot write " << path;
+    }
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::ostringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+uint64_t fnv1a64(const std::string& data) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : data) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+}
+
+void set_mtime(const std::string& path, int64_t seconds) {
+    struct timespec ts[2] = {{seconds, 0}, {seconds, 0}};
+    if (utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) {
+        ADD_FAILURE() << "utimensat " << path;
+    }
+}
+
+void EmberTest::SetUp() {
+    if (!kvm_available()) {
+        static bool warned = false;
+        if (!warned) {
+            fprintf(stderr,
+                    "\n*** /dev/kvm is not available to this user: SKIPPING every Ember "
+                    "integration test (they boot real microVMs). ***\n\n");
+            warned = true;
+        }
+        GTEST_SKIP() << "/dev/kvm is not available: Ember integration tests need KVM";
+    }
+    ASSERT_EQ(access(ember_vm_path().c_str(), X_OK), 0)
+        << ember_vm_path() << " is missing or not executable: build ember-vm first";
+}
+
+}  // namespace ember::test
