@@ -1,0 +1,43 @@
+#!/bin/sh
+# run_all.sh BUILD_DIR - runs every benchmark (make bench). Prints the
+# machine, then boot_bench's tables (ember-vm vs. the same binary native, in
+# the same run), then a hyperfine cross-check when hyperfine is installed.
+# RUNS=N overrides the number of runs (default 100; at least 50 is useful).
+set -eu
+BUILD=${1:-build}
+RUNS=${RUNS:-100}
+VM=$BUILD/src/cli/ember-vm
+HELLO=$BUILD/examples/gcc/hello
+BENCH=$BUILD/bench/boot_bench
+for f in "$VM" "$HELLO" "$BENCH"; do
+    [ -x "$f" ] || { echo "run_all: $f not found: build first (make build)" >&2; exit 1; }
+done
+
+echo "# Ember benchmarks"
+echo
+echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "- commit: $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "- host: $(uname -srm), $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+echo "- ember-vm info: $("$VM" info 2>&1 | tr '\n' ' ')"
+echo "- command: bench/run_all.sh $BUILD (RUNS=$RUNS)"
+echo
+
+status=0
+"$BENCH" --runs "$RUNS" --ember-vm "$VM" \
+    --program "$HELLO" --program "$BUILD/examples/musl/hello" || status=$?
+
+if command -v hyperfine >/dev/null 2>&1; then
+    echo
+    echo "## hyperfine cross-check (no shell, $RUNS runs)"
+    echo
+    md=$(mktemp)
+    hyperfine -N --warmup 10 --runs "$RUNS" --style basic --export-markdown "$md" \
+        -n "ember-vm run hello" "$VM run $HELLO" \
+        -n "hello (native)" "$HELLO" >/dev/null 2>&1 || status=1
+    cat "$md"
+    rm -f "$md"
+else
+    echo
+    echo "(hyperfine not installed: cross-check skipped)"
+fi
+exit "$status"
