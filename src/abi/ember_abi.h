@@ -201,6 +201,8 @@ struct ember_boot_info {
     uint64_t stat_hypercalls;/* IN */
     int64_t cur_syscall;     /* IN: syscall in progress or -1 */
     uint64_t cpu_hwcap, cpu_hwcap2; /* OUT: AT_HWCAP / AT_HWCAP2 */
+    uint64_t tsc_app_start;  /* IN: TSC when the kernel entered the application */
+    uint64_t tsc_kernel_start; /* IN: TSC at the kernel's first instruction */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");

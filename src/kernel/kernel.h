@@ -49,6 +49,8 @@ int64_t hypercall(uint32_t nr, uint64_t arg);
 [[noreturn]] void exit_instance(int status);
 
 // ---- memory -------------------------------------------------------------
+// Sets up the page pool from the boot info (call once, before any allocation).
+void mm_init();
 // Kernel heap: zeroed blocks, nullptr when memory is exhausted (callers turn
 // that into -ENOMEM). kfree(nullptr) is a no-op.
 void* kmalloc(size_t n);

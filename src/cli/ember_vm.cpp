@@ -1,0 +1,270 @@
+// ember-vm: runs one static Linux program in an Ember microVM.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vmm/cpio_writer.h"
+#include "vmm/kvm.h"
+#include "vmm/vm.h"
+
+namespace {
+
+// Exit statuses beyond the program's own 0-255.
+constexpr int kExitUsage = 2;
+constexpr int kExitTimeout = 124;
+constexpr int kExitVmError = 125;
+constexpr int kExitBadInput = 126;
+constexpr int kExitKernelPanic = 134;
+constexpr int kExitCrashed = 139;
+constexpr int kExitCpuLimit = 152;
+
+int fail(int code, const std::string& msg) {
+    std::fprintf(stderr, "ember-vm: %s\n", msg.c_str());
+    return code;
+}
+
+std::optional<uint64_t> parse_size(const std::string& s) {
+    if (s.empty()) return std::nullopt;
+    size_t pos = 0;
+    unsigned long long v;
+    try {
+        v = std::stoull(s, &pos, 10);
+    } catch (...) {
+        return std::nullopt;
+    }
+    std::string suffix = s.substr(pos);
+    uint64_t mul = 1;
+    if (suffix == "" || suffix == "B") mul = 1;
+    else if (suffix == "K" || suffix == "KiB" || suffix == "k") mul = 1ull << 10;
+    else if (suffix == "M" || suffix == "MiB" || suffix == "m") mul = 1ull << 20;
+    else if (suffix == "G" || suffix == "GiB" || suffix == "g") mul = 1ull << 30;
+    else return std::nullopt;
+    if (v > UINT64_MAX / mul) return std::nullopt;
+    return v * mul;
+}
+
+std::optional<uint64_t> parse_duration_ns(const std::string& s) {
+    size_t pos = 0;
+    double v;
+    try {
+        v = std::stod(s, &pos);
+    } catch (...) {
+        return std::nullopt;
+    }
+    if (v < 0) return std::nullopt;
+    const std::string unit = s.substr(pos);
+    double mul;
+    if (unit == "ns") mul = 1;
+    else if (unit == "us") mul = 1e3;
+    else if (unit == "ms") mul = 1e6;
+    else if (unit == "s" || unit.empty()) mul = 1e9;
+    else if (unit == "m" || unit == "min") mul = 60e9;
+    else return std::nullopt;
+    if (v * mul > 1e18) return std::nullopt;
+    return static_cast<uint64_t>(v * mul);
+}
+
+bool read_file(const std::string& path, std::vector<uint8_t>* out, std::string* err) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *err = "cannot read " + path + ": " + std::strerror(errno);
+        return false;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        *err = "cannot read " + path + ": not a regular file";
+        ::close(fd);
+        return false;
+    }
+    out->resize(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (done < out->size()) {
+        ssize_t n = ::read(fd, out->data() + done, out->size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            *err = "cannot read " + path + ": " + (n < 0 ? std::strerror(errno) : "short read");
+            ::close(fd);
+            return false;
+        }
+        done += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    return true;
+}
+
+struct RunOptions {
+    std::string mem = "64M";
+    std::vector<std::string> files;
+    std::string rootfs;
+    std::vector<std::string> env;
+    std::string stdin_path;
+    std::string timeout;
+    std::string cpu_limit;
+    bool trace = false;
+    bool stats = false;
+    std::vector<std::string> command;  // program, then its arguments
+};
+
+int do_run(RunOptions& o) {
+    if (!o.command.empty() && o.command.front() == "--") o.command.erase(o.command.begin());
+    if (o.command.empty()) return fail(kExitUsage, "run: no program given (see ember-vm run --help)");
+    std::vector<std::string> rest(o.command.begin() + 1, o.command.end());
+    if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+
+    ember::VmConfig cfg;
+    const auto mem = parse_size(o.mem);
+    if (!mem) return fail(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
+    cfg.mem_size = (*mem + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+    if (!o.timeout.empty()) {
+        auto t = parse_duration_ns(o.timeout);
+        if (!t || *t == 0) return fail(kExitUsage, "--timeout: not a duration: '" + o.timeout + "' (e.g. 500ms, 2s)");
+        cfg.timeout_ns = *t;
+    }
+    if (!o.cpu_limit.empty()) {
+        auto t = parse_duration_ns(o.cpu_limit);
+        if (!t || *t == 0) return fail(kExitUsage, "--cpu-limit: not a duration: '" + o.cpu_limit + "'");
+        cfg.cpu_limit_ns = *t;
+    }
+    for (const auto& e : o.env)
+        if (e.find('=') == std::string::npos || e.front() == '=')
+            return fail(kExitUsage, "--env: expected K=V, got '" + e + "'");
+
+    const std::string& program = o.command.front();
+    std::string err;
+    if (!read_file(program, &cfg.program, &err)) return fail(kExitBadInput, err);
+
+    ember::cpio::Writer w;
+    if (!o.rootfs.empty()) {
+        struct stat st;
+        if (stat(o.rootfs.c_str(), &st) != 0)
+            return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + std::strerror(errno));
+        if (S_ISDIR(st.st_mode)) {
+            err = ember::cpio::add_host_tree(w, o.rootfs);
+        } else {
+            std::vector<uint8_t> archive;
+            if (read_file(o.rootfs, &archive, &err)) err = ember::cpio::add_archive(w, archive);
+        }
+        if (!err.empty()) return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + err);
+    }
+    if (!w.add_dir("tmp", 01777))
+        return fail(kExitBadInput, "--rootfs: /tmp exists and is not a directory");
+    for (const auto& f : o.files) {
+        const auto colon = f.find(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == f.size())
+            return fail(kExitUsage, "--file: expected HOSTPATH:GUESTPATH, got '" + f + "'");
+        const std::string host = f.substr(0, colon), guest = f.substr(colon + 1);
+        std::vector<uint8_t> data;
+        if (!read_file(host, &data, &err)) return fail(kExitBadInput, "--file: " + err);
+        struct stat st;
+        const uint32_t mode = stat(host.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+        if (!w.add_file(guest, data, mode))
+            return fail(kExitBadInput, "--file: invalid guest path '" + guest + "'");
+    }
+    const auto slash = program.find_last_of('/');
+    const std::string base = slash == std::string::npos ? program : program.substr(slash + 1);
+    cfg.guest_path = "/bin/" + base;
+    if (!w.add_file(cfg.guest_path, cfg.program, 0755))
+        return fail(kExitBadInput, "cannot place the program at " + cfg.guest_path + " in the root filesystem");
+    cfg.rootfs = w.finish();
+
+    cfg.argv.push_back(program);
+    cfg.argv.insert(cfg.argv.end(), rest.begin(), rest.end());
+    cfg.env = o.env;
+    cfg.trace_syscalls = o.trace;
+    int stdin_fd = -1;
+    if (o.stdin_path == "-") {
+        stdin_fd = 0;
+    } else if (!o.stdin_path.empty()) {
+        stdin_fd = ::open(o.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (stdin_fd < 0)
+            return fail(kExitBadInput, "--stdin " + o.stdin_path + ": " + std::strerror(errno));
+    }
+    cfg.stdin_fd = stdin_fd;
+
+    if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
+    auto res = ember::run_vm(std::move(cfg));
+    if (!res) return fail(kExitBadInput, res.message());
+    const ember::VmResult& r = *res;
+    if (o.stats) {
+        std::fprintf(stderr,
+                     "ember-vm: stats: create_us=%.1f first_insn_us=%.1f run_us=%.1f total_us=%.1f "
+                     "exits=%llu hypercalls=%llu syscalls=%llu\n",
+                     r.stats.create_us, r.stats.first_insn_us, r.stats.run_us, r.stats.total_us,
+                     static_cast<unsigned long long>(r.stats.exits),
+                     static_cast<unsigned long long>(r.stats.hypercalls),
+                     static_cast<unsigned long long>(r.stats.syscalls));
+    }
+    switch (r.outcome) {
+        case ember::Outcome::kExited: return r.exit_status;
+        case ember::Outcome::kCrashed: return fail(kExitCrashed, r.message);
+        case ember::Outcome::kKernelPanic: return fail(kExitKernelPanic, r.message);
+        case ember::Outcome::kTimeout: return fail(kExitTimeout, "stopped: " + r.message);
+        case ember::Outcome::kCpuLimit: return fail(kExitCpuLimit, "stopped: " + r.message);
+        case ember::Outcome::kDeadlock: return fail(kExitVmError, "stopped: " + r.message);
+        case ember::Outcome::kVmError: return fail(kExitVmError, "VM failed: " + r.message);
+    }
+    return kExitVmError;
+}
+
+int do_info() {
+    auto info = ember::probe_host();
+    if (!info) return fail(kExitVmError, info.message());
+    std::printf("host kind:     %s\n", info->kind.c_str());
+    std::printf("KVM API:       %d\n", info->api_version);
+    std::printf("TSC:           %u kHz\n", info->tsc_khz);
+    std::printf("guest XCR0:    %#llx\n", static_cast<unsigned long long>(info->xcr0));
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"ember-vm: run a static Linux program in an Ember microVM"};
+    app.set_version_flag("--version", std::string("ember-vm ") + EMBER_VERSION);
+    app.require_subcommand(1);
+
+    RunOptions ro;
+    auto* run = app.add_subcommand("run", "Run PROGRAM in a new microVM: ember-vm run [options] PROGRAM [-- ARGS...]");
+    run->add_option("--mem", ro.mem, "Guest memory (default 64M; K/M/G suffixes; rounded up to 2M)");
+    run->add_option("--file", ro.files, "Add a host file to the guest root fs (HOSTPATH:GUESTPATH, repeatable)");
+    run->add_option("--rootfs", ro.rootfs, "Root filesystem: a host directory or a cpio newc archive");
+    run->add_option("--env", ro.env, "Environment variable K=V (repeatable)");
+    run->add_option("--stdin", ro.stdin_path, "File to use as the guest's stdin ('-' for ours; default: empty)");
+    run->add_option("--timeout", ro.timeout, "Wall-clock limit, e.g. 500ms, 2s (exit status 124)");
+    run->add_option("--cpu-limit", ro.cpu_limit, "CPU-time limit, e.g. 1s (exit status 152)");
+    run->add_flag("--trace-syscalls", ro.trace, "Report each unimplemented syscall once on stderr");
+    run->add_flag("--stats", ro.stats, "Print timings and exit/syscall counts on stderr");
+    run->prefix_command();
+    run->footer(
+        "The program appears in the guest as /bin/<basename>; /tmp is writable.\n"
+        "Exit status: the program's own, or 124 timeout, 125 VM failure, 126 bad input,\n"
+        "134 guest kernel panic, 139 guest crash, 152 CPU-time limit, 2 usage error.");
+    auto* info = app.add_subcommand("info", "Show what kind of KVM host this is");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);
+        return fail(kExitUsage, std::string(e.what()) + " (see ember-vm --help)");
+    }
+    if (run->parsed()) {
+        ro.command = run->remaining();
+        return do_run(ro);
+    }
+    if (info->parsed()) return do_info();
+    return fail(kExitUsage, "no command given (see ember-vm --help)");
+}

@@ -1,0 +1,196 @@
+/*
+ * entry.S - the guest kernel's machine entry points.
+ *
+ * Everything here runs at CPL 3 except syscall_entry, which the CPU enters
+ * at CPL 0 on `syscall` (MSR_LSTAR). It touches neither the application's
+ * stack nor its red zone: it records the return address and flags, then
+ * sysretq's into syscall_handler at CPL 3.
+ */
+    .intel_syntax noprefix
+    .code64
+
+    .section .text.entry, "ax"
+
+/* The VMM starts us here: rdi = boot info, rsp = EMBER_GPA_KSTACK_TOP. */
+    .globl kernel_start
+kernel_start:
+    rdtsc
+    shl rdx, 32
+    or rax, rdx
+    mov rsi, rax                 /* tsc at the first instruction */
+    xor ebp, ebp
+    and rsp, -16
+    call kernel_main
+    ud2
+
+/* CPL 0. rcx = application rip, r11 = application rflags, rsp = app rsp. */
+    .balign 64
+    .globl syscall_entry
+syscall_entry:
+    mov [rip + sys_user_rip], rcx
+    mov [rip + sys_user_rflags], r11
+    lea rcx, [rip + syscall_handler]
+    mov r11d, 0x3002             /* IOPL 3, IF 0, DF 0, AC 0 */
+    sysretq
+
+/* CPL 3, still on the application's stack; all application registers but
+ * rcx/r11 are live. Frame on the kernel stack (struct SyscallFrame):
+ * nr, a0..a5, pad. */
+    .balign 16
+syscall_handler:
+    mov [rip + sys_user_rsp], rsp
+    mov rsp, 0x100000            /* EMBER_GPA_KSTACK_TOP */
+    sub rsp, 8
+    push r9
+    push r8
+    push r10
+    push rdx
+    push rsi
+    push rdi
+    push rax
+    mov rdi, rsp
+    call syscall_dispatch        /* returns the result in rax */
+    mov rdi, [rsp + 8]
+    mov rsi, [rsp + 16]
+    mov rdx, [rsp + 24]
+    mov r10, [rsp + 32]
+    mov r8, [rsp + 40]
+    mov r9, [rsp + 48]
+    push qword ptr [rip + sys_user_rflags]
+    popfq
+    mov rcx, [rip + sys_user_rip]
+    mov r11, [rip + sys_user_rflags]
+    mov rsp, [rip + sys_user_rsp]
+    jmp rcx
+
+/* enter_user(entry, sp): start the application with a clean register file. */
+    .globl enter_user
+enter_user:
+    mov rsp, rsi
+    mov rax, rdi
+    xor ebx, ebx
+    xor ecx, ecx
+    xor edx, edx                 /* rdx = 0: no rtld_fini for atexit */
+    xor esi, esi
+    xor edi, edi
+    xor ebp, ebp
+    xor r8d, r8d
+    xor r9d, r9d
+    xor r10d, r10d
+    xor r11d, r11d
+    xor r12d, r12d
+    xor r13d, r13d
+    xor r14d, r14d
+    xor r15d, r15d
+    push 0x3202
+    popfq
+    jmp rax
+
+/* Exceptions: gates target CS 0x33, so the CPU pushes its frame on the
+ * current stack (no stack switch). Each stub pushes a dummy error code when
+ * the CPU does not, then the vector number. */
+    .macro VEC n, has_err
+    .balign 16
+vec_\n:
+    .if \has_err == 0
+    push 0
+    .endif
+    push \n
+    jmp exception_common
+    .endm
+
+    VEC 0,0
+    VEC 1,0
+    VEC 2,0
+    VEC 3,0
+    VEC 4,0
+    VEC 5,0
+    VEC 6,0
+    VEC 7,0
+    VEC 8,1
+    VEC 9,0
+    VEC 10,1
+    VEC 11,1
+    VEC 12,1
+    VEC 13,1
+    VEC 14,1
+    VEC 15,0
+    VEC 16,0
+    VEC 17,1
+    VEC 18,0
+    VEC 19,0
+    VEC 20,0
+    VEC 21,1
+    VEC 22,0
+    VEC 23,0
+    VEC 24,0
+    VEC 25,0
+    VEC 26,0
+    VEC 27,0
+    VEC 28,0
+    VEC 29,1
+    VEC 30,1
+    VEC 31,0
+
+    .balign 16
+    .globl spurious_entry
+spurious_entry:
+    push 0
+    push 255
+    jmp exception_common
+
+/* Frame: vector, error, rip, cs, rflags, rsp, ss. Switch to the exception
+ * stack and save the general registers (struct ExceptionRegs order:
+ * rax rcx rdx rbx rsp rbp rsi rdi r8..r15). */
+exception_common:
+    mov [rip + exc_frame], rsp
+    lea rsp, [rip + exc_stack_top]
+    push r15
+    push r14
+    push r13
+    push r12
+    push r11
+    push r10
+    push r9
+    push r8
+    push rdi
+    push rsi
+    push rbp
+    push qword ptr [rip + exc_frame]  /* rsp slot: patched in C++ */
+    push rbx
+    push rdx
+    push rcx
+    push rax
+    mov rdi, rsp
+    mov rsi, [rip + exc_frame]
+    call exception_handler
+    ud2
+
+    .section .data
+    .balign 8
+    .globl sys_user_rip, sys_user_rflags, sys_user_rsp
+sys_user_rip:    .quad 0
+sys_user_rflags: .quad 0
+sys_user_rsp:    .quad 0
+exc_frame:       .quad 0
+
+/* struct ember_kernel_header: what the VMM installs in RIP, LSTAR and the IDT. */
+    .section .ember_header, "a"
+    .balign 8
+    .quad 0x4c4e524b52424d45     /* EMBER_KERNEL_MAGIC */
+    .long 1                      /* EMBER_ABI_VERSION */
+    .long 296                    /* sizeof(struct ember_kernel_header) */
+    .quad kernel_start
+    .quad syscall_entry
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .quad vec_\n
+    .endr
+    .quad spurious_entry
+
+    .section .bss
+    .balign 16
+exc_stack:
+    .skip 16384
+exc_stack_top:
+
+    .section .note.GNU-stack, "", @progbits

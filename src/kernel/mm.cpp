@@ -1,0 +1,332 @@
+// mm.cpp - guest memory management: a page allocator over the application
+// region, the kernel heap, and brk/mmap/munmap/mremap/mprotect/madvise.
+//
+// Guest memory is identity mapped and fully mapped in the page tables (the
+// VMM never changes them), so "mapping" memory means reserving pages in a
+// bitmap. Pages the guest never touched are zero and cost the host nothing;
+// a page that was freed is marked dirty and zeroed when it is handed out
+// again. Allocation is top-down; brk grows up from the end of the image.
+#include "kernel.h"
+
+namespace k {
+namespace {
+
+constexpr uint64_t kPage = EMBER_PAGE_SIZE;
+
+uint64_t g_pool_lo;     // first byte of the page pool (EMBER_GPA_APP_MIN)
+uint64_t g_npages;      // pages in the pool
+uint64_t* g_used;       // bit set: page reserved
+uint64_t* g_dirty;      // bit set: page may hold old data
+uint64_t g_free_pages;
+uint64_t g_brk_start, g_brk;
+
+inline uint64_t page_up(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
+inline bool test(const uint64_t* bm, uint64_t i) { return (bm[i / 64] >> (i % 64)) & 1; }
+inline void set(uint64_t* bm, uint64_t i) { bm[i / 64] |= 1ull << (i % 64); }
+inline void clear(uint64_t* bm, uint64_t i) { bm[i / 64] &= ~(1ull << (i % 64)); }
+inline uint64_t page_index(uint64_t addr) { return (addr - g_pool_lo) / kPage; }
+inline uint64_t page_addr(uint64_t i) { return g_pool_lo + i * kPage; }
+
+// True when [addr, addr+len) is page-aligned and inside the pool.
+bool in_pool(uint64_t addr, uint64_t len) {
+    return addr % kPage == 0 && len % kPage == 0 && addr >= g_pool_lo &&
+           len <= g_npages * kPage && addr - g_pool_lo <= g_npages * kPage - len;
+}
+
+void take(uint64_t first, uint64_t n) {
+    for (uint64_t i = first; i < first + n; ++i) {
+        if (!test(g_used, i)) {
+            set(g_used, i);
+            --g_free_pages;
+        }
+        if (test(g_dirty, i)) {
+            memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
+            clear(g_dirty, i);
+        }
+    }
+}
+
+void release(uint64_t first, uint64_t n) {
+    for (uint64_t i = first; i < first + n; ++i) {
+        if (test(g_used, i)) {
+            clear(g_used, i);
+            set(g_dirty, i);
+            ++g_free_pages;
+        }
+    }
+}
+
+bool range_free(uint64_t first, uint64_t n) {
+    for (uint64_t i = first; i < first + n; ++i)
+        if (test(g_used, i)) return false;
+    return true;
+}
+
+// Highest run of n free pages, as a page index; g_npages when none.
+uint64_t find_free_top_down(uint64_t n) {
+    if (n == 0 || n > g_npages) return g_npages;
+    uint64_t run = 0;
+    uint64_t i = g_npages;
+    while (i > 0) {
+        // Skip fully used words quickly.
+        if (i % 64 == 0 && g_used[i / 64 - 1] == ~0ull) {
+            run = 0;
+            i -= 64;
+            continue;
+        }
+        --i;
+        if (test(g_used, i)) {
+            run = 0;
+        } else if (++run == n) {
+            return i;
+        }
+    }
+    return g_npages;
+}
+
+// ---- kernel heap ----------------------------------------------------------
+// Small blocks: power-of-two classes from 32 to 2048 bytes carved from pages.
+// Large blocks: whole pages. Every block has a 16-byte header.
+struct BlockHeader {
+    uint64_t cls;     // class index, or kLarge
+    uint64_t npages;  // for large blocks
+};
+constexpr uint64_t kLarge = ~0ull;
+constexpr int kClasses = 7;  // 32 << 0 .. 32 << 6 = 2048
+struct FreeBlock {
+    FreeBlock* next;
+};
+FreeBlock* g_free_lists[kClasses];
+
+}  // namespace
+
+void mm_init() {
+    ember_boot_info* b = boot();
+    g_pool_lo = EMBER_GPA_APP_MIN;
+    uint64_t top = b->rootfs_size ? (b->rootfs_gpa & ~(kPage - 1)) : b->mem_size;
+    if (top > b->mem_size) top = b->mem_size;
+    KCHECK(top > g_pool_lo);
+    g_npages = (top - g_pool_lo) / kPage;
+    // The two bitmaps live at the top of the pool.
+    const uint64_t words = (g_npages + 63) / 64;
+    const uint64_t bm_pages = page_up(2 * words * 8) / kPage;
+    KCHECK(bm_pages < g_npages);
+    g_used = reinterpret_cast<uint64_t*>(page_addr(g_npages - bm_pages));
+    g_dirty = g_used + words;
+    // The memory is fresh (zero); mark the tail bits past g_npages used so
+    // the word-skipping scan stays correct.
+    for (uint64_t i = g_npages; i < words * 64; ++i) set(g_used, i);
+    g_free_pages = g_npages;
+    take(g_npages - bm_pages, bm_pages);
+    KCHECK(b->image_lo >= g_pool_lo && b->image_hi <= top && b->image_lo <= b->image_hi);
+    take(page_index(b->image_lo), (b->image_hi - b->image_lo) / kPage);
+    g_brk_start = g_brk = b->image_hi;
+}
+
+uint64_t pages_alloc(uint64_t npages) {
+    const uint64_t first = find_free_top_down(npages);
+    if (first == g_npages) return 0;
+    take(first, npages);
+    return page_addr(first);
+}
+
+void pages_free(uint64_t addr, uint64_t npages) {
+    if (!in_pool(addr, npages * kPage)) return;
+    release(page_index(addr), npages);
+}
+
+uint64_t mem_free_bytes() { return g_free_pages * kPage; }
+
+void* kmalloc(size_t n) {
+    if (n > (1ull << 40)) return nullptr;
+    const size_t need = n + sizeof(BlockHeader);
+    if (need <= (32u << (kClasses - 1))) {
+        int cls = 0;
+        while ((32u << cls) < need) ++cls;
+        if (!g_free_lists[cls]) {
+            const uint64_t page = pages_alloc(1);
+            if (!page) return nullptr;
+            const uint64_t size = 32u << cls;
+            for (uint64_t off = 0; off + size <= kPage; off += size) {
+                auto* fb = reinterpret_cast<FreeBlock*>(page + off);
+                fb->next = g_free_lists[cls];
+                g_free_lists[cls] = fb;
+            }
+        }
+        FreeBlock* fb = g_free_lists[cls];
+        g_free_lists[cls] = fb->next;
+        memset(fb, 0, 32u << cls);
+        auto* h = reinterpret_cast<BlockHeader*>(fb);
+        h->cls = static_cast<uint64_t>(cls);
+        return h + 1;
+    }
+    const uint64_t np = page_up(need) / kPage;
+    const uint64_t addr = pages_alloc(np);
+    if (!addr) return nullptr;
+    auto* h = reinterpret_cast<BlockHeader*>(addr);
+    h->cls = kLarge;
+    h->npages = np;
+    return h + 1;
+}
+
+void* kcalloc(size_t count, size_t size) {
+    if (size && count > ~size_t{0} / size) return nullptr;
+    return kmalloc(count * size);
+}
+
+void kfree(void* p) {
+    if (!p) return;
+    auto* h = static_cast<BlockHeader*>(p) - 1;
+    if (h->cls == kLarge) {
+        pages_free(reinterpret_cast<uint64_t>(h), h->npages);
+        return;
+    }
+    const uint64_t cls = h->cls;  // the free-list link overwrites the header
+    KCHECK(cls < kClasses);
+    auto* fb = reinterpret_cast<FreeBlock*>(h);
+    fb->next = g_free_lists[cls];
+    g_free_lists[cls] = fb;
+}
+
+bool user_ok(uint64_t addr, uint64_t len) {
+    const uint64_t size = boot()->mem_size;
+    return addr >= EMBER_GPA_APP_MIN && len <= size && addr <= size - len;
+}
+
+int64_t user_strncpy(char* out, uint64_t user_src, size_t cap) {
+    const uint64_t size = boot()->mem_size;
+    if (user_src < EMBER_GPA_APP_MIN) return -EFAULT;
+    for (size_t i = 0; i < cap; ++i) {
+        if (user_src + i >= size) return -EFAULT;
+        out[i] = *reinterpret_cast<const char*>(user_src + i);
+        if (!out[i]) return static_cast<int64_t>(i);
+    }
+    return -ENAMETOOLONG;
+}
+
+// ---- syscalls ---------------------------------------------------------------
+namespace {
+
+int64_t sys_brk(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (addr < g_brk_start) return static_cast<int64_t>(g_brk);
+    const uint64_t cur_end = page_up(g_brk), new_end = page_up(addr);
+    if (new_end > g_pool_lo + g_npages * kPage) return static_cast<int64_t>(g_brk);
+    if (new_end > cur_end) {
+        const uint64_t first = page_index(cur_end), n = (new_end - cur_end) / kPage;
+        if (!range_free(first, n)) return static_cast<int64_t>(g_brk);
+        take(first, n);
+    } else if (new_end < cur_end) {
+        release(page_index(new_end), (cur_end - new_end) / kPage);
+    }
+    g_brk = addr;
+    return static_cast<int64_t>(g_brk);
+}
+
+int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
+                 uint64_t off) {
+    (void)prot;
+    if (len == 0 || len > (1ull << 46) || off % kPage) return -EINVAL;
+    const uint64_t type = flags & 0xf;
+    if (type != MAP_PRIVATE && type != MAP_SHARED && type != 3) return -EINVAL;
+    const bool anon = flags & MAP_ANONYMOUS;
+    len = page_up(len);
+    const uint64_t n = len / kPage;
+    uint64_t where = 0;
+    if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+        if (addr % kPage) return -EINVAL;
+        if (!in_pool(addr, len)) return -ENOMEM;
+        if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) && !range_free(page_index(addr), n))
+            return -EEXIST;
+        release(page_index(addr), n);  // replaced mappings read as zero
+        take(page_index(addr), n);
+        where = addr;
+    } else {
+        if (addr && addr % kPage == 0 && in_pool(addr, len) && range_free(page_index(addr), n)) {
+            take(page_index(addr), n);
+            where = addr;
+        } else {
+            where = pages_alloc(n);
+            if (!where) return -ENOMEM;
+        }
+    }
+    if (!anon) {
+        const int64_t r = fs_pread_for_mmap(static_cast<int>(fd), reinterpret_cast<void*>(where),
+                                            len, off);
+        if (r < 0) {
+            release(page_index(where), n);
+            return r;
+        }
+    }
+    return static_cast<int64_t>(where);
+}
+
+int64_t sys_munmap(uint64_t addr, uint64_t len, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (addr % kPage || len == 0 || len > (1ull << 46)) return -EINVAL;
+    len = page_up(len);
+    // Only the page pool can be unmapped; other ranges are silently ignored
+    // (Linux allows unmapping what is not mapped).
+    uint64_t lo = addr < g_pool_lo ? g_pool_lo : addr;
+    uint64_t hi = addr + len;
+    const uint64_t top = g_pool_lo + g_npages * kPage;
+    if (hi > top) hi = top;
+    if (lo < hi) release(page_index(lo), (hi - lo) / kPage);
+    return 0;
+}
+
+int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint64_t, uint64_t) {
+    // Protection is not enforced: kernel and application share one
+    // privilege level, and the VM boundary is the isolation.
+    if (addr % kPage) return -EINVAL;
+    if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x01000000 | 0x02000000)) return -EINVAL;
+    if (!user_ok(addr, page_up(len))) return -ENOMEM;
+    return 0;
+}
+
+int64_t sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags, uint64_t,
+                   uint64_t) {
+    if (old % kPage || new_len == 0 || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED))) return -EINVAL;
+    if (flags & MREMAP_FIXED) return -EINVAL;
+    old_len = page_up(old_len);
+    new_len = page_up(new_len);
+    if (!in_pool(old, old_len) || new_len > g_npages * kPage) return -EFAULT;
+    if (new_len <= old_len) {
+        release(page_index(old + new_len), (old_len - new_len) / kPage);
+        return static_cast<int64_t>(old);
+    }
+    const uint64_t grow = (new_len - old_len) / kPage;
+    if (in_pool(old, new_len) && range_free(page_index(old + old_len), grow)) {
+        take(page_index(old + old_len), grow);
+        return static_cast<int64_t>(old);
+    }
+    if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
+    const uint64_t dst = pages_alloc(new_len / kPage);
+    if (!dst) return -ENOMEM;
+    memcpy(reinterpret_cast<void*>(dst), reinterpret_cast<void*>(old), old_len);
+    release(page_index(old), old_len / kPage);
+    return static_cast<int64_t>(dst);
+}
+
+int64_t sys_madvise(uint64_t addr, uint64_t len, uint64_t advice, uint64_t, uint64_t, uint64_t) {
+    if (addr % kPage) return -EINVAL;
+    constexpr uint64_t kDontNeed = 4;
+    if (advice == kDontNeed) {
+        len = page_up(len);
+        if (!in_pool(addr, len)) return -EINVAL;
+        for (uint64_t i = page_index(addr); i < page_index(addr) + len / kPage; ++i)
+            if (test(g_used, i)) memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
+    }
+    return 0;
+}
+
+}  // namespace
+
+void register_mm_syscalls() {
+    syscall_register(nr::brk, "brk", sys_brk);
+    syscall_register(nr::mmap, "mmap", sys_mmap);
+    syscall_register(nr::munmap, "munmap", sys_munmap);
+    syscall_register(nr::mprotect, "mprotect", sys_mprotect);
+    syscall_register(nr::mremap, "mremap", sys_mremap);
+    syscall_register(nr::madvise, "madvise", sys_madvise);
+}
+
+}  // namespace k

@@ -1,0 +1,369 @@
+// process.cpp - the process: start-up per the x86-64 SysV ABI, identity,
+// limits, TLS, signals (recorded; none are delivered asynchronously), futex
+// with single-thread semantics, and exit.
+#include "kernel.h"
+
+extern "C" [[noreturn]] void enter_user(uint64_t entry, uint64_t sp);
+
+namespace k {
+namespace {
+
+constexpr uint64_t kPid = 1;
+constexpr uint64_t kStackMax = 8ull << 20;
+
+struct KSigaction {
+    uint64_t handler, flags, restorer, mask;
+};
+KSigaction g_sigactions[65];
+uint64_t g_sigmask;
+uint64_t g_tid_address;
+linux_rlimit g_rlimits[16];
+
+inline void wrfsbase(uint64_t v) { asm volatile("wrfsbase %0" : : "r"(v) : "memory"); }
+inline uint64_t rdfsbase() {
+    uint64_t v;
+    asm volatile("rdfsbase %0" : "=r"(v));
+    return v;
+}
+inline void wrgsbase(uint64_t v) { asm volatile("wrgsbase %0" : : "r"(v) : "memory"); }
+inline uint64_t rdgsbase() {
+    uint64_t v;
+    asm volatile("rdgsbase %0" : "=r"(v));
+    return v;
+}
+
+// Copies n bytes to the user stack below sp; returns the new sp.
+uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
+    sp -= n;
+    memcpy(reinterpret_cast<void*>(sp), src, n);
+    return sp;
+}
+
+}  // namespace
+
+[[noreturn]] void start_process() {
+    ember_boot_info* b = boot();
+    for (auto& r : g_rlimits) r = {~0ull, ~0ull};
+    g_rlimits[3] = {kStackMax, ~0ull};  // RLIMIT_STACK
+    g_rlimits[7] = {1024, 1024};        // RLIMIT_NOFILE
+
+    uint64_t stack_size = kStackMax;
+    if (stack_size > b->mem_size / 8) stack_size = (b->mem_size / 8) & ~(EMBER_PAGE_SIZE - 1);
+    const uint64_t stack_lo = pages_alloc(stack_size / EMBER_PAGE_SIZE);
+    if (!stack_lo) panic("no memory for the initial stack");
+    uint64_t sp = stack_lo + stack_size;
+
+    // Strings: execfn, platform, AT_RANDOM bytes, then argv/envp strings
+    // (copied from EMBER_GPA_ARGS, where they are NUL-separated).
+    const char* args = reinterpret_cast<const char*>(EMBER_GPA_ARGS);
+    const uint64_t args_size = b->args_size <= EMBER_ARGS_SIZE ? b->args_size : 0;
+    sp = push_bytes(sp, args, args_size);
+    const uint64_t strings = sp;
+    const size_t execfn_len = strnlen(b->execfn, sizeof b->execfn - 1);
+    sp = push_bytes(sp, "", 1);
+    sp = push_bytes(sp, b->execfn, execfn_len);
+    const uint64_t execfn = sp;
+    sp = push_bytes(sp, "x86_64", 7);
+    const uint64_t platform = sp;
+    uint8_t rnd[16];
+    random_fill(rnd, sizeof rnd);
+    sp = push_bytes(sp, rnd, sizeof rnd);
+    const uint64_t at_random = sp;
+    sp &= ~15ull;
+
+    const uint64_t argc = b->argc, envc = b->envc;
+    const uint64_t auxv[][2] = {
+        {AT_PHDR, b->phdr},       {AT_PHENT, b->phent},     {AT_PHNUM, b->phnum},
+        {AT_PAGESZ, EMBER_PAGE_SIZE}, {AT_BASE, 0},         {AT_FLAGS, 0},
+        {AT_ENTRY, b->entry},     {AT_UID, 0},              {AT_EUID, 0},
+        {AT_GID, 0},              {AT_EGID, 0},             {AT_SECURE, 0},
+        {AT_CLKTCK, 100},         {AT_HWCAP, b->cpu_hwcap}, {AT_HWCAP2, b->cpu_hwcap2},
+        {AT_RANDOM, at_random},   {AT_EXECFN, execfn},      {AT_PLATFORM, platform},
+        {AT_MINSIGSTKSZ, 2048},   {AT_NULL, 0},
+    };
+    const uint64_t naux = sizeof auxv / sizeof auxv[0];
+    const uint64_t words = 1 + argc + 1 + envc + 1 + 2 * naux;
+    if (words % 2) sp -= 8;
+    sp -= words * 8;
+    auto* w = reinterpret_cast<uint64_t*>(sp);
+    *w++ = argc;
+    uint64_t p = strings;
+    auto next_string = [&]() {
+        const uint64_t s = p;
+        p += strnlen(reinterpret_cast<const char*>(p), strings + args_size - p) + 1;
+        return s;
+    };
+    for (uint64_t i = 0; i < argc; ++i) *w++ = next_string();
+    *w++ = 0;
+    for (uint64_t i = 0; i < envc; ++i) *w++ = next_string();
+    *w++ = 0;
+    for (uint64_t i = 0; i < naux; ++i) {
+        *w++ = auxv[i][0];
+        *w++ = auxv[i][1];
+    }
+    b->tsc_app_start = __builtin_ia32_rdtsc();
+    enter_user(b->entry, sp);
+}
+
+namespace {
+
+int64_t sys_getpid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return kPid; }
+int64_t sys_getppid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
+int64_t sys_zero(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
+
+int64_t sys_exit_group(uint64_t status, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    exit_instance(static_cast<int>(status & 0xff));
+}
+
+int64_t sys_arch_prctl(uint64_t code, uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t) {
+    constexpr uint64_t kSetGs = 0x1001, kSetFs = 0x1002, kGetFs = 0x1003, kGetGs = 0x1004;
+    switch (code) {
+        case kSetFs:
+            if (addr >> 47) return -EPERM;  // non-canonical
+            wrfsbase(addr);
+            return 0;
+        case kSetGs:
+            if (addr >> 47) return -EPERM;
+            wrgsbase(addr);
+            return 0;
+        case kGetFs:
+        case kGetGs: {
+            if (!user_ok(addr, 8)) return -EFAULT;
+            *reinterpret_cast<uint64_t*>(addr) = code == kGetFs ? rdfsbase() : rdgsbase();
+            return 0;
+        }
+        default: return -EINVAL;
+    }
+}
+
+int64_t sys_set_tid_address(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    g_tid_address = addr;
+    return kPid;
+}
+
+int64_t sys_uname(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (!user_ok(buf, sizeof(linux_utsname))) return -EFAULT;
+    linux_utsname u;
+    memset(&u, 0, sizeof u);
+    auto put = [](char* dst, const char* s) { memcpy(dst, s, strlen(s) + 1); };
+    put(u.sysname, "Linux");
+    put(u.nodename, "ember");
+    // glibc refuses to run on kernels older than it was configured for.
+    put(u.release, "6.1.0-ember");
+    put(u.version, "#1 Ember");
+    put(u.machine, "x86_64");
+    put(u.domainname, "(none)");
+    memcpy(reinterpret_cast<void*>(buf), &u, sizeof u);
+    return 0;
+}
+
+int64_t sys_sysinfo(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (!user_ok(buf, sizeof(linux_sysinfo))) return -EFAULT;
+    linux_sysinfo s;
+    memset(&s, 0, sizeof s);
+    s.uptime = static_cast<int64_t>((monotonic_ns() - static_cast<uint64_t>(boot()->mono_base_ns)) / 1000000000ull);
+    s.totalram = boot()->mem_size;
+    s.freeram = mem_free_bytes();
+    s.procs = 1;
+    s.mem_unit = 1;
+    memcpy(reinterpret_cast<void*>(buf), &s, sizeof s);
+    return 0;
+}
+
+int64_t sys_prlimit64(uint64_t pid, uint64_t res, uint64_t new_lim, uint64_t old_lim, uint64_t,
+                      uint64_t) {
+    if (pid != 0 && pid != kPid) return -ESRCH;
+    if (res >= 16) return -EINVAL;
+    if (old_lim) {
+        if (!user_ok(old_lim, sizeof(linux_rlimit))) return -EFAULT;
+        memcpy(reinterpret_cast<void*>(old_lim), &g_rlimits[res], sizeof(linux_rlimit));
+    }
+    if (new_lim) {
+        if (!user_ok(new_lim, sizeof(linux_rlimit))) return -EFAULT;
+        linux_rlimit l;
+        memcpy(&l, reinterpret_cast<void*>(new_lim), sizeof l);
+        if (l.cur > l.max) return -EINVAL;
+        if (l.max > g_rlimits[res].max) return -EPERM;
+        if (res == 7 && l.cur > 1024) return -EPERM;  // RLIMIT_NOFILE: fixed table
+        g_rlimits[res] = l;
+    }
+    return 0;
+}
+
+int64_t sys_getrlimit(uint64_t res, uint64_t lim, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return sys_prlimit64(0, res, 0, lim, 0, 0);
+}
+int64_t sys_setrlimit(uint64_t res, uint64_t lim, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return sys_prlimit64(0, res, lim, 0, 0, 0);
+}
+
+int64_t sys_getrandom(uint64_t buf, uint64_t len, uint64_t flags, uint64_t, uint64_t, uint64_t) {
+    if (flags & ~7ull) return -EINVAL;
+    if (len > (1u << 25)) len = 1u << 25;
+    if (!user_ok(buf, len)) return -EFAULT;
+    random_fill(reinterpret_cast<void*>(buf), len);
+    return static_cast<int64_t>(len);
+}
+
+int64_t sys_sched_getaffinity(uint64_t pid, uint64_t len, uint64_t mask, uint64_t, uint64_t,
+                              uint64_t) {
+    if (pid != 0 && pid != kPid) return -ESRCH;
+    if (len < 8 || len % 8) return -EINVAL;
+    if (!user_ok(mask, 8)) return -EFAULT;
+    *reinterpret_cast<uint64_t*>(mask) = 1;  // one vCPU
+    return 8;
+}
+
+int64_t sys_rt_sigaction(uint64_t sig, uint64_t act, uint64_t oact, uint64_t size, uint64_t,
+                         uint64_t) {
+    if (sig < 1 || sig > 64 || size != 8) return -EINVAL;
+    if (act && (sig == 9 || sig == 19)) return -EINVAL;  // SIGKILL, SIGSTOP
+    if (oact) {
+        if (!user_ok(oact, sizeof(KSigaction))) return -EFAULT;
+        memcpy(reinterpret_cast<void*>(oact), &g_sigactions[sig], sizeof(KSigaction));
+    }
+    if (act) {
+        if (!user_ok(act, sizeof(KSigaction))) return -EFAULT;
+        memcpy(&g_sigactions[sig], reinterpret_cast<void*>(act), sizeof(KSigaction));
+    }
+    return 0;
+}
+
+int64_t sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oset, uint64_t size, uint64_t,
+                           uint64_t) {
+    if (size != 8) return -EINVAL;
+    if (oset) {
+        if (!user_ok(oset, 8)) return -EFAULT;
+        *reinterpret_cast<uint64_t*>(oset) = g_sigmask;
+    }
+    if (set) {
+        if (!user_ok(set, 8)) return -EFAULT;
+        const uint64_t s = *reinterpret_cast<uint64_t*>(set);
+        switch (how) {
+            case 0: g_sigmask |= s; break;   // SIG_BLOCK
+            case 1: g_sigmask &= ~s; break;  // SIG_UNBLOCK
+            case 2: g_sigmask = s; break;    // SIG_SETMASK
+            default: return -EINVAL;
+        }
+        g_sigmask &= ~((1ull << 8) | (1ull << 18));  // SIGKILL, SIGSTOP
+    }
+    return 0;
+}
+
+int64_t sys_sigaltstack(uint64_t ss, uint64_t oss, uint64_t, uint64_t, uint64_t, uint64_t) {
+    static uint8_t current[24] = {0, 0, 0, 0, 0, 0, 0, 0, 2 /* SS_DISABLE */};
+    if (oss) {
+        if (!user_ok(oss, 24)) return -EFAULT;
+        memcpy(reinterpret_cast<void*>(oss), current, 24);
+    }
+    if (ss) {
+        if (!user_ok(ss, 24)) return -EFAULT;
+        memcpy(current, reinterpret_cast<void*>(ss), 24);
+    }
+    return 0;
+}
+
+// A signal sent to ourselves: there is no asynchronous delivery, so a
+// handled signal is accepted (not run), an ignored one is dropped and one
+// with the default action ends the instance as Linux would.
+int64_t raise_signal(uint64_t sig) {
+    if (sig == 0) return 0;
+    if (sig > 64) return -EINVAL;
+    const uint64_t h = g_sigactions[sig].handler;
+    constexpr uint64_t kSigIgn = 1;
+    const bool default_ignored = sig == 17 || sig == 23 || sig == 28;  // CHLD URG WINCH
+    if (sig != 9 && (h == kSigIgn || (h == 0 && default_ignored))) return 0;
+    if (sig != 9 && h > kSigIgn) {
+        klog("signal %lu has a handler, but signals are not delivered yet; ignored", sig);
+        return 0;
+    }
+    console_flush();
+    klog("killed by signal %lu", sig);
+    exit_instance(static_cast<int>(128 + sig));
+}
+
+int64_t sys_kill(uint64_t pid, uint64_t sig, uint64_t, uint64_t, uint64_t, uint64_t) {
+    const int64_t p = static_cast<int64_t>(pid);
+    if (p != 0 && p != -1 && p != static_cast<int64_t>(kPid)) return -ESRCH;
+    return raise_signal(sig);
+}
+int64_t sys_tkill(uint64_t tid, uint64_t sig, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (tid != kPid) return -ESRCH;
+    return raise_signal(sig);
+}
+int64_t sys_tgkill(uint64_t tgid, uint64_t tid, uint64_t sig, uint64_t, uint64_t, uint64_t) {
+    if (tgid != kPid || tid != kPid) return -ESRCH;
+    return raise_signal(sig);
+}
+
+int64_t sys_futex(uint64_t uaddr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t,
+                  uint64_t) {
+    constexpr uint64_t kWait = 0, kWake = 1, kWaitBitset = 9, kWakeBitset = 10;
+    const uint64_t cmd = op & 0x7f;
+    if (uaddr % 4) return -EINVAL;
+    if (!user_ok(uaddr, 4)) return -EFAULT;
+    if (cmd == kWake || cmd == kWakeBitset) return 0;  // nobody else waits
+    if (cmd != kWait && cmd != kWaitBitset) return -ENOSYS;
+    if (*reinterpret_cast<volatile uint32_t*>(uaddr) != static_cast<uint32_t>(val)) return -EAGAIN;
+    if (!timeout) {
+        // Only another thread could wake us, and there is none: the host
+        // reports the deadlock and ends the instance.
+        wait_events(0, 0);
+        return -EDEADLK;
+    }
+    if (!user_ok(timeout, sizeof(linux_timespec))) return -EFAULT;
+    linux_timespec ts;
+    memcpy(&ts, reinterpret_cast<void*>(timeout), sizeof ts);
+    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return -EINVAL;
+    const uint64_t t = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+    uint64_t deadline;
+    if (cmd == kWait) {
+        deadline = monotonic_ns() + t;
+    } else if (op & 256) {  // FUTEX_CLOCK_REALTIME: absolute wall time
+        const int64_t rel = static_cast<int64_t>(t) - realtime_ns();
+        deadline = monotonic_ns() + (rel > 0 ? static_cast<uint64_t>(rel) : 0);
+    } else {
+        deadline = t;
+    }
+    while (monotonic_ns() < deadline) wait_events(0, deadline);
+    return -ETIMEDOUT;
+}
+
+int64_t sys_sched_yield(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
+
+}  // namespace
+
+void register_process_syscalls() {
+    syscall_register(nr::getpid, "getpid", sys_getpid);
+    syscall_register(nr::gettid, "gettid", sys_getpid);
+    syscall_register(nr::getppid, "getppid", sys_getppid);
+    syscall_register(nr::getuid, "getuid", sys_zero);
+    syscall_register(nr::geteuid, "geteuid", sys_zero);
+    syscall_register(nr::getgid, "getgid", sys_zero);
+    syscall_register(nr::getegid, "getegid", sys_zero);
+    syscall_register(nr::getpgrp, "getpgrp", sys_getpid);
+    syscall_register(nr::getpgid, "getpgid", sys_getpid);
+    syscall_register(nr::getsid, "getsid", sys_getpid);
+    syscall_register(nr::exit, "exit", sys_exit_group);
+    syscall_register(nr::exit_group, "exit_group", sys_exit_group);
+    syscall_register(nr::arch_prctl, "arch_prctl", sys_arch_prctl);
+    syscall_register(nr::set_tid_address, "set_tid_address", sys_set_tid_address);
+    syscall_register(nr::set_robust_list, "set_robust_list", sys_zero);
+    syscall_register(nr::uname, "uname", sys_uname);
+    syscall_register(nr::sysinfo, "sysinfo", sys_sysinfo);
+    syscall_register(nr::prlimit64, "prlimit64", sys_prlimit64);
+    syscall_register(nr::getrlimit, "getrlimit", sys_getrlimit);
+    syscall_register(nr::setrlimit, "setrlimit", sys_setrlimit);
+    syscall_register(nr::getrandom, "getrandom", sys_getrandom);
+    syscall_register(nr::sched_getaffinity, "sched_getaffinity", sys_sched_getaffinity);
+    syscall_register(nr::sched_yield, "sched_yield", sys_sched_yield);
+    syscall_register(nr::rt_sigaction, "rt_sigaction", sys_rt_sigaction);
+    syscall_register(nr::rt_sigprocmask, "rt_sigprocmask", sys_rt_sigprocmask);
+    syscall_register(nr::sigaltstack, "sigaltstack", sys_sigaltstack);
+    syscall_register(nr::kill, "kill", sys_kill);
+    syscall_register(nr::tkill, "tkill", sys_tkill);
+    syscall_register(nr::tgkill, "tgkill", sys_tgkill);
+    syscall_register(nr::futex, "futex", sys_futex);
+}
+
+}  // namespace k

@@ -1,0 +1,128 @@
+// time.cpp - clocks and sleeping. Time comes from the TSC and the clock base
+// in the boot info; sleeping is a blocking wait with a deadline.
+#include "kernel.h"
+
+namespace k {
+namespace {
+
+constexpr uint64_t kRealtime = 0, kMonotonic = 1, kProcessCpu = 2, kThreadCpu = 3,
+                   kMonotonicRaw = 4, kRealtimeCoarse = 5, kMonotonicCoarse = 6, kBoottime = 7,
+                   kTai = 11;
+
+bool clock_now(uint64_t id, int64_t* ns) {
+    switch (id) {
+        case kRealtime:
+        case kRealtimeCoarse:
+        case kTai: *ns = realtime_ns(); return true;
+        case kMonotonic:
+        case kMonotonicRaw:
+        case kMonotonicCoarse:
+        case kBoottime: *ns = static_cast<int64_t>(monotonic_ns()); return true;
+        case kProcessCpu:
+        case kThreadCpu:
+            // Approximation: the instance's CPU time is its run time.
+            *ns = static_cast<int64_t>(monotonic_ns()) - boot()->mono_base_ns;
+            return true;
+        default: return false;
+    }
+}
+
+bool read_timespec(uint64_t addr, int64_t* ns) {
+    if (!user_ok(addr, sizeof(linux_timespec))) return false;
+    linux_timespec ts;
+    memcpy(&ts, reinterpret_cast<void*>(addr), sizeof ts);
+    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) {
+        *ns = -1;
+        return true;
+    }
+    *ns = ts.tv_sec > 9000000000ll ? INT64_MAX : ts.tv_sec * 1000000000ll + ts.tv_nsec;
+    return true;
+}
+
+void write_timespec(uint64_t addr, int64_t ns) {
+    linux_timespec ts{ns / 1000000000, ns % 1000000000};
+    memcpy(reinterpret_cast<void*>(addr), &ts, sizeof ts);
+}
+
+// Sleeps until the monotonic clock reaches deadline.
+void sleep_until(uint64_t deadline) {
+    while (monotonic_ns() < deadline) wait_events(0, deadline);
+}
+
+int64_t sys_clock_gettime(uint64_t id, uint64_t tp, uint64_t, uint64_t, uint64_t, uint64_t) {
+    int64_t ns;
+    if (!clock_now(id, &ns)) return -EINVAL;
+    if (!user_ok(tp, sizeof(linux_timespec))) return -EFAULT;
+    write_timespec(tp, ns);
+    return 0;
+}
+
+int64_t sys_clock_getres(uint64_t id, uint64_t tp, uint64_t, uint64_t, uint64_t, uint64_t) {
+    int64_t ns;
+    if (!clock_now(id, &ns)) return -EINVAL;
+    if (tp) {
+        if (!user_ok(tp, sizeof(linux_timespec))) return -EFAULT;
+        write_timespec(tp, 1);
+    }
+    return 0;
+}
+
+int64_t sys_gettimeofday(uint64_t tv, uint64_t tz, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (tv) {
+        if (!user_ok(tv, sizeof(linux_timeval))) return -EFAULT;
+        const int64_t ns = realtime_ns();
+        linux_timeval t{ns / 1000000000, (ns % 1000000000) / 1000};
+        memcpy(reinterpret_cast<void*>(tv), &t, sizeof t);
+    }
+    if (tz) {
+        if (!user_ok(tz, 8)) return -EFAULT;
+        memset(reinterpret_cast<void*>(tz), 0, 8);
+    }
+    return 0;
+}
+
+int64_t sys_time(uint64_t t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    const int64_t s = realtime_ns() / 1000000000;
+    if (t) {
+        if (!user_ok(t, 8)) return -EFAULT;
+        *reinterpret_cast<int64_t*>(t) = s;
+    }
+    return s;
+}
+
+int64_t sys_nanosleep(uint64_t req, uint64_t rem, uint64_t, uint64_t, uint64_t, uint64_t) {
+    int64_t ns;
+    if (!read_timespec(req, &ns)) return -EFAULT;
+    if (ns < 0) return -EINVAL;
+    const uint64_t now = monotonic_ns();
+    sleep_until(ns > static_cast<int64_t>(~0ull >> 2) ? ~0ull >> 2 : now + static_cast<uint64_t>(ns));
+    if (rem && user_ok(rem, sizeof(linux_timespec))) write_timespec(rem, 0);
+    return 0;
+}
+
+int64_t sys_clock_nanosleep(uint64_t id, uint64_t flags, uint64_t req, uint64_t rem, uint64_t,
+                            uint64_t) {
+    int64_t now;
+    if (!clock_now(id, &now) || id == kThreadCpu) return -EINVAL;
+    int64_t ns;
+    if (!read_timespec(req, &ns)) return -EFAULT;
+    if (ns < 0) return -EINVAL;
+    constexpr uint64_t kAbstime = 1;
+    int64_t rel = (flags & kAbstime) ? ns - now : ns;
+    if (rel > 0) sleep_until(monotonic_ns() + static_cast<uint64_t>(rel));
+    if (rem && !(flags & kAbstime) && user_ok(rem, sizeof(linux_timespec))) write_timespec(rem, 0);
+    return 0;
+}
+
+}  // namespace
+
+void register_time_syscalls() {
+    syscall_register(nr::clock_gettime, "clock_gettime", sys_clock_gettime);
+    syscall_register(nr::clock_getres, "clock_getres", sys_clock_getres);
+    syscall_register(nr::gettimeofday, "gettimeofday", sys_gettimeofday);
+    syscall_register(nr::time, "time", sys_time);
+    syscall_register(nr::nanosleep, "nanosleep", sys_nanosleep);
+    syscall_register(nr::clock_nanosleep, "clock_nanosleep", sys_clock_nanosleep);
+}
+
+}  // namespace k

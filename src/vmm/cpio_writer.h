@@ -1,0 +1,64 @@
+// cpio_writer.h - builds cpio "newc" archives (guest root filesystems) in
+// host memory.
+//
+// Archives are reproducible: inode numbers follow insertion order, and uid,
+// gid and mtime are 0, so the same inputs give the same bytes (and the same
+// snapshot). Paths are normalised with cpio::normalize_name; the archive holds
+// each path once, after all of its parent directories.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/cpio.h"
+
+namespace ember::cpio {
+
+class Writer {
+public:
+    // Each add_* creates the missing parent directories of path (mode 0755)
+    // and uses only the permission bits (07777) of mode. Adding a path that
+    // exists with the same type replaces its mode and contents (later layers
+    // win); adding the root ("." or "/") as a directory does nothing.
+    // They return false, and add nothing, when normalize_name rejects path,
+    // when a file or symlink would be the root or "TRAILER!!!", when a parent
+    // exists and is not a directory, when the path exists with another type,
+    // when the data is too large for a newc header (4 GiB - 1), or when a
+    // symlink target is empty or contains a NUL.
+    [[nodiscard]] bool add_dir(std::string_view path, uint32_t mode = 0755);
+    [[nodiscard]] bool add_file(std::string_view path, std::span<const uint8_t> data,
+                                uint32_t mode = 0644);
+    [[nodiscard]] bool add_symlink(std::string_view path, std::string_view target);
+
+    // Returns the archive, ending with TRAILER!!!, and leaves the writer empty.
+    std::vector<uint8_t> finish();
+
+private:
+    struct Node {
+        std::string path;
+        uint32_t mode;  // type and permission bits
+        std::vector<uint8_t> data;
+    };
+    bool add(std::string_view path, uint32_t mode, std::span<const uint8_t> data);
+
+    std::vector<Node> nodes_;
+    std::unordered_map<std::string, size_t> index_;  // path -> nodes_ index
+};
+
+// Adds the host directory tree host_dir (regular files, directories and
+// symlinks, with their permission bits; other file types are skipped) under
+// the guest root. Symlinks are stored, never followed. Returns "" on success,
+// else a one-line message naming the failing host path.
+std::string add_host_tree(Writer& w, const std::string& host_dir);
+
+// Validates archive with Reader and re-adds every directory, regular file and
+// symlink in it to w (device nodes, fifos and sockets are skipped). Hard links
+// become separate copies of the linked data. Returns "" on success, else a
+// one-line message naming the defect and its offset.
+std::string add_archive(Writer& w, std::span<const uint8_t> archive);
+
+}  // namespace ember::cpio

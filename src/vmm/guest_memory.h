@@ -1,0 +1,69 @@
+// guest_memory.h - guest RAM and the one checked accessor for it.
+//
+// Guest addresses (GPAs) are plain uint64_t: host code cannot dereference
+// them by accident. Every access goes through read()/write()/span(), which
+// check the range against the guest RAM size with overflow-safe arithmetic.
+// Guest structs are copied out first, then validated (no double fetch).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <type_traits>
+
+#include "vmm/result.h"
+
+namespace ember {
+
+class GuestMemory {
+public:
+    GuestMemory() = default;
+    ~GuestMemory();
+    GuestMemory(const GuestMemory&) = delete;
+    GuestMemory& operator=(const GuestMemory&) = delete;
+    GuestMemory(GuestMemory&& o) noexcept;
+    GuestMemory& operator=(GuestMemory&& o) noexcept;
+
+    // Anonymous private memory, reserved but not populated: only pages the
+    // guest (or the loader) touches cost host memory.
+    static Result<GuestMemory> create_anonymous(uint64_t size);
+    // Wraps memory the caller owns (tests). Not unmapped on destruction.
+    static GuestMemory wrap(uint8_t* base, uint64_t size);
+
+    uint64_t size() const { return size_; }
+    uint8_t* host_base() const { return base_; }
+
+    // True when [gpa, gpa+len) lies inside guest RAM (len may be 0).
+    bool contains(uint64_t gpa, uint64_t len) const {
+        return gpa <= size_ && len <= size_ - gpa;
+    }
+    // A host view of [gpa, gpa+len), or empty optional when out of range.
+    std::optional<std::span<uint8_t>> span(uint64_t gpa, uint64_t len) const {
+        if (!contains(gpa, len)) return std::nullopt;
+        return std::span<uint8_t>(base_ + gpa, len);
+    }
+    bool read(uint64_t gpa, void* dst, uint64_t len) const;
+    bool write(uint64_t gpa, const void* src, uint64_t len);
+    bool fill(uint64_t gpa, uint8_t byte, uint64_t len);
+
+    template <typename T>
+    std::optional<T> read_obj(uint64_t gpa) const {
+        static_assert(std::is_trivially_copyable_v<T>);
+        T v;
+        if (!read(gpa, &v, sizeof(T))) return std::nullopt;
+        return v;
+    }
+    template <typename T>
+    bool write_obj(uint64_t gpa, const T& v) {
+        static_assert(std::is_trivially_copyable_v<T>);
+        return write(gpa, &v, sizeof(T));
+    }
+
+private:
+    uint8_t* base_ = nullptr;
+    uint64_t size_ = 0;
+    bool owned_ = false;
+};
+
+}  // namespace ember

@@ -1,0 +1,284 @@
+#include "vmm/hypercalls.h"
+
+#include <linux/kvm.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "abi/ember_abi.h"
+
+namespace ember {
+namespace {
+
+int64_t mono_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+const char* vector_name(uint32_t v) {
+    static const char* const names[] = {
+        "divide error (#DE)", "debug (#DB)", "NMI", "breakpoint (#BP)", "overflow (#OF)",
+        "bound range (#BR)", "invalid opcode (#UD)", "device not available (#NM)",
+        "double fault (#DF)", "coprocessor overrun", "invalid TSS (#TS)",
+        "segment not present (#NP)", "stack fault (#SS)", "general protection (#GP)",
+        "page fault (#PF)", "reserved", "x87 floating point (#MF)", "alignment check (#AC)",
+        "machine check (#MC)", "SIMD floating point (#XM)", "virtualization (#VE)",
+        "control protection (#CP)"};
+    return v < sizeof names / sizeof names[0] ? names[v] : "unexpected vector";
+}
+
+// Keeps only printable ASCII (guest text is untrusted and goes to a terminal).
+std::string printable(const char* s, size_t max) {
+    std::string out;
+    for (size_t i = 0; i < max && s[i]; ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+    }
+    return out;
+}
+
+}  // namespace
+
+size_t getrandom_bytes(void* buf, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = getrandom(static_cast<uint8_t*>(buf) + done, len - done, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        done += static_cast<size_t>(n);
+    }
+    return done;
+}
+
+void HypercallContext::set_status(int64_t status) {
+    mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, hc_status), status);
+}
+
+HcOutcome HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
+    ++stats_.hypercalls;
+    HcOutcome out;
+    int64_t status = EMBER_OK;
+    switch (nr) {
+        case EMBER_HC_EXIT: drain_console(); return do_exit(arg);
+        case EMBER_HC_CONSOLE: drain_console(); break;
+        case EMBER_HC_WAIT: drain_console(); status = do_wait(arg, &out); break;
+        case EMBER_HC_RANDOM: status = do_random(arg); break;
+        case EMBER_HC_CRASH: drain_console(); return do_crash(arg);
+        case EMBER_HC_LOG: status = do_log(arg); break;
+        default: status = EMBER_ENOSYS; break;
+    }
+    if (status != EMBER_OK) ++stats_.bad_hypercalls;
+    set_status(status);
+    return out;
+}
+
+HcOutcome HypercallContext::do_exit(uint64_t arg) {
+    HcOutcome out;
+    out.done = true;
+    auto a = mem_.read_obj<ember_hc_exit>(arg);
+    if (!a) {
+        // The guest wanted to stop but its struct is unreadable: still stop.
+        out.outcome = Outcome::kVmError;
+        out.message = "exit hypercall with an argument outside guest memory";
+        return out;
+    }
+    out.outcome = Outcome::kExited;
+    out.exit_status = a->status & 0xff;
+    return out;
+}
+
+HcOutcome HypercallContext::do_crash(uint64_t arg) {
+    HcOutcome out;
+    out.done = true;
+    auto c = mem_.read_obj<ember_hc_crash>(arg);
+    if (!c) {
+        out.outcome = Outcome::kVmError;
+        out.message = "crash hypercall with an argument outside guest memory";
+        return out;
+    }
+    char buf[1024];
+    if (c->kind == EMBER_CRASH_EXCEPTION) {
+        out.outcome = Outcome::kCrashed;
+        int n = std::snprintf(buf, sizeof buf, "guest crashed: %s, vector %u, at rip=%#llx",
+                              vector_name(c->vector), c->vector,
+                              static_cast<unsigned long long>(c->rip));
+        if (c->vector == 14) {
+            // The kernel runs at CPL 3 and cannot read CR2; the vCPU has it.
+            kvm_sregs sregs{};
+            if (ioctl(vcpu_fd_, KVM_GET_SREGS, &sregs) == 0) c->cr2 = sregs.cr2;
+            const uint64_t e = c->error_code;
+            n += std::snprintf(buf + n, sizeof buf - n, ": %s %s address %#llx",
+                               (e & 16) ? "instruction fetch at" : (e & 2) ? "write to" : "read from",
+                               (e & 1) ? "protected" : "unmapped",
+                               static_cast<unsigned long long>(c->cr2));
+        }
+        n += std::snprintf(buf + n, sizeof buf - n, "\n  error_code=%#llx rsp=%#llx rflags=%#llx",
+                           static_cast<unsigned long long>(c->error_code),
+                           static_cast<unsigned long long>(c->rsp),
+                           static_cast<unsigned long long>(c->rflags));
+        static const char* const rn[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                           "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+        for (int i = 0; i < 16 && n < static_cast<int>(sizeof buf) - 40; ++i)
+            n += std::snprintf(buf + n, sizeof buf - n, "%s%s=%#llx", i % 4 == 0 ? "\n  " : " ",
+                               rn[i], static_cast<unsigned long long>(c->regs[i]));
+        if (c->syscall_nr >= 0 && n < static_cast<int>(sizeof buf) - 40)
+            std::snprintf(buf + n, sizeof buf - n, "\n  in syscall %lld",
+                          static_cast<long long>(c->syscall_nr));
+        out.message = buf;
+    } else {
+        out.outcome = Outcome::kKernelPanic;
+        out.message = "guest kernel panic: " + printable(c->message, sizeof c->message);
+    }
+    return out;
+}
+
+int64_t HypercallContext::do_random(uint64_t arg) {
+    auto a = mem_.read_obj<ember_hc_random>(arg);
+    if (!a) return EMBER_EFAULT;
+    if (a->len > EMBER_RANDOM_MAX) return EMBER_EINVAL;
+    if (!mem_.contains(a->buf, a->len)) return EMBER_EFAULT;
+    uint8_t tmp[EMBER_RANDOM_MAX];
+    if (getrandom_bytes(tmp, a->len) != a->len) return EMBER_EAGAIN;
+    mem_.write(a->buf, tmp, a->len);
+    return EMBER_OK;
+}
+
+int64_t HypercallContext::do_log(uint64_t arg) {
+    auto a = mem_.read_obj<ember_hc_log>(arg);
+    if (!a) return EMBER_EFAULT;
+    if (a->len > EMBER_LOG_MAX) return EMBER_EINVAL;
+    cfg_.log(printable(a->msg, a->len));
+    return EMBER_OK;
+}
+
+void HypercallContext::drain_console() {
+    const uint64_t cap = EMBER_CONSOLE_SIZE - EMBER_RING_DATA;
+    auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_CONSOLE);
+    if (!ring) return;
+    uint64_t tail = ring->tail;
+    const uint64_t head = ring->head;
+    if (head - tail > cap) {
+        cfg_.log("console ring corrupted (head/tail out of range); output dropped");
+        ++stats_.bad_hypercalls;
+        tail = head;
+    }
+    const uint8_t* data = mem_.host_base() + EMBER_GPA_CONSOLE + EMBER_RING_DATA;
+    auto byte_at = [&](uint64_t pos) { return data[pos % cap]; };
+    std::vector<char> rec;
+    while (tail != head) {
+        if (head - tail < 4) {
+            tail = head;
+            break;
+        }
+        const uint32_t len = byte_at(tail) | (uint32_t{byte_at(tail + 1)} << 8);
+        const int fd = byte_at(tail + 2);
+        if (len > EMBER_CONSOLE_RECORD_MAX || len > head - tail - 4 || (fd != 1 && fd != 2)) {
+            cfg_.log("console ring holds a malformed record; rest of the output dropped");
+            ++stats_.bad_hypercalls;
+            tail = head;
+            break;
+        }
+        rec.resize(len);
+        for (uint32_t i = 0; i < len; ++i) rec[i] = static_cast<char>(byte_at(tail + 4 + i));
+        cfg_.console(fd, rec.data(), len);
+        tail += 4 + len;
+    }
+    mem_.write_obj(EMBER_GPA_CONSOLE + offsetof(ember_ring, tail), tail);
+}
+
+bool HypercallContext::fill_stdin(int64_t deadline_ns, HcOutcome* out) {
+    const uint64_t cap = EMBER_STDIN_SIZE - EMBER_RING_DATA;
+    auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_STDIN);
+    if (!ring) return false;
+    uint64_t head = ring->head;
+    if (head - ring->tail > cap) head = ring->tail;  // corrupted by the guest: reset
+    if (head != ring->tail || (ring->flags & EMBER_RING_EOF)) return true;
+    if (cfg_.stdin_fd < 0 || stdin_eof_) {
+        stdin_eof_ = true;
+        mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, flags), EMBER_RING_EOF);
+        return true;
+    }
+    for (;;) {
+        int timeout_ms = -1;
+        int64_t limit = deadline_ns;
+        if (wall_deadline_ && (limit == 0 || wall_deadline_ < limit)) limit = wall_deadline_;
+        if (limit) {
+            const int64_t left = limit - mono_ns();
+            if (left <= 0) {
+                if (wall_deadline_ && mono_ns() >= wall_deadline_) {
+                    out->done = true;
+                    out->outcome = Outcome::kTimeout;
+                    out->message = "wall-clock limit reached while waiting for stdin";
+                }
+                return false;
+            }
+            timeout_ms = static_cast<int>((left + 999999) / 1000000);
+        }
+        pollfd p{cfg_.stdin_fd, POLLIN, 0};
+        const int pr = poll(&p, 1, timeout_ms);
+        if (pr < 0 && errno != EINTR) return false;
+        if (pr <= 0) continue;
+        uint8_t buf[EMBER_STDIN_SIZE];
+        const uint64_t free_bytes = cap - (head - ring->tail);
+        const ssize_t n = ::read(cfg_.stdin_fd, buf, free_bytes);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) {
+            stdin_eof_ = true;
+            mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, flags), EMBER_RING_EOF);
+            return true;
+        }
+        uint8_t* data = mem_.host_base() + EMBER_GPA_STDIN + EMBER_RING_DATA;
+        for (ssize_t i = 0; i < n; ++i) data[(head + static_cast<uint64_t>(i)) % cap] = buf[i];
+        head += static_cast<uint64_t>(n);
+        mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, head), head);
+        return true;
+    }
+}
+
+int64_t HypercallContext::do_wait(uint64_t arg, HcOutcome* out) {
+    auto a = mem_.read_obj<ember_hc_wait>(arg);
+    if (!a) return EMBER_EFAULT;
+    const uint32_t events = a->events & EMBER_WAIT_STDIN;
+    // Guest monotonic time is host CLOCK_MONOTONIC (same TSC, same base).
+    const int64_t deadline = static_cast<int64_t>(a->deadline_ns);
+    uint32_t ready = 0;
+    if (events == 0 && deadline == 0) {
+        out->done = true;
+        out->outcome = Outcome::kDeadlock;
+        out->message = "the guest waits forever with nothing that could wake it";
+        return EMBER_EINVAL;
+    }
+    if (events & EMBER_WAIT_STDIN) {
+        if (fill_stdin(deadline, out)) ready |= EMBER_WAIT_STDIN;
+        if (out->done) return EMBER_OK;
+    } else {
+        // Sleep until the deadline, or until the wall-clock limit.
+        int64_t until = deadline;
+        if (wall_deadline_ && wall_deadline_ < until) until = wall_deadline_;
+        timespec ts{static_cast<time_t>(until / 1000000000), static_cast<long>(until % 1000000000)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+            if (wall_deadline_ && mono_ns() >= wall_deadline_) break;
+        }
+        if (wall_deadline_ && mono_ns() >= wall_deadline_) {
+            out->done = true;
+            out->outcome = Outcome::kTimeout;
+            out->message = "wall-clock limit reached while the guest slept";
+            return EMBER_OK;
+        }
+    }
+    ember_hc_wait w = *a;
+    w.ready = ready;
+    mem_.write_obj(arg, w);
+    return EMBER_OK;
+}
+
+}  // namespace ember

@@ -1,0 +1,58 @@
+// hypercalls.h - the VMM side of the control path (port-I/O hypercalls) and
+// of the console and stdin rings. Every guest struct is copied out of guest
+// memory first and validated as a copy; a bad call gets an error status,
+// never a VMM crash.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "vmm/guest_memory.h"
+#include "vmm/vm.h"
+
+namespace ember {
+
+// Fills buf with len bytes from the kernel's CSPRNG; returns bytes written.
+size_t getrandom_bytes(void* buf, size_t len);
+
+struct HcOutcome {
+    bool done = false;  // the VM ends with `outcome`
+    Outcome outcome = Outcome::kExited;
+    int exit_status = 0;
+    std::string message;
+};
+
+class HypercallContext {
+public:
+    // vcpu_fd: for reading CR2 in crash reports.
+    HypercallContext(GuestMemory& mem, const VmConfig& cfg, VmStats& stats, int64_t wall_deadline,
+                     int vcpu_fd)
+        : mem_(mem), cfg_(cfg), stats_(stats), wall_deadline_(wall_deadline), vcpu_fd_(vcpu_fd) {}
+
+    // Handles hypercall `nr` with argument GPA `arg`.
+    HcOutcome dispatch(uint32_t nr, uint64_t arg);
+    // Copies pending console records out of the guest's ring to the sink.
+    void drain_console();
+
+private:
+    int64_t do_wait(uint64_t arg, HcOutcome* out);
+    int64_t do_random(uint64_t arg);
+    int64_t do_log(uint64_t arg);
+    HcOutcome do_crash(uint64_t arg);
+    HcOutcome do_exit(uint64_t arg);
+    // Moves stdin bytes into the guest's ring; waits at most until
+    // deadline_ns (host monotonic; 0 = forever). Returns true when the ring
+    // has data or EOF.
+    bool fill_stdin(int64_t deadline_ns, HcOutcome* out);
+    void set_status(int64_t status);
+
+    GuestMemory& mem_;
+    const VmConfig& cfg_;
+    VmStats& stats_;
+    int64_t wall_deadline_;
+    int vcpu_fd_;
+    bool stdin_eof_ = false;
+};
+
+}  // namespace ember

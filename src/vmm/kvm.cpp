@@ -1,0 +1,135 @@
+#include "vmm/kvm.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <cstdio>
+#include <mutex>
+#include <utility>
+
+namespace ember {
+
+const char* host_kind_name(HostKind k) {
+    switch (k) {
+        case HostKind::kHardware: return "hardware";
+        case HostKind::kPvm: return "pvm";
+        default: return "unknown";
+    }
+}
+
+Fd::~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+    if (this != &o) {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = o.release();
+    }
+    return *this;
+}
+
+Result<KvmSystem*> KvmSystem::get() {
+    static KvmSystem* instance = nullptr;
+    static Status failure;
+    static std::once_flag once;
+    std::call_once(once, [] {
+        auto* s = new KvmSystem();
+        int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+            failure = Status::from_errno("cannot open /dev/kvm");
+            delete s;
+            return;
+        }
+        s->fd_ = Fd(fd);
+        s->api_version_ = ioctl(fd, KVM_GET_API_VERSION, 0);
+        if (s->api_version_ != KVM_API_VERSION) {
+            failure = Status::error("unsupported KVM API version " + std::to_string(s->api_version_));
+            delete s;
+            return;
+        }
+        const int mmap_size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+        if (mmap_size <= 0) {
+            failure = Status::from_errno("KVM_GET_VCPU_MMAP_SIZE");
+            delete s;
+            return;
+        }
+        s->vcpu_mmap_size_ = static_cast<size_t>(mmap_size);
+        s->cpuid_.nent = kMaxCpuidEntries;
+        if (ioctl(fd, kIoctlGetSupportedCpuid, &s->cpuid_) < 0) {
+            failure = Status::from_errno("KVM_GET_SUPPORTED_CPUID");
+            delete s;
+            return;
+        }
+        // XCR0: x87, SSE, AVX, and the AVX-512 state components when the
+        // host supports them (CPUID.(EAX=0xd,ECX=0).EAX).
+        for (uint32_t i = 0; i < s->cpuid_.nent && i < kMaxCpuidEntries; ++i) {
+            const auto& e = s->cpuid_.entries[i];
+            if (e.function == 0xd && e.index == 0) s->xcr0_mask_ = e.eax & 0xe7;
+        }
+        instance = s;
+    });
+    if (!instance) return failure;
+    return instance;
+}
+
+Vcpu::~Vcpu() {
+    if (run_) munmap(run_, run_size_);
+}
+
+Vcpu::Vcpu(Vcpu&& o) noexcept
+    : fd_(std::move(o.fd_)), run_(std::exchange(o.run_, nullptr)), run_size_(o.run_size_) {}
+
+Vcpu& Vcpu::operator=(Vcpu&& o) noexcept {
+    if (this != &o) {
+        if (run_) munmap(run_, run_size_);
+        fd_ = std::move(o.fd_);
+        run_ = std::exchange(o.run_, nullptr);
+        run_size_ = o.run_size_;
+    }
+    return *this;
+}
+
+Result<Vcpu> Vcpu::create(KvmSystem& sys, int vm_fd) {
+    Vcpu v;
+    int fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+    if (fd < 0) return Status::from_errno("KVM_CREATE_VCPU");
+    v.fd_ = Fd(fd);
+    void* p = mmap(nullptr, sys.vcpu_mmap_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return Status::from_errno("mmap kvm_run");
+    v.run_ = static_cast<kvm_run*>(p);
+    v.run_size_ = sys.vcpu_mmap_size();
+    return v;
+}
+
+Status Vcpu::set_msrs(const std::vector<std::pair<uint32_t, uint64_t>>& msrs) {
+    KvmMsrs<kMaxSetMsrs> m{};
+    EMBER_CHECK(msrs.size() <= kMaxSetMsrs);
+    m.nmsrs = static_cast<uint32_t>(msrs.size());
+    for (size_t i = 0; i < msrs.size(); ++i) {
+        m.entries[i].index = msrs[i].first;
+        m.entries[i].data = msrs[i].second;
+    }
+    const int n = ioctl(fd_.get(), kIoctlSetMsrs, &m);
+    if (n < 0) return Status::from_errno("KVM_SET_MSRS");
+    if (static_cast<size_t>(n) != msrs.size()) {
+        char hex[16];
+        std::snprintf(hex, sizeof hex, "%#x", msrs[static_cast<size_t>(n)].first);
+        return Status::error(std::string("KVM_SET_MSRS rejected MSR ") + hex);
+    }
+    return Status::ok();
+}
+
+bool Vcpu::get_msr(uint32_t index, uint64_t* value) {
+    KvmMsrs<1> m{};
+    m.nmsrs = 1;
+    m.entries[0].index = index;
+    if (ioctl(fd_.get(), kIoctlGetMsrs, &m) != 1) return false;
+    *value = m.entries[0].data;
+    return true;
+}
+
+}  // namespace ember

@@ -1,0 +1,91 @@
+#include "vmm/loader.h"
+
+#include <cstring>
+
+#include "common/elf.h"
+
+extern "C" const uint8_t ember_kernel_elf[];
+extern "C" const uint8_t ember_kernel_elf_end[];
+
+namespace ember {
+
+std::span<const uint8_t> embedded_kernel() {
+    return {ember_kernel_elf, static_cast<size_t>(ember_kernel_elf_end - ember_kernel_elf)};
+}
+
+namespace {
+std::string hex(uint64_t v) {
+    char b[24];
+    std::snprintf(b, sizeof b, "%#llx", static_cast<unsigned long long>(v));
+    return b;
+}
+}  // namespace
+
+Result<LoadedImage> load_elf(GuestMemory& mem, std::span<const uint8_t> file, uint64_t min_addr,
+                             uint64_t max_addr, uint64_t pie_base, const std::string& what) {
+    elf::Image img;
+    const elf::Error err = elf::parse(file.data(), file.size(), &img);
+    if (err != elf::Error::kOk) return Status::error(what + ": " + elf::error_string(err));
+    LoadedImage out;
+    out.bias = img.pie ? pie_base - img.lo : 0;
+    out.lo = img.lo + out.bias;
+    out.hi = img.hi + out.bias;
+    if (out.lo < min_addr || out.hi > max_addr || out.hi < out.lo)
+        return Status::error(what + ": segments at [" + hex(out.lo) + ", " + hex(out.hi) +
+                             ") do not fit in guest memory [" + hex(min_addr) + ", " +
+                             hex(max_addr) + ") (try a larger --mem)");
+    for (uint32_t i = 0; i < img.nload; ++i) {
+        const elf::Segment& s = img.load[i];
+        // parse() guarantees offset + filesz lies inside the file.
+        if (!mem.write(s.vaddr + out.bias, file.data() + s.offset, s.filesz))
+            return Status::error(what + ": segment outside guest memory");
+    }
+    out.entry = img.entry + out.bias;
+    out.phdr = img.phdr_vaddr ? img.phdr_vaddr + out.bias : 0;
+    out.phent = img.phentsize;
+    out.phnum = img.phnum;
+    return out;
+}
+
+Result<ember_kernel_header> load_kernel(GuestMemory& mem) {
+    auto img = load_elf(mem, embedded_kernel(), EMBER_GPA_KERNEL, EMBER_GPA_KERNEL_END, 0,
+                        "embedded guest kernel");
+    if (!img) return img.status();
+    auto kh = mem.read_obj<ember_kernel_header>(EMBER_GPA_KERNEL);
+    if (!kh || kh->magic != EMBER_KERNEL_MAGIC || kh->abi_version != EMBER_ABI_VERSION ||
+        kh->header_size != sizeof(ember_kernel_header))
+        return Status::error("embedded guest kernel has a bad header (build mismatch)");
+    return *kh;
+}
+
+Result<uint64_t> write_args(GuestMemory& mem, const std::vector<std::string>& argv,
+                            const std::vector<std::string>& env) {
+    uint64_t off = 0;
+    for (const auto* list : {&argv, &env}) {
+        for (const std::string& s : *list) {
+            if (s.find('\0') != std::string::npos)
+                return Status::error("argument or environment string contains a NUL byte");
+            if (s.size() + 1 > EMBER_ARGS_SIZE - off)
+                return Status::error("arguments and environment exceed " +
+                                     std::to_string(EMBER_ARGS_SIZE / 1024) + " KiB");
+            if (!mem.write(EMBER_GPA_ARGS + off, s.c_str(), s.size() + 1))
+                return Status::error("argument area outside guest memory");
+            off += s.size() + 1;
+        }
+    }
+    return off;
+}
+
+Result<uint64_t> place_rootfs(GuestMemory& mem, std::span<const uint8_t> archive,
+                              uint64_t min_addr) {
+    const uint64_t size = (archive.size() + EMBER_PAGE_SIZE - 1) & ~(EMBER_PAGE_SIZE - 1);
+    if (size > mem.size() || mem.size() - size < min_addr)
+        return Status::error("root filesystem (" + std::to_string(archive.size() >> 10) +
+                             " KiB) does not fit in guest memory (try a larger --mem)");
+    const uint64_t gpa = mem.size() - size;
+    if (!mem.write(gpa, archive.data(), archive.size()))
+        return Status::error("root filesystem outside guest memory");
+    return gpa;
+}
+
+}  // namespace ember

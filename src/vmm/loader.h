@@ -1,0 +1,45 @@
+// loader.h - places the guest kernel and the application into guest memory
+// and fills the boot-info page.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "abi/ember_abi.h"
+#include "vmm/guest_memory.h"
+#include "vmm/result.h"
+
+namespace ember {
+
+// The kernel ELF embedded in this binary (src/vmm/kernel_blob.S).
+std::span<const uint8_t> embedded_kernel();
+
+struct LoadedImage {
+    uint64_t entry = 0;
+    uint64_t phdr = 0, phent = 0, phnum = 0;
+    uint64_t bias = 0;
+    uint64_t lo = 0, hi = 0;  // page-aligned, biased
+};
+
+// Loads `file` (a static ELF) so that every segment lies inside
+// [min_addr, max_addr). ET_DYN images are placed at pie_base. The pages
+// between filesz and memsz are left as they are (guest memory starts zeroed).
+// `what` names the image in error messages.
+Result<LoadedImage> load_elf(GuestMemory& mem, std::span<const uint8_t> file, uint64_t min_addr,
+                             uint64_t max_addr, uint64_t pie_base, const std::string& what);
+
+// Loads the embedded kernel at EMBER_GPA_KERNEL and returns its header.
+Result<ember_kernel_header> load_kernel(GuestMemory& mem);
+
+// Writes argv then envp as NUL-separated strings at EMBER_GPA_ARGS.
+// Returns the bytes used, or an error when they do not fit.
+Result<uint64_t> write_args(GuestMemory& mem, const std::vector<std::string>& argv,
+                            const std::vector<std::string>& env);
+
+// Copies the rootfs archive to the top of guest memory; returns its GPA.
+Result<uint64_t> place_rootfs(GuestMemory& mem, std::span<const uint8_t> archive,
+                              uint64_t min_addr);
+
+}  // namespace ember

@@ -1,0 +1,472 @@
+// vm.cpp - creating an Ember microVM and running it to completion.
+#include "vmm/vm.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "abi/ember_abi.h"
+#include "vmm/hypercalls.h"
+#include "vmm/kvm.h"
+#include "vmm/layout.h"
+#include "vmm/loader.h"
+
+namespace ember {
+
+const char* outcome_name(Outcome o) {
+    switch (o) {
+        case Outcome::kExited: return "exited";
+        case Outcome::kCrashed: return "crashed";
+        case Outcome::kKernelPanic: return "kernel panic";
+        case Outcome::kTimeout: return "timeout";
+        case Outcome::kCpuLimit: return "cpu limit";
+        case Outcome::kDeadlock: return "deadlock";
+        case Outcome::kVmError: return "vm error";
+    }
+    return "?";
+}
+
+namespace {
+
+constexpr uint32_t kMsrTsc = 0x10;
+constexpr uint32_t kMsrStar = 0xc0000081;
+constexpr uint32_t kMsrLstar = 0xc0000082;
+constexpr uint32_t kMsrCstar = 0xc0000083;
+constexpr uint32_t kMsrSfmask = 0xc0000084;
+constexpr uint64_t kRflagsIopl3 = 0x3002;  // IOPL 3 (port I/O at CPL 3), bit 1 reserved
+
+int64_t mono_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+int64_t wall_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+// The watchdog signal only interrupts KVM_RUN (or a wait) in the vCPU thread;
+// its handler does nothing.
+constexpr int kWatchdogSignal = SIGUSR1;
+void install_watchdog_handler() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction sa {};
+        sa.sa_handler = [](int) {};
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;  // no SA_RESTART: KVM_RUN must return EINTR
+        sigaction(kWatchdogSignal, &sa, nullptr);
+    });
+}
+
+// A POSIX timer on `clock` that signals the calling thread at `after_ns`
+// and then every 2 ms (so a signal that lands just before KVM_RUN is not lost).
+class ThreadTimer {
+public:
+    ~ThreadTimer() {
+        if (armed_) timer_delete(id_);
+    }
+    Status arm(clockid_t clock, uint64_t after_ns) {
+        sigevent sev{};
+        sev.sigev_notify = SIGEV_THREAD_ID;
+        sev.sigev_signo = kWatchdogSignal;
+        sev._sigev_un._tid = static_cast<pid_t>(syscall(SYS_gettid));
+        if (timer_create(clock, &sev, &id_) != 0) return Status::from_errno("timer_create");
+        armed_ = true;
+        itimerspec its{};
+        its.it_value.tv_sec = static_cast<time_t>(after_ns / 1000000000ull);
+        its.it_value.tv_nsec = static_cast<long>(after_ns % 1000000000ull);
+        if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
+        its.it_interval.tv_nsec = 2000000;
+        if (timer_settime(id_, 0, &its, nullptr) != 0) return Status::from_errno("timer_settime");
+        return Status::ok();
+    }
+
+private:
+    timer_t id_{};
+    bool armed_ = false;
+};
+
+uint64_t thread_cpu_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void default_console(int fd, const char* data, size_t len) {
+    while (len > 0) {
+        ssize_t n = ::write(fd, data, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // the reader went away: output is dropped
+        data += n;
+        len -= static_cast<size_t>(n);
+    }
+}
+
+class Machine {
+public:
+    explicit Machine(VmConfig cfg) : cfg_(std::move(cfg)) {}
+    Status setup();
+    VmResult run();
+
+private:
+    Status setup_vcpu(const ember_kernel_header& kh);
+    Status fill_boot_info(const LoadedImage& app, uint64_t args_size, uint64_t rootfs_gpa);
+    std::string describe_registers();
+    VmResult finish(Outcome o, int status, std::string msg);
+
+    VmConfig cfg_;
+    KvmSystem* sys_ = nullptr;
+    Fd vm_;
+    GuestMemory mem_;
+    Vcpu vcpu_;
+    HostKind kind_ = HostKind::kUnknown;
+    uint64_t tsc_base_ = 0;
+    int64_t mono_base_ = 0;
+    uint32_t tsc_khz_ = 0;
+    int64_t t_start_ = 0, t_ready_ = 0;
+    VmStats stats_;
+};
+
+Status Machine::setup() {
+    t_start_ = mono_ns();
+    auto sys = KvmSystem::get();
+    if (!sys) return sys.status();
+    sys_ = *sys;
+    if (cfg_.mem_size % (2ull << 20) != 0 || cfg_.mem_size < EMBER_MEM_MIN ||
+        cfg_.mem_size > EMBER_MEM_MAX)
+        return Status::error("guest memory size must be a multiple of 2 MiB between " +
+                             std::to_string(EMBER_MEM_MIN >> 20) + " MiB and " +
+                             std::to_string(EMBER_MEM_MAX >> 30) + " GiB");
+    auto mem = GuestMemory::create_anonymous(cfg_.mem_size);
+    if (!mem) return mem.status();
+    mem_ = std::move(*mem);
+
+    // Guest memory contents first: these checks fail on bad input before any
+    // KVM object exists.
+    if (auto s = build_page_tables(mem_); !s) return s;
+    if (auto s = build_gdt(mem_); !s) return s;
+    auto kh = load_kernel(mem_);
+    if (!kh) return kh.status();
+    if (auto s = build_idt(mem_, *kh); !s) return s;
+    auto rootfs_gpa = place_rootfs(mem_, cfg_.rootfs, EMBER_GPA_APP_MIN);
+    if (!rootfs_gpa) return rootfs_gpa.status();
+    auto app = load_elf(mem_, cfg_.program, EMBER_GPA_APP_MIN, *rootfs_gpa, EMBER_PIE_BASE,
+                        cfg_.guest_path);
+    if (!app) return app.status();
+    auto args = write_args(mem_, cfg_.argv, cfg_.env);
+    if (!args) return args.status();
+
+    int vm = ioctl(sys_->fd(), KVM_CREATE_VM, 0);
+    if (vm < 0) return Status::from_errno("KVM_CREATE_VM");
+    vm_ = Fd(vm);
+    kvm_userspace_memory_region region{};
+    region.slot = 0;
+    region.guest_phys_addr = 0;
+    region.memory_size = mem_.size();
+    region.userspace_addr = reinterpret_cast<uint64_t>(mem_.host_base());
+    if (ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        return Status::from_errno("KVM_SET_USER_MEMORY_REGION");
+    auto vcpu = Vcpu::create(*sys_, vm_.get());
+    if (!vcpu) return vcpu.status();
+    vcpu_ = std::move(*vcpu);
+    if (auto s = setup_vcpu(*kh); !s) return s;
+    if (auto s = fill_boot_info(*app, *args, *rootfs_gpa); !s) return s;
+    t_ready_ = mono_ns();
+    return Status::ok();
+}
+
+Status Machine::setup_vcpu(const ember_kernel_header& kh) {
+    // CPUID: what KVM supports (on PVM hosts the guest sees the real CPUID
+    // anyway, but the call is still required).
+    if (ioctl(vcpu_.fd(), kIoctlSetCpuid2, sys_->supported_cpuid()) < 0)
+        return Status::from_errno("KVM_SET_CPUID2");
+
+    if (sys_->host_kind() == HostKind::kUnknown) {
+        uint64_t sig = 0;
+        sys_->set_host_kind(vcpu_.get_msr(kMsrPvmSignature, &sig) && sig == kPvmSignature
+                                ? HostKind::kPvm
+                                : HostKind::kHardware);
+        const int khz = ioctl(vcpu_.fd(), KVM_GET_TSC_KHZ, 0);
+        sys_->set_tsc_khz(khz > 0 ? static_cast<uint32_t>(khz) : 0);
+    }
+    kind_ = sys_->host_kind();
+    tsc_khz_ = sys_->tsc_khz();
+    if (tsc_khz_ == 0) return Status::error("cannot determine the TSC frequency (KVM_GET_TSC_KHZ)");
+
+    kvm_sregs s{};
+    if (ioctl(vcpu_.fd(), KVM_GET_SREGS, &s) < 0) return Status::from_errno("KVM_GET_SREGS");
+    kvm_segment cs{};
+    cs.base = 0;
+    cs.limit = 0xffffffff;
+    cs.selector = EMBER_SEL_USER_CS;
+    cs.type = 11;
+    cs.present = 1;
+    cs.dpl = 3;
+    cs.s = 1;
+    cs.l = 1;
+    cs.g = 1;
+    kvm_segment ds = cs;
+    ds.selector = EMBER_SEL_USER_DS;
+    ds.type = 3;
+    ds.l = 0;
+    ds.db = 1;
+    kvm_segment tr{};
+    tr.base = kGpaTss;
+    tr.limit = 103;
+    tr.selector = kSelTss;
+    tr.type = 11;
+    tr.present = 1;
+    kvm_segment ldt{};
+    ldt.type = 2;
+    ldt.present = 1;
+    ldt.unusable = 1;
+    s.cs = cs;
+    s.ss = s.ds = s.es = s.fs = s.gs = ds;
+    s.tr = tr;
+    s.ldt = ldt;
+    s.gdt.base = EMBER_GPA_GDT;
+    s.gdt.limit = 0x4f;
+    s.idt.base = EMBER_GPA_IDT;
+    s.idt.limit = 256 * 16 - 1;
+    s.cr3 = EMBER_GPA_PML4;
+    s.cr0 = 0x80050033;  // PG AM WP NE ET MP PE
+    // PAE OSFXSR OSXMMEXCPT FSGSBASE OSXSAVE (no SMEP/SMAP: the kernel's
+    // syscall stub runs at CPL 0 on U=1 pages; no PCID: rejected on PVM).
+    s.cr4 = 0x20 | 0x200 | 0x400 | 0x10000 | 0x40000;
+    s.efer = 0xd01;  // SCE LME LMA NXE
+    if (ioctl(vcpu_.fd(), KVM_SET_SREGS, &s) < 0) return Status::from_errno("KVM_SET_SREGS");
+
+    kvm_xcrs xcrs{};
+    xcrs.nr_xcrs = 1;
+    xcrs.xcrs[0].xcr = 0;
+    xcrs.xcrs[0].value = sys_->xcr0_mask();
+    if (ioctl(vcpu_.fd(), KVM_SET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_SET_XCRS");
+
+    // The guest TSC is set to the host's, so guest and host clocks agree on
+    // both kinds of host.
+    tsc_base_ = __rdtsc();
+    mono_base_ = mono_ns();
+    std::vector<std::pair<uint32_t, uint64_t>> msrs = {
+        {kMsrStar, (uint64_t{EMBER_SEL_USER_CS32} << 48) | (uint64_t{EMBER_SEL_KERNEL_CS} << 32)},
+        {kMsrLstar, kh.syscall_entry},
+        {kMsrCstar, 0},
+        {kMsrSfmask, 0x47700},  // TF DF IF NT AC cleared on syscall entry
+        {kMsrTsc, tsc_base_},
+    };
+    if (kind_ == HostKind::kPvm) msrs.push_back({kMsrPvmCtl, 1});
+    if (auto st = vcpu_.set_msrs(msrs); !st) return st;
+
+    kvm_regs r{};
+    r.rip = kh.entry;
+    r.rsp = EMBER_GPA_KSTACK_TOP;
+    r.rdi = EMBER_GPA_BOOT_INFO;
+    r.rflags = kRflagsIopl3;
+    if (ioctl(vcpu_.fd(), KVM_SET_REGS, &r) < 0) return Status::from_errno("KVM_SET_REGS");
+    return Status::ok();
+}
+
+Status Machine::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint64_t rootfs_gpa) {
+    ember_boot_info b{};
+    b.magic = EMBER_BOOT_MAGIC;
+    b.abi_version = EMBER_ABI_VERSION;
+    b.host_kind = kind_ == HostKind::kPvm ? EMBER_HOST_PVM : EMBER_HOST_HARDWARE;
+    b.flags = cfg_.trace_syscalls ? EMBER_FLAG_TRACE_SYSCALLS : 0;
+    b.mem_size = mem_.size();
+    b.tsc_khz = tsc_khz_;
+    b.tsc_base = tsc_base_;
+    b.mono_base_ns = mono_base_;
+    b.wall_base_ns = wall_ns() - (mono_ns() - mono_base_);
+    b.entry = app.entry;
+    b.phdr = app.phdr;
+    b.phent = app.phent;
+    b.phnum = app.phnum;
+    b.load_bias = app.bias;
+    b.image_lo = app.lo;
+    b.image_hi = app.hi;
+    b.argc = static_cast<uint32_t>(cfg_.argv.size());
+    b.envc = static_cast<uint32_t>(cfg_.env.size());
+    b.args_size = args_size;
+    if (cfg_.guest_path.size() >= sizeof b.execfn)
+        return Status::error("guest path of the program is too long");
+    std::memcpy(b.execfn, cfg_.guest_path.c_str(), cfg_.guest_path.size() + 1);
+    b.rootfs_gpa = rootfs_gpa;
+    b.rootfs_size = cfg_.rootfs.size();
+    if (getrandom_bytes(b.random_seed, sizeof b.random_seed) != sizeof b.random_seed)
+        return Status::from_errno("getrandom");
+    b.seed_generation = 1;
+    b.cur_syscall = -1;
+    unsigned eax, ebx, ecx, edx;
+    __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
+    b.cpu_hwcap = edx;
+    b.cpu_hwcap2 = 2;  // HWCAP2_FSGSBASE: CR4.FSGSBASE is set
+    if (!mem_.write_obj(EMBER_GPA_BOOT_INFO, b)) return Status::error("boot info outside memory");
+    return Status::ok();
+}
+
+std::string Machine::describe_registers() {
+    kvm_regs r{};
+    kvm_sregs s{};
+    if (ioctl(vcpu_.fd(), KVM_GET_REGS, &r) < 0 || ioctl(vcpu_.fd(), KVM_GET_SREGS, &s) < 0)
+        return "(registers unavailable)";
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "rip=%#llx rsp=%#llx rflags=%#llx cr2=%#llx\n"
+                  "  rax=%#llx rbx=%#llx rcx=%#llx rdx=%#llx rsi=%#llx rdi=%#llx rbp=%#llx",
+                  r.rip, r.rsp, r.rflags, s.cr2, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp);
+    return buf;
+}
+
+VmResult Machine::finish(Outcome o, int status, std::string msg) {
+    const int64_t t_end = mono_ns();
+    stats_.total_us = static_cast<double>(t_end - t_start_) / 1e3;
+    stats_.create_us = static_cast<double>(t_ready_ - t_start_) / 1e3;
+    stats_.run_us = static_cast<double>(t_end - t_ready_) / 1e3;
+    if (auto b = mem_.read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO)) {
+        stats_.syscalls = b->stat_syscalls;
+        if (b->tsc_app_start > tsc_base_ && tsc_khz_) {
+            const double since_base_us =
+                static_cast<double>(b->tsc_app_start - tsc_base_) * 1e3 / tsc_khz_;
+            stats_.first_insn_us = static_cast<double>(mono_base_ - t_start_) / 1e3 + since_base_us;
+        }
+    }
+    VmResult res;
+    res.outcome = o;
+    res.exit_status = status;
+    res.message = std::move(msg);
+    res.stats = stats_;
+    return res;
+}
+
+VmResult Machine::run() {
+    install_watchdog_handler();
+    ThreadTimer wall_timer, cpu_timer;
+    const int64_t wall_deadline = cfg_.timeout_ns ? mono_ns() + static_cast<int64_t>(cfg_.timeout_ns) : 0;
+    if (cfg_.timeout_ns) {
+        if (auto s = wall_timer.arm(CLOCK_MONOTONIC, cfg_.timeout_ns); !s)
+            return finish(Outcome::kVmError, 0, s.message());
+    }
+    const uint64_t cpu_start = thread_cpu_ns();
+    if (cfg_.cpu_limit_ns) {
+        if (auto s = cpu_timer.arm(CLOCK_THREAD_CPUTIME_ID, cfg_.cpu_limit_ns); !s)
+            return finish(Outcome::kVmError, 0, s.message());
+    }
+    HypercallContext hc(mem_, cfg_, stats_, wall_deadline, vcpu_.fd());
+    kvm_run* run = vcpu_.run();
+    for (;;) {
+        const int rc = ioctl(vcpu_.fd(), KVM_RUN, 0);
+        ++stats_.exits;
+        if (rc < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                if (wall_deadline && mono_ns() >= wall_deadline) {
+                    hc.drain_console();
+                    return finish(Outcome::kTimeout, 0,
+                                  "wall-clock limit reached; " + describe_registers());
+                }
+                if (cfg_.cpu_limit_ns && thread_cpu_ns() - cpu_start >= cfg_.cpu_limit_ns) {
+                    hc.drain_console();
+                    return finish(Outcome::kCpuLimit, 0,
+                                  "CPU-time limit reached; " + describe_registers());
+                }
+                continue;
+            }
+            return finish(Outcome::kVmError, 0, std::string("KVM_RUN failed: ") + std::strerror(errno));
+        }
+        switch (run->exit_reason) {
+            case KVM_EXIT_IO: {
+                const auto& io = run->io;
+                const uint32_t nr = io.port - EMBER_HC_PORT_BASE;
+                if (io.direction == KVM_EXIT_IO_OUT && io.port >= EMBER_HC_PORT_BASE &&
+                    io.port < EMBER_HC_PORT_BASE + 0x100 && io.size == 4 && io.count == 1) {
+                    uint32_t arg;
+                    std::memcpy(&arg, reinterpret_cast<const uint8_t*>(run) + io.data_offset, 4);
+                    HcOutcome out = hc.dispatch(nr, arg);
+                    if (out.done) return finish(out.outcome, out.exit_status, std::move(out.message));
+                    continue;
+                }
+                hc.drain_console();
+                char b[160];
+                std::snprintf(b, sizeof b, "unexpected port I/O: %s port %#x size %u; ",
+                              io.direction == KVM_EXIT_IO_OUT ? "out" : "in", io.port, io.size);
+                return finish(Outcome::kVmError, 0, b + describe_registers());
+            }
+            case KVM_EXIT_MMIO: {
+                hc.drain_console();
+                char b[160];
+                std::snprintf(b, sizeof b, "access to unbacked guest physical address %#llx; ",
+                              static_cast<unsigned long long>(run->mmio.phys_addr));
+                return finish(Outcome::kVmError, 0, b + describe_registers());
+            }
+            case KVM_EXIT_SHUTDOWN:
+                hc.drain_console();
+                return finish(Outcome::kVmError, 0,
+                              "guest triple fault (shutdown); " + describe_registers());
+            case KVM_EXIT_HLT:
+                hc.drain_console();
+                return finish(Outcome::kVmError, 0, "guest halted; " + describe_registers());
+            case KVM_EXIT_INTERNAL_ERROR:
+                hc.drain_console();
+                return finish(Outcome::kVmError, 0,
+                              "KVM internal error (suberror " +
+                                  std::to_string(run->internal.suberror) +
+                                  "; an int N, vmcall or unsupported instruction?); " +
+                                  describe_registers());
+            case KVM_EXIT_FAIL_ENTRY:
+                return finish(Outcome::kVmError, 0,
+                              "KVM entry failed (hardware reason " +
+                                  std::to_string(run->fail_entry.hardware_entry_failure_reason) +
+                                  ")");
+            case KVM_EXIT_INTR:
+                continue;
+            default:
+                hc.drain_console();
+                return finish(Outcome::kVmError, 0,
+                              "unexpected KVM exit reason " + std::to_string(run->exit_reason) +
+                                  "; " + describe_registers());
+        }
+    }
+}
+
+}  // namespace
+
+Result<VmResult> run_vm(VmConfig config) {
+    if (!config.console) config.console = default_console;
+    if (!config.log)
+        config.log = [](const std::string& line) {
+            std::string s = "ember-vm: guest: " + line + "\n";
+            default_console(2, s.data(), s.size());
+        };
+    Machine m(std::move(config));
+    if (auto s = m.setup(); !s) return s;
+    return m.run();
+}
+
+Result<HostInfo> probe_host() {
+    VmConfig cfg;
+    auto sys = KvmSystem::get();
+    if (!sys) return sys.status();
+    // Host kind and TSC rate are learnt from a vCPU.
+    int vm = ioctl((*sys)->fd(), KVM_CREATE_VM, 0);
+    if (vm < 0) return Status::from_errno("KVM_CREATE_VM");
+    Fd vmfd(vm);
+    auto vcpu = Vcpu::create(**sys, vm);
+    if (!vcpu) return vcpu.status();
+    uint64_t sig = 0;
+    HostInfo info;
+    info.kind = vcpu->get_msr(kMsrPvmSignature, &sig) && sig == kPvmSignature ? "pvm" : "hardware";
+    info.api_version = (*sys)->api_version();
+    const int khz = ioctl(vcpu->fd(), KVM_GET_TSC_KHZ, 0);
+    info.tsc_khz = khz > 0 ? static_cast<uint32_t>(khz) : 0;
+    info.xcr0 = (*sys)->xcr0_mask();
+    return info;
+}
+
+}  // namespace ember

@@ -1,0 +1,73 @@
+// vm.h - one Ember microVM: configuration, creation, the run loop, result.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "vmm/result.h"
+
+namespace ember {
+
+struct VmConfig {
+    uint64_t mem_size = 64ull << 20;   // multiple of 2 MiB
+    std::vector<uint8_t> program;      // the static ELF executable
+    std::string guest_path;            // where the program is in the rootfs (AT_EXECFN)
+    std::vector<std::string> argv;     // argv[0] included
+    std::vector<std::string> env;      // "K=V"
+    std::vector<uint8_t> rootfs;       // cpio newc archive
+    int stdin_fd = -1;                 // read as the guest consumes stdin; -1 = empty
+    uint64_t timeout_ns = 0;           // wall clock, 0 = none
+    uint64_t cpu_limit_ns = 0;         // CPU time of the vCPU thread, 0 = none
+    bool trace_syscalls = false;
+    // Console output of the guest (fd 1 or 2). Default: write(2) to the same fd.
+    std::function<void(int fd, const char* data, size_t len)> console;
+    // Diagnostic lines from the guest kernel. Default: stderr "ember-vm: guest: ".
+    std::function<void(const std::string& line)> log;
+};
+
+enum class Outcome {
+    kExited,       // the program exited; exit_status is its status
+    kCrashed,      // CPU exception in the guest (crash report in message)
+    kKernelPanic,  // the guest kernel reported a fatal error
+    kTimeout,      // wall-clock limit
+    kCpuLimit,     // CPU-time limit
+    kDeadlock,     // the guest waits for nothing, forever
+    kVmError,      // triple fault, unexpected exit, bad port, internal error
+};
+const char* outcome_name(Outcome o);
+
+struct VmStats {
+    uint64_t exits = 0;        // returns from KVM_RUN
+    uint64_t hypercalls = 0;
+    uint64_t syscalls = 0;     // counted by the guest kernel
+    uint64_t bad_hypercalls = 0;
+    double create_us = 0;      // create VM -> ready to run
+    double first_insn_us = 0;  // create VM -> first application instruction
+    double run_us = 0;         // first KVM_RUN -> exit
+    double total_us = 0;       // create VM -> exit
+};
+
+struct VmResult {
+    Outcome outcome = Outcome::kVmError;
+    int exit_status = 0;
+    std::string message;  // diagnostic for every outcome but kExited
+    VmStats stats;
+};
+
+// Creates a microVM for `config`, runs it to completion and tears it down.
+// An error Status means the VM could not be set up (bad program, no KVM, ...);
+// anything the guest does is reported in VmResult.
+Result<VmResult> run_vm(VmConfig config);
+
+// Facts about this host's KVM, for `ember-vm info`.
+struct HostInfo {
+    std::string kind;  // "pvm" or "hardware"
+    int api_version = 0;
+    uint32_t tsc_khz = 0;
+    uint64_t xcr0 = 0;
+};
+Result<HostInfo> probe_host();
+
+}  // namespace ember
