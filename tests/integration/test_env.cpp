@@ -17,7 +17,10 @@
 
 namespace ember::test {
 
-std::string ember_vm_path() { return EMBER_VM_PATH; }
+std::string ember_vm_path() {
+    const char* over = getenv("EMBER_VM");  // to test another build of ember-vm
+    return over && *over ? over : EMBER_VM_PATH;
+}
 
 std::string example_path(const std::string& libc, const std::string& name) {
     if (libc == "musl") return std::string(EMBER_EXAMPLES_MUSL_DIR) + "/" + name;

@@ -13,7 +13,8 @@
 
 namespace ember::test {
 
-// Paths baked in by tests/integration/CMakeLists.txt.
+// Paths baked in by tests/integration/CMakeLists.txt; $EMBER_VM overrides the
+// path of ember-vm.
 std::string ember_vm_path();
 // The example `name` built with `libc` ("gcc" or "musl").
 std::string example_path(const std::string& libc, const std::string& name);
