@@ -96,7 +96,10 @@ enum ember_hc_nr {
     EMBER_HC_RANDOM = 3,  /* struct ember_hc_random: fill a guest buffer */
     EMBER_HC_CRASH = 4,   /* struct ember_hc_crash; does not return */
     EMBER_HC_LOG = 5,     /* struct ember_hc_log: a kernel diagnostic line */
-    EMBER_HC_COUNT = 6
+    EMBER_HC_READY = 6,   /* the application is initialised (explicit READY);
+                             no struct. Returns when the instance continues,
+                             possibly in another VM restored from a snapshot. */
+    EMBER_HC_COUNT = 7
 };
 
 /* Status codes written to ember_boot_info.hc_status. */
@@ -215,6 +218,12 @@ static_assert(offsetof(struct ember_boot_info, tsc_khz) == 32, "boot info layout
 #define EMBER_HC_SLOT_RANDOM (EMBER_GPA_HC_PAGE + 0x080)
 #define EMBER_HC_SLOT_LOG (EMBER_GPA_HC_PAGE + 0x100)
 #define EMBER_HC_SLOT_CRASH (EMBER_GPA_HC_PAGE + 0x400)
+
+/* The Ember-specific syscall an application may make to declare itself
+ * READY (initialised; take the snapshot here): syscall(EMBER_SYS_READY).
+ * Returns 0 in the guest, and -ENOSYS on Linux, so programs can call it
+ * unconditionally. */
+#define EMBER_SYS_READY 500
 
 /* Exit statuses of ember-vm beyond the application's own 0-255 are
  * reported by the host tool, not by this ABI. */

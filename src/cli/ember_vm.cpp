@@ -13,6 +13,7 @@
 
 #include "vmm/cpio_writer.h"
 #include "vmm/kvm.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 namespace {
@@ -100,6 +101,31 @@ bool read_file(const std::string& path, std::vector<uint8_t>* out, std::string* 
     return true;
 }
 
+int report(bool stats, const ember::VmResult& r) {
+    if (stats) {
+        std::fprintf(stderr,
+                     "ember-vm: stats: create_us=%.1f first_insn_us=%.1f run_us=%.1f total_us=%.1f "
+                     "exits=%llu hypercalls=%llu syscalls=%llu",
+                     r.stats.create_us, r.stats.first_insn_us, r.stats.run_us, r.stats.total_us,
+                     static_cast<unsigned long long>(r.stats.exits),
+                     static_cast<unsigned long long>(r.stats.hypercalls),
+                     static_cast<unsigned long long>(r.stats.syscalls));
+        if (r.stats.snapshot_us > 0) std::fprintf(stderr, " snapshot_us=%.1f", r.stats.snapshot_us);
+        std::fprintf(stderr, "\n");
+    }
+    switch (r.outcome) {
+        case ember::Outcome::kExited: return r.exit_status;
+        case ember::Outcome::kSnapshotted: return 0;
+        case ember::Outcome::kCrashed: return fail(kExitCrashed, r.message);
+        case ember::Outcome::kKernelPanic: return fail(kExitKernelPanic, r.message);
+        case ember::Outcome::kTimeout: return fail(kExitTimeout, "stopped: " + r.message);
+        case ember::Outcome::kCpuLimit: return fail(kExitCpuLimit, "stopped: " + r.message);
+        case ember::Outcome::kDeadlock: return fail(kExitVmError, "stopped: " + r.message);
+        case ember::Outcome::kVmError: return fail(kExitVmError, "VM failed: " + r.message);
+    }
+    return kExitVmError;
+}
+
 struct RunOptions {
     std::string mem = "64M";
     std::vector<std::string> files;
@@ -110,6 +136,8 @@ struct RunOptions {
     std::string cpu_limit;
     bool trace = false;
     bool stats = false;
+    std::string snapshot_out;
+    bool cont = false;
     std::vector<std::string> command;  // program, then its arguments
 };
 
@@ -189,29 +217,54 @@ int do_run(RunOptions& o) {
     }
     cfg.stdin_fd = stdin_fd;
 
+    cfg.snapshot_out = o.snapshot_out;
+    cfg.continue_after_snapshot = o.cont;
+
     if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
     auto res = ember::run_vm(std::move(cfg));
     if (!res) return fail(kExitBadInput, res.message());
-    const ember::VmResult& r = *res;
-    if (o.stats) {
-        std::fprintf(stderr,
-                     "ember-vm: stats: create_us=%.1f first_insn_us=%.1f run_us=%.1f total_us=%.1f "
-                     "exits=%llu hypercalls=%llu syscalls=%llu\n",
-                     r.stats.create_us, r.stats.first_insn_us, r.stats.run_us, r.stats.total_us,
-                     static_cast<unsigned long long>(r.stats.exits),
-                     static_cast<unsigned long long>(r.stats.hypercalls),
-                     static_cast<unsigned long long>(r.stats.syscalls));
+    if (!o.snapshot_out.empty() && res->stats.snapshot_us == 0 &&
+        res->outcome != ember::Outcome::kSnapshotted && res->outcome == ember::Outcome::kExited) {
+        std::fprintf(stderr, "ember-vm: the program exited before it was READY; no snapshot written\n");
+        report(o.stats, *res);
+        return kExitVmError;
     }
-    switch (r.outcome) {
-        case ember::Outcome::kExited: return r.exit_status;
-        case ember::Outcome::kCrashed: return fail(kExitCrashed, r.message);
-        case ember::Outcome::kKernelPanic: return fail(kExitKernelPanic, r.message);
-        case ember::Outcome::kTimeout: return fail(kExitTimeout, "stopped: " + r.message);
-        case ember::Outcome::kCpuLimit: return fail(kExitCpuLimit, "stopped: " + r.message);
-        case ember::Outcome::kDeadlock: return fail(kExitVmError, "stopped: " + r.message);
-        case ember::Outcome::kVmError: return fail(kExitVmError, "VM failed: " + r.message);
+    return report(o.stats, *res);
+}
+
+struct RestoreOptions {
+    std::string snapshot;
+    std::string stdin_path;
+    std::string timeout;
+    std::string cpu_limit;
+    bool stats = false;
+};
+
+int do_restore(RestoreOptions& o) {
+    ember::VmConfig cfg;
+    if (!o.timeout.empty()) {
+        auto t = parse_duration_ns(o.timeout);
+        if (!t || *t == 0) return fail(kExitUsage, "--timeout: not a duration: '" + o.timeout + "' (e.g. 500ms, 2s)");
+        cfg.timeout_ns = *t;
     }
-    return kExitVmError;
+    if (!o.cpu_limit.empty()) {
+        auto t = parse_duration_ns(o.cpu_limit);
+        if (!t || *t == 0) return fail(kExitUsage, "--cpu-limit: not a duration: '" + o.cpu_limit + "'");
+        cfg.cpu_limit_ns = *t;
+    }
+    if (o.stdin_path == "-") {
+        cfg.stdin_fd = 0;
+    } else if (!o.stdin_path.empty()) {
+        cfg.stdin_fd = ::open(o.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (cfg.stdin_fd < 0)
+            return fail(kExitBadInput, "--stdin " + o.stdin_path + ": " + std::strerror(errno));
+    }
+    if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
+    auto snap = ember::snapshot::Snapshot::open(o.snapshot);
+    if (!snap) return fail(kExitBadInput, snap.message());
+    auto vm = ember::Vm::restore(*snap, std::move(cfg));
+    if (!vm) return fail(kExitBadInput, vm.message());
+    return report(o.stats, (*vm)->run());
 }
 
 int do_info() {
@@ -242,11 +295,22 @@ int main(int argc, char** argv) {
     run->add_option("--cpu-limit", ro.cpu_limit, "CPU-time limit, e.g. 1s (exit status 152)");
     run->add_flag("--trace-syscalls", ro.trace, "Report each unimplemented syscall once on stderr");
     run->add_flag("--stats", ro.stats, "Print timings and exit/syscall counts on stderr");
+    run->add_option("--snapshot-out", ro.snapshot_out,
+                    "Write a snapshot when the program is first READY (blocks for input, or "
+                    "calls syscall(500)), then stop");
+    run->add_flag("--continue", ro.cont, "With --snapshot-out: keep running after the snapshot");
     run->prefix_command();
     run->footer(
         "The program appears in the guest as /bin/<basename>; /tmp is writable.\n"
         "Exit status: the program's own, or 124 timeout, 125 VM failure, 126 bad input,\n"
         "134 guest kernel panic, 139 guest crash, 152 CPU-time limit, 2 usage error.");
+    RestoreOptions rs;
+    auto* restore = app.add_subcommand("restore", "Resume an instance from a snapshot: ember-vm restore [options] SNAPSHOT");
+    restore->add_option("snapshot", rs.snapshot, "Snapshot file written by run --snapshot-out")->required();
+    restore->add_option("--stdin", rs.stdin_path, "Input for the instance ('-' for ours; default: empty)");
+    restore->add_option("--timeout", rs.timeout, "Wall-clock limit, e.g. 500ms, 2s (exit status 124)");
+    restore->add_option("--cpu-limit", rs.cpu_limit, "CPU-time limit (exit status 152)");
+    restore->add_flag("--stats", rs.stats, "Print timings and exit/syscall counts on stderr");
     auto* info = app.add_subcommand("info", "Show what kind of KVM host this is");
 
     try {
@@ -265,6 +329,7 @@ int main(int argc, char** argv) {
         ro.command = run->remaining();
         return do_run(ro);
     }
+    if (restore->parsed()) return do_restore(rs);
     if (info->parsed()) return do_info();
     return fail(kExitUsage, "no command given (see ember-vm --help)");
 }

@@ -98,13 +98,16 @@ uint32_t wait_events(uint32_t events, uint64_t deadline_ns) {
     w->deadline_ns = deadline_ns;
     w->events = events;
     w->ready = 0;
-    if (hypercall(EMBER_HC_WAIT, EMBER_HC_SLOT_WAIT) != EMBER_OK) return 0;
+    const int64_t st = hypercall(EMBER_HC_WAIT, EMBER_HC_SLOT_WAIT);
+    after_resume();
+    if (st != EMBER_OK) return 0;
     return w->ready;
 }
 
 // ---- clocks -----------------------------------------------------------------
 namespace {
 uint64_t g_ns_mult;  // ns per TSC tick, 32.32 fixed point
+uint64_t g_ns_mult_khz;  // the tsc_khz g_ns_mult was computed for (restores may change it)
 
 inline uint64_t rdtsc() {
     uint32_t lo, hi;
@@ -115,7 +118,10 @@ inline uint64_t rdtsc() {
 
 uint64_t monotonic_ns() {
     const ember_boot_info* b = boot();
-    if (!g_ns_mult) g_ns_mult = (1000000ull << 32) / (b->tsc_khz ? b->tsc_khz : 1000000);
+    if (g_ns_mult_khz != b->tsc_khz) {
+        g_ns_mult_khz = b->tsc_khz;
+        g_ns_mult = (1000000ull << 32) / (b->tsc_khz ? b->tsc_khz : 1000000);
+    }
     const uint64_t t = rdtsc();
     const uint64_t delta = t > b->tsc_base ? t - b->tsc_base : 0;
     const uint64_t ns = static_cast<uint64_t>((static_cast<unsigned __int128>(delta) * g_ns_mult) >> 32);
@@ -173,6 +179,23 @@ void chacha_block(ChaCha& s) {
 }
 
 }  // namespace
+
+namespace {
+uint64_t g_at_random;  // address of the AT_RANDOM bytes on the initial stack
+}
+
+void set_at_random(uint64_t addr) { g_at_random = addr; }
+
+void after_resume() {
+    // A restored instance has a new seed: rekey now, and give the AT_RANDOM
+    // bytes new values too (what libc derived from them at start-up, such as
+    // the stack protector canary, cannot be changed).
+    if (g_rng.generation != 0 && g_rng.generation != boot()->seed_generation) {
+        uint8_t fresh[16];
+        random_fill(fresh, sizeof fresh);
+        if (g_at_random) memcpy(reinterpret_cast<void*>(g_at_random), fresh, sizeof fresh);
+    }
+}
 
 void random_fill(void* buf, size_t len) {
     const ember_boot_info* b = boot();

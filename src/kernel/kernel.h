@@ -72,6 +72,10 @@ int64_t user_strncpy(char* out, uint64_t user_src, size_t cap);
 
 // ---- time and randomness -------------------------------------------------
 uint64_t monotonic_ns();
+// Called after every hypercall that may have been the point a snapshot was
+// taken at: picks up a new entropy seed.
+void after_resume();
+void set_at_random(uint64_t addr);
 int64_t realtime_ns();
 void random_fill(void* buf, size_t len);
 

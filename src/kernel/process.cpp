@@ -69,6 +69,7 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
     random_fill(rnd, sizeof rnd);
     sp = push_bytes(sp, rnd, sizeof rnd);
     const uint64_t at_random = sp;
+    set_at_random(at_random);
     sp &= ~15ull;
 
     const uint64_t argc = b->argc, envc = b->envc;
@@ -329,6 +330,14 @@ int64_t sys_futex(uint64_t uaddr, uint64_t op, uint64_t val, uint64_t timeout, u
     return -ETIMEDOUT;
 }
 
+// syscall(EMBER_SYS_READY): the application declares itself initialised.
+int64_t sys_ember_ready(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    console_flush();
+    hypercall(EMBER_HC_READY, 0);
+    after_resume();
+    return 0;
+}
+
 int64_t sys_sched_yield(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
 
 }  // namespace
@@ -364,6 +373,7 @@ void register_process_syscalls() {
     syscall_register(nr::tkill, "tkill", sys_tkill);
     syscall_register(nr::tgkill, "tgkill", sys_tgkill);
     syscall_register(nr::futex, "futex", sys_futex);
+    syscall_register(EMBER_SYS_READY, "ember_ready", sys_ember_ready);
 }
 
 }  // namespace k

@@ -44,6 +44,17 @@ Result<GuestMemory> GuestMemory::create_anonymous(uint64_t size) {
     return m;
 }
 
+Result<GuestMemory> GuestMemory::map_file_private(int fd, uint64_t offset, uint64_t size) {
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd,
+                   static_cast<off_t>(offset));
+    if (p == MAP_FAILED) return Status::from_errno("mmap snapshot memory");
+    GuestMemory m;
+    m.base_ = static_cast<uint8_t*>(p);
+    m.size_ = size;
+    m.owned_ = true;
+    return m;
+}
+
 GuestMemory GuestMemory::wrap(uint8_t* base, uint64_t size) {
     GuestMemory m;
     m.base_ = base;

@@ -28,6 +28,9 @@ public:
     // Anonymous private memory, reserved but not populated: only pages the
     // guest (or the loader) touches cost host memory.
     static Result<GuestMemory> create_anonymous(uint64_t size);
+    // A private (copy-on-write) mapping of `size` bytes of `fd` at `offset`:
+    // writes stay in this mapping, the file is never changed.
+    static Result<GuestMemory> map_file_private(int fd, uint64_t offset, uint64_t size);
     // Wraps memory the caller owns (tests). Not unmapped on destruction.
     static GuestMemory wrap(uint8_t* base, uint64_t size);
 

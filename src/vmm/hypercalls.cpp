@@ -70,7 +70,25 @@ HcOutcome HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
     switch (nr) {
         case EMBER_HC_EXIT: drain_console(); return do_exit(arg);
         case EMBER_HC_CONSOLE: drain_console(); break;
-        case EMBER_HC_WAIT: drain_console(); status = do_wait(arg, &out); break;
+        case EMBER_HC_WAIT: {
+            drain_console();
+            auto a = mem_.read_obj<ember_hc_wait>(arg);
+            auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_STDIN);
+            if (want_ready_ && a && (a->events & EMBER_WAIT_STDIN) && ring &&
+                ring->head == ring->tail && !(ring->flags & EMBER_RING_EOF) && !stdin_eof_) {
+                out.ready_point = true;
+                return out;
+            }
+            status = do_wait(arg, &out);
+            break;
+        }
+        case EMBER_HC_READY:
+            drain_console();
+            if (want_ready_) {
+                out.ready_point = true;
+                return out;
+            }
+            break;
         case EMBER_HC_RANDOM: status = do_random(arg); break;
         case EMBER_HC_CRASH: drain_console(); return do_crash(arg);
         case EMBER_HC_LOG: status = do_log(arg); break;
@@ -79,6 +97,27 @@ HcOutcome HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
     if (status != EMBER_OK) ++stats_.bad_hypercalls;
     set_status(status);
     return out;
+}
+
+HcOutcome HypercallContext::complete_ready(uint32_t nr, uint64_t arg) {
+    HcOutcome out;
+    int64_t status = EMBER_OK;
+    if (nr == EMBER_HC_WAIT) status = do_wait(arg, &out);
+    set_status(status);
+    return out;
+}
+
+void HypercallContext::prefill_stdin() {
+    if (cfg_.stdin_fd < 0) {
+        stdin_eof_ = true;
+        mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, flags), EMBER_RING_EOF);
+        return;
+    }
+    pollfd p{cfg_.stdin_fd, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0) return;
+    HcOutcome ignored;
+    // A deadline in the past: take what is there, do not wait.
+    fill_stdin(1, &ignored);
 }
 
 HcOutcome HypercallContext::do_exit(uint64_t arg) {
@@ -209,24 +248,26 @@ bool HypercallContext::fill_stdin(int64_t deadline_ns, HcOutcome* out) {
     }
     for (;;) {
         int timeout_ms = -1;
+        bool last_try = false;
         int64_t limit = deadline_ns;
         if (wall_deadline_ && (limit == 0 || wall_deadline_ < limit)) limit = wall_deadline_;
         if (limit) {
             const int64_t left = limit - mono_ns();
-            if (left <= 0) {
-                if (wall_deadline_ && mono_ns() >= wall_deadline_) {
-                    out->done = true;
-                    out->outcome = Outcome::kTimeout;
-                    out->message = "wall-clock limit reached while waiting for stdin";
-                }
-                return false;
-            }
-            timeout_ms = static_cast<int>((left + 999999) / 1000000);
+            last_try = left <= 0;
+            timeout_ms = last_try ? 0 : static_cast<int>((left + 999999) / 1000000);
         }
         pollfd p{cfg_.stdin_fd, POLLIN, 0};
         const int pr = poll(&p, 1, timeout_ms);
         if (pr < 0 && errno != EINTR) return false;
-        if (pr <= 0) continue;
+        if (pr <= 0) {
+            if (!last_try) continue;
+            if (wall_deadline_ && mono_ns() >= wall_deadline_) {
+                out->done = true;
+                out->outcome = Outcome::kTimeout;
+                out->message = "wall-clock limit reached while waiting for stdin";
+            }
+            return false;
+        }
         uint8_t buf[EMBER_STDIN_SIZE];
         const uint64_t free_bytes = cap - (head - ring->tail);
         const ssize_t n = ::read(cfg_.stdin_fd, buf, free_bytes);

@@ -17,6 +17,10 @@ namespace ember {
 size_t getrandom_bytes(void* buf, size_t len);
 
 struct HcOutcome {
+    // The guest reached READY (a wait on stdin with nothing pending, or the
+    // READY call) while a snapshot was wanted. The call is left pending: the
+    // VMM takes the snapshot, then calls complete_ready().
+    bool ready_point = false;
     bool done = false;  // the VM ends with `outcome`
     Outcome outcome = Outcome::kExited;
     int exit_status = 0;
@@ -34,6 +38,14 @@ public:
     HcOutcome dispatch(uint32_t nr, uint64_t arg);
     // Copies pending console records out of the guest's ring to the sink.
     void drain_console();
+    // Finishes the call left pending at a ready point.
+    HcOutcome complete_ready(uint32_t nr, uint64_t arg);
+    // Moves whatever stdin input is available now into the guest's ring,
+    // without blocking (used before a restored instance first runs).
+    void prefill_stdin();
+    void set_want_ready(bool v) { want_ready_ = v; }
+    bool stdin_eof() const { return stdin_eof_; }
+    void set_stdin_eof(bool v) { stdin_eof_ = v; }
 
 private:
     int64_t do_wait(uint64_t arg, HcOutcome* out);
@@ -53,6 +65,7 @@ private:
     int64_t wall_deadline_;
     int vcpu_fd_;
     bool stdin_eof_ = false;
+    bool want_ready_ = false;
 };
 
 }  // namespace ember

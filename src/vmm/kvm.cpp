@@ -123,6 +123,16 @@ Status Vcpu::set_msrs(const std::vector<std::pair<uint32_t, uint64_t>>& msrs) {
     return Status::ok();
 }
 
+bool Vcpu::get_msrs(std::vector<std::pair<uint32_t, uint64_t>>* msrs) {
+    KvmMsrs<kMaxSetMsrs> m{};
+    EMBER_CHECK(msrs->size() <= kMaxSetMsrs);
+    m.nmsrs = static_cast<uint32_t>(msrs->size());
+    for (size_t i = 0; i < msrs->size(); ++i) m.entries[i].index = (*msrs)[i].first;
+    if (ioctl(fd_.get(), kIoctlGetMsrs, &m) != static_cast<int>(msrs->size())) return false;
+    for (size_t i = 0; i < msrs->size(); ++i) (*msrs)[i].second = m.entries[i].data;
+    return true;
+}
+
 bool Vcpu::get_msr(uint32_t index, uint64_t* value) {
     KvmMsrs<1> m{};
     m.nmsrs = 1;

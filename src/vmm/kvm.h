@@ -36,6 +36,11 @@ constexpr unsigned long kIoctlSetCpuid2 = _IOW(KVMIO, 0x90, KvmFlexHeader);
 constexpr unsigned long kIoctlGetMsrs = _IOWR(KVMIO, 0x88, KvmFlexHeader);
 constexpr unsigned long kIoctlSetMsrs = _IOW(KVMIO, 0x89, KvmFlexHeader);
 constexpr size_t kMaxSetMsrs = 16;
+struct KvmXsave {
+    uint32_t region[1024];
+};
+constexpr unsigned long kIoctlGetXsave = _IOR(KVMIO, 0xa4, KvmXsave);
+constexpr unsigned long kIoctlSetXsave = _IOW(KVMIO, 0xa5, KvmXsave);
 
 enum class HostKind { kUnknown, kHardware, kPvm };
 const char* host_kind_name(HostKind k);
@@ -102,6 +107,8 @@ public:
 
     Status set_msrs(const std::vector<std::pair<uint32_t, uint64_t>>& msrs);
     bool get_msr(uint32_t index, uint64_t* value);
+    // Reads several MSRs; false if any is unreadable.
+    bool get_msrs(std::vector<std::pair<uint32_t, uint64_t>>* msrs);
 
 private:
     Fd fd_;

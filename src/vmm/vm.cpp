@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 
@@ -17,6 +18,8 @@
 #include "vmm/kvm.h"
 #include "vmm/layout.h"
 #include "vmm/loader.h"
+#include "vmm/snapshot.h"
+#include "vmm/vm_pool.h"
 
 namespace ember {
 
@@ -29,6 +32,7 @@ const char* outcome_name(Outcome o) {
         case Outcome::kCpuLimit: return "cpu limit";
         case Outcome::kDeadlock: return "deadlock";
         case Outcome::kVmError: return "vm error";
+        case Outcome::kSnapshotted: return "snapshotted";
     }
     return "?";
 }
@@ -40,6 +44,9 @@ constexpr uint32_t kMsrStar = 0xc0000081;
 constexpr uint32_t kMsrLstar = 0xc0000082;
 constexpr uint32_t kMsrCstar = 0xc0000083;
 constexpr uint32_t kMsrSfmask = 0xc0000084;
+constexpr uint32_t kMsrFsBase = 0xc0000100;
+constexpr uint32_t kMsrGsBase = 0xc0000101;
+constexpr uint32_t kMsrKernelGsBase = 0xc0000102;
 constexpr uint64_t kRflagsIopl3 = 0x3002;  // IOPL 3 (port I/O at CPL 3), bit 1 reserved
 
 int64_t mono_ns() {
@@ -111,32 +118,68 @@ void default_console(int fd, const char* data, size_t len) {
     }
 }
 
-class Machine {
-public:
-    explicit Machine(VmConfig cfg) : cfg_(std::move(cfg)) {}
-    Status setup();
+}  // namespace
+
+struct Vm::Impl {
+    explicit Impl(VmConfig cfg) : cfg_(std::move(cfg)) {}
+    ~Impl();
+    Status setup_boot();
+    Status setup_restore(const snapshot::Snapshot& snap);
     VmResult run();
 
-private:
+    Status attach_memory();
     Status setup_vcpu(const ember_kernel_header& kh);
     Status fill_boot_info(const LoadedImage& app, uint64_t args_size, uint64_t rootfs_gpa);
+    Status take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof);
     std::string describe_registers();
     VmResult finish(Outcome o, int status, std::string msg);
 
     VmConfig cfg_;
     KvmSystem* sys_ = nullptr;
-    Fd vm_;
+    VmShell shell_;
     GuestMemory mem_;
-    Vcpu vcpu_;
     HostKind kind_ = HostKind::kUnknown;
     uint64_t tsc_base_ = 0;
     int64_t mono_base_ = 0;
     uint32_t tsc_khz_ = 0;
     int64_t t_start_ = 0, t_ready_ = 0;
+    bool restored_ = false;
+    uint32_t ready_call_ = 0;  // restored instances: the call they resume in
+    uint64_t ready_arg_ = 0;
     VmStats stats_;
 };
 
-Status Machine::setup() {
+namespace {
+
+void detect_host(KvmSystem& sys, Vcpu& vcpu) {
+    if (sys.host_kind() != HostKind::kUnknown) return;
+    uint64_t sig = 0;
+    sys.set_host_kind(vcpu.get_msr(kMsrPvmSignature, &sig) && sig == kPvmSignature
+                          ? HostKind::kPvm
+                          : HostKind::kHardware);
+    const int khz = ioctl(vcpu.fd(), KVM_GET_TSC_KHZ, 0);
+    sys.set_tsc_khz(khz > 0 ? static_cast<uint32_t>(khz) : 0);
+}
+
+}  // namespace
+
+Vm::Impl::~Impl() {
+    // Closing a VM costs about as much as creating one: do it off this path.
+    if (shell_.vm.valid()) VmPool::instance().retire(std::move(shell_), std::move(mem_));
+}
+
+Status Vm::Impl::attach_memory() {
+    kvm_userspace_memory_region region{};
+    region.slot = 0;
+    region.guest_phys_addr = 0;
+    region.memory_size = mem_.size();
+    region.userspace_addr = reinterpret_cast<uint64_t>(mem_.host_base());
+    if (ioctl(shell_.vm.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        return Status::from_errno("KVM_SET_USER_MEMORY_REGION");
+    return Status::ok();
+}
+
+Status Vm::Impl::setup_boot() {
     t_start_ = mono_ns();
     auto sys = KvmSystem::get();
     if (!sys) return sys.status();
@@ -165,45 +208,24 @@ Status Machine::setup() {
     auto args = write_args(mem_, cfg_.argv, cfg_.env);
     if (!args) return args.status();
 
-    int vm = ioctl(sys_->fd(), KVM_CREATE_VM, 0);
-    if (vm < 0) return Status::from_errno("KVM_CREATE_VM");
-    vm_ = Fd(vm);
-    kvm_userspace_memory_region region{};
-    region.slot = 0;
-    region.guest_phys_addr = 0;
-    region.memory_size = mem_.size();
-    region.userspace_addr = reinterpret_cast<uint64_t>(mem_.host_base());
-    if (ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
-        return Status::from_errno("KVM_SET_USER_MEMORY_REGION");
-    auto vcpu = Vcpu::create(*sys_, vm_.get());
-    if (!vcpu) return vcpu.status();
-    vcpu_ = std::move(*vcpu);
+    auto shell = VmPool::instance().take();
+    if (!shell) return shell.status();
+    shell_ = std::move(*shell);
+    if (auto s = attach_memory(); !s) return s;
     if (auto s = setup_vcpu(*kh); !s) return s;
     if (auto s = fill_boot_info(*app, *args, *rootfs_gpa); !s) return s;
     t_ready_ = mono_ns();
     return Status::ok();
 }
 
-Status Machine::setup_vcpu(const ember_kernel_header& kh) {
-    // CPUID: what KVM supports (on PVM hosts the guest sees the real CPUID
-    // anyway, but the call is still required).
-    if (ioctl(vcpu_.fd(), kIoctlSetCpuid2, sys_->supported_cpuid()) < 0)
-        return Status::from_errno("KVM_SET_CPUID2");
-
-    if (sys_->host_kind() == HostKind::kUnknown) {
-        uint64_t sig = 0;
-        sys_->set_host_kind(vcpu_.get_msr(kMsrPvmSignature, &sig) && sig == kPvmSignature
-                                ? HostKind::kPvm
-                                : HostKind::kHardware);
-        const int khz = ioctl(vcpu_.fd(), KVM_GET_TSC_KHZ, 0);
-        sys_->set_tsc_khz(khz > 0 ? static_cast<uint32_t>(khz) : 0);
-    }
+Status Vm::Impl::setup_vcpu(const ember_kernel_header& kh) {
+    detect_host(*sys_, shell_.vcpu);
     kind_ = sys_->host_kind();
     tsc_khz_ = sys_->tsc_khz();
     if (tsc_khz_ == 0) return Status::error("cannot determine the TSC frequency (KVM_GET_TSC_KHZ)");
 
     kvm_sregs s{};
-    if (ioctl(vcpu_.fd(), KVM_GET_SREGS, &s) < 0) return Status::from_errno("KVM_GET_SREGS");
+    if (ioctl(shell_.vcpu.fd(), KVM_GET_SREGS, &s) < 0) return Status::from_errno("KVM_GET_SREGS");
     kvm_segment cs{};
     cs.base = 0;
     cs.limit = 0xffffffff;
@@ -243,13 +265,13 @@ Status Machine::setup_vcpu(const ember_kernel_header& kh) {
     // syscall stub runs at CPL 0 on U=1 pages; no PCID: rejected on PVM).
     s.cr4 = 0x20 | 0x200 | 0x400 | 0x10000 | 0x40000;
     s.efer = 0xd01;  // SCE LME LMA NXE
-    if (ioctl(vcpu_.fd(), KVM_SET_SREGS, &s) < 0) return Status::from_errno("KVM_SET_SREGS");
+    if (ioctl(shell_.vcpu.fd(), KVM_SET_SREGS, &s) < 0) return Status::from_errno("KVM_SET_SREGS");
 
     kvm_xcrs xcrs{};
     xcrs.nr_xcrs = 1;
     xcrs.xcrs[0].xcr = 0;
     xcrs.xcrs[0].value = sys_->xcr0_mask();
-    if (ioctl(vcpu_.fd(), KVM_SET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_SET_XCRS");
+    if (ioctl(shell_.vcpu.fd(), KVM_SET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_SET_XCRS");
 
     // The guest TSC is set to the host's, so guest and host clocks agree on
     // both kinds of host.
@@ -263,18 +285,18 @@ Status Machine::setup_vcpu(const ember_kernel_header& kh) {
         {kMsrTsc, tsc_base_},
     };
     if (kind_ == HostKind::kPvm) msrs.push_back({kMsrPvmCtl, 1});
-    if (auto st = vcpu_.set_msrs(msrs); !st) return st;
+    if (auto st = shell_.vcpu.set_msrs(msrs); !st) return st;
 
     kvm_regs r{};
     r.rip = kh.entry;
     r.rsp = EMBER_GPA_KSTACK_TOP;
     r.rdi = EMBER_GPA_BOOT_INFO;
     r.rflags = kRflagsIopl3;
-    if (ioctl(vcpu_.fd(), KVM_SET_REGS, &r) < 0) return Status::from_errno("KVM_SET_REGS");
+    if (ioctl(shell_.vcpu.fd(), KVM_SET_REGS, &r) < 0) return Status::from_errno("KVM_SET_REGS");
     return Status::ok();
 }
 
-Status Machine::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint64_t rootfs_gpa) {
+Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint64_t rootfs_gpa) {
     ember_boot_info b{};
     b.magic = EMBER_BOOT_MAGIC;
     b.abi_version = EMBER_ABI_VERSION;
@@ -312,10 +334,10 @@ Status Machine::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint6
     return Status::ok();
 }
 
-std::string Machine::describe_registers() {
+std::string Vm::Impl::describe_registers() {
     kvm_regs r{};
     kvm_sregs s{};
-    if (ioctl(vcpu_.fd(), KVM_GET_REGS, &r) < 0 || ioctl(vcpu_.fd(), KVM_GET_SREGS, &s) < 0)
+    if (ioctl(shell_.vcpu.fd(), KVM_GET_REGS, &r) < 0 || ioctl(shell_.vcpu.fd(), KVM_GET_SREGS, &s) < 0)
         return "(registers unavailable)";
     char buf[512];
     std::snprintf(buf, sizeof buf,
@@ -325,7 +347,7 @@ std::string Machine::describe_registers() {
     return buf;
 }
 
-VmResult Machine::finish(Outcome o, int status, std::string msg) {
+VmResult Vm::Impl::finish(Outcome o, int status, std::string msg) {
     const int64_t t_end = mono_ns();
     stats_.total_us = static_cast<double>(t_end - t_start_) / 1e3;
     stats_.create_us = static_cast<double>(t_ready_ - t_start_) / 1e3;
@@ -346,7 +368,7 @@ VmResult Machine::finish(Outcome o, int status, std::string msg) {
     return res;
 }
 
-VmResult Machine::run() {
+VmResult Vm::Impl::run() {
     install_watchdog_handler();
     ThreadTimer wall_timer, cpu_timer;
     const int64_t wall_deadline = cfg_.timeout_ns ? mono_ns() + static_cast<int64_t>(cfg_.timeout_ns) : 0;
@@ -359,10 +381,26 @@ VmResult Machine::run() {
         if (auto s = cpu_timer.arm(CLOCK_THREAD_CPUTIME_ID, cfg_.cpu_limit_ns); !s)
             return finish(Outcome::kVmError, 0, s.message());
     }
-    HypercallContext hc(mem_, cfg_, stats_, wall_deadline, vcpu_.fd());
-    kvm_run* run = vcpu_.run();
+    HypercallContext hc(mem_, cfg_, stats_, wall_deadline, shell_.vcpu.fd());
+    hc.set_want_ready(!cfg_.snapshot_out.empty() && !restored_);
+    if (restored_) {
+        // The instance resumes inside the call it was snapshotted in: give
+        // that call its result, with whatever input is already available.
+        hc.prefill_stdin();
+        if (ready_call_ == EMBER_HC_WAIT) {
+            if (auto w = mem_.read_obj<ember_hc_wait>(ready_arg_)) {
+                auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_STDIN);
+                w->ready = ring && (ring->head != ring->tail || (ring->flags & EMBER_RING_EOF))
+                               ? EMBER_WAIT_STDIN
+                               : 0;
+                mem_.write_obj(ready_arg_, *w);
+            }
+        }
+        mem_.write_obj<int64_t>(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, hc_status), EMBER_OK);
+    }
+    kvm_run* run = shell_.vcpu.run();
     for (;;) {
-        const int rc = ioctl(vcpu_.fd(), KVM_RUN, 0);
+        const int rc = ioctl(shell_.vcpu.fd(), KVM_RUN, 0);
         ++stats_.exits;
         if (rc < 0) {
             if (errno == EINTR || errno == EAGAIN) {
@@ -389,6 +427,15 @@ VmResult Machine::run() {
                     uint32_t arg;
                     std::memcpy(&arg, reinterpret_cast<const uint8_t*>(run) + io.data_offset, 4);
                     HcOutcome out = hc.dispatch(nr, arg);
+                    if (out.ready_point) {
+                        hc.set_want_ready(false);
+                        const int64_t t0 = mono_ns();
+                        if (auto st = take_snapshot(nr, arg, hc.stdin_eof()); !st)
+                            return finish(Outcome::kVmError, 0, "snapshot failed: " + st.message());
+                        stats_.snapshot_us = static_cast<double>(mono_ns() - t0) / 1e3;
+                        if (!cfg_.continue_after_snapshot) return finish(Outcome::kSnapshotted, 0, "");
+                        out = hc.complete_ready(nr, arg);
+                    }
                     if (out.done) return finish(out.outcome, out.exit_status, std::move(out.message));
                     continue;
                 }
@@ -435,18 +482,128 @@ VmResult Machine::run() {
     }
 }
 
-}  // namespace
+Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
+    // The vCPU stopped inside an OUT that KVM completes on the next KVM_RUN;
+    // complete it (immediate_exit) so the saved RIP is past the instruction.
+    kvm_run* run = shell_.vcpu.run();
+    run->immediate_exit = 1;
+    const int rc = ioctl(shell_.vcpu.fd(), KVM_RUN, 0);
+    const int err = errno;
+    run->immediate_exit = 0;
+    if (rc == 0 || err != EINTR) return Status::error("could not complete the pending I/O");
+    snapshot::VcpuState v;
+    const int fd = shell_.vcpu.fd();
+    if (ioctl(fd, KVM_GET_REGS, &v.regs) < 0) return Status::from_errno("KVM_GET_REGS");
+    if (ioctl(fd, KVM_GET_SREGS, &v.sregs) < 0) return Status::from_errno("KVM_GET_SREGS");
+    if (ioctl(fd, kIoctlGetXsave, &v.xsave) < 0) return Status::from_errno("KVM_GET_XSAVE");
+    kvm_xcrs xcrs{};
+    if (ioctl(fd, KVM_GET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_GET_XCRS");
+    for (uint32_t i = 0; i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; ++i)
+        if (xcrs.xcrs[i].xcr == 0) v.xcr0 = xcrs.xcrs[i].value;
+    v.msrs = {{kMsrStar, 0}, {kMsrLstar, 0}, {kMsrCstar, 0}, {kMsrSfmask, 0},
+              {kMsrFsBase, 0}, {kMsrGsBase, 0}, {kMsrKernelGsBase, 0}};
+    if (!shell_.vcpu.get_msrs(&v.msrs)) return Status::error("KVM_GET_MSRS failed");
+    if (!shell_.vcpu.get_msr(kMsrTsc, &v.tsc)) return Status::error("cannot read the guest TSC");
+    snapshot::VmmState vmm;
+    vmm.host_kind = kind_ == HostKind::kPvm ? EMBER_HOST_PVM : EMBER_HOST_HARDWARE;
+    vmm.stdin_eof = stdin_eof;
+    vmm.guest_mono_ns = mono_ns();
+    vmm.ready_call = call;
+    vmm.ready_arg = arg;
+    return snapshot::write(cfg_.snapshot_out, mem_, v, vmm, tsc_khz_);
+}
 
-Result<VmResult> run_vm(VmConfig config) {
+Status Vm::Impl::setup_restore(const snapshot::Snapshot& snap) {
+    t_start_ = mono_ns();
+    auto sys = KvmSystem::get();
+    if (!sys) return sys.status();
+    sys_ = *sys;
+    restored_ = true;
+    ready_call_ = snap.vmm().ready_call;
+    ready_arg_ = snap.vmm().ready_arg;
+    auto shell = VmPool::instance().take();
+    if (!shell) return shell.status();
+    shell_ = std::move(*shell);
+    auto mem = snap.map_memory();
+    if (!mem) return mem.status();
+    mem_ = std::move(*mem);
+    if (auto s = attach_memory(); !s) return s;
+    detect_host(*sys_, shell_.vcpu);
+    kind_ = sys_->host_kind();
+    tsc_khz_ = sys_->tsc_khz();
+    if (tsc_khz_ == 0) return Status::error("cannot determine the TSC frequency (KVM_GET_TSC_KHZ)");
+
+    const snapshot::VcpuState& v = snap.vcpu();
+    const int fd = shell_.vcpu.fd();
+    if (ioctl(fd, KVM_SET_SREGS, &v.sregs) < 0) return Status::from_errno("KVM_SET_SREGS");
+    kvm_xcrs xcrs{};
+    xcrs.nr_xcrs = 1;
+    xcrs.xcrs[0].xcr = 0;
+    xcrs.xcrs[0].value = v.xcr0;
+    if (ioctl(fd, KVM_SET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_SET_XCRS");
+    if (ioctl(fd, kIoctlSetXsave, &v.xsave) < 0) return Status::from_errno("KVM_SET_XSAVE");
+    if (ioctl(fd, KVM_SET_REGS, &v.regs) < 0) return Status::from_errno("KVM_SET_REGS");
+    tsc_base_ = __rdtsc();
+    const int64_t now = mono_ns();
+    // Monotonic time continues from at least where the snapshot left it.
+    mono_base_ = std::max(now, snap.vmm().guest_mono_ns);
+    auto msrs = v.msrs;
+    msrs.push_back({kMsrTsc, tsc_base_});
+    if (kind_ == HostKind::kPvm) msrs.push_back({kMsrPvmCtl, 1});
+    if (auto st = shell_.vcpu.set_msrs(msrs); !st) return st;
+
+    // Clock base, fresh entropy: the boot-info page is rewritten (this is
+    // the instance's private copy of the page).
+    auto b = mem_.read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO);
+    if (!b || b->magic != EMBER_BOOT_MAGIC) return Status::error("snapshot has no valid boot info");
+    b->tsc_khz = tsc_khz_;
+    b->tsc_base = tsc_base_;
+    b->mono_base_ns = mono_base_;
+    b->wall_base_ns = wall_ns();
+    if (getrandom_bytes(b->random_seed, sizeof b->random_seed) != sizeof b->random_seed)
+        return Status::from_errno("getrandom");
+    b->seed_generation += 1;
+    b->hc_status = EMBER_OK;
+    b->tsc_app_start = 0;
+    mem_.write_obj(EMBER_GPA_BOOT_INFO, *b);
+    t_ready_ = mono_ns();
+    return Status::ok();
+}
+
+namespace {
+VmConfig with_defaults(VmConfig config) {
     if (!config.console) config.console = default_console;
     if (!config.log)
         config.log = [](const std::string& line) {
             std::string s = "ember-vm: guest: " + line + "\n";
             default_console(2, s.data(), s.size());
         };
-    Machine m(std::move(config));
-    if (auto s = m.setup(); !s) return s;
-    return m.run();
+    return config;
+}
+}  // namespace
+
+Vm::Vm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Vm::~Vm() = default;
+
+Result<std::unique_ptr<Vm>> Vm::boot(VmConfig config) {
+    auto impl = std::make_unique<Impl>(with_defaults(std::move(config)));
+    if (auto s = impl->setup_boot(); !s) return s;
+    return std::unique_ptr<Vm>(new Vm(std::move(impl)));
+}
+
+Result<std::unique_ptr<Vm>> Vm::restore(std::shared_ptr<const snapshot::Snapshot> snap,
+                                        VmConfig config) {
+    auto impl = std::make_unique<Impl>(with_defaults(std::move(config)));
+    if (auto s = impl->setup_restore(*snap); !s) return s;
+    return std::unique_ptr<Vm>(new Vm(std::move(impl)));
+}
+
+VmResult Vm::run() { return impl_->run(); }
+
+Result<VmResult> run_vm(VmConfig config) {
+    auto vm = Vm::boot(std::move(config));
+    if (!vm) return vm.status();
+    return (*vm)->run();
 }
 
 Result<HostInfo> probe_host() {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@ struct VmConfig {
     std::function<void(int fd, const char* data, size_t len)> console;
     // Diagnostic lines from the guest kernel. Default: stderr "ember-vm: guest: ".
     std::function<void(const std::string& line)> log;
+    // When set, the VM writes a snapshot here the first time it is READY
+    // (blocks waiting for input, or makes the READY call), then stops with
+    // Outcome::kSnapshotted unless continue_after_snapshot.
+    std::string snapshot_out;
+    bool continue_after_snapshot = false;
 };
 
 enum class Outcome {
@@ -35,6 +41,7 @@ enum class Outcome {
     kCpuLimit,     // CPU-time limit
     kDeadlock,     // the guest waits for nothing, forever
     kVmError,      // triple fault, unexpected exit, bad port, internal error
+    kSnapshotted,  // the snapshot was written and the VM stopped at READY
 };
 const char* outcome_name(Outcome o);
 
@@ -47,6 +54,7 @@ struct VmStats {
     double first_insn_us = 0;  // create VM -> first application instruction
     double run_us = 0;         // first KVM_RUN -> exit
     double total_us = 0;       // create VM -> exit
+    double snapshot_us = 0;    // writing the snapshot, when one was taken
 };
 
 struct VmResult {
@@ -54,6 +62,37 @@ struct VmResult {
     int exit_status = 0;
     std::string message;  // diagnostic for every outcome but kExited
     VmStats stats;
+};
+
+namespace snapshot {
+class Snapshot;
+}
+
+// One microVM. Created by boot() or restore(), then run() once.
+class Vm {
+public:
+    ~Vm();
+    Vm(const Vm&) = delete;
+    Vm& operator=(const Vm&) = delete;
+
+    // Boots `config.program` in a new VM. An error Status means the VM could
+    // not be set up (bad program, no KVM, ...).
+    static Result<std::unique_ptr<Vm>> boot(VmConfig config);
+    // Creates a VM from a snapshot. Uses config's runtime fields only
+    // (stdin_fd, timeouts, console, log). The input available on stdin_fd is
+    // placed in guest memory before the first instruction.
+    static Result<std::unique_ptr<Vm>> restore(std::shared_ptr<const snapshot::Snapshot> snap,
+                                               VmConfig config);
+    // Runs until the guest exits, crashes, hits a limit, or (with
+    // snapshot_out) is snapshotted. Anything the guest does is reported in
+    // VmResult; the host process is never affected.
+    VmResult run();
+
+    struct Impl;
+
+private:
+    explicit Vm(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
 };
 
 // Creates a microVM for `config`, runs it to completion and tears it down.

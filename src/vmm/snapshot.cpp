@@ -1,0 +1,421 @@
+#include "vmm/snapshot.h"
+
+#include <fcntl.h>
+#include <nmmintrin.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cpuid.h>
+#include <cstring>
+
+#include "abi/ember_abi.h"
+
+namespace ember::snapshot {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+constexpr uint32_t kMaxMsrs = 32;
+
+// ---- field-by-field encoding -----------------------------------------------
+class Writer {
+public:
+    void u8(uint8_t v) { buf_.push_back(v); }
+    void u16(uint16_t v) { bytes(&v, 2); }
+    void u32(uint32_t v) { bytes(&v, 4); }
+    void u64(uint64_t v) { bytes(&v, 8); }
+    void bytes(const void* p, size_t n) {
+        const auto* b = static_cast<const uint8_t*>(p);
+        buf_.insert(buf_.end(), b, b + n);
+    }
+    std::vector<uint8_t>& buf() { return buf_; }
+
+private:
+    std::vector<uint8_t> buf_;
+};
+
+// Reads with bounds: after any short read, ok() is false and values are 0.
+class Reader {
+public:
+    Reader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
+    bool ok() const { return ok_; }
+    size_t left() const { return n_ - off_; }
+    void bytes(void* out, size_t n) {
+        if (!ok_ || n > n_ - off_) {
+            ok_ = false;
+            std::memset(out, 0, n);
+            return;
+        }
+        std::memcpy(out, p_ + off_, n);
+        off_ += n;
+    }
+    uint8_t u8() { uint8_t v; bytes(&v, 1); return v; }
+    uint16_t u16() { uint16_t v; bytes(&v, 2); return v; }
+    uint32_t u32() { uint32_t v; bytes(&v, 4); return v; }
+    uint64_t u64() { uint64_t v; bytes(&v, 8); return v; }
+
+private:
+    const uint8_t* p_;
+    size_t n_, off_ = 0;
+    bool ok_ = true;
+};
+
+void put_segment(Writer& w, const kvm_segment& s) {
+    w.u64(s.base);
+    w.u32(s.limit);
+    w.u16(s.selector);
+    for (uint8_t b : {s.type, s.present, s.dpl, s.db, s.s, s.l, s.g, s.avl, s.unusable}) w.u8(b);
+}
+kvm_segment get_segment(Reader& r) {
+    kvm_segment s{};
+    s.base = r.u64();
+    s.limit = r.u32();
+    s.selector = r.u16();
+    s.type = r.u8();
+    s.present = r.u8();
+    s.dpl = r.u8();
+    s.db = r.u8();
+    s.s = r.u8();
+    s.l = r.u8();
+    s.g = r.u8();
+    s.avl = r.u8();
+    s.unusable = r.u8();
+    return s;
+}
+
+void put_regs(Writer& w, const kvm_regs& g) {
+    for (uint64_t v : {g.rax, g.rbx, g.rcx, g.rdx, g.rsi, g.rdi, g.rsp, g.rbp, g.r8, g.r9, g.r10,
+                       g.r11, g.r12, g.r13, g.r14, g.r15, g.rip, g.rflags})
+        w.u64(static_cast<uint64_t>(v));
+}
+kvm_regs get_regs(Reader& r) {
+    kvm_regs g{};
+    for (auto* f : {&g.rax, &g.rbx, &g.rcx, &g.rdx, &g.rsi, &g.rdi, &g.rsp, &g.rbp, &g.r8, &g.r9,
+                    &g.r10, &g.r11, &g.r12, &g.r13, &g.r14, &g.r15, &g.rip, &g.rflags})
+        *f = r.u64();
+    return g;
+}
+
+void put_sregs(Writer& w, const kvm_sregs& s) {
+    for (const kvm_segment* seg : {&s.cs, &s.ds, &s.es, &s.fs, &s.gs, &s.ss, &s.tr, &s.ldt})
+        put_segment(w, *seg);
+    w.u64(s.gdt.base);
+    w.u16(s.gdt.limit);
+    w.u64(s.idt.base);
+    w.u16(s.idt.limit);
+    for (uint64_t v : {s.cr0, s.cr2, s.cr3, s.cr4, s.cr8, s.efer, s.apic_base}) w.u64(v);
+}
+kvm_sregs get_sregs(Reader& r) {
+    kvm_sregs s{};
+    for (kvm_segment* seg : {&s.cs, &s.ds, &s.es, &s.fs, &s.gs, &s.ss, &s.tr, &s.ldt})
+        *seg = get_segment(r);
+    s.gdt.base = r.u64();
+    s.gdt.limit = r.u16();
+    s.idt.base = r.u64();
+    s.idt.limit = r.u16();
+    for (auto* f : {&s.cr0, &s.cr2, &s.cr3, &s.cr4, &s.cr8, &s.efer, &s.apic_base}) *f = r.u64();
+    return s;
+}
+
+void put_features(Writer& w, const CpuFeatures& f) {
+    w.u64(f.xcr0);
+    for (uint32_t v : {f.cpuid1_ecx, f.cpuid1_edx, f.cpuid7_ebx, f.cpuid7_ecx, f.cpuid7_edx}) w.u32(v);
+}
+CpuFeatures get_features(Reader& r) {
+    CpuFeatures f;
+    f.xcr0 = r.u64();
+    for (auto* p : {&f.cpuid1_ecx, &f.cpuid1_edx, &f.cpuid7_ebx, &f.cpuid7_ecx, &f.cpuid7_edx}) *p = r.u32();
+    return f;
+}
+
+void encode_header(Writer& w, const Header& h) {
+    w.bytes(kMagic, sizeof kMagic);
+    w.u32(h.format_version);
+    w.u32(h.abi_version);
+    w.u32(h.arch);
+    put_features(w, h.features);
+    for (uint64_t v : {h.tsc_khz, h.mem_size, h.state_offset, h.state_size, h.mem_offset, h.mem_pages})
+        w.u64(v);
+    w.u32(h.state_crc);
+    w.u32(h.mem_crc);
+}
+
+bool page_is_zero(const uint8_t* p) {
+    const auto* q = reinterpret_cast<const uint64_t*>(p);
+    for (size_t i = 0; i < kPage / 8; ++i)
+        if (q[i]) return false;
+    return true;
+}
+
+std::string hex(uint64_t v) {
+    char b[24];
+    std::snprintf(b, sizeof b, "%#llx", static_cast<unsigned long long>(v));
+    return b;
+}
+
+bool pwrite_all(int fd, const void* p, size_t n, uint64_t off) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    while (n > 0) {
+        const ssize_t w = ::pwrite(fd, b, n, static_cast<off_t>(off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        b += w;
+        n -= static_cast<size_t>(w);
+        off += static_cast<uint64_t>(w);
+    }
+    return true;
+}
+
+bool pread_all(int fd, void* p, size_t n, uint64_t off) {
+    auto* b = static_cast<uint8_t*>(p);
+    while (n > 0) {
+        const ssize_t r = ::pread(fd, b, n, static_cast<off_t>(off));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        b += r;
+        n -= static_cast<size_t>(r);
+        off += static_cast<uint64_t>(r);
+    }
+    return true;
+}
+
+}  // namespace
+
+__attribute__((target("sse4.2"))) uint32_t crc32c(uint32_t crc, const void* data, size_t len) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    uint64_t c = ~crc;
+    while (len >= 8) {
+        uint64_t v;
+        std::memcpy(&v, p, 8);
+        c = _mm_crc32_u64(c, v);
+        p += 8;
+        len -= 8;
+    }
+    uint32_t c32 = static_cast<uint32_t>(c);
+    while (len--) c32 = _mm_crc32_u8(c32, *p++);
+    return ~c32;
+}
+
+CpuFeatures CpuFeatures::of_this_host() {
+    CpuFeatures f;
+    unsigned a, b, c, d;
+    __cpuid_count(1, 0, a, b, c, d);
+    // Bits that vary with OS state or between vCPUs are masked out:
+    // OSXSAVE (ECX 27) and the APIC ID/hypervisor bit don't matter to a guest.
+    f.cpuid1_ecx = c & ~((1u << 27) | (1u << 31));
+    f.cpuid1_edx = d;
+    __cpuid_count(7, 0, a, b, c, d);
+    f.cpuid7_ebx = b;
+    f.cpuid7_ecx = c & ~(1u << 22);  // OSPKE follows CR4
+    f.cpuid7_edx = d;
+    uint32_t lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    f.xcr0 = (uint64_t{hi} << 32) | lo;
+    return f;
+}
+
+std::string CpuFeatures::missing_on(const CpuFeatures& host) const {
+    std::string out;
+    auto check = [&](const char* what, uint64_t need, uint64_t have) {
+        if (need & ~have) out += std::string(out.empty() ? "" : ", ") + what + " bits " + hex(need & ~have);
+    };
+    check("XCR0", xcr0, host.xcr0);
+    check("CPUID.1:ECX", cpuid1_ecx, host.cpuid1_ecx);
+    check("CPUID.1:EDX", cpuid1_edx, host.cpuid1_edx);
+    check("CPUID.7:EBX", cpuid7_ebx, host.cpuid7_ebx);
+    check("CPUID.7:ECX", cpuid7_ecx, host.cpuid7_ecx);
+    check("CPUID.7:EDX", cpuid7_edx, host.cpuid7_edx);
+    return out;
+}
+
+Status write(const std::string& path, const GuestMemory& mem, const VcpuState& vcpu,
+             const VmmState& vmm, uint64_t tsc_khz) {
+    const uint64_t npages = mem.size() / kPage;
+    // Pages present: resident in the host (mincore) and not all zero.
+    std::vector<unsigned char> resident(npages);
+    if (mincore(mem.host_base(), mem.size(), resident.data()) != 0)
+        return Status::from_errno("mincore guest memory");
+    std::vector<uint64_t> bitmap((npages + 63) / 64, 0);
+    uint64_t present = 0;
+    uint32_t mem_crc = 0;
+    for (uint64_t i = 0; i < npages; ++i) {
+        const uint8_t* p = mem.host_base() + i * kPage;
+        if (!(resident[i] & 1) || page_is_zero(p)) continue;
+        bitmap[i / 64] |= 1ull << (i % 64);
+        ++present;
+        mem_crc = crc32c(mem_crc, p, kPage);
+    }
+
+    Writer st;
+    put_regs(st, vcpu.regs);
+    put_sregs(st, vcpu.sregs);
+    st.bytes(&vcpu.xsave, sizeof vcpu.xsave);
+    st.u64(vcpu.xcr0);
+    if (vcpu.msrs.size() > kMaxMsrs) return Status::error("too many MSRs to save");
+    st.u32(static_cast<uint32_t>(vcpu.msrs.size()));
+    for (const auto& [idx, val] : vcpu.msrs) {
+        st.u32(idx);
+        st.u64(val);
+    }
+    st.u64(vcpu.tsc);
+    st.u32(vmm.host_kind);
+    st.u32(vmm.stdin_eof);
+    st.u64(static_cast<uint64_t>(vmm.guest_mono_ns));
+    st.u32(vmm.ready_call);
+    st.u64(vmm.ready_arg);
+    st.u64(bitmap.size());
+    for (uint64_t w : bitmap) st.u64(w);
+
+    Header h;
+    h.abi_version = EMBER_ABI_VERSION;
+    h.features = CpuFeatures::of_this_host();
+    h.tsc_khz = tsc_khz;
+    h.mem_size = mem.size();
+    h.state_offset = kHeaderSize;
+    h.state_size = st.buf().size();
+    h.mem_offset = (kHeaderSize + h.state_size + kPage - 1) & ~(kPage - 1);
+    h.mem_pages = present;
+    h.state_crc = crc32c(0, st.buf().data(), st.buf().size());
+    h.mem_crc = mem_crc;
+    Writer hw;
+    encode_header(hw, h);
+    const uint32_t header_crc = crc32c(0, hw.buf().data(), hw.buf().size());
+    hw.u32(header_crc);
+    hw.buf().resize(kHeaderSize, 0);
+
+    const std::string tmp = path + ".tmp." + std::to_string(getpid());
+    const int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::from_errno("create snapshot " + tmp);
+    bool ok = pwrite_all(fd, hw.buf().data(), kHeaderSize, 0) &&
+              pwrite_all(fd, st.buf().data(), st.buf().size(), kHeaderSize) &&
+              ftruncate(fd, static_cast<off_t>(h.mem_offset + h.mem_size)) == 0;
+    // Runs of present pages are written together; absent pages stay holes.
+    for (uint64_t i = 0; ok && i < npages;) {
+        if (!(bitmap[i / 64] >> (i % 64) & 1)) {
+            ++i;
+            continue;
+        }
+        uint64_t j = i;
+        while (j < npages && (bitmap[j / 64] >> (j % 64) & 1)) ++j;
+        ok = pwrite_all(fd, mem.host_base() + i * kPage, (j - i) * kPage, h.mem_offset + i * kPage);
+        i = j;
+    }
+    ok = ok && fdatasync(fd) == 0;
+    const int saved = errno;
+    ::close(fd);
+    if (!ok) {
+        errno = saved;
+        ::unlink(tmp.c_str());
+        return Status::from_errno("write snapshot " + path);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        ::unlink(tmp.c_str());
+        return Status::from_errno("rename snapshot into " + path);
+    }
+    return Status::ok();
+}
+
+Snapshot::~Snapshot() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) {
+    auto snap = std::shared_ptr<Snapshot>(new Snapshot());
+    const std::string what = "snapshot " + path + ": ";
+    snap->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (snap->fd_ < 0) return Status::from_errno(what + "cannot open");
+    struct stat st;
+    if (fstat(snap->fd_, &st) != 0) return Status::from_errno(what + "fstat");
+    const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+    if (file_size < kHeaderSize)
+        return Status::error(what + "truncated: " + std::to_string(file_size) +
+                             " bytes, shorter than its header");
+    std::vector<uint8_t> hb(kHeaderSize);
+    if (!pread_all(snap->fd_, hb.data(), kHeaderSize, 0)) return Status::from_errno(what + "read header");
+    if (std::memcmp(hb.data(), kMagic, sizeof kMagic) != 0)
+        return Status::error(what + "not an Ember snapshot (bad magic)");
+    Reader r(hb.data() + sizeof kMagic, kHeaderSize - sizeof kMagic);
+    Header& h = snap->header_;
+    h.format_version = r.u32();
+    if (h.format_version != kFormatVersion)
+        return Status::error(what + "unsupported format version " + std::to_string(h.format_version) +
+                             " (this build reads version " + std::to_string(kFormatVersion) + ")");
+    h.abi_version = r.u32();
+    h.arch = r.u32();
+    h.features = get_features(r);
+    for (auto* f : {&h.tsc_khz, &h.mem_size, &h.state_offset, &h.state_size, &h.mem_offset, &h.mem_pages})
+        *f = r.u64();
+    h.state_crc = r.u32();
+    h.mem_crc = r.u32();
+    const size_t crc_len = kHeaderSize - r.left();
+    const uint32_t header_crc = r.u32();
+    if (!r.ok() || crc32c(0, hb.data(), crc_len) != header_crc)
+        return Status::error(what + "header checksum mismatch (corrupt header)");
+    if (h.arch != kArchX86_64) return Status::error(what + "made for another architecture");
+    if (h.abi_version != EMBER_ABI_VERSION)
+        return Status::error(what + "made with guest ABI version " + std::to_string(h.abi_version) +
+                             ", this build uses " + std::to_string(EMBER_ABI_VERSION));
+    if (std::string missing = h.features.missing_on(CpuFeatures::of_this_host()); !missing.empty())
+        return Status::error(what + "needs CPU features this host lacks: " + missing);
+    if (h.mem_size < EMBER_MEM_MIN || h.mem_size > EMBER_MEM_MAX || h.mem_size % (2ull << 20))
+        return Status::error(what + "bad guest memory size " + std::to_string(h.mem_size));
+    if (h.state_offset != kHeaderSize || h.state_size > kMaxStateSize ||
+        h.mem_offset % kPage || h.mem_offset < h.state_offset + h.state_size ||
+        h.mem_pages > h.mem_size / kPage)
+        return Status::error(what + "section bounds out of range (corrupt header)");
+    if (file_size < h.mem_offset + h.mem_size)
+        return Status::error(what + "truncated: " + std::to_string(file_size) + " bytes, needs " +
+                             std::to_string(h.mem_offset + h.mem_size));
+
+    std::vector<uint8_t> sb(h.state_size);
+    if (!pread_all(snap->fd_, sb.data(), sb.size(), h.state_offset))
+        return Status::from_errno(what + "read state");
+    if (crc32c(0, sb.data(), sb.size()) != h.state_crc)
+        return Status::error(what + "state checksum mismatch (corrupt vCPU state)");
+    Reader s(sb.data(), sb.size());
+    VcpuState& v = snap->vcpu_;
+    v.regs = get_regs(s);
+    v.sregs = get_sregs(s);
+    s.bytes(&v.xsave, sizeof v.xsave);
+    v.xcr0 = s.u64();
+    const uint32_t nmsrs = s.u32();
+    if (nmsrs > kMaxMsrs) return Status::error(what + "too many MSRs (corrupt state)");
+    for (uint32_t i = 0; i < nmsrs; ++i) {
+        const uint32_t idx = s.u32();
+        v.msrs.emplace_back(idx, s.u64());
+    }
+    v.tsc = s.u64();
+    snap->vmm_.host_kind = s.u32();
+    snap->vmm_.stdin_eof = s.u32();
+    snap->vmm_.guest_mono_ns = static_cast<int64_t>(s.u64());
+    snap->vmm_.ready_call = s.u32();
+    snap->vmm_.ready_arg = s.u64();
+    if (snap->vmm_.ready_call != EMBER_HC_WAIT && snap->vmm_.ready_call != EMBER_HC_READY)
+        return Status::error(what + "unknown resume point (corrupt state)");
+    const uint64_t words = s.u64();
+    if (!s.ok() || words != (h.mem_size / kPage + 63) / 64)
+        return Status::error(what + "page bitmap size mismatch (corrupt state)");
+    std::vector<uint64_t> bitmap(words);
+    for (auto& w : bitmap) w = s.u64();
+    if (!s.ok()) return Status::error(what + "state section truncated (corrupt state)");
+
+    // Memory checksum over the present pages, once per open.
+    auto mem = snap->map_memory();
+    if (!mem) return mem.status();
+    uint32_t crc = 0;
+    uint64_t present = 0;
+    for (uint64_t i = 0; i < h.mem_size / kPage; ++i) {
+        if (!(bitmap[i / 64] >> (i % 64) & 1)) continue;
+        ++present;
+        crc = crc32c(crc, mem->host_base() + i * kPage, kPage);
+    }
+    if (present != h.mem_pages || crc != h.mem_crc)
+        return Status::error(what + "memory checksum mismatch (corrupt guest memory)");
+    return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+Result<GuestMemory> Snapshot::map_memory() const {
+    return GuestMemory::map_file_private(fd_, header_.mem_offset, header_.mem_size);
+}
+
+}  // namespace ember::snapshot

@@ -1,0 +1,109 @@
+// snapshot.h - ready-to-serve snapshots of an Ember microVM.
+//
+// File format (little-endian, encoded field by field, version kFormatVersion):
+//   page 0      header: magic "EMBRSNAP", format version, ABI version,
+//               architecture, the CPU features the snapshot relies on
+//               (XCR0, CPUID 1.ECX/EDX, 7.EBX/ECX/EDX), TSC kHz, guest memory
+//               size, offsets and sizes of the sections, CRC32C of the state
+//               section and of the memory, CRC32C of the header itself.
+//   state       vCPU state (registers, segment registers, XSAVE area, XCR0,
+//               MSRs), VMM state, and a bitmap of the memory pages present.
+//   memory      at a page-aligned offset: an image of guest RAM in which
+//               absent (never touched or all-zero) pages are file holes.
+// Restore maps the memory section MAP_PRIVATE: every instance of a snapshot
+// shares its unmodified pages and pays only for the pages it writes.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vmm/guest_memory.h"
+#include "vmm/kvm.h"
+#include "vmm/result.h"
+
+namespace ember::snapshot {
+
+constexpr char kMagic[8] = {'E', 'M', 'B', 'R', 'S', 'N', 'A', 'P'};
+constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kArchX86_64 = 1;
+constexpr uint64_t kHeaderSize = 4096;
+constexpr uint64_t kMaxStateSize = 16ull << 20;
+
+// The CPU features a snapshot relies on; a host must have all of them.
+struct CpuFeatures {
+    uint64_t xcr0 = 0;
+    uint32_t cpuid1_ecx = 0, cpuid1_edx = 0;
+    uint32_t cpuid7_ebx = 0, cpuid7_ecx = 0, cpuid7_edx = 0;
+    static CpuFeatures of_this_host();
+    // Empty when `host` has every feature of *this; else names what is missing.
+    std::string missing_on(const CpuFeatures& host) const;
+};
+
+struct VcpuState {
+    kvm_regs regs{};
+    kvm_sregs sregs{};
+    KvmXsave xsave{};
+    uint64_t xcr0 = 0;
+    std::vector<std::pair<uint32_t, uint64_t>> msrs;  // without the TSC
+    uint64_t tsc = 0;                                 // guest TSC when saved
+};
+
+// What the VMM keeps about an instance besides guest memory.
+struct VmmState {
+    uint32_t host_kind = 0;
+    uint32_t stdin_eof = 0;
+    int64_t guest_mono_ns = 0;  // guest monotonic clock when saved
+    uint32_t ready_call = 0;    // the hypercall the guest was in (WAIT or READY)
+    uint64_t ready_arg = 0;     // its argument GPA
+};
+
+struct Header {
+    uint32_t format_version = kFormatVersion;
+    uint32_t abi_version = 0;
+    uint32_t arch = kArchX86_64;
+    CpuFeatures features;
+    uint64_t tsc_khz = 0;
+    uint64_t mem_size = 0;
+    uint64_t state_offset = 0, state_size = 0;
+    uint64_t mem_offset = 0, mem_pages = 0;
+    uint32_t state_crc = 0, mem_crc = 0;
+};
+
+// Writes a snapshot of `mem` and the given state to `path` (atomically:
+// a temporary file renamed into place).
+Status write(const std::string& path, const GuestMemory& mem, const VcpuState& vcpu,
+             const VmmState& vmm, uint64_t tsc_khz);
+
+// An opened, validated snapshot. Thread-safe to restore from concurrently.
+class Snapshot {
+public:
+    ~Snapshot();
+    // Reads and checks the header (magic, version, architecture, CPU
+    // features, checksums, section bounds) with size caps. Every defect is an
+    // error naming it.
+    static Result<std::shared_ptr<const Snapshot>> open(const std::string& path);
+
+    const Header& header() const { return header_; }
+    const VcpuState& vcpu() const { return vcpu_; }
+    const VmmState& vmm() const { return vmm_; }
+    // A private copy-on-write mapping of the guest memory section.
+    Result<GuestMemory> map_memory() const;
+    uint64_t pages_present() const { return header_.mem_pages; }
+
+private:
+    Snapshot() = default;
+    int fd_ = -1;
+    Header header_;
+    VcpuState vcpu_;
+    VmmState vmm_;
+};
+
+// CRC-32C (Castagnoli).
+uint32_t crc32c(uint32_t crc, const void* data, size_t len);
+
+}  // namespace ember::snapshot
