@@ -187,6 +187,8 @@ uint64_t g_at_random;  // address of the AT_RANDOM bytes on the initial stack
 void set_at_random(uint64_t addr) { g_at_random = addr; }
 
 void after_resume() {
+    // Restore clears tsc_app_start: record when this instance first ran.
+    if (boot()->tsc_app_start == 0) boot()->tsc_app_start = __builtin_ia32_rdtsc();
     // A restored instance has a new seed: rekey now, and give the AT_RANDOM
     // bytes new values too (what libc derived from them at start-up, such as
     // the stack protector canary, cannot be changed).

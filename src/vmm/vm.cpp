@@ -141,6 +141,7 @@ struct Vm::Impl {
     HostKind kind_ = HostKind::kUnknown;
     uint64_t tsc_base_ = 0;
     int64_t mono_base_ = 0;
+    int64_t host_mono_at_tsc_base_ = 0;  // for timing statistics
     uint32_t tsc_khz_ = 0;
     int64_t t_start_ = 0, t_ready_ = 0;
     bool restored_ = false;
@@ -151,14 +152,18 @@ struct Vm::Impl {
 
 namespace {
 
+// The host kind (PVM or hardware) and TSC rate are learnt from the first
+// vCPU of the process.
 void detect_host(KvmSystem& sys, Vcpu& vcpu) {
-    if (sys.host_kind() != HostKind::kUnknown) return;
-    uint64_t sig = 0;
-    sys.set_host_kind(vcpu.get_msr(kMsrPvmSignature, &sig) && sig == kPvmSignature
-                          ? HostKind::kPvm
-                          : HostKind::kHardware);
-    const int khz = ioctl(vcpu.fd(), KVM_GET_TSC_KHZ, 0);
-    sys.set_tsc_khz(khz > 0 ? static_cast<uint32_t>(khz) : 0);
+    static std::once_flag once;
+    std::call_once(once, [&] {
+        uint64_t sig = 0;
+        sys.set_host_kind(vcpu.get_msr(kMsrPvmSignature, &sig) && sig == kPvmSignature
+                              ? HostKind::kPvm
+                              : HostKind::kHardware);
+        const int khz = ioctl(vcpu.fd(), KVM_GET_TSC_KHZ, 0);
+        sys.set_tsc_khz(khz > 0 ? static_cast<uint32_t>(khz) : 0);
+    });
 }
 
 }  // namespace
@@ -277,6 +282,7 @@ Status Vm::Impl::setup_vcpu(const ember_kernel_header& kh) {
     // both kinds of host.
     tsc_base_ = __rdtsc();
     mono_base_ = mono_ns();
+    host_mono_at_tsc_base_ = mono_base_;
     std::vector<std::pair<uint32_t, uint64_t>> msrs = {
         {kMsrStar, (uint64_t{EMBER_SEL_USER_CS32} << 48) | (uint64_t{EMBER_SEL_KERNEL_CS} << 32)},
         {kMsrLstar, kh.syscall_entry},
@@ -357,7 +363,8 @@ VmResult Vm::Impl::finish(Outcome o, int status, std::string msg) {
         if (b->tsc_app_start > tsc_base_ && tsc_khz_) {
             const double since_base_us =
                 static_cast<double>(b->tsc_app_start - tsc_base_) * 1e3 / tsc_khz_;
-            stats_.first_insn_us = static_cast<double>(mono_base_ - t_start_) / 1e3 + since_base_us;
+            stats_.first_insn_us =
+                static_cast<double>(host_mono_at_tsc_base_ - t_start_) / 1e3 + since_base_us;
         }
     }
     VmResult res;
@@ -545,6 +552,7 @@ Status Vm::Impl::setup_restore(const snapshot::Snapshot& snap) {
     if (ioctl(fd, KVM_SET_REGS, &v.regs) < 0) return Status::from_errno("KVM_SET_REGS");
     tsc_base_ = __rdtsc();
     const int64_t now = mono_ns();
+    host_mono_at_tsc_base_ = now;
     // Monotonic time continues from at least where the snapshot left it.
     mono_base_ = std::max(now, snap.vmm().guest_mono_ns);
     auto msrs = v.msrs;

@@ -1,0 +1,330 @@
+// Snapshots through the VMM's library API: capture an initialised instance
+// once, restore it many times, and refuse damaged snapshot files.
+#include "vmm/snapshot.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vmm/cpio_writer.h"
+#include "vmm/vm.h"
+
+namespace ember {
+namespace {
+
+bool have_kvm() { return access("/dev/kvm", R_OK | W_OK) == 0; }
+#define REQUIRE_KVM()                                                                  \
+    do {                                                                               \
+        if (!have_kvm()) GTEST_SKIP() << "*** /dev/kvm is not available: VM test skipped ***"; \
+    } while (0)
+
+std::vector<uint8_t> read_all(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+std::string temp_path(const std::string& name) {
+    return testing::TempDir() + "/ember_" + std::to_string(getpid()) + "_" + name;
+}
+
+// Boots `program` until READY and writes its snapshot to `path`.
+// Returns the console output of the boot.
+std::string make_snapshot(const std::string& program, const std::string& path) {
+    VmConfig cfg;
+    cfg.program = read_all(program);
+    EXPECT_FALSE(cfg.program.empty()) << program;
+    cfg.guest_path = "/bin/app";
+    cfg.argv = {"app"};
+    cpio::Writer w;
+    EXPECT_TRUE(w.add_dir("tmp", 01777));
+    EXPECT_TRUE(w.add_file("bin/app", cfg.program, 0755));
+    cfg.rootfs = w.finish();
+    cfg.snapshot_out = path;
+    std::string out;
+    cfg.console = [&out](int, const char* d, size_t n) { out.append(d, n); };
+    auto r = run_vm(std::move(cfg));
+    EXPECT_TRUE(r.is_ok()) << (r.is_ok() ? "" : r.message());
+    if (r.is_ok()) {
+        EXPECT_EQ(r->outcome, Outcome::kSnapshotted) << r->message;
+    }
+    return out;
+}
+
+// A pipe whose read end is the instance's stdin, already holding `input`
+// and closed for writing (so the instance sees EOF after it).
+int input_fd(const std::string& input) {
+    int p[2];
+    EXPECT_EQ(pipe(p), 0);
+    EXPECT_EQ(write(p[1], input.data(), input.size()), static_cast<ssize_t>(input.size()));
+    close(p[1]);
+    return p[0];
+}
+
+struct RunOutput {
+    VmResult result;
+    std::string out;
+};
+
+RunOutput restore_and_run(std::shared_ptr<const snapshot::Snapshot> snap, const std::string& input) {
+    RunOutput ro;
+    VmConfig cfg;
+    cfg.stdin_fd = input_fd(input);
+    cfg.timeout_ns = 30ull * 1000000000;
+    cfg.console = [&ro](int fd, const char* d, size_t n) {
+        if (fd == 1) ro.out.append(d, n);
+    };
+    auto vm = Vm::restore(std::move(snap), std::move(cfg));
+    EXPECT_TRUE(vm.is_ok()) << (vm.is_ok() ? "" : vm.message());
+    if (vm.is_ok()) ro.result = (*vm)->run();
+    return ro;
+}
+
+std::map<std::string, std::string> fields(const std::string& line) {
+    std::map<std::string, std::string> m;
+    std::istringstream in(line);
+    std::string kv;
+    while (in >> kv) {
+        auto eq = kv.find('=');
+        if (eq != std::string::npos) m[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return m;
+}
+
+class SnapshotTest : public ::testing::TestWithParam<const char*> {
+protected:
+    void SetUp() override {
+        REQUIRE_KVM();
+        program_ = std::string(GetParam()) + "/kvstore";
+        path_ = temp_path(std::string(strstr(GetParam(), "musl") ? "musl" : "gcc") + ".snap");
+        boot_output_ = make_snapshot(program_, path_);
+        auto s = snapshot::Snapshot::open(path_);
+        ASSERT_TRUE(s.is_ok()) << s.message();
+        snap_ = *s;
+    }
+    void TearDown() override {
+        if (!path_.empty()) unlink(path_.c_str());
+    }
+    std::string program_, path_, boot_output_;
+    std::shared_ptr<const snapshot::Snapshot> snap_;
+};
+
+TEST_P(SnapshotTest, RestoredInstancesAnswerWithoutInitialisingAgain) {
+    for (unsigned k : {1u, 7u, 123456u, 1048575u}) {
+        RunOutput r = restore_and_run(snap_, "get " + std::to_string(k) + "\ninfo\n");
+        EXPECT_EQ(r.result.outcome, Outcome::kExited) << r.result.message;
+        EXPECT_EQ(r.result.exit_status, 0);
+        const unsigned expect = k * 2654435761u;
+        // served counts requests since start: 2 means nothing ran twice, and
+        // inits=1 means the table was built once, before the snapshot.
+        EXPECT_EQ(r.out, std::to_string(k) + "=" + std::to_string(expect) + "\nserved=2 inits=1\n");
+    }
+}
+
+TEST_P(SnapshotTest, SnapshotIsSparse) {
+    struct stat st;
+    ASSERT_EQ(stat(path_.c_str(), &st), 0);
+    // 64 MiB of guest memory; the 4 MiB table and the rest of the working
+    // set are stored, untouched pages are holes.
+    EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, 16ull << 20);
+    EXPECT_GT(snap_->pages_present(), 1024u);  // the table alone is 1024 pages
+}
+
+TEST_P(SnapshotTest, HundredInstancesDoNotSeeEachOthersWrites) {
+    const std::vector<uint8_t> before = read_all(path_);
+    constexpr int kInstances = 100;
+    std::vector<std::unique_ptr<Vm>> vms;
+    std::vector<std::string> outs(kInstances);
+    // All instances exist at once; each writes its own value at key 42
+    // (and 5000 other keys, dirtying many pages), then reads key 42 back.
+    for (int i = 0; i < kInstances; ++i) {
+        std::string input;
+        for (int k = 0; k < 5000; k += 50) input += "set " + std::to_string(k * 200) + " " + std::to_string(i) + "\n";
+        input += "set 42 " + std::to_string(1000 + i) + "\nget 42\n";
+        VmConfig cfg;
+        cfg.stdin_fd = input_fd(input);
+        cfg.timeout_ns = 60ull * 1000000000;
+        cfg.console = [&outs, i](int fd, const char* d, size_t n) {
+            if (fd == 1) outs[i].append(d, n);
+        };
+        auto vm = Vm::restore(snap_, std::move(cfg));
+        ASSERT_TRUE(vm.is_ok()) << vm.message();
+        vms.push_back(std::move(*vm));
+    }
+    std::atomic<int> next{0};
+    std::vector<std::thread> threads;
+    std::vector<VmResult> results(kInstances);
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            for (int i; (i = next++) < kInstances;) results[i] = vms[i]->run();
+        });
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < kInstances; ++i) {
+        EXPECT_EQ(results[i].outcome, Outcome::kExited) << i << ": " << results[i].message;
+        const std::string want = "42=" + std::to_string(1000 + i) + "\n";
+        ASSERT_GE(outs[i].size(), want.size()) << i;
+        EXPECT_EQ(outs[i].substr(outs[i].size() - want.size()), want) << i;
+    }
+    vms.clear();
+    EXPECT_TRUE(read_all(path_) == before) << "the snapshot file changed";
+    // And a fresh restore still sees the original table.
+    RunOutput r = restore_and_run(snap_, "get 42\n");
+    EXPECT_EQ(r.out, "42=" + std::to_string(42u * 2654435761u) + "\n");
+}
+
+TEST_P(SnapshotTest, InstancesGetFreshEntropy) {
+    RunOutput a = restore_and_run(snap_, "entropy\n");
+    RunOutput b = restore_and_run(snap_, "entropy\n");
+    auto fa = fields(a.out), fb = fields(b.out);
+    ASSERT_EQ(fa.count("random"), 1u) << a.out;
+    ASSERT_EQ(fb.count("random"), 1u) << b.out;
+    EXPECT_EQ(fa["random"].size(), 32u);
+    EXPECT_NE(fa["random"], fb["random"]);
+    EXPECT_NE(fa["at_random"], fb["at_random"]);
+}
+
+TEST_P(SnapshotTest, ClocksAreCorrectAfterRestore) {
+    // The boot printed the guest's monotonic clock at initialisation.
+    const auto pos = boot_output_.find("monotonic=");
+    ASSERT_NE(pos, std::string::npos) << boot_output_;
+    (void)pos;
+    sleep(1);
+    timespec host_wall;
+    clock_gettime(CLOCK_REALTIME, &host_wall);
+    RunOutput r = restore_and_run(snap_, "entropy\n");
+    auto f = fields(r.out);
+    ASSERT_EQ(f.count("realtime"), 1u) << r.out;
+    const long long guest_wall = std::stoll(f["realtime"]);
+    const long long host_ns = host_wall.tv_sec * 1000000000LL + host_wall.tv_nsec;
+    // The instance knows the time now, not the time of the snapshot.
+    EXPECT_GE(guest_wall, host_ns - 50000000LL);
+    EXPECT_LE(guest_wall, host_ns + 5000000000LL);
+    // Monotonic time did not go back: it is past the snapshot time + 1 s.
+    EXPECT_GT(std::stoll(f["monotonic"]), snap_->vmm().guest_mono_ns + 900000000LL);
+}
+
+INSTANTIATE_TEST_SUITE_P(Libc, SnapshotTest,
+                         ::testing::Values(EMBER_EXAMPLES_GCC_DIR, EMBER_EXAMPLES_MUSL_DIR),
+                         [](const auto& info) {
+                             return std::string(strstr(info.param, "musl") ? "musl" : "glibc");
+                         });
+
+// ---- damaged snapshot files ------------------------------------------------
+
+class DamagedSnapshotTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        if (!have_kvm()) return;
+        good_path_ = new std::string(temp_path("good.snap"));
+        make_snapshot(std::string(EMBER_EXAMPLES_GCC_DIR) + "/kvstore", *good_path_);
+        good_ = new std::vector<uint8_t>(read_all(*good_path_));
+    }
+    static void TearDownTestSuite() {
+        if (good_path_) unlink(good_path_->c_str());
+        delete good_path_;
+        delete good_;
+        good_path_ = nullptr;
+        good_ = nullptr;
+    }
+    void SetUp() override {
+        REQUIRE_KVM();
+        ASSERT_TRUE(good_ && good_->size() > 8192);
+        path_ = temp_path("bad.snap");
+    }
+    void TearDown() override { unlink(path_.c_str()); }
+
+    // Writes a copy of the good snapshot changed by `edit`, opens it, and
+    // returns the error message ("" if it opened).
+    std::string open_edited(const std::function<void(std::vector<uint8_t>&)>& edit) {
+        std::vector<uint8_t> bytes = *good_;
+        edit(bytes);
+        std::ofstream(path_, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                                     static_cast<std::streamsize>(bytes.size()));
+        auto s = snapshot::Snapshot::open(path_);
+        return s.is_ok() ? "" : s.message();
+    }
+    // Header fields are at fixed offsets (see snapshot.h): magic 0, version 8.
+    static void rewrite_header_crc(std::vector<uint8_t>& b) {
+        // Header: magic(8) version abi arch (12) features (8+20) 6*u64 (48) 2*u32 (8) = 104.
+        const size_t n = 104;
+        const uint32_t crc = snapshot::crc32c(0, b.data(), n);
+        std::memcpy(b.data() + n, &crc, 4);
+    }
+    static uint64_t mem_offset() {
+        uint64_t v;
+        std::memcpy(&v, good_->data() + 8 + 12 + 28 + 32, 8);
+        return v;
+    }
+
+    static std::string* good_path_;
+    static std::vector<uint8_t>* good_;
+    std::string path_;
+};
+std::string* DamagedSnapshotTest::good_path_ = nullptr;
+std::vector<uint8_t>* DamagedSnapshotTest::good_ = nullptr;
+
+TEST_F(DamagedSnapshotTest, IntactCopyOpens) { EXPECT_EQ(open_edited([](auto&) {}), ""); }
+
+TEST_F(DamagedSnapshotTest, EmptyFileIsTruncated) {
+    EXPECT_NE(open_edited([](auto& b) { b.clear(); }).find("truncated"), std::string::npos);
+}
+
+TEST_F(DamagedSnapshotTest, TruncatedMemoryIsTruncated) {
+    const std::string e = open_edited([](auto& b) { b.resize(b.size() - 4096 * 3); });
+    EXPECT_NE(e.find("truncated"), std::string::npos) << e;
+}
+
+TEST_F(DamagedSnapshotTest, WrongMagicIsNotASnapshot) {
+    EXPECT_NE(open_edited([](auto& b) { b[0] = 'X'; }).find("bad magic"), std::string::npos);
+}
+
+TEST_F(DamagedSnapshotTest, FutureFormatVersionIsUnsupported) {
+    const std::string e = open_edited([](auto& b) {
+        const uint32_t v = 99;
+        std::memcpy(b.data() + 8, &v, 4);
+        rewrite_header_crc(b);
+    });
+    EXPECT_NE(e.find("unsupported format version 99"), std::string::npos) << e;
+}
+
+TEST_F(DamagedSnapshotTest, FlippedHeaderByteFailsTheHeaderChecksum) {
+    const std::string e = open_edited([](auto& b) { b[40] ^= 1; });
+    EXPECT_NE(e.find("header checksum"), std::string::npos) << e;
+}
+
+TEST_F(DamagedSnapshotTest, UnknownCpuFeatureIsRefused) {
+    const std::string e = open_edited([](auto& b) {
+        uint64_t xcr0;
+        std::memcpy(&xcr0, b.data() + 20, 8);
+        xcr0 |= 1ull << 62;  // a state component no CPU has
+        std::memcpy(b.data() + 20, &xcr0, 8);
+        rewrite_header_crc(b);
+    });
+    EXPECT_NE(e.find("needs CPU features"), std::string::npos) << e;
+}
+
+TEST_F(DamagedSnapshotTest, FlippedStateByteFailsTheStateChecksum) {
+    const std::string e = open_edited([](auto& b) { b[4096 + 10] ^= 0x40; });
+    EXPECT_NE(e.find("state checksum"), std::string::npos) << e;
+}
+
+TEST_F(DamagedSnapshotTest, FlippedMemoryByteFailsTheMemoryChecksum) {
+    const uint64_t off = mem_offset() + 0x100000 + 64;  // inside the kernel image
+    const std::string e = open_edited([off](auto& b) { b[off] ^= 0x01; });
+    EXPECT_NE(e.find("memory checksum"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace ember
