@@ -74,7 +74,8 @@ TEST(PageTables, EntriesHaveAccessedAndDirtyPreset) {
 TEST(Gdt, HasLinuxSelectorsAndTss) {
     Mem m(16ull << 20);
     ASSERT_TRUE(build_gdt(m.mem).is_ok());
-    auto desc = [&](uint16_t sel) { return *m.mem.read_obj<uint64_t>(EMBER_GPA_GDT + sel); };
+    // A selector's low 3 bits are the RPL and table bit, not part of the index.
+    auto desc = [&](uint16_t sel) { return *m.mem.read_obj<uint64_t>(EMBER_GPA_GDT + (sel & ~7u)); };
     EXPECT_EQ((desc(EMBER_SEL_USER_CS) >> 45) & 3, 3u);   // DPL 3
     EXPECT_TRUE((desc(EMBER_SEL_USER_CS) >> 53) & 1);     // L: 64-bit
     EXPECT_EQ((desc(EMBER_SEL_KERNEL_CS) >> 45) & 3, 0u);  // DPL 0
