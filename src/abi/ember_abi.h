@@ -53,7 +53,11 @@
 #define EMBER_ARGS_SIZE 0x10000ull
 #define EMBER_GPA_STACK_GUARD 0x40000ull /* unmapped */
 #define EMBER_GPA_KSTACK_LO 0x41000ull
-#define EMBER_GPA_KSTACK_TOP 0x100000ull
+#define EMBER_GPA_KSTACK_TOP 0xa0000ull
+#define EMBER_GPA_NET_RX 0xa0000ull   /* struct ember_ring + net records, host -> guest */
+#define EMBER_NET_RX_SIZE 0x20000ull
+#define EMBER_GPA_NET_TX 0xc0000ull   /* struct ember_ring + net records, guest -> host */
+#define EMBER_NET_TX_SIZE 0x20000ull
 #define EMBER_GPA_KERNEL 0x100000ull  /* kernel image, at most 1 MiB */
 #define EMBER_GPA_KERNEL_END 0x200000ull
 #define EMBER_GPA_APP_MIN 0x200000ull /* lowest address an application may use */
@@ -91,7 +95,7 @@ static_assert(sizeof(struct ember_kernel_header) == 32 + 8 * 32 + 8, "kernel hea
 #define EMBER_HC_PORT_BASE 0x500u
 enum ember_hc_nr {
     EMBER_HC_EXIT = 0,    /* struct ember_hc_exit; does not return */
-    EMBER_HC_CONSOLE = 1, /* flush the console ring; no struct (eax ignored) */
+    EMBER_HC_CONSOLE = 1, /* flush the console and net tx rings; no struct (eax ignored) */
     EMBER_HC_WAIT = 2,    /* struct ember_hc_wait: block until an event or deadline */
     EMBER_HC_RANDOM = 3,  /* struct ember_hc_random: fill a guest buffer */
     EMBER_HC_CRASH = 4,   /* struct ember_hc_crash; does not return */
@@ -117,6 +121,7 @@ struct ember_hc_exit {
 /* Block until one of `events` is ready or the monotonic clock reaches
  * deadline_ns. Console output is flushed first. */
 #define EMBER_WAIT_STDIN 0x1u  /* the stdin ring has data or EOF */
+#define EMBER_WAIT_NET 0x2u    /* the net rx ring has records */
 #define EMBER_WAIT_IDLE 0x80u  /* the application has nothing to do but wait */
 struct ember_hc_wait {
     uint64_t deadline_ns; /* IN: guest monotonic ns; 0 = no deadline */
@@ -165,6 +170,60 @@ struct ember_ring {
 };
 #define EMBER_RING_EOF 0x1u
 #define EMBER_CONSOLE_RECORD_MAX 4096u
+
+/* ---- streams carried by the host (sockets) ------------------------------ */
+/* The net rings carry records: a struct ember_net_rec header, then `len`
+ * payload bytes, then padding to a multiple of 8. A record never wraps: when
+ * it does not fit before the end of the ring's data area, the producer
+ * writes an EMBER_NET_PAD record (len = bytes to skip) and starts again at
+ * offset 0. Counters are free-running byte counts as for the other rings.
+ *
+ * Stream ids: the guest chooses ids below EMBER_NET_HOST_ID for its
+ * listening and outbound sockets; the host chooses ids with that bit set for
+ * inbound connections.
+ *
+ * Flow control: each direction of a stream starts with EMBER_NET_WINDOW_INIT
+ * bytes of credit. A sender never has more data in flight than its credit;
+ * the receiver returns credit with EMBER_NET_WINDOW records as the data is
+ * consumed (guest: read by the application; host: written to the peer). */
+#define EMBER_NET_HOST_ID 0x80000000u
+#define EMBER_NET_WINDOW_INIT (256u * 1024u)
+#define EMBER_NET_DATA_MAX (16u * 1024u)   /* payload of one DATA record */
+#define EMBER_NET_MAX_STREAMS 1024u        /* per instance, all kinds */
+enum ember_net_type {
+    EMBER_NET_PAD = 0,        /* both: skip len bytes */
+    /* guest -> host */
+    EMBER_NET_LISTEN = 1,     /* stream = listener id, arg = guest port, payload ember_net_addr (bound address) */
+    EMBER_NET_UNLISTEN = 2,   /* stream = listener id */
+    EMBER_NET_CONNECT = 3,    /* stream = new id, payload ember_net_addr (destination) */
+    /* both directions */
+    EMBER_NET_DATA = 4,       /* payload = bytes */
+    EMBER_NET_WINDOW = 5,     /* arg = credit returned, in bytes */
+    EMBER_NET_SHUTDOWN = 6,   /* the sender will send no more data (FIN) */
+    EMBER_NET_CLOSE = 7,      /* guest -> host: socket closed; host -> guest: stream reset, arg = errno */
+    /* host -> guest */
+    EMBER_NET_ACCEPT = 8,     /* stream = new host id, arg = listener id, payload ember_net_addr (peer) */
+    EMBER_NET_CONNECTED = 9,  /* stream, arg = 0 or a Linux errno (ECONNREFUSED, ...) */
+};
+struct ember_net_rec {
+    uint16_t type;   /* enum ember_net_type */
+    uint16_t flags;  /* 0 */
+    uint32_t stream;
+    uint32_t len;    /* payload bytes after this header */
+    uint32_t arg;
+};
+#define EMBER_NET_AF_INET 2u
+#define EMBER_NET_AF_INET6 10u
+struct ember_net_addr {
+    uint16_t family; /* EMBER_NET_AF_INET or EMBER_NET_AF_INET6 */
+    uint16_t port;   /* host byte order */
+    uint32_t reserved;
+    uint8_t addr[16];/* IPv4 in the first 4 bytes, network order */
+};
+#ifdef __cplusplus
+static_assert(sizeof(struct ember_net_rec) == 16, "net record header");
+static_assert(sizeof(struct ember_net_addr) == 24, "net address");
+#endif
 
 /* ---- the boot-info page ------------------------------------------------ */
 #define EMBER_BOOT_MAGIC 0x544f4f4252424d45ull /* "EMBRBOOT" */

@@ -39,7 +39,7 @@ syscall_entry:
     .balign 16
 syscall_handler:
     mov [rip + sys_user_rsp], rsp
-    mov rsp, 0x100000            /* EMBER_GPA_KSTACK_TOP */
+    mov rsp, 0xa0000             /* EMBER_GPA_KSTACK_TOP */
     sub rsp, 8
     push r9
     push r8
