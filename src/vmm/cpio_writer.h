@@ -19,7 +19,7 @@
 namespace ember::cpio {
 
 class Writer {
-public:
+  public:
     // Each add_* creates the missing parent directories of path (mode 0755)
     // and uses only the permission bits (07777) of mode. Adding a path that
     // exists with the same type replaces its mode and contents (later layers
@@ -37,7 +37,7 @@ public:
     // Returns the archive, ending with TRAILER!!!, and leaves the writer empty.
     std::vector<uint8_t> finish();
 
-private:
+  private:
     struct Node {
         std::string path;
         uint32_t mode;  // type and permission bits
