@@ -1,0 +1,170 @@
+// vfs.h - inodes, directories and path lookup of the guest kernel.
+//
+// One tree of inodes rooted at "/". Every inode belongs to one file system
+// (FsId), which decides what may change: the root file system is built from
+// the cpio archive and is read-only (its file bytes stay in the archive), the
+// tmpfs directories (/tmp, /dev/shm) hold kernel-allocated data, /dev and
+// /proc are synthetic, and anonymous inodes back pipes and the console.
+// A "mount" is simply a directory of another file system linked into its
+// parent directory, so ".." and rename's -EXDEV fall out of the same rules.
+//
+// Lifetime: an inode is freed when it has no directory entries (nlink == 0)
+// and no references (open files, the cwd). Single-threaded, so lookups take
+// no references: the results stay valid until the syscall changes the tree.
+#pragma once
+
+#include "kernel.h"
+
+namespace k::fs {
+
+constexpr uint32_t kPathMax = 4096;  // including the NUL, like Linux's PATH_MAX
+constexpr uint32_t kNameMax = 255;
+constexpr uint32_t kMaxSymlinks = 40;
+constexpr uint64_t kMaxFileSize = 1ull << 40;
+
+enum class FsId : uint8_t { kRootfs = 1, kTmpfs = 2, kDevfs = 3, kProcfs = 4, kAnon = 5 };
+
+// Inodes whose behaviour is not plain data.
+enum class Special : uint8_t {
+    kNone,
+    kNull,        // /dev/null
+    kZero,        // /dev/zero
+    kFull,        // /dev/full
+    kRandom,      // /dev/random, /dev/urandom
+    kStdin,       // the stdin ring (fd 0 at boot)
+    kConsoleOut,  // the console ring, fd 1
+    kConsoleErr,  // the console ring, fd 2
+    kFdAlias,     // /dev/stdin, /dev/stdout, /dev/stderr: open() dups fd alias_fd
+    kProcExe,     // /proc/self/exe: a symlink whose target is boot()->execfn
+    kPipe,        // an anonymous pipe; `pipe` is valid
+};
+
+struct Dirent;
+struct Pipe;
+void pipe_free(Pipe* p);  // pipe.cpp: frees the buffer when the pipe inode dies
+
+struct Inode {
+    uint64_t ino;
+    uint32_t mode;   // S_IFMT type bits | permission bits
+    uint32_t nlink;  // files: directory entries; dirs: 2 + subdirs, 0 once removed
+    uint32_t refs;   // open files and the cwd
+    FsId fs;
+    Special special;
+    uint8_t alias_fd;
+    bool data_in_pages;  // tmpfs: `data` came from pages_alloc, not kmalloc
+    uint32_t rdev;       // Linux dev_t encoding, for character devices
+    uint32_t dev;        // st_dev: one per mounted tree, inherited when linked
+    int64_t atime_ns, mtime_ns, ctime_ns;
+    uint64_t size;
+    // Regular files and symlinks: bytes [0, size). Rootfs points into the
+    // archive (never written); tmpfs owns `data` with `cap` bytes (zero past
+    // size, so growing a file reads back zeros).
+    const uint8_t* rodata;
+    uint8_t* data;
+    uint64_t cap;
+    // Directories: entries in creation order. `parent` and `dentry` are null
+    // for "/" and for removed directories.
+    Dirent* first;
+    Dirent* last;
+    Inode* parent;
+    Dirent* dentry;
+    uint64_t next_cookie;  // getdents position of the next new entry
+    Pipe* pipe;
+};
+
+struct Dirent {
+    Dirent* next;  // the directory's entries, in creation order
+    Dirent* prev;
+    Dirent* hnext;  // the name hash chain (vfs.cpp)
+    Inode* dir;     // the directory holding this entry
+    Inode* inode;
+    uint64_t hash;
+    uint64_t cookie;  // stable getdents position (>= 2; 0 and 1 are "." and "..")
+    uint32_t len;
+    char name[1];  // len bytes plus a NUL, allocated past the struct
+};
+
+inline bool is_dir(const Inode* i) { return (i->mode & S_IFMT) == S_IFDIR; }
+inline bool is_reg(const Inode* i) { return (i->mode & S_IFMT) == S_IFREG; }
+inline bool is_lnk(const Inode* i) { return (i->mode & S_IFMT) == S_IFLNK; }
+// The name space under `dir` and file contents may change (tmpfs only).
+inline bool fs_writable(const Inode* i) { return i->fs == FsId::kTmpfs; }
+// Metadata (mode, times) may change: everything but the read-only trees.
+inline bool meta_writable(const Inode* i) {
+    return i->fs != FsId::kRootfs && i->fs != FsId::kProcfs;
+}
+// Bytes of a regular file or symlink.
+inline const uint8_t* inode_bytes(const Inode* i) { return i->data ? i->data : i->rodata; }
+
+// ---- state ------------------------------------------------------------
+Inode* root();
+Inode* cwd();
+void set_cwd(Inode* dir);  // takes a reference on dir, drops the old one
+uint32_t umask();
+uint32_t set_umask(uint32_t mask);  // returns the previous mask
+// Frees the whole tree and resets the state (fs_init calls it first, so the
+// host tests can boot many file systems in one process).
+void vfs_reset();
+// Creates "/" for a new tree; false when out of memory.
+bool vfs_create_root();
+
+// ---- inodes -------------------------------------------------------------
+// A new inode with nlink 0 and refs 0; times are now. nullptr when out of memory.
+Inode* inode_new(FsId fs, uint32_t mode);
+void inode_get(Inode* i);
+void inode_put(Inode* i);
+// Frees the inode if nothing refers to it any more.
+void inode_maybe_free(Inode* i);
+void inode_touch(Inode* i, bool modified);  // ctime (and mtime) = now
+void inode_stat(const Inode* i, linux_stat* st);
+void inode_statx(const Inode* i, linux_statx* stx);
+// Symlink target (not NUL-terminated); len 0 for a broken link.
+const char* link_target(const Inode* i, uint32_t* len);
+
+// ---- directories ----------------------------------------------------------
+Dirent* dir_find(const Inode* dir, const char* name, uint32_t len);
+// Links child under name; nullptr when out of memory. The caller has checked
+// that name is free and valid. A child without a device number takes dir's.
+Dirent* dir_link(Inode* dir, const char* name, uint32_t len, Inode* child);
+// Removes the entry and drops the child's link (freeing it if unused).
+// A directory child must be empty.
+void dir_unlink(Inode* dir, Dirent* d);
+// Moves an existing entry to (to_dir, d) where d is a fresh, unattached
+// dirent from dirent_new; frees the old dirent.
+void dir_move(Inode* from_dir, Dirent* old, Inode* to_dir, Dirent* d);
+Dirent* dirent_new(const char* name, uint32_t len);
+bool dir_empty(const Inode* dir);
+// Removes everything below dir (used to unmount archive directories and at reset).
+void dir_clear(Inode* dir);
+
+// ---- path lookup ----------------------------------------------------------
+// lookup flags
+constexpr uint32_t kFollow = 1;        // follow a symlink in the final component
+constexpr uint32_t kAllowMissing = 2;  // a missing final component is not an error (node = nullptr)
+struct Lookup {
+    Inode* dir;   // the directory that holds the final component
+    Inode* node;  // the final inode, or nullptr (kAllowMissing)
+    bool trailing_slash;
+    bool dot;  // the final component is "." or ".." or the path is "/"
+    uint32_t name_len;
+    char name[kNameMax + 1];  // the final component, NUL-terminated
+};
+// Resolves a kernel copy of a path (NUL-terminated, shorter than kPathMax)
+// relative to start (used unless the path is absolute). Returns 0 or -errno:
+// ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG. With a trailing slash the final
+// inode must be a directory (else ENOTDIR); symlinks there are followed.
+int64_t lookup(Inode* start, const char* path, uint32_t flags, Lookup* out);
+// Writes the absolute path of dir into buf (cap bytes with the NUL).
+// Returns the length with the NUL, -ENOENT for a removed dir, -ERANGE.
+int64_t dir_path(const Inode* dir, char* buf, uint64_t cap);
+
+// ---- tmpfs file data (tmpfs.cpp) ----------------------------------------
+// Writes len bytes at off, growing the file; returns len or -EFBIG/-ENOSPC.
+int64_t tmpfs_write(Inode* i, const void* buf, uint64_t len, uint64_t off);
+// Sets the size; new bytes read as zeros. 0 or -EFBIG/-ENOSPC.
+int64_t tmpfs_resize(Inode* i, uint64_t size);
+// Gives a tmpfs symlink its target; 0 or -ENOMEM.
+int64_t tmpfs_set_link(Inode* i, const char* target, uint32_t len);
+void tmpfs_free_data(Inode* i);
+
+}  // namespace k::fs

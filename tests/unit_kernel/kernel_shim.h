@@ -1,0 +1,40 @@
+// kernel_shim.h - the seam between the guest kernel's fs code, compiled for
+// the host, and its tests.
+//
+// kernel_shim.cpp implements the kernel API that fs/ uses (k::kmalloc,
+// k::user_ok, k::console_write, ...) on top of libc, and registers the fs
+// syscalls in a table that shim::call dispatches. This header uses only
+// <stdint.h>/<stddef.h>, because the kernel's linux.h and libc's headers
+// define the same names (EPERM, SEEK_SET, ...) and cannot share a file.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace shim {
+
+// Boots the fs (k::fs_init) on an archive that must outlive the test, and
+// registers the syscalls on first use. Clears the captured console.
+bool fs_init(const void* archive, uint64_t size);
+// Runs syscall nr as the kernel's dispatcher would; -ENOSYS if unregistered.
+int64_t call(unsigned nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
+             uint64_t a4 = 0, uint64_t a5 = 0);
+bool registered(unsigned nr);
+// k::fs_pread_for_mmap.
+int64_t pread_for_mmap(int fd, void* dst, uint64_t len, uint64_t off);
+
+// After n more successful kmalloc/pages_alloc calls, every allocation fails
+// until this is called again with n < 0.
+void fail_allocs_after(int64_t n);
+void set_execfn(const char* path);
+
+// Lowest address k::user_ok accepts; everything below is a "bad pointer".
+constexpr uint64_t kUserMin = 0x10000;
+
+// ---- implemented by the test side ----
+void console_write(int fd, const void* buf, size_t len);
+int64_t stdin_read(void* buf, size_t len, bool nonblock);
+bool stdin_readable();
+void log_line(const char* msg);
+
+}  // namespace shim
