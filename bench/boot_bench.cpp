@@ -111,9 +111,9 @@ int bench_program(const std::string& ember_vm, const std::string& program, int r
         rss.v.push_back(static_cast<double>(vm.maxrss_kb));
         auto st = parse_stats(vm.err);
         for (const char* k : vmm_keys)
-            if (st.count(k)) vmm[k].v.push_back(static_cast<double>(st[k]));
-        if (st.count("exits")) exits.v.push_back(static_cast<double>(st["exits"]));
-        if (st.count("syscalls")) syscalls.v.push_back(static_cast<double>(st["syscalls"]));
+            if (st.count(k)) vmm[k].v.push_back(st[k]);
+        if (st.count("exits")) exits.v.push_back(st["exits"]);
+        if (st.count("syscalls")) syscalls.v.push_back(st["syscalls"]);
     }
 
     printf("\n### %s (%d runs, %d warm-up, %d failed)\n\n", program.c_str(), runs, warmup, failed);

@@ -77,12 +77,14 @@ int main(int argc, char** argv) {
     report("log_len_too_big", log_call(EMBER_LOG_MAX + 1, "x"));
     report("log_len_huge", log_call(~0ull, "x"));
 
-    const uint32_t unknown[] = {EMBER_HC_COUNT, 0x40, 0xff};
+    // The first number past the defined calls, and two far beyond them.
+    const struct {
+        const char* name;
+        uint32_t nr;
+    } unknown[] = {{"unknown_next", EMBER_HC_COUNT}, {"unknown_0x40", 0x40}, {"unknown_0xff", 0xff}};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "unknown_%#x", unknown[i]);
         boot->hc_status = 12345;
-        report(name, hypercall_port(EMBER_HC_PORT_BASE + unknown[i], EMBER_HC_SLOT_RANDOM));
+        report(unknown[i].name, hypercall_port(EMBER_HC_PORT_BASE + unknown[i].nr, EMBER_HC_SLOT_RANDOM));
     }
     puts("hostile: done");
     return 0;

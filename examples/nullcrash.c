@@ -1,6 +1,7 @@
 // nullcrash.c - writes through a NULL pointer. An optional argv[1] (e.g.
-// 0x1234) is added to the pointer, as a field access through a NULL struct
-// pointer would, so that tests can look for that address in the crash report.
+// 0x7b8, below 4096 so that it stays in the unmapped page 0) is added to the
+// pointer, as a field access through a NULL struct pointer would, so that
+// tests can look for that address in the crash report.
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -3,7 +3,6 @@
 // bench/boot_bench.
 #pragma once
 
-#include <cstdint>
 #include <map>
 #include <sstream>
 #include <string>
@@ -11,10 +10,11 @@
 namespace ember::test {
 
 // All key=value pairs of every stats line in `err`; later lines win. Values
-// that are not integers are skipped.
-inline std::map<std::string, int64_t> parse_stats(const std::string& err) {
+// that are not numbers (integers or decimals, e.g. create_us=1485.5) are
+// skipped.
+inline std::map<std::string, double> parse_stats(const std::string& err) {
     static const std::string kPrefix = "ember-vm: stats:";
-    std::map<std::string, int64_t> out;
+    std::map<std::string, double> out;
     std::istringstream lines(err);
     std::string line;
     while (std::getline(lines, line)) {
@@ -26,7 +26,7 @@ inline std::map<std::string, int64_t> parse_stats(const std::string& err) {
             if (eq == std::string::npos || eq == 0 || eq + 1 == w.size()) continue;
             try {
                 size_t used = 0;
-                int64_t v = std::stoll(w.substr(eq + 1), &used);
+                double v = std::stod(w.substr(eq + 1), &used);
                 if (used == w.size() - eq - 1) out[w.substr(0, eq)] = v;
             } catch (...) {
             }
