@@ -173,7 +173,7 @@ struct ember_ring {
 
 /* ---- streams carried by the host (sockets) ------------------------------ */
 /* The net rings carry records: a struct ember_net_rec header, then `len`
- * payload bytes, then padding to a multiple of 8. A record never wraps: when
+ * payload bytes, then padding to a multiple of 16. A record never wraps: when
  * it does not fit before the end of the ring's data area, the producer
  * writes an EMBER_NET_PAD record (len = bytes to skip) and starts again at
  * offset 0. Counters are free-running byte counts as for the other rings.

@@ -126,6 +126,22 @@ int report(bool stats, const ember::VmResult& r) {
     return kExitVmError;
 }
 
+// Fills cfg->net from -p and --allow-egress; returns an error message or "".
+std::string parse_net(const std::vector<std::string>& publish, const std::vector<std::string>& egress,
+                      ember::NetConfig* net) {
+    for (const auto& p : publish) {
+        auto m = ember::parse_port_mapping(p);
+        if (!m) return m.message();
+        net->ports.push_back(*m);
+    }
+    for (const auto& e : egress) {
+        auto r = ember::parse_egress_rule(e);
+        if (!r) return r.message();
+        net->egress.push_back(*r);
+    }
+    return "";
+}
+
 struct RunOptions {
     std::string mem = "64M";
     std::vector<std::string> files;
@@ -138,12 +154,16 @@ struct RunOptions {
     bool stats = false;
     std::string snapshot_out;
     bool cont = false;
+    std::vector<std::string> publish;
+    std::vector<std::string> egress;
     std::vector<std::string> command;  // program, then its arguments
 };
 
 int do_run(RunOptions& o) {
     if (!o.command.empty() && o.command.front() == "--") o.command.erase(o.command.begin());
     if (o.command.empty()) return fail(kExitUsage, "run: no program given (see ember-vm run --help)");
+    if (o.command.front().size() > 1 && o.command.front()[0] == '-')
+        return fail(kExitUsage, "run: unknown option " + o.command.front() + " (see ember-vm run --help)");
     std::vector<std::string> rest(o.command.begin() + 1, o.command.end());
     if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
 
@@ -219,6 +239,7 @@ int do_run(RunOptions& o) {
 
     cfg.snapshot_out = o.snapshot_out;
     cfg.continue_after_snapshot = o.cont;
+    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return fail(kExitUsage, e);
 
     if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
     auto res = ember::run_vm(std::move(cfg));
@@ -233,6 +254,8 @@ int do_run(RunOptions& o) {
 }
 
 struct RestoreOptions {
+    std::vector<std::string> publish;
+    std::vector<std::string> egress;
     std::string snapshot;
     std::string stdin_path;
     std::string timeout;
@@ -242,6 +265,7 @@ struct RestoreOptions {
 
 int do_restore(RestoreOptions& o) {
     ember::VmConfig cfg;
+    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return fail(kExitUsage, e);
     if (!o.timeout.empty()) {
         auto t = parse_duration_ns(o.timeout);
         if (!t || *t == 0) return fail(kExitUsage, "--timeout: not a duration: '" + o.timeout + "' (e.g. 500ms, 2s)");
@@ -287,9 +311,11 @@ int main(int argc, char** argv) {
     RunOptions ro;
     auto* run = app.add_subcommand("run", "Run PROGRAM in a new microVM: ember-vm run [options] PROGRAM [-- ARGS...]");
     run->add_option("--mem", ro.mem, "Guest memory (default 64M; K/M/G suffixes; rounded up to 2M)");
-    run->add_option("--file", ro.files, "Add a host file to the guest root fs (HOSTPATH:GUESTPATH, repeatable)");
+    run->add_option("--file", ro.files, "Add a host file to the guest root fs (HOSTPATH:GUESTPATH, repeatable)")
+        ->allow_extra_args(false);
     run->add_option("--rootfs", ro.rootfs, "Root filesystem: a host directory or a cpio newc archive");
-    run->add_option("--env", ro.env, "Environment variable K=V (repeatable)");
+    run->add_option("--env", ro.env, "Environment variable K=V (repeatable)")
+        ->allow_extra_args(false);
     run->add_option("--stdin", ro.stdin_path, "File to use as the guest's stdin ('-' for ours; default: empty)");
     run->add_option("--timeout", ro.timeout, "Wall-clock limit, e.g. 500ms, 2s (exit status 124)");
     run->add_option("--cpu-limit", ro.cpu_limit, "CPU-time limit, e.g. 1s (exit status 152)");
@@ -299,6 +325,12 @@ int main(int argc, char** argv) {
                     "Write a snapshot when the program is first READY (blocks for input, or "
                     "calls syscall(500)), then stop");
     run->add_flag("--continue", ro.cont, "With --snapshot-out: keep running after the snapshot");
+    run->add_option("-p,--publish", ro.publish,
+                    "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT (default ADDR 127.0.0.1; repeatable)")
+        ->allow_extra_args(false);
+    run->add_option("--allow-egress", ro.egress,
+                    "Let the guest connect() to HOST:PORT (repeatable; default: deny all)")
+        ->allow_extra_args(false);
     run->prefix_command();
     run->footer(
         "The program appears in the guest as /bin/<basename>; /tmp is writable.\n"
@@ -311,6 +343,10 @@ int main(int argc, char** argv) {
     restore->add_option("--timeout", rs.timeout, "Wall-clock limit, e.g. 500ms, 2s (exit status 124)");
     restore->add_option("--cpu-limit", rs.cpu_limit, "CPU-time limit (exit status 152)");
     restore->add_flag("--stats", rs.stats, "Print timings and exit/syscall counts on stderr");
+    restore->add_option("-p,--publish", rs.publish, "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT")
+        ->allow_extra_args(false);
+    restore->add_option("--allow-egress", rs.egress, "Let the guest connect() to HOST:PORT")
+        ->allow_extra_args(false);
     auto* info = app.add_subcommand("info", "Show what kind of KVM host this is");
 
     try {

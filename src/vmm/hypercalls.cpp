@@ -79,6 +79,16 @@ HcOutcome HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
                 out.ready_point = true;
                 return out;
             }
+            // READY for a server: it waits on its listening sockets with no
+            // connection pending and nothing else in flight.
+            if (want_ready_ && a && (a->events & EMBER_WAIT_NET) &&
+                !net_.guest_listeners().empty() && net_.open_streams() == 0) {
+                net_.pump();
+                if (!net_.rx_pending() && net_.open_streams() == 0) {
+                    out.ready_point = true;
+                    return out;
+                }
+            }
             status = do_wait(arg, &out);
             break;
         }
@@ -200,6 +210,7 @@ int64_t HypercallContext::do_log(uint64_t arg) {
 }
 
 void HypercallContext::drain_console() {
+    net_.drain_tx();
     const uint64_t cap = EMBER_CONSOLE_SIZE - EMBER_RING_DATA;
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_CONSOLE);
     if (!ring) return;
@@ -285,35 +296,50 @@ bool HypercallContext::fill_stdin(int64_t deadline_ns, HcOutcome* out) {
     }
 }
 
+bool HypercallContext::stdin_ready() const {
+    auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_STDIN);
+    return ring && (ring->head != ring->tail || (ring->flags & EMBER_RING_EOF));
+}
+
 int64_t HypercallContext::do_wait(uint64_t arg, HcOutcome* out) {
     auto a = mem_.read_obj<ember_hc_wait>(arg);
     if (!a) return EMBER_EFAULT;
-    const uint32_t events = a->events & EMBER_WAIT_STDIN;
+    const uint32_t events = a->events & (EMBER_WAIT_STDIN | EMBER_WAIT_NET);
     // Guest monotonic time is host CLOCK_MONOTONIC (same TSC, same base).
     const int64_t deadline = static_cast<int64_t>(a->deadline_ns);
-    uint32_t ready = 0;
     if (events == 0 && deadline == 0) {
         out->done = true;
         out->outcome = Outcome::kDeadlock;
         out->message = "the guest waits forever with nothing that could wake it";
         return EMBER_EINVAL;
     }
-    if (events & EMBER_WAIT_STDIN) {
-        if (fill_stdin(deadline, out)) ready |= EMBER_WAIT_STDIN;
-        if (out->done) return EMBER_OK;
-    } else {
-        // Sleep until the deadline, or until the wall-clock limit.
-        int64_t until = deadline;
-        if (wall_deadline_ && wall_deadline_ < until) until = wall_deadline_;
-        timespec ts{static_cast<time_t>(until / 1000000000), static_cast<long>(until % 1000000000)};
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-            if (wall_deadline_ && mono_ns() >= wall_deadline_) break;
+    uint32_t ready = 0;
+    for (;;) {
+        if (events & EMBER_WAIT_NET) {
+            net_.pump();
+            if (net_.rx_pending()) ready |= EMBER_WAIT_NET;
         }
-        if (wall_deadline_ && mono_ns() >= wall_deadline_) {
+        if (events & EMBER_WAIT_STDIN) {
+            if (!stdin_ready()) fill_stdin(1, out);  // what is there now, no waiting
+            if (stdin_ready()) ready |= EMBER_WAIT_STDIN;
+        }
+        if (ready) break;
+        const int64_t now = mono_ns();
+        if (wall_deadline_ && now >= wall_deadline_) {
             out->done = true;
             out->outcome = Outcome::kTimeout;
-            out->message = "wall-clock limit reached while the guest slept";
+            out->message = "wall-clock limit reached while the guest was waiting";
             return EMBER_OK;
+        }
+        if (deadline && now >= deadline) break;
+        int64_t until = deadline;
+        if (wall_deadline_ && (until == 0 || wall_deadline_ < until)) until = wall_deadline_;
+        const int extra = (events & EMBER_WAIT_STDIN) && cfg_.stdin_fd >= 0 && !stdin_eof_ ? cfg_.stdin_fd : -1;
+        if (!(events & EMBER_WAIT_NET) && extra < 0) {
+            timespec ts{static_cast<time_t>(until / 1000000000), static_cast<long>(until % 1000000000)};
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+        } else {
+            net_.wait(until, extra);
         }
     }
     ember_hc_wait w = *a;

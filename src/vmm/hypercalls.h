@@ -9,6 +9,7 @@
 #include <string>
 
 #include "vmm/guest_memory.h"
+#include "vmm/net.h"
 #include "vmm/vm.h"
 
 namespace ember {
@@ -31,8 +32,9 @@ class HypercallContext {
 public:
     // vcpu_fd: for reading CR2 in crash reports.
     HypercallContext(GuestMemory& mem, const VmConfig& cfg, VmStats& stats, int64_t wall_deadline,
-                     int vcpu_fd)
-        : mem_(mem), cfg_(cfg), stats_(stats), wall_deadline_(wall_deadline), vcpu_fd_(vcpu_fd) {}
+                     int vcpu_fd, NetDevice& net)
+        : mem_(mem), cfg_(cfg), stats_(stats), wall_deadline_(wall_deadline), vcpu_fd_(vcpu_fd),
+          net_(net) {}
 
     // Handles hypercall `nr` with argument GPA `arg`.
     HcOutcome dispatch(uint32_t nr, uint64_t arg);
@@ -58,12 +60,14 @@ private:
     // has data or EOF.
     bool fill_stdin(int64_t deadline_ns, HcOutcome* out);
     void set_status(int64_t status);
+    bool stdin_ready() const;
 
     GuestMemory& mem_;
     const VmConfig& cfg_;
     VmStats& stats_;
     int64_t wall_deadline_;
     int vcpu_fd_;
+    NetDevice& net_;
     bool stdin_eof_ = false;
     bool want_ready_ = false;
 };

@@ -29,9 +29,18 @@ Status build_page_tables(GuestMemory& mem) {
             put64(mem, pd + i * 8, e);
         }
     }
+    // Below the boot-info page only the GDT and IDT are mapped, read-only:
+    // the CPU walks page tables by physical address, so they need no
+    // mapping, and a stray pointer near NULL faults as it would on Linux
+    // instead of corrupting them.
     for (uint64_t i = 1; i < 512; ++i) {
         const uint64_t addr = i << 12;
         if (addr == EMBER_GPA_STACK_GUARD) continue;
+        if (addr < EMBER_GPA_BOOT_INFO) {
+            if (addr == EMBER_GPA_GDT || addr == EMBER_GPA_IDT)
+                put64(mem, EMBER_GPA_PT0 + i * 8, addr | (kPteLeaf & ~kPteWrite));
+            continue;
+        }
         put64(mem, EMBER_GPA_PT0 + i * 8, addr | kPteLeaf);
     }
     return Status::ok();

@@ -19,8 +19,9 @@ constexpr uint64_t kPteTable = kPtePresent | kPteWrite | kPteUser | kPteAccessed
 constexpr uint64_t kPteLeaf = kPteTable | kPteDirty;
 
 // Identity map of [0, mem_size) with U=1 at every level: 4 KiB pages for the
-// first 2 MiB (page 0 and the kernel stack guard page left unmapped), 2 MiB
-// pages above. mem_size must be a multiple of 2 MiB within
+// first 2 MiB, 2 MiB pages above. Unmapped: everything below the boot-info
+// page except the GDT and IDT (mapped read-only), and the kernel stack's
+// guard page. mem_size must be a multiple of 2 MiB within
 // [EMBER_MEM_MIN, EMBER_MEM_MAX].
 Status build_page_tables(GuestMemory& mem);
 

@@ -263,6 +263,11 @@ Status write(const std::string& path, const GuestMemory& mem, const VcpuState& v
     st.u64(static_cast<uint64_t>(vmm.guest_mono_ns));
     st.u32(vmm.ready_call);
     st.u64(vmm.ready_arg);
+    st.u32(static_cast<uint32_t>(vmm.listeners.size()));
+    for (const auto& [id, port] : vmm.listeners) {
+        st.u32(id);
+        st.u16(port);
+    }
     st.u64(bitmap.size());
     for (uint64_t w : bitmap) st.u64(w);
 
@@ -392,6 +397,12 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
     snap->vmm_.ready_arg = s.u64();
     if (snap->vmm_.ready_call != EMBER_HC_WAIT && snap->vmm_.ready_call != EMBER_HC_READY)
         return Status::error(what + "unknown resume point (corrupt state)");
+    const uint32_t nlisteners = s.u32();
+    if (nlisteners > EMBER_NET_MAX_STREAMS) return Status::error(what + "too many listeners (corrupt state)");
+    for (uint32_t i = 0; i < nlisteners; ++i) {
+        const uint32_t id = s.u32();
+        snap->vmm_.listeners[id] = s.u16();
+    }
     const uint64_t words = s.u64();
     if (!s.ok() || words != (h.mem_size / kPage + 63) / 64)
         return Status::error(what + "page bitmap size mismatch (corrupt state)");

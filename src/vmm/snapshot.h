@@ -17,6 +17,7 @@
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -60,6 +61,7 @@ struct VmmState {
     int64_t guest_mono_ns = 0;  // guest monotonic clock when saved
     uint32_t ready_call = 0;    // the hypercall the guest was in (WAIT or READY)
     uint64_t ready_arg = 0;     // its argument GPA
+    std::map<uint32_t, uint16_t> listeners;  // guest listener id -> guest port
 };
 
 struct Header {

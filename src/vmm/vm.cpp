@@ -128,6 +128,7 @@ struct Vm::Impl {
     VmResult run();
 
     Status attach_memory();
+    Status start_net();
     Status setup_vcpu(const ember_kernel_header& kh);
     Status fill_boot_info(const LoadedImage& app, uint64_t args_size, uint64_t rootfs_gpa);
     Status take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof);
@@ -144,6 +145,7 @@ struct Vm::Impl {
     int64_t host_mono_at_tsc_base_ = 0;  // for timing statistics
     uint32_t tsc_khz_ = 0;
     int64_t t_start_ = 0, t_ready_ = 0;
+    std::unique_ptr<NetDevice> net_;
     bool restored_ = false;
     uint32_t ready_call_ = 0;  // restored instances: the call they resume in
     uint64_t ready_arg_ = 0;
@@ -169,6 +171,7 @@ void detect_host(KvmSystem& sys, Vcpu& vcpu) {
 }  // namespace
 
 Vm::Impl::~Impl() {
+    net_.reset();  // closes the host sockets before the memory goes
     // Closing a VM costs about as much as creating one: do it off this path.
     if (shell_.vm.valid()) VmPool::instance().retire(std::move(shell_), std::move(mem_));
 }
@@ -182,6 +185,11 @@ Status Vm::Impl::attach_memory() {
     if (ioctl(shell_.vm.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
         return Status::from_errno("KVM_SET_USER_MEMORY_REGION");
     return Status::ok();
+}
+
+Status Vm::Impl::start_net() {
+    net_ = std::make_unique<NetDevice>(mem_, cfg_.net, cfg_.log);
+    return net_->start();
 }
 
 Status Vm::Impl::setup_boot() {
@@ -212,6 +220,7 @@ Status Vm::Impl::setup_boot() {
     if (!app) return app.status();
     auto args = write_args(mem_, cfg_.argv, cfg_.env);
     if (!args) return args.status();
+    if (auto s = start_net(); !s) return s;
 
     auto shell = VmPool::instance().take();
     if (!shell) return shell.status();
@@ -388,7 +397,7 @@ VmResult Vm::Impl::run() {
         if (auto s = cpu_timer.arm(CLOCK_THREAD_CPUTIME_ID, cfg_.cpu_limit_ns); !s)
             return finish(Outcome::kVmError, 0, s.message());
     }
-    HypercallContext hc(mem_, cfg_, stats_, wall_deadline, shell_.vcpu.fd());
+    HypercallContext hc(mem_, cfg_, stats_, wall_deadline, shell_.vcpu.fd(), *net_);
     hc.set_want_ready(!cfg_.snapshot_out.empty() && !restored_);
     if (restored_) {
         // The instance resumes inside the call it was snapshotted in: give
@@ -511,7 +520,10 @@ Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
               {kMsrFsBase, 0}, {kMsrGsBase, 0}, {kMsrKernelGsBase, 0}};
     if (!shell_.vcpu.get_msrs(&v.msrs)) return Status::error("KVM_GET_MSRS failed");
     if (!shell_.vcpu.get_msr(kMsrTsc, &v.tsc)) return Status::error("cannot read the guest TSC");
+    if (net_->open_streams() > 0)
+        return Status::error("the guest has open connections; only an idle instance can be snapshotted");
     snapshot::VmmState vmm;
+    vmm.listeners = net_->guest_listeners();
     vmm.host_kind = kind_ == HostKind::kPvm ? EMBER_HOST_PVM : EMBER_HOST_HARDWARE;
     vmm.stdin_eof = stdin_eof;
     vmm.guest_mono_ns = mono_ns();
@@ -535,6 +547,8 @@ Status Vm::Impl::setup_restore(const snapshot::Snapshot& snap) {
     if (!mem) return mem.status();
     mem_ = std::move(*mem);
     if (auto s = attach_memory(); !s) return s;
+    if (auto s = start_net(); !s) return s;
+    net_->set_guest_listeners(snap.vmm().listeners);
     detect_host(*sys_, shell_.vcpu);
     kind_ = sys_->host_kind();
     tsc_khz_ = sys_->tsc_khz();
@@ -607,6 +621,8 @@ Result<std::unique_ptr<Vm>> Vm::restore(std::shared_ptr<const snapshot::Snapshot
 }
 
 VmResult Vm::run() { return impl_->run(); }
+
+Status Vm::adopt_connection(int fd, uint16_t guest_port) { return impl_->net_->adopt(fd, guest_port); }
 
 Result<VmResult> run_vm(VmConfig config) {
     auto vm = Vm::boot(std::move(config));

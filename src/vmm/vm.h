@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "vmm/net.h"
 #include "vmm/result.h"
 
 namespace ember {
@@ -31,6 +32,8 @@ struct VmConfig {
     // Outcome::kSnapshotted unless continue_after_snapshot.
     std::string snapshot_out;
     bool continue_after_snapshot = false;
+    // Published ports and egress rules for the guest's sockets.
+    NetConfig net;
 };
 
 enum class Outcome {
@@ -87,6 +90,9 @@ public:
     // snapshot_out) is snapshotted. Anything the guest does is reported in
     // VmResult; the host process is never affected.
     VmResult run();
+    // Hands an accepted client connection to the guest's listener on
+    // guest_port before run() (the platform gateway's path). Takes fd.
+    Status adopt_connection(int fd, uint16_t guest_port);
 
     struct Impl;
 

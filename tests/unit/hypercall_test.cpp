@@ -21,7 +21,8 @@ protected:
         cfg_.log = [this](const std::string& l) { logs_.push_back(l); };
     }
     HcOutcome call(uint32_t nr, uint64_t arg) {
-        HypercallContext hc(mem_, cfg_, stats_, 0, -1);
+        NetDevice net(mem_, cfg_.net, cfg_.log);
+        HypercallContext hc(mem_, cfg_, stats_, 0, -1, net);
         return hc.dispatch(nr, arg);
     }
     int64_t status() const {

@@ -18,7 +18,7 @@ struct Mem {
 TEST(PageTables, IdentityMapsAllMemoryWithUserBit) {
     Mem m(64ull << 20);
     ASSERT_TRUE(build_page_tables(m.mem).is_ok());
-    for (uint64_t gva : {0x1000ull, 0x41000ull, 0x100000ull, 0x1fffffull, 0x200000ull,
+    for (uint64_t gva : {EMBER_GPA_BOOT_INFO, 0x41000ull, 0x100000ull, 0x1fffffull, 0x200000ull,
                          0x3456789ull, (64ull << 20) - 1})
         EXPECT_EQ(translate(m.mem, gva), static_cast<int64_t>(gva)) << std::hex << gva;
 }
@@ -28,6 +28,23 @@ TEST(PageTables, NullPageIsUnmapped) {
     ASSERT_TRUE(build_page_tables(m.mem).is_ok());
     EXPECT_EQ(translate(m.mem, 0), -1);
     EXPECT_EQ(translate(m.mem, 0xfff), -1);
+}
+
+TEST(PageTables, LowPagesAreUnmappedLikeLinuxNullRegion) {
+    Mem m(16ull << 20);
+    ASSERT_TRUE(build_page_tables(m.mem).is_ok());
+    for (uint64_t gva : {0x1000ull, 0x1234ull, EMBER_GPA_PML4, EMBER_GPA_PD, 0xbfffull})
+        EXPECT_EQ(translate(m.mem, gva), -1) << std::hex << gva;
+}
+
+TEST(PageTables, GdtAndIdtAreMappedReadOnly) {
+    Mem m(16ull << 20);
+    ASSERT_TRUE(build_page_tables(m.mem).is_ok());
+    EXPECT_EQ(translate(m.mem, EMBER_GPA_GDT), static_cast<int64_t>(EMBER_GPA_GDT));
+    EXPECT_EQ(translate(m.mem, EMBER_GPA_IDT), static_cast<int64_t>(EMBER_GPA_IDT));
+    const auto pte = m.mem.read_obj<uint64_t>(EMBER_GPA_PT0 + (EMBER_GPA_GDT >> 12) * 8);
+    ASSERT_TRUE(pte);
+    EXPECT_EQ(*pte & kPteWrite, 0u);
 }
 
 TEST(PageTables, KernelStackGuardPageIsUnmapped) {

@@ -1,0 +1,535 @@
+#include "vmm/net.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ember {
+namespace {
+
+constexpr uint64_t kRxCap = EMBER_NET_RX_SIZE - EMBER_RING_DATA;
+constexpr uint64_t kTxCap = EMBER_NET_TX_SIZE - EMBER_RING_DATA;
+constexpr uint64_t kHdr = sizeof(ember_net_rec);
+constexpr uint64_t align16(uint64_t v) { return (v + 15) & ~uint64_t{15}; }
+
+int64_t mono_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+bool parse_port(const std::string& s, uint16_t* out) {
+    if (s.empty() || s.size() > 5) return false;
+    unsigned v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (v == 0 || v > 65535) return false;
+    *out = static_cast<uint16_t>(v);
+    return true;
+}
+
+void to_net_addr(const sockaddr_storage& ss, ember_net_addr* a) {
+    std::memset(a, 0, sizeof *a);
+    if (ss.ss_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+        a->family = EMBER_NET_AF_INET;
+        a->port = ntohs(in->sin_port);
+        std::memcpy(a->addr, &in->sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+        a->family = EMBER_NET_AF_INET6;
+        a->port = ntohs(in6->sin6_port);
+        std::memcpy(a->addr, &in6->sin6_addr, 16);
+    }
+}
+
+bool from_net_addr(const ember_net_addr& a, sockaddr_storage* ss, socklen_t* len) {
+    std::memset(ss, 0, sizeof *ss);
+    if (a.family == EMBER_NET_AF_INET) {
+        auto* in = reinterpret_cast<sockaddr_in*>(ss);
+        in->sin_family = AF_INET;
+        in->sin_port = htons(a.port);
+        std::memcpy(&in->sin_addr, a.addr, 4);
+        *len = sizeof(sockaddr_in);
+        return true;
+    }
+    if (a.family == EMBER_NET_AF_INET6) {
+        auto* in6 = reinterpret_cast<sockaddr_in6*>(ss);
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(a.port);
+        std::memcpy(&in6->sin6_addr, a.addr, 16);
+        *len = sizeof(sockaddr_in6);
+        return true;
+    }
+    return false;
+}
+
+bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
+    if (a.ss_family != b.ss_family) return false;
+    if (a.ss_family == AF_INET) {
+        const auto* x = reinterpret_cast<const sockaddr_in*>(&a);
+        const auto* y = reinterpret_cast<const sockaddr_in*>(&b);
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const auto* x = reinterpret_cast<const sockaddr_in6*>(&a);
+    const auto* y = reinterpret_cast<const sockaddr_in6*>(&b);
+    return x->sin6_port == y->sin6_port && std::memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+}
+
+}  // namespace
+
+Result<PortMapping> parse_port_mapping(const std::string& spec) {
+    PortMapping m;
+    const auto last = spec.rfind(':');
+    if (last == std::string::npos)
+        return Status::error("-p: expected HOSTPORT:GUESTPORT or ADDR:HOSTPORT:GUESTPORT, got '" + spec + "'");
+    const std::string guest = spec.substr(last + 1), rest = spec.substr(0, last);
+    std::string host_port = rest;
+    const auto mid = rest.rfind(':');
+    if (mid != std::string::npos && rest.back() != ']') {
+        m.host_addr = rest.substr(0, mid);
+        host_port = rest.substr(mid + 1);
+        if (m.host_addr.size() > 2 && m.host_addr.front() == '[' && m.host_addr.back() == ']')
+            m.host_addr = m.host_addr.substr(1, m.host_addr.size() - 2);
+    }
+    if (!parse_port(host_port, &m.host_port) || !parse_port(guest, &m.guest_port))
+        return Status::error("-p: ports must be numbers 1-65535, got '" + spec + "'");
+    in6_addr tmp6;
+    in_addr tmp4;
+    if (inet_pton(AF_INET, m.host_addr.c_str(), &tmp4) != 1 &&
+        inet_pton(AF_INET6, m.host_addr.c_str(), &tmp6) != 1)
+        return Status::error("-p: not an IP address: '" + m.host_addr + "'");
+    return m;
+}
+
+Result<EgressRule> parse_egress_rule(const std::string& spec) {
+    EgressRule r;
+    const auto colon = spec.rfind(':');
+    if (colon == std::string::npos || colon == 0 || !parse_port(spec.substr(colon + 1), &r.port))
+        return Status::error("--allow-egress: expected HOST:PORT, got '" + spec + "'");
+    r.host = spec.substr(0, colon);
+    if (r.host.size() > 2 && r.host.front() == '[' && r.host.back() == ']')
+        r.host = r.host.substr(1, r.host.size() - 2);
+    return r;
+}
+
+NetDevice::NetDevice(GuestMemory& mem, const NetConfig& cfg,
+                     std::function<void(const std::string&)> log)
+    : mem_(mem), cfg_(cfg), log_(std::move(log)) {}
+
+NetDevice::~NetDevice() {
+    for (auto& l : host_listeners_)
+        if (l.fd >= 0) ::close(l.fd);
+    for (auto& [id, s] : streams_)
+        if (s.fd >= 0) ::close(s.fd);
+}
+
+Status NetDevice::start() {
+    for (const PortMapping& m : cfg_.ports) {
+        sockaddr_storage ss{};
+        socklen_t len = 0;
+        auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+        auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+        if (inet_pton(AF_INET, m.host_addr.c_str(), &in->sin_addr) == 1) {
+            in->sin_family = AF_INET;
+            in->sin_port = htons(m.host_port);
+            len = sizeof *in;
+        } else if (inet_pton(AF_INET6, m.host_addr.c_str(), &in6->sin6_addr) == 1) {
+            in6->sin6_family = AF_INET6;
+            in6->sin6_port = htons(m.host_port);
+            len = sizeof *in6;
+        } else {
+            return Status::error("-p: not an IP address: " + m.host_addr);
+        }
+        const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) return Status::from_errno("socket");
+        const int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, 1024) != 0) {
+            const Status st = Status::from_errno("-p " + m.host_addr + ":" +
+                                                 std::to_string(m.host_port) + ": cannot listen");
+            ::close(fd);
+            return st;
+        }
+        host_listeners_.push_back({fd, m});
+    }
+    for (const EgressRule& r : cfg_.egress) {
+        addrinfo hints{};
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* res = nullptr;
+        const std::string port = std::to_string(r.port);
+        if (getaddrinfo(r.host.c_str(), port.c_str(), &hints, &res) != 0 || !res)
+            return Status::error("--allow-egress: cannot resolve " + r.host);
+        for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+            sockaddr_storage ss{};
+            std::memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+            egress_addrs_.push_back(ss);
+        }
+        freeaddrinfo(res);
+    }
+    return Status::ok();
+}
+
+uint64_t NetDevice::rx_free() const {
+    auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
+    if (!ring || ring->head - ring->tail > kRxCap) return 0;  // the guest broke the ring
+    return kRxCap - (ring->head - ring->tail);
+}
+
+bool NetDevice::rx_pending() const {
+    auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
+    return ring && ring->head != ring->tail;
+}
+
+bool NetDevice::push(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len) {
+    if (backlog_.empty() && push_now(type, stream, arg, payload, len)) return true;
+    if (type == EMBER_NET_DATA) return false;
+    backlog_.push_back({type, stream, arg,
+                        len ? std::string(static_cast<const char*>(payload), len) : std::string()});
+    return true;
+}
+
+void NetDevice::flush_backlog() {
+    size_t i = 0;
+    for (; i < backlog_.size(); ++i) {
+        const Pending& p = backlog_[i];
+        if (!push_now(p.type, p.stream, p.arg, p.payload.data(), static_cast<uint32_t>(p.payload.size())))
+            break;
+    }
+    backlog_.erase(backlog_.begin(), backlog_.begin() + static_cast<long>(i));
+}
+
+bool NetDevice::push_now(uint16_t type, uint32_t stream, uint32_t arg, const void* payload,
+                         uint32_t len) {
+    auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
+    if (!ring || ring->head - ring->tail > kRxCap) return false;
+    uint64_t head = ring->head;
+    const uint64_t need = kHdr + align16(len);
+    uint64_t free_bytes = kRxCap - (head - ring->tail);
+    uint64_t off = head % kRxCap;
+    uint8_t* data = mem_.host_base() + EMBER_GPA_NET_RX + EMBER_RING_DATA;
+    if (kRxCap - off < need) {
+        const uint64_t skip = kRxCap - off;  // a multiple of 16, at least 16
+        if (free_bytes < skip + need) return false;
+        ember_net_rec pad{EMBER_NET_PAD, 0, 0, static_cast<uint32_t>(skip - kHdr), 0};
+        std::memcpy(data + off, &pad, kHdr);
+        head += skip;
+        free_bytes -= skip;
+        off = 0;
+    }
+    if (free_bytes < need) return false;
+    ember_net_rec rec{type, 0, stream, len, arg};
+    std::memcpy(data + off, &rec, kHdr);
+    if (len) std::memcpy(data + off + kHdr, payload, len);
+    head += need;
+    mem_.write_obj(EMBER_GPA_NET_RX + offsetof(ember_ring, head), head);
+    return true;
+}
+
+void NetDevice::drain_tx() {
+    auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_TX);
+    if (!ring) return;
+    uint64_t tail = ring->tail;
+    const uint64_t head = ring->head;
+    if (head == tail) return;
+    const uint8_t* data = mem_.host_base() + EMBER_GPA_NET_TX + EMBER_RING_DATA;
+    std::vector<uint8_t> payload;
+    bool bad = head - tail > kTxCap;
+    while (!bad && tail != head) {
+        const uint64_t off = tail % kTxCap;
+        if (kTxCap - off < kHdr || head - tail < kHdr) {
+            bad = true;
+            break;
+        }
+        ember_net_rec r;
+        std::memcpy(&r, data + off, kHdr);  // copied out, then validated
+        const uint64_t size = kHdr + align16(r.len);
+        if (r.len > EMBER_NET_DATA_MAX || size > kTxCap - off || size > head - tail) {
+            bad = true;
+            break;
+        }
+        if (r.type != EMBER_NET_PAD) {
+            payload.assign(data + off + kHdr, data + off + kHdr + r.len);
+            r.len = static_cast<uint32_t>(payload.size());
+            handle_tx_record(r, payload.data());
+        }
+        tail += size;
+    }
+    if (bad) {
+        ++stats_.bad_records;
+        log_("net tx ring holds a malformed record; the rest is dropped");
+        tail = head;
+    }
+    mem_.write_obj(EMBER_GPA_NET_TX + offsetof(ember_ring, tail), tail);
+}
+
+void NetDevice::handle_tx_record(const ember_net_rec& r, const uint8_t* payload) {
+    auto it = streams_.find(r.stream);
+    switch (r.type) {
+        case EMBER_NET_LISTEN:
+            if (r.stream >= EMBER_NET_HOST_ID || r.arg == 0 || r.arg > 65535) break;
+            listeners_[r.stream] = static_cast<uint16_t>(r.arg);
+            return;
+        case EMBER_NET_UNLISTEN: listeners_.erase(r.stream); return;
+        case EMBER_NET_CONNECT: on_connect(r.stream, payload, r.len); return;
+        case EMBER_NET_DATA:
+            if (it == streams_.end() || it->second.closed) return;  // raced with a reset
+            if (it->second.guest_shut ||
+                it->second.out.size() + r.len > EMBER_NET_WINDOW_INIT + EMBER_NET_DATA_MAX) {
+                // The guest sent beyond its credit or after shutting down.
+                reset_stream(r.stream, it->second, ECONNRESET);
+                break;
+            }
+            it->second.out.append(reinterpret_cast<const char*>(payload), r.len);
+            stats_.bytes_out += r.len;
+            flush_out(r.stream, it->second);
+            return;
+        case EMBER_NET_WINDOW:
+            if (it == streams_.end()) return;
+            if (uint64_t{it->second.to_guest_credit} + r.arg > 4ull * EMBER_NET_WINDOW_INIT) break;
+            it->second.to_guest_credit += r.arg;
+            return;
+        case EMBER_NET_SHUTDOWN:
+            if (it == streams_.end()) return;
+            it->second.guest_shut = true;
+            if (it->second.out.empty() && it->second.fd >= 0) ::shutdown(it->second.fd, SHUT_WR);
+            return;
+        case EMBER_NET_CLOSE: close_stream(r.stream); return;
+        default: break;
+    }
+    ++stats_.bad_records;
+}
+
+bool NetDevice::egress_allowed(const sockaddr_storage& ss) const {
+    for (const auto& a : egress_addrs_)
+        if (same_endpoint(a, ss)) return true;
+    return false;
+}
+
+void NetDevice::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
+    if (id >= EMBER_NET_HOST_ID || streams_.count(id) || len != sizeof(ember_net_addr)) {
+        ++stats_.bad_records;
+        return;
+    }
+    ember_net_addr a;
+    std::memcpy(&a, payload, sizeof a);
+    sockaddr_storage ss;
+    socklen_t sl;
+    if (streams_.size() >= EMBER_NET_MAX_STREAMS) {
+        push(EMBER_NET_CONNECTED, id, ENOBUFS, nullptr, 0);
+        streams_[id].closed = true;
+        return;
+    }
+    Stream& s = streams_[id];
+    if (!from_net_addr(a, &ss, &sl)) {
+        s.closed = true;
+        push(EMBER_NET_CONNECTED, id, EAFNOSUPPORT, nullptr, 0);
+        return;
+    }
+    if (!egress_allowed(ss)) {
+        ++stats_.denied;
+        s.closed = true;
+        push(EMBER_NET_CONNECTED, id, ECONNREFUSED, nullptr, 0);
+        return;
+    }
+    ++stats_.connects;
+    s.fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s.fd < 0) {
+        s.closed = true;
+        push(EMBER_NET_CONNECTED, id, ENOBUFS, nullptr, 0);
+        return;
+    }
+    const int one = 1;
+    setsockopt(s.fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+    if (::connect(s.fd, reinterpret_cast<sockaddr*>(&ss), sl) == 0) {
+        push(EMBER_NET_CONNECTED, id, 0, nullptr, 0);
+    } else if (errno == EINPROGRESS) {
+        s.connecting = true;
+    } else {
+        const int err = errno;
+        ::close(s.fd);
+        s.fd = -1;
+        s.closed = true;
+        push(EMBER_NET_CONNECTED, id, static_cast<uint32_t>(err), nullptr, 0);
+    }
+}
+
+void NetDevice::flush_out(uint32_t id, Stream& s) {
+    if (s.fd < 0 || s.connecting) return;
+    size_t written = 0;
+    while (written < s.out.size()) {
+        const ssize_t n = ::send(s.fd, s.out.data() + written, s.out.size() - written, MSG_NOSIGNAL);
+        if (n > 0) {
+            written += static_cast<size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        s.out.erase(0, written);
+        if (written) push(EMBER_NET_WINDOW, id, static_cast<uint32_t>(written), nullptr, 0);
+        reset_stream(id, s, EPIPE);
+        return;
+    }
+    if (written) {
+        s.out.erase(0, written);
+        push(EMBER_NET_WINDOW, id, static_cast<uint32_t>(written), nullptr, 0);
+    }
+    if (s.out.empty() && s.guest_shut) ::shutdown(s.fd, SHUT_WR);
+}
+
+void NetDevice::reset_stream(uint32_t id, Stream& s, int err) {
+    if (s.fd >= 0) ::close(s.fd);
+    s.fd = -1;
+    s.closed = true;
+    s.out.clear();
+    push(EMBER_NET_CLOSE, id, static_cast<uint32_t>(err), nullptr, 0);
+}
+
+void NetDevice::close_stream(uint32_t id) {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return;
+    if (it->second.fd >= 0) ::close(it->second.fd);
+    streams_.erase(it);
+}
+
+Status NetDevice::adopt(int fd, uint16_t guest_port) {
+    uint32_t listener = 0;
+    bool found = false;
+    for (const auto& [id, port] : listeners_)
+        if (port == guest_port) listener = id, found = true;
+    if (!found) {
+        ::close(fd);
+        return Status::error("no guest listener on port " + std::to_string(guest_port));
+    }
+    sockaddr_storage peer{};
+    socklen_t pl = sizeof peer;
+    getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl);
+    ember_net_addr a;
+    to_net_addr(peer, &a);
+    const uint32_t id = next_host_id_++ | EMBER_NET_HOST_ID;
+    push(EMBER_NET_ACCEPT, id, listener, &a, sizeof a);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    streams_[id].fd = fd;
+    ++stats_.accepted;
+    return Status::ok();
+}
+
+void NetDevice::pump() { wait(1, -1); }
+
+bool NetDevice::wait(int64_t deadline_ns, int extra_fd) {
+    for (;;) {
+        flush_backlog();
+        std::vector<pollfd> fds;
+        std::vector<int64_t> who;  // -1-index: host listener; >= 0: stream id; INT64_MIN: extra
+        for (size_t i = 0; i < host_listeners_.size(); ++i) {
+            bool wanted = false;
+            for (const auto& [id, port] : listeners_) wanted |= port == host_listeners_[i].map.guest_port;
+            if (!wanted || streams_.size() >= EMBER_NET_MAX_STREAMS) continue;
+            fds.push_back({host_listeners_[i].fd, POLLIN, 0});
+            who.push_back(-1 - static_cast<int64_t>(i));
+        }
+        for (auto& [id, s] : streams_) {
+            if (s.fd < 0) continue;
+            short ev = 0;
+            if (s.connecting || !s.out.empty()) ev |= POLLOUT;
+            if (!s.connecting && !s.peer_eof && s.to_guest_credit > 0) ev |= POLLIN;
+            if (!ev) continue;
+            fds.push_back({s.fd, ev, 0});
+            who.push_back(id);
+        }
+        if (extra_fd >= 0) {
+            fds.push_back({extra_fd, POLLIN, 0});
+            who.push_back(INT64_MIN);
+        }
+        int timeout_ms = -1;
+        if (deadline_ns) {
+            const int64_t left = deadline_ns - mono_ns();
+            timeout_ms = left <= 0 ? 0 : static_cast<int>((left + 999999) / 1000000);
+        }
+        if (rx_pending()) timeout_ms = 0;  // the guest has work already: just collect
+        const int n = ::poll(fds.data(), fds.size(), timeout_ms);
+        if (n < 0) return false;  // signal (timeout watchdog): the caller checks
+        bool happened = false;
+        for (size_t i = 0; i < fds.size(); ++i) {
+            if (!fds[i].revents) continue;
+            if (who[i] == INT64_MIN) {
+                happened = true;
+                continue;
+            }
+            if (who[i] < 0) {
+                HostListener& l = host_listeners_[static_cast<size_t>(-1 - who[i])];
+                while (streams_.size() < EMBER_NET_MAX_STREAMS && rx_free() >= 128) {
+                    const int c = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                    if (c < 0) break;
+                    const int one = 1;
+                    setsockopt(c, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+                    if (adopt(c, l.map.guest_port).is_ok()) happened = true;
+                }
+                continue;
+            }
+            const uint32_t id = static_cast<uint32_t>(who[i]);
+            auto it = streams_.find(id);
+            if (it == streams_.end() || it->second.fd < 0) continue;
+            Stream& s = it->second;
+            if (s.connecting && (fds[i].revents & (POLLOUT | POLLERR | POLLHUP))) {
+                int err = 0;
+                socklen_t el = sizeof err;
+                getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &el);
+                s.connecting = false;
+                push(EMBER_NET_CONNECTED, id, static_cast<uint32_t>(err), nullptr, 0);
+                if (err) {
+                    ::close(s.fd);
+                    s.fd = -1;
+                    s.closed = true;
+                }
+                happened = true;
+                continue;
+            }
+            if ((fds[i].revents & POLLOUT) && !s.out.empty()) {
+                flush_out(id, s);
+                happened = true;
+            }
+            if (s.fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) && !s.peer_eof) {
+                uint8_t buf[EMBER_NET_DATA_MAX];
+                for (;;) {
+                    const uint64_t room = rx_free();
+                    if (!backlog_.empty() || room < kHdr * 3) break;
+                    size_t want = std::min<uint64_t>({sizeof buf, s.to_guest_credit, room - kHdr * 3});
+                    if (want == 0) break;
+                    const ssize_t r = ::recv(s.fd, buf, want, 0);
+                    if (r > 0) {
+                        push(EMBER_NET_DATA, id, 0, buf, static_cast<uint32_t>(r));
+                        s.to_guest_credit -= static_cast<uint32_t>(r);
+                        stats_.bytes_in += static_cast<uint64_t>(r);
+                        happened = true;
+                        if (static_cast<size_t>(r) < want) break;
+                        continue;
+                    }
+                    if (r == 0) {
+                        s.peer_eof = true;
+                        push(EMBER_NET_SHUTDOWN, id, 0, nullptr, 0);
+                        happened = true;
+                    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                        reset_stream(id, s, ECONNRESET);
+                        happened = true;
+                    }
+                    break;
+                }
+            }
+        }
+        if (happened || rx_pending()) return true;
+        if (deadline_ns && mono_ns() >= deadline_ns) return false;
+        if (n == 0 && timeout_ms == 0) return false;
+    }
+}
+
+}  // namespace ember

@@ -1,0 +1,132 @@
+// net.h - streams carried by the host: the VMM side of the guest's sockets.
+//
+// There is no network device and no TCP/IP stack in the guest. Its sockets
+// become streams that this class carries over two rings in guest memory
+// (records defined in src/abi/ember_abi.h):
+//   - inbound: a host listener published with -p accepts the client's TCP
+//     connection and hands the stream to the guest listener on the mapped
+//     guest port (EMBER_NET_ACCEPT);
+//   - outbound: the guest's connect() becomes EMBER_NET_CONNECT, carried to
+//     the real destination only when an egress rule allows it;
+//   - data moves as EMBER_NET_DATA records under per-stream credit.
+// Everything runs on the vCPU thread: the tx ring is drained at every exit,
+// and host events are collected while the guest waits.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "abi/ember_abi.h"
+#include "vmm/guest_memory.h"
+#include "vmm/result.h"
+
+namespace ember {
+
+struct PortMapping {
+    std::string host_addr = "127.0.0.1";
+    uint16_t host_port = 0;
+    uint16_t guest_port = 0;
+};
+// Parses "HOSTPORT:GUESTPORT" or "ADDR:HOSTPORT:GUESTPORT" (ADDR may be
+// "[v6]").
+Result<PortMapping> parse_port_mapping(const std::string& spec);
+
+struct EgressRule {
+    std::string host;  // a name or address; resolved when the VM starts
+    uint16_t port = 0;
+};
+Result<EgressRule> parse_egress_rule(const std::string& spec);  // "HOST:PORT"
+
+struct NetConfig {
+    std::vector<PortMapping> ports;
+    std::vector<EgressRule> egress;
+};
+
+struct NetStats {
+    uint64_t accepted = 0, connects = 0, denied = 0, bytes_in = 0, bytes_out = 0, bad_records = 0;
+};
+
+class NetDevice {
+public:
+    NetDevice(GuestMemory& mem, const NetConfig& cfg, std::function<void(const std::string&)> log);
+    ~NetDevice();
+    NetDevice(const NetDevice&) = delete;
+    NetDevice& operator=(const NetDevice&) = delete;
+
+    // Binds the host listeners of the port mappings and resolves the egress
+    // rules. A port already in use is an error here, before the guest runs.
+    Status start();
+    // Processes the records the guest queued in the tx ring.
+    void drain_tx();
+    // Moves whatever the host has now (new connections, data, EOF, connect
+    // results) into the rx ring, as far as it has room. Never blocks.
+    void pump();
+    // True when the rx ring holds records the guest has not consumed.
+    bool rx_pending() const;
+    // Waits for host events until deadline_ns (host CLOCK_MONOTONIC, 0 =
+    // none), also waking when extra_fd (if >= 0) is readable. Returns after
+    // pumping: true if something happened, false on timeout or signal.
+    bool wait(int64_t deadline_ns, int extra_fd);
+    // Hands an already-accepted client connection to the guest listener on
+    // guest_port (used by the platform gateway). Takes ownership of fd.
+    Status adopt(int fd, uint16_t guest_port);
+
+    // The guest's listeners (guest port -> listener id), for snapshots.
+    const std::map<uint32_t, uint16_t>& guest_listeners() const { return listeners_; }
+    void set_guest_listeners(const std::map<uint32_t, uint16_t>& l) { listeners_ = l; }
+    size_t open_streams() const { return streams_.size(); }
+    const NetStats& stats() const { return stats_; }
+
+private:
+    struct Stream {
+        int fd = -1;
+        bool connecting = false;   // outbound connect in progress
+        bool peer_eof = false;     // the host peer finished sending
+        bool eof_sent = false;     // SHUTDOWN record pushed to the guest
+        bool guest_shut = false;   // the guest finished sending
+        bool closed = false;       // reset pushed to the guest; waiting for its CLOSE
+        uint32_t to_guest_credit = EMBER_NET_WINDOW_INIT;
+        std::string out;           // guest data not yet written to the peer
+    };
+    struct HostListener {
+        int fd = -1;
+        PortMapping map;
+    };
+
+    // Queues a record for the guest. Control records that do not fit in the
+    // rx ring now wait in backlog_ (bounded: a few per stream); DATA is only
+    // pushed when there is room, so it returns false instead.
+    bool push(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len);
+    bool push_now(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len);
+    void flush_backlog();
+    uint64_t rx_free() const;
+    void handle_tx_record(const ember_net_rec& r, const uint8_t* payload);
+    void on_connect(uint32_t id, const uint8_t* payload, uint32_t len);
+    void flush_out(uint32_t id, Stream& s);
+    void reset_stream(uint32_t id, Stream& s, int err);
+    void close_stream(uint32_t id);
+    bool egress_allowed(const sockaddr_storage& ss) const;
+
+    GuestMemory& mem_;
+    NetConfig cfg_;
+    std::function<void(const std::string&)> log_;
+    std::vector<HostListener> host_listeners_;
+    std::map<uint32_t, uint16_t> listeners_;  // guest listener id -> guest port
+    std::map<uint32_t, Stream> streams_;
+    std::vector<sockaddr_storage> egress_addrs_;
+    uint32_t next_host_id_ = EMBER_NET_HOST_ID;
+    struct Pending {
+        uint16_t type;
+        uint32_t stream, arg;
+        std::string payload;
+    };
+    std::vector<Pending> backlog_;
+    NetStats stats_;
+};
+
+}  // namespace ember
