@@ -3,6 +3,9 @@
 // overflowing lengths, unknown call numbers. Each call's status (from
 // ember_boot_info.hc_status) is printed as "name: status"; the VMM must answer
 // with error codes and keep running. Two well-formed calls are controls.
+// With a MODE argument it instead makes one call that must end the VM with a
+// diagnostic (bad port, unreadable exit struct, garbage crash report) or
+// damages the console ring.
 //
 // Only meaningful inside an Ember microVM: natively the port I/O and the
 // boot-info page do not exist, so it refuses to run without --in-ember.
@@ -53,15 +56,51 @@ static int64_t log_call(uint64_t len, const char* msg) {
     return hypercall_port(EMBER_HC_PORT_BASE + EMBER_HC_LOG, EMBER_HC_SLOT_LOG);
 }
 
+// Attacks that end the VM (the VMM must stop it with a diagnostic) or that
+// damage shared state; selected by argv[2].
+static int fatal_mode(const char* mode) {
+    fflush(stdout);
+    if (!strcmp(mode, "port-outside-range")) {
+        hypercall_port(EMBER_HC_PORT_BASE + 0x100, EMBER_HC_SLOT_RANDOM);
+    } else if (!strcmp(mode, "port-read")) {
+        uint32_t v;
+        __asm__ volatile("inl %%dx, %%eax" : "=a"(v) : "d"((uint16_t)(EMBER_HC_PORT_BASE + EMBER_HC_RANDOM)));
+    } else if (!strcmp(mode, "exit-struct-outside-memory")) {
+        hypercall_port(EMBER_HC_PORT_BASE + EMBER_HC_EXIT, 0xfffff000u);
+    } else if (!strcmp(mode, "panic-message-garbage")) {
+        volatile struct ember_hc_crash* c = (volatile struct ember_hc_crash*)EMBER_HC_SLOT_CRASH;
+        c->kind = EMBER_CRASH_KERNEL;
+        for (size_t i = 0; i < sizeof c->message; i++) c->message[i] = (char)(i % 2 ? 0x1b : 0x07);
+        hypercall_port(EMBER_HC_PORT_BASE + EMBER_HC_CRASH, EMBER_HC_SLOT_CRASH);
+    } else if (!strcmp(mode, "crash-unknown-kind")) {
+        volatile struct ember_hc_crash* c = (volatile struct ember_hc_crash*)EMBER_HC_SLOT_CRASH;
+        c->kind = 0xdeadbeef;
+        c->vector = 0xffffffff;
+        hypercall_port(EMBER_HC_PORT_BASE + EMBER_HC_CRASH, EMBER_HC_SLOT_CRASH);
+    } else if (!strcmp(mode, "console-ring-garbage")) {
+        volatile struct ember_ring* r = (volatile struct ember_ring*)EMBER_GPA_CONSOLE;
+        r->head = r->tail + (1ull << 40);
+        hypercall_port(EMBER_HC_PORT_BASE + EMBER_HC_CONSOLE, 0);
+        puts("hostile: after console ring damage");
+        return 0;
+    } else {
+        fprintf(stderr, "hostile: unknown mode %s\n", mode);
+        return 2;
+    }
+    puts("hostile: still running after a fatal hypercall (unexpected)");
+    return 1;
+}
+
 int main(int argc, char** argv) {
     if (argc < 2 || strcmp(argv[1], "--in-ember") != 0) {
-        fprintf(stderr, "usage: ember-vm run hostile -- --in-ember (runs only inside Ember)\n");
+        fprintf(stderr, "usage: ember-vm run hostile -- --in-ember [MODE] (runs only inside Ember)\n");
         return 2;
     }
     if (boot->magic != EMBER_BOOT_MAGIC) {
         printf("hostile: no Ember boot-info page at %#llx\n", (unsigned long long)EMBER_GPA_BOOT_INFO);
         return 3;
     }
+    if (argc > 2) return fatal_mode(argv[2]);
     const uint64_t mem = boot->mem_size;
     static unsigned char buf[64];
 

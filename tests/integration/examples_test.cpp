@@ -1,5 +1,6 @@
 // examples_test.cpp - boots a microVM per test and runs the example programs
 // of examples/, each built with gcc -static (glibc) and musl-gcc -static.
+#include <algorithm>
 #include <regex>
 
 #include "ember_stats.h"
@@ -232,6 +233,46 @@ TEST_P(ExampleTest, HostileHypercallsGetErrorCodes) {
         ASSERT_TRUE(status.count(unknown)) << unknown << "\n" << describe(r);
         EXPECT_EQ(status[unknown], -3) << unknown << " must give EMBER_ENOSYS\n" << describe(r);
     }
+}
+
+bool only_printable_lines(const std::string& s) {
+    for (unsigned char c : s)
+        if (c != '\n' && (c < 0x20 || c > 0x7e)) return false;
+    return true;
+}
+
+TEST_P(ExampleTest, HostileFatalHypercallsEndOnlyTheVm) {
+    struct Case {
+        const char* mode;
+        std::vector<int> statuses;
+        const char* stderr_mentions;
+    };
+    const Case cases[] = {
+        {"port-outside-range", {125}, "port"},
+        {"port-read", {125}, "port"},
+        {"exit-struct-outside-memory", {125}, "exit"},
+        {"panic-message-garbage", {134}, "panic"},
+        {"crash-unknown-kind", {125, 134}, ""},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.mode);
+        auto r = run_ember({"run", prog("hostile"), "--", "--in-ember", c.mode});
+        ASSERT_TRUE(r.exited) << "the VMM must survive a hostile guest\n" << describe(r);
+        EXPECT_NE(std::find(c.statuses.begin(), c.statuses.end(), r.exit_code), c.statuses.end())
+            << describe(r);
+        EXPECT_EQ(r.err.rfind("ember-vm: ", 0), 0u) << describe(r);
+        EXPECT_NE(r.err.find(c.stderr_mentions), std::string::npos) << describe(r);
+        EXPECT_TRUE(only_printable_lines(r.err)) << "guest bytes must be sanitised\n" << describe(r);
+        EXPECT_EQ(r.out.find("unexpected"), std::string::npos) << describe(r);
+    }
+}
+
+TEST_P(ExampleTest, HostileConsoleRingDamageIsSurvived) {
+    auto r = run_ember({"run", prog("hostile"), "--", "--in-ember", "console-ring-garbage"});
+    ASSERT_TRUE(r.exited) << describe(r);
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_NE(r.err.find("console"), std::string::npos) << "the VMM should say what happened\n"
+                                                        << describe(r);
 }
 
 INSTANTIATE_TEST_SUITE_P(Libc, ExampleTest, ::testing::Values("gcc", "musl"),
