@@ -116,6 +116,7 @@ int report(bool stats, const ember::VmResult& r) {
     switch (r.outcome) {
         case ember::Outcome::kExited: return r.exit_status;
         case ember::Outcome::kSnapshotted: return 0;
+        case ember::Outcome::kStopped: return fail(kExitVmError, r.message);
         case ember::Outcome::kCrashed: return fail(kExitCrashed, r.message);
         case ember::Outcome::kKernelPanic: return fail(kExitKernelPanic, r.message);
         case ember::Outcome::kTimeout: return fail(kExitTimeout, "stopped: " + r.message);

@@ -324,6 +324,12 @@ int64_t HypercallContext::do_wait(uint64_t arg, HcOutcome* out) {
             if (stdin_ready()) ready |= EMBER_WAIT_STDIN;
         }
         if (ready) break;
+        if (stop_ && stop_->load()) {
+            out->done = true;
+            out->outcome = Outcome::kStopped;
+            out->message = "stopped by the host";
+            return EMBER_OK;
+        }
         const int64_t now = mono_ns();
         if (wall_deadline_ && now >= wall_deadline_) {
             out->done = true;

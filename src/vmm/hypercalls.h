@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -46,6 +47,8 @@ public:
     // without blocking (used before a restored instance first runs).
     void prefill_stdin();
     void set_want_ready(bool v) { want_ready_ = v; }
+    // Waits end early (Outcome::kStopped) once *flag is true.
+    void set_stop_flag(const std::atomic<bool>* flag) { stop_ = flag; }
     bool stdin_eof() const { return stdin_eof_; }
     void set_stdin_eof(bool v) { stdin_eof_ = v; }
 
@@ -70,6 +73,7 @@ private:
     NetDevice& net_;
     bool stdin_eof_ = false;
     bool want_ready_ = false;
+    const std::atomic<bool>* stop_ = nullptr;
 };
 
 }  // namespace ember

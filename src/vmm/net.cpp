@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,9 +125,37 @@ Result<EgressRule> parse_egress_rule(const std::string& spec) {
 
 NetDevice::NetDevice(GuestMemory& mem, const NetConfig& cfg,
                      std::function<void(const std::string&)> log)
-    : mem_(mem), cfg_(cfg), log_(std::move(log)) {}
+    : mem_(mem), cfg_(cfg), log_(std::move(log)) {
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+void NetDevice::post(int fd, uint16_t guest_port) {
+    {
+        std::lock_guard lock(post_mu_);
+        posted_.emplace_back(fd, guest_port);
+    }
+    wake();
+}
+
+void NetDevice::wake() {
+    const uint64_t one = 1;
+    if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+void NetDevice::take_posted() {
+    std::vector<std::pair<int, uint16_t>> items;
+    {
+        std::lock_guard lock(post_mu_);
+        items.swap(posted_);
+    }
+    for (auto [fd, port] : items) {
+        if (auto st = adopt(fd, port); !st) log_("connection dropped: " + st.message());
+    }
+}
 
 NetDevice::~NetDevice() {
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    for (auto& [fd, port] : posted_) ::close(fd);
     for (auto& l : host_listeners_)
         if (l.fd >= 0) ::close(l.fd);
     for (auto& [id, s] : streams_)
@@ -427,6 +456,7 @@ void NetDevice::pump() { wait(1, -1); }
 
 bool NetDevice::wait(int64_t deadline_ns, int extra_fd) {
     for (;;) {
+        take_posted();
         flush_backlog();
         std::vector<pollfd> fds;
         std::vector<int64_t> who;  // -1-index: host listener; >= 0: stream id; INT64_MIN: extra
@@ -450,6 +480,10 @@ bool NetDevice::wait(int64_t deadline_ns, int extra_fd) {
             fds.push_back({extra_fd, POLLIN, 0});
             who.push_back(INT64_MIN);
         }
+        if (wake_fd_ >= 0) {
+            fds.push_back({wake_fd_, POLLIN, 0});
+            who.push_back(INT64_MIN + 1);
+        }
         int timeout_ms = -1;
         if (deadline_ns) {
             const int64_t left = deadline_ns - mono_ns();
@@ -463,6 +497,12 @@ bool NetDevice::wait(int64_t deadline_ns, int extra_fd) {
             if (!fds[i].revents) continue;
             if (who[i] == INT64_MIN) {
                 happened = true;
+                continue;
+            }
+            if (who[i] == INT64_MIN + 1) {
+                uint64_t v;
+                (void)!::read(wake_fd_, &v, sizeof v);
+                happened = true;  // posted work or a stop request: return to the caller
                 continue;
             }
             if (who[i] < 0) {

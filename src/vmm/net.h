@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -74,7 +75,15 @@ public:
     bool wait(int64_t deadline_ns, int extra_fd);
     // Hands an already-accepted client connection to the guest listener on
     // guest_port (used by the platform gateway). Takes ownership of fd.
+    // vCPU thread only.
     Status adopt(int fd, uint16_t guest_port);
+    // Thread-safe: queues fd for adopt() on the vCPU thread and wakes a
+    // waiting guest. Takes ownership of fd (closed if no listener matches).
+    void post(int fd, uint16_t guest_port);
+    // Thread-safe: wakes the vCPU thread if it is waiting.
+    void wake();
+    // Adopts everything posted so far (vCPU thread).
+    void take_posted();
 
     // The guest's listeners (guest port -> listener id), for snapshots.
     const std::map<uint32_t, uint16_t>& guest_listeners() const { return listeners_; }
@@ -126,6 +135,9 @@ private:
         std::string payload;
     };
     std::vector<Pending> backlog_;
+    std::mutex post_mu_;
+    std::vector<std::pair<int, uint16_t>> posted_;
+    int wake_fd_ = -1;  // eventfd
     NetStats stats_;
 };
 

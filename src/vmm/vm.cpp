@@ -10,6 +10,8 @@
 #include <x86intrin.h>
 
 #include <algorithm>
+#include <atomic>
+#include <pthread.h>
 #include <cstring>
 #include <mutex>
 
@@ -33,6 +35,7 @@ const char* outcome_name(Outcome o) {
         case Outcome::kDeadlock: return "deadlock";
         case Outcome::kVmError: return "vm error";
         case Outcome::kSnapshotted: return "snapshotted";
+        case Outcome::kStopped: return "stopped";
     }
     return "?";
 }
@@ -146,6 +149,9 @@ struct Vm::Impl {
     uint32_t tsc_khz_ = 0;
     int64_t t_start_ = 0, t_ready_ = 0;
     std::unique_ptr<NetDevice> net_;
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> running_{false};
+    pthread_t vcpu_thread_{};
     bool restored_ = false;
     uint32_t ready_call_ = 0;  // restored instances: the call they resume in
     uint64_t ready_arg_ = 0;
@@ -398,6 +404,13 @@ VmResult Vm::Impl::run() {
             return finish(Outcome::kVmError, 0, s.message());
     }
     HypercallContext hc(mem_, cfg_, stats_, wall_deadline, shell_.vcpu.fd(), *net_);
+    hc.set_stop_flag(&stop_);
+    vcpu_thread_ = pthread_self();
+    running_ = true;
+    struct Running {
+        std::atomic<bool>& r;
+        ~Running() { r = false; }
+    } running_guard{running_};
     hc.set_want_ready(!cfg_.snapshot_out.empty() && !restored_);
     if (restored_) {
         // The instance resumes inside the call it was snapshotted in: give
@@ -416,10 +429,16 @@ VmResult Vm::Impl::run() {
     }
     kvm_run* run = shell_.vcpu.run();
     for (;;) {
+        if (stop_) {
+            hc.drain_console();
+            return finish(Outcome::kStopped, 0, "stopped by the host");
+        }
         const int rc = ioctl(shell_.vcpu.fd(), KVM_RUN, 0);
         ++stats_.exits;
         if (rc < 0) {
             if (errno == EINTR || errno == EAGAIN) {
+                run->immediate_exit = 0;
+                if (stop_) continue;
                 if (wall_deadline && mono_ns() >= wall_deadline) {
                     hc.drain_console();
                     return finish(Outcome::kTimeout, 0,
@@ -604,7 +623,7 @@ VmConfig with_defaults(VmConfig config) {
 }
 }  // namespace
 
-Vm::Vm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Vm::Vm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) { install_watchdog_handler(); }
 Vm::~Vm() = default;
 
 Result<std::unique_ptr<Vm>> Vm::boot(VmConfig config) {
@@ -621,6 +640,17 @@ Result<std::unique_ptr<Vm>> Vm::restore(std::shared_ptr<const snapshot::Snapshot
 }
 
 VmResult Vm::run() { return impl_->run(); }
+
+void Vm::post_connection(int fd, uint16_t guest_port) { impl_->net_->post(fd, guest_port); }
+
+void Vm::stop() {
+    impl_->stop_ = true;
+    impl_->net_->wake();
+    // Kick the vCPU out of KVM_RUN: immediate_exit covers the window before
+    // it enters, the signal the time inside.
+    impl_->shell_.vcpu.run()->immediate_exit = 1;
+    if (impl_->running_) pthread_kill(impl_->vcpu_thread_, kWatchdogSignal);
+}
 
 Status Vm::adopt_connection(int fd, uint16_t guest_port) { return impl_->net_->adopt(fd, guest_port); }
 

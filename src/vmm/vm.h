@@ -45,6 +45,7 @@ enum class Outcome {
     kDeadlock,     // the guest waits for nothing, forever
     kVmError,      // triple fault, unexpected exit, bad port, internal error
     kSnapshotted,  // the snapshot was written and the VM stopped at READY
+    kStopped,      // stop() was called
 };
 const char* outcome_name(Outcome o);
 
@@ -93,6 +94,13 @@ public:
     // Hands an accepted client connection to the guest's listener on
     // guest_port before run() (the platform gateway's path). Takes fd.
     Status adopt_connection(int fd, uint16_t guest_port);
+    // Thread-safe, also while run() executes in another thread: hands a
+    // client connection to the guest's listener on guest_port (fd is closed
+    // if there is none).
+    void post_connection(int fd, uint16_t guest_port);
+    // Thread-safe: makes run() return Outcome::kStopped soon, whether the
+    // guest is running or waiting.
+    void stop();
 
     struct Impl;
 
