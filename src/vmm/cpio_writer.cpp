@@ -108,13 +108,17 @@ std::string add_tree(Writer& w, const fs::path& dir, const std::string& guest_di
         const fs::file_status st = e.symlink_status(ec);
         if (ec) return host + ": " + ec.message();
         const uint32_t perms = static_cast<uint32_t>(st.permissions()) & kPermMask;
+        struct stat host_st {};
+        const uint32_t mtime = ::lstat(host.c_str(), &host_st) == 0 && host_st.st_mtime > 0
+                                   ? static_cast<uint32_t>(host_st.st_mtime)
+                                   : 0;
         std::string norm;
         bool ok = true;
         switch (st.type()) {
             case fs::file_type::directory: {
                 if (std::string why = path_problem(guest, kModeDir, &norm); !why.empty())
                     return host + ": " + why;
-                ok = w.add_dir(norm, perms);
+                ok = w.add_dir(norm, perms, mtime);
                 if (ok) {
                     if (std::string err = add_tree(w, e.path(), norm); !err.empty()) return err;
                 }
@@ -126,7 +130,7 @@ std::string add_tree(Writer& w, const fs::path& dir, const std::string& guest_di
                 std::vector<uint8_t> data;
                 if (std::string err = read_file(host, &data); !err.empty())
                     return host + ": " + err;
-                ok = w.add_file(norm, data, perms);
+                ok = w.add_file(norm, data, perms, mtime);
                 break;
             }
             case fs::file_type::symlink: {
@@ -134,7 +138,7 @@ std::string add_tree(Writer& w, const fs::path& dir, const std::string& guest_di
                     return host + ": " + why;
                 const fs::path target = fs::read_symlink(e.path(), ec);
                 if (ec) return host + ": " + ec.message();
-                ok = w.add_symlink(norm, target.string());
+                ok = w.add_symlink(norm, target.string(), mtime);
                 break;
             }
             default:
@@ -156,21 +160,23 @@ using LinkKey = std::tuple<uint32_t, uint32_t, uint32_t>;
 
 }  // namespace
 
-bool Writer::add_dir(std::string_view path, uint32_t mode) {
-    return add(path, kModeDir | (mode & kPermMask), {});
+bool Writer::add_dir(std::string_view path, uint32_t mode, uint32_t mtime) {
+    return add(path, kModeDir | (mode & kPermMask), {}, mtime);
 }
 
-bool Writer::add_file(std::string_view path, std::span<const uint8_t> data, uint32_t mode) {
-    return add(path, kModeFile | (mode & kPermMask), data);
+bool Writer::add_file(std::string_view path, std::span<const uint8_t> data, uint32_t mode,
+                      uint32_t mtime) {
+    return add(path, kModeFile | (mode & kPermMask), data, mtime);
 }
 
-bool Writer::add_symlink(std::string_view path, std::string_view target) {
+bool Writer::add_symlink(std::string_view path, std::string_view target, uint32_t mtime) {
     if (target.empty() || target.find('\0') != std::string_view::npos) return false;
     const auto* bytes = reinterpret_cast<const uint8_t*>(target.data());
-    return add(path, kModeSymlink | 0777, {bytes, target.size()});
+    return add(path, kModeSymlink | 0777, {bytes, target.size()}, mtime);
 }
 
-bool Writer::add(std::string_view path, uint32_t mode, std::span<const uint8_t> data) {
+bool Writer::add(std::string_view path, uint32_t mode, std::span<const uint8_t> data,
+                 uint32_t mtime) {
     const uint32_t type = mode & kModeTypeMask;
     std::string norm;
     if (!path_problem(path, type, &norm).empty() || data.size() > kMaxFileSize) return false;
@@ -190,6 +196,7 @@ bool Writer::add(std::string_view path, uint32_t mode, std::span<const uint8_t> 
         if ((node.mode & kModeTypeMask) != type) return false;
         node.mode = mode;
         node.data.assign(data.begin(), data.end());
+        node.mtime = mtime;
         return true;
     }
 
@@ -198,24 +205,24 @@ bool Writer::add(std::string_view path, uint32_t mode, std::span<const uint8_t> 
         std::string parent = norm.substr(0, slash);
         if (index_.count(parent) != 0) continue;
         index_.emplace(parent, nodes_.size());
-        nodes_.push_back(Node{std::move(parent), kModeDir | 0755, {}});
+        nodes_.push_back(Node{std::move(parent), kModeDir | 0755, {}, mtime});
     }
     index_.emplace(norm, nodes_.size());
-    nodes_.push_back(Node{std::move(norm), mode, {data.begin(), data.end()}});
+    nodes_.push_back(Node{std::move(norm), mode, {data.begin(), data.end()}, mtime});
     return true;
 }
 
 std::vector<uint8_t> Writer::finish() {
     std::vector<uint8_t> out;
     const auto pad4 = [&out] { out.resize((out.size() + 3) & ~size_t{3}, 0); };
-    const auto put = [&](uint32_t ino, uint32_t mode, uint32_t nlink, std::string_view name,
-                         std::span<const uint8_t> data) {
+    const auto put = [&](uint32_t ino, uint32_t mode, uint32_t nlink, uint32_t mtime,
+                         std::string_view name, std::span<const uint8_t> data) {
         char header[kHeaderSize + 1];
         // ino mode uid gid nlink mtime filesize devmajor devminor rdevmajor
         // rdevminor namesize check
         std::snprintf(header, sizeof header,
                       "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", ino, mode, 0u,
-                      0u, nlink, 0u, static_cast<uint32_t>(data.size()), 0u, 0u, 0u, 0u,
+                      0u, nlink, mtime, static_cast<uint32_t>(data.size()), 0u, 0u, 0u, 0u,
                       static_cast<uint32_t>(name.size() + 1), 0u);
         out.insert(out.end(), header, header + kHeaderSize);
         out.insert(out.end(), name.begin(), name.end());
@@ -227,9 +234,9 @@ std::vector<uint8_t> Writer::finish() {
     for (size_t i = 0; i < nodes_.size(); ++i) {
         const Node& n = nodes_[i];
         const uint32_t nlink = (n.mode & kModeTypeMask) == kModeDir ? 2 : 1;
-        put(static_cast<uint32_t>(i + 1), n.mode, nlink, n.path, n.data);
+        put(static_cast<uint32_t>(i + 1), n.mode, nlink, n.mtime, n.path, n.data);
     }
-    put(0, 0, 1, kTrailerName, {});
+    put(0, 0, 1, 0, kTrailerName, {});
     nodes_.clear();
     index_.clear();
     return out;
@@ -267,25 +274,25 @@ std::string add_archive(Writer& w, std::span<const uint8_t> archive) {
 
         bool ok = true;
         if (type == kModeDir) {
-            ok = w.add_dir(path, perms);
+            ok = w.add_dir(path, perms, e.mtime);
         } else if (type == kModeSymlink) {
             const std::string_view target(reinterpret_cast<const char*>(e.data), e.size);
             if (target.empty() || target.find('\0') != std::string_view::npos)
                 return where + "empty symlink target or target containing NUL";
-            ok = w.add_symlink(path, target);
+            ok = w.add_symlink(path, target, e.mtime);
         } else if (e.nlink <= 1) {
-            ok = w.add_file(path, data, perms);
+            ok = w.add_file(path, data, perms, e.mtime);
         } else {
             LinkGroup& g = links[LinkKey{e.dev_major, e.dev_minor, e.ino}];
             if (e.size > 0) {
                 g.data = data;
                 g.has_data = true;
                 for (const auto& [p, m] : g.waiting)
-                    if (!w.add_file(p, data, m)) return where + "hard link /" + p + " conflicts";
+                    if (!w.add_file(p, data, m, e.mtime)) return where + "hard link /" + p + " conflicts";
                 g.waiting.clear();
             }
             if (g.has_data)
-                ok = w.add_file(path, g.data, perms);
+                ok = w.add_file(path, g.data, perms, e.mtime);
             else
                 g.waiting.emplace_back(path, perms);
         }

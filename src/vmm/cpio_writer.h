@@ -29,10 +29,12 @@ class Writer {
     // exists and is not a directory, when the path exists with another type,
     // when the data is too large for a newc header (4 GiB - 1), or when a
     // symlink target is empty or contains a NUL.
-    [[nodiscard]] bool add_dir(std::string_view path, uint32_t mode = 0755);
+    // mtime: seconds since the epoch (0 keeps archives reproducible).
+    [[nodiscard]] bool add_dir(std::string_view path, uint32_t mode = 0755, uint32_t mtime = 0);
     [[nodiscard]] bool add_file(std::string_view path, std::span<const uint8_t> data,
-                                uint32_t mode = 0644);
-    [[nodiscard]] bool add_symlink(std::string_view path, std::string_view target);
+                                uint32_t mode = 0644, uint32_t mtime = 0);
+    [[nodiscard]] bool add_symlink(std::string_view path, std::string_view target,
+                                   uint32_t mtime = 0);
 
     // Returns the archive, ending with TRAILER!!!, and leaves the writer empty.
     std::vector<uint8_t> finish();
@@ -42,21 +44,22 @@ class Writer {
         std::string path;
         uint32_t mode;  // type and permission bits
         std::vector<uint8_t> data;
+        uint32_t mtime = 0;
     };
-    bool add(std::string_view path, uint32_t mode, std::span<const uint8_t> data);
+    bool add(std::string_view path, uint32_t mode, std::span<const uint8_t> data, uint32_t mtime);
 
     std::vector<Node> nodes_;
     std::unordered_map<std::string, size_t> index_;  // path -> nodes_ index
 };
 
 // Adds the host directory tree host_dir (regular files, directories and
-// symlinks, with their permission bits; other file types are skipped) under
+// symlinks, with their permission bits and modification times; other file types are skipped) under
 // the guest root. Symlinks are stored, never followed. Returns "" on success,
 // else a one-line message naming the failing host path.
 std::string add_host_tree(Writer& w, const std::string& host_dir);
 
 // Validates archive with Reader and re-adds every directory, regular file and
-// symlink in it to w (device nodes, fifos and sockets are skipped). Hard links
+// symlink in it to w, keeping modification times (device nodes, fifos and sockets are skipped). Hard links
 // become separate copies of the linked data. Returns "" on success, else a
 // one-line message naming the defect and its offset.
 std::string add_archive(Writer& w, std::span<const uint8_t> archive);
