@@ -110,6 +110,7 @@ int report(bool stats, const ember::VmResult& r) {
                      static_cast<unsigned long long>(r.stats.exits),
                      static_cast<unsigned long long>(r.stats.hypercalls),
                      static_cast<unsigned long long>(r.stats.syscalls));
+        if (r.stats.kernel_init_us > 0) std::fprintf(stderr, " kernel_init_us=%.1f", r.stats.kernel_init_us);
         if (r.stats.snapshot_us > 0) std::fprintf(stderr, " snapshot_us=%.1f", r.stats.snapshot_us);
         std::fprintf(stderr, "\n");
     }

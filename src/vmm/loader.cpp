@@ -39,6 +39,11 @@ Result<LoadedImage> load_elf(GuestMemory& mem, std::span<const uint8_t> file, ui
         // parse() guarantees offset + filesz lies inside the file.
         if (!mem.write(s.vaddr + out.bias, file.data() + s.offset, s.filesz))
             return Status::error(what + ": segment outside guest memory");
+        // The zero-filled rest (.bss) is about to be used: populate it on the
+        // host now, where a page fault is several times cheaper than the
+        // guest's first touch of an unpopulated page.
+        if (!mem.fill(s.vaddr + out.bias + s.filesz, 0, s.memsz - s.filesz))
+            return Status::error(what + ": segment outside guest memory");
     }
     out.entry = img.entry + out.bias;
     out.phdr = img.phdr_vaddr ? img.phdr_vaddr + out.bias : 0;

@@ -226,6 +226,17 @@ Status Vm::Impl::setup_boot() {
     if (!app) return app.status();
     auto args = write_args(mem_, cfg_.argv, cfg_.env);
     if (!args) return args.status();
+    // Pages every boot touches: populate them on the host now (cheaper than
+    // a guest first touch). The top of the kernel stack, the hypercall page,
+    // and the ring headers; the boot-info page is written below.
+    mem_.fill(EMBER_GPA_KSTACK_TOP - 4 * EMBER_PAGE_SIZE, 0, 4 * EMBER_PAGE_SIZE);
+    mem_.fill(EMBER_GPA_HC_PAGE, 0, EMBER_PAGE_SIZE);
+    for (uint64_t ring : {EMBER_GPA_CONSOLE, EMBER_GPA_STDIN, EMBER_GPA_NET_RX, EMBER_GPA_NET_TX})
+        mem_.fill(ring, 0, EMBER_PAGE_SIZE);
+    // The kernel puts its page bitmaps and then the application's stack at
+    // the top of free memory, just below the root filesystem.
+    if (*rootfs_gpa >= EMBER_GPA_APP_MIN + 16 * EMBER_PAGE_SIZE)
+        mem_.fill((*rootfs_gpa & ~(EMBER_PAGE_SIZE - 1)) - 16 * EMBER_PAGE_SIZE, 0, 16 * EMBER_PAGE_SIZE);
     if (auto s = start_net(); !s) return s;
 
     auto shell = VmPool::instance().take();
@@ -378,6 +389,9 @@ VmResult Vm::Impl::finish(Outcome o, int status, std::string msg) {
         if (b->tsc_app_start > tsc_base_ && tsc_khz_) {
             const double since_base_us =
                 static_cast<double>(b->tsc_app_start - tsc_base_) * 1e3 / tsc_khz_;
+            if (b->tsc_kernel_start > tsc_base_ && b->tsc_app_start > b->tsc_kernel_start)
+                stats_.kernel_init_us =
+                    static_cast<double>(b->tsc_app_start - b->tsc_kernel_start) * 1e3 / tsc_khz_;
             stats_.first_insn_us =
                 static_cast<double>(host_mono_at_tsc_base_ - t_start_) / 1e3 + since_base_us;
         }

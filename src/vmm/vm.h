@@ -56,6 +56,7 @@ struct VmStats {
     uint64_t bad_hypercalls = 0;
     double create_us = 0;      // create VM -> ready to run
     double first_insn_us = 0;  // create VM -> first application instruction
+    double kernel_init_us = 0; // guest kernel's first instruction -> application start
     double run_us = 0;         // first KVM_RUN -> exit
     double total_us = 0;       // create VM -> exit
     double snapshot_us = 0;    // writing the snapshot, when one was taken
