@@ -14,6 +14,7 @@
 #include "vmm/cpio_writer.h"
 #include "vmm/kvm.h"
 #include "vmm/snapshot.h"
+#include "vmm/vm_pool.h"
 #include "vmm/vm.h"
 
 namespace {
@@ -170,6 +171,9 @@ int do_run(RunOptions& o) {
     if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
 
     ember::VmConfig cfg;
+    // Create the KVM VM and vCPU while the files are read and the root
+    // filesystem is built.
+    if (access("/dev/kvm", R_OK | W_OK) == 0) ember::VmPool::instance().prefetch(1);
     const auto mem = parse_size(o.mem);
     if (!mem) return fail(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
     cfg.mem_size = (*mem + (2ull << 20) - 1) & ~((2ull << 20) - 1);
@@ -267,6 +271,7 @@ struct RestoreOptions {
 
 int do_restore(RestoreOptions& o) {
     ember::VmConfig cfg;
+    if (access("/dev/kvm", R_OK | W_OK) == 0) ember::VmPool::instance().prefetch(1);
     if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return fail(kExitUsage, e);
     if (!o.timeout.empty()) {
         auto t = parse_duration_ns(o.timeout);

@@ -425,6 +425,16 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
     return std::shared_ptr<const Snapshot>(std::move(snap));
 }
 
+void Snapshot::record_working_set(WorkingSet ws) const {
+    std::lock_guard lock(ws_mu_);
+    if (!working_set_) working_set_ = std::make_shared<const WorkingSet>(std::move(ws));
+}
+
+std::shared_ptr<const WorkingSet> Snapshot::working_set() const {
+    std::lock_guard lock(ws_mu_);
+    return working_set_;
+}
+
 Result<GuestMemory> Snapshot::map_memory() const {
     return GuestMemory::map_file_private(fd_, header_.mem_offset, header_.mem_size);
 }

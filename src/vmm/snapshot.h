@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <utility>
@@ -81,6 +82,14 @@ struct Header {
 Status write(const std::string& path, const GuestMemory& mem, const VcpuState& vcpu,
              const VmmState& vmm, uint64_t tsc_khz);
 
+// The guest pages an instance touched (page indices), learnt from the first
+// instance restored from a snapshot. Later restores populate them on the
+// host before the guest runs, so the guest's first touches are cheap.
+struct WorkingSet {
+    std::vector<uint64_t> read;     // mapped from the snapshot, not written
+    std::vector<uint64_t> written;  // copied on write
+};
+
 // An opened, validated snapshot. Thread-safe to restore from concurrently.
 class Snapshot {
 public:
@@ -97,8 +106,14 @@ public:
     Result<GuestMemory> map_memory() const;
     uint64_t pages_present() const { return header_.mem_pages; }
 
+    // The first recorded working set is kept; later calls do nothing.
+    void record_working_set(WorkingSet ws) const;
+    std::shared_ptr<const WorkingSet> working_set() const;
+
 private:
     Snapshot() = default;
+    mutable std::mutex ws_mu_;
+    mutable std::shared_ptr<const WorkingSet> working_set_;
     int fd_ = -1;
     Header header_;
     VcpuState vcpu_;

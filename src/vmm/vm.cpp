@@ -2,6 +2,7 @@
 #include "vmm/vm.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -127,7 +128,8 @@ struct Vm::Impl {
     explicit Impl(VmConfig cfg) : cfg_(std::move(cfg)) {}
     ~Impl();
     Status setup_boot();
-    Status setup_restore(const snapshot::Snapshot& snap);
+    Status setup_restore(std::shared_ptr<const snapshot::Snapshot> snap);
+    void learn_working_set();
     VmResult run();
 
     Status attach_memory();
@@ -149,6 +151,7 @@ struct Vm::Impl {
     uint32_t tsc_khz_ = 0;
     int64_t t_start_ = 0, t_ready_ = 0;
     std::unique_ptr<NetDevice> net_;
+    std::shared_ptr<const snapshot::Snapshot> snap_;  // restored instances
     std::atomic<bool> stop_{false};
     std::atomic<bool> running_{false};
     pthread_t vcpu_thread_{};
@@ -380,6 +383,7 @@ std::string Vm::Impl::describe_registers() {
 }
 
 VmResult Vm::Impl::finish(Outcome o, int status, std::string msg) {
+    if (restored_ && !snap_->working_set() && o == Outcome::kExited) learn_working_set();
     const int64_t t_end = mono_ns();
     stats_.total_us = static_cast<double>(t_end - t_start_) / 1e3;
     stats_.create_us = static_cast<double>(t_ready_ - t_start_) / 1e3;
@@ -565,8 +569,50 @@ Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
     return snapshot::write(cfg_.snapshot_out, mem_, v, vmm, tsc_khz_);
 }
 
-Status Vm::Impl::setup_restore(const snapshot::Snapshot& snap) {
+namespace {
+
+constexpr int kMadvPopulateRead = 22;   // Linux 5.14
+constexpr int kMadvPopulateWrite = 23;
+
+// Populates runs of pages of `mem` with madvise(advice).
+void populate(const GuestMemory& mem, const std::vector<uint64_t>& pages, int advice) {
+    for (size_t i = 0; i < pages.size();) {
+        size_t j = i + 1;
+        while (j < pages.size() && pages[j] == pages[j - 1] + 1) ++j;
+        const uint64_t first = pages[i], n = j - i;
+        if ((first + n) * EMBER_PAGE_SIZE <= mem.size())
+            madvise(mem.host_base() + first * EMBER_PAGE_SIZE, n * EMBER_PAGE_SIZE, advice);
+        i = j;
+    }
+}
+
+}  // namespace
+
+void Vm::Impl::learn_working_set() {
+    // /proc/self/pagemap: bit 63 = present, bit 61 = file page or shared
+    // anonymous. A present page of this private file mapping that is not a
+    // file page was copied on write.
+    const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    const uint64_t npages = mem_.size() / EMBER_PAGE_SIZE;
+    const uint64_t first = reinterpret_cast<uint64_t>(mem_.host_base()) / EMBER_PAGE_SIZE;
+    std::vector<uint64_t> entries(npages);
+    const ssize_t want = static_cast<ssize_t>(npages * 8);
+    const bool ok = pread(fd, entries.data(), static_cast<size_t>(want), static_cast<off_t>(first * 8)) == want;
+    ::close(fd);
+    if (!ok) return;
+    snapshot::WorkingSet ws;
+    for (uint64_t i = 0; i < npages; ++i) {
+        if (!(entries[i] >> 63 & 1)) continue;
+        (entries[i] >> 61 & 1 ? ws.read : ws.written).push_back(i);
+    }
+    snap_->record_working_set(std::move(ws));
+}
+
+Status Vm::Impl::setup_restore(std::shared_ptr<const snapshot::Snapshot> snap_ptr) {
     t_start_ = mono_ns();
+    snap_ = std::move(snap_ptr);
+    const snapshot::Snapshot& snap = *snap_;
     auto sys = KvmSystem::get();
     if (!sys) return sys.status();
     sys_ = *sys;
@@ -579,6 +625,10 @@ Status Vm::Impl::setup_restore(const snapshot::Snapshot& snap) {
     auto mem = snap.map_memory();
     if (!mem) return mem.status();
     mem_ = std::move(*mem);
+    if (auto ws = snap.working_set()) {
+        populate(mem_, ws->written, kMadvPopulateWrite);
+        populate(mem_, ws->read, kMadvPopulateRead);
+    }
     if (auto s = attach_memory(); !s) return s;
     if (auto s = start_net(); !s) return s;
     net_->set_guest_listeners(snap.vmm().listeners);
@@ -649,7 +699,7 @@ Result<std::unique_ptr<Vm>> Vm::boot(VmConfig config) {
 Result<std::unique_ptr<Vm>> Vm::restore(std::shared_ptr<const snapshot::Snapshot> snap,
                                         VmConfig config) {
     auto impl = std::make_unique<Impl>(with_defaults(std::move(config)));
-    if (auto s = impl->setup_restore(*snap); !s) return s;
+    if (auto s = impl->setup_restore(std::move(snap)); !s) return s;
     return std::unique_ptr<Vm>(new Vm(std::move(impl)));
 }
 

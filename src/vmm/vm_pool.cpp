@@ -24,9 +24,26 @@ Result<VmShell> VmPool::create_shell() {
     return s;
 }
 
-Result<VmShell> VmPool::take() {
+void VmPool::prefetch(size_t n) {
     {
         std::lock_guard lock(mu_);
+        creating_ += n;
+    }
+    std::thread([this, n] {
+        for (size_t i = 0; i < n; ++i) {
+            auto s = create_shell();
+            std::lock_guard lock(mu_);
+            --creating_;
+            if (s) ready_.push_back(std::move(*s));
+            cv_.notify_all();
+        }
+    }).detach();
+}
+
+Result<VmShell> VmPool::take() {
+    {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return !ready_.empty() || creating_ == 0; });
         if (!ready_.empty()) {
             VmShell s = std::move(ready_.front());
             ready_.pop_front();

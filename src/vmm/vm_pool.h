@@ -32,6 +32,10 @@ public:
     void set_target(size_t n);
     // Creates shells until `n` are ready (blocking).
     Status prefill(size_t n);
+    // Starts creating `n` shells on a background thread and returns at once
+    // (a one-shot tool overlaps VM creation with loading its files). take()
+    // waits for a shell being created rather than creating another.
+    void prefetch(size_t n);
     size_t ready() const;
     // Hands a finished VM to the background reaper.
     void retire(VmShell shell, GuestMemory mem);
@@ -48,6 +52,7 @@ private:
     std::condition_variable cv_;
     std::deque<VmShell> ready_;
     size_t target_ = 0;
+    size_t creating_ = 0;  // shells being created by prefetch()
     bool refill_started_ = false;
     std::condition_variable reap_cv_;
     std::deque<std::pair<VmShell, GuestMemory>> dead_;
