@@ -321,7 +321,18 @@ Status write(const std::string& path, const GuestMemory& mem, const VcpuState& v
 }
 
 Snapshot::~Snapshot() {
+    if (pristine_) munmap(const_cast<uint8_t*>(pristine_), header_.mem_size);
     if (fd_ >= 0) ::close(fd_);
+}
+
+const uint8_t* Snapshot::pristine() const {
+    std::lock_guard lock(ws_mu_);
+    if (!pristine_) {
+        void* p = mmap(nullptr, header_.mem_size, PROT_READ, MAP_SHARED, fd_,
+                       static_cast<off_t>(header_.mem_offset));
+        if (p != MAP_FAILED) pristine_ = static_cast<const uint8_t*>(p);
+    }
+    return pristine_;
 }
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) {

@@ -106,6 +106,10 @@ public:
     Result<GuestMemory> map_memory() const;
     uint64_t pages_present() const { return header_.mem_pages; }
 
+    // A read-only view of the snapshot's guest memory (mapped once; valid as
+    // long as this object), or nullptr if it cannot be mapped.
+    const uint8_t* pristine() const;
+
     // The first recorded working set is kept; later calls do nothing.
     void record_working_set(WorkingSet ws) const;
     std::shared_ptr<const WorkingSet> working_set() const;
@@ -114,6 +118,7 @@ private:
     Snapshot() = default;
     mutable std::mutex ws_mu_;
     mutable std::shared_ptr<const WorkingSet> working_set_;
+    mutable const uint8_t* pristine_ = nullptr;
     int fd_ = -1;
     Header header_;
     VcpuState vcpu_;

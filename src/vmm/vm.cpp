@@ -132,7 +132,9 @@ struct Vm::Impl {
     void learn_working_set();
     VmResult run();
 
-    Status attach_memory();
+    Status attach_memory(uint32_t flags = 0);
+    Status load_snapshot_state();
+    Status reset(VmConfig cfg);
     Status start_net();
     Status setup_vcpu(const ember_kernel_header& kh);
     Status fill_boot_info(const LoadedImage& app, uint64_t args_size, uint64_t rootfs_gpa);
@@ -185,9 +187,10 @@ Vm::Impl::~Impl() {
     if (shell_.vm.valid()) VmPool::instance().retire(std::move(shell_), std::move(mem_));
 }
 
-Status Vm::Impl::attach_memory() {
+Status Vm::Impl::attach_memory(uint32_t flags) {
     kvm_userspace_memory_region region{};
     region.slot = 0;
+    region.flags = flags;
     region.guest_phys_addr = 0;
     region.memory_size = mem_.size();
     region.userspace_addr = reinterpret_cast<uint64_t>(mem_.host_base());
@@ -629,14 +632,20 @@ Status Vm::Impl::setup_restore(std::shared_ptr<const snapshot::Snapshot> snap_pt
         populate(mem_, ws->written, kMadvPopulateWrite);
         populate(mem_, ws->read, kMadvPopulateRead);
     }
-    if (auto s = attach_memory(); !s) return s;
-    if (auto s = start_net(); !s) return s;
-    net_->set_guest_listeners(snap.vmm().listeners);
+    if (auto s = attach_memory(cfg_.reusable ? KVM_MEM_LOG_DIRTY_PAGES : 0); !s) return s;
     detect_host(*sys_, shell_.vcpu);
     kind_ = sys_->host_kind();
     tsc_khz_ = sys_->tsc_khz();
     if (tsc_khz_ == 0) return Status::error("cannot determine the TSC frequency (KVM_GET_TSC_KHZ)");
+    return load_snapshot_state();
+}
 
+Status Vm::Impl::load_snapshot_state() {
+    const snapshot::Snapshot& snap = *snap_;
+    if (auto s = start_net(); !s) return s;
+    net_->set_guest_listeners(snap.vmm().listeners);
+    stats_ = VmStats{};
+    stop_ = false;
     const snapshot::VcpuState& v = snap.vcpu();
     const int fd = shell_.vcpu.fd();
     if (ioctl(fd, KVM_SET_SREGS, &v.sregs) < 0) return Status::from_errno("KVM_SET_SREGS");
@@ -687,6 +696,49 @@ VmConfig with_defaults(VmConfig config) {
 }
 }  // namespace
 
+Status Vm::Impl::reset(VmConfig cfg) {
+    if (!restored_ || !cfg_.reusable) return Status::error("only a reusable restored VM can be reset");
+    if (running_) return Status::error("cannot reset a running VM");
+    t_start_ = mono_ns();
+    const uint8_t* pristine = snap_->pristine();
+    if (!pristine) return Status::error("cannot map the snapshot memory");
+    // Pages the guest wrote since the last reset (KVM's dirty log), plus the
+    // pages the VMM itself writes (boot info, hypercall page, the rings it
+    // produces into and the headers of those it consumes), go back to the
+    // snapshot's contents. Everything else is unchanged and stays mapped, so
+    // the next instance starts without page faults.
+    const uint64_t npages = mem_.size() / EMBER_PAGE_SIZE;
+    std::vector<uint64_t> bitmap((npages + 63) / 64, 0);
+    kvm_dirty_log log{};
+    log.slot = 0;
+    log.dirty_bitmap = bitmap.data();
+    if (ioctl(shell_.vm.get(), KVM_GET_DIRTY_LOG, &log) < 0) return Status::from_errno("KVM_GET_DIRTY_LOG");
+    // Copies page by page, skipping pages that already match: writing an
+    // unchanged page would copy it on write for nothing.
+    auto restore_range = [&](uint64_t gpa, uint64_t len) {
+        for (uint64_t off = 0; off < len; off += EMBER_PAGE_SIZE) {
+            uint8_t* dst = mem_.host_base() + gpa + off;
+            const uint8_t* src = pristine + gpa + off;
+            if (std::memcmp(dst, src, EMBER_PAGE_SIZE) != 0) std::memcpy(dst, src, EMBER_PAGE_SIZE);
+        }
+    };
+    for (uint64_t w = 0; w < bitmap.size(); ++w) {
+        for (uint64_t bits = bitmap[w]; bits; bits &= bits - 1) {
+            const uint64_t page = w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits));
+            if (page < npages) restore_range(page * EMBER_PAGE_SIZE, EMBER_PAGE_SIZE);
+        }
+    }
+    restore_range(EMBER_GPA_BOOT_INFO, 2 * EMBER_PAGE_SIZE);  // boot info, hypercall page
+    restore_range(EMBER_GPA_CONSOLE, EMBER_PAGE_SIZE);
+    restore_range(EMBER_GPA_STDIN, EMBER_STDIN_SIZE);
+    restore_range(EMBER_GPA_NET_RX, EMBER_NET_RX_SIZE);
+    restore_range(EMBER_GPA_NET_TX, EMBER_PAGE_SIZE);
+    cfg_ = std::move(cfg);
+    cfg_.reusable = true;
+    net_.reset();
+    return load_snapshot_state();
+}
+
 Vm::Vm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) { install_watchdog_handler(); }
 Vm::~Vm() = default;
 
@@ -704,6 +756,8 @@ Result<std::unique_ptr<Vm>> Vm::restore(std::shared_ptr<const snapshot::Snapshot
 }
 
 VmResult Vm::run() { return impl_->run(); }
+
+Status Vm::reset(VmConfig config) { return impl_->reset(with_defaults(std::move(config))); }
 
 void Vm::post_connection(int fd, uint16_t guest_port) { impl_->net_->post(fd, guest_port); }
 

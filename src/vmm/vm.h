@@ -34,6 +34,9 @@ struct VmConfig {
     bool continue_after_snapshot = false;
     // Published ports and egress rules for the guest's sockets.
     NetConfig net;
+    // Restored VMs only: track guest writes so that reset() can return the
+    // VM to the snapshot's state and run it again as a new instance.
+    bool reusable = false;
 };
 
 enum class Outcome {
@@ -102,6 +105,12 @@ public:
     // Thread-safe: makes run() return Outcome::kStopped soon, whether the
     // guest is running or waiting.
     void stop();
+    // After run() returned: returns a VM restored with config.reusable to
+    // the snapshot's exact state (memory the guest or the VMM wrote is copied
+    // back, registers reloaded, new clock base and entropy), ready to run()
+    // as a new instance with `config`'s runtime fields. Much cheaper than a
+    // new restore: the VM and its memory mappings stay warm.
+    Status reset(VmConfig config);
 
     struct Impl;
 

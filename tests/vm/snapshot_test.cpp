@@ -184,6 +184,49 @@ TEST_P(SnapshotTest, HundredInstancesDoNotSeeEachOthersWrites) {
     EXPECT_EQ(r.out, "42=" + std::to_string(42u * 2654435761u) + "\n");
 }
 
+TEST_P(SnapshotTest, ResetVmStartsFromTheSnapshotAgain) {
+    VmConfig cfg;
+    cfg.reusable = true;
+    cfg.stdin_fd = input_fd("set 42 4242\nget 42\nentropy\n");
+    std::string out;
+    cfg.console = [&out](int fd, const char* d, size_t n) {
+        if (fd == 1) out.append(d, n);
+    };
+    auto vm = Vm::restore(snap_, std::move(cfg));
+    ASSERT_TRUE(vm.is_ok()) << vm.message();
+    ASSERT_EQ((*vm)->run().outcome, Outcome::kExited);
+    ASSERT_NE(out.find("42=4242\n"), std::string::npos) << out;
+    std::set<std::string> randoms;
+    randoms.insert(fields(out.substr(out.find("random="))).at("random"));
+    for (int round = 0; round < 5; ++round) {
+        VmConfig again;
+        again.reusable = true;
+        // The previous instance's write must be gone, its request count too.
+        again.stdin_fd = input_fd("get 42\ninfo\nentropy\nset 42 7\n");
+        std::string o;
+        again.console = [&o](int fd, const char* d, size_t n) {
+            if (fd == 1) o.append(d, n);
+        };
+        ASSERT_TRUE((*vm)->reset(std::move(again)).is_ok());
+        VmResult r = (*vm)->run();
+        EXPECT_EQ(r.outcome, Outcome::kExited) << r.message;
+        EXPECT_EQ(o.substr(0, o.find("random=")),
+                  "42=" + std::to_string(42u * 2654435761u) + "\nserved=2 inits=1\n") << o;
+        randoms.insert(fields(o.substr(o.find("random="))).at("random"));
+    }
+    EXPECT_EQ(randoms.size(), 6u) << "every instance needs its own entropy";
+}
+
+TEST_P(SnapshotTest, ResetOfAVmThatWasNotMadeReusableIsRefused) {
+    VmConfig cfg;
+    cfg.stdin_fd = input_fd("");
+    cfg.console = [](int, const char*, size_t) {};
+    auto vm = Vm::restore(snap_, std::move(cfg));
+    ASSERT_TRUE(vm.is_ok());
+    (*vm)->run();
+    EXPECT_FALSE((*vm)->reset(VmConfig{}).is_ok());
+}
+
 TEST_P(SnapshotTest, InstancesGetFreshEntropy) {
     RunOutput a = restore_and_run(snap_, "entropy\n");
     RunOutput b = restore_and_run(snap_, "entropy\n");
