@@ -338,6 +338,34 @@ int64_t sys_ember_ready(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64
     return 0;
 }
 
+// rseq: one vCPU and no preemption or signal delivery, so a registered
+// critical section is never interrupted and never needs an abort; the kernel
+// only reports CPU 0, as Linux does at registration.
+uint64_t g_rseq;
+uint32_t g_rseq_len, g_rseq_sig;
+
+int64_t sys_rseq(uint64_t area, uint64_t len, uint64_t flags, uint64_t sig, uint64_t, uint64_t) {
+    constexpr uint64_t kUnregister = 1;
+    if (flags & kUnregister) {
+        if (flags & ~kUnregister) return -EINVAL;
+        if (!g_rseq || area != g_rseq || len != g_rseq_len) return -EINVAL;
+        if (sig != g_rseq_sig) return -EPERM;
+        g_rseq = 0;
+        return 0;
+    }
+    if (flags) return -EINVAL;
+    if (g_rseq) return area == g_rseq && len == g_rseq_len && sig == g_rseq_sig ? -EBUSY : -EINVAL;
+    if (len < 32 || area % 32) return -EINVAL;
+    if (!user_ok(area, len)) return -EFAULT;
+    auto* r = reinterpret_cast<uint32_t*>(area);
+    r[0] = 0;  // cpu_id_start
+    r[1] = 0;  // cpu_id
+    g_rseq = area;
+    g_rseq_len = static_cast<uint32_t>(len);
+    g_rseq_sig = static_cast<uint32_t>(sig);
+    return 0;
+}
+
 int64_t sys_sched_yield(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
 
 }  // namespace
@@ -373,6 +401,7 @@ void register_process_syscalls() {
     syscall_register(nr::tkill, "tkill", sys_tkill);
     syscall_register(nr::tgkill, "tgkill", sys_tgkill);
     syscall_register(nr::futex, "futex", sys_futex);
+    syscall_register(nr::rseq, "rseq", sys_rseq);
     syscall_register(EMBER_SYS_READY, "ember_ready", sys_ember_ready);
 }
 
