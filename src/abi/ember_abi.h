@@ -93,6 +93,13 @@ static_assert(sizeof(struct ember_kernel_header) == 32 + 8 * 32 + 8, "kernel hea
 
 /* ---- hypercalls -------------------------------------------------------- */
 #define EMBER_HC_PORT_BASE 0x500u
+/* Doorbell (hot path, no userspace exit): when boot_info.flags has
+ * EMBER_FLAG_DOORBELL, the guest may `outb` any value to this port after
+ * adding console records to an idle ring; the VMM serves it from an
+ * ioeventfd and drains the ring while the guest runs. Protocol: the guest
+ * publishes head, executes a full fence, then rings if tail equals the head
+ * before its write; the VMM, after storing tail, fences and re-reads head. */
+#define EMBER_DOORBELL_PORT 0x4f0u
 enum ember_hc_nr {
     EMBER_HC_EXIT = 0,    /* struct ember_hc_exit; does not return */
     EMBER_HC_CONSOLE = 1, /* flush the console and net tx rings; no struct (eax ignored) */
@@ -231,6 +238,7 @@ static_assert(sizeof(struct ember_net_addr) == 24, "net address");
 #define EMBER_HOST_PVM 2u      /* kvm_pvm (ring compression) */
 #define EMBER_FLAG_TRACE_SYSCALLS 0x1u
 #define EMBER_FLAG_STDIN_SNAPSHOT 0x2u
+#define EMBER_FLAG_DOORBELL 0x4u
 #define EMBER_BOOT_EXECFN_MAX 256u
 struct ember_boot_info {
     uint64_t magic;          /* OUT: EMBER_BOOT_MAGIC */

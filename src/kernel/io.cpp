@@ -58,10 +58,19 @@ void console_write(int fd, const void* buf, size_t len) {
         }
         const uint8_t hdr[4] = {static_cast<uint8_t>(chunk), static_cast<uint8_t>(chunk >> 8),
                                 static_cast<uint8_t>(fd), 0};
-        ring_put(r->head, hdr, 4);
-        ring_put(r->head + 4, p, chunk);
+        const uint64_t old_head = r->head;
+        ring_put(old_head, hdr, 4);
+        ring_put(old_head + 4, p, chunk);
         asm volatile("" ::: "memory");
-        r->head += 4 + chunk;
+        r->head = old_head + 4 + chunk;
+        if (boot()->flags & EMBER_FLAG_DOORBELL) {
+            // Ring only when the host may be idle (it had consumed everything
+            // before this record); the fence orders our head store before the
+            // tail load (see the doorbell protocol in ember_abi.h).
+            asm volatile("mfence" ::: "memory");
+            if (r->tail == old_head)
+                asm volatile("outb %%al, %0" : : "Nd"(static_cast<uint16_t>(EMBER_DOORBELL_PORT)), "a"(0) : "memory");
+        }
         p += chunk;
         len -= chunk;
     }

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -211,38 +212,56 @@ int64_t HypercallContext::do_log(uint64_t arg) {
 
 void HypercallContext::drain_console() {
     net_.drain_tx();
+    std::unique_lock<std::mutex> lock;
+    if (console_mu_) lock = std::unique_lock<std::mutex>(*console_mu_);
+    if (!drain_console_ring(mem_, cfg_)) ++stats_.bad_hypercalls;
+}
+
+bool drain_console_ring(GuestMemory& mem, const VmConfig& cfg) {
     const uint64_t cap = EMBER_CONSOLE_SIZE - EMBER_RING_DATA;
-    auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_CONSOLE);
-    if (!ring) return;
-    uint64_t tail = ring->tail;
-    const uint64_t head = ring->head;
-    if (head - tail > cap) {
-        cfg_.log("console ring corrupted (head/tail out of range); output dropped");
-        ++stats_.bad_hypercalls;
-        tail = head;
-    }
-    const uint8_t* data = mem_.host_base() + EMBER_GPA_CONSOLE + EMBER_RING_DATA;
+    const uint8_t* data = mem.host_base() + EMBER_GPA_CONSOLE + EMBER_RING_DATA;
     auto byte_at = [&](uint64_t pos) { return data[pos % cap]; };
+    volatile const uint64_t* head_p =
+        reinterpret_cast<volatile const uint64_t*>(mem.host_base() + EMBER_GPA_CONSOLE + offsetof(ember_ring, head));
+    auto ring = mem.read_obj<ember_ring>(EMBER_GPA_CONSOLE);
+    if (!ring) return false;
+    uint64_t tail = ring->tail;
+    bool ok = true;
     std::vector<char> rec;
-    while (tail != head) {
-        if (head - tail < 4) {
+    for (;;) {
+        // The guest may be running (doorbell): read head once, then only
+        // the bytes it covers, which the guest wrote before publishing it.
+        const uint64_t head = *head_p;
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (head - tail > cap) {
+            cfg.log("console ring corrupted (head/tail out of range); output dropped");
+            ok = false;
             tail = head;
-            break;
         }
-        const uint32_t len = byte_at(tail) | (uint32_t{byte_at(tail + 1)} << 8);
-        const int fd = byte_at(tail + 2);
-        if (len > EMBER_CONSOLE_RECORD_MAX || len > head - tail - 4 || (fd != 1 && fd != 2)) {
-            cfg_.log("console ring holds a malformed record; rest of the output dropped");
-            ++stats_.bad_hypercalls;
-            tail = head;
-            break;
+        while (tail != head) {
+            if (head - tail < 4) {
+                tail = head;
+                break;
+            }
+            const uint32_t len = byte_at(tail) | (uint32_t{byte_at(tail + 1)} << 8);
+            const int fd = byte_at(tail + 2);
+            if (len > EMBER_CONSOLE_RECORD_MAX || len > head - tail - 4 || (fd != 1 && fd != 2)) {
+                cfg.log("console ring holds a malformed record; rest of the output dropped");
+                ok = false;
+                tail = head;
+                break;
+            }
+            rec.resize(len);
+            for (uint32_t i = 0; i < len; ++i) rec[i] = static_cast<char>(byte_at(tail + 4 + i));
+            cfg.console(fd, rec.data(), len);
+            tail += 4 + len;
         }
-        rec.resize(len);
-        for (uint32_t i = 0; i < len; ++i) rec[i] = static_cast<char>(byte_at(tail + 4 + i));
-        cfg_.console(fd, rec.data(), len);
-        tail += 4 + len;
+        mem.write_obj(EMBER_GPA_CONSOLE + offsetof(ember_ring, tail), tail);
+        // Pairs with the guest's fence between publishing head and reading
+        // tail: either it sees our tail and rings, or we see its head here.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (*head_p == tail) return ok;
     }
-    mem_.write_obj(EMBER_GPA_CONSOLE + offsetof(ember_ring, tail), tail);
 }
 
 bool HypercallContext::fill_stdin(int64_t deadline_ns, HcOutcome* out) {

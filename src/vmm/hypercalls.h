@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <atomic>
+#include <mutex>
 #include <cstdint>
 #include <string>
 
@@ -14,6 +15,10 @@
 #include "vmm/vm.h"
 
 namespace ember {
+
+// Drains the console ring of `mem` into cfg.console (not thread-safe by
+// itself: callers serialise). Returns false when the ring was malformed.
+bool drain_console_ring(GuestMemory& mem, const VmConfig& cfg);
 
 // Fills buf with len bytes from the kernel's CSPRNG; returns bytes written.
 size_t getrandom_bytes(void* buf, size_t len);
@@ -40,6 +45,7 @@ public:
     // Handles hypercall `nr` with argument GPA `arg`.
     HcOutcome dispatch(uint32_t nr, uint64_t arg);
     // Copies pending console records out of the guest's ring to the sink.
+    // Thread-safe with the doorbell handler (both take console_mutex).
     void drain_console();
     // Finishes the call left pending at a ready point.
     HcOutcome complete_ready(uint32_t nr, uint64_t arg);
@@ -49,6 +55,8 @@ public:
     void set_want_ready(bool v) { want_ready_ = v; }
     // Waits end early (Outcome::kStopped) once *flag is true.
     void set_stop_flag(const std::atomic<bool>* flag) { stop_ = flag; }
+    // Shared with the ioeventfd doorbell handler that also drains the console.
+    void set_console_mutex(std::mutex* mu) { console_mu_ = mu; }
     bool stdin_eof() const { return stdin_eof_; }
     void set_stdin_eof(bool v) { stdin_eof_ = v; }
 
@@ -74,6 +82,7 @@ private:
     bool stdin_eof_ = false;
     bool want_ready_ = false;
     const std::atomic<bool>* stop_ = nullptr;
+    std::mutex* console_mu_ = nullptr;
 };
 
 }  // namespace ember

@@ -2,6 +2,7 @@
 #include "vmm/vm.h"
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -18,6 +19,7 @@
 
 #include "abi/ember_abi.h"
 #include "vmm/hypercalls.h"
+#include "vmm/io_thread.h"
 #include "vmm/kvm.h"
 #include "vmm/layout.h"
 #include "vmm/loader.h"
@@ -133,6 +135,7 @@ struct Vm::Impl {
     VmResult run();
 
     Status attach_memory(uint32_t flags = 0);
+    void setup_doorbell();
     Status load_snapshot_state();
     Status reset(VmConfig cfg);
     Status start_net();
@@ -154,6 +157,10 @@ struct Vm::Impl {
     int64_t t_start_ = 0, t_ready_ = 0;
     std::unique_ptr<NetDevice> net_;
     std::shared_ptr<const snapshot::Snapshot> snap_;  // restored instances
+    // Console doorbell: an ioeventfd served by the process's I/O thread.
+    std::mutex console_mu_;
+    Fd doorbell_;
+    int64_t io_id_ = -1;
     std::atomic<bool> stop_{false};
     std::atomic<bool> running_{false};
     pthread_t vcpu_thread_{};
@@ -182,6 +189,7 @@ void detect_host(KvmSystem& sys, Vcpu& vcpu) {
 }  // namespace
 
 Vm::Impl::~Impl() {
+    if (io_id_ >= 0) IoThread::instance().remove(io_id_);  // before the memory goes
     net_.reset();  // closes the host sockets before the memory goes
     // Closing a VM costs about as much as creating one: do it off this path.
     if (shell_.vm.valid()) VmPool::instance().retire(std::move(shell_), std::move(mem_));
@@ -197,6 +205,25 @@ Status Vm::Impl::attach_memory(uint32_t flags) {
     if (ioctl(shell_.vm.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
         return Status::from_errno("KVM_SET_USER_MEMORY_REGION");
     return Status::ok();
+}
+
+void Vm::Impl::setup_doorbell() {
+    const int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0) return;
+    kvm_ioeventfd io{};
+    io.addr = EMBER_DOORBELL_PORT;
+    io.len = 1;
+    io.fd = efd;
+    io.flags = KVM_IOEVENTFD_FLAG_PIO;
+    if (ioctl(shell_.vm.get(), KVM_IOEVENTFD, &io) < 0) {
+        ::close(efd);
+        return;  // no doorbell: the guest flushes its console at exits only
+    }
+    doorbell_ = Fd(efd);
+    io_id_ = IoThread::instance().add(efd, [this] {
+        std::lock_guard lock(console_mu_);
+        drain_console_ring(mem_, cfg_);
+    });
 }
 
 Status Vm::Impl::start_net() {
@@ -249,6 +276,7 @@ Status Vm::Impl::setup_boot() {
     if (!shell) return shell.status();
     shell_ = std::move(*shell);
     if (auto s = attach_memory(); !s) return s;
+    setup_doorbell();
     if (auto s = setup_vcpu(*kh); !s) return s;
     if (auto s = fill_boot_info(*app, *args, *rootfs_gpa); !s) return s;
     t_ready_ = mono_ns();
@@ -339,7 +367,8 @@ Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint
     b.magic = EMBER_BOOT_MAGIC;
     b.abi_version = EMBER_ABI_VERSION;
     b.host_kind = kind_ == HostKind::kPvm ? EMBER_HOST_PVM : EMBER_HOST_HARDWARE;
-    b.flags = cfg_.trace_syscalls ? EMBER_FLAG_TRACE_SYSCALLS : 0;
+    b.flags = (cfg_.trace_syscalls ? EMBER_FLAG_TRACE_SYSCALLS : 0) |
+              (io_id_ >= 0 ? EMBER_FLAG_DOORBELL : 0);
     b.mem_size = mem_.size();
     b.tsc_khz = tsc_khz_;
     b.tsc_base = tsc_base_;
@@ -426,6 +455,7 @@ VmResult Vm::Impl::run() {
     }
     HypercallContext hc(mem_, cfg_, stats_, wall_deadline, shell_.vcpu.fd(), *net_);
     hc.set_stop_flag(&stop_);
+    hc.set_console_mutex(&console_mu_);
     vcpu_thread_ = pthread_self();
     running_ = true;
     struct Running {
@@ -493,6 +523,10 @@ VmResult Vm::Impl::run() {
                         out = hc.complete_ready(nr, arg);
                     }
                     if (out.done) return finish(out.outcome, out.exit_status, std::move(out.message));
+                    continue;
+                }
+                if (io.port == EMBER_DOORBELL_PORT && io.direction == KVM_EXIT_IO_OUT) {
+                    hc.drain_console();  // a doorbell that reached userspace
                     continue;
                 }
                 hc.drain_console();
@@ -569,6 +603,7 @@ Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
     vmm.guest_mono_ns = mono_ns();
     vmm.ready_call = call;
     vmm.ready_arg = arg;
+    std::lock_guard lock(console_mu_);  // the doorbell handler writes the ring's tail
     return snapshot::write(cfg_.snapshot_out, mem_, v, vmm, tsc_khz_);
 }
 
@@ -633,6 +668,7 @@ Status Vm::Impl::setup_restore(std::shared_ptr<const snapshot::Snapshot> snap_pt
         populate(mem_, ws->read, kMadvPopulateRead);
     }
     if (auto s = attach_memory(cfg_.reusable ? KVM_MEM_LOG_DIRTY_PAGES : 0); !s) return s;
+    setup_doorbell();
     detect_host(*sys_, shell_.vcpu);
     kind_ = sys_->host_kind();
     tsc_khz_ = sys_->tsc_khz();
@@ -678,6 +714,7 @@ Status Vm::Impl::load_snapshot_state() {
         return Status::from_errno("getrandom");
     b->seed_generation += 1;
     b->hc_status = EMBER_OK;
+    b->flags = io_id_ >= 0 ? (b->flags | EMBER_FLAG_DOORBELL) : (b->flags & ~uint64_t{EMBER_FLAG_DOORBELL});
     b->tsc_app_start = 0;
     mem_.write_obj(EMBER_GPA_BOOT_INFO, *b);
     t_ready_ = mono_ns();
@@ -733,8 +770,11 @@ Status Vm::Impl::reset(VmConfig cfg) {
     restore_range(EMBER_GPA_STDIN, EMBER_STDIN_SIZE);
     restore_range(EMBER_GPA_NET_RX, EMBER_NET_RX_SIZE);
     restore_range(EMBER_GPA_NET_TX, EMBER_PAGE_SIZE);
-    cfg_ = std::move(cfg);
-    cfg_.reusable = true;
+    {
+        std::lock_guard lock(console_mu_);  // the doorbell handler reads cfg_
+        cfg_ = std::move(cfg);
+        cfg_.reusable = true;
+    }
     net_.reset();
     return load_snapshot_state();
 }
