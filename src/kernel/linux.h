@@ -14,10 +14,15 @@ enum : int64_t {
     ENOEXEC = 8, EBADF = 9, ECHILD = 10, EAGAIN = 11, ENOMEM = 12, EACCES = 13,
     EFAULT = 14, EBUSY = 16, EEXIST = 17, EXDEV = 18, ENODEV = 19, ENOTDIR = 20,
     EISDIR = 21, EINVAL = 22, ENFILE = 23, EMFILE = 24, ENOTTY = 25, EFBIG = 27,
-    ENOSPC = 28, ESPIPE = 29, EROFS = 30, EMLINK = 31, EPIPE = 32, ERANGE = 34,
+    ENOSPC = 28, ESPIPE = 29, EROFS = 30, EMLINK = 31, EPIPE = 32, EDOM = 33, ERANGE = 34,
     EDEADLK = 35, ENAMETOOLONG = 36, ENOSYS = 38, ENOTEMPTY = 39, ELOOP = 40,
-    ENODATA = 61, ETIME = 62, EOVERFLOW = 75, ENOTSOCK = 88, EOPNOTSUPP = 95,
-    EAFNOSUPPORT = 97, ETIMEDOUT = 110,
+    ENODATA = 61, ETIME = 62, EOVERFLOW = 75, ENOTSOCK = 88, EDESTADDRREQ = 89,
+    EMSGSIZE = 90, EPROTOTYPE = 91, ENOPROTOOPT = 92, EPROTONOSUPPORT = 93,
+    ESOCKTNOSUPPORT = 94, EOPNOTSUPP = 95, EPFNOSUPPORT = 96, EAFNOSUPPORT = 97,
+    EADDRINUSE = 98, EADDRNOTAVAIL = 99, ENETDOWN = 100, ENETUNREACH = 101,
+    ECONNABORTED = 103, ECONNRESET = 104, ENOBUFS = 105, EISCONN = 106, ENOTCONN = 107,
+    ETIMEDOUT = 110, ECONNREFUSED = 111, EHOSTUNREACH = 113, EALREADY = 114,
+    EINPROGRESS = 115,
 };
 
 struct linux_timespec {
@@ -124,9 +129,10 @@ static_assert(sizeof(linux_flock) == 32);
 constexpr uint64_t TCGETS = 0x5401, TIOCGWINSZ = 0x5413, FIONREAD = 0x541b, FIONBIO = 0x5421,
                    FIONCLEX = 0x5450, FIOCLEX = 0x5451, FIOASYNC = 0x5452;
 
-// poll(2) event bits
+// poll(2) event bits (epoll's EPOLL* bits have the same values)
 constexpr uint32_t POLLIN = 0x1, POLLPRI = 0x2, POLLOUT = 0x4, POLLERR = 0x8, POLLHUP = 0x10,
-                   POLLNVAL = 0x20, POLLRDNORM = 0x40, POLLWRNORM = 0x100;
+                   POLLNVAL = 0x20, POLLRDNORM = 0x40, POLLRDBAND = 0x80, POLLWRNORM = 0x100,
+                   POLLWRBAND = 0x200, POLLMSG = 0x400, POLLRDHUP = 0x2000;
 
 struct linux_iovec {
     uint64_t iov_base;
@@ -183,5 +189,101 @@ static_assert(sizeof(linux_statfs) == 120);
 constexpr int64_t TMPFS_MAGIC = 0x01021994, RAMFS_MAGIC = 0x858458f6, PROC_SUPER_MAGIC = 0x9fa0,
                   PIPEFS_MAGIC = 0x50495045;
 constexpr int64_t ST_RDONLY = 1, ST_NOSUID = 2, ST_NODEV = 4;
+
+// ---- sockets and readiness (used by net/) ------------------------------------
+constexpr uint64_t AF_UNSPEC = 0, AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10, AF_NETLINK = 16,
+                   AF_PACKET = 17;
+constexpr uint64_t SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_RAW = 3, SOCK_SEQPACKET = 5,
+                   SOCK_TYPE_MASK = 0xf, SOCK_NONBLOCK = 04000, SOCK_CLOEXEC = 02000000;
+constexpr uint64_t IPPROTO_IP = 0, IPPROTO_TCP = 6, IPPROTO_UDP = 17, IPPROTO_IPV6 = 41;
+constexpr uint64_t SOL_SOCKET = 1, SOL_TCP = 6;
+constexpr uint64_t SO_DEBUG = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_DONTROUTE = 5,
+                   SO_BROADCAST = 6, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_KEEPALIVE = 9,
+                   SO_OOBINLINE = 10, SO_NO_CHECK = 11, SO_PRIORITY = 12, SO_LINGER = 13,
+                   SO_REUSEPORT = 15, SO_RCVLOWAT = 18, SO_BINDTODEVICE = 25, SO_SNDLOWAT = 19,
+                   SO_RCVTIMEO_OLD = 20, SO_SNDTIMEO_OLD = 21, SO_ACCEPTCONN = 30,
+                   SO_SNDBUFFORCE = 32, SO_RCVBUFFORCE = 33, SO_PROTOCOL = 38, SO_DOMAIN = 39,
+                   SO_BUSY_POLL = 46, SO_INCOMING_CPU = 49, SO_ZEROCOPY = 60,
+                   SO_RCVTIMEO_NEW = 66, SO_SNDTIMEO_NEW = 67;
+constexpr uint64_t TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_CORK = 3, TCP_KEEPIDLE = 4,
+                   TCP_KEEPINTVL = 5, TCP_KEEPCNT = 6, TCP_SYNCNT = 7, TCP_LINGER2 = 8,
+                   TCP_DEFER_ACCEPT = 9, TCP_WINDOW_CLAMP = 10, TCP_INFO = 11,
+                   TCP_QUICKACK = 12, TCP_CONGESTION = 13, TCP_USER_TIMEOUT = 18,
+                   TCP_FASTOPEN = 23, TCP_NOTSENT_LOWAT = 25;
+constexpr uint64_t IPV6_V6ONLY = 26, IP_TOS = 1, IP_TTL = 2, IPV6_TCLASS = 67;
+constexpr uint64_t SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
+constexpr uint64_t MSG_OOB = 0x1, MSG_PEEK = 0x2, MSG_DONTROUTE = 0x4, MSG_CTRUNC = 0x8,
+                   MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_EOR = 0x80, MSG_WAITALL = 0x100,
+                   MSG_CONFIRM = 0x800, MSG_NOSIGNAL = 0x4000, MSG_MORE = 0x8000,
+                   MSG_WAITFORONE = 0x10000, MSG_FASTOPEN = 0x20000000,
+                   MSG_CMSG_CLOEXEC = 0x40000000;
+constexpr uint64_t SIOCOUTQ = 0x5411, SIOCINQ = FIONREAD, SIOCATMARK = 0x8905;
+
+struct linux_sockaddr_in {
+    uint16_t sin_family;
+    uint16_t sin_port;  // network byte order
+    uint8_t sin_addr[4];
+    uint8_t sin_zero[8];
+};
+static_assert(sizeof(linux_sockaddr_in) == 16);
+struct linux_sockaddr_in6 {
+    uint16_t sin6_family;
+    uint16_t sin6_port;  // network byte order
+    uint32_t sin6_flowinfo;
+    uint8_t sin6_addr[16];
+    uint32_t sin6_scope_id;
+};
+static_assert(sizeof(linux_sockaddr_in6) == 28);
+struct linux_msghdr {
+    uint64_t msg_name;
+    uint32_t msg_namelen;
+    uint32_t pad0;
+    uint64_t msg_iov;
+    uint64_t msg_iovlen;
+    uint64_t msg_control;
+    uint64_t msg_controllen;
+    int32_t msg_flags;
+    uint32_t pad1;
+};
+static_assert(sizeof(linux_msghdr) == 56);
+struct linux_linger {
+    int32_t l_onoff;
+    int32_t l_linger;
+};
+
+// epoll
+constexpr uint64_t EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
+constexpr uint64_t EPOLL_CLOEXEC = O_CLOEXEC;
+constexpr uint32_t EPOLLIN = POLLIN, EPOLLPRI = POLLPRI, EPOLLOUT = POLLOUT, EPOLLERR = POLLERR,
+                   EPOLLHUP = POLLHUP, EPOLLNVAL = POLLNVAL, EPOLLRDNORM = POLLRDNORM,
+                   EPOLLRDBAND = POLLRDBAND, EPOLLWRNORM = POLLWRNORM, EPOLLWRBAND = POLLWRBAND,
+                   EPOLLMSG = POLLMSG, EPOLLRDHUP = POLLRDHUP, EPOLLEXCLUSIVE = 1u << 28,
+                   EPOLLWAKEUP = 1u << 29, EPOLLONESHOT = 1u << 30, EPOLLET = 1u << 31;
+struct linux_epoll_event {
+    uint32_t events;
+    uint64_t data;
+} __attribute__((packed));
+static_assert(sizeof(linux_epoll_event) == 12);
+
+// poll/select
+struct linux_pollfd {
+    int32_t fd;
+    int16_t events;
+    int16_t revents;
+};
+static_assert(sizeof(linux_pollfd) == 8);
+constexpr uint64_t FD_SETSIZE = 1024;
+
+// eventfd and timerfd
+constexpr uint64_t EFD_SEMAPHORE = 1, EFD_CLOEXEC = O_CLOEXEC, EFD_NONBLOCK = O_NONBLOCK;
+constexpr uint64_t TFD_CLOEXEC = O_CLOEXEC, TFD_NONBLOCK = O_NONBLOCK, TFD_TIMER_ABSTIME = 1,
+                   TFD_TIMER_CANCEL_ON_SET = 2;
+constexpr uint64_t CLOCK_REALTIME = 0, CLOCK_MONOTONIC = 1, CLOCK_BOOTTIME = 7,
+                   CLOCK_REALTIME_ALARM = 8, CLOCK_BOOTTIME_ALARM = 9;
+struct linux_itimerspec {
+    linux_timespec it_interval;
+    linux_timespec it_value;
+};
+static_assert(sizeof(linux_itimerspec) == 32);
 
 }  // namespace k

@@ -52,6 +52,7 @@ extern "C" [[noreturn]] void kernel_main(ember_boot_info* b, uint64_t tsc_start)
     register_mm_syscalls();
     register_time_syscalls();
     register_fs_syscalls();
+    register_net_syscalls();
     if (!fs_init(reinterpret_cast<const uint8_t*>(b->rootfs_gpa), b->rootfs_size))
         panic("the root filesystem archive is malformed");
     start_process();

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -212,6 +213,17 @@ uint64_t NetDevice::rx_free() const {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
     if (!ring || ring->head - ring->tail > kRxCap) return 0;  // the guest broke the ring
     return kRxCap - (ring->head - ring->tail);
+}
+
+uint64_t NetDevice::rx_record_room() const {
+    auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
+    if (!ring || ring->head - ring->tail > kRxCap) return 0;
+    const uint64_t free_bytes = kRxCap - (ring->head - ring->tail);
+    const uint64_t contiguous = kRxCap - ring->head % kRxCap;
+    // A record does not wrap: it fits before the end of the data area, or
+    // after a PAD that uses up the rest.
+    if (contiguous >= free_bytes) return free_bytes;
+    return std::max(contiguous, free_bytes - contiguous);
 }
 
 bool NetDevice::rx_pending() const {
@@ -541,7 +553,7 @@ bool NetDevice::wait(int64_t deadline_ns, int extra_fd) {
             if (s.fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) && !s.peer_eof) {
                 uint8_t buf[EMBER_NET_DATA_MAX];
                 for (;;) {
-                    const uint64_t room = rx_free();
+                    const uint64_t room = rx_record_room();  // a DATA push must not fail: recv'd bytes are gone
                     if (!backlog_.empty() || room < kHdr * 3) break;
                     size_t want = std::min<uint64_t>({sizeof buf, s.to_guest_credit, room - kHdr * 3});
                     if (want == 0) break;

@@ -114,6 +114,7 @@ private:
     bool push_now(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len);
     void flush_backlog();
     uint64_t rx_free() const;
+    uint64_t rx_record_room() const;  // bytes the largest record pushed now may take
     void handle_tx_record(const ember_net_rec& r, const uint8_t* payload);
     void on_connect(uint32_t id, const uint8_t* payload, uint32_t len);
     void flush_out(uint32_t id, Stream& s);

@@ -12,6 +12,8 @@ bool fd_valid(int64_t fd) { return fd >= 0 && fd < kMaxFds; }
 
 // ---- files ----------------------------------------------------------------
 
+void (*file_release_hook)(File* f);
+
 File* file_new(Inode* inode, const FileOps* ops, uint32_t flags) {
     auto* f = static_cast<File*>(kmalloc(sizeof(File)));
     if (!f) return nullptr;
@@ -28,6 +30,7 @@ void file_get(File* f) { f->refs++; }
 void file_put(File* f) {
     KCHECK(f->refs > 0);
     if (--f->refs != 0) return;
+    if (file_release_hook) file_release_hook(f);
     if (f->ops->release) f->ops->release(f);
     inode_put(f->inode);
     kfree(f);

@@ -46,6 +46,9 @@ struct File {
 File* file_new(Inode* inode, const FileOps* ops, uint32_t flags);
 void file_get(File* f);
 void file_put(File* f);
+// Called with every File about to be freed, before its release op (net/ sets
+// it so that epoll sets forget the file). Null when unused.
+extern void (*file_release_hook)(File* f);
 inline bool file_can_read(const File* f) {
     uint32_t acc = f->flags & O_ACCMODE;
     return !(f->flags & O_PATH) && (acc == O_RDONLY || acc == O_RDWR);

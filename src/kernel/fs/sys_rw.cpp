@@ -47,7 +47,15 @@ int64_t iov_rw(File* f, bool write, const linux_iovec* v, uint64_t cnt, int64_t 
         if (len == 0) continue;
         auto* buf = reinterpret_cast<void*>(v[i].iov_base);
         int64_t n;
-        if (off < 0)
+        if (off < 0 && !write && total > 0 && !f->ops->seekable) {
+            // One readv is one read: once some bytes arrived, the later
+            // segments of a stream (socket, pipe, stdin) take only what is
+            // already there instead of blocking.
+            const uint32_t saved = f->flags;
+            f->flags |= static_cast<uint32_t>(O_NONBLOCK);
+            n = file_read(f, buf, len);
+            f->flags = saved;
+        } else if (off < 0)
             n = write ? file_write(f, buf, len) : file_read(f, buf, len);
         else if (write)
             n = file_pwrite(f, buf, len, static_cast<uint64_t>(off) + total);
