@@ -110,7 +110,10 @@ enum ember_hc_nr {
     EMBER_HC_READY = 6,   /* the application is initialised (explicit READY);
                              no struct. Returns when the instance continues,
                              possibly in another VM restored from a snapshot. */
-    EMBER_HC_COUNT = 7
+    EMBER_HC_CLOCK = 7,   /* refresh the clock base in the boot-info page
+                             (tsc_khz, tsc_base, mono_base_ns, wall_base_ns)
+                             from the host's clocks; no struct */
+    EMBER_HC_COUNT = 8
 };
 
 /* Status codes written to ember_boot_info.hc_status. */

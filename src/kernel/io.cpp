@@ -139,6 +139,11 @@ uint64_t monotonic_ns() {
 
 int64_t realtime_ns() {
     const ember_boot_info* b = boot();
+    // Re-synchronise with the host's wall clock when the base is more than
+    // a second old (one exit), so host clock adjustments reach the guest.
+    // Boot, restore and each sync set a new base.
+    if (monotonic_ns() - static_cast<uint64_t>(b->mono_base_ns) > 1000000000ull)
+        hypercall(EMBER_HC_CLOCK, 0);
     return b->wall_base_ns + static_cast<int64_t>(monotonic_ns() - static_cast<uint64_t>(b->mono_base_ns));
 }
 

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -93,6 +94,7 @@ HcOutcome HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
             status = do_wait(arg, &out);
             break;
         }
+        case EMBER_HC_CLOCK: status = do_clock(); break;
         case EMBER_HC_READY:
             drain_console();
             if (want_ready_) {
@@ -108,6 +110,27 @@ HcOutcome HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
     if (status != EMBER_OK) ++stats_.bad_hypercalls;
     set_status(status);
     return out;
+}
+
+int64_t HypercallContext::do_clock() {
+    // Re-pairs the guest TSC with the host clocks, so the guest's wall clock
+    // follows adjustments of the host's. Monotonic time must not go back:
+    // the new base is never below the guest's current monotonic reading.
+    auto b = mem_.read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO);
+    if (!b || b->tsc_khz == 0) return EMBER_EINVAL;
+    const uint64_t tsc = __builtin_ia32_rdtsc();
+    const int64_t mono = mono_ns();
+    timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    const uint64_t delta = tsc > b->tsc_base ? tsc - b->tsc_base : 0;
+    const int64_t guest_mono =
+        b->mono_base_ns + static_cast<int64_t>(static_cast<unsigned __int128>(delta) * 1000000 / b->tsc_khz);
+    const int64_t base = std::max(mono, guest_mono);
+    mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, tsc_base), tsc);
+    mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, mono_base_ns), base);
+    mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, wall_base_ns),
+                   static_cast<int64_t>(wall.tv_sec) * 1000000000ll + wall.tv_nsec);
+    return EMBER_OK;
 }
 
 HcOutcome HypercallContext::complete_ready(uint32_t nr, uint64_t arg) {

@@ -64,6 +64,7 @@ private:
     int64_t do_wait(uint64_t arg, HcOutcome* out);
     int64_t do_random(uint64_t arg);
     int64_t do_log(uint64_t arg);
+    int64_t do_clock();
     HcOutcome do_crash(uint64_t arg);
     HcOutcome do_exit(uint64_t arg);
     // Moves stdin bytes into the guest's ring; waits at most until

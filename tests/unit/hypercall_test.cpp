@@ -130,6 +130,27 @@ TEST_F(HypercallTest, CrashReportWithUnterminatedMessageIsBounded) {
     EXPECT_LE(o.message.size(), 200u);
 }
 
+TEST_F(HypercallTest, ClockRefreshNeverMovesMonotonicTimeBack) {
+    ember_boot_info b{};
+    b.tsc_khz = 1000000;  // 1 GHz: 1 tick = 1 ns
+    b.tsc_base = __builtin_ia32_rdtsc();
+    b.mono_base_ns = 1ll << 62;  // far ahead of the host's monotonic clock
+    b.wall_base_ns = 5;
+    put(EMBER_GPA_BOOT_INFO, b);
+    call(EMBER_HC_CLOCK, 0);
+    EXPECT_EQ(status(), EMBER_OK);
+    ember_boot_info after;
+    std::memcpy(&after, buf_.data() + EMBER_GPA_BOOT_INFO, sizeof after);
+    EXPECT_GE(after.mono_base_ns, 1ll << 62);
+    EXPECT_GT(after.wall_base_ns, 1600000000ll * 1000000000ll);  // now, not 5
+    EXPECT_GE(after.tsc_base, b.tsc_base);
+}
+
+TEST_F(HypercallTest, ClockRefreshWithoutTscRateIsRefused) {
+    call(EMBER_HC_CLOCK, 0);  // boot info all zero
+    EXPECT_EQ(status(), EMBER_EINVAL);
+}
+
 TEST_F(HypercallTest, WaitForNothingForeverIsReportedAsDeadlock) {
     put(EMBER_HC_SLOT_WAIT, ember_hc_wait{0, 0, 0});
     HcOutcome o = call(EMBER_HC_WAIT, EMBER_HC_SLOT_WAIT);
