@@ -19,6 +19,7 @@ namespace {
 constexpr uint64_t kRxCap = EMBER_NET_RX_SIZE - EMBER_RING_DATA;
 constexpr uint64_t kTxCap = EMBER_NET_TX_SIZE - EMBER_RING_DATA;
 constexpr uint64_t kHdr = sizeof(ember_net_rec);
+constexpr size_t kMaxListeners = 256;  // per instance
 constexpr uint64_t align16(uint64_t v) { return (v + 15) & ~uint64_t{15}; }
 
 int64_t mono_ns() {
@@ -232,14 +233,25 @@ bool NetDevice::rx_pending() const {
 }
 
 bool NetDevice::push(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len) {
-    if (backlog_.empty() && push_now(type, stream, arg, payload, len)) return true;
+    if (backlog_.empty() && pending_credit_.empty() && push_now(type, stream, arg, payload, len))
+        return true;
     if (type == EMBER_NET_DATA) return false;
+    if (type == EMBER_NET_WINDOW) {
+        pending_credit_[stream] += arg;
+        return true;
+    }
     backlog_.push_back({type, stream, arg,
                         len ? std::string(static_cast<const char*>(payload), len) : std::string()});
     return true;
 }
 
 void NetDevice::flush_backlog() {
+    for (auto it = pending_credit_.begin(); it != pending_credit_.end();) {
+        const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(it->second, UINT32_MAX));
+        if (!push_now(EMBER_NET_WINDOW, it->first, n, nullptr, 0)) return;
+        it->second -= n;
+        it = it->second ? it : pending_credit_.erase(it);
+    }
     size_t i = 0;
     for (; i < backlog_.size(); ++i) {
         const Pending& p = backlog_[i];
@@ -318,6 +330,7 @@ void NetDevice::handle_tx_record(const ember_net_rec& r, const uint8_t* payload)
     switch (r.type) {
         case EMBER_NET_LISTEN:
             if (r.stream >= EMBER_NET_HOST_ID || r.arg == 0 || r.arg > 65535) break;
+            if (!listeners_.count(r.stream) && listeners_.size() >= kMaxListeners) break;
             listeners_[r.stream] = static_cast<uint16_t>(r.arg);
             return;
         case EMBER_NET_UNLISTEN: listeners_.erase(r.stream); return;
@@ -554,7 +567,7 @@ bool NetDevice::wait(int64_t deadline_ns, int extra_fd) {
                 uint8_t buf[EMBER_NET_DATA_MAX];
                 for (;;) {
                     const uint64_t room = rx_record_room();  // a DATA push must not fail: recv'd bytes are gone
-                    if (!backlog_.empty() || room < kHdr * 3) break;
+                    if (!backlog_.empty() || !pending_credit_.empty() || room < kHdr * 3) break;
                     size_t want = std::min<uint64_t>({sizeof buf, s.to_guest_credit, room - kHdr * 3});
                     if (want == 0) break;
                     const ssize_t r = ::recv(s.fd, buf, want, 0);

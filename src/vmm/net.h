@@ -136,6 +136,9 @@ private:
         std::string payload;
     };
     std::vector<Pending> backlog_;
+    // Credit for the guest that did not fit in the rx ring, per stream:
+    // coalesced so a guest that stops reading cannot grow the backlog.
+    std::map<uint32_t, uint64_t> pending_credit_;
     std::mutex post_mu_;
     std::vector<std::pair<int, uint16_t>> posted_;
     int wake_fd_ = -1;  // eventfd
