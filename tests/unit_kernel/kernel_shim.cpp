@@ -151,6 +151,9 @@ int64_t pread_for_mmap(int fd, void* dst, uint64_t len, uint64_t off) {
 
 void fail_allocs_after(int64_t n) { g_alloc_budget = n; }
 
+int64_t clock_ns() { return g_clock; }
+void advance_clock(int64_t ns) { g_clock += ns; }
+
 void set_execfn(const char* path) {
     size_t n = k::strnlen(path, EMBER_BOOT_EXECFN_MAX - 1);
     memcpy(g_boot.execfn, path, n);

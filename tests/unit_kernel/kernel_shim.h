@@ -31,10 +31,22 @@ void set_execfn(const char* path);
 // Lowest address k::user_ok accepts; everything below is a "bad pointer".
 constexpr uint64_t kUserMin = 0x10000;
 
+// The kernel's clocks (k::monotonic_ns advances 1 us per call on its own).
+int64_t clock_ns();
+void advance_clock(int64_t ns);
+
+// ---- net (net_shim.cpp, linked into the net tests only) ----
+// Registers the net syscalls and points the kernel's net rings at the given
+// buffers (each a struct ember_ring followed by its data area).
+void net_boot(void* rx, uint64_t rx_size, void* tx, uint64_t tx_size);
+
 // ---- implemented by the test side ----
 void console_write(int fd, const void* buf, size_t len);
 int64_t stdin_read(void* buf, size_t len, bool nonblock);
 bool stdin_readable();
 void log_line(const char* msg);
+// The host side of k::wait_events and of EMBER_HC_CONSOLE (net tests only).
+uint32_t host_wait(uint32_t events, uint64_t deadline_ns);
+void host_kick();
 
 }  // namespace shim

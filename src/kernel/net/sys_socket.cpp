@@ -34,8 +34,10 @@ int64_t addr_in(const Socket* s, uint64_t uaddr, uint64_t len, ember_net_addr* o
     uint16_t family;
     memcpy(&family, buf, sizeof family);
     memset(out, 0, sizeof *out);
-    if (family == AF_INET && s->family == AF_INET) {
+    // As Linux: the length for the socket's family first, then the family.
+    if (s->family == AF_INET) {
         if (len < sizeof(linux_sockaddr_in)) return -EINVAL;
+        if (family != AF_INET) return -EAFNOSUPPORT;
         linux_sockaddr_in in;
         memcpy(&in, buf, sizeof in);
         out->family = EMBER_NET_AF_INET;
@@ -43,23 +45,19 @@ int64_t addr_in(const Socket* s, uint64_t uaddr, uint64_t len, ember_net_addr* o
         memcpy(out->addr, in.sin_addr, 4);
         return 0;
     }
-    if (family == AF_INET6 && s->family == AF_INET6) {
-        if (len < 24) return -EINVAL;  // SIN6_LEN_RFC2133: without sin6_scope_id
-        linux_sockaddr_in6 in6;
-        memcpy(&in6, buf, sizeof in6);
-        out->port = be16(in6.sin6_port);
-        if (v4_mapped(in6.sin6_addr)) {
-            out->family = EMBER_NET_AF_INET;
-            memcpy(out->addr, in6.sin6_addr + 12, 4);
-        } else {
-            out->family = EMBER_NET_AF_INET6;
-            memcpy(out->addr, in6.sin6_addr, 16);
-        }
-        return 0;
+    if (len < 24) return -EINVAL;  // SIN6_LEN_RFC2133: without sin6_scope_id
+    if (family != AF_INET6) return -EAFNOSUPPORT;
+    linux_sockaddr_in6 in6;
+    memcpy(&in6, buf, sizeof in6);
+    out->port = be16(in6.sin6_port);
+    if (v4_mapped(in6.sin6_addr)) {
+        out->family = EMBER_NET_AF_INET;
+        memcpy(out->addr, in6.sin6_addr + 12, 4);
+    } else {
+        out->family = EMBER_NET_AF_INET6;
+        memcpy(out->addr, in6.sin6_addr, 16);
     }
-    return s->family == AF_INET && family == AF_INET6 ? -EAFNOSUPPORT
-           : s->family == AF_INET6 && len < 24        ? -EINVAL
-                                                      : -EAFNOSUPPORT;
+    return 0;
 }
 
 // Formats an address as the socket's family; returns its length.

@@ -1,0 +1,27 @@
+// net_shim.cpp - the host end of the kernel's waits and hypercalls for the
+// net tests: k::wait_events and k::hypercall forward to the test's fake VMM
+// (shim::host_wait, shim::host_kick). Kernel headers only (see kernel_shim.h).
+#include "kernel_shim.h"
+#include "net/net.h"
+
+namespace k {
+
+uint32_t wait_events(uint32_t events, uint64_t deadline_ns) {
+    return shim::host_wait(events, deadline_ns);
+}
+
+int64_t hypercall(uint32_t nr, uint64_t) {
+    if (nr == EMBER_HC_CONSOLE) shim::host_kick();
+    return EMBER_OK;
+}
+
+}  // namespace k
+
+namespace shim {
+
+void net_boot(void* rx, uint64_t rx_size, void* tx, uint64_t tx_size) {
+    k::register_net_syscalls();
+    k::net::rings_init(rx, rx_size, tx, tx_size);
+}
+
+}  // namespace shim
