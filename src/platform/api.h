@@ -1,0 +1,86 @@
+// api.h - the control API's request handling, independent of the HTTP
+// server (api_server.cpp): a parsed request in, a response out. Every
+// error is a JSON body {"error": {"code": ..., "message": ...}}.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "platform/image_store.h"
+#include "platform/instance_manager.h"
+#include "platform/log_hub.h"
+#include "platform/metrics.h"
+#include "platform/service_controller.h"
+#include "platform/store.h"
+
+namespace ember::platform {
+
+struct ApiRequest {
+    std::string method;  // "GET", ...
+    std::string target;  // path and query, e.g. "/v1/services?x=1"
+    std::string authorization;
+    std::string content_type;
+    std::string body;
+};
+
+struct ApiResponse {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    // GET /v1/services/{name}/logs?follow=true: after body, the server
+    // streams the service's new log lines (LogHub::read after follow_after).
+    bool follow = false;
+    std::string follow_service, follow_instance;
+    uint64_t follow_after = 0;
+};
+
+struct ApiInfo {
+    std::string version;
+    std::string gateway;  // "127.0.0.1:8080"
+    std::string domain;   // "localhost"
+    uint64_t max_image_bytes = 256ull << 20;
+    uint64_t max_json_bytes = 1ull << 20;
+};
+
+class Api {
+public:
+    Api(ApiInfo info, std::string token, Store& store, ImageStore& images, ServiceController& controller,
+        InstanceManager& manager, Metrics& metrics, LogHub& logs)
+        : info_(std::move(info)), token_(std::move(token)), store_(store), images_(images),
+          controller_(controller), manager_(manager), metrics_(metrics), logs_(logs) {}
+
+    // Checks only the token: the server calls it before reading a body.
+    bool authorized(const std::string& authorization) const;
+    // The largest body accepted for this method and path.
+    uint64_t body_limit(const std::string& method, const std::string& target) const;
+    // Handles one request; may block (deploys boot a microVM).
+    ApiResponse handle(const ApiRequest& req);
+    // One log line as the API prints it.
+    static std::string format_log_line(const LogRecord& r);
+
+    static ApiResponse error(int status, const std::string& code, const std::string& message);
+
+private:
+    ApiResponse route(const ApiRequest& req, const std::string& path, const std::string& query);
+    ApiResponse images(const ApiRequest& req, const std::vector<std::string>& parts);
+    ApiResponse services(const ApiRequest& req, const std::vector<std::string>& parts, const std::string& query);
+    ApiResponse logs(const std::string& name, const std::string& query);
+    std::string service_json(const std::string& name);
+
+    ApiInfo info_;
+    std::string token_;
+    Store& store_;
+    ImageStore& images_;
+    ServiceController& controller_;
+    InstanceManager& manager_;
+    Metrics& metrics_;
+    LogHub& logs_;
+};
+
+// The value of key in a query string ("a=1&b=2"), percent-decoded; "" when absent.
+std::string query_param(const std::string& query, const std::string& key);
+
+}  // namespace ember::platform

@@ -1,0 +1,95 @@
+#include "platform/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include "platform/api.h"
+#include "platform/data_dir.h"
+#include "platform/image_store.h"
+#include "platform/instance_manager.h"
+#include "platform/log_hub.h"
+#include "platform/metrics.h"
+#include "platform/service_controller.h"
+#include "platform/store.h"
+#include "platform/vm_guest.h"
+#include "vmm/kvm.h"
+#include "vmm/vm_pool.h"
+
+#ifndef EMBER_VERSION
+#define EMBER_VERSION "dev"
+#endif
+
+namespace ember::platform {
+
+// Declaration order is construction order; destruction runs backwards, so
+// the servers go first and the store last.
+struct Daemon::Parts {
+    explicit Parts(DataDir d) : dir(std::move(d)), images(dir.images_dir()) {}
+    DataDir dir;
+    std::string token_path;
+    std::unique_ptr<Store> store;
+    ImageStore images;
+    Metrics metrics;
+    LogHub logs;
+    std::unique_ptr<VmGuestFactory> factory;
+    std::unique_ptr<InstanceManager> manager;
+    std::unique_ptr<ServiceController> controller;
+    std::unique_ptr<Api> api;
+    std::unique_ptr<Gateway> gateway;
+    std::unique_ptr<ApiServer> api_server;
+    bool stopped = false;
+};
+
+Daemon::Daemon(std::unique_ptr<Parts> p) : p_(std::move(p)) {}
+Daemon::~Daemon() { stop(); }
+
+Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
+    if (auto sys = KvmSystem::get(); !sys) return Status::error("KVM: " + sys.message());
+    auto dir = DataDir::open(opts.data_dir);
+    if (!dir) return dir.status();
+    auto p = std::make_unique<Parts>(std::move(*dir));
+    p->token_path = p->dir.token_path();
+    auto token = load_or_create_token(p->token_path);
+    if (!token) return Status::error("API token: " + token.message());
+    auto store = Store::open(p->dir.db_path());
+    if (!store) return store.status();
+    p->store = std::move(*store);
+
+    VmPool::instance().set_target(opts.vm_pool);
+    p->factory = std::make_unique<VmGuestFactory>(
+        p->images, VmGuestOptions{opts.prepare_timeout_ms, opts.max_image_bytes, opts.warm_vms});
+    p->manager = std::make_unique<InstanceManager>(*p->factory, p->logs, p->metrics);
+    p->metrics.add_collector([m = p->manager.get()](std::vector<GaugeSample>* out) { m->collect_metrics(out); });
+    p->controller = std::make_unique<ServiceController>(*p->store, p->images, p->dir, *p->factory, *p->manager,
+                                                        p->logs);
+    if (auto st = p->controller->recover(); !st) return Status::error("recovering services: " + st.message());
+
+    auto gw = Gateway::start(opts.gateway, *p->manager, p->metrics);
+    if (!gw) return gw.status();
+    p->gateway = std::move(*gw);
+    ApiInfo info;
+    info.version = EMBER_VERSION;
+    info.gateway = opts.gateway.addr + ":" + std::to_string(p->gateway->port());
+    info.domain = opts.gateway.domain;
+    info.max_image_bytes = opts.max_image_bytes;
+    p->api = std::make_unique<Api>(info, *token, *p->store, p->images, *p->controller, *p->manager, p->metrics,
+                                   p->logs);
+    auto api = ApiServer::start(opts.api, *p->api, p->logs, *p->manager);
+    if (!api) return api.status();
+    p->api_server = std::move(*api);
+    return std::unique_ptr<Daemon>(new Daemon(std::move(p)));
+}
+
+void Daemon::stop() {
+    if (!p_ || p_->stopped) return;
+    p_->stopped = true;
+    p_->api_server->stop();
+    p_->gateway->stop();
+    p_->manager->shutdown();
+}
+
+uint16_t Daemon::gateway_port() const { return p_->gateway->port(); }
+uint16_t Daemon::api_port() const { return p_->api_server->port(); }
+const std::string& Daemon::data_dir() const { return p_->dir.root(); }
+const std::string& Daemon::token_path() const { return p_->token_path; }
+
+}  // namespace ember::platform

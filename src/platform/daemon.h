@@ -1,0 +1,42 @@
+// daemon.h - emberd's parts wired together: data directory, state store,
+// image store, instance manager, service controller, gateway and API.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "platform/http_servers.h"
+#include "vmm/result.h"
+
+namespace ember::platform {
+
+struct DaemonOptions {
+    std::string data_dir = "./var/ember";
+    GatewayOptions gateway;
+    ApiServerOptions api;
+    uint64_t prepare_timeout_ms = 10000;
+    uint64_t max_image_bytes = 256ull << 20;
+    size_t vm_pool = 4;   // KVM VMs created ahead of cold starts
+    size_t warm_vms = 4;  // reset VMs kept per snapshot for the next instance
+};
+
+class Daemon {
+public:
+    // Opens the data directory, recovers the services, starts listening.
+    static Result<std::unique_ptr<Daemon>> start(const DaemonOptions& opts);
+    ~Daemon();  // stop()
+    // Stops accepting, stops every instance, waits for them.
+    void stop();
+    uint16_t gateway_port() const;
+    uint16_t api_port() const;
+    const std::string& data_dir() const;
+    const std::string& token_path() const;
+    struct Parts;
+
+private:
+    explicit Daemon(std::unique_ptr<Parts> p);
+    std::unique_ptr<Parts> p_;
+};
+
+}  // namespace ember::platform

@@ -1,0 +1,130 @@
+// emberd: the Ember node daemon. Options, signals, start-up banner; the
+// parts are wired in daemon.cpp.
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <spdlog/spdlog.h>
+
+#include "platform/daemon.h"
+#include "platform/units.h"
+
+namespace {
+
+using ember::platform::DaemonOptions;
+
+bool parse_addr(const std::string& s, std::string* addr, uint16_t* port) {
+    const auto colon = s.rfind(':');
+    if (colon == std::string::npos) return false;
+    std::string a = s.substr(0, colon);
+    if (a.size() > 2 && a.front() == '[' && a.back() == ']') a = a.substr(1, a.size() - 2);
+    try {
+        const unsigned long p = std::stoul(s.substr(colon + 1));
+        if (p > 65535) return false;
+        *port = static_cast<uint16_t>(p);
+    } catch (...) {
+        return false;
+    }
+    *addr = a.empty() ? "127.0.0.1" : a;
+    return true;
+}
+
+int usage_error(const std::string& msg) {
+    std::fprintf(stderr, "emberd: %s\n", msg.c_str());
+    return 2;
+}
+
+void raise_fd_limit() {
+    rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"emberd: the Ember node daemon (gateway, instance manager, control API)"};
+    app.set_version_flag("--version", std::string("emberd ") + EMBER_VERSION);
+    DaemonOptions o;
+    std::string gateway = "127.0.0.1:8080", api = "127.0.0.1:8081";
+    std::string prepare_timeout = "10s", client_timeout = "10s", keepalive = "30s";
+    std::string max_image = "256M", max_body = "10M", max_header = "16K", max_response = "64M";
+    std::string log_level = "info";
+    app.add_option("--data-dir", o.data_dir, "State, images and snapshot cache (default ./var/ember)");
+    app.add_option("--gateway", gateway, "Gateway listen address ADDR:PORT (default 127.0.0.1:8080)");
+    app.add_option("--api", api, "Control API listen address ADDR:PORT (default 127.0.0.1:8081)");
+    app.add_option("--domain", o.gateway.domain, "Services answer at <name>.<domain> (default localhost)");
+    app.add_option("--gateway-threads", o.gateway.threads, "Gateway I/O threads (default 2)");
+    app.add_option("--vm-pool", o.vm_pool, "KVM VMs kept created ahead of cold starts (default 4)");
+    app.add_option("--warm-vms", o.warm_vms, "Finished instances' VMs kept reset per service for reuse (default 4)");
+    app.add_option("--prepare-timeout", prepare_timeout, "Deadline for a deploy's boot to READY (default 10s)");
+    app.add_option("--client-timeout", client_timeout, "Time a client has to send one request (default 10s)");
+    app.add_option("--keepalive-timeout", keepalive, "Idle keep-alive client connections close after (default 30s)");
+    app.add_option("--max-image-size", max_image, "Largest image upload (default 256M)");
+    app.add_option("--max-body", max_body, "Largest request body through the gateway (default 10M)");
+    app.add_option("--max-header", max_header, "Largest request header block through the gateway (default 16K)");
+    app.add_option("--max-response", max_response, "Largest response body from an instance (default 64M)");
+    app.add_option("--max-connections", o.gateway.max_connections, "Gateway client connections (default 10000)");
+    app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);
+        return usage_error(std::string(e.what()) + " (see emberd --help)");
+    }
+    if (!parse_addr(gateway, &o.gateway.addr, &o.gateway.port)) return usage_error("--gateway: expected ADDR:PORT, got '" + gateway + "'");
+    if (!parse_addr(api, &o.api.addr, &o.api.port)) return usage_error("--api: expected ADDR:PORT, got '" + api + "'");
+    using ember::platform::parse_duration_ms;
+    using ember::platform::parse_size;
+    auto dur = [](const std::string& s, const char* name, uint64_t* out) {
+        auto v = parse_duration_ms(s);
+        if (!v || *v == 0) return std::string(name) + ": not a duration: '" + s + "' (e.g. 500ms, 10s)";
+        *out = *v;
+        return std::string();
+    };
+    auto size = [](const std::string& s, const char* name, uint64_t* out) {
+        auto v = parse_size(s);
+        if (!v || *v == 0) return std::string(name) + ": not a size: '" + s + "' (e.g. 16K, 10M)";
+        *out = *v;
+        return std::string();
+    };
+    for (const std::string& err :
+         {dur(prepare_timeout, "--prepare-timeout", &o.prepare_timeout_ms),
+          dur(client_timeout, "--client-timeout", &o.gateway.client_timeout_ms),
+          dur(keepalive, "--keepalive-timeout", &o.gateway.keepalive_timeout_ms),
+          size(max_image, "--max-image-size", &o.max_image_bytes), size(max_body, "--max-body", &o.gateway.max_body_bytes),
+          size(max_header, "--max-header", &o.gateway.max_header_bytes),
+          size(max_response, "--max-response", &o.gateway.max_response_bytes)})
+        if (!err.empty()) return usage_error(err);
+    const auto level = spdlog::level::from_str(log_level);
+    if (level == spdlog::level::off && log_level != "off") return usage_error("--log-level: unknown level '" + log_level + "'");
+    spdlog::set_level(level);
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+    // SIGINT/SIGTERM are taken by sigwait below; every thread inherits the mask.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+
+    auto d = ember::platform::Daemon::start(o);
+    if (!d) {
+        spdlog::error("{}", d.message());
+        return 1;
+    }
+    spdlog::info("emberd {}: gateway http://{}:{} (services at <name>.{} or /<name>/), API http://{}:{}", EMBER_VERSION,
+                 o.gateway.addr, (*d)->gateway_port(), o.gateway.domain, o.api.addr, (*d)->api_port());
+    spdlog::info("data in {}; API token in {}", (*d)->data_dir(), (*d)->token_path());
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    spdlog::info("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    (*d)->stop();
+    spdlog::info("stopped");
+    return 0;
+}

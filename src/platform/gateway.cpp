@@ -1,0 +1,376 @@
+// The gateway: HTTP/1.1 ingress. Reads a client's request within limits,
+// routes it to a service, forwards it to an instance over a stream pair
+// (one stream per request, "Connection: close" upstream), and relays the
+// response with a Server-Timing header. Each client connection is a
+// coroutine on its own strand; a stalled client costs a socket and a timer,
+// never a thread.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "platform/http_servers.h"
+#include "platform/router.h"
+
+namespace ember::platform {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using unix_stream = asio::local::stream_protocol;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+namespace {
+
+bool hop_by_hop(http::field f) {
+    switch (f) {
+        case http::field::connection:
+        case http::field::keep_alive:
+        case http::field::proxy_connection:
+        case http::field::transfer_encoding:
+        case http::field::upgrade:
+        case http::field::te:
+        case http::field::trailer:
+        case http::field::expect:
+            return true;
+        default:
+            return false;
+    }
+}
+
+Response json_error(http::status status, const std::string& message, unsigned version) {
+    Response r{status, version};
+    r.set(http::field::server, "ember");
+    r.set(http::field::content_type, "application/json");
+    r.body() = nlohmann::json{{"error", {{"code", static_cast<int>(status)}, {"message", message}}}}.dump() + "\n";
+    r.prepare_payload();
+    return r;
+}
+
+std::string ms3(double ms) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3f", ms);
+    return b;
+}
+
+// State shared with the callbacks that run beside the forwarding coroutine
+// (timeout, client-disconnect watch). All of it lives on the connection's
+// strand.
+struct Exchange {
+    explicit Exchange(const asio::any_io_executor& ex) : up(ex), timer(ex) {}
+    unix_stream::socket up;
+    asio::steady_timer timer;
+    bool active = true;
+    bool timed_out = false;
+    bool client_gone = false;
+};
+
+}  // namespace
+
+struct Gateway::Impl {
+    Impl(const GatewayOptions& o, InstanceManager& m, Metrics& met)
+        : opts(o), manager(m), metrics(met), acceptor(io) {}
+
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> session(tcp::socket sock);
+    // The response for req, or nullopt when the client went away.
+    asio::awaitable<std::optional<Response>> forward(beast::tcp_stream& client, Request& req);
+    void count(const std::string& service, unsigned code) {
+        metrics.counter("ember_requests_total", {{"service", service}, {"code", std::to_string(code)}}).inc();
+    }
+
+    GatewayOptions opts;
+    InstanceManager& manager;
+    Metrics& metrics;
+    asio::io_context io;
+    tcp::acceptor acceptor;
+    std::vector<std::thread> threads;
+    std::shared_ptr<std::atomic<size_t>> connections = std::make_shared<std::atomic<size_t>>(0);
+    bool stopped = false;
+};
+
+asio::awaitable<void> Gateway::Impl::accept_loop() {
+    for (;;) {
+        beast::error_code ec;
+        tcp::socket sock = co_await acceptor.async_accept(asio::make_strand(io), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+            continue;  // EMFILE and the like: keep serving the connections we have
+        }
+        if (connections->load() >= opts.max_connections) {
+            metrics.counter("ember_gateway_rejected_connections_total").inc();
+            sock.close(ec);
+            continue;
+        }
+        sock.set_option(tcp::no_delay(true), ec);
+        auto ex = sock.get_executor();
+        asio::co_spawn(ex, session(std::move(sock)), asio::detached);
+    }
+}
+
+asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
+    auto conns = connections;
+    ++*conns;
+    struct Guard {
+        std::shared_ptr<std::atomic<size_t>> n;
+        ~Guard() { --*n; }
+    } guard{conns};
+    beast::tcp_stream stream(std::move(sock));
+    beast::flat_buffer buf;
+    for (bool first = true;; first = false) {
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(static_cast<uint32_t>(opts.max_header_bytes));
+        parser.body_limit(opts.max_body_bytes);
+        beast::error_code ec;
+        stream.expires_after(std::chrono::milliseconds(first ? opts.client_timeout_ms : opts.keepalive_timeout_ms));
+        co_await http::async_read_header(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec && !parser.is_done()) {
+            if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+                http::response<http::empty_body> cont{http::status::continue_, 11};
+                co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+            }
+            stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
+            if (!ec) co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (ec) {
+            // A clean close between requests, or a timeout (beast closed the
+            // socket): nothing to answer.
+            if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+                ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+                if (ec == beast::error::timeout && parser.got_some())
+                    metrics.counter("ember_gateway_client_errors_total", {{"reason", "timeout"}}).inc();
+                break;
+            }
+            http::status st = http::status::bad_request;
+            std::string msg = "malformed request: " + ec.message();
+            std::string reason = "bad_request";
+            if (ec == http::error::header_limit) {
+                st = http::status::request_header_fields_too_large;
+                msg = "request headers larger than " + std::to_string(opts.max_header_bytes) + " bytes";
+                reason = "header_too_large";
+            } else if (ec == http::error::body_limit) {
+                st = http::status::payload_too_large;
+                msg = "request body larger than " + std::to_string(opts.max_body_bytes) + " bytes";
+                reason = "body_too_large";
+            }
+            metrics.counter("ember_gateway_client_errors_total", {{"reason", reason}}).inc();
+            Response r = json_error(st, msg, 11);
+            r.keep_alive(false);
+            stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
+            co_await http::async_write(stream, r, asio::redirect_error(asio::use_awaitable, ec));
+            break;
+        }
+        Request req = parser.release();
+        const bool keep = req.keep_alive();
+        auto res = co_await forward(stream, req);
+        if (!res) break;  // the client left
+        res->keep_alive(keep);
+        stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
+        co_await http::async_write(stream, *res, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec || !keep) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_stream& client, Request& req) {
+    const int64_t t0 = mono_now_ns();
+    const auto host = req[http::field::host];
+    const auto target = req.target();
+    const auto route = route_request(std::string_view(host.data(), host.size()),
+                                     std::string_view(target.data(), target.size()), opts.domain);
+    if (!route) {
+        count("", 404);
+        co_return json_error(http::status::not_found,
+                             "no service named: use Host: <name>." + opts.domain + " or the path /<name>/",
+                             req.version());
+    }
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        count(route->service, 503);
+        co_return json_error(http::status::service_unavailable, "gateway out of file descriptors", req.version());
+    }
+    TicketPtr ticket = manager.acquire(route->service, sv[1]);
+    TicketInfo info = manager.ticket_info(ticket);
+    auto reject = [&](const TicketInfo& i) {
+        http::status st = http::status::service_unavailable;
+        if (i.reason == RejectReason::kNoService) st = http::status::not_found;
+        else if (i.reason == RejectReason::kInstanceFailed) st = http::status::bad_gateway;
+        Response r = json_error(st, i.message, req.version());
+        if (st == http::status::service_unavailable) r.set(http::field::retry_after, "1");
+        count(route->service, static_cast<unsigned>(st));
+        return r;
+    };
+    if (info.state == TicketState::kRejected) {
+        ::close(sv[0]);
+        manager.finish(ticket, FinishKind::kCompleted);
+        co_return reject(info);
+    }
+
+    auto ex = std::make_shared<Exchange>(co_await asio::this_coro::executor);
+    beast::error_code ec;
+    ex->up.assign(unix_stream(), sv[0], ec);
+    ex->timer.expires_after(std::chrono::milliseconds(info.timeout_ms) - std::chrono::nanoseconds(mono_now_ns() - t0));
+    ex->timer.async_wait([ex](beast::error_code e) {
+        if (e || !ex->active) return;
+        ex->timed_out = true;
+        beast::error_code ig;
+        ex->up.close(ig);
+    });
+    // A client that disconnects while we wait frees its slot at once.
+    const int client_fd = client.socket().native_handle();
+    client.socket().async_wait(tcp::socket::wait_read, [ex, client_fd](beast::error_code e) {
+        if (e || !ex->active) return;
+        char c;
+        const ssize_t n = ::recv(client_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            ex->client_gone = true;
+            beast::error_code ig;
+            ex->up.close(ig);
+        }
+    });
+
+    Request up_req{req.method(), beast::string_view(route->target.data(), route->target.size()), 11};
+    if (req.method() == http::verb::unknown) up_req.method_string(req.method_string());
+    for (const auto& f : req)
+        if (!hop_by_hop(f.name())) up_req.insert(f.name_string(), f.value());
+    beast::error_code rep;
+    const auto peer = client.socket().remote_endpoint(rep);
+    if (!rep) up_req.set("X-Forwarded-For", peer.address().to_string());
+    up_req.set("X-Forwarded-Proto", "http");
+    up_req.set(http::field::connection, "close");
+    up_req.body() = std::move(req.body());
+    up_req.prepare_payload();
+
+    beast::flat_buffer ubuf;
+    http::response_parser<http::string_body> rp;
+    rp.header_limit(64 << 10);
+    rp.body_limit(opts.max_response_bytes);
+    if (req.method() == http::verb::head) rp.skip(true);
+    int64_t t_first = 0;
+    beast::error_code wec;
+    co_await http::async_write(ex->up, up_req, asio::redirect_error(asio::use_awaitable, wec));
+    // Even when the write failed (the server answered early and closed), a
+    // response may be there to read.
+    co_await http::async_read_header(ex->up, ubuf, rp, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) {
+        t_first = mono_now_ns();
+        co_await http::async_read(ex->up, ubuf, rp, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    ex->active = false;
+    ex->timer.cancel();
+    client.socket().cancel(rep);
+    ex->up.close(rep);
+
+    info = manager.ticket_info(ticket);
+    const std::string& svc = route->service;
+    if (ec) {
+        if (ex->client_gone) {
+            manager.finish(ticket, FinishKind::kClientGone);
+            count(svc, 499);
+            co_return std::nullopt;
+        }
+        if (info.state == TicketState::kRejected) {
+            manager.finish(ticket, FinishKind::kCompleted);
+            co_return reject(info);
+        }
+        if (ex->timed_out) {
+            manager.finish(ticket, FinishKind::kTimedOut);
+            count(svc, 504);
+            co_return json_error(http::status::gateway_timeout,
+                                 "service '" + svc + "' did not respond within " + std::to_string(info.timeout_ms) +
+                                     " ms",
+                                 req.version());
+        }
+        manager.finish(ticket, FinishKind::kFailed);
+        count(svc, 502);
+        const std::string why = ec == http::error::body_limit
+                                    ? "the response is larger than " + std::to_string(opts.max_response_bytes) + " bytes"
+                                    : "the instance closed the connection without a complete response (" +
+                                          ec.message() + ")";
+        co_return json_error(http::status::bad_gateway, "service '" + svc + "': " + why, req.version());
+    }
+    manager.finish(ticket, FinishKind::kCompleted);
+
+    Response res = rp.release();
+    for (auto f : {http::field::connection, http::field::keep_alive, http::field::proxy_connection,
+                   http::field::transfer_encoding, http::field::upgrade, http::field::te, http::field::trailer})
+        res.erase(f);
+    const int64_t t_end = mono_now_ns();
+    const double app_ms = info.t_handed ? static_cast<double>(t_first - info.t_handed) / 1e6 : 0;
+    const double total_ms = static_cast<double>(t_end - t0) / 1e6;
+    std::string timing = "queue;dur=" + ms3(info.queue_ms);
+    if (info.cold) timing += ", restore;dur=" + ms3(info.restore_ms);
+    timing += ", app;dur=" + ms3(app_ms) + ", total;dur=" + ms3(total_ms);
+    res.set("Server-Timing", timing);
+    res.set("X-Ember-Instance", "i-" + std::to_string(info.instance_id));
+    res.version(req.version());
+    if (req.method() != http::verb::head) res.prepare_payload();
+    const unsigned code = res.result_int();
+    count(svc, code);
+    metrics.histogram("ember_request_duration_seconds", {{"service", svc}}).observe(total_ms / 1e3);
+    if (info.cold) {
+        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "queue"}}).observe(info.queue_ms / 1e3);
+        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "restore"}}).observe(info.restore_ms / 1e3);
+        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "app"}}).observe(app_ms / 1e3);
+        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "total"}}).observe(total_ms / 1e3);
+    }
+    co_return res;
+}
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Gateway::~Gateway() { stop(); }
+
+uint16_t Gateway::port() const {
+    beast::error_code ec;
+    return impl_->acceptor.local_endpoint(ec).port();
+}
+
+Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts, InstanceManager& manager,
+                                                Metrics& metrics) {
+    auto impl = std::make_unique<Impl>(opts, manager, metrics);
+    beast::error_code ec;
+    const auto addr = asio::ip::make_address(opts.addr, ec);
+    if (ec) return Status::error("gateway: not an IP address: '" + opts.addr + "'");
+    const tcp::endpoint ep(addr, opts.port);
+    impl->acceptor.open(ep.protocol(), ec);
+    if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) impl->acceptor.bind(ep, ec);
+    if (!ec) impl->acceptor.listen(4096, ec);
+    if (ec) return Status::error("gateway: cannot listen on " + opts.addr + ":" + std::to_string(opts.port) + ": " + ec.message());
+    metrics.describe("ember_requests_total", "counter", "Gateway requests by service and response code (499: client left)");
+    metrics.describe("ember_request_duration_seconds", "histogram", "Gateway request latency, arrival to response");
+    metrics.describe("ember_cold_start_duration_seconds", "histogram",
+                     "Stages of requests that started an instance: queue, restore, app (to first byte), total");
+    metrics.describe("ember_gateway_client_errors_total", "counter", "Client requests refused by the gateway's limits");
+    metrics.add_collector([conns = impl->connections](std::vector<GaugeSample>* out) {
+        out->push_back({"ember_gateway_connections", {}, static_cast<double>(conns->load())});
+    });
+    Impl* p = impl.get();
+    asio::co_spawn(impl->io, impl->accept_loop(), asio::detached);
+    for (int i = 0; i < std::max(1, opts.threads); ++i) impl->threads.emplace_back([p] { p->io.run(); });
+    return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
+}
+
+void Gateway::stop() {
+    if (!impl_ || impl_->stopped) return;
+    impl_->stopped = true;
+    asio::post(impl_->io, [p = impl_.get()] {
+        beast::error_code ec;
+        p->acceptor.close(ec);
+    });
+    impl_->io.stop();
+    for (auto& t : impl_->threads) t.join();
+}
+
+}  // namespace ember::platform

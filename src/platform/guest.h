@@ -1,0 +1,73 @@
+// guest.h - how the instance manager runs instances, as interfaces: the
+// real implementation restores KVM microVMs from snapshots (vm_guest.cpp);
+// tests use fakes that serve HTTP from host threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "platform/service_spec.h"
+#include "vmm/result.h"
+
+namespace ember::platform {
+
+// Console output of an instance (fd 1 or 2); called on its run() thread.
+using ConsoleFn = std::function<void(int fd, const char* data, size_t len)>;
+
+// How an instance ended.
+struct GuestExit {
+    bool stopped = false;     // stop() was called (scale to zero, shutdown)
+    std::string description;  // "exited with status 0", "crashed: ...", ...
+};
+
+// One running instance.
+class Guest {
+public:
+    virtual ~Guest() = default;
+    // Before run(): hands a connection to the guest's listener on port, so
+    // that it is there when the guest resumes. Takes fd.
+    virtual void adopt(int fd, uint16_t port) = 0;
+    // Thread-safe, also while run() executes: hands a connection to the
+    // guest. Takes fd (closed if nothing listens on port).
+    virtual void post(int fd, uint16_t port) = 0;
+    // Thread-safe: makes run() return soon.
+    virtual void stop() = 0;
+    // Runs the instance until it ends; once. The destructor closes the
+    // connections the instance still holds.
+    virtual GuestExit run() = 0;
+    // Host memory this instance uses privately (pages it wrote), in bytes;
+    // 0 when unknown. Thread-safe.
+    virtual uint64_t private_memory_bytes() const { return 0; }
+};
+
+// A service made ready to start instances: its snapshot, opened.
+class Prepared {
+public:
+    virtual ~Prepared() = default;
+    virtual std::string describe() const = 0;  // e.g. "snapshot 812 pages"
+    virtual uint64_t memory_bytes() const = 0;  // guest memory size
+};
+
+class GuestFactory {
+public:
+    virtual ~GuestFactory() = default;
+    // Boots the service's program until it is READY (waits for connections
+    // on spec.port with none pending) and writes the snapshot to
+    // snapshot_path. A program that exits, crashes, listens elsewhere or
+    // is not READY within the deadline is an error whose message includes
+    // the end of its console output. console receives all output as well.
+    virtual Result<std::shared_ptr<const Prepared>> prepare(const ServiceSpec& spec,
+                                                            const std::string& snapshot_path,
+                                                            const ConsoleFn& console) = 0;
+    // Opens a snapshot prepared earlier (after a restart); an error when it is
+    // missing, damaged or was made on an incompatible host.
+    virtual Result<std::shared_ptr<const Prepared>> open(const ServiceSpec& spec,
+                                                         const std::string& snapshot_path) = 0;
+    // A new instance from p, not yet running. Thread-safe.
+    virtual Result<std::unique_ptr<Guest>> restore(const std::shared_ptr<const Prepared>& p,
+                                                   const ConsoleFn& console) = 0;
+};
+
+}  // namespace ember::platform

@@ -1,0 +1,65 @@
+// http_servers.h - emberd's two HTTP/1.1 servers, Boost.Beast kept out of
+// this header: the gateway (ingress to the services; gateway.cpp) and the
+// control API (api_server.cpp). Each runs its own io_context threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "platform/api.h"
+#include "platform/instance_manager.h"
+#include "platform/metrics.h"
+#include "vmm/result.h"
+
+namespace ember::platform {
+
+struct GatewayOptions {
+    std::string addr = "127.0.0.1";
+    uint16_t port = 8080;
+    std::string domain = "localhost";
+    int threads = 2;
+    uint64_t max_header_bytes = 16 << 10;
+    uint64_t max_body_bytes = 10ull << 20;
+    uint64_t max_response_bytes = 64ull << 20;
+    uint64_t client_timeout_ms = 10000;     // to read one request (headers and body)
+    uint64_t keepalive_timeout_ms = 30000;  // idle client connection between requests
+    size_t max_connections = 10000;
+};
+
+class Gateway {
+public:
+    static Result<std::unique_ptr<Gateway>> start(const GatewayOptions& opts, InstanceManager& manager,
+                                                  Metrics& metrics);
+    ~Gateway();
+    uint16_t port() const;  // the bound port (useful with port 0)
+    void stop();
+    struct Impl;
+
+private:
+    explicit Gateway(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+struct ApiServerOptions {
+    std::string addr = "127.0.0.1";
+    uint16_t port = 8081;
+    uint64_t client_timeout_ms = 60000;  // uploads can be large
+    int handler_threads = 4;             // deploys block one each
+};
+
+class ApiServer {
+public:
+    static Result<std::unique_ptr<ApiServer>> start(const ApiServerOptions& opts, Api& api, LogHub& logs,
+                                                    InstanceManager& manager);
+    ~ApiServer();
+    uint16_t port() const;
+    void stop();
+    struct Impl;
+
+private:
+    explicit ApiServer(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ember::platform

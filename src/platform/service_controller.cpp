@@ -1,0 +1,193 @@
+#include "platform/service_controller.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace ember::platform {
+
+namespace {
+int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+ServiceController::ServiceController(Store& store, ImageStore& images, const DataDir& dir,
+                                     GuestFactory& factory, InstanceManager& manager, LogHub& logs)
+    : store_(store), images_(images), dir_(dir), factory_(factory), manager_(manager), logs_(logs) {}
+
+ServiceController::~ServiceController() {
+    if (background_.joinable()) background_.join();
+}
+
+std::shared_ptr<std::mutex> ServiceController::name_lock(const std::string& name) {
+    std::lock_guard lock(mu_);
+    auto& m = name_locks_[name];
+    if (!m) m = std::make_shared<std::mutex>();
+    return m;
+}
+
+ConsoleFn ServiceController::prepare_console(const std::string& name) {
+    auto lines = std::make_shared<LineAssembler>(logs_, name, "prepare");
+    return [lines](int fd, const char* p, size_t n) { lines->feed(fd, p, n); };
+}
+
+Status ServiceController::recover() {
+    auto recs = store_.list_services();
+    if (!recs) return recs.status();
+    std::set<std::string> wanted;
+    std::vector<ServiceRecord> missing;
+    for (auto& rec : *recs) {
+        const std::string path = dir_.snapshot_path(rec.spec.name, rec.generation);
+        wanted.insert(path.substr(path.rfind('/') + 1));
+        auto p = factory_.open(rec.spec, path);
+        if (p) {
+            manager_.deploy(rec, *p);
+        } else {
+            logs_.append(rec.spec.name, "prepare", "ember",
+                         "cached snapshot unusable (" + p.message() + "); preparing it again");
+            manager_.deploy(rec, nullptr);
+            missing.push_back(rec);
+        }
+    }
+    if (DIR* d = ::opendir(dir_.snapshots_dir().c_str())) {
+        while (dirent* e = ::readdir(d)) {
+            const std::string n = e->d_name;
+            if (n == "." || n == ".." || wanted.count(n)) continue;
+            ::unlink((dir_.snapshots_dir() + "/" + n).c_str());
+        }
+        ::closedir(d);
+    }
+    if (!missing.empty())
+        background_ = std::thread([this, missing] { prepare_in_background(missing); });
+    return Status::ok();
+}
+
+void ServiceController::prepare_in_background(std::vector<ServiceRecord> recs) {
+    for (const auto& rec : recs) {
+        auto lock = name_lock(rec.spec.name);
+        std::lock_guard g(*lock);
+        // A deploy or delete since the restart wins over this preparation.
+        auto cur = store_.get_service(rec.spec.name);
+        if (!cur || !cur->has_value() || (*cur)->generation != rec.generation) continue;
+        const std::string path = dir_.snapshot_path(rec.spec.name, rec.generation);
+        auto p = factory_.prepare(rec.spec, path, prepare_console(rec.spec.name));
+        if (p) {
+            manager_.deploy(rec, *p);
+            logs_.append(rec.spec.name, "prepare", "ember", "snapshot prepared again: " + (*p)->describe());
+        } else {
+            manager_.set_failed(rec.spec.name, rec.generation, "preparing the snapshot failed: " + p.message());
+            logs_.append(rec.spec.name, "prepare", "ember", "preparing the snapshot failed: " + p.message());
+        }
+    }
+}
+
+Expected<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_only) {
+    if (auto st = validate_spec(spec); !st) return ApiError::bad_request(st.message());
+    for (const std::string& img : [&] {
+             std::vector<std::string> v = {spec.image};
+             for (const auto& f : spec.files) v.push_back(f.image);
+             return v;
+         }()) {
+        auto rec = store_.get_image(img);
+        if (!rec) return ApiError::internal(rec.message());
+        if (!rec->has_value() || !images_.exists(img))
+            return ApiError::bad_request("image " + img + " not found: upload it first (POST /v1/images)");
+    }
+    auto lock = name_lock(spec.name);
+    std::lock_guard g(*lock);
+    auto existing = store_.get_service(spec.name);
+    if (!existing) return ApiError::internal(existing.message());
+    DeployResult res;
+    res.created = !existing->has_value();
+    if (create_only && !res.created)
+        return ApiError::conflict("service '" + spec.name + "' exists; use PUT to redeploy it");
+    const int64_t now = unix_now();
+    res.record.spec = spec;
+    res.record.created_at = res.created ? now : (*existing)->created_at;
+    res.record.updated_at = now;
+    if (!res.created && !needs_new_snapshot((*existing)->spec, spec) &&
+        manager_.status(spec.name).state != "failed") {
+        // Same program and files: only runtime settings change.
+        res.record.generation = (*existing)->generation;
+        if (auto st = store_.put_service(res.record); !st) return ApiError::internal(st.message());
+        manager_.update(spec);
+        return res;
+    }
+    res.record.generation = res.created ? 1 : (*existing)->generation + 1;
+    res.new_snapshot = true;
+    const std::string path = dir_.snapshot_path(spec.name, res.record.generation);
+    logs_.append(spec.name, "prepare", "ember",
+                 "preparing generation " + std::to_string(res.record.generation) + " (boot until ready)");
+    const auto t0 = std::chrono::steady_clock::now();
+    auto p = factory_.prepare(spec, path, prepare_console(spec.name));
+    res.prepare_ms = ms_since(t0);
+    if (!p) {
+        ::unlink(path.c_str());
+        logs_.append(spec.name, "prepare", "ember", "deploy failed: " + p.message());
+        return ApiError{422, "deploy_failed", "deploy of '" + spec.name + "' failed: " + p.message()};
+    }
+    if (auto st = store_.put_service(res.record); !st) {
+        ::unlink(path.c_str());
+        return ApiError::internal(st.message());
+    }
+    logs_.append(spec.name, "prepare", "ember",
+                 "ready: " + (*p)->describe() + ", prepared in " + std::to_string(static_cast<int>(res.prepare_ms)) +
+                     " ms");
+    manager_.deploy(res.record, *p);
+    if (!res.created) {
+        // Instances of the old generation keep their mapping; the file can go.
+        ::unlink(dir_.snapshot_path(spec.name, (*existing)->generation).c_str());
+    }
+    return res;
+}
+
+Expected<ServiceRecord> ServiceController::patch(const std::string& name, const nlohmann::json& body) {
+    auto lock = name_lock(name);
+    std::lock_guard g(*lock);
+    auto existing = store_.get_service(name);
+    if (!existing) return ApiError::internal(existing.message());
+    if (!existing->has_value()) return ApiError::not_found("no service named '" + name + "'");
+    ServiceRecord rec = **existing;
+    if (auto st = apply_patch(&rec.spec, body); !st) return ApiError::bad_request(st.message());
+    rec.updated_at = unix_now();
+    if (auto st = store_.put_service(rec); !st) return ApiError::internal(st.message());
+    manager_.update(rec.spec);
+    return rec;
+}
+
+Expected<bool> ServiceController::remove(const std::string& name) {
+    auto lock = name_lock(name);
+    std::lock_guard g(*lock);
+    auto existing = store_.get_service(name);
+    if (!existing) return ApiError::internal(existing.message());
+    if (!existing->has_value()) return ApiError::not_found("no service named '" + name + "'");
+    if (auto st = store_.delete_service(name); !st) return ApiError::internal(st.message());
+    manager_.remove(name);
+    ::unlink(dir_.snapshot_path(name, (*existing)->generation).c_str());
+    logs_.drop(name);
+    return true;
+}
+
+Expected<bool> ServiceController::remove_image(const std::string& sha256) {
+    auto services = store_.list_services();
+    if (!services) return ApiError::internal(services.message());
+    for (const auto& rec : *services) {
+        bool used = rec.spec.image == sha256;
+        for (const auto& f : rec.spec.files) used |= f.image == sha256;
+        if (used) return ApiError::conflict("image " + sha256 + " is used by service '" + rec.spec.name + "'");
+    }
+    auto img = store_.get_image(sha256);
+    if (!img) return ApiError::internal(img.message());
+    if (!img->has_value()) return ApiError::not_found("no image " + sha256);
+    if (auto st = store_.delete_image(sha256); !st) return ApiError::internal(st.message());
+    if (auto st = images_.remove(sha256); !st) return ApiError::internal(st.message());
+    return true;
+}
+
+}  // namespace ember::platform

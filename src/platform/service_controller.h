@@ -1,0 +1,67 @@
+// service_controller.h - the control plane's operations on services: deploy
+// (validate, prepare the snapshot, persist, roll the instance manager to the
+// new generation), update, delete, and recovery after a restart. Deploys of
+// one name are serialised; different names proceed in parallel.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "platform/api_error.h"
+#include "platform/data_dir.h"
+#include "platform/guest.h"
+#include "platform/image_store.h"
+#include "platform/instance_manager.h"
+#include "platform/log_hub.h"
+#include "platform/store.h"
+
+namespace ember::platform {
+
+struct DeployResult {
+    ServiceRecord record;
+    bool created = false;       // the name was new
+    bool new_snapshot = false;  // false: only runtime settings changed
+    double prepare_ms = 0;
+};
+
+class ServiceController {
+public:
+    ServiceController(Store& store, ImageStore& images, const DataDir& dir, GuestFactory& factory,
+                      InstanceManager& manager, LogHub& logs);
+    ~ServiceController();  // waits for background preparation
+
+    // Loads every stored service into the manager: from its cached snapshot
+    // when that opens, else in state "preparing" while a background thread
+    // boots it again. Removes snapshot files that belong to no service.
+    Status recover();
+
+    // create_only: POST (409 when the name exists); else PUT (create or redeploy).
+    Expected<DeployResult> deploy(ServiceSpec spec, bool create_only);
+    Expected<ServiceRecord> patch(const std::string& name, const nlohmann::json& body);
+    Expected<bool> remove(const std::string& name);
+    // 409 when a service uses the image.
+    Expected<bool> remove_image(const std::string& sha256);
+
+private:
+    std::shared_ptr<std::mutex> name_lock(const std::string& name);
+    void prepare_in_background(std::vector<ServiceRecord> recs);
+    ConsoleFn prepare_console(const std::string& name);
+
+    Store& store_;
+    ImageStore& images_;
+    const DataDir& dir_;
+    GuestFactory& factory_;
+    InstanceManager& manager_;
+    LogHub& logs_;
+    std::mutex mu_;
+    std::map<std::string, std::shared_ptr<std::mutex>> name_locks_;
+    std::thread background_;
+};
+
+}  // namespace ember::platform

@@ -1,0 +1,79 @@
+// service_spec.h - what a service is: the program, its files and settings,
+// and the scaling policy. Parsed from the API's JSON with every field checked
+// (unknown fields are errors), stored in the state database as JSON.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vmm/result.h"
+
+namespace ember::platform {
+
+enum class Isolation {
+    kInstance,  // instances serve many requests, up to `concurrency` at once
+    kRequest,   // every request gets a fresh instance, discarded afterwards
+};
+const char* isolation_name(Isolation i);
+
+struct FileEntry {
+    std::string path;   // normalised absolute guest path, e.g. "/etc/app.conf"
+    std::string image;  // sha256 of the content in the image store
+    uint32_t mode = 0644;
+};
+
+struct ServiceSpec {
+    // Deploy fields: changing any of them prepares a new snapshot.
+    std::string name;
+    std::string image;            // sha256 of the program in the image store
+    std::string program = "app";  // the program is /bin/<program> in the guest
+    uint16_t port = 8080;         // the guest port the program listens on
+    std::vector<std::string> args;  // argv[1..]
+    std::vector<std::string> env;   // "K=V"
+    std::vector<FileEntry> files;
+    std::vector<std::string> egress;  // "HOST:PORT" the guest may connect() to
+    uint32_t memory_mb = 64;
+
+    // Runtime fields: changed in place (PATCH), no new snapshot.
+    uint32_t min_instances = 0;
+    uint32_t max_instances = 16;
+    uint32_t concurrency = 8;  // requests one instance serves at once
+    uint64_t idle_timeout_ms = 1000;
+    uint64_t timeout_ms = 30000;  // arrival to response headers, queueing included
+    Isolation isolation = Isolation::kInstance;
+    uint32_t queue_size = 64;  // requests waiting when every instance is busy
+    uint64_t queue_timeout_ms = 10000;
+};
+
+// Limits on what a spec may hold.
+constexpr size_t kMaxArgs = 256;
+constexpr size_t kMaxEnv = 256;
+constexpr size_t kMaxFiles = 256;
+constexpr size_t kMaxStringLen = 4096;
+constexpr uint32_t kMaxInstancesLimit = 1024;
+constexpr uint32_t kMinMemoryMb = 8;
+constexpr uint32_t kMaxMemoryMb = 8192;
+
+// A DNS label: 1-63 of [a-z0-9-], not starting or ending with '-'.
+Status validate_name(const std::string& name);
+// True for 64 lower-case hex digits.
+bool is_sha256_hex(const std::string& s);
+// "/etc//x.conf" -> "/etc/x.conf". Rejects empty paths, NUL bytes, "." or
+// ".." components, the root itself, and paths over 255 bytes.
+Result<std::string> normalize_guest_path(const std::string& path);
+
+// Parses a full spec (POST/PUT body). `name` comes from the URL when not in
+// the body; when both are given they must agree. Every error names the field.
+Result<ServiceSpec> spec_from_json(const nlohmann::json& j, const std::string& name);
+// Applies a PATCH body: only runtime fields are allowed.
+Status apply_patch(ServiceSpec* spec, const nlohmann::json& j);
+// Checks the cross-field rules (min <= max, queue timeout <= timeout, ...).
+Status validate_spec(const ServiceSpec& spec);
+nlohmann::json spec_to_json(const ServiceSpec& spec);
+// True when the two specs would boot to different snapshots.
+bool needs_new_snapshot(const ServiceSpec& a, const ServiceSpec& b);
+
+}  // namespace ember::platform

@@ -1,0 +1,265 @@
+#include "platform/vm_guest.h"
+
+#include <unistd.h>
+
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "vmm/cpio_writer.h"
+#include "vmm/snapshot.h"
+#include "vmm/vm.h"
+
+namespace ember::platform {
+
+namespace {
+
+// The console of a VM that serves one instance after another: forwards to
+// the current instance's sink.
+class ConsoleSlot {
+public:
+    void set(ConsoleFn fn) {
+        std::lock_guard lock(mu_);
+        fn_ = std::move(fn);
+    }
+    void write(int fd, const char* p, size_t n) {
+        std::lock_guard lock(mu_);
+        if (fn_) fn_(fd, p, n);
+    }
+
+private:
+    std::mutex mu_;
+    ConsoleFn fn_;
+};
+
+struct WarmVm {
+    std::unique_ptr<Vm> vm;
+    std::shared_ptr<ConsoleSlot> console;
+};
+
+VmConfig instance_config(const NetConfig& net, const std::shared_ptr<ConsoleSlot>& slot) {
+    VmConfig cfg;
+    cfg.net = net;
+    cfg.reusable = true;
+    cfg.console = [slot](int fd, const char* p, size_t n) { slot->write(fd, p, n); };
+    cfg.log = [slot](const std::string& line) {
+        const std::string l = "[guest kernel] " + line + "\n";
+        slot->write(2, l.data(), l.size());
+    };
+    return cfg;
+}
+
+class VmPrepared : public Prepared {
+public:
+    VmPrepared(std::shared_ptr<const snapshot::Snapshot> snap, NetConfig net, size_t max_warm)
+        : snap_(std::move(snap)), net_(std::move(net)), max_warm_(max_warm) {}
+    std::string describe() const override {
+        return "snapshot of " + std::to_string(snap_->pages_present()) + " pages";
+    }
+    uint64_t memory_bytes() const override { return snap_->header().mem_size; }
+    const std::shared_ptr<const snapshot::Snapshot>& snap() const { return snap_; }
+    const NetConfig& net() const { return net_; }
+
+    // A VM reset to this snapshot, if one is kept.
+    std::optional<WarmVm> take_warm() const {
+        std::lock_guard lock(mu_);
+        if (warm_.empty()) return std::nullopt;
+        WarmVm w = std::move(warm_.back());
+        warm_.pop_back();
+        return w;
+    }
+    // Keeps a VM that was reset; false (and the caller drops it) when enough are kept.
+    bool keep_warm(WarmVm& w) const {
+        std::lock_guard lock(mu_);
+        if (warm_.size() >= max_warm_) return false;
+        warm_.push_back(std::move(w));
+        return true;
+    }
+
+private:
+    std::shared_ptr<const snapshot::Snapshot> snap_;
+    NetConfig net_;
+    size_t max_warm_;
+    mutable std::mutex mu_;
+    mutable std::vector<WarmVm> warm_;
+};
+
+class VmGuest : public Guest {
+public:
+    VmGuest(WarmVm w, std::shared_ptr<const VmPrepared> prepared)
+        : w_(std::move(w)), prepared_(std::move(prepared)) {}
+    ~VmGuest() override {
+        if (!reset_ok_) return;  // the VM is destroyed: its connections close
+        w_.console->set(nullptr);
+        if (!prepared_->keep_warm(w_)) w_.vm.reset();
+    }
+    void adopt(int fd, uint16_t port) override {
+        if (auto st = w_.vm->adopt_connection(fd, port); !st) ::close(fd);
+    }
+    void post(int fd, uint16_t port) override { w_.vm->post_connection(fd, port); }
+    void stop() override { w_.vm->stop(); }
+    GuestExit run() override {
+        const VmResult r = w_.vm->run();
+        GuestExit e;
+        e.stopped = r.outcome == Outcome::kStopped;
+        if (r.outcome == Outcome::kExited)
+            e.description = "exited with status " + std::to_string(r.exit_status);
+        else
+            e.description = std::string(outcome_name(r.outcome)) + (r.message.empty() ? "" : ": " + r.message);
+        // Reset now, on this thread: it also closes the connections the
+        // instance still held, as the end of an instance must. Only VMs that
+        // ended cleanly are reused.
+        if (r.outcome == Outcome::kStopped || r.outcome == Outcome::kExited)
+            reset_ok_ = w_.vm->reset(instance_config(prepared_->net(), w_.console)).is_ok();
+        return e;
+    }
+
+private:
+    WarmVm w_;
+    std::shared_ptr<const VmPrepared> prepared_;
+    bool reset_ok_ = false;
+};
+
+Result<NetConfig> net_config(const ServiceSpec& spec) {
+    NetConfig net;
+    for (const auto& e : spec.egress) {
+        auto r = parse_egress_rule(e);
+        if (!r) return r.status();
+        net.egress.push_back(*r);
+    }
+    return net;
+}
+
+// The guest listens on these ports: "8080, 9090" or "none".
+std::string listener_ports(const snapshot::Snapshot& s) {
+    std::string out;
+    for (const auto& [id, port] : s.vmm().listeners) out += (out.empty() ? "" : ", ") + std::to_string(port);
+    return out.empty() ? "none" : out;
+}
+
+Status check_listens(const snapshot::Snapshot& s, uint16_t port) {
+    for (const auto& [id, p] : s.vmm().listeners)
+        if (p == port) return Status::ok();
+    if (s.vmm().listeners.empty())
+        return Status::error("the program became idle without listening on port " + std::to_string(port) +
+                             " (a service must accept connections)");
+    return Status::error("the program listens on port(s) " + listener_ports(s) + ", not on port " +
+                         std::to_string(port) + " (set the service's port)");
+}
+
+// Keeps the last `cap` bytes of console output, for error messages.
+class Tail {
+public:
+    explicit Tail(size_t cap) : cap_(cap) {}
+    void add(const char* p, size_t n) {
+        std::lock_guard lock(mu_);
+        buf_.append(p, n);
+        if (buf_.size() > cap_) buf_.erase(0, buf_.size() - cap_);
+    }
+    std::string text() {
+        std::lock_guard lock(mu_);
+        return buf_;
+    }
+
+private:
+    std::mutex mu_;
+    size_t cap_;
+    std::string buf_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpec& spec,
+                                                                const std::string& snapshot_path,
+                                                                const ConsoleFn& console) {
+    auto net = net_config(spec);
+    if (!net) return net.status();
+    VmConfig cfg;
+    auto program = images_.get(spec.image, opts_.max_image_bytes);
+    if (!program) return Status::error("program: " + program.message());
+    cfg.program = std::move(*program);
+    cpio::Writer w;
+    if (!w.add_dir("tmp", 01777)) return Status::error("cannot create /tmp in the root filesystem");
+    for (const auto& f : spec.files) {
+        auto data = images_.get(f.image, opts_.max_image_bytes);
+        if (!data) return Status::error("file " + f.path + ": " + data.message());
+        if (!w.add_file(f.path, *data, f.mode))
+            return Status::error("file " + f.path + ": cannot be placed in the root filesystem");
+    }
+    cfg.guest_path = "/bin/" + spec.program;
+    if (!w.add_file(cfg.guest_path, cfg.program, 0755))
+        return Status::error("cannot place the program at " + cfg.guest_path);
+    cfg.rootfs = w.finish();
+    cfg.argv.push_back(cfg.guest_path);
+    cfg.argv.insert(cfg.argv.end(), spec.args.begin(), spec.args.end());
+    cfg.env = spec.env;
+    cfg.mem_size = ((uint64_t{spec.memory_mb} << 20) + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+    cfg.timeout_ns = opts_.prepare_timeout_ms * 1000000ull;
+    cfg.snapshot_out = snapshot_path;
+    cfg.net = *net;
+    auto tail = std::make_shared<Tail>(4096);
+    cfg.console = [tail, console](int fd, const char* p, size_t n) {
+        tail->add(p, n);
+        if (console) console(fd, p, n);
+    };
+    cfg.log = [tail, console](const std::string& line) {
+        const std::string l = "[guest kernel] " + line + "\n";
+        tail->add(l.data(), l.size());
+        if (console) console(2, l.data(), l.size());
+    };
+    ::unlink(snapshot_path.c_str());
+    auto res = run_vm(std::move(cfg));
+    if (!res) return Status::error("cannot start the program: " + res.message());
+    auto with_output = [&](const std::string& msg) {
+        const std::string out = tail->text();
+        return Status::error(msg + (out.empty() ? "; it printed nothing" : "; its output ends with:\n" + out));
+    };
+    switch (res->outcome) {
+        case Outcome::kSnapshotted: break;
+        case Outcome::kExited:
+            return with_output("the program exited with status " + std::to_string(res->exit_status) +
+                               " before it was ready to serve");
+        case Outcome::kTimeout:
+            return with_output("the program did not become ready (listening, idle) within " +
+                               std::to_string(opts_.prepare_timeout_ms) + " ms");
+        default:
+            return with_output(std::string("the program failed before it was ready to serve: ") +
+                               outcome_name(res->outcome) + (res->message.empty() ? "" : ": " + res->message));
+    }
+    auto snap = snapshot::Snapshot::open(snapshot_path);
+    if (!snap) return Status::error("the snapshot just written cannot be opened: " + snap.message());
+    if (auto st = check_listens(**snap, spec.port); !st) {
+        ::unlink(snapshot_path.c_str());
+        return with_output(st.message());
+    }
+    return std::shared_ptr<const Prepared>(std::make_shared<VmPrepared>(*snap, *net, opts_.warm_vms));
+}
+
+Result<std::shared_ptr<const Prepared>> VmGuestFactory::open(const ServiceSpec& spec,
+                                                             const std::string& snapshot_path) {
+    auto net = net_config(spec);
+    if (!net) return net.status();
+    auto snap = snapshot::Snapshot::open(snapshot_path);
+    if (!snap) return snap.status();
+    if (auto st = check_listens(**snap, spec.port); !st) return st;
+    return std::shared_ptr<const Prepared>(std::make_shared<VmPrepared>(*snap, *net, opts_.warm_vms));
+}
+
+Result<std::unique_ptr<Guest>> VmGuestFactory::restore(const std::shared_ptr<const Prepared>& p,
+                                                       const ConsoleFn& console) {
+    // Every Prepared this factory hands out is a VmPrepared.
+    auto vp = std::static_pointer_cast<const VmPrepared>(p);
+    if (auto w = vp->take_warm()) {
+        w->console->set(console);
+        return std::unique_ptr<Guest>(std::make_unique<VmGuest>(std::move(*w), vp));
+    }
+    WarmVm w;
+    w.console = std::make_shared<ConsoleSlot>();
+    w.console->set(console);
+    auto vm = Vm::restore(vp->snap(), instance_config(vp->net(), w.console));
+    if (!vm) return vm.status();
+    w.vm = std::move(*vm);
+    return std::unique_ptr<Guest>(std::make_unique<VmGuest>(std::move(w), vp));
+}
+
+}  // namespace ember::platform
