@@ -219,6 +219,26 @@ TEST_F(NetTest, ClosingAListenerUnlistensAndClosesStreamsNobodyAccepted) {
     EXPECT_EQ(cl[1].stream, s2);
 }
 
+TEST_F(NetTest, ShutdownOfAListenerStopsListeningAndItMayListenAgain) {
+    uint32_t lid;
+    int64_t l = listener(80, &lid, SOCK_NONBLOCK);
+    uint32_t queued = deliver_accept(lid);
+    host().clear_sent();
+    ASSERT_EQ(sys(SYS_shutdown, static_cast<uint64_t>(l), SHUT_RDWR), 0);
+    host().drain();
+    ASSERT_EQ(host().sent_of(EMBER_NET_UNLISTEN).size(), 1u);
+    auto cl = host().sent_of(EMBER_NET_CLOSE);
+    ASSERT_EQ(cl.size(), 1u);
+    EXPECT_EQ(cl[0].stream, queued);
+    EXPECT_EQ(sys(SYS_accept, static_cast<uint64_t>(l), 0, 0), -EINVAL);
+    ASSERT_EQ(sys(SYS_listen, static_cast<uint64_t>(l), 4), 0);
+    host().drain();
+    auto again = host().sent_of(EMBER_NET_LISTEN);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_NE(again[0].stream, lid);
+    EXPECT_EQ(again[0].arg, 80u);
+}
+
 TEST_F(NetTest, AcceptForAnUnknownListenerIsRefused) {
     host().push(EMBER_NET_ACCEPT, EMBER_NET_HOST_ID | 5, 12345, addr4(1, 1, 1, 1, 1));
     int64_t s = socket4(SOCK_NONBLOCK);

@@ -346,6 +346,20 @@ void sockets_tick() {
     }
 }
 
+void sock_unlisten(Socket* s) {
+    tx_put(EMBER_NET_UNLISTEN, s->id, 0, nullptr, 0);
+    detach_id(s);
+    while (Socket* q = s->acc_head) {  // connections nobody accepted
+        s->acc_head = q->qnext;
+        send_close(q);
+        sock_destroy(q);
+    }
+    s->acc_tail = nullptr;
+    s->acc_len = 0;
+    s->state = SockState::kBound;
+    s->gen++;
+}
+
 // ---- the data path -----------------------------------------------------------------
 
 bool sock_wait(uint64_t deadline) {
@@ -505,13 +519,7 @@ void sock_release_op(File* f) {
     s->file = nullptr;
     net_poll_rx();
     if (s->state == SockState::kListening) {
-        tx_put(EMBER_NET_UNLISTEN, s->id, 0, nullptr, 0);
-        detach_id(s);
-        while (Socket* q = s->acc_head) {  // connections nobody accepted
-            s->acc_head = q->qnext;
-            send_close(q);
-            sock_destroy(q);
-        }
+        sock_unlisten(s);
         sock_destroy(s);
         return;
     }

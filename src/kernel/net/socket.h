@@ -77,6 +77,9 @@ uint32_t sock_alloc_id(bool listener);
 // Installs a new socket file for s. cloexec/nonblock as for socket().
 int64_t sock_install(Socket* s, bool nonblock, bool cloexec);
 void sock_destroy(Socket* s);  // frees s and its buffers (the caller unlinked it)
+// Stops listening: UNLISTEN, and the queued connections are closed. The
+// socket is left bound.
+void sock_unlisten(Socket* s);
 // Local ports.
 bool port_in_use(const Socket* self, uint16_t port);
 uint16_t ephemeral_port();

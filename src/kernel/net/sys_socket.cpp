@@ -275,11 +275,8 @@ int64_t sys_shutdown(uint64_t fd, uint64_t how, uint64_t, uint64_t, uint64_t, ui
     net_poll_rx();
     if (s->state == SockState::kListening) {
         if (how == SHUT_WR) return -ENOTCONN;
-        // Stops listening (Linux does too): blocked and later accepts fail.
-        tx_put(EMBER_NET_UNLISTEN, s->id, 0, nullptr, 0);
-        s->state = SockState::kBound;
-        s->id = 0;  // listeners are not counted as streams
-        s->gen++;
+        // Stops listening (Linux does too): later accepts fail.
+        sock_unlisten(s);
         return 0;
     }
     if (s->state != SockState::kConnected) return -ENOTCONN;
@@ -316,8 +313,6 @@ int64_t sys_getpeername(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t, ui
 
 // ---- send and receive ------------------------------------------------------------------
 
-constexpr uint64_t kSendFlags = MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE | MSG_EOR | MSG_CONFIRM |
-                                MSG_DONTROUTE | MSG_WAITALL;
 constexpr uint64_t kRecvFlags =
     MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL | MSG_TRUNC | MSG_CMSG_CLOEXEC | MSG_NOSIGNAL;
 
