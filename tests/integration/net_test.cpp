@@ -84,7 +84,7 @@ bool send_all(int fd, const std::string& s) {
 
 // Reads HTTP/1.1 responses off one connection (keeps the bytes that follow).
 class Reader {
-public:
+  public:
     explicit Reader(int fd) : fd_(fd) {}
     struct Response {
         int status = 0;
@@ -116,7 +116,7 @@ public:
         return eof_ && buf_.empty();
     }
 
-private:
+  private:
     bool fill() {
         char tmp[65536];
         ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
@@ -151,7 +151,7 @@ std::string post(const std::string& body) {
 // ---- a microVM in the background ----------------------------------------------------------
 
 class Vm {
-public:
+  public:
     // Starts `ember-vm run ARGS...`; output goes to files in a temp dir.
     explicit Vm(const std::vector<std::string>& args) {
         out_ = dir_ / "stdout";
@@ -166,7 +166,8 @@ public:
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_addopen(&fa, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         posix_spawn_file_actions_addopen(&fa, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (posix_spawn(&pid_, argv[0].c_str(), &fa, nullptr, cargv.data(), environ) != 0) pid_ = -1;
+        if (posix_spawn(&pid_, argv[0].c_str(), &fa, nullptr, cargv.data(), environ) != 0)
+            pid_ = -1;
         posix_spawn_file_actions_destroy(&fa);
     }
     ~Vm() { stop(); }
@@ -206,7 +207,7 @@ public:
     std::string err() const { return read_file(err_); }
     std::string describe() const { return "\n--- stdout:\n" + out() + "\n--- stderr:\n" + err(); }
 
-private:
+  private:
     TempDir dir_;
     std::string out_, err_;
     pid_t pid_ = -1;
@@ -216,10 +217,15 @@ private:
 
 // An HTTP example server in a microVM, published on a free host port.
 class Server {
-public:
+  public:
     Server(const std::string& program, const std::vector<std::string>& extra = {})
         : port_(free_port()) {
-        std::vector<std::string> args{"run", "--timeout", "90s", "--mem", "256M", "-p",
+        std::vector<std::string> args{"run",
+                                      "--timeout",
+                                      "90s",
+                                      "--mem",
+                                      "256M",
+                                      "-p",
                                       "127.0.0.1:" + std::to_string(port_) + ":8080"};
         args.insert(args.end(), extra.begin(), extra.end());
         args.push_back(program);
@@ -244,7 +250,7 @@ public:
     uint16_t port() const { return port_; }
     Vm& vm() { return *vm_; }
 
-private:
+  private:
     uint16_t port_;
     std::unique_ptr<Vm> vm_;
 };
@@ -252,7 +258,7 @@ private:
 // A host TCP listener on 127.0.0.1 (the destination of the guest's egress).
 // Answers every connection with a fixed HTTP response, or just holds it.
 class HostListener {
-public:
+  public:
     explicit HostListener(bool respond) : respond_(respond) {
         fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         int one = 1;
@@ -280,7 +286,7 @@ public:
         return last_;
     }
 
-private:
+  private:
     void loop() {
         while (!stop_) {
             pollfd p{fd_, POLLIN, 0};
@@ -329,7 +335,7 @@ std::string kind_name(const ::testing::TestParamInfo<ServerKind>& i) {
 }
 
 class HttpServerTest : public EmberTest, public ::testing::WithParamInterface<ServerKind> {
-protected:
+  protected:
     void SetUp() override {
         EmberTest::SetUp();
         if (IsSkipped()) return;
@@ -351,7 +357,9 @@ TEST_P(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
     ASSERT_GE(fd, 0);
     Reader rd(fd);
     for (int i = 0; i < 50; i++) {
-        const std::string path = i % 3 == 0 ? "/" : i % 3 == 1 ? "/size/" + std::to_string(i * 37) : "/nope";
+        const std::string path = i % 3 == 0   ? "/"
+                                 : i % 3 == 1 ? "/size/" + std::to_string(i * 37)
+                                              : "/nope";
         ASSERT_TRUE(send_all(fd, get(path)));
         auto r = rd.next();
         ASSERT_TRUE(r.ok) << "request " << i;
@@ -373,7 +381,9 @@ TEST_P(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
     ASSERT_GE(fd, 0);
     std::string batch;
     for (int i = 0; i < 30; i++)
-        batch += i % 3 == 0 ? get("/size/" + std::to_string(100000 + i)) : i % 3 == 1 ? post("body " + std::to_string(i)) : get("/");
+        batch += i % 3 == 0   ? get("/size/" + std::to_string(100000 + i))
+                 : i % 3 == 1 ? post("body " + std::to_string(i))
+                              : get("/");
     ASSERT_TRUE(send_all(fd, batch));  // one write: all thirty in flight
     Reader rd(fd);
     for (int i = 0; i < 30; i++) {
@@ -533,7 +543,8 @@ TEST_F(NetTest, ThousandConcurrentConnections) {
         fds.push_back(fd);
     }
     // Every connection is open at once; each asks for its own size.
-    for (int i = 0; i < kConns; i++) ASSERT_TRUE(send_all(fds[i], get("/size/" + std::to_string(i))));
+    for (int i = 0; i < kConns; i++)
+        ASSERT_TRUE(send_all(fds[i], get("/size/" + std::to_string(i))));
     int good = 0;
     for (int i = 0; i < kConns; i++) {
         Reader rd(fds[i]);
@@ -557,8 +568,9 @@ TEST_F(NetTest, EgressAllowedReachesTheHostListener) {
     HostListener dest(true);
     const std::string port = std::to_string(dest.port());
     for (const char* libc : {"gcc", "musl"}) {
-        auto r = run_ember({"run", "--timeout", "30s", "--allow-egress", "127.0.0.1:" + port,
-                            example_path(libc, "net_client"), "--", "127.0.0.1", port, "/from-guest"});
+        auto r =
+            run_ember({"run", "--timeout", "30s", "--allow-egress", "127.0.0.1:" + port,
+                       example_path(libc, "net_client"), "--", "127.0.0.1", port, "/from-guest"});
         ASSERT_TRUE(r.exited) << describe(r);
         EXPECT_EQ(r.exit_code, 0) << describe(r);
         EXPECT_NE(r.out.find("hello, guest!"), std::string::npos) << describe(r);
@@ -570,8 +582,8 @@ TEST_F(NetTest, EgressAllowedReachesTheHostListener) {
 TEST_F(NetTest, EgressIsDeniedByDefaultAndOutsideTheRules) {
     HostListener dest(true);
     const std::string port = std::to_string(dest.port());
-    auto r = run_ember({"run", "--timeout", "30s", example_path("gcc", "net_client"), "--",
-                        "127.0.0.1", port});
+    auto r = run_ember(
+        {"run", "--timeout", "30s", example_path("gcc", "net_client"), "--", "127.0.0.1", port});
     ASSERT_TRUE(r.exited) << describe(r);
     EXPECT_EQ(r.exit_code, 1) << describe(r);
     EXPECT_EQ(r.out, "net_client: connect: ECONNREFUSED\n") << describe(r);
@@ -599,7 +611,8 @@ TEST_F(NetTest, AGuestOpeningStreamsWithoutLimitHitsTheCapAndTheHostStaysHealthy
     EXPECT_EQ(r.exit_code, 0) << describe(r);
     int opened = 0;
     char what[32] = {}, err[32] = {};
-    ASSERT_EQ(sscanf(r.out.c_str(), "opened %d, then %31[a-z]: %31s", &opened, what, err), 3) << r.out;
+    ASSERT_EQ(sscanf(r.out.c_str(), "opened %d, then %31[a-z]: %31s", &opened, what, err), 3)
+        << r.out;
     EXPECT_TRUE(std::string(err) == "EMFILE" || std::string(err) == "ENOBUFS") << r.out;
     EXPECT_GE(opened, 1000) << r.out;
     EXPECT_LE(opened, kMaxStreams) << r.out;
@@ -609,16 +622,18 @@ TEST_F(NetTest, AGuestOpeningStreamsWithoutLimitHitsTheCapAndTheHostStaysHealthy
     EXPECT_LE(dest.accepted(), opened + 1);
 }
 
-// ---- READY: a snapshot of a server blocked on its listener ---------------------------------------
+// ---- READY: a snapshot of a server blocked on its listener
+// ---------------------------------------
 
 TEST_F(NetTest, EpollServerSnapshotIsReadyAndTheRestoredInstanceServes) {
     TempDir dir;
     const std::string snap = dir / "http.snap";
-    auto made = run_ember({"run", "--timeout", "30s", "--snapshot-out", snap,
-                           example_path("gcc", "http_epoll")});
+    auto made = run_ember(
+        {"run", "--timeout", "30s", "--snapshot-out", snap, example_path("gcc", "http_epoll")});
     ASSERT_TRUE(made.exited && made.exit_code == 0) << describe(made);
     const uint16_t port = free_port();
-    Vm vm({"restore", "--timeout", "30s", "-p", "127.0.0.1:" + std::to_string(port) + ":8080", snap});
+    Vm vm(
+        {"restore", "--timeout", "30s", "-p", "127.0.0.1:" + std::to_string(port) + ":8080", snap});
     bool ok = false;
     for (auto end = Clock::now() + 20s; !ok && Clock::now() < end && vm.running();) {
         int fd = dial(port);

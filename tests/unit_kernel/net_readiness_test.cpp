@@ -32,8 +32,8 @@ class ReadinessTest : public NetTest {
     static std::vector<std::pair<uint64_t, uint32_t>> wait(int64_t ep, int timeout_ms = 0,
                                                            int max = 16) {
         epoll_event ev[16];
-        int64_t n = sys(SYS_epoll_wait, static_cast<uint64_t>(ep), P(ev), static_cast<uint64_t>(max),
-                        static_cast<uint64_t>(timeout_ms));
+        int64_t n = sys(SYS_epoll_wait, static_cast<uint64_t>(ep), P(ev),
+                        static_cast<uint64_t>(max), static_cast<uint64_t>(timeout_ms));
         std::vector<std::pair<uint64_t, uint32_t>> out;
         if (n < 0) {
             out.push_back({~0ull, static_cast<uint32_t>(n)});
@@ -59,12 +59,9 @@ TEST_F(ReadinessTest, PollReportsEveryKindOfFd) {
     int64_t file = open("/etc/hostname", O_RDONLY);
     fstest::g_stdin = "typed";
     fstest::g_stdin_eof = false;
-    pollfd p[6] = {{static_cast<int>(sock), POLLIN | POLLOUT, 0},
-                   {pfd[0], POLLIN, 0},
-                   {pfd[1], POLLOUT, 0},
-                   {static_cast<int>(file), POLLIN, 0},
-                   {0, POLLIN, 0},
-                   {900, POLLIN, 0}};
+    pollfd p[6] = {
+        {static_cast<int>(sock), POLLIN | POLLOUT, 0}, {pfd[0], POLLIN, 0}, {pfd[1], POLLOUT, 0},
+        {static_cast<int>(file), POLLIN, 0},           {0, POLLIN, 0},      {900, POLLIN, 0}};
     EXPECT_EQ(sys(SYS_poll, P(p), 6, 0), 5);
     EXPECT_EQ(p[0].revents, POLLOUT);
     EXPECT_EQ(p[1].revents, 0);  // an empty pipe
@@ -438,8 +435,10 @@ TEST_F(ReadinessTest, TimerfdAbsoluteTimesOnBothClocks) {
     itimerspec its{};
     const int64_t now = shim::clock_ns() + 20000000;
     its.it_value = {now / 1000000000, now % 1000000000};
-    ASSERT_EQ(sys(SYS_timerfd_settime, static_cast<uint64_t>(mono), TFD_TIMER_ABSTIME, P(&its), 0), 0);
-    ASSERT_EQ(sys(SYS_timerfd_settime, static_cast<uint64_t>(real), TFD_TIMER_ABSTIME, P(&its), 0), 0);
+    ASSERT_EQ(sys(SYS_timerfd_settime, static_cast<uint64_t>(mono), TFD_TIMER_ABSTIME, P(&its), 0),
+              0);
+    ASSERT_EQ(sys(SYS_timerfd_settime, static_cast<uint64_t>(real), TFD_TIMER_ABSTIME, P(&its), 0),
+              0);
     EXPECT_EQ(poll1(mono, POLLIN), 0u);
     EXPECT_EQ(poll1(real, POLLIN), 0u);
     shim::advance_clock(30000000);

@@ -5,8 +5,8 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "net_test_util.h"
@@ -113,7 +113,9 @@ TEST_F(NetTest, ListenSendsListenWithThePortAndTheBoundAddress) {
     EXPECT_EQ(a.port, 8080);
     int v = 0;
     socklen_t len = sizeof v;
-    ASSERT_EQ(sys(SYS_getsockopt, static_cast<uint64_t>(l), SOL_SOCKET, SO_ACCEPTCONN, P(&v), P(&len)), 0);
+    ASSERT_EQ(
+        sys(SYS_getsockopt, static_cast<uint64_t>(l), SOL_SOCKET, SO_ACCEPTCONN, P(&v), P(&len)),
+        0);
     EXPECT_EQ(v, 1);
     // Listening again only changes the backlog.
     EXPECT_EQ(sys(SYS_listen, static_cast<uint64_t>(l), 5), 0);
@@ -276,7 +278,8 @@ TEST_F(NetTest, SendSplitsIntoDataRecordsAndNeverExceedsTheCredit) {
     EXPECT_EQ(send(fd, big), -EAGAIN);
     EXPECT_EQ(poll1(fd, POLLOUT), 0u);
     host().drain();
-    for (const Rec& r : host().sent_of(EMBER_NET_DATA)) EXPECT_LE(r.data.size(), EMBER_NET_DATA_MAX);
+    for (const Rec& r : host().sent_of(EMBER_NET_DATA))
+        EXPECT_LE(r.data.size(), EMBER_NET_DATA_MAX);
     EXPECT_EQ(host().data_of(s), big.substr(0, EMBER_NET_WINDOW_INIT));
     // Credit comes back: the socket is writable again, for that much.
     host().push(EMBER_NET_WINDOW, s, 64 * 1024);
@@ -442,7 +445,9 @@ TEST_F(NetTest, LingerZeroClosesAtOnceEvenWithDataInFlight) {
     uint32_t s;
     int64_t fd = accepted(&s);
     linger lg{1, 0};
-    ASSERT_EQ(sys(SYS_setsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_LINGER, P(&lg), sizeof lg), 0);
+    ASSERT_EQ(
+        sys(SYS_setsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_LINGER, P(&lg), sizeof lg),
+        0);
     ASSERT_EQ(send(fd, "abc"), 3);
     host().clear_sent();
     close(fd);
@@ -484,7 +489,9 @@ TEST_F(NetTest, SendfileCopiesAFileIntoTheStream) {
     int64_t in = open("/etc/big", O_RDONLY);
     ASSERT_GE(in, 0);
     off_t off = 100;
-    EXPECT_EQ(sys(SYS_sendfile, static_cast<uint64_t>(fd), static_cast<uint64_t>(in), P(&off), 9000), 9000);
+    EXPECT_EQ(
+        sys(SYS_sendfile, static_cast<uint64_t>(fd), static_cast<uint64_t>(in), P(&off), 9000),
+        9000);
     EXPECT_EQ(off, 9100);
     host().drain();
     EXPECT_TRUE(host().data_of(s) == fstest::big_pattern(10000).substr(100, 9000));
@@ -550,11 +557,14 @@ TEST_F(NetTest, NonBlockingConnectIsInProgressThenWritableWithSoError) {
     EXPECT_EQ(poll1(bad, POLLOUT) & (POLLOUT | POLLERR), static_cast<uint32_t>(POLLOUT | POLLERR));
     int err = -1;
     socklen_t len = sizeof err;
-    ASSERT_EQ(sys(SYS_getsockopt, static_cast<uint64_t>(ok), SOL_SOCKET, SO_ERROR, P(&err), P(&len)), 0);
+    ASSERT_EQ(
+        sys(SYS_getsockopt, static_cast<uint64_t>(ok), SOL_SOCKET, SO_ERROR, P(&err), P(&len)), 0);
     EXPECT_EQ(err, 0);
-    ASSERT_EQ(sys(SYS_getsockopt, static_cast<uint64_t>(bad), SOL_SOCKET, SO_ERROR, P(&err), P(&len)), 0);
+    ASSERT_EQ(
+        sys(SYS_getsockopt, static_cast<uint64_t>(bad), SOL_SOCKET, SO_ERROR, P(&err), P(&len)), 0);
     EXPECT_EQ(err, ECONNREFUSED);
-    ASSERT_EQ(sys(SYS_getsockopt, static_cast<uint64_t>(bad), SOL_SOCKET, SO_ERROR, P(&err), P(&len)), 0);
+    ASSERT_EQ(
+        sys(SYS_getsockopt, static_cast<uint64_t>(bad), SOL_SOCKET, SO_ERROR, P(&err), P(&len)), 0);
     EXPECT_EQ(err, 0);  // reading SO_ERROR clears it
     EXPECT_EQ(connect4(ok, 80), -EISCONN);
 }
@@ -638,19 +648,28 @@ TEST_F(NetTest, SocketOptionsAreStoredAndReadBack) {
     EXPECT_EQ(get(SOL_SOCKET, 9999), -ENOPROTOOPT);
     EXPECT_EQ(set(IPPROTO_IPV6, IPV6_V6ONLY, 1), -ENOPROTOOPT);  // an IPv4 socket
     int v = 1;
-    EXPECT_EQ(sys(SYS_setsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_REUSEADDR, P(&v), 2), -EINVAL);
+    EXPECT_EQ(sys(SYS_setsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_REUSEADDR, P(&v), 2),
+              -EINVAL);
     linger lg{1, 7};
-    ASSERT_EQ(sys(SYS_setsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_LINGER, P(&lg), sizeof lg), 0);
+    ASSERT_EQ(
+        sys(SYS_setsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_LINGER, P(&lg), sizeof lg),
+        0);
     linger back{};
     socklen_t len = sizeof back;
-    ASSERT_EQ(sys(SYS_getsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_LINGER, P(&back), P(&len)), 0);
+    ASSERT_EQ(
+        sys(SYS_getsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_LINGER, P(&back), P(&len)),
+        0);
     EXPECT_EQ(back.l_onoff, 1);
     EXPECT_EQ(back.l_linger, 7);
     timeval tv{1, 500000};
-    ASSERT_EQ(sys(SYS_setsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_RCVTIMEO, P(&tv), sizeof tv), 0);
+    ASSERT_EQ(
+        sys(SYS_setsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_RCVTIMEO, P(&tv), sizeof tv),
+        0);
     timeval tb{};
     len = sizeof tb;
-    ASSERT_EQ(sys(SYS_getsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_RCVTIMEO, P(&tb), P(&len)), 0);
+    ASSERT_EQ(
+        sys(SYS_getsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_RCVTIMEO, P(&tb), P(&len)),
+        0);
     EXPECT_EQ(tb.tv_sec, 1);
     EXPECT_EQ(tb.tv_usec, 500000);
 }
@@ -659,7 +678,9 @@ TEST_F(NetTest, ReceiveTimeoutEndsABlockingRead) {
     uint32_t s;
     int64_t fd = accepted(&s);
     timeval tv{0, 200000};
-    ASSERT_EQ(sys(SYS_setsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_RCVTIMEO, P(&tv), sizeof tv), 0);
+    ASSERT_EQ(
+        sys(SYS_setsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_RCVTIMEO, P(&tv), sizeof tv),
+        0);
     const int64_t t0 = shim::clock_ns();
     EXPECT_EQ(recv(fd, 10), "<" + std::to_string(-EAGAIN) + ">");
     EXPECT_GE(shim::clock_ns() - t0, 200000000);

@@ -95,8 +95,8 @@ uint32_t FakeHost::on_wait(uint32_t events, uint64_t deadline) {
     last_events = events;
     last_deadline = deadline;
     if (each_wait) each_wait();
-    while (!later_.empty() && push(later_.front().type, later_.front().stream,
-                                   later_.front().arg, later_.front().data))
+    while (!later_.empty() && push(later_.front().type, later_.front().stream, later_.front().arg,
+                                   later_.front().data))
         later_.pop_front();
     if ((events & EMBER_WAIT_NET) && rx_ring()->head != rx_ring()->tail) {
         idle_waits_ = 0;
@@ -105,7 +105,8 @@ uint32_t FakeHost::on_wait(uint32_t events, uint64_t deadline) {
     if (events & EMBER_WAIT_STDIN && shim::stdin_readable()) return EMBER_WAIT_STDIN;
     if (deadline) {
         const int64_t now = shim::clock_ns();
-        if (static_cast<int64_t>(deadline) > now) shim::advance_clock(static_cast<int64_t>(deadline) - now);
+        if (static_cast<int64_t>(deadline) > now)
+            shim::advance_clock(static_cast<int64_t>(deadline) - now);
         return 0;
     }
     if (++idle_waits_ > 1000) {

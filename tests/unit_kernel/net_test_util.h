@@ -46,7 +46,10 @@ class FakeHost {
 
     // The hooks of k::wait_events and EMBER_HC_CONSOLE.
     uint32_t on_wait(uint32_t events, uint64_t deadline);
-    void on_kick() { drain(); kicks++; }
+    void on_kick() {
+        drain();
+        kicks++;
+    }
 
     // Records of one type the guest sent (all of them when type < 0).
     std::vector<Rec> sent_of(int type) const;
@@ -90,7 +93,9 @@ class NetTest : public fstest::FsTest {
     void SetUp() override;
 
     using FsTest::sys;
-    static int64_t socket4(int flags = 0) { return sys(SYS_socket, AF_INET, SOCK_STREAM | flags, 0); }
+    static int64_t socket4(int flags = 0) {
+        return sys(SYS_socket, AF_INET, SOCK_STREAM | flags, 0);
+    }
     static int64_t bind4(int64_t fd, uint16_t port, uint32_t addr = INADDR_ANY);
     static int64_t connect4(int64_t fd, uint16_t port, uint32_t addr = 0x7f000001);
     // A listening socket on `port`; returns its fd and its listener id.
@@ -105,7 +110,9 @@ class NetTest : public fstest::FsTest {
     }
     // Receives up to n bytes ("<errno>" as text on failure).
     static std::string recv(int64_t fd, size_t n, int flags = 0);
-    static int64_t errno_of(const std::string& s) { return s.size() > 1 && s[0] == '<' ? std::stoll(s.substr(1)) : 0; }
+    static int64_t errno_of(const std::string& s) {
+        return s.size() > 1 && s[0] == '<' ? std::stoll(s.substr(1)) : 0;
+    }
     static uint32_t poll1(int64_t fd, short events, int timeout_ms = 0);
     uint32_t next_host_id_ = EMBER_NET_HOST_ID | 1;
 };

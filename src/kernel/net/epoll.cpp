@@ -28,7 +28,7 @@ struct EpItem {
     int32_t fd;
     uint32_t events;  // as requested, with kAlways added
     uint64_t data;
-    bool disabled;    // EPOLLONESHOT fired
+    bool disabled;       // EPOLLONESHOT fired
     uint32_t last_mask;  // edge-triggered: mask at the last evaluation
     uint64_t last_gen;   // edge-triggered: generation at the last evaluation
 };

@@ -184,8 +184,7 @@ Socket* sock_new(uint16_t family) {
     s->family = family;
     s->state = SockState::kNew;
     s->credit = EMBER_NET_WINDOW_INIT;
-    s->local.family = s->peer.family =
-        family == AF_INET6 ? EMBER_NET_AF_INET6 : EMBER_NET_AF_INET;
+    s->local.family = s->peer.family = family == AF_INET6 ? EMBER_NET_AF_INET6 : EMBER_NET_AF_INET;
     s->opt_rcvbuf = 131072;
     s->opt_sndbuf = 16384;
     s->opt_keepidle = 7200;
@@ -328,7 +327,8 @@ void socket_rx(const ember_net_rec& r, const uint8_t* payload) {
                 return;
             }
             s->state = SockState::kNew;
-            s->so_error = r.arg < 4096 ? static_cast<int32_t>(r.arg) : static_cast<int32_t>(ECONNREFUSED);
+            s->so_error =
+                r.arg < 4096 ? static_cast<int32_t>(r.arg) : static_cast<int32_t>(ECONNREFUSED);
             send_close(s);
             return;
         default:
@@ -495,8 +495,8 @@ int64_t sock_ioctl_op(File* f, uint64_t cmd, uint64_t arg) {
         case SIOCOUTQ:
             if (s->state == SockState::kListening) return -EINVAL;
             n = static_cast<int32_t>(EMBER_NET_WINDOW_INIT - (s->credit < EMBER_NET_WINDOW_INIT
-                                                                   ? s->credit
-                                                                   : EMBER_NET_WINDOW_INIT));
+                                                                  ? s->credit
+                                                                  : EMBER_NET_WINDOW_INIT));
             break;
         case SIOCATMARK:
             n = 0;
@@ -542,12 +542,13 @@ void sock_release_op(File* f) {
 
 }  // namespace
 
-const fs::FileOps kSocketOps = {sock_read_op,  sock_write_op,   sock_ioctl_op,
-                                sock_poll_op,  sock_release_op, false};
+const fs::FileOps kSocketOps = {sock_read_op, sock_write_op,   sock_ioctl_op,
+                                sock_poll_op, sock_release_op, false};
 
 int64_t sock_install(Socket* s, bool nonblock, bool cloexec) {
     File* f = nullptr;
-    const uint32_t flags = static_cast<uint32_t>(O_RDWR) | (nonblock ? static_cast<uint32_t>(O_NONBLOCK) : 0);
+    const uint32_t flags =
+        static_cast<uint32_t>(O_RDWR) | (nonblock ? static_cast<uint32_t>(O_NONBLOCK) : 0);
     int64_t fd = anon_fd(S_IFSOCK | 0777, &kSocketOps, flags, s, cloexec, &f);
     if (fd >= 0) s->file = f;
     return fd;

@@ -30,19 +30,19 @@ struct RxChunk {
 };
 
 struct Socket {
-    Socket* hnext;  // id hash chain (while id != 0)
-    Socket* qnext;  // accept queue of the listener, or the linger list
+    Socket* hnext;     // id hash chain (while id != 0)
+    Socket* qnext;     // accept queue of the listener, or the linger list
     Socket* all_next;  // every socket (for port checks)
     Socket* all_prev;
-    File* file;  // null while queued or lingering
-    uint32_t id;  // stream or listener id; 0: none (never connected, or the host forgot it)
+    File* file;       // null while queued or lingering
+    uint32_t id;      // stream or listener id; 0: none (never connected, or the host forgot it)
     uint16_t family;  // AF_INET or AF_INET6
     SockState state;
-    bool bound;       // `local` holds an address (bind, listen, connect or accept)
+    bool bound;          // `local` holds an address (bind, listen, connect or accept)
     bool explicit_port;  // bound by bind() or listen(): counts for EADDRINUSE
-    bool peer_eof;    // the host sent SHUTDOWN: reads end after the buffer
-    bool reset;       // the host sent CLOSE (reset_err): the stream is gone
-    bool reset_seen;  // a read has reported the reset once
+    bool peer_eof;       // the host sent SHUTDOWN: reads end after the buffer
+    bool reset;          // the host sent CLOSE (reset_err): the stream is gone
+    bool reset_seen;     // a read has reported the reset once
     bool shut_rd, shut_wr;
     int32_t so_error;   // pending error (a failed connect), for SO_ERROR
     int32_t reset_err;  // errno the host reset the stream with
@@ -55,7 +55,7 @@ struct Socket {
     Socket* acc_tail;
     uint32_t acc_len;
     int32_t backlog;
-    uint64_t gen;       // readiness generation (epoll edge-triggered mode)
+    uint64_t gen;              // readiness generation (epoll edge-triggered mode)
     uint64_t linger_deadline;  // kLingering: when to give up on the host
     ember_net_addr local;
     ember_net_addr peer;

@@ -441,8 +441,8 @@ int64_t sys_recvmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
         // One recvmsg is one read: once some bytes are in, later segments
         // take only what is already buffered (unless MSG_WAITALL).
         const bool nb = nonblock || (total > 0 && !waitall);
-        const int64_t n = sock_recv(s, reinterpret_cast<void*>(v[i].iov_base), len,
-                                    flags & kRecvFlags, nb);
+        const int64_t n =
+            sock_recv(s, reinterpret_cast<void*>(v[i].iov_base), len, flags & kRecvFlags, nb);
         if (n < 0) {
             err = n;
             break;
@@ -535,9 +535,8 @@ int64_t sys_setsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval
         s->opt_linger_secs = l.l_linger < 0 ? 0 : l.l_linger;
         return 0;
     }
-    if (level == SOL_SOCKET &&
-        (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD || name == SO_RCVTIMEO_NEW ||
-         name == SO_SNDTIMEO_NEW)) {
+    if (level == SOL_SOCKET && (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD ||
+                                name == SO_RCVTIMEO_NEW || name == SO_SNDTIMEO_NEW)) {
         int64_t ns;
         if (int64_t r = timeo_in(uval, len, &ns); r < 0) return r;
         (name == SO_RCVTIMEO_OLD || name == SO_RCVTIMEO_NEW ? s->rcvtimeo_ns : s->sndtimeo_ns) = ns;
@@ -591,9 +590,8 @@ int64_t sys_getsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval
         linux_linger l{s->opt_linger_on, s->opt_linger_secs};
         memcpy(buf, &l, sizeof l);
         n = sizeof l;
-    } else if (level == SOL_SOCKET &&
-               (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD || name == SO_RCVTIMEO_NEW ||
-                name == SO_SNDTIMEO_NEW)) {
+    } else if (level == SOL_SOCKET && (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD ||
+                                       name == SO_RCVTIMEO_NEW || name == SO_SNDTIMEO_NEW)) {
         const int64_t ns =
             name == SO_RCVTIMEO_OLD || name == SO_RCVTIMEO_NEW ? s->rcvtimeo_ns : s->sndtimeo_ns;
         linux_timeval tv{ns / 1000000000, (ns % 1000000000) / 1000};
@@ -609,10 +607,18 @@ int64_t sys_getsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval
         n = 64;  // the start of struct tcp_info; the rest reads as zero
     } else if (level == SOL_SOCKET) {
         switch (name) {
-            case SO_TYPE: v = static_cast<int32_t>(SOCK_STREAM); break;
-            case SO_DOMAIN: v = s->family; break;
-            case SO_PROTOCOL: v = static_cast<int32_t>(IPPROTO_TCP); break;
-            case SO_ACCEPTCONN: v = s->state == SockState::kListening; break;
+            case SO_TYPE:
+                v = static_cast<int32_t>(SOCK_STREAM);
+                break;
+            case SO_DOMAIN:
+                v = s->family;
+                break;
+            case SO_PROTOCOL:
+                v = static_cast<int32_t>(IPPROTO_TCP);
+                break;
+            case SO_ACCEPTCONN:
+                v = s->state == SockState::kListening;
+                break;
             case SO_ERROR:
                 v = s->so_error;
                 s->so_error = 0;

@@ -100,10 +100,10 @@ int64_t put_setting(TimerFd* t, uint64_t uout) {
     advance(t);
     const uint64_t now = monotonic_ns();
     const uint64_t left = t->next > now ? t->next - now : (t->next ? 1 : 0);
-    linux_itimerspec its{{static_cast<int64_t>(t->interval / 1000000000),
-                          static_cast<int64_t>(t->interval % 1000000000)},
-                         {static_cast<int64_t>(left / 1000000000),
-                          static_cast<int64_t>(left % 1000000000)}};
+    linux_itimerspec its{
+        {static_cast<int64_t>(t->interval / 1000000000),
+         static_cast<int64_t>(t->interval % 1000000000)},
+        {static_cast<int64_t>(left / 1000000000), static_cast<int64_t>(left % 1000000000)}};
     return fs::copy_to_user(uout, &its, sizeof its);
 }
 
