@@ -443,6 +443,7 @@ int main(int argc, char** argv) {
     CLI::App app{"ember: deploy and run services on emberd"};
     app.set_version_flag("--version", std::string("ember ") + EMBER_VERSION);
     app.require_subcommand(1);
+    app.fallthrough();  // global options may follow the subcommand: ember ls -o json
     Global g;
     if (const char* a = std::getenv("EMBER_API"); a && *a) g.api = a;
     app.add_option("--api", g.api, "emberd's API URL (default http://127.0.0.1:8081, or $EMBER_API)");

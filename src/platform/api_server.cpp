@@ -8,6 +8,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
 #include <thread>
 
 #include "platform/http_servers.h"
@@ -71,6 +72,10 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
     for (;;) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(16 << 10);
+        // The per-endpoint limit is applied once the headers are known;
+        // until then, the largest (else Beast refuses a large Content-Length
+        // while still reading the headers).
+        parser.body_limit(std::max(api.body_limit("POST", "/v1/images"), api.body_limit("PUT", "/")));
         beast::error_code ec;
         stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
         co_await http::async_read_header(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));

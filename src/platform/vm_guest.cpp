@@ -88,36 +88,53 @@ class VmGuest : public Guest {
 public:
     VmGuest(WarmVm w, std::shared_ptr<const VmPrepared> prepared)
         : w_(std::move(w)), prepared_(std::move(prepared)) {}
+    // Runs after the manager has taken the instance out of service: resets
+    // the VM (which also closes the connections it still held) and keeps it
+    // for the next instance, or destroys it.
     ~VmGuest() override {
-        if (!reset_ok_) return;  // the VM is destroyed: its connections close
-        w_.console->set(nullptr);
-        if (!prepared_->keep_warm(w_)) w_.vm.reset();
+        if (reusable_ && w_.vm->reset(instance_config(prepared_->net(), w_.console)).is_ok()) {
+            w_.console->set(nullptr);
+            if (prepared_->keep_warm(w_)) return;
+        }
+        w_.vm.reset();
     }
     void adopt(int fd, uint16_t port) override {
         if (auto st = w_.vm->adopt_connection(fd, port); !st) ::close(fd);
     }
-    void post(int fd, uint16_t port) override { w_.vm->post_connection(fd, port); }
-    void stop() override { w_.vm->stop(); }
+    // post() and stop() may race with the end of run() and the reset that
+    // follows it; after run() the VM takes nothing more.
+    void post(int fd, uint16_t port) override {
+        std::lock_guard lock(mu_);
+        if (ended_) ::close(fd);
+        else w_.vm->post_connection(fd, port);
+    }
+    void stop() override {
+        std::lock_guard lock(mu_);
+        if (!ended_) w_.vm->stop();
+    }
     GuestExit run() override {
         const VmResult r = w_.vm->run();
+        {
+            std::lock_guard lock(mu_);
+            ended_ = true;
+        }
         GuestExit e;
         e.stopped = r.outcome == Outcome::kStopped;
         if (r.outcome == Outcome::kExited)
             e.description = "exited with status " + std::to_string(r.exit_status);
         else
             e.description = std::string(outcome_name(r.outcome)) + (r.message.empty() ? "" : ": " + r.message);
-        // Reset now, on this thread: it also closes the connections the
-        // instance still held, as the end of an instance must. Only VMs that
-        // ended cleanly are reused.
-        if (r.outcome == Outcome::kStopped || r.outcome == Outcome::kExited)
-            reset_ok_ = w_.vm->reset(instance_config(prepared_->net(), w_.console)).is_ok();
+        // Only VMs that ended cleanly are reused.
+        reusable_ = r.outcome == Outcome::kStopped || r.outcome == Outcome::kExited;
         return e;
     }
 
 private:
     WarmVm w_;
     std::shared_ptr<const VmPrepared> prepared_;
-    bool reset_ok_ = false;
+    bool reusable_ = false;
+    std::mutex mu_;
+    bool ended_ = false;
 };
 
 Result<NetConfig> net_config(const ServiceSpec& spec) {
