@@ -184,14 +184,20 @@ static int flush(struct conn *c) {
     }
 }
 
-/* Handles readiness of a client. Returns -1 when the connection is done. */
-static int serve(struct conn *c) {
+/* Handles readiness of a client (`events` from epoll). Returns -1 when the
+ * connection is done. */
+static int serve(struct conn *c, uint32_t events) {
+    /* When the peer has finished sending, read until recv says so. */
+    int read_to_end = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     static char tmp[65536];
     for (;;) {
         for (;;) {
             ssize_t r = recv(c->fd, tmp, sizeof tmp, 0);
             if (r > 0) {
                 if (buf_append(&c->in, tmp, (size_t)r) < 0) return -1;
+                /* A short read drained the socket (as nginx assumes): new
+                 * data will be a new edge. Saves the EAGAIN call. */
+                if ((size_t)r < sizeof tmp && !read_to_end) break;
                 continue;
             }
             if (r == 0) c->peer_done = 1;
@@ -258,11 +264,11 @@ int main(int argc, char **argv) {
                         conn_free(c);
                         continue;
                     }
-                    if (serve(c) < 0) conn_free(c); /* close() also leaves the epoll set */
+                    if (serve(c, EPOLLRDHUP) < 0) conn_free(c); /* close() leaves the epoll set */
                 }
                 continue;
             }
-            if ((events[i].events & EPOLLERR) || serve(c) < 0) conn_free(c);
+            if ((events[i].events & EPOLLERR) || serve(c, events[i].events) < 0) conn_free(c);
         }
     }
 }
