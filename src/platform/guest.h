@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "platform/service_spec.h"
 #include "vmm/result.h"
@@ -37,9 +38,9 @@ public:
     // Runs the instance until it ends; once. The destructor closes the
     // connections the instance still holds.
     virtual GuestExit run() = 0;
-    // Host memory this instance uses privately (pages it wrote), in bytes;
-    // 0 when unknown. Thread-safe.
-    virtual uint64_t private_memory_bytes() const { return 0; }
+    // Where its guest RAM is mapped in this process ({0, 0}: unknown), for
+    // memory accounting (proc_memory.h). Thread-safe.
+    virtual std::pair<uintptr_t, size_t> memory_range() const { return {0, 0}; }
 };
 
 // A service made ready to start instances: its snapshot, opened.

@@ -8,6 +8,7 @@
 
 #include "platform/instance_manager.h"
 #include "platform/instance_state.h"
+#include "platform/proc_memory.h"
 #include "platform/runner_pool.h"
 
 namespace ember::platform {
@@ -191,8 +192,9 @@ ServiceStatus InstanceManager::status(const std::string& name) {
 }
 
 std::vector<InstanceInfo> InstanceManager::instances(const std::string& name) {
-    std::lock_guard lock(mu_);
     std::vector<InstanceInfo> out;
+    std::vector<MemRange> ranges;
+    std::unique_lock lock(mu_);
     const int64_t now = mono_now_ns();
     for (const auto& [sname, sp] : services_) {
         if (!name.empty() && sname != name) continue;
@@ -208,10 +210,16 @@ std::vector<InstanceInfo> InstanceManager::instances(const std::string& name) {
             i.idle_s = inst->active ? 0 : static_cast<double>(now - inst->last_active) / 1e9;
             i.restore_ms = inst->restore_ms;
             i.memory_bytes = inst->prepared ? inst->prepared->memory_bytes() : 0;
-            if (inst->guest) i.private_memory_bytes = inst->guest->private_memory_bytes();
+            const auto r = inst->guest ? inst->guest->memory_range() : std::pair<uintptr_t, size_t>{0, 0};
+            ranges.push_back({r.first, r.second});
             out.push_back(std::move(i));
         }
     }
+    lock.unlock();
+    // One pass over /proc/self/smaps, outside the lock. An instance that
+    // ended meanwhile may be misreported once; its range is no longer mapped.
+    const auto anon = anonymous_bytes(ranges);
+    for (size_t k = 0; k < out.size(); ++k) out[k].private_memory_bytes = anon[k];
     return out;
 }
 

@@ -112,6 +112,10 @@ public:
         std::lock_guard lock(mu_);
         if (!ended_) w_.vm->stop();
     }
+    std::pair<uintptr_t, size_t> memory_range() const override {
+        const auto [base, size] = w_.vm->guest_memory_range();
+        return {reinterpret_cast<uintptr_t>(base), size};
+    }
     GuestExit run() override {
         const VmResult r = w_.vm->run();
         {

@@ -247,10 +247,13 @@ Status Vm::Impl::setup_boot() {
 
     // Guest memory contents first: these checks fail on bad input before any
     // KVM object exists.
-    if (auto s = build_page_tables(mem_); !s) return s;
+    if (auto s = build_page_tables(mem_, cfg_.syscall_patch); !s) return s;
     if (auto s = build_gdt(mem_); !s) return s;
     auto kh = load_kernel(mem_);
     if (!kh) return kh.status();
+    if (cfg_.syscall_patch) {
+        if (auto s = write_syscall_sled(mem_, kh->fast_syscall_entry); !s) return s;
+    }
     if (auto s = build_idt(mem_, *kh); !s) return s;
     auto rootfs_gpa = place_rootfs(mem_, cfg_.rootfs, EMBER_GPA_APP_MIN);
     if (!rootfs_gpa) return rootfs_gpa.status();
@@ -368,7 +371,8 @@ Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint
     b.abi_version = EMBER_ABI_VERSION;
     b.host_kind = kind_ == HostKind::kPvm ? EMBER_HOST_PVM : EMBER_HOST_HARDWARE;
     b.flags = (cfg_.trace_syscalls ? EMBER_FLAG_TRACE_SYSCALLS : 0) |
-              (io_id_ >= 0 ? EMBER_FLAG_DOORBELL : 0);
+              (io_id_ >= 0 ? EMBER_FLAG_DOORBELL : 0) |
+              (cfg_.syscall_patch ? EMBER_FLAG_SYSCALL_PATCH : 0);
     b.mem_size = mem_.size();
     b.tsc_khz = tsc_khz_;
     b.tsc_base = tsc_base_;
@@ -798,6 +802,10 @@ Result<std::unique_ptr<Vm>> Vm::restore(std::shared_ptr<const snapshot::Snapshot
 VmResult Vm::run() { return impl_->run(); }
 
 Status Vm::reset(VmConfig config) { return impl_->reset(with_defaults(std::move(config))); }
+
+std::pair<const void*, size_t> Vm::guest_memory_range() const {
+    return {impl_->mem_.host_base(), impl_->mem_.size()};
+}
 
 void Vm::post_connection(int fd, uint16_t guest_port) { impl_->net_->post(fd, guest_port); }
 

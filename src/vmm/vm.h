@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vmm/net.h"
@@ -34,6 +35,10 @@ struct VmConfig {
     bool continue_after_snapshot = false;
     // Published ports and egress rules for the guest's sockets.
     NetConfig net;
+    // Patch each trapped `syscall` site into a call through the sled in page
+    // 0, so later syscalls from it take no trap (see ember_abi.h; off for
+    // programs that keep data in the red zone across syscalls).
+    bool syscall_patch = true;
     // Restored VMs only: track guest writes so that reset() can return the
     // VM to the snapshot's state and run it again as a new instance.
     bool reusable = false;
@@ -111,6 +116,9 @@ public:
     // as a new instance with `config`'s runtime fields. Much cheaper than a
     // new restore: the VM and its memory mappings stay warm.
     Status reset(VmConfig config);
+    // Where guest RAM is mapped in this process, for memory accounting
+    // (e.g. the emberd reads /proc/self/smaps for it). Thread-safe.
+    std::pair<const void*, size_t> guest_memory_range() const;
 
     struct Impl;
 

@@ -197,6 +197,8 @@ TEST_F(E2eTest, InstancesReportStateAgeAndMemory) {
     EXPECT_EQ(i["requests_served"], 1);
     EXPECT_GE(i["age_s"].get<double>(), 0.0);
     EXPECT_GT(i["restore_ms"].get<double>(), 0.0);
+    EXPECT_GT(i["private_memory_bytes"].get<uint64_t>(), 0u) << "pages the instance wrote are its own";
+    EXPECT_LT(i["private_memory_bytes"].get<uint64_t>(), 32u << 20);
 }
 
 }  // namespace

@@ -1,0 +1,23 @@
+// proc_memory.h - how much host memory instances use privately: the
+// anonymous (copied-on-write) pages of their guest RAM mappings, from
+// /proc/self/smaps. Pages still shared with the snapshot file are not
+// counted: all instances of a snapshot share them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace ember::platform {
+
+struct MemRange {
+    uintptr_t start = 0;
+    size_t size = 0;
+};
+
+// For each range, the bytes of anonymous memory in the mappings inside it.
+// One pass over smaps however many ranges; zeros when smaps cannot be read.
+std::vector<uint64_t> anonymous_bytes(const std::vector<MemRange>& ranges);
+
+}  // namespace ember::platform
