@@ -86,10 +86,24 @@ struct ember_kernel_header {
     uint64_t syscall_entry;         /* MSR_LSTAR (the CPL-0 stub) */
     uint64_t vector_entry[EMBER_NUM_VECTORS]; /* IDT gates 0..31 */
     uint64_t spurious_entry;        /* IDT gates 32..255 */
+    uint64_t fast_syscall_entry;    /* target of the syscall sled in page 0 */
 };
 #ifdef __cplusplus
-static_assert(sizeof(struct ember_kernel_header) == 32 + 8 * 32 + 8, "kernel header size");
+static_assert(sizeof(struct ember_kernel_header) == 32 + 8 * 32 + 16, "kernel header size");
 #endif
+
+/* ---- patched syscall sites ---------------------------------------------- */
+/* When boot_info.flags has EMBER_FLAG_SYSCALL_PATCH, the kernel replaces
+ * each application `syscall` instruction (0f 05) it has trapped on with
+ * `call *%rax` (ff d0), so that later executions of that site take no trap:
+ * the call lands at address rax (the syscall number) in page 0, which the
+ * VMM maps read-only and fills with a NOP sled ending, at
+ * EMBER_SLED_JUMP, in a jump to the kernel's fast_syscall_entry. Only
+ * sites whose number was below EMBER_SLED_JUMP are patched. The call stores
+ * its return address 8 bytes below the application's stack pointer, inside
+ * the x86-64 red zone: an application that keeps data there across a
+ * syscall must run with patching off. */
+#define EMBER_SLED_JUMP 0xf00u
 
 /* ---- hypercalls -------------------------------------------------------- */
 #define EMBER_HC_PORT_BASE 0x500u
@@ -242,6 +256,7 @@ static_assert(sizeof(struct ember_net_addr) == 24, "net address");
 #define EMBER_FLAG_TRACE_SYSCALLS 0x1u
 #define EMBER_FLAG_STDIN_SNAPSHOT 0x2u
 #define EMBER_FLAG_DOORBELL 0x4u
+#define EMBER_FLAG_SYSCALL_PATCH 0x8u
 #define EMBER_BOOT_EXECFN_MAX 256u
 struct ember_boot_info {
     uint64_t magic;          /* OUT: EMBER_BOOT_MAGIC */

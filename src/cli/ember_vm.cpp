@@ -155,6 +155,7 @@ struct RunOptions {
     std::string cpu_limit;
     bool trace = false;
     bool stats = false;
+    bool no_patch = false;
     std::string snapshot_out;
     bool cont = false;
     std::vector<std::string> publish;
@@ -233,6 +234,7 @@ int do_run(RunOptions& o) {
     cfg.argv.insert(cfg.argv.end(), rest.begin(), rest.end());
     cfg.env = o.env;
     cfg.trace_syscalls = o.trace;
+    cfg.syscall_patch = !o.no_patch;
     int stdin_fd = -1;
     if (o.stdin_path == "-") {
         stdin_fd = 0;
@@ -328,6 +330,9 @@ int main(int argc, char** argv) {
     run->add_option("--cpu-limit", ro.cpu_limit, "CPU-time limit, e.g. 1s (exit status 152)");
     run->add_flag("--trace-syscalls", ro.trace, "Report each unimplemented syscall once on stderr");
     run->add_flag("--stats", ro.stats, "Print timings and exit/syscall counts on stderr");
+    run->add_flag("--no-syscall-patch", ro.no_patch,
+                  "Keep every syscall a trap (for programs that keep data in the stack red zone "
+                  "across syscalls); default: patch each syscall site after its first trap");
     run->add_option("--snapshot-out", ro.snapshot_out,
                     "Write a snapshot when the program is first READY (blocks for input, or "
                     "calls syscall(500)), then stop");

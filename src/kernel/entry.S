@@ -35,12 +35,31 @@ syscall_entry:
 
 /* CPL 3, still on the application's stack; all application registers but
  * rcx/r11 are live. Frame on the kernel stack (struct SyscallFrame):
- * nr, a0..a5, pad. */
+ * nr, a0..a5, path (0 = trapped syscall, 1 = patched site). */
     .balign 16
 syscall_handler:
     mov [rip + sys_user_rsp], rsp
     mov rsp, 0xa0000             /* EMBER_GPA_KSTACK_TOP */
-    sub rsp, 8
+    push 0
+    jmp syscall_common
+
+/* A patched syscall site: the application executed `call *%rax` (which
+ * replaced its `syscall`), ran down the sled at address rax in page 0 and
+ * jumped here. [rsp] is the return address (the site + 2). No trap: this
+ * is the fast path. The application stack is not touched beyond the slot
+ * the call already used. */
+    .balign 16
+    .globl fast_syscall_entry
+fast_syscall_entry:
+    pop rcx                      /* rcx = return address, as after syscall */
+    mov [rip + sys_user_rsp], rsp
+    mov rsp, 0xa0000             /* EMBER_GPA_KSTACK_TOP */
+    pushfq
+    pop r11                      /* r11 = rflags, as after syscall */
+    mov [rip + sys_user_rip], rcx
+    mov [rip + sys_user_rflags], r11
+    push 1
+syscall_common:
     push r9
     push r8
     push r10
@@ -179,13 +198,14 @@ exc_frame:       .quad 0
     .balign 8
     .quad 0x4c4e524b52424d45     /* EMBER_KERNEL_MAGIC */
     .long 1                      /* EMBER_ABI_VERSION */
-    .long 296                    /* sizeof(struct ember_kernel_header) */
+    .long 304                    /* sizeof(struct ember_kernel_header) */
     .quad kernel_start
     .quad syscall_entry
     .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .quad vec_\n
     .endr
     .quad spurious_entry
+    .quad fast_syscall_entry
 
     .section .bss
     .balign 16

@@ -27,16 +27,75 @@ const char* syscall_name(uint64_t n) {
 
 }  // namespace k
 
-// Frame built by syscall_handler in entry.S.
+// Frame built by syscall_common in entry.S.
 struct SyscallFrame {
-    uint64_t nr, a0, a1, a2, a3, a4, a5, pad;
+    uint64_t nr, a0, a1, a2, a3, a4, a5;
+    uint64_t path;  // 0: trapped `syscall`; 1: a patched site (fast path)
 };
+
+extern "C" uint64_t sys_user_rip;  // entry.S: the application's return address
+
+namespace k {
+namespace {
+
+// Patched sites: an open-addressing set of addresses (site = the address of
+// the two patched bytes). A full table stops further patching.
+constexpr uint32_t kMaxSites = 2048;
+uint64_t g_sites[kMaxSites];
+uint32_t g_nsites;
+
+uint32_t site_slot(uint64_t a) { return static_cast<uint32_t>((a * 0x9e3779b97f4a7c15ull) >> 53) % kMaxSites; }
+
+bool site_known(uint64_t a) {
+    for (uint32_t i = site_slot(a), n = 0; n < kMaxSites; i = (i + 1) % kMaxSites, ++n) {
+        if (g_sites[i] == a) return true;
+        if (g_sites[i] == 0) return false;
+    }
+    return false;
+}
+
+bool site_add(uint64_t a) {
+    if (g_nsites >= kMaxSites * 3 / 4) return false;
+    uint32_t i = site_slot(a);
+    while (g_sites[i] && g_sites[i] != a) i = (i + 1) % kMaxSites;
+    if (!g_sites[i]) ++g_nsites;
+    g_sites[i] = a;
+    return true;
+}
+
+// After a trapped `syscall` at sys_user_rip - 2: replace it with
+// `call *%rax` so the next execution takes the fast path (see the ABI).
+void maybe_patch(uint64_t nr) {
+    const uint64_t site = sys_user_rip - 2;
+    if (nr >= EMBER_SLED_JUMP || !user_ok(site, 2)) return;
+    auto* p = reinterpret_cast<volatile uint8_t*>(site);
+    if (p[0] != 0x0f || p[1] != 0x05) return;
+    if (!site_add(site)) return;
+    // One 16-bit store: the instruction is never seen half-written.
+    *reinterpret_cast<volatile uint16_t*>(site) = 0xd0ff;  // ff d0: call *%rax
+}
+
+[[noreturn]] void bad_sled_entry(uint64_t from) {
+    klog("call into the syscall sled from %p, which is not a patched syscall site "
+         "(a call through a null function pointer?)", reinterpret_cast<void*>(from));
+    panic("call to a null function pointer (or into the syscall sled)");
+}
+
+}  // namespace
+}  // namespace k
 
 extern "C" int64_t syscall_dispatch(SyscallFrame* f) {
     using namespace k;
     ember_boot_info* b = boot();
     b->stat_syscalls++;
     const uint64_t n = f->nr;
+    if (b->flags & EMBER_FLAG_SYSCALL_PATCH) {
+        if (f->path == 0) {
+            maybe_patch(n);
+        } else if (!site_known(sys_user_rip - 2)) {
+            bad_sled_entry(sys_user_rip);
+        }
+    }
     if (n < kMaxSyscall && g_table[n].fn) {
         b->cur_syscall = static_cast<int64_t>(n);
         const int64_t r = g_table[n].fn(f->a0, f->a1, f->a2, f->a3, f->a4, f->a5);

@@ -9,7 +9,23 @@ bool put64(GuestMemory& mem, uint64_t gpa, uint64_t v) { return mem.write_obj(gp
 
 }  // namespace
 
-Status build_page_tables(GuestMemory& mem) {
+Status write_syscall_sled(GuestMemory& mem, uint64_t fast_entry) {
+    uint8_t page[EMBER_PAGE_SIZE];
+    std::memset(page, 0x90, EMBER_SLED_JUMP);  // nop
+    // jmp qword ptr [rip + 0]; .quad fast_entry
+    const uint8_t jmp[6] = {0xff, 0x25, 0, 0, 0, 0};
+    std::memcpy(page + EMBER_SLED_JUMP, jmp, sizeof jmp);
+    std::memcpy(page + EMBER_SLED_JUMP + 6, &fast_entry, 8);
+    for (uint64_t i = EMBER_SLED_JUMP + 14; i + 1 < EMBER_PAGE_SIZE; i += 2) {
+        page[i] = 0x0f;  // ud2
+        page[i + 1] = 0x0b;
+    }
+    page[EMBER_PAGE_SIZE - 1] = 0xcc;
+    if (!mem.write(0, page, sizeof page)) return Status::error("sled outside guest memory");
+    return Status::ok();
+}
+
+Status build_page_tables(GuestMemory& mem, bool map_sled) {
     const uint64_t size = mem.size();
     if (size < EMBER_MEM_MIN || size > EMBER_MEM_MAX || size % (2ull << 20) != 0)
         return Status::error("guest memory size must be a multiple of 2 MiB between 8 MiB and " +
@@ -33,6 +49,7 @@ Status build_page_tables(GuestMemory& mem) {
     // the CPU walks page tables by physical address, so they need no
     // mapping, and a stray pointer near NULL faults as it would on Linux
     // instead of corrupting them.
+    if (map_sled) put64(mem, EMBER_GPA_PT0, 0 | (kPteLeaf & ~kPteWrite));
     for (uint64_t i = 1; i < 512; ++i) {
         const uint64_t addr = i << 12;
         if (addr == EMBER_GPA_STACK_GUARD) continue;

@@ -23,7 +23,13 @@ constexpr uint64_t kPteLeaf = kPteTable | kPteDirty;
 // page except the GDT and IDT (mapped read-only), and the kernel stack's
 // guard page. mem_size must be a multiple of 2 MiB within
 // [EMBER_MEM_MIN, EMBER_MEM_MAX].
-Status build_page_tables(GuestMemory& mem);
+// With map_sled, page 0 is mapped read-only too: it holds the syscall sled
+// (see "patched syscall sites" in ember_abi.h).
+Status build_page_tables(GuestMemory& mem, bool map_sled = false);
+
+// Writes the syscall sled into page 0: NOPs up to EMBER_SLED_JUMP, then an
+// indirect jump to fast_entry, then ud2 to the end of the page.
+Status write_syscall_sled(GuestMemory& mem, uint64_t fast_entry);
 
 // Walks the tables the way the CPU would. Returns the GPA that `gva` maps to,
 // or -1 when unmapped or the entry lacks U=1 at some level (for tests).

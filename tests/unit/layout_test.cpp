@@ -47,6 +47,28 @@ TEST(PageTables, GdtAndIdtAreMappedReadOnly) {
     EXPECT_EQ(*pte & kPteWrite, 0u);
 }
 
+TEST(PageTables, SledPageIsMappedReadOnlyOnlyWhenAsked) {
+    Mem m(16ull << 20);
+    ASSERT_TRUE(build_page_tables(m.mem, true).is_ok());
+    EXPECT_EQ(translate(m.mem, 0x10), 0x10);
+    const auto pte = m.mem.read_obj<uint64_t>(EMBER_GPA_PT0);
+    ASSERT_TRUE(pte);
+    EXPECT_EQ(*pte & kPteWrite, 0u);
+    EXPECT_EQ(translate(m.mem, 0x1000), -1);  // the page tables stay unmapped
+}
+
+TEST(SyscallSled, NopsThenAJumpToTheFastEntry) {
+    Mem m(16ull << 20);
+    ASSERT_TRUE(write_syscall_sled(m.mem, 0x123456).is_ok());
+    EXPECT_EQ(m.buf[0], 0x90);
+    EXPECT_EQ(m.buf[EMBER_SLED_JUMP - 1], 0x90);
+    EXPECT_EQ(m.buf[EMBER_SLED_JUMP], 0xff);
+    EXPECT_EQ(m.buf[EMBER_SLED_JUMP + 1], 0x25);
+    uint64_t target;
+    std::memcpy(&target, &m.buf[EMBER_SLED_JUMP + 6], 8);
+    EXPECT_EQ(target, 0x123456u);
+}
+
 TEST(PageTables, KernelStackGuardPageIsUnmapped) {
     Mem m(16ull << 20);
     ASSERT_TRUE(build_page_tables(m.mem).is_ok());
