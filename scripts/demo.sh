@@ -1,8 +1,9 @@
 #!/bin/sh
-# demo.sh BUILD_DIR - the main job of `make run` (for now): runs the example
-# programs and an unmodified Debian busybox applet, each in its own microVM,
-# and shows the command, the program's output and ember-vm's timings. Ends
-# with a summary; exits non-zero if any step did not behave as expected.
+# demo.sh BUILD_DIR - the main job of `make run`: runs the example programs
+# and an unmodified Debian busybox applet, each in its own microVM, and shows
+# the command, the program's output and ember-vm's timings, with a summary;
+# then starts emberd with the example servers deployed (platform_demo.sh).
+# Exits non-zero if any step did not behave as expected.
 set -u
 BUILD=${1:-build}
 case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
@@ -95,3 +96,5 @@ else
     echo "${R}${B}$failed of $count steps failed${N}"
     exit 1
 fi
+
+"$(dirname "$0")/platform_demo.sh" "$BUILD"

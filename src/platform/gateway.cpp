@@ -220,6 +220,12 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     auto ex = std::make_shared<Exchange>(co_await asio::this_coro::executor);
     beast::error_code ec;
     ex->up.assign(unix_stream(), sv[0], ec);
+    if (ec) {
+        ::close(sv[0]);
+        manager.finish(ticket, FinishKind::kClientGone);
+        count(route->service, 503);
+        co_return json_error(http::status::service_unavailable, "gateway: " + ec.message(), req.version());
+    }
     ex->timer.expires_after(std::chrono::milliseconds(info.timeout_ms) - std::chrono::nanoseconds(mono_now_ns() - t0));
     ex->timer.async_wait([ex](beast::error_code e) {
         if (e || !ex->active) return;

@@ -38,6 +38,9 @@ public:
     // Runs the instance until it ends; once. The destructor closes the
     // connections the instance still holds.
     virtual GuestExit run() = 0;
+    // True when the instance runs in a VM reused from an earlier instance
+    // (reset to the snapshot), false for a restore into a new VM.
+    virtual bool reused() const { return false; }
     // Where its guest RAM is mapped in this process ({0, 0}: unknown), for
     // memory accounting (proc_memory.h). Thread-safe.
     virtual std::pair<uintptr_t, size_t> memory_range() const { return {0, 0}; }

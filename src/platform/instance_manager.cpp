@@ -39,7 +39,8 @@ InstanceManager::InstanceManager(GuestFactory& factory, LogHub& logs, Metrics& m
                       "Instances that ended without being stopped (crash, exit, limit)");
     metrics_.describe("ember_queue_rejections_total", "counter",
                       "Requests rejected because the queue was full or its deadline passed");
-    metrics_.describe("ember_instance_restore_seconds", "histogram", "Snapshot restore time of an instance");
+    metrics_.describe("ember_instance_restore_seconds", "histogram",
+                      "Time to start an instance from its snapshot: into a reused VM (reset) or a new one");
     runners_->prestart(2);
     housekeeper_ = std::thread([this] { housekeeping_loop(); });
 }

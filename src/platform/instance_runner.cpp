@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <spdlog/spdlog.h>
 
 #include "platform/instance_manager.h"
 #include "platform/instance_state.h"
@@ -52,6 +53,7 @@ void InstanceManager::run_instance(std::shared_ptr<Instance> inst) {
         s.start_failed->inc();
         ++s.start_failures;
         logs_.append(s.name, inst->name(), "ember", "could not start: " + g.message());
+        spdlog::error("service {}: instance {} could not start: {}", s.name, inst->name(), g.message());
         for (auto& t : inst->pending)
             reject_locked(t, RejectReason::kInstanceFailed, "the instance could not start: " + g.message());
         inst->pending.clear();
@@ -74,7 +76,8 @@ void InstanceManager::run_instance(std::shared_ptr<Instance> inst) {
     inst->guest = std::move(*g);
     inst->restore_ms = static_cast<double>(t1 - t0) / 1e6;
     inst->ready = t1;
-    metrics_.histogram("ember_instance_restore_seconds").observe(static_cast<double>(t1 - t0) / 1e9);
+    const char* kind = inst->guest->reused() ? "reused_vm" : "new_vm";
+    metrics_.histogram("ember_instance_restore_seconds", {{"vm", kind}}).observe(static_cast<double>(t1 - t0) / 1e9);
     inst->state = inst->stop_requested ? Instance::State::kStopping : Instance::State::kReady;
     std::vector<int> fds;
     const int64_t now = mono_now_ns();
@@ -102,6 +105,8 @@ void InstanceManager::run_instance(std::shared_ptr<Instance> inst) {
     if (!expected) {
         s.crashes->inc();
         logs_.append(s.name, inst->name(), "ember", "instance ended unexpectedly: " + exit.description);
+        spdlog::warn("service {}: instance {} ended unexpectedly: {}", s.name, inst->name(),
+                     exit.description.substr(0, exit.description.find('\n')));
     } else {
         logs_.append(s.name, inst->name(), "ember",
                      "instance stopped" + (inst->stop_reason.empty() ? "" : " (" + inst->stop_reason + ")"));

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <spdlog/spdlog.h>
 
 namespace ember::platform {
 
@@ -48,7 +49,9 @@ Status ServiceController::recover() {
         auto p = factory_.open(rec.spec, path);
         if (p) {
             manager_.deploy(rec, *p);
+            spdlog::info("service {}: generation {} in standby ({})", rec.spec.name, rec.generation, (*p)->describe());
         } else {
+            spdlog::warn("service {}: cached snapshot unusable ({}); preparing it again", rec.spec.name, p.message());
             logs_.append(rec.spec.name, "prepare", "ember",
                          "cached snapshot unusable (" + p.message() + "); preparing it again");
             manager_.deploy(rec, nullptr);
@@ -80,7 +83,9 @@ void ServiceController::prepare_in_background(std::vector<ServiceRecord> recs) {
         if (p) {
             manager_.deploy(rec, *p);
             logs_.append(rec.spec.name, "prepare", "ember", "snapshot prepared again: " + (*p)->describe());
+            spdlog::info("service {}: snapshot prepared again ({})", rec.spec.name, (*p)->describe());
         } else {
+            spdlog::error("service {}: preparing the snapshot failed: {}", rec.spec.name, p.message());
             manager_.set_failed(rec.spec.name, rec.generation, "preparing the snapshot failed: " + p.message());
             logs_.append(rec.spec.name, "prepare", "ember", "preparing the snapshot failed: " + p.message());
         }
@@ -130,6 +135,8 @@ Expected<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_o
     if (!p) {
         ::unlink(path.c_str());
         logs_.append(spec.name, "prepare", "ember", "deploy failed: " + p.message());
+        spdlog::warn("service {}: deploy of generation {} failed: {}", spec.name, res.record.generation,
+                     p.message().substr(0, p.message().find('\n')));
         return ApiError{422, "deploy_failed", "deploy of '" + spec.name + "' failed: " + p.message()};
     }
     if (auto st = store_.put_service(res.record); !st) {
@@ -140,6 +147,8 @@ Expected<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_o
                  "ready: " + (*p)->describe() + ", prepared in " + std::to_string(static_cast<int>(res.prepare_ms)) +
                      " ms");
     manager_.deploy(res.record, *p);
+    spdlog::info("service {}: generation {} deployed ({}, prepared in {:.1f} ms)", spec.name, res.record.generation,
+                 (*p)->describe(), res.prepare_ms);
     if (!res.created) {
         // Instances of the old generation keep their mapping; the file can go.
         ::unlink(dir_.snapshot_path(spec.name, (*existing)->generation).c_str());
@@ -170,6 +179,7 @@ Expected<bool> ServiceController::remove(const std::string& name) {
     if (auto st = store_.delete_service(name); !st) return ApiError::internal(st.message());
     manager_.remove(name);
     ::unlink(dir_.snapshot_path(name, (*existing)->generation).c_str());
+    spdlog::info("service {}: deleted", name);
     logs_.drop(name);
     return true;
 }

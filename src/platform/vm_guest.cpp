@@ -86,8 +86,9 @@ private:
 
 class VmGuest : public Guest {
 public:
-    VmGuest(WarmVm w, std::shared_ptr<const VmPrepared> prepared)
-        : w_(std::move(w)), prepared_(std::move(prepared)) {}
+    VmGuest(WarmVm w, std::shared_ptr<const VmPrepared> prepared, bool reused)
+        : w_(std::move(w)), prepared_(std::move(prepared)), reused_(reused) {}
+    bool reused() const override { return reused_; }
     // Runs after the manager has taken the instance out of service: resets
     // the VM (which also closes the connections it still held) and keeps it
     // for the next instance, or destroys it.
@@ -136,6 +137,7 @@ public:
 private:
     WarmVm w_;
     std::shared_ptr<const VmPrepared> prepared_;
+    bool reused_;
     bool reusable_ = false;
     std::mutex mu_;
     bool ended_ = false;
@@ -272,7 +274,7 @@ Result<std::unique_ptr<Guest>> VmGuestFactory::restore(const std::shared_ptr<con
     auto vp = std::static_pointer_cast<const VmPrepared>(p);
     if (auto w = vp->take_warm()) {
         w->console->set(console);
-        return std::unique_ptr<Guest>(std::make_unique<VmGuest>(std::move(*w), vp));
+        return std::unique_ptr<Guest>(std::make_unique<VmGuest>(std::move(*w), vp, true));
     }
     WarmVm w;
     w.console = std::make_shared<ConsoleSlot>();
@@ -280,7 +282,7 @@ Result<std::unique_ptr<Guest>> VmGuestFactory::restore(const std::shared_ptr<con
     auto vm = Vm::restore(vp->snap(), instance_config(vp->net(), w.console));
     if (!vm) return vm.status();
     w.vm = std::move(*vm);
-    return std::unique_ptr<Guest>(std::make_unique<VmGuest>(std::move(w), vp));
+    return std::unique_ptr<Guest>(std::make_unique<VmGuest>(std::move(w), vp, false));
 }
 
 }  // namespace ember::platform
