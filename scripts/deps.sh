@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
-  libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev \
+  libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev \
   hyperfine wrk curl cpio xxd"
 missing=""
 for p in $PKGS; do
