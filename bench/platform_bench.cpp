@@ -12,6 +12,7 @@
 //   3. Warm throughput with wrk (when installed): native vs. gateway.
 //
 // Usage: platform_bench [--requests N] [--warm N] [--wrk-seconds S] [--wrk-conns C]
+//                       [-- EMBERD-OPTIONS...]
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -184,14 +185,21 @@ WrkResult run_wrk(uint16_t port, const std::string& host, int secs, int conns) {
 
 int main(int argc, char** argv) {
     int requests = 1000, warm = 2000, wrk_secs = 5, wrk_conns = 32;
+    std::vector<std::string> emberd_args;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
+        if (a == "--") {
+            emberd_args.assign(argv + i + 1, argv + argc);
+            break;
+        }
         if (a == "--requests" && i + 1 < argc) requests = std::atoi(argv[++i]);
         else if (a == "--warm" && i + 1 < argc) warm = std::atoi(argv[++i]);
         else if (a == "--wrk-seconds" && i + 1 < argc) wrk_secs = std::atoi(argv[++i]);
         else if (a == "--wrk-conns" && i + 1 < argc) wrk_conns = std::atoi(argv[++i]);
         else {
-            std::fprintf(stderr, "usage: platform_bench [--requests N] [--warm N] [--wrk-seconds S] [--wrk-conns C]\n");
+            std::fprintf(stderr,
+                         "usage: platform_bench [--requests N] [--warm N] [--wrk-seconds S] [--wrk-conns C] "
+                         "[-- EMBERD-OPTIONS...]\n");
             return 2;
         }
     }
@@ -202,7 +210,7 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     const std::string server = example_path("http_epoll");
     TempDir tmp;
-    EmberdProcess d(tmp.path() + "/data");
+    EmberdProcess d(tmp.path() + "/data", emberd_args);
     if (auto err = d.start(); !err.empty()) {
         std::fprintf(stderr, "platform_bench: %s\n", err.c_str());
         return 1;
