@@ -251,6 +251,7 @@ uint16_t ephemeral_port() {
 }
 
 void sockets_reset() {
+    g_listening = 0;
     // Sockets with files are freed by their files; free the rest.
     while (g_lingering) {
         Socket* s = g_lingering;
@@ -346,7 +347,10 @@ void sockets_tick() {
     }
 }
 
+uint32_t g_listening;
+
 void sock_unlisten(Socket* s) {
+    if (g_listening) --g_listening;
     tx_put(EMBER_NET_UNLISTEN, s->id, 0, nullptr, 0);
     detach_id(s);
     while (Socket* q = s->acc_head) {  // connections nobody accepted

@@ -80,6 +80,10 @@ void sock_destroy(Socket* s);  // frees s and its buffers (the caller unlinked i
 // Stops listening: UNLISTEN, and the queued connections are closed. The
 // socket is left bound.
 void sock_unlisten(Socket* s);
+// Listening sockets in this instance; the VMM accepts at most
+// kMaxListeners (net.cpp's cap), so listen() refuses beyond it.
+constexpr uint32_t kMaxListeners = 256;
+extern uint32_t g_listening;
 // Local ports.
 bool port_in_use(const Socket* self, uint16_t port);
 uint16_t ephemeral_port();

@@ -174,11 +174,13 @@ int64_t sys_listen(uint64_t fd, uint64_t backlog, uint64_t, uint64_t, uint64_t, 
         return 0;
     }
     if (s->state != SockState::kNew && s->state != SockState::kBound) return -EINVAL;
+    if (g_listening >= kMaxListeners) return -ENOBUFS;
     if (!s->bound) {
         if (int64_t r = autobind(s); r < 0) return r;
         s->explicit_port = true;
     }
     const uint32_t id = sock_alloc_id(true);
+    ++g_listening;
     s->state = SockState::kListening;
     s->backlog = b;
     KCHECK(sock_attach_id(s, id));
