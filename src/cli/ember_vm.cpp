@@ -145,6 +145,33 @@ std::string parse_net(const std::vector<std::string>& publish, const std::vector
     return "";
 }
 
+// --timeout and --cpu-limit into cfg; returns an error message or "".
+std::string parse_limits(const std::string& timeout, const std::string& cpu_limit, ember::VmConfig* cfg) {
+    if (!timeout.empty()) {
+        auto t = parse_duration_ns(timeout);
+        if (!t || *t == 0) return "--timeout: not a duration: '" + timeout + "' (e.g. 500ms, 2s)";
+        cfg->timeout_ns = *t;
+    }
+    if (!cpu_limit.empty()) {
+        auto t = parse_duration_ns(cpu_limit);
+        if (!t || *t == 0) return "--cpu-limit: not a duration: '" + cpu_limit + "' (e.g. 1s)";
+        cfg->cpu_limit_ns = *t;
+    }
+    return "";
+}
+
+// --stdin: "" = empty input (-1), "-" = ours, else a file opened here.
+std::string open_stdin(const std::string& path, int* fd) {
+    *fd = -1;
+    if (path == "-") {
+        *fd = 0;
+    } else if (!path.empty()) {
+        *fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (*fd < 0) return "--stdin " + path + ": " + std::strerror(errno);
+    }
+    return "";
+}
+
 struct RunOptions {
     std::string mem = "64M";
     std::vector<std::string> files;
@@ -178,16 +205,7 @@ int do_run(RunOptions& o) {
     const auto mem = parse_size(o.mem);
     if (!mem) return fail(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
     cfg.mem_size = (*mem + (2ull << 20) - 1) & ~((2ull << 20) - 1);
-    if (!o.timeout.empty()) {
-        auto t = parse_duration_ns(o.timeout);
-        if (!t || *t == 0) return fail(kExitUsage, "--timeout: not a duration: '" + o.timeout + "' (e.g. 500ms, 2s)");
-        cfg.timeout_ns = *t;
-    }
-    if (!o.cpu_limit.empty()) {
-        auto t = parse_duration_ns(o.cpu_limit);
-        if (!t || *t == 0) return fail(kExitUsage, "--cpu-limit: not a duration: '" + o.cpu_limit + "'");
-        cfg.cpu_limit_ns = *t;
-    }
+    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return fail(kExitUsage, e);
     for (const auto& e : o.env)
         if (e.find('=') == std::string::npos || e.front() == '=')
             return fail(kExitUsage, "--env: expected K=V, got '" + e + "'");
@@ -235,15 +253,7 @@ int do_run(RunOptions& o) {
     cfg.env = o.env;
     cfg.trace_syscalls = o.trace;
     cfg.syscall_patch = !o.no_patch;
-    int stdin_fd = -1;
-    if (o.stdin_path == "-") {
-        stdin_fd = 0;
-    } else if (!o.stdin_path.empty()) {
-        stdin_fd = ::open(o.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (stdin_fd < 0)
-            return fail(kExitBadInput, "--stdin " + o.stdin_path + ": " + std::strerror(errno));
-    }
-    cfg.stdin_fd = stdin_fd;
+    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return fail(kExitBadInput, e);
 
     cfg.snapshot_out = o.snapshot_out;
     cfg.continue_after_snapshot = o.cont;
@@ -275,23 +285,8 @@ int do_restore(RestoreOptions& o) {
     ember::VmConfig cfg;
     if (access("/dev/kvm", R_OK | W_OK) == 0) ember::VmPool::instance().prefetch(1);
     if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return fail(kExitUsage, e);
-    if (!o.timeout.empty()) {
-        auto t = parse_duration_ns(o.timeout);
-        if (!t || *t == 0) return fail(kExitUsage, "--timeout: not a duration: '" + o.timeout + "' (e.g. 500ms, 2s)");
-        cfg.timeout_ns = *t;
-    }
-    if (!o.cpu_limit.empty()) {
-        auto t = parse_duration_ns(o.cpu_limit);
-        if (!t || *t == 0) return fail(kExitUsage, "--cpu-limit: not a duration: '" + o.cpu_limit + "'");
-        cfg.cpu_limit_ns = *t;
-    }
-    if (o.stdin_path == "-") {
-        cfg.stdin_fd = 0;
-    } else if (!o.stdin_path.empty()) {
-        cfg.stdin_fd = ::open(o.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (cfg.stdin_fd < 0)
-            return fail(kExitBadInput, "--stdin " + o.stdin_path + ": " + std::strerror(errno));
-    }
+    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return fail(kExitUsage, e);
+    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return fail(kExitBadInput, e);
     if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
     auto snap = ember::snapshot::Snapshot::open(o.snapshot);
     if (!snap) return fail(kExitBadInput, snap.message());
