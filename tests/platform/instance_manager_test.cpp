@@ -320,7 +320,7 @@ TEST_F(ManagerTest, CrashedInstanceIsRemovedCountedAndReplacedOnDemand) {
     }
     world_.guests[0]->crash();
     ASSERT_TRUE(eventually([&] { return mgr_.instances("svc").empty(); }));
-    EXPECT_TRUE(peer_closed(fds_[0])) << "the crashed instance's streams must close";
+    EXPECT_TRUE(eventually([&] { return peer_closed(fds_[0]); })) << "the crashed instance's streams must close";
     mgr_.finish(a, FinishKind::kFailed);
     EXPECT_NE(metrics_.render().find("ember_instance_crashes_total{service=\"svc\"} 1"), std::string::npos);
     auto logs = logs_.read("svc", 0, 100);
