@@ -4,7 +4,9 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 #include <spdlog/spdlog.h>
 
 #include "platform/daemon.h"
@@ -57,7 +59,9 @@ int main(int argc, char** argv) {
     app.add_option("--gateway", gateway, "Gateway listen address ADDR:PORT (default 127.0.0.1:8080)");
     app.add_option("--api", api, "Control API listen address ADDR:PORT (default 127.0.0.1:8081)");
     app.add_option("--domain", o.gateway.domain, "Services answer at <name>.<domain> (default localhost)");
-    app.add_option("--gateway-threads", o.gateway.threads, "Gateway I/O threads (default 2)");
+    // Half the CPUs: the rest are for the instances' vCPU threads.
+    o.gateway.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
+    app.add_option("--gateway-threads", o.gateway.threads, "Gateway I/O threads (default: half the CPUs, at least 1)");
     app.add_option("--vm-pool", o.vm_pool, "KVM VMs kept created ahead of cold starts (default 4)");
     app.add_option("--warm-vms", o.warm_vms, "Finished instances' VMs kept reset per service for reuse (default 4)");
     app.add_option("--prepare-timeout", prepare_timeout, "Deadline for a deploy's boot to READY (default 10s)");

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "platform/http_servers.h"
@@ -200,6 +201,29 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
         count(route->service, 503);
         co_return json_error(http::status::service_unavailable, "gateway out of file descriptors", req.version());
     }
+    Request up_req{req.method(), beast::string_view(route->target.data(), route->target.size()), 11};
+    if (req.method() == http::verb::unknown) up_req.method_string(req.method_string());
+    for (const auto& f : req)
+        if (!hop_by_hop(f.name())) up_req.insert(f.name_string(), f.value());
+    beast::error_code rep;
+    const auto peer = client.socket().remote_endpoint(rep);
+    if (!rep) up_req.set("X-Forwarded-For", peer.address().to_string());
+    up_req.set("X-Forwarded-Proto", "http");
+    up_req.set(http::field::connection, "close");
+    up_req.body() = std::move(req.body());
+    up_req.prepare_payload();
+
+    // The request goes into the stream before the instance gets it: the
+    // guest then finds it there when it accepts, without another wake-up.
+    // What does not fit in the socket buffer is written below.
+    std::string wire;
+    {
+        std::ostringstream os;
+        os << up_req;
+        wire = std::move(os).str();
+    }
+    ssize_t sent = ::send(sv[0], wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0) sent = 0;
     TicketPtr ticket = manager.acquire(route->service, sv[1]);
     TicketInfo info = manager.ticket_info(ticket);
     auto reject = [&](const TicketInfo& i) {
@@ -246,18 +270,6 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
         }
     });
 
-    Request up_req{req.method(), beast::string_view(route->target.data(), route->target.size()), 11};
-    if (req.method() == http::verb::unknown) up_req.method_string(req.method_string());
-    for (const auto& f : req)
-        if (!hop_by_hop(f.name())) up_req.insert(f.name_string(), f.value());
-    beast::error_code rep;
-    const auto peer = client.socket().remote_endpoint(rep);
-    if (!rep) up_req.set("X-Forwarded-For", peer.address().to_string());
-    up_req.set("X-Forwarded-Proto", "http");
-    up_req.set(http::field::connection, "close");
-    up_req.body() = std::move(req.body());
-    up_req.prepare_payload();
-
     beast::flat_buffer ubuf;
     http::response_parser<http::string_body> rp;
     rp.header_limit(64 << 10);
@@ -265,7 +277,9 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     if (req.method() == http::verb::head) rp.skip(true);
     int64_t t_first = 0;
     beast::error_code wec;
-    co_await http::async_write(ex->up, up_req, asio::redirect_error(asio::use_awaitable, wec));
+    if (static_cast<size_t>(sent) < wire.size())
+        co_await asio::async_write(ex->up, asio::buffer(wire.data() + sent, wire.size() - static_cast<size_t>(sent)),
+                                   asio::redirect_error(asio::use_awaitable, wec));
     // Even when the write failed (the server answered early and closed), a
     // response may be there to read.
     co_await http::async_read_header(ex->up, ubuf, rp, asio::redirect_error(asio::use_awaitable, ec));

@@ -18,7 +18,7 @@ struct GatewayOptions {
     std::string addr = "127.0.0.1";
     uint16_t port = 8080;
     std::string domain = "localhost";
-    int threads = 2;
+    int threads = 1;
     uint64_t max_header_bytes = 16 << 10;
     uint64_t max_body_bytes = 10ull << 20;
     uint64_t max_response_bytes = 64ull << 20;
