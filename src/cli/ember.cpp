@@ -218,7 +218,7 @@ struct DeployOptions {
     std::string program, name, memory = "64M", isolation, idle_timeout, timeout, queue_timeout;
     int port = 8080;
     std::vector<std::string> files, env, egress, args;
-    std::optional<unsigned> min, max, concurrency, queue;
+    std::optional<unsigned> min, max, concurrency, queue, spare;
 };
 
 int cmd_deploy(const Global& g, DeployOptions& o) {
@@ -258,6 +258,7 @@ int cmd_deploy(const Global& g, DeployOptions& o) {
     if (o.max) spec["max_instances"] = *o.max;
     if (o.concurrency) spec["concurrency"] = *o.concurrency;
     if (o.queue) spec["queue_size"] = *o.queue;
+    if (o.spare) spec["spare_instances"] = *o.spare;
     if (!o.isolation.empty()) spec["isolation"] = o.isolation;
     if (!o.idle_timeout.empty()) spec["idle_timeout_ms"] = duration_ms(o.idle_timeout, "--idle-timeout");
     if (!o.timeout.empty()) spec["timeout_ms"] = duration_ms(o.timeout, "--timeout");
@@ -307,8 +308,10 @@ int cmd_status(const Global& g, const std::string& name) {
     std::printf("image:        %s (/bin/%s, port %s)\n", str(s, "image").substr(0, 12).c_str(),
                 str(s, "program").c_str(), str(s, "port").c_str());
     std::printf("memory:       %sM\n", str(s, "memory_mb").c_str());
-    std::printf("scale:        min %s, max %s, concurrency %s, isolation %s\n", str(s, "min_instances").c_str(),
+    std::printf("scale:        min %s, max %s, concurrency %s, isolation %s", str(s, "min_instances").c_str(),
                 str(s, "max_instances").c_str(), str(s, "concurrency").c_str(), str(s, "isolation").c_str());
+    if (s.value("spare_instances", 0) > 0) std::printf(", %s spare", str(s, "spare_instances").c_str());
+    std::printf("\n");
     std::printf("timeouts:     idle %s, request %s, queue %s (max %s waiting)\n",
                 ember::platform::format_duration_ms(s["idle_timeout_ms"].get<uint64_t>()).c_str(),
                 ember::platform::format_duration_ms(s["timeout_ms"].get<uint64_t>()).c_str(),
@@ -411,7 +414,7 @@ int cmd_invoke(const Global& g, InvokeOptions& o) {
 
 struct ScaleOptions {
     std::string name, idle_timeout, timeout;
-    std::optional<unsigned> min, max, concurrency;
+    std::optional<unsigned> min, max, concurrency, spare;
 };
 
 int cmd_scale(const Global& g, const ScaleOptions& o) {
@@ -419,9 +422,11 @@ int cmd_scale(const Global& g, const ScaleOptions& o) {
     if (o.min) patch["min_instances"] = *o.min;
     if (o.max) patch["max_instances"] = *o.max;
     if (o.concurrency) patch["concurrency"] = *o.concurrency;
+    if (o.spare) patch["spare_instances"] = *o.spare;
     if (!o.idle_timeout.empty()) patch["idle_timeout_ms"] = duration_ms(o.idle_timeout, "--idle-timeout");
     if (!o.timeout.empty()) patch["timeout_ms"] = duration_ms(o.timeout, "--timeout");
-    if (patch.empty()) fail("scale: give at least one of --min, --max, --concurrency, --idle-timeout, --timeout", kExitUsage);
+    if (patch.empty())
+        fail("scale: give at least one of --min, --max, --concurrency, --spare, --idle-timeout, --timeout", kExitUsage);
     Client c(g);
     auto s = c.call(http::verb::patch, "/v1/services/" + o.name, patch.dump());
     if (g.output == "json") std::printf("%s\n", s.dump(2).c_str());
@@ -470,6 +475,8 @@ int main(int argc, char** argv) {
     deploy->add_option("--queue-timeout", d.queue_timeout, "Longest wait in the queue (default 10s)");
     deploy->add_option("--isolation", d.isolation, "instance (default) or request (a fresh instance per request)")
         ->check(CLI::IsMember({"instance", "request"}));
+    deploy->add_option("--spare", d.spare,
+                       "With --isolation request: fresh instances restored ahead of requests (default 0)");
     deploy->add_option("args", d.args, "Arguments for the program (after --)");
 
     auto* ls = app.add_subcommand("ls", "List services");
@@ -498,6 +505,7 @@ int main(int argc, char** argv) {
     scale->add_option("--min", sc.min, "Instances kept warm");
     scale->add_option("--max", sc.max, "Most instances");
     scale->add_option("--concurrency", sc.concurrency, "Requests per instance");
+    scale->add_option("--spare", sc.spare, "Spare fresh instances (isolation request)");
     scale->add_option("--idle-timeout", sc.idle_timeout, "Stop instances idle this long");
     scale->add_option("--timeout", sc.timeout, "Request timeout");
     auto* rm = app.add_subcommand("rm", "Delete a service and stop its instances");

@@ -176,8 +176,22 @@ bool InstanceManager::try_assign_locked(ServiceState& s, const TicketPtr& t) {
     const ServiceSpec& spec = s.rec.spec;
     const int64_t now = mono_now_ns();
     if (spec.isolation == Isolation::kRequest) {
-        if (live_instances_locked(s, false) >= spec.max_instances) return false;
-        assign_locked(start_instance_locked(s, true), t, now);
+        // A spare (restored ahead, never given a request) if there is one,
+        // ready ones first; else a new instance.
+        std::shared_ptr<Instance> spare;
+        for (auto& inst : s.instances) {
+            if (!inst->single_use || inst->taken || inst->stop_requested || inst->generation != s.rec.generation ||
+                (inst->state != Instance::State::kReady && inst->state != Instance::State::kStarting))
+                continue;
+            if (!spare || (inst->state == Instance::State::kReady && spare->state != Instance::State::kReady))
+                spare = inst;
+        }
+        if (!spare) {
+            if (live_instances_locked(s, false) >= spec.max_instances) return false;
+            spare = start_instance_locked(s, true);
+        }
+        assign_locked(spare, t, now);
+        top_up_spares_locked(s);
         return true;
     }
     std::shared_ptr<Instance> best;
@@ -201,7 +215,22 @@ bool InstanceManager::try_assign_locked(ServiceState& s, const TicketPtr& t) {
     return true;
 }
 
+void InstanceManager::top_up_spares_locked(ServiceState& s) {
+    const ServiceSpec& spec = s.rec.spec;
+    if (spec.isolation != Isolation::kRequest || !s.prepared || s.removed || shutting_down_) return;
+    uint32_t spares = 0;
+    for (const auto& inst : s.instances)
+        if (inst->single_use && !inst->taken && !inst->stop_requested && inst->generation == s.rec.generation &&
+            (inst->state == Instance::State::kReady || inst->state == Instance::State::kStarting))
+            ++spares;
+    while (spares < spec.spare_instances && live_instances_locked(s, false) < spec.max_instances) {
+        start_instance_locked(s, true);
+        ++spares;
+    }
+}
+
 void InstanceManager::assign_locked(const std::shared_ptr<Instance>& inst, const TicketPtr& t, int64_t now) {
+    if (inst->single_use) inst->taken = true;
     t->instance = inst;
     t->t_assigned = now;
     ++inst->active;

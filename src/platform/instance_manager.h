@@ -143,6 +143,7 @@ private:
     bool try_assign_locked(ServiceState& s, const TicketPtr& t);
     void assign_locked(const std::shared_ptr<Instance>& inst, const TicketPtr& t, int64_t now);
     std::shared_ptr<Instance> start_instance_locked(ServiceState& s, bool single_use);
+    void top_up_spares_locked(ServiceState& s);
     void stop_instance_locked(Instance& inst);
     void reject_locked(const TicketPtr& t, RejectReason r, std::string msg);
     void run_instance(std::shared_ptr<Instance> inst);

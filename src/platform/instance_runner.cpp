@@ -174,6 +174,7 @@ const char* instance_state_name(const Instance& inst, uint64_t current_generatio
     }
     if (inst.stop_requested) return "stopping";
     if (inst.no_new || inst.generation != current_generation) return "draining";
+    if (inst.single_use && !inst.taken) return "spare";
     return inst.active > 0 ? "busy" : "idle";
 }
 
@@ -235,7 +236,7 @@ void InstanceManager::collect_metrics(std::vector<GaugeSample>* out) {
     {
         std::lock_guard lock(mu_);
         for (const auto& [name, s] : services_) {
-            for (const char* st : {"starting", "busy", "idle", "draining", "stopping"}) by_state[{name, st}] = 0;
+            for (const char* st : {"starting", "busy", "idle", "spare", "draining", "stopping"}) by_state[{name, st}] = 0;
             mem[name] = 0;
             priv[name] = 0;
             out->push_back({"ember_queue_length", {{"service", name}}, static_cast<double>(s->queue.size())});

@@ -30,6 +30,7 @@ struct Instance {
     uint32_t active = 0;              // tickets assigned or handed, not finished
     uint64_t served = 0;
     bool single_use = false;          // isolation "request"
+    bool taken = false;               // single use: it was given its one request
     bool no_new = false;              // takes no new requests (a request timed out)
     bool stop_requested = false;
     std::string stop_reason;

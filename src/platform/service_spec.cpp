@@ -182,6 +182,7 @@ Status read_runtime_field(const std::string& key, const json& v, ServiceSpec* s,
     if (key == "queue_size") return read_uint_into(v, key, 0, 100000, &s->queue_size);
     if (key == "queue_timeout_ms") return read_uint_into(v, key, 0, kMaxTimeoutMs, &s->queue_timeout_ms);
     if (key == "isolation") return read_isolation(v, &s->isolation);
+    if (key == "spare_instances") return read_uint_into(v, key, 0, 64, &s->spare_instances);
     *known = false;
     return Status::ok();
 }
@@ -293,7 +294,10 @@ Status validate_spec(const ServiceSpec& s) {
         return Status::error("queue_timeout_ms (" + std::to_string(s.queue_timeout_ms) +
                              ") is larger than timeout_ms (" + std::to_string(s.timeout_ms) + ")");
     if (s.isolation == Isolation::kRequest && s.min_instances > 0)
-        return Status::error("min_instances must be 0 with isolation \"request\" (instances are never reused)");
+        return Status::error("min_instances must be 0 with isolation \"request\" (instances are never reused; "
+                             "see spare_instances)");
+    if (s.isolation != Isolation::kRequest && s.spare_instances > 0)
+        return Status::error("spare_instances needs isolation \"request\" (with isolation \"instance\", use min_instances)");
     return Status::ok();
 }
 
@@ -316,7 +320,8 @@ json spec_to_json(const ServiceSpec& s) {
                 {"timeout_ms", s.timeout_ms},
                 {"isolation", isolation_name(s.isolation)},
                 {"queue_size", s.queue_size},
-                {"queue_timeout_ms", s.queue_timeout_ms}};
+                {"queue_timeout_ms", s.queue_timeout_ms},
+                {"spare_instances", s.spare_instances}};
 }
 
 bool needs_new_snapshot(const ServiceSpec& a, const ServiceSpec& b) {

@@ -46,6 +46,11 @@ struct ServiceSpec {
     Isolation isolation = Isolation::kInstance;
     uint32_t queue_size = 64;  // requests waiting when every instance is busy
     uint64_t queue_timeout_ms = 10000;
+    // Isolation "request" only: fresh instances restored ahead of need while
+    // the service has traffic, so that a request finds its instance ready
+    // (the restore is off its path). They serve nothing before their one
+    // request and stop after idle_timeout like any idle instance.
+    uint32_t spare_instances = 0;
 };
 
 // Limits on what a spec may hold.

@@ -91,6 +91,22 @@ TEST_F(E2eTest, RequestIsolationLeaksNoStateBetweenRequests) {
         << "per-request instances must be discarded: " << d_->instances("isolated").dump();
 }
 
+TEST_F(E2eTest, RequestIsolationWithSpareInstancesLeaksNoState) {
+    deploy_app("spared", {{"isolation", "request"}, {"spare_instances", 1}, {"idle_timeout_ms", 2000}});
+    std::set<std::string> ids;
+    int warm_starts = 0;
+    for (int i = 0; i < 5; ++i) {
+        auto r = d_->get("spared", "/count");
+        ASSERT_EQ(r.status, 200) << r.error << r.body;
+        EXPECT_EQ(r.body, "1\n") << "request " << i << " saw state from an earlier request";
+        ids.insert(r.header("x-ember-instance"));
+        if (!is_cold(r)) ++warm_starts;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // time for the next spare
+    }
+    EXPECT_EQ(ids.size(), 5u);
+    EXPECT_GE(warm_starts, 3) << "the spares should have been ready";
+}
+
 TEST_F(E2eTest, InstanceIsolationKeepsStateBetweenRequests) {
     // The counterpart of the test above: the same program does keep state
     // when instances are reused, so the isolation test can fail.

@@ -293,6 +293,35 @@ TEST_F(ManagerTest, RequestIsolationUsesAFreshInstanceEveryTime) {
     EXPECT_EQ(world_.restores, 2);
 }
 
+TEST_F(ManagerTest, SpareInstanceTakesTheNextRequestAndIsReplaced) {
+    deploy("svc", [](ServiceSpec& s) {
+        s.isolation = Isolation::kRequest;
+        s.spare_instances = 1;
+        s.idle_timeout_ms = 300;
+    });
+    EXPECT_TRUE(mgr_.instances("svc").empty()) << "no spares before the first request";
+    auto a = acquire("svc");
+    ASSERT_TRUE(reaches(a, TicketState::kHanded));
+    EXPECT_TRUE(info(a).cold);
+    ASSERT_TRUE(eventually([&] {
+        for (const auto& i : mgr_.instances("svc"))
+            if (i.state == "spare") return true;
+        return false;
+    }));
+    mgr_.finish(a, FinishKind::kCompleted);
+    auto b = acquire("svc");
+    EXPECT_EQ(info(b).state, TicketState::kHanded) << "the ready spare takes it at once";
+    EXPECT_FALSE(info(b).cold);
+    EXPECT_NE(info(b).instance_id, info(a).instance_id);
+    mgr_.finish(b, FinishKind::kCompleted);
+    EXPECT_TRUE(eventually([&] {
+        std::lock_guard lock(world_.mu);
+        return world_.restores == 3;
+    })) << "a's instance, the spare b got, and b's replacement";
+    // Without traffic, the spare goes too (scale to zero).
+    ASSERT_TRUE(eventually([&] { return mgr_.instances("svc").empty() && live() == 0; }));
+}
+
 TEST_F(ManagerTest, ANewGenerationTakesNewRequestsWhileTheOldOneDrains) {
     deploy("svc");
     auto a = acquire("svc");

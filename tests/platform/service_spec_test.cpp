@@ -96,6 +96,10 @@ TEST(ServiceSpec, CrossFieldRules) {
     ASSERT_FALSE(q);
     auto iso = parse(R"({"image": ")" + kSha + R"(", "isolation": "request", "min_instances": 1})");
     ASSERT_FALSE(iso);
+    auto spare = parse(R"({"image": ")" + kSha + R"(", "spare_instances": 1})");
+    ASSERT_FALSE(spare);
+    EXPECT_NE(spare.message().find("needs isolation"), std::string::npos);
+    EXPECT_TRUE(parse(R"({"image": ")" + kSha + R"(", "spare_instances": 1, "isolation": "request"})"));
     auto clash = parse(R"({"image": ")" + kSha + R"(", "program": "app", "files": [{"path": "/bin/app", "image": ")" +
                        kSha + R"("}]})");
     ASSERT_FALSE(clash);
