@@ -1,4 +1,6 @@
 // The ember CLI against a real emberd.
+#include <future>
+
 #include "e2e_test.h"
 #include "subprocess.h"
 
@@ -45,6 +47,22 @@ TEST_F(E2eTest, CliDeploysListsInvokesScalesAndRemoves) {
     auto rm = run_cli(*d_, {"rm", "cli"});
     EXPECT_EQ(rm.status, 0) << rm.err;
     EXPECT_EQ(d_->api("GET", "/v1/services/cli").status, 404);
+}
+
+TEST_F(E2eTest, CliLogsFollowStreamsNewLines) {
+    deploy_app("followed");
+    auto follower = std::async(std::launch::async, [&] {
+        ember::test::RunOptions o;
+        o.argv = {ember_cli_path(), "--api", "http://127.0.0.1:" + std::to_string(d_->api_port()), "--data-dir",
+                  d_->data_dir(), "logs", "followed", "-f", "--tail", "1"};
+        o.timeout = std::chrono::milliseconds(2500);
+        return ember::test::run_process(o);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    ASSERT_EQ(d_->get("followed", "/streamed-line").status, 404);
+    auto r = follower.get();
+    EXPECT_TRUE(r.timed_out) << "logs -f should keep running";
+    EXPECT_NE(r.out.find("e2e_app: GET /streamed-line"), std::string::npos) << r.out << r.err;
 }
 
 TEST_F(E2eTest, CliErrorsAreOneLineWithNonZeroExit) {

@@ -1,0 +1,39 @@
+// ember_commands.h - the ember CLI's commands (ember_commands.cpp) and
+// their options (parsed in ember.cpp).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ember_client.h"
+
+namespace ember::cli {
+
+struct DeployOptions {
+    std::string program, name, memory = "64M", isolation, idle_timeout, timeout, queue_timeout;
+    int port = 8080;
+    std::vector<std::string> files, env, egress, args;
+    std::optional<unsigned> min, max, concurrency, queue, spare;
+};
+
+struct InvokeOptions {
+    std::string name, path = "/", method = "GET", data;
+    std::vector<std::string> headers;
+    bool verbose = false;
+};
+
+struct ScaleOptions {
+    std::string name, idle_timeout, timeout;
+    std::optional<unsigned> min, max, concurrency, spare;
+};
+
+int cmd_deploy(const Global& g, DeployOptions& o);
+int cmd_ls(const Global& g);
+int cmd_status(const Global& g, const std::string& name);
+int cmd_logs(const Global& g, const std::string& name, bool follow, const std::string& instance, unsigned tail);
+int cmd_invoke(const Global& g, InvokeOptions& o);
+int cmd_scale(const Global& g, const ScaleOptions& o);
+int cmd_rm(const Global& g, const std::string& name);
+
+}  // namespace ember::cli
