@@ -40,12 +40,14 @@ using namespace ember::e2e;
 namespace {
 
 double now_us() {
-    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double, std::micro>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 // A kept-alive HTTP/1.1 connection with the least client work possible.
 class Conn {
-public:
+  public:
     explicit Conn(uint16_t port) : port_(port) { open(); }
     ~Conn() {
         if (fd_ >= 0) ::close(fd_);
@@ -55,7 +57,8 @@ public:
     bool get(const std::string& host, std::string* head, std::string* body) {
         const std::string req = "GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
         if (fd_ < 0 && !open()) return false;
-        if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return reopen_fail();
+        if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+            return reopen_fail();
         std::string buf;
         size_t head_end;
         while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
@@ -65,7 +68,8 @@ public:
         std::string lower = *head;
         for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         const auto cl = lower.find("content-length:");
-        const size_t len = cl == std::string::npos ? 0 : std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
+        const size_t len =
+            cl == std::string::npos ? 0 : std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
         while (buf.size() < head_end + 4 + len)
             if (!fill(&buf)) return reopen_fail();
         *body = buf.substr(head_end + 4, len);
@@ -76,7 +80,7 @@ public:
         return true;
     }
 
-private:
+  private:
     bool open() {
         fd_ = connect_to(port_);
         if (fd_ < 0) return false;
@@ -108,7 +112,8 @@ std::map<std::string, double> server_timing_us(const std::string& head) {
     auto p = lower.find("server-timing:");
     if (p == std::string::npos) return out;
     const auto end = lower.find("\r\n", p);
-    std::string v = head.substr(p + 14, end == std::string::npos ? std::string::npos : end - p - 14);
+    std::string v =
+        head.substr(p + 14, end == std::string::npos ? std::string::npos : end - p - 14);
     size_t i = 0;
     while (i < v.size()) {
         size_t j = v.find(',', i);
@@ -128,15 +133,18 @@ std::map<std::string, double> server_timing_us(const std::string& head) {
 void row(const char* name, std::vector<double> v) {
     if (v.empty()) return;
     std::sort(v.begin(), v.end());
-    auto pct = [&](double p) { return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))]; };
-    std::printf("| %-46s | %6zu | %8.0f | %8.0f | %8.0f | %8.0f | %8.0f |\n", name, v.size(), v.front(), pct(0.5),
-                pct(0.9), pct(0.99), v.back());
+    auto pct = [&](double p) {
+        return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+    };
+    std::printf("| %-46s | %6zu | %8.0f | %8.0f | %8.0f | %8.0f | %8.0f |\n", name, v.size(),
+                v.front(), pct(0.5), pct(0.9), pct(0.99), v.back());
 }
 
 void table_head() {
-    std::printf("| %-46s | %6s | %8s | %8s | %8s | %8s | %8s |\n", "microseconds", "n", "min", "p50", "p90", "p99",
-                "max");
-    std::printf("|%s|--------|----------|----------|----------|----------|----------|\n", std::string(48, '-').c_str());
+    std::printf("| %-46s | %6s | %8s | %8s | %8s | %8s | %8s |\n", "microseconds", "n", "min",
+                "p50", "p90", "p99", "max");
+    std::printf("|%s|--------|----------|----------|----------|----------|----------|\n",
+                std::string(48, '-').c_str());
 }
 
 double median(std::vector<double> v) {
@@ -163,8 +171,14 @@ struct WrkResult {
 };
 WrkResult run_wrk(uint16_t port, const std::string& host, int secs, int conns) {
     ember::test::RunOptions o;
-    o.argv = {"/usr/bin/wrk", "-t1", "-c" + std::to_string(conns), "-d" + std::to_string(secs) + "s", "--latency",
-              "-H", "Host: " + host, "http://127.0.0.1:" + std::to_string(port) + "/"};
+    o.argv = {"/usr/bin/wrk",
+              "-t1",
+              "-c" + std::to_string(conns),
+              "-d" + std::to_string(secs) + "s",
+              "--latency",
+              "-H",
+              "Host: " + host,
+              "http://127.0.0.1:" + std::to_string(port) + "/"};
     o.inherit_env = true;
     auto r = ember::test::run_process(o);
     WrkResult w;
@@ -194,14 +208,19 @@ int main(int argc, char** argv) {
             emberd_args.assign(argv + i + 1, argv + argc);
             break;
         }
-        if (a == "--requests" && i + 1 < argc) requests = std::atoi(argv[++i]);
-        else if (a == "--warm" && i + 1 < argc) warm = std::atoi(argv[++i]);
-        else if (a == "--wrk-seconds" && i + 1 < argc) wrk_secs = std::atoi(argv[++i]);
-        else if (a == "--wrk-conns" && i + 1 < argc) wrk_conns = std::atoi(argv[++i]);
+        if (a == "--requests" && i + 1 < argc)
+            requests = std::atoi(argv[++i]);
+        else if (a == "--warm" && i + 1 < argc)
+            warm = std::atoi(argv[++i]);
+        else if (a == "--wrk-seconds" && i + 1 < argc)
+            wrk_secs = std::atoi(argv[++i]);
+        else if (a == "--wrk-conns" && i + 1 < argc)
+            wrk_conns = std::atoi(argv[++i]);
         else {
-            std::fprintf(stderr,
-                         "usage: platform_bench [--requests N] [--warm N] [--wrk-seconds S] [--wrk-conns C] "
-                         "[-- EMBERD-OPTIONS...]\n");
+            std::fprintf(
+                stderr,
+                "usage: platform_bench [--requests N] [--warm N] [--wrk-seconds S] [--wrk-conns C] "
+                "[-- EMBERD-OPTIONS...]\n");
             return 2;
         }
     }
@@ -217,19 +236,20 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "platform_bench: %s\n", err.c_str());
         return 1;
     }
-    for (const auto& [name, extra] :
-         std::vector<std::pair<std::string, nlohmann::json>>{{"cold", {{"isolation", "request"}}},
-                                                             {"spare", {{"isolation", "request"}, {"spare_instances", 1},
-                                                                        {"idle_timeout_ms", 600000}}},
-                                                             {"warm", {{"idle_timeout_ms", 600000}, {"concurrency", 256}}}}) {
+    for (const auto& [name, extra] : std::vector<std::pair<std::string, nlohmann::json>>{
+             {"cold", {{"isolation", "request"}}},
+             {"spare",
+              {{"isolation", "request"}, {"spare_instances", 1}, {"idle_timeout_ms", 600000}}},
+             {"warm", {{"idle_timeout_ms", 600000}, {"concurrency", 256}}}}) {
         auto r = d.deploy(name, server, extra);
         if (r.status != 201) {
-            std::fprintf(stderr, "platform_bench: deploy %s: %d %s\n", name.c_str(), r.status, r.body.c_str());
+            std::fprintf(stderr, "platform_bench: deploy %s: %d %s\n", name.c_str(), r.status,
+                         r.body.c_str());
             return 1;
         }
     }
-    std::printf("emberd %s, gateway 127.0.0.1:%u; server: %s\n\n", d.data_dir().c_str(), d.gateway_port(),
-                server.c_str());
+    std::printf("emberd %s, gateway 127.0.0.1:%u; server: %s\n\n", d.data_dir().c_str(),
+                d.gateway_port(), server.c_str());
 
     // 1. Cold starts.
     Conn gw(d.gateway_port());
@@ -247,7 +267,8 @@ int main(int argc, char** argv) {
         if (i < kWarmup) continue;
         auto st = server_timing_us(head);
         if (!st.count("restore")) {
-            std::fprintf(stderr, "platform_bench: a request of the cold service was not a cold start\n");
+            std::fprintf(stderr,
+                         "platform_bench: a request of the cold service was not a cold start\n");
             return 1;
         }
         client.push_back(t1 - t0);
@@ -256,9 +277,13 @@ int main(int argc, char** argv) {
         app.push_back(st["app"]);
         total.push_back(st["total"]);
     }
-    std::printf("## Cold start through the gateway (isolation \"request\": every request restores an instance)\n\n");
-    std::printf("%d sequential requests (after %d warm-up requests), one kept-alive client connection; %d failed.\n\n",
-                requests, kWarmup, failures);
+    std::printf(
+        "## Cold start through the gateway (isolation \"request\": every request restores an "
+        "instance)\n\n");
+    std::printf(
+        "%d sequential requests (after %d warm-up requests), one kept-alive client connection; %d "
+        "failed.\n\n",
+        requests, kWarmup, failures);
     table_head();
     row("client: request -> complete response", client);
     row("Server-Timing total (inside the gateway)", total);
@@ -273,7 +298,8 @@ int main(int argc, char** argv) {
             const auto p = m.find(key);
             return p == std::string::npos ? 0L : std::atol(m.c_str() + p + key.size());
         };
-        std::printf("\ninstances started in a reused VM: %ld, in a new VM: %ld\n", count("reused_vm"), count("new_vm"));
+        std::printf("\ninstances started in a reused VM: %ld, in a new VM: %ld\n",
+                    count("reused_vm"), count("new_vm"));
     }
     std::printf("\n");
 
@@ -296,10 +322,14 @@ int main(int argc, char** argv) {
             stotal.push_back(st["total"]);
             sapp.push_back(st["app"]);
         }
-        std::printf("## Fresh instance per request, restored ahead (isolation \"request\", spare_instances 1)\n\n");
-        std::printf("%d sequential requests, each to a new instance that has served nothing; %d found their spare "
-                    "ready, the others joined it while it started; %d failed.\n\n",
-                    requests, spare_ready, spare_failures);
+        std::printf(
+            "## Fresh instance per request, restored ahead (isolation \"request\", spare_instances "
+            "1)\n\n");
+        std::printf(
+            "%d sequential requests, each to a new instance that has served nothing; %d found "
+            "their spare "
+            "ready, the others joined it while it started; %d failed.\n\n",
+            requests, spare_ready, spare_failures);
         table_head();
         row("client: request -> complete response", sc);
         row("Server-Timing total (inside the gateway)", stotal);
@@ -334,8 +364,11 @@ int main(int argc, char** argv) {
             app_warm.push_back(server_timing_us(head)["app"]);
         }
     }
-    std::printf("## Warm requests: the same server natively vs. a warm instance behind the gateway\n\n");
-    std::printf("%d requests each, alternating native and gateway in one loop, kept-alive connections.\n\n", warm);
+    std::printf(
+        "## Warm requests: the same server natively vs. a warm instance behind the gateway\n\n");
+    std::printf(
+        "%d requests each, alternating native and gateway in one loop, kept-alive connections.\n\n",
+        warm);
     table_head();
     row("native http_epoll: request -> response", t_native);
     row("gateway -> warm instance: request -> response", t_gateway);
@@ -348,8 +381,10 @@ int main(int argc, char** argv) {
         auto g = run_wrk(d.gateway_port(), "warm.localhost", wrk_secs, wrk_conns);
         std::printf("## Warm throughput: wrk -t1 -c%d -d%ds\n\n", wrk_conns, wrk_secs);
         std::printf("| target | requests/s | latency p50 | latency p99 |\n|---|---|---|---|\n");
-        std::printf("| native http_epoll | %.0f | %s | %s |\n", n.rps, n.p50.c_str(), n.p99.c_str());
-        std::printf("| gateway -> warm instance | %.0f | %s | %s |\n", g.rps, g.p50.c_str(), g.p99.c_str());
+        std::printf("| native http_epoll | %.0f | %s | %s |\n", n.rps, n.p50.c_str(),
+                    n.p99.c_str());
+        std::printf("| gateway -> warm instance | %.0f | %s | %s |\n", g.rps, g.p50.c_str(),
+                    g.p99.c_str());
         std::printf("\nthroughput ratio gateway/native: %.2f\n", n.rps > 0 ? g.rps / n.rps : 0.0);
     } else {
         std::printf("(wrk not installed: throughput skipped)\n");

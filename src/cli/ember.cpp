@@ -21,32 +21,49 @@ int main(int argc, char** argv) {
     app.fallthrough();  // global options may follow the subcommand: ember ls -o json
     Global g;
     if (const char* a = std::getenv("EMBER_API"); a && *a) g.api = a;
-    app.add_option("--api", g.api, "emberd's API URL (default http://127.0.0.1:8081, or $EMBER_API)");
+    app.add_option("--api", g.api,
+                   "emberd's API URL (default http://127.0.0.1:8081, or $EMBER_API)");
     app.add_option("--token", g.token, "API token (default $EMBER_TOKEN, else DATA_DIR/token)");
-    app.add_option("--data-dir", g.data_dir, "emberd's data directory, for the token (default $EMBER_DATA_DIR or ./var/ember)");
-    app.add_option("-o,--output", g.output, "table or json")->check(CLI::IsMember({"table", "json"}));
+    app.add_option(
+        "--data-dir", g.data_dir,
+        "emberd's data directory, for the token (default $EMBER_DATA_DIR or ./var/ember)");
+    app.add_option("-o,--output", g.output, "table or json")
+        ->check(CLI::IsMember({"table", "json"}));
 
     DeployOptions d;
-    auto* deploy = app.add_subcommand("deploy", "Upload a static Linux server and deploy it as a service: "
-                                                "ember deploy PROGRAM [options] [-- ARGS...]");
+    auto* deploy = app.add_subcommand("deploy",
+                                      "Upload a static Linux server and deploy it as a service: "
+                                      "ember deploy PROGRAM [options] [-- ARGS...]");
     deploy->add_option("program", d.program, "The static x86-64 Linux executable")->required();
     deploy->add_option("--name", d.name, "Service name (default: the program's file name)");
     deploy->add_option("--port", d.port, "The port the program listens on (default 8080)");
-    deploy->add_option("--file", d.files, "Add a file: SRC:DST (repeatable)")->allow_extra_args(false);
-    deploy->add_option("--env", d.env, "Environment variable K=V (repeatable)")->allow_extra_args(false);
-    deploy->add_option("--allow-egress", d.egress, "Let the program connect() to HOST:PORT (repeatable)")->allow_extra_args(false);
+    deploy->add_option("--file", d.files, "Add a file: SRC:DST (repeatable)")
+        ->allow_extra_args(false);
+    deploy->add_option("--env", d.env, "Environment variable K=V (repeatable)")
+        ->allow_extra_args(false);
+    deploy
+        ->add_option("--allow-egress", d.egress,
+                     "Let the program connect() to HOST:PORT (repeatable)")
+        ->allow_extra_args(false);
     deploy->add_option("--memory", d.memory, "Guest memory (default 64M)");
     deploy->add_option("--min", d.min, "Instances kept warm (default 0)");
     deploy->add_option("--max", d.max, "Most instances (default 16)");
-    deploy->add_option("--concurrency", d.concurrency, "Requests one instance serves at once (default 8)");
-    deploy->add_option("--idle-timeout", d.idle_timeout, "Stop an instance idle this long (default 1s)");
+    deploy->add_option("--concurrency", d.concurrency,
+                       "Requests one instance serves at once (default 8)");
+    deploy->add_option("--idle-timeout", d.idle_timeout,
+                       "Stop an instance idle this long (default 1s)");
     deploy->add_option("--timeout", d.timeout, "Request timeout, queueing included (default 30s)");
-    deploy->add_option("--queue", d.queue, "Requests that may wait when all instances are busy (default 64)");
-    deploy->add_option("--queue-timeout", d.queue_timeout, "Longest wait in the queue (default 10s)");
-    deploy->add_option("--isolation", d.isolation, "instance (default) or request (a fresh instance per request)")
+    deploy->add_option("--queue", d.queue,
+                       "Requests that may wait when all instances are busy (default 64)");
+    deploy->add_option("--queue-timeout", d.queue_timeout,
+                       "Longest wait in the queue (default 10s)");
+    deploy
+        ->add_option("--isolation", d.isolation,
+                     "instance (default) or request (a fresh instance per request)")
         ->check(CLI::IsMember({"instance", "request"}));
-    deploy->add_option("--spare", d.spare,
-                       "With --isolation request: fresh instances restored ahead of requests (default 0)");
+    deploy->add_option(
+        "--spare", d.spare,
+        "With --isolation request: fresh instances restored ahead of requests (default 0)");
     deploy->add_option("args", d.args, "Arguments for the program (after --)");
 
     auto* ls = app.add_subcommand("ls", "List services");
@@ -62,12 +79,14 @@ int main(int argc, char** argv) {
     logs->add_option("--instance", instance, "Only this instance (e.g. i-3)");
     logs->add_option("--tail", tail, "Lines of history (default 200)");
     InvokeOptions inv;
-    auto* invoke = app.add_subcommand("invoke", "Send one HTTP request to a service through the gateway");
+    auto* invoke =
+        app.add_subcommand("invoke", "Send one HTTP request to a service through the gateway");
     invoke->add_option("name", inv.name, "Service")->required();
     invoke->add_option("path", inv.path, "Path (default /)");
     invoke->add_option("-X,--method", inv.method, "Method (default GET)");
     invoke->add_option("-d,--data", inv.data, "Request body");
-    invoke->add_option("-H,--header", inv.headers, "Header 'Name: value' (repeatable)")->allow_extra_args(false);
+    invoke->add_option("-H,--header", inv.headers, "Header 'Name: value' (repeatable)")
+        ->allow_extra_args(false);
     invoke->add_flag("-v,--verbose", inv.verbose, "Print the status and headers on stderr");
     ScaleOptions sc;
     auto* scale = app.add_subcommand("scale", "Change a service's scaling without redeploying");

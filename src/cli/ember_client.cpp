@@ -1,7 +1,8 @@
 #include "ember_client.h"
 
-#include <utility>
-
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
+// clang-format on
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -22,8 +23,10 @@ void fail(const std::string& msg, int code) { throw Failure{code, msg}; }
 
 Endpoint parse_url(const std::string& url) {
     std::string rest = url;
-    if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
-    else if (rest.find("://") != std::string::npos) fail("--api: only http:// URLs are supported, got '" + url + "'", kExitUsage);
+    if (rest.rfind("http://", 0) == 0)
+        rest = rest.substr(7);
+    else if (rest.find("://") != std::string::npos)
+        fail("--api: only http:// URLs are supported, got '" + url + "'", kExitUsage);
     if (const auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
     const auto colon = rest.rfind(':');
     if (colon == std::string::npos || colon == 0) return {rest.empty() ? "127.0.0.1" : rest, "80"};
@@ -43,8 +46,11 @@ std::string read_token(const Global& g) {
     std::ifstream f(dir + "/token");
     std::string tok;
     if (!f || !std::getline(f, tok) || tok.empty())
-        fail("no API token: pass --token, set EMBER_TOKEN, or point --data-dir (EMBER_DATA_DIR) at emberd's data "
-             "directory (tried " + dir + "/token)");
+        fail(
+            "no API token: pass --token, set EMBER_TOKEN, or point --data-dir (EMBER_DATA_DIR) at "
+            "emberd's data "
+            "directory (tried " +
+            dir + "/token)");
     return tok;
 }
 
@@ -59,17 +65,21 @@ tcp::socket connect(asio::io_context& io, const Endpoint& ep) {
     if (ec) fail("cannot resolve " + ep.host + ": " + ec.message());
     tcp::socket sock(io);
     asio::connect(sock, results, ec);
-    if (ec) fail("cannot connect to " + ep.host + ":" + ep.port + ": " + ec.message() + " (is emberd running?)");
+    if (ec)
+        fail("cannot connect to " + ep.host + ":" + ep.port + ": " + ec.message() +
+             " (is emberd running?)");
     return sock;
 }
 
 }  // namespace
 
 HttpResult request(const Endpoint& ep, const std::string& method_name, const std::string& target,
-                   const std::string& token, const std::string& body, const std::string& content_type,
-                   const std::string& host_header, const Headers& extra) {
+                   const std::string& token, const std::string& body,
+                   const std::string& content_type, const std::string& host_header,
+                   const Headers& extra) {
     const http::verb method = http::string_to_verb(method_name);
-    if (method == http::verb::unknown) fail("unknown HTTP method '" + method_name + "'", kExitUsage);
+    if (method == http::verb::unknown)
+        fail("unknown HTTP method '" + method_name + "'", kExitUsage);
     asio::io_context io;
     beast::tcp_stream stream(connect(io, ep));
     beast::error_code ec;
@@ -92,7 +102,8 @@ HttpResult request(const Endpoint& ep, const std::string& method_name, const std
     HttpResult r;
     r.status = parser.get().result_int();
     r.body = std::move(parser.get().body());
-    for (const auto& f : parser.get()) r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    for (const auto& f : parser.get())
+        r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     return r;
 }
 
@@ -106,7 +117,7 @@ std::string api_error(const HttpResult& r) {
 Client::Client(const Global& g) : ep_(parse_url(g.api)), token_(read_token(g)) {}
 
 json Client::call(const std::string& method, const std::string& target, const std::string& body,
-              const std::string& content_type) {
+                  const std::string& content_type) {
     auto r = request(ep_, method, target, token_, body, body.empty() ? "" : content_type);
     if (r.status >= 400) {
         // Deploy failures carry the program's output after the first line.
@@ -149,7 +160,8 @@ void stream_get(const Endpoint& ep, const std::string& target, const std::string
     while (!p.is_done()) {
         p.get().body().data = out;
         p.get().body().size = sizeof out;
-        http::read_some(stream, buf, p, ec);  // returns with what arrived (read() would wait for 8 KiB)
+        http::read_some(stream, buf, p,
+                        ec);  // returns with what arrived (read() would wait for 8 KiB)
         if (ec == http::error::need_buffer) ec = {};
         if (ec) break;
         sink(out, sizeof out - p.get().body().size);

@@ -45,8 +45,9 @@ struct HttpResult {
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // One request on a fresh connection; connection errors fail().
-HttpResult request(const Endpoint& ep, const std::string& method, const std::string& target, const std::string& token,
-                   const std::string& body, const std::string& content_type, const std::string& host_header = "",
+HttpResult request(const Endpoint& ep, const std::string& method, const std::string& target,
+                   const std::string& token, const std::string& body,
+                   const std::string& content_type, const std::string& host_header = "",
                    const Headers& extra = {});
 // GET that hands the body to sink as it arrives (chunked log streams).
 void stream_get(const Endpoint& ep, const std::string& target, const std::string& token,
@@ -56,16 +57,17 @@ std::string api_error(const HttpResult& r);
 
 // The API with the token found by --token, $EMBER_TOKEN or DATA_DIR/token.
 class Client {
-public:
+  public:
     explicit Client(const Global& g);
     // A JSON call; a 4xx/5xx fails with the API's message (a deploy's program
     // output, after the first line, is printed indented on stderr).
-    nlohmann::json call(const std::string& method, const std::string& target, const std::string& body = "",
+    nlohmann::json call(const std::string& method, const std::string& target,
+                        const std::string& body = "",
                         const std::string& content_type = "application/json");
     const Endpoint& endpoint() const { return ep_; }
     const std::string& token() const { return token_; }
 
-private:
+  private:
     Endpoint ep_;
     std::string token_;
 };

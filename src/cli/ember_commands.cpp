@@ -21,10 +21,12 @@ namespace {
 std::vector<uint8_t> read_file(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     if (!f) fail("cannot read " + path + ": " + std::strerror(errno));
-    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
+                                std::istreambuf_iterator<char>());
 }
 
-void print_table(const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows) {
+void print_table(const std::vector<std::string>& head,
+                 const std::vector<std::vector<std::string>>& rows) {
     std::vector<size_t> w(head.size());
     for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
     for (const auto& r : rows)
@@ -62,7 +64,8 @@ std::string fmt_secs(double s) {
 
 uint64_t duration_ms(const std::string& s, const char* flag) {
     auto v = ember::platform::parse_duration_ms(s);
-    if (!v) fail(std::string(flag) + ": not a duration: '" + s + "' (e.g. 500ms, 1s, 2m)", kExitUsage);
+    if (!v)
+        fail(std::string(flag) + ": not a duration: '" + s + "' (e.g. 500ms, 1s, 2m)", kExitUsage);
     return *v;
 }
 
@@ -76,7 +79,8 @@ int cmd_deploy(const Global& g, DeployOptions& o) {
     }
     const auto bytes = read_file(o.program);
     auto upload = [&](const std::vector<uint8_t>& data) {
-        auto j = c.call("POST", "/v1/images", std::string(data.begin(), data.end()), "application/octet-stream");
+        auto j = c.call("POST", "/v1/images", std::string(data.begin(), data.end()),
+                        "application/octet-stream");
         return j["sha256"].get<std::string>();
     };
     json spec;
@@ -99,7 +103,8 @@ int cmd_deploy(const Global& g, DeployOptions& o) {
     }
     spec["files"] = files;
     auto mem = ember::platform::parse_size(o.memory);
-    if (!mem || *mem < (1ull << 20)) fail("--memory: not a size: '" + o.memory + "' (e.g. 64M)", kExitUsage);
+    if (!mem || *mem < (1ull << 20))
+        fail("--memory: not a size: '" + o.memory + "' (e.g. 64M)", kExitUsage);
     spec["memory_mb"] = (*mem + (1ull << 20) - 1) >> 20;
     if (o.min) spec["min_instances"] = *o.min;
     if (o.max) spec["max_instances"] = *o.max;
@@ -107,18 +112,21 @@ int cmd_deploy(const Global& g, DeployOptions& o) {
     if (o.queue) spec["queue_size"] = *o.queue;
     if (o.spare) spec["spare_instances"] = *o.spare;
     if (!o.isolation.empty()) spec["isolation"] = o.isolation;
-    if (!o.idle_timeout.empty()) spec["idle_timeout_ms"] = duration_ms(o.idle_timeout, "--idle-timeout");
+    if (!o.idle_timeout.empty())
+        spec["idle_timeout_ms"] = duration_ms(o.idle_timeout, "--idle-timeout");
     if (!o.timeout.empty()) spec["timeout_ms"] = duration_ms(o.timeout, "--timeout");
-    if (!o.queue_timeout.empty()) spec["queue_timeout_ms"] = duration_ms(o.queue_timeout, "--queue-timeout");
+    if (!o.queue_timeout.empty())
+        spec["queue_timeout_ms"] = duration_ms(o.queue_timeout, "--queue-timeout");
     const auto t0 = std::chrono::steady_clock::now();
     auto svc = c.call("PUT", "/v1/services/" + o.name, spec.dump());
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (g.output == "json") {
         std::printf("%s\n", svc.dump(2).c_str());
         return 0;
     }
-    std::printf("deployed %s (generation %s) in %s: %s\n", o.name.c_str(), str(svc, "generation").c_str(),
-                fmt_ms(ms).c_str(), str(svc, "url").c_str());
+    std::printf("deployed %s (generation %s) in %s: %s\n", o.name.c_str(),
+                str(svc, "generation").c_str(), fmt_ms(ms).c_str(), str(svc, "url").c_str());
     return 0;
 }
 
@@ -132,9 +140,10 @@ int cmd_ls(const Global& g) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& s : j["services"])
         rows.push_back({str(s, "name"), str(s, "status"), str(s, "instances"), str(s, "generation"),
-                        str(s, "min_instances") + "-" + str(s, "max_instances"), str(s, "concurrency"),
-                        str(s, "isolation"), str(s, "url")});
-    print_table({"NAME", "STATUS", "INSTANCES", "GEN", "SCALE", "CONCURRENCY", "ISOLATION", "URL"}, rows);
+                        str(s, "min_instances") + "-" + str(s, "max_instances"),
+                        str(s, "concurrency"), str(s, "isolation"), str(s, "url")});
+    print_table({"NAME", "STATUS", "INSTANCES", "GEN", "SCALE", "CONCURRENCY", "ISOLATION", "URL"},
+                rows);
     return 0;
 }
 
@@ -155,9 +164,11 @@ int cmd_status(const Global& g, const std::string& name) {
     std::printf("image:        %s (/bin/%s, port %s)\n", str(s, "image").substr(0, 12).c_str(),
                 str(s, "program").c_str(), str(s, "port").c_str());
     std::printf("memory:       %sM\n", str(s, "memory_mb").c_str());
-    std::printf("scale:        min %s, max %s, concurrency %s, isolation %s", str(s, "min_instances").c_str(),
-                str(s, "max_instances").c_str(), str(s, "concurrency").c_str(), str(s, "isolation").c_str());
-    if (s.value("spare_instances", 0) > 0) std::printf(", %s spare", str(s, "spare_instances").c_str());
+    std::printf("scale:        min %s, max %s, concurrency %s, isolation %s",
+                str(s, "min_instances").c_str(), str(s, "max_instances").c_str(),
+                str(s, "concurrency").c_str(), str(s, "isolation").c_str());
+    if (s.value("spare_instances", 0) > 0)
+        std::printf(", %s spare", str(s, "spare_instances").c_str());
     std::printf("\n");
     std::printf("timeouts:     idle %s, request %s, queue %s (max %s waiting)\n",
                 ember::platform::format_duration_ms(s["idle_timeout_ms"].get<uint64_t>()).c_str(),
@@ -165,24 +176,29 @@ int cmd_status(const Global& g, const std::string& name) {
                 ember::platform::format_duration_ms(s["queue_timeout_ms"].get<uint64_t>()).c_str(),
                 str(s, "queue_size").c_str());
     if (s.contains("snapshot")) std::printf("snapshot:     %s\n", str(s, "snapshot").c_str());
-    std::printf("instances:    %s running, %s queued requests\n", str(s, "instances").c_str(), str(s, "queued").c_str());
+    std::printf("instances:    %s running, %s queued requests\n", str(s, "instances").c_str(),
+                str(s, "queued").c_str());
     if (!inst["instances"].empty()) {
         std::printf("\n");
         std::vector<std::vector<std::string>> rows;
         for (const auto& i : inst["instances"])
-            rows.push_back({str(i, "id"), str(i, "state"), str(i, "generation"), str(i, "active_requests"),
-                            str(i, "requests_served"), fmt_secs(i["age_s"].get<double>()),
-                            fmt_ms(i["restore_ms"].get<double>()),
-                            ember::platform::format_size(i["memory_bytes"].get<uint64_t>()),
-                            i["private_memory_bytes"].get<uint64_t>()
-                                ? ember::platform::format_size(i["private_memory_bytes"].get<uint64_t>())
-                                : "-"});
-        print_table({"INSTANCE", "STATE", "GEN", "ACTIVE", "SERVED", "AGE", "RESTORE", "MEMORY", "PRIVATE"}, rows);
+            rows.push_back(
+                {str(i, "id"), str(i, "state"), str(i, "generation"), str(i, "active_requests"),
+                 str(i, "requests_served"), fmt_secs(i["age_s"].get<double>()),
+                 fmt_ms(i["restore_ms"].get<double>()),
+                 ember::platform::format_size(i["memory_bytes"].get<uint64_t>()),
+                 i["private_memory_bytes"].get<uint64_t>()
+                     ? ember::platform::format_size(i["private_memory_bytes"].get<uint64_t>())
+                     : "-"});
+        print_table(
+            {"INSTANCE", "STATE", "GEN", "ACTIVE", "SERVED", "AGE", "RESTORE", "MEMORY", "PRIVATE"},
+            rows);
     }
     return 0;
 }
 
-int cmd_logs(const Global& g, const std::string& name, bool follow, const std::string& instance, unsigned tail) {
+int cmd_logs(const Global& g, const std::string& name, bool follow, const std::string& instance,
+             unsigned tail) {
     Client c(g);
     std::string target = "/v1/services/" + name + "/logs?tail=" + std::to_string(tail);
     if (!instance.empty()) target += "&instance=" + instance;
@@ -201,7 +217,6 @@ int cmd_logs(const Global& g, const std::string& name, bool follow, const std::s
     return 0;
 }
 
-
 int cmd_invoke(const Global& g, InvokeOptions& o) {
     Client c(g);
     auto info = c.call("GET", "/v1/info");
@@ -209,14 +224,16 @@ int cmd_invoke(const Global& g, InvokeOptions& o) {
     std::vector<std::pair<std::string, std::string>> extra;
     for (const auto& h : o.headers) {
         const auto colon = h.find(':');
-        if (colon == std::string::npos) fail("-H: expected 'Name: value', got '" + h + "'", kExitUsage);
+        if (colon == std::string::npos)
+            fail("-H: expected 'Name: value', got '" + h + "'", kExitUsage);
         std::string v = h.substr(colon + 1);
         while (!v.empty() && v.front() == ' ') v.erase(0, 1);
         extra.emplace_back(h.substr(0, colon), v);
     }
     if (o.path.empty() || o.path[0] != '/') o.path = "/" + o.path;
-    auto r = request(gw, o.method, o.path, "", o.data, o.data.empty() ? "" : "application/octet-stream",
-                     o.name + "." + str(info, "domain") + ":" + gw.port, extra);
+    auto r =
+        request(gw, o.method, o.path, "", o.data, o.data.empty() ? "" : "application/octet-stream",
+                o.name + "." + str(info, "domain") + ":" + gw.port, extra);
     if (o.verbose) {
         std::fprintf(stderr, "HTTP %u\n", r.status);
         for (const auto& [k, v] : r.headers) std::fprintf(stderr, "%s: %s\n", k.c_str(), v.c_str());
@@ -224,10 +241,10 @@ int cmd_invoke(const Global& g, InvokeOptions& o) {
     }
     std::fwrite(r.body.data(), 1, r.body.size(), stdout);
     std::fflush(stdout);
-    if (r.status >= 400) fail("invoke " + o.name + ": HTTP " + std::to_string(r.status) + ": " + api_error(r));
+    if (r.status >= 400)
+        fail("invoke " + o.name + ": HTTP " + std::to_string(r.status) + ": " + api_error(r));
     return 0;
 }
-
 
 int cmd_scale(const Global& g, const ScaleOptions& o) {
     json patch = json::object();
@@ -235,15 +252,22 @@ int cmd_scale(const Global& g, const ScaleOptions& o) {
     if (o.max) patch["max_instances"] = *o.max;
     if (o.concurrency) patch["concurrency"] = *o.concurrency;
     if (o.spare) patch["spare_instances"] = *o.spare;
-    if (!o.idle_timeout.empty()) patch["idle_timeout_ms"] = duration_ms(o.idle_timeout, "--idle-timeout");
+    if (!o.idle_timeout.empty())
+        patch["idle_timeout_ms"] = duration_ms(o.idle_timeout, "--idle-timeout");
     if (!o.timeout.empty()) patch["timeout_ms"] = duration_ms(o.timeout, "--timeout");
     if (patch.empty())
-        fail("scale: give at least one of --min, --max, --concurrency, --spare, --idle-timeout, --timeout", kExitUsage);
+        fail(
+            "scale: give at least one of --min, --max, --concurrency, --spare, --idle-timeout, "
+            "--timeout",
+            kExitUsage);
     Client c(g);
     auto s = c.call("PATCH", "/v1/services/" + o.name, patch.dump());
-    if (g.output == "json") std::printf("%s\n", s.dump(2).c_str());
-    else std::printf("%s: min %s, max %s, concurrency %s\n", o.name.c_str(), str(s, "min_instances").c_str(),
-                     str(s, "max_instances").c_str(), str(s, "concurrency").c_str());
+    if (g.output == "json")
+        std::printf("%s\n", s.dump(2).c_str());
+    else
+        std::printf("%s: min %s, max %s, concurrency %s\n", o.name.c_str(),
+                    str(s, "min_instances").c_str(), str(s, "max_instances").c_str(),
+                    str(s, "concurrency").c_str());
     return 0;
 }
 

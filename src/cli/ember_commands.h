@@ -31,7 +31,8 @@ struct ScaleOptions {
 int cmd_deploy(const Global& g, DeployOptions& o);
 int cmd_ls(const Global& g);
 int cmd_status(const Global& g, const std::string& name);
-int cmd_logs(const Global& g, const std::string& name, bool follow, const std::string& instance, unsigned tail);
+int cmd_logs(const Global& g, const std::string& name, bool follow, const std::string& instance,
+             unsigned tail);
 int cmd_invoke(const Global& g, InvokeOptions& o);
 int cmd_scale(const Global& g, const ScaleOptions& o);
 int cmd_rm(const Global& g, const std::string& name);

@@ -43,7 +43,8 @@ bool parse_body(const std::string& body, json* out, ApiResponse* err) {
         *out = json::parse(body);
     } catch (const json::parse_error& e) {
         std::string m = e.what();
-        if (const auto p = m.find("] "); m.rfind("[json.exception", 0) == 0 && p != std::string::npos)
+        if (const auto p = m.find("] ");
+            m.rfind("[json.exception", 0) == 0 && p != std::string::npos)
             m = m.substr(p + 2);
         *err = Api::error(400, "invalid_json", "malformed JSON: " + m);
         return false;
@@ -72,8 +73,9 @@ std::string iso_time_ms(int64_t unix_ms) {
     tm t;
     gmtime_r(&secs, &t);
     char b[48];
-    std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
-                  t.tm_hour, t.tm_min, t.tm_sec, static_cast<int>(unix_ms % 1000));
+    std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900,
+                  t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                  static_cast<int>(unix_ms % 1000));
     return b;
 }
 
@@ -122,7 +124,9 @@ std::string Api::format_log_line(const LogRecord& r) {
     return iso_time_ms(r.time_ms) + " " + r.instance + " " + r.stream + ": " + r.text + "\n";
 }
 
-bool Api::authorized(const std::string& authorization) const { return bearer_matches(authorization, token_); }
+bool Api::authorized(const std::string& authorization) const {
+    return bearer_matches(authorization, token_);
+}
 
 uint64_t Api::body_limit(const std::string& method, const std::string& target) const {
     if (method == "POST" && (target == "/v1/images" || target.rfind("/v1/images?", 0) == 0))
@@ -155,10 +159,13 @@ ApiResponse Api::route(const ApiRequest& req, const std::string& path, const std
         r.body = metrics_.render();
         return r;
     }
-    if (parts.size() < 2 || parts[0] != "v1") return error(404, "not_found", "no such endpoint: " + path);
+    if (parts.size() < 2 || parts[0] != "v1")
+        return error(404, "not_found", "no such endpoint: " + path);
     if (parts[1] == "info" && parts.size() == 2) {
         if (req.method != "GET") return error(405, "method_not_allowed", "use GET");
-        return json_response(200, json{{"version", info_.version}, {"gateway", info_.gateway}, {"domain", info_.domain}});
+        return json_response(
+            200,
+            json{{"version", info_.version}, {"gateway", info_.gateway}, {"domain", info_.domain}});
     }
     if (parts[1] == "images") return images(req, parts);
     if (parts[1] == "services") return services(req, parts, query);
@@ -174,36 +181,44 @@ ApiResponse Api::route(const ApiRequest& req, const std::string& path, const std
 ApiResponse Api::images(const ApiRequest& req, const std::vector<std::string>& parts) {
     if (parts.size() == 2) {
         if (req.method == "POST") {
-            if (req.body.empty()) return error(400, "invalid_argument", "empty image: send the program's bytes as the body");
+            if (req.body.empty())
+                return error(400, "invalid_argument",
+                             "empty image: send the program's bytes as the body");
             auto sha = images_.put(req.body);
             if (!sha) return error(500, "internal", sha.message());
             auto existing = store_.get_image(*sha);
             if (!existing) return error(500, "internal", existing.message());
             const bool created = !existing->has_value();
             if (created) {
-                if (auto st = store_.put_image({*sha, req.body.size(), static_cast<int64_t>(std::time(nullptr))}); !st)
+                if (auto st = store_.put_image(
+                        {*sha, req.body.size(), static_cast<int64_t>(std::time(nullptr))});
+                    !st)
                     return error(500, "internal", st.message());
             }
-            return json_response(created ? 201 : 200, json{{"sha256", *sha}, {"size", req.body.size()}});
+            return json_response(created ? 201 : 200,
+                                 json{{"sha256", *sha}, {"size", req.body.size()}});
         }
         if (req.method == "GET") {
             auto list = store_.list_images();
             if (!list) return error(500, "internal", list.message());
             json arr = json::array();
             for (const auto& i : *list)
-                arr.push_back({{"sha256", i.sha256}, {"size", i.size}, {"created_at", i.created_at}});
+                arr.push_back(
+                    {{"sha256", i.sha256}, {"size", i.size}, {"created_at", i.created_at}});
             return json_response(200, json{{"images", arr}});
         }
         return error(405, "method_not_allowed", "use GET or POST");
     }
     if (parts.size() != 3) return error(404, "not_found", "no such endpoint");
     const std::string& sha = parts[2];
-    if (!is_sha256_hex(sha)) return error(400, "invalid_argument", "not a sha256: '" + sha.substr(0, 80) + "'");
+    if (!is_sha256_hex(sha))
+        return error(400, "invalid_argument", "not a sha256: '" + sha.substr(0, 80) + "'");
     if (req.method == "GET") {
         auto rec = store_.get_image(sha);
         if (!rec) return error(500, "internal", rec.message());
         if (!rec->has_value()) return error(404, "not_found", "no image " + sha);
-        return json_response(200, json{{"sha256", sha}, {"size", (*rec)->size}, {"created_at", (*rec)->created_at}});
+        return json_response(
+            200, json{{"sha256", sha}, {"size", (*rec)->size}, {"created_at", (*rec)->created_at}});
     }
     if (req.method == "DELETE") {
         auto r = controller_.remove_image(sha);
@@ -232,7 +247,8 @@ std::string Api::service_json(const std::string& name) {
     return j.dump(2) + "\n";
 }
 
-ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>& parts, const std::string& query) {
+ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>& parts,
+                          const std::string& query) {
     if (parts.size() == 2) {
         if (req.method == "GET") {
             auto list = store_.list_services();
@@ -263,7 +279,8 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
     }
     if (parts.size() == 3) {
         if (req.method == "GET") {
-            if (!manager_.status(name).exists) return error(404, "not_found", "no service named '" + name + "'");
+            if (!manager_.status(name).exists)
+                return error(404, "not_found", "no service named '" + name + "'");
             ApiResponse r;
             r.body = service_json(name);
             return r;
@@ -289,14 +306,16 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
     }
     if (parts.size() == 4 && parts[3] == "instances") {
         if (req.method != "GET") return error(405, "method_not_allowed", "use GET");
-        if (!manager_.status(name).exists) return error(404, "not_found", "no service named '" + name + "'");
+        if (!manager_.status(name).exists)
+            return error(404, "not_found", "no service named '" + name + "'");
         json arr = json::array();
         for (const auto& i : manager_.instances(name)) arr.push_back(instance_json(i));
         return json_response(200, json{{"instances", arr}});
     }
     if (parts.size() == 4 && parts[3] == "logs") {
         if (req.method != "GET") return error(405, "method_not_allowed", "use GET");
-        if (!manager_.status(name).exists) return error(404, "not_found", "no service named '" + name + "'");
+        if (!manager_.status(name).exists)
+            return error(404, "not_found", "no service named '" + name + "'");
         return logs(name, query);
     }
     return error(404, "not_found", "no such endpoint");
@@ -313,14 +332,18 @@ ApiResponse Api::logs(const std::string& name, const std::string& query) {
         return error(400, "invalid_argument", "since and tail must be non-negative integers");
     }
     auto lines = logs_.read(name, since, 100000, instance);
-    if (tail > 0 && lines.size() > tail) lines.erase(lines.begin(), lines.end() - static_cast<ptrdiff_t>(tail));
+    if (tail > 0 && lines.size() > tail)
+        lines.erase(lines.begin(), lines.end() - static_cast<ptrdiff_t>(tail));
     ApiResponse r;
     uint64_t last = since;
     if (!lines.empty()) last = lines.back().seq;
     if (query_param(query, "format") == "json") {
         json arr = json::array();
         for (const auto& l : lines)
-            arr.push_back({{"seq", l.seq}, {"time_ms", l.time_ms}, {"instance", l.instance}, {"stream", l.stream},
+            arr.push_back({{"seq", l.seq},
+                           {"time_ms", l.time_ms},
+                           {"instance", l.instance},
+                           {"stream", l.stream},
                            {"text", l.text}});
         r.body = json{{"lines", arr}, {"last_seq", last}}.dump() + "\n";
         return r;

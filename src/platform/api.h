@@ -46,11 +46,17 @@ struct ApiInfo {
 };
 
 class Api {
-public:
-    Api(ApiInfo info, std::string token, Store& store, ImageStore& images, ServiceController& controller,
-        InstanceManager& manager, Metrics& metrics, LogHub& logs)
-        : info_(std::move(info)), token_(std::move(token)), store_(store), images_(images),
-          controller_(controller), manager_(manager), metrics_(metrics), logs_(logs) {}
+  public:
+    Api(ApiInfo info, std::string token, Store& store, ImageStore& images,
+        ServiceController& controller, InstanceManager& manager, Metrics& metrics, LogHub& logs)
+        : info_(std::move(info)),
+          token_(std::move(token)),
+          store_(store),
+          images_(images),
+          controller_(controller),
+          manager_(manager),
+          metrics_(metrics),
+          logs_(logs) {}
 
     // Checks only the token: the server calls it before reading a body.
     bool authorized(const std::string& authorization) const;
@@ -63,10 +69,11 @@ public:
 
     static ApiResponse error(int status, const std::string& code, const std::string& message);
 
-private:
+  private:
     ApiResponse route(const ApiRequest& req, const std::string& path, const std::string& query);
     ApiResponse images(const ApiRequest& req, const std::vector<std::string>& parts);
-    ApiResponse services(const ApiRequest& req, const std::vector<std::string>& parts, const std::string& query);
+    ApiResponse services(const ApiRequest& req, const std::vector<std::string>& parts,
+                         const std::string& query);
     ApiResponse logs(const std::string& name, const std::string& query);
     std::string service_json(const std::string& name);
 

@@ -21,14 +21,14 @@ struct ApiError {
 
 template <typename T>
 class [[nodiscard]] Expected {
-public:
+  public:
     Expected(T v) : v_(std::move(v)) {}
     Expected(ApiError e) : v_(std::move(e)) {}
     bool ok() const { return v_.index() == 0; }
     T& value() { return std::get<0>(v_); }
     const ApiError& error() const { return std::get<1>(v_); }
 
-private:
+  private:
     std::variant<T, ApiError> v_;
 };
 

@@ -3,12 +3,13 @@
 // microVM), and streams followed logs with chunked encoding.
 #include <sys/socket.h>
 
-#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
-
+#include <algorithm>
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
+// clang-format on
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <algorithm>
 #include <thread>
 
 #include "platform/http_servers.h"
@@ -22,7 +23,12 @@ using tcp = asio::ip::tcp;
 
 struct ApiServer::Impl {
     Impl(const ApiServerOptions& o, Api& a, LogHub& l, InstanceManager& m)
-        : opts(o), api(a), logs(l), manager(m), acceptor(io), pool(static_cast<size_t>(std::max(1, o.handler_threads))) {}
+        : opts(o),
+          api(a),
+          logs(l),
+          manager(m),
+          acceptor(io),
+          pool(static_cast<size_t>(std::max(1, o.handler_threads))) {}
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(tcp::socket sock);
@@ -57,7 +63,8 @@ http::response<http::string_body> to_http(const ApiResponse& r, unsigned version
 asio::awaitable<void> ApiServer::Impl::accept_loop() {
     for (;;) {
         beast::error_code ec;
-        tcp::socket sock = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        tcp::socket sock =
+            co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
             continue;
@@ -75,18 +82,22 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
         // The per-endpoint limit is applied once the headers are known;
         // until then, the largest (else Beast refuses a large Content-Length
         // while still reading the headers).
-        parser.body_limit(std::max(api.body_limit("POST", "/v1/images"), api.body_limit("PUT", "/")));
+        parser.body_limit(
+            std::max(api.body_limit("POST", "/v1/images"), api.body_limit("PUT", "/")));
         beast::error_code ec;
         stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
-        co_await http::async_read_header(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+        co_await http::async_read_header(stream, buf, parser,
+                                         asio::redirect_error(asio::use_awaitable, ec));
         ApiResponse early;
         bool have_early = false;
         if (ec) {
-            if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset)
+            if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+                ec == asio::error::connection_reset)
                 co_return;
             early = Api::error(ec == http::error::header_limit ? 431 : 400, "bad_request",
-                               ec == http::error::header_limit ? "request headers too large"
-                                                               : "malformed HTTP request: " + ec.message());
+                               ec == http::error::header_limit
+                                   ? "request headers too large"
+                                   : "malformed HTTP request: " + ec.message());
             have_early = true;
         }
         ApiRequest req;
@@ -104,18 +115,23 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
             } else if (parser.content_length() && *parser.content_length() > limit) {
                 early = Api::error(413, "payload_too_large",
                                    "request body of " + std::to_string(*parser.content_length()) +
-                                       " bytes is larger than the limit of " + std::to_string(limit) + " bytes");
+                                       " bytes is larger than the limit of " +
+                                       std::to_string(limit) + " bytes");
                 have_early = true;
             } else if (!parser.is_done()) {
                 parser.body_limit(limit);
                 if (beast::iequals(h[http::field::expect], "100-continue")) {
                     http::response<http::empty_body> cont{http::status::continue_, 11};
-                    co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+                    co_await http::async_write(stream, cont,
+                                               asio::redirect_error(asio::use_awaitable, ec));
                 }
-                if (!ec) co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+                if (!ec)
+                    co_await http::async_read(stream, buf, parser,
+                                              asio::redirect_error(asio::use_awaitable, ec));
                 if (ec == http::error::body_limit) {
                     early = Api::error(413, "payload_too_large",
-                                       "request body larger than the limit of " + std::to_string(limit) + " bytes");
+                                       "request body larger than the limit of " +
+                                           std::to_string(limit) + " bytes");
                     have_early = true;
                 } else if (ec) {
                     co_return;
@@ -137,7 +153,8 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
         // coroutine are destroyed twice.) This io_context has one thread, so
         // the cancel cannot run before the wait is registered.
         auto result = std::make_shared<ApiResponse>();
-        auto done = std::make_shared<asio::steady_timer>(stream.get_executor(), asio::steady_timer::time_point::max());
+        auto done = std::make_shared<asio::steady_timer>(stream.get_executor(),
+                                                         asio::steady_timer::time_point::max());
         asio::post(pool, [this, result, done, rq = std::move(req)] {
             *result = api.handle(rq);
             asio::post(done->get_executor(), [done] { done->cancel(); });
@@ -168,7 +185,8 @@ asio::awaitable<void> ApiServer::Impl::follow(beast::tcp_stream& stream, const A
         return std::string(len) + data + "\r\n";
     };
     if (!r.body.empty()) head += chunk(r.body);
-    co_await asio::async_write(stream.socket(), asio::buffer(head), asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(stream.socket(), asio::buffer(head),
+                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     // The client never sends anything more: readable means it went away.
     auto gone = std::make_shared<bool>(false);
@@ -184,13 +202,15 @@ asio::awaitable<void> ApiServer::Impl::follow(beast::tcp_stream& stream, const A
             for (const auto& l : lines) text += Api::format_log_line(l);
             after = lines.back().seq;
             const std::string c = chunk(text);
-            co_await asio::async_write(stream.socket(), asio::buffer(c), asio::redirect_error(asio::use_awaitable, ec));
+            co_await asio::async_write(stream.socket(), asio::buffer(c),
+                                       asio::redirect_error(asio::use_awaitable, ec));
             if (ec) break;
             continue;
         }
         if (!manager.status(r.follow_service).exists) {
             const std::string end = "0\r\n\r\n";
-            co_await asio::async_write(stream.socket(), asio::buffer(end), asio::redirect_error(asio::use_awaitable, ec));
+            co_await asio::async_write(stream.socket(), asio::buffer(end),
+                                       asio::redirect_error(asio::use_awaitable, ec));
             break;
         }
         timer.expires_after(std::chrono::milliseconds(100));
@@ -207,8 +227,8 @@ uint16_t ApiServer::port() const {
     return impl_->acceptor.local_endpoint(ec).port();
 }
 
-Result<std::unique_ptr<ApiServer>> ApiServer::start(const ApiServerOptions& opts, Api& api, LogHub& logs,
-                                                    InstanceManager& manager) {
+Result<std::unique_ptr<ApiServer>> ApiServer::start(const ApiServerOptions& opts, Api& api,
+                                                    LogHub& logs, InstanceManager& manager) {
     auto impl = std::make_unique<Impl>(opts, api, logs, manager);
     beast::error_code ec;
     const auto addr = asio::ip::make_address(opts.addr, ec);
@@ -218,7 +238,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const ApiServerOptions& opts
     if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) impl->acceptor.bind(ep, ec);
     if (!ec) impl->acceptor.listen(1024, ec);
-    if (ec) return Status::error("API: cannot listen on " + opts.addr + ":" + std::to_string(opts.port) + ": " + ec.message());
+    if (ec)
+        return Status::error("API: cannot listen on " + opts.addr + ":" +
+                             std::to_string(opts.port) + ": " + ec.message());
     asio::co_spawn(impl->io, impl->accept_loop(), asio::detached);
     Impl* p = impl.get();
     impl->thread = std::thread([p] { p->io.run(); });

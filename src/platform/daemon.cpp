@@ -58,10 +58,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     p->factory = std::make_unique<VmGuestFactory>(
         p->images, VmGuestOptions{opts.prepare_timeout_ms, opts.max_image_bytes, opts.warm_vms});
     p->manager = std::make_unique<InstanceManager>(*p->factory, p->logs, p->metrics);
-    p->metrics.add_collector([m = p->manager.get()](std::vector<GaugeSample>* out) { m->collect_metrics(out); });
-    p->controller = std::make_unique<ServiceController>(*p->store, p->images, p->dir, *p->factory, *p->manager,
-                                                        p->logs);
-    if (auto st = p->controller->recover(); !st) return Status::error("recovering services: " + st.message());
+    p->metrics.add_collector(
+        [m = p->manager.get()](std::vector<GaugeSample>* out) { m->collect_metrics(out); });
+    p->controller = std::make_unique<ServiceController>(*p->store, p->images, p->dir, *p->factory,
+                                                        *p->manager, p->logs);
+    if (auto st = p->controller->recover(); !st)
+        return Status::error("recovering services: " + st.message());
 
     auto gw = Gateway::start(opts.gateway, *p->manager, p->metrics);
     if (!gw) return gw.status();
@@ -71,8 +73,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     info.gateway = opts.gateway.addr + ":" + std::to_string(p->gateway->port());
     info.domain = opts.gateway.domain;
     info.max_image_bytes = opts.max_image_bytes;
-    p->api = std::make_unique<Api>(info, *token, *p->store, p->images, *p->controller, *p->manager, p->metrics,
-                                   p->logs);
+    p->api = std::make_unique<Api>(info, *token, *p->store, p->images, *p->controller, *p->manager,
+                                   p->metrics, p->logs);
     auto api = ApiServer::start(opts.api, *p->api, p->logs, *p->manager);
     if (!api) return api.status();
     p->api_server = std::move(*api);

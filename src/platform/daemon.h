@@ -22,7 +22,7 @@ struct DaemonOptions {
 };
 
 class Daemon {
-public:
+  public:
     // Opens the data directory, recovers the services, starts listening.
     static Result<std::unique_ptr<Daemon>> start(const DaemonOptions& opts);
     ~Daemon();  // stop()
@@ -34,7 +34,7 @@ public:
     const std::string& token_path() const;
     struct Parts;
 
-private:
+  private:
     explicit Daemon(std::unique_ptr<Parts> p);
     std::unique_ptr<Parts> p_;
 };

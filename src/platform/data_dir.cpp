@@ -43,7 +43,8 @@ Result<DataDir> DataDir::open(const std::string& dir) {
     }
     while (root.size() > 1 && root.back() == '/') root.pop_back();
     for (const std::string& d : {root, root + "/images", root + "/snapshots"})
-        if (auto st = mkdir_p(d, 0700); !st) return Status::error("data directory: " + st.message());
+        if (auto st = mkdir_p(d, 0700); !st)
+            return Status::error("data directory: " + st.message());
     const std::string lock = root + "/lock";
     const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return Status::from_errno("data directory: open " + lock);
@@ -94,14 +95,16 @@ Result<std::string> load_or_create_token(const std::string& path) {
         ::close(fd);
         char mode[8];
         std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
-        return Status::error(path + ": readable by group or others (mode " + mode + "); chmod 600 it");
+        return Status::error(path + ": readable by group or others (mode " + mode +
+                             "); chmod 600 it");
     }
     char buf[256];
     const ssize_t n = ::read(fd, buf, sizeof buf);
     ::close(fd);
     if (n <= 0) return Status::error(path + ": empty token file");
     std::string tok(buf, static_cast<size_t>(n));
-    while (!tok.empty() && (tok.back() == '\n' || tok.back() == '\r' || tok.back() == ' ')) tok.pop_back();
+    while (!tok.empty() && (tok.back() == '\n' || tok.back() == '\r' || tok.back() == ' '))
+        tok.pop_back();
     if (tok.size() < 16) return Status::error(path + ": token shorter than 16 characters");
     return tok;
 }

@@ -13,11 +13,13 @@
 namespace ember::platform {
 
 class DataDir {
-public:
+  public:
     // Creates the directory tree (mode 0700) and takes the lock: a second
     // emberd on the same directory is refused.
     static Result<DataDir> open(const std::string& dir);
-    DataDir(DataDir&& o) noexcept : root_(std::move(o.root_)), lock_fd_(o.lock_fd_) { o.lock_fd_ = -1; }
+    DataDir(DataDir&& o) noexcept : root_(std::move(o.root_)), lock_fd_(o.lock_fd_) {
+        o.lock_fd_ = -1;
+    }
     DataDir& operator=(DataDir&&) = delete;
     ~DataDir();
 
@@ -30,7 +32,7 @@ public:
         return snapshots_dir() + "/" + service + "." + std::to_string(generation) + ".snap";
     }
 
-private:
+  private:
     DataDir(std::string root, int lock_fd) : root_(std::move(root)), lock_fd_(lock_fd) {}
     std::string root_;
     int lock_fd_ = -1;

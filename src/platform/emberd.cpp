@@ -1,13 +1,13 @@
 // emberd: the Ember node daemon. Options, signals, start-up banner; the
 // parts are wired in daemon.cpp.
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <thread>
-#include <spdlog/spdlog.h>
 
 #include "platform/daemon.h"
 #include "platform/units.h"
@@ -55,23 +55,35 @@ int main(int argc, char** argv) {
     std::string prepare_timeout = "10s", client_timeout = "10s", keepalive = "30s";
     std::string max_image = "256M", max_body = "10M", max_header = "16K", max_response = "64M";
     std::string log_level = "info";
-    app.add_option("--data-dir", o.data_dir, "State, images and snapshot cache (default ./var/ember)");
-    app.add_option("--gateway", gateway, "Gateway listen address ADDR:PORT (default 127.0.0.1:8080)");
+    app.add_option("--data-dir", o.data_dir,
+                   "State, images and snapshot cache (default ./var/ember)");
+    app.add_option("--gateway", gateway,
+                   "Gateway listen address ADDR:PORT (default 127.0.0.1:8080)");
     app.add_option("--api", api, "Control API listen address ADDR:PORT (default 127.0.0.1:8081)");
-    app.add_option("--domain", o.gateway.domain, "Services answer at <name>.<domain> (default localhost)");
+    app.add_option("--domain", o.gateway.domain,
+                   "Services answer at <name>.<domain> (default localhost)");
     // Half the CPUs: the rest are for the instances' vCPU threads.
     o.gateway.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
-    app.add_option("--gateway-threads", o.gateway.threads, "Gateway I/O threads (default: half the CPUs, at least 1)");
+    app.add_option("--gateway-threads", o.gateway.threads,
+                   "Gateway I/O threads (default: half the CPUs, at least 1)");
     app.add_option("--vm-pool", o.vm_pool, "KVM VMs kept created ahead of cold starts (default 4)");
-    app.add_option("--warm-vms", o.warm_vms, "Finished instances' VMs kept reset per service for reuse (default 4)");
-    app.add_option("--prepare-timeout", prepare_timeout, "Deadline for a deploy's boot to READY (default 10s)");
-    app.add_option("--client-timeout", client_timeout, "Time a client has to send one request (default 10s)");
-    app.add_option("--keepalive-timeout", keepalive, "Idle keep-alive client connections close after (default 30s)");
+    app.add_option("--warm-vms", o.warm_vms,
+                   "Finished instances' VMs kept reset per service for reuse (default 4)");
+    app.add_option("--prepare-timeout", prepare_timeout,
+                   "Deadline for a deploy's boot to READY (default 10s)");
+    app.add_option("--client-timeout", client_timeout,
+                   "Time a client has to send one request (default 10s)");
+    app.add_option("--keepalive-timeout", keepalive,
+                   "Idle keep-alive client connections close after (default 30s)");
     app.add_option("--max-image-size", max_image, "Largest image upload (default 256M)");
-    app.add_option("--max-body", max_body, "Largest request body through the gateway (default 10M)");
-    app.add_option("--max-header", max_header, "Largest request header block through the gateway (default 16K)");
-    app.add_option("--max-response", max_response, "Largest response body from an instance (default 64M)");
-    app.add_option("--max-connections", o.gateway.max_connections, "Gateway client connections (default 10000)");
+    app.add_option("--max-body", max_body,
+                   "Largest request body through the gateway (default 10M)");
+    app.add_option("--max-header", max_header,
+                   "Largest request header block through the gateway (default 16K)");
+    app.add_option("--max-response", max_response,
+                   "Largest response body from an instance (default 64M)");
+    app.add_option("--max-connections", o.gateway.max_connections,
+                   "Gateway client connections (default 10000)");
     app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
     try {
         app.parse(argc, argv);
@@ -79,13 +91,16 @@ int main(int argc, char** argv) {
         if (e.get_exit_code() == 0) return app.exit(e);
         return usage_error(std::string(e.what()) + " (see emberd --help)");
     }
-    if (!parse_addr(gateway, &o.gateway.addr, &o.gateway.port)) return usage_error("--gateway: expected ADDR:PORT, got '" + gateway + "'");
-    if (!parse_addr(api, &o.api.addr, &o.api.port)) return usage_error("--api: expected ADDR:PORT, got '" + api + "'");
+    if (!parse_addr(gateway, &o.gateway.addr, &o.gateway.port))
+        return usage_error("--gateway: expected ADDR:PORT, got '" + gateway + "'");
+    if (!parse_addr(api, &o.api.addr, &o.api.port))
+        return usage_error("--api: expected ADDR:PORT, got '" + api + "'");
     using ember::platform::parse_duration_ms;
     using ember::platform::parse_size;
     auto dur = [](const std::string& s, const char* name, uint64_t* out) {
         auto v = parse_duration_ms(s);
-        if (!v || *v == 0) return std::string(name) + ": not a duration: '" + s + "' (e.g. 500ms, 10s)";
+        if (!v || *v == 0)
+            return std::string(name) + ": not a duration: '" + s + "' (e.g. 500ms, 10s)";
         *out = *v;
         return std::string();
     };
@@ -99,12 +114,14 @@ int main(int argc, char** argv) {
          {dur(prepare_timeout, "--prepare-timeout", &o.prepare_timeout_ms),
           dur(client_timeout, "--client-timeout", &o.gateway.client_timeout_ms),
           dur(keepalive, "--keepalive-timeout", &o.gateway.keepalive_timeout_ms),
-          size(max_image, "--max-image-size", &o.max_image_bytes), size(max_body, "--max-body", &o.gateway.max_body_bytes),
+          size(max_image, "--max-image-size", &o.max_image_bytes),
+          size(max_body, "--max-body", &o.gateway.max_body_bytes),
           size(max_header, "--max-header", &o.gateway.max_header_bytes),
           size(max_response, "--max-response", &o.gateway.max_response_bytes)})
         if (!err.empty()) return usage_error(err);
     const auto level = spdlog::level::from_str(log_level);
-    if (level == spdlog::level::off && log_level != "off") return usage_error("--log-level: unknown level '" + log_level + "'");
+    if (level == spdlog::level::off && log_level != "off")
+        return usage_error("--log-level: unknown level '" + log_level + "'");
     spdlog::set_level(level);
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
@@ -122,8 +139,10 @@ int main(int argc, char** argv) {
         spdlog::error("{}", d.message());
         return 1;
     }
-    spdlog::info("emberd {}: gateway http://{}:{} (services at <name>.{} or /<name>/), API http://{}:{}", EMBER_VERSION,
-                 o.gateway.addr, (*d)->gateway_port(), o.gateway.domain, o.api.addr, (*d)->api_port());
+    spdlog::info(
+        "emberd {}: gateway http://{}:{} (services at <name>.{} or /<name>/), API http://{}:{}",
+        EMBER_VERSION, o.gateway.addr, (*d)->gateway_port(), o.gateway.domain, o.api.addr,
+        (*d)->api_port());
     spdlog::info("data in {}; API token in {}", (*d)->data_dir(), (*d)->token_path());
     int sig = 0;
     sigwait(&sigs, &sig);

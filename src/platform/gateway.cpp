@@ -7,8 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
-
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
+// clang-format on
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -53,7 +54,9 @@ Response json_error(http::status status, const std::string& message, unsigned ve
     Response r{status, version};
     r.set(http::field::server, "ember");
     r.set(http::field::content_type, "application/json");
-    r.body() = nlohmann::json{{"error", {{"code", static_cast<int>(status)}, {"message", message}}}}.dump() + "\n";
+    r.body() = nlohmann::json{{"error", {{"code", static_cast<int>(status)}, {"message", message}}}}
+                   .dump() +
+               "\n";
     r.prepare_payload();
     return r;
 }
@@ -87,7 +90,9 @@ struct Gateway::Impl {
     // The response for req, or nullopt when the client went away.
     asio::awaitable<std::optional<Response>> forward(beast::tcp_stream& client, Request& req);
     void count(const std::string& service, unsigned code) {
-        metrics.counter("ember_requests_total", {{"service", service}, {"code", std::to_string(code)}}).inc();
+        metrics
+            .counter("ember_requests_total", {{"service", service}, {"code", std::to_string(code)}})
+            .inc();
     }
 
     GatewayOptions opts;
@@ -103,7 +108,8 @@ struct Gateway::Impl {
 asio::awaitable<void> Gateway::Impl::accept_loop() {
     for (;;) {
         beast::error_code ec;
-        tcp::socket sock = co_await acceptor.async_accept(asio::make_strand(io), asio::redirect_error(asio::use_awaitable, ec));
+        tcp::socket sock = co_await acceptor.async_accept(
+            asio::make_strand(io), asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
             continue;  // EMFILE and the like: keep serving the connections we have
@@ -133,15 +139,20 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
         parser.header_limit(static_cast<uint32_t>(opts.max_header_bytes));
         parser.body_limit(opts.max_body_bytes);
         beast::error_code ec;
-        stream.expires_after(std::chrono::milliseconds(first ? opts.client_timeout_ms : opts.keepalive_timeout_ms));
-        co_await http::async_read_header(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+        stream.expires_after(
+            std::chrono::milliseconds(first ? opts.client_timeout_ms : opts.keepalive_timeout_ms));
+        co_await http::async_read_header(stream, buf, parser,
+                                         asio::redirect_error(asio::use_awaitable, ec));
         if (!ec && !parser.is_done()) {
             if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
                 http::response<http::empty_body> cont{http::status::continue_, 11};
-                co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+                co_await http::async_write(stream, cont,
+                                           asio::redirect_error(asio::use_awaitable, ec));
             }
             stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
-            if (!ec) co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+            if (!ec)
+                co_await http::async_read(stream, buf, parser,
+                                          asio::redirect_error(asio::use_awaitable, ec));
         }
         if (ec) {
             // A clean close between requests, or a timeout (beast closed the
@@ -149,7 +160,8 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
             if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
                 ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
                 if (ec == beast::error::timeout && parser.got_some())
-                    metrics.counter("ember_gateway_client_errors_total", {{"reason", "timeout"}}).inc();
+                    metrics.counter("ember_gateway_client_errors_total", {{"reason", "timeout"}})
+                        .inc();
                 break;
             }
             http::status st = http::status::bad_request;
@@ -157,7 +169,8 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
             std::string reason = "bad_request";
             if (ec == http::error::header_limit) {
                 st = http::status::request_header_fields_too_large;
-                msg = "request headers larger than " + std::to_string(opts.max_header_bytes) + " bytes";
+                msg = "request headers larger than " + std::to_string(opts.max_header_bytes) +
+                      " bytes";
                 reason = "header_too_large";
             } else if (ec == http::error::body_limit) {
                 st = http::status::payload_too_large;
@@ -184,7 +197,8 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_stream& client, Request& req) {
+asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_stream& client,
+                                                                Request& req) {
     const int64_t t0 = mono_now_ns();
     const auto host = req[http::field::host];
     const auto target = req.target();
@@ -192,16 +206,19 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
                                      std::string_view(target.data(), target.size()), opts.domain);
     if (!route) {
         count("", 404);
-        co_return json_error(http::status::not_found,
-                             "no service named: use Host: <name>." + opts.domain + " or the path /<name>/",
-                             req.version());
+        co_return json_error(
+            http::status::not_found,
+            "no service named: use Host: <name>." + opts.domain + " or the path /<name>/",
+            req.version());
     }
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         count(route->service, 503);
-        co_return json_error(http::status::service_unavailable, "gateway out of file descriptors", req.version());
+        co_return json_error(http::status::service_unavailable, "gateway out of file descriptors",
+                             req.version());
     }
-    Request up_req{req.method(), beast::string_view(route->target.data(), route->target.size()), 11};
+    Request up_req{req.method(), beast::string_view(route->target.data(), route->target.size()),
+                   11};
     if (req.method() == http::verb::unknown) up_req.method_string(req.method_string());
     for (const auto& f : req)
         if (!hop_by_hop(f.name())) up_req.insert(f.name_string(), f.value());
@@ -228,8 +245,10 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     TicketInfo info = manager.ticket_info(ticket);
     auto reject = [&](const TicketInfo& i) {
         http::status st = http::status::service_unavailable;
-        if (i.reason == RejectReason::kNoService) st = http::status::not_found;
-        else if (i.reason == RejectReason::kInstanceFailed) st = http::status::bad_gateway;
+        if (i.reason == RejectReason::kNoService)
+            st = http::status::not_found;
+        else if (i.reason == RejectReason::kInstanceFailed)
+            st = http::status::bad_gateway;
         Response r = json_error(st, i.message, req.version());
         if (st == http::status::service_unavailable) r.set(http::field::retry_after, "1");
         count(route->service, static_cast<unsigned>(st));
@@ -248,9 +267,11 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
         ::close(sv[0]);
         manager.finish(ticket, FinishKind::kClientGone);
         count(route->service, 503);
-        co_return json_error(http::status::service_unavailable, "gateway: " + ec.message(), req.version());
+        co_return json_error(http::status::service_unavailable, "gateway: " + ec.message(),
+                             req.version());
     }
-    ex->timer.expires_after(std::chrono::milliseconds(info.timeout_ms) - std::chrono::nanoseconds(mono_now_ns() - t0));
+    ex->timer.expires_after(std::chrono::milliseconds(info.timeout_ms) -
+                            std::chrono::nanoseconds(mono_now_ns() - t0));
     ex->timer.async_wait([ex](beast::error_code e) {
         if (e || !ex->active) return;
         ex->timed_out = true;
@@ -278,11 +299,13 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     int64_t t_first = 0;
     beast::error_code wec;
     if (static_cast<size_t>(sent) < wire.size())
-        co_await asio::async_write(ex->up, asio::buffer(wire.data() + sent, wire.size() - static_cast<size_t>(sent)),
-                                   asio::redirect_error(asio::use_awaitable, wec));
+        co_await asio::async_write(
+            ex->up, asio::buffer(wire.data() + sent, wire.size() - static_cast<size_t>(sent)),
+            asio::redirect_error(asio::use_awaitable, wec));
     // Even when the write failed (the server answered early and closed), a
     // response may be there to read.
-    co_await http::async_read_header(ex->up, ubuf, rp, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read_header(ex->up, ubuf, rp,
+                                     asio::redirect_error(asio::use_awaitable, ec));
     if (!ec) {
         t_first = mono_now_ns();
         co_await http::async_read(ex->up, ubuf, rp, asio::redirect_error(asio::use_awaitable, ec));
@@ -308,23 +331,27 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
             manager.finish(ticket, FinishKind::kTimedOut);
             count(svc, 504);
             co_return json_error(http::status::gateway_timeout,
-                                 "service '" + svc + "' did not respond within " + std::to_string(info.timeout_ms) +
-                                     " ms",
+                                 "service '" + svc + "' did not respond within " +
+                                     std::to_string(info.timeout_ms) + " ms",
                                  req.version());
         }
         manager.finish(ticket, FinishKind::kFailed);
         count(svc, 502);
-        const std::string why = ec == http::error::body_limit
-                                    ? "the response is larger than " + std::to_string(opts.max_response_bytes) + " bytes"
-                                    : "the instance closed the connection without a complete response (" +
-                                          ec.message() + ")";
-        co_return json_error(http::status::bad_gateway, "service '" + svc + "': " + why, req.version());
+        const std::string why =
+            ec == http::error::body_limit
+                ? "the response is larger than " + std::to_string(opts.max_response_bytes) +
+                      " bytes"
+                : "the instance closed the connection without a complete response (" +
+                      ec.message() + ")";
+        co_return json_error(http::status::bad_gateway, "service '" + svc + "': " + why,
+                             req.version());
     }
     manager.finish(ticket, FinishKind::kCompleted);
 
     Response res = rp.release();
     for (auto f : {http::field::connection, http::field::keep_alive, http::field::proxy_connection,
-                   http::field::transfer_encoding, http::field::upgrade, http::field::te, http::field::trailer})
+                   http::field::transfer_encoding, http::field::upgrade, http::field::te,
+                   http::field::trailer})
         res.erase(f);
     const int64_t t_end = mono_now_ns();
     const double app_ms = info.t_handed ? static_cast<double>(t_first - info.t_handed) / 1e6 : 0;
@@ -340,10 +367,14 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     count(svc, code);
     metrics.histogram("ember_request_duration_seconds", {{"service", svc}}).observe(total_ms / 1e3);
     if (info.cold) {
-        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "queue"}}).observe(info.queue_ms / 1e3);
-        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "restore"}}).observe(info.restore_ms / 1e3);
-        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "app"}}).observe(app_ms / 1e3);
-        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "total"}}).observe(total_ms / 1e3);
+        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "queue"}})
+            .observe(info.queue_ms / 1e3);
+        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "restore"}})
+            .observe(info.restore_ms / 1e3);
+        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "app"}})
+            .observe(app_ms / 1e3);
+        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "total"}})
+            .observe(total_ms / 1e3);
     }
     co_return res;
 }
@@ -356,8 +387,8 @@ uint16_t Gateway::port() const {
     return impl_->acceptor.local_endpoint(ec).port();
 }
 
-Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts, InstanceManager& manager,
-                                                Metrics& metrics) {
+Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts,
+                                                InstanceManager& manager, Metrics& metrics) {
     auto impl = std::make_unique<Impl>(opts, manager, metrics);
     beast::error_code ec;
     const auto addr = asio::ip::make_address(opts.addr, ec);
@@ -367,18 +398,25 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts, Inst
     if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) impl->acceptor.bind(ep, ec);
     if (!ec) impl->acceptor.listen(4096, ec);
-    if (ec) return Status::error("gateway: cannot listen on " + opts.addr + ":" + std::to_string(opts.port) + ": " + ec.message());
-    metrics.describe("ember_requests_total", "counter", "Gateway requests by service and response code (499: client left)");
-    metrics.describe("ember_request_duration_seconds", "histogram", "Gateway request latency, arrival to response");
-    metrics.describe("ember_cold_start_duration_seconds", "histogram",
-                     "Stages of requests that started an instance: queue, restore, app (to first byte), total");
-    metrics.describe("ember_gateway_client_errors_total", "counter", "Client requests refused by the gateway's limits");
+    if (ec)
+        return Status::error("gateway: cannot listen on " + opts.addr + ":" +
+                             std::to_string(opts.port) + ": " + ec.message());
+    metrics.describe("ember_requests_total", "counter",
+                     "Gateway requests by service and response code (499: client left)");
+    metrics.describe("ember_request_duration_seconds", "histogram",
+                     "Gateway request latency, arrival to response");
+    metrics.describe(
+        "ember_cold_start_duration_seconds", "histogram",
+        "Stages of requests that started an instance: queue, restore, app (to first byte), total");
+    metrics.describe("ember_gateway_client_errors_total", "counter",
+                     "Client requests refused by the gateway's limits");
     metrics.add_collector([conns = impl->connections](std::vector<GaugeSample>* out) {
         out->push_back({"ember_gateway_connections", {}, static_cast<double>(conns->load())});
     });
     Impl* p = impl.get();
     asio::co_spawn(impl->io, impl->accept_loop(), asio::detached);
-    for (int i = 0; i < std::max(1, opts.threads); ++i) impl->threads.emplace_back([p] { p->io.run(); });
+    for (int i = 0; i < std::max(1, opts.threads); ++i)
+        impl->threads.emplace_back([p] { p->io.run(); });
     return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 

@@ -25,7 +25,7 @@ struct GuestExit {
 
 // One running instance.
 class Guest {
-public:
+  public:
     virtual ~Guest() = default;
     // Before run(): hands a connection to the guest's listener on port, so
     // that it is there when the guest resumes. Takes fd.
@@ -48,14 +48,14 @@ public:
 
 // A service made ready to start instances: its snapshot, opened.
 class Prepared {
-public:
+  public:
     virtual ~Prepared() = default;
-    virtual std::string describe() const = 0;  // e.g. "snapshot 812 pages"
+    virtual std::string describe() const = 0;   // e.g. "snapshot 812 pages"
     virtual uint64_t memory_bytes() const = 0;  // guest memory size
 };
 
 class GuestFactory {
-public:
+  public:
     virtual ~GuestFactory() = default;
     // Boots the service's program until it is READY (waits for connections
     // on spec.port with none pending) and writes the snapshot to

@@ -28,15 +28,15 @@ struct GatewayOptions {
 };
 
 class Gateway {
-public:
-    static Result<std::unique_ptr<Gateway>> start(const GatewayOptions& opts, InstanceManager& manager,
-                                                  Metrics& metrics);
+  public:
+    static Result<std::unique_ptr<Gateway>> start(const GatewayOptions& opts,
+                                                  InstanceManager& manager, Metrics& metrics);
     ~Gateway();
     uint16_t port() const;  // the bound port (useful with port 0)
     void stop();
     struct Impl;
 
-private:
+  private:
     explicit Gateway(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
@@ -49,15 +49,15 @@ struct ApiServerOptions {
 };
 
 class ApiServer {
-public:
-    static Result<std::unique_ptr<ApiServer>> start(const ApiServerOptions& opts, Api& api, LogHub& logs,
-                                                    InstanceManager& manager);
+  public:
+    static Result<std::unique_ptr<ApiServer>> start(const ApiServerOptions& opts, Api& api,
+                                                    LogHub& logs, InstanceManager& manager);
     ~ApiServer();
     uint16_t port() const;
     void stop();
     struct Impl;
 
-private:
+  private:
     explicit ApiServer(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

@@ -66,7 +66,8 @@ Result<std::string> ImageStore::put(std::string_view data) {
 }
 
 Result<std::vector<uint8_t>> ImageStore::get(const std::string& sha256, uint64_t max_size) const {
-    if (!is_sha256_hex(sha256)) return Status::error("not a sha256: '" + sha256.substr(0, 80) + "'");
+    if (!is_sha256_hex(sha256))
+        return Status::error("not a sha256: '" + sha256.substr(0, 80) + "'");
     const int fd = ::open(path_of(sha256).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::from_errno("image " + sha256.substr(0, 12));
     struct stat st;
@@ -76,8 +77,8 @@ Result<std::vector<uint8_t>> ImageStore::get(const std::string& sha256, uint64_t
     }
     if (static_cast<uint64_t>(st.st_size) > max_size) {
         ::close(fd);
-        return Status::error("image " + sha256.substr(0, 12) + " is larger than " + std::to_string(max_size) +
-                             " bytes");
+        return Status::error("image " + sha256.substr(0, 12) + " is larger than " +
+                             std::to_string(max_size) + " bytes");
     }
     std::vector<uint8_t> out(static_cast<size_t>(st.st_size));
     size_t done = 0;
@@ -92,18 +93,21 @@ Result<std::vector<uint8_t>> ImageStore::get(const std::string& sha256, uint64_t
     }
     ::close(fd);
     if (sha256_hex(out.data(), out.size()) != sha256)
-        return Status::error("image " + sha256.substr(0, 12) + " is damaged: its content does not match its sha256");
+        return Status::error("image " + sha256.substr(0, 12) +
+                             " is damaged: its content does not match its sha256");
     return out;
 }
 
 bool ImageStore::exists(const std::string& sha256) const {
     struct stat st;
-    return is_sha256_hex(sha256) && ::stat(path_of(sha256).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    return is_sha256_hex(sha256) && ::stat(path_of(sha256).c_str(), &st) == 0 &&
+           S_ISREG(st.st_mode);
 }
 
 Status ImageStore::remove(const std::string& sha256) {
     if (!is_sha256_hex(sha256)) return Status::error("not a sha256");
-    if (::unlink(path_of(sha256).c_str()) != 0 && errno != ENOENT) return Status::from_errno("unlink image");
+    if (::unlink(path_of(sha256).c_str()) != 0 && errno != ENOENT)
+        return Status::from_errno("unlink image");
     return Status::ok();
 }
 

@@ -16,7 +16,7 @@ namespace ember::platform {
 std::string sha256_hex(const void* data, size_t len);
 
 class ImageStore {
-public:
+  public:
     // dir must exist.
     explicit ImageStore(std::string dir) : dir_(std::move(dir)) {}
 
@@ -29,7 +29,7 @@ public:
     Status remove(const std::string& sha256);
     std::string path_of(const std::string& sha256) const { return dir_ + "/" + sha256; }
 
-private:
+  private:
     std::string dir_;
 };
 

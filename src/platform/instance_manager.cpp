@@ -20,13 +20,20 @@ int64_t mono_now_ns() {
 
 const char* reject_reason_name(RejectReason r) {
     switch (r) {
-        case RejectReason::kNone: return "none";
-        case RejectReason::kNoService: return "no_service";
-        case RejectReason::kQueueFull: return "queue_full";
-        case RejectReason::kQueueTimeout: return "queue_timeout";
-        case RejectReason::kUnavailable: return "unavailable";
-        case RejectReason::kInstanceFailed: return "instance_failed";
-        case RejectReason::kShuttingDown: return "shutting_down";
+        case RejectReason::kNone:
+            return "none";
+        case RejectReason::kNoService:
+            return "no_service";
+        case RejectReason::kQueueFull:
+            return "queue_full";
+        case RejectReason::kQueueTimeout:
+            return "queue_timeout";
+        case RejectReason::kUnavailable:
+            return "unavailable";
+        case RejectReason::kInstanceFailed:
+            return "instance_failed";
+        case RejectReason::kShuttingDown:
+            return "shutting_down";
     }
     return "unknown";
 }
@@ -39,8 +46,9 @@ InstanceManager::InstanceManager(GuestFactory& factory, LogHub& logs, Metrics& m
                       "Instances that ended without being stopped (crash, exit, limit)");
     metrics_.describe("ember_queue_rejections_total", "counter",
                       "Requests rejected because the queue was full or its deadline passed");
-    metrics_.describe("ember_instance_restore_seconds", "histogram",
-                      "Time to start an instance from its snapshot: into a reused VM (reset) or a new one");
+    metrics_.describe(
+        "ember_instance_restore_seconds", "histogram",
+        "Time to start an instance from its snapshot: into a reused VM (reset) or a new one");
     runners_->prestart(2);
     housekeeper_ = std::thread([this] { housekeeping_loop(); });
 }
@@ -55,7 +63,8 @@ void InstanceManager::shutdown() {
     if (!shutting_down_) {
         shutting_down_ = true;
         for (auto& [name, s] : services_) {
-            for (auto& t : s->queue) reject_locked(t, RejectReason::kShuttingDown, "emberd is shutting down");
+            for (auto& t : s->queue)
+                reject_locked(t, RejectReason::kShuttingDown, "emberd is shutting down");
             s->queue.clear();
             for (auto& inst : s->instances) {
                 for (auto& t : inst->pending)
@@ -82,8 +91,10 @@ void InstanceManager::deploy(const ServiceRecord& rec, std::shared_ptr<const Pre
         slot->cold_starts = &metrics_.counter("ember_cold_starts_total", l);
         slot->start_failed = &metrics_.counter("ember_instance_start_failures_total", l);
         slot->crashes = &metrics_.counter("ember_instance_crashes_total", l);
-        slot->queue_timeouts = &metrics_.counter("ember_queue_rejections_total", {{"service", rec.spec.name}, {"reason", "timeout"}});
-        slot->queue_full = &metrics_.counter("ember_queue_rejections_total", {{"service", rec.spec.name}, {"reason", "full"}});
+        slot->queue_timeouts = &metrics_.counter(
+            "ember_queue_rejections_total", {{"service", rec.spec.name}, {"reason", "timeout"}});
+        slot->queue_full = &metrics_.counter("ember_queue_rejections_total",
+                                             {{"service", rec.spec.name}, {"reason", "full"}});
     }
     ServiceState& s = *slot;
     s.rec = rec;
@@ -92,13 +103,15 @@ void InstanceManager::deploy(const ServiceRecord& rec, std::shared_ptr<const Pre
     s.start_failures = 0;
     // Older generations drain: no new requests; stopped once idle.
     for (auto& inst : s.instances)
-        if (inst->generation != rec.generation && inst->active == 0 && inst->state == Instance::State::kReady)
+        if (inst->generation != rec.generation && inst->active == 0 &&
+            inst->state == Instance::State::kReady)
             stop_instance_locked(*inst);
     schedule_locked(s);
     cv_.notify_all();
 }
 
-void InstanceManager::set_failed(const std::string& name, uint64_t generation, const std::string& error) {
+void InstanceManager::set_failed(const std::string& name, uint64_t generation,
+                                 const std::string& error) {
     std::lock_guard lock(mu_);
     auto it = services_.find(name);
     if (it == services_.end() || it->second->rec.generation != generation) return;
@@ -123,7 +136,8 @@ void InstanceManager::remove(const std::string& name) {
     if (it == services_.end()) return;
     ServiceState& s = *it->second;
     s.removed = true;
-    for (auto& t : s.queue) reject_locked(t, RejectReason::kNoService, "service '" + name + "' was deleted");
+    for (auto& t : s.queue)
+        reject_locked(t, RejectReason::kNoService, "service '" + name + "' was deleted");
     s.queue.clear();
     for (auto& inst : s.instances) {
         for (auto& t : inst->pending)
@@ -162,8 +176,9 @@ TicketPtr InstanceManager::acquire(const std::string& service, int fd) {
     if (s.queue.size() >= spec.queue_size) {
         s.queue_full->inc();
         reject_locked(t, RejectReason::kQueueFull,
-                      "service '" + service + "' is at capacity (" + std::to_string(spec.max_instances) +
-                          " instances, queue of " + std::to_string(spec.queue_size) + " full)");
+                      "service '" + service + "' is at capacity (" +
+                          std::to_string(spec.max_instances) + " instances, queue of " +
+                          std::to_string(spec.queue_size) + " full)");
         return t;
     }
     s.queue.push_back(t);
@@ -180,10 +195,13 @@ bool InstanceManager::try_assign_locked(ServiceState& s, const TicketPtr& t) {
         // ready ones first; else a new instance.
         std::shared_ptr<Instance> spare;
         for (auto& inst : s.instances) {
-            if (!inst->single_use || inst->taken || inst->stop_requested || inst->generation != s.rec.generation ||
-                (inst->state != Instance::State::kReady && inst->state != Instance::State::kStarting))
+            if (!inst->single_use || inst->taken || inst->stop_requested ||
+                inst->generation != s.rec.generation ||
+                (inst->state != Instance::State::kReady &&
+                 inst->state != Instance::State::kStarting))
                 continue;
-            if (!spare || (inst->state == Instance::State::kReady && spare->state != Instance::State::kReady))
+            if (!spare ||
+                (inst->state == Instance::State::kReady && spare->state != Instance::State::kReady))
                 spare = inst;
         }
         if (!spare) {
@@ -199,17 +217,20 @@ bool InstanceManager::try_assign_locked(ServiceState& s, const TicketPtr& t) {
         if (inst->generation != s.rec.generation || inst->no_new || inst->single_use ||
             inst->stop_requested || inst->active >= spec.concurrency)
             continue;
-        if (inst->state != Instance::State::kReady && inst->state != Instance::State::kStarting) continue;
+        if (inst->state != Instance::State::kReady && inst->state != Instance::State::kStarting)
+            continue;
         if (!best) {
             best = inst;
             continue;
         }
         // Prefer ready over starting; then the busiest (packing requests lets
         // the other instances go idle and scale to zero).
-        const bool r = inst->state == Instance::State::kReady, br = best->state == Instance::State::kReady;
+        const bool r = inst->state == Instance::State::kReady,
+                   br = best->state == Instance::State::kReady;
         if ((r && !br) || (r == br && inst->active > best->active)) best = inst;
     }
-    if (!best && live_instances_locked(s, true) < spec.max_instances) best = start_instance_locked(s, false);
+    if (!best && live_instances_locked(s, true) < spec.max_instances)
+        best = start_instance_locked(s, false);
     if (!best) return false;
     assign_locked(best, t, now);
     return true;
@@ -220,7 +241,8 @@ void InstanceManager::top_up_spares_locked(ServiceState& s) {
     if (spec.isolation != Isolation::kRequest || !s.prepared || s.removed || shutting_down_) return;
     uint32_t spares = 0;
     for (const auto& inst : s.instances)
-        if (inst->single_use && !inst->taken && !inst->stop_requested && inst->generation == s.rec.generation &&
+        if (inst->single_use && !inst->taken && !inst->stop_requested &&
+            inst->generation == s.rec.generation &&
             (inst->state == Instance::State::kReady || inst->state == Instance::State::kStarting))
             ++spares;
     while (spares < spec.spare_instances && live_instances_locked(s, false) < spec.max_instances) {
@@ -229,7 +251,8 @@ void InstanceManager::top_up_spares_locked(ServiceState& s) {
     }
 }
 
-void InstanceManager::assign_locked(const std::shared_ptr<Instance>& inst, const TicketPtr& t, int64_t now) {
+void InstanceManager::assign_locked(const std::shared_ptr<Instance>& inst, const TicketPtr& t,
+                                    int64_t now) {
     if (inst->single_use) inst->taken = true;
     t->instance = inst;
     t->t_assigned = now;
@@ -286,7 +309,8 @@ void InstanceManager::finish(const TicketPtr& t, FinishKind kind) {
             }
             break;
         case TicketState::kAssigned:
-            inst->pending.erase(std::remove(inst->pending.begin(), inst->pending.end(), t), inst->pending.end());
+            inst->pending.erase(std::remove(inst->pending.begin(), inst->pending.end(), t),
+                                inst->pending.end());
             [[fallthrough]];
         case TicketState::kHanded:
             if (inst->active > 0) --inst->active;
@@ -294,15 +318,17 @@ void InstanceManager::finish(const TicketPtr& t, FinishKind kind) {
             inst->last_active = now;
             if (kind == FinishKind::kTimedOut && !inst->no_new) {
                 inst->no_new = true;
-                logs_.append(inst->service->name, inst->name(), "ember",
-                             "a request timed out; the instance takes no new requests and is replaced");
+                logs_.append(
+                    inst->service->name, inst->name(), "ember",
+                    "a request timed out; the instance takes no new requests and is replaced");
             }
             if (inst->single_use) {
                 inst->stop_reason = "request done (isolation request)";
                 stop_instance_locked(*inst);
             } else if (inst->active == 0 &&
                        (inst->no_new || inst->generation != inst->service->rec.generation)) {
-                inst->stop_reason = inst->no_new ? "replaced after a timeout" : "drained (redeployed)";
+                inst->stop_reason =
+                    inst->no_new ? "replaced after a timeout" : "drained (redeployed)";
                 stop_instance_locked(*inst);
             }
             break;
@@ -327,7 +353,8 @@ TicketInfo InstanceManager::ticket_info(const TicketPtr& t) {
     i.instance_id = t->instance ? t->instance->id : 0;
     i.cold = t->cold;
     if (t->t_assigned) i.queue_ms = static_cast<double>(t->t_assigned - t->t_acquire) / 1e6;
-    if (t->t_handed && t->t_assigned) i.restore_ms = static_cast<double>(t->t_handed - t->t_assigned) / 1e6;
+    if (t->t_handed && t->t_assigned)
+        i.restore_ms = static_cast<double>(t->t_handed - t->t_assigned) / 1e6;
     i.t_handed = t->t_handed;
     i.timeout_ms = t->service ? t->service->rec.spec.timeout_ms : 0;
     return i;

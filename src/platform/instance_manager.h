@@ -109,7 +109,7 @@ struct ServiceStatus {
 };
 
 class InstanceManager {
-public:
+  public:
     InstanceManager(GuestFactory& factory, LogHub& logs, Metrics& metrics);
     ~InstanceManager();  // stops every instance and waits for them
     InstanceManager(const InstanceManager&) = delete;
@@ -136,7 +136,7 @@ public:
     std::vector<InstanceInfo> instances(const std::string& name = "");
     void collect_metrics(std::vector<GaugeSample>* out);
 
-private:
+  private:
     void housekeeping_loop();
     void housekeep_locked(int64_t now);
     void schedule_locked(ServiceState& s);

@@ -1,11 +1,11 @@
 // The instances' side of the manager: starting and stopping instances, the
 // thread each one runs on, housekeeping (queue deadlines, scale to zero,
 // warm minimum) and what the API and /metrics show.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <map>
-#include <spdlog/spdlog.h>
 
 #include "platform/instance_manager.h"
 #include "platform/instance_state.h"
@@ -53,9 +53,11 @@ void InstanceManager::run_instance(std::shared_ptr<Instance> inst) {
         s.start_failed->inc();
         ++s.start_failures;
         logs_.append(s.name, inst->name(), "ember", "could not start: " + g.message());
-        spdlog::error("service {}: instance {} could not start: {}", s.name, inst->name(), g.message());
+        spdlog::error("service {}: instance {} could not start: {}", s.name, inst->name(),
+                      g.message());
         for (auto& t : inst->pending)
-            reject_locked(t, RejectReason::kInstanceFailed, "the instance could not start: " + g.message());
+            reject_locked(t, RejectReason::kInstanceFailed,
+                          "the instance could not start: " + g.message());
         inst->pending.clear();
         inst->active = 0;
         inst->state = Instance::State::kGone;
@@ -63,7 +65,8 @@ void InstanceManager::run_instance(std::shared_ptr<Instance> inst) {
         if (s.start_failures >= 3) {
             // Do not restore in a loop: fail what waits; the next request tries again.
             for (auto& t : s.queue)
-                reject_locked(t, RejectReason::kInstanceFailed, "instances fail to start: " + g.message());
+                reject_locked(t, RejectReason::kInstanceFailed,
+                              "instances fail to start: " + g.message());
             s.queue.clear();
         } else if (!s.removed) {
             schedule_locked(s);
@@ -77,7 +80,8 @@ void InstanceManager::run_instance(std::shared_ptr<Instance> inst) {
     inst->restore_ms = static_cast<double>(t1 - t0) / 1e6;
     inst->ready = t1;
     const char* kind = inst->guest->reused() ? "reused_vm" : "new_vm";
-    metrics_.histogram("ember_instance_restore_seconds", {{"vm", kind}}).observe(static_cast<double>(t1 - t0) / 1e9);
+    metrics_.histogram("ember_instance_restore_seconds", {{"vm", kind}})
+        .observe(static_cast<double>(t1 - t0) / 1e9);
     inst->state = inst->stop_requested ? Instance::State::kStopping : Instance::State::kReady;
     std::vector<int> fds;
     const int64_t now = mono_now_ns();
@@ -104,12 +108,14 @@ void InstanceManager::run_instance(std::shared_ptr<Instance> inst) {
     s.instances.remove(inst);
     if (!expected) {
         s.crashes->inc();
-        logs_.append(s.name, inst->name(), "ember", "instance ended unexpectedly: " + exit.description);
+        logs_.append(s.name, inst->name(), "ember",
+                     "instance ended unexpectedly: " + exit.description);
         spdlog::warn("service {}: instance {} ended unexpectedly: {}", s.name, inst->name(),
                      exit.description.substr(0, exit.description.find('\n')));
     } else {
-        logs_.append(s.name, inst->name(), "ember",
-                     "instance stopped" + (inst->stop_reason.empty() ? "" : " (" + inst->stop_reason + ")"));
+        logs_.append(
+            s.name, inst->name(), "ember",
+            "instance stopped" + (inst->stop_reason.empty() ? "" : " (" + inst->stop_reason + ")"));
     }
     if (!s.removed) schedule_locked(s);
     cv_.notify_all();  // housekeeping restores the warm minimum
@@ -146,9 +152,11 @@ void InstanceManager::housekeep_locked(int64_t now) {
                 ++warm;
         const int64_t idle_ns = static_cast<int64_t>(spec.idle_timeout_ms) * 1000000;
         for (auto& inst : s.instances) {
-            if (inst->state != Instance::State::kReady || inst->active > 0 || inst->stop_requested) continue;
+            if (inst->state != Instance::State::kReady || inst->active > 0 || inst->stop_requested)
+                continue;
             if (inst->generation != s.rec.generation || inst->no_new) {
-                inst->stop_reason = inst->no_new ? "replaced after a timeout" : "drained (redeployed)";
+                inst->stop_reason =
+                    inst->no_new ? "replaced after a timeout" : "drained (redeployed)";
                 stop_instance_locked(*inst);
             } else if (now - inst->last_active >= idle_ns && warm > spec.min_instances) {
                 inst->stop_reason = "idle for " + std::to_string(spec.idle_timeout_ms) + " ms";
@@ -158,7 +166,8 @@ void InstanceManager::housekeep_locked(int64_t now) {
         }
         if (s.prepared && !s.removed && !shutting_down_ && spec.isolation == Isolation::kInstance &&
             s.start_failures < 3) {
-            while (live_instances_locked(s, true) < spec.min_instances) start_instance_locked(s, false);
+            while (live_instances_locked(s, true) < spec.min_instances)
+                start_instance_locked(s, false);
         }
     }
 }
@@ -167,10 +176,14 @@ namespace {
 
 const char* instance_state_name(const Instance& inst, uint64_t current_generation) {
     switch (inst.state) {
-        case Instance::State::kStarting: return "starting";
-        case Instance::State::kStopping: return "stopping";
-        case Instance::State::kGone: return "stopped";
-        case Instance::State::kReady: break;
+        case Instance::State::kStarting:
+            return "starting";
+        case Instance::State::kStopping:
+            return "stopping";
+        case Instance::State::kGone:
+            return "stopped";
+        case Instance::State::kReady:
+            break;
     }
     if (inst.stop_requested) return "stopping";
     if (inst.no_new || inst.generation != current_generation) return "draining";
@@ -192,8 +205,10 @@ ServiceStatus InstanceManager::status(const std::string& name) {
     st.queued = static_cast<uint32_t>(s.queue.size());
     st.error = s.error;
     if (s.prepared) st.prepared = s.prepared->describe();
-    if (!s.prepared) st.state = s.error.empty() ? "preparing" : "failed";
-    else st.state = st.instances > 0 ? "running" : "standby";
+    if (!s.prepared)
+        st.state = s.error.empty() ? "preparing" : "failed";
+    else
+        st.state = st.instances > 0 ? "running" : "standby";
     return st;
 }
 
@@ -216,7 +231,8 @@ std::vector<InstanceInfo> InstanceManager::instances(const std::string& name) {
             i.idle_s = inst->active ? 0 : static_cast<double>(now - inst->last_active) / 1e9;
             i.restore_ms = inst->restore_ms;
             i.memory_bytes = inst->prepared ? inst->prepared->memory_bytes() : 0;
-            const auto r = inst->guest ? inst->guest->memory_range() : std::pair<uintptr_t, size_t>{0, 0};
+            const auto r =
+                inst->guest ? inst->guest->memory_range() : std::pair<uintptr_t, size_t>{0, 0};
             ranges.push_back({r.first, r.second});
             out.push_back(std::move(i));
         }
@@ -236,10 +252,12 @@ void InstanceManager::collect_metrics(std::vector<GaugeSample>* out) {
     {
         std::lock_guard lock(mu_);
         for (const auto& [name, s] : services_) {
-            for (const char* st : {"starting", "busy", "idle", "spare", "draining", "stopping"}) by_state[{name, st}] = 0;
+            for (const char* st : {"starting", "busy", "idle", "spare", "draining", "stopping"})
+                by_state[{name, st}] = 0;
             mem[name] = 0;
             priv[name] = 0;
-            out->push_back({"ember_queue_length", {{"service", name}}, static_cast<double>(s->queue.size())});
+            out->push_back(
+                {"ember_queue_length", {{"service", name}}, static_cast<double>(s->queue.size())});
         }
     }
     for (const auto& i : all) {
@@ -247,9 +265,12 @@ void InstanceManager::collect_metrics(std::vector<GaugeSample>* out) {
         mem[i.service] += static_cast<double>(i.memory_bytes);
         priv[i.service] += static_cast<double>(i.private_memory_bytes);
     }
-    for (const auto& [k, v] : by_state) out->push_back({"ember_instances", {{"service", k.first}, {"state", k.second}}, v});
-    for (const auto& [k, v] : mem) out->push_back({"ember_instance_guest_memory_bytes", {{"service", k}}, v});
-    for (const auto& [k, v] : priv) out->push_back({"ember_instance_private_memory_bytes", {{"service", k}}, v});
+    for (const auto& [k, v] : by_state)
+        out->push_back({"ember_instances", {{"service", k.first}, {"state", k.second}}, v});
+    for (const auto& [k, v] : mem)
+        out->push_back({"ember_instance_guest_memory_bytes", {{"service", k}}, v});
+    for (const auto& [k, v] : priv)
+        out->push_back({"ember_instance_private_memory_bytes", {{"service", k}}, v});
 }
 
 }  // namespace ember::platform

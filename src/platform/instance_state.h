@@ -25,13 +25,13 @@ struct Instance {
     std::shared_ptr<const Prepared> prepared;
     uint16_t port = 0;
     State state = State::kStarting;
-    std::unique_ptr<Guest> guest;     // set once restored; destroyed by its thread
-    std::vector<TicketPtr> pending;   // assigned while starting
-    uint32_t active = 0;              // tickets assigned or handed, not finished
+    std::unique_ptr<Guest> guest;    // set once restored; destroyed by its thread
+    std::vector<TicketPtr> pending;  // assigned while starting
+    uint32_t active = 0;             // tickets assigned or handed, not finished
     uint64_t served = 0;
-    bool single_use = false;          // isolation "request"
-    bool taken = false;               // single use: it was given its one request
-    bool no_new = false;              // takes no new requests (a request timed out)
+    bool single_use = false;  // isolation "request"
+    bool taken = false;       // single use: it was given its one request
+    bool no_new = false;      // takes no new requests (a request timed out)
     bool stop_requested = false;
     std::string stop_reason;
     int64_t created = 0, ready = 0, last_active = 0;

@@ -13,8 +13,8 @@ int64_t unix_ms() {
 }
 }  // namespace
 
-void LogHub::append(const std::string& service, const std::string& instance, const std::string& stream,
-                    std::string text) {
+void LogHub::append(const std::string& service, const std::string& instance,
+                    const std::string& stream, std::string text) {
     std::lock_guard lock(mu_);
     Ring& r = rings_[service];
     LogRecord rec{next_seq_++, unix_ms(), instance, stream, std::move(text)};

@@ -22,7 +22,7 @@ struct LogRecord {
 };
 
 class LogHub {
-public:
+  public:
     explicit LogHub(size_t max_bytes_per_service = 1 << 20) : max_bytes_(max_bytes_per_service) {}
 
     void append(const std::string& service, const std::string& instance, const std::string& stream,
@@ -33,7 +33,7 @@ public:
                                 const std::string& instance = "") const;
     void drop(const std::string& service);
 
-private:
+  private:
     struct Ring {
         std::deque<LogRecord> lines;
         size_t bytes = 0;
@@ -47,7 +47,7 @@ private:
 // Cuts console output (arbitrary chunks from fd 1 and 2) into lines. Not
 // thread-safe: one per instance, fed from its vCPU thread.
 class LineAssembler {
-public:
+  public:
     LineAssembler(LogHub& hub, std::string service, std::string instance)
         : hub_(hub), service_(std::move(service)), instance_(std::move(instance)) {}
     void feed(int fd, const char* data, size_t len);
@@ -55,7 +55,7 @@ public:
 
     static constexpr size_t kMaxLine = 4096;
 
-private:
+  private:
     void emit(int fd);
     LogHub& hub_;
     std::string service_, instance_;

@@ -16,7 +16,8 @@ void Histogram::observe(double seconds) {
     while (i < bounds_.size() && seconds > bounds_[i]) ++i;
     buckets_[i].fetch_add(1, std::memory_order_relaxed);
     count_.fetch_add(1, std::memory_order_relaxed);
-    sum_ns_.fetch_add(static_cast<uint64_t>(std::llround(seconds * 1e9)), std::memory_order_relaxed);
+    sum_ns_.fetch_add(static_cast<uint64_t>(std::llround(seconds * 1e9)),
+                      std::memory_order_relaxed);
 }
 
 void Histogram::snapshot(std::vector<uint64_t>* cumulative, uint64_t* count, double* sum) const {
@@ -33,7 +34,7 @@ void Histogram::snapshot(std::vector<uint64_t>* cumulative, uint64_t* count, dou
 
 std::vector<double> latency_buckets() {
     return {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 25e-3,
-            50e-3, 100e-3, 250e-3, 500e-3, 1.0,  2.5,  5.0,  10.0, 30.0};
+            50e-3, 100e-3, 250e-3, 500e-3, 1.0,  2.5,  5.0,  10.0,  30.0};
 }
 
 std::string render_labels(const Labels& labels) {
@@ -43,10 +44,14 @@ std::string render_labels(const Labels& labels) {
         if (i) out += ",";
         out += labels[i].first + "=\"";
         for (char c : labels[i].second) {
-            if (c == '\\') out += "\\\\";
-            else if (c == '"') out += "\\\"";
-            else if (c == '\n') out += "\\n";
-            else out += c;
+            if (c == '\\')
+                out += "\\\\";
+            else if (c == '"')
+                out += "\\\"";
+            else if (c == '\n')
+                out += "\\n";
+            else
+                out += c;
         }
         out += "\"";
     }
@@ -67,7 +72,8 @@ Histogram& Metrics::histogram(const std::string& family, const Labels& labels) {
     return *slot;
 }
 
-void Metrics::describe(const std::string& family, const std::string& type, const std::string& help) {
+void Metrics::describe(const std::string& family, const std::string& type,
+                       const std::string& help) {
     std::lock_guard lock(mu_);
     families_[family].type = type;
     families_[family].help = help;
@@ -82,8 +88,10 @@ namespace {
 
 std::string fmt_double(double v) {
     char b[64];
-    if (v == std::floor(v) && std::fabs(v) < 1e15) std::snprintf(b, sizeof b, "%.0f", v);
-    else std::snprintf(b, sizeof b, "%.9g", v);
+    if (v == std::floor(v) && std::fabs(v) < 1e15)
+        std::snprintf(b, sizeof b, "%.0f", v);
+    else
+        std::snprintf(b, sizeof b, "%.9g", v);
     return b;
 }
 
@@ -111,7 +119,8 @@ std::string Metrics::render() const {
     auto header = [&](const std::string& name, const std::string& dflt_type) {
         auto it = families_.find(name);
         const std::string help = it != families_.end() ? it->second.help : "";
-        const std::string type = it != families_.end() && !it->second.type.empty() ? it->second.type : dflt_type;
+        const std::string type =
+            it != families_.end() && !it->second.type.empty() ? it->second.type : dflt_type;
         if (!help.empty()) out += "# HELP " + name + " " + help + "\n";
         out += "# TYPE " + name + " " + type + "\n";
     };
@@ -126,16 +135,19 @@ std::string Metrics::render() const {
             double sum;
             h->snapshot(&cum, &count, &sum);
             for (size_t i = 0; i < cum.size(); ++i)
-                out += name + "_bucket" + with_label(labels, "le=\"" + fmt_double(h->bounds()[i]) + "\"") + " " +
+                out += name + "_bucket" +
+                       with_label(labels, "le=\"" + fmt_double(h->bounds()[i]) + "\"") + " " +
                        std::to_string(cum[i]) + "\n";
-            out += name + "_bucket" + with_label(labels, "le=\"+Inf\"") + " " + std::to_string(count) + "\n";
+            out += name + "_bucket" + with_label(labels, "le=\"+Inf\"") + " " +
+                   std::to_string(count) + "\n";
             out += name + "_sum" + labels + " " + fmt_double(sum) + "\n";
             out += name + "_count" + labels + " " + std::to_string(count) + "\n";
         }
     }
     for (const auto& [name, samples] : gauge_families) {
         header(name, "gauge");
-        for (const auto* g : samples) out += name + render_labels(g->labels) + " " + fmt_double(g->value) + "\n";
+        for (const auto* g : samples)
+            out += name + render_labels(g->labels) + " " + fmt_double(g->value) + "\n";
     }
     return out;
 }

@@ -19,23 +19,23 @@ namespace ember::platform {
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 class Counter {
-public:
+  public:
     void inc(uint64_t n = 1) { v_.fetch_add(n, std::memory_order_relaxed); }
     uint64_t value() const { return v_.load(std::memory_order_relaxed); }
 
-private:
+  private:
     std::atomic<uint64_t> v_{0};
 };
 
 class Histogram {
-public:
+  public:
     explicit Histogram(std::vector<double> bounds);
     void observe(double seconds);
     const std::vector<double>& bounds() const { return bounds_; }
     // Cumulative counts per bound, then the total count and the sum.
     void snapshot(std::vector<uint64_t>* cumulative, uint64_t* count, double* sum) const;
 
-private:
+  private:
     std::vector<double> bounds_;
     std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // bounds_.size() + 1 (+Inf)
     std::atomic<uint64_t> count_{0};
@@ -52,7 +52,7 @@ struct GaugeSample {
 };
 
 class Metrics {
-public:
+  public:
     Counter& counter(const std::string& family, const Labels& labels = {});
     Histogram& histogram(const std::string& family, const Labels& labels = {});
     // Help text and type of a family (shown once in the output).
@@ -61,7 +61,7 @@ public:
     void add_collector(std::function<void(std::vector<GaugeSample>*)> fn);
     std::string render() const;
 
-private:
+  private:
     struct Family {
         std::string type, help;
         std::map<std::string, std::unique_ptr<Counter>> counters;      // by rendered labels

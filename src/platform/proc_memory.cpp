@@ -16,10 +16,12 @@ std::vector<uint64_t> anonymous_bytes(const std::vector<MemRange>& ranges) {
     while (std::fgets(line, sizeof line, f)) {
         unsigned long lo, hi;
         // A mapping header: "lo-hi perms offset dev inode [path]".
-        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && std::strchr(line, '-') < std::strchr(line, ' ')) {
+        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+            std::strchr(line, '-') < std::strchr(line, ' ')) {
             current = -1;
             for (size_t i = 0; i < ranges.size(); ++i)
-                if (lo >= ranges[i].start && hi <= ranges[i].start + ranges[i].size) current = static_cast<long>(i);
+                if (lo >= ranges[i].start && hi <= ranges[i].start + ranges[i].size)
+                    current = static_cast<long>(i);
             continue;
         }
         if (current >= 0 && std::strncmp(line, "Anonymous:", 10) == 0)

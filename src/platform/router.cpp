@@ -25,7 +25,8 @@ std::string_view strip_port(std::string_view host) {
 
 }  // namespace
 
-std::optional<Route> route_request(std::string_view host, std::string_view target, std::string_view domain) {
+std::optional<Route> route_request(std::string_view host, std::string_view target,
+                                   std::string_view domain) {
     const std::string h = lower(strip_port(host));
     if (!domain.empty() && h.size() > domain.size() + 1 &&
         h.compare(h.size() - domain.size(), domain.size(), domain) == 0 &&

@@ -17,6 +17,7 @@ struct Route {
 };
 
 // domain is lower-case without a leading dot, e.g. "localhost".
-std::optional<Route> route_request(std::string_view host, std::string_view target, std::string_view domain);
+std::optional<Route> route_request(std::string_view host, std::string_view target,
+                                   std::string_view domain);
 
 }  // namespace ember::platform

@@ -14,7 +14,7 @@
 namespace ember::platform {
 
 class RunnerPool {
-public:
+  public:
     explicit RunnerPool(size_t max_idle = 16) : max_idle_(max_idle) {}
     // Waits for every job to end: the caller must make them end (stop the
     // instances) first.
@@ -23,7 +23,7 @@ public:
     // Starts idle threads ahead of need.
     void prestart(size_t n);
 
-private:
+  private:
     void loop();
     std::mutex mu_;
     std::condition_variable cv_;

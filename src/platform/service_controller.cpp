@@ -1,13 +1,13 @@
 #include "platform/service_controller.h"
 
 #include <dirent.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <spdlog/spdlog.h>
 
 namespace ember::platform {
 
@@ -20,7 +20,12 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 ServiceController::ServiceController(Store& store, ImageStore& images, const DataDir& dir,
                                      GuestFactory& factory, InstanceManager& manager, LogHub& logs)
-    : store_(store), images_(images), dir_(dir), factory_(factory), manager_(manager), logs_(logs) {}
+    : store_(store),
+      images_(images),
+      dir_(dir),
+      factory_(factory),
+      manager_(manager),
+      logs_(logs) {}
 
 ServiceController::~ServiceController() {
     if (background_.joinable()) background_.join();
@@ -49,9 +54,11 @@ Status ServiceController::recover() {
         auto p = factory_.open(rec.spec, path);
         if (p) {
             manager_.deploy(rec, *p);
-            spdlog::info("service {}: generation {} in standby ({})", rec.spec.name, rec.generation, (*p)->describe());
+            spdlog::info("service {}: generation {} in standby ({})", rec.spec.name, rec.generation,
+                         (*p)->describe());
         } else {
-            spdlog::warn("service {}: cached snapshot unusable ({}); preparing it again", rec.spec.name, p.message());
+            spdlog::warn("service {}: cached snapshot unusable ({}); preparing it again",
+                         rec.spec.name, p.message());
             logs_.append(rec.spec.name, "prepare", "ember",
                          "cached snapshot unusable (" + p.message() + "); preparing it again");
             manager_.deploy(rec, nullptr);
@@ -82,12 +89,17 @@ void ServiceController::prepare_in_background(std::vector<ServiceRecord> recs) {
         auto p = factory_.prepare(rec.spec, path, prepare_console(rec.spec.name));
         if (p) {
             manager_.deploy(rec, *p);
-            logs_.append(rec.spec.name, "prepare", "ember", "snapshot prepared again: " + (*p)->describe());
-            spdlog::info("service {}: snapshot prepared again ({})", rec.spec.name, (*p)->describe());
+            logs_.append(rec.spec.name, "prepare", "ember",
+                         "snapshot prepared again: " + (*p)->describe());
+            spdlog::info("service {}: snapshot prepared again ({})", rec.spec.name,
+                         (*p)->describe());
         } else {
-            spdlog::error("service {}: preparing the snapshot failed: {}", rec.spec.name, p.message());
-            manager_.set_failed(rec.spec.name, rec.generation, "preparing the snapshot failed: " + p.message());
-            logs_.append(rec.spec.name, "prepare", "ember", "preparing the snapshot failed: " + p.message());
+            spdlog::error("service {}: preparing the snapshot failed: {}", rec.spec.name,
+                          p.message());
+            manager_.set_failed(rec.spec.name, rec.generation,
+                                "preparing the snapshot failed: " + p.message());
+            logs_.append(rec.spec.name, "prepare", "ember",
+                         "preparing the snapshot failed: " + p.message());
         }
     }
 }
@@ -102,7 +114,8 @@ Expected<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_o
         auto rec = store_.get_image(img);
         if (!rec) return ApiError::internal(rec.message());
         if (!rec->has_value() || !images_.exists(img))
-            return ApiError::bad_request("image " + img + " not found: upload it first (POST /v1/images)");
+            return ApiError::bad_request("image " + img +
+                                         " not found: upload it first (POST /v1/images)");
     }
     auto lock = name_lock(spec.name);
     std::lock_guard g(*lock);
@@ -127,28 +140,30 @@ Expected<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_o
     res.record.generation = res.created ? 1 : (*existing)->generation + 1;
     res.new_snapshot = true;
     const std::string path = dir_.snapshot_path(spec.name, res.record.generation);
-    logs_.append(spec.name, "prepare", "ember",
-                 "preparing generation " + std::to_string(res.record.generation) + " (boot until ready)");
+    logs_.append(
+        spec.name, "prepare", "ember",
+        "preparing generation " + std::to_string(res.record.generation) + " (boot until ready)");
     const auto t0 = std::chrono::steady_clock::now();
     auto p = factory_.prepare(spec, path, prepare_console(spec.name));
     res.prepare_ms = ms_since(t0);
     if (!p) {
         ::unlink(path.c_str());
         logs_.append(spec.name, "prepare", "ember", "deploy failed: " + p.message());
-        spdlog::warn("service {}: deploy of generation {} failed: {}", spec.name, res.record.generation,
-                     p.message().substr(0, p.message().find('\n')));
-        return ApiError{422, "deploy_failed", "deploy of '" + spec.name + "' failed: " + p.message()};
+        spdlog::warn("service {}: deploy of generation {} failed: {}", spec.name,
+                     res.record.generation, p.message().substr(0, p.message().find('\n')));
+        return ApiError{422, "deploy_failed",
+                        "deploy of '" + spec.name + "' failed: " + p.message()};
     }
     if (auto st = store_.put_service(res.record); !st) {
         ::unlink(path.c_str());
         return ApiError::internal(st.message());
     }
     logs_.append(spec.name, "prepare", "ember",
-                 "ready: " + (*p)->describe() + ", prepared in " + std::to_string(static_cast<int>(res.prepare_ms)) +
-                     " ms");
+                 "ready: " + (*p)->describe() + ", prepared in " +
+                     std::to_string(static_cast<int>(res.prepare_ms)) + " ms");
     manager_.deploy(res.record, *p);
-    spdlog::info("service {}: generation {} deployed ({}, prepared in {:.1f} ms)", spec.name, res.record.generation,
-                 (*p)->describe(), res.prepare_ms);
+    spdlog::info("service {}: generation {} deployed ({}, prepared in {:.1f} ms)", spec.name,
+                 res.record.generation, (*p)->describe(), res.prepare_ms);
     if (!res.created) {
         // Instances of the old generation keep their mapping; the file can go.
         ::unlink(dir_.snapshot_path(spec.name, (*existing)->generation).c_str());
@@ -156,7 +171,8 @@ Expected<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_o
     return res;
 }
 
-Expected<ServiceRecord> ServiceController::patch(const std::string& name, const nlohmann::json& body) {
+Expected<ServiceRecord> ServiceController::patch(const std::string& name,
+                                                 const nlohmann::json& body) {
     auto lock = name_lock(name);
     std::lock_guard g(*lock);
     auto existing = store_.get_service(name);
@@ -190,7 +206,9 @@ Expected<bool> ServiceController::remove_image(const std::string& sha256) {
     for (const auto& rec : *services) {
         bool used = rec.spec.image == sha256;
         for (const auto& f : rec.spec.files) used |= f.image == sha256;
-        if (used) return ApiError::conflict("image " + sha256 + " is used by service '" + rec.spec.name + "'");
+        if (used)
+            return ApiError::conflict("image " + sha256 + " is used by service '" + rec.spec.name +
+                                      "'");
     }
     auto img = store_.get_image(sha256);
     if (!img) return ApiError::internal(img.message());

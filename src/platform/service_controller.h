@@ -4,11 +4,10 @@
 // one name are serialised; different names proceed in parallel.
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,7 +30,7 @@ struct DeployResult {
 };
 
 class ServiceController {
-public:
+  public:
     ServiceController(Store& store, ImageStore& images, const DataDir& dir, GuestFactory& factory,
                       InstanceManager& manager, LogHub& logs);
     ~ServiceController();  // waits for background preparation
@@ -48,7 +47,7 @@ public:
     // 409 when a service uses the image.
     Expected<bool> remove_image(const std::string& sha256);
 
-private:
+  private:
     std::shared_ptr<std::mutex> name_lock(const std::string& name);
     void prepare_in_background(std::vector<ServiceRecord> recs);
     ConsoleFn prepare_console(const std::string& name);

@@ -1,16 +1,17 @@
 #include "platform/service_spec.h"
 
-#include <nlohmann/json.hpp>
-
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 namespace ember::platform {
 
 using nlohmann::json;
 
-const char* isolation_name(Isolation i) { return i == Isolation::kRequest ? "request" : "instance"; }
+const char* isolation_name(Isolation i) {
+    return i == Isolation::kRequest ? "request" : "instance";
+}
 
 Status validate_name(const std::string& name) {
     if (name.empty() || name.size() > 63)
@@ -36,15 +37,15 @@ bool is_sha256_hex(const std::string& s) {
 Result<std::string> normalize_guest_path(const std::string& path) {
     if (path.empty()) return Status::error("empty guest path");
     if (path.size() > 255) return Status::error("guest path longer than 255 bytes");
-    if (path.find('\0') != std::string::npos) return Status::error("guest path contains a NUL byte");
+    if (path.find('\0') != std::string::npos)
+        return Status::error("guest path contains a NUL byte");
     std::string out;
     size_t i = 0;
     while (i < path.size()) {
         size_t j = path.find('/', i);
         if (j == std::string::npos) j = path.size();
         const std::string comp = path.substr(i, j - i);
-        if (comp == "..")
-            return Status::error("guest path '" + path + "' contains '..'");
+        if (comp == "..") return Status::error("guest path '" + path + "' contains '..'");
         if (comp == ".") return Status::error("guest path '" + path + "' contains '.'");
         if (!comp.empty()) out += "/" + comp;
         i = j + 1;
@@ -56,11 +57,13 @@ Result<std::string> normalize_guest_path(const std::string& path) {
 namespace {
 
 // Field readers: each returns an error naming the field.
-Status read_string(const json& v, const std::string& field, std::string* out, size_t max = kMaxStringLen) {
+Status read_string(const json& v, const std::string& field, std::string* out,
+                   size_t max = kMaxStringLen) {
     if (!v.is_string()) return Status::error("field '" + field + "' must be a string");
     const auto& s = v.get_ref<const std::string&>();
     if (s.size() > max)
-        return Status::error("field '" + field + "' is longer than " + std::to_string(max) + " bytes");
+        return Status::error("field '" + field + "' is longer than " + std::to_string(max) +
+                             " bytes");
     if (s.find('\0') != std::string::npos)
         return Status::error("field '" + field + "' contains a NUL byte");
     *out = s;
@@ -68,12 +71,13 @@ Status read_string(const json& v, const std::string& field, std::string* out, si
 }
 
 Status read_uint(const json& v, const std::string& field, uint64_t lo, uint64_t hi, uint64_t* out) {
-    if (!v.is_number_integer() || (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0))
+    if (!v.is_number_integer() ||
+        (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0))
         return Status::error("field '" + field + "' must be a non-negative integer");
     const uint64_t x = v.get<uint64_t>();
     if (x < lo || x > hi)
-        return Status::error("field '" + field + "' must be between " + std::to_string(lo) + " and " +
-                             std::to_string(hi) + ", got " + std::to_string(x));
+        return Status::error("field '" + field + "' must be between " + std::to_string(lo) +
+                             " and " + std::to_string(hi) + ", got " + std::to_string(x));
     *out = x;
     return Status::ok();
 }
@@ -90,7 +94,8 @@ Status read_string_list(const json& v, const std::string& field, size_t max_item
                         std::vector<std::string>* out) {
     if (!v.is_array()) return Status::error("field '" + field + "' must be an array of strings");
     if (v.size() > max_items)
-        return Status::error("field '" + field + "' has more than " + std::to_string(max_items) + " items");
+        return Status::error("field '" + field + "' has more than " + std::to_string(max_items) +
+                             " items");
     out->clear();
     for (size_t i = 0; i < v.size(); ++i) {
         std::string s;
@@ -122,7 +127,8 @@ Status read_env(const json& v, std::vector<std::string>* out) {
 }
 
 Status read_files(const json& v, std::vector<FileEntry>* out) {
-    if (!v.is_array()) return Status::error("field 'files' must be an array of {path, image, mode}");
+    if (!v.is_array())
+        return Status::error("field 'files' must be an array of {path, image, mode}");
     if (v.size() > kMaxFiles) return Status::error("field 'files' has more than 256 items");
     out->clear();
     std::set<std::string> seen;
@@ -142,10 +148,12 @@ Status read_files(const json& v, std::vector<FileEntry>* out) {
             } else if (it.key() == "image") {
                 if (auto st = read_string(it.value(), f + ".image", &e.image); !st) return st;
                 if (!is_sha256_hex(e.image))
-                    return Status::error("field '" + f + ".image' must be a sha256 (64 hex digits)");
+                    return Status::error("field '" + f +
+                                         ".image' must be a sha256 (64 hex digits)");
                 have_image = true;
             } else if (it.key() == "mode") {
-                if (auto st = read_uint_into(it.value(), f + ".mode", 0, 07777, &e.mode); !st) return st;
+                if (auto st = read_uint_into(it.value(), f + ".mode", 0, 07777, &e.mode); !st)
+                    return st;
             } else {
                 return Status::error("unknown field '" + f + "." + it.key() + "'");
             }
@@ -162,9 +170,13 @@ Status read_files(const json& v, std::vector<FileEntry>* out) {
 Status read_isolation(const json& v, Isolation* out) {
     std::string s;
     if (auto st = read_string(v, "isolation", &s); !st) return st;
-    if (s == "instance") *out = Isolation::kInstance;
-    else if (s == "request") *out = Isolation::kRequest;
-    else return Status::error("field 'isolation' must be \"instance\" or \"request\", got '" + s.substr(0, 40) + "'");
+    if (s == "instance")
+        *out = Isolation::kInstance;
+    else if (s == "request")
+        *out = Isolation::kRequest;
+    else
+        return Status::error("field 'isolation' must be \"instance\" or \"request\", got '" +
+                             s.substr(0, 40) + "'");
     return Status::ok();
 }
 
@@ -174,13 +186,16 @@ constexpr uint64_t kMaxIdleMs = 7ull * 24 * 3600 * 1000;
 // Runtime fields, shared by the full parser and PATCH.
 Status read_runtime_field(const std::string& key, const json& v, ServiceSpec* s, bool* known) {
     *known = true;
-    if (key == "min_instances") return read_uint_into(v, key, 0, kMaxInstancesLimit, &s->min_instances);
-    if (key == "max_instances") return read_uint_into(v, key, 1, kMaxInstancesLimit, &s->max_instances);
+    if (key == "min_instances")
+        return read_uint_into(v, key, 0, kMaxInstancesLimit, &s->min_instances);
+    if (key == "max_instances")
+        return read_uint_into(v, key, 1, kMaxInstancesLimit, &s->max_instances);
     if (key == "concurrency") return read_uint_into(v, key, 1, 1024, &s->concurrency);
     if (key == "idle_timeout_ms") return read_uint_into(v, key, 0, kMaxIdleMs, &s->idle_timeout_ms);
     if (key == "timeout_ms") return read_uint_into(v, key, 1, kMaxTimeoutMs, &s->timeout_ms);
     if (key == "queue_size") return read_uint_into(v, key, 0, 100000, &s->queue_size);
-    if (key == "queue_timeout_ms") return read_uint_into(v, key, 0, kMaxTimeoutMs, &s->queue_timeout_ms);
+    if (key == "queue_timeout_ms")
+        return read_uint_into(v, key, 0, kMaxTimeoutMs, &s->queue_timeout_ms);
     if (key == "isolation") return read_isolation(v, &s->isolation);
     if (key == "spare_instances") return read_uint_into(v, key, 0, 64, &s->spare_instances);
     *known = false;
@@ -188,8 +203,8 @@ Status read_runtime_field(const std::string& key, const json& v, ServiceSpec* s,
 }
 
 const std::set<std::string>& deploy_fields() {
-    static const std::set<std::string> f = {"name", "image", "program", "port", "args", "env",
-                                            "files", "egress", "memory_mb"};
+    static const std::set<std::string> f = {"name", "image", "program", "port",     "args",
+                                            "env",  "files", "egress",  "memory_mb"};
     return f;
 }
 
@@ -222,7 +237,8 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
             std::string n;
             st = read_string(v, "name", &n, 63);
             if (st && !name.empty() && n != name)
-                st = Status::error("field 'name' ('" + n + "') does not match the URL ('" + name + "')");
+                st = Status::error("field 'name' ('" + n + "') does not match the URL ('" + name +
+                                   "')");
             s.name = n;
         } else if (key == "image") {
             st = read_string(v, "image", &s.image);
@@ -247,7 +263,8 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
             for (const auto& e : s.egress) {
                 const auto colon = e.rfind(':');
                 if (st && (colon == std::string::npos || colon == 0 || colon + 1 == e.size()))
-                    st = Status::error("field 'egress': expected HOST:PORT, got '" + e.substr(0, 80) + "'");
+                    st = Status::error("field 'egress': expected HOST:PORT, got '" +
+                                       e.substr(0, 80) + "'");
             }
         } else if (key == "memory_mb") {
             st = read_uint_into(v, "memory_mb", kMinMemoryMb, kMaxMemoryMb, &s.memory_mb);
@@ -259,7 +276,8 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
         if (!st) return st;
     }
     if (auto st = validate_name(s.name); !st) return st;
-    if (!have_image) return Status::error("field 'image' is required (upload the program with POST /v1/images)");
+    if (!have_image)
+        return Status::error("field 'image' is required (upload the program with POST /v1/images)");
     if (!have_queue_timeout) s.queue_timeout_ms = std::min(s.queue_timeout_ms, s.timeout_ms);
     for (const auto& f : s.files)
         if (f.path == "/bin/" + s.program)
@@ -276,8 +294,9 @@ Status apply_patch(ServiceSpec* spec, const json& j) {
         if (auto st = read_runtime_field(it.key(), it.value(), &s, &known); !st) return st;
         if (known) continue;
         if (deploy_fields().count(it.key()))
-            return Status::error("field '" + it.key() +
-                                 "' cannot be patched: it changes the snapshot; deploy again (PUT)");
+            return Status::error(
+                "field '" + it.key() +
+                "' cannot be patched: it changes the snapshot; deploy again (PUT)");
         return Status::error("unknown field '" + it.key().substr(0, 80) + "'");
     }
     if (auto st = validate_spec(s); !st) return st;
@@ -289,21 +308,26 @@ Status validate_spec(const ServiceSpec& s) {
     if (auto st = validate_name(s.name); !st) return st;
     if (s.min_instances > s.max_instances)
         return Status::error("min_instances (" + std::to_string(s.min_instances) +
-                             ") is larger than max_instances (" + std::to_string(s.max_instances) + ")");
+                             ") is larger than max_instances (" + std::to_string(s.max_instances) +
+                             ")");
     if (s.queue_timeout_ms > s.timeout_ms)
         return Status::error("queue_timeout_ms (" + std::to_string(s.queue_timeout_ms) +
                              ") is larger than timeout_ms (" + std::to_string(s.timeout_ms) + ")");
     if (s.isolation == Isolation::kRequest && s.min_instances > 0)
-        return Status::error("min_instances must be 0 with isolation \"request\" (instances are never reused; "
-                             "see spare_instances)");
+        return Status::error(
+            "min_instances must be 0 with isolation \"request\" (instances are never reused; "
+            "see spare_instances)");
     if (s.isolation != Isolation::kRequest && s.spare_instances > 0)
-        return Status::error("spare_instances needs isolation \"request\" (with isolation \"instance\", use min_instances)");
+        return Status::error(
+            "spare_instances needs isolation \"request\" (with isolation \"instance\", use "
+            "min_instances)");
     return Status::ok();
 }
 
 json spec_to_json(const ServiceSpec& s) {
     json files = json::array();
-    for (const auto& f : s.files) files.push_back({{"path", f.path}, {"image", f.image}, {"mode", f.mode}});
+    for (const auto& f : s.files)
+        files.push_back({{"path", f.path}, {"image", f.image}, {"mode", f.mode}});
     return json{{"name", s.name},
                 {"image", s.image},
                 {"program", s.program},
@@ -328,7 +352,8 @@ bool needs_new_snapshot(const ServiceSpec& a, const ServiceSpec& b) {
     auto files_eq = [](const std::vector<FileEntry>& x, const std::vector<FileEntry>& y) {
         if (x.size() != y.size()) return false;
         for (size_t i = 0; i < x.size(); ++i)
-            if (x[i].path != y[i].path || x[i].image != y[i].image || x[i].mode != y[i].mode) return false;
+            if (x[i].path != y[i].path || x[i].image != y[i].image || x[i].mode != y[i].mode)
+                return false;
         return true;
     };
     return a.image != b.image || a.program != b.program || a.port != b.port || a.args != b.args ||

@@ -3,9 +3,8 @@
 // (unknown fields are errors), stored in the state database as JSON.
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -28,9 +27,9 @@ struct FileEntry {
 struct ServiceSpec {
     // Deploy fields: changing any of them prepares a new snapshot.
     std::string name;
-    std::string image;            // sha256 of the program in the image store
-    std::string program = "app";  // the program is /bin/<program> in the guest
-    uint16_t port = 8080;         // the guest port the program listens on
+    std::string image;              // sha256 of the program in the image store
+    std::string program = "app";    // the program is /bin/<program> in the guest
+    uint16_t port = 8080;           // the guest port the program listens on
     std::vector<std::string> args;  // argv[1..]
     std::vector<std::string> env;   // "K=V"
     std::vector<FileEntry> files;

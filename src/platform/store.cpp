@@ -11,7 +11,7 @@ namespace {
 
 // A prepared statement that finalizes itself.
 class Stmt {
-public:
+  public:
     Stmt(sqlite3* db, const char* sql) : db_(db) {
         if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) s_ = nullptr;
     }
@@ -30,12 +30,15 @@ public:
     int step() { return sqlite3_step(s_); }
     std::string text(int col) {
         const auto* p = sqlite3_column_text(s_, col);
-        return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, col)) : "";
+        return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, col))
+                 : "";
     }
     int64_t int64(int col) { return sqlite3_column_int64(s_, col); }
-    Status error(const std::string& what) const { return Status::error(what + ": " + sqlite3_errmsg(db_)); }
+    Status error(const std::string& what) const {
+        return Status::error(what + ": " + sqlite3_errmsg(db_));
+    }
 
-private:
+  private:
     sqlite3* db_;
     sqlite3_stmt* s_ = nullptr;
 };
@@ -44,9 +47,11 @@ Result<ServiceRecord> service_from_row(Stmt& st) {
     ServiceRecord r;
     const std::string name = st.text(0);
     auto j = nlohmann::json::parse(st.text(1), nullptr, false);
-    if (j.is_discarded()) return Status::error("service '" + name + "': stored spec is not valid JSON");
+    if (j.is_discarded())
+        return Status::error("service '" + name + "': stored spec is not valid JSON");
     auto spec = spec_from_json(j, name);
-    if (!spec) return Status::error("service '" + name + "': stored spec is invalid: " + spec.message());
+    if (!spec)
+        return Status::error("service '" + name + "': stored spec is invalid: " + spec.message());
     r.spec = std::move(*spec);
     r.generation = static_cast<uint64_t>(st.int64(2));
     r.created_at = st.int64(3);
@@ -70,9 +75,9 @@ Status Store::exec(const char* sql) {
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     sqlite3* db = nullptr;
-    const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                                   nullptr);
+    const int rc = sqlite3_open_v2(
+        path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+        nullptr);
     if (rc != SQLITE_OK) {
         std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
         sqlite3_close(db);
@@ -80,8 +85,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     }
     std::unique_ptr<Store> s(new Store(db));
     sqlite3_busy_timeout(db, 5000);
-    auto fail = [&](const Status& st) { return Status::error("state database " + path + ": " + st.message()); };
-    if (auto st = s->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"); !st)
+    auto fail = [&](const Status& st) {
+        return Status::error("state database " + path + ": " + st.message());
+    };
+    if (auto st =
+            s->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+        !st)
         return fail(st);
     int app_id = 0, version = 0;
     {
@@ -94,19 +103,26 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
         // A new database, or one that never had our schema: it must be empty.
         Stmt t(db, "SELECT count(*) FROM sqlite_master");
         if (t.ok() && t.step() == SQLITE_ROW && t.int64(0) != 0)
-            return fail(Status::error("not an Ember database (it has tables but no schema version)"));
+            return fail(
+                Status::error("not an Ember database (it has tables but no schema version)"));
         const std::string schema =
             "BEGIN;"
             "CREATE TABLE images(sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL,"
             " created_at INTEGER NOT NULL);"
             "CREATE TABLE services(name TEXT PRIMARY KEY, spec TEXT NOT NULL,"
-            " generation INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
-            "PRAGMA application_id=" + std::to_string(kApplicationId) + ";"
-            "PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";"
+            " generation INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT "
+            "NULL);"
+            "PRAGMA application_id=" +
+            std::to_string(kApplicationId) +
+            ";"
+            "PRAGMA user_version=" +
+            std::to_string(kSchemaVersion) +
+            ";"
             "COMMIT;";
         if (auto st = s->exec(schema.c_str()); !st) return fail(st);
     } else if (app_id != kApplicationId) {
-        return fail(Status::error("not an Ember database (application id " + std::to_string(app_id) + ")"));
+        return fail(
+            Status::error("not an Ember database (application id " + std::to_string(app_id) + ")"));
     } else if (version > kSchemaVersion) {
         return fail(Status::error("schema version " + std::to_string(version) +
                                   " is newer than this emberd understands (" +
@@ -160,7 +176,8 @@ Status Store::delete_image(const std::string& sha256) {
 Status Store::put_service(const ServiceRecord& rec) {
     std::lock_guard lock(mu_);
     Stmt st(db_,
-            "INSERT INTO services(name, spec, generation, created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5)"
+            "INSERT INTO services(name, spec, generation, created_at, updated_at) VALUES(?1, ?2, "
+            "?3, ?4, ?5)"
             " ON CONFLICT(name) DO UPDATE SET spec = ?2, generation = ?3, updated_at = ?5");
     if (!st.ok()) return st.error("put_service");
     st.bind(1, rec.spec.name)
@@ -174,7 +191,8 @@ Status Store::put_service(const ServiceRecord& rec) {
 
 Result<std::optional<ServiceRecord>> Store::get_service(const std::string& name) {
     std::lock_guard lock(mu_);
-    Stmt st(db_, "SELECT name, spec, generation, created_at, updated_at FROM services WHERE name = ?1");
+    Stmt st(db_,
+            "SELECT name, spec, generation, created_at, updated_at FROM services WHERE name = ?1");
     if (!st.ok()) return st.error("get_service");
     st.bind(1, name);
     const int rc = st.step();
@@ -187,7 +205,8 @@ Result<std::optional<ServiceRecord>> Store::get_service(const std::string& name)
 
 Result<std::vector<ServiceRecord>> Store::list_services() {
     std::lock_guard lock(mu_);
-    Stmt st(db_, "SELECT name, spec, generation, created_at, updated_at FROM services ORDER BY name");
+    Stmt st(db_,
+            "SELECT name, spec, generation, created_at, updated_at FROM services ORDER BY name");
     if (!st.ok()) return st.error("list_services");
     std::vector<ServiceRecord> out;
     int rc;

@@ -33,7 +33,7 @@ struct ServiceRecord {
 // Thread-safe: one connection behind a mutex (state changes are rare; the
 // request path never touches the database).
 class Store {
-public:
+  public:
     ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
@@ -54,7 +54,7 @@ public:
     static constexpr int kSchemaVersion = 1;
     static constexpr int kApplicationId = 0x454d4252;  // "EMBR"
 
-private:
+  private:
     explicit Store(sqlite3* db) : db_(db) {}
     Status exec(const char* sql);
     std::mutex mu_;

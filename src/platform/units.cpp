@@ -43,11 +43,16 @@ std::optional<uint64_t> parse_size(const std::string& s) {
     if (!v) return std::nullopt;
     const std::string suffix = s.substr(end);
     double mul;
-    if (suffix.empty() || suffix == "B") mul = 1;
-    else if (suffix == "K" || suffix == "k" || suffix == "KiB") mul = 1024.0;
-    else if (suffix == "M" || suffix == "m" || suffix == "MiB") mul = 1024.0 * 1024;
-    else if (suffix == "G" || suffix == "g" || suffix == "GiB") mul = 1024.0 * 1024 * 1024;
-    else return std::nullopt;
+    if (suffix.empty() || suffix == "B")
+        mul = 1;
+    else if (suffix == "K" || suffix == "k" || suffix == "KiB")
+        mul = 1024.0;
+    else if (suffix == "M" || suffix == "m" || suffix == "MiB")
+        mul = 1024.0 * 1024;
+    else if (suffix == "G" || suffix == "g" || suffix == "GiB")
+        mul = 1024.0 * 1024 * 1024;
+    else
+        return std::nullopt;
     const double bytes = *v * mul;
     if (bytes > 9.0e18 || bytes != std::floor(bytes)) return std::nullopt;
     return static_cast<uint64_t>(bytes);
@@ -59,13 +64,20 @@ std::optional<uint64_t> parse_duration_ms(const std::string& s) {
     if (!v) return std::nullopt;
     const std::string unit = s.substr(end);
     double ms_per_unit;
-    if (unit == "ns") ms_per_unit = 1e-6;
-    else if (unit == "us") ms_per_unit = 1e-3;
-    else if (unit == "ms") ms_per_unit = 1;
-    else if (unit == "s" || unit.empty()) ms_per_unit = 1e3;
-    else if (unit == "m" || unit == "min") ms_per_unit = 60e3;
-    else if (unit == "h") ms_per_unit = 3600e3;
-    else return std::nullopt;
+    if (unit == "ns")
+        ms_per_unit = 1e-6;
+    else if (unit == "us")
+        ms_per_unit = 1e-3;
+    else if (unit == "ms")
+        ms_per_unit = 1;
+    else if (unit == "s" || unit.empty())
+        ms_per_unit = 1e3;
+    else if (unit == "m" || unit == "min")
+        ms_per_unit = 60e3;
+    else if (unit == "h")
+        ms_per_unit = 3600e3;
+    else
+        return std::nullopt;
     const double ms = *v * ms_per_unit;
     if (ms > 10.0 * 365 * 24 * 3600e3) return std::nullopt;
     return static_cast<uint64_t>(std::ceil(ms));
@@ -76,13 +88,17 @@ std::string format_duration_ms(uint64_t ms) {
     if (ms < 1000) {
         std::snprintf(b, sizeof b, "%llums", static_cast<unsigned long long>(ms));
     } else if (ms < 60000) {
-        if (ms % 1000 == 0) std::snprintf(b, sizeof b, "%llus", static_cast<unsigned long long>(ms / 1000));
-        else std::snprintf(b, sizeof b, "%gs", static_cast<double>(ms) / 1000);
+        if (ms % 1000 == 0)
+            std::snprintf(b, sizeof b, "%llus", static_cast<unsigned long long>(ms / 1000));
+        else
+            std::snprintf(b, sizeof b, "%gs", static_cast<double>(ms) / 1000);
     } else {
         const uint64_t m = ms / 60000, rest = ms % 60000;
-        if (rest == 0) std::snprintf(b, sizeof b, "%llum", static_cast<unsigned long long>(m));
-        else std::snprintf(b, sizeof b, "%llum%s", static_cast<unsigned long long>(m),
-                           format_duration_ms(rest).c_str());
+        if (rest == 0)
+            std::snprintf(b, sizeof b, "%llum", static_cast<unsigned long long>(m));
+        else
+            std::snprintf(b, sizeof b, "%llum%s", static_cast<unsigned long long>(m),
+                          format_duration_ms(rest).c_str());
     }
     return b;
 }
@@ -96,8 +112,10 @@ std::string format_size(uint64_t bytes) {
         ++u;
     }
     char b[32];
-    if (v == std::floor(v)) std::snprintf(b, sizeof b, "%.0f%s", v, kUnits[u]);
-    else std::snprintf(b, sizeof b, "%.1f%s", v, kUnits[u]);
+    if (v == std::floor(v))
+        std::snprintf(b, sizeof b, "%.0f%s", v, kUnits[u]);
+    else
+        std::snprintf(b, sizeof b, "%.1f%s", v, kUnits[u]);
     return b;
 }
 

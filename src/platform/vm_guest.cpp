@@ -17,7 +17,7 @@ namespace {
 // The console of a VM that serves one instance after another: forwards to
 // the current instance's sink.
 class ConsoleSlot {
-public:
+  public:
     void set(ConsoleFn fn) {
         std::lock_guard lock(mu_);
         fn_ = std::move(fn);
@@ -27,7 +27,7 @@ public:
         if (fn_) fn_(fd, p, n);
     }
 
-private:
+  private:
     std::mutex mu_;
     ConsoleFn fn_;
 };
@@ -50,7 +50,7 @@ VmConfig instance_config(const NetConfig& net, const std::shared_ptr<ConsoleSlot
 }
 
 class VmPrepared : public Prepared {
-public:
+  public:
     VmPrepared(std::shared_ptr<const snapshot::Snapshot> snap, NetConfig net, size_t max_warm)
         : snap_(std::move(snap)), net_(std::move(net)), max_warm_(max_warm) {}
     std::string describe() const override {
@@ -76,7 +76,7 @@ public:
         return true;
     }
 
-private:
+  private:
     std::shared_ptr<const snapshot::Snapshot> snap_;
     NetConfig net_;
     size_t max_warm_;
@@ -85,7 +85,7 @@ private:
 };
 
 class VmGuest : public Guest {
-public:
+  public:
     VmGuest(WarmVm w, std::shared_ptr<const VmPrepared> prepared, bool reused)
         : w_(std::move(w)), prepared_(std::move(prepared)), reused_(reused) {}
     bool reused() const override { return reused_; }
@@ -106,8 +106,10 @@ public:
     // follows it; after run() the VM takes nothing more.
     void post(int fd, uint16_t port) override {
         std::lock_guard lock(mu_);
-        if (ended_) ::close(fd);
-        else w_.vm->post_connection(fd, port);
+        if (ended_)
+            ::close(fd);
+        else
+            w_.vm->post_connection(fd, port);
     }
     void stop() override {
         std::lock_guard lock(mu_);
@@ -128,13 +130,14 @@ public:
         if (r.outcome == Outcome::kExited)
             e.description = "exited with status " + std::to_string(r.exit_status);
         else
-            e.description = std::string(outcome_name(r.outcome)) + (r.message.empty() ? "" : ": " + r.message);
+            e.description =
+                std::string(outcome_name(r.outcome)) + (r.message.empty() ? "" : ": " + r.message);
         // Only VMs that ended cleanly are reused.
         reusable_ = r.outcome == Outcome::kStopped || r.outcome == Outcome::kExited;
         return e;
     }
 
-private:
+  private:
     WarmVm w_;
     std::shared_ptr<const VmPrepared> prepared_;
     bool reused_;
@@ -156,7 +159,8 @@ Result<NetConfig> net_config(const ServiceSpec& spec) {
 // The guest listens on these ports: "8080, 9090" or "none".
 std::string listener_ports(const snapshot::Snapshot& s) {
     std::string out;
-    for (const auto& [id, port] : s.vmm().listeners) out += (out.empty() ? "" : ", ") + std::to_string(port);
+    for (const auto& [id, port] : s.vmm().listeners)
+        out += (out.empty() ? "" : ", ") + std::to_string(port);
     return out.empty() ? "none" : out;
 }
 
@@ -164,15 +168,15 @@ Status check_listens(const snapshot::Snapshot& s, uint16_t port) {
     for (const auto& [id, p] : s.vmm().listeners)
         if (p == port) return Status::ok();
     if (s.vmm().listeners.empty())
-        return Status::error("the program became idle without listening on port " + std::to_string(port) +
-                             " (a service must accept connections)");
+        return Status::error("the program became idle without listening on port " +
+                             std::to_string(port) + " (a service must accept connections)");
     return Status::error("the program listens on port(s) " + listener_ports(s) + ", not on port " +
                          std::to_string(port) + " (set the service's port)");
 }
 
 // Keeps the last `cap` bytes of console output, for error messages.
 class Tail {
-public:
+  public:
     explicit Tail(size_t cap) : cap_(cap) {}
     void add(const char* p, size_t n) {
         std::lock_guard lock(mu_);
@@ -184,7 +188,7 @@ public:
         return buf_;
     }
 
-private:
+  private:
     std::mutex mu_;
     size_t cap_;
     std::string buf_;
@@ -235,27 +239,32 @@ Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpe
     if (!res) return Status::error("cannot start the program: " + res.message());
     auto with_output = [&](const std::string& msg) {
         const std::string out = tail->text();
-        return Status::error(msg + (out.empty() ? "; it printed nothing" : "; its output ends with:\n" + out));
+        return Status::error(
+            msg + (out.empty() ? "; it printed nothing" : "; its output ends with:\n" + out));
     };
     switch (res->outcome) {
-        case Outcome::kSnapshotted: break;
+        case Outcome::kSnapshotted:
+            break;
         case Outcome::kExited:
-            return with_output("the program exited with status " + std::to_string(res->exit_status) +
-                               " before it was ready to serve");
+            return with_output("the program exited with status " +
+                               std::to_string(res->exit_status) + " before it was ready to serve");
         case Outcome::kTimeout:
             return with_output("the program did not become ready (listening, idle) within " +
                                std::to_string(opts_.prepare_timeout_ms) + " ms");
         default:
             return with_output(std::string("the program failed before it was ready to serve: ") +
-                               outcome_name(res->outcome) + (res->message.empty() ? "" : ": " + res->message));
+                               outcome_name(res->outcome) +
+                               (res->message.empty() ? "" : ": " + res->message));
     }
     auto snap = snapshot::Snapshot::open(snapshot_path);
-    if (!snap) return Status::error("the snapshot just written cannot be opened: " + snap.message());
+    if (!snap)
+        return Status::error("the snapshot just written cannot be opened: " + snap.message());
     if (auto st = check_listens(**snap, spec.port); !st) {
         ::unlink(snapshot_path.c_str());
         return with_output(st.message());
     }
-    return std::shared_ptr<const Prepared>(std::make_shared<VmPrepared>(*snap, *net, opts_.warm_vms));
+    return std::shared_ptr<const Prepared>(
+        std::make_shared<VmPrepared>(*snap, *net, opts_.warm_vms));
 }
 
 Result<std::shared_ptr<const Prepared>> VmGuestFactory::open(const ServiceSpec& spec,
@@ -265,7 +274,8 @@ Result<std::shared_ptr<const Prepared>> VmGuestFactory::open(const ServiceSpec& 
     auto snap = snapshot::Snapshot::open(snapshot_path);
     if (!snap) return snap.status();
     if (auto st = check_listens(**snap, spec.port); !st) return st;
-    return std::shared_ptr<const Prepared>(std::make_shared<VmPrepared>(*snap, *net, opts_.warm_vms));
+    return std::shared_ptr<const Prepared>(
+        std::make_shared<VmPrepared>(*snap, *net, opts_.warm_vms));
 }
 
 Result<std::unique_ptr<Guest>> VmGuestFactory::restore(const std::shared_ptr<const Prepared>& p,

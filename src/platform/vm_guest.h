@@ -13,7 +13,7 @@
 namespace ember::platform {
 
 struct VmGuestOptions {
-    uint64_t prepare_timeout_ms = 10000;   // boot to READY
+    uint64_t prepare_timeout_ms = 10000;  // boot to READY
     uint64_t max_image_bytes = 256ull << 20;
     // Finished instances' VMs kept per snapshot, already reset to the
     // snapshot's state (Vm::reset), for the next instance: a reset VM keeps
@@ -23,17 +23,18 @@ struct VmGuestOptions {
 };
 
 class VmGuestFactory : public GuestFactory {
-public:
+  public:
     VmGuestFactory(const ImageStore& images, VmGuestOptions opts) : images_(images), opts_(opts) {}
 
-    Result<std::shared_ptr<const Prepared>> prepare(const ServiceSpec& spec, const std::string& snapshot_path,
+    Result<std::shared_ptr<const Prepared>> prepare(const ServiceSpec& spec,
+                                                    const std::string& snapshot_path,
                                                     const ConsoleFn& console) override;
     Result<std::shared_ptr<const Prepared>> open(const ServiceSpec& spec,
                                                  const std::string& snapshot_path) override;
     Result<std::unique_ptr<Guest>> restore(const std::shared_ptr<const Prepared>& p,
                                            const ConsoleFn& console) override;
 
-private:
+  private:
     const ImageStore& images_;
     VmGuestOptions opts_;
 };

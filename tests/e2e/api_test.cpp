@@ -22,7 +22,8 @@ TEST_F(E2eTest, ApiWithoutTokenIs401) {
         EXPECT_EQ(r.status, 401) << path;
         EXPECT_NE(error_message(r).find("missing API token"), std::string::npos) << r.body;
     }
-    auto bad = http_request(d_->api_port(), "GET", "/v1/services", "", {{"Authorization", "Bearer nope"}});
+    auto bad =
+        http_request(d_->api_port(), "GET", "/v1/services", "", {{"Authorization", "Bearer nope"}});
     EXPECT_EQ(bad.status, 401);
     EXPECT_EQ(error_message(bad), "invalid API token");
     // An upload without the token is refused before its body is read.
@@ -50,7 +51,10 @@ TEST_F(E2eTest, UnknownFieldIs400NamingIt) {
     auto r = d_->api("PUT", "/v1/services/x", json{{"image", sha}, {"replicas", 3}}.dump());
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(error_message(r), "unknown field 'replicas'");
-    auto r2 = d_->api("PUT", "/v1/services/x", json{{"image", sha}, {"files", {{{"path", "/a"}, {"image", sha}, {"owner", "root"}}}}}.dump());
+    auto r2 = d_->api(
+        "PUT", "/v1/services/x",
+        json{{"image", sha}, {"files", {{{"path", "/a"}, {"image", sha}, {"owner", "root"}}}}}
+            .dump());
     EXPECT_EQ(r2.status, 400);
     EXPECT_EQ(error_message(r2), "unknown field 'files[0].owner'");
 }
@@ -60,7 +64,8 @@ TEST_F(E2eTest, WrongTypesAndRangesAre400) {
     auto r = d_->api("PUT", "/v1/services/x", json{{"image", sha}, {"port", "80"}}.dump());
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(error_message(r), "field 'port' must be a non-negative integer");
-    auto r2 = d_->api("PUT", "/v1/services/x", json{{"image", sha}, {"min_instances", 5}, {"max_instances", 2}}.dump());
+    auto r2 = d_->api("PUT", "/v1/services/x",
+                      json{{"image", sha}, {"min_instances", 5}, {"max_instances", 2}}.dump());
     EXPECT_EQ(r2.status, 400);
     EXPECT_NE(error_message(r2).find("larger than max_instances"), std::string::npos);
     auto r3 = d_->api("PUT", "/v1/services/x", json{{"image", std::string(64, 'a')}}.dump());
@@ -88,8 +93,9 @@ TEST_F(E2eTest, InvalidServiceNamesAre400) {
 TEST_F(E2eTest, DotDotInFileDestinationsIs400) {
     const std::string sha = d_->upload(e2e_app_path());
     for (const char* path : {"../etc/passwd", "/a/../../b", "/a/./b", ""}) {
-        auto r = d_->api("PUT", "/v1/services/files",
-                         json{{"image", sha}, {"files", {{{"path", path}, {"image", sha}}}}}.dump());
+        auto r =
+            d_->api("PUT", "/v1/services/files",
+                    json{{"image", sha}, {"files", {{{"path", path}, {"image", sha}}}}}.dump());
         EXPECT_EQ(r.status, 400) << path << ": " << r.body;
     }
     auto r = d_->api("PUT", "/v1/services/files",
@@ -110,7 +116,8 @@ TEST_F(E2eTest, UnknownServicesAre404) {
 
 TEST_F(E2eTest, PatchChangesScalingButNotTheProgram) {
     deploy_app("patched");
-    auto r = d_->api("PATCH", "/v1/services/patched", json{{"max_instances", 7}, {"concurrency", 2}}.dump());
+    auto r = d_->api("PATCH", "/v1/services/patched",
+                     json{{"max_instances", 7}, {"concurrency", 2}}.dump());
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(json::parse(r.body)["max_instances"], 7);
     auto bad = d_->api("PATCH", "/v1/services/patched", json{{"port", 81}}.dump());
@@ -142,7 +149,8 @@ TEST_F(E2eTest, FilesAndEnvironmentReachTheProgram) {
     std::fputs("setting=42\n", f);
     std::fclose(f);
     const std::string sha = d_->upload(conf);
-    deploy_app("configured", {{"env", {"GREETING=hi there"}}, {"files", {{{"path", "/etc/app.conf"}, {"image", sha}}}}});
+    deploy_app("configured", {{"env", {"GREETING=hi there"}},
+                              {"files", {{{"path", "/etc/app.conf"}, {"image", sha}}}}});
     EXPECT_EQ(d_->get("configured", "/env/GREETING").body, "hi there\n");
     EXPECT_EQ(d_->get("configured", "/file/etc/app.conf").body, "setting=42\n");
 }
@@ -152,14 +160,17 @@ TEST_F(E2eTest, LogsShowConsoleOutputAndFollowStreamsNewLines) {
     ASSERT_EQ(d_->get("chatty", "/count").status, 200);
     auto logs = d_->api("GET", "/v1/services/chatty/logs");
     ASSERT_EQ(logs.status, 200);
-    EXPECT_NE(logs.body.find("prepare stdout: e2e_app: listening on port 8080"), std::string::npos) << logs.body;
+    EXPECT_NE(logs.body.find("prepare stdout: e2e_app: listening on port 8080"), std::string::npos)
+        << logs.body;
     EXPECT_NE(logs.body.find("stdout: e2e_app: GET /count"), std::string::npos) << logs.body;
 
     // Follow: a raw connection that keeps reading while a request happens.
     const int fd = connect_to(d_->api_port());
     ASSERT_GE(fd, 0);
-    ASSERT_TRUE(send_all(fd, "GET /v1/services/chatty/logs?follow=true&tail=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                                 d_->token() + "\r\n\r\n"));
+    ASSERT_TRUE(send_all(fd,
+                         "GET /v1/services/chatty/logs?follow=true&tail=1 HTTP/1.1\r\nHost: "
+                         "x\r\nAuthorization: Bearer " +
+                             d_->token() + "\r\n\r\n"));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     ASSERT_EQ(d_->get("chatty", "/followed").status, 404);
     const std::string streamed = read_until_close(fd, 1500);
@@ -177,13 +188,24 @@ TEST_F(E2eTest, MetricsCountRequestsColdStartsAndInstances) {
     ASSERT_EQ(m.status, 200);
     EXPECT_NE(m.header("content-type").find("text/plain"), std::string::npos);
     const std::string& b = m.body;
-    EXPECT_NE(b.find("ember_requests_total{service=\"measured\",code=\"200\"} 2"), std::string::npos) << b;
-    EXPECT_NE(b.find("ember_requests_total{service=\"measured\",code=\"404\"} 1"), std::string::npos) << b;
+    EXPECT_NE(b.find("ember_requests_total{service=\"measured\",code=\"200\"} 2"),
+              std::string::npos)
+        << b;
+    EXPECT_NE(b.find("ember_requests_total{service=\"measured\",code=\"404\"} 1"),
+              std::string::npos)
+        << b;
     EXPECT_NE(b.find("ember_cold_starts_total{service=\"measured\"} 1"), std::string::npos) << b;
-    EXPECT_NE(b.find("ember_cold_start_duration_seconds_count{stage=\"restore\"} 1"), std::string::npos) << b;
-    EXPECT_NE(b.find("ember_cold_start_duration_seconds_bucket{stage=\"total\",le=\"+Inf\"} 1"), std::string::npos) << b;
-    EXPECT_NE(b.find("ember_instances{service=\"measured\",state=\"idle\"} 1"), std::string::npos) << b;
-    EXPECT_NE(b.find("ember_instance_guest_memory_bytes{service=\"measured\"} 67108864"), std::string::npos) << b;
+    EXPECT_NE(b.find("ember_cold_start_duration_seconds_count{stage=\"restore\"} 1"),
+              std::string::npos)
+        << b;
+    EXPECT_NE(b.find("ember_cold_start_duration_seconds_bucket{stage=\"total\",le=\"+Inf\"} 1"),
+              std::string::npos)
+        << b;
+    EXPECT_NE(b.find("ember_instances{service=\"measured\",state=\"idle\"} 1"), std::string::npos)
+        << b;
+    EXPECT_NE(b.find("ember_instance_guest_memory_bytes{service=\"measured\"} 67108864"),
+              std::string::npos)
+        << b;
 }
 
 TEST_F(E2eTest, InstancesReportStateAgeAndMemory) {
@@ -197,7 +219,8 @@ TEST_F(E2eTest, InstancesReportStateAgeAndMemory) {
     EXPECT_EQ(i["requests_served"], 1);
     EXPECT_GE(i["age_s"].get<double>(), 0.0);
     EXPECT_GT(i["restore_ms"].get<double>(), 0.0);
-    EXPECT_GT(i["private_memory_bytes"].get<uint64_t>(), 0u) << "pages the instance wrote are its own";
+    EXPECT_GT(i["private_memory_bytes"].get<uint64_t>(), 0u)
+        << "pages the instance wrote are its own";
     EXPECT_LT(i["private_memory_bytes"].get<uint64_t>(), 32u << 20);
 }
 

@@ -10,8 +10,8 @@ namespace {
 using nlohmann::json;
 
 TEST_F(E2eTest, CliDeploysListsInvokesScalesAndRemoves) {
-    auto dep = run_cli(*d_, {"deploy", e2e_app_path(), "--name", "cli", "--port", "8080", "--env", "MODE=cli",
-                             "--max", "3", "--idle-timeout", "2s", "--timeout", "5s"});
+    auto dep = run_cli(*d_, {"deploy", e2e_app_path(), "--name", "cli", "--port", "8080", "--env",
+                             "MODE=cli", "--max", "3", "--idle-timeout", "2s", "--timeout", "5s"});
     ASSERT_EQ(dep.status, 0) << dep.out << dep.err;
     EXPECT_NE(dep.out.find("deployed cli (generation 1)"), std::string::npos) << dep.out;
 
@@ -53,8 +53,16 @@ TEST_F(E2eTest, CliLogsFollowStreamsNewLines) {
     deploy_app("followed");
     auto follower = std::async(std::launch::async, [&] {
         ember::test::RunOptions o;
-        o.argv = {ember_cli_path(), "--api", "http://127.0.0.1:" + std::to_string(d_->api_port()), "--data-dir",
-                  d_->data_dir(), "logs", "followed", "-f", "--tail", "1"};
+        o.argv = {ember_cli_path(),
+                  "--api",
+                  "http://127.0.0.1:" + std::to_string(d_->api_port()),
+                  "--data-dir",
+                  d_->data_dir(),
+                  "logs",
+                  "followed",
+                  "-f",
+                  "--tail",
+                  "1"};
         o.timeout = std::chrono::milliseconds(2500);
         return ember::test::run_process(o);
     });
@@ -80,14 +88,19 @@ TEST_F(E2eTest, CliErrorsAreOneLineWithNonZeroExit) {
 TEST_F(E2eTest, CliDeployFailureShowsTheProgramOutput) {
     auto r = run_cli(*d_, {"deploy", example_path("hello"), "--name", "bad"});
     EXPECT_EQ(r.status, 1);
-    EXPECT_EQ(r.err.rfind("ember: deploy of 'bad' failed: the program exited with status 0", 0), 0u) << r.err;
+    EXPECT_EQ(r.err.rfind("ember: deploy of 'bad' failed: the program exited with status 0", 0), 0u)
+        << r.err;
     EXPECT_NE(r.err.find("  | Hello from Ember!"), std::string::npos) << r.err;
 }
 
 TEST_F(E2eTest, CliWithoutTokenSaysWhereItLooked) {
     ember::test::RunOptions o;
-    o.argv = {ember_cli_path(), "--api", "http://127.0.0.1:" + std::to_string(d_->api_port()), "--data-dir",
-              tmp_.path() + "/nowhere", "ls"};
+    o.argv = {ember_cli_path(),
+              "--api",
+              "http://127.0.0.1:" + std::to_string(d_->api_port()),
+              "--data-dir",
+              tmp_.path() + "/nowhere",
+              "ls"};
     auto r = ember::test::run_process(o);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("no API token"), std::string::npos) << r.err;

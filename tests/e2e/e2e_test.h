@@ -16,16 +16,18 @@
 namespace ember::e2e {
 
 class E2eTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
-        if (!have_kvm()) GTEST_SKIP() << "SKIPPED: /dev/kvm is not available; end-to-end tests need KVM";
+        if (!have_kvm())
+            GTEST_SKIP() << "SKIPPED: /dev/kvm is not available; end-to-end tests need KVM";
         ASSERT_FALSE(tmp_.path().empty());
         d_ = std::make_unique<EmberdProcess>(tmp_.path() + "/data", daemon_args());
         const std::string err = d_->start();
         ASSERT_EQ(err, "");
     }
     void TearDown() override {
-        if (d_ && HasFailure()) std::fprintf(stderr, "--- emberd output ---\n%s\n", d_->output().c_str());
+        if (d_ && HasFailure())
+            std::fprintf(stderr, "--- emberd output ---\n%s\n", d_->output().c_str());
     }
     virtual std::vector<std::string> daemon_args() { return {}; }
 
@@ -49,6 +51,8 @@ inline bool eventually(const std::function<bool()>& cond, int ms) {
     return cond();
 }
 
-inline bool is_cold(const HttpResponse& r) { return r.header("server-timing").find("restore;dur=") != std::string::npos; }
+inline bool is_cold(const HttpResponse& r) {
+    return r.header("server-timing").find("restore;dur=") != std::string::npos;
+}
 
 }  // namespace ember::e2e

@@ -21,7 +21,9 @@ namespace ember::e2e {
 std::string emberd_path() { return EMBERD_PATH; }
 std::string ember_cli_path() { return EMBER_CLI_PATH; }
 std::string e2e_app_path() { return E2E_APP_PATH; }
-std::string example_path(const std::string& name) { return std::string(EMBER_EXAMPLES_GCC_DIR) + "/" + name; }
+std::string example_path(const std::string& name) {
+    return std::string(EMBER_EXAMPLES_GCC_DIR) + "/" + name;
+}
 bool have_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
 
 namespace {
@@ -61,8 +63,12 @@ std::string EmberdProcess::output() const { return read_text(log_path_); }
 std::string EmberdProcess::start() {
     if (!gw_port_) gw_port_ = free_port();
     if (!api_port_) api_port_ = free_port();
-    std::vector<std::string> args = {emberd_path(), "--data-dir", data_dir_, "--gateway",
-                                     "127.0.0.1:" + std::to_string(gw_port_), "--api",
+    std::vector<std::string> args = {emberd_path(),
+                                     "--data-dir",
+                                     data_dir_,
+                                     "--gateway",
+                                     "127.0.0.1:" + std::to_string(gw_port_),
+                                     "--api",
                                      "127.0.0.1:" + std::to_string(api_port_)};
     args.insert(args.end(), extra_.begin(), extra_.end());
     const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -89,7 +95,8 @@ std::string EmberdProcess::start() {
             return "emberd exited at start:\n" + output();
         }
         if (token_.empty()) token_ = read_text(data_dir_ + "/token");
-        while (!token_.empty() && (token_.back() == '\n' || token_.back() == ' ')) token_.pop_back();
+        while (!token_.empty() && (token_.back() == '\n' || token_.back() == ' '))
+            token_.pop_back();
         if (!token_.empty()) {
             auto r = api("GET", "/v1/info");
             if (r.status == 200) return "";
@@ -127,8 +134,8 @@ std::string EmberdProcess::restart() {
     return start();
 }
 
-HttpResponse EmberdProcess::api(const std::string& method, const std::string& path, const std::string& body,
-                                const Headers& headers) {
+HttpResponse EmberdProcess::api(const std::string& method, const std::string& path,
+                                const std::string& body, const Headers& headers) {
     Headers h = headers;
     h.emplace_back("Authorization", "Bearer " + token_);
     if (!body.empty() && body[0] == '{') h.emplace_back("Content-Type", "application/json");
@@ -143,7 +150,8 @@ std::string EmberdProcess::upload(const std::string& file) {
     return nlohmann::json::parse(r.body)["sha256"].get<std::string>();
 }
 
-HttpResponse EmberdProcess::deploy(const std::string& name, const std::string& program, nlohmann::json extra) {
+HttpResponse EmberdProcess::deploy(const std::string& name, const std::string& program,
+                                   nlohmann::json extra) {
     nlohmann::json spec = extra.is_object() ? extra : nlohmann::json::object();
     spec["image"] = upload(program);
     const auto slash = program.find_last_of('/');
@@ -151,7 +159,8 @@ HttpResponse EmberdProcess::deploy(const std::string& name, const std::string& p
     return api("PUT", "/v1/services/" + name, spec.dump());
 }
 
-HttpResponse EmberdProcess::get(const std::string& service, const std::string& path, int timeout_ms) {
+HttpResponse EmberdProcess::get(const std::string& service, const std::string& path,
+                                int timeout_ms) {
     return http_request(gw_port_, "GET", path, "", {{"Host", service + ".localhost"}}, timeout_ms);
 }
 
@@ -163,8 +172,8 @@ nlohmann::json EmberdProcess::instances(const std::string& service) {
 
 CliResult run_cli(const EmberdProcess& d, const std::vector<std::string>& args) {
     test::RunOptions o;
-    o.argv = {ember_cli_path(), "--api", "http://127.0.0.1:" + std::to_string(d.api_port()), "--data-dir",
-              d.data_dir()};
+    o.argv = {ember_cli_path(), "--api", "http://127.0.0.1:" + std::to_string(d.api_port()),
+              "--data-dir", d.data_dir()};
     o.argv.insert(o.argv.end(), args.begin(), args.end());
     o.timeout = std::chrono::milliseconds(60000);
     auto r = test::run_process(o);

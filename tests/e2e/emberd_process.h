@@ -22,7 +22,7 @@ std::string example_path(const std::string& name);  // build/examples/gcc/<name>
 bool have_kvm();
 
 class EmberdProcess {
-public:
+  public:
     // data_dir is created if needed and kept across restart().
     explicit EmberdProcess(std::string data_dir, std::vector<std::string> extra_args = {});
     ~EmberdProcess();  // SIGKILL if still running
@@ -43,18 +43,19 @@ public:
     const std::string& data_dir() const { return data_dir_; }
 
     // The API with the token; body is sent as JSON when it is an object.
-    HttpResponse api(const std::string& method, const std::string& path, const std::string& body = "",
-                     const Headers& headers = {});
+    HttpResponse api(const std::string& method, const std::string& path,
+                     const std::string& body = "", const Headers& headers = {});
     // Uploads a file as an image; its sha256 ("" on failure).
     std::string upload(const std::string& file);
     // PUT /v1/services/<name> with {image: upload(program), port, ...extra}.
-    HttpResponse deploy(const std::string& name, const std::string& program, nlohmann::json extra = {});
+    HttpResponse deploy(const std::string& name, const std::string& program,
+                        nlohmann::json extra = {});
     // A request through the gateway, routed by Host: <service>.localhost.
     HttpResponse get(const std::string& service, const std::string& path, int timeout_ms = 30000);
     // The service's instances (GET .../instances).
     nlohmann::json instances(const std::string& service);
 
-private:
+  private:
     std::string data_dir_;
     std::vector<std::string> extra_;
     pid_t pid_ = -1;
@@ -72,12 +73,12 @@ CliResult run_cli(const EmberdProcess& d, const std::vector<std::string>& args);
 
 // A fresh directory under $TMPDIR, removed by the destructor.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
 };
 

@@ -20,7 +20,8 @@ TEST_F(E2eTest, CrashMidRequestGives502AndTheInstanceIsReplaced) {
     auto logs = d_->api("GET", "/v1/services/fragile/logs");
     EXPECT_NE(logs.body.find("ended unexpectedly"), std::string::npos) << logs.body;
     auto m = d_->api("GET", "/metrics");
-    EXPECT_NE(m.body.find("ember_instance_crashes_total{service=\"fragile\"} 1"), std::string::npos) << m.body;
+    EXPECT_NE(m.body.find("ember_instance_crashes_total{service=\"fragile\"} 1"), std::string::npos)
+        << m.body;
 }
 
 TEST_F(E2eTest, ExitMidRequestGives502) {
@@ -55,7 +56,8 @@ TEST_F(E2eTest, DeployOfAProgramThatExitsFailsWithItsOutput) {
     const std::string msg = json::parse(r.body)["error"]["message"];
     EXPECT_NE(msg.find("exited with status 0 before it was ready"), std::string::npos) << msg;
     EXPECT_NE(msg.find("Hello from Ember!"), std::string::npos) << msg;
-    EXPECT_EQ(d_->api("GET", "/v1/services/exits").status, 404) << "a failed first deploy creates nothing";
+    EXPECT_EQ(d_->api("GET", "/v1/services/exits").status, 404)
+        << "a failed first deploy creates nothing";
 }
 
 TEST_F(E2eTest, DeployOfAProgramThatNeverListensFails) {
@@ -67,7 +69,8 @@ TEST_F(E2eTest, DeployOfAProgramThatNeverListensFails) {
 TEST_F(E2eTest, DeployOnTheWrongPortNamesThePortTheProgramUses) {
     auto r = d_->deploy("wrongport", e2e_app_path(), {{"port", 9090}});
     EXPECT_EQ(r.status, 422) << r.body;
-    EXPECT_NE(r.body.find("listens on port(s) 8080, not on port 9090"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("listens on port(s) 8080, not on port 9090"), std::string::npos)
+        << r.body;
     auto ok = d_->deploy("rightport", e2e_app_path(), {{"port", 9090}, {"args", {"9090"}}});
     EXPECT_EQ(ok.status, 201) << ok.body;
     EXPECT_EQ(d_->get("rightport", "/").status, 200);

@@ -9,9 +9,10 @@ namespace ember::e2e {
 namespace {
 
 class GatewayLimitsTest : public E2eTest {
-protected:
+  protected:
     std::vector<std::string> daemon_args() override {
-        return {"--client-timeout", "700ms", "--keepalive-timeout", "700ms", "--max-header", "8K", "--max-body", "64K"};
+        return {"--client-timeout", "700ms", "--keepalive-timeout", "700ms",
+                "--max-header",     "8K",    "--max-body",          "64K"};
     }
 };
 
@@ -25,15 +26,17 @@ TEST_F(GatewayLimitsTest, OversizeHeadersGet431AndTheGatewayStaysResponsive) {
 
 TEST_F(GatewayLimitsTest, OversizeBodyGets413) {
     deploy_app("limits");
-    auto r = http_request(d_->gateway_port(), "POST", "/", std::string(100 << 10, 'b'), {{"Host", "limits.localhost"}});
+    auto r = http_request(d_->gateway_port(), "POST", "/", std::string(100 << 10, 'b'),
+                          {{"Host", "limits.localhost"}});
     EXPECT_EQ(r.status, 413) << r.error << r.body;
-    auto ok = http_request(d_->gateway_port(), "POST", "/", "echo me", {{"Host", "limits.localhost"}});
+    auto ok =
+        http_request(d_->gateway_port(), "POST", "/", "echo me", {{"Host", "limits.localhost"}});
     EXPECT_EQ(ok.status, 200);
     EXPECT_EQ(ok.body, "echo me");
 }
 
 class StalledClientsTest : public E2eTest {
-protected:
+  protected:
     std::vector<std::string> daemon_args() override { return {"--client-timeout", "3s"}; }
 };
 
@@ -49,7 +52,8 @@ TEST_F(StalledClientsTest, StalledClientsAreCutOffAndOthersAreServed) {
     }
     auto r = d_->get("limits", "/");
     EXPECT_EQ(r.status, 200);
-    EXPECT_LT(r.ms, 1500) << "a stalled client delayed another one (they are cut off only after 3 s)";
+    EXPECT_LT(r.ms, 1500)
+        << "a stalled client delayed another one (they are cut off only after 3 s)";
     // The gateway closes them after --client-timeout.
     for (int fd : stalled) {
         const std::string got = read_until_close(fd, 8000);
@@ -67,7 +71,8 @@ TEST_F(GatewayLimitsTest, IdleKeepAliveConnectionsAreClosed) {
     ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: limits.localhost\r\n\r\n"));
     const auto t0 = std::chrono::steady_clock::now();
     const std::string got = read_until_close(fd, 5000);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     ::close(fd);
     EXPECT_NE(got.find("hello from e2e_app"), std::string::npos) << got;
     EXPECT_LT(ms, 3000) << "the idle keep-alive connection stayed open";
@@ -86,8 +91,10 @@ TEST_F(GatewayLimitsTest, KeepAliveClientGetsSeveralResponsesOnOneConnection) {
     deploy_app("limits");
     const int fd = connect_to(d_->gateway_port());
     ASSERT_GE(fd, 0);
-    ASSERT_TRUE(send_all(fd, "GET /count HTTP/1.1\r\nHost: limits.localhost\r\n\r\n"
-                             "GET /count HTTP/1.1\r\nHost: limits.localhost\r\nConnection: close\r\n\r\n"));
+    ASSERT_TRUE(
+        send_all(fd,
+                 "GET /count HTTP/1.1\r\nHost: limits.localhost\r\n\r\n"
+                 "GET /count HTTP/1.1\r\nHost: limits.localhost\r\nConnection: close\r\n\r\n"));
     const std::string got = read_until_close(fd, 3000);
     ::close(fd);
     EXPECT_NE(got.find("\r\n\r\n1\n"), std::string::npos) << got;

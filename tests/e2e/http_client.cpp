@@ -5,8 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <utility>
-
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
+// clang-format on
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -39,7 +40,8 @@ HttpResponse http_request(uint16_t port, const std::string& method, const std::s
     req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
     for (const auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
-    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") req.prepare_payload();
+    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
+        req.prepare_payload();
     req.keep_alive(false);
     http::async_write(stream, req, [&](beast::error_code e, size_t) { ec = e; });
     io.run();
@@ -65,7 +67,8 @@ HttpResponse http_request(uint16_t port, const std::string& method, const std::s
         out.headers[name] = std::string(f.value());
     }
     out.body = parser.get().body();
-    out.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    out.ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return out;
 }
 
@@ -96,7 +99,9 @@ std::string read_until_close(int fd, int timeout_ms) {
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              deadline - std::chrono::steady_clock::now())
+                              .count();
         if (left <= 0) break;
         pollfd p{fd, POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;

@@ -12,7 +12,7 @@
 namespace ember::e2e {
 
 struct HttpResponse {
-    int status = 0;  // 0: no response (see error)
+    int status = 0;                              // 0: no response (see error)
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;
     std::string error;
@@ -28,7 +28,8 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // One request on a new connection to 127.0.0.1:port.
 HttpResponse http_request(uint16_t port, const std::string& method, const std::string& target,
-                          const std::string& body = "", const Headers& headers = {}, int timeout_ms = 30000);
+                          const std::string& body = "", const Headers& headers = {},
+                          int timeout_ms = 30000);
 
 // A connected TCP socket to 127.0.0.1:port, or -1.
 int connect_to(uint16_t port);

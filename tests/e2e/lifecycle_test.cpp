@@ -54,7 +54,8 @@ TEST_F(E2eTest, MinInstancesStayWarmAfterTheIdleTimeout) {
     EXPECT_EQ(d_->instances("warm").size(), 1u);
     auto r = d_->get("warm", "/");
     ASSERT_EQ(r.status, 200);
-    EXPECT_FALSE(is_cold(r)) << "the warm instance should have served it: " << r.header("server-timing");
+    EXPECT_FALSE(is_cold(r)) << "the warm instance should have served it: "
+                             << r.header("server-timing");
 }
 
 TEST_F(E2eTest, RedeployRollsToTheNewGenerationWithoutDroppingRequests) {
@@ -66,7 +67,8 @@ TEST_F(E2eTest, RedeployRollsToTheNewGenerationWithoutDroppingRequests) {
     std::thread load([&] {
         while (!stop) {
             auto r = d_->get("roll", "/sleep/20");
-            if (r.status == 200) ++ok;
+            if (r.status == 200)
+                ++ok;
             else {
                 ++bad;
                 last_bad = std::to_string(r.status) + " " + r.error + r.body;
@@ -74,7 +76,8 @@ TEST_F(E2eTest, RedeployRollsToTheNewGenerationWithoutDroppingRequests) {
         }
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    auto r = d_->deploy("roll", e2e_app_path(), {{"env", {"VERSION=2"}}, {"idle_timeout_ms", 60000}});
+    auto r =
+        d_->deploy("roll", e2e_app_path(), {{"env", {"VERSION=2"}}, {"idle_timeout_ms", 60000}});
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(json::parse(r.body)["generation"], 2);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -153,7 +156,8 @@ TEST_F(E2eTest, DeleteStopsInstancesAndForgetsTheService) {
     auto r = d_->get("gone", "/");
     EXPECT_EQ(r.status, 404);
     ASSERT_TRUE(eventually(
-        [&] { return json::parse(d_->api("GET", "/v1/instances").body)["instances"].empty(); }, 5000));
+        [&] { return json::parse(d_->api("GET", "/v1/instances").body)["instances"].empty(); },
+        5000));
     // Deleted stays deleted across a restart.
     ASSERT_EQ(d_->restart(), "");
     EXPECT_EQ(d_->api("GET", "/v1/services/gone").status, 404);

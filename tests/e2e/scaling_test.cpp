@@ -32,7 +32,8 @@ TEST_F(E2eTest, ConcurrentRequestsShareAnInstanceUpToItsConcurrency) {
     ASSERT_EQ(d_->get("shared", "/").status, 200);  // one warm instance
     std::vector<std::future<HttpResponse>> rs;
     for (int i = 0; i < 4; ++i)
-        rs.push_back(std::async(std::launch::async, [&] { return d_->get("shared", "/sleep/300"); }));
+        rs.push_back(
+            std::async(std::launch::async, [&] { return d_->get("shared", "/sleep/300"); }));
     std::set<std::string> ids;
     for (auto& f : rs) {
         auto r = f.get();
@@ -71,7 +72,10 @@ TEST_F(E2eTest, QueuedRequestIsServedWhenAnInstanceFrees) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     auto r = d_->get("patient", "/count");
     EXPECT_EQ(r.status, 200) << r.body;
-    EXPECT_GT(std::stod(r.header("server-timing").substr(r.header("server-timing").find("queue;dur=") + 10)), 100.0)
+    EXPECT_GT(
+        std::stod(
+            r.header("server-timing").substr(r.header("server-timing").find("queue;dur=") + 10)),
+        100.0)
         << "it should have waited in the queue: " << r.header("server-timing");
     EXPECT_EQ(busy.get().status, 200);
 }
@@ -92,7 +96,8 @@ TEST_F(E2eTest, RequestIsolationLeaksNoStateBetweenRequests) {
 }
 
 TEST_F(E2eTest, RequestIsolationWithSpareInstancesLeaksNoState) {
-    deploy_app("spared", {{"isolation", "request"}, {"spare_instances", 1}, {"idle_timeout_ms", 2000}});
+    deploy_app("spared",
+               {{"isolation", "request"}, {"spare_instances", 1}, {"idle_timeout_ms", 2000}});
     std::set<std::string> ids;
     int warm_starts = 0;
     for (int i = 0; i < 5; ++i) {

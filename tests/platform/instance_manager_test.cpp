@@ -25,7 +25,7 @@ struct FakeWorld {
 };
 
 class FakeGuest : public Guest {
-public:
+  public:
     explicit FakeGuest(FakeWorld& w) : w_(w) {
         std::lock_guard lock(w_.mu);
         ++w_.live;
@@ -55,7 +55,7 @@ public:
         return GuestExit{!crashed_, crashed_ ? "crashed: test" : "stopped"};
     }
 
-private:
+  private:
     void take(int fd) {
         std::lock_guard lock(w_.mu);
         fds_.push_back(fd);
@@ -66,21 +66,23 @@ private:
 };
 
 class FakePrepared : public Prepared {
-public:
+  public:
     std::string describe() const override { return "fake"; }
     uint64_t memory_bytes() const override { return 64 << 20; }
 };
 
 class FakeFactory : public GuestFactory {
-public:
+  public:
     explicit FakeFactory(FakeWorld& w) : w_(w) {}
-    Result<std::shared_ptr<const Prepared>> prepare(const ServiceSpec&, const std::string&, const ConsoleFn&) override {
+    Result<std::shared_ptr<const Prepared>> prepare(const ServiceSpec&, const std::string&,
+                                                    const ConsoleFn&) override {
         return std::shared_ptr<const Prepared>(std::make_shared<FakePrepared>());
     }
     Result<std::shared_ptr<const Prepared>> open(const ServiceSpec&, const std::string&) override {
         return std::shared_ptr<const Prepared>(std::make_shared<FakePrepared>());
     }
-    Result<std::unique_ptr<Guest>> restore(const std::shared_ptr<const Prepared>&, const ConsoleFn&) override {
+    Result<std::unique_ptr<Guest>> restore(const std::shared_ptr<const Prepared>&,
+                                           const ConsoleFn&) override {
         {
             std::lock_guard lock(w_.mu);
             ++w_.restores;
@@ -89,7 +91,7 @@ public:
         return std::unique_ptr<Guest>(std::make_unique<FakeGuest>(w_));
     }
 
-private:
+  private:
     FakeWorld& w_;
 };
 
@@ -103,14 +105,15 @@ bool eventually(const std::function<bool()>& cond, int ms = 3000) {
 }
 
 class ManagerTest : public ::testing::Test {
-protected:
+  protected:
     ManagerTest() : factory_(world_), mgr_(factory_, logs_, metrics_) {}
     ~ManagerTest() override {
         mgr_.shutdown();
         for (int fd : fds_) ::close(fd);
     }
 
-    ServiceRecord record(const std::string& name, uint64_t gen, const std::function<void(ServiceSpec&)>& edit = {}) {
+    ServiceRecord record(const std::string& name, uint64_t gen,
+                         const std::function<void(ServiceSpec&)>& edit = {}) {
         ServiceRecord r;
         r.spec.name = name;
         r.spec.image = std::string(64, 'a');
@@ -119,7 +122,8 @@ protected:
         r.generation = gen;
         return r;
     }
-    void deploy(const std::string& name, const std::function<void(ServiceSpec&)>& edit = {}, uint64_t gen = 1) {
+    void deploy(const std::string& name, const std::function<void(ServiceSpec&)>& edit = {},
+                uint64_t gen = 1) {
         mgr_.deploy(record(name, gen, edit), std::make_shared<FakePrepared>());
     }
     TicketPtr acquire(const std::string& name) {
@@ -229,7 +233,8 @@ TEST_F(ManagerTest, QueueDeadlineRejectsAndClosesTheStream) {
     ASSERT_TRUE(reaches(b, TicketState::kRejected, 2000));
     EXPECT_EQ(info(b).reason, RejectReason::kQueueTimeout);
     EXPECT_TRUE(peer_closed(b_fd));
-    EXPECT_NE(metrics_.render().find("ember_queue_rejections_total{service=\"svc\",reason=\"timeout\"} 1"),
+    EXPECT_NE(metrics_.render().find(
+                  "ember_queue_rejections_total{service=\"svc\",reason=\"timeout\"} 1"),
               std::string::npos);
 }
 
@@ -254,7 +259,8 @@ TEST_F(ManagerTest, IdleInstanceIsStoppedAfterTheIdleTimeout) {
     mgr_.finish(a, FinishKind::kCompleted);
     ASSERT_TRUE(eventually([&] { return mgr_.instances("svc").empty() && live() == 0; }));
     EXPECT_EQ(mgr_.status("svc").state, "standby");
-    EXPECT_NE(metrics_.render().find("ember_instance_crashes_total{service=\"svc\"} 0"), std::string::npos);
+    EXPECT_NE(metrics_.render().find("ember_instance_crashes_total{service=\"svc\"} 0"),
+              std::string::npos);
 }
 
 TEST_F(ManagerTest, BusyInstanceIsNotStoppedWhenIdleTimeoutPasses) {
@@ -349,9 +355,11 @@ TEST_F(ManagerTest, CrashedInstanceIsRemovedCountedAndReplacedOnDemand) {
     }
     world_.guests[0]->crash();
     ASSERT_TRUE(eventually([&] { return mgr_.instances("svc").empty(); }));
-    EXPECT_TRUE(eventually([&] { return peer_closed(fds_[0]); })) << "the crashed instance's streams must close";
+    EXPECT_TRUE(eventually([&] { return peer_closed(fds_[0]); }))
+        << "the crashed instance's streams must close";
     mgr_.finish(a, FinishKind::kFailed);
-    EXPECT_NE(metrics_.render().find("ember_instance_crashes_total{service=\"svc\"} 1"), std::string::npos);
+    EXPECT_NE(metrics_.render().find("ember_instance_crashes_total{service=\"svc\"} 1"),
+              std::string::npos);
     auto logs = logs_.read("svc", 0, 100);
     ASSERT_FALSE(logs.empty());
     EXPECT_NE(logs.back().text.find("ended unexpectedly: crashed: test"), std::string::npos);

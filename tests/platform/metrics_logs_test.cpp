@@ -12,13 +12,22 @@ TEST(Metrics, CountersHistogramsAndGaugesRender) {
     m.counter("reqs_total", {{"service", "a"}, {"code", "200"}}).inc(3);
     m.histogram("lat_seconds", {{"stage", "restore"}}).observe(0.0007);
     m.histogram("lat_seconds", {{"stage", "restore"}}).observe(3.0);
-    m.add_collector([](std::vector<GaugeSample>* out) { out->push_back({"live", {{"s", "x"}}, 2}); });
+    m.add_collector([](std::vector<GaugeSample>* out) {
+        out->push_back({"live", {{"s", "x"}}, 2});
+    });
     const std::string text = m.render();
-    EXPECT_NE(text.find("# HELP reqs_total Requests\n# TYPE reqs_total counter\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("# HELP reqs_total Requests\n# TYPE reqs_total counter\n"),
+              std::string::npos)
+        << text;
     EXPECT_NE(text.find("reqs_total{service=\"a\",code=\"200\"} 3\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("lat_seconds_bucket{stage=\"restore\",le=\"0.0005\"} 0\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("lat_seconds_bucket{stage=\"restore\",le=\"0.001\"} 1\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("lat_seconds_bucket{stage=\"restore\",le=\"+Inf\"} 2\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("lat_seconds_bucket{stage=\"restore\",le=\"0.0005\"} 0\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("lat_seconds_bucket{stage=\"restore\",le=\"0.001\"} 1\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("lat_seconds_bucket{stage=\"restore\",le=\"+Inf\"} 2\n"), std::string::npos)
+        << text;
     EXPECT_NE(text.find("lat_seconds_count{stage=\"restore\"} 2\n"), std::string::npos) << text;
     EXPECT_NE(text.find("lat_seconds_sum{stage=\"restore\"} 3.0007\n"), std::string::npos) << text;
     EXPECT_NE(text.find("# TYPE live gauge\nlive{s=\"x\"} 2\n"), std::string::npos) << text;

@@ -34,8 +34,10 @@ TEST(ServiceSpec, QueueTimeoutDefaultsToAtMostTheRequestTimeout) {
 }
 
 TEST(ServiceSpec, FullSpecRoundTripsThroughJson) {
-    auto s = parse(R"({"image": ")" + kSha + R"(", "program": "srv", "port": 80, "args": ["80", "-v"],
-        "env": {"A": "1"}, "files": [{"path": "//etc//x.conf", "image": ")" + kSha + R"(", "mode": 384}],
+    auto s =
+        parse(R"({"image": ")" + kSha + R"(", "program": "srv", "port": 80, "args": ["80", "-v"],
+        "env": {"A": "1"}, "files": [{"path": "//etc//x.conf", "image": ")" +
+              kSha + R"(", "mode": 384}],
         "egress": ["example.com:443"], "memory_mb": 128, "min_instances": 1, "max_instances": 4,
         "concurrency": 2, "idle_timeout_ms": 0, "timeout_ms": 5000, "isolation": "instance",
         "queue_size": 0, "queue_timeout_ms": 100})");
@@ -99,9 +101,11 @@ TEST(ServiceSpec, CrossFieldRules) {
     auto spare = parse(R"({"image": ")" + kSha + R"(", "spare_instances": 1})");
     ASSERT_FALSE(spare);
     EXPECT_NE(spare.message().find("needs isolation"), std::string::npos);
-    EXPECT_TRUE(parse(R"({"image": ")" + kSha + R"(", "spare_instances": 1, "isolation": "request"})"));
-    auto clash = parse(R"({"image": ")" + kSha + R"(", "program": "app", "files": [{"path": "/bin/app", "image": ")" +
-                       kSha + R"("}]})");
+    EXPECT_TRUE(
+        parse(R"({"image": ")" + kSha + R"(", "spare_instances": 1, "isolation": "request"})"));
+    auto clash = parse(R"({"image": ")" + kSha +
+                       R"(", "program": "app", "files": [{"path": "/bin/app", "image": ")" + kSha +
+                       R"("}]})");
     ASSERT_FALSE(clash);
     EXPECT_NE(clash.message().find("where the program goes"), std::string::npos);
 }

@@ -10,7 +10,7 @@
 namespace ember::platform {
 
 class ScratchDir {
-public:
+  public:
     ScratchDir() {
         const char* t = getenv("TMPDIR");
         std::string tmpl = std::string(t && *t ? t : "/tmp") + "/ember-platform-test.XXXXXX";
@@ -21,7 +21,7 @@ public:
     }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
 };
 
