@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "platform/http_servers.h"
+#include "platform/linger.h"
 
 namespace ember::platform {
 
@@ -142,7 +143,8 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
             // The rest of the request was not read: answer and close.
             auto res = to_http(early, 11, false);
             co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-            break;
+            if (!ec) co_await linger_close(stream, 64ull << 20, std::chrono::seconds(2));
+            co_return;
         }
         req.body = std::move(parser.get().body());
         const bool keep = parser.get().keep_alive();

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "platform/http_servers.h"
+#include "platform/linger.h"
 #include "platform/router.h"
 
 namespace ember::platform {
@@ -182,7 +183,9 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
             r.keep_alive(false);
             stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
             co_await http::async_write(stream, r, asio::redirect_error(asio::use_awaitable, ec));
-            break;
+            if (!ec)
+                co_await linger_close(stream, opts.max_body_bytes * 2, std::chrono::seconds(2));
+            co_return;
         }
         Request req = parser.release();
         const bool keep = req.keep_alive();

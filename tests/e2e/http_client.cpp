@@ -46,10 +46,9 @@ HttpResponse http_request(uint16_t port, const std::string& method, const std::s
     http::async_write(stream, req, [&](beast::error_code e, size_t) { ec = e; });
     io.run();
     io.restart();
-    if (ec) {
-        out.error = "write: " + ec.message();
-        return out;
-    }
+    // A server may answer early (401, 413) and stop reading: the answer can
+    // still be read, as curl does.
+    const std::string write_error = ec ? "write: " + ec.message() : "";
     beast::flat_buffer buf;
     http::response_parser<http::string_body> parser;
     parser.body_limit(1ull << 30);
@@ -57,7 +56,7 @@ HttpResponse http_request(uint16_t port, const std::string& method, const std::s
     http::async_read(stream, buf, parser, [&](beast::error_code e, size_t) { ec = e; });
     io.run();
     if (ec) {
-        out.error = "read: " + ec.message();
+        out.error = (write_error.empty() ? "" : write_error + "; ") + "read: " + ec.message();
         return out;
     }
     out.status = static_cast<int>(parser.get().result_int());
