@@ -105,6 +105,52 @@ static_assert(sizeof(struct ember_kernel_header) == 32 + 8 * 32 + 16, "kernel he
  * syscall must run with patching off. */
 #define EMBER_SLED_JUMP 0xf00u
 
+/* The patched sites: a hash set of site addresses (the address of the two
+ * patched bytes) at EMBER_GPA_SITES, 8-byte slots, 0 = empty, linear
+ * probing from ember_site_slot(); slot 0 holds the number of entries. The
+ * kernel adds the sites it patches; the VMM reads them after an instance
+ * ran and applies them to later instances of the same snapshot before they
+ * start (bytes still 0f 05 only), so those take no first trap either. The
+ * fast entry accepts only calls from sites in this set. Every probe loop is
+ * bounded by the table size (the table is guest-writable). */
+#define EMBER_GPA_SITES 0xe0000ull
+#define EMBER_SITES_SIZE 0x20000ull
+#define EMBER_SITES_SLOTS ((uint32_t)(EMBER_SITES_SIZE / 8))
+#define EMBER_SITES_MAX (EMBER_SITES_SLOTS * 3u / 4u)
+#ifdef __cplusplus
+inline uint32_t ember_site_slot(uint64_t site) {
+    return 1u + (uint32_t)(((site * 0x9e3779b97f4a7c15ull) >> 40) % (EMBER_SITES_SLOTS - 1u));
+}
+/* Whether `site` is in the set. */
+inline bool ember_site_find(const volatile uint64_t* table, uint64_t site) {
+    uint32_t i = ember_site_slot(site);
+    for (uint32_t n = 1; n < EMBER_SITES_SLOTS; ++n) {
+        const uint64_t v = table[i];
+        if (v == site) return true;
+        if (v == 0) return false;
+        i = i + 1 < EMBER_SITES_SLOTS ? i + 1 : 1;
+    }
+    return false;
+}
+/* Adds `site`; false when the set is full. */
+inline bool ember_site_add(volatile uint64_t* table, uint64_t site) {
+    if (site == 0) return false;
+    uint32_t i = ember_site_slot(site);
+    for (uint32_t n = 1; n < EMBER_SITES_SLOTS; ++n) {
+        const uint64_t v = table[i];
+        if (v == site) return true;
+        if (v == 0) {
+            if (table[0] >= EMBER_SITES_MAX) return false;
+            table[i] = site;
+            table[0] = table[0] + 1;
+            return true;
+        }
+        i = i + 1 < EMBER_SITES_SLOTS ? i + 1 : 1;
+    }
+    return false;
+}
+#endif
+
 /* ---- hypercalls -------------------------------------------------------- */
 #define EMBER_HC_PORT_BASE 0x500u
 /* Doorbell (hot path, no userspace exit): when boot_info.flags has
@@ -245,6 +291,8 @@ struct ember_net_addr {
     uint8_t addr[16];/* IPv4 in the first 4 bytes, network order */
 };
 #ifdef __cplusplus
+static_assert(EMBER_GPA_NET_TX + EMBER_NET_TX_SIZE <= EMBER_GPA_SITES &&
+              EMBER_GPA_SITES + EMBER_SITES_SIZE <= EMBER_GPA_KERNEL, "low memory map");
 static_assert(sizeof(struct ember_net_rec) == 16, "net record header");
 static_assert(sizeof(struct ember_net_addr) == 24, "net address");
 #endif

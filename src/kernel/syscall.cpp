@@ -38,30 +38,9 @@ extern "C" uint64_t sys_user_rip;  // entry.S: the application's return address
 namespace k {
 namespace {
 
-// Patched sites: an open-addressing set of addresses (site = the address of
-// the two patched bytes). A full table stops further patching.
-constexpr uint32_t kMaxSites = 2048;
-uint64_t g_sites[kMaxSites];
-uint32_t g_nsites;
-
-uint32_t site_slot(uint64_t a) { return static_cast<uint32_t>((a * 0x9e3779b97f4a7c15ull) >> 53) % kMaxSites; }
-
-bool site_known(uint64_t a) {
-    for (uint32_t i = site_slot(a), n = 0; n < kMaxSites; i = (i + 1) % kMaxSites, ++n) {
-        if (g_sites[i] == a) return true;
-        if (g_sites[i] == 0) return false;
-    }
-    return false;
-}
-
-bool site_add(uint64_t a) {
-    if (g_nsites >= kMaxSites * 3 / 4) return false;
-    uint32_t i = site_slot(a);
-    while (g_sites[i] && g_sites[i] != a) i = (i + 1) % kMaxSites;
-    if (!g_sites[i]) ++g_nsites;
-    g_sites[i] = a;
-    return true;
-}
+volatile uint64_t* sites() { return reinterpret_cast<volatile uint64_t*>(EMBER_GPA_SITES); }
+bool site_known(uint64_t a) { return ember_site_find(sites(), a); }
+bool site_add(uint64_t a) { return ember_site_add(sites(), a); }
 
 // After a trapped `syscall` at sys_user_rip - 2: replace it with
 // `call *%rax` so the next execution takes the fast path (see the ABI).

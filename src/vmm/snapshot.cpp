@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cpuid.h>
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "abi/ember_abi.h"
 
@@ -439,6 +441,19 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
 void Snapshot::record_working_set(WorkingSet ws) const {
     std::lock_guard lock(ws_mu_);
     if (!working_set_) working_set_ = std::make_shared<const WorkingSet>(std::move(ws));
+}
+
+void Snapshot::record_patches(const std::vector<uint64_t>& sites) const {
+    std::lock_guard lock(ws_mu_);
+    std::vector<uint64_t> merged;
+    std::set_union(patches_.begin(), patches_.end(), sites.begin(), sites.end(),
+                   std::back_inserter(merged));
+    if (merged.size() <= EMBER_SITES_MAX) patches_.swap(merged);
+}
+
+std::vector<uint64_t> Snapshot::patches() const {
+    std::lock_guard lock(ws_mu_);
+    return patches_;
 }
 
 std::shared_ptr<const WorkingSet> Snapshot::working_set() const {

@@ -132,6 +132,8 @@ struct Vm::Impl {
     Status setup_boot();
     Status setup_restore(std::shared_ptr<const snapshot::Snapshot> snap);
     void learn_working_set();
+    void learn_patches();
+    void apply_patches();
     VmResult run();
 
     Status attach_memory(uint32_t flags = 0);
@@ -420,6 +422,7 @@ std::string Vm::Impl::describe_registers() {
 
 VmResult Vm::Impl::finish(Outcome o, int status, std::string msg) {
     if (restored_ && !snap_->working_set() && o == Outcome::kExited) learn_working_set();
+    if (restored_ && o != Outcome::kVmError) learn_patches();
     const int64_t t_end = mono_ns();
     stats_.total_us = static_cast<double>(t_end - t_start_) / 1e3;
     stats_.create_us = static_cast<double>(t_ready_ - t_start_) / 1e3;
@@ -651,6 +654,41 @@ void Vm::Impl::learn_working_set() {
     snap_->record_working_set(std::move(ws));
 }
 
+void Vm::Impl::learn_patches() {
+    // The kernel's set of patched sites (guest-written: every entry is
+    // checked against the snapshot's bytes before it is believed).
+    const uint8_t* pristine = snap_->pristine();
+    auto table = mem_.span(EMBER_GPA_SITES, EMBER_SITES_SIZE);
+    if (!pristine || !table) return;
+    const auto* slots = reinterpret_cast<const uint64_t*>(table->data());
+    std::vector<uint64_t> sites;
+    for (uint32_t i = 1; i < EMBER_SITES_SLOTS; ++i) {
+        const uint64_t site = slots[i];
+        if (site < EMBER_GPA_APP_MIN || !mem_.contains(site, 2)) continue;
+        if (pristine[site] != 0x0f || pristine[site + 1] != 0x05) continue;
+        if (mem_.host_base()[site] != 0xff || mem_.host_base()[site + 1] != 0xd0) continue;
+        sites.push_back(site);
+    }
+    std::sort(sites.begin(), sites.end());
+    if (!sites.empty()) snap_->record_patches(sites);
+}
+
+void Vm::Impl::apply_patches() {
+    auto table = mem_.span(EMBER_GPA_SITES, EMBER_SITES_SIZE);
+    if (!table) return;
+    auto* slots = reinterpret_cast<volatile uint64_t*>(table->data());
+    for (uint64_t site : snap_->patches()) {
+        uint8_t* p = mem_.host_base() + site;  // learn_patches checked the range
+        const bool original = p[0] == 0x0f && p[1] == 0x05;
+        // Already patched (a page a reset kept) still needs its table entry:
+        // the table page may have been put back to the snapshot's contents.
+        if (!original && !(p[0] == 0xff && p[1] == 0xd0)) continue;
+        if (!ember_site_add(slots, site)) break;
+        p[0] = 0xff;  // call *%rax
+        p[1] = 0xd0;
+    }
+}
+
 Status Vm::Impl::setup_restore(std::shared_ptr<const snapshot::Snapshot> snap_ptr) {
     t_start_ = mono_ns();
     snap_ = std::move(snap_ptr);
@@ -671,7 +709,7 @@ Status Vm::Impl::setup_restore(std::shared_ptr<const snapshot::Snapshot> snap_pt
         populate(mem_, ws->written, kMadvPopulateWrite);
         populate(mem_, ws->read, kMadvPopulateRead);
     }
-    if (auto s = attach_memory(cfg_.reusable ? KVM_MEM_LOG_DIRTY_PAGES : 0); !s) return s;
+    if (auto s = attach_memory(); !s) return s;
     setup_doorbell();
     detect_host(*sys_, shell_.vcpu);
     kind_ = sys_->host_kind();
@@ -682,6 +720,7 @@ Status Vm::Impl::setup_restore(std::shared_ptr<const snapshot::Snapshot> snap_pt
 
 Status Vm::Impl::load_snapshot_state() {
     const snapshot::Snapshot& snap = *snap_;
+    apply_patches();
     if (auto s = start_net(); !s) return s;
     net_->set_guest_listeners(snap.vmm().listeners);
     stats_ = VmStats{};
@@ -743,17 +782,29 @@ Status Vm::Impl::reset(VmConfig cfg) {
     t_start_ = mono_ns();
     const uint8_t* pristine = snap_->pristine();
     if (!pristine) return Status::error("cannot map the snapshot memory");
-    // Pages the guest wrote since the last reset (KVM's dirty log), plus the
-    // pages the VMM itself writes (boot info, hypercall page, the rings it
-    // produces into and the headers of those it consumes), go back to the
-    // snapshot's contents. Everything else is unchanged and stays mapped, so
+    // Pages written since the VM was restored (by the guest or the VMM) go
+    // back to the snapshot's contents; so do, to be safe, the pages the VMM
+    // itself writes (boot info, hypercall page, rings). Everything else is unchanged and stays mapped, so
     // the next instance starts without page faults.
     const uint64_t npages = mem_.size() / EMBER_PAGE_SIZE;
     std::vector<uint64_t> bitmap((npages + 63) / 64, 0);
-    kvm_dirty_log log{};
-    log.slot = 0;
-    log.dirty_bitmap = bitmap.data();
-    if (ioctl(shell_.vm.get(), KVM_GET_DIRTY_LOG, &log) < 0) return Status::from_errno("KVM_GET_DIRTY_LOG");
+    {
+        // Every page copied on write since this mapping was made, by the
+        // guest or by us: present in /proc/self/pagemap and not a file page.
+        // (KVM's dirty log would tell the same for the guest's writes, but
+        // write-protecting pages makes each first write in an instance a
+        // fault: several times slower here than reading pagemap once.)
+        const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return Status::from_errno("open /proc/self/pagemap");
+        std::vector<uint64_t> entries(npages);
+        const uint64_t first = reinterpret_cast<uint64_t>(mem_.host_base()) / EMBER_PAGE_SIZE;
+        const ssize_t want = static_cast<ssize_t>(npages * 8);
+        const bool ok = pread(fd, entries.data(), static_cast<size_t>(want), static_cast<off_t>(first * 8)) == want;
+        ::close(fd);
+        if (!ok) return Status::error("cannot read /proc/self/pagemap");
+        for (uint64_t i = 0; i < npages; ++i)
+            if ((entries[i] >> 63 & 1) && !(entries[i] >> 61 & 1)) bitmap[i / 64] |= 1ull << (i % 64);
+    }
     // Copies page by page, skipping pages that already match: writing an
     // unchanged page would copy it on write for nothing.
     auto restore_range = [&](uint64_t gpa, uint64_t len) {

@@ -39,8 +39,8 @@ struct VmConfig {
     // 0, so later syscalls from it take no trap (see ember_abi.h; off for
     // programs that keep data in the red zone across syscalls).
     bool syscall_patch = true;
-    // Restored VMs only: track guest writes so that reset() can return the
-    // VM to the snapshot's state and run it again as a new instance.
+    // Restored VMs only: allow reset() to return the VM to the snapshot's
+    // state and run it again as a new instance.
     bool reusable = false;
 };
 
@@ -111,8 +111,8 @@ public:
     // guest is running or waiting.
     void stop();
     // After run() returned: returns a VM restored with config.reusable to
-    // the snapshot's exact state (memory the guest or the VMM wrote is copied
-    // back, registers reloaded, new clock base and entropy), ready to run()
+    // the snapshot's exact state (every page written since the restore is
+    // copied back, registers reloaded, new clock base and entropy), ready to run()
     // as a new instance with `config`'s runtime fields. Much cheaper than a
     // new restore: the VM and its memory mappings stay warm.
     Status reset(VmConfig config);
