@@ -40,4 +40,19 @@ else
     echo
     echo "(hyperfine not installed: cross-check skipped)"
 fi
+
+# The other benchmarks of docs/benchmarks.md. RESTORES, NET_DURATION and
+# PLATFORM_REQUESTS scale them down for a quick look.
+echo
+echo "## restore_bench (snapshots: restore latency vs fresh boot, density)"
+echo
+"$BUILD/bench/restore_bench" --program "$BUILD/examples/gcc/kvstore" \
+    --restores "${RESTORES:-1000}" --boots 30 --idle "${RESTORES:-1000}" || status=1
+echo
+DURATION="${NET_DURATION:-10s}" "$(dirname "$0")/net_bench.sh" "$BUILD" || status=1
+echo
+echo "## platform_bench (emberd: cold starts through the gateway, warm vs native)"
+echo
+"$BUILD/bench/platform_bench" --requests "${PLATFORM_REQUESTS:-1000}" --warm 2000 \
+    --wrk-seconds 5 || status=1
 exit "$status"
