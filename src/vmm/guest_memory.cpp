@@ -1,6 +1,8 @@
 #include "vmm/guest_memory.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -60,6 +62,27 @@ GuestMemory GuestMemory::wrap(uint8_t* base, uint64_t size) {
     m.base_ = base;
     m.size_ = size;
     return m;
+}
+
+Status GuestMemory::page_states(std::vector<PageState>* out) const {
+    // pagemap: 8 bytes a page; bit 63 = present, bit 61 = file page or
+    // shared anonymous (a present page of a private file mapping without it
+    // was copied on write).
+    const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::from_errno("open /proc/self/pagemap");
+    const uint64_t npages = size_ / 4096;
+    const uint64_t first = reinterpret_cast<uint64_t>(base_) / 4096;
+    std::vector<uint64_t> entries(npages);
+    const ssize_t want = static_cast<ssize_t>(npages * 8);
+    const bool ok = pread(fd, entries.data(), static_cast<size_t>(want), static_cast<off_t>(first * 8)) == want;
+    ::close(fd);
+    if (!ok) return Status::error("cannot read /proc/self/pagemap");
+    out->resize(npages);
+    for (uint64_t i = 0; i < npages; ++i)
+        (*out)[i] = !(entries[i] >> 63 & 1) ? PageState::kAbsent
+                    : (entries[i] >> 61 & 1) ? PageState::kFile
+                                             : PageState::kCopied;
+    return Status::ok();
 }
 
 bool GuestMemory::read(uint64_t gpa, void* dst, uint64_t len) const {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <type_traits>
+#include <vector>
 
 #include "vmm/result.h"
 
@@ -46,6 +47,12 @@ public:
         if (!contains(gpa, len)) return std::nullopt;
         return std::span<uint8_t>(base_ + gpa, len);
     }
+    // What the host kernel has behind each page of a private file mapping
+    // (from /proc/self/pagemap): not yet touched, the file's page (read
+    // only), or a private copy (written since the mapping was made).
+    enum class PageState : uint8_t { kAbsent, kFile, kCopied };
+    Status page_states(std::vector<PageState>* out) const;
+
     bool read(uint64_t gpa, void* dst, uint64_t len) const;
     bool write(uint64_t gpa, const void* src, uint64_t len);
     bool fill(uint64_t gpa, uint8_t byte, uint64_t len);

@@ -14,15 +14,11 @@
 #include <vector>
 
 #include "abi/ember_abi.h"
+#include "vmm/clock.h"
 
 namespace ember {
 namespace {
 
-int64_t mono_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 const char* vector_name(uint32_t v) {
     static const char* const names[] = {
@@ -120,16 +116,13 @@ int64_t HypercallContext::do_clock() {
     if (!b || b->tsc_khz == 0) return EMBER_EINVAL;
     const uint64_t tsc = __builtin_ia32_rdtsc();
     const int64_t mono = mono_ns();
-    timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
     const uint64_t delta = tsc > b->tsc_base ? tsc - b->tsc_base : 0;
     const int64_t guest_mono =
         b->mono_base_ns + static_cast<int64_t>(static_cast<unsigned __int128>(delta) * 1000000 / b->tsc_khz);
     const int64_t base = std::max(mono, guest_mono);
     mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, tsc_base), tsc);
     mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, mono_base_ns), base);
-    mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, wall_base_ns),
-                   static_cast<int64_t>(wall.tv_sec) * 1000000000ll + wall.tv_nsec);
+    mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, wall_base_ns), wall_ns());
     return EMBER_OK;
 }
 
@@ -139,19 +132,6 @@ HcOutcome HypercallContext::complete_ready(uint32_t nr, uint64_t arg) {
     if (nr == EMBER_HC_WAIT) status = do_wait(arg, &out);
     set_status(status);
     return out;
-}
-
-void HypercallContext::prefill_stdin() {
-    if (cfg_.stdin_fd < 0) {
-        stdin_eof_ = true;
-        mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, flags), EMBER_RING_EOF);
-        return;
-    }
-    pollfd p{cfg_.stdin_fd, POLLIN, 0};
-    if (poll(&p, 1, 0) <= 0) return;
-    HcOutcome ignored;
-    // A deadline in the past: take what is there, do not wait.
-    fill_stdin(1, &ignored);
 }
 
 HcOutcome HypercallContext::do_exit(uint64_t arg) {
@@ -287,55 +267,35 @@ bool drain_console_ring(GuestMemory& mem, const VmConfig& cfg) {
     }
 }
 
-bool HypercallContext::fill_stdin(int64_t deadline_ns, HcOutcome* out) {
+void HypercallContext::mark_stdin_eof() {
+    stdin_eof_ = true;
+    mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, flags), EMBER_RING_EOF);
+}
+
+void HypercallContext::read_stdin_now() {
     const uint64_t cap = EMBER_STDIN_SIZE - EMBER_RING_DATA;
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_STDIN);
-    if (!ring) return false;
+    if (!ring) return;
     uint64_t head = ring->head;
     if (head - ring->tail > cap) head = ring->tail;  // corrupted by the guest: reset
-    if (head != ring->tail || (ring->flags & EMBER_RING_EOF)) return true;
+    if (head != ring->tail || (ring->flags & EMBER_RING_EOF)) return;
     if (cfg_.stdin_fd < 0 || stdin_eof_) {
-        stdin_eof_ = true;
-        mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, flags), EMBER_RING_EOF);
-        return true;
+        mark_stdin_eof();
+        return;
     }
-    for (;;) {
-        int timeout_ms = -1;
-        bool last_try = false;
-        int64_t limit = deadline_ns;
-        if (wall_deadline_ && (limit == 0 || wall_deadline_ < limit)) limit = wall_deadline_;
-        if (limit) {
-            const int64_t left = limit - mono_ns();
-            last_try = left <= 0;
-            timeout_ms = last_try ? 0 : static_cast<int>((left + 999999) / 1000000);
-        }
-        pollfd p{cfg_.stdin_fd, POLLIN, 0};
-        const int pr = poll(&p, 1, timeout_ms);
-        if (pr < 0 && errno != EINTR) return false;
-        if (pr <= 0) {
-            if (!last_try) continue;
-            if (wall_deadline_ && mono_ns() >= wall_deadline_) {
-                out->done = true;
-                out->outcome = Outcome::kTimeout;
-                out->message = "wall-clock limit reached while waiting for stdin";
-            }
-            return false;
-        }
-        uint8_t buf[EMBER_STDIN_SIZE];
-        const uint64_t free_bytes = cap - (head - ring->tail);
-        const ssize_t n = ::read(cfg_.stdin_fd, buf, free_bytes);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (n <= 0) {
-            stdin_eof_ = true;
-            mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, flags), EMBER_RING_EOF);
-            return true;
-        }
-        uint8_t* data = mem_.host_base() + EMBER_GPA_STDIN + EMBER_RING_DATA;
-        for (ssize_t i = 0; i < n; ++i) data[(head + static_cast<uint64_t>(i)) % cap] = buf[i];
-        head += static_cast<uint64_t>(n);
-        mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, head), head);
-        return true;
+    pollfd p{cfg_.stdin_fd, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0) return;
+    uint8_t buf[EMBER_STDIN_SIZE];
+    const ssize_t n = ::read(cfg_.stdin_fd, buf, cap - (head - ring->tail));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n <= 0) {
+        mark_stdin_eof();
+        return;
     }
+    uint8_t* data = mem_.host_base() + EMBER_GPA_STDIN + EMBER_RING_DATA;
+    for (ssize_t i = 0; i < n; ++i) data[(head + static_cast<uint64_t>(i)) % cap] = buf[i];
+    head += static_cast<uint64_t>(n);
+    mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, head), head);
 }
 
 bool HypercallContext::stdin_ready() const {
@@ -362,7 +322,7 @@ int64_t HypercallContext::do_wait(uint64_t arg, HcOutcome* out) {
             if (net_.rx_pending()) ready |= EMBER_WAIT_NET;
         }
         if (events & EMBER_WAIT_STDIN) {
-            if (!stdin_ready()) fill_stdin(1, out);  // what is there now, no waiting
+            if (!stdin_ready()) read_stdin_now();
             if (stdin_ready()) ready |= EMBER_WAIT_STDIN;
         }
         if (ready) break;

@@ -49,9 +49,10 @@ public:
     void drain_console();
     // Finishes the call left pending at a ready point.
     HcOutcome complete_ready(uint32_t nr, uint64_t arg);
-    // Moves whatever stdin input is available now into the guest's ring,
-    // without blocking (used before a restored instance first runs).
-    void prefill_stdin();
+    // Moves the stdin input available now into the guest's ring, or marks
+    // EOF; never blocks (waits happen in the wait hypercall, together with
+    // the network). Also used before a restored instance first runs.
+    void read_stdin_now();
     void set_want_ready(bool v) { want_ready_ = v; }
     // Waits end early (Outcome::kStopped) once *flag is true.
     void set_stop_flag(const std::atomic<bool>* flag) { stop_ = flag; }
@@ -67,10 +68,7 @@ private:
     int64_t do_clock();
     HcOutcome do_crash(uint64_t arg);
     HcOutcome do_exit(uint64_t arg);
-    // Moves stdin bytes into the guest's ring; waits at most until
-    // deadline_ns (host monotonic; 0 = forever). Returns true when the ring
-    // has data or EOF.
-    bool fill_stdin(int64_t deadline_ns, HcOutcome* out);
+    void mark_stdin_eof();
     void set_status(int64_t status);
     bool stdin_ready() const;
 

@@ -1,5 +1,7 @@
 #include "vmm/net.h"
 
+#include "vmm/clock.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -22,11 +24,6 @@ constexpr uint64_t kHdr = sizeof(ember_net_rec);
 constexpr size_t kMaxListeners = 256;  // per instance
 constexpr uint64_t align16(uint64_t v) { return (v + 15) & ~uint64_t{15}; }
 
-int64_t mono_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 bool parse_port(const std::string& s, uint16_t* out) {
     if (s.empty() || s.size() > 5) return false;

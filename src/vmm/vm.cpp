@@ -18,6 +18,7 @@
 #include <mutex>
 
 #include "abi/ember_abi.h"
+#include "vmm/clock.h"
 #include "vmm/hypercalls.h"
 #include "vmm/io_thread.h"
 #include "vmm/kvm.h"
@@ -55,16 +56,6 @@ constexpr uint32_t kMsrGsBase = 0xc0000101;
 constexpr uint32_t kMsrKernelGsBase = 0xc0000102;
 constexpr uint64_t kRflagsIopl3 = 0x3002;  // IOPL 3 (port I/O at CPL 3), bit 1 reserved
 
-int64_t mono_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-int64_t wall_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 // The watchdog signal only interrupts KVM_RUN (or a wait) in the vCPU thread;
 // its handler does nothing.
@@ -473,7 +464,7 @@ VmResult Vm::Impl::run() {
     if (restored_) {
         // The instance resumes inside the call it was snapshotted in: give
         // that call its result, with whatever input is already available.
-        hc.prefill_stdin();
+        hc.read_stdin_now();
         if (ready_call_ == EMBER_HC_WAIT) {
             if (auto w = mem_.read_obj<ember_hc_wait>(ready_arg_)) {
                 auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_STDIN);
@@ -634,22 +625,12 @@ void populate(const GuestMemory& mem, const std::vector<uint64_t>& pages, int ad
 }  // namespace
 
 void Vm::Impl::learn_working_set() {
-    // /proc/self/pagemap: bit 63 = present, bit 61 = file page or shared
-    // anonymous. A present page of this private file mapping that is not a
-    // file page was copied on write.
-    const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    const uint64_t npages = mem_.size() / EMBER_PAGE_SIZE;
-    const uint64_t first = reinterpret_cast<uint64_t>(mem_.host_base()) / EMBER_PAGE_SIZE;
-    std::vector<uint64_t> entries(npages);
-    const ssize_t want = static_cast<ssize_t>(npages * 8);
-    const bool ok = pread(fd, entries.data(), static_cast<size_t>(want), static_cast<off_t>(first * 8)) == want;
-    ::close(fd);
-    if (!ok) return;
+    std::vector<GuestMemory::PageState> states;
+    if (!mem_.page_states(&states)) return;
     snapshot::WorkingSet ws;
-    for (uint64_t i = 0; i < npages; ++i) {
-        if (!(entries[i] >> 63 & 1)) continue;
-        (entries[i] >> 61 & 1 ? ws.read : ws.written).push_back(i);
+    for (uint64_t i = 0; i < states.size(); ++i) {
+        if (states[i] == GuestMemory::PageState::kFile) ws.read.push_back(i);
+        if (states[i] == GuestMemory::PageState::kCopied) ws.written.push_back(i);
     }
     snap_->record_working_set(std::move(ws));
 }
@@ -784,27 +765,15 @@ Status Vm::Impl::reset(VmConfig cfg) {
     if (!pristine) return Status::error("cannot map the snapshot memory");
     // Pages written since the VM was restored (by the guest or the VMM) go
     // back to the snapshot's contents; so do, to be safe, the pages the VMM
-    // itself writes (boot info, hypercall page, rings). Everything else is unchanged and stays mapped, so
-    // the next instance starts without page faults.
-    const uint64_t npages = mem_.size() / EMBER_PAGE_SIZE;
-    std::vector<uint64_t> bitmap((npages + 63) / 64, 0);
-    {
-        // Every page copied on write since this mapping was made, by the
-        // guest or by us: present in /proc/self/pagemap and not a file page.
-        // (KVM's dirty log would tell the same for the guest's writes, but
-        // write-protecting pages makes each first write in an instance a
-        // fault: several times slower here than reading pagemap once.)
-        const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return Status::from_errno("open /proc/self/pagemap");
-        std::vector<uint64_t> entries(npages);
-        const uint64_t first = reinterpret_cast<uint64_t>(mem_.host_base()) / EMBER_PAGE_SIZE;
-        const ssize_t want = static_cast<ssize_t>(npages * 8);
-        const bool ok = pread(fd, entries.data(), static_cast<size_t>(want), static_cast<off_t>(first * 8)) == want;
-        ::close(fd);
-        if (!ok) return Status::error("cannot read /proc/self/pagemap");
-        for (uint64_t i = 0; i < npages; ++i)
-            if ((entries[i] >> 63 & 1) && !(entries[i] >> 61 & 1)) bitmap[i / 64] |= 1ull << (i % 64);
-    }
+    // itself writes (boot info, hypercall page, rings). Everything else is
+    // unchanged and stays mapped, so the next instance starts without page
+    // faults.
+    // Every page copied on write since the mapping was made, by the guest or
+    // by us. (KVM's dirty log would tell the same for the guest's writes,
+    // but write-protecting pages makes each first write in an instance a
+    // fault: several times slower here than reading pagemap once.)
+    std::vector<GuestMemory::PageState> states;
+    if (auto st = mem_.page_states(&states); !st) return st;
     // Copies page by page, skipping pages that already match: writing an
     // unchanged page would copy it on write for nothing.
     auto restore_range = [&](uint64_t gpa, uint64_t len) {
@@ -814,12 +783,9 @@ Status Vm::Impl::reset(VmConfig cfg) {
             if (std::memcmp(dst, src, EMBER_PAGE_SIZE) != 0) std::memcpy(dst, src, EMBER_PAGE_SIZE);
         }
     };
-    for (uint64_t w = 0; w < bitmap.size(); ++w) {
-        for (uint64_t bits = bitmap[w]; bits; bits &= bits - 1) {
-            const uint64_t page = w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits));
-            if (page < npages) restore_range(page * EMBER_PAGE_SIZE, EMBER_PAGE_SIZE);
-        }
-    }
+    for (uint64_t page = 0; page < states.size(); ++page)
+        if (states[page] == GuestMemory::PageState::kCopied)
+            restore_range(page * EMBER_PAGE_SIZE, EMBER_PAGE_SIZE);
     restore_range(EMBER_GPA_BOOT_INFO, 2 * EMBER_PAGE_SIZE);  // boot info, hypercall page
     restore_range(EMBER_GPA_CONSOLE, EMBER_PAGE_SIZE);
     restore_range(EMBER_GPA_STDIN, EMBER_STDIN_SIZE);
