@@ -57,17 +57,3 @@ extern "C" [[noreturn]] void kernel_main(ember_boot_info* b, uint64_t tsc_start)
         panic("the root filesystem archive is malformed");
     start_process();
 }
-// TEMPORARY weak fallbacks until fs/ lands.
-namespace k {
-namespace {
-int64_t tmp_write(uint64_t fd, uint64_t buf, uint64_t len, uint64_t, uint64_t, uint64_t) {
-    if (fd != 1 && fd != 2) return -EBADF;
-    if (!user_ok(buf, len)) return -EFAULT;
-    console_write(static_cast<int>(fd), reinterpret_cast<void*>(buf), len);
-    return static_cast<int64_t>(len);
-}
-}  // namespace
-__attribute__((weak)) void register_fs_syscalls() { syscall_register(nr::write, "write", tmp_write); }
-__attribute__((weak)) bool fs_init(const uint8_t*, uint64_t) { return true; }
-__attribute__((weak)) int64_t fs_pread_for_mmap(int, void*, uint64_t, uint64_t) { return -ENODEV; }
-}  // namespace k

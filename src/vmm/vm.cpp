@@ -844,7 +844,6 @@ Result<VmResult> run_vm(VmConfig config) {
 }
 
 Result<HostInfo> probe_host() {
-    VmConfig cfg;
     auto sys = KvmSystem::get();
     if (!sys) return sys.status();
     // Host kind and TSC rate are learnt from a vCPU.
