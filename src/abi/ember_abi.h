@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EMBER_ABI_VERSION 1u
+#define EMBER_ABI_VERSION 2u
 
 /* ---- guest physical memory map (GPA == GVA) ---------------------------- */
 #define EMBER_PAGE_SIZE 0x1000ull
@@ -86,68 +86,60 @@ struct ember_kernel_header {
     uint64_t syscall_entry;         /* MSR_LSTAR (the CPL-0 stub) */
     uint64_t vector_entry[EMBER_NUM_VECTORS]; /* IDT gates 0..31 */
     uint64_t spurious_entry;        /* IDT gates 32..255 */
-    uint64_t fast_syscall_entry;    /* target of the syscall sled in page 0 */
+    uint64_t fast_syscall_entry;    /* where the patched sites' trampolines jump */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_kernel_header) == 32 + 8 * 32 + 16, "kernel header size");
 #endif
 
 /* ---- patched syscall sites ---------------------------------------------- */
-/* When boot_info.flags has EMBER_FLAG_SYSCALL_PATCH, the kernel replaces
- * each application `syscall` instruction (0f 05) it has trapped on with
- * `call *%rax` (ff d0), so that later executions of that site take no trap:
- * the call lands at address rax (the syscall number) in page 0, which the
- * VMM maps read-only and fills with a NOP sled ending, at
- * EMBER_SLED_JUMP, in a jump to the kernel's fast_syscall_entry. Only
- * sites whose number was below EMBER_SLED_JUMP are patched. The call stores
- * its return address 8 bytes below the application's stack pointer, inside
- * the x86-64 red zone: an application that keeps data there across a
- * syscall must run with patching off. */
-#define EMBER_SLED_JUMP 0xf00u
-
-/* The patched sites: a hash set of site addresses (the address of the two
- * patched bytes) at EMBER_GPA_SITES, 8-byte slots, 0 = empty, linear
- * probing from ember_site_slot(); slot 0 holds the number of entries. The
- * kernel adds the sites it patches; the VMM reads them after an instance
- * ran and applies them to later instances of the same snapshot before they
- * start (bytes still 0f 05 only), so those take no first trap either. The
- * fast entry accepts only calls from sites in this set. Every probe loop is
- * bounded by the table size (the table is guest-writable). */
-#define EMBER_GPA_SITES 0xe0000ull
+/* When boot_info.flags has EMBER_FLAG_SYSCALL_PATCH, the kernel may rewrite
+ * an application syscall site it has trapped on so that later executions
+ * take no trap. Only two instruction windows are rewritten, and only when
+ * the trapped call's number equals the window's immediate:
+ *
+ *   b8 i0 i1 i2 i3 0f 05        mov $imm32,%eax; syscall
+ *   48 c7 c0 i0 i1 i2 i3 0f 05  mov $simm32,%rax; syscall
+ *
+ * The mov (5 or 7 bytes) becomes `jmp *SLOT` (ff 24 25 s0 s1 s2 s3): an
+ * absolute memory-indirect jump through the site's 8-byte slot at
+ * EMBER_SLOT_VA + 8 * i. Slot addresses are 0x050fxxxx, so in the 5-byte
+ * form the slot's two high bytes are the `0f 05` that was already there:
+ * the `syscall` instruction itself is never changed, and a jump straight to
+ * it (or a thread resumed between the mov and the syscall) still traps with
+ * whatever rax it has. Slot i holds the address of trampoline i, written by
+ * the kernel: it loads the window's number into rax, the site's return
+ * address into rcx, and jumps to the kernel's fast_syscall_entry. Nothing
+ * is written to the application's stack (its red zone stays intact), every
+ * syscall number reaches the ordinary dispatcher (ENOSYS as on Linux), and
+ * a copy of patched code jumps through the same absolute slot (it resumes
+ * after the original site: see docs/architecture.md).
+ *
+ * The slot pages are mapped read-only at EMBER_SLOT_VA (an alias of
+ * EMBER_GPA_SLOTS made by one extra page table, EMBER_GPA_SLOT_PT) and at
+ * their identity address; the RAM behind EMBER_SLOT_VA is not used. The VMM
+ * fills the slots; the kernel writes the trampolines. Nothing here is read
+ * by the VMM after boot: patches are never learnt from an instance. */
+#define EMBER_GPA_SITES 0xe0000ull    /* region for the three below */
 #define EMBER_SITES_SIZE 0x20000ull
-#define EMBER_SITES_SLOTS ((uint32_t)(EMBER_SITES_SIZE / 8))
-#define EMBER_SITES_MAX (EMBER_SITES_SLOTS * 3u / 4u)
+#define EMBER_GPA_SLOT_PT (EMBER_GPA_SITES)                   /* maps EMBER_SLOT_VA's 2 MiB */
+#define EMBER_GPA_SLOTS (EMBER_GPA_SITES + EMBER_PAGE_SIZE)   /* EMBER_SITES_MAX slots */
+#define EMBER_SITES_MAX 1024u
+#define EMBER_SLOTS_SIZE ((uint64_t)EMBER_SITES_MAX * 8u)
+#define EMBER_GPA_TRAMPOLINES (EMBER_GPA_SLOTS + EMBER_SLOTS_SIZE)
+#define EMBER_TRAMPOLINE_SIZE 32u
+#define EMBER_SLOT_VA 0x050f0000ull
+#define EMBER_SLOT_VA_2M (EMBER_SLOT_VA & ~((2ull << 20) - 1))
 #ifdef __cplusplus
-inline uint32_t ember_site_slot(uint64_t site) {
-    return 1u + (uint32_t)(((site * 0x9e3779b97f4a7c15ull) >> 40) % (EMBER_SITES_SLOTS - 1u));
-}
-/* Whether `site` is in the set. */
-inline bool ember_site_find(const volatile uint64_t* table, uint64_t site) {
-    uint32_t i = ember_site_slot(site);
-    for (uint32_t n = 1; n < EMBER_SITES_SLOTS; ++n) {
-        const uint64_t v = table[i];
-        if (v == site) return true;
-        if (v == 0) return false;
-        i = i + 1 < EMBER_SITES_SLOTS ? i + 1 : 1;
-    }
-    return false;
-}
-/* Adds `site`; false when the set is full. */
-inline bool ember_site_add(volatile uint64_t* table, uint64_t site) {
-    if (site == 0) return false;
-    uint32_t i = ember_site_slot(site);
-    for (uint32_t n = 1; n < EMBER_SITES_SLOTS; ++n) {
-        const uint64_t v = table[i];
-        if (v == site) return true;
-        if (v == 0) {
-            if (table[0] >= EMBER_SITES_MAX) return false;
-            table[i] = site;
-            table[0] = table[0] + 1;
-            return true;
-        }
-        i = i + 1 < EMBER_SITES_SLOTS ? i + 1 : 1;
-    }
-    return false;
+static_assert(EMBER_GPA_TRAMPOLINES + (uint64_t)EMBER_SITES_MAX * EMBER_TRAMPOLINE_SIZE <=
+                  EMBER_GPA_SITES + EMBER_SITES_SIZE,
+              "syscall-site region");
+static_assert(EMBER_SLOTS_SIZE % EMBER_PAGE_SIZE == 0, "slots fill whole pages");
+static_assert(((EMBER_SLOT_VA + EMBER_SLOTS_SIZE - 1) >> 16) == 0x050f,
+              "every slot address ends in the bytes 0f 05");
+inline uint64_t ember_slot_va(uint32_t i) { return EMBER_SLOT_VA + 8ull * i; }
+inline uint64_t ember_trampoline_gpa(uint32_t i) {
+    return EMBER_GPA_TRAMPOLINES + (uint64_t)EMBER_TRAMPOLINE_SIZE * i;
 }
 #endif
 
@@ -339,6 +331,7 @@ struct ember_boot_info {
     uint64_t cpu_hwcap, cpu_hwcap2; /* OUT: AT_HWCAP / AT_HWCAP2 */
     uint64_t tsc_app_start;  /* IN: TSC when the kernel entered the application */
     uint64_t tsc_kernel_start; /* IN: TSC at the kernel's first instruction */
+    uint64_t stat_fast_syscalls; /* IN: syscalls that came through a patched site */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");

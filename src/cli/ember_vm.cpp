@@ -106,11 +106,12 @@ int report(bool stats, const ember::VmResult& r) {
     if (stats) {
         std::fprintf(stderr,
                      "ember-vm: stats: create_us=%.1f first_insn_us=%.1f run_us=%.1f total_us=%.1f "
-                     "exits=%llu hypercalls=%llu syscalls=%llu",
+                     "exits=%llu hypercalls=%llu syscalls=%llu fast_syscalls=%llu",
                      r.stats.create_us, r.stats.first_insn_us, r.stats.run_us, r.stats.total_us,
                      static_cast<unsigned long long>(r.stats.exits),
                      static_cast<unsigned long long>(r.stats.hypercalls),
-                     static_cast<unsigned long long>(r.stats.syscalls));
+                     static_cast<unsigned long long>(r.stats.syscalls),
+                     static_cast<unsigned long long>(r.stats.fast_syscalls));
         if (r.stats.kernel_init_us > 0) std::fprintf(stderr, " kernel_init_us=%.1f", r.stats.kernel_init_us);
         if (r.stats.snapshot_us > 0) std::fprintf(stderr, " snapshot_us=%.1f", r.stats.snapshot_us);
         std::fprintf(stderr, "\n");
@@ -326,8 +327,8 @@ int main(int argc, char** argv) {
     run->add_flag("--trace-syscalls", ro.trace, "Report each unimplemented syscall once on stderr");
     run->add_flag("--stats", ro.stats, "Print timings and exit/syscall counts on stderr");
     run->add_flag("--no-syscall-patch", ro.no_patch,
-                  "Keep every syscall a trap (for programs that keep data in the stack red zone "
-                  "across syscalls); default: patch each syscall site after its first trap");
+                  "Keep every syscall a trap; default: after its first trap, a `mov $nr,%eax; "
+                  "syscall` site jumps to the kernel without trapping (docs/architecture.md)");
     run->add_option("--snapshot-out", ro.snapshot_out,
                     "Write a snapshot when the program is first READY (blocks for input, or "
                     "calls syscall(500)), then stop");

@@ -43,15 +43,13 @@ syscall_handler:
     push 0
     jmp syscall_common
 
-/* A patched syscall site: the application executed `call *%rax` (which
- * replaced its `syscall`), ran down the sled at address rax in page 0 and
- * jumped here. [rsp] is the return address (the site + 2). No trap: this
- * is the fast path. The application stack is not touched beyond the slot
- * the call already used. */
+/* A patched syscall site (see the ABI header): the site's `jmp *slot` led
+ * to its trampoline, which loaded rax = the number and rcx = the return
+ * address, as `syscall` would have. No trap, and nothing is written to the
+ * application's stack: rflags are read only once on the kernel stack. */
     .balign 16
     .globl fast_syscall_entry
 fast_syscall_entry:
-    pop rcx                      /* rcx = return address, as after syscall */
     mov [rip + sys_user_rsp], rsp
     mov rsp, 0xa0000             /* EMBER_GPA_KSTACK_TOP */
     pushfq
@@ -197,7 +195,7 @@ exc_frame:       .quad 0
     .section .ember_header, "a"
     .balign 8
     .quad 0x4c4e524b52424d45     /* EMBER_KERNEL_MAGIC */
-    .long 1                      /* EMBER_ABI_VERSION */
+    .long 2                      /* EMBER_ABI_VERSION */
     .long 304                    /* sizeof(struct ember_kernel_header) */
     .quad kernel_start
     .quad syscall_entry

@@ -66,6 +66,8 @@ uint64_t mem_free_bytes();
 // Application memory is [EMBER_GPA_APP_MIN, mem_size). A user pointer passed
 // to a syscall must lie in it; anything else is -EFAULT, never a crash.
 bool user_ok(uint64_t addr, uint64_t len);
+// Whether EMBER_SLOT_VA is mapped (syscall patching on).
+inline bool slots_mapped() { return (boot()->flags & EMBER_FLAG_SYSCALL_PATCH) != 0; }
 // Copies a NUL-terminated user string into `out` (at most cap bytes including
 // the NUL). Returns length, or -EFAULT / -ENAMETOOLONG.
 int64_t user_strncpy(char* out, uint64_t user_src, size_t cap);

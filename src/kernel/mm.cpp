@@ -118,6 +118,9 @@ void mm_init() {
     for (uint64_t i = g_npages; i < words * 64; ++i) set(g_used, i);
     g_free_pages = g_npages;
     take(g_npages - bm_pages, bm_pages);
+    // Addresses behind the syscall slots' alias are never handed out.
+    if (slots_mapped() && in_pool(EMBER_SLOT_VA, EMBER_SLOTS_SIZE))
+        take(page_index(EMBER_SLOT_VA), EMBER_SLOTS_SIZE / kPage);
     KCHECK(b->image_lo >= g_pool_lo && b->image_hi <= top && b->image_lo <= b->image_hi);
     take(page_index(b->image_lo), (b->image_hi - b->image_lo) / kPage);
     g_brk_start = g_brk = b->image_hi;
@@ -190,7 +193,9 @@ void kfree(void* p) {
 
 bool user_ok(uint64_t addr, uint64_t len) {
     const uint64_t size = boot()->mem_size;
-    return addr >= EMBER_GPA_APP_MIN && len <= size && addr <= size - len;
+    if (!(addr >= EMBER_GPA_APP_MIN && len <= size && addr <= size - len)) return false;
+    // The read-only alias of the syscall slots is not the application's.
+    return !slots_mapped() || addr + len <= EMBER_SLOT_VA || addr >= EMBER_SLOT_VA + EMBER_SLOTS_SIZE;
 }
 
 int64_t user_strncpy(char* out, uint64_t user_src, size_t cap) {

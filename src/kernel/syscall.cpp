@@ -34,30 +34,68 @@ struct SyscallFrame {
 };
 
 extern "C" uint64_t sys_user_rip;  // entry.S: the application's return address
+extern "C" char fast_syscall_entry[];
 
 namespace k {
 namespace {
 
-volatile uint64_t* sites() { return reinterpret_cast<volatile uint64_t*>(EMBER_GPA_SITES); }
-bool site_known(uint64_t a) { return ember_site_find(sites(), a); }
-bool site_add(uint64_t a) { return ember_site_add(sites(), a); }
+uint32_t g_sites;  // trampolines handed out (kernel data: part of a snapshot)
 
-// After a trapped `syscall` at sys_user_rip - 2: replace it with
-// `call *%rax` so the next execution takes the fast path (see the ABI).
-void maybe_patch(uint64_t nr) {
-    const uint64_t site = sys_user_rip - 2;
-    if (nr >= EMBER_SLED_JUMP || !user_ok(site, 2)) return;
-    auto* p = reinterpret_cast<volatile uint8_t*>(site);
-    if (p[0] != 0x0f || p[1] != 0x05) return;
-    if (!site_add(site)) return;
-    // One 16-bit store: the instruction is never seen half-written.
-    *reinterpret_cast<volatile uint16_t*>(site) = 0xd0ff;  // ff d0: call *%rax
+inline uint32_t load32(uint64_t a) {
+    uint32_t v;
+    memcpy(&v, reinterpret_cast<const void*>(a), 4);
+    return v;
 }
 
-[[noreturn]] void bad_sled_entry(uint64_t from) {
-    klog("call into the syscall sled from %p, which is not a patched syscall site "
-         "(a call through a null function pointer?)", reinterpret_cast<void*>(from));
-    panic("call to a null function pointer (or into the syscall sled)");
+// Writes trampoline i: rax = the window's number (as its mov set it),
+// rcx = the site's return address, then on to fast_syscall_entry.
+void write_trampoline(uint32_t i, const uint8_t* mov, uint32_t mov_len, uint64_t ret) {
+    uint8_t t[EMBER_TRAMPOLINE_SIZE];
+    memset(t, 0xcc, sizeof t);                  // int3 padding
+    memcpy(t, mov, mov_len);                    // [0, 7): the original mov
+    if (mov_len == 5) { t[5] = 0x66; t[6] = 0x90; }  // 2-byte nop
+    const uint8_t load_rcx[7] = {0x48, 0x8b, 0x0d, 10, 0, 0, 0};  // mov rcx, [rip + 10]
+    memcpy(t + 7, load_rcx, 7);                 // [7, 14): next insn at 14, data at 24
+    const uint64_t tramp = ember_trampoline_gpa(i);
+    const int32_t rel = static_cast<int32_t>(reinterpret_cast<uint64_t>(fast_syscall_entry) - (tramp + 19));
+    t[14] = 0xe9;                               // [14, 19): jmp fast_syscall_entry
+    memcpy(t + 15, &rel, 4);
+    memcpy(t + 24, &ret, 8);
+    memcpy(reinterpret_cast<void*>(tramp), t, sizeof t);
+}
+
+// After a trapped `syscall` returning to `ret`: if it ends one of the two
+// windows of the ABI header and the window's immediate is the number the
+// call was made with (so the mov really ran just before it), route the
+// window through a trampoline. The `syscall` bytes stay as they are.
+void maybe_patch(uint64_t nr, uint64_t ret) {
+    if (g_sites >= EMBER_SITES_MAX || ret < EMBER_GPA_APP_MIN + 9 || !user_ok(ret - 9, 9)) return;
+    const auto* p = reinterpret_cast<const uint8_t*>(ret);
+    if (p[-2] != 0x0f || p[-1] != 0x05) return;
+    const uint32_t imm = load32(ret - 6);
+    uint32_t mov_len;
+    // A byte before the mov that could be a prefix changing its meaning
+    // (REX: `41 b8` is mov to r8d; 66: a 16-bit mov; 0f: another opcode)
+    // makes the window ambiguous: such a site keeps trapping.
+    const uint8_t before = p[-8];
+    const bool prefix = (before >= 0x40 && before <= 0x4f) || before == 0x66 || before == 0x0f;
+    if (p[-7] == 0xb8 && !prefix && nr == imm) {
+        mov_len = 5;  // mov $imm32, %eax (zero-extends)
+    } else if (p[-9] == 0x48 && p[-8] == 0xc7 && p[-7] == 0xc0 &&
+               nr == static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(imm)))) {
+        mov_len = 7;  // mov $simm32, %rax (sign-extends)
+    } else {
+        return;
+    }
+    const uint32_t i = g_sites++;
+    const uint64_t start = ret - 2 - mov_len;
+    write_trampoline(i, reinterpret_cast<const uint8_t*>(start), mov_len, ret);
+    // jmp *slot: ff 24 25 + the slot's address. In the 5-byte form its two
+    // high bytes (0f 05) overlap the unchanged syscall instruction.
+    const uint64_t slot = ember_slot_va(i);
+    uint8_t jmp[7] = {0xff, 0x24, 0x25};
+    memcpy(jmp + 3, &slot, 4);
+    memcpy(reinterpret_cast<void*>(start), jmp, mov_len == 5 ? 5 : 7);
 }
 
 }  // namespace
@@ -68,12 +106,10 @@ extern "C" int64_t syscall_dispatch(SyscallFrame* f) {
     ember_boot_info* b = boot();
     b->stat_syscalls++;
     const uint64_t n = f->nr;
-    if (b->flags & EMBER_FLAG_SYSCALL_PATCH) {
-        if (f->path == 0) {
-            maybe_patch(n);
-        } else if (!site_known(sys_user_rip - 2)) {
-            bad_sled_entry(sys_user_rip);
-        }
+    if (f->path != 0) {
+        b->stat_fast_syscalls++;
+    } else if (b->flags & EMBER_FLAG_SYSCALL_PATCH) {
+        maybe_patch(n, sys_user_rip);
     }
     if (n < kMaxSyscall && g_table[n].fn) {
         b->cur_syscall = static_cast<int64_t>(n);

@@ -9,23 +9,7 @@ bool put64(GuestMemory& mem, uint64_t gpa, uint64_t v) { return mem.write_obj(gp
 
 }  // namespace
 
-Status write_syscall_sled(GuestMemory& mem, uint64_t fast_entry) {
-    uint8_t page[EMBER_PAGE_SIZE];
-    std::memset(page, 0x90, EMBER_SLED_JUMP);  // nop
-    // jmp qword ptr [rip + 0]; .quad fast_entry
-    const uint8_t jmp[6] = {0xff, 0x25, 0, 0, 0, 0};
-    std::memcpy(page + EMBER_SLED_JUMP, jmp, sizeof jmp);
-    std::memcpy(page + EMBER_SLED_JUMP + 6, &fast_entry, 8);
-    for (uint64_t i = EMBER_SLED_JUMP + 14; i + 1 < EMBER_PAGE_SIZE; i += 2) {
-        page[i] = 0x0f;  // ud2
-        page[i + 1] = 0x0b;
-    }
-    page[EMBER_PAGE_SIZE - 1] = 0xcc;
-    if (!mem.write(0, page, sizeof page)) return Status::error("sled outside guest memory");
-    return Status::ok();
-}
-
-Status build_page_tables(GuestMemory& mem, bool map_sled) {
+Status build_page_tables(GuestMemory& mem) {
     const uint64_t size = mem.size();
     if (size < EMBER_MEM_MIN || size > EMBER_MEM_MAX || size % (2ull << 20) != 0)
         return Status::error("guest memory size must be a multiple of 2 MiB between 8 MiB and " +
@@ -49,7 +33,6 @@ Status build_page_tables(GuestMemory& mem, bool map_sled) {
     // the CPU walks page tables by physical address, so they need no
     // mapping, and a stray pointer near NULL faults as it would on Linux
     // instead of corrupting them.
-    if (map_sled) put64(mem, EMBER_GPA_PT0, 0 | (kPteLeaf & ~kPteWrite));
     for (uint64_t i = 1; i < 512; ++i) {
         const uint64_t addr = i << 12;
         if (addr == EMBER_GPA_STACK_GUARD) continue;
@@ -60,6 +43,38 @@ Status build_page_tables(GuestMemory& mem, bool map_sled) {
         }
         put64(mem, EMBER_GPA_PT0 + i * 8, addr | kPteLeaf);
     }
+    return Status::ok();
+}
+
+bool overlaps_syscall_slots(uint64_t lo, uint64_t hi) {
+    return lo < EMBER_SLOT_VA + EMBER_SLOTS_SIZE && hi > EMBER_SLOT_VA;
+}
+
+Status map_syscall_slots(GuestMemory& mem) {
+    // The 2 MiB around EMBER_SLOT_VA in 4 KiB pages: the slot pages alias
+    // EMBER_GPA_SLOTS read-only, the rest stays the identity map of RAM.
+    const uint64_t pt = EMBER_GPA_SLOT_PT;
+    if (!mem.fill(EMBER_GPA_SITES, 0, EMBER_GPA_TRAMPOLINES - EMBER_GPA_SITES) ||
+        !mem.fill(EMBER_GPA_TRAMPOLINES, 0xcc, EMBER_SITES_SIZE - (EMBER_GPA_TRAMPOLINES - EMBER_GPA_SITES)))
+        return Status::error("syscall-site area outside guest memory");
+    for (uint64_t i = 0; i < 512; ++i) {
+        const uint64_t va = EMBER_SLOT_VA_2M + (i << 12);
+        uint64_t e = 0;
+        if (va >= EMBER_SLOT_VA && va < EMBER_SLOT_VA + EMBER_SLOTS_SIZE)
+            e = (EMBER_GPA_SLOTS + (va - EMBER_SLOT_VA)) | (kPteLeaf & ~kPteWrite);
+        else if (va < mem.size())
+            e = va | kPteLeaf;
+        put64(mem, pt + i * 8, e);
+    }
+    // EMBER_SLOT_VA is in the first GiB: its page directory always exists.
+    put64(mem, EMBER_GPA_PD + (EMBER_SLOT_VA_2M >> 21) * 8, pt | kPteTable);
+    for (uint32_t i = 0; i < EMBER_SITES_MAX; ++i)
+        put64(mem, EMBER_GPA_SLOTS + i * 8ull, ember_trampoline_gpa(i));
+    // The identity addresses of the slot pages are read-only too; the page
+    // table page is not mapped at all.
+    put64(mem, EMBER_GPA_PT0 + (EMBER_GPA_SLOT_PT >> 12) * 8, 0);
+    for (uint64_t a = EMBER_GPA_SLOTS; a < EMBER_GPA_TRAMPOLINES; a += EMBER_PAGE_SIZE)
+        put64(mem, EMBER_GPA_PT0 + (a >> 12) * 8, a | (kPteLeaf & ~kPteWrite));
     return Status::ok();
 }
 

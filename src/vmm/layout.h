@@ -23,13 +23,15 @@ constexpr uint64_t kPteLeaf = kPteTable | kPteDirty;
 // page except the GDT and IDT (mapped read-only), and the kernel stack's
 // guard page. mem_size must be a multiple of 2 MiB within
 // [EMBER_MEM_MIN, EMBER_MEM_MAX].
-// With map_sled, page 0 is mapped read-only too: it holds the syscall sled
-// (see "patched syscall sites" in ember_abi.h).
-Status build_page_tables(GuestMemory& mem, bool map_sled = false);
+Status build_page_tables(GuestMemory& mem);
 
-// Writes the syscall sled into page 0: NOPs up to EMBER_SLED_JUMP, then an
-// indirect jump to fast_entry, then ud2 to the end of the page.
-Status write_syscall_sled(GuestMemory& mem, uint64_t fast_entry);
+// For syscall patching (see "patched syscall sites" in ember_abi.h): maps
+// the slot pages read-only at EMBER_SLOT_VA through EMBER_GPA_SLOT_PT, points
+// every slot at its trampoline and fills the trampolines with int3. Call
+// after build_page_tables. The application must not use the slots'
+// addresses: check its image and data with overlaps_syscall_slots first.
+Status map_syscall_slots(GuestMemory& mem);
+bool overlaps_syscall_slots(uint64_t lo, uint64_t hi);
 
 // Walks the tables the way the CPU would. Returns the GPA that `gva` maps to,
 // or -1 when unmapped or the entry lacks U=1 at some level (for tests).

@@ -443,19 +443,6 @@ void Snapshot::record_working_set(WorkingSet ws) const {
     if (!working_set_) working_set_ = std::make_shared<const WorkingSet>(std::move(ws));
 }
 
-void Snapshot::record_patches(const std::vector<uint64_t>& sites) const {
-    std::lock_guard lock(ws_mu_);
-    std::vector<uint64_t> merged;
-    std::set_union(patches_.begin(), patches_.end(), sites.begin(), sites.end(),
-                   std::back_inserter(merged));
-    if (merged.size() <= EMBER_SITES_MAX) patches_.swap(merged);
-}
-
-std::vector<uint64_t> Snapshot::patches() const {
-    std::lock_guard lock(ws_mu_);
-    return patches_;
-}
-
 std::shared_ptr<const WorkingSet> Snapshot::working_set() const {
     std::lock_guard lock(ws_mu_);
     return working_set_;

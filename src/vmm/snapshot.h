@@ -110,12 +110,9 @@ public:
     // long as this object), or nullptr if it cannot be mapped.
     const uint8_t* pristine() const;
 
-    // Patched syscall sites learnt from instances of this snapshot (see
-    // EMBER_GPA_SITES); later instances get them applied before they start.
-    void record_patches(const std::vector<uint64_t>& sites) const;
-    std::vector<uint64_t> patches() const;
-
-    // The first recorded working set is kept; later calls do nothing.
+    // The first recorded working set is kept; later calls do nothing. It only
+    // says which snapshot pages a new instance gets populated ahead: page
+    // contents always come from the snapshot.
     void record_working_set(WorkingSet ws) const;
     std::shared_ptr<const WorkingSet> working_set() const;
 
@@ -124,7 +121,6 @@ private:
     mutable std::mutex ws_mu_;
     mutable std::shared_ptr<const WorkingSet> working_set_;
     mutable const uint8_t* pristine_ = nullptr;
-    mutable std::vector<uint64_t> patches_;  // sorted, unique
     int fd_ = -1;
     Header header_;
     VcpuState vcpu_;

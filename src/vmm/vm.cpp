@@ -123,8 +123,6 @@ struct Vm::Impl {
     Status setup_boot();
     Status setup_restore(std::shared_ptr<const snapshot::Snapshot> snap);
     void learn_working_set();
-    void learn_patches();
-    void apply_patches();
     VmResult run();
 
     Status attach_memory(uint32_t flags = 0);
@@ -240,19 +238,25 @@ Status Vm::Impl::setup_boot() {
 
     // Guest memory contents first: these checks fail on bad input before any
     // KVM object exists.
-    if (auto s = build_page_tables(mem_, cfg_.syscall_patch); !s) return s;
+    if (auto s = build_page_tables(mem_); !s) return s;
     if (auto s = build_gdt(mem_); !s) return s;
     auto kh = load_kernel(mem_);
     if (!kh) return kh.status();
-    if (cfg_.syscall_patch) {
-        if (auto s = write_syscall_sled(mem_, kh->fast_syscall_entry); !s) return s;
-    }
     if (auto s = build_idt(mem_, *kh); !s) return s;
     auto rootfs_gpa = place_rootfs(mem_, cfg_.rootfs, EMBER_GPA_APP_MIN);
     if (!rootfs_gpa) return rootfs_gpa.status();
     auto app = load_elf(mem_, cfg_.program, EMBER_GPA_APP_MIN, *rootfs_gpa, EMBER_PIE_BASE,
                         cfg_.guest_path);
     if (!app) return app.status();
+    if (cfg_.syscall_patch && (overlaps_syscall_slots(app->lo, app->hi) ||
+                               overlaps_syscall_slots(*rootfs_gpa, *rootfs_gpa + cfg_.rootfs.size()))) {
+        cfg_.log("the program or its root filesystem covers the syscall slots' addresses; "
+                 "syscall patching is off");
+        cfg_.syscall_patch = false;
+    }
+    if (cfg_.syscall_patch) {
+        if (auto s = map_syscall_slots(mem_); !s) return s;
+    }
     auto args = write_args(mem_, cfg_.argv, cfg_.env);
     if (!args) return args.status();
     // Pages every boot touches: populate them on the host now (cheaper than
@@ -413,13 +417,13 @@ std::string Vm::Impl::describe_registers() {
 
 VmResult Vm::Impl::finish(Outcome o, int status, std::string msg) {
     if (restored_ && !snap_->working_set() && o == Outcome::kExited) learn_working_set();
-    if (restored_ && o != Outcome::kVmError) learn_patches();
     const int64_t t_end = mono_ns();
     stats_.total_us = static_cast<double>(t_end - t_start_) / 1e3;
     stats_.create_us = static_cast<double>(t_ready_ - t_start_) / 1e3;
     stats_.run_us = static_cast<double>(t_end - t_ready_) / 1e3;
     if (auto b = mem_.read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO)) {
         stats_.syscalls = b->stat_syscalls;
+        stats_.fast_syscalls = b->stat_fast_syscalls;
         if (b->tsc_app_start > tsc_base_ && tsc_khz_) {
             const double since_base_us =
                 static_cast<double>(b->tsc_app_start - tsc_base_) * 1e3 / tsc_khz_;
@@ -635,41 +639,6 @@ void Vm::Impl::learn_working_set() {
     snap_->record_working_set(std::move(ws));
 }
 
-void Vm::Impl::learn_patches() {
-    // The kernel's set of patched sites (guest-written: every entry is
-    // checked against the snapshot's bytes before it is believed).
-    const uint8_t* pristine = snap_->pristine();
-    auto table = mem_.span(EMBER_GPA_SITES, EMBER_SITES_SIZE);
-    if (!pristine || !table) return;
-    const auto* slots = reinterpret_cast<const uint64_t*>(table->data());
-    std::vector<uint64_t> sites;
-    for (uint32_t i = 1; i < EMBER_SITES_SLOTS; ++i) {
-        const uint64_t site = slots[i];
-        if (site < EMBER_GPA_APP_MIN || !mem_.contains(site, 2)) continue;
-        if (pristine[site] != 0x0f || pristine[site + 1] != 0x05) continue;
-        if (mem_.host_base()[site] != 0xff || mem_.host_base()[site + 1] != 0xd0) continue;
-        sites.push_back(site);
-    }
-    std::sort(sites.begin(), sites.end());
-    if (!sites.empty()) snap_->record_patches(sites);
-}
-
-void Vm::Impl::apply_patches() {
-    auto table = mem_.span(EMBER_GPA_SITES, EMBER_SITES_SIZE);
-    if (!table) return;
-    auto* slots = reinterpret_cast<volatile uint64_t*>(table->data());
-    for (uint64_t site : snap_->patches()) {
-        uint8_t* p = mem_.host_base() + site;  // learn_patches checked the range
-        const bool original = p[0] == 0x0f && p[1] == 0x05;
-        // Already patched (a page a reset kept) still needs its table entry:
-        // the table page may have been put back to the snapshot's contents.
-        if (!original && !(p[0] == 0xff && p[1] == 0xd0)) continue;
-        if (!ember_site_add(slots, site)) break;
-        p[0] = 0xff;  // call *%rax
-        p[1] = 0xd0;
-    }
-}
-
 Status Vm::Impl::setup_restore(std::shared_ptr<const snapshot::Snapshot> snap_ptr) {
     t_start_ = mono_ns();
     snap_ = std::move(snap_ptr);
@@ -701,7 +670,6 @@ Status Vm::Impl::setup_restore(std::shared_ptr<const snapshot::Snapshot> snap_pt
 
 Status Vm::Impl::load_snapshot_state() {
     const snapshot::Snapshot& snap = *snap_;
-    apply_patches();
     if (auto s = start_net(); !s) return s;
     net_->set_guest_listeners(snap.vmm().listeners);
     stats_ = VmStats{};

@@ -35,9 +35,8 @@ struct VmConfig {
     bool continue_after_snapshot = false;
     // Published ports and egress rules for the guest's sockets.
     NetConfig net;
-    // Patch each trapped `syscall` site into a call through the sled in page
-    // 0, so later syscalls from it take no trap (see ember_abi.h; off for
-    // programs that keep data in the red zone across syscalls).
+    // Let the kernel route `mov $nr,%eax; syscall` sites around the trap
+    // after their first trap (see "patched syscall sites" in ember_abi.h).
     bool syscall_patch = true;
     // Restored VMs only: allow reset() to return the VM to the snapshot's
     // state and run it again as a new instance.
@@ -61,6 +60,7 @@ struct VmStats {
     uint64_t exits = 0;        // returns from KVM_RUN
     uint64_t hypercalls = 0;
     uint64_t syscalls = 0;     // counted by the guest kernel
+    uint64_t fast_syscalls = 0;  // of those, through a patched site (no trap)
     uint64_t bad_hypercalls = 0;
     double create_us = 0;      // create VM -> ready to run
     double first_insn_us = 0;  // create VM -> first application instruction

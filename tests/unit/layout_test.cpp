@@ -47,26 +47,56 @@ TEST(PageTables, GdtAndIdtAreMappedReadOnly) {
     EXPECT_EQ(*pte & kPteWrite, 0u);
 }
 
-TEST(PageTables, SledPageIsMappedReadOnlyOnlyWhenAsked) {
+TEST(PageTables, PageZeroIsNeverMapped) {
     Mem m(16ull << 20);
-    ASSERT_TRUE(build_page_tables(m.mem, true).is_ok());
-    EXPECT_EQ(translate(m.mem, 0x10), 0x10);
-    const auto pte = m.mem.read_obj<uint64_t>(EMBER_GPA_PT0);
-    ASSERT_TRUE(pte);
-    EXPECT_EQ(*pte & kPteWrite, 0u);
-    EXPECT_EQ(translate(m.mem, 0x1000), -1);  // the page tables stay unmapped
+    ASSERT_TRUE(build_page_tables(m.mem).is_ok());
+    ASSERT_TRUE(map_syscall_slots(m.mem).is_ok());
+    EXPECT_EQ(translate(m.mem, 0), -1);
+    EXPECT_EQ(translate(m.mem, 0xfff), -1);
 }
 
-TEST(SyscallSled, NopsThenAJumpToTheFastEntry) {
+TEST(SyscallSlots, SlotAddressesAliasTheSlotPagesReadOnly) {
     Mem m(16ull << 20);
-    ASSERT_TRUE(write_syscall_sled(m.mem, 0x123456).is_ok());
-    EXPECT_EQ(m.buf[0], 0x90);
-    EXPECT_EQ(m.buf[EMBER_SLED_JUMP - 1], 0x90);
-    EXPECT_EQ(m.buf[EMBER_SLED_JUMP], 0xff);
-    EXPECT_EQ(m.buf[EMBER_SLED_JUMP + 1], 0x25);
-    uint64_t target;
-    std::memcpy(&target, &m.buf[EMBER_SLED_JUMP + 6], 8);
-    EXPECT_EQ(target, 0x123456u);
+    ASSERT_TRUE(build_page_tables(m.mem).is_ok());
+    ASSERT_TRUE(map_syscall_slots(m.mem).is_ok());
+    EXPECT_EQ(translate(m.mem, ember_slot_va(0)), static_cast<int64_t>(EMBER_GPA_SLOTS));
+    EXPECT_EQ(translate(m.mem, ember_slot_va(EMBER_SITES_MAX - 1)),
+              static_cast<int64_t>(EMBER_GPA_SLOTS + 8ull * (EMBER_SITES_MAX - 1)));
+    const auto pte = m.mem.read_obj<uint64_t>(EMBER_GPA_SLOT_PT + ((EMBER_SLOT_VA >> 12) & 511) * 8);
+    ASSERT_TRUE(pte);
+    EXPECT_EQ(*pte & kPteWrite, 0u);
+    // Beyond the 16 MiB of RAM, nothing else of that 2 MiB is mapped, and
+    // the page table itself is not reachable.
+    EXPECT_EQ(translate(m.mem, EMBER_SLOT_VA + EMBER_SLOTS_SIZE), -1);
+    EXPECT_EQ(translate(m.mem, EMBER_GPA_SLOT_PT), -1);
+}
+
+TEST(SyscallSlots, EverySlotPointsAtItsTrampolineAndTrampolinesStartAsInt3) {
+    Mem m(16ull << 20);
+    ASSERT_TRUE(build_page_tables(m.mem).is_ok());
+    ASSERT_TRUE(map_syscall_slots(m.mem).is_ok());
+    for (uint32_t i : {0u, 1u, EMBER_SITES_MAX - 1}) {
+        uint64_t target;
+        std::memcpy(&target, &m.buf[EMBER_GPA_SLOTS + 8ull * i], 8);
+        EXPECT_EQ(target, ember_trampoline_gpa(i));
+        EXPECT_EQ(m.buf[ember_trampoline_gpa(i)], 0xcc);
+    }
+    // Every slot address, little-endian, ends in the `syscall` bytes.
+    const uint64_t last = ember_slot_va(EMBER_SITES_MAX - 1);
+    EXPECT_EQ((last >> 16) & 0xff, 0x0fu);
+    EXPECT_EQ((last >> 24) & 0xff, 0x05u);
+}
+
+TEST(SyscallSlots, RamAroundTheSlotsStaysIdentityMapped) {
+    Mem m(128ull << 20);
+    ASSERT_TRUE(build_page_tables(m.mem).is_ok());
+    ASSERT_TRUE(map_syscall_slots(m.mem).is_ok());
+    EXPECT_EQ(translate(m.mem, EMBER_SLOT_VA - 1), static_cast<int64_t>(EMBER_SLOT_VA - 1));
+    EXPECT_EQ(translate(m.mem, EMBER_SLOT_VA + EMBER_SLOTS_SIZE),
+              static_cast<int64_t>(EMBER_SLOT_VA + EMBER_SLOTS_SIZE));
+    EXPECT_EQ(translate(m.mem, EMBER_SLOT_VA_2M), static_cast<int64_t>(EMBER_SLOT_VA_2M));
+    EXPECT_TRUE(overlaps_syscall_slots(EMBER_SLOT_VA - 1, EMBER_SLOT_VA + 1));
+    EXPECT_FALSE(overlaps_syscall_slots(0x400000, EMBER_SLOT_VA));
 }
 
 TEST(PageTables, KernelStackGuardPageIsUnmapped) {
