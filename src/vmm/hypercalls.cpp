@@ -15,6 +15,7 @@
 
 #include "abi/ember_abi.h"
 #include "vmm/clock.h"
+#include "vmm/x86.h"
 
 namespace ember {
 namespace {
@@ -164,14 +165,16 @@ HcOutcome HypercallContext::do_crash(uint64_t arg) {
         int n = std::snprintf(buf, sizeof buf, "guest crashed: %s, vector %u, at rip=%#llx",
                               vector_name(c->vector), c->vector,
                               static_cast<unsigned long long>(c->rip));
-        if (c->vector == 14) {
+        if (c->vector == x86::kVectorPageFault) {
             // The kernel runs at CPL 3 and cannot read CR2; the vCPU has it.
             kvm_sregs sregs{};
             if (ioctl(vcpu_fd_, KVM_GET_SREGS, &sregs) == 0) c->cr2 = sregs.cr2;
             const uint64_t e = c->error_code;
             n += std::snprintf(buf + n, sizeof buf - n, ": %s %s address %#llx",
-                               (e & 16) ? "instruction fetch at" : (e & 2) ? "write to" : "read from",
-                               (e & 1) ? "protected" : "unmapped",
+                               (e & x86::kPfFetch)   ? "instruction fetch at"
+                               : (e & x86::kPfWrite) ? "write to"
+                                                     : "read from",
+                               (e & x86::kPfProtection) ? "protected" : "unmapped",
                                static_cast<unsigned long long>(c->cr2));
         }
         n += std::snprintf(buf + n, sizeof buf - n, "\n  error_code=%#llx rsp=%#llx rflags=%#llx",

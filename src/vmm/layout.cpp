@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "vmm/x86.h"
+
 namespace ember {
 namespace {
 
@@ -11,16 +13,16 @@ bool put64(GuestMemory& mem, uint64_t gpa, uint64_t v) { return mem.write_obj(gp
 
 Status write_syscall_sled(GuestMemory& mem, uint64_t fast_entry) {
     uint8_t page[EMBER_PAGE_SIZE];
-    std::memset(page, 0x90, EMBER_SLED_JUMP);  // nop
+    std::memset(page, x86::kNop, EMBER_SLED_JUMP);
     // jmp qword ptr [rip + 0]; .quad fast_entry
     const uint8_t jmp[6] = {0xff, 0x25, 0, 0, 0, 0};
     std::memcpy(page + EMBER_SLED_JUMP, jmp, sizeof jmp);
     std::memcpy(page + EMBER_SLED_JUMP + 6, &fast_entry, 8);
     for (uint64_t i = EMBER_SLED_JUMP + 14; i + 1 < EMBER_PAGE_SIZE; i += 2) {
-        page[i] = 0x0f;  // ud2
-        page[i + 1] = 0x0b;
+        page[i] = x86::kUd2[0];
+        page[i + 1] = x86::kUd2[1];
     }
-    page[EMBER_PAGE_SIZE - 1] = 0xcc;
+    page[EMBER_PAGE_SIZE - 1] = x86::kInt3;
     if (!mem.write(0, page, sizeof page)) return Status::error("sled outside guest memory");
     return Status::ok();
 }
@@ -82,42 +84,46 @@ int64_t translate(const GuestMemory& mem, uint64_t gva) {
 
 Status build_gdt(GuestMemory& mem) {
     // Flat descriptors: base 0, limit 4 GiB; 64-bit code has L=1.
+    using namespace x86;
     const uint64_t gdt[8] = {
         0,
         0,
-        0x00af9b000000ffffull,  // 0x10 kernel code 64, DPL 0
-        0x00cf93000000ffffull,  // 0x18 kernel data, DPL 0
-        0x00cffb000000ffffull,  // 0x23 user code 32, DPL 3
-        0x00cff3000000ffffull,  // 0x2b user data, DPL 3
-        0x00affb000000ffffull,  // 0x33 user code 64, DPL 3
+        flat_segment(kSegCodeExecReadAccessed, 0, kDescGran4k | kDescLong),  // 0x10 kernel code 64
+        flat_segment(kSegDataReadWriteAccessed, 0, kDescGran4k | kDescDb),   // 0x18 kernel data
+        flat_segment(kSegCodeExecReadAccessed, 3, kDescGran4k | kDescDb),    // 0x23 user code 32
+        flat_segment(kSegDataReadWriteAccessed, 3, kDescGran4k | kDescDb),   // 0x2b user data
+        flat_segment(kSegCodeExecReadAccessed, 3, kDescGran4k | kDescLong),  // 0x33 user code 64
         0,
     };
     if (!mem.write(EMBER_GPA_GDT, gdt, sizeof gdt)) return Status::error("GDT outside memory");
-    // 64-bit TSS descriptor (type 0xb busy) spanning two slots at 0x40.
-    const uint64_t base = kGpaTss, limit = 103;
-    const uint64_t lo = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x8bull << 40) |
+    // 64-bit TSS descriptor (busy) spanning two slots at 0x40.
+    const uint64_t base = kGpaTss, limit = kTss64Size - 1;
+    const uint64_t lo = (limit & 0xffff) | ((base & 0xffffff) << 16) |
+                        (system_access(kSysTss64Busy) << 40) |
                         (((base >> 24) & 0xff) << 56);
     const uint64_t hi = base >> 32;
     if (!put64(mem, EMBER_GPA_GDT + kSelTss, lo) || !put64(mem, EMBER_GPA_GDT + kSelTss + 8, hi))
         return Status::error("TSS descriptor outside memory");
     // TSS: no stack switches are used (gates target CPL 3); the I/O bitmap
     // offset points past the limit (no bitmap).
-    uint8_t tss[104] = {};
+    uint8_t tss[kTss64Size] = {};
     const uint16_t iomap = sizeof tss;
-    std::memcpy(tss + 102, &iomap, 2);
+    std::memcpy(tss + kTssIomapOffset, &iomap, 2);
     if (!mem.write(kGpaTss, tss, sizeof tss)) return Status::error("TSS outside memory");
     return Status::ok();
 }
 
 Status build_idt(GuestMemory& mem, const ember_kernel_header& kh) {
-    for (uint32_t v = 0; v < 256; ++v) {
+    for (uint32_t v = 0; v < x86::kIdtVectors; ++v) {
         const uint64_t off = v < EMBER_NUM_VECTORS ? kh.vector_entry[v] : kh.spurious_entry;
-        // 64-bit interrupt gate (type 0xe), present, DPL 0 (int N from the
-        // guest is not a way in), selector 0x33.
+        // 64-bit interrupt gate, present, DPL 0 (int N from the guest is not
+        // a way in), selector 0x33.
         const uint64_t lo = (off & 0xffff) | (uint64_t{EMBER_SEL_USER_CS} << 16) |
-                            (0x8eull << 40) | (((off >> 16) & 0xffff) << 48);
+                            (x86::system_access(x86::kSysInterruptGate64) << 40) |
+                            (((off >> 16) & 0xffff) << 48);
         const uint64_t hi = off >> 32;
-        if (!put64(mem, EMBER_GPA_IDT + v * 16, lo) || !put64(mem, EMBER_GPA_IDT + v * 16 + 8, hi))
+        const uint64_t gate = EMBER_GPA_IDT + v * x86::kIdtGateSize;
+        if (!put64(mem, gate, lo) || !put64(mem, gate + 8, hi))
             return Status::error("IDT outside memory");
     }
     return Status::ok();

@@ -26,6 +26,7 @@
 #include "vmm/loader.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm_pool.h"
+#include "vmm/x86.h"
 
 namespace ember {
 
@@ -46,16 +47,7 @@ const char* outcome_name(Outcome o) {
 
 namespace {
 
-constexpr uint32_t kMsrTsc = 0x10;
-constexpr uint32_t kMsrStar = 0xc0000081;
-constexpr uint32_t kMsrLstar = 0xc0000082;
-constexpr uint32_t kMsrCstar = 0xc0000083;
-constexpr uint32_t kMsrSfmask = 0xc0000084;
-constexpr uint32_t kMsrFsBase = 0xc0000100;
-constexpr uint32_t kMsrGsBase = 0xc0000101;
-constexpr uint32_t kMsrKernelGsBase = 0xc0000102;
-constexpr uint64_t kRflagsIopl3 = 0x3002;  // IOPL 3 (port I/O at CPL 3), bit 1 reserved
-
+using namespace x86;
 
 // The watchdog signal only interrupts KVM_RUN (or a wait) in the vCPU thread;
 // its handler does nothing.
@@ -291,7 +283,7 @@ Status Vm::Impl::setup_vcpu(const ember_kernel_header& kh) {
     cs.base = 0;
     cs.limit = 0xffffffff;
     cs.selector = EMBER_SEL_USER_CS;
-    cs.type = 11;
+    cs.type = kSegCodeExecReadAccessed;
     cs.present = 1;
     cs.dpl = 3;
     cs.s = 1;
@@ -299,17 +291,17 @@ Status Vm::Impl::setup_vcpu(const ember_kernel_header& kh) {
     cs.g = 1;
     kvm_segment ds = cs;
     ds.selector = EMBER_SEL_USER_DS;
-    ds.type = 3;
+    ds.type = kSegDataReadWriteAccessed;
     ds.l = 0;
     ds.db = 1;
     kvm_segment tr{};
     tr.base = kGpaTss;
-    tr.limit = 103;
+    tr.limit = kTss64Size - 1;
     tr.selector = kSelTss;
-    tr.type = 11;
+    tr.type = kSysTss64Busy;
     tr.present = 1;
     kvm_segment ldt{};
-    ldt.type = 2;
+    ldt.type = kSysLdt;
     ldt.present = 1;
     ldt.unusable = 1;
     s.cs = cs;
@@ -317,15 +309,15 @@ Status Vm::Impl::setup_vcpu(const ember_kernel_header& kh) {
     s.tr = tr;
     s.ldt = ldt;
     s.gdt.base = EMBER_GPA_GDT;
-    s.gdt.limit = 0x4f;
+    s.gdt.limit = kSelTss + 16 - 1;  // the TSS descriptor is the last, 16 bytes
     s.idt.base = EMBER_GPA_IDT;
-    s.idt.limit = 256 * 16 - 1;
+    s.idt.limit = kIdtVectors * kIdtGateSize - 1;
     s.cr3 = EMBER_GPA_PML4;
-    s.cr0 = 0x80050033;  // PG AM WP NE ET MP PE
-    // PAE OSFXSR OSXMMEXCPT FSGSBASE OSXSAVE (no SMEP/SMAP: the kernel's
-    // syscall stub runs at CPL 0 on U=1 pages; no PCID: rejected on PVM).
-    s.cr4 = 0x20 | 0x200 | 0x400 | 0x10000 | 0x40000;
-    s.efer = 0xd01;  // SCE LME LMA NXE
+    s.cr0 = kCr0Pg | kCr0Am | kCr0Wp | kCr0Ne | kCr0Et | kCr0Mp | kCr0Pe;
+    // No SMEP/SMAP: the kernel's syscall stub runs at CPL 0 on U=1 pages;
+    // no PCID: rejected on PVM.
+    s.cr4 = kCr4Pae | kCr4Osfxsr | kCr4Osxmmexcpt | kCr4Fsgsbase | kCr4Osxsave;
+    s.efer = kEferSce | kEferLme | kEferLma | kEferNxe;
     if (ioctl(shell_.vcpu.fd(), KVM_SET_SREGS, &s) < 0) return Status::from_errno("KVM_SET_SREGS");
 
     kvm_xcrs xcrs{};
@@ -343,7 +335,7 @@ Status Vm::Impl::setup_vcpu(const ember_kernel_header& kh) {
         {kMsrStar, (uint64_t{EMBER_SEL_USER_CS32} << 48) | (uint64_t{EMBER_SEL_KERNEL_CS} << 32)},
         {kMsrLstar, kh.syscall_entry},
         {kMsrCstar, 0},
-        {kMsrSfmask, 0x47700},  // TF DF IF NT AC cleared on syscall entry
+        {kMsrSfmask, kRflagsTf | kRflagsDf | kRflagsIf | kRflagsNt | kRflagsAc},
         {kMsrTsc, tsc_base_},
     };
     if (kind_ == HostKind::kPvm) msrs.push_back({kMsrPvmCtl, 1});
@@ -353,7 +345,7 @@ Status Vm::Impl::setup_vcpu(const ember_kernel_header& kh) {
     r.rip = kh.entry;
     r.rsp = EMBER_GPA_KSTACK_TOP;
     r.rdi = EMBER_GPA_BOOT_INFO;
-    r.rflags = kRflagsIopl3;
+    r.rflags = kRflagsIopl3 | kRflagsFixed;
     if (ioctl(shell_.vcpu.fd(), KVM_SET_REGS, &r) < 0) return Status::from_errno("KVM_SET_REGS");
     return Status::ok();
 }
@@ -646,8 +638,8 @@ void Vm::Impl::learn_patches() {
     for (uint32_t i = 1; i < EMBER_SITES_SLOTS; ++i) {
         const uint64_t site = slots[i];
         if (site < EMBER_GPA_APP_MIN || !mem_.contains(site, 2)) continue;
-        if (pristine[site] != 0x0f || pristine[site + 1] != 0x05) continue;
-        if (mem_.host_base()[site] != 0xff || mem_.host_base()[site + 1] != 0xd0) continue;
+        if (std::memcmp(pristine + site, kSyscall, 2) != 0) continue;
+        if (std::memcmp(mem_.host_base() + site, kCallRax, 2) != 0) continue;
         sites.push_back(site);
     }
     std::sort(sites.begin(), sites.end());
@@ -660,13 +652,12 @@ void Vm::Impl::apply_patches() {
     auto* slots = reinterpret_cast<volatile uint64_t*>(table->data());
     for (uint64_t site : snap_->patches()) {
         uint8_t* p = mem_.host_base() + site;  // learn_patches checked the range
-        const bool original = p[0] == 0x0f && p[1] == 0x05;
+        const bool original = std::memcmp(p, kSyscall, 2) == 0;
         // Already patched (a page a reset kept) still needs its table entry:
         // the table page may have been put back to the snapshot's contents.
-        if (!original && !(p[0] == 0xff && p[1] == 0xd0)) continue;
+        if (!original && std::memcmp(p, kCallRax, 2) != 0) continue;
         if (!ember_site_add(slots, site)) break;
-        p[0] = 0xff;  // call *%rax
-        p[1] = 0xd0;
+        std::memcpy(p, kCallRax, 2);
     }
 }
 
