@@ -12,7 +12,7 @@
 
 #include "vmm/guest_memory.h"
 #include "vmm/net.h"
-#include "vmm/vm.h"
+#include "vmm/vm_config.h"
 
 namespace ember {
 
