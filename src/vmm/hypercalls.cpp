@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "abi/ember_abi.h"
+#include "common/ring.h"
 #include "vmm/clock.h"
 #include "vmm/x86.h"
 
@@ -224,9 +225,8 @@ void HypercallContext::drain_console() {
 }
 
 bool drain_console_ring(GuestMemory& mem, const VmConfig& cfg) {
-    const uint64_t cap = EMBER_CONSOLE_SIZE - EMBER_RING_DATA;
+    constexpr uint64_t cap = ring::kConsoleCap;
     const uint8_t* data = mem.host_base() + EMBER_GPA_CONSOLE + EMBER_RING_DATA;
-    auto byte_at = [&](uint64_t pos) { return data[pos % cap]; };
     volatile const uint64_t* head_p =
         reinterpret_cast<volatile const uint64_t*>(mem.host_base() + EMBER_GPA_CONSOLE + offsetof(ember_ring, head));
     auto ring = mem.read_obj<ember_ring>(EMBER_GPA_CONSOLE);
@@ -245,22 +245,24 @@ bool drain_console_ring(GuestMemory& mem, const VmConfig& cfg) {
             tail = head;
         }
         while (tail != head) {
-            if (head - tail < 4) {
+            if (head - tail < ring::kConsoleHdr) {
                 tail = head;
                 break;
             }
-            const uint32_t len = byte_at(tail) | (uint32_t{byte_at(tail + 1)} << 8);
-            const int fd = byte_at(tail + 2);
-            if (len > EMBER_CONSOLE_RECORD_MAX || len > head - tail - 4 || (fd != 1 && fd != 2)) {
+            uint8_t hdr[ring::kConsoleHdr];
+            ring::get_wrapped(data, cap, tail, hdr, sizeof hdr);
+            const ring::ConsoleHeader h = ring::decode_console_header(hdr);
+            if (h.len > EMBER_CONSOLE_RECORD_MAX || h.len > head - tail - ring::kConsoleHdr ||
+                (h.fd != 1 && h.fd != 2)) {
                 cfg.log("console ring holds a malformed record; rest of the output dropped");
                 ok = false;
                 tail = head;
                 break;
             }
-            rec.resize(len);
-            for (uint32_t i = 0; i < len; ++i) rec[i] = static_cast<char>(byte_at(tail + 4 + i));
-            cfg.console(fd, rec.data(), len);
-            tail += 4 + len;
+            rec.resize(h.len);
+            ring::get_wrapped(data, cap, tail + ring::kConsoleHdr, rec.data(), h.len);
+            cfg.console(static_cast<int>(h.fd), rec.data(), h.len);
+            tail += ring::kConsoleHdr + h.len;
         }
         mem.write_obj(EMBER_GPA_CONSOLE + offsetof(ember_ring, tail), tail);
         // Pairs with the guest's fence between publishing head and reading
@@ -276,7 +278,7 @@ void HypercallContext::mark_stdin_eof() {
 }
 
 void HypercallContext::read_stdin_now() {
-    const uint64_t cap = EMBER_STDIN_SIZE - EMBER_RING_DATA;
+    constexpr uint64_t cap = ring::kStdinCap;
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_STDIN);
     if (!ring) return;
     uint64_t head = ring->head;
@@ -296,7 +298,7 @@ void HypercallContext::read_stdin_now() {
         return;
     }
     uint8_t* data = mem_.host_base() + EMBER_GPA_STDIN + EMBER_RING_DATA;
-    for (ssize_t i = 0; i < n; ++i) data[(head + static_cast<uint64_t>(i)) % cap] = buf[i];
+    ring::put_wrapped(data, cap, head, buf, static_cast<size_t>(n));
     head += static_cast<uint64_t>(n);
     mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, head), head);
 }

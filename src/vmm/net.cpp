@@ -1,5 +1,6 @@
 #include "vmm/net.h"
 
+#include "common/ring.h"
 #include "vmm/clock.h"
 
 #include <arpa/inet.h>
@@ -18,11 +19,10 @@
 namespace ember {
 namespace {
 
-constexpr uint64_t kRxCap = EMBER_NET_RX_SIZE - EMBER_RING_DATA;
-constexpr uint64_t kTxCap = EMBER_NET_TX_SIZE - EMBER_RING_DATA;
-constexpr uint64_t kHdr = sizeof(ember_net_rec);
+constexpr uint64_t kRxCap = ring::kNetRxCap;
+constexpr uint64_t kTxCap = ring::kNetTxCap;
+constexpr uint64_t kHdr = ring::kNetHdr;
 constexpr size_t kMaxListeners = 256;  // per instance
-constexpr uint64_t align16(uint64_t v) { return (v + 15) & ~uint64_t{15}; }
 
 
 bool parse_port(const std::string& s, uint16_t* out) {
@@ -262,26 +262,20 @@ bool NetDevice::push_now(uint16_t type, uint32_t stream, uint32_t arg, const voi
                          uint32_t len) {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
     if (!ring || ring->head - ring->tail > kRxCap) return false;
-    uint64_t head = ring->head;
-    const uint64_t need = kHdr + align16(len);
-    uint64_t free_bytes = kRxCap - (head - ring->tail);
-    uint64_t off = head % kRxCap;
+    const uint64_t head = ring->head;
+    const uint64_t need = ring::net_record_size(len);
+    ring::NetSlot slot;
+    if (!ring::place_net_record(head, kRxCap - (head - ring->tail), kRxCap, need, &slot))
+        return false;
     uint8_t* data = mem_.host_base() + EMBER_GPA_NET_RX + EMBER_RING_DATA;
-    if (kRxCap - off < need) {
-        const uint64_t skip = kRxCap - off;  // a multiple of 16, at least 16
-        if (free_bytes < skip + need) return false;
-        ember_net_rec pad{EMBER_NET_PAD, 0, 0, static_cast<uint32_t>(skip - kHdr), 0};
-        std::memcpy(data + off, &pad, kHdr);
-        head += skip;
-        free_bytes -= skip;
-        off = 0;
+    if (slot.skip) {
+        const ember_net_rec pad = ring::net_pad_record(slot.skip);
+        std::memcpy(data + head % kRxCap, &pad, kHdr);
     }
-    if (free_bytes < need) return false;
     ember_net_rec rec{type, 0, stream, len, arg};
-    std::memcpy(data + off, &rec, kHdr);
-    if (len) std::memcpy(data + off + kHdr, payload, len);
-    head += need;
-    mem_.write_obj(EMBER_GPA_NET_RX + offsetof(ember_ring, head), head);
+    std::memcpy(data + slot.off, &rec, kHdr);
+    if (len) std::memcpy(data + slot.off + kHdr, payload, len);
+    mem_.write_obj(EMBER_GPA_NET_RX + offsetof(ember_ring, head), head + slot.skip + need);
     return true;
 }
 
@@ -302,7 +296,7 @@ void NetDevice::drain_tx() {
         }
         ember_net_rec r;
         std::memcpy(&r, data + off, kHdr);  // copied out, then validated
-        const uint64_t size = kHdr + align16(r.len);
+        const uint64_t size = ring::net_record_size(r.len);
         if (r.len > EMBER_NET_DATA_MAX || size > kTxCap - off || size > head - tail) {
             bad = true;
             break;
