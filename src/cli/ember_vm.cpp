@@ -204,7 +204,7 @@ int do_run(RunOptions& o) {
     if (access("/dev/kvm", R_OK | W_OK) == 0) ember::VmPool::instance().prefetch(1);
     const auto mem = parse_size(o.mem);
     if (!mem) return fail(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
-    cfg.mem_size = (*mem + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+    cfg.mem_size = ember::round_up_guest_memory_size(*mem);
     if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return fail(kExitUsage, e);
     for (const auto& e : o.env)
         if (e.find('=') == std::string::npos || e.front() == '=')

@@ -220,7 +220,7 @@ Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpe
     cfg.argv.push_back(cfg.guest_path);
     cfg.argv.insert(cfg.argv.end(), spec.args.begin(), spec.args.end());
     cfg.env = spec.env;
-    cfg.mem_size = ((uint64_t{spec.memory_mb} << 20) + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+    cfg.mem_size = round_up_guest_memory_size(uint64_t{spec.memory_mb} << 20);
     cfg.timeout_ns = opts_.prepare_timeout_ms * 1000000ull;
     cfg.snapshot_out = snapshot_path;
     cfg.net = *net;

@@ -29,9 +29,7 @@ Status write_syscall_sled(GuestMemory& mem, uint64_t fast_entry) {
 
 Status build_page_tables(GuestMemory& mem, bool map_sled) {
     const uint64_t size = mem.size();
-    if (size < EMBER_MEM_MIN || size > EMBER_MEM_MAX || size % (2ull << 20) != 0)
-        return Status::error("guest memory size must be a multiple of 2 MiB between 8 MiB and " +
-                             std::to_string(EMBER_MEM_MAX >> 30) + " GiB");
+    if (auto s = check_guest_memory_size(size); !s) return s;
     if (!mem.fill(EMBER_GPA_PML4, 0, EMBER_GPA_PD + EMBER_MAX_PD * EMBER_PAGE_SIZE - EMBER_GPA_PML4))
         return Status::error("page-table area outside guest memory");
     put64(mem, EMBER_GPA_PML4, EMBER_GPA_PDPT | kPteTable);
@@ -53,7 +51,7 @@ Status build_page_tables(GuestMemory& mem, bool map_sled) {
     // instead of corrupting them.
     if (map_sled) put64(mem, EMBER_GPA_PT0, 0 | (kPteLeaf & ~kPteWrite));
     for (uint64_t i = 1; i < 512; ++i) {
-        const uint64_t addr = i << 12;
+        const uint64_t addr = i * EMBER_PAGE_SIZE;
         if (addr == EMBER_GPA_STACK_GUARD) continue;
         if (addr < EMBER_GPA_BOOT_INFO) {
             if (addr == EMBER_GPA_GDT || addr == EMBER_GPA_IDT)

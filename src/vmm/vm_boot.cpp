@@ -69,7 +69,7 @@ kvm_segment no_ldt() {
 Status Vm::Impl::setup_boot() {
     t_start_ = mono_ns();
     if (auto s = open_kvm(); !s) return s;
-    if (auto s = check_memory_size(); !s) return s;
+    if (auto s = check_guest_memory_size(cfg_.mem_size); !s) return s;
     auto mem = GuestMemory::create_anonymous(cfg_.mem_size);
     if (!mem) return mem.status();
     mem_ = std::move(*mem);
@@ -94,15 +94,6 @@ Status Vm::Impl::setup_boot() {
     if (auto s = setup_vcpu(*kh); !s) return s;
     if (auto s = fill_boot_info(*app, *args, *rootfs_gpa); !s) return s;
     t_ready_ = mono_ns();
-    return Status::ok();
-}
-
-Status Vm::Impl::check_memory_size() const {
-    if (cfg_.mem_size % (2ull << 20) != 0 || cfg_.mem_size < EMBER_MEM_MIN ||
-        cfg_.mem_size > EMBER_MEM_MAX)
-        return Status::error("guest memory size must be a multiple of 2 MiB between " +
-                             std::to_string(EMBER_MEM_MIN >> 20) + " MiB and " +
-                             std::to_string(EMBER_MEM_MAX >> 30) + " GiB");
     return Status::ok();
 }
 

@@ -9,12 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "vmm/guest_memory.h"  // the memory-size rule
 #include "vmm/net.h"
 
 namespace ember {
 
 struct VmConfig {
-    uint64_t mem_size = 64ull << 20;  // multiple of 2 MiB
+    uint64_t mem_size = 64ull << 20;  // see check_guest_memory_size()
     std::vector<uint8_t> program;     // the static ELF executable
     std::string guest_path;           // where the program is in the rootfs (AT_EXECFN)
     std::vector<std::string> argv;    // argv[0] included

@@ -43,7 +43,6 @@ struct Vm::Impl {
 
     // vm_boot.cpp
     Status setup_boot();
-    Status check_memory_size() const;
     Result<ember_kernel_header> build_machine_tables();
     void prefault_boot_pages(uint64_t rootfs_gpa);
     Status setup_vcpu(const ember_kernel_header& kh);
