@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "restore_bench: restore: %s\n", vm.message().c_str());
                 return 1;
             }
-            VmResult r = (*vm)->run();
+            RunReport r = (*vm)->run();
             if (r.outcome != Outcome::kExited || !t_response) {
                 std::fprintf(stderr, "restore_bench: restored instance failed: %s\n", r.message.c_str());
                 return 1;
@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
                 return 1;
             }
             const int64_t t1 = now_ns();
-            VmResult r = (*vm)->run();
+            RunReport r = (*vm)->run();
             if (r.outcome != Outcome::kExited || out != "5=" + std::to_string(5u * 2654435761u) + "\n") {
                 std::fprintf(stderr, "restore_bench: warm instance failed: %s (%s)\n", r.message.c_str(), out.c_str());
                 return 1;

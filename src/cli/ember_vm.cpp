@@ -102,7 +102,7 @@ bool read_file(const std::string& path, std::vector<uint8_t>* out, std::string* 
     return true;
 }
 
-int report(bool stats, const ember::VmResult& r) {
+int report(bool stats, const ember::RunReport& r) {
     if (stats) {
         std::fprintf(stderr,
                      "ember-vm: stats: create_us=%.1f first_insn_us=%.1f run_us=%.1f total_us=%.1f "

@@ -119,13 +119,13 @@ class VmGuest : public Guest {
         const auto [base, size] = w_.vm->guest_memory_range();
         return {reinterpret_cast<uintptr_t>(base), size};
     }
-    GuestExit run() override {
-        const VmResult r = w_.vm->run();
+    InstanceEnd run() override {
+        const RunReport r = w_.vm->run();
         {
             std::lock_guard lock(mu_);
             ended_ = true;
         }
-        GuestExit e;
+        InstanceEnd e;
         e.stopped = r.outcome == Outcome::kStopped;
         if (r.outcome == Outcome::kExited)
             e.description = "exited with status " + std::to_string(r.exit_status);

@@ -63,9 +63,9 @@ void HypercallContext::set_status(int64_t status) {
     mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, hc_status), status);
 }
 
-HcOutcome HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
+HypercallAction HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
     ++stats_.hypercalls;
-    HcOutcome out;
+    HypercallAction out;
     int64_t status = EMBER_OK;
     switch (nr) {
         case EMBER_HC_EXIT: drain_console(); return do_exit(arg);
@@ -83,7 +83,7 @@ HcOutcome HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
             // connection pending and nothing else in flight.
             if (want_ready_ && a && (a->events & EMBER_WAIT_NET) &&
                 !net_.guest_listeners().empty() && net_.open_streams() == 0) {
-                net_.pump();
+                net_.deliver_host_events();
                 if (!net_.rx_pending() && net_.open_streams() == 0) {
                     out.ready_point = true;
                     return out;
@@ -128,16 +128,16 @@ int64_t HypercallContext::do_clock() {
     return EMBER_OK;
 }
 
-HcOutcome HypercallContext::complete_ready(uint32_t nr, uint64_t arg) {
-    HcOutcome out;
+HypercallAction HypercallContext::complete_ready(uint32_t nr, uint64_t arg) {
+    HypercallAction out;
     int64_t status = EMBER_OK;
     if (nr == EMBER_HC_WAIT) status = do_wait(arg, &out);
     set_status(status);
     return out;
 }
 
-HcOutcome HypercallContext::do_exit(uint64_t arg) {
-    HcOutcome out;
+HypercallAction HypercallContext::do_exit(uint64_t arg) {
+    HypercallAction out;
     out.done = true;
     auto a = mem_.read_obj<ember_hc_exit>(arg);
     if (!a) {
@@ -151,8 +151,8 @@ HcOutcome HypercallContext::do_exit(uint64_t arg) {
     return out;
 }
 
-HcOutcome HypercallContext::do_crash(uint64_t arg) {
-    HcOutcome out;
+HypercallAction HypercallContext::do_crash(uint64_t arg) {
+    HypercallAction out;
     out.done = true;
     auto c = mem_.read_obj<ember_hc_crash>(arg);
     if (!c) {
@@ -308,7 +308,7 @@ bool HypercallContext::stdin_ready() const {
     return ring && (ring->head != ring->tail || (ring->flags & EMBER_RING_EOF));
 }
 
-int64_t HypercallContext::do_wait(uint64_t arg, HcOutcome* out) {
+int64_t HypercallContext::do_wait(uint64_t arg, HypercallAction* out) {
     auto a = mem_.read_obj<ember_hc_wait>(arg);
     if (!a) return EMBER_EFAULT;
     const uint32_t events = a->events & (EMBER_WAIT_STDIN | EMBER_WAIT_NET);
@@ -323,7 +323,7 @@ int64_t HypercallContext::do_wait(uint64_t arg, HcOutcome* out) {
     uint32_t ready = 0;
     for (;;) {
         if (events & EMBER_WAIT_NET) {
-            net_.pump();
+            net_.deliver_host_events();
             if (net_.rx_pending()) ready |= EMBER_WAIT_NET;
         }
         if (events & EMBER_WAIT_STDIN) {

@@ -137,7 +137,7 @@ void Vm::Impl::setup_doorbell() {
 }
 
 Status Vm::Impl::start_net() {
-    net_ = std::make_unique<NetDevice>(mem_, cfg_.net, cfg_.log);
+    net_ = std::make_unique<StreamHost>(mem_, cfg_.net, cfg_.log);
     return net_->start();
 }
 
@@ -179,7 +179,7 @@ Result<std::unique_ptr<Vm>> Vm::restore(std::shared_ptr<const snapshot::Snapshot
     return std::unique_ptr<Vm>(new Vm(std::move(impl)));
 }
 
-VmResult Vm::run() { return impl_->run(); }
+RunReport Vm::run() { return impl_->run(); }
 
 Status Vm::reset(VmConfig config) { return impl_->reset(with_defaults(std::move(config))); }
 
@@ -202,7 +202,7 @@ Status Vm::adopt_connection(int fd, uint16_t guest_port) {
     return impl_->net_->adopt(fd, guest_port);
 }
 
-Result<VmResult> run_vm(VmConfig config) {
+Result<RunReport> run_vm(VmConfig config) {
     auto vm = Vm::boot(std::move(config));
     if (!vm) return vm.status();
     return (*vm)->run();

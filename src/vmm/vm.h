@@ -11,7 +11,9 @@
 
 namespace ember {
 
-struct VmResult {
+// What Vm::run() reports: how the run ended (Outcome), the program's exit
+// status, a diagnostic and the run's costs.
+struct RunReport {
     Outcome outcome = Outcome::kVmError;
     int exit_status = 0;
     std::string message;  // diagnostic for every outcome but kExited
@@ -39,8 +41,8 @@ public:
                                                VmConfig config);
     // Runs until the guest exits, crashes, hits a limit, or (with
     // snapshot_out) is snapshotted. Anything the guest does is reported in
-    // VmResult; the host process is never affected.
-    VmResult run();
+    // RunReport; the host process is never affected.
+    RunReport run();
     // Hands an accepted client connection to the guest's listener on
     // guest_port before run() (the platform gateway's path). Takes fd.
     Status adopt_connection(int fd, uint16_t guest_port);
@@ -70,8 +72,8 @@ private:
 
 // Creates a microVM for `config`, runs it to completion and tears it down.
 // An error Status means the VM could not be set up (bad program, no KVM, ...);
-// anything the guest does is reported in VmResult.
-Result<VmResult> run_vm(VmConfig config);
+// anything the guest does is reported in RunReport.
+Result<RunReport> run_vm(VmConfig config);
 
 // Facts about this host's KVM, for `ember-vm info`.
 struct HostInfo {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "vmm/guest_memory.h"  // the memory-size rule
-#include "vmm/net.h"
+#include "vmm/stream_host.h"
 
 namespace ember {
 
@@ -45,6 +45,7 @@ struct VmConfig {
     bool reusable = false;
 };
 
+// How a VM run ended (RunReport::outcome).
 enum class Outcome {
     kExited,       // the program exited; exit_status is its status
     kCrashed,      // CPU exception in the guest (crash report in message)

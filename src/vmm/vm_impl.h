@@ -21,7 +21,7 @@
 #include "vmm/guest_memory.h"
 #include "vmm/kvm.h"
 #include "vmm/loader.h"
-#include "vmm/net.h"
+#include "vmm/stream_host.h"
 #include "vmm/vm.h"
 #include "vmm/vm_pool.h"
 
@@ -66,15 +66,15 @@ struct Vm::Impl {
     void apply_patches();
 
     // vm_run.cpp
-    VmResult run();
+    RunReport run();
     void resume_ready_call(HypercallContext& hc);
     // Each returns the VM's result when the exit ends the run, else nothing.
-    std::optional<VmResult> handle_interrupted_run(HypercallContext& hc, int err);
-    std::optional<VmResult> handle_exit(HypercallContext& hc);
-    std::optional<VmResult> handle_port_io(HypercallContext& hc);
-    std::optional<VmResult> handle_hypercall(HypercallContext& hc, uint32_t nr, uint32_t arg);
+    std::optional<RunReport> handle_interrupted_run(HypercallContext& hc, int err);
+    std::optional<RunReport> handle_exit(HypercallContext& hc);
+    std::optional<RunReport> handle_port_io(HypercallContext& hc);
+    std::optional<RunReport> handle_hypercall(HypercallContext& hc, uint32_t nr, uint32_t arg);
     std::string describe_registers();
-    VmResult finish(Outcome o, int status, std::string msg);
+    RunReport finish(Outcome o, int status, std::string msg);
 
     VmConfig cfg_;
     KvmSystem* sys_ = nullptr;
@@ -86,7 +86,7 @@ struct Vm::Impl {
     int64_t host_mono_at_tsc_base_ = 0;  // for timing statistics
     uint32_t tsc_khz_ = 0;
     int64_t t_start_ = 0, t_ready_ = 0;
-    std::unique_ptr<NetDevice> net_;
+    std::unique_ptr<StreamHost> net_;
     std::shared_ptr<const snapshot::Snapshot> snap_;  // restored instances
     // Console doorbell: an ioeventfd served by the process's I/O thread.
     std::mutex console_mu_;

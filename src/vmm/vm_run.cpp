@@ -64,7 +64,7 @@ std::string Vm::Impl::describe_registers() {
     return buf;
 }
 
-VmResult Vm::Impl::finish(Outcome o, int status, std::string msg) {
+RunReport Vm::Impl::finish(Outcome o, int status, std::string msg) {
     if (restored_ && !snap_->working_set() && o == Outcome::kExited) learn_working_set();
     if (restored_ && o != Outcome::kVmError) learn_patches();
     const int64_t t_end = mono_ns();
@@ -83,7 +83,7 @@ VmResult Vm::Impl::finish(Outcome o, int status, std::string msg) {
                 static_cast<double>(host_mono_at_tsc_base_ - t_start_) / 1e3 + since_base_us;
         }
     }
-    VmResult res;
+    RunReport res;
     res.outcome = o;
     res.exit_status = status;
     res.message = std::move(msg);
@@ -91,7 +91,7 @@ VmResult Vm::Impl::finish(Outcome o, int status, std::string msg) {
     return res;
 }
 
-VmResult Vm::Impl::run() {
+RunReport Vm::Impl::run() {
     install_watchdog_handler();
     ThreadTimer wall_timer, cpu_timer;
     wall_deadline_ = cfg_.timeout_ns ? mono_ns() + static_cast<int64_t>(cfg_.timeout_ns) : 0;
@@ -145,7 +145,7 @@ void Vm::Impl::resume_ready_call(HypercallContext& hc) {
 
 // KVM_RUN returned an error: a signal (the watchdog timers, stop()) or a
 // failure of KVM itself.
-std::optional<VmResult> Vm::Impl::handle_interrupted_run(HypercallContext& hc, int err) {
+std::optional<RunReport> Vm::Impl::handle_interrupted_run(HypercallContext& hc, int err) {
     if (err != EINTR && err != EAGAIN)
         return finish(Outcome::kVmError, 0, std::string("KVM_RUN failed: ") + std::strerror(err));
     shell_.vcpu.run()->immediate_exit = 0;
@@ -161,7 +161,7 @@ std::optional<VmResult> Vm::Impl::handle_interrupted_run(HypercallContext& hc, i
     return std::nullopt;
 }
 
-std::optional<VmResult> Vm::Impl::handle_exit(HypercallContext& hc) {
+std::optional<RunReport> Vm::Impl::handle_exit(HypercallContext& hc) {
     const kvm_run* run = shell_.vcpu.run();
     switch (run->exit_reason) {
         case KVM_EXIT_IO:
@@ -202,7 +202,7 @@ std::optional<VmResult> Vm::Impl::handle_exit(HypercallContext& hc) {
 
 // Port I/O: a hypercall, a console doorbell that reached userspace, or a
 // guest bug.
-std::optional<VmResult> Vm::Impl::handle_port_io(HypercallContext& hc) {
+std::optional<RunReport> Vm::Impl::handle_port_io(HypercallContext& hc) {
     const kvm_run* run = shell_.vcpu.run();
     const auto& io = run->io;
     if (io.direction == KVM_EXIT_IO_OUT && io.port >= EMBER_HC_PORT_BASE &&
@@ -222,9 +222,9 @@ std::optional<VmResult> Vm::Impl::handle_port_io(HypercallContext& hc) {
     return finish(Outcome::kVmError, 0, b + describe_registers());
 }
 
-std::optional<VmResult> Vm::Impl::handle_hypercall(HypercallContext& hc, uint32_t nr,
+std::optional<RunReport> Vm::Impl::handle_hypercall(HypercallContext& hc, uint32_t nr,
                                                    uint32_t arg) {
-    HcOutcome out = hc.dispatch(nr, arg);
+    HypercallAction out = hc.dispatch(nr, arg);
     if (out.ready_point) {
         hc.set_want_ready(false);
         const int64_t t0 = mono_ns();

@@ -1,4 +1,5 @@
-#include "vmm/net.h"
+// stream_host.cpp - the host side of the guest's sockets (see stream_host.h).
+#include "vmm/stream_host.h"
 
 #include "common/ring.h"
 #include "vmm/clock.h"
@@ -122,13 +123,13 @@ Result<EgressRule> parse_egress_rule(const std::string& spec) {
     return r;
 }
 
-NetDevice::NetDevice(GuestMemory& mem, const NetConfig& cfg,
+StreamHost::StreamHost(GuestMemory& mem, const NetConfig& cfg,
                      std::function<void(const std::string&)> log)
     : mem_(mem), cfg_(cfg), log_(std::move(log)) {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
-void NetDevice::post(int fd, uint16_t guest_port) {
+void StreamHost::post(int fd, uint16_t guest_port) {
     {
         std::lock_guard lock(post_mu_);
         posted_.emplace_back(fd, guest_port);
@@ -136,12 +137,12 @@ void NetDevice::post(int fd, uint16_t guest_port) {
     wake();
 }
 
-void NetDevice::wake() {
+void StreamHost::wake() {
     const uint64_t one = 1;
     if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
 }
 
-void NetDevice::take_posted() {
+void StreamHost::take_posted() {
     std::vector<std::pair<int, uint16_t>> items;
     {
         std::lock_guard lock(post_mu_);
@@ -152,7 +153,7 @@ void NetDevice::take_posted() {
     }
 }
 
-NetDevice::~NetDevice() {
+StreamHost::~StreamHost() {
     if (wake_fd_ >= 0) ::close(wake_fd_);
     for (auto& [fd, port] : posted_) ::close(fd);
     for (auto& l : host_listeners_)
@@ -161,7 +162,7 @@ NetDevice::~NetDevice() {
         if (s.fd >= 0) ::close(s.fd);
 }
 
-Status NetDevice::start() {
+Status StreamHost::start() {
     for (const PortMapping& m : cfg_.ports) {
         sockaddr_storage ss{};
         socklen_t len = 0;
@@ -207,13 +208,13 @@ Status NetDevice::start() {
     return Status::ok();
 }
 
-uint64_t NetDevice::rx_free() const {
+uint64_t StreamHost::rx_free() const {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
     if (!ring || ring->head - ring->tail > kRxCap) return 0;  // the guest broke the ring
     return kRxCap - (ring->head - ring->tail);
 }
 
-uint64_t NetDevice::rx_record_room() const {
+uint64_t StreamHost::rx_record_room() const {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
     if (!ring || ring->head - ring->tail > kRxCap) return 0;
     const uint64_t free_bytes = kRxCap - (ring->head - ring->tail);
@@ -224,12 +225,12 @@ uint64_t NetDevice::rx_record_room() const {
     return std::max(contiguous, free_bytes - contiguous);
 }
 
-bool NetDevice::rx_pending() const {
+bool StreamHost::rx_pending() const {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
     return ring && ring->head != ring->tail;
 }
 
-bool NetDevice::push(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len) {
+bool StreamHost::push(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len) {
     if (backlog_.empty() && pending_credit_.empty() && push_now(type, stream, arg, payload, len))
         return true;
     if (type == EMBER_NET_DATA) return false;
@@ -242,7 +243,7 @@ bool NetDevice::push(uint16_t type, uint32_t stream, uint32_t arg, const void* p
     return true;
 }
 
-void NetDevice::flush_backlog() {
+void StreamHost::flush_backlog() {
     for (auto it = pending_credit_.begin(); it != pending_credit_.end();) {
         const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(it->second, UINT32_MAX));
         if (!push_now(EMBER_NET_WINDOW, it->first, n, nullptr, 0)) return;
@@ -258,7 +259,7 @@ void NetDevice::flush_backlog() {
     backlog_.erase(backlog_.begin(), backlog_.begin() + static_cast<long>(i));
 }
 
-bool NetDevice::push_now(uint16_t type, uint32_t stream, uint32_t arg, const void* payload,
+bool StreamHost::push_now(uint16_t type, uint32_t stream, uint32_t arg, const void* payload,
                          uint32_t len) {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
     if (!ring || ring->head - ring->tail > kRxCap) return false;
@@ -279,7 +280,7 @@ bool NetDevice::push_now(uint16_t type, uint32_t stream, uint32_t arg, const voi
     return true;
 }
 
-void NetDevice::drain_tx() {
+void StreamHost::drain_tx() {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_TX);
     if (!ring) return;
     uint64_t tail = ring->tail;
@@ -316,7 +317,7 @@ void NetDevice::drain_tx() {
     mem_.write_obj(EMBER_GPA_NET_TX + offsetof(ember_ring, tail), tail);
 }
 
-void NetDevice::handle_tx_record(const ember_net_rec& r, const uint8_t* payload) {
+void StreamHost::handle_tx_record(const ember_net_rec& r, const uint8_t* payload) {
     auto it = streams_.find(r.stream);
     switch (r.type) {
         case EMBER_NET_LISTEN:
@@ -354,13 +355,13 @@ void NetDevice::handle_tx_record(const ember_net_rec& r, const uint8_t* payload)
     ++stats_.bad_records;
 }
 
-bool NetDevice::egress_allowed(const sockaddr_storage& ss) const {
+bool StreamHost::egress_allowed(const sockaddr_storage& ss) const {
     for (const auto& a : egress_addrs_)
         if (same_endpoint(a, ss)) return true;
     return false;
 }
 
-void NetDevice::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
+void StreamHost::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
     if (id >= EMBER_NET_HOST_ID || streams_.count(id) || len != sizeof(ember_net_addr)) {
         ++stats_.bad_records;
         return;
@@ -408,7 +409,7 @@ void NetDevice::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
     }
 }
 
-void NetDevice::flush_out(uint32_t id, Stream& s) {
+void StreamHost::flush_out(uint32_t id, Stream& s) {
     if (s.fd < 0 || s.connecting) return;
     size_t written = 0;
     while (written < s.out.size()) {
@@ -431,7 +432,7 @@ void NetDevice::flush_out(uint32_t id, Stream& s) {
     if (s.out.empty() && s.guest_shut) ::shutdown(s.fd, SHUT_WR);
 }
 
-void NetDevice::reset_stream(uint32_t id, Stream& s, int err) {
+void StreamHost::reset_stream(uint32_t id, Stream& s, int err) {
     if (s.fd >= 0) ::close(s.fd);
     s.fd = -1;
     s.closed = true;
@@ -439,14 +440,14 @@ void NetDevice::reset_stream(uint32_t id, Stream& s, int err) {
     push(EMBER_NET_CLOSE, id, static_cast<uint32_t>(err), nullptr, 0);
 }
 
-void NetDevice::close_stream(uint32_t id) {
+void StreamHost::close_stream(uint32_t id) {
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
     if (it->second.fd >= 0) ::close(it->second.fd);
     streams_.erase(it);
 }
 
-Status NetDevice::adopt(int fd, uint16_t guest_port) {
+Status StreamHost::adopt(int fd, uint16_t guest_port) {
     uint32_t listener = 0;
     bool found = false;
     for (const auto& [id, port] : listeners_)
@@ -468,9 +469,9 @@ Status NetDevice::adopt(int fd, uint16_t guest_port) {
     return Status::ok();
 }
 
-void NetDevice::pump() { wait(1, -1); }
+void StreamHost::deliver_host_events() { wait(1, -1); }
 
-bool NetDevice::wait(int64_t deadline_ns, int extra_fd) {
+bool StreamHost::wait(int64_t deadline_ns, int extra_fd) {
     for (;;) {
         take_posted();
         flush_backlog();
