@@ -471,122 +471,160 @@ Status StreamHost::adopt(int fd, uint16_t guest_port) {
 
 void StreamHost::deliver_host_events() { wait(1, -1); }
 
+namespace {
+
+// Whose a poll entry is, besides host listener i (-1 - i) and streams (their id).
+constexpr int64_t kWhoExtraFd = INT64_MIN;  // the caller's extra_fd
+constexpr int64_t kWhoWakeFd = INT64_MIN + 1;
+
+int poll_timeout_ms(int64_t deadline_ns) {
+    if (!deadline_ns) return -1;
+    const int64_t left = deadline_ns - mono_ns();
+    return left <= 0 ? 0 : static_cast<int>((left + 999999) / 1000000);
+}
+
+}  // namespace
+
+struct StreamHost::PollSet {
+    std::vector<pollfd> fds;
+    std::vector<int64_t> who;
+    void add(int fd, short events, int64_t whose) {
+        fds.push_back({fd, events, 0});
+        who.push_back(whose);
+    }
+};
+
 bool StreamHost::wait(int64_t deadline_ns, int extra_fd) {
     for (;;) {
         take_posted();
         flush_backlog();
-        std::vector<pollfd> fds;
-        std::vector<int64_t> who;  // -1-index: host listener; >= 0: stream id; INT64_MIN: extra
-        for (size_t i = 0; i < host_listeners_.size(); ++i) {
-            bool wanted = false;
-            for (const auto& [id, port] : listeners_) wanted |= port == host_listeners_[i].map.guest_port;
-            if (!wanted || streams_.size() >= EMBER_NET_MAX_STREAMS) continue;
-            fds.push_back({host_listeners_[i].fd, POLLIN, 0});
-            who.push_back(-1 - static_cast<int64_t>(i));
-        }
-        for (auto& [id, s] : streams_) {
-            if (s.fd < 0) continue;
-            short ev = 0;
-            if (s.connecting || !s.out.empty()) ev |= POLLOUT;
-            if (!s.connecting && !s.peer_eof && s.to_guest_credit > 0) ev |= POLLIN;
-            if (!ev) continue;
-            fds.push_back({s.fd, ev, 0});
-            who.push_back(id);
-        }
-        if (extra_fd >= 0) {
-            fds.push_back({extra_fd, POLLIN, 0});
-            who.push_back(INT64_MIN);
-        }
-        if (wake_fd_ >= 0) {
-            fds.push_back({wake_fd_, POLLIN, 0});
-            who.push_back(INT64_MIN + 1);
-        }
-        int timeout_ms = -1;
-        if (deadline_ns) {
-            const int64_t left = deadline_ns - mono_ns();
-            timeout_ms = left <= 0 ? 0 : static_cast<int>((left + 999999) / 1000000);
-        }
+        PollSet set;
+        build_poll_set(&set, extra_fd);
+        int timeout_ms = poll_timeout_ms(deadline_ns);
         if (rx_pending()) timeout_ms = 0;  // the guest has work already: just collect
-        const int n = ::poll(fds.data(), fds.size(), timeout_ms);
+        const int n = ::poll(set.fds.data(), set.fds.size(), timeout_ms);
         if (n < 0) return false;  // signal (timeout watchdog): the caller checks
         bool happened = false;
-        for (size_t i = 0; i < fds.size(); ++i) {
-            if (!fds[i].revents) continue;
-            if (who[i] == INT64_MIN) {
-                happened = true;
-                continue;
-            }
-            if (who[i] == INT64_MIN + 1) {
-                uint64_t v;
-                (void)!::read(wake_fd_, &v, sizeof v);
-                happened = true;  // posted work or a stop request: return to the caller
-                continue;
-            }
-            if (who[i] < 0) {
-                HostListener& l = host_listeners_[static_cast<size_t>(-1 - who[i])];
-                while (streams_.size() < EMBER_NET_MAX_STREAMS && rx_free() >= 128) {
-                    const int c = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                    if (c < 0) break;
-                    const int one = 1;
-                    setsockopt(c, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
-                    if (adopt(c, l.map.guest_port).is_ok()) happened = true;
-                }
-                continue;
-            }
-            const uint32_t id = static_cast<uint32_t>(who[i]);
-            auto it = streams_.find(id);
-            if (it == streams_.end() || it->second.fd < 0) continue;
-            Stream& s = it->second;
-            if (s.connecting && (fds[i].revents & (POLLOUT | POLLERR | POLLHUP))) {
-                int err = 0;
-                socklen_t el = sizeof err;
-                getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &el);
-                s.connecting = false;
-                push(EMBER_NET_CONNECTED, id, static_cast<uint32_t>(err), nullptr, 0);
-                if (err) {
-                    ::close(s.fd);
-                    s.fd = -1;
-                    s.closed = true;
-                }
-                happened = true;
-                continue;
-            }
-            if ((fds[i].revents & POLLOUT) && !s.out.empty()) {
-                flush_out(id, s);
-                happened = true;
-            }
-            if (s.fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) && !s.peer_eof) {
-                uint8_t buf[EMBER_NET_DATA_MAX];
-                for (;;) {
-                    const uint64_t room = rx_record_room();  // a DATA push must not fail: recv'd bytes are gone
-                    if (!backlog_.empty() || !pending_credit_.empty() || room < kHdr * 3) break;
-                    size_t want = std::min<uint64_t>({sizeof buf, s.to_guest_credit, room - kHdr * 3});
-                    if (want == 0) break;
-                    const ssize_t r = ::recv(s.fd, buf, want, 0);
-                    if (r > 0) {
-                        push(EMBER_NET_DATA, id, 0, buf, static_cast<uint32_t>(r));
-                        s.to_guest_credit -= static_cast<uint32_t>(r);
-                        stats_.bytes_in += static_cast<uint64_t>(r);
-                        happened = true;
-                        if (static_cast<size_t>(r) < want) break;
-                        continue;
-                    }
-                    if (r == 0) {
-                        s.peer_eof = true;
-                        push(EMBER_NET_SHUTDOWN, id, 0, nullptr, 0);
-                        happened = true;
-                    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                        reset_stream(id, s, ECONNRESET);
-                        happened = true;
-                    }
-                    break;
-                }
-            }
-        }
+        for (size_t i = 0; i < set.fds.size(); ++i)
+            if (set.fds[i].revents) happened |= on_ready(set.who[i], set.fds[i].revents);
         if (happened || rx_pending()) return true;
         if (deadline_ns && mono_ns() >= deadline_ns) return false;
         if (n == 0 && timeout_ms == 0) return false;
     }
+}
+
+// Host listeners the guest listens behind (while it may take more
+// streams), streams with something to send or room to receive, the
+// caller's fd and the wake eventfd.
+void StreamHost::build_poll_set(PollSet* set, int extra_fd) const {
+    for (size_t i = 0; i < host_listeners_.size(); ++i) {
+        bool wanted = false;
+        for (const auto& [id, port] : listeners_)
+            wanted |= port == host_listeners_[i].map.guest_port;
+        if (!wanted || streams_.size() >= EMBER_NET_MAX_STREAMS) continue;
+        set->add(host_listeners_[i].fd, POLLIN, -1 - static_cast<int64_t>(i));
+    }
+    for (const auto& [id, s] : streams_) {
+        if (s.fd < 0) continue;
+        short ev = 0;
+        if (s.connecting || !s.out.empty()) ev |= POLLOUT;
+        if (!s.connecting && !s.peer_eof && s.to_guest_credit > 0) ev |= POLLIN;
+        if (ev) set->add(s.fd, ev, id);
+    }
+    if (extra_fd >= 0) set->add(extra_fd, POLLIN, kWhoExtraFd);
+    if (wake_fd_ >= 0) set->add(wake_fd_, POLLIN, kWhoWakeFd);
+}
+
+// One ready poll entry; true when something happened for the guest or the
+// caller.
+bool StreamHost::on_ready(int64_t who, short revents) {
+    if (who == kWhoExtraFd) return true;
+    if (who == kWhoWakeFd) {
+        uint64_t v;
+        (void)!::read(wake_fd_, &v, sizeof v);
+        return true;  // posted work or a stop request: return to the caller
+    }
+    if (who < 0) return accept_clients(host_listeners_[static_cast<size_t>(-1 - who)]);
+    return on_stream_ready(static_cast<uint32_t>(who), revents);
+}
+
+// Accepts clients of a published port while the guest can take them.
+bool StreamHost::accept_clients(HostListener& l) {
+    bool happened = false;
+    while (streams_.size() < EMBER_NET_MAX_STREAMS && rx_free() >= 128) {
+        const int c = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) break;
+        const int one = 1;
+        setsockopt(c, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+        if (adopt(c, l.map.guest_port).is_ok()) happened = true;
+    }
+    return happened;
+}
+
+bool StreamHost::on_stream_ready(uint32_t id, short revents) {
+    auto it = streams_.find(id);
+    if (it == streams_.end() || it->second.fd < 0) return false;
+    Stream& s = it->second;
+    if (s.connecting && (revents & (POLLOUT | POLLERR | POLLHUP))) {
+        finish_connect(id, s);
+        return true;
+    }
+    bool happened = false;
+    if ((revents & POLLOUT) && !s.out.empty()) {
+        flush_out(id, s);
+        happened = true;
+    }
+    if (s.fd >= 0 && (revents & (POLLIN | POLLHUP | POLLERR)) && !s.peer_eof)
+        happened |= receive_from_peer(id, s);
+    return happened;
+}
+
+// An outbound connect() finished: tell the guest how.
+void StreamHost::finish_connect(uint32_t id, Stream& s) {
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    s.connecting = false;
+    push(EMBER_NET_CONNECTED, id, static_cast<uint32_t>(err), nullptr, 0);
+    if (err) {
+        ::close(s.fd);
+        s.fd = -1;
+        s.closed = true;
+    }
+}
+
+// Moves the peer's data into the rx ring as DATA records, within the
+// stream's credit and the ring's room; EOF and errors become SHUTDOWN and
+// CLOSE records.
+bool StreamHost::receive_from_peer(uint32_t id, Stream& s) {
+    uint8_t buf[EMBER_NET_DATA_MAX];
+    bool happened = false;
+    for (;;) {
+        // A DATA push must not fail: recv'd bytes are gone.
+        const uint64_t room = rx_record_room();
+        if (!backlog_.empty() || !pending_credit_.empty() || room < kHdr * 3) break;
+        size_t want = std::min<uint64_t>({sizeof buf, s.to_guest_credit, room - kHdr * 3});
+        if (want == 0) break;
+        const ssize_t r = ::recv(s.fd, buf, want, 0);
+        if (r > 0) {
+            push(EMBER_NET_DATA, id, 0, buf, static_cast<uint32_t>(r));
+            s.to_guest_credit -= static_cast<uint32_t>(r);
+            stats_.bytes_in += static_cast<uint64_t>(r);
+            happened = true;
+            if (static_cast<size_t>(r) < want) break;
+            continue;
+        }
+        if (r == 0) {
+            s.peer_eof = true;
+            push(EMBER_NET_SHUTDOWN, id, 0, nullptr, 0);
+            happened = true;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            reset_stream(id, s, ECONNRESET);
+            happened = true;
+        }
+        break;
+    }
+    return happened;
 }
 
 }  // namespace ember

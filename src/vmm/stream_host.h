@@ -121,6 +121,14 @@ private:
     void reset_stream(uint32_t id, Stream& s, int err);
     void close_stream(uint32_t id);
     bool egress_allowed(const sockaddr_storage& ss) const;
+    // The steps of wait().
+    struct PollSet;
+    void build_poll_set(PollSet* set, int extra_fd) const;
+    bool on_ready(int64_t who, short revents);
+    bool accept_clients(HostListener& l);
+    bool on_stream_ready(uint32_t id, short revents);
+    void finish_connect(uint32_t id, Stream& s);
+    bool receive_from_peer(uint32_t id, Stream& s);
 
     GuestMemory& mem_;
     NetConfig cfg_;
