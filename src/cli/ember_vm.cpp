@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "vmm/cpio_writer.h"
 #include "vmm/kvm.h"
+#include "vmm/rootfs_builder.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm_pool.h"
 #include "vmm/vm.h"
@@ -214,21 +214,22 @@ int do_run(RunOptions& o) {
     std::string err;
     if (!read_file(program, &cfg.program, &err)) return fail(kExitBadInput, err);
 
-    ember::cpio::Writer w;
+    ember::RootfsBuilder rootfs;
     if (!o.rootfs.empty()) {
         struct stat st;
         if (stat(o.rootfs.c_str(), &st) != 0)
             return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + std::strerror(errno));
+        ember::Status added;
         if (S_ISDIR(st.st_mode)) {
-            err = ember::cpio::add_host_tree(w, o.rootfs);
+            added = rootfs.add_host_tree(o.rootfs);
         } else {
             std::vector<uint8_t> archive;
-            if (read_file(o.rootfs, &archive, &err)) err = ember::cpio::add_archive(w, archive);
+            if (!read_file(o.rootfs, &archive, &err)) return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + err);
+            added = rootfs.add_archive(archive);
         }
-        if (!err.empty()) return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + err);
+        if (!added) return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + added.message());
     }
-    if (!w.add_dir("tmp", 01777))
-        return fail(kExitBadInput, "--rootfs: /tmp exists and is not a directory");
+    if (auto st = rootfs.add_tmp(); !st) return fail(kExitBadInput, "--rootfs: " + st.message());
     for (const auto& f : o.files) {
         const auto colon = f.find(':');
         if (colon == std::string::npos || colon == 0 || colon + 1 == f.size())
@@ -238,18 +239,13 @@ int do_run(RunOptions& o) {
         if (!read_file(host, &data, &err)) return fail(kExitBadInput, "--file: " + err);
         struct stat st;
         const uint32_t mode = stat(host.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
-        if (!w.add_file(guest, data, mode))
-            return fail(kExitBadInput, "--file: invalid guest path '" + guest + "'");
+        if (auto added = rootfs.add_file(guest, data, mode); !added)
+            return fail(kExitBadInput, "--file: " + added.message());
     }
     const auto slash = program.find_last_of('/');
     const std::string base = slash == std::string::npos ? program : program.substr(slash + 1);
-    cfg.guest_path = "/bin/" + base;
-    if (!w.add_file(cfg.guest_path, cfg.program, 0755))
-        return fail(kExitBadInput, "cannot place the program at " + cfg.guest_path + " in the root filesystem");
-    cfg.rootfs = w.finish();
-
-    cfg.argv.push_back(program);
-    cfg.argv.insert(cfg.argv.end(), rest.begin(), rest.end());
+    if (auto st = rootfs.finish(std::move(cfg.program), base, program, rest, &cfg); !st)
+        return fail(kExitBadInput, st.message());
     cfg.env = o.env;
     cfg.trace_syscalls = o.trace;
     cfg.syscall_patch = !o.no_patch;
