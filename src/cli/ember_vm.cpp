@@ -11,11 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "vmm/kvm.h"
-#include "vmm/rootfs_builder.h"
-#include "vmm/snapshot.h"
-#include "vmm/vm_pool.h"
-#include "vmm/vm.h"
+#include "vmm/vmm.h"
 
 namespace {
 
@@ -201,7 +197,7 @@ int do_run(RunOptions& o) {
     ember::VmConfig cfg;
     // Create the KVM VM and vCPU while the files are read and the root
     // filesystem is built.
-    if (access("/dev/kvm", R_OK | W_OK) == 0) ember::VmPool::instance().prefetch(1);
+    if (access("/dev/kvm", R_OK | W_OK) == 0) ember::prefetch_vms(1);
     const auto mem = parse_size(o.mem);
     if (!mem) return fail(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
     cfg.mem_size = ember::round_up_guest_memory_size(*mem);
@@ -255,7 +251,7 @@ int do_run(RunOptions& o) {
     cfg.continue_after_snapshot = o.cont;
     if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return fail(kExitUsage, e);
 
-    if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
+    if (auto st = ember::check_kvm(); !st) return fail(kExitVmError, st.message());
     auto res = ember::run_vm(std::move(cfg));
     if (!res) return fail(kExitBadInput, res.message());
     if (!o.snapshot_out.empty() && res->stats.snapshot_us == 0 &&
@@ -279,11 +275,11 @@ struct RestoreOptions {
 
 int do_restore(RestoreOptions& o) {
     ember::VmConfig cfg;
-    if (access("/dev/kvm", R_OK | W_OK) == 0) ember::VmPool::instance().prefetch(1);
+    if (access("/dev/kvm", R_OK | W_OK) == 0) ember::prefetch_vms(1);
     if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return fail(kExitUsage, e);
     if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return fail(kExitUsage, e);
     if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return fail(kExitBadInput, e);
-    if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
+    if (auto st = ember::check_kvm(); !st) return fail(kExitVmError, st.message());
     auto snap = ember::snapshot::Snapshot::open(o.snapshot);
     if (!snap) return fail(kExitBadInput, snap.message());
     auto vm = ember::Vm::restore(*snap, std::move(cfg));

@@ -6,9 +6,7 @@
 #include <optional>
 #include <vector>
 
-#include "vmm/rootfs_builder.h"
-#include "vmm/snapshot.h"
-#include "vmm/vm.h"
+#include "vmm/vmm.h"
 
 namespace ember::platform {
 

@@ -17,6 +17,7 @@
 #include "vmm/kvm.h"
 #include "vmm/vm_impl.h"
 #include "vmm/vm_pool.h"
+#include "vmm/vmm.h"
 
 namespace ember {
 
@@ -207,6 +208,15 @@ Result<RunReport> run_vm(VmConfig config) {
     if (!vm) return vm.status();
     return (*vm)->run();
 }
+
+Status check_kvm() {
+    auto sys = KvmSystem::get();
+    return sys ? Status::ok() : sys.status();
+}
+
+void prefetch_vms(size_t n) { VmPool::instance().prefetch(n); }
+void keep_vms_ready(size_t n) { VmPool::instance().set_target(n); }
+Status prefill_vms(size_t n) { return VmPool::instance().prefill(n); }
 
 Result<HostInfo> probe_host() {
     auto sys = KvmSystem::get();
