@@ -1,6 +1,6 @@
 // ring.h - the arithmetic of the rings in guest memory (console, stdin, net
 // rx/tx) and the encoding of their records, written once for both ends: the
-// VMM (src/vmm/hypercalls.cpp, net.cpp) and the guest kernel
+// VMM (src/vmm/hypercalls.cpp, stream_host.cpp) and the guest kernel
 // (src/kernel/io.cpp, net/ring.cpp). The layouts themselves are defined in
 // src/abi/ember_abi.h.
 //
