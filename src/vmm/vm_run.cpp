@@ -223,7 +223,7 @@ std::optional<RunReport> Vm::Impl::handle_port_io(HypercallContext& hc) {
 }
 
 std::optional<RunReport> Vm::Impl::handle_hypercall(HypercallContext& hc, uint32_t nr,
-                                                   uint32_t arg) {
+                                                    uint32_t arg) {
     HypercallAction out = hc.dispatch(nr, arg);
     if (out.ready_point) {
         hc.set_want_ready(false);
