@@ -27,9 +27,7 @@
 #include <vector>
 
 #include "vmm/cpio_writer.h"
-#include "vmm/snapshot.h"
-#include "vmm/vm.h"
-#include "vmm/vm_pool.h"
+#include "vmm/vmm.h"
 
 using namespace ember;
 
@@ -136,7 +134,7 @@ int main(int argc, char** argv) {
     constexpr int kBatch = 100;
     for (int done = 0; done < restores;) {
         const int n = std::min(kBatch, restores - done);
-        if (auto s = VmPool::instance().prefill(static_cast<size_t>(n)); !s) {
+        if (auto s = prefill_vms(static_cast<size_t>(n)); !s) {
             std::fprintf(stderr, "restore_bench: %s\n", s.message().c_str());
             return 1;
         }
@@ -153,7 +151,7 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "restore_bench: restore: %s\n", vm.message().c_str());
                 return 1;
             }
-            VmResult r = (*vm)->run();
+            RunReport r = (*vm)->run();
             if (r.outcome != Outcome::kExited || !t_response) {
                 std::fprintf(stderr, "restore_bench: restored instance failed: %s\n", r.message.c_str());
                 return 1;
@@ -196,7 +194,7 @@ int main(int argc, char** argv) {
                 return 1;
             }
             const int64_t t1 = now_ns();
-            VmResult r = (*vm)->run();
+            RunReport r = (*vm)->run();
             if (r.outcome != Outcome::kExited || out != "5=" + std::to_string(5u * 2654435761u) + "\n") {
                 std::fprintf(stderr, "restore_bench: warm instance failed: %s (%s)\n", r.message.c_str(), out.c_str());
                 return 1;
@@ -245,7 +243,7 @@ int main(int argc, char** argv) {
     // 3. density: idle restored instances, each answered one request and
     // now waits for more on a pipe that stays open.
     if (idle > 0) {
-        (void)VmPool::instance().prefill(0);
+        (void)prefill_vms(0);
         sleep(1);  // let the reaper finish tearing down the VMs above
         const uint64_t pss0 = read_kb("/proc/self/smaps_rollup", "Pss:");
         const uint64_t avail0 = read_kb("/proc/meminfo", "MemAvailable:");

@@ -62,6 +62,9 @@
 #define EMBER_GPA_KERNEL_END 0x200000ull
 #define EMBER_GPA_APP_MIN 0x200000ull /* lowest address an application may use */
 #define EMBER_PIE_BASE 0x400000ull    /* load base of static-PIE executables */
+/* Guest memory size: a multiple of EMBER_MEM_ALIGN (one large page of the
+ * identity map) in [EMBER_MEM_MIN, EMBER_MEM_MAX]. */
+#define EMBER_MEM_ALIGN (2ull << 20)
 #define EMBER_MEM_MIN (8ull << 20)
 #define EMBER_MEM_MAX ((uint64_t)EMBER_MAX_PD << 30)
 

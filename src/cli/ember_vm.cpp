@@ -11,11 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "vmm/cpio_writer.h"
-#include "vmm/kvm.h"
-#include "vmm/snapshot.h"
-#include "vmm/vm_pool.h"
-#include "vmm/vm.h"
+#include "vmm/vmm.h"
 
 namespace {
 
@@ -102,7 +98,7 @@ bool read_file(const std::string& path, std::vector<uint8_t>* out, std::string* 
     return true;
 }
 
-int report(bool stats, const ember::VmResult& r) {
+int report(bool stats, const ember::RunReport& r) {
     if (stats) {
         std::fprintf(stderr,
                      "ember-vm: stats: create_us=%.1f first_insn_us=%.1f run_us=%.1f total_us=%.1f "
@@ -202,10 +198,10 @@ int do_run(RunOptions& o) {
     ember::VmConfig cfg;
     // Create the KVM VM and vCPU while the files are read and the root
     // filesystem is built.
-    if (access("/dev/kvm", R_OK | W_OK) == 0) ember::VmPool::instance().prefetch(1);
+    if (access("/dev/kvm", R_OK | W_OK) == 0) ember::prefetch_vms(1);
     const auto mem = parse_size(o.mem);
     if (!mem) return fail(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
-    cfg.mem_size = (*mem + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+    cfg.mem_size = ember::round_up_guest_memory_size(*mem);
     if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return fail(kExitUsage, e);
     for (const auto& e : o.env)
         if (e.find('=') == std::string::npos || e.front() == '=')
@@ -215,21 +211,22 @@ int do_run(RunOptions& o) {
     std::string err;
     if (!read_file(program, &cfg.program, &err)) return fail(kExitBadInput, err);
 
-    ember::cpio::Writer w;
+    ember::RootfsBuilder rootfs;
     if (!o.rootfs.empty()) {
         struct stat st;
         if (stat(o.rootfs.c_str(), &st) != 0)
             return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + std::strerror(errno));
+        ember::Status added;
         if (S_ISDIR(st.st_mode)) {
-            err = ember::cpio::add_host_tree(w, o.rootfs);
+            added = rootfs.add_host_tree(o.rootfs);
         } else {
             std::vector<uint8_t> archive;
-            if (read_file(o.rootfs, &archive, &err)) err = ember::cpio::add_archive(w, archive);
+            if (!read_file(o.rootfs, &archive, &err)) return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + err);
+            added = rootfs.add_archive(archive);
         }
-        if (!err.empty()) return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + err);
+        if (!added) return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + added.message());
     }
-    if (!w.add_dir("tmp", 01777))
-        return fail(kExitBadInput, "--rootfs: /tmp exists and is not a directory");
+    if (auto st = rootfs.add_tmp(); !st) return fail(kExitBadInput, "--rootfs: " + st.message());
     for (const auto& f : o.files) {
         const auto colon = f.find(':');
         if (colon == std::string::npos || colon == 0 || colon + 1 == f.size())
@@ -239,18 +236,13 @@ int do_run(RunOptions& o) {
         if (!read_file(host, &data, &err)) return fail(kExitBadInput, "--file: " + err);
         struct stat st;
         const uint32_t mode = stat(host.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
-        if (!w.add_file(guest, data, mode))
-            return fail(kExitBadInput, "--file: invalid guest path '" + guest + "'");
+        if (auto added = rootfs.add_file(guest, data, mode); !added)
+            return fail(kExitBadInput, "--file: " + added.message());
     }
     const auto slash = program.find_last_of('/');
     const std::string base = slash == std::string::npos ? program : program.substr(slash + 1);
-    cfg.guest_path = "/bin/" + base;
-    if (!w.add_file(cfg.guest_path, cfg.program, 0755))
-        return fail(kExitBadInput, "cannot place the program at " + cfg.guest_path + " in the root filesystem");
-    cfg.rootfs = w.finish();
-
-    cfg.argv.push_back(program);
-    cfg.argv.insert(cfg.argv.end(), rest.begin(), rest.end());
+    if (auto st = rootfs.finish(std::move(cfg.program), base, program, rest, &cfg); !st)
+        return fail(kExitBadInput, st.message());
     cfg.env = o.env;
     cfg.trace_syscalls = o.trace;
     cfg.syscall_patch = !o.no_patch;
@@ -260,7 +252,7 @@ int do_run(RunOptions& o) {
     cfg.continue_after_snapshot = o.cont;
     if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return fail(kExitUsage, e);
 
-    if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
+    if (auto st = ember::check_kvm(); !st) return fail(kExitVmError, st.message());
     auto res = ember::run_vm(std::move(cfg));
     if (!res) return fail(kExitBadInput, res.message());
     if (!o.snapshot_out.empty() && res->stats.snapshot_us == 0 &&
@@ -284,11 +276,11 @@ struct RestoreOptions {
 
 int do_restore(RestoreOptions& o) {
     ember::VmConfig cfg;
-    if (access("/dev/kvm", R_OK | W_OK) == 0) ember::VmPool::instance().prefetch(1);
+    if (access("/dev/kvm", R_OK | W_OK) == 0) ember::prefetch_vms(1);
     if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return fail(kExitUsage, e);
     if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return fail(kExitUsage, e);
     if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return fail(kExitBadInput, e);
-    if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
+    if (auto st = ember::check_kvm(); !st) return fail(kExitVmError, st.message());
     auto snap = ember::snapshot::Snapshot::open(o.snapshot);
     if (!snap) return fail(kExitBadInput, snap.message());
     auto vm = ember::Vm::restore(*snap, std::move(cfg));

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "abi/ember_abi.h"
+
 namespace ember::elf {
 
 enum class Error : uint32_t {
@@ -85,7 +87,7 @@ inline const char* error_string(Error e) {
 }
 
 constexpr uint32_t kMaxLoad = 16;
-constexpr uint64_t kPageSize = 4096;
+constexpr uint64_t kPageSize = EMBER_PAGE_SIZE;
 // End of the lower canonical half with 4-level paging: the highest user
 // address + 1 on x86-64. No segment may reach beyond it.
 constexpr uint64_t kUserTop = 1ull << 47;

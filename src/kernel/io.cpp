@@ -2,6 +2,8 @@
 // and stdin rings, blocking waits, clocks and entropy.
 #include "kernel.h"
 
+#include "common/ring.h"
+
 namespace k {
 
 ember_boot_info* boot() { return reinterpret_cast<ember_boot_info*>(EMBER_GPA_BOOT_INFO); }
@@ -25,18 +27,15 @@ namespace {
 
 ember_ring* console_ring() { return reinterpret_cast<ember_ring*>(EMBER_GPA_CONSOLE); }
 uint8_t* console_data() { return reinterpret_cast<uint8_t*>(EMBER_GPA_CONSOLE + EMBER_RING_DATA); }
-constexpr uint64_t kConsoleCap = EMBER_CONSOLE_SIZE - EMBER_RING_DATA;
+constexpr uint64_t kConsoleCap = ember::ring::kConsoleCap;
+constexpr uint64_t kConsoleHdr = ember::ring::kConsoleHdr;
 
 ember_ring* stdin_ring() { return reinterpret_cast<ember_ring*>(EMBER_GPA_STDIN); }
 uint8_t* stdin_data() { return reinterpret_cast<uint8_t*>(EMBER_GPA_STDIN + EMBER_RING_DATA); }
-constexpr uint64_t kStdinCap = EMBER_STDIN_SIZE - EMBER_RING_DATA;
+constexpr uint64_t kStdinCap = ember::ring::kStdinCap;
 
 void ring_put(uint64_t pos, const void* src, size_t n) {
-    const auto* s = static_cast<const uint8_t*>(src);
-    const uint64_t off = pos % kConsoleCap;
-    const uint64_t first = n < kConsoleCap - off ? n : kConsoleCap - off;
-    memcpy(console_data() + off, s, first);
-    if (first < n) memcpy(console_data(), s + first, n - first);
+    ember::ring::put_wrapped(console_data(), kConsoleCap, pos, src, n);
 }
 
 }  // namespace
@@ -51,18 +50,19 @@ void console_write(int fd, const void* buf, size_t len) {
     ember_ring* r = console_ring();
     while (len > 0) {
         const size_t chunk = len < EMBER_CONSOLE_RECORD_MAX ? len : EMBER_CONSOLE_RECORD_MAX;
-        if (kConsoleCap - (r->head - r->tail) < chunk + 4) {
+        if (kConsoleCap - (r->head - r->tail) < chunk + kConsoleHdr) {
             hypercall(EMBER_HC_CONSOLE, 0);
             // The host drains everything; if it did not, drop rather than spin.
-            if (kConsoleCap - (r->head - r->tail) < chunk + 4) return;
+            if (kConsoleCap - (r->head - r->tail) < chunk + kConsoleHdr) return;
         }
-        const uint8_t hdr[4] = {static_cast<uint8_t>(chunk), static_cast<uint8_t>(chunk >> 8),
-                                static_cast<uint8_t>(fd), 0};
+        uint8_t hdr[kConsoleHdr];
+        ember::ring::encode_console_header(hdr, static_cast<uint32_t>(chunk),
+                                           static_cast<uint32_t>(fd));
         const uint64_t old_head = r->head;
-        ring_put(old_head, hdr, 4);
-        ring_put(old_head + 4, p, chunk);
+        ring_put(old_head, hdr, kConsoleHdr);
+        ring_put(old_head + kConsoleHdr, p, chunk);
         asm volatile("" ::: "memory");
-        r->head = old_head + 4 + chunk;
+        r->head = old_head + kConsoleHdr + chunk;
         if (boot()->flags & EMBER_FLAG_DOORBELL) {
             // Ring only when the host may be idle (it had consumed everything
             // before this record); the fence orders our head store before the
@@ -96,8 +96,7 @@ int64_t stdin_read(void* buf, size_t len, bool nonblock) {
         return -EIO;
     }
     const size_t n = len < avail ? len : avail;
-    auto* d = static_cast<uint8_t*>(buf);
-    for (size_t i = 0; i < n; ++i) d[i] = stdin_data()[(r->tail + i) % kStdinCap];
+    ember::ring::get_wrapped(stdin_data(), kStdinCap, r->tail, buf, n);
     r->tail += n;
     return static_cast<int64_t>(n);
 }

@@ -11,8 +11,7 @@
 #include "platform/service_controller.h"
 #include "platform/store.h"
 #include "platform/vm_guest.h"
-#include "vmm/kvm.h"
-#include "vmm/vm_pool.h"
+#include "vmm/vmm.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "dev"
@@ -43,7 +42,7 @@ Daemon::Daemon(std::unique_ptr<Parts> p) : p_(std::move(p)) {}
 Daemon::~Daemon() { stop(); }
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
-    if (auto sys = KvmSystem::get(); !sys) return Status::error("KVM: " + sys.message());
+    if (auto st = check_kvm(); !st) return Status::error("KVM: " + st.message());
     auto dir = DataDir::open(opts.data_dir);
     if (!dir) return dir.status();
     auto p = std::make_unique<Parts>(std::move(*dir));
@@ -54,7 +53,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     if (!store) return store.status();
     p->store = std::move(*store);
 
-    VmPool::instance().set_target(opts.vm_pool);
+    keep_vms_ready(opts.vm_pool);
     p->factory = std::make_unique<VmGuestFactory>(
         p->images, VmGuestOptions{opts.prepare_timeout_ms, opts.max_image_bytes, opts.warm_vms});
     p->manager = std::make_unique<InstanceManager>(*p->factory, p->logs, p->metrics);

@@ -18,7 +18,7 @@ namespace ember::platform {
 using ConsoleFn = std::function<void(int fd, const char* data, size_t len)>;
 
 // How an instance ended.
-struct GuestExit {
+struct InstanceEnd {
     bool stopped = false;     // stop() was called (scale to zero, shutdown)
     std::string description;  // "exited with status 0", "crashed: ...", ...
 };
@@ -37,7 +37,7 @@ class Guest {
     virtual void stop() = 0;
     // Runs the instance until it ends; once. The destructor closes the
     // connections the instance still holds.
-    virtual GuestExit run() = 0;
+    virtual InstanceEnd run() = 0;
     // True when the instance runs in a VM reused from an earlier instance
     // (reset to the snapshot), false for a restore into a new VM.
     virtual bool reused() const { return false; }

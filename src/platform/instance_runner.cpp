@@ -98,7 +98,7 @@ void InstanceManager::run_instance(std::shared_ptr<Instance> inst) {
 
     for (int fd : fds) guest->adopt(fd, inst->port);
     if (stop_now) guest->stop();
-    const GuestExit exit = guest->run();
+    const InstanceEnd exit = guest->run();
     inst->console->flush();
 
     lock.lock();

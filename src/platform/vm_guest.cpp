@@ -6,9 +6,7 @@
 #include <optional>
 #include <vector>
 
-#include "vmm/cpio_writer.h"
-#include "vmm/snapshot.h"
-#include "vmm/vm.h"
+#include "vmm/vmm.h"
 
 namespace ember::platform {
 
@@ -119,13 +117,13 @@ class VmGuest : public Guest {
         const auto [base, size] = w_.vm->guest_memory_range();
         return {reinterpret_cast<uintptr_t>(base), size};
     }
-    GuestExit run() override {
-        const VmResult r = w_.vm->run();
+    InstanceEnd run() override {
+        const RunReport r = w_.vm->run();
         {
             std::lock_guard lock(mu_);
             ended_ = true;
         }
-        GuestExit e;
+        InstanceEnd e;
         e.stopped = r.outcome == Outcome::kStopped;
         if (r.outcome == Outcome::kExited)
             e.description = "exited with status " + std::to_string(r.exit_status);
@@ -204,23 +202,19 @@ Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpe
     VmConfig cfg;
     auto program = images_.get(spec.image, opts_.max_image_bytes);
     if (!program) return Status::error("program: " + program.message());
-    cfg.program = std::move(*program);
-    cpio::Writer w;
-    if (!w.add_dir("tmp", 01777)) return Status::error("cannot create /tmp in the root filesystem");
+    RootfsBuilder rootfs;
+    if (auto st = rootfs.add_tmp(); !st)
+        return Status::error("cannot create /tmp in the root filesystem");
     for (const auto& f : spec.files) {
         auto data = images_.get(f.image, opts_.max_image_bytes);
         if (!data) return Status::error("file " + f.path + ": " + data.message());
-        if (!w.add_file(f.path, *data, f.mode))
+        if (auto st = rootfs.add_file(f.path, *data, f.mode); !st)
             return Status::error("file " + f.path + ": cannot be placed in the root filesystem");
     }
-    cfg.guest_path = "/bin/" + spec.program;
-    if (!w.add_file(cfg.guest_path, cfg.program, 0755))
-        return Status::error("cannot place the program at " + cfg.guest_path);
-    cfg.rootfs = w.finish();
-    cfg.argv.push_back(cfg.guest_path);
-    cfg.argv.insert(cfg.argv.end(), spec.args.begin(), spec.args.end());
+    if (auto st = rootfs.finish(std::move(*program), spec.program, "", spec.args, &cfg); !st)
+        return st;
     cfg.env = spec.env;
-    cfg.mem_size = ((uint64_t{spec.memory_mb} << 20) + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+    cfg.mem_size = round_up_guest_memory_size(uint64_t{spec.memory_mb} << 20);
     cfg.timeout_ns = opts_.prepare_timeout_ms * 1000000ull;
     cfg.snapshot_out = snapshot_path;
     cfg.net = *net;

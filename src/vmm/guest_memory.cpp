@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 
 namespace ember {
@@ -57,6 +58,15 @@ Result<GuestMemory> GuestMemory::map_file_private(int fd, uint64_t offset, uint6
     return m;
 }
 
+Status check_guest_memory_size(uint64_t bytes) {
+    if (bytes % EMBER_MEM_ALIGN != 0 || bytes < EMBER_MEM_MIN || bytes > EMBER_MEM_MAX)
+        return Status::error("guest memory size must be a multiple of " +
+                             std::to_string(EMBER_MEM_ALIGN >> 20) + " MiB between " +
+                             std::to_string(EMBER_MEM_MIN >> 20) + " MiB and " +
+                             std::to_string(EMBER_MEM_MAX >> 30) + " GiB");
+    return Status::ok();
+}
+
 GuestMemory GuestMemory::wrap(uint8_t* base, uint64_t size) {
     GuestMemory m;
     m.base_ = base;
@@ -70,8 +80,8 @@ Status GuestMemory::page_states(std::vector<PageState>* out) const {
     // was copied on write).
     const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::from_errno("open /proc/self/pagemap");
-    const uint64_t npages = size_ / 4096;
-    const uint64_t first = reinterpret_cast<uint64_t>(base_) / 4096;
+    const uint64_t npages = size_ / EMBER_PAGE_SIZE;
+    const uint64_t first = reinterpret_cast<uint64_t>(base_) / EMBER_PAGE_SIZE;
     std::vector<uint64_t> entries(npages);
     const ssize_t want = static_cast<ssize_t>(npages * 8);
     const bool ok = pread(fd, entries.data(), static_cast<size_t>(want), static_cast<off_t>(first * 8)) == want;

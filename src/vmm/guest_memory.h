@@ -13,9 +13,19 @@
 #include <type_traits>
 #include <vector>
 
+#include "abi/ember_abi.h"
 #include "vmm/result.h"
 
 namespace ember {
+
+// The size rule of guest memory (EMBER_MEM_ALIGN, EMBER_MEM_MIN,
+// EMBER_MEM_MAX in ember_abi.h): an error naming the limits, or ok.
+Status check_guest_memory_size(uint64_t bytes);
+// `bytes` rounded up to the next multiple of EMBER_MEM_ALIGN (what a user's
+// "--mem 100M" becomes); the result still needs the check.
+constexpr uint64_t round_up_guest_memory_size(uint64_t bytes) {
+    return (bytes + EMBER_MEM_ALIGN - 1) & ~(EMBER_MEM_ALIGN - 1);
+}
 
 class GuestMemory {
 public:

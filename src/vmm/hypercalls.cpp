@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "abi/ember_abi.h"
+#include "common/ring.h"
 #include "vmm/clock.h"
+#include "vmm/x86.h"
 
 namespace ember {
 namespace {
@@ -61,9 +63,9 @@ void HypercallContext::set_status(int64_t status) {
     mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, hc_status), status);
 }
 
-HcOutcome HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
+HypercallAction HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
     ++stats_.hypercalls;
-    HcOutcome out;
+    HypercallAction out;
     int64_t status = EMBER_OK;
     switch (nr) {
         case EMBER_HC_EXIT: drain_console(); return do_exit(arg);
@@ -81,7 +83,7 @@ HcOutcome HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
             // connection pending and nothing else in flight.
             if (want_ready_ && a && (a->events & EMBER_WAIT_NET) &&
                 !net_.guest_listeners().empty() && net_.open_streams() == 0) {
-                net_.pump();
+                net_.deliver_host_events();
                 if (!net_.rx_pending() && net_.open_streams() == 0) {
                     out.ready_point = true;
                     return out;
@@ -126,16 +128,16 @@ int64_t HypercallContext::do_clock() {
     return EMBER_OK;
 }
 
-HcOutcome HypercallContext::complete_ready(uint32_t nr, uint64_t arg) {
-    HcOutcome out;
+HypercallAction HypercallContext::complete_ready(uint32_t nr, uint64_t arg) {
+    HypercallAction out;
     int64_t status = EMBER_OK;
     if (nr == EMBER_HC_WAIT) status = do_wait(arg, &out);
     set_status(status);
     return out;
 }
 
-HcOutcome HypercallContext::do_exit(uint64_t arg) {
-    HcOutcome out;
+HypercallAction HypercallContext::do_exit(uint64_t arg) {
+    HypercallAction out;
     out.done = true;
     auto a = mem_.read_obj<ember_hc_exit>(arg);
     if (!a) {
@@ -149,8 +151,8 @@ HcOutcome HypercallContext::do_exit(uint64_t arg) {
     return out;
 }
 
-HcOutcome HypercallContext::do_crash(uint64_t arg) {
-    HcOutcome out;
+HypercallAction HypercallContext::do_crash(uint64_t arg) {
+    HypercallAction out;
     out.done = true;
     auto c = mem_.read_obj<ember_hc_crash>(arg);
     if (!c) {
@@ -164,14 +166,16 @@ HcOutcome HypercallContext::do_crash(uint64_t arg) {
         int n = std::snprintf(buf, sizeof buf, "guest crashed: %s, vector %u, at rip=%#llx",
                               vector_name(c->vector), c->vector,
                               static_cast<unsigned long long>(c->rip));
-        if (c->vector == 14) {
+        if (c->vector == x86::kVectorPageFault) {
             // The kernel runs at CPL 3 and cannot read CR2; the vCPU has it.
             kvm_sregs sregs{};
             if (ioctl(vcpu_fd_, KVM_GET_SREGS, &sregs) == 0) c->cr2 = sregs.cr2;
             const uint64_t e = c->error_code;
             n += std::snprintf(buf + n, sizeof buf - n, ": %s %s address %#llx",
-                               (e & 16) ? "instruction fetch at" : (e & 2) ? "write to" : "read from",
-                               (e & 1) ? "protected" : "unmapped",
+                               (e & x86::kPfFetch)   ? "instruction fetch at"
+                               : (e & x86::kPfWrite) ? "write to"
+                                                     : "read from",
+                               (e & x86::kPfProtection) ? "protected" : "unmapped",
                                static_cast<unsigned long long>(c->cr2));
         }
         n += std::snprintf(buf + n, sizeof buf - n, "\n  error_code=%#llx rsp=%#llx rflags=%#llx",
@@ -221,9 +225,8 @@ void HypercallContext::drain_console() {
 }
 
 bool drain_console_ring(GuestMemory& mem, const VmConfig& cfg) {
-    const uint64_t cap = EMBER_CONSOLE_SIZE - EMBER_RING_DATA;
+    constexpr uint64_t cap = ring::kConsoleCap;
     const uint8_t* data = mem.host_base() + EMBER_GPA_CONSOLE + EMBER_RING_DATA;
-    auto byte_at = [&](uint64_t pos) { return data[pos % cap]; };
     volatile const uint64_t* head_p =
         reinterpret_cast<volatile const uint64_t*>(mem.host_base() + EMBER_GPA_CONSOLE + offsetof(ember_ring, head));
     auto ring = mem.read_obj<ember_ring>(EMBER_GPA_CONSOLE);
@@ -242,22 +245,24 @@ bool drain_console_ring(GuestMemory& mem, const VmConfig& cfg) {
             tail = head;
         }
         while (tail != head) {
-            if (head - tail < 4) {
+            if (head - tail < ring::kConsoleHdr) {
                 tail = head;
                 break;
             }
-            const uint32_t len = byte_at(tail) | (uint32_t{byte_at(tail + 1)} << 8);
-            const int fd = byte_at(tail + 2);
-            if (len > EMBER_CONSOLE_RECORD_MAX || len > head - tail - 4 || (fd != 1 && fd != 2)) {
+            uint8_t hdr[ring::kConsoleHdr];
+            ring::get_wrapped(data, cap, tail, hdr, sizeof hdr);
+            const ring::ConsoleHeader h = ring::decode_console_header(hdr);
+            if (h.len > EMBER_CONSOLE_RECORD_MAX || h.len > head - tail - ring::kConsoleHdr ||
+                (h.fd != 1 && h.fd != 2)) {
                 cfg.log("console ring holds a malformed record; rest of the output dropped");
                 ok = false;
                 tail = head;
                 break;
             }
-            rec.resize(len);
-            for (uint32_t i = 0; i < len; ++i) rec[i] = static_cast<char>(byte_at(tail + 4 + i));
-            cfg.console(fd, rec.data(), len);
-            tail += 4 + len;
+            rec.resize(h.len);
+            ring::get_wrapped(data, cap, tail + ring::kConsoleHdr, rec.data(), h.len);
+            cfg.console(static_cast<int>(h.fd), rec.data(), h.len);
+            tail += ring::kConsoleHdr + h.len;
         }
         mem.write_obj(EMBER_GPA_CONSOLE + offsetof(ember_ring, tail), tail);
         // Pairs with the guest's fence between publishing head and reading
@@ -273,7 +278,7 @@ void HypercallContext::mark_stdin_eof() {
 }
 
 void HypercallContext::read_stdin_now() {
-    const uint64_t cap = EMBER_STDIN_SIZE - EMBER_RING_DATA;
+    constexpr uint64_t cap = ring::kStdinCap;
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_STDIN);
     if (!ring) return;
     uint64_t head = ring->head;
@@ -293,7 +298,7 @@ void HypercallContext::read_stdin_now() {
         return;
     }
     uint8_t* data = mem_.host_base() + EMBER_GPA_STDIN + EMBER_RING_DATA;
-    for (ssize_t i = 0; i < n; ++i) data[(head + static_cast<uint64_t>(i)) % cap] = buf[i];
+    ring::put_wrapped(data, cap, head, buf, static_cast<size_t>(n));
     head += static_cast<uint64_t>(n);
     mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, head), head);
 }
@@ -303,7 +308,7 @@ bool HypercallContext::stdin_ready() const {
     return ring && (ring->head != ring->tail || (ring->flags & EMBER_RING_EOF));
 }
 
-int64_t HypercallContext::do_wait(uint64_t arg, HcOutcome* out) {
+int64_t HypercallContext::do_wait(uint64_t arg, HypercallAction* out) {
     auto a = mem_.read_obj<ember_hc_wait>(arg);
     if (!a) return EMBER_EFAULT;
     const uint32_t events = a->events & (EMBER_WAIT_STDIN | EMBER_WAIT_NET);
@@ -318,7 +323,7 @@ int64_t HypercallContext::do_wait(uint64_t arg, HcOutcome* out) {
     uint32_t ready = 0;
     for (;;) {
         if (events & EMBER_WAIT_NET) {
-            net_.pump();
+            net_.deliver_host_events();
             if (net_.rx_pending()) ready |= EMBER_WAIT_NET;
         }
         if (events & EMBER_WAIT_STDIN) {

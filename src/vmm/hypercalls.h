@@ -11,8 +11,8 @@
 #include <string>
 
 #include "vmm/guest_memory.h"
-#include "vmm/net.h"
-#include "vmm/vm.h"
+#include "vmm/stream_host.h"
+#include "vmm/vm_config.h"
 
 namespace ember {
 
@@ -23,7 +23,9 @@ bool drain_console_ring(GuestMemory& mem, const VmConfig& cfg);
 // Fills buf with len bytes from the kernel's CSPRNG; returns bytes written.
 size_t getrandom_bytes(void* buf, size_t len);
 
-struct HcOutcome {
+// What the run loop does after a hypercall: resume the guest (the
+// default), take the snapshot (ready_point), or end the run (done).
+struct HypercallAction {
     // The guest reached READY (a wait on stdin with nothing pending, or the
     // READY call) while a snapshot was wanted. The call is left pending: the
     // VMM takes the snapshot, then calls complete_ready().
@@ -38,17 +40,17 @@ class HypercallContext {
 public:
     // vcpu_fd: for reading CR2 in crash reports.
     HypercallContext(GuestMemory& mem, const VmConfig& cfg, VmStats& stats, int64_t wall_deadline,
-                     int vcpu_fd, NetDevice& net)
+                     int vcpu_fd, StreamHost& net)
         : mem_(mem), cfg_(cfg), stats_(stats), wall_deadline_(wall_deadline), vcpu_fd_(vcpu_fd),
           net_(net) {}
 
     // Handles hypercall `nr` with argument GPA `arg`.
-    HcOutcome dispatch(uint32_t nr, uint64_t arg);
+    HypercallAction dispatch(uint32_t nr, uint64_t arg);
     // Copies pending console records out of the guest's ring to the sink.
     // Thread-safe with the doorbell handler (both take console_mutex).
     void drain_console();
     // Finishes the call left pending at a ready point.
-    HcOutcome complete_ready(uint32_t nr, uint64_t arg);
+    HypercallAction complete_ready(uint32_t nr, uint64_t arg);
     // Moves the stdin input available now into the guest's ring, or marks
     // EOF; never blocks (waits happen in the wait hypercall, together with
     // the network). Also used before a restored instance first runs.
@@ -62,12 +64,12 @@ public:
     void set_stdin_eof(bool v) { stdin_eof_ = v; }
 
 private:
-    int64_t do_wait(uint64_t arg, HcOutcome* out);
+    int64_t do_wait(uint64_t arg, HypercallAction* out);
     int64_t do_random(uint64_t arg);
     int64_t do_log(uint64_t arg);
     int64_t do_clock();
-    HcOutcome do_crash(uint64_t arg);
-    HcOutcome do_exit(uint64_t arg);
+    HypercallAction do_crash(uint64_t arg);
+    HypercallAction do_exit(uint64_t arg);
     void mark_stdin_eof();
     void set_status(int64_t status);
     bool stdin_ready() const;
@@ -77,7 +79,7 @@ private:
     VmStats& stats_;
     int64_t wall_deadline_;
     int vcpu_fd_;
-    NetDevice& net_;
+    StreamHost& net_;
     bool stdin_eof_ = false;
     bool want_ready_ = false;
     const std::atomic<bool>* stop_ = nullptr;

@@ -68,7 +68,10 @@ Result<KvmSystem*> KvmSystem::get() {
         // host supports them (CPUID.(EAX=0xd,ECX=0).EAX).
         for (uint32_t i = 0; i < s->cpuid_.nent && i < kMaxCpuidEntries; ++i) {
             const auto& e = s->cpuid_.entries[i];
-            if (e.function == 0xd && e.index == 0) s->xcr0_mask_ = e.eax & 0xe7;
+            if (e.function == x86::kCpuidLeafXsave && e.index == 0)
+                s->xcr0_mask_ = e.eax & (x86::kXcr0X87 | x86::kXcr0Sse | x86::kXcr0Avx |
+                                         x86::kXcr0Opmask | x86::kXcr0ZmmHi256 |
+                                         x86::kXcr0Hi16Zmm);
         }
         instance = s;
     });

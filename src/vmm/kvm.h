@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vmm/result.h"
+#include "vmm/x86.h"
 
 namespace ember {
 
@@ -88,7 +89,7 @@ private:
     int api_version_ = 0;
     size_t vcpu_mmap_size_ = 0;
     KvmCpuid cpuid_{};
-    uint64_t xcr0_mask_ = 3;
+    uint64_t xcr0_mask_ = x86::kXcr0X87 | x86::kXcr0Sse;
     HostKind host_kind_ = HostKind::kUnknown;
     uint32_t tsc_khz_ = 0;
 };

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "vmm/x86.h"
+
 namespace ember {
 namespace {
 
@@ -11,9 +13,7 @@ bool put64(GuestMemory& mem, uint64_t gpa, uint64_t v) { return mem.write_obj(gp
 
 Status build_page_tables(GuestMemory& mem) {
     const uint64_t size = mem.size();
-    if (size < EMBER_MEM_MIN || size > EMBER_MEM_MAX || size % (2ull << 20) != 0)
-        return Status::error("guest memory size must be a multiple of 2 MiB between 8 MiB and " +
-                             std::to_string(EMBER_MEM_MAX >> 30) + " GiB");
+    if (auto s = check_guest_memory_size(size); !s) return s;
     if (!mem.fill(EMBER_GPA_PML4, 0, EMBER_GPA_PD + EMBER_MAX_PD * EMBER_PAGE_SIZE - EMBER_GPA_PML4))
         return Status::error("page-table area outside guest memory");
     put64(mem, EMBER_GPA_PML4, EMBER_GPA_PDPT | kPteTable);
@@ -34,7 +34,7 @@ Status build_page_tables(GuestMemory& mem) {
     // mapping, and a stray pointer near NULL faults as it would on Linux
     // instead of corrupting them.
     for (uint64_t i = 1; i < 512; ++i) {
-        const uint64_t addr = i << 12;
+        const uint64_t addr = i * EMBER_PAGE_SIZE;
         if (addr == EMBER_GPA_STACK_GUARD) continue;
         if (addr < EMBER_GPA_BOOT_INFO) {
             if (addr == EMBER_GPA_GDT || addr == EMBER_GPA_IDT)
@@ -55,7 +55,7 @@ Status map_syscall_slots(GuestMemory& mem) {
     // EMBER_GPA_SLOTS read-only, the rest stays the identity map of RAM.
     const uint64_t pt = EMBER_GPA_SLOT_PT;
     if (!mem.fill(EMBER_GPA_SITES, 0, EMBER_GPA_TRAMPOLINES - EMBER_GPA_SITES) ||
-        !mem.fill(EMBER_GPA_TRAMPOLINES, 0xcc, EMBER_SITES_SIZE - (EMBER_GPA_TRAMPOLINES - EMBER_GPA_SITES)))
+        !mem.fill(EMBER_GPA_TRAMPOLINES, x86::kInt3, EMBER_SITES_SIZE - (EMBER_GPA_TRAMPOLINES - EMBER_GPA_SITES)))
         return Status::error("syscall-site area outside guest memory");
     for (uint64_t i = 0; i < 512; ++i) {
         const uint64_t va = EMBER_SLOT_VA_2M + (i << 12);
@@ -97,42 +97,46 @@ int64_t translate(const GuestMemory& mem, uint64_t gva) {
 
 Status build_gdt(GuestMemory& mem) {
     // Flat descriptors: base 0, limit 4 GiB; 64-bit code has L=1.
+    using namespace x86;
     const uint64_t gdt[8] = {
         0,
         0,
-        0x00af9b000000ffffull,  // 0x10 kernel code 64, DPL 0
-        0x00cf93000000ffffull,  // 0x18 kernel data, DPL 0
-        0x00cffb000000ffffull,  // 0x23 user code 32, DPL 3
-        0x00cff3000000ffffull,  // 0x2b user data, DPL 3
-        0x00affb000000ffffull,  // 0x33 user code 64, DPL 3
+        flat_segment(kSegCodeExecReadAccessed, 0, kDescGran4k | kDescLong),  // 0x10 kernel code 64
+        flat_segment(kSegDataReadWriteAccessed, 0, kDescGran4k | kDescDb),   // 0x18 kernel data
+        flat_segment(kSegCodeExecReadAccessed, 3, kDescGran4k | kDescDb),    // 0x23 user code 32
+        flat_segment(kSegDataReadWriteAccessed, 3, kDescGran4k | kDescDb),   // 0x2b user data
+        flat_segment(kSegCodeExecReadAccessed, 3, kDescGran4k | kDescLong),  // 0x33 user code 64
         0,
     };
     if (!mem.write(EMBER_GPA_GDT, gdt, sizeof gdt)) return Status::error("GDT outside memory");
-    // 64-bit TSS descriptor (type 0xb busy) spanning two slots at 0x40.
-    const uint64_t base = kGpaTss, limit = 103;
-    const uint64_t lo = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x8bull << 40) |
+    // 64-bit TSS descriptor (busy) spanning two slots at 0x40.
+    const uint64_t base = kGpaTss, limit = kTss64Size - 1;
+    const uint64_t lo = (limit & 0xffff) | ((base & 0xffffff) << 16) |
+                        (system_access(kSysTss64Busy) << 40) |
                         (((base >> 24) & 0xff) << 56);
     const uint64_t hi = base >> 32;
     if (!put64(mem, EMBER_GPA_GDT + kSelTss, lo) || !put64(mem, EMBER_GPA_GDT + kSelTss + 8, hi))
         return Status::error("TSS descriptor outside memory");
     // TSS: no stack switches are used (gates target CPL 3); the I/O bitmap
     // offset points past the limit (no bitmap).
-    uint8_t tss[104] = {};
+    uint8_t tss[kTss64Size] = {};
     const uint16_t iomap = sizeof tss;
-    std::memcpy(tss + 102, &iomap, 2);
+    std::memcpy(tss + kTssIomapOffset, &iomap, 2);
     if (!mem.write(kGpaTss, tss, sizeof tss)) return Status::error("TSS outside memory");
     return Status::ok();
 }
 
 Status build_idt(GuestMemory& mem, const ember_kernel_header& kh) {
-    for (uint32_t v = 0; v < 256; ++v) {
+    for (uint32_t v = 0; v < x86::kIdtVectors; ++v) {
         const uint64_t off = v < EMBER_NUM_VECTORS ? kh.vector_entry[v] : kh.spurious_entry;
-        // 64-bit interrupt gate (type 0xe), present, DPL 0 (int N from the
-        // guest is not a way in), selector 0x33.
+        // 64-bit interrupt gate, present, DPL 0 (int N from the guest is not
+        // a way in), selector 0x33.
         const uint64_t lo = (off & 0xffff) | (uint64_t{EMBER_SEL_USER_CS} << 16) |
-                            (0x8eull << 40) | (((off >> 16) & 0xffff) << 48);
+                            (x86::system_access(x86::kSysInterruptGate64) << 40) |
+                            (((off >> 16) & 0xffff) << 48);
         const uint64_t hi = off >> 32;
-        if (!put64(mem, EMBER_GPA_IDT + v * 16, lo) || !put64(mem, EMBER_GPA_IDT + v * 16 + 8, hi))
+        const uint64_t gate = EMBER_GPA_IDT + v * x86::kIdtGateSize;
+        if (!put64(mem, gate, lo) || !put64(mem, gate + 8, hi))
             return Status::error("IDT outside memory");
     }
     return Status::ok();

@@ -16,7 +16,7 @@
 namespace ember::snapshot {
 namespace {
 
-constexpr uint64_t kPage = 4096;
+constexpr uint64_t kPage = EMBER_PAGE_SIZE;
 constexpr uint32_t kMaxMsrs = 32;
 
 // ---- field-by-field encoding -----------------------------------------------
@@ -375,7 +375,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
                              ", this build uses " + std::to_string(EMBER_ABI_VERSION));
     if (std::string missing = h.features.missing_on(CpuFeatures::of_this_host()); !missing.empty())
         return Status::error(what + "needs CPU features this host lacks: " + missing);
-    if (h.mem_size < EMBER_MEM_MIN || h.mem_size > EMBER_MEM_MAX || h.mem_size % (2ull << 20))
+    if (!check_guest_memory_size(h.mem_size))
         return Status::error(what + "bad guest memory size " + std::to_string(h.mem_size));
     if (h.state_offset != kHeaderSize || h.state_size > kMaxStateSize ||
         h.mem_offset % kPage || h.mem_offset < h.state_offset + h.state_size ||

@@ -2,75 +2,18 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
-#include <vector>
 
-#include "vmm/net.h"
 #include "vmm/result.h"
+#include "vmm/vm_config.h"
 
 namespace ember {
 
-struct VmConfig {
-    uint64_t mem_size = 64ull << 20;   // multiple of 2 MiB
-    std::vector<uint8_t> program;      // the static ELF executable
-    std::string guest_path;            // where the program is in the rootfs (AT_EXECFN)
-    std::vector<std::string> argv;     // argv[0] included
-    std::vector<std::string> env;      // "K=V"
-    std::vector<uint8_t> rootfs;       // cpio newc archive
-    int stdin_fd = -1;                 // read as the guest consumes stdin; -1 = empty
-    uint64_t timeout_ns = 0;           // wall clock, 0 = none
-    uint64_t cpu_limit_ns = 0;         // CPU time of the vCPU thread, 0 = none
-    bool trace_syscalls = false;
-    // Console output of the guest (fd 1 or 2). Default: write(2) to the same fd.
-    std::function<void(int fd, const char* data, size_t len)> console;
-    // Diagnostic lines from the guest kernel. Default: stderr "ember-vm: guest: ".
-    std::function<void(const std::string& line)> log;
-    // When set, the VM writes a snapshot here the first time it is READY
-    // (blocks waiting for input, or makes the READY call), then stops with
-    // Outcome::kSnapshotted unless continue_after_snapshot.
-    std::string snapshot_out;
-    bool continue_after_snapshot = false;
-    // Published ports and egress rules for the guest's sockets.
-    NetConfig net;
-    // Let the kernel route `mov $nr,%eax; syscall` sites around the trap
-    // after their first trap (see "patched syscall sites" in ember_abi.h).
-    bool syscall_patch = true;
-    // Restored VMs only: allow reset() to return the VM to the snapshot's
-    // state and run it again as a new instance.
-    bool reusable = false;
-};
-
-enum class Outcome {
-    kExited,       // the program exited; exit_status is its status
-    kCrashed,      // CPU exception in the guest (crash report in message)
-    kKernelPanic,  // the guest kernel reported a fatal error
-    kTimeout,      // wall-clock limit
-    kCpuLimit,     // CPU-time limit
-    kDeadlock,     // the guest waits for nothing, forever
-    kVmError,      // triple fault, unexpected exit, bad port, internal error
-    kSnapshotted,  // the snapshot was written and the VM stopped at READY
-    kStopped,      // stop() was called
-};
-const char* outcome_name(Outcome o);
-
-struct VmStats {
-    uint64_t exits = 0;        // returns from KVM_RUN
-    uint64_t hypercalls = 0;
-    uint64_t syscalls = 0;     // counted by the guest kernel
-    uint64_t fast_syscalls = 0;  // of those, through a patched site (no trap)
-    uint64_t bad_hypercalls = 0;
-    double create_us = 0;      // create VM -> ready to run
-    double first_insn_us = 0;  // create VM -> first application instruction
-    double kernel_init_us = 0; // guest kernel's first instruction -> application start
-    double run_us = 0;         // first KVM_RUN -> exit
-    double total_us = 0;       // create VM -> exit
-    double snapshot_us = 0;    // writing the snapshot, when one was taken
-};
-
-struct VmResult {
+// What Vm::run() reports: how the run ended (Outcome), the program's exit
+// status, a diagnostic and the run's costs.
+struct RunReport {
     Outcome outcome = Outcome::kVmError;
     int exit_status = 0;
     std::string message;  // diagnostic for every outcome but kExited
@@ -98,8 +41,8 @@ public:
                                                VmConfig config);
     // Runs until the guest exits, crashes, hits a limit, or (with
     // snapshot_out) is snapshotted. Anything the guest does is reported in
-    // VmResult; the host process is never affected.
-    VmResult run();
+    // RunReport; the host process is never affected.
+    RunReport run();
     // Hands an accepted client connection to the guest's listener on
     // guest_port before run() (the platform gateway's path). Takes fd.
     Status adopt_connection(int fd, uint16_t guest_port);
@@ -129,8 +72,8 @@ private:
 
 // Creates a microVM for `config`, runs it to completion and tears it down.
 // An error Status means the VM could not be set up (bad program, no KVM, ...);
-// anything the guest does is reported in VmResult.
-Result<VmResult> run_vm(VmConfig config);
+// anything the guest does is reported in RunReport.
+Result<RunReport> run_vm(VmConfig config);
 
 // Facts about this host's KVM, for `ember-vm info`.
 struct HostInfo {

@@ -49,10 +49,10 @@ class FakeGuest : public Guest {
         crashed_ = true;
         w_.cv.notify_all();
     }
-    GuestExit run() override {
+    InstanceEnd run() override {
         std::unique_lock lock(w_.mu);
         w_.cv.wait(lock, [&] { return stopped_ || crashed_; });
-        return GuestExit{!crashed_, crashed_ ? "crashed: test" : "stopped"};
+        return InstanceEnd{!crashed_, crashed_ ? "crashed: test" : "stopped"};
     }
 
   private:

@@ -20,8 +20,8 @@ protected:
         cfg_.console = [this](int fd, const char* d, size_t n) { out_[fd].append(d, n); };
         cfg_.log = [this](const std::string& l) { logs_.push_back(l); };
     }
-    HcOutcome call(uint32_t nr, uint64_t arg) {
-        NetDevice net(mem_, cfg_.net, cfg_.log);
+    HypercallAction call(uint32_t nr, uint64_t arg) {
+        StreamHost net(mem_, cfg_.net, cfg_.log);
         HypercallContext hc(mem_, cfg_, stats_, 0, -1, net);
         return hc.dispatch(nr, arg);
     }
@@ -106,14 +106,14 @@ TEST_F(HypercallTest, LogStripsControlCharacters) {
 }
 
 TEST_F(HypercallTest, ExitWithArgumentOutsideMemoryEndsTheVmAsError) {
-    HcOutcome o = call(EMBER_HC_EXIT, buf_.size());
+    HypercallAction o = call(EMBER_HC_EXIT, buf_.size());
     EXPECT_TRUE(o.done);
     EXPECT_EQ(o.outcome, Outcome::kVmError);
 }
 
 TEST_F(HypercallTest, ExitStatusIsTruncatedToEightBits) {
     put(EMBER_HC_SLOT_EXIT, ember_hc_exit{0x1234, 0});
-    HcOutcome o = call(EMBER_HC_EXIT, EMBER_HC_SLOT_EXIT);
+    HypercallAction o = call(EMBER_HC_EXIT, EMBER_HC_SLOT_EXIT);
     EXPECT_TRUE(o.done);
     EXPECT_EQ(o.outcome, Outcome::kExited);
     EXPECT_EQ(o.exit_status, 0x34);
@@ -124,7 +124,7 @@ TEST_F(HypercallTest, CrashReportWithUnterminatedMessageIsBounded) {
     c.kind = EMBER_CRASH_KERNEL;
     std::memset(c.message, 'A', sizeof c.message);  // no NUL
     put(EMBER_HC_SLOT_CRASH, c);
-    HcOutcome o = call(EMBER_HC_CRASH, EMBER_HC_SLOT_CRASH);
+    HypercallAction o = call(EMBER_HC_CRASH, EMBER_HC_SLOT_CRASH);
     EXPECT_TRUE(o.done);
     EXPECT_EQ(o.outcome, Outcome::kKernelPanic);
     EXPECT_LE(o.message.size(), 200u);
@@ -153,7 +153,7 @@ TEST_F(HypercallTest, ClockRefreshWithoutTscRateIsRefused) {
 
 TEST_F(HypercallTest, WaitForNothingForeverIsReportedAsDeadlock) {
     put(EMBER_HC_SLOT_WAIT, ember_hc_wait{0, 0, 0});
-    HcOutcome o = call(EMBER_HC_WAIT, EMBER_HC_SLOT_WAIT);
+    HypercallAction o = call(EMBER_HC_WAIT, EMBER_HC_SLOT_WAIT);
     EXPECT_TRUE(o.done);
     EXPECT_EQ(o.outcome, Outcome::kDeadlock);
 }

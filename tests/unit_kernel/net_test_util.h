@@ -3,7 +3,7 @@
 //
 // FakeHost owns the two rings. It decodes what the guest puts in the tx
 // ring (at every wait and every EMBER_HC_CONSOLE, like the VMM's drain_tx)
-// and encodes records into the rx ring exactly as src/vmm/net.cpp does
+// and encodes records into the rx ring exactly as src/vmm/stream_host.cpp does
 // (16-byte headers, payload padded to 16, a PAD record before wrapping).
 // Tests script it: records to deliver at the next wait, a callback run at
 // every wait, and automatic credit for data the guest sends.

@@ -74,7 +74,7 @@ int input_fd(const std::string& input) {
 }
 
 struct RunOutput {
-    VmResult result;
+    RunReport result;
     std::string out;
 };
 
@@ -165,7 +165,7 @@ TEST_P(SnapshotTest, HundredInstancesDoNotSeeEachOthersWrites) {
     }
     std::atomic<int> next{0};
     std::vector<std::thread> threads;
-    std::vector<VmResult> results(kInstances);
+    std::vector<RunReport> results(kInstances);
     for (int t = 0; t < 4; ++t)
         threads.emplace_back([&] {
             for (int i; (i = next++) < kInstances;) results[i] = vms[i]->run();
@@ -208,7 +208,7 @@ TEST_P(SnapshotTest, ResetVmStartsFromTheSnapshotAgain) {
             if (fd == 1) o.append(d, n);
         };
         ASSERT_TRUE((*vm)->reset(std::move(again)).is_ok());
-        VmResult r = (*vm)->run();
+        RunReport r = (*vm)->run();
         EXPECT_EQ(r.outcome, Outcome::kExited) << r.message;
         EXPECT_EQ(o.substr(0, o.find("random=")),
                   "42=" + std::to_string(42u * 2654435761u) + "\nserved=2 inits=1\n") << o;

@@ -2,7 +2,7 @@
 // eventfd, timerfd). Private to src/kernel/net.
 //
 // There is no TCP/IP stack here: a socket is a stream that the VMM carries
-// (src/vmm/net.cpp) over two rings of records in guest memory (the "streams
+// (src/vmm/stream_host.cpp) over two rings of records in guest memory (the "streams
 // carried by the host" section of src/abi/ember_abi.h). The kernel is single
 // threaded and cooperative, so every blocking call is the same loop:
 //     for (;;) { net_poll_rx(); if (done) return; net_wait(sources, deadline); }

@@ -9,12 +9,14 @@
 // them, should the VMM ever read the rings while the guest runs.
 #include "net/net.h"
 
+#include "common/ring.h"
+
 namespace k::net {
 
 namespace {
 
-constexpr uint64_t kHdr = sizeof(ember_net_rec);
-constexpr uint64_t align16(uint64_t v) { return (v + 15) & ~uint64_t{15}; }
+using ember::ring::align16;
+constexpr uint64_t kHdr = ember::ring::kNetHdr;
 
 struct Ring {
     ember_ring* ring;
@@ -57,27 +59,23 @@ uint64_t tx_free() {
 
 bool tx_put(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len) {
     KCHECK(len <= EMBER_NET_DATA_MAX);
-    const uint64_t need = kHdr + align16(len);
+    const uint64_t need = ember::ring::net_record_size(len);
     for (int attempt = 0; attempt < 2; ++attempt) {
         ember_ring* r = g_tx.ring;
-        uint64_t head = r->head;
-        uint64_t free_bytes = tx_free();
-        uint64_t off = head % g_tx.cap;
-        const uint64_t contiguous = g_tx.cap - off;
-        const uint64_t skip = contiguous < need ? contiguous : 0;
-        if (free_bytes >= skip + need) {
-            if (skip) {
-                const ember_net_rec pad{EMBER_NET_PAD, 0, 0, static_cast<uint32_t>(skip - kHdr), 0};
-                memcpy(g_tx.data + off, &pad, kHdr);
-                head += skip;
-                off = 0;
+        const uint64_t head = r->head;
+        ember::ring::NetSlot slot;
+        if (ember::ring::place_net_record(head, tx_free(), g_tx.cap, need, &slot)) {
+            if (slot.skip) {
+                const ember_net_rec pad = ember::ring::net_pad_record(slot.skip);
+                memcpy(g_tx.data + head % g_tx.cap, &pad, kHdr);
             }
+            const uint64_t off = slot.off;
             const ember_net_rec rec{type, 0, stream, len, arg};
             memcpy(g_tx.data + off, &rec, kHdr);
             if (len) memcpy(g_tx.data + off + kHdr, payload, len);
             if (align16(len) != len) memset(g_tx.data + off + kHdr + len, 0, align16(len) - len);
             asm volatile("" ::: "memory");
-            r->head = head + need;
+            r->head = head + slot.skip + need;
             return true;
         }
         hypercall(EMBER_HC_CONSOLE, 0);  // the VMM drains the tx ring
@@ -105,7 +103,7 @@ bool rx_peek(ember_net_rec* rec, const uint8_t** payload) {
         }
         const uint64_t off = tail % g_rx.cap;
         memcpy(rec, g_rx.data + off, kHdr);  // copied, then validated
-        const uint64_t size = kHdr + align16(rec->len);
+        const uint64_t size = ember::ring::net_record_size(rec->len);
         if (rec->len > g_rx.cap || size > g_rx.cap - off || size > avail) {
             rx_corrupt("holds a malformed record");
             return false;

@@ -81,7 +81,7 @@ void sock_destroy(Socket* s);  // frees s and its buffers (the caller unlinked i
 // socket is left bound.
 void sock_unlisten(Socket* s);
 // Listening sockets in this instance; the VMM accepts at most
-// kMaxListeners (net.cpp's cap), so listen() refuses beyond it.
+// kMaxListeners (src/vmm/stream_host.cpp's cap), so listen() refuses beyond it.
 constexpr uint32_t kMaxListeners = 256;
 extern uint32_t g_listening;
 // Local ports.

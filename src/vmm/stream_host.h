@@ -1,4 +1,4 @@
-// net.h - streams carried by the host: the VMM side of the guest's sockets.
+// stream_host.h - streams carried by the host: the VMM side of the guest's sockets.
 //
 // There is no network device and no TCP/IP stack in the guest. Its sockets
 // become streams that this class carries over two rings in guest memory
@@ -52,12 +52,12 @@ struct NetStats {
     uint64_t accepted = 0, connects = 0, denied = 0, bytes_in = 0, bytes_out = 0, bad_records = 0;
 };
 
-class NetDevice {
+class StreamHost {
 public:
-    NetDevice(GuestMemory& mem, const NetConfig& cfg, std::function<void(const std::string&)> log);
-    ~NetDevice();
-    NetDevice(const NetDevice&) = delete;
-    NetDevice& operator=(const NetDevice&) = delete;
+    StreamHost(GuestMemory& mem, const NetConfig& cfg, std::function<void(const std::string&)> log);
+    ~StreamHost();
+    StreamHost(const StreamHost&) = delete;
+    StreamHost& operator=(const StreamHost&) = delete;
 
     // Binds the host listeners of the port mappings and resolves the egress
     // rules. A port already in use is an error here, before the guest runs.
@@ -66,12 +66,12 @@ public:
     void drain_tx();
     // Moves whatever the host has now (new connections, data, EOF, connect
     // results) into the rx ring, as far as it has room. Never blocks.
-    void pump();
+    void deliver_host_events();
     // True when the rx ring holds records the guest has not consumed.
     bool rx_pending() const;
     // Waits for host events until deadline_ns (host CLOCK_MONOTONIC, 0 =
     // none), also waking when extra_fd (if >= 0) is readable. Returns after
-    // pumping: true if something happened, false on timeout or signal.
+    // delivering them: true if something happened, false on timeout or signal.
     bool wait(int64_t deadline_ns, int extra_fd);
     // Hands an already-accepted client connection to the guest listener on
     // guest_port (used by the platform gateway). Takes ownership of fd.
@@ -121,6 +121,14 @@ private:
     void reset_stream(uint32_t id, Stream& s, int err);
     void close_stream(uint32_t id);
     bool egress_allowed(const sockaddr_storage& ss) const;
+    // The steps of wait().
+    struct PollSet;
+    void build_poll_set(PollSet* set, int extra_fd) const;
+    bool on_ready(int64_t who, short revents);
+    bool accept_clients(HostListener& l);
+    bool on_stream_ready(uint32_t id, short revents);
+    void finish_connect(uint32_t id, Stream& s);
+    bool receive_from_peer(uint32_t id, Stream& s);
 
     GuestMemory& mem_;
     NetConfig cfg_;

@@ -1,4 +1,4 @@
-// The VMM's NetDevice against a scripted guest: records in the rings, real
+// The VMM's StreamHost against a scripted guest: records in the rings, real
 // TCP connections on 127.0.0.1.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "abi/ember_abi.h"
-#include "vmm/net.h"
+#include "vmm/stream_host.h"
 
 namespace ember {
 namespace {
@@ -38,9 +38,9 @@ uint16_t free_port() {
     return ntohs(a.sin_port);
 }
 
-class NetDeviceTest : public ::testing::Test {
+class StreamHostTest : public ::testing::Test {
   protected:
-    NetDeviceTest() : buf_(16 << 20, 0), mem_(GuestMemory::wrap(buf_.data(), buf_.size())) {}
+    StreamHostTest() : buf_(16 << 20, 0), mem_(GuestMemory::wrap(buf_.data(), buf_.size())) {}
 
     ember_ring* rx() { return reinterpret_cast<ember_ring*>(buf_.data() + EMBER_GPA_NET_RX); }
     ember_ring* tx() { return reinterpret_cast<ember_ring*>(buf_.data() + EMBER_GPA_NET_TX); }
@@ -77,14 +77,14 @@ class NetDeviceTest : public ::testing::Test {
     GuestMemory mem_;
 };
 
-TEST_F(NetDeviceTest, DataIsNotDroppedWhenTheRxRingHasRoomOnlyAfterItsEnd) {
+TEST_F(StreamHostTest, DataIsNotDroppedWhenTheRxRingHasRoomOnlyAfterItsEnd) {
     NetConfig cfg;
     PortMapping m;
     m.host_port = free_port();
     m.guest_port = 8080;
     cfg.ports.push_back(m);
     std::vector<std::string> logs;
-    NetDevice net(mem_, cfg, [&](const std::string& l) { logs.push_back(l); });
+    StreamHost net(mem_, cfg, [&](const std::string& l) { logs.push_back(l); });
     ASSERT_TRUE(net.start().is_ok());
     ember_net_addr bound{};
     bound.family = EMBER_NET_AF_INET;

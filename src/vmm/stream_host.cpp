@@ -1,5 +1,7 @@
-#include "vmm/net.h"
+// stream_host.cpp - the host side of the guest's sockets (see stream_host.h).
+#include "vmm/stream_host.h"
 
+#include "common/ring.h"
 #include "vmm/clock.h"
 
 #include <arpa/inet.h>
@@ -18,11 +20,10 @@
 namespace ember {
 namespace {
 
-constexpr uint64_t kRxCap = EMBER_NET_RX_SIZE - EMBER_RING_DATA;
-constexpr uint64_t kTxCap = EMBER_NET_TX_SIZE - EMBER_RING_DATA;
-constexpr uint64_t kHdr = sizeof(ember_net_rec);
+constexpr uint64_t kRxCap = ring::kNetRxCap;
+constexpr uint64_t kTxCap = ring::kNetTxCap;
+constexpr uint64_t kHdr = ring::kNetHdr;
 constexpr size_t kMaxListeners = 256;  // per instance
-constexpr uint64_t align16(uint64_t v) { return (v + 15) & ~uint64_t{15}; }
 
 
 bool parse_port(const std::string& s, uint16_t* out) {
@@ -122,13 +123,13 @@ Result<EgressRule> parse_egress_rule(const std::string& spec) {
     return r;
 }
 
-NetDevice::NetDevice(GuestMemory& mem, const NetConfig& cfg,
+StreamHost::StreamHost(GuestMemory& mem, const NetConfig& cfg,
                      std::function<void(const std::string&)> log)
     : mem_(mem), cfg_(cfg), log_(std::move(log)) {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
-void NetDevice::post(int fd, uint16_t guest_port) {
+void StreamHost::post(int fd, uint16_t guest_port) {
     {
         std::lock_guard lock(post_mu_);
         posted_.emplace_back(fd, guest_port);
@@ -136,12 +137,12 @@ void NetDevice::post(int fd, uint16_t guest_port) {
     wake();
 }
 
-void NetDevice::wake() {
+void StreamHost::wake() {
     const uint64_t one = 1;
     if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
 }
 
-void NetDevice::take_posted() {
+void StreamHost::take_posted() {
     std::vector<std::pair<int, uint16_t>> items;
     {
         std::lock_guard lock(post_mu_);
@@ -152,7 +153,7 @@ void NetDevice::take_posted() {
     }
 }
 
-NetDevice::~NetDevice() {
+StreamHost::~StreamHost() {
     if (wake_fd_ >= 0) ::close(wake_fd_);
     for (auto& [fd, port] : posted_) ::close(fd);
     for (auto& l : host_listeners_)
@@ -161,7 +162,7 @@ NetDevice::~NetDevice() {
         if (s.fd >= 0) ::close(s.fd);
 }
 
-Status NetDevice::start() {
+Status StreamHost::start() {
     for (const PortMapping& m : cfg_.ports) {
         sockaddr_storage ss{};
         socklen_t len = 0;
@@ -207,13 +208,13 @@ Status NetDevice::start() {
     return Status::ok();
 }
 
-uint64_t NetDevice::rx_free() const {
+uint64_t StreamHost::rx_free() const {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
     if (!ring || ring->head - ring->tail > kRxCap) return 0;  // the guest broke the ring
     return kRxCap - (ring->head - ring->tail);
 }
 
-uint64_t NetDevice::rx_record_room() const {
+uint64_t StreamHost::rx_record_room() const {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
     if (!ring || ring->head - ring->tail > kRxCap) return 0;
     const uint64_t free_bytes = kRxCap - (ring->head - ring->tail);
@@ -224,12 +225,12 @@ uint64_t NetDevice::rx_record_room() const {
     return std::max(contiguous, free_bytes - contiguous);
 }
 
-bool NetDevice::rx_pending() const {
+bool StreamHost::rx_pending() const {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
     return ring && ring->head != ring->tail;
 }
 
-bool NetDevice::push(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len) {
+bool StreamHost::push(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len) {
     if (backlog_.empty() && pending_credit_.empty() && push_now(type, stream, arg, payload, len))
         return true;
     if (type == EMBER_NET_DATA) return false;
@@ -242,7 +243,7 @@ bool NetDevice::push(uint16_t type, uint32_t stream, uint32_t arg, const void* p
     return true;
 }
 
-void NetDevice::flush_backlog() {
+void StreamHost::flush_backlog() {
     for (auto it = pending_credit_.begin(); it != pending_credit_.end();) {
         const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(it->second, UINT32_MAX));
         if (!push_now(EMBER_NET_WINDOW, it->first, n, nullptr, 0)) return;
@@ -258,34 +259,28 @@ void NetDevice::flush_backlog() {
     backlog_.erase(backlog_.begin(), backlog_.begin() + static_cast<long>(i));
 }
 
-bool NetDevice::push_now(uint16_t type, uint32_t stream, uint32_t arg, const void* payload,
+bool StreamHost::push_now(uint16_t type, uint32_t stream, uint32_t arg, const void* payload,
                          uint32_t len) {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
     if (!ring || ring->head - ring->tail > kRxCap) return false;
-    uint64_t head = ring->head;
-    const uint64_t need = kHdr + align16(len);
-    uint64_t free_bytes = kRxCap - (head - ring->tail);
-    uint64_t off = head % kRxCap;
+    const uint64_t head = ring->head;
+    const uint64_t need = ring::net_record_size(len);
+    ring::NetSlot slot;
+    if (!ring::place_net_record(head, kRxCap - (head - ring->tail), kRxCap, need, &slot))
+        return false;
     uint8_t* data = mem_.host_base() + EMBER_GPA_NET_RX + EMBER_RING_DATA;
-    if (kRxCap - off < need) {
-        const uint64_t skip = kRxCap - off;  // a multiple of 16, at least 16
-        if (free_bytes < skip + need) return false;
-        ember_net_rec pad{EMBER_NET_PAD, 0, 0, static_cast<uint32_t>(skip - kHdr), 0};
-        std::memcpy(data + off, &pad, kHdr);
-        head += skip;
-        free_bytes -= skip;
-        off = 0;
+    if (slot.skip) {
+        const ember_net_rec pad = ring::net_pad_record(slot.skip);
+        std::memcpy(data + head % kRxCap, &pad, kHdr);
     }
-    if (free_bytes < need) return false;
     ember_net_rec rec{type, 0, stream, len, arg};
-    std::memcpy(data + off, &rec, kHdr);
-    if (len) std::memcpy(data + off + kHdr, payload, len);
-    head += need;
-    mem_.write_obj(EMBER_GPA_NET_RX + offsetof(ember_ring, head), head);
+    std::memcpy(data + slot.off, &rec, kHdr);
+    if (len) std::memcpy(data + slot.off + kHdr, payload, len);
+    mem_.write_obj(EMBER_GPA_NET_RX + offsetof(ember_ring, head), head + slot.skip + need);
     return true;
 }
 
-void NetDevice::drain_tx() {
+void StreamHost::drain_tx() {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_TX);
     if (!ring) return;
     uint64_t tail = ring->tail;
@@ -302,7 +297,7 @@ void NetDevice::drain_tx() {
         }
         ember_net_rec r;
         std::memcpy(&r, data + off, kHdr);  // copied out, then validated
-        const uint64_t size = kHdr + align16(r.len);
+        const uint64_t size = ring::net_record_size(r.len);
         if (r.len > EMBER_NET_DATA_MAX || size > kTxCap - off || size > head - tail) {
             bad = true;
             break;
@@ -322,7 +317,7 @@ void NetDevice::drain_tx() {
     mem_.write_obj(EMBER_GPA_NET_TX + offsetof(ember_ring, tail), tail);
 }
 
-void NetDevice::handle_tx_record(const ember_net_rec& r, const uint8_t* payload) {
+void StreamHost::handle_tx_record(const ember_net_rec& r, const uint8_t* payload) {
     auto it = streams_.find(r.stream);
     switch (r.type) {
         case EMBER_NET_LISTEN:
@@ -360,13 +355,13 @@ void NetDevice::handle_tx_record(const ember_net_rec& r, const uint8_t* payload)
     ++stats_.bad_records;
 }
 
-bool NetDevice::egress_allowed(const sockaddr_storage& ss) const {
+bool StreamHost::egress_allowed(const sockaddr_storage& ss) const {
     for (const auto& a : egress_addrs_)
         if (same_endpoint(a, ss)) return true;
     return false;
 }
 
-void NetDevice::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
+void StreamHost::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
     if (id >= EMBER_NET_HOST_ID || streams_.count(id) || len != sizeof(ember_net_addr)) {
         ++stats_.bad_records;
         return;
@@ -414,7 +409,7 @@ void NetDevice::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
     }
 }
 
-void NetDevice::flush_out(uint32_t id, Stream& s) {
+void StreamHost::flush_out(uint32_t id, Stream& s) {
     if (s.fd < 0 || s.connecting) return;
     size_t written = 0;
     while (written < s.out.size()) {
@@ -437,7 +432,7 @@ void NetDevice::flush_out(uint32_t id, Stream& s) {
     if (s.out.empty() && s.guest_shut) ::shutdown(s.fd, SHUT_WR);
 }
 
-void NetDevice::reset_stream(uint32_t id, Stream& s, int err) {
+void StreamHost::reset_stream(uint32_t id, Stream& s, int err) {
     if (s.fd >= 0) ::close(s.fd);
     s.fd = -1;
     s.closed = true;
@@ -445,14 +440,14 @@ void NetDevice::reset_stream(uint32_t id, Stream& s, int err) {
     push(EMBER_NET_CLOSE, id, static_cast<uint32_t>(err), nullptr, 0);
 }
 
-void NetDevice::close_stream(uint32_t id) {
+void StreamHost::close_stream(uint32_t id) {
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
     if (it->second.fd >= 0) ::close(it->second.fd);
     streams_.erase(it);
 }
 
-Status NetDevice::adopt(int fd, uint16_t guest_port) {
+Status StreamHost::adopt(int fd, uint16_t guest_port) {
     uint32_t listener = 0;
     bool found = false;
     for (const auto& [id, port] : listeners_)
@@ -474,124 +469,162 @@ Status NetDevice::adopt(int fd, uint16_t guest_port) {
     return Status::ok();
 }
 
-void NetDevice::pump() { wait(1, -1); }
+void StreamHost::deliver_host_events() { wait(1, -1); }
 
-bool NetDevice::wait(int64_t deadline_ns, int extra_fd) {
+namespace {
+
+// Whose a poll entry is, besides host listener i (-1 - i) and streams (their id).
+constexpr int64_t kWhoExtraFd = INT64_MIN;  // the caller's extra_fd
+constexpr int64_t kWhoWakeFd = INT64_MIN + 1;
+
+int poll_timeout_ms(int64_t deadline_ns) {
+    if (!deadline_ns) return -1;
+    const int64_t left = deadline_ns - mono_ns();
+    return left <= 0 ? 0 : static_cast<int>((left + 999999) / 1000000);
+}
+
+}  // namespace
+
+struct StreamHost::PollSet {
+    std::vector<pollfd> fds;
+    std::vector<int64_t> who;
+    void add(int fd, short events, int64_t whose) {
+        fds.push_back({fd, events, 0});
+        who.push_back(whose);
+    }
+};
+
+bool StreamHost::wait(int64_t deadline_ns, int extra_fd) {
     for (;;) {
         take_posted();
         flush_backlog();
-        std::vector<pollfd> fds;
-        std::vector<int64_t> who;  // -1-index: host listener; >= 0: stream id; INT64_MIN: extra
-        for (size_t i = 0; i < host_listeners_.size(); ++i) {
-            bool wanted = false;
-            for (const auto& [id, port] : listeners_) wanted |= port == host_listeners_[i].map.guest_port;
-            if (!wanted || streams_.size() >= EMBER_NET_MAX_STREAMS) continue;
-            fds.push_back({host_listeners_[i].fd, POLLIN, 0});
-            who.push_back(-1 - static_cast<int64_t>(i));
-        }
-        for (auto& [id, s] : streams_) {
-            if (s.fd < 0) continue;
-            short ev = 0;
-            if (s.connecting || !s.out.empty()) ev |= POLLOUT;
-            if (!s.connecting && !s.peer_eof && s.to_guest_credit > 0) ev |= POLLIN;
-            if (!ev) continue;
-            fds.push_back({s.fd, ev, 0});
-            who.push_back(id);
-        }
-        if (extra_fd >= 0) {
-            fds.push_back({extra_fd, POLLIN, 0});
-            who.push_back(INT64_MIN);
-        }
-        if (wake_fd_ >= 0) {
-            fds.push_back({wake_fd_, POLLIN, 0});
-            who.push_back(INT64_MIN + 1);
-        }
-        int timeout_ms = -1;
-        if (deadline_ns) {
-            const int64_t left = deadline_ns - mono_ns();
-            timeout_ms = left <= 0 ? 0 : static_cast<int>((left + 999999) / 1000000);
-        }
+        PollSet set;
+        build_poll_set(&set, extra_fd);
+        int timeout_ms = poll_timeout_ms(deadline_ns);
         if (rx_pending()) timeout_ms = 0;  // the guest has work already: just collect
-        const int n = ::poll(fds.data(), fds.size(), timeout_ms);
+        const int n = ::poll(set.fds.data(), set.fds.size(), timeout_ms);
         if (n < 0) return false;  // signal (timeout watchdog): the caller checks
         bool happened = false;
-        for (size_t i = 0; i < fds.size(); ++i) {
-            if (!fds[i].revents) continue;
-            if (who[i] == INT64_MIN) {
-                happened = true;
-                continue;
-            }
-            if (who[i] == INT64_MIN + 1) {
-                uint64_t v;
-                (void)!::read(wake_fd_, &v, sizeof v);
-                happened = true;  // posted work or a stop request: return to the caller
-                continue;
-            }
-            if (who[i] < 0) {
-                HostListener& l = host_listeners_[static_cast<size_t>(-1 - who[i])];
-                while (streams_.size() < EMBER_NET_MAX_STREAMS && rx_free() >= 128) {
-                    const int c = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                    if (c < 0) break;
-                    const int one = 1;
-                    setsockopt(c, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
-                    if (adopt(c, l.map.guest_port).is_ok()) happened = true;
-                }
-                continue;
-            }
-            const uint32_t id = static_cast<uint32_t>(who[i]);
-            auto it = streams_.find(id);
-            if (it == streams_.end() || it->second.fd < 0) continue;
-            Stream& s = it->second;
-            if (s.connecting && (fds[i].revents & (POLLOUT | POLLERR | POLLHUP))) {
-                int err = 0;
-                socklen_t el = sizeof err;
-                getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &el);
-                s.connecting = false;
-                push(EMBER_NET_CONNECTED, id, static_cast<uint32_t>(err), nullptr, 0);
-                if (err) {
-                    ::close(s.fd);
-                    s.fd = -1;
-                    s.closed = true;
-                }
-                happened = true;
-                continue;
-            }
-            if ((fds[i].revents & POLLOUT) && !s.out.empty()) {
-                flush_out(id, s);
-                happened = true;
-            }
-            if (s.fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) && !s.peer_eof) {
-                uint8_t buf[EMBER_NET_DATA_MAX];
-                for (;;) {
-                    const uint64_t room = rx_record_room();  // a DATA push must not fail: recv'd bytes are gone
-                    if (!backlog_.empty() || !pending_credit_.empty() || room < kHdr * 3) break;
-                    size_t want = std::min<uint64_t>({sizeof buf, s.to_guest_credit, room - kHdr * 3});
-                    if (want == 0) break;
-                    const ssize_t r = ::recv(s.fd, buf, want, 0);
-                    if (r > 0) {
-                        push(EMBER_NET_DATA, id, 0, buf, static_cast<uint32_t>(r));
-                        s.to_guest_credit -= static_cast<uint32_t>(r);
-                        stats_.bytes_in += static_cast<uint64_t>(r);
-                        happened = true;
-                        if (static_cast<size_t>(r) < want) break;
-                        continue;
-                    }
-                    if (r == 0) {
-                        s.peer_eof = true;
-                        push(EMBER_NET_SHUTDOWN, id, 0, nullptr, 0);
-                        happened = true;
-                    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                        reset_stream(id, s, ECONNRESET);
-                        happened = true;
-                    }
-                    break;
-                }
-            }
-        }
+        for (size_t i = 0; i < set.fds.size(); ++i)
+            if (set.fds[i].revents) happened |= on_ready(set.who[i], set.fds[i].revents);
         if (happened || rx_pending()) return true;
         if (deadline_ns && mono_ns() >= deadline_ns) return false;
         if (n == 0 && timeout_ms == 0) return false;
     }
+}
+
+// Host listeners the guest listens behind (while it may take more
+// streams), streams with something to send or room to receive, the
+// caller's fd and the wake eventfd.
+void StreamHost::build_poll_set(PollSet* set, int extra_fd) const {
+    for (size_t i = 0; i < host_listeners_.size(); ++i) {
+        bool wanted = false;
+        for (const auto& [id, port] : listeners_)
+            wanted |= port == host_listeners_[i].map.guest_port;
+        if (!wanted || streams_.size() >= EMBER_NET_MAX_STREAMS) continue;
+        set->add(host_listeners_[i].fd, POLLIN, -1 - static_cast<int64_t>(i));
+    }
+    for (const auto& [id, s] : streams_) {
+        if (s.fd < 0) continue;
+        short ev = 0;
+        if (s.connecting || !s.out.empty()) ev |= POLLOUT;
+        if (!s.connecting && !s.peer_eof && s.to_guest_credit > 0) ev |= POLLIN;
+        if (ev) set->add(s.fd, ev, id);
+    }
+    if (extra_fd >= 0) set->add(extra_fd, POLLIN, kWhoExtraFd);
+    if (wake_fd_ >= 0) set->add(wake_fd_, POLLIN, kWhoWakeFd);
+}
+
+// One ready poll entry; true when something happened for the guest or the
+// caller.
+bool StreamHost::on_ready(int64_t who, short revents) {
+    if (who == kWhoExtraFd) return true;
+    if (who == kWhoWakeFd) {
+        uint64_t v;
+        (void)!::read(wake_fd_, &v, sizeof v);
+        return true;  // posted work or a stop request: return to the caller
+    }
+    if (who < 0) return accept_clients(host_listeners_[static_cast<size_t>(-1 - who)]);
+    return on_stream_ready(static_cast<uint32_t>(who), revents);
+}
+
+// Accepts clients of a published port while the guest can take them.
+bool StreamHost::accept_clients(HostListener& l) {
+    bool happened = false;
+    while (streams_.size() < EMBER_NET_MAX_STREAMS && rx_free() >= 128) {
+        const int c = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) break;
+        const int one = 1;
+        setsockopt(c, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+        if (adopt(c, l.map.guest_port).is_ok()) happened = true;
+    }
+    return happened;
+}
+
+bool StreamHost::on_stream_ready(uint32_t id, short revents) {
+    auto it = streams_.find(id);
+    if (it == streams_.end() || it->second.fd < 0) return false;
+    Stream& s = it->second;
+    if (s.connecting && (revents & (POLLOUT | POLLERR | POLLHUP))) {
+        finish_connect(id, s);
+        return true;
+    }
+    bool happened = false;
+    if ((revents & POLLOUT) && !s.out.empty()) {
+        flush_out(id, s);
+        happened = true;
+    }
+    if (s.fd >= 0 && (revents & (POLLIN | POLLHUP | POLLERR)) && !s.peer_eof)
+        happened |= receive_from_peer(id, s);
+    return happened;
+}
+
+// An outbound connect() finished: tell the guest how.
+void StreamHost::finish_connect(uint32_t id, Stream& s) {
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    s.connecting = false;
+    push(EMBER_NET_CONNECTED, id, static_cast<uint32_t>(err), nullptr, 0);
+    if (err) {
+        ::close(s.fd);
+        s.fd = -1;
+        s.closed = true;
+    }
+}
+
+// Moves the peer's data into the rx ring as DATA records, within the
+// stream's credit and the ring's room; EOF and errors become SHUTDOWN and
+// CLOSE records.
+bool StreamHost::receive_from_peer(uint32_t id, Stream& s) {
+    uint8_t buf[EMBER_NET_DATA_MAX];
+    bool happened = false;
+    for (;;) {
+        // A DATA push must not fail: recv'd bytes are gone.
+        const uint64_t room = rx_record_room();
+        if (!backlog_.empty() || !pending_credit_.empty() || room < kHdr * 3) break;
+        size_t want = std::min<uint64_t>({sizeof buf, s.to_guest_credit, room - kHdr * 3});
+        if (want == 0) break;
+        const ssize_t r = ::recv(s.fd, buf, want, 0);
+        if (r > 0) {
+            push(EMBER_NET_DATA, id, 0, buf, static_cast<uint32_t>(r));
+            s.to_guest_credit -= static_cast<uint32_t>(r);
+            stats_.bytes_in += static_cast<uint64_t>(r);
+            happened = true;
+            if (static_cast<size_t>(r) < want) break;
+            continue;
+        }
+        if (r == 0) {
+            s.peer_eof = true;
+            push(EMBER_NET_SHUTDOWN, id, 0, nullptr, 0);
+            happened = true;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            reset_stream(id, s, ECONNRESET);
+            happened = true;
+        }
+        break;
+    }
+    return happened;
 }
 
 }  // namespace ember

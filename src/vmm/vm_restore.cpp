@@ -1,0 +1,220 @@
+// vm_restore.cpp - a VM from a snapshot: writing the snapshot at READY,
+// restoring it into a new VM, resetting a used VM to it, and what a restored
+// instance teaches its snapshot (the working set, patched syscall sites).
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <x86intrin.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "abi/ember_abi.h"
+#include "vmm/clock.h"
+#include "vmm/hypercalls.h"
+#include "vmm/snapshot.h"
+#include "vmm/vm_impl.h"
+#include "vmm/x86.h"
+
+namespace ember {
+
+using namespace x86;
+
+namespace {
+
+constexpr int kMadvPopulateRead = 22;  // Linux 5.14
+constexpr int kMadvPopulateWrite = 23;
+
+// Populates runs of pages of `mem` with madvise(advice).
+void populate(const GuestMemory& mem, const std::vector<uint64_t>& pages, int advice) {
+    for (size_t i = 0; i < pages.size();) {
+        size_t j = i + 1;
+        while (j < pages.size() && pages[j] == pages[j - 1] + 1) ++j;
+        const uint64_t first = pages[i], n = j - i;
+        if ((first + n) * EMBER_PAGE_SIZE <= mem.size())
+            madvise(mem.host_base() + first * EMBER_PAGE_SIZE, n * EMBER_PAGE_SIZE, advice);
+        i = j;
+    }
+}
+
+}  // namespace
+
+Status Vm::Impl::setup_restore(std::shared_ptr<const snapshot::Snapshot> snap_ptr) {
+    t_start_ = mono_ns();
+    snap_ = std::move(snap_ptr);
+    const snapshot::Snapshot& snap = *snap_;
+    if (auto s = open_kvm(); !s) return s;
+    restored_ = true;
+    ready_call_ = snap.vmm().ready_call;
+    ready_arg_ = snap.vmm().ready_arg;
+    if (auto s = take_shell(); !s) return s;
+    auto mem = snap.map_memory();
+    if (!mem) return mem.status();
+    mem_ = std::move(*mem);
+    if (auto ws = snap.working_set()) {
+        populate(mem_, ws->written, kMadvPopulateWrite);
+        populate(mem_, ws->read, kMadvPopulateRead);
+    }
+    if (auto s = attach_memory(); !s) return s;
+    setup_doorbell();
+    if (auto s = learn_host(); !s) return s;
+    return load_snapshot_state();
+}
+
+// The snapshot's vCPU and VMM state, a new clock base and fresh entropy:
+// after it, the VM is ready to run() as a new instance.
+Status Vm::Impl::load_snapshot_state() {
+    if (auto s = start_net(); !s) return s;
+    net_->set_guest_listeners(snap_->vmm().listeners);
+    stats_ = VmStats{};
+    stop_ = false;
+    if (auto s = load_vcpu_state(); !s) return s;
+    if (auto s = refresh_boot_info(); !s) return s;
+    t_ready_ = mono_ns();
+    return Status::ok();
+}
+
+Status Vm::Impl::load_vcpu_state() {
+    const snapshot::VcpuState& v = snap_->vcpu();
+    const int fd = shell_.vcpu.fd();
+    if (ioctl(fd, KVM_SET_SREGS, &v.sregs) < 0) return Status::from_errno("KVM_SET_SREGS");
+    kvm_xcrs xcrs{};
+    xcrs.nr_xcrs = 1;
+    xcrs.xcrs[0].xcr = 0;
+    xcrs.xcrs[0].value = v.xcr0;
+    if (ioctl(fd, KVM_SET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_SET_XCRS");
+    if (ioctl(fd, kIoctlSetXsave, &v.xsave) < 0) return Status::from_errno("KVM_SET_XSAVE");
+    if (ioctl(fd, KVM_SET_REGS, &v.regs) < 0) return Status::from_errno("KVM_SET_REGS");
+    tsc_base_ = __rdtsc();
+    const int64_t now = mono_ns();
+    host_mono_at_tsc_base_ = now;
+    // Monotonic time continues from at least where the snapshot left it.
+    mono_base_ = std::max(now, snap_->vmm().guest_mono_ns);
+    auto msrs = v.msrs;
+    msrs.push_back({kMsrTsc, tsc_base_});
+    if (kind_ == HostKind::kPvm) msrs.push_back({kMsrPvmCtl, 1});
+    return shell_.vcpu.set_msrs(msrs);
+}
+
+// Clock base, fresh entropy: the boot-info page is rewritten (this is the
+// instance's private copy of the page).
+Status Vm::Impl::refresh_boot_info() {
+    auto b = mem_.read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO);
+    if (!b || b->magic != EMBER_BOOT_MAGIC) return Status::error("snapshot has no valid boot info");
+    b->tsc_khz = tsc_khz_;
+    b->tsc_base = tsc_base_;
+    b->mono_base_ns = mono_base_;
+    b->wall_base_ns = wall_ns();
+    if (getrandom_bytes(b->random_seed, sizeof b->random_seed) != sizeof b->random_seed)
+        return Status::from_errno("getrandom");
+    b->seed_generation += 1;
+    b->hc_status = EMBER_OK;
+    b->flags = io_id_ >= 0 ? (b->flags | EMBER_FLAG_DOORBELL)
+                           : (b->flags & ~uint64_t{EMBER_FLAG_DOORBELL});
+    b->tsc_app_start = 0;
+    mem_.write_obj(EMBER_GPA_BOOT_INFO, *b);
+    return Status::ok();
+}
+
+Status Vm::Impl::reset(VmConfig cfg) {
+    if (!restored_ || !cfg_.reusable)
+        return Status::error("only a reusable restored VM can be reset");
+    if (running_) return Status::error("cannot reset a running VM");
+    t_start_ = mono_ns();
+    if (auto s = put_back_written_pages(); !s) return s;
+    {
+        std::lock_guard lock(console_mu_);  // the doorbell handler reads cfg_
+        cfg_ = std::move(cfg);
+        cfg_.reusable = true;
+    }
+    net_.reset();
+    return load_snapshot_state();
+}
+
+// Pages written since the VM was restored (by the guest or the VMM) go back
+// to the snapshot's contents; so do, to be safe, the pages the VMM itself
+// writes (boot info, hypercall page, rings). Everything else is unchanged
+// and stays mapped, so the next instance starts without page faults.
+Status Vm::Impl::put_back_written_pages() {
+    const uint8_t* pristine = snap_->pristine();
+    if (!pristine) return Status::error("cannot map the snapshot memory");
+    // Every page copied on write since the mapping was made, by the guest or
+    // by us. (KVM's dirty log would tell the same for the guest's writes,
+    // but write-protecting pages makes each first write in an instance a
+    // fault: several times slower here than reading pagemap once.)
+    std::vector<GuestMemory::PageState> states;
+    if (auto st = mem_.page_states(&states); !st) return st;
+    // Copies page by page, skipping pages that already match: writing an
+    // unchanged page would copy it on write for nothing.
+    auto restore_range = [&](uint64_t gpa, uint64_t len) {
+        for (uint64_t off = 0; off < len; off += EMBER_PAGE_SIZE) {
+            uint8_t* dst = mem_.host_base() + gpa + off;
+            const uint8_t* src = pristine + gpa + off;
+            if (std::memcmp(dst, src, EMBER_PAGE_SIZE) != 0) std::memcpy(dst, src, EMBER_PAGE_SIZE);
+        }
+    };
+    for (uint64_t page = 0; page < states.size(); ++page)
+        if (states[page] == GuestMemory::PageState::kCopied)
+            restore_range(page * EMBER_PAGE_SIZE, EMBER_PAGE_SIZE);
+    restore_range(EMBER_GPA_BOOT_INFO, 2 * EMBER_PAGE_SIZE);  // boot info, hypercall page
+    restore_range(EMBER_GPA_CONSOLE, EMBER_PAGE_SIZE);
+    restore_range(EMBER_GPA_STDIN, EMBER_STDIN_SIZE);
+    restore_range(EMBER_GPA_NET_RX, EMBER_NET_RX_SIZE);
+    restore_range(EMBER_GPA_NET_TX, EMBER_PAGE_SIZE);
+    return Status::ok();
+}
+
+Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
+    if (auto s = complete_pending_io(); !s) return s;
+    snapshot::VcpuState v;
+    const int fd = shell_.vcpu.fd();
+    if (ioctl(fd, KVM_GET_REGS, &v.regs) < 0) return Status::from_errno("KVM_GET_REGS");
+    if (ioctl(fd, KVM_GET_SREGS, &v.sregs) < 0) return Status::from_errno("KVM_GET_SREGS");
+    if (ioctl(fd, kIoctlGetXsave, &v.xsave) < 0) return Status::from_errno("KVM_GET_XSAVE");
+    kvm_xcrs xcrs{};
+    if (ioctl(fd, KVM_GET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_GET_XCRS");
+    for (uint32_t i = 0; i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; ++i)
+        if (xcrs.xcrs[i].xcr == 0) v.xcr0 = xcrs.xcrs[i].value;
+    v.msrs = {{kMsrStar, 0},   {kMsrLstar, 0},  {kMsrCstar, 0},       {kMsrSfmask, 0},
+              {kMsrFsBase, 0}, {kMsrGsBase, 0}, {kMsrKernelGsBase, 0}};
+    if (!shell_.vcpu.get_msrs(&v.msrs)) return Status::error("KVM_GET_MSRS failed");
+    if (!shell_.vcpu.get_msr(kMsrTsc, &v.tsc)) return Status::error("cannot read the guest TSC");
+    if (net_->open_streams() > 0)
+        return Status::error(
+            "the guest has open connections; only an idle instance can be snapshotted");
+    snapshot::VmmState vmm;
+    vmm.listeners = net_->guest_listeners();
+    vmm.host_kind = kind_ == HostKind::kPvm ? EMBER_HOST_PVM : EMBER_HOST_HARDWARE;
+    vmm.stdin_eof = stdin_eof;
+    vmm.guest_mono_ns = mono_ns();
+    vmm.ready_call = call;
+    vmm.ready_arg = arg;
+    std::lock_guard lock(console_mu_);  // the doorbell handler writes the ring's tail
+    return snapshot::write(cfg_.snapshot_out, mem_, v, vmm, tsc_khz_);
+}
+
+// The vCPU stopped inside an OUT that KVM completes on the next KVM_RUN;
+// complete it (immediate_exit) so the saved RIP is past the instruction.
+Status Vm::Impl::complete_pending_io() {
+    kvm_run* run = shell_.vcpu.run();
+    run->immediate_exit = 1;
+    const int rc = ioctl(shell_.vcpu.fd(), KVM_RUN, 0);
+    const int err = errno;
+    run->immediate_exit = 0;
+    if (rc == 0 || err != EINTR) return Status::error("could not complete the pending I/O");
+    return Status::ok();
+}
+
+void Vm::Impl::learn_working_set() {
+    std::vector<GuestMemory::PageState> states;
+    if (!mem_.page_states(&states)) return;
+    snapshot::WorkingSet ws;
+    for (uint64_t i = 0; i < states.size(); ++i) {
+        if (states[i] == GuestMemory::PageState::kFile) ws.read.push_back(i);
+        if (states[i] == GuestMemory::PageState::kCopied) ws.written.push_back(i);
+    }
+    snap_->record_working_set(std::move(ws));
+}
+
+}  // namespace ember

@@ -1,0 +1,29 @@
+// vmm.h - the public face of the VMM library: what ember-vm, emberd and the
+// benchmarks use. The rest of src/vmm (KVM handles, the VM pool, guest
+// memory, hypercalls, the stream host) is the library's own.
+#pragma once
+
+#include <cstddef>
+
+#include "vmm/result.h"
+#include "vmm/rootfs_builder.h"
+#include "vmm/snapshot.h"
+#include "vmm/vm.h"
+
+namespace ember {
+
+// Opens /dev/kvm (once per process) and checks its API version: an error
+// when this host cannot run microVMs.
+Status check_kvm();
+
+// KVM VMs are created ahead of need and torn down off the request path
+// (vm_pool.h).
+// Starts creating n VMs in the background and returns at once: a one-shot
+// tool overlaps VM creation with reading its files.
+void prefetch_vms(size_t n);
+// Keeps n VMs ready, refilled by a background thread.
+void keep_vms_ready(size_t n);
+// Creates VMs until n are ready (blocking).
+Status prefill_vms(size_t n);
+
+}  // namespace ember
