@@ -13,7 +13,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "vmm/result.h"
+#include "common/result.h"
 
 namespace ember {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "abi/ember_abi.h"
-#include "vmm/clock.h"
+#include "common/clock.h"
 
 namespace ember {
 namespace {

@@ -1,6 +1,6 @@
 #include "vmm/net.h"
 
-#include "vmm/clock.h"
+#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

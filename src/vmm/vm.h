@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "vmm/net.h"
-#include "vmm/result.h"
+#include "common/result.h"
 
 namespace ember {
 
