@@ -33,6 +33,22 @@ int fail(int code, const std::string& msg) {
     return code;
 }
 
+// A failure of the VMM library: 126 when the program, its root filesystem
+// or the snapshot is at fault (or the failure is not classified yet, as
+// before codes existed), 125 when the VM or the host failed.
+int exit_status_of(ember::Code code) {
+    switch (code) {
+        case ember::Code::kInvalidArgument:
+        case ember::Code::kNotFound:
+        case ember::Code::kCorruption:
+        case ember::Code::kUnsupported:
+        case ember::Code::kUnknown:
+            return kExitBadInput;
+        default:
+            return kExitVmError;
+    }
+}
+
 std::optional<uint64_t> parse_size(const std::string& s) {
     if (s.empty()) return std::nullopt;
     size_t pos = 0;
@@ -261,7 +277,7 @@ int do_run(RunOptions& o) {
 
     if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
     auto res = ember::run_vm(std::move(cfg));
-    if (!res) return fail(kExitBadInput, res.message());
+    if (!res) return fail(exit_status_of(res.code()), res.message());
     if (!o.snapshot_out.empty() && res->stats.snapshot_us == 0 &&
         res->outcome != ember::Outcome::kSnapshotted && res->outcome == ember::Outcome::kExited) {
         std::fprintf(stderr, "ember-vm: the program exited before it was READY; no snapshot written\n");
@@ -289,9 +305,9 @@ int do_restore(RestoreOptions& o) {
     if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return fail(kExitBadInput, e);
     if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
     auto snap = ember::snapshot::Snapshot::open(o.snapshot);
-    if (!snap) return fail(kExitBadInput, snap.message());
+    if (!snap) return fail(exit_status_of(snap.code()), snap.message());
     auto vm = ember::Vm::restore(*snap, std::move(cfg));
-    if (!vm) return fail(kExitBadInput, vm.message());
+    if (!vm) return fail(exit_status_of(vm.code()), vm.message());
     return report(o.stats, (*vm)->run());
 }
 

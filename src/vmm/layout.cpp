@@ -21,17 +21,18 @@ Status write_syscall_sled(GuestMemory& mem, uint64_t fast_entry) {
         page[i + 1] = 0x0b;
     }
     page[EMBER_PAGE_SIZE - 1] = 0xcc;
-    if (!mem.write(0, page, sizeof page)) return Status::error("sled outside guest memory");
+    if (!mem.write(0, page, sizeof page)) return Status::internal("sled outside guest memory");
     return Status::ok();
 }
 
 Status build_page_tables(GuestMemory& mem, bool map_sled) {
     const uint64_t size = mem.size();
     if (size < EMBER_MEM_MIN || size > EMBER_MEM_MAX || size % (2ull << 20) != 0)
-        return Status::error("guest memory size must be a multiple of 2 MiB between 8 MiB and " +
-                             std::to_string(EMBER_MEM_MAX >> 30) + " GiB");
+        return Status::invalid_argument(
+            "guest memory size must be a multiple of 2 MiB between 8 MiB and " +
+            std::to_string(EMBER_MEM_MAX >> 30) + " GiB");
     if (!mem.fill(EMBER_GPA_PML4, 0, EMBER_GPA_PD + EMBER_MAX_PD * EMBER_PAGE_SIZE - EMBER_GPA_PML4))
-        return Status::error("page-table area outside guest memory");
+        return Status::internal("page-table area outside guest memory");
     put64(mem, EMBER_GPA_PML4, EMBER_GPA_PDPT | kPteTable);
     const uint64_t gib = (size + (1ull << 30) - 1) >> 30;
     for (uint64_t g = 0; g < gib; ++g) {
@@ -92,20 +93,20 @@ Status build_gdt(GuestMemory& mem) {
         0x00affb000000ffffull,  // 0x33 user code 64, DPL 3
         0,
     };
-    if (!mem.write(EMBER_GPA_GDT, gdt, sizeof gdt)) return Status::error("GDT outside memory");
+    if (!mem.write(EMBER_GPA_GDT, gdt, sizeof gdt)) return Status::internal("GDT outside memory");
     // 64-bit TSS descriptor (type 0xb busy) spanning two slots at 0x40.
     const uint64_t base = kGpaTss, limit = 103;
     const uint64_t lo = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x8bull << 40) |
                         (((base >> 24) & 0xff) << 56);
     const uint64_t hi = base >> 32;
     if (!put64(mem, EMBER_GPA_GDT + kSelTss, lo) || !put64(mem, EMBER_GPA_GDT + kSelTss + 8, hi))
-        return Status::error("TSS descriptor outside memory");
+        return Status::internal("TSS descriptor outside memory");
     // TSS: no stack switches are used (gates target CPL 3); the I/O bitmap
     // offset points past the limit (no bitmap).
     uint8_t tss[104] = {};
     const uint16_t iomap = sizeof tss;
     std::memcpy(tss + 102, &iomap, 2);
-    if (!mem.write(kGpaTss, tss, sizeof tss)) return Status::error("TSS outside memory");
+    if (!mem.write(kGpaTss, tss, sizeof tss)) return Status::internal("TSS outside memory");
     return Status::ok();
 }
 
@@ -118,7 +119,7 @@ Status build_idt(GuestMemory& mem, const ember_kernel_header& kh) {
                             (0x8eull << 40) | (((off >> 16) & 0xffff) << 48);
         const uint64_t hi = off >> 32;
         if (!put64(mem, EMBER_GPA_IDT + v * 16, lo) || !put64(mem, EMBER_GPA_IDT + v * 16 + 8, hi))
-            return Status::error("IDT outside memory");
+            return Status::internal("IDT outside memory");
     }
     return Status::ok();
 }
