@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "platform/http_error.h"
 #include "platform/http_servers.h"
 #include "platform/linger.h"
 #include "platform/router.h"
@@ -51,13 +52,12 @@ bool hop_by_hop(http::field f) {
     }
 }
 
-Response json_error(http::status status, const std::string& message, unsigned version) {
-    Response r{status, version};
+// The same error body as the control API's, with the same codes.
+Response json_error(HttpError e, const std::string& message, unsigned version) {
+    Response r{static_cast<http::status>(e.status), version};
     r.set(http::field::server, "ember");
     r.set(http::field::content_type, "application/json");
-    r.body() = nlohmann::json{{"error", {{"code", static_cast<int>(status)}, {"message", message}}}}
-                   .dump() +
-               "\n";
+    r.body() = error_json(e.code, message).dump() + "\n";
     r.prepare_payload();
     return r;
 }
@@ -165,16 +165,16 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
                         .inc();
                 break;
             }
-            http::status st = http::status::bad_request;
+            HttpError st = kBadRequest;
             std::string msg = "malformed request: " + ec.message();
             std::string reason = "bad_request";
             if (ec == http::error::header_limit) {
-                st = http::status::request_header_fields_too_large;
+                st = kHeadersTooLarge;
                 msg = "request headers larger than " + std::to_string(opts.max_header_bytes) +
                       " bytes";
                 reason = "header_too_large";
             } else if (ec == http::error::body_limit) {
-                st = http::status::payload_too_large;
+                st = kPayloadTooLarge;
                 msg = "request body larger than " + std::to_string(opts.max_body_bytes) + " bytes";
                 reason = "body_too_large";
             }
@@ -210,14 +210,14 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     if (!route) {
         count("", 404);
         co_return json_error(
-            http::status::not_found,
+            http_error(Code::kNotFound),
             "no service named: use Host: <name>." + opts.domain + " or the path /<name>/",
             req.version());
     }
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         count(route->service, 503);
-        co_return json_error(http::status::service_unavailable, "gateway out of file descriptors",
+        co_return json_error(http_error(Code::kResourceExhausted), "gateway out of file descriptors",
                              req.version());
     }
     Request up_req{req.method(), beast::string_view(route->target.data(), route->target.size()),
@@ -247,14 +247,14 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     TicketPtr ticket = manager.acquire(route->service, sv[1]);
     TicketInfo info = manager.ticket_info(ticket);
     auto reject = [&](const TicketInfo& i) {
-        http::status st = http::status::service_unavailable;
+        HttpError st = http_error(Code::kUnavailable);
         if (i.reason == RejectReason::kNoService)
-            st = http::status::not_found;
+            st = http_error(Code::kNotFound);
         else if (i.reason == RejectReason::kInstanceFailed)
-            st = http::status::bad_gateway;
+            st = kBadGateway;
         Response r = json_error(st, i.message, req.version());
-        if (st == http::status::service_unavailable) r.set(http::field::retry_after, "1");
-        count(route->service, static_cast<unsigned>(st));
+        if (st.status == 503) r.set(http::field::retry_after, "1");
+        count(route->service, static_cast<unsigned>(st.status));
         return r;
     };
     if (info.state == TicketState::kRejected) {
@@ -270,7 +270,7 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
         ::close(sv[0]);
         manager.finish(ticket, FinishKind::kClientGone);
         count(route->service, 503);
-        co_return json_error(http::status::service_unavailable, "gateway: " + ec.message(),
+        co_return json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(),
                              req.version());
     }
     ex->timer.expires_after(std::chrono::milliseconds(info.timeout_ms) -
@@ -333,7 +333,7 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
         if (ex->timed_out) {
             manager.finish(ticket, FinishKind::kTimedOut);
             count(svc, 504);
-            co_return json_error(http::status::gateway_timeout,
+            co_return json_error(http_error(Code::kTimeout),
                                  "service '" + svc + "' did not respond within " +
                                      std::to_string(info.timeout_ms) + " ms",
                                  req.version());
@@ -346,7 +346,7 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
                       " bytes"
                 : "the instance closed the connection without a complete response (" +
                       ec.message() + ")";
-        co_return json_error(http::status::bad_gateway, "service '" + svc + "': " + why,
+        co_return json_error(kBadGateway, "service '" + svc + "': " + why,
                              req.version());
     }
     manager.finish(ticket, FinishKind::kCompleted);
@@ -395,14 +395,14 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts,
     auto impl = std::make_unique<Impl>(opts, manager, metrics);
     beast::error_code ec;
     const auto addr = asio::ip::make_address(opts.addr, ec);
-    if (ec) return Status::error("gateway: not an IP address: '" + opts.addr + "'");
+    if (ec) return Status::invalid_argument("gateway: not an IP address: '" + opts.addr + "'");
     const tcp::endpoint ep(addr, opts.port);
     impl->acceptor.open(ep.protocol(), ec);
     if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) impl->acceptor.bind(ep, ec);
     if (!ec) impl->acceptor.listen(4096, ec);
     if (ec)
-        return Status::error("gateway: cannot listen on " + opts.addr + ":" +
+        return Status::unavailable("gateway: cannot listen on " + opts.addr + ":" +
                              std::to_string(opts.port) + ": " + ec.message());
     metrics.describe("ember_requests_total", "counter",
                      "Gateway requests by service and response code (499: client left)");
