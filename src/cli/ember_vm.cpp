@@ -28,7 +28,8 @@ constexpr int kExitKernelPanic = 134;
 constexpr int kExitCrashed = 139;
 constexpr int kExitCpuLimit = 152;
 
-int fail(int code, const std::string& msg) {
+// Prints "ember-vm: msg" on stderr and returns code, the exit status.
+int print_error(int code, const std::string& msg) {
     std::fprintf(stderr, "ember-vm: %s\n", msg.c_str());
     return code;
 }
@@ -134,13 +135,13 @@ int report(bool stats, const ember::VmResult& r) {
     switch (r.outcome) {
         case ember::Outcome::kExited: return r.exit_status;
         case ember::Outcome::kSnapshotted: return 0;
-        case ember::Outcome::kStopped: return fail(kExitVmError, r.message);
-        case ember::Outcome::kCrashed: return fail(kExitCrashed, r.message);
-        case ember::Outcome::kKernelPanic: return fail(kExitKernelPanic, r.message);
-        case ember::Outcome::kTimeout: return fail(kExitTimeout, "stopped: " + r.message);
-        case ember::Outcome::kCpuLimit: return fail(kExitCpuLimit, "stopped: " + r.message);
-        case ember::Outcome::kDeadlock: return fail(kExitVmError, "stopped: " + r.message);
-        case ember::Outcome::kVmError: return fail(kExitVmError, "VM failed: " + r.message);
+        case ember::Outcome::kStopped: return print_error(kExitVmError, r.message);
+        case ember::Outcome::kCrashed: return print_error(kExitCrashed, r.message);
+        case ember::Outcome::kKernelPanic: return print_error(kExitKernelPanic, r.message);
+        case ember::Outcome::kTimeout: return print_error(kExitTimeout, "stopped: " + r.message);
+        case ember::Outcome::kCpuLimit: return print_error(kExitCpuLimit, "stopped: " + r.message);
+        case ember::Outcome::kDeadlock: return print_error(kExitVmError, "stopped: " + r.message);
+        case ember::Outcome::kVmError: return print_error(kExitVmError, "VM failed: " + r.message);
     }
     return kExitVmError;
 }
@@ -208,9 +209,9 @@ struct RunOptions {
 
 int do_run(RunOptions& o) {
     if (!o.command.empty() && o.command.front() == "--") o.command.erase(o.command.begin());
-    if (o.command.empty()) return fail(kExitUsage, "run: no program given (see ember-vm run --help)");
+    if (o.command.empty()) return print_error(kExitUsage, "run: no program given (see ember-vm run --help)");
     if (o.command.front().size() > 1 && o.command.front()[0] == '-')
-        return fail(kExitUsage, "run: unknown option " + o.command.front() + " (see ember-vm run --help)");
+        return print_error(kExitUsage, "run: unknown option " + o.command.front() + " (see ember-vm run --help)");
     std::vector<std::string> rest(o.command.begin() + 1, o.command.end());
     if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
 
@@ -219,49 +220,49 @@ int do_run(RunOptions& o) {
     // filesystem is built.
     if (access("/dev/kvm", R_OK | W_OK) == 0) ember::VmPool::instance().prefetch(1);
     const auto mem = parse_size(o.mem);
-    if (!mem) return fail(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
+    if (!mem) return print_error(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
     cfg.mem_size = (*mem + (2ull << 20) - 1) & ~((2ull << 20) - 1);
-    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return fail(kExitUsage, e);
+    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return print_error(kExitUsage, e);
     for (const auto& e : o.env)
         if (e.find('=') == std::string::npos || e.front() == '=')
-            return fail(kExitUsage, "--env: expected K=V, got '" + e + "'");
+            return print_error(kExitUsage, "--env: expected K=V, got '" + e + "'");
 
     const std::string& program = o.command.front();
     std::string err;
-    if (!read_file(program, &cfg.program, &err)) return fail(kExitBadInput, err);
+    if (!read_file(program, &cfg.program, &err)) return print_error(kExitBadInput, err);
 
     ember::cpio::Writer w;
     if (!o.rootfs.empty()) {
         struct stat st;
         if (stat(o.rootfs.c_str(), &st) != 0)
-            return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + std::strerror(errno));
+            return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + std::strerror(errno));
         if (S_ISDIR(st.st_mode)) {
             err = ember::cpio::add_host_tree(w, o.rootfs);
         } else {
             std::vector<uint8_t> archive;
             if (read_file(o.rootfs, &archive, &err)) err = ember::cpio::add_archive(w, archive);
         }
-        if (!err.empty()) return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + err);
+        if (!err.empty()) return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + err);
     }
     if (!w.add_dir("tmp", 01777))
-        return fail(kExitBadInput, "--rootfs: /tmp exists and is not a directory");
+        return print_error(kExitBadInput, "--rootfs: /tmp exists and is not a directory");
     for (const auto& f : o.files) {
         const auto colon = f.find(':');
         if (colon == std::string::npos || colon == 0 || colon + 1 == f.size())
-            return fail(kExitUsage, "--file: expected HOSTPATH:GUESTPATH, got '" + f + "'");
+            return print_error(kExitUsage, "--file: expected HOSTPATH:GUESTPATH, got '" + f + "'");
         const std::string host = f.substr(0, colon), guest = f.substr(colon + 1);
         std::vector<uint8_t> data;
-        if (!read_file(host, &data, &err)) return fail(kExitBadInput, "--file: " + err);
+        if (!read_file(host, &data, &err)) return print_error(kExitBadInput, "--file: " + err);
         struct stat st;
         const uint32_t mode = stat(host.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
         if (!w.add_file(guest, data, mode))
-            return fail(kExitBadInput, "--file: invalid guest path '" + guest + "'");
+            return print_error(kExitBadInput, "--file: invalid guest path '" + guest + "'");
     }
     const auto slash = program.find_last_of('/');
     const std::string base = slash == std::string::npos ? program : program.substr(slash + 1);
     cfg.guest_path = "/bin/" + base;
     if (!w.add_file(cfg.guest_path, cfg.program, 0755))
-        return fail(kExitBadInput, "cannot place the program at " + cfg.guest_path + " in the root filesystem");
+        return print_error(kExitBadInput, "cannot place the program at " + cfg.guest_path + " in the root filesystem");
     cfg.rootfs = w.finish();
 
     cfg.argv.push_back(program);
@@ -269,15 +270,15 @@ int do_run(RunOptions& o) {
     cfg.env = o.env;
     cfg.trace_syscalls = o.trace;
     cfg.syscall_patch = !o.no_patch;
-    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return fail(kExitBadInput, e);
+    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return print_error(kExitBadInput, e);
 
     cfg.snapshot_out = o.snapshot_out;
     cfg.continue_after_snapshot = o.cont;
-    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return fail(kExitUsage, e);
+    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return print_error(kExitUsage, e);
 
-    if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
+    if (auto sys = ember::KvmSystem::get(); !sys) return print_error(kExitVmError, sys.message());
     auto res = ember::run_vm(std::move(cfg));
-    if (!res) return fail(exit_status_of(res.code()), res.message());
+    if (!res) return print_error(exit_status_of(res.code()), res.message());
     if (!o.snapshot_out.empty() && res->stats.snapshot_us == 0 &&
         res->outcome != ember::Outcome::kSnapshotted && res->outcome == ember::Outcome::kExited) {
         std::fprintf(stderr, "ember-vm: the program exited before it was READY; no snapshot written\n");
@@ -300,20 +301,20 @@ struct RestoreOptions {
 int do_restore(RestoreOptions& o) {
     ember::VmConfig cfg;
     if (access("/dev/kvm", R_OK | W_OK) == 0) ember::VmPool::instance().prefetch(1);
-    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return fail(kExitUsage, e);
-    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return fail(kExitUsage, e);
-    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return fail(kExitBadInput, e);
-    if (auto sys = ember::KvmSystem::get(); !sys) return fail(kExitVmError, sys.message());
+    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return print_error(kExitUsage, e);
+    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return print_error(kExitUsage, e);
+    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return print_error(kExitBadInput, e);
+    if (auto sys = ember::KvmSystem::get(); !sys) return print_error(kExitVmError, sys.message());
     auto snap = ember::snapshot::Snapshot::open(o.snapshot);
-    if (!snap) return fail(exit_status_of(snap.code()), snap.message());
+    if (!snap) return print_error(exit_status_of(snap.code()), snap.message());
     auto vm = ember::Vm::restore(*snap, std::move(cfg));
-    if (!vm) return fail(exit_status_of(vm.code()), vm.message());
+    if (!vm) return print_error(exit_status_of(vm.code()), vm.message());
     return report(o.stats, (*vm)->run());
 }
 
 int do_info() {
     auto info = ember::probe_host();
-    if (!info) return fail(kExitVmError, info.message());
+    if (!info) return print_error(kExitVmError, info.message());
     std::printf("host kind:     %s\n", info->kind.c_str());
     std::printf("KVM API:       %d\n", info->api_version);
     std::printf("TSC:           %u kHz\n", info->tsc_khz);
@@ -382,7 +383,7 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);
-        return fail(kExitUsage, std::string(e.what()) + " (see ember-vm --help)");
+        return print_error(kExitUsage, std::string(e.what()) + " (see ember-vm --help)");
     }
     if (run->parsed()) {
         ro.command = run->remaining();
@@ -390,5 +391,5 @@ int main(int argc, char** argv) {
     }
     if (restore->parsed()) return do_restore(rs);
     if (info->parsed()) return do_info();
-    return fail(kExitUsage, "no command given (see ember-vm --help)");
+    return print_error(kExitUsage, "no command given (see ember-vm --help)");
 }
