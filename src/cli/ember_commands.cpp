@@ -10,7 +10,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "platform/units.h"
+#include "common/units.h"
 
 namespace ember::cli {
 
@@ -63,7 +63,7 @@ std::string fmt_secs(double s) {
 }
 
 uint64_t duration_ms(const std::string& s, const char* flag) {
-    auto v = ember::platform::parse_duration_ms(s);
+    auto v = ember::parse_duration_ms(s);
     if (!v)
         throw_failure(std::string(flag) + ": not a duration: '" + s + "' (e.g. 500ms, 1s, 2m)", kExitUsage);
     return *v;
@@ -102,7 +102,7 @@ int cmd_deploy(const Global& g, DeployOptions& o) {
         files.push_back({{"path", dst}, {"image", upload(read_file(src))}, {"mode", mode}});
     }
     spec["files"] = files;
-    auto mem = ember::platform::parse_size(o.memory);
+    auto mem = ember::parse_size(o.memory);
     if (!mem || *mem < (1ull << 20))
         throw_failure("--memory: not a size: '" + o.memory + "' (e.g. 64M)", kExitUsage);
     spec["memory_mb"] = (*mem + (1ull << 20) - 1) >> 20;
@@ -171,9 +171,9 @@ int cmd_status(const Global& g, const std::string& name) {
         std::printf(", %s spare", str(s, "spare_instances").c_str());
     std::printf("\n");
     std::printf("timeouts:     idle %s, request %s, queue %s (max %s waiting)\n",
-                ember::platform::format_duration_ms(s["idle_timeout_ms"].get<uint64_t>()).c_str(),
-                ember::platform::format_duration_ms(s["timeout_ms"].get<uint64_t>()).c_str(),
-                ember::platform::format_duration_ms(s["queue_timeout_ms"].get<uint64_t>()).c_str(),
+                ember::format_duration_ms(s["idle_timeout_ms"].get<uint64_t>()).c_str(),
+                ember::format_duration_ms(s["timeout_ms"].get<uint64_t>()).c_str(),
+                ember::format_duration_ms(s["queue_timeout_ms"].get<uint64_t>()).c_str(),
                 str(s, "queue_size").c_str());
     if (s.contains("snapshot")) std::printf("snapshot:     %s\n", str(s, "snapshot").c_str());
     std::printf("instances:    %s running, %s queued requests\n", str(s, "instances").c_str(),
@@ -186,9 +186,9 @@ int cmd_status(const Global& g, const std::string& name) {
                 {str(i, "id"), str(i, "state"), str(i, "generation"), str(i, "active_requests"),
                  str(i, "requests_served"), fmt_secs(i["age_s"].get<double>()),
                  fmt_ms(i["restore_ms"].get<double>()),
-                 ember::platform::format_size(i["memory_bytes"].get<uint64_t>()),
+                 ember::format_size(i["memory_bytes"].get<uint64_t>()),
                  i["private_memory_bytes"].get<uint64_t>()
-                     ? ember::platform::format_size(i["private_memory_bytes"].get<uint64_t>())
+                     ? ember::format_size(i["private_memory_bytes"].get<uint64_t>())
                      : "-"});
         print_table(
             {"INSTANCE", "STATE", "GEN", "ACTIVE", "SERVED", "AGE", "RESTORE", "MEMORY", "PRIVATE"},

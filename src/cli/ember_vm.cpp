@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/units.h"
 #include "vmm/cpio_writer.h"
 #include "vmm/kvm.h"
 #include "vmm/snapshot.h"
@@ -48,47 +49,6 @@ int exit_status_of(ember::Code code) {
         default:
             return kExitVmError;
     }
-}
-
-std::optional<uint64_t> parse_size(const std::string& s) {
-    if (s.empty()) return std::nullopt;
-    size_t pos = 0;
-    unsigned long long v;
-    try {
-        v = std::stoull(s, &pos, 10);
-    } catch (...) {
-        return std::nullopt;
-    }
-    std::string suffix = s.substr(pos);
-    uint64_t mul = 1;
-    if (suffix == "" || suffix == "B") mul = 1;
-    else if (suffix == "K" || suffix == "KiB" || suffix == "k") mul = 1ull << 10;
-    else if (suffix == "M" || suffix == "MiB" || suffix == "m") mul = 1ull << 20;
-    else if (suffix == "G" || suffix == "GiB" || suffix == "g") mul = 1ull << 30;
-    else return std::nullopt;
-    if (v > UINT64_MAX / mul) return std::nullopt;
-    return v * mul;
-}
-
-std::optional<uint64_t> parse_duration_ns(const std::string& s) {
-    size_t pos = 0;
-    double v;
-    try {
-        v = std::stod(s, &pos);
-    } catch (...) {
-        return std::nullopt;
-    }
-    if (v < 0) return std::nullopt;
-    const std::string unit = s.substr(pos);
-    double mul;
-    if (unit == "ns") mul = 1;
-    else if (unit == "us") mul = 1e3;
-    else if (unit == "ms") mul = 1e6;
-    else if (unit == "s" || unit.empty()) mul = 1e9;
-    else if (unit == "m" || unit == "min") mul = 60e9;
-    else return std::nullopt;
-    if (v * mul > 1e18) return std::nullopt;
-    return static_cast<uint64_t>(v * mul);
 }
 
 bool read_file(const std::string& path, std::vector<uint8_t>* out, std::string* err) {
@@ -165,12 +125,12 @@ std::string parse_net(const std::vector<std::string>& publish, const std::vector
 // --timeout and --cpu-limit into cfg; returns an error message or "".
 std::string parse_limits(const std::string& timeout, const std::string& cpu_limit, ember::VmConfig* cfg) {
     if (!timeout.empty()) {
-        auto t = parse_duration_ns(timeout);
+        auto t = ember::parse_duration_ns(timeout);
         if (!t || *t == 0) return "--timeout: not a duration: '" + timeout + "' (e.g. 500ms, 2s)";
         cfg->timeout_ns = *t;
     }
     if (!cpu_limit.empty()) {
-        auto t = parse_duration_ns(cpu_limit);
+        auto t = ember::parse_duration_ns(cpu_limit);
         if (!t || *t == 0) return "--cpu-limit: not a duration: '" + cpu_limit + "' (e.g. 1s)";
         cfg->cpu_limit_ns = *t;
     }
@@ -219,7 +179,7 @@ int do_run(RunOptions& o) {
     // Create the KVM VM and vCPU while the files are read and the root
     // filesystem is built.
     if (access("/dev/kvm", R_OK | W_OK) == 0) ember::VmPool::instance().prefetch(1);
-    const auto mem = parse_size(o.mem);
+    const auto mem = ember::parse_size(o.mem);
     if (!mem) return print_error(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
     cfg.mem_size = (*mem + (2ull << 20) - 1) & ~((2ull << 20) - 1);
     if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return print_error(kExitUsage, e);
