@@ -42,7 +42,7 @@ Result<LoadedImage> load_elf(GuestMemory& mem, std::span<const uint8_t> file, ui
         return Status::invalid_argument(what + ": segments at [" + hex(out.lo) + ", " +
                                         hex(out.hi) + ") do not fit in guest memory [" +
                                         hex(min_addr) + ", " + hex(max_addr) +
-                                        ") (try a larger --mem)");
+                                        ") (give the guest more memory)");
     for (uint32_t i = 0; i < img.nload; ++i) {
         const elf::Segment& s = img.load[i];
         // parse() guarantees offset + filesz lies inside the file.
@@ -96,7 +96,7 @@ Result<uint64_t> place_rootfs(GuestMemory& mem, std::span<const uint8_t> archive
     const uint64_t size = (archive.size() + EMBER_PAGE_SIZE - 1) & ~(EMBER_PAGE_SIZE - 1);
     if (size > mem.size() || mem.size() - size < min_addr)
         return Status::invalid_argument("root filesystem (" + std::to_string(archive.size() >> 10) +
-                                        " KiB) does not fit in guest memory (try a larger --mem)");
+                                        " KiB) does not fit in guest memory (give the guest more memory)");
     const uint64_t gpa = mem.size() - size;
     if (!mem.write(gpa, archive.data(), archive.size()))
         return Status::internal("root filesystem outside guest memory");
