@@ -19,14 +19,14 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using nlohmann::json;
 
-void fail(const std::string& msg, int code) { throw Failure{code, msg}; }
+void throw_failure(const std::string& msg, int code) { throw Failure{code, msg}; }
 
 Endpoint parse_url(const std::string& url) {
     std::string rest = url;
     if (rest.rfind("http://", 0) == 0)
         rest = rest.substr(7);
     else if (rest.find("://") != std::string::npos)
-        fail("--api: only http:// URLs are supported, got '" + url + "'", kExitUsage);
+        throw_failure("--api: only http:// URLs are supported, got '" + url + "'", kExitUsage);
     if (const auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
     const auto colon = rest.rfind(':');
     if (colon == std::string::npos || colon == 0) return {rest.empty() ? "127.0.0.1" : rest, "80"};
@@ -46,7 +46,7 @@ std::string read_token(const Global& g) {
     std::ifstream f(dir + "/token");
     std::string tok;
     if (!f || !std::getline(f, tok) || tok.empty())
-        fail(
+        throw_failure(
             "no API token: pass --token, set EMBER_TOKEN, or point --data-dir (EMBER_DATA_DIR) at "
             "emberd's data "
             "directory (tried " +
@@ -62,11 +62,11 @@ tcp::socket connect(asio::io_context& io, const Endpoint& ep) {
     beast::error_code ec;
     tcp::resolver resolver(io);
     auto results = resolver.resolve(ep.host, ep.port, ec);
-    if (ec) fail("cannot resolve " + ep.host + ": " + ec.message());
+    if (ec) throw_failure("cannot resolve " + ep.host + ": " + ec.message());
     tcp::socket sock(io);
     asio::connect(sock, results, ec);
     if (ec)
-        fail("cannot connect to " + ep.host + ":" + ep.port + ": " + ec.message() +
+        throw_failure("cannot connect to " + ep.host + ":" + ep.port + ": " + ec.message() +
              " (is emberd running?)");
     return sock;
 }
@@ -79,7 +79,7 @@ HttpResult request(const Endpoint& ep, const std::string& method_name, const std
                    const Headers& extra) {
     const http::verb method = http::string_to_verb(method_name);
     if (method == http::verb::unknown)
-        fail("unknown HTTP method '" + method_name + "'", kExitUsage);
+        throw_failure("unknown HTTP method '" + method_name + "'", kExitUsage);
     asio::io_context io;
     beast::tcp_stream stream(connect(io, ep));
     beast::error_code ec;
@@ -92,13 +92,13 @@ HttpResult request(const Endpoint& ep, const std::string& method_name, const std
     req.body() = body;
     req.prepare_payload();
     http::write(stream, req, ec);
-    if (ec) fail("sending the request: " + ec.message());
+    if (ec) throw_failure("sending the request: " + ec.message());
     beast::flat_buffer buf;
     http::response_parser<http::string_body> parser;
     parser.body_limit(1ull << 30);
     if (method == http::verb::head) parser.skip(true);
     http::read(stream, buf, parser, ec);
-    if (ec) fail("reading the response: " + ec.message());
+    if (ec) throw_failure("reading the response: " + ec.message());
     HttpResult r;
     r.status = parser.get().result_int();
     r.body = std::move(parser.get().body());
@@ -123,7 +123,7 @@ json Client::call(const std::string& method, const std::string& target, const st
         // Deploy failures carry the program's output after the first line.
         const std::string msg = api_error(r);
         const auto nl = msg.find('\n');
-        if (nl == std::string::npos) fail(msg);
+        if (nl == std::string::npos) throw_failure(msg);
         std::fprintf(stderr, "ember: %s\n", msg.substr(0, nl).c_str());
         std::string rest = msg.substr(nl + 1);
         size_t i = 0;
@@ -137,7 +137,7 @@ json Client::call(const std::string& method, const std::string& target, const st
     }
     if (r.body.empty()) return json::object();
     auto j = json::parse(r.body, nullptr, false);
-    if (j.is_discarded()) fail("the API answered with something that is not JSON");
+    if (j.is_discarded()) throw_failure("the API answered with something that is not JSON");
     return j;
 }
 
@@ -154,8 +154,8 @@ void stream_get(const Endpoint& ep, const std::string& target, const std::string
     http::response_parser<http::buffer_body> p;
     p.body_limit(boost::none);
     if (!ec) http::read_header(stream, buf, p, ec);
-    if (ec) fail("reading the stream: " + ec.message());
-    if (p.get().result_int() >= 400) fail("HTTP " + std::to_string(p.get().result_int()));
+    if (ec) throw_failure("reading the stream: " + ec.message());
+    if (p.get().result_int() >= 400) throw_failure("HTTP " + std::to_string(p.get().result_int()));
     char out[8192];
     while (!p.is_done()) {
         p.get().body().data = out;

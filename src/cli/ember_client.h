@@ -22,7 +22,7 @@ struct Failure {
     int code;
     std::string message;
 };
-[[noreturn]] void fail(const std::string& msg, int code = kExitError);
+[[noreturn]] void throw_failure(const std::string& msg, int code = kExitError);
 
 struct Global {
     std::string api = "http://127.0.0.1:8081";
@@ -44,7 +44,7 @@ struct HttpResult {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-// One request on a fresh connection; connection errors fail().
+// One request on a fresh connection; connection errors throw_failure().
 HttpResult request(const Endpoint& ep, const std::string& method, const std::string& target,
                    const std::string& token, const std::string& body,
                    const std::string& content_type, const std::string& host_header = "",

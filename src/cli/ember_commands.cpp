@@ -10,7 +10,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "platform/units.h"
+#include "common/units.h"
 
 namespace ember::cli {
 
@@ -20,7 +20,7 @@ namespace {
 
 std::vector<uint8_t> read_file(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
-    if (!f) fail("cannot read " + path + ": " + std::strerror(errno));
+    if (!f) throw_failure("cannot read " + path + ": " + std::strerror(errno));
     return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
                                 std::istreambuf_iterator<char>());
 }
@@ -63,9 +63,9 @@ std::string fmt_secs(double s) {
 }
 
 uint64_t duration_ms(const std::string& s, const char* flag) {
-    auto v = ember::platform::parse_duration_ms(s);
+    auto v = ember::parse_duration_ms(s);
     if (!v)
-        fail(std::string(flag) + ": not a duration: '" + s + "' (e.g. 500ms, 1s, 2m)", kExitUsage);
+        throw_failure(std::string(flag) + ": not a duration: '" + s + "' (e.g. 500ms, 1s, 2m)", kExitUsage);
     return *v;
 }
 
@@ -95,16 +95,16 @@ int cmd_deploy(const Global& g, DeployOptions& o) {
     for (const auto& f : o.files) {
         const auto colon = f.find(':');
         if (colon == std::string::npos || colon == 0 || colon + 1 == f.size())
-            fail("--file: expected SRC:DST, got '" + f + "'", kExitUsage);
+            throw_failure("--file: expected SRC:DST, got '" + f + "'", kExitUsage);
         const std::string src = f.substr(0, colon), dst = f.substr(colon + 1);
         struct stat st;
         const unsigned mode = ::stat(src.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
         files.push_back({{"path", dst}, {"image", upload(read_file(src))}, {"mode", mode}});
     }
     spec["files"] = files;
-    auto mem = ember::platform::parse_size(o.memory);
+    auto mem = ember::parse_size(o.memory);
     if (!mem || *mem < (1ull << 20))
-        fail("--memory: not a size: '" + o.memory + "' (e.g. 64M)", kExitUsage);
+        throw_failure("--memory: not a size: '" + o.memory + "' (e.g. 64M)", kExitUsage);
     spec["memory_mb"] = (*mem + (1ull << 20) - 1) >> 20;
     if (o.min) spec["min_instances"] = *o.min;
     if (o.max) spec["max_instances"] = *o.max;
@@ -171,9 +171,9 @@ int cmd_status(const Global& g, const std::string& name) {
         std::printf(", %s spare", str(s, "spare_instances").c_str());
     std::printf("\n");
     std::printf("timeouts:     idle %s, request %s, queue %s (max %s waiting)\n",
-                ember::platform::format_duration_ms(s["idle_timeout_ms"].get<uint64_t>()).c_str(),
-                ember::platform::format_duration_ms(s["timeout_ms"].get<uint64_t>()).c_str(),
-                ember::platform::format_duration_ms(s["queue_timeout_ms"].get<uint64_t>()).c_str(),
+                ember::format_duration_ms(s["idle_timeout_ms"].get<uint64_t>()).c_str(),
+                ember::format_duration_ms(s["timeout_ms"].get<uint64_t>()).c_str(),
+                ember::format_duration_ms(s["queue_timeout_ms"].get<uint64_t>()).c_str(),
                 str(s, "queue_size").c_str());
     if (s.contains("snapshot")) std::printf("snapshot:     %s\n", str(s, "snapshot").c_str());
     std::printf("instances:    %s running, %s queued requests\n", str(s, "instances").c_str(),
@@ -186,9 +186,9 @@ int cmd_status(const Global& g, const std::string& name) {
                 {str(i, "id"), str(i, "state"), str(i, "generation"), str(i, "active_requests"),
                  str(i, "requests_served"), fmt_secs(i["age_s"].get<double>()),
                  fmt_ms(i["restore_ms"].get<double>()),
-                 ember::platform::format_size(i["memory_bytes"].get<uint64_t>()),
+                 ember::format_size(i["memory_bytes"].get<uint64_t>()),
                  i["private_memory_bytes"].get<uint64_t>()
-                     ? ember::platform::format_size(i["private_memory_bytes"].get<uint64_t>())
+                     ? ember::format_size(i["private_memory_bytes"].get<uint64_t>())
                      : "-"});
         print_table(
             {"INSTANCE", "STATE", "GEN", "ACTIVE", "SERVED", "AGE", "RESTORE", "MEMORY", "PRIVATE"},
@@ -205,7 +205,7 @@ int cmd_logs(const Global& g, const std::string& name, bool follow, const std::s
     if (!follow) {
         if (g.output == "json") target += "&format=json";
         auto r = request(c.endpoint(), "GET", target, c.token(), "", "");
-        if (r.status >= 400) fail(api_error(r));
+        if (r.status >= 400) throw_failure(api_error(r));
         std::fwrite(r.body.data(), 1, r.body.size(), stdout);
         return 0;
     }
@@ -225,7 +225,7 @@ int cmd_invoke(const Global& g, InvokeOptions& o) {
     for (const auto& h : o.headers) {
         const auto colon = h.find(':');
         if (colon == std::string::npos)
-            fail("-H: expected 'Name: value', got '" + h + "'", kExitUsage);
+            throw_failure("-H: expected 'Name: value', got '" + h + "'", kExitUsage);
         std::string v = h.substr(colon + 1);
         while (!v.empty() && v.front() == ' ') v.erase(0, 1);
         extra.emplace_back(h.substr(0, colon), v);
@@ -242,7 +242,7 @@ int cmd_invoke(const Global& g, InvokeOptions& o) {
     std::fwrite(r.body.data(), 1, r.body.size(), stdout);
     std::fflush(stdout);
     if (r.status >= 400)
-        fail("invoke " + o.name + ": HTTP " + std::to_string(r.status) + ": " + api_error(r));
+        throw_failure("invoke " + o.name + ": HTTP " + std::to_string(r.status) + ": " + api_error(r));
     return 0;
 }
 
@@ -256,7 +256,7 @@ int cmd_scale(const Global& g, const ScaleOptions& o) {
         patch["idle_timeout_ms"] = duration_ms(o.idle_timeout, "--idle-timeout");
     if (!o.timeout.empty()) patch["timeout_ms"] = duration_ms(o.timeout, "--timeout");
     if (patch.empty())
-        fail(
+        throw_failure(
             "scale: give at least one of --min, --max, --concurrency, --spare, --idle-timeout, "
             "--timeout",
             kExitUsage);

@@ -11,6 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "common/units.h"
+#include "vmm/cpio_writer.h"
+#include "vmm/kvm.h"
+#include "vmm/snapshot.h"
+#include "vmm/vm.h"
+#include "vmm/vm_pool.h"
 #include "vmm/vmm.h"
 
 namespace {
@@ -24,50 +30,26 @@ constexpr int kExitKernelPanic = 134;
 constexpr int kExitCrashed = 139;
 constexpr int kExitCpuLimit = 152;
 
-int fail(int code, const std::string& msg) {
+// Prints "ember-vm: msg" on stderr and returns code, the exit status.
+int print_error(int code, const std::string& msg) {
     std::fprintf(stderr, "ember-vm: %s\n", msg.c_str());
     return code;
 }
 
-std::optional<uint64_t> parse_size(const std::string& s) {
-    if (s.empty()) return std::nullopt;
-    size_t pos = 0;
-    unsigned long long v;
-    try {
-        v = std::stoull(s, &pos, 10);
-    } catch (...) {
-        return std::nullopt;
+// A failure of the VMM library: 126 when the program, its root filesystem
+// or the snapshot is at fault (or the failure is not classified yet, as
+// before codes existed), 125 when the VM or the host failed.
+int exit_status_of(ember::Code code) {
+    switch (code) {
+        case ember::Code::kInvalidArgument:
+        case ember::Code::kNotFound:
+        case ember::Code::kCorruption:
+        case ember::Code::kUnsupported:
+        case ember::Code::kUnknown:
+            return kExitBadInput;
+        default:
+            return kExitVmError;
     }
-    std::string suffix = s.substr(pos);
-    uint64_t mul = 1;
-    if (suffix == "" || suffix == "B") mul = 1;
-    else if (suffix == "K" || suffix == "KiB" || suffix == "k") mul = 1ull << 10;
-    else if (suffix == "M" || suffix == "MiB" || suffix == "m") mul = 1ull << 20;
-    else if (suffix == "G" || suffix == "GiB" || suffix == "g") mul = 1ull << 30;
-    else return std::nullopt;
-    if (v > UINT64_MAX / mul) return std::nullopt;
-    return v * mul;
-}
-
-std::optional<uint64_t> parse_duration_ns(const std::string& s) {
-    size_t pos = 0;
-    double v;
-    try {
-        v = std::stod(s, &pos);
-    } catch (...) {
-        return std::nullopt;
-    }
-    if (v < 0) return std::nullopt;
-    const std::string unit = s.substr(pos);
-    double mul;
-    if (unit == "ns") mul = 1;
-    else if (unit == "us") mul = 1e3;
-    else if (unit == "ms") mul = 1e6;
-    else if (unit == "s" || unit.empty()) mul = 1e9;
-    else if (unit == "m" || unit == "min") mul = 60e9;
-    else return std::nullopt;
-    if (v * mul > 1e18) return std::nullopt;
-    return static_cast<uint64_t>(v * mul);
 }
 
 bool read_file(const std::string& path, std::vector<uint8_t>* out, std::string* err) {
@@ -115,13 +97,13 @@ int report(bool stats, const ember::RunReport& r) {
     switch (r.outcome) {
         case ember::Outcome::kExited: return r.exit_status;
         case ember::Outcome::kSnapshotted: return 0;
-        case ember::Outcome::kStopped: return fail(kExitVmError, r.message);
-        case ember::Outcome::kCrashed: return fail(kExitCrashed, r.message);
-        case ember::Outcome::kKernelPanic: return fail(kExitKernelPanic, r.message);
-        case ember::Outcome::kTimeout: return fail(kExitTimeout, "stopped: " + r.message);
-        case ember::Outcome::kCpuLimit: return fail(kExitCpuLimit, "stopped: " + r.message);
-        case ember::Outcome::kDeadlock: return fail(kExitVmError, "stopped: " + r.message);
-        case ember::Outcome::kVmError: return fail(kExitVmError, "VM failed: " + r.message);
+        case ember::Outcome::kStopped: return print_error(kExitVmError, r.message);
+        case ember::Outcome::kCrashed: return print_error(kExitCrashed, r.message);
+        case ember::Outcome::kKernelPanic: return print_error(kExitKernelPanic, r.message);
+        case ember::Outcome::kTimeout: return print_error(kExitTimeout, "stopped: " + r.message);
+        case ember::Outcome::kCpuLimit: return print_error(kExitCpuLimit, "stopped: " + r.message);
+        case ember::Outcome::kDeadlock: return print_error(kExitVmError, "stopped: " + r.message);
+        case ember::Outcome::kVmError: return print_error(kExitVmError, "VM failed: " + r.message);
     }
     return kExitVmError;
 }
@@ -145,12 +127,12 @@ std::string parse_net(const std::vector<std::string>& publish, const std::vector
 // --timeout and --cpu-limit into cfg; returns an error message or "".
 std::string parse_limits(const std::string& timeout, const std::string& cpu_limit, ember::VmConfig* cfg) {
     if (!timeout.empty()) {
-        auto t = parse_duration_ns(timeout);
+        auto t = ember::parse_duration_ns(timeout);
         if (!t || *t == 0) return "--timeout: not a duration: '" + timeout + "' (e.g. 500ms, 2s)";
         cfg->timeout_ns = *t;
     }
     if (!cpu_limit.empty()) {
-        auto t = parse_duration_ns(cpu_limit);
+        auto t = ember::parse_duration_ns(cpu_limit);
         if (!t || *t == 0) return "--cpu-limit: not a duration: '" + cpu_limit + "' (e.g. 1s)";
         cfg->cpu_limit_ns = *t;
     }
@@ -189,9 +171,9 @@ struct RunOptions {
 
 int do_run(RunOptions& o) {
     if (!o.command.empty() && o.command.front() == "--") o.command.erase(o.command.begin());
-    if (o.command.empty()) return fail(kExitUsage, "run: no program given (see ember-vm run --help)");
+    if (o.command.empty()) return print_error(kExitUsage, "run: no program given (see ember-vm run --help)");
     if (o.command.front().size() > 1 && o.command.front()[0] == '-')
-        return fail(kExitUsage, "run: unknown option " + o.command.front() + " (see ember-vm run --help)");
+        return print_error(kExitUsage, "run: unknown option " + o.command.front() + " (see ember-vm run --help)");
     std::vector<std::string> rest(o.command.begin() + 1, o.command.end());
     if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
 
@@ -199,62 +181,62 @@ int do_run(RunOptions& o) {
     // Create the KVM VM and vCPU while the files are read and the root
     // filesystem is built.
     if (access("/dev/kvm", R_OK | W_OK) == 0) ember::prefetch_vms(1);
-    const auto mem = parse_size(o.mem);
-    if (!mem) return fail(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
+    const auto mem = ember::parse_size(o.mem);
+    if (!mem) return print_error(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
     cfg.mem_size = ember::round_up_guest_memory_size(*mem);
-    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return fail(kExitUsage, e);
+    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return print_error(kExitUsage, e);
     for (const auto& e : o.env)
         if (e.find('=') == std::string::npos || e.front() == '=')
-            return fail(kExitUsage, "--env: expected K=V, got '" + e + "'");
+            return print_error(kExitUsage, "--env: expected K=V, got '" + e + "'");
 
     const std::string& program = o.command.front();
     std::string err;
-    if (!read_file(program, &cfg.program, &err)) return fail(kExitBadInput, err);
+    if (!read_file(program, &cfg.program, &err)) return print_error(kExitBadInput, err);
 
     ember::RootfsBuilder rootfs;
     if (!o.rootfs.empty()) {
         struct stat st;
         if (stat(o.rootfs.c_str(), &st) != 0)
-            return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + std::strerror(errno));
+            return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + std::strerror(errno));
         ember::Status added;
         if (S_ISDIR(st.st_mode)) {
             added = rootfs.add_host_tree(o.rootfs);
         } else {
             std::vector<uint8_t> archive;
-            if (!read_file(o.rootfs, &archive, &err)) return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + err);
+            if (!read_file(o.rootfs, &archive, &err)) return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + err);
             added = rootfs.add_archive(archive);
         }
-        if (!added) return fail(kExitBadInput, "--rootfs " + o.rootfs + ": " + added.message());
+        if (!added) return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + added.message());
     }
-    if (auto st = rootfs.add_tmp(); !st) return fail(kExitBadInput, "--rootfs: " + st.message());
+    if (auto st = rootfs.add_tmp(); !st) return print_error(kExitBadInput, "--rootfs: " + st.message());
     for (const auto& f : o.files) {
         const auto colon = f.find(':');
         if (colon == std::string::npos || colon == 0 || colon + 1 == f.size())
-            return fail(kExitUsage, "--file: expected HOSTPATH:GUESTPATH, got '" + f + "'");
+            return print_error(kExitUsage, "--file: expected HOSTPATH:GUESTPATH, got '" + f + "'");
         const std::string host = f.substr(0, colon), guest = f.substr(colon + 1);
         std::vector<uint8_t> data;
-        if (!read_file(host, &data, &err)) return fail(kExitBadInput, "--file: " + err);
+        if (!read_file(host, &data, &err)) return print_error(kExitBadInput, "--file: " + err);
         struct stat st;
         const uint32_t mode = stat(host.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
         if (auto added = rootfs.add_file(guest, data, mode); !added)
-            return fail(kExitBadInput, "--file: " + added.message());
+            return print_error(kExitBadInput, "--file: " + added.message());
     }
     const auto slash = program.find_last_of('/');
     const std::string base = slash == std::string::npos ? program : program.substr(slash + 1);
     if (auto st = rootfs.finish(std::move(cfg.program), base, program, rest, &cfg); !st)
-        return fail(kExitBadInput, st.message());
+        return print_error(kExitBadInput, st.message());
     cfg.env = o.env;
     cfg.trace_syscalls = o.trace;
     cfg.syscall_patch = !o.no_patch;
-    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return fail(kExitBadInput, e);
+    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return print_error(kExitBadInput, e);
 
     cfg.snapshot_out = o.snapshot_out;
     cfg.continue_after_snapshot = o.cont;
-    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return fail(kExitUsage, e);
+    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return print_error(kExitUsage, e);
 
-    if (auto st = ember::check_kvm(); !st) return fail(kExitVmError, st.message());
+    if (auto st = ember::check_kvm(); !st) return print_error(kExitVmError, st.message());
     auto res = ember::run_vm(std::move(cfg));
-    if (!res) return fail(kExitBadInput, res.message());
+    if (!res) return print_error(exit_status_of(res.code()), res.message());
     if (!o.snapshot_out.empty() && res->stats.snapshot_us == 0 &&
         res->outcome != ember::Outcome::kSnapshotted && res->outcome == ember::Outcome::kExited) {
         std::fprintf(stderr, "ember-vm: the program exited before it was READY; no snapshot written\n");
@@ -277,20 +259,20 @@ struct RestoreOptions {
 int do_restore(RestoreOptions& o) {
     ember::VmConfig cfg;
     if (access("/dev/kvm", R_OK | W_OK) == 0) ember::prefetch_vms(1);
-    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return fail(kExitUsage, e);
-    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return fail(kExitUsage, e);
-    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return fail(kExitBadInput, e);
-    if (auto st = ember::check_kvm(); !st) return fail(kExitVmError, st.message());
+    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return print_error(kExitUsage, e);
+    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return print_error(kExitUsage, e);
+    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return print_error(kExitBadInput, e);
+    if (auto st = ember::check_kvm(); !st) return print_error(kExitVmError, st.message());
     auto snap = ember::snapshot::Snapshot::open(o.snapshot);
-    if (!snap) return fail(kExitBadInput, snap.message());
+    if (!snap) return print_error(exit_status_of(snap.code()), snap.message());
     auto vm = ember::Vm::restore(*snap, std::move(cfg));
-    if (!vm) return fail(kExitBadInput, vm.message());
+    if (!vm) return print_error(exit_status_of(vm.code()), vm.message());
     return report(o.stats, (*vm)->run());
 }
 
 int do_info() {
     auto info = ember::probe_host();
-    if (!info) return fail(kExitVmError, info.message());
+    if (!info) return print_error(kExitVmError, info.message());
     std::printf("host kind:     %s\n", info->kind.c_str());
     std::printf("KVM API:       %d\n", info->api_version);
     std::printf("TSC:           %u kHz\n", info->tsc_khz);
@@ -359,7 +341,7 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);
-        return fail(kExitUsage, std::string(e.what()) + " (see ember-vm --help)");
+        return print_error(kExitUsage, std::string(e.what()) + " (see ember-vm --help)");
     }
     if (run->parsed()) {
         ro.command = run->remaining();
@@ -367,5 +349,5 @@ int main(int argc, char** argv) {
     }
     if (restore->parsed()) return do_restore(rs);
     if (info->parsed()) return do_info();
-    return fail(kExitUsage, "no command given (see ember-vm --help)");
+    return print_error(kExitUsage, "no command given (see ember-vm --help)");
 }

@@ -31,12 +31,10 @@ ApiResponse json_response(int status, const json& j) {
     return r;
 }
 
-ApiResponse from_error(const ApiError& e) { return Api::error(e.status, e.code, e.message); }
-
 // Parses a JSON request body with a message that says where it broke.
 bool parse_body(const std::string& body, json* out, ApiResponse* err) {
     if (body.empty()) {
-        *err = Api::error(400, "invalid_json", "the request needs a JSON body");
+        *err = Api::error(kInvalidJson, "the request needs a JSON body");
         return false;
     }
     try {
@@ -46,7 +44,7 @@ bool parse_body(const std::string& body, json* out, ApiResponse* err) {
         if (const auto p = m.find("] ");
             m.rfind("[json.exception", 0) == 0 && p != std::string::npos)
             m = m.substr(p + 2);
-        *err = Api::error(400, "invalid_json", "malformed JSON: " + m);
+        *err = Api::error(kInvalidJson, "malformed JSON: " + m);
         return false;
     }
     return true;
@@ -116,8 +114,12 @@ std::string query_param(const std::string& query, const std::string& key) {
     return "";
 }
 
-ApiResponse Api::error(int status, const std::string& code, const std::string& message) {
-    return json_response(status, json{{"error", {{"code", code}, {"message", message}}}});
+ApiResponse Api::error(const Status& s) {
+    return error(http_error(s.code()), s.message());
+}
+
+ApiResponse Api::error(HttpError e, const std::string& message) {
+    return json_response(e.status, error_json(e.code, message));
 }
 
 std::string Api::format_log_line(const LogRecord& r) {
@@ -136,7 +138,7 @@ uint64_t Api::body_limit(const std::string& method, const std::string& target) c
 
 ApiResponse Api::handle(const ApiRequest& req) {
     if (!authorized(req.authorization))
-        return error(401, "unauthorized",
+        return error(kUnauthorized,
                      req.authorization.empty() ? "missing API token (Authorization: Bearer <token>)"
                                                : "invalid API token");
     const size_t q = req.target.find('?');
@@ -146,23 +148,23 @@ ApiResponse Api::handle(const ApiRequest& req) {
         return route(req, path, query);
     } catch (const std::exception& e) {
         // Defensive: a handler bug must not take the daemon down.
-        return error(500, "internal", std::string("internal error: ") + e.what());
+        return error(Status::internal(std::string("internal error: ") + e.what()));
     }
 }
 
 ApiResponse Api::route(const ApiRequest& req, const std::string& path, const std::string& query) {
     const auto parts = split_path(path);
     if (path == "/metrics") {
-        if (req.method != "GET") return error(405, "method_not_allowed", "use GET");
+        if (req.method != "GET") return error(kMethodNotAllowed, "use GET");
         ApiResponse r;
         r.content_type = "text/plain; version=0.0.4";
         r.body = metrics_.render();
         return r;
     }
     if (parts.size() < 2 || parts[0] != "v1")
-        return error(404, "not_found", "no such endpoint: " + path);
+        return error(Status::not_found("no such endpoint: " + path));
     if (parts[1] == "info" && parts.size() == 2) {
-        if (req.method != "GET") return error(405, "method_not_allowed", "use GET");
+        if (req.method != "GET") return error(kMethodNotAllowed, "use GET");
         return json_response(
             200,
             json{{"version", info_.version}, {"gateway", info_.gateway}, {"domain", info_.domain}});
@@ -170,64 +172,63 @@ ApiResponse Api::route(const ApiRequest& req, const std::string& path, const std
     if (parts[1] == "images") return images(req, parts);
     if (parts[1] == "services") return services(req, parts, query);
     if (parts[1] == "instances" && parts.size() == 2) {
-        if (req.method != "GET") return error(405, "method_not_allowed", "use GET");
+        if (req.method != "GET") return error(kMethodNotAllowed, "use GET");
         json arr = json::array();
         for (const auto& i : manager_.instances()) arr.push_back(instance_json(i));
         return json_response(200, json{{"instances", arr}});
     }
-    return error(404, "not_found", "no such endpoint: " + path);
+    return error(Status::not_found("no such endpoint: " + path));
 }
 
 ApiResponse Api::images(const ApiRequest& req, const std::vector<std::string>& parts) {
     if (parts.size() == 2) {
         if (req.method == "POST") {
             if (req.body.empty())
-                return error(400, "invalid_argument",
-                             "empty image: send the program's bytes as the body");
+                return error(Status::invalid_argument("empty image: send the program's bytes as the body"));
             auto sha = images_.put(req.body);
-            if (!sha) return error(500, "internal", sha.message());
+            if (!sha) return error(sha.status());
             auto existing = store_.get_image(*sha);
-            if (!existing) return error(500, "internal", existing.message());
+            if (!existing) return error(existing.status());
             const bool created = !existing->has_value();
             if (created) {
                 if (auto st = store_.put_image(
                         {*sha, req.body.size(), static_cast<int64_t>(std::time(nullptr))});
                     !st)
-                    return error(500, "internal", st.message());
+                    return error(st);
             }
             return json_response(created ? 201 : 200,
                                  json{{"sha256", *sha}, {"size", req.body.size()}});
         }
         if (req.method == "GET") {
             auto list = store_.list_images();
-            if (!list) return error(500, "internal", list.message());
+            if (!list) return error(list.status());
             json arr = json::array();
             for (const auto& i : *list)
                 arr.push_back(
                     {{"sha256", i.sha256}, {"size", i.size}, {"created_at", i.created_at}});
             return json_response(200, json{{"images", arr}});
         }
-        return error(405, "method_not_allowed", "use GET or POST");
+        return error(kMethodNotAllowed, "use GET or POST");
     }
-    if (parts.size() != 3) return error(404, "not_found", "no such endpoint");
+    if (parts.size() != 3) return error(Status::not_found("no such endpoint"));
     const std::string& sha = parts[2];
     if (!is_sha256_hex(sha))
-        return error(400, "invalid_argument", "not a sha256: '" + sha.substr(0, 80) + "'");
+        return error(Status::invalid_argument("not a sha256: '" + sha.substr(0, 80) + "'"));
     if (req.method == "GET") {
         auto rec = store_.get_image(sha);
-        if (!rec) return error(500, "internal", rec.message());
-        if (!rec->has_value()) return error(404, "not_found", "no image " + sha);
+        if (!rec) return error(rec.status());
+        if (!rec->has_value()) return error(Status::not_found("no image " + sha));
         return json_response(
             200, json{{"sha256", sha}, {"size", (*rec)->size}, {"created_at", (*rec)->created_at}});
     }
     if (req.method == "DELETE") {
         auto r = controller_.remove_image(sha);
-        if (!r.ok()) return from_error(r.error());
+        if (!r) return error(r.status());
         ApiResponse resp;
         resp.status = 204;
         return resp;
     }
-    return error(405, "method_not_allowed", "use GET or DELETE");
+    return error(kMethodNotAllowed, "use GET or DELETE");
 }
 
 std::string Api::service_json(const std::string& name) {
@@ -252,26 +253,26 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
     if (parts.size() == 2) {
         if (req.method == "GET") {
             auto list = store_.list_services();
-            if (!list) return error(500, "internal", list.message());
+            if (!list) return error(list.status());
             json arr = json::array();
             for (const auto& rec : *list) arr.push_back(json::parse(service_json(rec.spec.name)));
             return json_response(200, json{{"services", arr}});
         }
-        if (req.method != "POST") return error(405, "method_not_allowed", "use GET or POST");
+        if (req.method != "POST") return error(kMethodNotAllowed, "use GET or POST");
     }
     std::string name;
     if (parts.size() >= 3) {
         name = parts[2];
-        if (auto st = validate_name(name); !st) return error(400, "invalid_argument", st.message());
+        if (auto st = validate_name(name); !st) return error(st);
     }
     if (parts.size() == 2 || (parts.size() == 3 && req.method == "PUT")) {
         json body;
         ApiResponse err;
         if (!parse_body(req.body, &body, &err)) return err;
         auto spec = spec_from_json(body, name);
-        if (!spec) return error(400, "invalid_argument", spec.message());
+        if (!spec) return error(spec.status());
         auto res = controller_.deploy(std::move(*spec), parts.size() == 2);
-        if (!res.ok()) return from_error(res.error());
+        if (!res) return error(res.status());
         ApiResponse r;
         r.status = res.value().created ? 201 : 200;
         r.body = service_json(res.value().record.spec.name);
@@ -280,7 +281,7 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
     if (parts.size() == 3) {
         if (req.method == "GET") {
             if (!manager_.status(name).exists)
-                return error(404, "not_found", "no service named '" + name + "'");
+                return error(Status::not_found("no service named '" + name + "'"));
             ApiResponse r;
             r.body = service_json(name);
             return r;
@@ -290,35 +291,35 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
             ApiResponse err;
             if (!parse_body(req.body, &body, &err)) return err;
             auto res = controller_.patch(name, body);
-            if (!res.ok()) return from_error(res.error());
+            if (!res) return error(res.status());
             ApiResponse r;
             r.body = service_json(name);
             return r;
         }
         if (req.method == "DELETE") {
             auto res = controller_.remove(name);
-            if (!res.ok()) return from_error(res.error());
+            if (!res) return error(res.status());
             ApiResponse r;
             r.status = 204;
             return r;
         }
-        return error(405, "method_not_allowed", "use GET, PUT, PATCH or DELETE");
+        return error(kMethodNotAllowed, "use GET, PUT, PATCH or DELETE");
     }
     if (parts.size() == 4 && parts[3] == "instances") {
-        if (req.method != "GET") return error(405, "method_not_allowed", "use GET");
+        if (req.method != "GET") return error(kMethodNotAllowed, "use GET");
         if (!manager_.status(name).exists)
-            return error(404, "not_found", "no service named '" + name + "'");
+            return error(Status::not_found("no service named '" + name + "'"));
         json arr = json::array();
         for (const auto& i : manager_.instances(name)) arr.push_back(instance_json(i));
         return json_response(200, json{{"instances", arr}});
     }
     if (parts.size() == 4 && parts[3] == "logs") {
-        if (req.method != "GET") return error(405, "method_not_allowed", "use GET");
+        if (req.method != "GET") return error(kMethodNotAllowed, "use GET");
         if (!manager_.status(name).exists)
-            return error(404, "not_found", "no service named '" + name + "'");
+            return error(Status::not_found("no service named '" + name + "'"));
         return logs(name, query);
     }
-    return error(404, "not_found", "no such endpoint");
+    return error(Status::not_found("no such endpoint"));
 }
 
 ApiResponse Api::logs(const std::string& name, const std::string& query) {
@@ -329,7 +330,7 @@ ApiResponse Api::logs(const std::string& name, const std::string& query) {
         if (!since_s.empty()) since = std::stoull(since_s);
         if (!tail_s.empty()) tail = std::stoull(tail_s);
     } catch (...) {
-        return error(400, "invalid_argument", "since and tail must be non-negative integers");
+        return error(Status::invalid_argument("since and tail must be non-negative integers"));
     }
     auto lines = logs_.read(name, since, 100000, instance);
     if (tail > 0 && lines.size() > tail)

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "platform/http_error.h"
 #include "platform/image_store.h"
 #include "platform/instance_manager.h"
 #include "platform/log_hub.h"
@@ -67,7 +68,10 @@ class Api {
     // One log line as the API prints it.
     static std::string format_log_line(const LogRecord& r);
 
-    static ApiResponse error(int status, const std::string& code, const std::string& message);
+    // A failed operation: the status and code come from s.code().
+    static ApiResponse error(const Status& s);
+    // A failure of the HTTP exchange (http_error.h).
+    static ApiResponse error(HttpError e, const std::string& message);
 
   private:
     ApiResponse route(const ApiRequest& req, const std::string& path, const std::string& query);

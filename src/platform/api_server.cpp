@@ -95,7 +95,7 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
             if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
                 ec == asio::error::connection_reset)
                 co_return;
-            early = Api::error(ec == http::error::header_limit ? 431 : 400, "bad_request",
+            early = Api::error(ec == http::error::header_limit ? kHeadersTooLarge : kBadRequest,
                                ec == http::error::header_limit
                                    ? "request headers too large"
                                    : "malformed HTTP request: " + ec.message());
@@ -114,7 +114,7 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
                 early = api.handle(req);  // 401 with the reason
                 have_early = true;
             } else if (parser.content_length() && *parser.content_length() > limit) {
-                early = Api::error(413, "payload_too_large",
+                early = Api::error(kPayloadTooLarge,
                                    "request body of " + std::to_string(*parser.content_length()) +
                                        " bytes is larger than the limit of " +
                                        std::to_string(limit) + " bytes");
@@ -130,7 +130,7 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
                     co_await http::async_read(stream, buf, parser,
                                               asio::redirect_error(asio::use_awaitable, ec));
                 if (ec == http::error::body_limit) {
-                    early = Api::error(413, "payload_too_large",
+                    early = Api::error(kPayloadTooLarge,
                                        "request body larger than the limit of " +
                                            std::to_string(limit) + " bytes");
                     have_early = true;
@@ -234,14 +234,14 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const ApiServerOptions& opts
     auto impl = std::make_unique<Impl>(opts, api, logs, manager);
     beast::error_code ec;
     const auto addr = asio::ip::make_address(opts.addr, ec);
-    if (ec) return Status::error("API: not an IP address: '" + opts.addr + "'");
+    if (ec) return Status::invalid_argument("API: not an IP address: '" + opts.addr + "'");
     const tcp::endpoint ep(addr, opts.port);
     impl->acceptor.open(ep.protocol(), ec);
     if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) impl->acceptor.bind(ep, ec);
     if (!ec) impl->acceptor.listen(1024, ec);
     if (ec)
-        return Status::error("API: cannot listen on " + opts.addr + ":" +
+        return Status::unavailable("API: cannot listen on " + opts.addr + ":" +
                              std::to_string(opts.port) + ": " + ec.message());
     asio::co_spawn(impl->io, impl->accept_loop(), asio::detached);
     Impl* p = impl.get();

@@ -42,13 +42,13 @@ Daemon::Daemon(std::unique_ptr<Parts> p) : p_(std::move(p)) {}
 Daemon::~Daemon() { stop(); }
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
-    if (auto st = check_kvm(); !st) return Status::error("KVM: " + st.message());
+    if (auto st = check_kvm(); !st) return Status(st.code(), "KVM: " + st.message());
     auto dir = DataDir::open(opts.data_dir);
     if (!dir) return dir.status();
     auto p = std::make_unique<Parts>(std::move(*dir));
     p->token_path = p->dir.token_path();
     auto token = load_or_create_token(p->token_path);
-    if (!token) return Status::error("API token: " + token.message());
+    if (!token) return Status(token.code(), "API token: " + token.message());
     auto store = Store::open(p->dir.db_path());
     if (!store) return store.status();
     p->store = std::move(*store);
@@ -62,7 +62,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     p->controller = std::make_unique<ServiceController>(*p->store, p->images, p->dir, *p->factory,
                                                         *p->manager, p->logs);
     if (auto st = p->controller->recover(); !st)
-        return Status::error("recovering services: " + st.message());
+        return Status(st.code(), "recovering services: " + st.message());
 
     auto gw = Gateway::start(opts.gateway, *p->manager, p->metrics);
     if (!gw) return gw.status();

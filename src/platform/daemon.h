@@ -7,7 +7,7 @@
 #include <string>
 
 #include "platform/http_servers.h"
-#include "vmm/result.h"
+#include "common/result.h"
 
 namespace ember::platform {
 

@@ -27,14 +27,14 @@ Status mkdir_p(const std::string& path, mode_t mode) {
     }
     struct stat st;
     if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        return Status::error(path + " is not a directory");
+        return Status::invalid_argument(path + " is not a directory");
     return Status::ok();
 }
 
 }  // namespace
 
 Result<DataDir> DataDir::open(const std::string& dir) {
-    if (dir.empty()) return Status::error("empty data directory path");
+    if (dir.empty()) return Status::invalid_argument("empty data directory path");
     std::string root = dir;
     if (root[0] != '/') {
         char buf[4096];
@@ -44,13 +44,13 @@ Result<DataDir> DataDir::open(const std::string& dir) {
     while (root.size() > 1 && root.back() == '/') root.pop_back();
     for (const std::string& d : {root, root + "/images", root + "/snapshots"})
         if (auto st = mkdir_p(d, 0700); !st)
-            return Status::error("data directory: " + st.message());
+            return Status(st.code(), "data directory: " + st.message());
     const std::string lock = root + "/lock";
     const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return Status::from_errno("data directory: open " + lock);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         ::close(fd);
-        return Status::error("data directory " + root + " is in use by another emberd");
+        return Status::conflict("data directory " + root + " is in use by another emberd");
     }
     return DataDir(root, fd);
 }
@@ -89,23 +89,23 @@ Result<std::string> load_or_create_token(const std::string& path) {
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
-        return Status::error(path + ": not a regular file");
+        return Status::invalid_argument(path + ": not a regular file");
     }
     if (st.st_mode & 077) {
         ::close(fd);
         char mode[8];
         std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
-        return Status::error(path + ": readable by group or others (mode " + mode +
+        return Status::invalid_argument(path + ": readable by group or others (mode " + mode +
                              "); chmod 600 it");
     }
     char buf[256];
     const ssize_t n = ::read(fd, buf, sizeof buf);
     ::close(fd);
-    if (n <= 0) return Status::error(path + ": empty token file");
+    if (n <= 0) return Status::corruption(path + ": empty token file");
     std::string tok(buf, static_cast<size_t>(n));
     while (!tok.empty() && (tok.back() == '\n' || tok.back() == '\r' || tok.back() == ' '))
         tok.pop_back();
-    if (tok.size() < 16) return Status::error(path + ": token shorter than 16 characters");
+    if (tok.size() < 16) return Status::corruption(path + ": token shorter than 16 characters");
     return tok;
 }
 

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "platform/daemon.h"
-#include "platform/units.h"
+#include "common/units.h"
 
 namespace {
 
@@ -95,8 +95,8 @@ int main(int argc, char** argv) {
         return usage_error("--gateway: expected ADDR:PORT, got '" + gateway + "'");
     if (!parse_addr(api, &o.api.addr, &o.api.port))
         return usage_error("--api: expected ADDR:PORT, got '" + api + "'");
-    using ember::platform::parse_duration_ms;
-    using ember::platform::parse_size;
+    using ember::parse_duration_ms;
+    using ember::parse_size;
     auto dur = [](const std::string& s, const char* name, uint64_t* out) {
         auto v = parse_duration_ms(s);
         if (!v || *v == 0)

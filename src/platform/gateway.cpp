@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "platform/http_error.h"
 #include "platform/http_servers.h"
 #include "platform/linger.h"
 #include "platform/router.h"
@@ -35,29 +36,26 @@ using Response = http::response<http::string_body>;
 
 namespace {
 
+// Headers of one connection, not of the message (RFC 9110 7.6.1, plus the
+// gateway's own Expect handling): neither forwarded to the instance nor
+// relayed back to the client.
+constexpr http::field kHopByHop[] = {
+    http::field::connection, http::field::keep_alive, http::field::proxy_connection,
+    http::field::transfer_encoding, http::field::upgrade, http::field::te,
+    http::field::trailer, http::field::expect};
+
 bool hop_by_hop(http::field f) {
-    switch (f) {
-        case http::field::connection:
-        case http::field::keep_alive:
-        case http::field::proxy_connection:
-        case http::field::transfer_encoding:
-        case http::field::upgrade:
-        case http::field::te:
-        case http::field::trailer:
-        case http::field::expect:
-            return true;
-        default:
-            return false;
-    }
+    for (http::field h : kHopByHop)
+        if (f == h) return true;
+    return false;
 }
 
-Response json_error(http::status status, const std::string& message, unsigned version) {
-    Response r{status, version};
+// The same error body as the control API's, with the same codes.
+Response json_error(HttpError e, const std::string& message, unsigned version) {
+    Response r{static_cast<http::status>(e.status), version};
     r.set(http::field::server, "ember");
     r.set(http::field::content_type, "application/json");
-    r.body() = nlohmann::json{{"error", {{"code", static_cast<int>(status)}, {"message", message}}}}
-                   .dump() +
-               "\n";
+    r.body() = error_json(e.code, message).dump() + "\n";
     r.prepare_payload();
     return r;
 }
@@ -90,6 +88,18 @@ struct Gateway::Impl {
     asio::awaitable<void> session(tcp::socket sock);
     // The response for req, or nullopt when the client went away.
     asio::awaitable<std::optional<Response>> forward(beast::tcp_stream& client, Request& req);
+    // The steps of forward, in order.
+    std::string upstream_wire(beast::tcp_stream& client, Request& req, const std::string& target);
+    Response rejection(const TicketInfo& i, const std::string& service, unsigned version);
+    void watch(const std::shared_ptr<Exchange>& ex, beast::tcp_stream& client, int64_t deadline_ns);
+    asio::awaitable<beast::error_code> relay(Exchange& ex, const std::string& wire, size_t sent,
+                                             http::response_parser<http::string_body>& rp,
+                                             int64_t* t_first);
+    std::optional<Response> failed_exchange(beast::error_code ec, const Exchange& ex,
+                                            const TicketPtr& ticket, const TicketInfo& info,
+                                            const std::string& svc, unsigned version);
+    Response relayed(Response res, const TicketInfo& info, const Request& req,
+                     const std::string& svc, int64_t t0, int64_t t_first);
     void count(const std::string& service, unsigned code) {
         metrics
             .counter("ember_requests_total", {{"service", service}, {"code", std::to_string(code)}})
@@ -165,16 +175,16 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
                         .inc();
                 break;
             }
-            http::status st = http::status::bad_request;
+            HttpError st = kBadRequest;
             std::string msg = "malformed request: " + ec.message();
             std::string reason = "bad_request";
             if (ec == http::error::header_limit) {
-                st = http::status::request_header_fields_too_large;
+                st = kHeadersTooLarge;
                 msg = "request headers larger than " + std::to_string(opts.max_header_bytes) +
                       " bytes";
                 reason = "header_too_large";
             } else if (ec == http::error::body_limit) {
-                st = http::status::payload_too_large;
+                st = kPayloadTooLarge;
                 msg = "request body larger than " + std::to_string(opts.max_body_bytes) + " bytes";
                 reason = "body_too_large";
             }
@@ -210,57 +220,29 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     if (!route) {
         count("", 404);
         co_return json_error(
-            http::status::not_found,
+            http_error(Code::kNotFound),
             "no service named: use Host: <name>." + opts.domain + " or the path /<name>/",
             req.version());
     }
+    const std::string& svc = route->service;
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        count(route->service, 503);
-        co_return json_error(http::status::service_unavailable, "gateway out of file descriptors",
+        count(svc, 503);
+        co_return json_error(http_error(Code::kResourceExhausted), "gateway out of file descriptors",
                              req.version());
     }
-    Request up_req{req.method(), beast::string_view(route->target.data(), route->target.size()),
-                   11};
-    if (req.method() == http::verb::unknown) up_req.method_string(req.method_string());
-    for (const auto& f : req)
-        if (!hop_by_hop(f.name())) up_req.insert(f.name_string(), f.value());
-    beast::error_code rep;
-    const auto peer = client.socket().remote_endpoint(rep);
-    if (!rep) up_req.set("X-Forwarded-For", peer.address().to_string());
-    up_req.set("X-Forwarded-Proto", "http");
-    up_req.set(http::field::connection, "close");
-    up_req.body() = std::move(req.body());
-    up_req.prepare_payload();
-
     // The request goes into the stream before the instance gets it: the
     // guest then finds it there when it accepts, without another wake-up.
-    // What does not fit in the socket buffer is written below.
-    std::string wire;
-    {
-        std::ostringstream os;
-        os << up_req;
-        wire = std::move(os).str();
-    }
+    // What does not fit in the socket buffer is written by relay().
+    const std::string wire = upstream_wire(client, req, route->target);
     ssize_t sent = ::send(sv[0], wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent < 0) sent = 0;
-    TicketPtr ticket = manager.acquire(route->service, sv[1]);
+    TicketPtr ticket = manager.acquire(svc, sv[1]);
     TicketInfo info = manager.ticket_info(ticket);
-    auto reject = [&](const TicketInfo& i) {
-        http::status st = http::status::service_unavailable;
-        if (i.reason == RejectReason::kNoService)
-            st = http::status::not_found;
-        else if (i.reason == RejectReason::kInstanceFailed)
-            st = http::status::bad_gateway;
-        Response r = json_error(st, i.message, req.version());
-        if (st == http::status::service_unavailable) r.set(http::field::retry_after, "1");
-        count(route->service, static_cast<unsigned>(st));
-        return r;
-    };
     if (info.state == TicketState::kRejected) {
         ::close(sv[0]);
         manager.finish(ticket, FinishKind::kCompleted);
-        co_return reject(info);
+        co_return rejection(info, svc, req.version());
     }
 
     auto ex = std::make_shared<Exchange>(co_await asio::this_coro::executor);
@@ -269,19 +251,72 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     if (ec) {
         ::close(sv[0]);
         manager.finish(ticket, FinishKind::kClientGone);
-        count(route->service, 503);
-        co_return json_error(http::status::service_unavailable, "gateway: " + ec.message(),
+        count(svc, 503);
+        co_return json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(),
                              req.version());
     }
-    ex->timer.expires_after(std::chrono::milliseconds(info.timeout_ms) -
-                            std::chrono::nanoseconds(mono_now_ns() - t0));
+    watch(ex, client, t0 + static_cast<int64_t>(info.timeout_ms) * 1000000);
+    http::response_parser<http::string_body> rp;
+    if (req.method() == http::verb::head) rp.skip(true);
+    int64_t t_first = 0;
+    ec = co_await relay(*ex, wire, static_cast<size_t>(sent), rp, &t_first);
+    ex->active = false;
+    ex->timer.cancel();
+    beast::error_code ignored;
+    client.socket().cancel(ignored);
+    ex->up.close(ignored);
+
+    info = manager.ticket_info(ticket);
+    if (ec) co_return failed_exchange(ec, *ex, ticket, info, svc, req.version());
+    manager.finish(ticket, FinishKind::kCompleted);
+    co_return relayed(rp.release(), info, req, svc, t0, t_first);
+}
+
+// The request as the instance gets it: its own target, no hop-by-hop
+// headers, X-Forwarded-*, one request per stream. Moves req's body.
+std::string Gateway::Impl::upstream_wire(beast::tcp_stream& client, Request& req,
+                                         const std::string& target) {
+    Request up_req{req.method(), beast::string_view(target.data(), target.size()), 11};
+    if (req.method() == http::verb::unknown) up_req.method_string(req.method_string());
+    for (const auto& f : req)
+        if (!hop_by_hop(f.name())) up_req.insert(f.name_string(), f.value());
+    beast::error_code ec;
+    const auto peer = client.socket().remote_endpoint(ec);
+    if (!ec) up_req.set("X-Forwarded-For", peer.address().to_string());
+    up_req.set("X-Forwarded-Proto", "http");
+    up_req.set(http::field::connection, "close");
+    up_req.body() = std::move(req.body());
+    up_req.prepare_payload();
+    std::ostringstream os;
+    os << up_req;
+    return std::move(os).str();
+}
+
+// The answer when the instance manager refused the request.
+Response Gateway::Impl::rejection(const TicketInfo& i, const std::string& service,
+                                  unsigned version) {
+    HttpError st = http_error(Code::kUnavailable);
+    if (i.reason == RejectReason::kNoService)
+        st = http_error(Code::kNotFound);
+    else if (i.reason == RejectReason::kInstanceFailed)
+        st = kBadGateway;
+    Response r = json_error(st, i.message, version);
+    if (st.status == 503) r.set(http::field::retry_after, "1");
+    count(service, static_cast<unsigned>(st.status));
+    return r;
+}
+
+// Closes the stream to the instance at the deadline, or as soon as the
+// client disconnects (which frees its slot at once).
+void Gateway::Impl::watch(const std::shared_ptr<Exchange>& ex, beast::tcp_stream& client,
+                          int64_t deadline_ns) {
+    ex->timer.expires_after(std::chrono::nanoseconds(deadline_ns - mono_now_ns()));
     ex->timer.async_wait([ex](beast::error_code e) {
         if (e || !ex->active) return;
         ex->timed_out = true;
         beast::error_code ig;
         ex->up.close(ig);
     });
-    // A client that disconnects while we wait frees its slot at once.
     const int client_fd = client.socket().native_handle();
     client.socket().async_wait(tcp::socket::wait_read, [ex, client_fd](beast::error_code e) {
         if (e || !ex->active) return;
@@ -293,69 +328,69 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
             ex->up.close(ig);
         }
     });
+}
 
-    beast::flat_buffer ubuf;
-    http::response_parser<http::string_body> rp;
+// Writes the rest of the request and reads the response into rp; *t_first
+// is when its header arrived.
+asio::awaitable<beast::error_code> Gateway::Impl::relay(
+    Exchange& ex, const std::string& wire, size_t sent,
+    http::response_parser<http::string_body>& rp, int64_t* t_first) {
     rp.header_limit(64 << 10);
     rp.body_limit(opts.max_response_bytes);
-    if (req.method() == http::verb::head) rp.skip(true);
-    int64_t t_first = 0;
-    beast::error_code wec;
-    if (static_cast<size_t>(sent) < wire.size())
-        co_await asio::async_write(
-            ex->up, asio::buffer(wire.data() + sent, wire.size() - static_cast<size_t>(sent)),
-            asio::redirect_error(asio::use_awaitable, wec));
+    beast::error_code ec, wec;
+    if (sent < wire.size())
+        co_await asio::async_write(ex.up, asio::buffer(wire.data() + sent, wire.size() - sent),
+                                   asio::redirect_error(asio::use_awaitable, wec));
     // Even when the write failed (the server answered early and closed), a
     // response may be there to read.
-    co_await http::async_read_header(ex->up, ubuf, rp,
+    beast::flat_buffer ubuf;
+    co_await http::async_read_header(ex.up, ubuf, rp,
                                      asio::redirect_error(asio::use_awaitable, ec));
     if (!ec) {
-        t_first = mono_now_ns();
-        co_await http::async_read(ex->up, ubuf, rp, asio::redirect_error(asio::use_awaitable, ec));
+        *t_first = mono_now_ns();
+        co_await http::async_read(ex.up, ubuf, rp, asio::redirect_error(asio::use_awaitable, ec));
     }
-    ex->active = false;
-    ex->timer.cancel();
-    client.socket().cancel(rep);
-    ex->up.close(rep);
+    co_return ec;
+}
 
-    info = manager.ticket_info(ticket);
-    const std::string& svc = route->service;
-    if (ec) {
-        if (ex->client_gone) {
-            manager.finish(ticket, FinishKind::kClientGone);
-            count(svc, 499);
-            co_return std::nullopt;
-        }
-        if (info.state == TicketState::kRejected) {
-            manager.finish(ticket, FinishKind::kCompleted);
-            co_return reject(info);
-        }
-        if (ex->timed_out) {
-            manager.finish(ticket, FinishKind::kTimedOut);
-            count(svc, 504);
-            co_return json_error(http::status::gateway_timeout,
-                                 "service '" + svc + "' did not respond within " +
-                                     std::to_string(info.timeout_ms) + " ms",
-                                 req.version());
-        }
-        manager.finish(ticket, FinishKind::kFailed);
-        count(svc, 502);
-        const std::string why =
-            ec == http::error::body_limit
-                ? "the response is larger than " + std::to_string(opts.max_response_bytes) +
-                      " bytes"
-                : "the instance closed the connection without a complete response (" +
-                      ec.message() + ")";
-        co_return json_error(http::status::bad_gateway, "service '" + svc + "': " + why,
-                             req.version());
+// The answer when no complete response came back: nullopt when the client
+// left, else 502/503/504 by what happened.
+std::optional<Response> Gateway::Impl::failed_exchange(beast::error_code ec, const Exchange& ex,
+                                                       const TicketPtr& ticket,
+                                                       const TicketInfo& info,
+                                                       const std::string& svc, unsigned version) {
+    if (ex.client_gone) {
+        manager.finish(ticket, FinishKind::kClientGone);
+        count(svc, 499);
+        return std::nullopt;
     }
-    manager.finish(ticket, FinishKind::kCompleted);
+    if (info.state == TicketState::kRejected) {
+        manager.finish(ticket, FinishKind::kCompleted);
+        return rejection(info, svc, version);
+    }
+    if (ex.timed_out) {
+        manager.finish(ticket, FinishKind::kTimedOut);
+        count(svc, 504);
+        return json_error(http_error(Code::kTimeout),
+                          "service '" + svc + "' did not respond within " +
+                              std::to_string(info.timeout_ms) + " ms",
+                          version);
+    }
+    manager.finish(ticket, FinishKind::kFailed);
+    count(svc, 502);
+    const std::string why =
+        ec == http::error::body_limit
+            ? "the response is larger than " + std::to_string(opts.max_response_bytes) + " bytes"
+            : "the instance closed the connection without a complete response (" + ec.message() +
+                  ")";
+    return json_error(kBadGateway, "service '" + svc + "': " + why, version);
+}
 
-    Response res = rp.release();
-    for (auto f : {http::field::connection, http::field::keep_alive, http::field::proxy_connection,
-                   http::field::transfer_encoding, http::field::upgrade, http::field::te,
-                   http::field::trailer})
-        res.erase(f);
+// The instance's response as the client gets it, with Server-Timing; counts
+// it in the metrics.
+Response Gateway::Impl::relayed(Response res, const TicketInfo& info, const Request& req,
+                                const std::string& svc, int64_t t0, int64_t t_first) {
+    for (http::field f : kHopByHop) res.erase(f);
     const int64_t t_end = mono_now_ns();
     const double app_ms = info.t_handed ? static_cast<double>(t_first - info.t_handed) / 1e6 : 0;
     const double total_ms = static_cast<double>(t_end - t0) / 1e6;
@@ -366,20 +401,17 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     res.set("X-Ember-Instance", "i-" + std::to_string(info.instance_id));
     res.version(req.version());
     if (req.method() != http::verb::head) res.prepare_payload();
-    const unsigned code = res.result_int();
-    count(svc, code);
+    count(svc, res.result_int());
     metrics.histogram("ember_request_duration_seconds", {{"service", svc}}).observe(total_ms / 1e3);
     if (info.cold) {
-        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "queue"}})
-            .observe(info.queue_ms / 1e3);
-        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "restore"}})
-            .observe(info.restore_ms / 1e3);
-        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "app"}})
-            .observe(app_ms / 1e3);
-        metrics.histogram("ember_cold_start_duration_seconds", {{"stage", "total"}})
-            .observe(total_ms / 1e3);
+        const std::pair<const char*, double> stages[] = {
+            {"queue", info.queue_ms}, {"restore", info.restore_ms}, {"app", app_ms},
+            {"total", total_ms}};
+        for (const auto& [stage, ms] : stages)
+            metrics.histogram("ember_cold_start_duration_seconds", {{"stage", stage}})
+                .observe(ms / 1e3);
     }
-    co_return res;
+    return res;
 }
 
 Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -395,14 +427,14 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts,
     auto impl = std::make_unique<Impl>(opts, manager, metrics);
     beast::error_code ec;
     const auto addr = asio::ip::make_address(opts.addr, ec);
-    if (ec) return Status::error("gateway: not an IP address: '" + opts.addr + "'");
+    if (ec) return Status::invalid_argument("gateway: not an IP address: '" + opts.addr + "'");
     const tcp::endpoint ep(addr, opts.port);
     impl->acceptor.open(ep.protocol(), ec);
     if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) impl->acceptor.bind(ep, ec);
     if (!ec) impl->acceptor.listen(4096, ec);
     if (ec)
-        return Status::error("gateway: cannot listen on " + opts.addr + ":" +
+        return Status::unavailable("gateway: cannot listen on " + opts.addr + ":" +
                              std::to_string(opts.port) + ": " + ec.message());
     metrics.describe("ember_requests_total", "counter",
                      "Gateway requests by service and response code (499: client left)");

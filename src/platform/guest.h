@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "platform/service_spec.h"
-#include "vmm/result.h"
+#include "common/result.h"
 
 namespace ember::platform {
 

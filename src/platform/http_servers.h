@@ -10,7 +10,7 @@
 #include "platform/api.h"
 #include "platform/instance_manager.h"
 #include "platform/metrics.h"
-#include "vmm/result.h"
+#include "common/result.h"
 
 namespace ember::platform {
 

@@ -54,7 +54,7 @@ Result<std::string> ImageStore::put(std::string_view data) {
     if (st && ::rename(tmp.c_str(), final_path.c_str()) != 0) st = Status::from_errno("rename");
     if (!st) {
         ::unlink(tmp.c_str());
-        return Status::error("image store: " + st.message());
+        return Status(st.code(), "image store: " + st.message());
     }
     // The rename is durable once the directory is synced.
     const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -67,17 +67,17 @@ Result<std::string> ImageStore::put(std::string_view data) {
 
 Result<std::vector<uint8_t>> ImageStore::get(const std::string& sha256, uint64_t max_size) const {
     if (!is_sha256_hex(sha256))
-        return Status::error("not a sha256: '" + sha256.substr(0, 80) + "'");
+        return Status::invalid_argument("not a sha256: '" + sha256.substr(0, 80) + "'");
     const int fd = ::open(path_of(sha256).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::from_errno("image " + sha256.substr(0, 12));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
-        return Status::error("image " + sha256.substr(0, 12) + ": not a regular file");
+        return Status::corruption("image " + sha256.substr(0, 12) + ": not a regular file");
     }
     if (static_cast<uint64_t>(st.st_size) > max_size) {
         ::close(fd);
-        return Status::error("image " + sha256.substr(0, 12) + " is larger than " +
+        return Status::resource_exhausted("image " + sha256.substr(0, 12) + " is larger than " +
                              std::to_string(max_size) + " bytes");
     }
     std::vector<uint8_t> out(static_cast<size_t>(st.st_size));
@@ -87,13 +87,13 @@ Result<std::vector<uint8_t>> ImageStore::get(const std::string& sha256, uint64_t
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             ::close(fd);
-            return Status::error("image " + sha256.substr(0, 12) + ": short read");
+            return Status::io_error("image " + sha256.substr(0, 12) + ": short read");
         }
         done += static_cast<size_t>(n);
     }
     ::close(fd);
     if (sha256_hex(out.data(), out.size()) != sha256)
-        return Status::error("image " + sha256.substr(0, 12) +
+        return Status::corruption("image " + sha256.substr(0, 12) +
                              " is damaged: its content does not match its sha256");
     return out;
 }
@@ -105,7 +105,7 @@ bool ImageStore::exists(const std::string& sha256) const {
 }
 
 Status ImageStore::remove(const std::string& sha256) {
-    if (!is_sha256_hex(sha256)) return Status::error("not a sha256");
+    if (!is_sha256_hex(sha256)) return Status::invalid_argument("not a sha256");
     if (::unlink(path_of(sha256).c_str()) != 0 && errno != ENOENT)
         return Status::from_errno("unlink image");
     return Status::ok();

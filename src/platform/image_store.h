@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vmm/result.h"
+#include "common/result.h"
 
 namespace ember::platform {
 

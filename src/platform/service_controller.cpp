@@ -104,27 +104,27 @@ void ServiceController::prepare_in_background(std::vector<ServiceRecord> recs) {
     }
 }
 
-Expected<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_only) {
-    if (auto st = validate_spec(spec); !st) return ApiError::bad_request(st.message());
+Result<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_only) {
+    if (auto st = validate_spec(spec); !st) return st;
     for (const std::string& img : [&] {
              std::vector<std::string> v = {spec.image};
              for (const auto& f : spec.files) v.push_back(f.image);
              return v;
          }()) {
         auto rec = store_.get_image(img);
-        if (!rec) return ApiError::internal(rec.message());
+        if (!rec) return rec.status();
         if (!rec->has_value() || !images_.exists(img))
-            return ApiError::bad_request("image " + img +
+            return Status::invalid_argument("image " + img +
                                          " not found: upload it first (POST /v1/images)");
     }
     auto lock = name_lock(spec.name);
     std::lock_guard g(*lock);
     auto existing = store_.get_service(spec.name);
-    if (!existing) return ApiError::internal(existing.message());
+    if (!existing) return existing.status();
     DeployResult res;
     res.created = !existing->has_value();
     if (create_only && !res.created)
-        return ApiError::conflict("service '" + spec.name + "' exists; use PUT to redeploy it");
+        return Status::conflict("service '" + spec.name + "' exists; use PUT to redeploy it");
     const int64_t now = unix_now();
     res.record.spec = spec;
     res.record.created_at = res.created ? now : (*existing)->created_at;
@@ -133,7 +133,7 @@ Expected<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_o
         manager_.status(spec.name).state != "failed") {
         // Same program and files: only runtime settings change.
         res.record.generation = (*existing)->generation;
-        if (auto st = store_.put_service(res.record); !st) return ApiError::internal(st.message());
+        if (auto st = store_.put_service(res.record); !st) return st;
         manager_.update(spec);
         return res;
     }
@@ -151,12 +151,11 @@ Expected<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_o
         logs_.append(spec.name, "prepare", "ember", "deploy failed: " + p.message());
         spdlog::warn("service {}: deploy of generation {} failed: {}", spec.name,
                      res.record.generation, p.message().substr(0, p.message().find('\n')));
-        return ApiError{422, "deploy_failed",
-                        "deploy of '" + spec.name + "' failed: " + p.message()};
+        return Status::aborted("deploy of '" + spec.name + "' failed: " + p.message());
     }
     if (auto st = store_.put_service(res.record); !st) {
         ::unlink(path.c_str());
-        return ApiError::internal(st.message());
+        return st;
     }
     logs_.append(spec.name, "prepare", "ember",
                  "ready: " + (*p)->describe() + ", prepared in " +
@@ -171,28 +170,28 @@ Expected<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_o
     return res;
 }
 
-Expected<ServiceRecord> ServiceController::patch(const std::string& name,
+Result<ServiceRecord> ServiceController::patch(const std::string& name,
                                                  const nlohmann::json& body) {
     auto lock = name_lock(name);
     std::lock_guard g(*lock);
     auto existing = store_.get_service(name);
-    if (!existing) return ApiError::internal(existing.message());
-    if (!existing->has_value()) return ApiError::not_found("no service named '" + name + "'");
+    if (!existing) return existing.status();
+    if (!existing->has_value()) return Status::not_found("no service named '" + name + "'");
     ServiceRecord rec = **existing;
-    if (auto st = apply_patch(&rec.spec, body); !st) return ApiError::bad_request(st.message());
+    if (auto st = apply_patch(&rec.spec, body); !st) return st;
     rec.updated_at = unix_now();
-    if (auto st = store_.put_service(rec); !st) return ApiError::internal(st.message());
+    if (auto st = store_.put_service(rec); !st) return st;
     manager_.update(rec.spec);
     return rec;
 }
 
-Expected<bool> ServiceController::remove(const std::string& name) {
+Result<bool> ServiceController::remove(const std::string& name) {
     auto lock = name_lock(name);
     std::lock_guard g(*lock);
     auto existing = store_.get_service(name);
-    if (!existing) return ApiError::internal(existing.message());
-    if (!existing->has_value()) return ApiError::not_found("no service named '" + name + "'");
-    if (auto st = store_.delete_service(name); !st) return ApiError::internal(st.message());
+    if (!existing) return existing.status();
+    if (!existing->has_value()) return Status::not_found("no service named '" + name + "'");
+    if (auto st = store_.delete_service(name); !st) return st;
     manager_.remove(name);
     ::unlink(dir_.snapshot_path(name, (*existing)->generation).c_str());
     spdlog::info("service {}: deleted", name);
@@ -200,21 +199,21 @@ Expected<bool> ServiceController::remove(const std::string& name) {
     return true;
 }
 
-Expected<bool> ServiceController::remove_image(const std::string& sha256) {
+Result<bool> ServiceController::remove_image(const std::string& sha256) {
     auto services = store_.list_services();
-    if (!services) return ApiError::internal(services.message());
+    if (!services) return services.status();
     for (const auto& rec : *services) {
         bool used = rec.spec.image == sha256;
         for (const auto& f : rec.spec.files) used |= f.image == sha256;
         if (used)
-            return ApiError::conflict("image " + sha256 + " is used by service '" + rec.spec.name +
+            return Status::conflict("image " + sha256 + " is used by service '" + rec.spec.name +
                                       "'");
     }
     auto img = store_.get_image(sha256);
-    if (!img) return ApiError::internal(img.message());
-    if (!img->has_value()) return ApiError::not_found("no image " + sha256);
-    if (auto st = store_.delete_image(sha256); !st) return ApiError::internal(st.message());
-    if (auto st = images_.remove(sha256); !st) return ApiError::internal(st.message());
+    if (!img) return img.status();
+    if (!img->has_value()) return Status::not_found("no image " + sha256);
+    if (auto st = store_.delete_image(sha256); !st) return st;
+    if (auto st = images_.remove(sha256); !st) return st;
     return true;
 }
 

@@ -12,7 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include "platform/api_error.h"
 #include "platform/data_dir.h"
 #include "platform/guest.h"
 #include "platform/image_store.h"
@@ -41,11 +40,11 @@ class ServiceController {
     Status recover();
 
     // create_only: POST (409 when the name exists); else PUT (create or redeploy).
-    Expected<DeployResult> deploy(ServiceSpec spec, bool create_only);
-    Expected<ServiceRecord> patch(const std::string& name, const nlohmann::json& body);
-    Expected<bool> remove(const std::string& name);
+    Result<DeployResult> deploy(ServiceSpec spec, bool create_only);
+    Result<ServiceRecord> patch(const std::string& name, const nlohmann::json& body);
+    Result<bool> remove(const std::string& name);
     // 409 when a service uses the image.
-    Expected<bool> remove_image(const std::string& sha256);
+    Result<bool> remove_image(const std::string& sha256);
 
   private:
     std::shared_ptr<std::mutex> name_lock(const std::string& name);

@@ -15,15 +15,15 @@ const char* isolation_name(Isolation i) {
 
 Status validate_name(const std::string& name) {
     if (name.empty() || name.size() > 63)
-        return Status::error("invalid service name '" + name.substr(0, 80) +
+        return Status::invalid_argument("invalid service name '" + name.substr(0, 80) +
                              "': must be 1-63 characters of a-z, 0-9 and '-'");
     for (char c : name) {
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return Status::error("invalid service name '" + name +
+            return Status::invalid_argument("invalid service name '" + name +
                                  "': only a-z, 0-9 and '-' are allowed");
     }
     if (name.front() == '-' || name.back() == '-')
-        return Status::error("invalid service name '" + name + "': must not start or end with '-'");
+        return Status::invalid_argument("invalid service name '" + name + "': must not start or end with '-'");
     return Status::ok();
 }
 
@@ -35,22 +35,22 @@ bool is_sha256_hex(const std::string& s) {
 }
 
 Result<std::string> normalize_guest_path(const std::string& path) {
-    if (path.empty()) return Status::error("empty guest path");
-    if (path.size() > 255) return Status::error("guest path longer than 255 bytes");
+    if (path.empty()) return Status::invalid_argument("empty guest path");
+    if (path.size() > 255) return Status::invalid_argument("guest path longer than 255 bytes");
     if (path.find('\0') != std::string::npos)
-        return Status::error("guest path contains a NUL byte");
+        return Status::invalid_argument("guest path contains a NUL byte");
     std::string out;
     size_t i = 0;
     while (i < path.size()) {
         size_t j = path.find('/', i);
         if (j == std::string::npos) j = path.size();
         const std::string comp = path.substr(i, j - i);
-        if (comp == "..") return Status::error("guest path '" + path + "' contains '..'");
-        if (comp == ".") return Status::error("guest path '" + path + "' contains '.'");
+        if (comp == "..") return Status::invalid_argument("guest path '" + path + "' contains '..'");
+        if (comp == ".") return Status::invalid_argument("guest path '" + path + "' contains '.'");
         if (!comp.empty()) out += "/" + comp;
         i = j + 1;
     }
-    if (out.empty()) return Status::error("guest path '" + path + "' is the root directory");
+    if (out.empty()) return Status::invalid_argument("guest path '" + path + "' is the root directory");
     return out;
 }
 
@@ -59,13 +59,13 @@ namespace {
 // Field readers: each returns an error naming the field.
 Status read_string(const json& v, const std::string& field, std::string* out,
                    size_t max = kMaxStringLen) {
-    if (!v.is_string()) return Status::error("field '" + field + "' must be a string");
+    if (!v.is_string()) return Status::invalid_argument("field '" + field + "' must be a string");
     const auto& s = v.get_ref<const std::string&>();
     if (s.size() > max)
-        return Status::error("field '" + field + "' is longer than " + std::to_string(max) +
+        return Status::invalid_argument("field '" + field + "' is longer than " + std::to_string(max) +
                              " bytes");
     if (s.find('\0') != std::string::npos)
-        return Status::error("field '" + field + "' contains a NUL byte");
+        return Status::invalid_argument("field '" + field + "' contains a NUL byte");
     *out = s;
     return Status::ok();
 }
@@ -73,10 +73,10 @@ Status read_string(const json& v, const std::string& field, std::string* out,
 Status read_uint(const json& v, const std::string& field, uint64_t lo, uint64_t hi, uint64_t* out) {
     if (!v.is_number_integer() ||
         (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0))
-        return Status::error("field '" + field + "' must be a non-negative integer");
+        return Status::invalid_argument("field '" + field + "' must be a non-negative integer");
     const uint64_t x = v.get<uint64_t>();
     if (x < lo || x > hi)
-        return Status::error("field '" + field + "' must be between " + std::to_string(lo) +
+        return Status::invalid_argument("field '" + field + "' must be between " + std::to_string(lo) +
                              " and " + std::to_string(hi) + ", got " + std::to_string(x));
     *out = x;
     return Status::ok();
@@ -92,9 +92,9 @@ Status read_uint_into(const json& v, const std::string& field, uint64_t lo, uint
 
 Status read_string_list(const json& v, const std::string& field, size_t max_items,
                         std::vector<std::string>* out) {
-    if (!v.is_array()) return Status::error("field '" + field + "' must be an array of strings");
+    if (!v.is_array()) return Status::invalid_argument("field '" + field + "' must be an array of strings");
     if (v.size() > max_items)
-        return Status::error("field '" + field + "' has more than " + std::to_string(max_items) +
+        return Status::invalid_argument("field '" + field + "' has more than " + std::to_string(max_items) +
                              " items");
     out->clear();
     for (size_t i = 0; i < v.size(); ++i) {
@@ -109,32 +109,32 @@ Status read_env(const json& v, std::vector<std::string>* out) {
     // Either ["K=V", ...] or {"K": "V", ...}.
     out->clear();
     if (v.is_object()) {
-        if (v.size() > kMaxEnv) return Status::error("field 'env' has more than 256 entries");
+        if (v.size() > kMaxEnv) return Status::invalid_argument("field 'env' has more than 256 entries");
         for (auto it = v.begin(); it != v.end(); ++it) {
             std::string val;
             if (auto st = read_string(it.value(), "env." + it.key(), &val); !st) return st;
             out->push_back(it.key() + "=" + val);
         }
     } else if (auto st = read_string_list(v, "env", kMaxEnv, out); !st) {
-        return Status::error("field 'env' must be an array of \"K=V\" strings or an object");
+        return Status::invalid_argument("field 'env' must be an array of \"K=V\" strings or an object");
     }
     for (const auto& e : *out) {
         const auto eq = e.find('=');
         if (eq == std::string::npos || eq == 0)
-            return Status::error("field 'env': expected K=V, got '" + e.substr(0, 80) + "'");
+            return Status::invalid_argument("field 'env': expected K=V, got '" + e.substr(0, 80) + "'");
     }
     return Status::ok();
 }
 
 Status read_files(const json& v, std::vector<FileEntry>* out) {
     if (!v.is_array())
-        return Status::error("field 'files' must be an array of {path, image, mode}");
-    if (v.size() > kMaxFiles) return Status::error("field 'files' has more than 256 items");
+        return Status::invalid_argument("field 'files' must be an array of {path, image, mode}");
+    if (v.size() > kMaxFiles) return Status::invalid_argument("field 'files' has more than 256 items");
     out->clear();
     std::set<std::string> seen;
     for (size_t i = 0; i < v.size(); ++i) {
         const std::string f = "files[" + std::to_string(i) + "]";
-        if (!v[i].is_object()) return Status::error("field '" + f + "' must be an object");
+        if (!v[i].is_object()) return Status::invalid_argument("field '" + f + "' must be an object");
         FileEntry e;
         bool have_path = false, have_image = false;
         for (auto it = v[i].begin(); it != v[i].end(); ++it) {
@@ -142,26 +142,26 @@ Status read_files(const json& v, std::vector<FileEntry>* out) {
                 std::string p;
                 if (auto st = read_string(it.value(), f + ".path", &p); !st) return st;
                 auto n = normalize_guest_path(p);
-                if (!n) return Status::error("field '" + f + ".path': " + n.message());
+                if (!n) return Status::invalid_argument("field '" + f + ".path': " + n.message());
                 e.path = *n;
                 have_path = true;
             } else if (it.key() == "image") {
                 if (auto st = read_string(it.value(), f + ".image", &e.image); !st) return st;
                 if (!is_sha256_hex(e.image))
-                    return Status::error("field '" + f +
+                    return Status::invalid_argument("field '" + f +
                                          ".image' must be a sha256 (64 hex digits)");
                 have_image = true;
             } else if (it.key() == "mode") {
                 if (auto st = read_uint_into(it.value(), f + ".mode", 0, 07777, &e.mode); !st)
                     return st;
             } else {
-                return Status::error("unknown field '" + f + "." + it.key() + "'");
+                return Status::invalid_argument("unknown field '" + f + "." + it.key() + "'");
             }
         }
-        if (!have_path) return Status::error("field '" + f + ".path' is required");
-        if (!have_image) return Status::error("field '" + f + ".image' is required");
+        if (!have_path) return Status::invalid_argument("field '" + f + ".path' is required");
+        if (!have_image) return Status::invalid_argument("field '" + f + ".image' is required");
         if (!seen.insert(e.path).second)
-            return Status::error("field '" + f + ".path': '" + e.path + "' is given twice");
+            return Status::invalid_argument("field '" + f + ".path': '" + e.path + "' is given twice");
         out->push_back(std::move(e));
     }
     return Status::ok();
@@ -175,7 +175,7 @@ Status read_isolation(const json& v, Isolation* out) {
     else if (s == "request")
         *out = Isolation::kRequest;
     else
-        return Status::error("field 'isolation' must be \"instance\" or \"request\", got '" +
+        return Status::invalid_argument("field 'isolation' must be \"instance\" or \"request\", got '" +
                              s.substr(0, 40) + "'");
     return Status::ok();
 }
@@ -218,7 +218,7 @@ bool is_status_field(const std::string& key) {
 }  // namespace
 
 Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
-    if (!j.is_object()) return Status::error("the request body must be a JSON object");
+    if (!j.is_object()) return Status::invalid_argument("the request body must be a JSON object");
     ServiceSpec s;
     s.name = name;
     bool have_image = false;
@@ -237,19 +237,19 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
             std::string n;
             st = read_string(v, "name", &n, 63);
             if (st && !name.empty() && n != name)
-                st = Status::error("field 'name' ('" + n + "') does not match the URL ('" + name +
+                st = Status::invalid_argument("field 'name' ('" + n + "') does not match the URL ('" + name +
                                    "')");
             s.name = n;
         } else if (key == "image") {
             st = read_string(v, "image", &s.image);
             if (st && !is_sha256_hex(s.image))
-                st = Status::error("field 'image' must be a sha256 (64 lower-case hex digits)");
+                st = Status::invalid_argument("field 'image' must be a sha256 (64 lower-case hex digits)");
             have_image = true;
         } else if (key == "program") {
             st = read_string(v, "program", &s.program, 64);
             if (st && (s.program.empty() || s.program == "." || s.program == ".." ||
                        s.program.find('/') != std::string::npos))
-                st = Status::error("field 'program' must be a file name (no '/', not '.' or '..')");
+                st = Status::invalid_argument("field 'program' must be a file name (no '/', not '.' or '..')");
         } else if (key == "port") {
             st = read_uint_into(v, "port", 1, 65535, &s.port);
         } else if (key == "args") {
@@ -263,7 +263,7 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
             for (const auto& e : s.egress) {
                 const auto colon = e.rfind(':');
                 if (st && (colon == std::string::npos || colon == 0 || colon + 1 == e.size()))
-                    st = Status::error("field 'egress': expected HOST:PORT, got '" +
+                    st = Status::invalid_argument("field 'egress': expected HOST:PORT, got '" +
                                        e.substr(0, 80) + "'");
             }
         } else if (key == "memory_mb") {
@@ -271,33 +271,33 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
         } else if (is_status_field(key)) {
             continue;
         } else {
-            st = Status::error("unknown field '" + key.substr(0, 80) + "'");
+            st = Status::invalid_argument("unknown field '" + key.substr(0, 80) + "'");
         }
         if (!st) return st;
     }
     if (auto st = validate_name(s.name); !st) return st;
     if (!have_image)
-        return Status::error("field 'image' is required (upload the program with POST /v1/images)");
+        return Status::invalid_argument("field 'image' is required (upload the program with POST /v1/images)");
     if (!have_queue_timeout) s.queue_timeout_ms = std::min(s.queue_timeout_ms, s.timeout_ms);
     for (const auto& f : s.files)
         if (f.path == "/bin/" + s.program)
-            return Status::error("field 'files': '" + f.path + "' is where the program goes");
+            return Status::invalid_argument("field 'files': '" + f.path + "' is where the program goes");
     if (auto st = validate_spec(s); !st) return st;
     return s;
 }
 
 Status apply_patch(ServiceSpec* spec, const json& j) {
-    if (!j.is_object()) return Status::error("the request body must be a JSON object");
+    if (!j.is_object()) return Status::invalid_argument("the request body must be a JSON object");
     ServiceSpec s = *spec;
     for (auto it = j.begin(); it != j.end(); ++it) {
         bool known = false;
         if (auto st = read_runtime_field(it.key(), it.value(), &s, &known); !st) return st;
         if (known) continue;
         if (deploy_fields().count(it.key()))
-            return Status::error(
+            return Status::invalid_argument(
                 "field '" + it.key() +
                 "' cannot be patched: it changes the snapshot; deploy again (PUT)");
-        return Status::error("unknown field '" + it.key().substr(0, 80) + "'");
+        return Status::invalid_argument("unknown field '" + it.key().substr(0, 80) + "'");
     }
     if (auto st = validate_spec(s); !st) return st;
     *spec = std::move(s);
@@ -307,18 +307,18 @@ Status apply_patch(ServiceSpec* spec, const json& j) {
 Status validate_spec(const ServiceSpec& s) {
     if (auto st = validate_name(s.name); !st) return st;
     if (s.min_instances > s.max_instances)
-        return Status::error("min_instances (" + std::to_string(s.min_instances) +
+        return Status::invalid_argument("min_instances (" + std::to_string(s.min_instances) +
                              ") is larger than max_instances (" + std::to_string(s.max_instances) +
                              ")");
     if (s.queue_timeout_ms > s.timeout_ms)
-        return Status::error("queue_timeout_ms (" + std::to_string(s.queue_timeout_ms) +
+        return Status::invalid_argument("queue_timeout_ms (" + std::to_string(s.queue_timeout_ms) +
                              ") is larger than timeout_ms (" + std::to_string(s.timeout_ms) + ")");
     if (s.isolation == Isolation::kRequest && s.min_instances > 0)
-        return Status::error(
+        return Status::invalid_argument(
             "min_instances must be 0 with isolation \"request\" (instances are never reused; "
             "see spare_instances)");
     if (s.isolation != Isolation::kRequest && s.spare_instances > 0)
-        return Status::error(
+        return Status::invalid_argument(
             "spare_instances needs isolation \"request\" (with isolation \"instance\", use "
             "min_instances)");
     return Status::ok();

@@ -35,7 +35,7 @@ class Stmt {
     }
     int64_t int64(int col) { return sqlite3_column_int64(s_, col); }
     Status error(const std::string& what) const {
-        return Status::error(what + ": " + sqlite3_errmsg(db_));
+        return Status::io_error(what + ": " + sqlite3_errmsg(db_));
     }
 
   private:
@@ -48,10 +48,10 @@ Result<ServiceRecord> service_from_row(Stmt& st) {
     const std::string name = st.text(0);
     auto j = nlohmann::json::parse(st.text(1), nullptr, false);
     if (j.is_discarded())
-        return Status::error("service '" + name + "': stored spec is not valid JSON");
+        return Status::corruption("service '" + name + "': stored spec is not valid JSON");
     auto spec = spec_from_json(j, name);
     if (!spec)
-        return Status::error("service '" + name + "': stored spec is invalid: " + spec.message());
+        return Status::corruption("service '" + name + "': stored spec is invalid: " + spec.message());
     r.spec = std::move(*spec);
     r.generation = static_cast<uint64_t>(st.int64(2));
     r.created_at = st.int64(3);
@@ -68,7 +68,7 @@ Status Store::exec(const char* sql) {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
         std::string msg = err ? err : "unknown error";
         sqlite3_free(err);
-        return Status::error(msg);
+        return Status::io_error(msg);
     }
     return Status::ok();
 }
@@ -81,12 +81,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     if (rc != SQLITE_OK) {
         std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
         sqlite3_close(db);
-        return Status::error("cannot open the state database " + path + ": " + msg);
+        return Status::io_error("cannot open the state database " + path + ": " + msg);
     }
     std::unique_ptr<Store> s(new Store(db));
     sqlite3_busy_timeout(db, 5000);
     auto fail = [&](const Status& st) {
-        return Status::error("state database " + path + ": " + st.message());
+        return Status(st.code(), "state database " + path + ": " + st.message());
     };
     if (auto st =
             s->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
@@ -104,7 +104,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
         Stmt t(db, "SELECT count(*) FROM sqlite_master");
         if (t.ok() && t.step() == SQLITE_ROW && t.int64(0) != 0)
             return fail(
-                Status::error("not an Ember database (it has tables but no schema version)"));
+                Status::corruption("not an Ember database (it has tables but no schema version)"));
         const std::string schema =
             "BEGIN;"
             "CREATE TABLE images(sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL,"
@@ -122,9 +122,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
         if (auto st = s->exec(schema.c_str()); !st) return fail(st);
     } else if (app_id != kApplicationId) {
         return fail(
-            Status::error("not an Ember database (application id " + std::to_string(app_id) + ")"));
+            Status::corruption("not an Ember database (application id " + std::to_string(app_id) + ")"));
     } else if (version > kSchemaVersion) {
-        return fail(Status::error("schema version " + std::to_string(version) +
+        return fail(Status::unsupported("schema version " + std::to_string(version) +
                                   " is newer than this emberd understands (" +
                                   std::to_string(kSchemaVersion) + ")"));
     }

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "platform/service_spec.h"
-#include "vmm/result.h"
+#include "common/result.h"
 
 struct sqlite3;
 

@@ -12,11 +12,6 @@
 
 namespace ember {
 
-void check_failed(const char* expr, const char* file, int line) {
-    std::fprintf(stderr, "ember: internal check failed: %s at %s:%d\n", expr, file, line);
-    std::abort();
-}
-
 GuestMemory::~GuestMemory() {
     if (owned_ && base_) munmap(base_, size_);
 }
@@ -86,7 +81,7 @@ Status GuestMemory::page_states(std::vector<PageState>* out) const {
     const ssize_t want = static_cast<ssize_t>(npages * 8);
     const bool ok = pread(fd, entries.data(), static_cast<size_t>(want), static_cast<off_t>(first * 8)) == want;
     ::close(fd);
-    if (!ok) return Status::error("cannot read /proc/self/pagemap");
+    if (!ok) return Status::io_error("cannot read /proc/self/pagemap");
     out->resize(npages);
     for (uint64_t i = 0; i < npages; ++i)
         (*out)[i] = !(entries[i] >> 63 & 1) ? PageState::kAbsent

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "abi/ember_abi.h"
-#include "vmm/result.h"
+#include "common/result.h"
 
 namespace ember {
 

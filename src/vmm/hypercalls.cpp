@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "abi/ember_abi.h"
+#include "common/clock.h"
 #include "common/ring.h"
-#include "vmm/clock.h"
 #include "vmm/x86.h"
 
 namespace ember {

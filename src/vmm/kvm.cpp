@@ -47,7 +47,8 @@ Result<KvmSystem*> KvmSystem::get() {
         s->fd_ = Fd(fd);
         s->api_version_ = ioctl(fd, KVM_GET_API_VERSION, 0);
         if (s->api_version_ != KVM_API_VERSION) {
-            failure = Status::error("unsupported KVM API version " + std::to_string(s->api_version_));
+            failure = Status::unavailable("unsupported KVM API version " +
+                                          std::to_string(s->api_version_));
             delete s;
             return;
         }
@@ -121,7 +122,7 @@ Status Vcpu::set_msrs(const std::vector<std::pair<uint32_t, uint64_t>>& msrs) {
     if (static_cast<size_t>(n) != msrs.size()) {
         char hex[16];
         std::snprintf(hex, sizeof hex, "%#x", msrs[static_cast<size_t>(n)].first);
-        return Status::error(std::string("KVM_SET_MSRS rejected MSR ") + hex);
+        return Status::internal(std::string("KVM_SET_MSRS rejected MSR ") + hex);
     }
     return Status::ok();
 }

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "vmm/result.h"
+#include "common/result.h"
 #include "vmm/x86.h"
 
 namespace ember {

@@ -15,7 +15,7 @@ Status build_page_tables(GuestMemory& mem) {
     const uint64_t size = mem.size();
     if (auto s = check_guest_memory_size(size); !s) return s;
     if (!mem.fill(EMBER_GPA_PML4, 0, EMBER_GPA_PD + EMBER_MAX_PD * EMBER_PAGE_SIZE - EMBER_GPA_PML4))
-        return Status::error("page-table area outside guest memory");
+        return Status::internal("page-table area outside guest memory");
     put64(mem, EMBER_GPA_PML4, EMBER_GPA_PDPT | kPteTable);
     const uint64_t gib = (size + (1ull << 30) - 1) >> 30;
     for (uint64_t g = 0; g < gib; ++g) {
@@ -56,7 +56,7 @@ Status map_syscall_slots(GuestMemory& mem) {
     const uint64_t pt = EMBER_GPA_SLOT_PT;
     if (!mem.fill(EMBER_GPA_SITES, 0, EMBER_GPA_TRAMPOLINES - EMBER_GPA_SITES) ||
         !mem.fill(EMBER_GPA_TRAMPOLINES, x86::kInt3, EMBER_SITES_SIZE - (EMBER_GPA_TRAMPOLINES - EMBER_GPA_SITES)))
-        return Status::error("syscall-site area outside guest memory");
+        return Status::internal("syscall-site area outside guest memory");
     for (uint64_t i = 0; i < 512; ++i) {
         const uint64_t va = EMBER_SLOT_VA_2M + (i << 12);
         uint64_t e = 0;
@@ -108,7 +108,7 @@ Status build_gdt(GuestMemory& mem) {
         flat_segment(kSegCodeExecReadAccessed, 3, kDescGran4k | kDescLong),  // 0x33 user code 64
         0,
     };
-    if (!mem.write(EMBER_GPA_GDT, gdt, sizeof gdt)) return Status::error("GDT outside memory");
+    if (!mem.write(EMBER_GPA_GDT, gdt, sizeof gdt)) return Status::internal("GDT outside memory");
     // 64-bit TSS descriptor (busy) spanning two slots at 0x40.
     const uint64_t base = kGpaTss, limit = kTss64Size - 1;
     const uint64_t lo = (limit & 0xffff) | ((base & 0xffffff) << 16) |
@@ -116,13 +116,13 @@ Status build_gdt(GuestMemory& mem) {
                         (((base >> 24) & 0xff) << 56);
     const uint64_t hi = base >> 32;
     if (!put64(mem, EMBER_GPA_GDT + kSelTss, lo) || !put64(mem, EMBER_GPA_GDT + kSelTss + 8, hi))
-        return Status::error("TSS descriptor outside memory");
+        return Status::internal("TSS descriptor outside memory");
     // TSS: no stack switches are used (gates target CPL 3); the I/O bitmap
     // offset points past the limit (no bitmap).
     uint8_t tss[kTss64Size] = {};
     const uint16_t iomap = sizeof tss;
     std::memcpy(tss + kTssIomapOffset, &iomap, 2);
-    if (!mem.write(kGpaTss, tss, sizeof tss)) return Status::error("TSS outside memory");
+    if (!mem.write(kGpaTss, tss, sizeof tss)) return Status::internal("TSS outside memory");
     return Status::ok();
 }
 
@@ -137,7 +137,7 @@ Status build_idt(GuestMemory& mem, const ember_kernel_header& kh) {
         const uint64_t hi = off >> 32;
         const uint64_t gate = EMBER_GPA_IDT + v * x86::kIdtGateSize;
         if (!put64(mem, gate, lo) || !put64(mem, gate + 8, hi))
-            return Status::error("IDT outside memory");
+            return Status::internal("IDT outside memory");
     }
     return Status::ok();
 }

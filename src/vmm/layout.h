@@ -7,7 +7,7 @@
 
 #include "abi/ember_abi.h"
 #include "vmm/guest_memory.h"
-#include "vmm/result.h"
+#include "common/result.h"
 
 namespace ember {
 

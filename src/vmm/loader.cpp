@@ -25,25 +25,34 @@ Result<LoadedImage> load_elf(GuestMemory& mem, std::span<const uint8_t> file, ui
                              uint64_t max_addr, uint64_t pie_base, const std::string& what) {
     elf::Image img;
     const elf::Error err = elf::parse(file.data(), file.size(), &img);
-    if (err != elf::Error::kOk) return Status::error(what + ": " + elf::error_string(err));
+    if (err != elf::Error::kOk) {
+        // Well-formed ELF files Ember cannot run, apart from broken ones.
+        const bool unsupported = err == elf::Error::kNot64Bit ||
+                                 err == elf::Error::kNotLittleEndian ||
+                                 err == elf::Error::kNotX86_64 || err == elf::Error::kDynamic;
+        std::string msg = what + ": " + elf::error_string(err);
+        return unsupported ? Status::unsupported(std::move(msg))
+                           : Status::corruption(std::move(msg));
+    }
     LoadedImage out;
     out.bias = img.pie ? pie_base - img.lo : 0;
     out.lo = img.lo + out.bias;
     out.hi = img.hi + out.bias;
     if (out.lo < min_addr || out.hi > max_addr || out.hi < out.lo)
-        return Status::error(what + ": segments at [" + hex(out.lo) + ", " + hex(out.hi) +
-                             ") do not fit in guest memory [" + hex(min_addr) + ", " +
-                             hex(max_addr) + ") (try a larger --mem)");
+        return Status::invalid_argument(what + ": segments at [" + hex(out.lo) + ", " +
+                                        hex(out.hi) + ") do not fit in guest memory [" +
+                                        hex(min_addr) + ", " + hex(max_addr) +
+                                        ") (give the guest more memory)");
     for (uint32_t i = 0; i < img.nload; ++i) {
         const elf::Segment& s = img.load[i];
         // parse() guarantees offset + filesz lies inside the file.
         if (!mem.write(s.vaddr + out.bias, file.data() + s.offset, s.filesz))
-            return Status::error(what + ": segment outside guest memory");
+            return Status::invalid_argument(what + ": segment outside guest memory");
         // The zero-filled rest (.bss) is about to be used: populate it on the
         // host now, where a page fault is several times cheaper than the
         // guest's first touch of an unpopulated page.
         if (!mem.fill(s.vaddr + out.bias + s.filesz, 0, s.memsz - s.filesz))
-            return Status::error(what + ": segment outside guest memory");
+            return Status::invalid_argument(what + ": segment outside guest memory");
     }
     out.entry = img.entry + out.bias;
     out.phdr = img.phdr_vaddr ? img.phdr_vaddr + out.bias : 0;
@@ -59,7 +68,7 @@ Result<ember_kernel_header> load_kernel(GuestMemory& mem) {
     auto kh = mem.read_obj<ember_kernel_header>(EMBER_GPA_KERNEL);
     if (!kh || kh->magic != EMBER_KERNEL_MAGIC || kh->abi_version != EMBER_ABI_VERSION ||
         kh->header_size != sizeof(ember_kernel_header))
-        return Status::error("embedded guest kernel has a bad header (build mismatch)");
+        return Status::internal("embedded guest kernel has a bad header (build mismatch)");
     return *kh;
 }
 
@@ -69,12 +78,13 @@ Result<uint64_t> write_args(GuestMemory& mem, const std::vector<std::string>& ar
     for (const auto* list : {&argv, &env}) {
         for (const std::string& s : *list) {
             if (s.find('\0') != std::string::npos)
-                return Status::error("argument or environment string contains a NUL byte");
+                return Status::invalid_argument(
+                    "argument or environment string contains a NUL byte");
             if (s.size() + 1 > EMBER_ARGS_SIZE - off)
-                return Status::error("arguments and environment exceed " +
-                                     std::to_string(EMBER_ARGS_SIZE / 1024) + " KiB");
+                return Status::invalid_argument("arguments and environment exceed " +
+                                                std::to_string(EMBER_ARGS_SIZE / 1024) + " KiB");
             if (!mem.write(EMBER_GPA_ARGS + off, s.c_str(), s.size() + 1))
-                return Status::error("argument area outside guest memory");
+                return Status::internal("argument area outside guest memory");
             off += s.size() + 1;
         }
     }
@@ -85,11 +95,11 @@ Result<uint64_t> place_rootfs(GuestMemory& mem, std::span<const uint8_t> archive
                               uint64_t min_addr) {
     const uint64_t size = (archive.size() + EMBER_PAGE_SIZE - 1) & ~(EMBER_PAGE_SIZE - 1);
     if (size > mem.size() || mem.size() - size < min_addr)
-        return Status::error("root filesystem (" + std::to_string(archive.size() >> 10) +
-                             " KiB) does not fit in guest memory (try a larger --mem)");
+        return Status::invalid_argument("root filesystem (" + std::to_string(archive.size() >> 10) +
+                                        " KiB) does not fit in guest memory (give the guest more memory)");
     const uint64_t gpa = mem.size() - size;
     if (!mem.write(gpa, archive.data(), archive.size()))
-        return Status::error("root filesystem outside guest memory");
+        return Status::internal("root filesystem outside guest memory");
     return gpa;
 }
 

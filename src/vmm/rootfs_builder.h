@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "vmm/cpio_writer.h"
-#include "vmm/result.h"
+#include "common/result.h"
 #include "vmm/vm_config.h"
 
 namespace ember {

@@ -253,7 +253,7 @@ Status write(const std::string& path, const GuestMemory& mem, const VcpuState& v
     put_sregs(st, vcpu.sregs);
     st.bytes(&vcpu.xsave, sizeof vcpu.xsave);
     st.u64(vcpu.xcr0);
-    if (vcpu.msrs.size() > kMaxMsrs) return Status::error("too many MSRs to save");
+    if (vcpu.msrs.size() > kMaxMsrs) return Status::internal("too many MSRs to save");
     st.u32(static_cast<uint32_t>(vcpu.msrs.size()));
     for (const auto& [idx, val] : vcpu.msrs) {
         st.u32(idx);
@@ -346,18 +346,19 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
     if (fstat(snap->fd_, &st) != 0) return Status::from_errno(what + "fstat");
     const uint64_t file_size = static_cast<uint64_t>(st.st_size);
     if (file_size < kHeaderSize)
-        return Status::error(what + "truncated: " + std::to_string(file_size) +
-                             " bytes, shorter than its header");
+        return Status::corruption(what + "truncated: " + std::to_string(file_size) +
+                                  " bytes, shorter than its header");
     std::vector<uint8_t> hb(kHeaderSize);
     if (!pread_all(snap->fd_, hb.data(), kHeaderSize, 0)) return Status::from_errno(what + "read header");
     if (std::memcmp(hb.data(), kMagic, sizeof kMagic) != 0)
-        return Status::error(what + "not an Ember snapshot (bad magic)");
+        return Status::corruption(what + "not an Ember snapshot (bad magic)");
     Reader r(hb.data() + sizeof kMagic, kHeaderSize - sizeof kMagic);
     Header& h = snap->header_;
     h.format_version = r.u32();
     if (h.format_version != kFormatVersion)
-        return Status::error(what + "unsupported format version " + std::to_string(h.format_version) +
-                             " (this build reads version " + std::to_string(kFormatVersion) + ")");
+        return Status::unsupported(
+            what + "unsupported format version " + std::to_string(h.format_version) +
+            " (this build reads version " + std::to_string(kFormatVersion) + ")");
     h.abi_version = r.u32();
     h.arch = r.u32();
     h.features = get_features(r);
@@ -368,28 +369,29 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
     const size_t crc_len = kHeaderSize - r.left();
     const uint32_t header_crc = r.u32();
     if (!r.ok() || crc32c(0, hb.data(), crc_len) != header_crc)
-        return Status::error(what + "header checksum mismatch (corrupt header)");
-    if (h.arch != kArchX86_64) return Status::error(what + "made for another architecture");
+        return Status::corruption(what + "header checksum mismatch (corrupt header)");
+    if (h.arch != kArchX86_64) return Status::unsupported(what + "made for another architecture");
     if (h.abi_version != EMBER_ABI_VERSION)
-        return Status::error(what + "made with guest ABI version " + std::to_string(h.abi_version) +
-                             ", this build uses " + std::to_string(EMBER_ABI_VERSION));
+        return Status::unsupported(what + "made with guest ABI version " +
+                                   std::to_string(h.abi_version) + ", this build uses " +
+                                   std::to_string(EMBER_ABI_VERSION));
     if (std::string missing = h.features.missing_on(CpuFeatures::of_this_host()); !missing.empty())
-        return Status::error(what + "needs CPU features this host lacks: " + missing);
+        return Status::unsupported(what + "needs CPU features this host lacks: " + missing);
     if (!check_guest_memory_size(h.mem_size))
-        return Status::error(what + "bad guest memory size " + std::to_string(h.mem_size));
+        return Status::corruption(what + "bad guest memory size " + std::to_string(h.mem_size));
     if (h.state_offset != kHeaderSize || h.state_size > kMaxStateSize ||
         h.mem_offset % kPage || h.mem_offset < h.state_offset + h.state_size ||
         h.mem_pages > h.mem_size / kPage)
-        return Status::error(what + "section bounds out of range (corrupt header)");
+        return Status::corruption(what + "section bounds out of range (corrupt header)");
     if (file_size < h.mem_offset + h.mem_size)
-        return Status::error(what + "truncated: " + std::to_string(file_size) + " bytes, needs " +
-                             std::to_string(h.mem_offset + h.mem_size));
+        return Status::corruption(what + "truncated: " + std::to_string(file_size) +
+                                  " bytes, needs " + std::to_string(h.mem_offset + h.mem_size));
 
     std::vector<uint8_t> sb(h.state_size);
     if (!pread_all(snap->fd_, sb.data(), sb.size(), h.state_offset))
         return Status::from_errno(what + "read state");
     if (crc32c(0, sb.data(), sb.size()) != h.state_crc)
-        return Status::error(what + "state checksum mismatch (corrupt vCPU state)");
+        return Status::corruption(what + "state checksum mismatch (corrupt vCPU state)");
     Reader s(sb.data(), sb.size());
     VcpuState& v = snap->vcpu_;
     v.regs = get_regs(s);
@@ -397,7 +399,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
     s.bytes(&v.xsave, sizeof v.xsave);
     v.xcr0 = s.u64();
     const uint32_t nmsrs = s.u32();
-    if (nmsrs > kMaxMsrs) return Status::error(what + "too many MSRs (corrupt state)");
+    if (nmsrs > kMaxMsrs) return Status::corruption(what + "too many MSRs (corrupt state)");
     for (uint32_t i = 0; i < nmsrs; ++i) {
         const uint32_t idx = s.u32();
         v.msrs.emplace_back(idx, s.u64());
@@ -409,19 +411,20 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
     snap->vmm_.ready_call = s.u32();
     snap->vmm_.ready_arg = s.u64();
     if (snap->vmm_.ready_call != EMBER_HC_WAIT && snap->vmm_.ready_call != EMBER_HC_READY)
-        return Status::error(what + "unknown resume point (corrupt state)");
+        return Status::corruption(what + "unknown resume point (corrupt state)");
     const uint32_t nlisteners = s.u32();
-    if (nlisteners > EMBER_NET_MAX_STREAMS) return Status::error(what + "too many listeners (corrupt state)");
+    if (nlisteners > EMBER_NET_MAX_STREAMS)
+        return Status::corruption(what + "too many listeners (corrupt state)");
     for (uint32_t i = 0; i < nlisteners; ++i) {
         const uint32_t id = s.u32();
         snap->vmm_.listeners[id] = s.u16();
     }
     const uint64_t words = s.u64();
     if (!s.ok() || words != (h.mem_size / kPage + 63) / 64)
-        return Status::error(what + "page bitmap size mismatch (corrupt state)");
+        return Status::corruption(what + "page bitmap size mismatch (corrupt state)");
     std::vector<uint64_t> bitmap(words);
     for (auto& w : bitmap) w = s.u64();
-    if (!s.ok()) return Status::error(what + "state section truncated (corrupt state)");
+    if (!s.ok()) return Status::corruption(what + "state section truncated (corrupt state)");
 
     // Memory checksum over the present pages, once per open.
     auto mem = snap->map_memory();
@@ -434,7 +437,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
         crc = crc32c(crc, mem->host_base() + i * kPage, kPage);
     }
     if (present != h.mem_pages || crc != h.mem_crc)
-        return Status::error(what + "memory checksum mismatch (corrupt guest memory)");
+        return Status::corruption(what + "memory checksum mismatch (corrupt guest memory)");
     return std::shared_ptr<const Snapshot>(std::move(snap));
 }
 

@@ -26,7 +26,7 @@
 
 #include "vmm/guest_memory.h"
 #include "vmm/kvm.h"
-#include "vmm/result.h"
+#include "common/result.h"
 
 namespace ember::snapshot {
 

@@ -1,8 +1,8 @@
 // stream_host.cpp - the host side of the guest's sockets (see stream_host.h).
 #include "vmm/stream_host.h"
 
+#include "common/clock.h"
 #include "common/ring.h"
-#include "vmm/clock.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

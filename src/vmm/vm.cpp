@@ -11,7 +11,7 @@
 #include <mutex>
 
 #include "abi/ember_abi.h"
-#include "vmm/clock.h"
+#include "common/clock.h"
 #include "vmm/hypercalls.h"
 #include "vmm/io_thread.h"
 #include "vmm/kvm.h"

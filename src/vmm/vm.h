@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "vmm/result.h"
+#include "common/result.h"
 #include "vmm/vm_config.h"
 
 namespace ember {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "abi/ember_abi.h"
-#include "vmm/clock.h"
+#include "common/clock.h"
 #include "vmm/hypercalls.h"
 #include "vmm/layout.h"
 #include "vmm/loader.h"

@@ -11,7 +11,7 @@
 
 #include "vmm/guest_memory.h"
 #include "vmm/kvm.h"
-#include "vmm/result.h"
+#include "common/result.h"
 
 namespace ember {
 

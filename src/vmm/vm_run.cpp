@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "abi/ember_abi.h"
-#include "vmm/clock.h"
+#include "common/clock.h"
 #include "vmm/hypercalls.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm_impl.h"

@@ -5,7 +5,7 @@
 
 #include <cstddef>
 
-#include "vmm/result.h"
+#include "common/result.h"
 #include "vmm/rootfs_builder.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm.h"

@@ -16,6 +16,24 @@ std::string error_message(const HttpResponse& r) {
     return j["error"]["message"];
 }
 
+std::string error_code(const HttpResponse& r) {
+    auto j = json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || !j.contains("error") || !j["error"]["code"].is_string())
+        return "(no string error code: " + r.body + ")";
+    return j["error"]["code"];
+}
+
+TEST_F(E2eTest, GatewayAndApiUseTheSameErrorCodes) {
+    auto api = d_->api("GET", "/v1/services/nope");
+    auto gw = d_->get("nope", "/");
+    EXPECT_EQ(api.status, 404);
+    EXPECT_EQ(gw.status, 404);
+    EXPECT_EQ(error_code(api), "not_found");
+    EXPECT_EQ(error_code(gw), "not_found");
+    auto bad = d_->api("PUT", "/v1/services/x", "{");
+    EXPECT_EQ(error_code(bad), "invalid_json");
+}
+
 TEST_F(E2eTest, ApiWithoutTokenIs401) {
     for (const char* path : {"/v1/services", "/v1/info", "/metrics", "/v1/images"}) {
         auto r = http_request(d_->api_port(), "GET", path);

@@ -1,8 +1,8 @@
-#include "platform/units.h"
+#include "common/units.h"
 
 #include <gtest/gtest.h>
 
-namespace ember::platform {
+namespace ember {
 namespace {
 
 TEST(Units, SizesWithSuffixes) {
@@ -44,5 +44,15 @@ TEST(Units, Formatting) {
     EXPECT_EQ(format_size(10), "10");
 }
 
+TEST(Units, DurationsInNanosecondsForEmberVm) {
+    EXPECT_EQ(parse_duration_ns("500ms"), 500000000u);
+    EXPECT_EQ(parse_duration_ns("250us"), 250000u);
+    EXPECT_EQ(parse_duration_ns("7ns"), 7u);
+    EXPECT_EQ(parse_duration_ns("1.5s"), 1500000000u);
+    EXPECT_EQ(parse_duration_ns("2"), 2000000000u);
+    for (const char* s : {"", "-1s", "1x", "s", "99999999999h"})
+        EXPECT_FALSE(parse_duration_ns(s).has_value()) << s;
+}
+
 }  // namespace
-}  // namespace ember::platform
+}  // namespace ember

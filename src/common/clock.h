@@ -1,4 +1,4 @@
-// clock.h - the host clocks the VMM reads, in nanoseconds.
+// clock.h - the host clocks, in nanoseconds.
 #pragma once
 
 #include <time.h>

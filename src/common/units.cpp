@@ -1,10 +1,10 @@
-#include "platform/units.h"
+#include "common/units.h"
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
-namespace ember::platform {
+namespace ember {
 
 namespace {
 
@@ -58,29 +58,49 @@ std::optional<uint64_t> parse_size(const std::string& s) {
     return static_cast<uint64_t>(bytes);
 }
 
-std::optional<uint64_t> parse_duration_ms(const std::string& s) {
+namespace {
+
+// A duration's number and its unit in ns and in ms (both exact factors, so
+// that neither result goes through the other's rounding).
+struct Duration {
+    double value;
+    double ns_per_unit;
+    double ms_per_unit;
+};
+
+std::optional<Duration> split_duration(const std::string& s) {
+    struct Unit {
+        const char* name;
+        double ns, ms;
+    };
+    static constexpr Unit kUnits[] = {{"ns", 1, 1e-6},          {"us", 1e3, 1e-3},
+                                      {"ms", 1e6, 1},           {"s", 1e9, 1e3},
+                                      {"", 1e9, 1e3},           {"m", 60e9, 60e3},
+                                      {"min", 60e9, 60e3},      {"h", 3600e9, 3600e3}};
     size_t end = 0;
     auto v = leading_number(s, &end);
     if (!v) return std::nullopt;
     const std::string unit = s.substr(end);
-    double ms_per_unit;
-    if (unit == "ns")
-        ms_per_unit = 1e-6;
-    else if (unit == "us")
-        ms_per_unit = 1e-3;
-    else if (unit == "ms")
-        ms_per_unit = 1;
-    else if (unit == "s" || unit.empty())
-        ms_per_unit = 1e3;
-    else if (unit == "m" || unit == "min")
-        ms_per_unit = 60e3;
-    else if (unit == "h")
-        ms_per_unit = 3600e3;
-    else
-        return std::nullopt;
-    const double ms = *v * ms_per_unit;
-    if (ms > 10.0 * 365 * 24 * 3600e3) return std::nullopt;
-    return static_cast<uint64_t>(std::ceil(ms));
+    for (const Unit& u : kUnits) {
+        if (unit != u.name) continue;
+        if (*v * u.ms > 10.0 * 365 * 24 * 3600e3) return std::nullopt;
+        return Duration{*v, u.ns, u.ms};
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<uint64_t> parse_duration_ms(const std::string& s) {
+    const auto d = split_duration(s);
+    if (!d) return std::nullopt;
+    return static_cast<uint64_t>(std::ceil(d->value * d->ms_per_unit));
+}
+
+std::optional<uint64_t> parse_duration_ns(const std::string& s) {
+    const auto d = split_duration(s);
+    if (!d) return std::nullopt;
+    return static_cast<uint64_t>(d->value * d->ns_per_unit);
 }
 
 std::string format_duration_ms(uint64_t ms) {
@@ -119,4 +139,4 @@ std::string format_size(uint64_t bytes) {
     return b;
 }
 
-}  // namespace ember::platform
+}  // namespace ember
