@@ -12,11 +12,6 @@
 #include <vector>
 
 #include "common/units.h"
-#include "vmm/cpio_writer.h"
-#include "vmm/kvm.h"
-#include "vmm/snapshot.h"
-#include "vmm/vm.h"
-#include "vmm/vm_pool.h"
 #include "vmm/vmm.h"
 
 namespace {
@@ -151,6 +146,28 @@ std::string open_stdin(const std::string& path, int* fd) {
     return "";
 }
 
+// What the VMM process may still do once the VM is set up (sandbox.h): a
+// private network unless ports are published or egress is allowed.
+ember::SandboxPolicy sandbox_policy(const ember::NetConfig& net) {
+    ember::SandboxPolicy p;
+    p.private_network = net.ports.empty() && net.egress.empty();
+    p.allow_listen = !net.ports.empty();
+    p.allow_outbound = !net.egress.empty();
+    return p;
+}
+
+// Enters the sandbox after setup; a non-zero return is the exit status.
+int enter_sandbox(bool off, bool stats, const ember::SandboxPolicy& policy) {
+    if (off) {
+        if (stats) std::fprintf(stderr, "ember-vm: sandbox: off (--no-sandbox)\n");
+        return 0;
+    }
+    auto r = ember::enter_sandbox(policy);
+    if (!r) return print_error(kExitVmError, r.message());
+    if (stats) std::fprintf(stderr, "ember-vm: sandbox: %s\n", r->summary().c_str());
+    return 0;
+}
+
 struct RunOptions {
     std::string mem = "64M";
     std::vector<std::string> files;
@@ -162,6 +179,7 @@ struct RunOptions {
     bool trace = false;
     bool stats = false;
     bool no_patch = false;
+    bool no_sandbox = false;
     std::string snapshot_out;
     bool cont = false;
     std::vector<std::string> publish;
@@ -235,8 +253,16 @@ int do_run(RunOptions& o) {
     if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return print_error(kExitUsage, e);
 
     if (auto st = ember::check_kvm(); !st) return print_error(kExitVmError, st.message());
-    auto res = ember::run_vm(std::move(cfg));
-    if (!res) return print_error(exit_status_of(res.code()), res.message());
+    ember::SandboxPolicy policy = sandbox_policy(cfg.net);
+    if (!o.snapshot_out.empty()) {
+        // The snapshot is written by name, with the caller's permissions.
+        policy.filesystem = policy.drop_user = false;
+        policy.allow_file_writes = true;
+    }
+    auto vm = ember::Vm::boot(std::move(cfg));
+    if (!vm) return print_error(exit_status_of(vm.code()), vm.message());
+    if (int rc = enter_sandbox(o.no_sandbox, o.stats, policy); rc != 0) return rc;
+    ember::Result<ember::RunReport> res = (*vm)->run();
     if (!o.snapshot_out.empty() && res->stats.snapshot_us == 0 &&
         res->outcome != ember::Outcome::kSnapshotted && res->outcome == ember::Outcome::kExited) {
         std::fprintf(stderr, "ember-vm: the program exited before it was READY; no snapshot written\n");
@@ -254,6 +280,7 @@ struct RestoreOptions {
     std::string timeout;
     std::string cpu_limit;
     bool stats = false;
+    bool no_sandbox = false;
 };
 
 int do_restore(RestoreOptions& o) {
@@ -265,8 +292,10 @@ int do_restore(RestoreOptions& o) {
     if (auto st = ember::check_kvm(); !st) return print_error(kExitVmError, st.message());
     auto snap = ember::snapshot::Snapshot::open(o.snapshot);
     if (!snap) return print_error(exit_status_of(snap.code()), snap.message());
+    const ember::SandboxPolicy policy = sandbox_policy(cfg.net);
     auto vm = ember::Vm::restore(*snap, std::move(cfg));
     if (!vm) return print_error(exit_status_of(vm.code()), vm.message());
+    if (int rc = enter_sandbox(o.no_sandbox, o.stats, policy); rc != 0) return rc;
     return report(o.stats, (*vm)->run());
 }
 
@@ -299,7 +328,9 @@ int main(int argc, char** argv) {
     run->add_option("--timeout", ro.timeout, "Wall-clock limit, e.g. 500ms, 2s (exit status 124)");
     run->add_option("--cpu-limit", ro.cpu_limit, "CPU-time limit, e.g. 1s (exit status 152)");
     run->add_flag("--trace-syscalls", ro.trace, "Report each unimplemented syscall once on stderr");
-    run->add_flag("--stats", ro.stats, "Print timings and exit/syscall counts on stderr");
+    run->add_flag("--stats", ro.stats, "Print timings, exit/syscall counts and the sandbox's layers on stderr");
+    run->add_flag("--no-sandbox", ro.no_sandbox,
+                  "Do not sandbox the VMM process after setup (for debugging; see docs/security.md)");
     run->add_flag("--no-syscall-patch", ro.no_patch,
                   "Keep every syscall a trap; default: after its first trap, a `mov $nr,%eax; "
                   "syscall` site jumps to the kernel without trapping (docs/architecture.md)");
@@ -324,7 +355,8 @@ int main(int argc, char** argv) {
     restore->add_option("--stdin", rs.stdin_path, "Input for the instance ('-' for ours; default: empty)");
     restore->add_option("--timeout", rs.timeout, "Wall-clock limit, e.g. 500ms, 2s (exit status 124)");
     restore->add_option("--cpu-limit", rs.cpu_limit, "CPU-time limit (exit status 152)");
-    restore->add_flag("--stats", rs.stats, "Print timings and exit/syscall counts on stderr");
+    restore->add_flag("--stats", rs.stats, "Print timings, exit/syscall counts and the sandbox's layers on stderr");
+    restore->add_flag("--no-sandbox", rs.no_sandbox, "Do not sandbox the VMM process after setup (for debugging)");
     restore->add_option("-p,--publish", rs.publish, "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT")
         ->allow_extra_args(false);
     restore->add_option("--allow-egress", rs.egress, "Let the guest connect() to HOST:PORT")

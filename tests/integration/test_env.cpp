@@ -1,7 +1,10 @@
 // test_env.cpp - shared helpers of the integration tests.
 #include "test_env.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -135,6 +138,18 @@ void EmberTest::SetUp() {
     }
     ASSERT_EQ(access(ember_vm_path().c_str(), X_OK), 0)
         << ember_vm_path() << " is missing or not executable: build ember-vm first";
+}
+
+uint16_t free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    close(fd);
+    return ntohs(a.sin_port);
 }
 
 }  // namespace ember::test

@@ -18,6 +18,8 @@ namespace ember::test {
 std::string ember_vm_path();
 // The example `name` built with `libc` ("gcc" or "musl").
 std::string example_path(const std::string& libc, const std::string& name);
+// A loopback TCP port that was free a moment ago.
+uint16_t free_port();
 std::string busybox_path();
 
 // /dev/kvm exists and is readable and writable by this process.
