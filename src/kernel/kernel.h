@@ -63,11 +63,50 @@ void pages_free(uint64_t addr, uint64_t npages);
 // Free guest memory, in bytes (for sysinfo).
 uint64_t mem_free_bytes();
 
+// ---- user memory ----------------------------------------------------------
 // Application memory is [EMBER_GPA_APP_MIN, mem_size). A user pointer passed
 // to a syscall must lie in it; anything else is -EFAULT, never a crash.
+// Syscalls keep user addresses as uint64_t and reach them only through the
+// helpers below, so a missing check cannot hide behind a plain dereference.
+// Each returns 0 or -EFAULT; zero-length copies touch nothing and succeed.
 bool user_ok(uint64_t addr, uint64_t len);
 // Whether EMBER_SLOT_VA is mapped (syscall patching on).
 inline bool slots_mapped() { return (boot()->flags & EMBER_FLAG_SYSCALL_PATCH) != 0; }
+
+[[nodiscard]] inline int64_t copy_to_user(uint64_t dst, const void* src, uint64_t n) {
+    if (n == 0) return 0;
+    if (!user_ok(dst, n)) return -EFAULT;
+    memcpy(reinterpret_cast<void*>(dst), src, n);
+    return 0;
+}
+[[nodiscard]] inline int64_t copy_from_user(void* dst, uint64_t src, uint64_t n) {
+    if (n == 0) return 0;
+    if (!user_ok(src, n)) return -EFAULT;
+    memcpy(dst, reinterpret_cast<const void*>(src), n);
+    return 0;
+}
+[[nodiscard]] inline int64_t clear_user(uint64_t dst, uint64_t n) {
+    if (n == 0) return 0;
+    if (!user_ok(dst, n)) return -EFAULT;
+    memset(reinterpret_cast<void*>(dst), 0, n);
+    return 0;
+}
+// One value of a fixed-size type (an int, a struct of the Linux ABI).
+template <typename T>
+[[nodiscard]] int64_t put_user(uint64_t dst, const T& v) {
+    return copy_to_user(dst, &v, sizeof v);
+}
+template <typename T>
+[[nodiscard]] int64_t get_user(T* v, uint64_t src) {
+    return copy_from_user(v, src, sizeof *v);
+}
+// For bulk transfers that fill or drain a user buffer in place (read, write,
+// send, recv, getdents, getrandom, epoll_wait), where a bounce copy would
+// cost a second pass over the data: the checked range as a pointer the
+// kernel may access for len bytes, or nullptr (the caller returns -EFAULT).
+inline void* user_buffer(uint64_t addr, uint64_t len) {
+    return user_ok(addr, len) ? reinterpret_cast<void*>(addr) : nullptr;
+}
 // Copies a NUL-terminated user string into `out` (at most cap bytes including
 // the NUL). Returns length, or -EFAULT / -ENAMETOOLONG.
 int64_t user_strncpy(char* out, uint64_t user_src, size_t cap);

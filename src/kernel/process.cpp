@@ -128,11 +128,8 @@ int64_t sys_arch_prctl(uint64_t code, uint64_t addr, uint64_t, uint64_t, uint64_
             wrgsbase(addr);
             return 0;
         case kGetFs:
-        case kGetGs: {
-            if (!user_ok(addr, 8)) return -EFAULT;
-            *reinterpret_cast<uint64_t*>(addr) = code == kGetFs ? rdfsbase() : rdgsbase();
-            return 0;
-        }
+        case kGetGs:
+            return put_user(addr, code == kGetFs ? rdfsbase() : rdgsbase());
         default: return -EINVAL;
     }
 }
@@ -143,7 +140,6 @@ int64_t sys_set_tid_address(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_
 }
 
 int64_t sys_uname(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (!user_ok(buf, sizeof(linux_utsname))) return -EFAULT;
     linux_utsname u;
     memset(&u, 0, sizeof u);
     auto put = [](char* dst, const char* s) { memcpy(dst, s, strlen(s) + 1); };
@@ -154,12 +150,10 @@ int64_t sys_uname(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
     put(u.version, "#1 Ember");
     put(u.machine, "x86_64");
     put(u.domainname, "(none)");
-    memcpy(reinterpret_cast<void*>(buf), &u, sizeof u);
-    return 0;
+    return put_user(buf, u);
 }
 
 int64_t sys_sysinfo(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (!user_ok(buf, sizeof(linux_sysinfo))) return -EFAULT;
     linux_sysinfo s;
     memset(&s, 0, sizeof s);
     s.uptime = static_cast<int64_t>((monotonic_ns() - static_cast<uint64_t>(boot()->mono_base_ns)) / 1000000000ull);
@@ -167,22 +161,17 @@ int64_t sys_sysinfo(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64
     s.freeram = mem_free_bytes();
     s.procs = 1;
     s.mem_unit = 1;
-    memcpy(reinterpret_cast<void*>(buf), &s, sizeof s);
-    return 0;
+    return put_user(buf, s);
 }
 
 int64_t sys_prlimit64(uint64_t pid, uint64_t res, uint64_t new_lim, uint64_t old_lim, uint64_t,
                       uint64_t) {
     if (pid != 0 && pid != kPid) return -ESRCH;
     if (res >= 16) return -EINVAL;
-    if (old_lim) {
-        if (!user_ok(old_lim, sizeof(linux_rlimit))) return -EFAULT;
-        memcpy(reinterpret_cast<void*>(old_lim), &g_rlimits[res], sizeof(linux_rlimit));
-    }
+    if (old_lim && put_user(old_lim, g_rlimits[res]) < 0) return -EFAULT;
     if (new_lim) {
-        if (!user_ok(new_lim, sizeof(linux_rlimit))) return -EFAULT;
         linux_rlimit l;
-        memcpy(&l, reinterpret_cast<void*>(new_lim), sizeof l);
+        if (get_user(&l, new_lim) < 0) return -EFAULT;
         if (l.cur > l.max) return -EINVAL;
         if (l.max > g_rlimits[res].max) return -EPERM;
         if (res == 7 && l.cur > 1024) return -EPERM;  // RLIMIT_NOFILE: fixed table
@@ -201,8 +190,9 @@ int64_t sys_setrlimit(uint64_t res, uint64_t lim, uint64_t, uint64_t, uint64_t, 
 int64_t sys_getrandom(uint64_t buf, uint64_t len, uint64_t flags, uint64_t, uint64_t, uint64_t) {
     if (flags & ~7ull) return -EINVAL;
     if (len > (1u << 25)) len = 1u << 25;
-    if (!user_ok(buf, len)) return -EFAULT;
-    random_fill(reinterpret_cast<void*>(buf), len);
+    void* out = user_buffer(buf, len);
+    if (!out) return -EFAULT;
+    random_fill(out, len);
     return static_cast<int64_t>(len);
 }
 
@@ -210,8 +200,7 @@ int64_t sys_sched_getaffinity(uint64_t pid, uint64_t len, uint64_t mask, uint64_
                               uint64_t) {
     if (pid != 0 && pid != kPid) return -ESRCH;
     if (len < 8 || len % 8) return -EINVAL;
-    if (!user_ok(mask, 8)) return -EFAULT;
-    *reinterpret_cast<uint64_t*>(mask) = 1;  // one vCPU
+    if (put_user(mask, uint64_t{1}) < 0) return -EFAULT;  // one vCPU
     return 8;
 }
 
@@ -219,27 +208,17 @@ int64_t sys_rt_sigaction(uint64_t sig, uint64_t act, uint64_t oact, uint64_t siz
                          uint64_t) {
     if (sig < 1 || sig > 64 || size != 8) return -EINVAL;
     if (act && (sig == 9 || sig == 19)) return -EINVAL;  // SIGKILL, SIGSTOP
-    if (oact) {
-        if (!user_ok(oact, sizeof(KSigaction))) return -EFAULT;
-        memcpy(reinterpret_cast<void*>(oact), &g_sigactions[sig], sizeof(KSigaction));
-    }
-    if (act) {
-        if (!user_ok(act, sizeof(KSigaction))) return -EFAULT;
-        memcpy(&g_sigactions[sig], reinterpret_cast<void*>(act), sizeof(KSigaction));
-    }
-    return 0;
+    if (oact && put_user(oact, g_sigactions[sig]) < 0) return -EFAULT;
+    return act ? get_user(&g_sigactions[sig], act) : 0;
 }
 
 int64_t sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oset, uint64_t size, uint64_t,
                            uint64_t) {
     if (size != 8) return -EINVAL;
-    if (oset) {
-        if (!user_ok(oset, 8)) return -EFAULT;
-        *reinterpret_cast<uint64_t*>(oset) = g_sigmask;
-    }
+    if (oset && put_user(oset, g_sigmask) < 0) return -EFAULT;
     if (set) {
-        if (!user_ok(set, 8)) return -EFAULT;
-        const uint64_t s = *reinterpret_cast<uint64_t*>(set);
+        uint64_t s;
+        if (get_user(&s, set) < 0) return -EFAULT;
         switch (how) {
             case 0: g_sigmask |= s; break;   // SIG_BLOCK
             case 1: g_sigmask &= ~s; break;  // SIG_UNBLOCK
@@ -253,15 +232,8 @@ int64_t sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oset, uint64_t s
 
 int64_t sys_sigaltstack(uint64_t ss, uint64_t oss, uint64_t, uint64_t, uint64_t, uint64_t) {
     static uint8_t current[24] = {0, 0, 0, 0, 0, 0, 0, 0, 2 /* SS_DISABLE */};
-    if (oss) {
-        if (!user_ok(oss, 24)) return -EFAULT;
-        memcpy(reinterpret_cast<void*>(oss), current, 24);
-    }
-    if (ss) {
-        if (!user_ok(ss, 24)) return -EFAULT;
-        memcpy(current, reinterpret_cast<void*>(ss), 24);
-    }
-    return 0;
+    if (oss && copy_to_user(oss, current, sizeof current) < 0) return -EFAULT;
+    return ss ? copy_from_user(current, ss, sizeof current) : 0;
 }
 
 // A signal sent to ourselves: there is no asynchronous delivery, so a
@@ -305,16 +277,17 @@ int64_t sys_futex(uint64_t uaddr, uint64_t op, uint64_t val, uint64_t timeout, u
     if (!user_ok(uaddr, 4)) return -EFAULT;
     if (cmd == kWake || cmd == kWakeBitset) return 0;  // nobody else waits
     if (cmd != kWait && cmd != kWaitBitset) return -ENOSYS;
-    if (*reinterpret_cast<volatile uint32_t*>(uaddr) != static_cast<uint32_t>(val)) return -EAGAIN;
+    uint32_t cur;
+    if (get_user(&cur, uaddr) < 0) return -EFAULT;
+    if (cur != static_cast<uint32_t>(val)) return -EAGAIN;
     if (!timeout) {
         // Only another thread could wake us, and there is none: the host
         // reports the deadlock and ends the instance.
         wait_events(0, 0);
         return -EDEADLK;
     }
-    if (!user_ok(timeout, sizeof(linux_timespec))) return -EFAULT;
     linux_timespec ts;
-    memcpy(&ts, reinterpret_cast<void*>(timeout), sizeof ts);
+    if (get_user(&ts, timeout) < 0) return -EFAULT;
     if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return -EINVAL;
     const uint64_t t = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
     uint64_t deadline;
@@ -357,9 +330,8 @@ int64_t sys_rseq(uint64_t area, uint64_t len, uint64_t flags, uint64_t sig, uint
     if (g_rseq) return area == g_rseq && len == g_rseq_len && sig == g_rseq_sig ? -EBUSY : -EINVAL;
     if (len < 32 || area % 32) return -EINVAL;
     if (!user_ok(area, len)) return -EFAULT;
-    auto* r = reinterpret_cast<uint32_t*>(area);
-    r[0] = 0;  // cpu_id_start
-    r[1] = 0;  // cpu_id
+    const uint32_t cpu[2] = {0, 0};  // cpu_id_start, cpu_id
+    if (copy_to_user(area, cpu, sizeof cpu) < 0) return -EFAULT;
     g_rseq = area;
     g_rseq_len = static_cast<uint32_t>(len);
     g_rseq_sig = static_cast<uint32_t>(sig);

@@ -28,9 +28,8 @@ bool clock_now(uint64_t id, int64_t* ns) {
 }
 
 bool read_timespec(uint64_t addr, int64_t* ns) {
-    if (!user_ok(addr, sizeof(linux_timespec))) return false;
     linux_timespec ts;
-    memcpy(&ts, reinterpret_cast<void*>(addr), sizeof ts);
+    if (get_user(&ts, addr) < 0) return false;
     if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) {
         *ns = -1;
         return true;
@@ -39,9 +38,9 @@ bool read_timespec(uint64_t addr, int64_t* ns) {
     return true;
 }
 
-void write_timespec(uint64_t addr, int64_t ns) {
-    linux_timespec ts{ns / 1000000000, ns % 1000000000};
-    memcpy(reinterpret_cast<void*>(addr), &ts, sizeof ts);
+int64_t write_timespec(uint64_t addr, int64_t ns) {
+    const linux_timespec ts{ns / 1000000000, ns % 1000000000};
+    return put_user(addr, ts);
 }
 
 // Sleeps until the monotonic clock reaches deadline.
@@ -52,41 +51,27 @@ void sleep_until(uint64_t deadline) {
 int64_t sys_clock_gettime(uint64_t id, uint64_t tp, uint64_t, uint64_t, uint64_t, uint64_t) {
     int64_t ns;
     if (!clock_now(id, &ns)) return -EINVAL;
-    if (!user_ok(tp, sizeof(linux_timespec))) return -EFAULT;
-    write_timespec(tp, ns);
-    return 0;
+    return write_timespec(tp, ns);
 }
 
 int64_t sys_clock_getres(uint64_t id, uint64_t tp, uint64_t, uint64_t, uint64_t, uint64_t) {
     int64_t ns;
     if (!clock_now(id, &ns)) return -EINVAL;
-    if (tp) {
-        if (!user_ok(tp, sizeof(linux_timespec))) return -EFAULT;
-        write_timespec(tp, 1);
-    }
-    return 0;
+    return tp ? write_timespec(tp, 1) : 0;
 }
 
 int64_t sys_gettimeofday(uint64_t tv, uint64_t tz, uint64_t, uint64_t, uint64_t, uint64_t) {
     if (tv) {
-        if (!user_ok(tv, sizeof(linux_timeval))) return -EFAULT;
         const int64_t ns = realtime_ns();
-        linux_timeval t{ns / 1000000000, (ns % 1000000000) / 1000};
-        memcpy(reinterpret_cast<void*>(tv), &t, sizeof t);
+        const linux_timeval t{ns / 1000000000, (ns % 1000000000) / 1000};
+        if (put_user(tv, t) < 0) return -EFAULT;
     }
-    if (tz) {
-        if (!user_ok(tz, 8)) return -EFAULT;
-        memset(reinterpret_cast<void*>(tz), 0, 8);
-    }
-    return 0;
+    return tz ? clear_user(tz, 8) : 0;  // struct timezone: UTC, no DST
 }
 
 int64_t sys_time(uint64_t t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
     const int64_t s = realtime_ns() / 1000000000;
-    if (t) {
-        if (!user_ok(t, 8)) return -EFAULT;
-        *reinterpret_cast<int64_t*>(t) = s;
-    }
+    if (t && put_user(t, s) < 0) return -EFAULT;
     return s;
 }
 
@@ -96,7 +81,7 @@ int64_t sys_nanosleep(uint64_t req, uint64_t rem, uint64_t, uint64_t, uint64_t, 
     if (ns < 0) return -EINVAL;
     const uint64_t now = monotonic_ns();
     sleep_until(ns > static_cast<int64_t>(~0ull >> 2) ? ~0ull >> 2 : now + static_cast<uint64_t>(ns));
-    if (rem && user_ok(rem, sizeof(linux_timespec))) write_timespec(rem, 0);
+    if (rem) (void)write_timespec(rem, 0);  // the sleep completed; a bad rem is ignored
     return 0;
 }
 
@@ -110,7 +95,7 @@ int64_t sys_clock_nanosleep(uint64_t id, uint64_t flags, uint64_t req, uint64_t 
     constexpr uint64_t kAbstime = 1;
     int64_t rel = (flags & kAbstime) ? ns - now : ns;
     if (rel > 0) sleep_until(monotonic_ns() + static_cast<uint64_t>(rel));
-    if (rem && !(flags & kAbstime) && user_ok(rem, sizeof(linux_timespec))) write_timespec(rem, 0);
+    if (rem && !(flags & kAbstime)) (void)write_timespec(rem, 0);  // as in nanosleep
     return 0;
 }
 

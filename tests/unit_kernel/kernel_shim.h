@@ -39,6 +39,8 @@ void advance_clock(int64_t ns);
 // Registers the net syscalls and points the kernel's net rings at the given
 // buffers (each a struct ember_ring followed by its data area).
 void net_boot(void* rx, uint64_t rx_size, void* tx, uint64_t tx_size);
+// Registers the clock syscalls (src/kernel/time.cpp).
+void time_boot();
 
 // ---- implemented by the test side ----
 void console_write(int fd, const void* buf, size_t len);

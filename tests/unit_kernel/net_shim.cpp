@@ -1,6 +1,8 @@
 // net_shim.cpp - the host end of the kernel's waits and hypercalls for the
 // net tests: k::wait_events and k::hypercall forward to the test's fake VMM
 // (shim::host_wait, shim::host_kick). Kernel headers only (see kernel_shim.h).
+// The clock syscalls (time.cpp) are linked here too: they sleep through the
+// same k::wait_events.
 #include "kernel_shim.h"
 #include "net/net.h"
 
@@ -23,5 +25,7 @@ void net_boot(void* rx, uint64_t rx_size, void* tx, uint64_t tx_size) {
     k::register_net_syscalls();
     k::net::rings_init(rx, rx_size, tx, tx_size);
 }
+
+void time_boot() { k::register_time_syscalls(); }
 
 }  // namespace shim

@@ -93,20 +93,4 @@ int64_t pipe_create(uint32_t flags, File** rd, File** wr);
 // What a blocking pipe operation that can never complete returns (see pipe.cpp).
 int64_t pipe_would_block();
 
-// ---- user memory ------------------------------------------------------------
-// Checked copies between kernel buffers and user addresses (0 or -EFAULT).
-// Zero-length copies touch nothing and always succeed.
-inline int64_t copy_to_user(uint64_t dst, const void* src, uint64_t n) {
-    if (n == 0) return 0;
-    if (!user_ok(dst, n)) return -EFAULT;
-    memcpy(reinterpret_cast<void*>(dst), src, n);
-    return 0;
-}
-inline int64_t copy_from_user(void* dst, uint64_t src, uint64_t n) {
-    if (n == 0) return 0;
-    if (!user_ok(src, n)) return -EFAULT;
-    memcpy(dst, reinterpret_cast<const void*>(src), n);
-    return 0;
-}
-
 }  // namespace k::fs

@@ -149,8 +149,12 @@ int64_t sys_pipe2(uint64_t ufds, uint64_t flags, uint64_t, uint64_t, uint64_t, u
         file_put(wr);
         return b;
     }
-    int32_t fds[2] = {static_cast<int32_t>(a), static_cast<int32_t>(b)};
-    memcpy(reinterpret_cast<void*>(ufds), fds, sizeof fds);
+    const int32_t fds[2] = {static_cast<int32_t>(a), static_cast<int32_t>(b)};
+    if (copy_to_user(ufds, fds, sizeof fds) < 0) {  // checked above: cannot happen today
+        fd_close(a);
+        fd_close(b);
+        return -EFAULT;
+    }
     return 0;
 }
 

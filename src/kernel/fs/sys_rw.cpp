@@ -45,7 +45,7 @@ int64_t iov_rw(File* f, bool write, const linux_iovec* v, uint64_t cnt, int64_t 
     for (uint64_t i = 0; i < cnt && total < kMaxRw; i++) {
         uint64_t len = v[i].iov_len < kMaxRw - total ? v[i].iov_len : kMaxRw - total;
         if (len == 0) continue;
-        auto* buf = reinterpret_cast<void*>(v[i].iov_base);
+        void* buf = user_buffer(v[i].iov_base, len);  // checked by iov_load
         int64_t n;
         if (off < 0 && !write && total > 0 && !f->ops->seekable) {
             // One readv is one read: once some bytes arrived, the later
@@ -86,8 +86,8 @@ int64_t do_rw(uint64_t fd, bool write, uint64_t buf, uint64_t len, int64_t off) 
     if (int64_t r = rw_file(fd, write, off, &f); r < 0) return r;
     if (len == 0) return is_dir(f->inode) ? -EISDIR : 0;
     if (len > kMaxRw) len = kMaxRw;
-    if (!user_ok(buf, len)) return -EFAULT;
-    auto* p = reinterpret_cast<void*>(buf);
+    void* p = user_buffer(buf, len);
+    if (!p) return -EFAULT;
     if (off < 0) return write ? file_write(f, p, len) : file_read(f, p, len);
     return write ? file_pwrite(f, p, len, static_cast<uint64_t>(off))
                  : file_pread(f, p, len, static_cast<uint64_t>(off));
@@ -243,8 +243,8 @@ int64_t do_getdents(uint64_t fd, uint64_t ubuf, uint64_t count, bool wide) {
     if (!is_dir(dir)) return -ENOTDIR;
     if (dir->nlink == 0) return -ENOENT;
     if (count > kMaxRw) count = kMaxRw;
-    if (count && !user_ok(ubuf, count)) return -EFAULT;
-    auto* out = reinterpret_cast<uint8_t*>(ubuf);
+    auto* out = static_cast<uint8_t*>(count ? user_buffer(ubuf, count) : nullptr);
+    if (count && !out) return -EFAULT;
     uint64_t used = 0;
     Dirent* next_entry = dir->first;
     for (;;) {

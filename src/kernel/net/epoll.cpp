@@ -174,7 +174,7 @@ int64_t sys_epoll_ctl(uint64_t epfd, uint64_t op, uint64_t fd_, uint64_t uev, ui
     if (fs::is_reg(f->inode) || fs::is_dir(f->inode)) return -EPERM;
     linux_epoll_event ev{};
     op &= 0xffffffff;
-    if (op != EPOLL_CTL_DEL && fs::copy_from_user(&ev, uev, sizeof ev) < 0) return -EFAULT;
+    if (op != EPOLL_CTL_DEL && copy_from_user(&ev, uev, sizeof ev) < 0) return -EFAULT;
     EpItem* it = find(ep, f, static_cast<int32_t>(fd));
     switch (op) {
         case EPOLL_CTL_ADD: {
@@ -220,8 +220,9 @@ int64_t do_wait(uint64_t epfd, uint64_t uevents, uint64_t maxevents, int64_t tim
     const auto max = static_cast<int32_t>(maxevents);
     if (max <= 0 || static_cast<uint64_t>(max) > 0x7fffffff / sizeof(linux_epoll_event))
         return -EINVAL;
-    if (!user_ok(uevents, static_cast<uint64_t>(max) * sizeof(linux_epoll_event))) return -EFAULT;
-    auto* out = reinterpret_cast<linux_epoll_event*>(uevents);
+    auto* out = static_cast<linux_epoll_event*>(
+        user_buffer(uevents, static_cast<uint64_t>(max) * sizeof(linux_epoll_event)));
+    if (!out) return -EFAULT;
     uint64_t deadline;
     return wait_ready(timeout_ns, &deadline, [&](WakeSet* w) {
         int64_t n = 0;

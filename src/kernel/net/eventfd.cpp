@@ -53,7 +53,7 @@ uint32_t efd_poll(File* f) {
 int64_t efd_ioctl(File* f, uint64_t cmd, uint64_t arg) {
     if (cmd != FIONREAD) return -ENOTTY;
     const int32_t n = efd_of(f)->count ? static_cast<int32_t>(sizeof(uint64_t)) : 0;
-    return fs::copy_to_user(arg, &n, sizeof n);
+    return copy_to_user(arg, &n, sizeof n);
 }
 
 void efd_release(File* f) { kfree(f->priv); }

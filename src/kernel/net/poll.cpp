@@ -29,7 +29,7 @@ int64_t do_poll(uint64_t ufds, uint64_t nfds, int64_t timeout_ns, uint64_t* dead
         p = static_cast<linux_pollfd*>(kcalloc(nfds, sizeof(linux_pollfd)));
         if (!p) return -ENOMEM;
     }
-    int64_t r = fs::copy_from_user(p, ufds, nfds * sizeof(linux_pollfd));
+    int64_t r = copy_from_user(p, ufds, nfds * sizeof(linux_pollfd));
     if (r == 0) {
         r = wait_ready(timeout_ns, deadline, [&](WakeSet* w) {
             int64_t count = 0;
@@ -51,7 +51,7 @@ int64_t do_poll(uint64_t ufds, uint64_t nfds, int64_t timeout_ns, uint64_t* dead
             return count;
         });
     }
-    if (r >= 0 && fs::copy_to_user(ufds, p, nfds * sizeof(linux_pollfd)) < 0) r = -EFAULT;
+    if (r >= 0 && copy_to_user(ufds, p, nfds * sizeof(linux_pollfd)) < 0) r = -EFAULT;
     if (p != fast) kfree(p);
     return r;
 }
@@ -72,7 +72,7 @@ int64_t sys_ppoll(uint64_t ufds, uint64_t nfds, uint64_t uts, uint64_t, uint64_t
     if (r >= 0 && uts && ns > 0) {
         const int64_t left = r == 0 ? 0 : remaining_ns(deadline);
         linux_timespec ts{left / 1000000000, left % 1000000000};
-        fs::copy_to_user(uts, &ts, sizeof ts);  // Linux ignores a failure here too
+        (void)put_user(uts, ts);  // Linux ignores a failure here too
     }
     return r;
 }
@@ -93,7 +93,7 @@ int64_t do_select(uint64_t nfds, uint64_t urd, uint64_t uwr, uint64_t uex, int64
     uint64_t in[3][kSetWords] = {}, out[3][kSetWords];
     const uint64_t uset[3] = {urd, uwr, uex};
     for (int k = 0; k < 3; k++)
-        if (uset[k] && fs::copy_from_user(in[k], uset[k], bytes) < 0) return -EFAULT;
+        if (uset[k] && copy_from_user(in[k], uset[k], bytes) < 0) return -EFAULT;
     // Bits past nfds in the last byte are ignored.
     if (nfds % 64)
         for (auto& set : in) set[words - 1] &= (1ull << (nfds % 64)) - 1;
@@ -126,7 +126,7 @@ int64_t do_select(uint64_t nfds, uint64_t urd, uint64_t uwr, uint64_t uex, int64
     });
     if (r < 0) return r;
     for (int k = 0; k < 3; k++)
-        if (uset[k] && fs::copy_to_user(uset[k], out[k], bytes) < 0) return -EFAULT;
+        if (uset[k] && copy_to_user(uset[k], out[k], bytes) < 0) return -EFAULT;
     return r;
 }
 
@@ -134,7 +134,7 @@ int64_t sys_select(uint64_t nfds, uint64_t rd, uint64_t wr, uint64_t ex, uint64_
     int64_t ns = kInfinite;
     linux_timeval tv;
     if (utv) {
-        if (fs::copy_from_user(&tv, utv, sizeof tv) < 0) return -EFAULT;
+        if (copy_from_user(&tv, utv, sizeof tv) < 0) return -EFAULT;
         if (tv.tv_sec < 0 || tv.tv_usec < 0) return -EINVAL;
         // Linux normalises large tv_usec values instead of failing.
         ns = tv.tv_sec >= 4000000000ll || tv.tv_usec >= 4000000000000000ll
@@ -146,7 +146,7 @@ int64_t sys_select(uint64_t nfds, uint64_t rd, uint64_t wr, uint64_t ex, uint64_
     if (r >= 0 && utv && ns > 0) {
         const int64_t left = r == 0 ? 0 : remaining_ns(deadline);
         tv = {left / 1000000000, (left % 1000000000) / 1000};
-        fs::copy_to_user(utv, &tv, sizeof tv);
+        (void)put_user(utv, tv);  // as in ppoll
     }
     return r;
 }
@@ -161,7 +161,7 @@ int64_t sys_pselect6(uint64_t nfds, uint64_t rd, uint64_t wr, uint64_t ex, uint6
     if (r >= 0 && uts && ns > 0) {
         const int64_t left = r == 0 ? 0 : remaining_ns(deadline);
         linux_timespec ts{left / 1000000000, left % 1000000000};
-        fs::copy_to_user(uts, &ts, sizeof ts);
+        (void)put_user(uts, ts);  // as in ppoll
     }
     return r;
 }

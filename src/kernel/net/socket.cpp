@@ -508,7 +508,7 @@ int64_t sock_ioctl_op(File* f, uint64_t cmd, uint64_t arg) {
         default:
             return -ENOTTY;
     }
-    return fs::copy_to_user(arg, &n, sizeof n);
+    return copy_to_user(arg, &n, sizeof n);
 }
 
 uint32_t sock_poll_op(File* f) {

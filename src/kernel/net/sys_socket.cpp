@@ -30,7 +30,7 @@ bool v4_mapped(const uint8_t* a) {
 int64_t addr_in(const Socket* s, uint64_t uaddr, uint64_t len, ember_net_addr* out) {
     if (len > kMaxSockaddr || len < sizeof(uint16_t)) return -EINVAL;
     uint8_t buf[sizeof(linux_sockaddr_in6)] = {};
-    if (fs::copy_from_user(buf, uaddr, len < sizeof buf ? len : sizeof buf) < 0) return -EFAULT;
+    if (copy_from_user(buf, uaddr, len < sizeof buf ? len : sizeof buf) < 0) return -EFAULT;
     uint16_t family;
     memcpy(&family, buf, sizeof family);
     memset(out, 0, sizeof *out);
@@ -90,7 +90,7 @@ uint32_t addr_format(const Socket* s, const ember_net_addr& a, uint8_t* buf) {
 int64_t addrlen_in(uint64_t uaddr, uint64_t ulen, int32_t* len) {
     *len = 0;
     if (!uaddr) return 0;
-    if (fs::copy_from_user(len, ulen, sizeof *len) < 0) return -EFAULT;
+    if (copy_from_user(len, ulen, sizeof *len) < 0) return -EFAULT;
     if (*len < 0) return -EINVAL;
     if (*len && !user_ok(uaddr, static_cast<uint64_t>(*len))) return -EFAULT;
     return 0;
@@ -103,8 +103,8 @@ int64_t addr_out(const Socket* s, const ember_net_addr& a, uint64_t uaddr, uint6
     if (!uaddr) return 0;
     uint8_t buf[sizeof(linux_sockaddr_in6)];
     const int32_t n = static_cast<int32_t>(addr_format(s, a, buf));
-    if (fs::copy_to_user(uaddr, buf, static_cast<uint64_t>(n < cap ? n : cap)) < 0) return -EFAULT;
-    return fs::copy_to_user(ulen, &n, sizeof n);
+    if (copy_to_user(uaddr, buf, static_cast<uint64_t>(n < cap ? n : cap)) < 0) return -EFAULT;
+    return copy_to_user(ulen, &n, sizeof n);
 }
 
 // Gives s a local address if it has none: the any-address and an ephemeral
@@ -325,9 +325,10 @@ int64_t do_send(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags) {
     flags &= 0xffffffff;
     if (flags & MSG_OOB) return -EOPNOTSUPP;
     if (len > fs::kMaxRw) len = fs::kMaxRw;
-    if (len && !user_ok(buf, len)) return -EFAULT;
+    const void* p = len ? user_buffer(buf, len) : nullptr;
+    if (len && !p) return -EFAULT;
     const bool nonblock = (f->flags & O_NONBLOCK) || (flags & MSG_DONTWAIT);
-    return sock_send(s, reinterpret_cast<const void*>(buf), len, nonblock);
+    return sock_send(s, p, len, nonblock);
 }
 
 int64_t do_recv(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags) {
@@ -337,9 +338,12 @@ int64_t do_recv(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags) {
     flags &= 0xffffffff;
     if (flags & MSG_OOB) return -EINVAL;  // no urgent data
     if (len > fs::kMaxRw) len = fs::kMaxRw;
-    if (len && !(flags & MSG_TRUNC) && !user_ok(buf, len)) return -EFAULT;
+    // MSG_TRUNC discards the data, so the buffer is never touched.
+    const bool touch = len && !(flags & MSG_TRUNC);
+    void* p = touch ? user_buffer(buf, len) : nullptr;
+    if (touch && !p) return -EFAULT;
     const bool nonblock = (f->flags & O_NONBLOCK) || (flags & MSG_DONTWAIT);
-    return sock_recv(s, reinterpret_cast<void*>(buf), len, flags & kRecvFlags, nonblock);
+    return sock_recv(s, p, len, flags & kRecvFlags, nonblock);
 }
 
 int64_t sys_sendto(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, uint64_t, uint64_t) {
@@ -353,7 +357,7 @@ int64_t sys_recvfrom(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, ui
     if (r >= 0 && uaddr && ulen) {
         // TCP reports no source address: the length comes back as 0.
         const int32_t zero = 0;
-        if (fs::copy_to_user(ulen, &zero, sizeof zero) < 0) return -EFAULT;
+        if (copy_to_user(ulen, &zero, sizeof zero) < 0) return -EFAULT;
     }
     return r;
 }
@@ -369,7 +373,7 @@ int64_t msg_iov(const linux_msghdr& m, linux_iovec* fast, linux_iovec** out) {
         v = static_cast<linux_iovec*>(kcalloc(m.msg_iovlen, sizeof(linux_iovec)));
         if (!v) return -ENOMEM;
     }
-    int64_t r = fs::copy_from_user(v, m.msg_iov, m.msg_iovlen * sizeof(linux_iovec));
+    int64_t r = copy_from_user(v, m.msg_iov, m.msg_iovlen * sizeof(linux_iovec));
     uint64_t total = 0;
     for (uint64_t i = 0; r == 0 && i < m.msg_iovlen; i++) {
         if (v[i].iov_len > INT64_MAX - total)
@@ -393,7 +397,7 @@ int64_t sys_sendmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
     flags &= 0xffffffff;
     if (flags & MSG_OOB) return -EOPNOTSUPP;
     linux_msghdr m;
-    if (fs::copy_from_user(&m, umsg, sizeof m) < 0) return -EFAULT;
+    if (copy_from_user(&m, umsg, sizeof m) < 0) return -EFAULT;
     linux_iovec fast[kFastIov];
     linux_iovec* v;
     const int64_t cnt = msg_iov(m, fast, &v);
@@ -405,7 +409,8 @@ int64_t sys_sendmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
         uint64_t len = v[i].iov_len;
         if (len > fs::kMaxRw - total) len = fs::kMaxRw - total;
         if (len == 0) continue;
-        const int64_t n = sock_send(s, reinterpret_cast<const void*>(v[i].iov_base), len, nonblock);
+        // Checked by msg_iov.
+        const int64_t n = sock_send(s, user_buffer(v[i].iov_base, len), len, nonblock);
         if (n < 0) {
             err = n;
             break;
@@ -426,7 +431,7 @@ int64_t sys_recvmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
     flags &= 0xffffffff;
     if (flags & MSG_OOB) return -EINVAL;
     linux_msghdr m;
-    if (fs::copy_from_user(&m, umsg, sizeof m) < 0) return -EFAULT;
+    if (copy_from_user(&m, umsg, sizeof m) < 0) return -EFAULT;
     linux_iovec fast[kFastIov];
     linux_iovec* v;
     const int64_t cnt = msg_iov(m, fast, &v);
@@ -444,7 +449,7 @@ int64_t sys_recvmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
         // take only what is already buffered (unless MSG_WAITALL).
         const bool nb = nonblock || (total > 0 && !waitall);
         const int64_t n =
-            sock_recv(s, reinterpret_cast<void*>(v[i].iov_base), len, flags & kRecvFlags, nb);
+            sock_recv(s, user_buffer(v[i].iov_base, len), len, flags & kRecvFlags, nb);
         if (n < 0) {
             err = n;
             break;
@@ -462,7 +467,7 @@ int64_t sys_recvmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
     m.msg_namelen = 0;
     m.msg_controllen = 0;
     m.msg_flags = 0;
-    if (fs::copy_to_user(umsg, &m, sizeof m) < 0) return -EFAULT;
+    if (copy_to_user(umsg, &m, sizeof m) < 0) return -EFAULT;
     return static_cast<int64_t>(total);
 }
 
@@ -510,7 +515,7 @@ const IntOpt* find_opt(uint64_t level, uint64_t name) {
 int64_t timeo_in(uint64_t uval, uint64_t len, int64_t* ns) {
     linux_timeval tv;
     if (len < sizeof tv) return -EINVAL;
-    if (fs::copy_from_user(&tv, uval, sizeof tv) < 0) return -EFAULT;
+    if (copy_from_user(&tv, uval, sizeof tv) < 0) return -EFAULT;
     if (tv.tv_usec < 0 || tv.tv_usec >= 1000000) return -EDOM;
     if (tv.tv_sec < 0) {
         *ns = 0;  // Linux: a negative timeout means "none"
@@ -532,7 +537,7 @@ int64_t sys_setsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval
     if (level == SOL_SOCKET && name == SO_LINGER) {
         linux_linger l;
         if (len < sizeof l) return -EINVAL;
-        if (fs::copy_from_user(&l, uval, sizeof l) < 0) return -EFAULT;
+        if (copy_from_user(&l, uval, sizeof l) < 0) return -EFAULT;
         s->opt_linger_on = l.l_onoff != 0;
         s->opt_linger_secs = l.l_linger < 0 ? 0 : l.l_linger;
         return 0;
@@ -553,7 +558,7 @@ int64_t sys_setsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval
     if (level == IPPROTO_IPV6 && s->family != AF_INET6) return -ENOPROTOOPT;
     int32_t v;
     if (len < sizeof v) return -EINVAL;
-    if (fs::copy_from_user(&v, uval, sizeof v) < 0) return -EFAULT;
+    if (copy_from_user(&v, uval, sizeof v) < 0) return -EFAULT;
     switch (o->kind) {
         case OptKind::kBool:
             v = v != 0;
@@ -582,7 +587,7 @@ int64_t sys_getsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval
     level &= 0xffffffff;
     name &= 0xffffffff;
     int32_t len;
-    if (fs::copy_from_user(&len, ulen, sizeof len) < 0) return -EFAULT;
+    if (copy_from_user(&len, ulen, sizeof len) < 0) return -EFAULT;
     if (len < 0) return -EINVAL;
     net_poll_rx();
     uint8_t buf[64] = {};
@@ -638,8 +643,8 @@ int64_t sys_getsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval
     }
     if (n == sizeof(int32_t)) memcpy(buf, &v, sizeof v);
     if (len > n) len = n;
-    if (fs::copy_to_user(uval, buf, static_cast<uint64_t>(len)) < 0) return -EFAULT;
-    return fs::copy_to_user(ulen, &len, sizeof len);
+    if (copy_to_user(uval, buf, static_cast<uint64_t>(len)) < 0) return -EFAULT;
+    return copy_to_user(ulen, &len, sizeof len);
 }
 
 }  // namespace

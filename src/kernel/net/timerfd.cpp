@@ -63,7 +63,7 @@ int64_t tfd_ioctl(File* f, uint64_t cmd, uint64_t arg) {
     constexpr uint64_t kSetTicks = 0x40085400;  // TFD_IOC_SET_TICKS
     if (cmd != kSetTicks) return -ENOTTY;
     uint64_t v;
-    if (fs::copy_from_user(&v, arg, sizeof v) < 0) return -EFAULT;
+    if (copy_from_user(&v, arg, sizeof v) < 0) return -EFAULT;
     if (v == 0) return -EINVAL;
     TimerFd* t = tfd_of(f);
     t->ticks = v;
@@ -104,7 +104,7 @@ int64_t put_setting(TimerFd* t, uint64_t uout) {
         {static_cast<int64_t>(t->interval / 1000000000),
          static_cast<int64_t>(t->interval % 1000000000)},
         {static_cast<int64_t>(left / 1000000000), static_cast<int64_t>(left % 1000000000)}};
-    return fs::copy_to_user(uout, &its, sizeof its);
+    return copy_to_user(uout, &its, sizeof its);
 }
 
 int64_t sys_timerfd_create(uint64_t clock, uint64_t flags, uint64_t, uint64_t, uint64_t, uint64_t) {
@@ -127,7 +127,7 @@ int64_t sys_timerfd_settime(uint64_t fd, uint64_t flags, uint64_t unew, uint64_t
     flags &= 0xffffffff;
     if (flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)) return -EINVAL;
     linux_itimerspec its;
-    if (fs::copy_from_user(&its, unew, sizeof its) < 0) return -EFAULT;
+    if (copy_from_user(&its, unew, sizeof its) < 0) return -EFAULT;
     if (!valid(its.it_interval) || !valid(its.it_value)) return -EINVAL;
     if (uold) {
         if (int64_t r = put_setting(t, uold); r < 0) return r;

@@ -49,7 +49,7 @@ uint64_t deadline_after(int64_t ns) {
 
 int64_t timespec_in(uint64_t uts, int64_t* ns) {
     linux_timespec ts;
-    if (fs::copy_from_user(&ts, uts, sizeof ts) < 0) return -EFAULT;
+    if (copy_from_user(&ts, uts, sizeof ts) < 0) return -EFAULT;
     if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return -EINVAL;
     *ns = ts.tv_sec >= 9000000000ll ? INT64_MAX : ts.tv_sec * 1000000000ll + ts.tv_nsec;
     return 0;
