@@ -38,7 +38,7 @@ TEST_F(NetTest, SocketIsAnFdWithSocketModeAndFlags) {
     EXPECT_TRUE(S_ISSOCK(s.st_mode));
     EXPECT_EQ(sys(SYS_fcntl, static_cast<uint64_t>(fd), F_GETFD), FD_CLOEXEC);
     EXPECT_TRUE(sys(SYS_fcntl, static_cast<uint64_t>(fd), F_GETFL) & O_NONBLOCK);
-    EXPECT_EQ(recv(fd, 10), "<" + std::to_string(-ENOTCONN) + ">");
+    EXPECT_EQ(recv(fd, 10), fstest::errno_text(-ENOTCONN));
     EXPECT_EQ(send(fd, "x"), -EPIPE);  // an unconnected TCP socket, as Linux
     EXPECT_EQ(sys(SYS_accept4, static_cast<uint64_t>(fd), 0, 0, 0), -EINVAL);  // not listening
     EXPECT_EQ(sys(SYS_shutdown, static_cast<uint64_t>(fd), SHUT_WR), -ENOTCONN);
@@ -348,7 +348,7 @@ TEST_F(NetTest, PeekTruncAndWaitall) {
     EXPECT_EQ(recv(fd, 4), "llo ");
     host().later(EMBER_NET_DATA, s, 0, "!!!");
     EXPECT_EQ(recv(fd, 8, MSG_WAITALL), "world!!!");
-    EXPECT_EQ(recv(fd, 1, MSG_DONTWAIT), "<" + std::to_string(-EAGAIN) + ">");
+    EXPECT_EQ(recv(fd, 1, MSG_DONTWAIT), fstest::errno_text(-EAGAIN));
     int n = -1;
     host().push(EMBER_NET_DATA, s, 0, "12345");
     ASSERT_EQ(sys(SYS_ioctl, static_cast<uint64_t>(fd), FIONREAD, P(&n)), 0);
@@ -382,7 +382,7 @@ TEST_F(NetTest, ResetByTheHostIsEconnresetOnceThenEofAndEpipeOnWrite) {
     host().drain();
     ASSERT_EQ(host().sent_of(EMBER_NET_CLOSE).size(), 1u);
     EXPECT_EQ(recv(fd, 100), "partial");
-    EXPECT_EQ(recv(fd, 100), "<" + std::to_string(-ECONNRESET) + ">");
+    EXPECT_EQ(recv(fd, 100), fstest::errno_text(-ECONNRESET));
     EXPECT_EQ(recv(fd, 100), "");
     EXPECT_EQ(send(fd, "x", MSG_NOSIGNAL), -EPIPE);
     host().clear_sent();
@@ -682,7 +682,7 @@ TEST_F(NetTest, ReceiveTimeoutEndsABlockingRead) {
         sys(SYS_setsockopt, static_cast<uint64_t>(fd), SOL_SOCKET, SO_RCVTIMEO, P(&tv), sizeof tv),
         0);
     const int64_t t0 = shim::clock_ns();
-    EXPECT_EQ(recv(fd, 10), "<" + std::to_string(-EAGAIN) + ">");
+    EXPECT_EQ(recv(fd, 10), fstest::errno_text(-EAGAIN));
     EXPECT_GE(shim::clock_ns() - t0, 200000000);
 }
 
@@ -697,13 +697,13 @@ TEST_F(NetTest, MalformedRxRecordsAreDroppedAndLogged) {
     memcpy(host().rx() + EMBER_RING_DATA + r->head % FakeHost::kRxCap, &bad, sizeof bad);
     r->head += 32;
     fstest::g_log.clear();
-    EXPECT_EQ(recv(fd, 10, MSG_DONTWAIT), "<" + std::to_string(-EAGAIN) + ">");
+    EXPECT_EQ(recv(fd, 10, MSG_DONTWAIT), fstest::errno_text(-EAGAIN));
     EXPECT_EQ(r->tail, r->head);
     ASSERT_FALSE(fstest::g_log.empty());
     EXPECT_NE(fstest::g_log.back().find("rx ring"), std::string::npos);
     // Counters out of range are reset too, and the ring keeps working.
     r->head = r->tail + FakeHost::kRxCap + 16;
-    EXPECT_EQ(recv(fd, 10, MSG_DONTWAIT), "<" + std::to_string(-EAGAIN) + ">");
+    EXPECT_EQ(recv(fd, 10, MSG_DONTWAIT), fstest::errno_text(-EAGAIN));
     EXPECT_EQ(r->tail, r->head);
     host().push(EMBER_NET_DATA, s, 0, "fine");
     EXPECT_EQ(recv(fd, 10), "fine");

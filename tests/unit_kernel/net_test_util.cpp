@@ -193,7 +193,7 @@ std::string NetTest::recv(int64_t fd, size_t n, int flags) {
     std::string buf(n, '\0');
     int64_t r = sys(SYS_recvfrom, static_cast<uint64_t>(fd), fstest::P(buf.data()), n,
                     static_cast<uint64_t>(flags), 0, 0);
-    if (r < 0) return "<" + std::to_string(r) + ">";
+    if (r < 0) return fstest::errno_text(r);
     buf.resize(static_cast<size_t>(r));
     return buf;
 }
