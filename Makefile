@@ -2,7 +2,7 @@
 BUILD ?= build
 PRESET ?= release
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps build run test bench tidy clean
 
 all: build
 
@@ -21,6 +21,10 @@ test: build
 
 bench: build
 	@./bench/run_all.sh $(BUILD)
+
+# clang-tidy with .clang-tidy's checks (several minutes on 2 cores: not in CI).
+tidy: build
+	@./scripts/tidy.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -140,7 +140,8 @@ int main(int argc, char** argv) {
         }
         for (int i = 0; i < n; ++i, ++done) {
             VmConfig rc;
-            rc.stdin_fd = pipe_with(request, true, nullptr);
+            const int stdin_fd = pipe_with(request, true, nullptr);  // closed after the run
+            rc.stdin_fd = stdin_fd;
             int64_t t_response = 0;
             rc.console = [&t_response](int fd, const char*, size_t) {
                 if (fd == 1 && !t_response) t_response = now_ns();
@@ -156,7 +157,7 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "restore_bench: restored instance failed: %s\n", r.message.c_str());
                 return 1;
             }
-            close(rc.stdin_fd);
+            close(stdin_fd);
             to_first_insn.push_back(r.stats.first_insn_us);
             restore_setup.push_back(r.stats.create_us);
             to_response.push_back(static_cast<double>(t_response - t0) / 1e3);

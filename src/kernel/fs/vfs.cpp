@@ -28,6 +28,8 @@ uint64_t name_hash(const Inode* dir, const char* name, uint32_t len) {
 }
 
 bool hash_resize(uint64_t n) {
+    // An array of pointers: the size of a pointer is meant.
+    // NOLINTNEXTLINE(bugprone-sizeof-expression)
     auto** b = static_cast<Dirent**>(kcalloc(n, sizeof(Dirent*)));
     if (!b) return false;
     for (uint64_t i = 0; g_hash.buckets && i <= g_hash.mask; i++) {
