@@ -12,6 +12,7 @@
 
 #include "abi/ember_abi.h"
 #include "common/clock.h"
+#include "vmm/guest_msrs.h"
 #include "vmm/hypercalls.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm_impl.h"
@@ -75,8 +76,25 @@ Status Vm::Impl::load_snapshot_state() {
     return Status::ok();
 }
 
+// Every vCPU register a guest can write, from the snapshot; then a new
+// clock base (the TSC) and, on PVM, native mode.
 Status Vm::Impl::load_vcpu_state() {
-    const snapshot::VcpuState& v = snap_->vcpu();
+    if (auto s = write_vcpu_state(snap_->vcpu()); !s) return s;
+    tsc_base_ = __rdtsc();
+    const int64_t now = mono_ns();
+    host_mono_at_tsc_base_ = now;
+    // Monotonic time continues from at least where the snapshot left it.
+    mono_base_ = std::max(now, snap_->vmm().guest_mono_ns);
+    std::vector<std::pair<uint32_t, uint64_t>> msrs = {{kMsrTsc, tsc_base_}};
+    // A guest at CPL 0 can clear native mode; it is not in the snapshot.
+    if (kind_ == HostKind::kPvm) msrs.push_back({kMsrPvmCtl, 1});
+    return shell_.vcpu.set_msrs(msrs);
+}
+
+// Sets the vCPU to `v` (but its TSC). The event state (pending or injected
+// exceptions, interrupts, NMIs, the interrupt shadow) is not in `v`: a
+// snapshot is only taken with none (check_events_clean), so it is cleared.
+Status Vm::Impl::write_vcpu_state(const snapshot::VcpuState& v) {
     const int fd = shell_.vcpu.fd();
     if (ioctl(fd, KVM_SET_SREGS, &v.sregs) < 0) return Status::from_errno("KVM_SET_SREGS");
     kvm_xcrs xcrs{};
@@ -86,15 +104,59 @@ Status Vm::Impl::load_vcpu_state() {
     if (ioctl(fd, KVM_SET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_SET_XCRS");
     if (ioctl(fd, kIoctlSetXsave, &v.xsave) < 0) return Status::from_errno("KVM_SET_XSAVE");
     if (ioctl(fd, KVM_SET_REGS, &v.regs) < 0) return Status::from_errno("KVM_SET_REGS");
-    tsc_base_ = __rdtsc();
-    const int64_t now = mono_ns();
-    host_mono_at_tsc_base_ = now;
-    // Monotonic time continues from at least where the snapshot left it.
-    mono_base_ = std::max(now, snap_->vmm().guest_mono_ns);
-    auto msrs = v.msrs;
-    msrs.push_back({kMsrTsc, tsc_base_});
-    if (kind_ == HostKind::kPvm) msrs.push_back({kMsrPvmCtl, 1});
-    return shell_.vcpu.set_msrs(msrs);
+    kvm_debugregs dr = v.debugregs;
+    dr.flags = 0;
+    if (ioctl(fd, KVM_SET_DEBUGREGS, &dr) < 0) return Status::from_errno("KVM_SET_DEBUGREGS");
+    kvm_vcpu_events ev{};
+    ev.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+    if (ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) < 0) return Status::from_errno("KVM_SET_VCPU_EVENTS");
+    return shell_.vcpu.set_msrs(v.msrs);
+}
+
+// Every register write_vcpu_state() sets, and the TSC. `msr_indices`: the
+// MSRs to read (each must be readable).
+Status Vm::Impl::read_vcpu_state(const std::vector<uint32_t>& msr_indices,
+                                 snapshot::VcpuState* v) {
+    const int fd = shell_.vcpu.fd();
+    if (ioctl(fd, KVM_GET_REGS, &v->regs) < 0) return Status::from_errno("KVM_GET_REGS");
+    if (ioctl(fd, KVM_GET_SREGS, &v->sregs) < 0) return Status::from_errno("KVM_GET_SREGS");
+    if (ioctl(fd, kIoctlGetXsave, &v->xsave) < 0) return Status::from_errno("KVM_GET_XSAVE");
+    kvm_xcrs xcrs{};
+    if (ioctl(fd, KVM_GET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_GET_XCRS");
+    for (uint32_t i = 0; i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; ++i)
+        if (xcrs.xcrs[i].xcr == 0) v->xcr0 = xcrs.xcrs[i].value;
+    if (ioctl(fd, KVM_GET_DEBUGREGS, &v->debugregs) < 0)
+        return Status::from_errno("KVM_GET_DEBUGREGS");
+    v->debugregs.flags = 0;
+    v->msrs.clear();
+    for (uint32_t idx : msr_indices) v->msrs.push_back({idx, 0});
+    if (!shell_.vcpu.get_msrs(&v->msrs)) return Status::error("KVM_GET_MSRS failed");
+    if (!shell_.vcpu.get_msr(kMsrTsc, &v->tsc)) return Status::error("cannot read the guest TSC");
+    return Status::ok();
+}
+
+// The allowlisted MSRs this vCPU keeps (guest_msrs.h) that KVM reads and
+// lets the VMM write back unchanged: those a restore can set again.
+std::vector<uint32_t> Vm::Impl::restorable_guest_msrs() {
+    std::vector<uint32_t> out;
+    for (uint32_t idx : guest_msrs_to_save(sys_->msr_index_list())) {
+        uint64_t value = 0;
+        if (shell_.vcpu.get_msr(idx, &value) && shell_.vcpu.set_msrs({{idx, value}}))
+            out.push_back(idx);
+    }
+    return out;
+}
+
+// A snapshot carries no event state: refuse one with an exception,
+// interrupt or NMI pending or being delivered, or in an interrupt shadow.
+Status Vm::Impl::check_events_clean() {
+    kvm_vcpu_events ev{};
+    if (ioctl(shell_.vcpu.fd(), KVM_GET_VCPU_EVENTS, &ev) < 0)
+        return Status::from_errno("KVM_GET_VCPU_EVENTS");
+    if (ev.exception.injected || ev.exception.pending || ev.interrupt.injected ||
+        ev.interrupt.shadow || ev.nmi.injected || ev.nmi.pending || ev.smi.smm || ev.smi.pending)
+        return Status::error("the vCPU has an exception, interrupt or NMI in flight");
+    return Status::ok();
 }
 
 // Clock base, fresh entropy: the boot-info page is rewritten (this is the
@@ -167,19 +229,9 @@ Status Vm::Impl::put_back_written_pages() {
 
 Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
     if (auto s = complete_pending_io(); !s) return s;
+    if (auto s = check_events_clean(); !s) return s;
     snapshot::VcpuState v;
-    const int fd = shell_.vcpu.fd();
-    if (ioctl(fd, KVM_GET_REGS, &v.regs) < 0) return Status::from_errno("KVM_GET_REGS");
-    if (ioctl(fd, KVM_GET_SREGS, &v.sregs) < 0) return Status::from_errno("KVM_GET_SREGS");
-    if (ioctl(fd, kIoctlGetXsave, &v.xsave) < 0) return Status::from_errno("KVM_GET_XSAVE");
-    kvm_xcrs xcrs{};
-    if (ioctl(fd, KVM_GET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_GET_XCRS");
-    for (uint32_t i = 0; i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; ++i)
-        if (xcrs.xcrs[i].xcr == 0) v.xcr0 = xcrs.xcrs[i].value;
-    v.msrs = {{kMsrStar, 0},   {kMsrLstar, 0},  {kMsrCstar, 0},       {kMsrSfmask, 0},
-              {kMsrFsBase, 0}, {kMsrGsBase, 0}, {kMsrKernelGsBase, 0}};
-    if (!shell_.vcpu.get_msrs(&v.msrs)) return Status::error("KVM_GET_MSRS failed");
-    if (!shell_.vcpu.get_msr(kMsrTsc, &v.tsc)) return Status::error("cannot read the guest TSC");
+    if (auto s = read_vcpu_state(restorable_guest_msrs(), &v); !s) return s;
     if (net_->open_streams() > 0)
         return Status::error(
             "the guest has open connections; only an idle instance can be snapshotted");
@@ -215,6 +267,23 @@ void Vm::Impl::learn_working_set() {
         if (states[i] == GuestMemory::PageState::kCopied) ws.written.push_back(i);
     }
     snap_->record_working_set(std::move(ws));
+}
+
+Result<snapshot::VcpuState> Vm::vcpu_state() {
+    if (impl_->running_) return Status::error("the VM is running");
+    std::vector<uint32_t> msrs;
+    if (impl_->snap_)
+        for (const auto& m : impl_->snap_->vcpu().msrs) msrs.push_back(m.first);
+    else
+        msrs = impl_->restorable_guest_msrs();
+    snapshot::VcpuState v;
+    if (auto s = impl_->read_vcpu_state(msrs, &v); !s) return s;
+    return v;
+}
+
+Status Vm::set_vcpu_state(const snapshot::VcpuState& state) {
+    if (impl_->running_) return Status::error("the VM is running");
+    return impl_->write_vcpu_state(state);
 }
 
 }  // namespace ember
