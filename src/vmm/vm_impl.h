@@ -66,6 +66,7 @@ struct Vm::Impl {
     Status refresh_boot_info();
     Status reset(VmConfig cfg);
     Status put_back_written_pages();
+    Status restore_page_range(uint64_t gpa, uint64_t len);
     Status take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof);
     Status complete_pending_io();
     void learn_working_set();

@@ -184,12 +184,20 @@ Status Vm::Impl::reset(VmConfig cfg) {
         return Status::error("only a reusable restored VM can be reset");
     if (running_) return Status::error("cannot reset a running VM");
     t_start_ = mono_ns();
-    if (auto s = put_back_written_pages(); !s) return s;
     {
-        std::lock_guard lock(console_mu_);  // the doorbell handler reads cfg_
+        // The I/O thread may still serve a doorbell of the last instance:
+        // from here on it drains the snapshot's console ring to the new
+        // instance's console, and it never sees a half-restored ring.
+        std::lock_guard lock(console_mu_);
         cfg_ = std::move(cfg);
         cfg_.reusable = true;
+        if (auto s = restore_page_range(EMBER_GPA_CONSOLE, EMBER_PAGE_SIZE); !s) return s;
     }
+    // KVM completes an I/O exit on the next KVM_RUN (advancing RIP, or
+    // writing RAX for an IN): do it now, before the snapshot's registers
+    // are loaded, not in the next instance.
+    if (auto s = complete_pending_io(); !s) return s;
+    if (auto s = put_back_written_pages(); !s) return s;
     net_.reset();
     return load_snapshot_state();
 }
@@ -199,31 +207,37 @@ Status Vm::Impl::reset(VmConfig cfg) {
 // writes (boot info, hypercall page, rings). Everything else is unchanged
 // and stays mapped, so the next instance starts without page faults.
 Status Vm::Impl::put_back_written_pages() {
-    const uint8_t* pristine = snap_->pristine();
-    if (!pristine) return Status::error("cannot map the snapshot memory");
     // Every page copied on write since the mapping was made, by the guest or
     // by us. (KVM's dirty log would tell the same for the guest's writes,
     // but write-protecting pages makes each first write in an instance a
     // fault: several times slower here than reading pagemap once.)
     std::vector<GuestMemory::PageState> states;
     if (auto st = mem_.page_states(&states); !st) return st;
-    // Copies page by page, skipping pages that already match: writing an
-    // unchanged page would copy it on write for nothing.
-    auto restore_range = [&](uint64_t gpa, uint64_t len) {
-        for (uint64_t off = 0; off < len; off += EMBER_PAGE_SIZE) {
-            uint8_t* dst = mem_.host_base() + gpa + off;
-            const uint8_t* src = pristine + gpa + off;
-            if (std::memcmp(dst, src, EMBER_PAGE_SIZE) != 0) std::memcpy(dst, src, EMBER_PAGE_SIZE);
-        }
-    };
     for (uint64_t page = 0; page < states.size(); ++page)
         if (states[page] == GuestMemory::PageState::kCopied)
-            restore_range(page * EMBER_PAGE_SIZE, EMBER_PAGE_SIZE);
-    restore_range(EMBER_GPA_BOOT_INFO, 2 * EMBER_PAGE_SIZE);  // boot info, hypercall page
-    restore_range(EMBER_GPA_CONSOLE, EMBER_PAGE_SIZE);
-    restore_range(EMBER_GPA_STDIN, EMBER_STDIN_SIZE);
-    restore_range(EMBER_GPA_NET_RX, EMBER_NET_RX_SIZE);
-    restore_range(EMBER_GPA_NET_TX, EMBER_PAGE_SIZE);
+            if (auto st = restore_page_range(page * EMBER_PAGE_SIZE, EMBER_PAGE_SIZE); !st)
+                return st;
+    struct Range {
+        uint64_t gpa, len;
+    };
+    for (Range r : {Range{EMBER_GPA_BOOT_INFO, 2 * EMBER_PAGE_SIZE},  // + the hypercall page
+                    Range{EMBER_GPA_CONSOLE, EMBER_PAGE_SIZE}, Range{EMBER_GPA_STDIN, EMBER_STDIN_SIZE},
+                    Range{EMBER_GPA_NET_RX, EMBER_NET_RX_SIZE}, Range{EMBER_GPA_NET_TX, EMBER_PAGE_SIZE}})
+        if (auto st = restore_page_range(r.gpa, r.len); !st) return st;
+    return Status::ok();
+}
+
+// Copies the snapshot's contents over [gpa, gpa + len) page by page,
+// skipping pages that already match: writing an unchanged page would copy
+// it on write for nothing.
+Status Vm::Impl::restore_page_range(uint64_t gpa, uint64_t len) {
+    const uint8_t* pristine = snap_->pristine();
+    if (!pristine) return Status::error("cannot map the snapshot memory");
+    for (uint64_t off = 0; off < len; off += EMBER_PAGE_SIZE) {
+        uint8_t* dst = mem_.host_base() + gpa + off;
+        const uint8_t* src = pristine + gpa + off;
+        if (std::memcmp(dst, src, EMBER_PAGE_SIZE) != 0) std::memcpy(dst, src, EMBER_PAGE_SIZE);
+    }
     return Status::ok();
 }
 
@@ -246,16 +260,21 @@ Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
     return snapshot::write(cfg_.snapshot_out, mem_, v, vmm, tsc_khz_);
 }
 
-// The vCPU stopped inside an OUT that KVM completes on the next KVM_RUN;
-// complete it (immediate_exit) so the saved RIP is past the instruction.
+// The vCPU stopped inside an I/O exit that KVM completes on the next
+// KVM_RUN; complete it (immediate_exit) so the saved RIP is past the
+// instruction. A string instruction may need several rounds; a bounded
+// number, as a guest chooses its count.
 Status Vm::Impl::complete_pending_io() {
     kvm_run* run = shell_.vcpu.run();
-    run->immediate_exit = 1;
-    const int rc = ioctl(shell_.vcpu.fd(), KVM_RUN, 0);
-    const int err = errno;
-    run->immediate_exit = 0;
-    if (rc == 0 || err != EINTR) return Status::error("could not complete the pending I/O");
-    return Status::ok();
+    for (int round = 0; round < 4; ++round) {
+        run->immediate_exit = 1;
+        const int rc = ioctl(shell_.vcpu.fd(), KVM_RUN, 0);
+        const int err = errno;
+        run->immediate_exit = 0;
+        if (rc < 0 && err == EINTR) return Status::ok();
+        if (rc < 0) break;
+    }
+    return Status::error("could not complete the pending I/O");
 }
 
 void Vm::Impl::learn_working_set() {
