@@ -29,10 +29,10 @@ constexpr MsrRange kAllowlist[] = {
     {0xc0000102, 0xc0000102, Save::kIfListed},  // KERNEL_GS_BASE
     {0xc0000103, 0xc0000103, Save::kAlways},    // TSC_AUX (rdtscp, rdpid)
     // Memory types.
-    {0x277, 0x277, Save::kIfListed},    // PAT
-    {0x2ff, 0x2ff, Save::kAlways},      // MTRR default type
-    {0x200, 0x20f, Save::kAlways},      // variable-range MTRRs (8 pairs)
-    {0x250, 0x250, Save::kAlways},      // fixed-range MTRRs
+    {0x277, 0x277, Save::kIfListed},  // PAT
+    {0x2ff, 0x2ff, Save::kAlways},    // MTRR default type
+    {0x200, 0x20f, Save::kAlways},    // variable-range MTRRs (8 pairs)
+    {0x250, 0x250, Save::kAlways},    // fixed-range MTRRs
     {0x258, 0x259, Save::kAlways},
     {0x268, 0x26f, Save::kAlways},
     // Time: TSC_ADJUST moves the guest TSC; the deadline timer.
@@ -40,16 +40,16 @@ constexpr MsrRange kAllowlist[] = {
     {0x6e0, 0x6e0, Save::kIfListed},  // TSC_DEADLINE
     // Feature switches a guest can flip: feature control (lockable), misc
     // enables, CPUID faulting, speculation controls, power and machine check.
-    {0x3a, 0x3a, Save::kIfListed},                // FEATURE_CONTROL
-    {0x1a0, 0x1a0, Save::kIfListed},              // MISC_ENABLE
-    {0x140, 0x140, Save::kIfListed},              // MISC_FEATURES_ENABLES
-    {0x48, 0x48, Save::kIfListed},                // SPEC_CTRL
-    {0xc001011f, 0xc001011f, Save::kIfListed},    // VIRT_SPEC_CTRL
-    {0x1fc, 0x1fc, Save::kIfListed},              // POWER_CTL
-    {0xe1, 0xe1, Save::kIfListed},                // UMWAIT_CONTROL
-    {0x17a, 0x17b, Save::kIfListed},              // MCG_STATUS, MCG_CTL
-    {0xc0010015, 0xc0010015, Save::kIfListed},    // AMD HWCR
-    {0xc0010117, 0xc0010117, Save::kIfListed},    // AMD VM_HSAVE_PA (nested)
+    {0x3a, 0x3a, Save::kIfListed},              // FEATURE_CONTROL
+    {0x1a0, 0x1a0, Save::kIfListed},            // MISC_ENABLE
+    {0x140, 0x140, Save::kIfListed},            // MISC_FEATURES_ENABLES
+    {0x48, 0x48, Save::kIfListed},              // SPEC_CTRL
+    {0xc001011f, 0xc001011f, Save::kIfListed},  // VIRT_SPEC_CTRL
+    {0x1fc, 0x1fc, Save::kIfListed},            // POWER_CTL
+    {0xe1, 0xe1, Save::kIfListed},              // UMWAIT_CONTROL
+    {0x17a, 0x17b, Save::kIfListed},            // MCG_STATUS, MCG_CTL
+    {0xc0010015, 0xc0010015, Save::kIfListed},  // AMD HWCR
+    {0xc0010117, 0xc0010117, Save::kIfListed},  // AMD VM_HSAVE_PA (nested)
     // Debugging: DEBUGCTL, and the last-branch records, which hold the
     // addresses of one instance's branches.
     {0x1d9, 0x1d9, Save::kIfListed},  // DEBUGCTL
@@ -86,17 +86,16 @@ constexpr MsrRange kAllowlist[] = {
 }  // namespace
 
 bool is_guest_msr(uint32_t index) {
-    return std::any_of(std::begin(kAllowlist), std::end(kAllowlist), [index](const MsrRange& r) {
-        return index >= r.first && index <= r.last;
-    });
+    return std::any_of(std::begin(kAllowlist), std::end(kAllowlist),
+                       [index](const MsrRange& r) { return index >= r.first && index <= r.last; });
 }
 
 std::vector<uint32_t> guest_msrs_to_save(const std::vector<uint32_t>& kvm_index_list) {
     std::vector<uint32_t> out;
     for (const MsrRange& r : kAllowlist)
         for (uint32_t i = r.first; i <= r.last; ++i)
-            if (r.save == Save::kAlways || std::find(kvm_index_list.begin(), kvm_index_list.end(),
-                                                     i) != kvm_index_list.end())
+            if (r.save == Save::kAlways ||
+                std::find(kvm_index_list.begin(), kvm_index_list.end(), i) != kvm_index_list.end())
                 out.push_back(i);
     return out;
 }

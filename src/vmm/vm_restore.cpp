@@ -115,8 +115,7 @@ Status Vm::Impl::write_vcpu_state(const snapshot::VcpuState& v) {
 
 // Every register write_vcpu_state() sets, and the TSC. `msr_indices`: the
 // MSRs to read (each must be readable).
-Status Vm::Impl::read_vcpu_state(const std::vector<uint32_t>& msr_indices,
-                                 snapshot::VcpuState* v) {
+Status Vm::Impl::read_vcpu_state(const std::vector<uint32_t>& msr_indices, snapshot::VcpuState* v) {
     const int fd = shell_.vcpu.fd();
     if (ioctl(fd, KVM_GET_REGS, &v->regs) < 0) return Status::from_errno("KVM_GET_REGS");
     if (ioctl(fd, KVM_GET_SREGS, &v->sregs) < 0) return Status::from_errno("KVM_GET_SREGS");
@@ -220,9 +219,10 @@ Status Vm::Impl::put_back_written_pages() {
     struct Range {
         uint64_t gpa, len;
     };
-    for (Range r : {Range{EMBER_GPA_BOOT_INFO, 2 * EMBER_PAGE_SIZE},  // + the hypercall page
-                    Range{EMBER_GPA_CONSOLE, EMBER_PAGE_SIZE}, Range{EMBER_GPA_STDIN, EMBER_STDIN_SIZE},
-                    Range{EMBER_GPA_NET_RX, EMBER_NET_RX_SIZE}, Range{EMBER_GPA_NET_TX, EMBER_PAGE_SIZE}})
+    for (Range r :
+         {Range{EMBER_GPA_BOOT_INFO, 2 * EMBER_PAGE_SIZE},  // + the hypercall page
+          Range{EMBER_GPA_CONSOLE, EMBER_PAGE_SIZE}, Range{EMBER_GPA_STDIN, EMBER_STDIN_SIZE},
+          Range{EMBER_GPA_NET_RX, EMBER_NET_RX_SIZE}, Range{EMBER_GPA_NET_TX, EMBER_PAGE_SIZE}})
         if (auto st = restore_page_range(r.gpa, r.len); !st) return st;
     return Status::ok();
 }

@@ -24,7 +24,8 @@ namespace {
 
 std::vector<uint8_t> read_all(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
-    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
+                                std::istreambuf_iterator<char>());
 }
 
 int input_fd(const std::string& input) {
@@ -54,8 +55,8 @@ std::string differences(const snapshot::VcpuState& want, const snapshot::VcpuSta
     const auto* gr = reinterpret_cast<const uint64_t*>(&got.regs);
     for (int i = 0; i < 18; ++i) cmp(gpr[i], wr[i], gr[i]);
     const std::pair<const char*, const kvm_segment kvm_sregs::*> segs[] = {
-        {"cs", &kvm_sregs::cs}, {"ds", &kvm_sregs::ds}, {"es", &kvm_sregs::es},
-        {"fs", &kvm_sregs::fs}, {"gs", &kvm_sregs::gs}, {"ss", &kvm_sregs::ss},
+        {"cs", &kvm_sregs::cs}, {"ds", &kvm_sregs::ds},  {"es", &kvm_sregs::es},
+        {"fs", &kvm_sregs::fs}, {"gs", &kvm_sregs::gs},  {"ss", &kvm_sregs::ss},
         {"tr", &kvm_sregs::tr}, {"ldt", &kvm_sregs::ldt}};
     for (const auto& [name, m] : segs) {
         const kvm_segment &w = want.sregs.*m, &g = got.sregs.*m;
@@ -96,8 +97,10 @@ std::string differences(const snapshot::VcpuState& want, const snapshot::VcpuSta
     cmp("dr7", want.debugregs.dr7, got.debugregs.dr7);
     std::map<uint32_t, uint64_t> gm(got.msrs.begin(), got.msrs.end());
     for (const auto& [idx, w] : want.msrs) {
-        if (!gm.count(idx)) out += "msr " + hex(idx) + " not read back\n";
-        else cmp("msr " + hex(idx), w, gm[idx]);
+        if (!gm.count(idx))
+            out += "msr " + hex(idx) + " not read back\n";
+        else
+            cmp("msr " + hex(idx), w, gm[idx]);
     }
     return out;
 }
@@ -110,7 +113,7 @@ uint64_t msr(const snapshot::VcpuState& v, uint32_t idx) {
 }
 
 class IsolationTest : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         if (access("/dev/kvm", R_OK | W_OK) != 0) return;
         path_ = new std::string(testing::TempDir() + "/ember_" + std::to_string(getpid()) +
@@ -156,8 +159,7 @@ protected:
         };
         return cfg;
     }
-    std::unique_ptr<Vm> restore(const std::string& input,
-                                uint64_t timeout_ns = 30'000'000'000ull) {
+    std::unique_ptr<Vm> restore(const std::string& input, uint64_t timeout_ns = 30'000'000'000ull) {
         auto vm = Vm::restore(snap(), config(input, timeout_ns));
         EXPECT_TRUE(vm.is_ok()) << vm.message();
         return vm.is_ok() ? std::move(*vm) : nullptr;
@@ -192,10 +194,10 @@ protected:
         EXPECT_EQ(st->debugregs.db[0], 0x7777000u);
         EXPECT_EQ(st->debugregs.db[3], 0x7777300u);
         EXPECT_EQ(st->debugregs.dr7 & 0x401, 0x401u);
-        EXPECT_EQ(msr(*st, 0x174), 0x10u);                // SYSENTER_CS
-        EXPECT_EQ(msr(*st, 0xc0000102), 0x7777600u);      // KERNEL_GS_BASE
+        EXPECT_EQ(msr(*st, 0x174), 0x10u);                     // SYSENTER_CS
+        EXPECT_EQ(msr(*st, 0xc0000102), 0x7777600u);           // KERNEL_GS_BASE
         EXPECT_NE(msr(*st, 0x3b), msr(snap()->vcpu(), 0x3b));  // TSC_ADJUST
-        EXPECT_EQ(st->sregs.gs.base, 0x616e74656421ull);  // wrgsbase
+        EXPECT_EQ(st->sregs.gs.base, 0x616e74656421ull);       // wrgsbase
         uint32_t mxcsr;
         std::memcpy(&mxcsr, reinterpret_cast<const uint8_t*>(&st->xsave) + 24, 4);
         EXPECT_EQ(mxcsr, 0x9fc0u);
@@ -270,13 +272,19 @@ TEST_F(IsolationTest, ResetRestoresRegistersSetBehindTheGuestsBack) {
     hostile.debugregs.dr7 = 0x455;  // L0-L3, local breakpoints enabled
     // MSRs with a guest-writable value this host accepts.
     const std::map<uint32_t, uint64_t> planted = {
-        {0x174, 0x10},        {0x175, 0x7777900},   {0x176, 0x7777a00},   // SYSENTER
-        {0xc0000081, 0x1234ull << 32},                                     // STAR
-        {0xc0000082, 0x7777b00}, {0xc0000083, 0x7777c00},                 // LSTAR, CSTAR
-        {0xc0000084, 0x700},  {0xc0000102, 0x7777d00},                     // SFMASK, KGS
-        {0xc0000103, 77},     {0x3b, 123456789},                           // TSC_AUX, TSC_ADJUST
-        {0x277, 0x0007040600070401ull}, {0x2ff, 0xc06},                    // PAT, MTRR default
-        {0x4b564d05, 0},                                                   // KVM poll control
+        {0x174, 0x10},
+        {0x175, 0x7777900},
+        {0x176, 0x7777a00},             // SYSENTER
+        {0xc0000081, 0x1234ull << 32},  // STAR
+        {0xc0000082, 0x7777b00},
+        {0xc0000083, 0x7777c00},  // LSTAR, CSTAR
+        {0xc0000084, 0x700},
+        {0xc0000102, 0x7777d00},  // SFMASK, KGS
+        {0xc0000103, 77},
+        {0x3b, 123456789},  // TSC_AUX, TSC_ADJUST
+        {0x277, 0x0007040600070401ull},
+        {0x2ff, 0xc06},           // PAT, MTRR default
+        {0x4b564d05, 0},          // KVM poll control
         {0xc0000100, 0x7777800},  // FS_BASE, as in the segment register above
     };
     size_t used = 0;
