@@ -5,8 +5,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <mutex>
 #include <utility>
 
@@ -74,6 +77,21 @@ Result<KvmSystem*> KvmSystem::get() {
                                          x86::kXcr0Opmask | x86::kXcr0ZmmHi256 |
                                          x86::kXcr0Hi16Zmm);
         }
+        // The MSR list: asked with room for none, KVM says how many (E2BIG).
+        KvmMsrListHeader probe{};
+        if (ioctl(fd, kIoctlGetMsrIndexList, &probe) < 0 && errno != E2BIG) {
+            failure = Status::from_errno("KVM_GET_MSR_INDEX_LIST");
+            delete s;
+            return;
+        }
+        std::vector<uint32_t> list(1 + probe.n);  // the header, then the indices
+        list[0] = probe.n;
+        if (ioctl(fd, kIoctlGetMsrIndexList, list.data()) < 0) {
+            failure = Status::from_errno("KVM_GET_MSR_INDEX_LIST");
+            delete s;
+            return;
+        }
+        s->msr_index_list_.assign(list.begin() + 1, list.begin() + 1 + std::min(list[0], probe.n));
         instance = s;
     });
     if (!instance) return failure;
@@ -110,7 +128,8 @@ Result<Vcpu> Vcpu::create(KvmSystem& sys, int vm_fd) {
 }
 
 Status Vcpu::set_msrs(const std::vector<std::pair<uint32_t, uint64_t>>& msrs) {
-    KvmMsrs<kMaxSetMsrs> m{};
+    auto owner = std::make_unique<KvmMsrs<kMaxSetMsrs>>();
+    KvmMsrs<kMaxSetMsrs>& m = *owner;
     EMBER_CHECK(msrs.size() <= kMaxSetMsrs);
     m.nmsrs = static_cast<uint32_t>(msrs.size());
     for (size_t i = 0; i < msrs.size(); ++i) {
@@ -128,7 +147,8 @@ Status Vcpu::set_msrs(const std::vector<std::pair<uint32_t, uint64_t>>& msrs) {
 }
 
 bool Vcpu::get_msrs(std::vector<std::pair<uint32_t, uint64_t>>* msrs) {
-    KvmMsrs<kMaxSetMsrs> m{};
+    auto owner = std::make_unique<KvmMsrs<kMaxSetMsrs>>();
+    KvmMsrs<kMaxSetMsrs>& m = *owner;
     EMBER_CHECK(msrs->size() <= kMaxSetMsrs);
     m.nmsrs = static_cast<uint32_t>(msrs->size());
     for (size_t i = 0; i < msrs->size(); ++i) m.entries[i].index = (*msrs)[i].first;

@@ -36,7 +36,11 @@ constexpr unsigned long kIoctlGetSupportedCpuid = _IOWR(KVMIO, 0x05, KvmFlexHead
 constexpr unsigned long kIoctlSetCpuid2 = _IOW(KVMIO, 0x90, KvmFlexHeader);
 constexpr unsigned long kIoctlGetMsrs = _IOWR(KVMIO, 0x88, KvmFlexHeader);
 constexpr unsigned long kIoctlSetMsrs = _IOW(KVMIO, 0x89, KvmFlexHeader);
-constexpr size_t kMaxSetMsrs = 16;
+struct KvmMsrListHeader {  // struct kvm_msr_list: {nmsrs, indices[]}
+    uint32_t n;
+};
+constexpr unsigned long kIoctlGetMsrIndexList = _IOWR(KVMIO, 0x02, KvmMsrListHeader);
+constexpr size_t kMaxSetMsrs = 256;  // per KVM_GET_MSRS/KVM_SET_MSRS call
 struct KvmXsave {
     uint32_t region[1024];
 };
@@ -83,6 +87,8 @@ public:
     void set_host_kind(HostKind k) { host_kind_ = k; }
     uint32_t tsc_khz() const { return tsc_khz_; }
     void set_tsc_khz(uint32_t k) { tsc_khz_ = k; }
+    // KVM_GET_MSR_INDEX_LIST: the MSRs this KVM keeps per vCPU.
+    const std::vector<uint32_t>& msr_index_list() const { return msr_index_list_; }
 
 private:
     Fd fd_;
@@ -92,6 +98,7 @@ private:
     uint64_t xcr0_mask_ = x86::kXcr0X87 | x86::kXcr0Sse;
     HostKind host_kind_ = HostKind::kUnknown;
     uint32_t tsc_khz_ = 0;
+    std::vector<uint32_t> msr_index_list_;
 };
 
 class Vcpu {
@@ -106,9 +113,11 @@ public:
     int fd() const { return fd_.get(); }
     kvm_run* run() const { return run_; }
 
+    // Sets up to kMaxSetMsrs MSRs in one call; the error names the first
+    // one KVM rejected.
     Status set_msrs(const std::vector<std::pair<uint32_t, uint64_t>>& msrs);
     bool get_msr(uint32_t index, uint64_t* value);
-    // Reads several MSRs; false if any is unreadable.
+    // Reads up to kMaxSetMsrs MSRs; false if any is unreadable.
     bool get_msrs(std::vector<std::pair<uint32_t, uint64_t>>* msrs);
 
 private:

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <iterator>
+#include <set>
 
 #include "abi/ember_abi.h"
 
@@ -17,7 +18,6 @@ namespace ember::snapshot {
 namespace {
 
 constexpr uint64_t kPage = EMBER_PAGE_SIZE;
-constexpr uint32_t kMaxMsrs = 32;
 
 // ---- field-by-field encoding -----------------------------------------------
 class Writer {
@@ -253,7 +253,10 @@ Status write(const std::string& path, const GuestMemory& mem, const VcpuState& v
     put_sregs(st, vcpu.sregs);
     st.bytes(&vcpu.xsave, sizeof vcpu.xsave);
     st.u64(vcpu.xcr0);
-    if (vcpu.msrs.size() > kMaxMsrs) return Status::internal("too many MSRs to save");
+    for (uint64_t v : {vcpu.debugregs.db[0], vcpu.debugregs.db[1], vcpu.debugregs.db[2],
+                       vcpu.debugregs.db[3], vcpu.debugregs.dr6, vcpu.debugregs.dr7})
+        st.u64(v);
+    if (vcpu.msrs.size() > guest_msr_count()) return Status::internal("too many MSRs to save");
     st.u32(static_cast<uint32_t>(vcpu.msrs.size()));
     for (const auto& [idx, val] : vcpu.msrs) {
         st.u32(idx);
@@ -355,6 +358,11 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
     Reader r(hb.data() + sizeof kMagic, kHeaderSize - sizeof kMagic);
     Header& h = snap->header_;
     h.format_version = r.u32();
+    if (h.format_version == 1)
+        return Status::unsupported(what +
+                                   "format version 1 is no longer read (it lacks the debug "
+                                   "registers and most MSRs, so a restore would not be exact): "
+                                   "make the snapshot again");
     if (h.format_version != kFormatVersion)
         return Status::unsupported(
             what + "unsupported format version " + std::to_string(h.format_version) +
@@ -398,10 +406,25 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
     v.sregs = get_sregs(s);
     s.bytes(&v.xsave, sizeof v.xsave);
     v.xcr0 = s.u64();
+    for (auto* f : {&v.debugregs.db[0], &v.debugregs.db[1], &v.debugregs.db[2],
+                    &v.debugregs.db[3], &v.debugregs.dr6, &v.debugregs.dr7})
+        *f = s.u64();
+    // DR6 and DR7 are 32-bit registers; KVM refuses upper bits.
+    if ((v.debugregs.dr6 | v.debugregs.dr7) >> 32)
+        return Status::corruption(what + "bad debug register value (corrupt state)");
     const uint32_t nmsrs = s.u32();
-    if (nmsrs > kMaxMsrs) return Status::corruption(what + "too many MSRs (corrupt state)");
-    for (uint32_t i = 0; i < nmsrs; ++i) {
+    if (nmsrs > guest_msr_count())
+        return Status::corruption(what + "too many MSRs (corrupt state)");
+    std::set<uint32_t> seen;
+    for (uint32_t i = 0; i < nmsrs && s.ok(); ++i) {
         const uint32_t idx = s.u32();
+        // Only MSRs a guest can write belong in a snapshot: anything else
+        // (the PVM control MSR, the TSC, host-only MSRs) the VMM sets itself.
+        if (!is_guest_msr(idx))
+            return Status::corruption(what + "MSR " + hex(idx) +
+                                      " is not a guest-writable MSR (corrupt state)");
+        if (!seen.insert(idx).second)
+            return Status::corruption(what + "MSR " + hex(idx) + " saved twice (corrupt state)");
         v.msrs.emplace_back(idx, s.u64());
     }
     v.tsc = s.u64();

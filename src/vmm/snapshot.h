@@ -6,8 +6,10 @@
 //               (XCR0, CPUID 1.ECX/EDX, 7.EBX/ECX/EDX), TSC kHz, guest memory
 //               size, offsets and sizes of the sections, CRC32C of the state
 //               section and of the memory, CRC32C of the header itself.
-//   state       vCPU state (registers, segment registers, XSAVE area, XCR0,
-//               MSRs), VMM state, and a bitmap of the memory pages present.
+//   state       vCPU state (registers, segment and descriptor-table
+//               registers, control registers, XSAVE area, XCR0, debug
+//               registers, the guest-writable MSRs of guest_msrs.h), VMM
+//               state, and a bitmap of the memory pages present.
 //   memory      at a page-aligned offset: an image of guest RAM in which
 //               absent (never touched or all-zero) pages are file holes.
 // Restore maps the memory section MAP_PRIVATE: every instance of a snapshot
@@ -25,13 +27,15 @@
 #include <vector>
 
 #include "vmm/guest_memory.h"
+#include "vmm/guest_msrs.h"
 #include "vmm/kvm.h"
 #include "common/result.h"
 
 namespace ember::snapshot {
 
 constexpr char kMagic[8] = {'E', 'M', 'B', 'R', 'S', 'N', 'A', 'P'};
-constexpr uint32_t kFormatVersion = 1;
+// 2: debug registers; MSRs limited to the allowlist of guest_msrs.h.
+constexpr uint32_t kFormatVersion = 2;
 constexpr uint32_t kArchX86_64 = 1;
 constexpr uint64_t kHeaderSize = 4096;
 constexpr uint64_t kMaxStateSize = 16ull << 20;
@@ -51,8 +55,11 @@ struct VcpuState {
     kvm_sregs sregs{};
     KvmXsave xsave{};
     uint64_t xcr0 = 0;
-    std::vector<std::pair<uint32_t, uint64_t>> msrs;  // without the TSC
-    uint64_t tsc = 0;                                 // guest TSC when saved
+    kvm_debugregs debugregs{};  // DR0-DR3, DR6, DR7 (flags unused)
+    // The guest-writable MSRs this host keeps (guest_msrs.h), without the
+    // TSC; each index once.
+    std::vector<std::pair<uint32_t, uint64_t>> msrs;
+    uint64_t tsc = 0;  // guest TSC when saved
 };
 
 // What the VMM keeps about an instance besides guest memory.

@@ -22,6 +22,7 @@ struct RunReport {
 
 namespace snapshot {
 class Snapshot;
+struct VcpuState;
 }
 
 // One microVM. Created by boot() or restore(), then run() once.
@@ -62,6 +63,13 @@ public:
     // Where guest RAM is mapped in this process, for memory accounting
     // (e.g. the emberd reads /proc/self/smaps for it). Thread-safe.
     std::pair<const void*, size_t> guest_memory_range() const;
+
+    // For tests and diagnostics, while run() is not executing: the vCPU's
+    // registers as a snapshot holds them (for a restored VM, the snapshot's
+    // MSRs; else every guest-writable MSR this host keeps), and setting
+    // them, as a guest at CPL 0 could (the TSC is not set).
+    Result<snapshot::VcpuState> vcpu_state();
+    Status set_vcpu_state(const snapshot::VcpuState& state);
 
     struct Impl;
 

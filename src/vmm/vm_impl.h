@@ -16,11 +16,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "abi/ember_abi.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm.h"
 #include "vmm/loader.h"
+#include "vmm/snapshot.h"
 #include "vmm/stream_host.h"
 #include "vmm/vm.h"
 #include "vmm/vm_pool.h"
@@ -57,9 +59,14 @@ struct Vm::Impl {
     Status setup_restore(std::shared_ptr<const snapshot::Snapshot> snap);
     Status load_snapshot_state();
     Status load_vcpu_state();
+    Status write_vcpu_state(const snapshot::VcpuState& v);
+    Status read_vcpu_state(const std::vector<uint32_t>& msr_indices, snapshot::VcpuState* v);
+    std::vector<uint32_t> restorable_guest_msrs();
+    Status check_events_clean();
     Status refresh_boot_info();
     Status reset(VmConfig cfg);
     Status put_back_written_pages();
+    Status restore_page_range(uint64_t gpa, uint64_t len);
     Status take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof);
     Status complete_pending_io();
     void learn_working_set();

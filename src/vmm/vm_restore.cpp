@@ -12,6 +12,7 @@
 
 #include "abi/ember_abi.h"
 #include "common/clock.h"
+#include "vmm/guest_msrs.h"
 #include "vmm/hypercalls.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm_impl.h"
@@ -75,8 +76,25 @@ Status Vm::Impl::load_snapshot_state() {
     return Status::ok();
 }
 
+// Every vCPU register a guest can write, from the snapshot; then a new
+// clock base (the TSC) and, on PVM, native mode.
 Status Vm::Impl::load_vcpu_state() {
-    const snapshot::VcpuState& v = snap_->vcpu();
+    if (auto s = write_vcpu_state(snap_->vcpu()); !s) return s;
+    tsc_base_ = __rdtsc();
+    const int64_t now = mono_ns();
+    host_mono_at_tsc_base_ = now;
+    // Monotonic time continues from at least where the snapshot left it.
+    mono_base_ = std::max(now, snap_->vmm().guest_mono_ns);
+    std::vector<std::pair<uint32_t, uint64_t>> msrs = {{kMsrTsc, tsc_base_}};
+    // A guest at CPL 0 can clear native mode; it is not in the snapshot.
+    if (kind_ == HostKind::kPvm) msrs.push_back({kMsrPvmCtl, 1});
+    return shell_.vcpu.set_msrs(msrs);
+}
+
+// Sets the vCPU to `v` (but its TSC). The event state (pending or injected
+// exceptions, interrupts, NMIs, the interrupt shadow) is not in `v`: a
+// snapshot is only taken with none (check_events_clean), so it is cleared.
+Status Vm::Impl::write_vcpu_state(const snapshot::VcpuState& v) {
     const int fd = shell_.vcpu.fd();
     if (ioctl(fd, KVM_SET_SREGS, &v.sregs) < 0) return Status::from_errno("KVM_SET_SREGS");
     kvm_xcrs xcrs{};
@@ -86,15 +104,58 @@ Status Vm::Impl::load_vcpu_state() {
     if (ioctl(fd, KVM_SET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_SET_XCRS");
     if (ioctl(fd, kIoctlSetXsave, &v.xsave) < 0) return Status::from_errno("KVM_SET_XSAVE");
     if (ioctl(fd, KVM_SET_REGS, &v.regs) < 0) return Status::from_errno("KVM_SET_REGS");
-    tsc_base_ = __rdtsc();
-    const int64_t now = mono_ns();
-    host_mono_at_tsc_base_ = now;
-    // Monotonic time continues from at least where the snapshot left it.
-    mono_base_ = std::max(now, snap_->vmm().guest_mono_ns);
-    auto msrs = v.msrs;
-    msrs.push_back({kMsrTsc, tsc_base_});
-    if (kind_ == HostKind::kPvm) msrs.push_back({kMsrPvmCtl, 1});
-    return shell_.vcpu.set_msrs(msrs);
+    kvm_debugregs dr = v.debugregs;
+    dr.flags = 0;
+    if (ioctl(fd, KVM_SET_DEBUGREGS, &dr) < 0) return Status::from_errno("KVM_SET_DEBUGREGS");
+    kvm_vcpu_events ev{};
+    ev.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+    if (ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) < 0) return Status::from_errno("KVM_SET_VCPU_EVENTS");
+    return shell_.vcpu.set_msrs(v.msrs);
+}
+
+// Every register write_vcpu_state() sets, and the TSC. `msr_indices`: the
+// MSRs to read (each must be readable).
+Status Vm::Impl::read_vcpu_state(const std::vector<uint32_t>& msr_indices, snapshot::VcpuState* v) {
+    const int fd = shell_.vcpu.fd();
+    if (ioctl(fd, KVM_GET_REGS, &v->regs) < 0) return Status::from_errno("KVM_GET_REGS");
+    if (ioctl(fd, KVM_GET_SREGS, &v->sregs) < 0) return Status::from_errno("KVM_GET_SREGS");
+    if (ioctl(fd, kIoctlGetXsave, &v->xsave) < 0) return Status::from_errno("KVM_GET_XSAVE");
+    kvm_xcrs xcrs{};
+    if (ioctl(fd, KVM_GET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_GET_XCRS");
+    for (uint32_t i = 0; i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; ++i)
+        if (xcrs.xcrs[i].xcr == 0) v->xcr0 = xcrs.xcrs[i].value;
+    if (ioctl(fd, KVM_GET_DEBUGREGS, &v->debugregs) < 0)
+        return Status::from_errno("KVM_GET_DEBUGREGS");
+    v->debugregs.flags = 0;
+    v->msrs.clear();
+    for (uint32_t idx : msr_indices) v->msrs.push_back({idx, 0});
+    if (!shell_.vcpu.get_msrs(&v->msrs)) return Status::error("KVM_GET_MSRS failed");
+    if (!shell_.vcpu.get_msr(kMsrTsc, &v->tsc)) return Status::error("cannot read the guest TSC");
+    return Status::ok();
+}
+
+// The allowlisted MSRs this vCPU keeps (guest_msrs.h) that KVM reads and
+// lets the VMM write back unchanged: those a restore can set again.
+std::vector<uint32_t> Vm::Impl::restorable_guest_msrs() {
+    std::vector<uint32_t> out;
+    for (uint32_t idx : guest_msrs_to_save(sys_->msr_index_list())) {
+        uint64_t value = 0;
+        if (shell_.vcpu.get_msr(idx, &value) && shell_.vcpu.set_msrs({{idx, value}}))
+            out.push_back(idx);
+    }
+    return out;
+}
+
+// A snapshot carries no event state: refuse one with an exception,
+// interrupt or NMI pending or being delivered, or in an interrupt shadow.
+Status Vm::Impl::check_events_clean() {
+    kvm_vcpu_events ev{};
+    if (ioctl(shell_.vcpu.fd(), KVM_GET_VCPU_EVENTS, &ev) < 0)
+        return Status::from_errno("KVM_GET_VCPU_EVENTS");
+    if (ev.exception.injected || ev.exception.pending || ev.interrupt.injected ||
+        ev.interrupt.shadow || ev.nmi.injected || ev.nmi.pending || ev.smi.smm || ev.smi.pending)
+        return Status::error("the vCPU has an exception, interrupt or NMI in flight");
+    return Status::ok();
 }
 
 // Clock base, fresh entropy: the boot-info page is rewritten (this is the
@@ -122,12 +183,20 @@ Status Vm::Impl::reset(VmConfig cfg) {
         return Status::error("only a reusable restored VM can be reset");
     if (running_) return Status::error("cannot reset a running VM");
     t_start_ = mono_ns();
-    if (auto s = put_back_written_pages(); !s) return s;
     {
-        std::lock_guard lock(console_mu_);  // the doorbell handler reads cfg_
+        // The I/O thread may still serve a doorbell of the last instance:
+        // from here on it drains the snapshot's console ring to the new
+        // instance's console, and it never sees a half-restored ring.
+        std::lock_guard lock(console_mu_);
         cfg_ = std::move(cfg);
         cfg_.reusable = true;
+        if (auto s = restore_page_range(EMBER_GPA_CONSOLE, EMBER_PAGE_SIZE); !s) return s;
     }
+    // KVM completes an I/O exit on the next KVM_RUN (advancing RIP, or
+    // writing RAX for an IN): do it now, before the snapshot's registers
+    // are loaded, not in the next instance.
+    if (auto s = complete_pending_io(); !s) return s;
+    if (auto s = put_back_written_pages(); !s) return s;
     net_.reset();
     return load_snapshot_state();
 }
@@ -137,49 +206,46 @@ Status Vm::Impl::reset(VmConfig cfg) {
 // writes (boot info, hypercall page, rings). Everything else is unchanged
 // and stays mapped, so the next instance starts without page faults.
 Status Vm::Impl::put_back_written_pages() {
-    const uint8_t* pristine = snap_->pristine();
-    if (!pristine) return Status::error("cannot map the snapshot memory");
     // Every page copied on write since the mapping was made, by the guest or
     // by us. (KVM's dirty log would tell the same for the guest's writes,
     // but write-protecting pages makes each first write in an instance a
     // fault: several times slower here than reading pagemap once.)
     std::vector<GuestMemory::PageState> states;
     if (auto st = mem_.page_states(&states); !st) return st;
-    // Copies page by page, skipping pages that already match: writing an
-    // unchanged page would copy it on write for nothing.
-    auto restore_range = [&](uint64_t gpa, uint64_t len) {
-        for (uint64_t off = 0; off < len; off += EMBER_PAGE_SIZE) {
-            uint8_t* dst = mem_.host_base() + gpa + off;
-            const uint8_t* src = pristine + gpa + off;
-            if (std::memcmp(dst, src, EMBER_PAGE_SIZE) != 0) std::memcpy(dst, src, EMBER_PAGE_SIZE);
-        }
-    };
     for (uint64_t page = 0; page < states.size(); ++page)
         if (states[page] == GuestMemory::PageState::kCopied)
-            restore_range(page * EMBER_PAGE_SIZE, EMBER_PAGE_SIZE);
-    restore_range(EMBER_GPA_BOOT_INFO, 2 * EMBER_PAGE_SIZE);  // boot info, hypercall page
-    restore_range(EMBER_GPA_CONSOLE, EMBER_PAGE_SIZE);
-    restore_range(EMBER_GPA_STDIN, EMBER_STDIN_SIZE);
-    restore_range(EMBER_GPA_NET_RX, EMBER_NET_RX_SIZE);
-    restore_range(EMBER_GPA_NET_TX, EMBER_PAGE_SIZE);
+            if (auto st = restore_page_range(page * EMBER_PAGE_SIZE, EMBER_PAGE_SIZE); !st)
+                return st;
+    struct Range {
+        uint64_t gpa, len;
+    };
+    for (Range r :
+         {Range{EMBER_GPA_BOOT_INFO, 2 * EMBER_PAGE_SIZE},  // + the hypercall page
+          Range{EMBER_GPA_CONSOLE, EMBER_PAGE_SIZE}, Range{EMBER_GPA_STDIN, EMBER_STDIN_SIZE},
+          Range{EMBER_GPA_NET_RX, EMBER_NET_RX_SIZE}, Range{EMBER_GPA_NET_TX, EMBER_PAGE_SIZE}})
+        if (auto st = restore_page_range(r.gpa, r.len); !st) return st;
+    return Status::ok();
+}
+
+// Copies the snapshot's contents over [gpa, gpa + len) page by page,
+// skipping pages that already match: writing an unchanged page would copy
+// it on write for nothing.
+Status Vm::Impl::restore_page_range(uint64_t gpa, uint64_t len) {
+    const uint8_t* pristine = snap_->pristine();
+    if (!pristine) return Status::error("cannot map the snapshot memory");
+    for (uint64_t off = 0; off < len; off += EMBER_PAGE_SIZE) {
+        uint8_t* dst = mem_.host_base() + gpa + off;
+        const uint8_t* src = pristine + gpa + off;
+        if (std::memcmp(dst, src, EMBER_PAGE_SIZE) != 0) std::memcpy(dst, src, EMBER_PAGE_SIZE);
+    }
     return Status::ok();
 }
 
 Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
     if (auto s = complete_pending_io(); !s) return s;
+    if (auto s = check_events_clean(); !s) return s;
     snapshot::VcpuState v;
-    const int fd = shell_.vcpu.fd();
-    if (ioctl(fd, KVM_GET_REGS, &v.regs) < 0) return Status::from_errno("KVM_GET_REGS");
-    if (ioctl(fd, KVM_GET_SREGS, &v.sregs) < 0) return Status::from_errno("KVM_GET_SREGS");
-    if (ioctl(fd, kIoctlGetXsave, &v.xsave) < 0) return Status::from_errno("KVM_GET_XSAVE");
-    kvm_xcrs xcrs{};
-    if (ioctl(fd, KVM_GET_XCRS, &xcrs) < 0) return Status::from_errno("KVM_GET_XCRS");
-    for (uint32_t i = 0; i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; ++i)
-        if (xcrs.xcrs[i].xcr == 0) v.xcr0 = xcrs.xcrs[i].value;
-    v.msrs = {{kMsrStar, 0},   {kMsrLstar, 0},  {kMsrCstar, 0},       {kMsrSfmask, 0},
-              {kMsrFsBase, 0}, {kMsrGsBase, 0}, {kMsrKernelGsBase, 0}};
-    if (!shell_.vcpu.get_msrs(&v.msrs)) return Status::error("KVM_GET_MSRS failed");
-    if (!shell_.vcpu.get_msr(kMsrTsc, &v.tsc)) return Status::error("cannot read the guest TSC");
+    if (auto s = read_vcpu_state(restorable_guest_msrs(), &v); !s) return s;
     if (net_->open_streams() > 0)
         return Status::error(
             "the guest has open connections; only an idle instance can be snapshotted");
@@ -194,16 +260,21 @@ Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
     return snapshot::write(cfg_.snapshot_out, mem_, v, vmm, tsc_khz_);
 }
 
-// The vCPU stopped inside an OUT that KVM completes on the next KVM_RUN;
-// complete it (immediate_exit) so the saved RIP is past the instruction.
+// The vCPU stopped inside an I/O exit that KVM completes on the next
+// KVM_RUN; complete it (immediate_exit) so the saved RIP is past the
+// instruction. A string instruction may need several rounds; a bounded
+// number, as a guest chooses its count.
 Status Vm::Impl::complete_pending_io() {
     kvm_run* run = shell_.vcpu.run();
-    run->immediate_exit = 1;
-    const int rc = ioctl(shell_.vcpu.fd(), KVM_RUN, 0);
-    const int err = errno;
-    run->immediate_exit = 0;
-    if (rc == 0 || err != EINTR) return Status::error("could not complete the pending I/O");
-    return Status::ok();
+    for (int round = 0; round < 4; ++round) {
+        run->immediate_exit = 1;
+        const int rc = ioctl(shell_.vcpu.fd(), KVM_RUN, 0);
+        const int err = errno;
+        run->immediate_exit = 0;
+        if (rc < 0 && err == EINTR) return Status::ok();
+        if (rc < 0) break;
+    }
+    return Status::error("could not complete the pending I/O");
 }
 
 void Vm::Impl::learn_working_set() {
@@ -215,6 +286,23 @@ void Vm::Impl::learn_working_set() {
         if (states[i] == GuestMemory::PageState::kCopied) ws.written.push_back(i);
     }
     snap_->record_working_set(std::move(ws));
+}
+
+Result<snapshot::VcpuState> Vm::vcpu_state() {
+    if (impl_->running_) return Status::error("the VM is running");
+    std::vector<uint32_t> msrs;
+    if (impl_->snap_)
+        for (const auto& m : impl_->snap_->vcpu().msrs) msrs.push_back(m.first);
+    else
+        msrs = impl_->restorable_guest_msrs();
+    snapshot::VcpuState v;
+    if (auto s = impl_->read_vcpu_state(msrs, &v); !s) return s;
+    return v;
+}
+
+Status Vm::set_vcpu_state(const snapshot::VcpuState& state) {
+    if (impl_->running_) return Status::error("the VM is running");
+    return impl_->write_vcpu_state(state);
 }
 
 }  // namespace ember

@@ -305,6 +305,17 @@ protected:
         const uint32_t crc = snapshot::crc32c(0, b.data(), n);
         std::memcpy(b.data() + n, &crc, 4);
     }
+    // The state section (snapshot.cpp): regs (18 u64), sregs (8 segments of
+    // 23 bytes, GDTR and IDTR of 10, 7 u64), XSAVE (4096), XCR0, 6 debug
+    // registers, then the MSR count and {u32 index, u64 value} entries.
+    static size_t first_msr_offset() { return 4096 + 144 + 260 + 4096 + 8 + 48 + 4; }
+    static void rewrite_state_crc(std::vector<uint8_t>& b) {
+        uint64_t state_size;
+        std::memcpy(&state_size, b.data() + 72, 8);
+        const uint32_t crc = snapshot::crc32c(0, b.data() + 4096, state_size);
+        std::memcpy(b.data() + 96, &crc, 4);
+        rewrite_header_crc(b);
+    }
     static uint64_t mem_offset() {
         uint64_t v;
         std::memcpy(&v, good_->data() + 8 + 12 + 28 + 32, 8);
@@ -340,6 +351,36 @@ TEST_F(DamagedSnapshotTest, FutureFormatVersionIsUnsupported) {
         rewrite_header_crc(b);
     });
     EXPECT_NE(e.find("unsupported format version 99"), std::string::npos) << e;
+}
+
+TEST_F(DamagedSnapshotTest, FormatVersionOneIsRefusedWithAClearMessage) {
+    const std::string e = open_edited([](auto& b) {
+        const uint32_t v = 1;
+        std::memcpy(b.data() + 8, &v, 4);
+        rewrite_header_crc(b);
+    });
+    EXPECT_NE(e.find("format version 1 is no longer read"), std::string::npos) << e;
+    EXPECT_NE(e.find("make the snapshot again"), std::string::npos) << e;
+}
+
+TEST_F(DamagedSnapshotTest, MsrOutsideTheAllowlistIsCorrupt) {
+    // The PVM control MSR: the VMM sets it itself; a snapshot that carried
+    // it could turn native mode off for every instance.
+    for (uint32_t idx : {0x4b564d10u, 0x10u /* TSC */, 0xc0000080u /* EFER */, 0x12345678u}) {
+        const std::string e = open_edited([idx](auto& b) {
+            std::memcpy(b.data() + first_msr_offset(), &idx, 4);
+            rewrite_state_crc(b);
+        });
+        EXPECT_NE(e.find("is not a guest-writable MSR"), std::string::npos) << std::hex << idx << e;
+    }
+}
+
+TEST_F(DamagedSnapshotTest, MsrSavedTwiceIsCorrupt) {
+    const std::string e = open_edited([](auto& b) {
+        std::memcpy(b.data() + first_msr_offset() + 12, b.data() + first_msr_offset(), 4);
+        rewrite_state_crc(b);
+    });
+    EXPECT_NE(e.find("saved twice"), std::string::npos) << e;
 }
 
 TEST_F(DamagedSnapshotTest, FlippedHeaderByteFailsTheHeaderChecksum) {
