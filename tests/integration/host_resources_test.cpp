@@ -1,0 +1,81 @@
+// host_resources_test.cpp - a hostile guest (examples/hostile_host.c) must
+// not make ember-vm use host memory or CPU beyond the per-instance bounds
+// (docs/security.md, "Host resources per instance"): flooding the net tx
+// ring with CONNECT and LISTEN records while never reading the rx ring.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "test_env.h"
+
+namespace ember::test {
+namespace {
+
+std::string prog(const std::string& name) { return example_path("gcc", name); }
+
+// ember-vm's peak RSS for a program that uses no streams: the base the
+// hostile runs are measured against.
+long baseline_rss_kb() {
+    static long kb = [] {
+        auto r = run_ember({"run", "--mem", "16M", prog("hello")});
+        return r.exited && r.exit_code == 0 ? r.maxrss_kb : 0;
+    }();
+    return kb;
+}
+
+// The VMM's own tables for a guest that opens no stream to a peer that
+// stops reading are a few MiB at most (docs/security.md); 32 MiB of slack
+// covers allocator noise. Before the bounds, the flood took ember-vm to
+// hundreds of MiB within seconds.
+constexpr long kSlackKb = 32 * 1024;
+
+class HostResourcesTest : public EmberTest {};
+
+TEST_F(HostResourcesTest, DeniedConnectFloodDoesNotGrowTheVmm) {
+    ASSERT_GT(baseline_rss_kb(), 0);
+    auto r = run_ember({"run", "--mem", "16M", prog("hostile_host"), "--", "--in-ember",
+                        "connect-flood", "3", "192.0.2.1", "80"});
+    ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    EXPECT_NE(r.out.find("connect-flood: queued"), std::string::npos) << describe(r);
+    EXPECT_LT(r.maxrss_kb, baseline_rss_kb() + kSlackKb)
+        << "peak RSS " << r.maxrss_kb << " KiB, a plain run " << baseline_rss_kb() << " KiB\n"
+        << describe(r);
+}
+
+TEST_F(HostResourcesTest, ConnectFloodPastTheStreamCapDoesNotGrowTheVmm) {
+    ASSERT_GT(baseline_rss_kb(), 0);
+    // An allowed destination that never accepts: the connects the host
+    // makes complete in the kernel's accept queue, up to the stream cap.
+    const int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(l, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(l, 4096), 0);
+    socklen_t al = sizeof a;
+    ASSERT_EQ(getsockname(l, reinterpret_cast<sockaddr*>(&a), &al), 0);
+    const std::string port = std::to_string(ntohs(a.sin_port));
+    auto r = run_ember({"run", "--mem", "16M", "--allow-egress", "127.0.0.1:" + port,
+                        prog("hostile_host"), "--", "--in-ember", "connect-flood", "3", "127.0.0.1",
+                        port});
+    ::close(l);
+    ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    EXPECT_LT(r.maxrss_kb, baseline_rss_kb() + kSlackKb)
+        << "peak RSS " << r.maxrss_kb << " KiB, a plain run " << baseline_rss_kb() << " KiB\n"
+        << describe(r);
+}
+
+TEST_F(HostResourcesTest, ListenFloodDoesNotGrowTheVmm) {
+    ASSERT_GT(baseline_rss_kb(), 0);
+    auto r = run_ember(
+        {"run", "--mem", "16M", prog("hostile_host"), "--", "--in-ember", "listen-flood", "2"});
+    ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    EXPECT_LT(r.maxrss_kb, baseline_rss_kb() + kSlackKb) << describe(r);
+}
+
+}  // namespace
+}  // namespace ember::test
