@@ -64,25 +64,6 @@ uint64_t thread_cpu_ns() {
 
 namespace {
 
-void default_console(int fd, const char* data, size_t len) {
-    while (len > 0) {
-        ssize_t n = ::write(fd, data, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;  // the reader went away: output is dropped
-        data += n;
-        len -= static_cast<size_t>(n);
-    }
-}
-
-VmConfig with_defaults(VmConfig config) {
-    if (!config.console) config.console = default_console;
-    if (!config.log)
-        config.log = [](const std::string& line) {
-            std::string s = "ember-vm: guest: " + line + "\n";
-            default_console(2, s.data(), s.size());
-        };
-    return config;
-}
 // The host kind (PVM or hardware) and TSC rate are learnt from the first
 // vCPU of the process.
 void detect_host(KvmSystem& sys, Vcpu& vcpu) {
@@ -98,6 +79,21 @@ void detect_host(KvmSystem& sys, Vcpu& vcpu) {
 }
 
 }  // namespace
+
+// ember-vm's sinks: stdout and stderr, which a reader may stop reading; the
+// run's limits and stop() still end a VM whose console is stuck.
+VmConfig Vm::Impl::with_defaults(VmConfig config) {
+    if (!config.console)
+        config.console = [this](int fd, const char* data, size_t len) {
+            write_console_fd(fd, data, len, stop_, wall_deadline_);
+        };
+    if (!config.log)
+        config.log = [this](const std::string& line) {
+            const std::string s = "ember-vm: guest: " + line + "\n";
+            write_console_fd(2, s.data(), s.size(), stop_, wall_deadline_);
+        };
+    return config;
+}
 
 Vm::Impl::~Impl() {
     if (io_id_ >= 0) IoThread::instance().remove(io_id_);  // before the memory goes
@@ -168,21 +164,23 @@ Vm::Vm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) { install_watchdog_h
 Vm::~Vm() = default;
 
 Result<std::unique_ptr<Vm>> Vm::boot(VmConfig config) {
-    auto impl = std::make_unique<Impl>(with_defaults(std::move(config)));
+    auto impl = std::make_unique<Impl>(VmConfig{});
+    impl->cfg_ = impl->with_defaults(std::move(config));
     if (auto s = impl->setup_boot(); !s) return s;
     return std::unique_ptr<Vm>(new Vm(std::move(impl)));
 }
 
 Result<std::unique_ptr<Vm>> Vm::restore(std::shared_ptr<const snapshot::Snapshot> snap,
                                         VmConfig config) {
-    auto impl = std::make_unique<Impl>(with_defaults(std::move(config)));
+    auto impl = std::make_unique<Impl>(VmConfig{});
+    impl->cfg_ = impl->with_defaults(std::move(config));
     if (auto s = impl->setup_restore(std::move(snap)); !s) return s;
     return std::unique_ptr<Vm>(new Vm(std::move(impl)));
 }
 
 RunReport Vm::run() { return impl_->run(); }
 
-Status Vm::reset(VmConfig config) { return impl_->reset(with_defaults(std::move(config))); }
+Status Vm::reset(VmConfig config) { return impl_->reset(impl_->with_defaults(std::move(config))); }
 
 std::pair<const void*, size_t> Vm::guest_memory_range() const {
     return {impl_->mem_.host_base(), impl_->mem_.size()};

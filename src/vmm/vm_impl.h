@@ -34,6 +34,7 @@ struct Vm::Impl {
     ~Impl();
 
     // vm.cpp: shared by boot and restore.
+    VmConfig with_defaults(VmConfig cfg);  // console and log sinks bound to this VM's limits
     Status open_kvm();
     Status attach_memory(uint32_t flags = 0);
     void setup_doorbell();
@@ -98,7 +99,7 @@ struct Vm::Impl {
     uint32_t ready_call_ = 0;  // restored instances: the call they resume in
     uint64_t ready_arg_ = 0;
     // Limits of the current run() (0: none).
-    int64_t wall_deadline_ = 0;  // host CLOCK_MONOTONIC
+    std::atomic<int64_t> wall_deadline_{0};  // host CLOCK_MONOTONIC; read by the console sink
     uint64_t cpu_start_ns_ = 0;  // the vCPU thread's CPU time when run() began
     VmStats stats_;
 };

@@ -1,13 +1,20 @@
 // host_resources_test.cpp - a hostile guest (examples/hostile_host.c) must
 // not make ember-vm use host memory or CPU beyond the per-instance bounds
-// (docs/security.md, "Host resources per instance"): flooding the net tx
-// ring with CONNECT and LISTEN records while never reading the rx ring.
+// (docs/security.md, "Host resources per instance"), nor hold it past its
+// --timeout: flooding the net tx ring with CONNECT and LISTEN records while
+// never reading the rx ring, storming the console doorbell, printing into a
+// pipe nobody reads.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "test_env.h"
 
@@ -75,6 +82,54 @@ TEST_F(HostResourcesTest, ListenFloodDoesNotGrowTheVmm) {
         {"run", "--mem", "16M", prog("hostile_host"), "--", "--in-ember", "listen-flood", "2"});
     ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
     EXPECT_LT(r.maxrss_kb, baseline_rss_kb() + kSlackKb) << describe(r);
+}
+
+// Runs ember-vm with stdout a pipe nobody reads; returns its exit status
+// (or -1 when it had to be killed) and the wall time.
+int run_with_stuck_stdout(const std::vector<std::string>& args, double* seconds) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -2;
+    const auto t0 = std::chrono::steady_clock::now();
+    const pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        const int null = open("/dev/null", O_WRONLY);
+        dup2(null, 2);
+        std::vector<char*> argv;
+        static std::string vm = ember_vm_path();
+        argv.push_back(vm.data());
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(vm.c_str(), argv.data());
+        _exit(127);
+    }
+    ::close(p[1]);
+    int status = 0, result = -1;
+    for (;;) {
+        const pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) {
+            result = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            break;
+        }
+        if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(30)) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ::close(p[0]);
+    return result;
+}
+
+TEST_F(HostResourcesTest, TimeoutHoldsWhileStdoutIsAFullPipe) {
+    double s = 0;
+    const int code = run_with_stuck_stdout({"run", "--timeout", "1s", prog("hostile_host"), "--",
+                                            "--in-ember", "print-forever"},
+                                           &s);
+    EXPECT_EQ(code, 124) << "after " << s << " s";
+    EXPECT_LT(s, 6.0);
 }
 
 }  // namespace
