@@ -127,10 +127,28 @@ void Vm::Impl::setup_doorbell() {
         return;  // no doorbell: the guest flushes its console at exits only
     }
     doorbell_ = Fd(efd);
-    io_id_ = IoThread::instance().add(efd, [this] {
-        std::lock_guard lock(console_mu_);
-        drain_console_ring(mem_, cfg_);
-    });
+    io_id_ = IoThread::instance().add(
+        efd,
+        [this] {
+            std::lock_guard lock(console_mu_);
+            drain_console_ring(mem_, cfg_);
+            kick_if_over_cpu_limit();
+        },
+        &io_cpu_ns_);
+}
+
+// The I/O thread's time for this VM counts against its CPU limit: once the
+// vCPU thread's and the I/O thread's time together reach it, the vCPU is
+// kicked out of KVM_RUN and the run loop ends the run (vm_run.cpp).
+void Vm::Impl::kick_if_over_cpu_limit() {
+    if (!cfg_.cpu_limit_ns || !running_) return;  // running_ publishes the run's start
+    clockid_t clock;
+    timespec ts;
+    if (pthread_getcpuclockid(vcpu_thread_, &clock) != 0 || clock_gettime(clock, &ts) != 0) return;
+    const uint64_t vcpu = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+    if (vcpu - cpu_start_ns_ + run_io_cpu_ns() < cfg_.cpu_limit_ns) return;
+    shell_.vcpu.run()->immediate_exit = 1;
+    pthread_kill(vcpu_thread_, kWatchdogSignal);
 }
 
 Status Vm::Impl::start_net() {

@@ -84,6 +84,18 @@ TEST_F(HostResourcesTest, ListenFloodDoesNotGrowTheVmm) {
     EXPECT_LT(r.maxrss_kb, baseline_rss_kb() + kSlackKb) << describe(r);
 }
 
+// The I/O thread serves the doorbell at most once per millisecond and its
+// time counts against --cpu-limit: the whole process stays near the limit
+// (plus boot), instead of a second core going to the storm.
+TEST_F(HostResourcesTest, DoorbellStormStaysWithinTheCpuLimit) {
+    auto r = run_ember({"run", "--mem", "16M", "--cpu-limit", "1s", prog("hostile_host"), "--",
+                        "--in-ember", "doorbell-storm"});
+    ASSERT_TRUE(r.exited) << describe(r);
+    EXPECT_EQ(r.exit_code, 152) << describe(r);
+    EXPECT_LT(r.cpu_ms, 1250) << "ember-vm used " << r.cpu_ms << " ms of CPU for a 1 s limit\n"
+                              << describe(r);
+}
+
 // Runs ember-vm with stdout a pipe nobody reads; returns its exit status
 // (or -1 when it had to be killed) and the wall time.
 int run_with_stuck_stdout(const std::vector<std::string>& args, double* seconds) {
