@@ -106,7 +106,7 @@ Result<PortMapping> parse_port_mapping(const std::string& spec) {
     PortMapping m;
     const auto last = spec.rfind(':');
     if (last == std::string::npos)
-        return Status::error("-p: expected HOSTPORT:GUESTPORT or ADDR:HOSTPORT:GUESTPORT, got '" + spec + "'");
+        return Status::invalid_argument("-p: expected HOSTPORT:GUESTPORT or ADDR:HOSTPORT:GUESTPORT, got '" + spec + "'");
     const std::string guest = spec.substr(last + 1), rest = spec.substr(0, last);
     std::string host_port = rest;
     const auto mid = rest.rfind(':');
@@ -117,12 +117,12 @@ Result<PortMapping> parse_port_mapping(const std::string& spec) {
             m.host_addr = m.host_addr.substr(1, m.host_addr.size() - 2);
     }
     if (!parse_port(host_port, &m.host_port) || !parse_port(guest, &m.guest_port))
-        return Status::error("-p: ports must be numbers 1-65535, got '" + spec + "'");
+        return Status::invalid_argument("-p: ports must be numbers 1-65535, got '" + spec + "'");
     in6_addr tmp6;
     in_addr tmp4;
     if (inet_pton(AF_INET, m.host_addr.c_str(), &tmp4) != 1 &&
         inet_pton(AF_INET6, m.host_addr.c_str(), &tmp6) != 1)
-        return Status::error("-p: not an IP address: '" + m.host_addr + "'");
+        return Status::invalid_argument("-p: not an IP address: '" + m.host_addr + "'");
     return m;
 }
 
@@ -130,7 +130,7 @@ Result<EgressRule> parse_egress_rule(const std::string& spec) {
     EgressRule r;
     const auto colon = spec.rfind(':');
     if (colon == std::string::npos || colon == 0 || !parse_port(spec.substr(colon + 1), &r.port))
-        return Status::error("--allow-egress: expected HOST:PORT, got '" + spec + "'");
+        return Status::invalid_argument("--allow-egress: expected HOST:PORT, got '" + spec + "'");
     r.host = spec.substr(0, colon);
     if (r.host.size() > 2 && r.host.front() == '[' && r.host.back() == ']')
         r.host = r.host.substr(1, r.host.size() - 2);
@@ -191,7 +191,7 @@ Status StreamHost::start() {
             in6->sin6_port = htons(m.host_port);
             len = sizeof *in6;
         } else {
-            return Status::error("-p: not an IP address: " + m.host_addr);
+            return Status::invalid_argument("-p: not an IP address: " + m.host_addr);
         }
         const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) return Status::from_errno("socket");
@@ -210,8 +210,11 @@ Status StreamHost::start() {
         hints.ai_socktype = SOCK_STREAM;
         addrinfo* res = nullptr;
         const std::string port = std::to_string(r.port);
-        if (getaddrinfo(r.host.c_str(), port.c_str(), &hints, &res) != 0 || !res)
-            return Status::error("--allow-egress: cannot resolve " + r.host);
+        const int rc = getaddrinfo(r.host.c_str(), port.c_str(), &hints, &res);
+        if (rc == EAI_AGAIN || rc == EAI_FAIL || rc == EAI_SYSTEM)
+            return Status::unavailable("--allow-egress: cannot resolve " + r.host + ": " + gai_strerror(rc));
+        if (rc != 0 || !res)
+            return Status::invalid_argument("--allow-egress: cannot resolve " + r.host);
         for (addrinfo* ai = res; ai; ai = ai->ai_next) {
             sockaddr_storage ss{};
             std::memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
@@ -486,7 +489,7 @@ Status StreamHost::adopt(int fd, uint16_t guest_port) {
         if (port == guest_port) listener = id, found = true;
     if (!found) {
         ::close(fd);
-        return Status::error("no guest listener on port " + std::to_string(guest_port));
+        return Status::not_found("no guest listener on port " + std::to_string(guest_port));
     }
     if (streams_.size() >= EMBER_NET_MAX_STREAMS) {
         ::close(fd);

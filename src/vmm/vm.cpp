@@ -174,7 +174,7 @@ Status Vm::Impl::learn_host() {
     detect_host(*sys_, shell_.vcpu);
     kind_ = sys_->host_kind();
     tsc_khz_ = sys_->tsc_khz();
-    if (tsc_khz_ == 0) return Status::error("cannot determine the TSC frequency (KVM_GET_TSC_KHZ)");
+    if (tsc_khz_ == 0) return Status::internal("cannot determine the TSC frequency (KVM_GET_TSC_KHZ)");
     return Status::ok();
 }
 

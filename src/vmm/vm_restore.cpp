@@ -101,7 +101,7 @@ Status Vm::Impl::load_vcpu_state() {
 // instance's private copy of the page).
 Status Vm::Impl::refresh_boot_info() {
     auto b = mem_.read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO);
-    if (!b || b->magic != EMBER_BOOT_MAGIC) return Status::error("snapshot has no valid boot info");
+    if (!b || b->magic != EMBER_BOOT_MAGIC) return Status::corruption("snapshot has no valid boot info");
     b->tsc_khz = tsc_khz_;
     b->tsc_base = tsc_base_;
     b->mono_base_ns = mono_base_;
@@ -119,8 +119,8 @@ Status Vm::Impl::refresh_boot_info() {
 
 Status Vm::Impl::reset(VmConfig cfg) {
     if (!restored_ || !cfg_.reusable)
-        return Status::error("only a reusable restored VM can be reset");
-    if (running_) return Status::error("cannot reset a running VM");
+        return Status::invalid_argument("only a reusable restored VM can be reset");
+    if (running_) return Status::invalid_argument("cannot reset a running VM");
     t_start_ = mono_ns();
     if (auto s = put_back_written_pages(); !s) return s;
     {
@@ -138,7 +138,7 @@ Status Vm::Impl::reset(VmConfig cfg) {
 // and stays mapped, so the next instance starts without page faults.
 Status Vm::Impl::put_back_written_pages() {
     const uint8_t* pristine = snap_->pristine();
-    if (!pristine) return Status::error("cannot map the snapshot memory");
+    if (!pristine) return Status::io_error("cannot map the snapshot memory");
     // Every page copied on write since the mapping was made, by the guest or
     // by us. (KVM's dirty log would tell the same for the guest's writes,
     // but write-protecting pages makes each first write in an instance a
@@ -178,10 +178,10 @@ Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
         if (xcrs.xcrs[i].xcr == 0) v.xcr0 = xcrs.xcrs[i].value;
     v.msrs = {{kMsrStar, 0},   {kMsrLstar, 0},  {kMsrCstar, 0},       {kMsrSfmask, 0},
               {kMsrFsBase, 0}, {kMsrGsBase, 0}, {kMsrKernelGsBase, 0}};
-    if (!shell_.vcpu.get_msrs(&v.msrs)) return Status::error("KVM_GET_MSRS failed");
-    if (!shell_.vcpu.get_msr(kMsrTsc, &v.tsc)) return Status::error("cannot read the guest TSC");
+    if (!shell_.vcpu.get_msrs(&v.msrs)) return Status::internal("KVM_GET_MSRS failed");
+    if (!shell_.vcpu.get_msr(kMsrTsc, &v.tsc)) return Status::internal("cannot read the guest TSC");
     if (net_->open_streams() > 0)
-        return Status::error(
+        return Status::unsupported(
             "the guest has open connections; only an idle instance can be snapshotted");
     snapshot::VmmState vmm;
     vmm.listeners = net_->guest_listeners();
@@ -202,7 +202,7 @@ Status Vm::Impl::complete_pending_io() {
     const int rc = ioctl(shell_.vcpu.fd(), KVM_RUN, 0);
     const int err = errno;
     run->immediate_exit = 0;
-    if (rc == 0 || err != EINTR) return Status::error("could not complete the pending I/O");
+    if (rc == 0 || err != EINTR) return Status::internal("could not complete the pending I/O");
     return Status::ok();
 }
 
