@@ -32,15 +32,13 @@ int print_error(int code, const std::string& msg) {
 }
 
 // A failure of the VMM library: 126 when the program, its root filesystem
-// or the snapshot is at fault (or the failure is not classified yet, as
-// before codes existed), 125 when the VM or the host failed.
+// or the snapshot is at fault, 125 when the VM or the host failed.
 int exit_status_of(ember::Code code) {
     switch (code) {
         case ember::Code::kInvalidArgument:
         case ember::Code::kNotFound:
         case ember::Code::kCorruption:
         case ember::Code::kUnsupported:
-        case ember::Code::kUnknown:
             return kExitBadInput;
         default:
             return kExitVmError;

@@ -10,8 +10,6 @@ const char* code_name(Code code) {
     switch (code) {
         case Code::kOk:
             return "ok";
-        case Code::kUnknown:
-            return "unknown";
         case Code::kInvalidArgument:
             return "invalid_argument";
         case Code::kNotFound:

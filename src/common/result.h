@@ -17,7 +17,6 @@ namespace ember {
 // strings of the control API's and the gateway's JSON errors.
 enum class Code {
     kOk,
-    kUnknown,            // not classified yet: what Status::error gives
     kInvalidArgument,    // the caller's input is wrong: a flag, a spec, a request
     kNotFound,           // a named file, service or image does not exist
     kCorruption,         // data read is malformed: an ELF, a snapshot, an archive
@@ -39,9 +38,6 @@ public:
     Status() = default;
     Status(Code code, std::string msg) : code_(code), msg_(std::move(msg)) {}
     static Status ok() { return Status(); }
-    // A failure whose kind the call site has not said (Code::kUnknown);
-    // prefer the named constructors below.
-    static Status error(std::string msg) { return Status(Code::kUnknown, std::move(msg)); }
     static Status invalid_argument(std::string msg) {
         return {Code::kInvalidArgument, std::move(msg)};
     }

@@ -15,7 +15,6 @@ int http_status_of(Code code) {
         case Code::kResourceExhausted:
         case Code::kUnavailable: return 503;
         case Code::kTimeout: return 504;
-        case Code::kUnknown:
         case Code::kIOError:
         case Code::kInternal: return 500;
     }

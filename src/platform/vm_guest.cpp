@@ -166,9 +166,9 @@ Status check_listens(const snapshot::Snapshot& s, uint16_t port) {
     for (const auto& [id, p] : s.vmm().listeners)
         if (p == port) return Status::ok();
     if (s.vmm().listeners.empty())
-        return Status::error("the program became idle without listening on port " +
+        return Status::invalid_argument("the program became idle without listening on port " +
                              std::to_string(port) + " (a service must accept connections)");
-    return Status::error("the program listens on port(s) " + listener_ports(s) + ", not on port " +
+    return Status::invalid_argument("the program listens on port(s) " + listener_ports(s) + ", not on port " +
                          std::to_string(port) + " (set the service's port)");
 }
 
@@ -201,15 +201,15 @@ Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpe
     if (!net) return net.status();
     VmConfig cfg;
     auto program = images_.get(spec.image, opts_.max_image_bytes);
-    if (!program) return Status::error("program: " + program.message());
+    if (!program) return Status(program.code(), "program: " + program.message());
     RootfsBuilder rootfs;
     if (auto st = rootfs.add_tmp(); !st)
-        return Status::error("cannot create /tmp in the root filesystem");
+        return Status(st.code(), "cannot create /tmp in the root filesystem: " + st.message());
     for (const auto& f : spec.files) {
         auto data = images_.get(f.image, opts_.max_image_bytes);
-        if (!data) return Status::error("file " + f.path + ": " + data.message());
+        if (!data) return Status(data.code(), "file " + f.path + ": " + data.message());
         if (auto st = rootfs.add_file(f.path, *data, f.mode); !st)
-            return Status::error("file " + f.path + ": cannot be placed in the root filesystem");
+            return Status(st.code(), "file " + f.path + ": cannot be placed in the root filesystem");
     }
     if (auto st = rootfs.finish(std::move(*program), spec.program, "", spec.args, &cfg); !st)
         return st;
@@ -230,10 +230,10 @@ Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpe
     };
     ::unlink(snapshot_path.c_str());
     auto res = run_vm(std::move(cfg));
-    if (!res) return Status::error("cannot start the program: " + res.message());
+    if (!res) return Status(res.code(), "cannot start the program: " + res.message());
     auto with_output = [&](const std::string& msg) {
         const std::string out = tail->text();
-        return Status::error(
+        return Status::aborted(
             msg + (out.empty() ? "; it printed nothing" : "; its output ends with:\n" + out));
     };
     switch (res->outcome) {
@@ -252,7 +252,7 @@ Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpe
     }
     auto snap = snapshot::Snapshot::open(snapshot_path);
     if (!snap)
-        return Status::error("the snapshot just written cannot be opened: " + snap.message());
+        return Status::internal("the snapshot just written cannot be opened: " + snap.message());
     if (auto st = check_listens(**snap, spec.port); !st) {
         ::unlink(snapshot_path.c_str());
         return with_output(st.message());

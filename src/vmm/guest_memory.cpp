@@ -55,7 +55,7 @@ Result<GuestMemory> GuestMemory::map_file_private(int fd, uint64_t offset, uint6
 
 Status check_guest_memory_size(uint64_t bytes) {
     if (bytes % EMBER_MEM_ALIGN != 0 || bytes < EMBER_MEM_MIN || bytes > EMBER_MEM_MAX)
-        return Status::error("guest memory size must be a multiple of " +
+        return Status::invalid_argument("guest memory size must be a multiple of " +
                              std::to_string(EMBER_MEM_ALIGN >> 20) + " MiB between " +
                              std::to_string(EMBER_MEM_MIN >> 20) + " MiB and " +
                              std::to_string(EMBER_MEM_MAX >> 30) + " GiB");

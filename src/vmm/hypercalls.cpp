@@ -46,6 +46,35 @@ std::string printable(const char* s, size_t max) {
 
 }  // namespace
 
+bool write_console_fd(int fd, const char* data, size_t len, const std::atomic<bool>& stop,
+                      const std::atomic<int64_t>& deadline) {
+    // Up to PIPE_BUF bytes at a time, each after poll() says fd has room:
+    // a pipe with a free slot takes them without blocking. The I/O thread
+    // gets no signal, so it looks at the limits every slice.
+    constexpr int kSliceMs = 20;
+    constexpr size_t kChunk = 4096;
+    while (len > 0) {
+        pollfd p{fd, POLLOUT, 0};
+        int r = ::poll(&p, 1, 0);
+        if (r == 0) {
+            // No room: past the limits, give up at once (every record
+            // after this one too); else wait a slice.
+            const int64_t d = deadline.load();
+            if (stop.load() || (d && mono_ns() >= d)) return false;
+            r = ::poll(&p, 1, kSliceMs);
+        }
+        if (r < 0 && errno != EINTR) return false;
+        if (r <= 0) continue;
+        if (p.revents & (POLLERR | POLLNVAL)) return false;
+        const ssize_t n = ::write(fd, data, std::min(len, kChunk));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) return false;  // the reader went away: output is dropped
+        data += n;
+        len -= static_cast<size_t>(n);
+    }
+    return true;
+}
+
 size_t getrandom_bytes(void* buf, size_t len) {
     size_t done = 0;
     while (done < len) {

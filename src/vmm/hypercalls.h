@@ -20,6 +20,15 @@ namespace ember {
 // itself: callers serialise). Returns false when the ring was malformed.
 bool drain_console_ring(GuestMemory& mem, const VmConfig& cfg);
 
+// Writes guest console output to a host fd (ember-vm's stdout or stderr)
+// without being held past the run's end: while fd cannot take more, it waits
+// in short slices until *stop is set or the host CLOCK_MONOTONIC passes
+// *deadline (0: none), then drops the rest and returns false. A reader that
+// does not read thus stalls the guest's console (its ring fills), not
+// --timeout or stop().
+bool write_console_fd(int fd, const char* data, size_t len, const std::atomic<bool>& stop,
+                      const std::atomic<int64_t>& deadline);
+
 // Fills buf with len bytes from the kernel's CSPRNG; returns bytes written.
 size_t getrandom_bytes(void* buf, size_t len);
 

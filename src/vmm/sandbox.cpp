@@ -108,7 +108,7 @@ Result<SandboxLayer> drop_privileges(const SandboxPolicy& p, bool in_userns) {
         if (setgroups(0, nullptr) != 0 || setresgid(p.gid, p.gid, p.gid) != 0 ||
             setresuid(p.uid, p.uid, p.uid) != 0)
             return Status::from_errno("sandbox: dropping to an unprivileged user");
-        if (geteuid() == 0 || getegid() == 0) return Status::error("sandbox: still root after setresuid");
+        if (geteuid() == 0 || getegid() == 0) return Status::internal("sandbox: still root after setresuid");
         l.active = true;
         l.detail = "uid=" + std::to_string(p.uid) + " gid=" + std::to_string(p.gid) + " no capabilities";
     } else if (in_userns) {
@@ -152,7 +152,7 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
     SandboxLayer l{"seccomp", false, ""};
     if (!p.seccomp) return off(l, "asked");
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
-    if (!ctx) return Status::error("sandbox: seccomp_init failed");
+    if (!ctx) return Status::internal("sandbox: seccomp_init failed");
     struct Release {
         scmp_filter_ctx c;
         ~Release() { seccomp_release(c); }
@@ -181,9 +181,9 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
         extra.insert(extra.end(), {SCMP_SYS(openat), SCMP_SYS(rename), SCMP_SYS(renameat),
                                    SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(fchmod)});
     for (int nr : extra) rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-    if (rc != 0) return Status::error(std::string("sandbox: building the seccomp filter: ") + std::strerror(-rc));
+    if (rc != 0) return Status::internal(std::string("sandbox: building the seccomp filter: ") + std::strerror(-rc));
     if ((rc = seccomp_load(ctx)) != 0)
-        return Status::error(std::string("sandbox: loading the seccomp filter: ") + std::strerror(-rc));
+        return Status::internal(std::string("sandbox: loading the seccomp filter: ") + std::strerror(-rc));
     l.active = true;
     l.detail = std::to_string(std::size(kAllowed) + 2 + extra.size()) + " system calls";
     if (p.allow_outbound) l.detail += ", outbound connect";

@@ -23,7 +23,21 @@ namespace {
 constexpr uint64_t kRxCap = ring::kNetRxCap;
 constexpr uint64_t kTxCap = ring::kNetTxCap;
 constexpr uint64_t kHdr = ring::kNetHdr;
-constexpr size_t kMaxListeners = 256;  // per instance
+
+// The bounds of the per-instance tables, whatever the guest does (the sums
+// are in docs/security.md, "Host resources per instance").
+constexpr size_t kMaxListeners = 256;
+// Control records that wait for room in the rx ring. A stream has at most
+// three in its life (ACCEPT or CONNECTED, SHUTDOWN, CLOSE) and they go when
+// the guest closes it; replies to connects that got no stream (denied, over
+// the cap) are only made while reading the tx ring, which pauses while
+// kBacklogPause records wait: a guest that does not read its rx ring stops
+// being served, it does not grow the host's memory.
+constexpr size_t kBacklogPause = 1024;
+constexpr size_t kMaxBacklog = kBacklogPause + 3 * EMBER_NET_MAX_STREAMS;
+// Guest data not yet written to a peer: the guest's credit bounds it, and
+// the buffer's capacity never grows past it.
+constexpr size_t kMaxOut = EMBER_NET_WINDOW_INIT + EMBER_NET_DATA_MAX;
 
 
 bool parse_port(const std::string& s, uint16_t* out) {
@@ -92,7 +106,7 @@ Result<PortMapping> parse_port_mapping(const std::string& spec) {
     PortMapping m;
     const auto last = spec.rfind(':');
     if (last == std::string::npos)
-        return Status::error("-p: expected HOSTPORT:GUESTPORT or ADDR:HOSTPORT:GUESTPORT, got '" + spec + "'");
+        return Status::invalid_argument("-p: expected HOSTPORT:GUESTPORT or ADDR:HOSTPORT:GUESTPORT, got '" + spec + "'");
     const std::string guest = spec.substr(last + 1), rest = spec.substr(0, last);
     std::string host_port = rest;
     const auto mid = rest.rfind(':');
@@ -103,12 +117,12 @@ Result<PortMapping> parse_port_mapping(const std::string& spec) {
             m.host_addr = m.host_addr.substr(1, m.host_addr.size() - 2);
     }
     if (!parse_port(host_port, &m.host_port) || !parse_port(guest, &m.guest_port))
-        return Status::error("-p: ports must be numbers 1-65535, got '" + spec + "'");
+        return Status::invalid_argument("-p: ports must be numbers 1-65535, got '" + spec + "'");
     in6_addr tmp6;
     in_addr tmp4;
     if (inet_pton(AF_INET, m.host_addr.c_str(), &tmp4) != 1 &&
         inet_pton(AF_INET6, m.host_addr.c_str(), &tmp6) != 1)
-        return Status::error("-p: not an IP address: '" + m.host_addr + "'");
+        return Status::invalid_argument("-p: not an IP address: '" + m.host_addr + "'");
     return m;
 }
 
@@ -116,7 +130,7 @@ Result<EgressRule> parse_egress_rule(const std::string& spec) {
     EgressRule r;
     const auto colon = spec.rfind(':');
     if (colon == std::string::npos || colon == 0 || !parse_port(spec.substr(colon + 1), &r.port))
-        return Status::error("--allow-egress: expected HOST:PORT, got '" + spec + "'");
+        return Status::invalid_argument("--allow-egress: expected HOST:PORT, got '" + spec + "'");
     r.host = spec.substr(0, colon);
     if (r.host.size() > 2 && r.host.front() == '[' && r.host.back() == ']')
         r.host = r.host.substr(1, r.host.size() - 2);
@@ -177,7 +191,7 @@ Status StreamHost::start() {
             in6->sin6_port = htons(m.host_port);
             len = sizeof *in6;
         } else {
-            return Status::error("-p: not an IP address: " + m.host_addr);
+            return Status::invalid_argument("-p: not an IP address: " + m.host_addr);
         }
         const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) return Status::from_errno("socket");
@@ -196,8 +210,11 @@ Status StreamHost::start() {
         hints.ai_socktype = SOCK_STREAM;
         addrinfo* res = nullptr;
         const std::string port = std::to_string(r.port);
-        if (getaddrinfo(r.host.c_str(), port.c_str(), &hints, &res) != 0 || !res)
-            return Status::error("--allow-egress: cannot resolve " + r.host);
+        const int rc = getaddrinfo(r.host.c_str(), port.c_str(), &hints, &res);
+        if (rc == EAI_AGAIN || rc == EAI_FAIL || rc == EAI_SYSTEM)
+            return Status::unavailable("--allow-egress: cannot resolve " + r.host + ": " + gai_strerror(rc));
+        if (rc != 0 || !res)
+            return Status::invalid_argument("--allow-egress: cannot resolve " + r.host);
         for (addrinfo* ai = res; ai; ai = ai->ai_next) {
             sockaddr_storage ss{};
             std::memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
@@ -238,8 +255,15 @@ bool StreamHost::push(uint16_t type, uint32_t stream, uint32_t arg, const void* 
         pending_credit_[stream] += arg;
         return true;
     }
-    backlog_.push_back({type, stream, arg,
-                        len ? std::string(static_cast<const char*>(payload), len) : std::string()});
+    if (backlog_.size() >= kMaxBacklog || len > sizeof(Pending::payload)) {
+        // Not reached (see kMaxBacklog); the record is dropped rather than
+        // the host's memory growing.
+        ++stats_.bad_records;
+        return false;
+    }
+    Pending p{type, stream, arg, len, {}};
+    if (len) std::memcpy(p.payload, payload, len);
+    backlog_.push_back(p);
     return true;
 }
 
@@ -253,8 +277,7 @@ void StreamHost::flush_backlog() {
     size_t i = 0;
     for (; i < backlog_.size(); ++i) {
         const Pending& p = backlog_[i];
-        if (!push_now(p.type, p.stream, p.arg, p.payload.data(), static_cast<uint32_t>(p.payload.size())))
-            break;
+        if (!push_now(p.type, p.stream, p.arg, p.payload, p.len)) break;
     }
     backlog_.erase(backlog_.begin(), backlog_.begin() + static_cast<long>(i));
 }
@@ -286,10 +309,13 @@ void StreamHost::drain_tx() {
     uint64_t tail = ring->tail;
     const uint64_t head = ring->head;
     if (head == tail) return;
+    if (!backlog_.empty() || !pending_credit_.empty()) flush_backlog();
     const uint8_t* data = mem_.host_base() + EMBER_GPA_NET_TX + EMBER_RING_DATA;
     std::vector<uint8_t> payload;
     bool bad = head - tail > kTxCap;
-    while (!bad && tail != head) {
+    // While the guest leaves kBacklogPause replies unread, the rest of its
+    // requests stay in its tx ring.
+    while (!bad && tail != head && backlog_.size() < kBacklogPause) {
         const uint64_t off = tail % kTxCap;
         if (kTxCap - off < kHdr || head - tail < kHdr) {
             bad = true;
@@ -335,7 +361,7 @@ void StreamHost::handle_tx_record(const ember_net_rec& r, const uint8_t* payload
                 reset_stream(r.stream, it->second, ECONNRESET);
                 break;
             }
-            it->second.out.append(reinterpret_cast<const char*>(payload), r.len);
+            append_out(it->second, payload, r.len);
             stats_.bytes_out += r.len;
             flush_out(r.stream, it->second);
             return;
@@ -361,6 +387,8 @@ bool StreamHost::egress_allowed(const sockaddr_storage& ss) const {
     return false;
 }
 
+// A connect that gets no stream (over the cap, denied, failed at once) is
+// answered and leaves nothing behind: the guest's CLOSE for it finds no entry.
 void StreamHost::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
     if (id >= EMBER_NET_HOST_ID || streams_.count(id) || len != sizeof(ember_net_addr)) {
         ++stats_.bad_records;
@@ -372,41 +400,43 @@ void StreamHost::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
     socklen_t sl;
     if (streams_.size() >= EMBER_NET_MAX_STREAMS) {
         push(EMBER_NET_CONNECTED, id, ENOBUFS, nullptr, 0);
-        streams_[id].closed = true;
         return;
     }
-    Stream& s = streams_[id];
     if (!from_net_addr(a, &ss, &sl)) {
-        s.closed = true;
         push(EMBER_NET_CONNECTED, id, EAFNOSUPPORT, nullptr, 0);
         return;
     }
     if (!egress_allowed(ss)) {
         ++stats_.denied;
-        s.closed = true;
         push(EMBER_NET_CONNECTED, id, ECONNREFUSED, nullptr, 0);
         return;
     }
     ++stats_.connects;
-    s.fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s.fd < 0) {
-        s.closed = true;
+    const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
         push(EMBER_NET_CONNECTED, id, ENOBUFS, nullptr, 0);
         return;
     }
     const int one = 1;
-    setsockopt(s.fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
-    if (::connect(s.fd, reinterpret_cast<sockaddr*>(&ss), sl) == 0) {
+    setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), sl) == 0) {
+        streams_[id].fd = fd;
         push(EMBER_NET_CONNECTED, id, 0, nullptr, 0);
     } else if (errno == EINPROGRESS) {
+        Stream& s = streams_[id];
+        s.fd = fd;
         s.connecting = true;
     } else {
         const int err = errno;
-        ::close(s.fd);
-        s.fd = -1;
-        s.closed = true;
+        ::close(fd);
         push(EMBER_NET_CONNECTED, id, static_cast<uint32_t>(err), nullptr, 0);
     }
+}
+
+void StreamHost::append_out(Stream& s, const uint8_t* data, uint32_t len) {
+    const size_t need = s.out.size() + len;
+    if (need > s.out.capacity()) s.out.reserve(std::min(std::max(need, 2 * s.out.capacity()), kMaxOut));
+    s.out.append(reinterpret_cast<const char*>(data), len);
 }
 
 void StreamHost::flush_out(uint32_t id, Stream& s) {
@@ -427,6 +457,7 @@ void StreamHost::flush_out(uint32_t id, Stream& s) {
     }
     if (written) {
         s.out.erase(0, written);
+        if (s.out.empty()) std::string().swap(s.out);  // idle streams hold no buffer
         push(EMBER_NET_WINDOW, id, static_cast<uint32_t>(written), nullptr, 0);
     }
     if (s.out.empty() && s.guest_shut) ::shutdown(s.fd, SHUT_WR);
@@ -436,11 +467,15 @@ void StreamHost::reset_stream(uint32_t id, Stream& s, int err) {
     if (s.fd >= 0) ::close(s.fd);
     s.fd = -1;
     s.closed = true;
-    s.out.clear();
+    std::string().swap(s.out);
     push(EMBER_NET_CLOSE, id, static_cast<uint32_t>(err), nullptr, 0);
 }
 
+// The guest closed its socket: what the host still had for it goes too,
+// so closed streams hold nothing.
 void StreamHost::close_stream(uint32_t id) {
+    pending_credit_.erase(id);
+    std::erase_if(backlog_, [id](const Pending& p) { return p.stream == id; });
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
     if (it->second.fd >= 0) ::close(it->second.fd);
@@ -454,14 +489,21 @@ Status StreamHost::adopt(int fd, uint16_t guest_port) {
         if (port == guest_port) listener = id, found = true;
     if (!found) {
         ::close(fd);
-        return Status::error("no guest listener on port " + std::to_string(guest_port));
+        return Status::not_found("no guest listener on port " + std::to_string(guest_port));
+    }
+    if (streams_.size() >= EMBER_NET_MAX_STREAMS) {
+        ::close(fd);
+        return Status::resource_exhausted("the instance has " +
+                                          std::to_string(EMBER_NET_MAX_STREAMS) + " streams open");
     }
     sockaddr_storage peer{};
     socklen_t pl = sizeof peer;
     getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl);
     ember_net_addr a;
     to_net_addr(peer, &a);
-    const uint32_t id = next_host_id_++ | EMBER_NET_HOST_ID;
+    uint32_t id;
+    do id = next_host_id_++ | EMBER_NET_HOST_ID;  // skips ids still open after a wrap
+    while (streams_.count(id));
     push(EMBER_NET_ACCEPT, id, listener, &a, sizeof a);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     streams_[id].fd = fd;

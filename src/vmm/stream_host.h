@@ -108,8 +108,9 @@ private:
     };
 
     // Queues a record for the guest. Control records that do not fit in the
-    // rx ring now wait in backlog_ (bounded: a few per stream); DATA is only
-    // pushed when there is room, so it returns false instead.
+    // rx ring now wait in backlog_ (bounded: a few per stream, see
+    // kMaxBacklog); DATA is only pushed when there is room, so it returns
+    // false instead.
     bool push(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len);
     bool push_now(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len);
     void flush_backlog();
@@ -117,6 +118,7 @@ private:
     uint64_t rx_record_room() const;  // bytes the largest record pushed now may take
     void handle_tx_record(const ember_net_rec& r, const uint8_t* payload);
     void on_connect(uint32_t id, const uint8_t* payload, uint32_t len);
+    void append_out(Stream& s, const uint8_t* data, uint32_t len);
     void flush_out(uint32_t id, Stream& s);
     void reset_stream(uint32_t id, Stream& s, int err);
     void close_stream(uint32_t id);
@@ -138,12 +140,13 @@ private:
     std::map<uint32_t, Stream> streams_;
     std::vector<sockaddr_storage> egress_addrs_;
     uint32_t next_host_id_ = EMBER_NET_HOST_ID;
+    // A control record for the rx ring; only ACCEPT carries a payload.
     struct Pending {
         uint16_t type;
-        uint32_t stream, arg;
-        std::string payload;
+        uint32_t stream, arg, len;
+        uint8_t payload[sizeof(ember_net_addr)];
     };
-    std::vector<Pending> backlog_;
+    std::vector<Pending> backlog_;  // at most kMaxBacklog (stream_host.cpp)
     // Credit for the guest that did not fit in the rx ring, per stream:
     // coalesced so a guest that stops reading cannot grow the backlog.
     std::map<uint32_t, uint64_t> pending_credit_;

@@ -64,25 +64,6 @@ uint64_t thread_cpu_ns() {
 
 namespace {
 
-void default_console(int fd, const char* data, size_t len) {
-    while (len > 0) {
-        ssize_t n = ::write(fd, data, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;  // the reader went away: output is dropped
-        data += n;
-        len -= static_cast<size_t>(n);
-    }
-}
-
-VmConfig with_defaults(VmConfig config) {
-    if (!config.console) config.console = default_console;
-    if (!config.log)
-        config.log = [](const std::string& line) {
-            std::string s = "ember-vm: guest: " + line + "\n";
-            default_console(2, s.data(), s.size());
-        };
-    return config;
-}
 // The host kind (PVM or hardware) and TSC rate are learnt from the first
 // vCPU of the process.
 void detect_host(KvmSystem& sys, Vcpu& vcpu) {
@@ -98,6 +79,21 @@ void detect_host(KvmSystem& sys, Vcpu& vcpu) {
 }
 
 }  // namespace
+
+// ember-vm's sinks: stdout and stderr, which a reader may stop reading; the
+// run's limits and stop() still end a VM whose console is stuck.
+VmConfig Vm::Impl::with_defaults(VmConfig config) {
+    if (!config.console)
+        config.console = [this](int fd, const char* data, size_t len) {
+            write_console_fd(fd, data, len, stop_, wall_deadline_);
+        };
+    if (!config.log)
+        config.log = [this](const std::string& line) {
+            const std::string s = "ember-vm: guest: " + line + "\n";
+            write_console_fd(2, s.data(), s.size(), stop_, wall_deadline_);
+        };
+    return config;
+}
 
 Vm::Impl::~Impl() {
     if (io_id_ >= 0) IoThread::instance().remove(io_id_);  // before the memory goes
@@ -131,10 +127,28 @@ void Vm::Impl::setup_doorbell() {
         return;  // no doorbell: the guest flushes its console at exits only
     }
     doorbell_ = Fd(efd);
-    io_id_ = IoThread::instance().add(efd, [this] {
-        std::lock_guard lock(console_mu_);
-        drain_console_ring(mem_, cfg_);
-    });
+    io_id_ = IoThread::instance().add(
+        efd,
+        [this] {
+            std::lock_guard lock(console_mu_);
+            drain_console_ring(mem_, cfg_);
+            kick_if_over_cpu_limit();
+        },
+        &io_cpu_ns_);
+}
+
+// The I/O thread's time for this VM counts against its CPU limit: once the
+// vCPU thread's and the I/O thread's time together reach it, the vCPU is
+// kicked out of KVM_RUN and the run loop ends the run (vm_run.cpp).
+void Vm::Impl::kick_if_over_cpu_limit() {
+    if (!cfg_.cpu_limit_ns || !running_) return;  // running_ publishes the run's start
+    clockid_t clock;
+    timespec ts;
+    if (pthread_getcpuclockid(vcpu_thread_, &clock) != 0 || clock_gettime(clock, &ts) != 0) return;
+    const uint64_t vcpu = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+    if (vcpu - cpu_start_ns_ + run_io_cpu_ns() < cfg_.cpu_limit_ns) return;
+    shell_.vcpu.run()->immediate_exit = 1;
+    pthread_kill(vcpu_thread_, kWatchdogSignal);
 }
 
 Status Vm::Impl::start_net() {
@@ -160,7 +174,7 @@ Status Vm::Impl::learn_host() {
     detect_host(*sys_, shell_.vcpu);
     kind_ = sys_->host_kind();
     tsc_khz_ = sys_->tsc_khz();
-    if (tsc_khz_ == 0) return Status::error("cannot determine the TSC frequency (KVM_GET_TSC_KHZ)");
+    if (tsc_khz_ == 0) return Status::internal("cannot determine the TSC frequency (KVM_GET_TSC_KHZ)");
     return Status::ok();
 }
 
@@ -168,21 +182,23 @@ Vm::Vm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) { install_watchdog_h
 Vm::~Vm() = default;
 
 Result<std::unique_ptr<Vm>> Vm::boot(VmConfig config) {
-    auto impl = std::make_unique<Impl>(with_defaults(std::move(config)));
+    auto impl = std::make_unique<Impl>(VmConfig{});
+    impl->cfg_ = impl->with_defaults(std::move(config));
     if (auto s = impl->setup_boot(); !s) return s;
     return std::unique_ptr<Vm>(new Vm(std::move(impl)));
 }
 
 Result<std::unique_ptr<Vm>> Vm::restore(std::shared_ptr<const snapshot::Snapshot> snap,
                                         VmConfig config) {
-    auto impl = std::make_unique<Impl>(with_defaults(std::move(config)));
+    auto impl = std::make_unique<Impl>(VmConfig{});
+    impl->cfg_ = impl->with_defaults(std::move(config));
     if (auto s = impl->setup_restore(std::move(snap)); !s) return s;
     return std::unique_ptr<Vm>(new Vm(std::move(impl)));
 }
 
 RunReport Vm::run() { return impl_->run(); }
 
-Status Vm::reset(VmConfig config) { return impl_->reset(with_defaults(std::move(config))); }
+Status Vm::reset(VmConfig config) { return impl_->reset(impl_->with_defaults(std::move(config))); }
 
 std::pair<const void*, size_t> Vm::guest_memory_range() const {
     return {impl_->mem_.host_base(), impl_->mem_.size()};

@@ -232,7 +232,7 @@ Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint
     b.envc = static_cast<uint32_t>(cfg_.env.size());
     b.args_size = args_size;
     if (cfg_.guest_path.size() >= sizeof b.execfn)
-        return Status::error("guest path of the program is too long");
+        return Status::invalid_argument("guest path of the program is too long");
     std::memcpy(b.execfn, cfg_.guest_path.c_str(), cfg_.guest_path.size() + 1);
     b.rootfs_gpa = rootfs_gpa;
     b.rootfs_size = cfg_.rootfs.size();
@@ -244,7 +244,7 @@ Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint
     __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
     b.cpu_hwcap = edx;
     b.cpu_hwcap2 = 2;  // HWCAP2_FSGSBASE: CR4.FSGSBASE is set
-    if (!mem_.write_obj(EMBER_GPA_BOOT_INFO, b)) return Status::error("boot info outside memory");
+    if (!mem_.write_obj(EMBER_GPA_BOOT_INFO, b)) return Status::internal("boot info outside memory");
     return Status::ok();
 }
 

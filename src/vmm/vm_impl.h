@@ -36,9 +36,11 @@ struct Vm::Impl {
     ~Impl();
 
     // vm.cpp: shared by boot and restore.
+    VmConfig with_defaults(VmConfig cfg);  // console and log sinks bound to this VM's limits
     Status open_kvm();
     Status attach_memory(uint32_t flags = 0);
     void setup_doorbell();
+    void kick_if_over_cpu_limit();
     Status start_net();
     Status take_shell();
     Status learn_host();
@@ -105,8 +107,13 @@ struct Vm::Impl {
     uint32_t ready_call_ = 0;  // restored instances: the call they resume in
     uint64_t ready_arg_ = 0;
     // Limits of the current run() (0: none).
-    int64_t wall_deadline_ = 0;  // host CLOCK_MONOTONIC
+    std::atomic<int64_t> wall_deadline_{0};  // host CLOCK_MONOTONIC; read by the console sink
     uint64_t cpu_start_ns_ = 0;  // the vCPU thread's CPU time when run() began
+    // The I/O thread's CPU time for this VM (its doorbell), and its value
+    // when run() began: counted against cpu_limit_ns with the vCPU's.
+    std::atomic<uint64_t> io_cpu_ns_{0};
+    uint64_t io_cpu_start_ = 0;
+    uint64_t run_io_cpu_ns() const { return io_cpu_ns_.load() - io_cpu_start_; }
     VmStats stats_;
 };
 

@@ -129,8 +129,8 @@ Status Vm::Impl::read_vcpu_state(const std::vector<uint32_t>& msr_indices, snaps
     v->debugregs.flags = 0;
     v->msrs.clear();
     for (uint32_t idx : msr_indices) v->msrs.push_back({idx, 0});
-    if (!shell_.vcpu.get_msrs(&v->msrs)) return Status::error("KVM_GET_MSRS failed");
-    if (!shell_.vcpu.get_msr(kMsrTsc, &v->tsc)) return Status::error("cannot read the guest TSC");
+    if (!shell_.vcpu.get_msrs(&v->msrs)) return Status::internal("KVM_GET_MSRS failed");
+    if (!shell_.vcpu.get_msr(kMsrTsc, &v->tsc)) return Status::internal("cannot read the guest TSC");
     return Status::ok();
 }
 
@@ -154,7 +154,7 @@ Status Vm::Impl::check_events_clean() {
         return Status::from_errno("KVM_GET_VCPU_EVENTS");
     if (ev.exception.injected || ev.exception.pending || ev.interrupt.injected ||
         ev.interrupt.shadow || ev.nmi.injected || ev.nmi.pending || ev.smi.smm || ev.smi.pending)
-        return Status::error("the vCPU has an exception, interrupt or NMI in flight");
+        return Status::internal("the vCPU has an exception, interrupt or NMI in flight");
     return Status::ok();
 }
 
@@ -162,7 +162,7 @@ Status Vm::Impl::check_events_clean() {
 // instance's private copy of the page).
 Status Vm::Impl::refresh_boot_info() {
     auto b = mem_.read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO);
-    if (!b || b->magic != EMBER_BOOT_MAGIC) return Status::error("snapshot has no valid boot info");
+    if (!b || b->magic != EMBER_BOOT_MAGIC) return Status::corruption("snapshot has no valid boot info");
     b->tsc_khz = tsc_khz_;
     b->tsc_base = tsc_base_;
     b->mono_base_ns = mono_base_;
@@ -180,8 +180,8 @@ Status Vm::Impl::refresh_boot_info() {
 
 Status Vm::Impl::reset(VmConfig cfg) {
     if (!restored_ || !cfg_.reusable)
-        return Status::error("only a reusable restored VM can be reset");
-    if (running_) return Status::error("cannot reset a running VM");
+        return Status::invalid_argument("only a reusable restored VM can be reset");
+    if (running_) return Status::invalid_argument("cannot reset a running VM");
     t_start_ = mono_ns();
     {
         // The I/O thread may still serve a doorbell of the last instance:
@@ -232,7 +232,7 @@ Status Vm::Impl::put_back_written_pages() {
 // it on write for nothing.
 Status Vm::Impl::restore_page_range(uint64_t gpa, uint64_t len) {
     const uint8_t* pristine = snap_->pristine();
-    if (!pristine) return Status::error("cannot map the snapshot memory");
+    if (!pristine) return Status::io_error("cannot map the snapshot memory");
     for (uint64_t off = 0; off < len; off += EMBER_PAGE_SIZE) {
         uint8_t* dst = mem_.host_base() + gpa + off;
         const uint8_t* src = pristine + gpa + off;
@@ -247,7 +247,7 @@ Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
     snapshot::VcpuState v;
     if (auto s = read_vcpu_state(restorable_guest_msrs(), &v); !s) return s;
     if (net_->open_streams() > 0)
-        return Status::error(
+        return Status::unsupported(
             "the guest has open connections; only an idle instance can be snapshotted");
     snapshot::VmmState vmm;
     vmm.listeners = net_->guest_listeners();
@@ -274,7 +274,7 @@ Status Vm::Impl::complete_pending_io() {
         if (rc < 0 && err == EINTR) return Status::ok();
         if (rc < 0) break;
     }
-    return Status::error("could not complete the pending I/O");
+    return Status::internal("could not complete the pending I/O");
 }
 
 void Vm::Impl::learn_working_set() {
@@ -289,7 +289,7 @@ void Vm::Impl::learn_working_set() {
 }
 
 Result<snapshot::VcpuState> Vm::vcpu_state() {
-    if (impl_->running_) return Status::error("the VM is running");
+    if (impl_->running_) return Status::conflict("the VM is running");
     std::vector<uint32_t> msrs;
     if (impl_->snap_)
         for (const auto& m : impl_->snap_->vcpu().msrs) msrs.push_back(m.first);
@@ -301,7 +301,7 @@ Result<snapshot::VcpuState> Vm::vcpu_state() {
 }
 
 Status Vm::set_vcpu_state(const snapshot::VcpuState& state) {
-    if (impl_->running_) return Status::error("the VM is running");
+    if (impl_->running_) return Status::conflict("the VM is running");
     return impl_->write_vcpu_state(state);
 }
 

@@ -100,6 +100,7 @@ RunReport Vm::Impl::run() {
             return finish(Outcome::kVmError, 0, s.message());
     }
     cpu_start_ns_ = thread_cpu_ns();
+    io_cpu_start_ = io_cpu_ns_.load();
     if (cfg_.cpu_limit_ns) {
         if (auto s = cpu_timer.arm(CLOCK_THREAD_CPUTIME_ID, cfg_.cpu_limit_ns); !s)
             return finish(Outcome::kVmError, 0, s.message());
@@ -154,7 +155,8 @@ std::optional<RunReport> Vm::Impl::handle_interrupted_run(HypercallContext& hc, 
         hc.drain_console();
         return finish(Outcome::kTimeout, 0, "wall-clock limit reached; " + describe_registers());
     }
-    if (cfg_.cpu_limit_ns && thread_cpu_ns() - cpu_start_ns_ >= cfg_.cpu_limit_ns) {
+    // The vCPU thread's time and the I/O thread's for this VM (its doorbell).
+    if (cfg_.cpu_limit_ns && thread_cpu_ns() - cpu_start_ns_ + run_io_cpu_ns() >= cfg_.cpu_limit_ns) {
         hc.drain_console();
         return finish(Outcome::kCpuLimit, 0, "CPU-time limit reached; " + describe_registers());
     }

@@ -31,6 +31,7 @@ struct RunResult {
     std::string out, err;
     double wall_ms = 0;    // spawn to reap
     long maxrss_kb = 0;    // ru_maxrss of the child (wait4)
+    double cpu_ms = 0;     // user + system CPU time of the child, all threads (wait4)
 };
 
 RunResult run_process(const RunOptions& opts);

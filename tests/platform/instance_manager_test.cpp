@@ -86,7 +86,7 @@ class FakeFactory : public GuestFactory {
         {
             std::lock_guard lock(w_.mu);
             ++w_.restores;
-            if (w_.fail_restore) return Status::error("no KVM today");
+            if (w_.fail_restore) return Status::unavailable("no KVM today");
         }
         return std::unique_ptr<Guest>(std::make_unique<FakeGuest>(w_));
     }

@@ -22,7 +22,6 @@ TEST(StatusTest, NamedConstructorsCarryTheirCode) {
     EXPECT_EQ(Status::unsupported("x").code(), Code::kUnsupported);
     EXPECT_EQ(Status::internal("x").code(), Code::kInternal);
     EXPECT_FALSE(Status::internal("x").is_ok());
-    EXPECT_EQ(Status::error("x").code(), Code::kUnknown);
 }
 
 TEST(StatusTest, FromErrnoMapsEnoentToNotFound) {
