@@ -27,7 +27,7 @@ std::vector<std::string> split_path(const std::string& path) {
 ApiResponse json_response(int status, const json& j) {
     ApiResponse r;
     r.status = status;
-    r.body = j.dump(2) + "\n";
+    r.body = json_text(j, 2) + "\n";
     return r;
 }
 
@@ -231,7 +231,7 @@ ApiResponse Api::images(const ApiRequest& req, const std::vector<std::string>& p
     return error(kMethodNotAllowed, "use GET or DELETE");
 }
 
-std::string Api::service_json(const std::string& name) {
+json Api::service_json(const std::string& name) {
     const ServiceStatus st = manager_.status(name);
     json j = spec_to_json(st.record.spec);
     j["generation"] = st.record.generation;
@@ -245,7 +245,7 @@ std::string Api::service_json(const std::string& name) {
     const auto colon = info_.gateway.rfind(':');
     const std::string port = colon == std::string::npos ? "" : info_.gateway.substr(colon);
     j["url"] = "http://" + name + "." + info_.domain + port + "/";
-    return j.dump(2) + "\n";
+    return j;
 }
 
 ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>& parts,
@@ -255,7 +255,7 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
             auto list = store_.list_services();
             if (!list) return error(list.status());
             json arr = json::array();
-            for (const auto& rec : *list) arr.push_back(json::parse(service_json(rec.spec.name)));
+            for (const auto& rec : *list) arr.push_back(service_json(rec.spec.name));
             return json_response(200, json{{"services", arr}});
         }
         if (req.method != "POST") return error(kMethodNotAllowed, "use GET or POST");
@@ -273,18 +273,14 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
         if (!spec) return error(spec.status());
         auto res = controller_.deploy(std::move(*spec), parts.size() == 2);
         if (!res) return error(res.status());
-        ApiResponse r;
-        r.status = res.value().created ? 201 : 200;
-        r.body = service_json(res.value().record.spec.name);
-        return r;
+        return json_response(res.value().created ? 201 : 200,
+                             service_json(res.value().record.spec.name));
     }
     if (parts.size() == 3) {
         if (req.method == "GET") {
             if (!manager_.status(name).exists)
                 return error(Status::not_found("no service named '" + name + "'"));
-            ApiResponse r;
-            r.body = service_json(name);
-            return r;
+            return json_response(200, service_json(name));
         }
         if (req.method == "PATCH") {
             json body;
@@ -292,9 +288,7 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
             if (!parse_body(req.body, &body, &err)) return err;
             auto res = controller_.patch(name, body);
             if (!res) return error(res.status());
-            ApiResponse r;
-            r.body = service_json(name);
-            return r;
+            return json_response(200, service_json(name));
         }
         if (req.method == "DELETE") {
             auto res = controller_.remove(name);
@@ -346,7 +340,7 @@ ApiResponse Api::logs(const std::string& name, const std::string& query) {
                            {"instance", l.instance},
                            {"stream", l.stream},
                            {"text", l.text}});
-        r.body = json{{"lines", arr}, {"last_seq", last}}.dump() + "\n";
+        r.body = json_text(json{{"lines", arr}, {"last_seq", last}}) + "\n";
         return r;
     }
     r.content_type = "text/plain; charset=utf-8";
