@@ -46,7 +46,28 @@ bool parse_body(const std::string& body, json* out, ApiResponse* err) {
             m = m.substr(p + 2);
         *err = Api::error(kInvalidJson, "malformed JSON: " + m);
         return false;
+    } catch (const json::exception& e) {
+        // out_of_range: a number beyond a double ("1e400").
+        std::string m = e.what();
+        if (const auto p = m.find("] "); p != std::string::npos) m = m.substr(p + 2);
+        *err = Api::error(kInvalidJson, "invalid JSON: " + m);
+        return false;
     }
+    return true;
+}
+
+// A query parameter that must be a decimal integer in [0, 2^64); "" is absent.
+bool parse_count(const std::string& s, uint64_t* out) {
+    if (s.empty()) return true;
+    if (s.size() > 20) return false;
+    uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        const uint64_t d = static_cast<uint64_t>(c - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *out = v;
     return true;
 }
 
@@ -320,12 +341,9 @@ ApiResponse Api::logs(const std::string& name, const std::string& query) {
     const std::string instance = query_param(query, "instance");
     uint64_t since = 0, tail = 0;
     const std::string since_s = query_param(query, "since"), tail_s = query_param(query, "tail");
-    try {
-        if (!since_s.empty()) since = std::stoull(since_s);
-        if (!tail_s.empty()) tail = std::stoull(tail_s);
-    } catch (...) {
-        return error(Status::invalid_argument("since and tail must be non-negative integers"));
-    }
+    if (!parse_count(since_s, &since) || !parse_count(tail_s, &tail))
+        return error(Status::invalid_argument(
+            "since and tail must be non-negative decimal integers below 2^64"));
     auto lines = logs_.read(name, since, 100000, instance);
     if (tail > 0 && lines.size() > tail)
         lines.erase(lines.begin(), lines.end() - static_cast<ptrdiff_t>(tail));

@@ -98,5 +98,26 @@ TEST_F(E2eTest, ServiceFailedWithOutputThatIsNotUtf8IsListedAndRejectedAsJson) {
     EXPECT_EQ(d_->get("fine", "/").status, 200);
 }
 
+TEST_F(E2eTest, JsonNumbersOutOfRangeAre400NamingTheProblem) {
+    const std::string sha = d_->upload(e2e_app_path());
+    auto overflow =
+        d_->api("PUT", "/v1/services/x", R"({"image": ")" + sha + R"(", "port": 1e400})");
+    EXPECT_EQ(overflow.status, 400) << overflow.body;
+    EXPECT_NE(error_message(overflow).find("1e400"), std::string::npos) << overflow.body;
+    for (const char* v : {"1e20", "-1", "80.5", "18446744073709551616"}) {
+        auto r = d_->api("PUT", "/v1/services/x",
+                         R"({"image": ")" + sha + R"(", "port": )" + std::string(v) + "}");
+        EXPECT_EQ(r.status, 400) << v << ": " << r.body;
+        EXPECT_NE(error_message(r).find("field 'port' must be an integer between 1 and 65535"),
+                  std::string::npos)
+            << r.body;
+    }
+    deploy_app("numbers");
+    auto patch = d_->api("PATCH", "/v1/services/numbers", R"({"max_instances": 1e400})");
+    EXPECT_EQ(patch.status, 400) << patch.body;
+    auto since = d_->api("GET", "/v1/services/numbers/logs?since=-1");
+    EXPECT_EQ(since.status, 400) << since.body;
+}
+
 }  // namespace
 }  // namespace ember::e2e

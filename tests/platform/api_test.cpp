@@ -171,5 +171,29 @@ TEST_F(ApiTest, ErrorMessageWithInputCutMidCharacterIsValidJson) {
     EXPECT_EQ(body_of(r)["error"]["code"], "invalid_argument");
 }
 
+TEST_F(ApiTest, NumberBeyondADoubleIs400InvalidJson) {
+    const std::string sha = upload();
+    for (const char* method : {"PUT", "PATCH"}) {
+        auto r = call(method, "/v1/services/x", R"({"image": ")" + sha + R"(", "port": 1e400})");
+        EXPECT_EQ(r.status, 400) << method << ": " << r.body;
+        EXPECT_EQ(body_of(r)["error"]["code"], "invalid_json");
+        const std::string msg = body_of(r)["error"]["message"];
+        EXPECT_NE(msg.find("1e400"), std::string::npos) << msg;
+    }
+    auto post = call("POST", "/v1/services",
+                     R"({"name": "x", "image": ")" + sha + R"(", "concurrency": -1e999})");
+    EXPECT_EQ(post.status, 400) << post.body;
+}
+
+TEST_F(ApiTest, LogQueryNumbersMustBeNonNegativeIntegers) {
+    ASSERT_EQ(call("PUT", "/v1/services/x", json{{"image", upload()}}.dump()).status, 201);
+    for (const char* q : {"since=-1", "tail=-5", "tail=1x", "since=%2012", "since=1e3",
+                          "tail=99999999999999999999", "since=18446744073709551616"}) {
+        auto r = call("GET", std::string("/v1/services/x/logs?") + q);
+        EXPECT_EQ(r.status, 400) << q << ": " << r.body;
+    }
+    EXPECT_EQ(call("GET", "/v1/services/x/logs?since=18446744073709551615&tail=0").status, 200);
+}
+
 }  // namespace
 }  // namespace ember::platform
