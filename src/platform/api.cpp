@@ -206,19 +206,10 @@ ApiResponse Api::images(const ApiRequest& req, const std::vector<std::string>& p
         if (req.method == "POST") {
             if (req.body.empty())
                 return error(Status::invalid_argument("empty image: send the program's bytes as the body"));
-            auto sha = images_.put(req.body);
-            if (!sha) return error(sha.status());
-            auto existing = store_.get_image(*sha);
-            if (!existing) return error(existing.status());
-            const bool created = !existing->has_value();
-            if (created) {
-                if (auto st = store_.put_image(
-                        {*sha, req.body.size(), static_cast<int64_t>(std::time(nullptr))});
-                    !st)
-                    return error(st);
-            }
-            return json_response(created ? 201 : 200,
-                                 json{{"sha256", *sha}, {"size", req.body.size()}});
+            auto added = controller_.add_image(req.body);
+            if (!added) return error(added.status());
+            return json_response(added->created ? 201 : 200,
+                                 json{{"sha256", added->sha256}, {"size", req.body.size()}});
         }
         if (req.method == "GET") {
             auto list = store_.list_images();

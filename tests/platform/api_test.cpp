@@ -195,5 +195,33 @@ TEST_F(ApiTest, LogQueryNumbersMustBeNonNegativeIntegers) {
     EXPECT_EQ(call("GET", "/v1/services/x/logs?since=18446744073709551615&tail=0").status, 200);
 }
 
+TEST_F(ApiTest, DeletingAnImageWhileADeployOfItPreparesIs409) {
+    const std::string sha = upload();
+    factory_.hold = true;
+    auto deploy = std::async(std::launch::async, [&] {
+        return call("PUT", "/v1/services/slow", json{{"image", sha}}.dump());
+    });
+    factory_.wait_preparing();
+    auto del = call("DELETE", "/v1/images/" + sha);
+    EXPECT_EQ(del.status, 409) << del.body;
+    EXPECT_NE(
+        std::string(body_of(del)["error"]["message"]).find("deploy of service 'slow' in progress"),
+        std::string::npos)
+        << del.body;
+    factory_.release();
+    ASSERT_EQ(deploy.get().status, 201);
+    EXPECT_TRUE(images_.exists(sha)) << "the service's snapshot can be rebuilt from its image";
+    EXPECT_EQ(call("DELETE", "/v1/images/" + sha).status, 409) << "the service uses it now";
+    ASSERT_EQ(call("DELETE", "/v1/services/slow").status, 204);
+    EXPECT_EQ(call("DELETE", "/v1/images/" + sha).status, 204);
+}
+
+TEST_F(ApiTest, AFailedDeployNoLongerHoldsItsImage) {
+    const std::string sha = upload();
+    factory_.fail = true;
+    ASSERT_EQ(call("PUT", "/v1/services/broken", json{{"image", sha}}.dump()).status, 422);
+    EXPECT_EQ(call("DELETE", "/v1/images/" + sha).status, 204);
+}
+
 }  // namespace
 }  // namespace ember::platform
