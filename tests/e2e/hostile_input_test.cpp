@@ -119,5 +119,21 @@ TEST_F(E2eTest, JsonNumbersOutOfRangeAre400NamingTheProblem) {
     EXPECT_EQ(since.status, 400) << since.body;
 }
 
+TEST_F(E2eTest, UploadsCutShortByACrashAreRemovedAtStartUp) {
+    const std::string sha = d_->upload(e2e_app_path());
+    ASSERT_EQ(sha.size(), 64u);
+    d_->kill9();
+    const std::string stale =
+        d_->data_dir() + "/images/" + std::string(64, 'd') + ".tmp.4242.140737488355328";
+    std::ofstream(stale) << "the first half of an upload";
+    struct stat st;
+    ASSERT_EQ(::stat(stale.c_str(), &st), 0);
+    ASSERT_EQ(d_->start(), "");
+    EXPECT_NE(::stat(stale.c_str(), &st), 0) << "the unfinished upload is still there";
+    EXPECT_EQ(d_->api("GET", "/v1/images/" + sha).status, 200);
+    EXPECT_TRUE(d_->output().find("removed 1 unfinished image upload") != std::string::npos)
+        << d_->output();
+}
+
 }  // namespace
 }  // namespace ember::e2e
