@@ -119,6 +119,34 @@ TEST_F(E2eTest, JsonNumbersOutOfRangeAre400NamingTheProblem) {
     EXPECT_EQ(since.status, 400) << since.body;
 }
 
+// Headers of an upload that announces Content-Length bytes and sends none.
+std::string upload_head(uint64_t length, const std::string& token) {
+    std::string h =
+        "POST /v1/images HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+        "Content-Length: " +
+        std::to_string(length) + "\r\n";
+    if (!token.empty()) h += "Authorization: Bearer " + token + "\r\n";
+    return h + "\r\n";
+}
+
+TEST_F(E2eTest, OversizeUploadIs401WithoutTheTokenAnd413WithIt) {
+    const uint64_t size = 300ull << 20;  // above the 256 MiB default
+    const std::string tokens[] = {"", d_->token()};
+    for (const std::string& token : tokens) {
+        const int fd = connect_to(d_->api_port());
+        ASSERT_GE(fd, 0);
+        ASSERT_TRUE(send_all(fd, upload_head(size, token) + std::string(4096, 'x')));
+        const std::string got = read_until_close(fd, 5000);
+        ::close(fd);
+        const std::string want = token.empty() ? "HTTP/1.1 401" : "HTTP/1.1 413";
+        EXPECT_EQ(got.rfind(want, 0), 0u) << got;
+        const auto body = got.find("\r\n\r\n");
+        ASSERT_NE(body, std::string::npos) << got;
+        EXPECT_FALSE(json::parse(got.substr(body + 4), nullptr, false).is_discarded()) << got;
+    }
+    EXPECT_EQ(json_of(d_->api("GET", "/v1/images"))["images"].size(), 0u);
+}
+
 TEST_F(E2eTest, UploadsCutShortByACrashAreRemovedAtStartUp) {
     const std::string sha = d_->upload(e2e_app_path());
     ASSERT_EQ(sha.size(), 64u);
