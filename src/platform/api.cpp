@@ -27,7 +27,7 @@ std::vector<std::string> split_path(const std::string& path) {
 ApiResponse json_response(int status, const json& j) {
     ApiResponse r;
     r.status = status;
-    r.body = j.dump(2) + "\n";
+    r.body = json_text(j, 2) + "\n";
     return r;
 }
 
@@ -46,7 +46,28 @@ bool parse_body(const std::string& body, json* out, ApiResponse* err) {
             m = m.substr(p + 2);
         *err = Api::error(kInvalidJson, "malformed JSON: " + m);
         return false;
+    } catch (const json::exception& e) {
+        // out_of_range: a number beyond a double ("1e400").
+        std::string m = e.what();
+        if (const auto p = m.find("] "); p != std::string::npos) m = m.substr(p + 2);
+        *err = Api::error(kInvalidJson, "invalid JSON: " + m);
+        return false;
     }
+    return true;
+}
+
+// A query parameter that must be a decimal integer in [0, 2^64); "" is absent.
+bool parse_count(const std::string& s, uint64_t* out) {
+    if (s.empty()) return true;
+    if (s.size() > 20) return false;
+    uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        const uint64_t d = static_cast<uint64_t>(c - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *out = v;
     return true;
 }
 
@@ -185,19 +206,10 @@ ApiResponse Api::images(const ApiRequest& req, const std::vector<std::string>& p
         if (req.method == "POST") {
             if (req.body.empty())
                 return error(Status::invalid_argument("empty image: send the program's bytes as the body"));
-            auto sha = images_.put(req.body);
-            if (!sha) return error(sha.status());
-            auto existing = store_.get_image(*sha);
-            if (!existing) return error(existing.status());
-            const bool created = !existing->has_value();
-            if (created) {
-                if (auto st = store_.put_image(
-                        {*sha, req.body.size(), static_cast<int64_t>(std::time(nullptr))});
-                    !st)
-                    return error(st);
-            }
-            return json_response(created ? 201 : 200,
-                                 json{{"sha256", *sha}, {"size", req.body.size()}});
+            auto added = controller_.add_image(req.body);
+            if (!added) return error(added.status());
+            return json_response(added->created ? 201 : 200,
+                                 json{{"sha256", added->sha256}, {"size", req.body.size()}});
         }
         if (req.method == "GET") {
             auto list = store_.list_images();
@@ -231,7 +243,7 @@ ApiResponse Api::images(const ApiRequest& req, const std::vector<std::string>& p
     return error(kMethodNotAllowed, "use GET or DELETE");
 }
 
-std::string Api::service_json(const std::string& name) {
+json Api::service_json(const std::string& name) {
     const ServiceStatus st = manager_.status(name);
     json j = spec_to_json(st.record.spec);
     j["generation"] = st.record.generation;
@@ -245,7 +257,7 @@ std::string Api::service_json(const std::string& name) {
     const auto colon = info_.gateway.rfind(':');
     const std::string port = colon == std::string::npos ? "" : info_.gateway.substr(colon);
     j["url"] = "http://" + name + "." + info_.domain + port + "/";
-    return j.dump(2) + "\n";
+    return j;
 }
 
 ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>& parts,
@@ -255,7 +267,7 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
             auto list = store_.list_services();
             if (!list) return error(list.status());
             json arr = json::array();
-            for (const auto& rec : *list) arr.push_back(json::parse(service_json(rec.spec.name)));
+            for (const auto& rec : *list) arr.push_back(service_json(rec.spec.name));
             return json_response(200, json{{"services", arr}});
         }
         if (req.method != "POST") return error(kMethodNotAllowed, "use GET or POST");
@@ -273,18 +285,14 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
         if (!spec) return error(spec.status());
         auto res = controller_.deploy(std::move(*spec), parts.size() == 2);
         if (!res) return error(res.status());
-        ApiResponse r;
-        r.status = res.value().created ? 201 : 200;
-        r.body = service_json(res.value().record.spec.name);
-        return r;
+        return json_response(res.value().created ? 201 : 200,
+                             service_json(res.value().record.spec.name));
     }
     if (parts.size() == 3) {
         if (req.method == "GET") {
             if (!manager_.status(name).exists)
                 return error(Status::not_found("no service named '" + name + "'"));
-            ApiResponse r;
-            r.body = service_json(name);
-            return r;
+            return json_response(200, service_json(name));
         }
         if (req.method == "PATCH") {
             json body;
@@ -292,9 +300,7 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
             if (!parse_body(req.body, &body, &err)) return err;
             auto res = controller_.patch(name, body);
             if (!res) return error(res.status());
-            ApiResponse r;
-            r.body = service_json(name);
-            return r;
+            return json_response(200, service_json(name));
         }
         if (req.method == "DELETE") {
             auto res = controller_.remove(name);
@@ -326,12 +332,9 @@ ApiResponse Api::logs(const std::string& name, const std::string& query) {
     const std::string instance = query_param(query, "instance");
     uint64_t since = 0, tail = 0;
     const std::string since_s = query_param(query, "since"), tail_s = query_param(query, "tail");
-    try {
-        if (!since_s.empty()) since = std::stoull(since_s);
-        if (!tail_s.empty()) tail = std::stoull(tail_s);
-    } catch (...) {
-        return error(Status::invalid_argument("since and tail must be non-negative integers"));
-    }
+    if (!parse_count(since_s, &since) || !parse_count(tail_s, &tail))
+        return error(Status::invalid_argument(
+            "since and tail must be non-negative decimal integers below 2^64"));
     auto lines = logs_.read(name, since, 100000, instance);
     if (tail > 0 && lines.size() > tail)
         lines.erase(lines.begin(), lines.end() - static_cast<ptrdiff_t>(tail));
@@ -346,7 +349,7 @@ ApiResponse Api::logs(const std::string& name, const std::string& query) {
                            {"instance", l.instance},
                            {"stream", l.stream},
                            {"text", l.text}});
-        r.body = json{{"lines", arr}, {"last_seq", last}}.dump() + "\n";
+        r.body = json_text(json{{"lines", arr}, {"last_seq", last}}) + "\n";
         return r;
     }
     r.content_type = "text/plain; charset=utf-8";

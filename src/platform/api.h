@@ -79,7 +79,7 @@ class Api {
     ApiResponse services(const ApiRequest& req, const std::vector<std::string>& parts,
                          const std::string& query);
     ApiResponse logs(const std::string& name, const std::string& query);
-    std::string service_json(const std::string& name);
+    nlohmann::json service_json(const std::string& name);
 
     ApiInfo info_;
     std::string token_;

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <limits>
 // clang-format off
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 // clang-format on
@@ -80,11 +81,12 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
     for (;;) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(16 << 10);
-        // The per-endpoint limit is applied once the headers are known;
-        // until then, the largest (else Beast refuses a large Content-Length
-        // while still reading the headers).
-        parser.body_limit(
-            std::max(api.body_limit("POST", "/v1/images"), api.body_limit("PUT", "/")));
+        // No limit while reading the headers: Beast would refuse a large
+        // Content-Length there, as a malformed request, before the token is
+        // checked. The per-endpoint limit is applied after authentication,
+        // and no body byte is read before it. (Not boost::none: Beast 1.74
+        // compares Content-Length > an empty optional as true.)
+        parser.body_limit(std::numeric_limits<uint64_t>::max());
         beast::error_code ec;
         stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
         co_await http::async_read_header(stream, buf, parser,

@@ -46,6 +46,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     auto dir = DataDir::open(opts.data_dir);
     if (!dir) return dir.status();
     auto p = std::make_unique<Parts>(std::move(*dir));
+    // The data directory's lock is ours: no upload of another emberd runs.
+    if (const size_t n = p->images.remove_temp_files(); n > 0)
+        spdlog::info("removed {} unfinished image upload(s) from {}", n, p->dir.images_dir());
     p->token_path = p->dir.token_path();
     auto token = load_or_create_token(p->token_path);
     if (!token) return Status(token.code(), "API token: " + token.message());

@@ -55,7 +55,7 @@ Response json_error(HttpError e, const std::string& message, unsigned version) {
     Response r{static_cast<http::status>(e.status), version};
     r.set(http::field::server, "ember");
     r.set(http::field::content_type, "application/json");
-    r.body() = error_json(e.code, message).dump() + "\n";
+    r.body() = json_text(error_json(e.code, message)) + "\n";
     r.prepare_payload();
     return r;
 }

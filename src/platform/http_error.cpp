@@ -25,4 +25,8 @@ nlohmann::json error_json(std::string_view code, std::string_view message) {
     return {{"error", {{"code", code}, {"message", message}}}};
 }
 
+std::string json_text(const nlohmann::json& j, int indent) {
+    return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace ember::platform

@@ -36,4 +36,10 @@ inline HttpError http_error(Code code) { return {http_status_of(code), code_name
 // {"error": {"code": code, "message": message}}.
 nlohmann::json error_json(std::string_view code, std::string_view message);
 
+// j as JSON text (indent < 0: one line). Strings that are not valid UTF-8
+// (a guest's console output in a message, user input cut mid-character)
+// have each bad sequence replaced by U+FFFD instead of making dump() throw:
+// every body the API and the gateway write is valid JSON, whatever the bytes.
+std::string json_text(const nlohmann::json& j, int indent = -1);
+
 }  // namespace ember::platform

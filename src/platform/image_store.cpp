@@ -1,5 +1,6 @@
 #include "platform/image_store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
@@ -36,6 +37,12 @@ Status write_all(int fd, const char* p, size_t n) {
         n -= static_cast<size_t>(w);
     }
     return Status::ok();
+}
+
+// put() writes <sha256>.tmp.<pid>.<n> next to the blob, then renames it.
+bool is_temp_name(const std::string& name) {
+    return name.size() > 69 && name.compare(64, 5, ".tmp.") == 0 &&
+           is_sha256_hex(name.substr(0, 64));
 }
 
 }  // namespace
@@ -109,6 +116,18 @@ Status ImageStore::remove(const std::string& sha256) {
     if (::unlink(path_of(sha256).c_str()) != 0 && errno != ENOENT)
         return Status::from_errno("unlink image");
     return Status::ok();
+}
+
+size_t ImageStore::remove_temp_files() {
+    DIR* d = ::opendir(dir_.c_str());
+    if (!d) return 0;
+    size_t n = 0;
+    while (const dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (is_temp_name(name) && ::unlink((dir_ + "/" + name).c_str()) == 0) ++n;
+    }
+    ::closedir(d);
+    return n;
 }
 
 }  // namespace ember::platform

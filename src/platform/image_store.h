@@ -27,6 +27,10 @@ class ImageStore {
     Result<std::vector<uint8_t>> get(const std::string& sha256, uint64_t max_size) const;
     bool exists(const std::string& sha256) const;
     Status remove(const std::string& sha256);
+    // Removes the temporary files of writes that never finished (emberd was
+    // killed mid-upload); returns how many. Only while no put() runs: at
+    // start-up, under the data directory's lock.
+    size_t remove_temp_files();
     std::string path_of(const std::string& sha256) const { return dir_ + "/" + sha256; }
 
   private:

@@ -18,11 +18,12 @@ struct LogRecord {
     int64_t time_ms = 0;   // unix milliseconds
     std::string instance;  // "i-12", or "prepare" for the deploy boot
     std::string stream;    // "stdout", "stderr" or "ember" (the platform's own notes)
-    std::string text;      // one line, without the newline
+    std::string text;      // one line, without the newline; valid UTF-8
 };
 
 class LogHub {
   public:
+    // Lines are stored as valid_utf8(text).
     explicit LogHub(size_t max_bytes_per_service = 1 << 20) : max_bytes_(max_bytes_per_service) {}
 
     void append(const std::string& service, const std::string& instance, const std::string& stream,
@@ -43,6 +44,12 @@ class LogHub {
     uint64_t next_seq_ = 1;
     size_t max_bytes_;
 };
+
+// s with every sequence that is not valid UTF-8 (stray bytes, truncated,
+// overlong or surrogate encodings, code points over U+10FFFF) replaced by
+// U+FFFD, as a browser decodes it. Console output is arbitrary bytes; logs
+// are served as UTF-8 text and JSON.
+std::string valid_utf8(std::string s);
 
 // Cuts console output (arbitrary chunks from fd 1 and 2) into lines. Not
 // thread-safe: one per instance, fed from its vCPU thread.

@@ -104,19 +104,31 @@ void ServiceController::prepare_in_background(std::vector<ServiceRecord> recs) {
     }
 }
 
-Result<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_only) {
-    if (auto st = validate_spec(spec); !st) return st;
-    for (const std::string& img : [&] {
-             std::vector<std::string> v = {spec.image};
-             for (const auto& f : spec.files) v.push_back(f.image);
-             return v;
-         }()) {
+Result<std::shared_ptr<void>> ServiceController::hold_images(const ServiceSpec& spec) {
+    std::vector<std::string> imgs = {spec.image};
+    for (const auto& f : spec.files) imgs.push_back(f.image);
+    std::lock_guard g(images_mu_);
+    for (const std::string& img : imgs) {
         auto rec = store_.get_image(img);
         if (!rec) return rec.status();
         if (!rec->has_value() || !images_.exists(img))
             return Status::invalid_argument("image " + img +
                                          " not found: upload it first (POST /v1/images)");
     }
+    std::vector<std::multimap<std::string, std::string>::iterator> held;
+    for (const std::string& img : imgs) held.push_back(deploying_images_.emplace(img, spec.name));
+    return std::shared_ptr<void>(nullptr, [this, held](void*) {
+        std::lock_guard g(images_mu_);
+        for (auto it : held) deploying_images_.erase(it);
+    });
+}
+
+Result<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_only) {
+    if (auto st = validate_spec(spec); !st) return st;
+    // Held until the service is stored (or the deploy failed): from then on
+    // the stored service protects its images.
+    auto images_held = hold_images(spec);
+    if (!images_held) return images_held.status();
     auto lock = name_lock(spec.name);
     std::lock_guard g(*lock);
     auto existing = store_.get_service(spec.name);
@@ -199,7 +211,30 @@ Result<bool> ServiceController::remove(const std::string& name) {
     return true;
 }
 
+Result<ServiceController::AddedImage> ServiceController::add_image(std::string_view data) {
+    // The bytes are written outside the lock (uploads are large); a delete
+    // that removed the same image meanwhile is undone under it.
+    auto sha = images_.put(data);
+    if (!sha) return sha.status();
+    std::lock_guard g(images_mu_);
+    if (!images_.exists(*sha)) {
+        sha = images_.put(data);
+        if (!sha) return sha.status();
+    }
+    auto existing = store_.get_image(*sha);
+    if (!existing) return existing.status();
+    AddedImage res{*sha, !existing->has_value()};
+    if (res.created) {
+        if (auto st = store_.put_image({*sha, data.size(), unix_now()}); !st) return st;
+    }
+    return res;
+}
+
 Result<bool> ServiceController::remove_image(const std::string& sha256) {
+    std::lock_guard g(images_mu_);
+    if (auto it = deploying_images_.find(sha256); it != deploying_images_.end())
+        return Status::conflict("image " + sha256 + " is used by a deploy of service '" +
+                                it->second + "' in progress");
     auto services = store_.list_services();
     if (!services) return services.status();
     for (const auto& rec : *services) {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -43,11 +44,21 @@ class ServiceController {
     Result<DeployResult> deploy(ServiceSpec spec, bool create_only);
     Result<ServiceRecord> patch(const std::string& name, const nlohmann::json& body);
     Result<bool> remove(const std::string& name);
-    // 409 when a service uses the image.
+    // Stores an uploaded image (idempotent); created is false when it existed.
+    struct AddedImage {
+        std::string sha256;
+        bool created = false;
+    };
+    Result<AddedImage> add_image(std::string_view data);
+    // 409 when a service uses the image, or a deploy in progress does (its
+    // service is stored only once its snapshot is prepared).
     Result<bool> remove_image(const std::string& sha256);
 
   private:
     std::shared_ptr<std::mutex> name_lock(const std::string& name);
+    // Checks that every image of spec exists and records them as used by a
+    // deploy of spec.name until the returned guard is destroyed.
+    Result<std::shared_ptr<void>> hold_images(const ServiceSpec& spec);
     void prepare_in_background(std::vector<ServiceRecord> recs);
     ConsoleFn prepare_console(const std::string& name);
 
@@ -59,6 +70,10 @@ class ServiceController {
     LogHub& logs_;
     std::mutex mu_;
     std::map<std::string, std::shared_ptr<std::mutex>> name_locks_;
+    // Serialises image uploads, deletes and the image checks of deploys, so
+    // that a delete never removes an image a deploy has found and holds.
+    std::mutex images_mu_;
+    std::multimap<std::string, std::string> deploying_images_;  // sha256 -> service
     std::thread background_;
 };
 

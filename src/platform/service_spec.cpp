@@ -70,16 +70,23 @@ Status read_string(const json& v, const std::string& field, std::string* out,
     return Status::ok();
 }
 
+// JSON has one number type: a negative, fractional or huge value (beyond
+// 2^64 nlohmann parses it as a double) is a number out of the field's range.
 Status read_uint(const json& v, const std::string& field, uint64_t lo, uint64_t hi, uint64_t* out) {
-    if (!v.is_number_integer() ||
-        (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0))
+    if (!v.is_number())
         return Status::invalid_argument("field '" + field + "' must be a non-negative integer");
-    const uint64_t x = v.get<uint64_t>();
-    if (x < lo || x > hi)
-        return Status::invalid_argument("field '" + field + "' must be between " + std::to_string(lo) +
-                             " and " + std::to_string(hi) + ", got " + std::to_string(x));
-    *out = x;
-    return Status::ok();
+    const bool in_range =
+        v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+    if (in_range) {
+        const uint64_t x = v.get<uint64_t>();
+        if (x >= lo && x <= hi) {
+            *out = x;
+            return Status::ok();
+        }
+    }
+    return Status::invalid_argument("field '" + field + "' must be an integer between " +
+                                    std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
+                                    v.dump());
 }
 
 template <typename T>

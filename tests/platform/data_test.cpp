@@ -1,5 +1,7 @@
 // The data directory, the API token and the image store.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "platform/data_dir.h"
@@ -49,6 +51,39 @@ TEST(ImageStore, MissingOversizeAndBadNamesAreErrors) {
     EXPECT_FALSE(s.exists("../x"));
     EXPECT_TRUE(s.remove(sha));
     EXPECT_FALSE(s.exists(sha));
+}
+
+TEST(ImageStore, UnfinishedUploadsAreRemovedAndNothingElse) {
+    ScratchDir dir;
+    ImageStore store(dir.path());
+    auto sha = store.put("kept");
+    ASSERT_TRUE(sha);
+    const std::string stale = dir.path() + "/" + std::string(64, 'c') + ".tmp.123.456";
+    write_text(stale, "half an upload");
+    write_text(dir.path() + "/notes.tmp.1", "not a temporary file of the store");
+    EXPECT_EQ(store.remove_temp_files(), 1u);
+    struct stat st;
+    EXPECT_NE(::stat(stale.c_str(), &st), 0);
+    EXPECT_EQ(::stat((dir.path() + "/notes.tmp.1").c_str(), &st), 0);
+    EXPECT_TRUE(store.exists(*sha));
+    EXPECT_EQ(store.remove_temp_files(), 0u);
+}
+
+TEST(ImageStore, AFailedWriteLeavesNoTemporaryFile) {
+    ScratchDir dir;
+    ImageStore store(dir.path());
+    // A file size limit makes the write fail part-way (EFBIG, not SIGXFSZ).
+    auto* old_handler = ::signal(SIGXFSZ, SIG_IGN);
+    rlimit old;
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+    rlimit small = old;
+    small.rlim_cur = 4096;
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    auto r = store.put(std::string(1 << 20, 'x'));
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    ::signal(SIGXFSZ, old_handler);
+    EXPECT_FALSE(r);
+    EXPECT_EQ(store.remove_temp_files(), 0u) << "the failed write removed its temporary file";
 }
 
 TEST(DataDir, CreatesTheLayoutAndRefusesASecondDaemon) {

@@ -65,6 +65,25 @@ TEST(LogHub, OverlongLinesAreSplit) {
     EXPECT_EQ(lines[0].text.size(), LineAssembler::kMaxLine);
 }
 
+TEST(LogHub, InvalidUtf8IsReplacedAndValidUtf8IsKept) {
+    const std::string r = "\xEF\xBF\xBD";  // U+FFFD
+    EXPECT_EQ(valid_utf8("plain ascii"), "plain ascii");
+    EXPECT_EQ(valid_utf8("h\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x94\xA5 \xF4\x8F\xBF\xBF"),
+              "h\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x94\xA5 \xF4\x8F\xBF\xBF");
+    EXPECT_EQ(valid_utf8("\xFF"), r);
+    EXPECT_EQ(valid_utf8(std::string("a\x80") + "b"), "a" + r + "b");  // stray continuation
+    EXPECT_EQ(valid_utf8("\xC3"), r);                                  // truncated at the end
+    EXPECT_EQ(valid_utf8("\xE2\x82x"), r + "x");                       // truncated: one replacement
+    EXPECT_EQ(valid_utf8("\xC0\xAF"), r + r);                          // overlong '/'
+    EXPECT_EQ(valid_utf8("\xE0\x80\xAF"), r + r + r);                  // overlong
+    EXPECT_EQ(valid_utf8("\xED\xA0\x80"), r + r + r);                  // surrogate U+D800
+    EXPECT_EQ(valid_utf8("\xF4\x90\x80\x80"), r + r + r + r);          // above U+10FFFF
+    EXPECT_EQ(valid_utf8(std::string("\0x", 2)), std::string("\0x", 2));
+    LogHub hub;
+    hub.append("svc", "i-1", "stdout", "bad \xFF");
+    EXPECT_EQ(hub.read("svc", 0, 10)[0].text, "bad " + r);
+}
+
 TEST(LogHub, ReadsAfterASequenceNumberAndFiltersByInstance) {
     LogHub hub;
     hub.append("svc", "i-1", "stdout", "a");

@@ -64,14 +64,14 @@ TEST(ServiceSpec, WrongTypesAreNamed) {
         const char* message;
     } cases[] = {
         {"port", "\"80\"", "field 'port' must be a non-negative integer"},
-        {"port", "70000", "field 'port' must be between 1 and 65535, got 70000"},
-        {"port", "-1", "field 'port' must be a non-negative integer"},
-        {"port", "8.5", "field 'port' must be a non-negative integer"},
+        {"port", "70000", "field 'port' must be an integer between 1 and 65535, got 70000"},
+        {"port", "-1", "field 'port' must be an integer between 1 and 65535, got -1"},
+        {"port", "8.5", "field 'port' must be an integer between 1 and 65535, got 8.5"},
         {"args", "\"x\"", "field 'args' must be an array of strings"},
         {"args", "[1]", "field 'args[0]' must be a string"},
         {"isolation", "\"vm\"", "field 'isolation' must be \"instance\" or \"request\", got 'vm'"},
-        {"memory_mb", "4", "field 'memory_mb' must be between 8 and 8192, got 4"},
-        {"concurrency", "0", "field 'concurrency' must be between 1 and 1024, got 0"},
+        {"memory_mb", "4", "field 'memory_mb' must be an integer between 8 and 8192, got 4"},
+        {"concurrency", "0", "field 'concurrency' must be an integer between 1 and 1024, got 0"},
         {"env", "[\"NOEQUALS\"]", "field 'env': expected K=V, got 'NOEQUALS'"},
         {"program", "\"../x\"", "field 'program' must be a file name (no '/', not '.' or '..')"},
         {"egress", "[\"nohostport\"]", "field 'egress': expected HOST:PORT, got 'nohostport'"},
@@ -80,6 +80,50 @@ TEST(ServiceSpec, WrongTypesAreNamed) {
         auto s = parse(R"({"image": ")" + kSha + R"(", ")" + c.field + "\": " + c.value + "}");
         ASSERT_FALSE(s) << c.field << "=" << c.value;
         EXPECT_EQ(s.message(), c.message);
+    }
+}
+
+// Every numeric field, full spec and PATCH: JSON numbers that are not
+// integers in the field's range (negative, fractional, beyond 2^64, which
+// nlohmann holds as a double) are rejected with the field and its range.
+TEST(ServiceSpec, NumbersOutOfRangeOrNotIntegersAreRejectedForEveryNumericField) {
+    const char* fields[] = {"port",           "memory_mb",   "min_instances",
+                            "max_instances",  "concurrency", "idle_timeout_ms",
+                            "timeout_ms",     "queue_size",  "queue_timeout_ms",
+                            "spare_instances"};
+    const char* values[] = {"-1",
+                            "0.5",
+                            "1e300",
+                            "-1e300",
+                            "18446744073709551616",
+                            "18446744073709551615",
+                            "-9223372036854775808",
+                            "1.0000001e3"};
+    for (const char* f : fields) {
+        for (const char* v : values) {
+            const std::string body =
+                std::string(R"({"image": ")") + kSha + R"(", ")" + f + "\": " + v + "}";
+            auto s = parse(body);
+            ASSERT_FALSE(s) << f << "=" << v;
+            EXPECT_EQ(
+                s.message().rfind(std::string("field '") + f + "' must be an integer between ", 0),
+                0u)
+                << s.message();
+        }
+    }
+    auto file = parse(R"({"image": ")" + kSha + R"(", "files": [{"path": "/a", "image": ")" + kSha +
+                      R"(", "mode": 1e20}]})");
+    ASSERT_FALSE(file);
+    EXPECT_EQ(file.message(),
+              "field 'files[0].mode' must be an integer between 0 and 4095, got 1e+20");
+    auto s = parse(R"({"image": ")" + kSha + R"("})");
+    ASSERT_TRUE(s);
+    for (const char* f : {"min_instances", "max_instances", "concurrency", "idle_timeout_ms",
+                          "timeout_ms", "queue_size", "queue_timeout_ms", "spare_instances"}) {
+        auto st = apply_patch(&*s, json::parse(std::string("{\"") + f + "\": 1e19}"));
+        ASSERT_FALSE(st) << f;
+        EXPECT_NE(st.message().find("must be an integer between"), std::string::npos)
+            << st.message();
     }
 }
 

@@ -10,10 +10,15 @@
  *   GET /crash       -> writes to a null pointer (the instance crashes mid-request)
  *   GET /exit        -> exit(3) mid-request
  *   GET /spin        -> loops forever (never answers)
+ *   GET /garble      -> 200, after printing bytes that are not UTF-8 on stdout and stderr
  *   POST <any>       -> 200 the request body
  *   anything else    -> 404
  * Every request is logged on stdout. Responses close the connection.
- * Usage: e2e_app [PORT] (default 8080). Runs natively too. */
+ * Usage: e2e_app [PORT] (default 8080). Runs natively too. At start-up,
+ * before it listens, the environment can make it
+ *   E2E_GARBLE=1          print bytes that are not UTF-8 (as /garble)
+ *   E2E_START_DELAY_MS=N  wait N ms
+ *   E2E_EXIT=N            exit with status N instead of listening */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +97,15 @@ static int flush_out(struct conn *c) {
     return 1;
 }
 
+/* Console output that is not UTF-8: a stray byte, a truncated sequence, a
+ * UTF-16 surrogate, a code point above U+10FFFF, an overlong '/'. */
+static void garble(void) {
+    static const char bad[] = "\xff\xfe \xc3 \xed\xa0\x80 \xf4\x90\x80\x80 \xc0\xaf end";
+    printf("e2e_app: garbled %s\n", bad);
+    fflush(stdout);
+    fprintf(stderr, "e2e_app: garbled on stderr %s\n", bad);
+}
+
 static void handle(struct conn *c, const char *method, const char *path, const char *body, size_t body_len) {
     printf("e2e_app: %s %s\n", method, path);
     fflush(stdout);
@@ -126,6 +140,9 @@ static void handle(struct conn *c, const char *method, const char *path, const c
         *(volatile int *)0 = 1;
     } else if (strcmp(path, "/exit") == 0) {
         exit(3);
+    } else if (strcmp(path, "/garble") == 0) {
+        garble();
+        respond_str(c, 200, "garbled\n");
     } else if (strcmp(path, "/spin") == 0) {
         for (volatile unsigned long i = 0;; i++) {
         }
@@ -161,6 +178,13 @@ static void try_request(struct conn *c) {
 
 int main(int argc, char **argv) {
     int port = argc > 1 ? atoi(argv[1]) : 8080;
+    if (getenv("E2E_GARBLE")) garble();
+    if (getenv("E2E_START_DELAY_MS")) {
+        long ms = atol(getenv("E2E_START_DELAY_MS"));
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (getenv("E2E_EXIT")) exit(atoi(getenv("E2E_EXIT")));
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
