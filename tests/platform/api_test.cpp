@@ -48,7 +48,7 @@ class FakeFactory : public GuestFactory {
         cv_.wait(lock, [&] { return !hold; });
         preparing_ = false;
         if (fail)
-            return Status::error("the program exited with status 1; its output ends with:\n" +
+            return Status::aborted("the program exited with status 1; its output ends with:\n" +
                                  output);
         return std::shared_ptr<const Prepared>(std::make_shared<FakePrepared>());
     }
