@@ -34,12 +34,17 @@ syscall_entry:
     sysretq
 
 /* CPL 3, still on the application's stack; all application registers but
- * rcx/r11 are live. Frame on the kernel stack (struct SyscallFrame):
- * nr, a0..a5, path (0 = trapped syscall, 1 = patched site). */
+ * rcx/r11 are live. The running thread's kernel stack top is the first
+ * field of the CPU struct (ember_cpu0; per-CPU once there are several).
+ * Frame on that stack (struct SyscallFrame in sched.h): nr, a0..a5, the
+ * callee-saved rbx rbp r12..r15, rip, rflags, rsp, path (0 = trapped
+ * syscall, 1 = patched site), pad. Threads need the whole register file
+ * in the frame: a new thread starts from a copy of its parent's. */
     .balign 16
 syscall_handler:
     mov [rip + sys_user_rsp], rsp
-    mov rsp, 0xa0000             /* EMBER_GPA_KSTACK_TOP */
+    mov rsp, [rip + ember_cpu0]
+    push 0                       /* pad: keeps the frame 16-byte aligned */
     push 0
     jmp syscall_common
 
@@ -51,13 +56,25 @@ syscall_handler:
     .globl fast_syscall_entry
 fast_syscall_entry:
     mov [rip + sys_user_rsp], rsp
-    mov rsp, 0xa0000             /* EMBER_GPA_KSTACK_TOP */
+    mov rsp, [rip + ember_cpu0]
     pushfq
     pop r11                      /* r11 = rflags, as after syscall */
     mov [rip + sys_user_rip], rcx
     mov [rip + sys_user_rflags], r11
+    push 0                       /* pad */
     push 1
 syscall_common:
+    /* sys_user_* are scratch of this CPU: only valid until here, since a
+     * blocking call may switch to another thread. */
+    push qword ptr [rip + sys_user_rsp]
+    push qword ptr [rip + sys_user_rflags]
+    push qword ptr [rip + sys_user_rip]
+    push r15
+    push r14
+    push r13
+    push r12
+    push rbp
+    push rbx
     push r9
     push r8
     push r10
@@ -67,18 +84,56 @@ syscall_common:
     push rax
     mov rdi, rsp
     call syscall_dispatch        /* returns the result in rax */
+    .globl syscall_return
+syscall_return:                  /* rax = result, rsp = the frame */
     mov rdi, [rsp + 8]
     mov rsi, [rsp + 16]
     mov rdx, [rsp + 24]
     mov r10, [rsp + 32]
     mov r8, [rsp + 40]
     mov r9, [rsp + 48]
-    push qword ptr [rip + sys_user_rflags]
+    mov r11, [rsp + 112]         /* rflags */
+    push r11
     popfq
-    mov rcx, [rip + sys_user_rip]
-    mov r11, [rip + sys_user_rflags]
-    mov rsp, [rip + sys_user_rsp]
+    mov rcx, [rsp + 104]         /* rip */
+    mov rsp, [rsp + 120]         /* the application's rsp */
     jmp rcx
+
+/* A new thread's first run (sched.cpp puts this address under the frame it
+ * copied from its parent): the callee-saved registers come from the frame,
+ * and clone returns 0. */
+    .globl thread_first_return
+thread_first_return:
+    mov rbx, [rsp + 56]
+    mov rbp, [rsp + 64]
+    mov r12, [rsp + 72]
+    mov r13, [rsp + 80]
+    mov r14, [rsp + 88]
+    mov r15, [rsp + 96]
+    xor eax, eax
+    jmp syscall_return
+
+/* switch_stacks(uint64_t* save_sp, uint64_t next_sp): saves the kernel
+ * callee-saved registers on this stack, stores its rsp, and resumes the
+ * thread whose kernel rsp is next_sp (where it called switch_stacks, or at
+ * thread_first_return for a new thread). */
+    .globl switch_stacks
+switch_stacks:
+    push rbp
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov [rdi], rsp
+    mov rsp, rsi
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret
 
 /* enter_user(entry, sp): start the application with a clean register file. */
     .globl enter_user

@@ -101,16 +101,6 @@ int64_t stdin_read(void* buf, size_t len, bool nonblock) {
     return static_cast<int64_t>(n);
 }
 
-uint32_t wait_events(uint32_t events, uint64_t deadline_ns) {
-    auto* w = reinterpret_cast<ember_hc_wait*>(EMBER_HC_SLOT_WAIT);
-    w->deadline_ns = deadline_ns;
-    w->events = events;
-    w->ready = 0;
-    const int64_t st = hypercall(EMBER_HC_WAIT, EMBER_HC_SLOT_WAIT);
-    after_resume();
-    if (st != EMBER_OK) return 0;
-    return w->ready;
-}
 
 // ---- clocks -----------------------------------------------------------------
 namespace {

@@ -2,7 +2,8 @@
 //
 // The kernel is a freestanding C++ library OS that runs one static Linux
 // executable. It runs at CPL 3 in the same address space as the application
-// (see src/abi/ember_abi.h). Single vCPU, single thread: no locking anywhere.
+// (see src/abi/ember_abi.h). Single vCPU; threads switch only inside the kernel at blocking calls
+// (sched/sched.h), so there is no locking anywhere.
 // Built with -fno-exceptions -fno-rtti -mgeneral-regs-only (no SSE: the
 // application's vector registers survive syscalls untouched).
 #pragma once
@@ -129,7 +130,9 @@ int64_t stdin_read(void* buf, size_t len, bool nonblock);
 bool stdin_readable();  // data or EOF pending (for poll)
 
 // Blocks until one of `events` (EMBER_WAIT_*) is ready or the monotonic clock
-// reaches deadline_ns (0 = none). Returns the ready set (0 on timeout).
+// reaches deadline_ns (0 = none). Returns the ready set (0 on timeout). With
+// several threads (sched/), other threads run meanwhile and the return may
+// be early: callers re-check their condition in a loop.
 uint32_t wait_events(uint32_t events, uint64_t deadline_ns);
 
 // ---- syscalls -----------------------------------------------------------
@@ -142,7 +145,8 @@ void syscall_register(uint32_t nr, const char* name, SyscallFn fn);
 const char* syscall_name(uint64_t nr);
 
 // Subsystem registration functions, called once from kernel_main.
-void register_process_syscalls();  // process.cpp: ids, exit, limits, uname, ...
+void register_process_syscalls();  // process.cpp: ids, exit_group, limits, uname, ...
+void register_thread_syscalls();   // sched/: clone, exit, futex, yield, affinity, ...
 void register_mm_syscalls();       // mm.cpp: brk, mmap, munmap, mprotect, ...
 void register_time_syscalls();     // time.cpp: clock_*, nanosleep, ...
 void register_fs_syscalls();       // fs/: files, directories, fds, pipes

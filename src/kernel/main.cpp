@@ -49,6 +49,7 @@ extern "C" [[noreturn]] void kernel_main(ember_boot_info* b, uint64_t tsc_start)
     b->cur_syscall = -1;
     mm_init();
     register_process_syscalls();
+    register_thread_syscalls();
     register_mm_syscalls();
     register_time_syscalls();
     register_fs_syscalls();

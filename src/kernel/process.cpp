@@ -1,7 +1,7 @@
 // process.cpp - the process: start-up per the x86-64 SysV ABI, identity,
-// limits, TLS, signals (recorded; none are delivered asynchronously), futex
-// with single-thread semantics, and exit.
-#include "kernel.h"
+// limits, TLS, signals (recorded; none are delivered asynchronously) and
+// exit_group. Threads and futexes are in sched/.
+#include "sched/sched.h"
 
 extern "C" [[noreturn]] void enter_user(uint64_t entry, uint64_t sp);
 
@@ -16,21 +16,7 @@ struct KSigaction {
 };
 KSigaction g_sigactions[65];
 uint64_t g_sigmask;
-uint64_t g_tid_address;
 linux_rlimit g_rlimits[16];
-
-inline void wrfsbase(uint64_t v) { asm volatile("wrfsbase %0" : : "r"(v) : "memory"); }
-inline uint64_t rdfsbase() {
-    uint64_t v;
-    asm volatile("rdfsbase %0" : "=r"(v));
-    return v;
-}
-inline void wrgsbase(uint64_t v) { asm volatile("wrgsbase %0" : : "r"(v) : "memory"); }
-inline uint64_t rdgsbase() {
-    uint64_t v;
-    asm volatile("rdgsbase %0" : "=r"(v));
-    return v;
-}
 
 // Copies n bytes to the user stack below sp; returns the new sp.
 uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
@@ -134,11 +120,6 @@ int64_t sys_arch_prctl(uint64_t code, uint64_t addr, uint64_t, uint64_t, uint64_
     }
 }
 
-int64_t sys_set_tid_address(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    g_tid_address = addr;
-    return kPid;
-}
-
 int64_t sys_uname(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
     linux_utsname u;
     memset(&u, 0, sizeof u);
@@ -194,14 +175,6 @@ int64_t sys_getrandom(uint64_t buf, uint64_t len, uint64_t flags, uint64_t, uint
     if (!out) return -EFAULT;
     random_fill(out, len);
     return static_cast<int64_t>(len);
-}
-
-int64_t sys_sched_getaffinity(uint64_t pid, uint64_t len, uint64_t mask, uint64_t, uint64_t,
-                              uint64_t) {
-    if (pid != 0 && pid != kPid) return -ESRCH;
-    if (len < 8 || len % 8) return -EINVAL;
-    if (put_user(mask, uint64_t{1}) < 0) return -EFAULT;  // one vCPU
-    return 8;
 }
 
 int64_t sys_rt_sigaction(uint64_t sig, uint64_t act, uint64_t oact, uint64_t size, uint64_t,
@@ -260,47 +233,16 @@ int64_t sys_kill(uint64_t pid, uint64_t sig, uint64_t, uint64_t, uint64_t, uint6
     if (p != 0 && p != -1 && p != static_cast<int64_t>(kPid)) return -ESRCH;
     return raise_signal(sig);
 }
+// To any thread of the process: the signal acts on the whole process.
 int64_t sys_tkill(uint64_t tid, uint64_t sig, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (tid != kPid) return -ESRCH;
+    if (static_cast<int64_t>(tid) <= 0) return -EINVAL;
+    if (!thread_by_tid(static_cast<int64_t>(tid))) return -ESRCH;
     return raise_signal(sig);
 }
 int64_t sys_tgkill(uint64_t tgid, uint64_t tid, uint64_t sig, uint64_t, uint64_t, uint64_t) {
-    if (tgid != kPid || tid != kPid) return -ESRCH;
+    if (static_cast<int64_t>(tgid) <= 0 || static_cast<int64_t>(tid) <= 0) return -EINVAL;
+    if (tgid != kPid || !thread_by_tid(static_cast<int64_t>(tid))) return -ESRCH;
     return raise_signal(sig);
-}
-
-int64_t sys_futex(uint64_t uaddr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t,
-                  uint64_t) {
-    constexpr uint64_t kWait = 0, kWake = 1, kWaitBitset = 9, kWakeBitset = 10;
-    const uint64_t cmd = op & 0x7f;
-    if (uaddr % 4) return -EINVAL;
-    if (!user_ok(uaddr, 4)) return -EFAULT;
-    if (cmd == kWake || cmd == kWakeBitset) return 0;  // nobody else waits
-    if (cmd != kWait && cmd != kWaitBitset) return -ENOSYS;
-    uint32_t cur;
-    if (get_user(&cur, uaddr) < 0) return -EFAULT;
-    if (cur != static_cast<uint32_t>(val)) return -EAGAIN;
-    if (!timeout) {
-        // Only another thread could wake us, and there is none: the host
-        // reports the deadlock and ends the instance.
-        wait_events(0, 0);
-        return -EDEADLK;
-    }
-    linux_timespec ts;
-    if (get_user(&ts, timeout) < 0) return -EFAULT;
-    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return -EINVAL;
-    const uint64_t t = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-    uint64_t deadline;
-    if (cmd == kWait) {
-        deadline = monotonic_ns() + t;
-    } else if (op & 256) {  // FUTEX_CLOCK_REALTIME: absolute wall time
-        const int64_t rel = static_cast<int64_t>(t) - realtime_ns();
-        deadline = monotonic_ns() + (rel > 0 ? static_cast<uint64_t>(rel) : 0);
-    } else {
-        deadline = t;
-    }
-    while (monotonic_ns() < deadline) wait_events(0, deadline);
-    return -ETIMEDOUT;
 }
 
 // syscall(EMBER_SYS_READY): the application declares itself initialised.
@@ -311,40 +253,36 @@ int64_t sys_ember_ready(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64
     return 0;
 }
 
-// rseq: one vCPU and no preemption or signal delivery, so a registered
-// critical section is never interrupted and never needs an abort; the kernel
-// only reports CPU 0, as Linux does at registration.
-uint64_t g_rseq;
-uint32_t g_rseq_len, g_rseq_sig;
-
+// rseq (per thread): one vCPU and no preemption or signal delivery, so a
+// registered critical section is never interrupted and never needs an
+// abort; the kernel only reports CPU 0, as Linux does at registration.
 int64_t sys_rseq(uint64_t area, uint64_t len, uint64_t flags, uint64_t sig, uint64_t, uint64_t) {
     constexpr uint64_t kUnregister = 1;
+    Thread* t = current();
     if (flags & kUnregister) {
         if (flags & ~kUnregister) return -EINVAL;
-        if (!g_rseq || area != g_rseq || len != g_rseq_len) return -EINVAL;
-        if (sig != g_rseq_sig) return -EPERM;
-        g_rseq = 0;
+        if (!t->rseq || area != t->rseq || len != t->rseq_len) return -EINVAL;
+        if (sig != t->rseq_sig) return -EPERM;
+        t->rseq = 0;
         return 0;
     }
     if (flags) return -EINVAL;
-    if (g_rseq) return area == g_rseq && len == g_rseq_len && sig == g_rseq_sig ? -EBUSY : -EINVAL;
+    if (t->rseq)
+        return area == t->rseq && len == t->rseq_len && sig == t->rseq_sig ? -EBUSY : -EINVAL;
     if (len < 32 || area % 32) return -EINVAL;
     if (!user_ok(area, len)) return -EFAULT;
     const uint32_t cpu[2] = {0, 0};  // cpu_id_start, cpu_id
     if (copy_to_user(area, cpu, sizeof cpu) < 0) return -EFAULT;
-    g_rseq = area;
-    g_rseq_len = static_cast<uint32_t>(len);
-    g_rseq_sig = static_cast<uint32_t>(sig);
+    t->rseq = area;
+    t->rseq_len = static_cast<uint32_t>(len);
+    t->rseq_sig = static_cast<uint32_t>(sig);
     return 0;
 }
-
-int64_t sys_sched_yield(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
 
 }  // namespace
 
 void register_process_syscalls() {
     syscall_register(nr::getpid, "getpid", sys_getpid);
-    syscall_register(nr::gettid, "gettid", sys_getpid);
     syscall_register(nr::getppid, "getppid", sys_getppid);
     syscall_register(nr::getuid, "getuid", sys_zero);
     syscall_register(nr::geteuid, "geteuid", sys_zero);
@@ -353,26 +291,20 @@ void register_process_syscalls() {
     syscall_register(nr::getpgrp, "getpgrp", sys_getpid);
     syscall_register(nr::getpgid, "getpgid", sys_getpid);
     syscall_register(nr::getsid, "getsid", sys_getpid);
-    syscall_register(nr::exit, "exit", sys_exit_group);
     syscall_register(nr::exit_group, "exit_group", sys_exit_group);
     syscall_register(nr::arch_prctl, "arch_prctl", sys_arch_prctl);
-    syscall_register(nr::set_tid_address, "set_tid_address", sys_set_tid_address);
-    syscall_register(nr::set_robust_list, "set_robust_list", sys_zero);
     syscall_register(nr::uname, "uname", sys_uname);
     syscall_register(nr::sysinfo, "sysinfo", sys_sysinfo);
     syscall_register(nr::prlimit64, "prlimit64", sys_prlimit64);
     syscall_register(nr::getrlimit, "getrlimit", sys_getrlimit);
     syscall_register(nr::setrlimit, "setrlimit", sys_setrlimit);
     syscall_register(nr::getrandom, "getrandom", sys_getrandom);
-    syscall_register(nr::sched_getaffinity, "sched_getaffinity", sys_sched_getaffinity);
-    syscall_register(nr::sched_yield, "sched_yield", sys_sched_yield);
     syscall_register(nr::rt_sigaction, "rt_sigaction", sys_rt_sigaction);
     syscall_register(nr::rt_sigprocmask, "rt_sigprocmask", sys_rt_sigprocmask);
     syscall_register(nr::sigaltstack, "sigaltstack", sys_sigaltstack);
     syscall_register(nr::kill, "kill", sys_kill);
     syscall_register(nr::tkill, "tkill", sys_tkill);
     syscall_register(nr::tgkill, "tgkill", sys_tgkill);
-    syscall_register(nr::futex, "futex", sys_futex);
     syscall_register(nr::rseq, "rseq", sys_rseq);
     syscall_register(EMBER_SYS_READY, "ember_ready", sys_ember_ready);
 }

@@ -1,6 +1,6 @@
 // syscall.cpp - the syscall table and dispatcher. The table is filled
 // explicitly at start-up by each subsystem's register function.
-#include "kernel.h"
+#include "sched/sched.h"
 
 namespace k {
 namespace {
@@ -27,13 +27,6 @@ const char* syscall_name(uint64_t n) {
 
 }  // namespace k
 
-// Frame built by syscall_common in entry.S.
-struct SyscallFrame {
-    uint64_t nr, a0, a1, a2, a3, a4, a5;
-    uint64_t path;  // 0: trapped `syscall`; 1: a patched site (fast path)
-};
-
-extern "C" uint64_t sys_user_rip;  // entry.S: the application's return address
 extern "C" char fast_syscall_entry[];
 
 namespace k {
@@ -109,8 +102,11 @@ extern "C" int64_t syscall_dispatch(SyscallFrame* f) {
     if (f->path != 0) {
         b->stat_fast_syscalls++;
     } else if (b->flags & EMBER_FLAG_SYSCALL_PATCH) {
-        maybe_patch(n, sys_user_rip);
+        maybe_patch(n, f->rip);
     }
+    // Waiters on host events and pipes re-check after any syscall but the
+    // futex and yield calls, which change nothing they wait for (sched.h).
+    if (n != nr::futex && n != nr::sched_yield) g_state_gen++;
     if (n < kMaxSyscall && g_table[n].fn) {
         b->cur_syscall = static_cast<int64_t>(n);
         const int64_t r = g_table[n].fn(f->a0, f->a1, f->a2, f->a3, f->a4, f->a5);

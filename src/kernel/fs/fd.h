@@ -90,7 +90,8 @@ void fd_reset();  // closes every fd
 int64_t open_stdio();
 // A new pipe: *rd and *wr each hold one reference. flags: O_NONBLOCK.
 int64_t pipe_create(uint32_t flags, File** rd, File** wr);
-// What a blocking pipe operation that can never complete returns (see pipe.cpp).
+// A blocking pipe operation waits for another thread: 0 when it may retry,
+// -EDEADLK when no other thread exists (see pipe.cpp).
 int64_t pipe_would_block();
 
 }  // namespace k::fs

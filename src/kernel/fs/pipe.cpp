@@ -1,12 +1,12 @@
 // pipe.cpp - anonymous pipes: a 64 KiB ring shared by a read end and a write end.
 //
-// Blocking: the application is the only thread, so a read of an empty pipe
-// whose write end is still open (or a write to a full pipe with a reader)
-// could only be satisfied by that same thread: Linux would hang forever.
-// Here such a call fails at once with pipe_would_block() (-EDEADLK, logged
-// once), and with O_NONBLOCK it is -EAGAIN as on Linux. When cooperative
-// threads arrive, pipe_would_block is where a waiter yields instead.
+// Blocking: a read of an empty pipe whose write end is still open (or a
+// write to a full pipe with a reader) waits for another thread
+// (block_for_others). With no other thread, Linux would hang forever; here
+// such a call fails at once with pipe_would_block() (-EDEADLK, logged once).
+// With O_NONBLOCK it is -EAGAIN as on Linux.
 #include "fs/fd.h"
+#include "sched/sched.h"
 
 namespace k::fs {
 
@@ -25,13 +25,13 @@ Pipe* pipe_of(File* f) { return f->inode->pipe; }
 
 int64_t pipe_read(File* f, void* buf, uint64_t len, uint64_t*) {
     Pipe* p = pipe_of(f);
-    uint64_t avail = p->wpos - p->rpos;
     if (len == 0) return 0;
-    if (avail == 0) {
+    while (p->wpos == p->rpos) {
         if (p->writers == 0) return 0;
         if (f->flags & O_NONBLOCK) return -EAGAIN;
-        return pipe_would_block();
+        if (int64_t e = pipe_would_block(); e < 0) return e;
     }
+    uint64_t avail = p->wpos - p->rpos;
     uint64_t n = avail < len ? avail : len;
     uint64_t at = p->rpos % kPipeSize;
     uint64_t first = kPipeSize - at < n ? kPipeSize - at : n;
@@ -51,9 +51,11 @@ int64_t pipe_write(File* f, const void* buf, uint64_t len, uint64_t*) {
     }
     uint64_t space = kPipeSize - (p->wpos - p->rpos);
     // Writes up to kPipeBuf bytes go in whole or not at all.
-    if (space == 0 || (len <= kPipeBuf && space < len)) {
+    while (space == 0 || (len <= kPipeBuf && space < len)) {
         if (f->flags & O_NONBLOCK) return -EAGAIN;
-        return pipe_would_block();
+        if (int64_t e = pipe_would_block(); e < 0) return e;
+        if (p->readers == 0) return -EPIPE;
+        space = kPipeSize - (p->wpos - p->rpos);
     }
     uint64_t n = space < len ? space : len;
     uint64_t at = p->wpos % kPipeSize;
@@ -95,6 +97,7 @@ constexpr FileOps kWriteEnd = {nullptr,         pipe_write,         pipe_ioctl,
 }  // namespace
 
 int64_t pipe_would_block() {
+    if (block_for_others() == 0) return 0;
     if (!g_warned) {
         g_warned = true;
         klog("fs: blocking pipe I/O that no other thread can complete: -EDEADLK");

@@ -1,0 +1,131 @@
+// sched.h - threads of the one process and the cooperative scheduler.
+//
+// Every thread has its own kernel stack, whose top holds the thread's
+// SyscallFrame (entry.S builds it at every syscall: the application's whole
+// integer register file but rcx/r11), plus its FS/GS base and XSAVE area
+// while it is switched out. Threads switch only inside the kernel, where a
+// syscall blocks (futex, wait_events, a pipe), yields or exits; there is no
+// preemption yet, so a thread spinning in userspace keeps the vCPU until it
+// makes a blocking call. When no thread is runnable, the CPU makes one
+// EMBER_HC_WAIT for the union of what the blocked threads wait for, with the
+// earliest deadline.
+//
+// The state of "this CPU" is one struct (Cpu); there is one vCPU, so one
+// instance of it. Everything lives in guest memory, so a snapshot taken at
+// that wait carries every thread.
+#pragma once
+
+#include "kernel.h"
+
+// Built by syscall_common in entry.S; offsets are used there.
+struct SyscallFrame {
+    uint64_t nr, a0, a1, a2, a3, a4, a5;
+    uint64_t rbx, rbp, r12, r13, r14, r15;
+    uint64_t rip, rflags, rsp;
+    uint64_t path;  // 0: trapped `syscall`; 1: a patched site (fast path)
+    uint64_t pad;
+};
+static_assert(sizeof(SyscallFrame) == 144 && sizeof(SyscallFrame) % 16 == 0, "entry.S frame");
+static_assert(offsetof(SyscallFrame, rip) == 104 && offsetof(SyscallFrame, rsp) == 120,
+              "entry.S frame offsets");
+
+namespace k {
+
+enum class ThreadState : uint8_t { kRunning, kRunnable, kBlocked, kDead };
+// What a blocked thread waits for, and so what wakes it.
+enum class WaitKind : uint8_t {
+    kNone,
+    kHost,    // wait_events: host events / deadline; woken by every host wait
+    kFutex,   // a futex queue (futex.cpp), optional deadline
+    kOthers,  // something only another thread can do (a pipe): woken when
+              // another thread made a syscall since this one blocked
+};
+
+struct Thread {
+    uint64_t ksp;          // saved kernel rsp while switched out
+    uint64_t kstack_top;   // its SyscallFrame sits just below
+    uint64_t kstack_lo;    // pages_alloc'd stack (0 for the boot stack)
+    Thread* all_next;      // every thread, live or dead-not-reaped
+    Thread* run_next;      // run queue link
+    int32_t tid;
+    ThreadState state;
+    WaitKind wait;
+    // a blocked thread
+    uint32_t events;       // kHost: EMBER_WAIT_* set
+    uint32_t ready;        // kHost: what the host reported when woken
+    uint64_t deadline;     // monotonic ns, 0 = none
+    uint64_t gen;          // kHost/kOthers: state generation when it blocked
+    bool timed_out;
+    bool futex_woken;
+    // futex queue (futex.cpp)
+    uint64_t futex_addr;
+    uint32_t futex_bitset;
+    Thread* futex_next;
+    // saved while switched out
+    uint64_t fs_base, gs_base;
+    uint8_t* xsave;        // 64-byte aligned; allocated when a second thread appears
+    // Linux per-thread state
+    uint64_t clear_tid;    // CLONE_CHILD_CLEARTID / set_tid_address
+    uint64_t robust_head, robust_len;
+    uint64_t rseq;         // registered struct rseq, 0 = none
+    uint32_t rseq_len, rseq_sig;
+};
+
+struct Cpu {
+    uint64_t kstack_top;   // must stay first: entry.S loads it (ember_cpu0)
+    Thread* current;
+    Thread* run_head;
+    Thread* run_tail;
+};
+
+Cpu& this_cpu();
+inline Thread* current() { return this_cpu().current; }
+inline SyscallFrame* current_frame() {
+    return reinterpret_cast<SyscallFrame*>(current()->kstack_top - sizeof(SyscallFrame));
+}
+// More than one live thread (the single-threaded fast paths skip the
+// scheduler entirely).
+bool threaded();
+// A live thread with this tid, or nullptr.
+Thread* thread_by_tid(int64_t tid);
+
+extern Thread* g_threads;       // every thread not yet reaped, the boot thread first
+extern uint32_t g_live_threads;
+
+// Bumped for every syscall that may change what a kHost/kOthers waiter waits
+// for (all but futex and sched_yield: syscall.cpp).
+extern uint64_t g_state_gen;
+
+// The current thread must have set state/wait (and be queued wherever it
+// waits); runs others until it is runnable again. Returns in its context.
+void schedule();
+void make_runnable(Thread* t);
+// Blocks until another thread has made a syscall (kOthers). -EDEADLK when
+// there is no other thread (the caller's old single-threaded answer).
+int64_t block_for_others();
+// Marks the current thread dead and runs the others; the last live thread
+// must end the instance instead (thread.cpp).
+[[noreturn]] void exit_current_thread();
+
+inline uint64_t rdfsbase() { uint64_t v; asm volatile("rdfsbase %0" : "=r"(v)); return v; }
+inline uint64_t rdgsbase() { uint64_t v; asm volatile("rdgsbase %0" : "=r"(v)); return v; }
+inline void wrfsbase(uint64_t v) { asm volatile("wrfsbase %0" : : "r"(v) : "memory"); }
+inline void wrgsbase(uint64_t v) { asm volatile("wrgsbase %0" : : "r"(v) : "memory"); }
+// The kernel never touches vector state (-mgeneral-regs-only), so the
+// application's is live in the CPU until a switch: save every XCR0
+// component.
+inline void xsave(uint8_t* area) {
+    asm volatile("xsave64 (%0)" : : "r"(area), "a"(~0u), "d"(~0u) : "memory");
+}
+inline void xrstor(uint8_t* area) {
+    asm volatile("xrstor64 (%0)" : : "r"(area), "a"(~0u), "d"(~0u) : "memory");
+}
+// Pages of one XSAVE area (set when the second thread is created).
+extern uint64_t g_xsave_pages;
+
+// futex.cpp
+void futex_unqueue(Thread* t);
+int64_t futex_wake(uint64_t uaddr, int64_t n, uint32_t bitset);
+void register_futex_syscalls();
+
+}  // namespace k

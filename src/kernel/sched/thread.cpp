@@ -1,0 +1,225 @@
+// thread.cpp - thread syscalls: clone (threads only), exit vs exit_group,
+// tids, CHILD_CLEARTID, robust lists, yield, affinity, getcpu, membarrier.
+#include "sched/sched.h"
+
+extern "C" char thread_first_return[];
+
+namespace k {
+namespace {
+
+constexpr uint64_t kCloneVm = 0x100, kCloneFs = 0x200, kCloneFiles = 0x400,
+                   kCloneSighand = 0x800, kCloneThread = 0x10000, kCloneSysvsem = 0x40000,
+                   kCloneSettls = 0x80000, kCloneParentSettid = 0x100000,
+                   kCloneChildCleartid = 0x200000, kCloneDetached = 0x400000,
+                   kCloneChildSettid = 0x1000000, kCsignal = 0xff;
+constexpr uint64_t kThreadFlags = kCloneVm | kCloneFs | kCloneFiles | kCloneSighand | kCloneThread;
+constexpr uint64_t kKstackPages = 16;  // 64 KiB: the deepest syscalls use ~16 KiB
+constexpr uint32_t kMaxThreads = 4096;
+
+int32_t g_next_tid = 2;
+
+uint64_t xsave_area_size() {
+    uint32_t a = 0xd, b, c = 0, d;
+    asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    return b;  // bytes for the components enabled in XCR0
+}
+
+int64_t sys_clone(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls,
+                  uint64_t) {
+    // Processes (fork, vfork, posix_spawn) are not implemented yet.
+    if ((flags & kThreadFlags) != kThreadFlags) return -ENOSYS;
+    constexpr uint64_t kAllowed = kThreadFlags | kCloneSysvsem | kCloneSettls |
+                                  kCloneParentSettid | kCloneChildCleartid | kCloneDetached |
+                                  kCloneChildSettid | kCsignal;
+    if (flags & ~kAllowed) return -EINVAL;
+    if ((flags & kCloneSettls) && (tls >> 47)) return -EPERM;
+    if (g_live_threads >= kMaxThreads) return -EAGAIN;
+    Thread* parent = current();
+    if (!g_xsave_pages) g_xsave_pages = (xsave_area_size() + EMBER_PAGE_SIZE - 1) / EMBER_PAGE_SIZE;
+    if (!parent->xsave) {
+        parent->xsave = reinterpret_cast<uint8_t*>(pages_alloc(g_xsave_pages));
+        if (!parent->xsave) return -ENOMEM;
+    }
+    auto* t = static_cast<Thread*>(kmalloc(sizeof(Thread)));
+    const uint64_t stack = pages_alloc(kKstackPages);
+    auto* area = reinterpret_cast<uint8_t*>(pages_alloc(g_xsave_pages));
+    if (!t || !stack || !area) {
+        kfree(t);
+        if (stack) pages_free(stack, kKstackPages);
+        if (area) pages_free(reinterpret_cast<uint64_t>(area), g_xsave_pages);
+        return -ENOMEM;
+    }
+    t->kstack_lo = stack;
+    t->kstack_top = stack + kKstackPages * EMBER_PAGE_SIZE;
+    t->xsave = area;
+    // The child resumes the application exactly where the parent does, with
+    // its registers (but rax = 0) and its vector state, on its own stack.
+    auto* f = reinterpret_cast<SyscallFrame*>(t->kstack_top - sizeof(SyscallFrame));
+    *f = *current_frame();
+    if (newsp) f->rsp = newsp;
+    auto* sp = reinterpret_cast<uint64_t*>(f);
+    *--sp = reinterpret_cast<uint64_t>(thread_first_return);
+    for (int i = 0; i < 6; ++i) *--sp = 0;  // switch_stacks pops rbp rbx r12..r15
+    t->ksp = reinterpret_cast<uint64_t>(sp);
+    t->fs_base = (flags & kCloneSettls) ? tls : rdfsbase();
+    t->gs_base = rdgsbase();
+    xsave(t->xsave);
+    t->tid = g_next_tid++;
+    if (flags & kCloneChildCleartid) t->clear_tid = ctid;
+    const int32_t tid = t->tid;
+    // Linux ignores faults on these two stores.
+    if (flags & kCloneParentSettid) (void)put_user(ptid, tid);
+    if (flags & kCloneChildSettid) (void)put_user(ctid, tid);
+    Thread** tail = &g_threads;
+    while (*tail) tail = &(*tail)->all_next;
+    *tail = t;
+    g_live_threads++;
+    make_runnable(t);  // the parent keeps running, as on Linux
+    return tid;
+}
+
+// struct robust_list_head of the Linux ABI.
+struct RobustHead {
+    uint64_t next;
+    int64_t futex_offset;
+    uint64_t pending;
+};
+
+// A robust mutex still held by a dying thread: mark the owner dead and wake
+// one waiter, as Linux's handle_futex_death does.
+void futex_owner_died(uint64_t uaddr, int32_t tid) {
+    constexpr uint32_t kWaiters = 0x80000000u, kOwnerDied = 0x40000000u, kTidMask = 0x3fffffffu;
+    uint32_t v;
+    if (uaddr % 4 || get_user(&v, uaddr) < 0) return;
+    if ((v & kTidMask) != static_cast<uint32_t>(tid)) return;
+    const uint32_t nv = (v & kWaiters) | kOwnerDied;
+    if (put_user(uaddr, nv) < 0) return;
+    if (v & kWaiters) futex_wake(uaddr, 1, ~0u);
+}
+
+void walk_robust_list(Thread* t) {
+    if (!t->robust_head) return;
+    RobustHead h;
+    if (get_user(&h, t->robust_head) < 0) return;
+    uint64_t entry = h.next & ~1ull;
+    for (int limit = 2048; entry != t->robust_head && entry && limit > 0; --limit) {
+        uint64_t next;
+        if (get_user(&next, entry) < 0) return;
+        if (entry != (h.pending & ~1ull)) futex_owner_died(entry + h.futex_offset, t->tid);
+        entry = next & ~1ull;
+    }
+    if (h.pending & ~1ull) futex_owner_died((h.pending & ~1ull) + h.futex_offset, t->tid);
+}
+
+int64_t sys_exit(uint64_t status, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    Thread* t = current();
+    const int code = static_cast<int>(status & 0xff);
+    // The last thread's status is the process's (what Linux reports when
+    // every thread left with exit, whichever exited first).
+    if (!threaded()) exit_instance(code);
+    walk_robust_list(t);
+    if (t->clear_tid && put_user(t->clear_tid, uint32_t{0}) == 0) futex_wake(t->clear_tid, 1, ~0u);
+    exit_current_thread();
+}
+
+int64_t sys_gettid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return current()->tid;
+}
+
+int64_t sys_set_tid_address(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    current()->clear_tid = addr;
+    return current()->tid;
+}
+
+int64_t sys_set_robust_list(uint64_t head, uint64_t len, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (len != sizeof(RobustHead)) return -EINVAL;
+    current()->robust_head = head;
+    current()->robust_len = len;
+    return 0;
+}
+
+int64_t sys_get_robust_list(uint64_t pid, uint64_t head_ptr, uint64_t len_ptr, uint64_t, uint64_t,
+                            uint64_t) {
+    Thread* t = pid ? thread_by_tid(static_cast<int32_t>(pid)) : current();
+    if (!t) return -ESRCH;
+    if (put_user(len_ptr, uint64_t{sizeof(RobustHead)}) < 0) return -EFAULT;
+    return put_user(head_ptr, t->robust_head);
+}
+
+int64_t sys_sched_yield(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (threaded()) {
+        make_runnable(current());
+        schedule();
+    }
+    return 0;
+}
+
+bool pid_ok(uint64_t pid) { return pid == 0 || thread_by_tid(static_cast<int32_t>(pid)); }
+
+int64_t sys_sched_getaffinity(uint64_t pid, uint64_t len, uint64_t mask, uint64_t, uint64_t,
+                              uint64_t) {
+    if (len < 8 || len % 8) return -EINVAL;
+    if (!pid_ok(pid)) return -ESRCH;
+    if (put_user(mask, uint64_t{1}) < 0) return -EFAULT;  // one vCPU
+    return 8;
+}
+
+int64_t sys_sched_setaffinity(uint64_t pid, uint64_t len, uint64_t mask, uint64_t, uint64_t,
+                              uint64_t) {
+    uint64_t m = 0;
+    if (copy_from_user(&m, mask, len < 8 ? len : 8) < 0) return -EFAULT;
+    if (!pid_ok(pid)) return -ESRCH;
+    return (m & 1) ? 0 : -EINVAL;  // the set must contain the one CPU
+}
+
+int64_t sys_getcpu(uint64_t cpu, uint64_t node, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (cpu && put_user(cpu, uint32_t{0}) < 0) return -EFAULT;
+    if (node && put_user(node, uint32_t{0}) < 0) return -EFAULT;
+    return 0;
+}
+
+// membarrier: one CPU, and a switch between threads is a full barrier, so
+// every barrier is a no-op; the registration rules are Linux's.
+uint64_t g_membarrier_registered;
+int64_t sys_membarrier(uint64_t cmd, uint64_t flags, uint64_t, uint64_t, uint64_t, uint64_t) {
+    constexpr uint64_t kQuery = 0, kGlobal = 1, kGlobalExp = 2, kRegGlobalExp = 4, kPrivExp = 8,
+                       kRegPrivExp = 16, kPrivExpSync = 32, kRegPrivExpSync = 64,
+                       kPrivExpRseq = 128, kRegPrivExpRseq = 256, kGetRegistrations = 512;
+    constexpr uint64_t kAll = 1023;
+    constexpr uint64_t kFlagCpu = 1;
+    if (flags && !(cmd == kPrivExpRseq && flags == kFlagCpu)) return -EINVAL;
+    switch (cmd) {
+        case kQuery: return static_cast<int64_t>(kAll);
+        case kGlobal:
+        case kGlobalExp: return 0;
+        case kRegGlobalExp:
+        case kRegPrivExp:
+        case kRegPrivExpSync:
+        case kRegPrivExpRseq: g_membarrier_registered |= cmd; return 0;
+        case kPrivExp:
+        case kPrivExpSync:
+        case kPrivExpRseq:
+            return (g_membarrier_registered & (cmd << 1)) ? 0 : -EPERM;
+        case kGetRegistrations: return static_cast<int64_t>(g_membarrier_registered);
+        default: return -EINVAL;
+    }
+}
+
+}  // namespace
+
+void register_thread_syscalls() {
+    syscall_register(nr::clone, "clone", sys_clone);
+    syscall_register(nr::exit, "exit", sys_exit);
+    syscall_register(nr::gettid, "gettid", sys_gettid);
+    syscall_register(nr::set_tid_address, "set_tid_address", sys_set_tid_address);
+    syscall_register(nr::set_robust_list, "set_robust_list", sys_set_robust_list);
+    syscall_register(nr::get_robust_list, "get_robust_list", sys_get_robust_list);
+    syscall_register(nr::sched_yield, "sched_yield", sys_sched_yield);
+    syscall_register(nr::sched_getaffinity, "sched_getaffinity", sys_sched_getaffinity);
+    syscall_register(nr::sched_setaffinity, "sched_setaffinity", sys_sched_setaffinity);
+    syscall_register(nr::getcpu, "getcpu", sys_getcpu);
+    syscall_register(nr::membarrier, "membarrier", sys_membarrier);
+    register_futex_syscalls();
+}
+
+}  // namespace k

@@ -1,0 +1,73 @@
+// Threads in the guest kernel: pthread, C++ std::thread and raw futex
+// programs give the same output and exit status as natively, with either
+// libc, patched syscall sites or not; a program with several threads
+// snapshots at READY and its restores carry every thread.
+#include <string>
+
+#include "test_env.h"
+
+namespace ember::test {
+namespace {
+
+class ThreadsTest : public EmberTest, public ::testing::WithParamInterface<const char*> {};
+
+void expect_as_native(const std::vector<std::string>& argv) {
+    RunResult native = run_native(argv);
+    ASSERT_TRUE(native.exited) << describe(native);
+    for (bool patch : {true, false}) {
+        std::vector<std::string> args = {"run"};
+        if (!patch) args.push_back("--no-syscall-patch");
+        args.push_back(argv[0]);
+        if (argv.size() > 1) {
+            args.push_back("--");
+            args.insert(args.end(), argv.begin() + 1, argv.end());
+        }
+        RunResult r = run_ember(args);
+        EXPECT_TRUE(r.exited) << describe(r);
+        EXPECT_EQ(r.exit_code, native.exit_code) << describe(r);
+        EXPECT_EQ(r.out, native.out) << (patch ? "patched" : "trapped") << "\n" << r.err;
+    }
+}
+
+TEST_P(ThreadsTest, PthreadsCreateJoinCondvarPipeYieldAsNatively) {
+    expect_as_native({example_path(GetParam(), "threads")});
+}
+
+TEST_P(ThreadsTest, FutexOperationsAndErrorsAsNatively) {
+    expect_as_native({example_path(GetParam(), "futex")});
+}
+
+TEST_P(ThreadsTest, ExitOfOneThreadVersusExitGroupAsNatively) {
+    for (const char* mode : {"group", "leader", "last"})
+        expect_as_native({example_path(GetParam(), "thread_exit"), mode});
+}
+
+TEST_F(ThreadsTest, CxxStdThreadAndAsyncAsNatively) {
+    expect_as_native({example_path("gcc", "cxx_threads")});
+}
+
+TEST_P(ThreadsTest, SnapshotWithThreeThreadsRestoresEveryThread) {
+    TempDir dir;
+    const std::string snap = dir / "t.snap";
+    RunResult made = run_ember({"run", "--snapshot-out", snap, example_path(GetParam(), "thread_stdin")});
+    ASSERT_TRUE(made.exited && made.exit_code == 0) << describe(made);
+    for (const std::string input : {"abc\nxyz\n", "one\n"}) {
+        write_file(dir / "in", input);
+        RunResult r = run_ember({"restore", "--stdin", dir / "in", snap});
+        ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+        std::string want;
+        int n = 0;
+        for (const std::string& l : split_lines(input)) {
+            std::string up = l;
+            for (char& c : up) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+            want += "answer " + std::to_string(++n) + ": " + up + "\n";
+        }
+        want += "answered " + std::to_string(n) + "\n";
+        EXPECT_EQ(r.out, want) << r.err;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Libc, ThreadsTest, ::testing::Values("gcc", "musl"));
+
+}  // namespace
+}  // namespace ember::test
