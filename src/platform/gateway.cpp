@@ -183,7 +183,13 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
         }
         Request req = parser.release();
         const bool keep = req.keep_alive();
-        auto res = co_await forward(stream, req);
+        std::optional<Response> res;
+        if (const char* why = gateway_http::refusal(req)) {
+            metrics.counter("ember_gateway_client_errors_total", {{"reason", "bad_request"}}).inc();
+            res = json_error(kBadRequest, why, req.version());
+        } else {
+            res = co_await forward(stream, req);
+        }
         if (!res) break;  // the client left
         res->keep_alive(keep);
         stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
@@ -209,19 +215,20 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
             req.version());
     }
     const std::string& svc = route->service;
+    // The request goes into the stream before the instance gets it: the
+    // guest then finds it there when it accepts, without another wake-up.
+    // What does not fit in the socket buffer is written by relay(). The wire
+    // is made first: no descriptor is open yet if that throws.
+    beast::error_code peer_ec;
+    const auto peer = client.socket().remote_endpoint(peer_ec);
+    const std::string wire = gateway_http::upstream_wire(
+        req, route->target, peer_ec ? std::string() : peer.address().to_string());
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         count(svc, 503);
         co_return json_error(http_error(Code::kResourceExhausted), "gateway out of file descriptors",
                              req.version());
     }
-    // The request goes into the stream before the instance gets it: the
-    // guest then finds it there when it accepts, without another wake-up.
-    // What does not fit in the socket buffer is written by relay().
-    beast::error_code peer_ec;
-    const auto peer = client.socket().remote_endpoint(peer_ec);
-    const std::string wire = gateway_http::upstream_wire(
-        req, route->target, peer_ec ? std::string() : peer.address().to_string());
     ssize_t sent = ::send(sv[0], wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent < 0) sent = 0;
     TicketPtr ticket = manager.acquire(svc, sv[1]);

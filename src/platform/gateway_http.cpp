@@ -30,6 +30,12 @@ void limit_response(ResponseParser& p, const GatewayOptions& opts) {
     p.body_limit(opts.max_response_bytes);
 }
 
+const char* refusal(const Request& req) {
+    if (req.method() == http::verb::trace && !req.body().empty())
+        return "a TRACE request must not have a body";
+    return nullptr;
+}
+
 std::string upstream_wire(Request& req, const std::string& target, const std::string& peer_addr) {
     Request up_req{req.method(), boost::beast::string_view(target.data(), target.size()), 11};
     if (req.method() == http::verb::unknown) up_req.method_string(req.method_string());

@@ -33,9 +33,15 @@ void limit_request(RequestParser& p, const GatewayOptions& opts);
 // max_response_bytes.
 void limit_response(ResponseParser& p, const GatewayOptions& opts);
 
+// Why the gateway refuses a request that parsed, or nullptr. A TRACE with a
+// body is one (a client must not send it, RFC 9110 9.3.8): Beast will not
+// write it for the instance (prepare_payload throws).
+const char* refusal(const Request& req);
+
 // The request as the instance gets it: `target` (the route's), no
 // hop-by-hop headers, X-Forwarded-For (when peer_addr is not empty) and
 // -Proto, "Connection: close" (one request per stream). Moves req's body.
+// req must have no refusal().
 std::string upstream_wire(Request& req, const std::string& target, const std::string& peer_addr);
 
 // Drops the hop-by-hop headers of an instance's response before it is

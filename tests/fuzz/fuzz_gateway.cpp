@@ -76,6 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t used;
     if (!feed(parser, request, /*eof=*/true, &used)) return 0;
     Request req = parser.release();
+    if (refusal(req)) return 0;  // 400
     const auto host = req[http::field::host];
     const auto target = req.target();
     const auto route = route_request(std::string_view(host.data(), host.size()),

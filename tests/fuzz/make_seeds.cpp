@@ -378,6 +378,10 @@ void gateway_seeds() {
          exchange("POST /svc/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
                   "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                   "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy"));
+    // Regression: Beast throws when asked to write it for the instance.
+    save("gateway", "bad_trace_with_body",
+         exchange("TRACE /svc/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+                  "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
     save("gateway", "bad_response_interim",
          exchange("PUT /svc/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz",
                   "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello"));
