@@ -30,7 +30,9 @@ bool hop_by_hop(http::field f);
 // The client's request: headers and body within the gateway's limits.
 void limit_request(RequestParser& p, const GatewayOptions& opts);
 // The instance's response: a bounded header, a body within
-// max_response_bytes.
+// max_response_bytes. Read the header first (http::read_header), then the
+// body: Beast 1.74 drops the body_limit error of a response header that an
+// eager parser finishes, and then reserves the whole Content-Length.
 void limit_response(ResponseParser& p, const GatewayOptions& opts);
 
 // Why the gateway refuses a request that parsed, or nullptr. A TRACE with a

@@ -28,21 +28,22 @@ namespace beast = boost::beast;
 
 namespace {
 
-// Feeds `in` to p as Beast's http::read does when `in` is all the peer
-// sends: put() while it makes progress; when it needs more, the next read
+// Feeds `in` to p as the gateway reads a message when `in` is all the
+// peer sends: http::read_header (not eager), then http::read (eager). Each
+// put()s while it makes progress; when the parser needs more, the next read
 // finds EOF if `eof` (the peer closed), else would wait forever. True when
 // p has a complete message; *used is the bytes it took.
 template <class Parser>
 bool feed(Parser& p, std::string_view in, bool eof, size_t* used) {
-    p.eager(true);
     size_t off = 0;
     while (!p.is_done()) {
+        p.eager(p.is_header_done());
         beast::error_code ec;
         const size_t n = p.put(boost::asio::const_buffer(in.data() + off, in.size() - off), ec);
         off += n;
         if (ec && ec != http::error::need_more) return false;
-        if (!ec && !p.is_done() && off < in.size()) continue;
         if (p.is_done()) break;
+        if (!ec && off < in.size()) continue;
         // The next read: nothing more comes. An EOF before any byte is no
         // message at all (end_of_stream).
         if (!eof || !p.got_some()) return false;

@@ -382,6 +382,10 @@ void gateway_seeds() {
     save("gateway", "bad_trace_with_body",
          exchange("TRACE /svc/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
                   "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+    // Beyond --max-response: a body_limit error, never a reservation of it.
+    save("gateway", "bad_response_huge_length",
+         exchange("GET /svc/ HTTP/1.1\r\nHost: x\r\n\r\n",
+                  "HTTP/1.1 200 OK\r\nContent-Length: 802379605485813758\r\n\r\nz"));
     save("gateway", "bad_response_interim",
          exchange("PUT /svc/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz",
                   "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello"));
