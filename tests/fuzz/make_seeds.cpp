@@ -152,7 +152,8 @@ void snapshot_seeds() {
     vcpu.sregs.cr4 = 0x6a0;
     vcpu.sregs.efer = 0xd01;
     vcpu.xcr0 = 3;
-    vcpu.msrs = {{0xc0000080, 0xd01}, {0xc0000082, 0x101000}, {0xc0000100, 0}};
+    vcpu.debugregs.dr7 = 0x400;
+    vcpu.msrs = {{0xc0000081, 0x23001000000000}, {0xc0000082, 0x101000}, {0xc0000100, 0}};
     snapshot::VmmState vmm;
     vmm.ready_call = EMBER_HC_WAIT;
     vmm.ready_arg = EMBER_GPA_HC_PAGE;
