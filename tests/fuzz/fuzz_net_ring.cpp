@@ -8,7 +8,8 @@
 // Guest memory here is exactly the two rings, at their guest addresses;
 // everything below them is poisoned, so ASan reports any access by the VMM
 // outside the rings. Besides that, it fails when the rx ring the VMM fills
-// is not well-formed for the guest (while the guest has not corrupted it).
+// is not well-formed for the guest (while the guest has not corrupted it),
+// or when the instance holds more than EMBER_NET_MAX_STREAMS streams.
 #include <sanitizer/asan_interface.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -183,6 +184,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     g.rx_corrupted = true;
                     break;
             }
+            FUZZ_CHECK(net.open_streams() <= EMBER_NET_MAX_STREAMS);
         }
         net.drain_tx();
         net.deliver_host_events();
