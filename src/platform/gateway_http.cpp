@@ -7,10 +7,10 @@ namespace ember::platform::gateway_http {
 
 namespace {
 
-constexpr http::field kHopByHop[] = {
-    http::field::connection, http::field::keep_alive, http::field::proxy_connection,
-    http::field::transfer_encoding, http::field::upgrade, http::field::te,
-    http::field::trailer, http::field::expect};
+constexpr http::field kHopByHop[] = {http::field::connection,       http::field::keep_alive,
+                                     http::field::proxy_connection, http::field::transfer_encoding,
+                                     http::field::upgrade,          http::field::te,
+                                     http::field::trailer,          http::field::expect};
 
 }  // namespace
 

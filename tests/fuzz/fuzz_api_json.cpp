@@ -51,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t method = in.u8() % 3;
     size_t n;
     const uint8_t* name_bytes = in.bytes(in.u8(), &n);
-    const std::string url_name = method == 0 ? "" : std::string(reinterpret_cast<const char*>(name_bytes), n);
+    const std::string url_name =
+        method == 0 ? "" : std::string(reinterpret_cast<const char*>(name_bytes), n);
     const std::string body = in.rest();
 
     if (!url_name.empty()) {

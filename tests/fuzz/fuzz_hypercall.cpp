@@ -75,14 +75,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 check_printable(a.message);
                 if (a.done) return 0;  // the VM ends here
                 int64_t status;
-                std::memcpy(&status, ram.data() + EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, hc_status),
+                std::memcpy(&status,
+                            ram.data() + EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, hc_status),
                             sizeof status);
                 FUZZ_CHECK(known_status(status));
                 break;
             }
-            case kHcWantReady: hc.set_want_ready(in.u8() & 1); break;
-            case kHcStdin: hc.read_stdin_now(); break;
-            case kHcConsole: hc.drain_console(); break;
+            case kHcWantReady:
+                hc.set_want_ready(in.u8() & 1);
+                break;
+            case kHcStdin:
+                hc.read_stdin_now();
+                break;
+            case kHcConsole:
+                hc.drain_console();
+                break;
         }
     }
     return 0;

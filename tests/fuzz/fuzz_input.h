@@ -15,18 +15,18 @@
 
 // A property of the code under test that the input broke: reported like a
 // crash, with the condition that failed.
-#define FUZZ_CHECK(cond)                                                                    \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
+#define FUZZ_CHECK(cond)                                                                        \
+    do {                                                                                        \
+        if (!(cond)) {                                                                          \
             std::fprintf(stderr, "fuzz check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-            std::abort();                                                                   \
-        }                                                                                   \
+            std::abort();                                                                       \
+        }                                                                                       \
     } while (0)
 
 namespace ember::fuzz {
 
 class Input {
-public:
+  public:
     Input(const uint8_t* p, size_t n) : p_(p), n_(n) {}
     bool empty() const { return off_ >= n_; }
     size_t left() const { return n_ - off_; }
@@ -56,14 +56,14 @@ public:
         return s;
     }
 
-private:
+  private:
     const uint8_t* p_;
     size_t n_, off_ = 0;
 };
 
 // The seed writer's side.
 class Script {
-public:
+  public:
     template <typename T>
     Script& put(T v) {
         out_.append(reinterpret_cast<const char*>(&v), sizeof v);
@@ -80,23 +80,23 @@ public:
     Script& str(const std::string& s) { return bytes(s.data(), s.size()); }
     const std::string& data() const { return out_; }
 
-private:
+  private:
     std::string out_;
 };
 
 // fuzz_net_ring: the operations of a guest and of the host peers of its
 // streams. The operation byte is taken modulo kNetOpCount.
 enum NetOp : uint8_t {
-    kNetTxBytes,    // u16 n, n bytes: raw bytes appended to the tx ring, then drained
-    kNetTxRecord,   // u16 type, u32 stream, u32 arg, u16 len, len bytes: one well-formed record
-    kNetDrain,      // the VMM drains the tx ring
-    kNetTxCounters, // u64 head, u64 tail: the guest overwrites the tx ring's counters
-    kNetAdopt,      // u16 guest port: the gateway hands over a new connection
-    kNetPeerSend,   // u8 peer, u16 n, n bytes: a host peer sends
-    kNetPeerClose,  // u8 peer: a host peer closes its end
-    kNetHostEvents, // the VMM moves host events into the rx ring
-    kNetRxConsume,  // the guest takes every record in the rx ring
-    kNetRxTail,     // u64 tail: the guest overwrites the rx ring's tail
+    kNetTxBytes,     // u16 n, n bytes: raw bytes appended to the tx ring, then drained
+    kNetTxRecord,    // u16 type, u32 stream, u32 arg, u16 len, len bytes: one well-formed record
+    kNetDrain,       // the VMM drains the tx ring
+    kNetTxCounters,  // u64 head, u64 tail: the guest overwrites the tx ring's counters
+    kNetAdopt,       // u16 guest port: the gateway hands over a new connection
+    kNetPeerSend,    // u8 peer, u16 n, n bytes: a host peer sends
+    kNetPeerClose,   // u8 peer: a host peer closes its end
+    kNetHostEvents,  // the VMM moves host events into the rx ring
+    kNetRxConsume,   // the guest takes every record in the rx ring
+    kNetRxTail,      // u64 tail: the guest overwrites the rx ring's tail
     kNetOpCount
 };
 

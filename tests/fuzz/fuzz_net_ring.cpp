@@ -142,7 +142,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     }
                     break;
                 }
-                case kNetDrain: net.drain_tx(); break;
+                case kNetDrain:
+                    net.drain_tx();
+                    break;
                 case kNetTxCounters:
                     g.tx()->head = in.u64();
                     g.tx()->tail = in.u64();
@@ -178,7 +180,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     drain_peers(peers);
                     net.deliver_host_events();
                     break;
-                case kNetRxConsume: g.consume(); break;
+                case kNetRxConsume:
+                    g.consume();
+                    break;
                 case kNetRxTail:
                     g.rx()->tail = in.u64();
                     g.rx_corrupted = true;

@@ -52,7 +52,10 @@ std::string elf(uint16_t type, uint64_t entry, const std::vector<Ph>& phdrs, siz
     auto put = [&](size_t off, uint64_t x, int n) {
         for (int i = 0; i < n; ++i) v[off + i] = static_cast<char>(x >> (8 * i));
     };
-    v.replace(0, 7, "\x7f" "ELF\x02\x01\x01", 7);
+    v.replace(0, 7,
+              "\x7f"
+              "ELF\x02\x01\x01",
+              7);
     put(16, type, 2);
     put(18, 62, 2);  // x86-64
     put(20, 1, 4);
@@ -79,32 +82,40 @@ std::string elf(uint16_t type, uint64_t entry, const std::vector<Ph>& phdrs, siz
 void elf_seeds() {
     constexpr uint32_t kLoad = 1, kInterp = 3, kTls = 7, kPhdr = 6;
     constexpr uint32_t R = 4, W = 2, X = 1;
-    save("elf", "valid_exec", elf(2, 0x400100, {{kLoad, R | X, 0, 0x400000, 0x400, 0x400},
-                                                {kLoad, R | W, 0x400, 0x401400, 0x100, 0x2000}},
-                                  0x500));
-    save("elf", "valid_pie", elf(3, 0x100, {{kPhdr, R, 64, 64, 4 * 56, 4 * 56},
-                                            {kLoad, R | X, 0, 0, 0x300, 0x300},
-                                            {kLoad, R | W, 0x300, 0x1300, 0x80, 0x1000},
-                                            {kTls, R, 0x300, 0x1300, 0x20, 0x40}},
-                                 0x380));
-    save("elf", "bad_interp", elf(2, 0x400100, {{kInterp, R, 0x200, 0, 0x10, 0x10},
-                                                {kLoad, R | X, 0, 0x400000, 0x300, 0x300}},
-                                  0x300));
-    save("elf", "bad_overlap", elf(2, 0x400100, {{kLoad, R | X, 0, 0x400000, 0x300, 0x300},
-                                                 {kLoad, R | W, 0, 0x400000, 0x100, 0x2000}},
-                                   0x300));
+    save("elf", "valid_exec",
+         elf(2, 0x400100,
+             {{kLoad, R | X, 0, 0x400000, 0x400, 0x400},
+              {kLoad, R | W, 0x400, 0x401400, 0x100, 0x2000}},
+             0x500));
+    save("elf", "valid_pie",
+         elf(3, 0x100,
+             {{kPhdr, R, 64, 64, 4 * 56, 4 * 56},
+              {kLoad, R | X, 0, 0, 0x300, 0x300},
+              {kLoad, R | W, 0x300, 0x1300, 0x80, 0x1000},
+              {kTls, R, 0x300, 0x1300, 0x20, 0x40}},
+             0x380));
+    save("elf", "bad_interp",
+         elf(2, 0x400100,
+             {{kInterp, R, 0x200, 0, 0x10, 0x10}, {kLoad, R | X, 0, 0x400000, 0x300, 0x300}},
+             0x300));
+    save(
+        "elf", "bad_overlap",
+        elf(2, 0x400100,
+            {{kLoad, R | X, 0, 0x400000, 0x300, 0x300}, {kLoad, R | W, 0, 0x400000, 0x100, 0x2000}},
+            0x300));
     save("elf", "bad_entry", elf(2, 0x900000, {{kLoad, R | X, 0, 0x400000, 0x200, 0x200}}, 0x200));
     save("elf", "bad_file_range",
          elf(2, 0x400100, {{kLoad, R | X, 0, 0x400000, 0x100000, 0x100000}}, 0x200));
-    save("elf", "bad_truncated", elf(2, 0x400100, {{kLoad, R | X, 0, 0x400000, 0x200, 0x200}}, 0x200)
-                                     .substr(0, 40));
+    save("elf", "bad_truncated",
+         elf(2, 0x400100, {{kLoad, R | X, 0, 0x400000, 0x200, 0x200}}, 0x200).substr(0, 40));
 }
 
 // ---- cpio ----------------------------------------------------------------------
 void cpio_seeds() {
     cpio::Writer w;
     const std::string hello = "hello\n";
-    const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(hello.data()), hello.size());
+    const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(hello.data()),
+                                        hello.size());
     if (!w.add_dir("etc") || !w.add_file("etc/hello.txt", data, 0600) ||
         !w.add_symlink("bin/sh", "busybox") || !w.add_file("bin/busybox", data, 0755))
         std::exit(1);
@@ -135,7 +146,12 @@ void cpio_seeds() {
 std::string clear_features(std::string file) {
     const snapshot::CpuFeatures f = snapshot::CpuFeatures::of_this_host();
     Script enc;
-    enc.u64(f.xcr0).u32(f.cpuid1_ecx).u32(f.cpuid1_edx).u32(f.cpuid7_ebx).u32(f.cpuid7_ecx).u32(f.cpuid7_edx);
+    enc.u64(f.xcr0)
+        .u32(f.cpuid1_ecx)
+        .u32(f.cpuid1_edx)
+        .u32(f.cpuid7_ebx)
+        .u32(f.cpuid7_ecx)
+        .u32(f.cpuid7_edx);
     const auto at = file.substr(0, snapshot::kHeaderSize).find(enc.data());
     if (at != std::string::npos) file.replace(at, enc.data().size(), enc.data().size(), '\0');
     return file;
@@ -193,8 +209,14 @@ void snapshot_seeds() {
 }
 
 // ---- net ring ------------------------------------------------------------------
-Script& net_record(Script& s, uint16_t type, uint32_t stream, uint32_t arg, const std::string& payload) {
-    return s.u8(kNetTxRecord).u16(type).u32(stream).u32(arg).u16(static_cast<uint16_t>(payload.size())).str(payload);
+Script& net_record(Script& s, uint16_t type, uint32_t stream, uint32_t arg,
+                   const std::string& payload) {
+    return s.u8(kNetTxRecord)
+        .u16(type)
+        .u32(stream)
+        .u32(arg)
+        .u16(static_cast<uint16_t>(payload.size()))
+        .str(payload);
 }
 
 std::string net_addr(uint16_t family, uint16_t port, std::initializer_list<uint8_t> addr) {
@@ -219,7 +241,10 @@ void net_seeds() {
         net_record(s, EMBER_NET_DATA, h1, 0, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
         net_record(s, EMBER_NET_SHUTDOWN, h1, 0, "").u8(kNetDrain);
         s.u8(kNetPeerClose).u8(0).u8(kNetHostEvents).u8(kNetRxConsume);
-        net_record(s, EMBER_NET_CLOSE, h1, 0, "").u8(kNetDrain).u8(kNetHostEvents).u8(kNetRxConsume);
+        net_record(s, EMBER_NET_CLOSE, h1, 0, "")
+            .u8(kNetDrain)
+            .u8(kNetHostEvents)
+            .u8(kNetRxConsume);
         save("net_ring", "valid_server", s.data());
     }
     {
@@ -291,7 +316,10 @@ void hypercall_seeds() {
         hc_call(s, EMBER_HC_LOG, page);
         // A console record: "hi\n" on fd 1.
         const char rec[] = {3, 0, 1, 0, 'h', 'i', '\n'};
-        s.u8(kHcWrite).u32(EMBER_GPA_CONSOLE + EMBER_RING_DATA).u16(sizeof rec).bytes(rec, sizeof rec);
+        s.u8(kHcWrite)
+            .u32(EMBER_GPA_CONSOLE + EMBER_RING_DATA)
+            .u16(sizeof rec)
+            .bytes(rec, sizeof rec);
         hc_write(s, EMBER_GPA_CONSOLE, ember_ring{sizeof rec, 0, 0, 0});
         s.u8(kHcConsole);
         hc_write(s, tsc_khz_at, uint64_t{2000000});
@@ -334,7 +362,10 @@ void hypercall_seeds() {
         hc_write(s, EMBER_GPA_CONSOLE, ember_ring{1ull << 40, 0, 0, 0});
         s.u8(kHcConsole);
         const char rec[] = {char(0xff), char(0xff), 7, 0};
-        s.u8(kHcWrite).u32(EMBER_GPA_CONSOLE + EMBER_RING_DATA).u16(sizeof rec).bytes(rec, sizeof rec);
+        s.u8(kHcWrite)
+            .u32(EMBER_GPA_CONSOLE + EMBER_RING_DATA)
+            .u16(sizeof rec)
+            .bytes(rec, sizeof rec);
         hc_write(s, EMBER_GPA_CONSOLE, ember_ring{1ull << 40 | 8, 1ull << 40, 0, 0});
         s.u8(kHcConsole);
         hc_write(s, page, ember_hc_wait{0, 0, 0});
@@ -372,8 +403,9 @@ void gateway_seeds() {
          exchange("HEAD /svc HTTP/1.0\r\nHost: svc.localhost\r\n\r\n",
                   "HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n"));
     save("gateway", "valid_response_until_close",
-         exchange("DELETE /svc/item/7 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
-                  "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nUpgrade: h2c\r\n\r\nbody until close"));
+         exchange(
+             "DELETE /svc/item/7 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+             "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nUpgrade: h2c\r\n\r\nbody until close"));
     save("gateway", "bad_request_line", exchange("GET\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n"));
     save("gateway", "bad_both_lengths",
          exchange("POST /svc/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
@@ -389,7 +421,8 @@ void gateway_seeds() {
                   "HTTP/1.1 200 OK\r\nContent-Length: 802379605485813758\r\n\r\nz"));
     save("gateway", "bad_response_interim",
          exchange("PUT /svc/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz",
-                  "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello"));
+                  "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: "
+                  "5\r\n\r\nhello"));
 }
 
 // ---- API JSON --------------------------------------------------------------------
@@ -406,8 +439,10 @@ void api_seeds() {
 "args":["-v"],"env":["A=1"],"egress":["example.com:443"],"min_instances":1,
 "max_instances":4,"concurrency":8,"timeout_ms":2000,"queue_timeout_ms":500})"));
     save("api_json", "valid_put_files",
-         api(1, "web", R"({"image":")" + sha + R"(","program":"srv","env":{"K":"V"},
-"files":[{"path":"/etc//app.conf","image":")" + sha + R"(","mode":420}],
+         api(1, "web",
+             R"({"image":")" + sha + R"(","program":"srv","env":{"K":"V"},
+"files":[{"path":"/etc//app.conf","image":")" +
+                 sha + R"(","mode":420}],
 "isolation":"request","spare_instances":2,"status":"ready","generation":3})"));
     save("api_json", "valid_patch",
          api(2, "svc", R"({"max_instances":2,"idle_timeout_ms":0,"queue_size":10})"));
@@ -416,9 +451,13 @@ void api_seeds() {
     save("api_json", "bad_cross_field",
          api(1, "svc", R"({"image":")" + sha + R"(","min_instances":9,"max_instances":2})"));
     save("api_json", "bad_patch_deploy_field", api(2, "svc", R"({"image":")" + sha + R"("})"));
-    save("api_json", "bad_number", api(0, "", R"({"name":"a","image":")" + sha + R"(","port":1e400})"));
+    save("api_json", "bad_number",
+         api(0, "", R"({"name":"a","image":")" + sha + R"(","port":1e400})"));
     save("api_json", "bad_utf8", api(1, "sv\xc3", "{\"name\":\"\xff\xfe\"}"));
-    save("api_json", "bad_path", api(1, "svc", R"({"image":")" + sha + R"(","files":[{"path":"/a/../b","image":")" + sha + R"("}]})"));
+    save(
+        "api_json", "bad_path",
+        api(1, "svc",
+            R"({"image":")" + sha + R"(","files":[{"path":"/a/../b","image":")" + sha + R"("}]})"));
 }
 
 }  // namespace
