@@ -2,7 +2,7 @@
 BUILD ?= build
 PRESET ?= release
 
-.PHONY: all deps build run test bench tidy clean
+.PHONY: all deps build run test bench tidy fuzz clean
 
 all: build
 
@@ -25,6 +25,11 @@ bench: build
 # clang-tidy with .clang-tidy's checks (several minutes on 2 cores: not in CI).
 tidy: build
 	@./scripts/tidy.sh $(BUILD)
+
+# libFuzzer targets (tests/fuzz), each for FUZZ_SECONDS, in build-fuzz (clang).
+FUZZ_SECONDS ?= 600
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -16,9 +16,9 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <thread>
 
+#include "platform/gateway_http.h"
 #include "platform/http_error.h"
 #include "platform/http_servers.h"
 #include "platform/linger.h"
@@ -31,24 +31,10 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using unix_stream = asio::local::stream_protocol;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
+using gateway_http::Request;
+using gateway_http::Response;
 
 namespace {
-
-// Headers of one connection, not of the message (RFC 9110 7.6.1, plus the
-// gateway's own Expect handling): neither forwarded to the instance nor
-// relayed back to the client.
-constexpr http::field kHopByHop[] = {
-    http::field::connection, http::field::keep_alive, http::field::proxy_connection,
-    http::field::transfer_encoding, http::field::upgrade, http::field::te,
-    http::field::trailer, http::field::expect};
-
-bool hop_by_hop(http::field f) {
-    for (http::field h : kHopByHop)
-        if (f == h) return true;
-    return false;
-}
 
 // The same error body as the control API's, with the same codes.
 Response json_error(HttpError e, const std::string& message, unsigned version) {
@@ -89,7 +75,6 @@ struct Gateway::Impl {
     // The response for req, or nullopt when the client went away.
     asio::awaitable<std::optional<Response>> forward(beast::tcp_stream& client, Request& req);
     // The steps of forward, in order.
-    std::string upstream_wire(beast::tcp_stream& client, Request& req, const std::string& target);
     Response rejection(const TicketInfo& i, const std::string& service, unsigned version);
     void watch(const std::shared_ptr<Exchange>& ex, beast::tcp_stream& client, int64_t deadline_ns);
     asio::awaitable<beast::error_code> relay(Exchange& ex, const std::string& wire, size_t sent,
@@ -147,8 +132,7 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
     beast::flat_buffer buf;
     for (bool first = true;; first = false) {
         http::request_parser<http::string_body> parser;
-        parser.header_limit(static_cast<uint32_t>(opts.max_header_bytes));
-        parser.body_limit(opts.max_body_bytes);
+        gateway_http::limit_request(parser, opts);
         beast::error_code ec;
         stream.expires_after(
             std::chrono::milliseconds(first ? opts.client_timeout_ms : opts.keepalive_timeout_ms));
@@ -199,7 +183,13 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
         }
         Request req = parser.release();
         const bool keep = req.keep_alive();
-        auto res = co_await forward(stream, req);
+        std::optional<Response> res;
+        if (const char* why = gateway_http::refusal(req)) {
+            metrics.counter("ember_gateway_client_errors_total", {{"reason", "bad_request"}}).inc();
+            res = json_error(kBadRequest, why, req.version());
+        } else {
+            res = co_await forward(stream, req);
+        }
         if (!res) break;  // the client left
         res->keep_alive(keep);
         stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
@@ -225,16 +215,20 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
             req.version());
     }
     const std::string& svc = route->service;
+    // The request goes into the stream before the instance gets it: the
+    // guest then finds it there when it accepts, without another wake-up.
+    // What does not fit in the socket buffer is written by relay(). The wire
+    // is made first: no descriptor is open yet if that throws.
+    beast::error_code peer_ec;
+    const auto peer = client.socket().remote_endpoint(peer_ec);
+    const std::string wire = gateway_http::upstream_wire(
+        req, route->target, peer_ec ? std::string() : peer.address().to_string());
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         count(svc, 503);
         co_return json_error(http_error(Code::kResourceExhausted), "gateway out of file descriptors",
                              req.version());
     }
-    // The request goes into the stream before the instance gets it: the
-    // guest then finds it there when it accepts, without another wake-up.
-    // What does not fit in the socket buffer is written by relay().
-    const std::string wire = upstream_wire(client, req, route->target);
     ssize_t sent = ::send(sv[0], wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent < 0) sent = 0;
     TicketPtr ticket = manager.acquire(svc, sv[1]);
@@ -270,26 +264,6 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     if (ec) co_return failed_exchange(ec, *ex, ticket, info, svc, req.version());
     manager.finish(ticket, FinishKind::kCompleted);
     co_return relayed(rp.release(), info, req, svc, t0, t_first);
-}
-
-// The request as the instance gets it: its own target, no hop-by-hop
-// headers, X-Forwarded-*, one request per stream. Moves req's body.
-std::string Gateway::Impl::upstream_wire(beast::tcp_stream& client, Request& req,
-                                         const std::string& target) {
-    Request up_req{req.method(), beast::string_view(target.data(), target.size()), 11};
-    if (req.method() == http::verb::unknown) up_req.method_string(req.method_string());
-    for (const auto& f : req)
-        if (!hop_by_hop(f.name())) up_req.insert(f.name_string(), f.value());
-    beast::error_code ec;
-    const auto peer = client.socket().remote_endpoint(ec);
-    if (!ec) up_req.set("X-Forwarded-For", peer.address().to_string());
-    up_req.set("X-Forwarded-Proto", "http");
-    up_req.set(http::field::connection, "close");
-    up_req.body() = std::move(req.body());
-    up_req.prepare_payload();
-    std::ostringstream os;
-    os << up_req;
-    return std::move(os).str();
 }
 
 // The answer when the instance manager refused the request.
@@ -335,8 +309,7 @@ void Gateway::Impl::watch(const std::shared_ptr<Exchange>& ex, beast::tcp_stream
 asio::awaitable<beast::error_code> Gateway::Impl::relay(
     Exchange& ex, const std::string& wire, size_t sent,
     http::response_parser<http::string_body>& rp, int64_t* t_first) {
-    rp.header_limit(64 << 10);
-    rp.body_limit(opts.max_response_bytes);
+    gateway_http::limit_response(rp, opts);
     beast::error_code ec, wec;
     if (sent < wire.size())
         co_await asio::async_write(ex.up, asio::buffer(wire.data() + sent, wire.size() - sent),
@@ -390,7 +363,7 @@ std::optional<Response> Gateway::Impl::failed_exchange(beast::error_code ec, con
 // it in the metrics.
 Response Gateway::Impl::relayed(Response res, const TicketInfo& info, const Request& req,
                                 const std::string& svc, int64_t t0, int64_t t_first) {
-    for (http::field f : kHopByHop) res.erase(f);
+    gateway_http::strip_hop_by_hop(res);
     const int64_t t_end = mono_now_ns();
     const double app_ms = info.t_handed ? static_cast<double>(t_first - info.t_handed) / 1e6 : 0;
     const double total_ms = static_cast<double>(t_end - t0) / 1e6;

@@ -35,6 +35,7 @@ class EmberdProcess {
     int terminate();
     std::string restart();  // terminate() (if running) then start(), same ports and data dir
     bool running() const { return pid_ > 0; }
+    pid_t pid() const { return pid_; }
     std::string output() const;  // what the daemon printed so far
 
     uint16_t gateway_port() const { return gw_port_; }

@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "e2e_test.h"
 
 namespace ember::e2e {
@@ -85,6 +87,37 @@ TEST_F(GatewayLimitsTest, GarbageRequestsGet400) {
     const std::string got = read_until_close(fd, 2000);
     ::close(fd);
     EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;
+}
+
+size_t open_fds(pid_t pid) {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+        ++n;
+    return n;
+}
+
+// Found by tests/fuzz/fuzz_gateway: Beast refuses to write a TRACE request
+// with a body for the instance (it throws), which ended the connection's
+// coroutine without an answer and leaked the stream pair made for it.
+TEST_F(GatewayLimitsTest, TraceWithABodyGets400AndLeaksNoDescriptors) {
+    deploy_app("limits");
+    const size_t before = open_fds(d_->pid());
+    int answered = 0;
+    std::string last;
+    for (int i = 0; i < 20; ++i) {
+        const int fd = connect_to(d_->gateway_port());
+        ASSERT_GE(fd, 0);
+        ASSERT_TRUE(send_all(fd,
+                             "TRACE / HTTP/1.1\r\nHost: limits.localhost\r\nConnection: close\r\n"
+                             "Content-Length: 2\r\n\r\nhi"));
+        last = read_until_close(fd, 3000);
+        ::close(fd);
+        answered += last.rfind("HTTP/1.1 400", 0) == 0;
+    }
+    EXPECT_EQ(answered, 20) << last;
+    EXPECT_LT(open_fds(d_->pid()), before + 10);
+    EXPECT_EQ(d_->get("limits", "/").status, 200);
 }
 
 TEST_F(GatewayLimitsTest, KeepAliveClientGetsSeveralResponsesOnOneConnection) {
