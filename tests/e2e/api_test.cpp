@@ -189,9 +189,11 @@ TEST_F(E2eTest, LogsShowConsoleOutputAndFollowStreamsNewLines) {
                          "GET /v1/services/chatty/logs?follow=true&tail=1 HTTP/1.1\r\nHost: "
                          "x\r\nAuthorization: Bearer " +
                              d_->token() + "\r\n\r\n"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // The answer's head means the follow has started: lines from now on reach it.
+    std::string streamed = read_until_contains(fd, "\r\n\r\n", 10000);
+    ASSERT_NE(streamed.find("\r\n\r\n"), std::string::npos) << streamed;
     ASSERT_EQ(d_->get("chatty", "/followed").status, 404);
-    const std::string streamed = read_until_close(fd, 1500);
+    streamed += read_until_contains(fd, "e2e_app: GET /followed", 10000);
     ::close(fd);
     EXPECT_NE(streamed.find("Transfer-Encoding: chunked"), std::string::npos) << streamed;
     EXPECT_NE(streamed.find("e2e_app: GET /followed"), std::string::npos) << streamed;

@@ -94,7 +94,9 @@ bool send_all(int fd, const std::string& data) {
     return true;
 }
 
-std::string read_until_close(int fd, int timeout_ms) {
+std::string read_until_close(int fd, int timeout_ms) { return read_until_contains(fd, "", timeout_ms); }
+
+std::string read_until_contains(int fd, const std::string& needle, int timeout_ms) {
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
@@ -108,6 +110,7 @@ std::string read_until_close(int fd, int timeout_ms) {
         const ssize_t n = ::read(fd, buf, sizeof buf);
         if (n <= 0) break;
         out.append(buf, static_cast<size_t>(n));
+        if (!needle.empty() && out.find(needle) != std::string::npos) break;
     }
     return out;
 }

@@ -37,5 +37,7 @@ int connect_to(uint16_t port);
 bool send_all(int fd, const std::string& data);
 // Reads until EOF or timeout; returns what arrived.
 std::string read_until_close(int fd, int timeout_ms);
+// Reads until `needle` has arrived, the peer closes, or timeout_ms passed.
+std::string read_until_contains(int fd, const std::string& needle, int timeout_ms);
 
 }  // namespace ember::e2e
