@@ -73,7 +73,8 @@ int bench_program(const std::string& ember_vm, const std::string& program, int r
 
     auto reference = spawn(native_argv);
     if (!reference.exited || reference.exit_code != 0) {
-        fprintf(stderr, "boot_bench: native %s failed: %s\n", program.c_str(), describe(reference).c_str());
+        fprintf(stderr, "boot_bench: native %s failed: %s\n", program.c_str(),
+                describe(reference).c_str());
         return runs;
     }
     const std::string expect_out = reference.out;
@@ -101,8 +102,10 @@ int bench_program(const std::string& ember_vm, const std::string& program, int r
             nat = spawn(native_argv);
             vm = spawn(vm_argv);
         }
-        if (check_run(nat, "native", expect_out)) native.v.push_back(nat.wall_ms * 1000);
-        else failed++;
+        if (check_run(nat, "native", expect_out))
+            native.v.push_back(nat.wall_ms * 1000);
+        else
+            failed++;
         if (!check_run(vm, "ember-vm", expect_out)) {
             failed++;
             continue;
@@ -152,11 +155,16 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
         if (i + 1 >= argc) usage();
-        if (a == "--runs") runs = atoi(argv[++i]);
-        else if (a == "--warmup") warmup = atoi(argv[++i]);
-        else if (a == "--ember-vm") ember_vm = argv[++i];
-        else if (a == "--program") programs.push_back(argv[++i]);
-        else usage();
+        if (a == "--runs")
+            runs = atoi(argv[++i]);
+        else if (a == "--warmup")
+            warmup = atoi(argv[++i]);
+        else if (a == "--ember-vm")
+            ember_vm = argv[++i];
+        else if (a == "--program")
+            programs.push_back(argv[++i]);
+        else
+            usage();
     }
     if (runs < 1 || warmup < 0) usage();
     if (programs.empty()) {
@@ -164,8 +172,9 @@ int main(int argc, char** argv) {
                     std::string(EMBER_EXAMPLES_MUSL_DIR) + "/hello"};
     }
     printf("## boot_bench: boot-to-exit, %s\n", ember_vm.c_str());
-    printf("(times in microseconds; whole process and native are spawn-to-reap in this process;\n"
-           " 'in VMM' values come from ember-vm --stats)\n");
+    printf(
+        "(times in microseconds; whole process and native are spawn-to-reap in this process;\n"
+        " 'in VMM' values come from ember-vm --stats)\n");
     int failed = 0;
     for (const auto& p : programs) failed += bench_program(ember_vm, p, runs, warmup);
     if (failed) fprintf(stderr, "boot_bench: %d runs failed\n", failed);

@@ -41,21 +41,25 @@ int64_t now_ns() {
 
 std::vector<uint8_t> read_all(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
-    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
+                                std::istreambuf_iterator<char>());
 }
 
 void print_stats(const char* name, std::vector<double> v) {
     if (v.empty()) return;
     std::sort(v.begin(), v.end());
-    auto pct = [&](double p) { return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))]; };
-    std::printf("| %-44s | %6zu | %9.1f | %9.1f | %9.1f | %9.1f | %9.1f |\n", name, v.size(), v.front(),
-                pct(0.5), pct(0.9), pct(0.99), v.back());
+    auto pct = [&](double p) {
+        return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+    };
+    std::printf("| %-44s | %6zu | %9.1f | %9.1f | %9.1f | %9.1f | %9.1f |\n", name, v.size(),
+                v.front(), pct(0.5), pct(0.9), pct(0.99), v.back());
 }
 
 int pipe_with(const std::string& input, bool close_write, int* write_end) {
     int p[2];
     if (pipe(p) != 0) return -1;
-    if (!input.empty() && write(p[1], input.data(), input.size()) != static_cast<ssize_t>(input.size()))
+    if (!input.empty() &&
+        write(p[1], input.data(), input.size()) != static_cast<ssize_t>(input.size()))
         return -1;
     if (close_write) {
         close(p[1]);
@@ -81,7 +85,8 @@ uint64_t read_kb(const char* file, const char* key) {
     std::ifstream f(file);
     std::string line;
     while (std::getline(f, line))
-        if (line.rfind(key, 0) == 0) return std::strtoull(line.c_str() + std::strlen(key), nullptr, 10);
+        if (line.rfind(key, 0) == 0)
+            return std::strtoull(line.c_str() + std::strlen(key), nullptr, 10);
     return 0;
 }
 
@@ -92,12 +97,18 @@ int main(int argc, char** argv) {
     int restores = 1000, boots = 100, idle = 1000;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--program" && i + 1 < argc) program = argv[++i];
-        else if (a == "--restores" && i + 1 < argc) restores = std::atoi(argv[++i]);
-        else if (a == "--boots" && i + 1 < argc) boots = std::atoi(argv[++i]);
-        else if (a == "--idle" && i + 1 < argc) idle = std::atoi(argv[++i]);
+        if (a == "--program" && i + 1 < argc)
+            program = argv[++i];
+        else if (a == "--restores" && i + 1 < argc)
+            restores = std::atoi(argv[++i]);
+        else if (a == "--boots" && i + 1 < argc)
+            boots = std::atoi(argv[++i]);
+        else if (a == "--idle" && i + 1 < argc)
+            idle = std::atoi(argv[++i]);
         else {
-            std::fprintf(stderr, "usage: restore_bench --program PATH [--restores N] [--boots N] [--idle K]\n");
+            std::fprintf(
+                stderr,
+                "usage: restore_bench --program PATH [--restores N] [--boots N] [--idle K]\n");
             return 2;
         }
     }
@@ -154,7 +165,8 @@ int main(int argc, char** argv) {
             }
             RunReport r = (*vm)->run();
             if (r.outcome != Outcome::kExited || !t_response) {
-                std::fprintf(stderr, "restore_bench: restored instance failed: %s\n", r.message.c_str());
+                std::fprintf(stderr, "restore_bench: restored instance failed: %s\n",
+                             r.message.c_str());
                 return 1;
             }
             close(stdin_fd);
@@ -196,8 +208,10 @@ int main(int argc, char** argv) {
             }
             const int64_t t1 = now_ns();
             RunReport r = (*vm)->run();
-            if (r.outcome != Outcome::kExited || out != "5=" + std::to_string(5u * 2654435761u) + "\n") {
-                std::fprintf(stderr, "restore_bench: warm instance failed: %s (%s)\n", r.message.c_str(), out.c_str());
+            if (r.outcome != Outcome::kExited ||
+                out != "5=" + std::to_string(5u * 2654435761u) + "\n") {
+                std::fprintf(stderr, "restore_bench: warm instance failed: %s (%s)\n",
+                             r.message.c_str(), out.c_str());
                 return 1;
             }
             warm_reset.push_back(static_cast<double>(t1 - t0) / 1e3);
@@ -226,8 +240,8 @@ int main(int argc, char** argv) {
         boot_first_insn.push_back(r->stats.first_insn_us);
     }
 
-    std::printf("| %-44s | %6s | %9s | %9s | %9s | %9s | %9s |\n", "microseconds", "n", "min", "p50",
-                "p90", "p99", "max");
+    std::printf("| %-44s | %6s | %9s | %9s | %9s | %9s | %9s |\n", "microseconds", "n", "min",
+                "p50", "p90", "p99", "max");
     std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), "--------", "-----------",
                 "-----------", "-----------", "-----------", "-----------");
     print_stats("restore: setup (VM from pool, map, state)", restore_setup);
@@ -262,7 +276,8 @@ int main(int argc, char** argv) {
             };
             auto vm = Vm::restore(*snap, std::move(rc));
             if (!vm) {
-                std::fprintf(stderr, "restore_bench: idle restore %d: %s\n", i, vm.message().c_str());
+                std::fprintf(stderr, "restore_bench: idle restore %d: %s\n", i,
+                             vm.message().c_str());
                 break;
             }
             Vm* p = vm->get();
@@ -274,11 +289,13 @@ int main(int argc, char** argv) {
         const uint64_t pss1 = read_kb("/proc/self/smaps_rollup", "Pss:");
         const uint64_t avail1 = read_kb("/proc/meminfo", "MemAvailable:");
         const double n = static_cast<double>(vms.size());
-        std::printf("\n%zu idle restored instances alive (each answered 1 request, now waiting):\n", vms.size());
+        std::printf("\n%zu idle restored instances alive (each answered 1 request, now waiting):\n",
+                    vms.size());
         std::printf("  host memory per instance, Pss (this process): %.0f KiB\n",
                     static_cast<double>(pss1 - pss0) / n);
-        std::printf("  host memory per instance, MemAvailable drop (incl. KVM kernel memory): %.0f KiB\n",
-                    static_cast<double>(avail0 > avail1 ? avail0 - avail1 : 0) / n);
+        std::printf(
+            "  host memory per instance, MemAvailable drop (incl. KVM kernel memory): %.0f KiB\n",
+            static_cast<double>(avail0 > avail1 ? avail0 - avail1 : 0) / n);
         for (int w : writers) close(w);  // EOF: every instance exits
         for (auto& t : threads) t.join();
         vms.clear();

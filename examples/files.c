@@ -14,11 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FAIL(...)                          \
-    do {                                   \
-        printf("FAIL: " __VA_ARGS__);      \
-        printf(" (errno %d)\n", errno);    \
-        exit(1);                           \
+#define FAIL(...)                       \
+    do {                                \
+        printf("FAIL: " __VA_ARGS__);   \
+        printf(" (errno %d)\n", errno); \
+        exit(1);                        \
     } while (0)
 
 static uint64_t fnv1a(uint64_t h, const unsigned char* p, size_t n) {
@@ -45,7 +45,8 @@ static void read_rootfs_file(const char* path) {
         h = fnv1a(h, buf, (size_t)n);
         total += (size_t)n;
     }
-    if ((off_t)total != st.st_size) FAIL("read %zu bytes but st_size is %lld", total, (long long)st.st_size);
+    if ((off_t)total != st.st_size)
+        FAIL("read %zu bytes but st_size is %lld", total, (long long)st.st_size);
     close(fd);
     printf("file %s: size=%zu fnv1a=%016llx\n", path, total, (unsigned long long)h);
 }

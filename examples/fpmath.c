@@ -75,9 +75,9 @@ __attribute__((target("avx512f"))) static void avx512_math(void) {
     printf("avx512f: sum=%.17g min=%.17g |", _mm512_reduce_add_pd(r), _mm512_reduce_min_pd(r));
     for (int k = 0; k < 8; k++) printf(" %.17g", d[k]);
     printf("\n");
-    __mmask16 m = _mm512_cmpgt_epi32_mask(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5,
-                                                           4, 3, 2, 1, 0),
-                                          _mm512_set1_epi32(9));
+    __mmask16 m = _mm512_cmpgt_epi32_mask(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32(9));
     printf("avx512f: mask=0x%04x\n", (unsigned)m);
     // zmm16 (only reachable with AVX-512 state enabled in XCR0) must survive a syscall.
     uint64_t in[8] = {1, 2, 3, 4, 5, 6, 7, 0x8888888888888888ull}, out[8] = {0};

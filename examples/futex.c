@@ -33,22 +33,28 @@
 #define FUTEX_OP_CMP_EQ 0
 #define FUTEX_OP_CMP_GT 4
 #define FUTEX_OP(op, oparg, cmp, cmparg) \
-    ((((op) & 0xf) << 28) | (((cmp) & 0xf) << 24) | (((oparg) & 0xfff) << 12) | ((cmparg) & 0xfff))
+    ((((op)&0xf) << 28) | (((cmp)&0xf) << 24) | (((oparg)&0xfff) << 12) | ((cmparg)&0xfff))
 
-static long futex(uint32_t* uaddr, int op, uint32_t val, const void* ts_or_val2,
-                  uint32_t* uaddr2, uint32_t val3) {
+static long futex(uint32_t* uaddr, int op, uint32_t val, const void* ts_or_val2, uint32_t* uaddr2,
+                  uint32_t val3) {
     return syscall(SYS_futex, uaddr, op, val, ts_or_val2, uaddr2, val3);
 }
 
 static const char* err(long r) {
     if (r >= 0) return "ok";
     switch (errno) {
-        case EAGAIN: return "EAGAIN";
-        case ETIMEDOUT: return "ETIMEDOUT";
-        case EINVAL: return "EINVAL";
-        case EFAULT: return "EFAULT";
-        case ENOSYS: return "ENOSYS";
-        default: return "other";
+        case EAGAIN:
+            return "EAGAIN";
+        case ETIMEDOUT:
+            return "ETIMEDOUT";
+        case EINVAL:
+            return "EINVAL";
+        case EFAULT:
+            return "EFAULT";
+        case ENOSYS:
+            return "ENOSYS";
+        default:
+            return "other";
     }
 }
 
@@ -58,7 +64,8 @@ enum { kRounds = 1000 };
 static void* ponger(void* arg) {
     (void)arg;
     for (uint32_t i = 1; i <= kRounds; ++i) {
-        while (__atomic_load_n(&ping, __ATOMIC_ACQUIRE) != i) futex(&ping, FUTEX_WAIT_PRIVATE, i - 1, NULL, NULL, 0);
+        while (__atomic_load_n(&ping, __ATOMIC_ACQUIRE) != i)
+            futex(&ping, FUTEX_WAIT_PRIVATE, i - 1, NULL, NULL, 0);
         __atomic_store_n(&pong, i, __ATOMIC_RELEASE);
         futex(&pong, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     }
@@ -71,7 +78,8 @@ static int tids[4];  // of the waiters, for settle()
 static void* waiter(void* arg) {
     long id = (long)arg;
     __atomic_store_n(&tids[id], (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
-    while (__atomic_load_n(&gate, __ATOMIC_ACQUIRE) == 0) futex(&gate, FUTEX_WAIT, 0, NULL, NULL, 0);
+    while (__atomic_load_n(&gate, __ATOMIC_ACQUIRE) == 0)
+        futex(&gate, FUTEX_WAIT, 0, NULL, NULL, 0);
     __atomic_fetch_add(&woke[id], 1, __ATOMIC_RELAXED);
     return NULL;
 }
@@ -127,24 +135,32 @@ int main(void) {
     printf("wait wrong value: %s\n", err(futex(&v, FUTEX_WAIT_PRIVATE, 4, NULL, NULL, 0)));
     printf("wait 1ms: %s\n", err(futex(&v, FUTEX_WAIT_PRIVATE, 5, &short_ts, NULL, 0)));
     printf("wait bad timespec: %s\n", err(futex(&v, FUTEX_WAIT_PRIVATE, 5, &bad_ts, NULL, 0)));
-    printf("wait misaligned: %s\n", err(futex((uint32_t*)((char*)&v + 1), FUTEX_WAIT, 5, NULL, NULL, 0)));
+    printf("wait misaligned: %s\n",
+           err(futex((uint32_t*)((char*)&v + 1), FUTEX_WAIT, 5, NULL, NULL, 0)));
     printf("wait null: %s\n", err(futex(NULL, FUTEX_WAIT, 5, NULL, NULL, 0)));
     printf("wait_bitset 0: %s\n", err(futex(&v, FUTEX_WAIT_BITSET, 5, NULL, NULL, 0)));
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     now.tv_nsec += 1000000;
-    if (now.tv_nsec >= 1000000000) { now.tv_sec++; now.tv_nsec -= 1000000000; }
+    if (now.tv_nsec >= 1000000000) {
+        now.tv_sec++;
+        now.tv_nsec -= 1000000000;
+    }
     printf("wait_bitset absolute monotonic: %s\n",
            err(futex(&v, FUTEX_WAIT_BITSET_PRIVATE, 5, &now, NULL, FUTEX_BITSET_MATCH_ANY)));
     clock_gettime(CLOCK_REALTIME, &now);
     now.tv_nsec += 1000000;
-    if (now.tv_nsec >= 1000000000) { now.tv_sec++; now.tv_nsec -= 1000000000; }
+    if (now.tv_nsec >= 1000000000) {
+        now.tv_sec++;
+        now.tv_nsec -= 1000000000;
+    }
     printf("wait_bitset absolute realtime: %s\n",
            err(futex(&v, FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, 5, &now, NULL, ~0u)));
     struct timespec past = {1, 0};
     printf("wait_bitset in the past: %s\n", err(futex(&v, FUTEX_WAIT_BITSET, 5, &past, NULL, ~0u)));
     printf("wake nobody: %ld\n", futex(&v, FUTEX_WAKE, 1, NULL, NULL, 0));
-    printf("wake with clock_realtime: %s\n", err(futex(&v, FUTEX_WAKE | FUTEX_CLOCK_REALTIME, 1, NULL, NULL, 0)));
+    printf("wake with clock_realtime: %s\n",
+           err(futex(&v, FUTEX_WAKE | FUTEX_CLOCK_REALTIME, 1, NULL, NULL, 0)));
     printf("cmp_requeue mismatch: %s\n", err(futex(&v, FUTEX_CMP_REQUEUE, 1, (void*)1, &gate, 4)));
     printf("requeue negative: %s\n", err(futex(&v, FUTEX_REQUEUE, 1, (void*)(long)-1, &gate, 0)));
     printf("unknown op: %s\n", err(futex(&v, 99, 1, NULL, NULL, 0)));
@@ -155,7 +171,8 @@ int main(void) {
     for (uint32_t i = 1; i <= kRounds; ++i) {
         __atomic_store_n(&ping, i, __ATOMIC_RELEASE);
         futex(&ping, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-        while (__atomic_load_n(&pong, __ATOMIC_ACQUIRE) != i) futex(&pong, FUTEX_WAIT_PRIVATE, i - 1, NULL, NULL, 0);
+        while (__atomic_load_n(&pong, __ATOMIC_ACQUIRE) != i)
+            futex(&pong, FUTEX_WAIT_PRIVATE, i - 1, NULL, NULL, 0);
     }
     pthread_join(t, NULL);
     printf("ping-pong: %u rounds\n", pong);
@@ -165,16 +182,21 @@ int main(void) {
     g_waiters = 4;
     for (long i = 0; i < 4; ++i) pthread_create(&w[i], NULL, waiter, (void*)i);
     settle();
-    printf("wake 1 of 4 (value unchanged, it sleeps again): %ld\n", futex(&gate, FUTEX_WAKE, 1, NULL, NULL, 0));
+    printf("wake 1 of 4 (value unchanged, it sleeps again): %ld\n",
+           futex(&gate, FUTEX_WAKE, 1, NULL, NULL, 0));
     settle();
-    printf("cmp_requeue wake 1 move 2: %ld\n", futex(&gate, FUTEX_CMP_REQUEUE, 1, (void*)2, &gate2, 0));
+    printf("cmp_requeue wake 1 move 2: %ld\n",
+           futex(&gate, FUTEX_CMP_REQUEUE, 1, (void*)2, &gate2, 0));
     settle();
-    printf("wake on gate2 (value of gate still 0): %ld\n", futex(&gate2, FUTEX_WAKE, 10, NULL, NULL, 0));
+    printf("wake on gate2 (value of gate still 0): %ld\n",
+           futex(&gate2, FUTEX_WAKE, 10, NULL, NULL, 0));
     settle();
     __atomic_store_n(&gate, 1, __ATOMIC_RELEASE);
-    long total = futex(&gate, FUTEX_WAKE, 10, NULL, NULL, 0) + futex(&gate2, FUTEX_WAKE, 10, NULL, NULL, 0);
+    long total =
+        futex(&gate, FUTEX_WAKE, 10, NULL, NULL, 0) + futex(&gate2, FUTEX_WAKE, 10, NULL, NULL, 0);
     for (int i = 0; i < 4; ++i) pthread_join(w[i], NULL);
-    printf("final wake: %ld, every waiter left once: %d\n", total, woke[0] + woke[1] + woke[2] + woke[3]);
+    printf("final wake: %ld, every waiter left once: %d\n", total,
+           woke[0] + woke[1] + woke[2] + woke[3]);
 
     // Wake-op: *gate2 = 1 (old 0), wake on gate, then on gate2 if old == 0.
     for (int i = 0; i < 4; ++i) woke[i] = 0;
@@ -185,13 +207,16 @@ int main(void) {
     pthread_create(&w[0], NULL, waiter, (void*)0);
     settle();
     __atomic_store_n(&gate, 1, __ATOMIC_RELEASE);
-    long r = futex(&gate, FUTEX_WAKE_OP, 1, (void*)1, &gate2, FUTEX_OP(FUTEX_OP_SET, 1, FUTEX_OP_CMP_EQ, 0));
+    long r = futex(&gate, FUTEX_WAKE_OP, 1, (void*)1, &gate2,
+                   FUTEX_OP(FUTEX_OP_SET, 1, FUTEX_OP_CMP_EQ, 0));
     pthread_join(w[0], NULL);
     printf("wake_op: %ld, gate2 now %u\n", r, gate2);
     uint32_t x = 6;
-    r = futex(&gate, FUTEX_WAKE_OP, 1, (void*)1, &x, FUTEX_OP((FUTEX_OP_ADD | FUTEX_OP_OPARG_SHIFT), 3, FUTEX_OP_CMP_GT, 5));
+    r = futex(&gate, FUTEX_WAKE_OP, 1, (void*)1, &x,
+              FUTEX_OP((FUTEX_OP_ADD | FUTEX_OP_OPARG_SHIFT), 3, FUTEX_OP_CMP_GT, 5));
     printf("wake_op add 1<<3: %ld, x now %u\n", r, x);
-    const char* bad = err(futex(&gate, FUTEX_WAKE_OP, 1, (void*)1, &x, (4u << 28) | (9u << 24) | (1u << 12) | 1));
+    const char* bad =
+        err(futex(&gate, FUTEX_WAKE_OP, 1, (void*)1, &x, (4u << 28) | (9u << 24) | (1u << 12) | 1));
     printf("wake_op bad cmp: %s, x now %u\n", bad, x);
 
     // Bitsets: waiters 0..2 wait with bits 1<<id; wake bits 0b101.
@@ -203,7 +228,8 @@ int main(void) {
     settle();
     printf("wake_bitset 0b101: %ld\n", futex(&gate2, FUTEX_WAKE_BITSET_PRIVATE, 10, NULL, NULL, 5));
     printf("wake_bitset 0: %s\n", err(futex(&gate2, FUTEX_WAKE_BITSET_PRIVATE, 10, NULL, NULL, 0)));
-    for (int i = 0; i < 5000 && woke[0] + woke[2] < 2; ++i) nanosleep(&(struct timespec){0, 1000000}, NULL);
+    for (int i = 0; i < 5000 && woke[0] + woke[2] < 2; ++i)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
     printf("woken so far: %d %d %d\n", woke[0], woke[1], woke[2]);
     printf("wake the rest: %ld\n", futex(&gate2, FUTEX_WAKE_PRIVATE, 10, NULL, NULL, 0));
     for (int i = 0; i < 3; ++i) pthread_join(w[i], NULL);

@@ -25,12 +25,18 @@ static int64_t hypercall_port(uint32_t port, uint64_t arg_gpa) {
 
 static const char* status_name(int64_t s) {
     switch (s) {
-        case EMBER_OK: return "OK";
-        case EMBER_EFAULT: return "EFAULT";
-        case EMBER_EINVAL: return "EINVAL";
-        case EMBER_ENOSYS: return "ENOSYS";
-        case EMBER_EAGAIN: return "EAGAIN";
-        default: return "?";
+        case EMBER_OK:
+            return "OK";
+        case EMBER_EFAULT:
+            return "EFAULT";
+        case EMBER_EINVAL:
+            return "EINVAL";
+        case EMBER_ENOSYS:
+            return "ENOSYS";
+        case EMBER_EAGAIN:
+            return "EAGAIN";
+        default:
+            return "?";
     }
 }
 
@@ -64,7 +70,9 @@ static int fatal_mode(const char* mode) {
         hypercall_port(EMBER_HC_PORT_BASE + 0x100, EMBER_HC_SLOT_RANDOM);
     } else if (!strcmp(mode, "port-read")) {
         uint32_t v;
-        __asm__ volatile("inl %%dx, %%eax" : "=a"(v) : "d"((uint16_t)(EMBER_HC_PORT_BASE + EMBER_HC_RANDOM)));
+        __asm__ volatile("inl %%dx, %%eax"
+                         : "=a"(v)
+                         : "d"((uint16_t)(EMBER_HC_PORT_BASE + EMBER_HC_RANDOM)));
     } else if (!strcmp(mode, "exit-struct-outside-memory")) {
         hypercall_port(EMBER_HC_PORT_BASE + EMBER_HC_EXIT, 0xfffff000u);
     } else if (!strcmp(mode, "panic-message-garbage")) {
@@ -93,11 +101,13 @@ static int fatal_mode(const char* mode) {
 
 int main(int argc, char** argv) {
     if (argc < 2 || strcmp(argv[1], "--in-ember") != 0) {
-        fprintf(stderr, "usage: ember-vm run hostile -- --in-ember [MODE] (runs only inside Ember)\n");
+        fprintf(stderr,
+                "usage: ember-vm run hostile -- --in-ember [MODE] (runs only inside Ember)\n");
         return 2;
     }
     if (boot->magic != EMBER_BOOT_MAGIC) {
-        printf("hostile: no Ember boot-info page at %#llx\n", (unsigned long long)EMBER_GPA_BOOT_INFO);
+        printf("hostile: no Ember boot-info page at %#llx\n",
+               (unsigned long long)EMBER_GPA_BOOT_INFO);
         return 3;
     }
     if (argc > 2) return fatal_mode(argv[2]);
@@ -105,9 +115,11 @@ int main(int argc, char** argv) {
     static unsigned char buf[64];
 
     report("random_ok", random_call(EMBER_HC_SLOT_RANDOM, (uint64_t)(uintptr_t)buf, sizeof buf));
-    report("random_buf_outside_memory", random_call(EMBER_HC_SLOT_RANDOM, 0xffff800000000000ull, 16));
+    report("random_buf_outside_memory",
+           random_call(EMBER_HC_SLOT_RANDOM, 0xffff800000000000ull, 16));
     report("random_buf_past_end", random_call(EMBER_HC_SLOT_RANDOM, mem - 8, 64));
-    report("random_len_huge", random_call(EMBER_HC_SLOT_RANDOM, (uint64_t)(uintptr_t)buf, 1ull << 40));
+    report("random_len_huge",
+           random_call(EMBER_HC_SLOT_RANDOM, (uint64_t)(uintptr_t)buf, 1ull << 40));
     report("random_len_wraps", random_call(EMBER_HC_SLOT_RANDOM, EMBER_GPA_APP_MIN, ~0ull - 0xfff));
     report("random_struct_outside_memory", random_call(0xfffff000ull, 0, 0));
     if (mem < (1ull << 32)) report("random_struct_straddles_end", random_call(mem - 8, 0, 0));
@@ -120,10 +132,12 @@ int main(int argc, char** argv) {
     const struct {
         const char* name;
         uint32_t nr;
-    } unknown[] = {{"unknown_next", EMBER_HC_COUNT}, {"unknown_0x40", 0x40}, {"unknown_0xff", 0xff}};
+    } unknown[] = {
+        {"unknown_next", EMBER_HC_COUNT}, {"unknown_0x40", 0x40}, {"unknown_0xff", 0xff}};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         boot->hc_status = 12345;
-        report(unknown[i].name, hypercall_port(EMBER_HC_PORT_BASE + unknown[i].nr, EMBER_HC_SLOT_RANDOM));
+        report(unknown[i].name,
+               hypercall_port(EMBER_HC_PORT_BASE + unknown[i].nr, EMBER_HC_SLOT_RANDOM));
     }
     puts("hostile: done");
     return 0;

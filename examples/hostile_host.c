@@ -34,7 +34,8 @@ static uint8_t* const tx_data = (uint8_t*)(EMBER_GPA_NET_TX + EMBER_RING_DATA);
 static const uint64_t tx_cap = EMBER_NET_TX_SIZE - EMBER_RING_DATA;
 
 static void flush_rings(void) {
-    __asm__ volatile("outl %%eax, %%dx" ::"a"(0u), "d"((uint16_t)(EMBER_HC_PORT_BASE + EMBER_HC_CONSOLE))
+    __asm__ volatile("outl %%eax, %%dx" ::"a"(0u),
+                     "d"((uint16_t)(EMBER_HC_PORT_BASE + EMBER_HC_CONSOLE))
                      : "memory");
 }
 
@@ -84,7 +85,9 @@ static int flood(const char* name, uint16_t type, uint64_t seconds, const struct
 
 int main(int argc, char** argv) {
     if (argc < 3 || strcmp(argv[1], "--in-ember") != 0) {
-        fprintf(stderr, "usage: ember-vm run hostile_host -- --in-ember MODE [ARGS] (runs only inside Ember)\n");
+        fprintf(stderr,
+                "usage: ember-vm run hostile_host -- --in-ember MODE [ARGS] (runs only inside "
+                "Ember)\n");
         return 2;
     }
     if (boot->magic != EMBER_BOOT_MAGIC || boot->tsc_khz == 0) {
@@ -103,10 +106,13 @@ int main(int argc, char** argv) {
     if (!strcmp(mode, "listen-flood") && argc == 4)
         return flood(mode, EMBER_NET_LISTEN, strtoull(argv[3], NULL, 10), &a, 8080);
     if (!strcmp(mode, "doorbell-storm")) {
-        for (;;) __asm__ volatile("outb %%al, %%dx" ::"a"((uint8_t)0), "d"((uint16_t)EMBER_DOORBELL_PORT));
+        for (;;)
+            __asm__ volatile("outb %%al, %%dx" ::"a"((uint8_t)0),
+                             "d"((uint16_t)EMBER_DOORBELL_PORT));
     }
     if (!strcmp(mode, "print-forever")) {
-        for (unsigned long n = 0;; n++) printf("line %lu: the reader of this pipe is not reading\n", n);
+        for (unsigned long n = 0;; n++)
+            printf("line %lu: the reader of this pipe is not reading\n", n);
     }
     fprintf(stderr, "hostile_host: unknown mode or arguments: %s\n", mode);
     return 2;

@@ -142,12 +142,21 @@ int main(int argc, char **argv) {
     for (int i = 0; i < (int)sizeof chunk; i++) chunk[i] = (char)('a' + i % 26);
     signal(SIGPIPE, SIG_IGN);
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (ls < 0) { perror("socket"); return 1; }
+    if (ls < 0) {
+        perror("socket");
+        return 1;
+    }
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0) { perror("bind"); return 1; }
-    if (listen(ls, 128) < 0) { perror("listen"); return 1; }
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0) {
+        perror("bind");
+        return 1;
+    }
+    if (listen(ls, 128) < 0) {
+        perror("listen");
+        return 1;
+    }
     printf("http_blocking: listening on port %d\n", port);
     fflush(stdout);
     for (;;) {

@@ -57,8 +57,8 @@ struct conn {
     long long body_left; /* POST body bytes still to echo from `in` */
     long long gen_left;  /* /size/N bytes still to send after `out` */
     long long gen_pos;
-    int close_after;     /* Connection: close seen: close once all is sent */
-    int peer_done;       /* the client finished sending */
+    int close_after; /* Connection: close seen: close once all is sent */
+    int peer_done;   /* the client finished sending */
 };
 
 static void conn_free(struct conn *c) {
@@ -200,8 +200,10 @@ static int serve(struct conn *c, uint32_t events) {
                 if ((size_t)r < sizeof tmp && !read_to_end) break;
                 continue;
             }
-            if (r == 0) c->peer_done = 1;
-            else if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+            if (r == 0)
+                c->peer_done = 1;
+            else if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return -1;
             break;
         }
         if (process(c) < 0) return -1;
@@ -223,16 +225,31 @@ int main(int argc, char **argv) {
     for (int i = 0; i < (int)sizeof pattern; i++) pattern[i] = (char)('a' + i % 26);
     signal(SIGPIPE, SIG_IGN);
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (ls < 0) { perror("socket"); return 1; }
+    if (ls < 0) {
+        perror("socket");
+        return 1;
+    }
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0) { perror("bind"); return 1; }
-    if (listen(ls, 1024) < 0) { perror("listen"); return 1; }
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0) {
+        perror("bind");
+        return 1;
+    }
+    if (listen(ls, 1024) < 0) {
+        perror("listen");
+        return 1;
+    }
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) { perror("epoll_create1"); return 1; }
+    if (ep < 0) {
+        perror("epoll_create1");
+        return 1;
+    }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev) < 0) { perror("epoll_ctl"); return 1; }
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev) < 0) {
+        perror("epoll_ctl");
+        return 1;
+    }
     printf("http_epoll: listening on port %d\n", port);
     fflush(stdout);
     struct epoll_event events[256];
@@ -255,7 +272,10 @@ int main(int argc, char **argv) {
                     }
                     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     c = calloc(1, sizeof *c);
-                    if (!c) { close(fd); continue; }
+                    if (!c) {
+                        close(fd);
+                        continue;
+                    }
                     c->fd = fd;
                     struct epoll_event cev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                                               .data.ptr = c};

@@ -49,7 +49,8 @@ int main(void) {
             for (int i = 0; i < 16; i++) printf("%02x", r[i]);
             printf(" at_random=");
             for (int i = 0; i < 16; i++) printf("%02x", at[i]);
-            printf(" realtime=%lld monotonic=%lld\n", now_ns(CLOCK_REALTIME), now_ns(CLOCK_MONOTONIC));
+            printf(" realtime=%lld monotonic=%lld\n", now_ns(CLOCK_REALTIME),
+                   now_ns(CLOCK_MONOTONIC));
         } else {
             printf("error: unknown request\n");
         }

@@ -37,7 +37,8 @@ int main(void) {
         fill(blocks[i], MiB, i);
     }
     size_t maplen = 16 * MiB;
-    unsigned char* m = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char* m =
+        mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return puts("FAIL: mmap 16 MiB"), 1;
     for (size_t off = 0; off < maplen; off += PAGE)
         if (m[off] != 0) return puts("FAIL: fresh mmap memory is not zero"), 1;
@@ -69,7 +70,8 @@ int main(void) {
         if (!nr) return printf("FAIL: realloc to %zu\n", nlen), 1;
         r = nr;
         for (size_t i = 0; i < len; i++)
-            if (r[i] != (unsigned char)(i * 31)) return printf("FAIL: realloc lost data at %zu\n", i), 1;
+            if (r[i] != (unsigned char)(i * 31))
+                return printf("FAIL: realloc lost data at %zu\n", i), 1;
         for (size_t i = len; i < nlen; i++) r[i] = (unsigned char)(i * 31);
         len = nlen;
     }

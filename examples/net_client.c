@@ -14,22 +14,38 @@
 
 static const char *errno_name(int e) {
     switch (e) {
-        case ECONNREFUSED: return "ECONNREFUSED";
-        case ECONNRESET: return "ECONNRESET";
-        case ETIMEDOUT: return "ETIMEDOUT";
-        case EHOSTUNREACH: return "EHOSTUNREACH";
-        case ENETUNREACH: return "ENETUNREACH";
-        case EAFNOSUPPORT: return "EAFNOSUPPORT";
-        case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
-        case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-        case ENOBUFS: return "ENOBUFS";
-        case EMFILE: return "EMFILE";
-        case EPIPE: return "EPIPE";
-        case EINVAL: return "EINVAL";
-        case ENOSYS: return "ENOSYS";
-        case EACCES: return "EACCES";
-        case EPERM: return "EPERM";
-        default: return "E?";
+        case ECONNREFUSED:
+            return "ECONNREFUSED";
+        case ECONNRESET:
+            return "ECONNRESET";
+        case ETIMEDOUT:
+            return "ETIMEDOUT";
+        case EHOSTUNREACH:
+            return "EHOSTUNREACH";
+        case ENETUNREACH:
+            return "ENETUNREACH";
+        case EAFNOSUPPORT:
+            return "EAFNOSUPPORT";
+        case EPROTONOSUPPORT:
+            return "EPROTONOSUPPORT";
+        case EADDRNOTAVAIL:
+            return "EADDRNOTAVAIL";
+        case ENOBUFS:
+            return "ENOBUFS";
+        case EMFILE:
+            return "EMFILE";
+        case EPIPE:
+            return "EPIPE";
+        case EINVAL:
+            return "EINVAL";
+        case ENOSYS:
+            return "ENOSYS";
+        case EACCES:
+            return "EACCES";
+        case EPERM:
+            return "EPERM";
+        default:
+            return "E?";
     }
 }
 

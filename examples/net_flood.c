@@ -19,13 +19,20 @@
 
 static const char *errno_name(int e) {
     switch (e) {
-        case EMFILE: return "EMFILE";
-        case ENFILE: return "ENFILE";
-        case ENOBUFS: return "ENOBUFS";
-        case ENOMEM: return "ENOMEM";
-        case ECONNREFUSED: return "ECONNREFUSED";
-        case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-        default: return "E?";
+        case EMFILE:
+            return "EMFILE";
+        case ENFILE:
+            return "ENFILE";
+        case ENOBUFS:
+            return "ENOBUFS";
+        case ENOMEM:
+            return "ENOMEM";
+        case ECONNREFUSED:
+            return "ECONNREFUSED";
+        case EADDRNOTAVAIL:
+            return "EADDRNOTAVAIL";
+        default:
+            return "E?";
     }
 }
 

@@ -38,9 +38,9 @@ const uint32_t msr_index[NMSR] = {
 
 // Shared with the CPL-0 code below (offsets are hard-coded there).
 struct cpl0_args {
-    uint64_t mode;  // 0: read into the fields, 1: plant from them, 2: spin
-    uint64_t dr[6];  // 8: DR0-DR3, DR6, DR7
-    uint64_t cr[3];  // 56: CR0, CR4, CR8 (read only)
+    uint64_t mode;       // 0: read into the fields, 1: plant from them, 2: spin
+    uint64_t dr[6];      // 8: DR0-DR3, DR6, DR7
+    uint64_t cr[3];      // 56: CR0, CR4, CR8 (read only)
     uint64_t msr[NMSR];  // 80
 };
 struct cpl0_args cpl0_args;
@@ -139,7 +139,10 @@ static uint8_t ymm_high[16][16] __attribute__((aligned(32)));
 // (the Ember kernel uses none), so they are what the instance resumed with.
 static long read_byte(char* buf, int capture) {
     long r;
-    __asm__ volatile("syscall" : "=a"(r) : "a"(zero), "D"(0), "S"(buf), "d"(1) : "rcx", "r11", "memory");
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(zero), "D"(0), "S"(buf), "d"(1)
+                     : "rcx", "r11", "memory");
     if (!capture) return r;
     __asm__ volatile("fxsave64 %0" : "=m"(fxsave_area));
     if (have_avx)
@@ -188,7 +191,10 @@ static void plant_vectors_and_exit(void) {
             "movaps %%xmm0, %%xmm8\n"
             :
             : "m"(kPattern));
-    __asm__ volatile("mov $231, %%eax\n xor %%edi, %%edi\n syscall" : : : "rax", "rdi", "rcx", "r11");
+    __asm__ volatile("mov $231, %%eax\n xor %%edi, %%edi\n syscall"
+                     :
+                     :
+                     : "rax", "rdi", "rcx", "r11");
     __builtin_unreachable();
 }
 
@@ -220,8 +226,8 @@ static void report(volatile uint64_t* stack_marker) {
            (unsigned long long)bss_marker, (unsigned long long)*stack_marker,
            (unsigned long long)*kernel_marker, (unsigned long long)rdgsbase());
     printf("fcw=%x mxcsr=%x fxsave=%llx ymmh=%llx xcr0=%llx\n", fcw, mxcsr,
-           (unsigned long long)fnv(fxsave_area, 416), (unsigned long long)fnv(ymm_high, sizeof ymm_high),
-           (unsigned long long)xcr0);
+           (unsigned long long)fnv(fxsave_area, 416),
+           (unsigned long long)fnv(ymm_high, sizeof ymm_high), (unsigned long long)xcr0);
     at_cpl0(0);
     printf("dr0=%llx dr1=%llx dr2=%llx dr3=%llx dr6=%llx dr7=%llx cr0=%llx cr4=%llx cr8=%llx\n",
            (unsigned long long)cpl0_args.dr[0], (unsigned long long)cpl0_args.dr[1],
@@ -243,7 +249,7 @@ static void plant(volatile uint64_t* stack_marker) {
     *stack_marker = planted;
     *kernel_marker = planted;
     __asm__ volatile("wrgsbase %0" : : "r"(planted & 0x7fffffffffffull));
-    at_cpl0(0);  // the current MSR values, to plant changed ones
+    at_cpl0(0);                   // the current MSR values, to plant changed ones
     cpl0_args.dr[0] = 0x7777000;  // an execute breakpoint nothing here reaches
     cpl0_args.dr[1] = 0x7777100;
     cpl0_args.dr[2] = 0x7777200;
@@ -284,10 +290,14 @@ int main(int argc, char** argv) {
             if (n + 1 < sizeof line) line[n++] = c;
         line[n] = 0;
         if (r <= 0 && n == 0) return 0;
-        if (strcmp(line, "report") == 0) report(&stack_marker);
-        else if (strcmp(line, "plant") == 0) plant(&stack_marker);
-        else if (strcmp(line, "spin0") == 0) at_cpl0(2);
-        else printf("unknown command %s\n", line);
+        if (strcmp(line, "report") == 0)
+            report(&stack_marker);
+        else if (strcmp(line, "plant") == 0)
+            plant(&stack_marker);
+        else if (strcmp(line, "spin0") == 0)
+            at_cpl0(2);
+        else
+            printf("unknown command %s\n", line);
         fflush(stdout);
     }
 }

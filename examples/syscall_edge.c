@@ -111,8 +111,8 @@ static void copied_code(void) {
     // Run the original first, so that in Ember its site is patched before
     // the copy is made: the copy then carries the patched bytes.
     for (int i = 0; i < 2; i++) sys_write_at("original\n", 9);
-    unsigned char* copy = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
-                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char* copy =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (copy == MAP_FAILED) {
         printf("mmap failed\n");
         return;

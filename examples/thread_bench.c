@@ -32,7 +32,8 @@ static long rounds;
 static void* ponger(void* arg) {
     (void)arg;
     for (uint32_t i = 1; i <= (uint32_t)rounds; ++i) {
-        while (__atomic_load_n(&ping, __ATOMIC_ACQUIRE) != i) futex3(&ping, 128 /* WAIT_PRIVATE */, i - 1);
+        while (__atomic_load_n(&ping, __ATOMIC_ACQUIRE) != i)
+            futex3(&ping, 128 /* WAIT_PRIVATE */, i - 1);
         __atomic_store_n(&pong, i, __ATOMIC_RELEASE);
         futex3(&pong, 129 /* WAKE_PRIVATE */, 1);
     }

@@ -7,7 +7,7 @@
 #   scripts/check_format.sh --fix    reformat them in place
 #
 # CLANG_FORMAT picks the binary (default: clang-format; Debian 12 ships 14).
-# .ci/run calls this before the build when EMBER_CHECK_FORMAT=1.
+# .ci/run calls this before the build (EMBER_CHECK_FORMAT=0 skips it).
 set -eu
 cd "$(dirname "$0")/.."
 CLANG_FORMAT=${CLANG_FORMAT:-clang-format}

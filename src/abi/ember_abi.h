@@ -38,27 +38,27 @@
 #define EMBER_PAGE_SIZE 0x1000ull
 #define EMBER_GPA_PML4 0x1000ull
 #define EMBER_GPA_PDPT 0x2000ull
-#define EMBER_GPA_PT0 0x3000ull       /* 4 KiB pages for the first 2 MiB */
-#define EMBER_GPA_PD 0x4000ull        /* EMBER_MAX_PD page directories */
-#define EMBER_MAX_PD 8u               /* => at most 8 GiB of guest memory */
+#define EMBER_GPA_PT0 0x3000ull /* 4 KiB pages for the first 2 MiB */
+#define EMBER_GPA_PD 0x4000ull  /* EMBER_MAX_PD page directories */
+#define EMBER_MAX_PD 8u         /* => at most 8 GiB of guest memory */
 #define EMBER_GPA_GDT 0xc000ull
 #define EMBER_GPA_IDT 0xd000ull
 #define EMBER_GPA_BOOT_INFO 0xe000ull /* struct ember_boot_info */
 #define EMBER_GPA_HC_PAGE 0xf000ull   /* hypercall argument structs */
 #define EMBER_GPA_CONSOLE 0x10000ull  /* struct ember_ring + data */
 #define EMBER_CONSOLE_SIZE 0x10000ull
-#define EMBER_GPA_STDIN 0x20000ull    /* struct ember_ring + data */
+#define EMBER_GPA_STDIN 0x20000ull /* struct ember_ring + data */
 #define EMBER_STDIN_SIZE 0x10000ull
-#define EMBER_GPA_ARGS 0x30000ull     /* argv then envp, NUL-separated */
+#define EMBER_GPA_ARGS 0x30000ull /* argv then envp, NUL-separated */
 #define EMBER_ARGS_SIZE 0x10000ull
 #define EMBER_GPA_STACK_GUARD 0x40000ull /* unmapped */
 #define EMBER_GPA_KSTACK_LO 0x41000ull
 #define EMBER_GPA_KSTACK_TOP 0xa0000ull
-#define EMBER_GPA_NET_RX 0xa0000ull   /* struct ember_ring + net records, host -> guest */
+#define EMBER_GPA_NET_RX 0xa0000ull /* struct ember_ring + net records, host -> guest */
 #define EMBER_NET_RX_SIZE 0x20000ull
-#define EMBER_GPA_NET_TX 0xc0000ull   /* struct ember_ring + net records, guest -> host */
+#define EMBER_GPA_NET_TX 0xc0000ull /* struct ember_ring + net records, guest -> host */
 #define EMBER_NET_TX_SIZE 0x20000ull
-#define EMBER_GPA_KERNEL 0x100000ull  /* kernel image, at most 1 MiB */
+#define EMBER_GPA_KERNEL 0x100000ull /* kernel image, at most 1 MiB */
 #define EMBER_GPA_KERNEL_END 0x200000ull
 #define EMBER_GPA_APP_MIN 0x200000ull /* lowest address an application may use */
 #define EMBER_PIE_BASE 0x400000ull    /* load base of static-PIE executables */
@@ -82,14 +82,14 @@
 #define EMBER_KERNEL_MAGIC 0x4c4e524b52424d45ull /* "EMBRKRNL" */
 #define EMBER_NUM_VECTORS 32u
 struct ember_kernel_header {
-    uint64_t magic;                 /* EMBER_KERNEL_MAGIC */
-    uint32_t abi_version;           /* EMBER_ABI_VERSION */
-    uint32_t header_size;           /* sizeof(struct ember_kernel_header) */
-    uint64_t entry;                 /* RIP at boot; rdi = EMBER_GPA_BOOT_INFO */
-    uint64_t syscall_entry;         /* MSR_LSTAR (the CPL-0 stub) */
+    uint64_t magic;                           /* EMBER_KERNEL_MAGIC */
+    uint32_t abi_version;                     /* EMBER_ABI_VERSION */
+    uint32_t header_size;                     /* sizeof(struct ember_kernel_header) */
+    uint64_t entry;                           /* RIP at boot; rdi = EMBER_GPA_BOOT_INFO */
+    uint64_t syscall_entry;                   /* MSR_LSTAR (the CPL-0 stub) */
     uint64_t vector_entry[EMBER_NUM_VECTORS]; /* IDT gates 0..31 */
-    uint64_t spurious_entry;        /* IDT gates 32..255 */
-    uint64_t fast_syscall_entry;    /* where the patched sites' trampolines jump */
+    uint64_t spurious_entry;                  /* IDT gates 32..255 */
+    uint64_t fast_syscall_entry;              /* where the patched sites' trampolines jump */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_kernel_header) == 32 + 8 * 32 + 16, "kernel header size");
@@ -123,10 +123,10 @@ static_assert(sizeof(struct ember_kernel_header) == 32 + 8 * 32 + 16, "kernel he
  * their identity address; the RAM behind EMBER_SLOT_VA is not used. The VMM
  * fills the slots; the kernel writes the trampolines. Nothing here is read
  * by the VMM after boot: patches are never learnt from an instance. */
-#define EMBER_GPA_SITES 0xe0000ull    /* region for the three below */
+#define EMBER_GPA_SITES 0xe0000ull /* region for the three below */
 #define EMBER_SITES_SIZE 0x20000ull
-#define EMBER_GPA_SLOT_PT (EMBER_GPA_SITES)                   /* maps EMBER_SLOT_VA's 2 MiB */
-#define EMBER_GPA_SLOTS (EMBER_GPA_SITES + EMBER_PAGE_SIZE)   /* EMBER_SITES_MAX slots */
+#define EMBER_GPA_SLOT_PT (EMBER_GPA_SITES)                 /* maps EMBER_SLOT_VA's 2 MiB */
+#define EMBER_GPA_SLOTS (EMBER_GPA_SITES + EMBER_PAGE_SIZE) /* EMBER_SITES_MAX slots */
 #define EMBER_SITES_MAX 1024u
 #define EMBER_SLOTS_SIZE ((uint64_t)EMBER_SITES_MAX * 8u)
 #define EMBER_GPA_TRAMPOLINES (EMBER_GPA_SLOTS + EMBER_SLOTS_SIZE)
@@ -173,9 +173,9 @@ enum ember_hc_nr {
 
 /* Status codes written to ember_boot_info.hc_status. */
 #define EMBER_OK 0
-#define EMBER_EFAULT (-1)  /* a pointer or range outside guest memory */
-#define EMBER_EINVAL (-2)  /* a field out of range */
-#define EMBER_ENOSYS (-3)  /* unknown hypercall number */
+#define EMBER_EFAULT (-1) /* a pointer or range outside guest memory */
+#define EMBER_EINVAL (-2) /* a field out of range */
+#define EMBER_ENOSYS (-3) /* unknown hypercall number */
 #define EMBER_EAGAIN (-4)
 
 struct ember_hc_exit {
@@ -185,9 +185,9 @@ struct ember_hc_exit {
 
 /* Block until one of `events` is ready or the monotonic clock reaches
  * deadline_ns. Console output is flushed first. */
-#define EMBER_WAIT_STDIN 0x1u  /* the stdin ring has data or EOF */
-#define EMBER_WAIT_NET 0x2u    /* the net rx ring has records */
-#define EMBER_WAIT_IDLE 0x80u  /* the application has nothing to do but wait */
+#define EMBER_WAIT_STDIN 0x1u /* the stdin ring has data or EOF */
+#define EMBER_WAIT_NET 0x2u   /* the net rx ring has records */
+#define EMBER_WAIT_IDLE 0x80u /* the application has nothing to do but wait */
 struct ember_hc_wait {
     uint64_t deadline_ns; /* IN: guest monotonic ns; 0 = no deadline */
     uint32_t events;      /* IN: EMBER_WAIT_* set waited for */
@@ -204,20 +204,20 @@ struct ember_hc_random {
 #define EMBER_CRASH_EXCEPTION 1u /* CPU exception; vector/error_code valid */
 #define EMBER_CRASH_KERNEL 2u    /* kernel assertion; message valid */
 struct ember_hc_crash {
-    uint32_t kind;        /* IN: EMBER_CRASH_* */
-    uint32_t vector;      /* IN */
-    uint64_t error_code;  /* IN */
-    uint64_t cr2;         /* IN: faulting address for #PF */
+    uint32_t kind;             /* IN: EMBER_CRASH_* */
+    uint32_t vector;           /* IN */
+    uint64_t error_code;       /* IN */
+    uint64_t cr2;              /* IN: faulting address for #PF */
     uint64_t rip, rsp, rflags; /* IN */
-    uint64_t regs[16];    /* IN: rax rcx rdx rbx rsp rbp rsi rdi r8..r15 */
-    int64_t syscall_nr;   /* IN: the syscall in progress, or -1 */
-    char message[128];    /* IN: NUL-terminated (not trusted) */
+    uint64_t regs[16];         /* IN: rax rcx rdx rbx rsp rbp rsi rdi r8..r15 */
+    int64_t syscall_nr;        /* IN: the syscall in progress, or -1 */
+    char message[128];         /* IN: NUL-terminated (not trusted) */
 };
 
 #define EMBER_LOG_MAX 256u
 struct ember_hc_log {
-    uint64_t len;               /* IN: bytes in msg, at most EMBER_LOG_MAX */
-    char msg[EMBER_LOG_MAX];    /* IN */
+    uint64_t len;            /* IN: bytes in msg, at most EMBER_LOG_MAX */
+    char msg[EMBER_LOG_MAX]; /* IN */
 };
 
 /* ---- rings (console out, stdin in) ------------------------------------- */
@@ -253,28 +253,31 @@ struct ember_ring {
  * consumed (guest: read by the application; host: written to the peer). */
 #define EMBER_NET_HOST_ID 0x80000000u
 #define EMBER_NET_WINDOW_INIT (256u * 1024u)
-#define EMBER_NET_DATA_MAX (16u * 1024u)   /* payload of one DATA record */
-#define EMBER_NET_MAX_STREAMS 1024u        /* per instance, all kinds */
+#define EMBER_NET_DATA_MAX (16u * 1024u) /* payload of one DATA record */
+#define EMBER_NET_MAX_STREAMS 1024u      /* per instance, all kinds */
 enum ember_net_type {
-    EMBER_NET_PAD = 0,        /* both: skip len bytes */
+    EMBER_NET_PAD = 0, /* both: skip len bytes */
     /* guest -> host */
-    EMBER_NET_LISTEN = 1,     /* stream = listener id, arg = guest port, payload ember_net_addr (bound address) */
-    EMBER_NET_UNLISTEN = 2,   /* stream = listener id */
-    EMBER_NET_CONNECT = 3,    /* stream = new id, payload ember_net_addr (destination) */
+    EMBER_NET_LISTEN =
+        1, /* stream = listener id, arg = guest port, payload ember_net_addr (bound address) */
+    EMBER_NET_UNLISTEN = 2, /* stream = listener id */
+    EMBER_NET_CONNECT = 3,  /* stream = new id, payload ember_net_addr (destination) */
     /* both directions */
-    EMBER_NET_DATA = 4,       /* payload = bytes */
-    EMBER_NET_WINDOW = 5,     /* arg = credit returned, in bytes */
-    EMBER_NET_SHUTDOWN = 6,   /* the sender will send no more data (FIN) */
-    EMBER_NET_CLOSE = 7,      /* guest -> host: socket closed; host -> guest: stream reset, arg = errno */
+    EMBER_NET_DATA = 4,     /* payload = bytes */
+    EMBER_NET_WINDOW = 5,   /* arg = credit returned, in bytes */
+    EMBER_NET_SHUTDOWN = 6, /* the sender will send no more data (FIN) */
+    EMBER_NET_CLOSE =
+        7, /* guest -> host: socket closed; host -> guest: stream reset, arg = errno */
     /* host -> guest */
-    EMBER_NET_ACCEPT = 8,     /* stream = new host id, arg = listener id, payload ember_net_addr (peer) */
-    EMBER_NET_CONNECTED = 9,  /* stream, arg = 0 or a Linux errno (ECONNREFUSED, ...) */
+    EMBER_NET_ACCEPT =
+        8, /* stream = new host id, arg = listener id, payload ember_net_addr (peer) */
+    EMBER_NET_CONNECTED = 9, /* stream, arg = 0 or a Linux errno (ECONNREFUSED, ...) */
 };
 struct ember_net_rec {
-    uint16_t type;   /* enum ember_net_type */
-    uint16_t flags;  /* 0 */
+    uint16_t type;  /* enum ember_net_type */
+    uint16_t flags; /* 0 */
     uint32_t stream;
-    uint32_t len;    /* payload bytes after this header */
+    uint32_t len; /* payload bytes after this header */
     uint32_t arg;
 };
 #define EMBER_NET_AF_INET 2u
@@ -283,58 +286,59 @@ struct ember_net_addr {
     uint16_t family; /* EMBER_NET_AF_INET or EMBER_NET_AF_INET6 */
     uint16_t port;   /* host byte order */
     uint32_t reserved;
-    uint8_t addr[16];/* IPv4 in the first 4 bytes, network order */
+    uint8_t addr[16]; /* IPv4 in the first 4 bytes, network order */
 };
 #ifdef __cplusplus
 static_assert(EMBER_GPA_NET_TX + EMBER_NET_TX_SIZE <= EMBER_GPA_SITES &&
-              EMBER_GPA_SITES + EMBER_SITES_SIZE <= EMBER_GPA_KERNEL, "low memory map");
+                  EMBER_GPA_SITES + EMBER_SITES_SIZE <= EMBER_GPA_KERNEL,
+              "low memory map");
 static_assert(sizeof(struct ember_net_rec) == 16, "net record header");
 static_assert(sizeof(struct ember_net_addr) == 24, "net address");
 #endif
 
 /* ---- the boot-info page ------------------------------------------------ */
 #define EMBER_BOOT_MAGIC 0x544f4f4252424d45ull /* "EMBRBOOT" */
-#define EMBER_HOST_HARDWARE 1u /* VT-x / AMD-V KVM */
-#define EMBER_HOST_PVM 2u      /* kvm_pvm (ring compression) */
+#define EMBER_HOST_HARDWARE 1u                 /* VT-x / AMD-V KVM */
+#define EMBER_HOST_PVM 2u                      /* kvm_pvm (ring compression) */
 #define EMBER_FLAG_TRACE_SYSCALLS 0x1u
 #define EMBER_FLAG_STDIN_SNAPSHOT 0x2u
 #define EMBER_FLAG_DOORBELL 0x4u
 #define EMBER_FLAG_SYSCALL_PATCH 0x8u
 #define EMBER_BOOT_EXECFN_MAX 256u
 struct ember_boot_info {
-    uint64_t magic;          /* OUT: EMBER_BOOT_MAGIC */
-    uint32_t abi_version;    /* OUT */
-    uint32_t host_kind;      /* OUT: EMBER_HOST_* */
-    uint64_t flags;          /* OUT: EMBER_FLAG_* */
-    uint64_t mem_size;       /* OUT: bytes of guest RAM from GPA 0 */
+    uint64_t magic;       /* OUT: EMBER_BOOT_MAGIC */
+    uint32_t abi_version; /* OUT */
+    uint32_t host_kind;   /* OUT: EMBER_HOST_* */
+    uint64_t flags;       /* OUT: EMBER_FLAG_* */
+    uint64_t mem_size;    /* OUT: bytes of guest RAM from GPA 0 */
     /* clock: guest monotonic ns = mono_base_ns + (rdtsc - tsc_base) * 1e6 / tsc_khz */
-    uint64_t tsc_khz;        /* OUT */
-    uint64_t tsc_base;       /* OUT */
-    int64_t mono_base_ns;    /* OUT */
-    int64_t wall_base_ns;    /* OUT: CLOCK_REALTIME ns at tsc_base */
+    uint64_t tsc_khz;     /* OUT */
+    uint64_t tsc_base;    /* OUT */
+    int64_t mono_base_ns; /* OUT */
+    int64_t wall_base_ns; /* OUT: CLOCK_REALTIME ns at tsc_base */
     /* the application image (placed by the VMM) */
-    uint64_t entry;          /* OUT: RIP of the application */
-    uint64_t phdr;           /* OUT: GVA of the program headers */
-    uint64_t phent, phnum;   /* OUT */
-    uint64_t load_bias;      /* OUT: 0 for ET_EXEC */
+    uint64_t entry;              /* OUT: RIP of the application */
+    uint64_t phdr;               /* OUT: GVA of the program headers */
+    uint64_t phent, phnum;       /* OUT */
+    uint64_t load_bias;          /* OUT: 0 for ET_EXEC */
     uint64_t image_lo, image_hi; /* OUT: page-aligned range of loaded segments */
     /* argv/envp strings at EMBER_GPA_ARGS */
-    uint32_t argc, envc;     /* OUT */
-    uint64_t args_size;      /* OUT: bytes used at EMBER_GPA_ARGS */
+    uint32_t argc, envc;                /* OUT */
+    uint64_t args_size;                 /* OUT: bytes used at EMBER_GPA_ARGS */
     char execfn[EMBER_BOOT_EXECFN_MAX]; /* OUT: guest path of the executable */
     /* root filesystem: a cpio "newc" archive in guest memory, read-only use */
     uint64_t rootfs_gpa, rootfs_size; /* OUT */
-    uint64_t random_seed[4]; /* OUT: fresh entropy */
-    uint64_t seed_generation;/* OUT: bumped when random_seed is replaced */
-    int64_t hc_status;       /* OUT: status of the last hypercall */
+    uint64_t random_seed[4];          /* OUT: fresh entropy */
+    uint64_t seed_generation;         /* OUT: bumped when random_seed is replaced */
+    int64_t hc_status;                /* OUT: status of the last hypercall */
     /* statistics kept by the kernel (read by the VMM) */
-    uint64_t stat_syscalls;  /* IN */
-    uint64_t stat_hypercalls;/* IN */
-    int64_t cur_syscall;     /* IN: syscall in progress or -1 */
+    uint64_t stat_syscalls;         /* IN */
+    uint64_t stat_hypercalls;       /* IN */
+    int64_t cur_syscall;            /* IN: syscall in progress or -1 */
     uint64_t cpu_hwcap, cpu_hwcap2; /* OUT: AT_HWCAP / AT_HWCAP2 */
-    uint64_t tsc_app_start;  /* IN: TSC when the kernel entered the application */
-    uint64_t tsc_kernel_start; /* IN: TSC at the kernel's first instruction */
-    uint64_t stat_fast_syscalls; /* IN: syscalls that came through a patched site */
+    uint64_t tsc_app_start;         /* IN: TSC when the kernel entered the application */
+    uint64_t tsc_kernel_start;      /* IN: TSC at the kernel's first instruction */
+    uint64_t stat_fast_syscalls;    /* IN: syscalls that came through a patched site */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");

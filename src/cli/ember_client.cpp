@@ -67,7 +67,7 @@ tcp::socket connect(asio::io_context& io, const Endpoint& ep) {
     asio::connect(sock, results, ec);
     if (ec)
         throw_failure("cannot connect to " + ep.host + ":" + ep.port + ": " + ec.message() +
-             " (is emberd running?)");
+                      " (is emberd running?)");
     return sock;
 }
 

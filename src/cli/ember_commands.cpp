@@ -65,7 +65,8 @@ std::string fmt_secs(double s) {
 uint64_t duration_ms(const std::string& s, const char* flag) {
     auto v = ember::parse_duration_ms(s);
     if (!v)
-        throw_failure(std::string(flag) + ": not a duration: '" + s + "' (e.g. 500ms, 1s, 2m)", kExitUsage);
+        throw_failure(std::string(flag) + ": not a duration: '" + s + "' (e.g. 500ms, 1s, 2m)",
+                      kExitUsage);
     return *v;
 }
 
@@ -182,14 +183,14 @@ int cmd_status(const Global& g, const std::string& name) {
         std::printf("\n");
         std::vector<std::vector<std::string>> rows;
         for (const auto& i : inst["instances"])
-            rows.push_back(
-                {str(i, "id"), str(i, "state"), str(i, "generation"), str(i, "active_requests"),
-                 str(i, "requests_served"), fmt_secs(i["age_s"].get<double>()),
-                 fmt_ms(i["restore_ms"].get<double>()),
-                 ember::format_size(i["memory_bytes"].get<uint64_t>()),
-                 i["private_memory_bytes"].get<uint64_t>()
-                     ? ember::format_size(i["private_memory_bytes"].get<uint64_t>())
-                     : "-"});
+            rows.push_back({str(i, "id"), str(i, "state"), str(i, "generation"),
+                            str(i, "active_requests"), str(i, "requests_served"),
+                            fmt_secs(i["age_s"].get<double>()),
+                            fmt_ms(i["restore_ms"].get<double>()),
+                            ember::format_size(i["memory_bytes"].get<uint64_t>()),
+                            i["private_memory_bytes"].get<uint64_t>()
+                                ? ember::format_size(i["private_memory_bytes"].get<uint64_t>())
+                                : "-"});
         print_table(
             {"INSTANCE", "STATE", "GEN", "ACTIVE", "SERVED", "AGE", "RESTORE", "MEMORY", "PRIVATE"},
             rows);
@@ -242,7 +243,8 @@ int cmd_invoke(const Global& g, InvokeOptions& o) {
     std::fwrite(r.body.data(), 1, r.body.size(), stdout);
     std::fflush(stdout);
     if (r.status >= 400)
-        throw_failure("invoke " + o.name + ": HTTP " + std::to_string(r.status) + ": " + api_error(r));
+        throw_failure("invoke " + o.name + ": HTTP " + std::to_string(r.status) + ": " +
+                      api_error(r));
     return 0;
 }
 

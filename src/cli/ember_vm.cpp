@@ -83,27 +83,37 @@ int report(bool stats, const ember::RunReport& r) {
                      static_cast<unsigned long long>(r.stats.hypercalls),
                      static_cast<unsigned long long>(r.stats.syscalls),
                      static_cast<unsigned long long>(r.stats.fast_syscalls));
-        if (r.stats.kernel_init_us > 0) std::fprintf(stderr, " kernel_init_us=%.1f", r.stats.kernel_init_us);
+        if (r.stats.kernel_init_us > 0)
+            std::fprintf(stderr, " kernel_init_us=%.1f", r.stats.kernel_init_us);
         if (r.stats.snapshot_us > 0) std::fprintf(stderr, " snapshot_us=%.1f", r.stats.snapshot_us);
         std::fprintf(stderr, "\n");
     }
     switch (r.outcome) {
-        case ember::Outcome::kExited: return r.exit_status;
-        case ember::Outcome::kSnapshotted: return 0;
-        case ember::Outcome::kStopped: return print_error(kExitVmError, r.message);
-        case ember::Outcome::kCrashed: return print_error(kExitCrashed, r.message);
-        case ember::Outcome::kKernelPanic: return print_error(kExitKernelPanic, r.message);
-        case ember::Outcome::kTimeout: return print_error(kExitTimeout, "stopped: " + r.message);
-        case ember::Outcome::kCpuLimit: return print_error(kExitCpuLimit, "stopped: " + r.message);
-        case ember::Outcome::kDeadlock: return print_error(kExitVmError, "stopped: " + r.message);
-        case ember::Outcome::kVmError: return print_error(kExitVmError, "VM failed: " + r.message);
+        case ember::Outcome::kExited:
+            return r.exit_status;
+        case ember::Outcome::kSnapshotted:
+            return 0;
+        case ember::Outcome::kStopped:
+            return print_error(kExitVmError, r.message);
+        case ember::Outcome::kCrashed:
+            return print_error(kExitCrashed, r.message);
+        case ember::Outcome::kKernelPanic:
+            return print_error(kExitKernelPanic, r.message);
+        case ember::Outcome::kTimeout:
+            return print_error(kExitTimeout, "stopped: " + r.message);
+        case ember::Outcome::kCpuLimit:
+            return print_error(kExitCpuLimit, "stopped: " + r.message);
+        case ember::Outcome::kDeadlock:
+            return print_error(kExitVmError, "stopped: " + r.message);
+        case ember::Outcome::kVmError:
+            return print_error(kExitVmError, "VM failed: " + r.message);
     }
     return kExitVmError;
 }
 
 // Fills cfg->net from -p and --allow-egress; returns an error message or "".
-std::string parse_net(const std::vector<std::string>& publish, const std::vector<std::string>& egress,
-                      ember::NetConfig* net) {
+std::string parse_net(const std::vector<std::string>& publish,
+                      const std::vector<std::string>& egress, ember::NetConfig* net) {
     for (const auto& p : publish) {
         auto m = ember::parse_port_mapping(p);
         if (!m) return m.message();
@@ -118,7 +128,8 @@ std::string parse_net(const std::vector<std::string>& publish, const std::vector
 }
 
 // --timeout and --cpu-limit into cfg; returns an error message or "".
-std::string parse_limits(const std::string& timeout, const std::string& cpu_limit, ember::VmConfig* cfg) {
+std::string parse_limits(const std::string& timeout, const std::string& cpu_limit,
+                         ember::VmConfig* cfg) {
     if (!timeout.empty()) {
         auto t = ember::parse_duration_ns(timeout);
         if (!t || *t == 0) return "--timeout: not a duration: '" + timeout + "' (e.g. 500ms, 2s)";
@@ -187,9 +198,11 @@ struct RunOptions {
 
 int do_run(RunOptions& o) {
     if (!o.command.empty() && o.command.front() == "--") o.command.erase(o.command.begin());
-    if (o.command.empty()) return print_error(kExitUsage, "run: no program given (see ember-vm run --help)");
+    if (o.command.empty())
+        return print_error(kExitUsage, "run: no program given (see ember-vm run --help)");
     if (o.command.front().size() > 1 && o.command.front()[0] == '-')
-        return print_error(kExitUsage, "run: unknown option " + o.command.front() + " (see ember-vm run --help)");
+        return print_error(
+            kExitUsage, "run: unknown option " + o.command.front() + " (see ember-vm run --help)");
     std::vector<std::string> rest(o.command.begin() + 1, o.command.end());
     if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
 
@@ -200,7 +213,8 @@ int do_run(RunOptions& o) {
     const auto mem = ember::parse_size(o.mem);
     if (!mem) return print_error(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
     cfg.mem_size = ember::round_up_guest_memory_size(*mem);
-    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return print_error(kExitUsage, e);
+    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty())
+        return print_error(kExitUsage, e);
     for (const auto& e : o.env)
         if (e.find('=') == std::string::npos || e.front() == '=')
             return print_error(kExitUsage, "--env: expected K=V, got '" + e + "'");
@@ -219,12 +233,15 @@ int do_run(RunOptions& o) {
             added = rootfs.add_host_tree(o.rootfs);
         } else {
             std::vector<uint8_t> archive;
-            if (!read_file(o.rootfs, &archive, &err)) return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + err);
+            if (!read_file(o.rootfs, &archive, &err))
+                return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + err);
             added = rootfs.add_archive(archive);
         }
-        if (!added) return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + added.message());
+        if (!added)
+            return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + added.message());
     }
-    if (auto st = rootfs.add_tmp(); !st) return print_error(kExitBadInput, "--rootfs: " + st.message());
+    if (auto st = rootfs.add_tmp(); !st)
+        return print_error(kExitBadInput, "--rootfs: " + st.message());
     for (const auto& f : o.files) {
         const auto colon = f.find(':');
         if (colon == std::string::npos || colon == 0 || colon + 1 == f.size())
@@ -244,11 +261,13 @@ int do_run(RunOptions& o) {
     cfg.env = o.env;
     cfg.trace_syscalls = o.trace;
     cfg.syscall_patch = !o.no_patch;
-    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return print_error(kExitBadInput, e);
+    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty())
+        return print_error(kExitBadInput, e);
 
     cfg.snapshot_out = o.snapshot_out;
     cfg.continue_after_snapshot = o.cont;
-    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return print_error(kExitUsage, e);
+    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty())
+        return print_error(kExitUsage, e);
 
     if (auto st = ember::check_kvm(); !st) return print_error(kExitVmError, st.message());
     ember::SandboxPolicy policy = sandbox_policy(cfg.net);
@@ -263,7 +282,8 @@ int do_run(RunOptions& o) {
     ember::Result<ember::RunReport> res = (*vm)->run();
     if (!o.snapshot_out.empty() && res->stats.snapshot_us == 0 &&
         res->outcome != ember::Outcome::kSnapshotted && res->outcome == ember::Outcome::kExited) {
-        std::fprintf(stderr, "ember-vm: the program exited before it was READY; no snapshot written\n");
+        std::fprintf(stderr,
+                     "ember-vm: the program exited before it was READY; no snapshot written\n");
         report(o.stats, *res);
         return kExitVmError;
     }
@@ -284,9 +304,12 @@ struct RestoreOptions {
 int do_restore(RestoreOptions& o) {
     ember::VmConfig cfg;
     if (access("/dev/kvm", R_OK | W_OK) == 0) ember::prefetch_vms(1);
-    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty()) return print_error(kExitUsage, e);
-    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty()) return print_error(kExitUsage, e);
-    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty()) return print_error(kExitBadInput, e);
+    if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty())
+        return print_error(kExitUsage, e);
+    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty())
+        return print_error(kExitUsage, e);
+    if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty())
+        return print_error(kExitBadInput, e);
     if (auto st = ember::check_kvm(); !st) return print_error(kExitVmError, st.message());
     auto snap = ember::snapshot::Snapshot::open(o.snapshot);
     if (!snap) return print_error(exit_status_of(snap.code()), snap.message());
@@ -315,20 +338,27 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
 
     RunOptions ro;
-    auto* run = app.add_subcommand("run", "Run PROGRAM in a new microVM: ember-vm run [options] PROGRAM [-- ARGS...]");
-    run->add_option("--mem", ro.mem, "Guest memory (default 64M; K/M/G suffixes; rounded up to 2M)");
-    run->add_option("--file", ro.files, "Add a host file to the guest root fs (HOSTPATH:GUESTPATH, repeatable)")
+    auto* run = app.add_subcommand(
+        "run", "Run PROGRAM in a new microVM: ember-vm run [options] PROGRAM [-- ARGS...]");
+    run->add_option("--mem", ro.mem,
+                    "Guest memory (default 64M; K/M/G suffixes; rounded up to 2M)");
+    run->add_option("--file", ro.files,
+                    "Add a host file to the guest root fs (HOSTPATH:GUESTPATH, repeatable)")
         ->allow_extra_args(false);
-    run->add_option("--rootfs", ro.rootfs, "Root filesystem: a host directory or a cpio newc archive");
+    run->add_option("--rootfs", ro.rootfs,
+                    "Root filesystem: a host directory or a cpio newc archive");
     run->add_option("--env", ro.env, "Environment variable K=V (repeatable)")
         ->allow_extra_args(false);
-    run->add_option("--stdin", ro.stdin_path, "File to use as the guest's stdin ('-' for ours; default: empty)");
+    run->add_option("--stdin", ro.stdin_path,
+                    "File to use as the guest's stdin ('-' for ours; default: empty)");
     run->add_option("--timeout", ro.timeout, "Wall-clock limit, e.g. 500ms, 2s (exit status 124)");
     run->add_option("--cpu-limit", ro.cpu_limit, "CPU-time limit, e.g. 1s (exit status 152)");
     run->add_flag("--trace-syscalls", ro.trace, "Report each unimplemented syscall once on stderr");
-    run->add_flag("--stats", ro.stats, "Print timings, exit/syscall counts and the sandbox's layers on stderr");
-    run->add_flag("--no-sandbox", ro.no_sandbox,
-                  "Do not sandbox the VMM process after setup (for debugging; see docs/security.md)");
+    run->add_flag("--stats", ro.stats,
+                  "Print timings, exit/syscall counts and the sandbox's layers on stderr");
+    run->add_flag(
+        "--no-sandbox", ro.no_sandbox,
+        "Do not sandbox the VMM process after setup (for debugging; see docs/security.md)");
     run->add_flag("--no-syscall-patch", ro.no_patch,
                   "Keep every syscall a trap; default: after its first trap, a `mov $nr,%eax; "
                   "syscall` site jumps to the kernel without trapping (docs/architecture.md)");
@@ -336,8 +366,9 @@ int main(int argc, char** argv) {
                     "Write a snapshot when the program is first READY (blocks for input, or "
                     "calls syscall(500)), then stop");
     run->add_flag("--continue", ro.cont, "With --snapshot-out: keep running after the snapshot");
-    run->add_option("-p,--publish", ro.publish,
-                    "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT (default ADDR 127.0.0.1; repeatable)")
+    run->add_option(
+           "-p,--publish", ro.publish,
+           "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT (default ADDR 127.0.0.1; repeatable)")
         ->allow_extra_args(false);
     run->add_option("--allow-egress", ro.egress,
                     "Let the guest connect() to HOST:PORT (repeatable; default: deny all)")
@@ -348,14 +379,21 @@ int main(int argc, char** argv) {
         "Exit status: the program's own, or 124 timeout, 125 VM failure, 126 bad input,\n"
         "134 guest kernel panic, 139 guest crash, 152 CPU-time limit, 2 usage error.");
     RestoreOptions rs;
-    auto* restore = app.add_subcommand("restore", "Resume an instance from a snapshot: ember-vm restore [options] SNAPSHOT");
-    restore->add_option("snapshot", rs.snapshot, "Snapshot file written by run --snapshot-out")->required();
-    restore->add_option("--stdin", rs.stdin_path, "Input for the instance ('-' for ours; default: empty)");
-    restore->add_option("--timeout", rs.timeout, "Wall-clock limit, e.g. 500ms, 2s (exit status 124)");
+    auto* restore = app.add_subcommand(
+        "restore", "Resume an instance from a snapshot: ember-vm restore [options] SNAPSHOT");
+    restore->add_option("snapshot", rs.snapshot, "Snapshot file written by run --snapshot-out")
+        ->required();
+    restore->add_option("--stdin", rs.stdin_path,
+                        "Input for the instance ('-' for ours; default: empty)");
+    restore->add_option("--timeout", rs.timeout,
+                        "Wall-clock limit, e.g. 500ms, 2s (exit status 124)");
     restore->add_option("--cpu-limit", rs.cpu_limit, "CPU-time limit (exit status 152)");
-    restore->add_flag("--stats", rs.stats, "Print timings, exit/syscall counts and the sandbox's layers on stderr");
-    restore->add_flag("--no-sandbox", rs.no_sandbox, "Do not sandbox the VMM process after setup (for debugging)");
-    restore->add_option("-p,--publish", rs.publish, "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT")
+    restore->add_flag("--stats", rs.stats,
+                      "Print timings, exit/syscall counts and the sandbox's layers on stderr");
+    restore->add_flag("--no-sandbox", rs.no_sandbox,
+                      "Do not sandbox the VMM process after setup (for debugging)");
+    restore
+        ->add_option("-p,--publish", rs.publish, "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT")
         ->allow_extra_args(false);
     restore->add_option("--allow-egress", rs.egress, "Let the guest connect() to HOST:PORT")
         ->allow_extra_args(false);

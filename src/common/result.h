@@ -34,7 +34,7 @@ enum class Code {
 const char* code_name(Code code);
 
 class [[nodiscard]] Status {
-public:
+  public:
     Status() = default;
     Status(Code code, std::string msg) : code_(code), msg_(std::move(msg)) {}
     static Status ok() { return Status(); }
@@ -63,7 +63,7 @@ public:
     Code code() const { return code_; }
     const std::string& message() const { return msg_; }
 
-private:
+  private:
     Code code_ = Code::kOk;
     std::string msg_;
 };
@@ -73,7 +73,7 @@ Code code_of_errno(int err);
 
 template <typename T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : v_(std::move(value)) {}
     Result(Status s) : v_(std::move(s)) {}
     bool is_ok() const { return v_.index() == 0; }
@@ -86,15 +86,15 @@ public:
     Code code() const { return is_ok() ? Code::kOk : status().code(); }
     const std::string& message() const { return status().message(); }
 
-private:
+  private:
     std::variant<T, Status> v_;
 };
 
 // Aborts the process when an invariant of the host code is broken; never
 // compiled out (unlike assert).
 [[noreturn]] void check_failed(const char* expr, const char* file, int line);
-#define EMBER_CHECK(cond) \
-    do { \
+#define EMBER_CHECK(cond)                                              \
+    do {                                                               \
         if (!(cond)) ::ember::check_failed(#cond, __FILE__, __LINE__); \
     } while (0)
 

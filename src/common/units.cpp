@@ -73,10 +73,9 @@ std::optional<Duration> split_duration(const std::string& s) {
         const char* name;
         double ns, ms;
     };
-    static constexpr Unit kUnits[] = {{"ns", 1, 1e-6},          {"us", 1e3, 1e-3},
-                                      {"ms", 1e6, 1},           {"s", 1e9, 1e3},
-                                      {"", 1e9, 1e3},           {"m", 60e9, 60e3},
-                                      {"min", 60e9, 60e3},      {"h", 3600e9, 3600e3}};
+    static constexpr Unit kUnits[] = {{"ns", 1, 1e-6},     {"us", 1e3, 1e-3},    {"ms", 1e6, 1},
+                                      {"s", 1e9, 1e3},     {"", 1e9, 1e3},       {"m", 60e9, 60e3},
+                                      {"min", 60e9, 60e3}, {"h", 3600e9, 3600e3}};
     size_t end = 0;
     auto v = leading_number(s, &end);
     if (!v) return std::nullopt;

@@ -1,8 +1,7 @@
 // io.cpp - the kernel's side of the host interface: hypercalls, the console
 // and stdin rings, blocking waits, clocks and entropy.
-#include "kernel.h"
-
 #include "common/ring.h"
+#include "kernel.h"
 
 namespace k {
 
@@ -69,7 +68,10 @@ void console_write(int fd, const void* buf, size_t len) {
             // tail load (see the doorbell protocol in ember_abi.h).
             asm volatile("mfence" ::: "memory");
             if (r->tail == old_head)
-                asm volatile("outb %%al, %0" : : "Nd"(static_cast<uint16_t>(EMBER_DOORBELL_PORT)), "a"(0) : "memory");
+                asm volatile("outb %%al, %0"
+                             :
+                             : "Nd"(static_cast<uint16_t>(EMBER_DOORBELL_PORT)), "a"(0)
+                             : "memory");
         }
         p += chunk;
         len -= chunk;
@@ -101,10 +103,9 @@ int64_t stdin_read(void* buf, size_t len, bool nonblock) {
     return static_cast<int64_t>(n);
 }
 
-
 // ---- clocks -----------------------------------------------------------------
 namespace {
-uint64_t g_ns_mult;  // ns per TSC tick, 32.32 fixed point
+uint64_t g_ns_mult;      // ns per TSC tick, 32.32 fixed point
 uint64_t g_ns_mult_khz;  // the tsc_khz g_ns_mult was computed for (restores may change it)
 
 inline uint64_t rdtsc() {
@@ -122,7 +123,8 @@ uint64_t monotonic_ns() {
     }
     const uint64_t t = rdtsc();
     const uint64_t delta = t > b->tsc_base ? t - b->tsc_base : 0;
-    const uint64_t ns = static_cast<uint64_t>((static_cast<unsigned __int128>(delta) * g_ns_mult) >> 32);
+    const uint64_t ns =
+        static_cast<uint64_t>((static_cast<unsigned __int128>(delta) * g_ns_mult) >> 32);
     return static_cast<uint64_t>(b->mono_base_ns) + ns;
 }
 
@@ -133,7 +135,8 @@ int64_t realtime_ns() {
     // Boot, restore and each sync set a new base.
     if (monotonic_ns() - static_cast<uint64_t>(b->mono_base_ns) > 1000000000ull)
         hypercall(EMBER_HC_CLOCK, 0);
-    return b->wall_base_ns + static_cast<int64_t>(monotonic_ns() - static_cast<uint64_t>(b->mono_base_ns));
+    return b->wall_base_ns +
+           static_cast<int64_t>(monotonic_ns() - static_cast<uint64_t>(b->mono_base_ns));
 }
 
 // ---- entropy: ChaCha20 keyed from the boot seed ---------------------------
@@ -144,16 +147,20 @@ struct ChaCha {
     uint64_t counter;
     uint64_t generation;  // boot()->seed_generation the key came from
     uint8_t block[64];
-    uint32_t used;        // bytes of block consumed
+    uint32_t used;  // bytes of block consumed
 };
 ChaCha g_rng;
 
 inline uint32_t rotl(uint32_t v, int n) { return (v << n) | (v >> (32 - n)); }
 inline void quarter(uint32_t* x, int a, int b, int c, int d) {
-    x[a] += x[b]; x[d] = rotl(x[d] ^ x[a], 16);
-    x[c] += x[d]; x[b] = rotl(x[b] ^ x[c], 12);
-    x[a] += x[b]; x[d] = rotl(x[d] ^ x[a], 8);
-    x[c] += x[d]; x[b] = rotl(x[b] ^ x[c], 7);
+    x[a] += x[b];
+    x[d] = rotl(x[d] ^ x[a], 16);
+    x[c] += x[d];
+    x[b] = rotl(x[b] ^ x[c], 12);
+    x[a] += x[b];
+    x[d] = rotl(x[d] ^ x[a], 8);
+    x[c] += x[d];
+    x[b] = rotl(x[b] ^ x[c], 7);
 }
 
 void chacha_block(ChaCha& s) {
@@ -165,10 +172,14 @@ void chacha_block(ChaCha& s) {
     uint32_t x[16];
     for (int i = 0; i < 16; ++i) x[i] = in[i];
     for (int r = 0; r < 10; ++r) {
-        quarter(x, 0, 4, 8, 12); quarter(x, 1, 5, 9, 13);
-        quarter(x, 2, 6, 10, 14); quarter(x, 3, 7, 11, 15);
-        quarter(x, 0, 5, 10, 15); quarter(x, 1, 6, 11, 12);
-        quarter(x, 2, 7, 8, 13); quarter(x, 3, 4, 9, 14);
+        quarter(x, 0, 4, 8, 12);
+        quarter(x, 1, 5, 9, 13);
+        quarter(x, 2, 6, 10, 14);
+        quarter(x, 3, 7, 11, 15);
+        quarter(x, 0, 5, 10, 15);
+        quarter(x, 1, 6, 11, 12);
+        quarter(x, 2, 7, 8, 13);
+        quarter(x, 3, 4, 9, 14);
     }
     for (int i = 0; i < 16; ++i) {
         const uint32_t v = x[i] + in[i];

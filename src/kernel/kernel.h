@@ -38,8 +38,8 @@ void klog(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 #define KSTR2(x) #x
 #define KSTR(x) KSTR2(x)
 // A check that never compiles out.
-#define KCHECK(cond)                                                               \
-    do {                                                                           \
+#define KCHECK(cond)                                                                        \
+    do {                                                                                    \
         if (!(cond)) ::k::panic("check failed: " #cond " at " __FILE__ ":" KSTR(__LINE__)); \
     } while (0)
 

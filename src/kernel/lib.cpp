@@ -112,22 +112,35 @@ size_t vformat(char* out, size_t cap, const char* fmt, va_list ap) {
                 b.puts(s ? s : "(null)");
                 break;
             }
-            case 'c': b.put(static_cast<char>(va_arg(ap, int))); break;
+            case 'c':
+                b.put(static_cast<char>(va_arg(ap, int)));
+                break;
             case 'd':
             case 'i': {
                 int64_t v = longs ? va_arg(ap, int64_t) : va_arg(ap, int);
                 b.num(v < 0 ? -static_cast<uint64_t>(v) : static_cast<uint64_t>(v), 10, v < 0);
                 break;
             }
-            case 'u': b.num(longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, false); break;
-            case 'x': b.num(longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, false); break;
+            case 'u':
+                b.num(longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, false);
+                break;
+            case 'x':
+                b.num(longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, false);
+                break;
             case 'p':
                 b.puts("0x");
                 b.num(reinterpret_cast<uint64_t>(va_arg(ap, void*)), 16, false);
                 break;
-            case '%': b.put('%'); break;
-            case 0: --fmt; break;
-            default: b.put('%'); b.put(*fmt); break;
+            case '%':
+                b.put('%');
+                break;
+            case 0:
+                --fmt;
+                break;
+            default:
+                b.put('%');
+                b.put(*fmt);
+                break;
         }
     }
     if (cap) out[b.len < cap ? b.len : cap - 1] = 0;

@@ -10,18 +10,69 @@ namespace k {
 
 // errno values (returned negated from syscalls)
 enum : int64_t {
-    EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, ENXIO = 6, E2BIG = 7,
-    ENOEXEC = 8, EBADF = 9, ECHILD = 10, EAGAIN = 11, ENOMEM = 12, EACCES = 13,
-    EFAULT = 14, EBUSY = 16, EEXIST = 17, EXDEV = 18, ENODEV = 19, ENOTDIR = 20,
-    EISDIR = 21, EINVAL = 22, ENFILE = 23, EMFILE = 24, ENOTTY = 25, EFBIG = 27,
-    ENOSPC = 28, ESPIPE = 29, EROFS = 30, EMLINK = 31, EPIPE = 32, EDOM = 33, ERANGE = 34,
-    EDEADLK = 35, ENAMETOOLONG = 36, ENOSYS = 38, ENOTEMPTY = 39, ELOOP = 40,
-    ENODATA = 61, ETIME = 62, EOVERFLOW = 75, ENOTSOCK = 88, EDESTADDRREQ = 89,
-    EMSGSIZE = 90, EPROTOTYPE = 91, ENOPROTOOPT = 92, EPROTONOSUPPORT = 93,
-    ESOCKTNOSUPPORT = 94, EOPNOTSUPP = 95, EPFNOSUPPORT = 96, EAFNOSUPPORT = 97,
-    EADDRINUSE = 98, EADDRNOTAVAIL = 99, ENETDOWN = 100, ENETUNREACH = 101,
-    ECONNABORTED = 103, ECONNRESET = 104, ENOBUFS = 105, EISCONN = 106, ENOTCONN = 107,
-    ETIMEDOUT = 110, ECONNREFUSED = 111, EHOSTUNREACH = 113, EALREADY = 114,
+    EPERM = 1,
+    ENOENT = 2,
+    ESRCH = 3,
+    EINTR = 4,
+    EIO = 5,
+    ENXIO = 6,
+    E2BIG = 7,
+    ENOEXEC = 8,
+    EBADF = 9,
+    ECHILD = 10,
+    EAGAIN = 11,
+    ENOMEM = 12,
+    EACCES = 13,
+    EFAULT = 14,
+    EBUSY = 16,
+    EEXIST = 17,
+    EXDEV = 18,
+    ENODEV = 19,
+    ENOTDIR = 20,
+    EISDIR = 21,
+    EINVAL = 22,
+    ENFILE = 23,
+    EMFILE = 24,
+    ENOTTY = 25,
+    EFBIG = 27,
+    ENOSPC = 28,
+    ESPIPE = 29,
+    EROFS = 30,
+    EMLINK = 31,
+    EPIPE = 32,
+    EDOM = 33,
+    ERANGE = 34,
+    EDEADLK = 35,
+    ENAMETOOLONG = 36,
+    ENOSYS = 38,
+    ENOTEMPTY = 39,
+    ELOOP = 40,
+    ENODATA = 61,
+    ETIME = 62,
+    EOVERFLOW = 75,
+    ENOTSOCK = 88,
+    EDESTADDRREQ = 89,
+    EMSGSIZE = 90,
+    EPROTOTYPE = 91,
+    ENOPROTOOPT = 92,
+    EPROTONOSUPPORT = 93,
+    ESOCKTNOSUPPORT = 94,
+    EOPNOTSUPP = 95,
+    EPFNOSUPPORT = 96,
+    EAFNOSUPPORT = 97,
+    EADDRINUSE = 98,
+    EADDRNOTAVAIL = 99,
+    ENETDOWN = 100,
+    ENETUNREACH = 101,
+    ECONNABORTED = 103,
+    ECONNRESET = 104,
+    ENOBUFS = 105,
+    EISCONN = 106,
+    ENOTCONN = 107,
+    ETIMEDOUT = 110,
+    ECONNREFUSED = 111,
+    EHOSTUNREACH = 113,
+    EALREADY = 114,
     EINPROGRESS = 115,
 };
 
@@ -58,9 +109,9 @@ static_assert(sizeof(linux_sysinfo) == 112);
 
 // mmap
 constexpr uint64_t PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-constexpr uint64_t MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10,
-                   MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000, MAP_POPULATE = 0x8000,
-                   MAP_FIXED_NOREPLACE = 0x100000, MAP_STACK = 0x20000, MAP_GROWSDOWN = 0x100;
+constexpr uint64_t MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
+                   MAP_NORESERVE = 0x4000, MAP_POPULATE = 0x8000, MAP_FIXED_NOREPLACE = 0x100000,
+                   MAP_STACK = 0x20000, MAP_GROWSDOWN = 0x100;
 constexpr uint64_t MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
 
 // open flags (x86-64)
@@ -73,9 +124,8 @@ constexpr uint64_t AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_EMPTY_P
                    AT_EACCESS = 0x200;
 
 // file types (st_mode)
-constexpr uint32_t S_IFMT = 0170000, S_IFDIR = 0040000, S_IFREG = 0100000,
-                   S_IFLNK = 0120000, S_IFCHR = 0020000, S_IFIFO = 0010000,
-                   S_IFSOCK = 0140000, S_IFBLK = 0060000;
+constexpr uint32_t S_IFMT = 0170000, S_IFDIR = 0040000, S_IFREG = 0100000, S_IFLNK = 0120000,
+                   S_IFCHR = 0020000, S_IFIFO = 0010000, S_IFSOCK = 0140000, S_IFBLK = 0060000;
 
 struct linux_stat {
     uint64_t st_dev, st_ino, st_nlink;
@@ -89,17 +139,32 @@ static_assert(sizeof(linux_stat) == 144);
 
 // auxiliary vector keys
 enum : uint64_t {
-    AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7,
-    AT_FLAGS = 8, AT_ENTRY = 9, AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14,
-    AT_PLATFORM = 15, AT_HWCAP = 16, AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25,
-    AT_HWCAP2 = 26, AT_EXECFN = 31, AT_MINSIGSTKSZ = 51,
+    AT_NULL = 0,
+    AT_PHDR = 3,
+    AT_PHENT = 4,
+    AT_PHNUM = 5,
+    AT_PAGESZ = 6,
+    AT_BASE = 7,
+    AT_FLAGS = 8,
+    AT_ENTRY = 9,
+    AT_UID = 11,
+    AT_EUID = 12,
+    AT_GID = 13,
+    AT_EGID = 14,
+    AT_PLATFORM = 15,
+    AT_HWCAP = 16,
+    AT_CLKTCK = 17,
+    AT_SECURE = 23,
+    AT_RANDOM = 25,
+    AT_HWCAP2 = 26,
+    AT_EXECFN = 31,
+    AT_MINSIGSTKSZ = 51,
 };
 
 // ---- files (used by fs/) ---------------------------------------------------
-constexpr uint64_t O_DIRECT = 040000, O_DSYNC = 010000, O_SYNC = 04010000,
-                   O_NOATIME = 01000000, O_TMPFILE = 020200000, O_ASYNC = 020000;
-constexpr uint64_t AT_SYMLINK_FOLLOW = 0x400, AT_NO_AUTOMOUNT = 0x800,
-                   AT_STATX_SYNC_TYPE = 0x6000;
+constexpr uint64_t O_DIRECT = 040000, O_DSYNC = 010000, O_SYNC = 04010000, O_NOATIME = 01000000,
+                   O_TMPFILE = 020200000, O_ASYNC = 020000;
+constexpr uint64_t AT_SYMLINK_FOLLOW = 0x400, AT_NO_AUTOMOUNT = 0x800, AT_STATX_SYNC_TYPE = 0x6000;
 constexpr uint64_t F_OK = 0, X_OK = 1, W_OK = 2, R_OK = 4;
 constexpr uint64_t SEEK_SET = 0, SEEK_CUR = 1, SEEK_END = 2, SEEK_DATA = 3, SEEK_HOLE = 4;
 constexpr uint64_t RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2, RENAME_WHITEOUT = 4;
@@ -109,11 +174,10 @@ constexpr uint64_t UTIME_NOW = (1ull << 30) - 1, UTIME_OMIT = (1ull << 30) - 2;
 constexpr uint64_t FALLOC_FL_KEEP_SIZE = 1;
 
 // fcntl
-constexpr uint64_t F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4,
-                   F_GETLK = 5, F_SETLK = 6, F_SETLKW = 7, F_OFD_GETLK = 36,
-                   F_OFD_SETLK = 37, F_OFD_SETLKW = 38, F_DUPFD_CLOEXEC = 1030,
-                   F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032, F_ADD_SEALS = 1033,
-                   F_GET_SEALS = 1034;
+constexpr uint64_t F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_GETLK = 5,
+                   F_SETLK = 6, F_SETLKW = 7, F_OFD_GETLK = 36, F_OFD_SETLK = 37, F_OFD_SETLKW = 38,
+                   F_DUPFD_CLOEXEC = 1030, F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032,
+                   F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
 constexpr uint64_t FD_CLOEXEC = 1;
 constexpr int16_t F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
 struct linux_flock {
@@ -203,13 +267,13 @@ constexpr uint64_t SO_DEBUG = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO
                    SO_REUSEPORT = 15, SO_RCVLOWAT = 18, SO_BINDTODEVICE = 25, SO_SNDLOWAT = 19,
                    SO_RCVTIMEO_OLD = 20, SO_SNDTIMEO_OLD = 21, SO_ACCEPTCONN = 30,
                    SO_SNDBUFFORCE = 32, SO_RCVBUFFORCE = 33, SO_PROTOCOL = 38, SO_DOMAIN = 39,
-                   SO_BUSY_POLL = 46, SO_INCOMING_CPU = 49, SO_ZEROCOPY = 60,
-                   SO_RCVTIMEO_NEW = 66, SO_SNDTIMEO_NEW = 67;
+                   SO_BUSY_POLL = 46, SO_INCOMING_CPU = 49, SO_ZEROCOPY = 60, SO_RCVTIMEO_NEW = 66,
+                   SO_SNDTIMEO_NEW = 67;
 constexpr uint64_t TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_CORK = 3, TCP_KEEPIDLE = 4,
                    TCP_KEEPINTVL = 5, TCP_KEEPCNT = 6, TCP_SYNCNT = 7, TCP_LINGER2 = 8,
-                   TCP_DEFER_ACCEPT = 9, TCP_WINDOW_CLAMP = 10, TCP_INFO = 11,
-                   TCP_QUICKACK = 12, TCP_CONGESTION = 13, TCP_USER_TIMEOUT = 18,
-                   TCP_FASTOPEN = 23, TCP_NOTSENT_LOWAT = 25;
+                   TCP_DEFER_ACCEPT = 9, TCP_WINDOW_CLAMP = 10, TCP_INFO = 11, TCP_QUICKACK = 12,
+                   TCP_CONGESTION = 13, TCP_USER_TIMEOUT = 18, TCP_FASTOPEN = 23,
+                   TCP_NOTSENT_LOWAT = 25;
 constexpr uint64_t IPV6_V6ONLY = 26, IP_TOS = 1, IP_TTL = 2, IPV6_TCLASS = 67;
 constexpr uint64_t SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
 constexpr uint64_t MSG_OOB = 0x1, MSG_PEEK = 0x2, MSG_DONTROUTE = 0x4, MSG_CTRUNC = 0x8,

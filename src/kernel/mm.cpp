@@ -13,10 +13,10 @@ namespace {
 
 constexpr uint64_t kPage = EMBER_PAGE_SIZE;
 
-uint64_t g_pool_lo;     // first byte of the page pool (EMBER_GPA_APP_MIN)
-uint64_t g_npages;      // pages in the pool
-uint64_t* g_used;       // bit set: page reserved
-uint64_t* g_dirty;      // bit set: page may hold old data
+uint64_t g_pool_lo;  // first byte of the page pool (EMBER_GPA_APP_MIN)
+uint64_t g_npages;   // pages in the pool
+uint64_t* g_used;    // bit set: page reserved
+uint64_t* g_dirty;   // bit set: page may hold old data
 uint64_t g_free_pages;
 uint64_t g_brk_start, g_brk;
 
@@ -29,8 +29,8 @@ inline uint64_t page_addr(uint64_t i) { return g_pool_lo + i * kPage; }
 
 // True when [addr, addr+len) is page-aligned and inside the pool.
 bool in_pool(uint64_t addr, uint64_t len) {
-    return addr % kPage == 0 && len % kPage == 0 && addr >= g_pool_lo &&
-           len <= g_npages * kPage && addr - g_pool_lo <= g_npages * kPage - len;
+    return addr % kPage == 0 && len % kPage == 0 && addr >= g_pool_lo && len <= g_npages * kPage &&
+           addr - g_pool_lo <= g_npages * kPage - len;
 }
 
 void take(uint64_t first, uint64_t n) {
@@ -195,7 +195,8 @@ bool user_ok(uint64_t addr, uint64_t len) {
     const uint64_t size = boot()->mem_size;
     if (!(addr >= EMBER_GPA_APP_MIN && len <= size && addr <= size - len)) return false;
     // The read-only alias of the syscall slots is not the application's.
-    return !slots_mapped() || addr + len <= EMBER_SLOT_VA || addr >= EMBER_SLOT_VA + EMBER_SLOTS_SIZE;
+    return !slots_mapped() || addr + len <= EMBER_SLOT_VA ||
+           addr >= EMBER_SLOT_VA + EMBER_SLOTS_SIZE;
 }
 
 int64_t user_strncpy(char* out, uint64_t user_src, size_t cap) {
@@ -240,7 +241,8 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
     if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
         if (addr % kPage) return -EINVAL;
         if (!in_pool(addr, len)) return -ENOMEM;
-        if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) && !range_free(page_index(addr), n))
+        if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) &&
+            !range_free(page_index(addr), n))
             return -EEXIST;
         release(page_index(addr), n);  // replaced mappings read as zero
         take(page_index(addr), n);
@@ -255,8 +257,8 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
         }
     }
     if (!anon) {
-        const int64_t r = fs_pread_for_mmap(static_cast<int>(fd), reinterpret_cast<void*>(where),
-                                            len, off);
+        const int64_t r =
+            fs_pread_for_mmap(static_cast<int>(fd), reinterpret_cast<void*>(where), len, off);
         if (r < 0) {
             release(page_index(where), n);
             return r;

@@ -60,13 +60,26 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
 
     const uint64_t argc = b->argc, envc = b->envc;
     const uint64_t auxv[][2] = {
-        {AT_PHDR, b->phdr},       {AT_PHENT, b->phent},     {AT_PHNUM, b->phnum},
-        {AT_PAGESZ, EMBER_PAGE_SIZE}, {AT_BASE, 0},         {AT_FLAGS, 0},
-        {AT_ENTRY, b->entry},     {AT_UID, 0},              {AT_EUID, 0},
-        {AT_GID, 0},              {AT_EGID, 0},             {AT_SECURE, 0},
-        {AT_CLKTCK, 100},         {AT_HWCAP, b->cpu_hwcap}, {AT_HWCAP2, b->cpu_hwcap2},
-        {AT_RANDOM, at_random},   {AT_EXECFN, execfn},      {AT_PLATFORM, platform},
-        {AT_MINSIGSTKSZ, 2048},   {AT_NULL, 0},
+        {AT_PHDR, b->phdr},
+        {AT_PHENT, b->phent},
+        {AT_PHNUM, b->phnum},
+        {AT_PAGESZ, EMBER_PAGE_SIZE},
+        {AT_BASE, 0},
+        {AT_FLAGS, 0},
+        {AT_ENTRY, b->entry},
+        {AT_UID, 0},
+        {AT_EUID, 0},
+        {AT_GID, 0},
+        {AT_EGID, 0},
+        {AT_SECURE, 0},
+        {AT_CLKTCK, 100},
+        {AT_HWCAP, b->cpu_hwcap},
+        {AT_HWCAP2, b->cpu_hwcap2},
+        {AT_RANDOM, at_random},
+        {AT_EXECFN, execfn},
+        {AT_PLATFORM, platform},
+        {AT_MINSIGSTKSZ, 2048},
+        {AT_NULL, 0},
     };
     const uint64_t naux = sizeof auxv / sizeof auxv[0];
     const uint64_t words = 1 + argc + 1 + envc + 1 + 2 * naux;
@@ -116,7 +129,8 @@ int64_t sys_arch_prctl(uint64_t code, uint64_t addr, uint64_t, uint64_t, uint64_
         case kGetFs:
         case kGetGs:
             return put_user(addr, code == kGetFs ? rdfsbase() : rdgsbase());
-        default: return -EINVAL;
+        default:
+            return -EINVAL;
     }
 }
 
@@ -137,7 +151,8 @@ int64_t sys_uname(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
 int64_t sys_sysinfo(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
     linux_sysinfo s;
     memset(&s, 0, sizeof s);
-    s.uptime = static_cast<int64_t>((monotonic_ns() - static_cast<uint64_t>(boot()->mono_base_ns)) / 1000000000ull);
+    s.uptime = static_cast<int64_t>((monotonic_ns() - static_cast<uint64_t>(boot()->mono_base_ns)) /
+                                    1000000000ull);
     s.totalram = boot()->mem_size;
     s.freeram = mem_free_bytes();
     s.procs = 1;
@@ -193,10 +208,17 @@ int64_t sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oset, uint64_t s
         uint64_t s;
         if (get_user(&s, set) < 0) return -EFAULT;
         switch (how) {
-            case 0: g_sigmask |= s; break;   // SIG_BLOCK
-            case 1: g_sigmask &= ~s; break;  // SIG_UNBLOCK
-            case 2: g_sigmask = s; break;    // SIG_SETMASK
-            default: return -EINVAL;
+            case 0:
+                g_sigmask |= s;
+                break;  // SIG_BLOCK
+            case 1:
+                g_sigmask &= ~s;
+                break;  // SIG_UNBLOCK
+            case 2:
+                g_sigmask = s;
+                break;  // SIG_SETMASK
+            default:
+                return -EINVAL;
         }
         g_sigmask &= ~((1ull << 8) | (1ull << 18));  // SIGKILL, SIGSTOP
     }

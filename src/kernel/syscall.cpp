@@ -44,14 +44,18 @@ inline uint32_t load32(uint64_t a) {
 // rcx = the site's return address, then on to fast_syscall_entry.
 void write_trampoline(uint32_t i, const uint8_t* mov, uint32_t mov_len, uint64_t ret) {
     uint8_t t[EMBER_TRAMPOLINE_SIZE];
-    memset(t, 0xcc, sizeof t);                  // int3 padding
-    memcpy(t, mov, mov_len);                    // [0, 7): the original mov
-    if (mov_len == 5) { t[5] = 0x66; t[6] = 0x90; }  // 2-byte nop
+    memset(t, 0xcc, sizeof t);  // int3 padding
+    memcpy(t, mov, mov_len);    // [0, 7): the original mov
+    if (mov_len == 5) {
+        t[5] = 0x66;
+        t[6] = 0x90;
+    }                                                             // 2-byte nop
     const uint8_t load_rcx[7] = {0x48, 0x8b, 0x0d, 10, 0, 0, 0};  // mov rcx, [rip + 10]
-    memcpy(t + 7, load_rcx, 7);                 // [7, 14): next insn at 14, data at 24
+    memcpy(t + 7, load_rcx, 7);  // [7, 14): next insn at 14, data at 24
     const uint64_t tramp = ember_trampoline_gpa(i);
-    const int32_t rel = static_cast<int32_t>(reinterpret_cast<uint64_t>(fast_syscall_entry) - (tramp + 19));
-    t[14] = 0xe9;                               // [14, 19): jmp fast_syscall_entry
+    const int32_t rel =
+        static_cast<int32_t>(reinterpret_cast<uint64_t>(fast_syscall_entry) - (tramp + 19));
+    t[14] = 0xe9;  // [14, 19): jmp fast_syscall_entry
     memcpy(t + 15, &rel, 4);
     memcpy(t + 24, &ret, 8);
     memcpy(reinterpret_cast<void*>(tramp), t, sizeof t);

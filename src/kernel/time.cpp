@@ -13,17 +13,22 @@ bool clock_now(uint64_t id, int64_t* ns) {
     switch (id) {
         case kRealtime:
         case kRealtimeCoarse:
-        case kTai: *ns = realtime_ns(); return true;
+        case kTai:
+            *ns = realtime_ns();
+            return true;
         case kMonotonic:
         case kMonotonicRaw:
         case kMonotonicCoarse:
-        case kBoottime: *ns = static_cast<int64_t>(monotonic_ns()); return true;
+        case kBoottime:
+            *ns = static_cast<int64_t>(monotonic_ns());
+            return true;
         case kProcessCpu:
         case kThreadCpu:
             // Approximation: the instance's CPU time is its run time.
             *ns = static_cast<int64_t>(monotonic_ns()) - boot()->mono_base_ns;
             return true;
-        default: return false;
+        default:
+            return false;
     }
 }
 
@@ -80,7 +85,8 @@ int64_t sys_nanosleep(uint64_t req, uint64_t rem, uint64_t, uint64_t, uint64_t, 
     if (!read_timespec(req, &ns)) return -EFAULT;
     if (ns < 0) return -EINVAL;
     const uint64_t now = monotonic_ns();
-    sleep_until(ns > static_cast<int64_t>(~0ull >> 2) ? ~0ull >> 2 : now + static_cast<uint64_t>(ns));
+    sleep_until(ns > static_cast<int64_t>(~0ull >> 2) ? ~0ull >> 2
+                                                      : now + static_cast<uint64_t>(ns));
     if (rem) (void)write_timespec(rem, 0);  // the sleep completed; a bad rem is ignored
     return 0;
 }

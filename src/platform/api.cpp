@@ -135,9 +135,7 @@ std::string query_param(const std::string& query, const std::string& key) {
     return "";
 }
 
-ApiResponse Api::error(const Status& s) {
-    return error(http_error(s.code()), s.message());
-}
+ApiResponse Api::error(const Status& s) { return error(http_error(s.code()), s.message()); }
 
 ApiResponse Api::error(HttpError e, const std::string& message) {
     return json_response(e.status, error_json(e.code, message));
@@ -159,9 +157,9 @@ uint64_t Api::body_limit(const std::string& method, const std::string& target) c
 
 ApiResponse Api::handle(const ApiRequest& req) {
     if (!authorized(req.authorization))
-        return error(kUnauthorized,
-                     req.authorization.empty() ? "missing API token (Authorization: Bearer <token>)"
-                                               : "invalid API token");
+        return error(kUnauthorized, req.authorization.empty()
+                                        ? "missing API token (Authorization: Bearer <token>)"
+                                        : "invalid API token");
     const size_t q = req.target.find('?');
     const std::string path = req.target.substr(0, q);
     const std::string query = q == std::string::npos ? "" : req.target.substr(q + 1);
@@ -205,7 +203,8 @@ ApiResponse Api::images(const ApiRequest& req, const std::vector<std::string>& p
     if (parts.size() == 2) {
         if (req.method == "POST") {
             if (req.body.empty())
-                return error(Status::invalid_argument("empty image: send the program's bytes as the body"));
+                return error(
+                    Status::invalid_argument("empty image: send the program's bytes as the body"));
             auto added = controller_.add_image(req.body);
             if (!added) return error(added.status());
             return json_response(added->created ? 201 : 200,

@@ -116,10 +116,10 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
                 early = api.handle(req);  // 401 with the reason
                 have_early = true;
             } else if (parser.content_length() && *parser.content_length() > limit) {
-                early = Api::error(kPayloadTooLarge,
-                                   "request body of " + std::to_string(*parser.content_length()) +
-                                       " bytes is larger than the limit of " +
-                                       std::to_string(limit) + " bytes");
+                early = Api::error(kPayloadTooLarge, "request body of " +
+                                                         std::to_string(*parser.content_length()) +
+                                                         " bytes is larger than the limit of " +
+                                                         std::to_string(limit) + " bytes");
                 have_early = true;
             } else if (!parser.is_done()) {
                 parser.body_limit(limit);
@@ -132,9 +132,8 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
                     co_await http::async_read(stream, buf, parser,
                                               asio::redirect_error(asio::use_awaitable, ec));
                 if (ec == http::error::body_limit) {
-                    early = Api::error(kPayloadTooLarge,
-                                       "request body larger than the limit of " +
-                                           std::to_string(limit) + " bytes");
+                    early = Api::error(kPayloadTooLarge, "request body larger than the limit of " +
+                                                             std::to_string(limit) + " bytes");
                     have_early = true;
                 } else if (ec) {
                     co_return;
@@ -244,7 +243,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const ApiServerOptions& opts
     if (!ec) impl->acceptor.listen(1024, ec);
     if (ec)
         return Status::unavailable("API: cannot listen on " + opts.addr + ":" +
-                             std::to_string(opts.port) + ": " + ec.message());
+                                   std::to_string(opts.port) + ": " + ec.message());
     asio::co_spawn(impl->io, impl->accept_loop(), asio::detached);
     Impl* p = impl.get();
     impl->thread = std::thread([p] { p->io.run(); });

@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "platform/http_servers.h"
 #include "common/result.h"
+#include "platform/http_servers.h"
 
 namespace ember::platform {
 

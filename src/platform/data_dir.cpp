@@ -96,7 +96,7 @@ Result<std::string> load_or_create_token(const std::string& path) {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
         return Status::invalid_argument(path + ": readable by group or others (mode " + mode +
-                             "); chmod 600 it");
+                                        "); chmod 600 it");
     }
     char buf[256];
     const ssize_t n = ::read(fd, buf, sizeof buf);

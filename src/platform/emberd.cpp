@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <thread>
 
-#include "platform/daemon.h"
 #include "common/units.h"
+#include "platform/daemon.h"
 
 namespace {
 

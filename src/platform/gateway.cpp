@@ -226,8 +226,8 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         count(svc, 503);
-        co_return json_error(http_error(Code::kResourceExhausted), "gateway out of file descriptors",
-                             req.version());
+        co_return json_error(http_error(Code::kResourceExhausted),
+                             "gateway out of file descriptors", req.version());
     }
     ssize_t sent = ::send(sv[0], wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent < 0) sent = 0;
@@ -377,9 +377,10 @@ Response Gateway::Impl::relayed(Response res, const TicketInfo& info, const Requ
     count(svc, res.result_int());
     metrics.histogram("ember_request_duration_seconds", {{"service", svc}}).observe(total_ms / 1e3);
     if (info.cold) {
-        const std::pair<const char*, double> stages[] = {
-            {"queue", info.queue_ms}, {"restore", info.restore_ms}, {"app", app_ms},
-            {"total", total_ms}};
+        const std::pair<const char*, double> stages[] = {{"queue", info.queue_ms},
+                                                         {"restore", info.restore_ms},
+                                                         {"app", app_ms},
+                                                         {"total", total_ms}};
         for (const auto& [stage, ms] : stages)
             metrics.histogram("ember_cold_start_duration_seconds", {{"stage", stage}})
                 .observe(ms / 1e3);
@@ -408,7 +409,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts,
     if (!ec) impl->acceptor.listen(4096, ec);
     if (ec)
         return Status::unavailable("gateway: cannot listen on " + opts.addr + ":" +
-                             std::to_string(opts.port) + ": " + ec.message());
+                                   std::to_string(opts.port) + ": " + ec.message());
     metrics.describe("ember_requests_total", "counter",
                      "Gateway requests by service and response code (499: client left)");
     metrics.describe("ember_request_duration_seconds", "histogram",

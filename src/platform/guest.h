@@ -9,8 +9,8 @@
 #include <string>
 #include <utility>
 
-#include "platform/service_spec.h"
 #include "common/result.h"
+#include "platform/service_spec.h"
 
 namespace ember::platform {
 

@@ -4,19 +4,27 @@ namespace ember::platform {
 
 int http_status_of(Code code) {
     switch (code) {
-        case Code::kOk: return 200;
+        case Code::kOk:
+            return 200;
         case Code::kInvalidArgument:
         case Code::kCorruption:
-        case Code::kUnsupported: return 400;
-        case Code::kNotFound: return 404;
-        case Code::kConflict: return 409;
+        case Code::kUnsupported:
+            return 400;
+        case Code::kNotFound:
+            return 404;
+        case Code::kConflict:
+            return 409;
         // The request was understood and tried: the guest program failed.
-        case Code::kAborted: return 422;
+        case Code::kAborted:
+            return 422;
         case Code::kResourceExhausted:
-        case Code::kUnavailable: return 503;
-        case Code::kTimeout: return 504;
+        case Code::kUnavailable:
+            return 503;
+        case Code::kTimeout:
+            return 504;
         case Code::kIOError:
-        case Code::kInternal: return 500;
+        case Code::kInternal:
+            return 500;
     }
     return 500;
 }

@@ -7,10 +7,10 @@
 #include <memory>
 #include <string>
 
+#include "common/result.h"
 #include "platform/api.h"
 #include "platform/instance_manager.h"
 #include "platform/metrics.h"
-#include "common/result.h"
 
 namespace ember::platform {
 

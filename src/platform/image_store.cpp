@@ -85,7 +85,7 @@ Result<std::vector<uint8_t>> ImageStore::get(const std::string& sha256, uint64_t
     if (static_cast<uint64_t>(st.st_size) > max_size) {
         ::close(fd);
         return Status::resource_exhausted("image " + sha256.substr(0, 12) + " is larger than " +
-                             std::to_string(max_size) + " bytes");
+                                          std::to_string(max_size) + " bytes");
     }
     std::vector<uint8_t> out(static_cast<size_t>(st.st_size));
     size_t done = 0;
@@ -101,7 +101,7 @@ Result<std::vector<uint8_t>> ImageStore::get(const std::string& sha256, uint64_t
     ::close(fd);
     if (sha256_hex(out.data(), out.size()) != sha256)
         return Status::corruption("image " + sha256.substr(0, 12) +
-                             " is damaged: its content does not match its sha256");
+                                  " is damaged: its content does not match its sha256");
     return out;
 }
 

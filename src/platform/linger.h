@@ -26,7 +26,8 @@ inline boost::asio::awaitable<void> linger_close(boost::beast::tcp_stream& strea
     char scratch[16384];
     size_t total = 0;
     while (!ec && total < max_bytes) {
-        total += co_await stream.async_read_some(asio::buffer(scratch), asio::redirect_error(asio::use_awaitable, ec));
+        total += co_await stream.async_read_some(asio::buffer(scratch),
+                                                 asio::redirect_error(asio::use_awaitable, ec));
     }
 }
 

@@ -113,7 +113,7 @@ Result<std::shared_ptr<void>> ServiceController::hold_images(const ServiceSpec& 
         if (!rec) return rec.status();
         if (!rec->has_value() || !images_.exists(img))
             return Status::invalid_argument("image " + img +
-                                         " not found: upload it first (POST /v1/images)");
+                                            " not found: upload it first (POST /v1/images)");
     }
     std::vector<std::multimap<std::string, std::string>::iterator> held;
     for (const std::string& img : imgs) held.push_back(deploying_images_.emplace(img, spec.name));
@@ -183,7 +183,7 @@ Result<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_onl
 }
 
 Result<ServiceRecord> ServiceController::patch(const std::string& name,
-                                                 const nlohmann::json& body) {
+                                               const nlohmann::json& body) {
     auto lock = name_lock(name);
     std::lock_guard g(*lock);
     auto existing = store_.get_service(name);
@@ -242,7 +242,7 @@ Result<bool> ServiceController::remove_image(const std::string& sha256) {
         for (const auto& f : rec.spec.files) used |= f.image == sha256;
         if (used)
             return Status::conflict("image " + sha256 + " is used by service '" + rec.spec.name +
-                                      "'");
+                                    "'");
     }
     auto img = store_.get_image(sha256);
     if (!img) return img.status();

@@ -16,14 +16,15 @@ const char* isolation_name(Isolation i) {
 Status validate_name(const std::string& name) {
     if (name.empty() || name.size() > 63)
         return Status::invalid_argument("invalid service name '" + name.substr(0, 80) +
-                             "': must be 1-63 characters of a-z, 0-9 and '-'");
+                                        "': must be 1-63 characters of a-z, 0-9 and '-'");
     for (char c : name) {
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
             return Status::invalid_argument("invalid service name '" + name +
-                                 "': only a-z, 0-9 and '-' are allowed");
+                                            "': only a-z, 0-9 and '-' are allowed");
     }
     if (name.front() == '-' || name.back() == '-')
-        return Status::invalid_argument("invalid service name '" + name + "': must not start or end with '-'");
+        return Status::invalid_argument("invalid service name '" + name +
+                                        "': must not start or end with '-'");
     return Status::ok();
 }
 
@@ -45,12 +46,14 @@ Result<std::string> normalize_guest_path(const std::string& path) {
         size_t j = path.find('/', i);
         if (j == std::string::npos) j = path.size();
         const std::string comp = path.substr(i, j - i);
-        if (comp == "..") return Status::invalid_argument("guest path '" + path + "' contains '..'");
+        if (comp == "..")
+            return Status::invalid_argument("guest path '" + path + "' contains '..'");
         if (comp == ".") return Status::invalid_argument("guest path '" + path + "' contains '.'");
         if (!comp.empty()) out += "/" + comp;
         i = j + 1;
     }
-    if (out.empty()) return Status::invalid_argument("guest path '" + path + "' is the root directory");
+    if (out.empty())
+        return Status::invalid_argument("guest path '" + path + "' is the root directory");
     return out;
 }
 
@@ -62,8 +65,8 @@ Status read_string(const json& v, const std::string& field, std::string* out,
     if (!v.is_string()) return Status::invalid_argument("field '" + field + "' must be a string");
     const auto& s = v.get_ref<const std::string&>();
     if (s.size() > max)
-        return Status::invalid_argument("field '" + field + "' is longer than " + std::to_string(max) +
-                             " bytes");
+        return Status::invalid_argument("field '" + field + "' is longer than " +
+                                        std::to_string(max) + " bytes");
     if (s.find('\0') != std::string::npos)
         return Status::invalid_argument("field '" + field + "' contains a NUL byte");
     *out = s;
@@ -99,10 +102,11 @@ Status read_uint_into(const json& v, const std::string& field, uint64_t lo, uint
 
 Status read_string_list(const json& v, const std::string& field, size_t max_items,
                         std::vector<std::string>* out) {
-    if (!v.is_array()) return Status::invalid_argument("field '" + field + "' must be an array of strings");
+    if (!v.is_array())
+        return Status::invalid_argument("field '" + field + "' must be an array of strings");
     if (v.size() > max_items)
-        return Status::invalid_argument("field '" + field + "' has more than " + std::to_string(max_items) +
-                             " items");
+        return Status::invalid_argument("field '" + field + "' has more than " +
+                                        std::to_string(max_items) + " items");
     out->clear();
     for (size_t i = 0; i < v.size(); ++i) {
         std::string s;
@@ -116,19 +120,22 @@ Status read_env(const json& v, std::vector<std::string>* out) {
     // Either ["K=V", ...] or {"K": "V", ...}.
     out->clear();
     if (v.is_object()) {
-        if (v.size() > kMaxEnv) return Status::invalid_argument("field 'env' has more than 256 entries");
+        if (v.size() > kMaxEnv)
+            return Status::invalid_argument("field 'env' has more than 256 entries");
         for (auto it = v.begin(); it != v.end(); ++it) {
             std::string val;
             if (auto st = read_string(it.value(), "env." + it.key(), &val); !st) return st;
             out->push_back(it.key() + "=" + val);
         }
     } else if (auto st = read_string_list(v, "env", kMaxEnv, out); !st) {
-        return Status::invalid_argument("field 'env' must be an array of \"K=V\" strings or an object");
+        return Status::invalid_argument(
+            "field 'env' must be an array of \"K=V\" strings or an object");
     }
     for (const auto& e : *out) {
         const auto eq = e.find('=');
         if (eq == std::string::npos || eq == 0)
-            return Status::invalid_argument("field 'env': expected K=V, got '" + e.substr(0, 80) + "'");
+            return Status::invalid_argument("field 'env': expected K=V, got '" + e.substr(0, 80) +
+                                            "'");
     }
     return Status::ok();
 }
@@ -136,12 +143,14 @@ Status read_env(const json& v, std::vector<std::string>* out) {
 Status read_files(const json& v, std::vector<FileEntry>* out) {
     if (!v.is_array())
         return Status::invalid_argument("field 'files' must be an array of {path, image, mode}");
-    if (v.size() > kMaxFiles) return Status::invalid_argument("field 'files' has more than 256 items");
+    if (v.size() > kMaxFiles)
+        return Status::invalid_argument("field 'files' has more than 256 items");
     out->clear();
     std::set<std::string> seen;
     for (size_t i = 0; i < v.size(); ++i) {
         const std::string f = "files[" + std::to_string(i) + "]";
-        if (!v[i].is_object()) return Status::invalid_argument("field '" + f + "' must be an object");
+        if (!v[i].is_object())
+            return Status::invalid_argument("field '" + f + "' must be an object");
         FileEntry e;
         bool have_path = false, have_image = false;
         for (auto it = v[i].begin(); it != v[i].end(); ++it) {
@@ -156,7 +165,7 @@ Status read_files(const json& v, std::vector<FileEntry>* out) {
                 if (auto st = read_string(it.value(), f + ".image", &e.image); !st) return st;
                 if (!is_sha256_hex(e.image))
                     return Status::invalid_argument("field '" + f +
-                                         ".image' must be a sha256 (64 hex digits)");
+                                                    ".image' must be a sha256 (64 hex digits)");
                 have_image = true;
             } else if (it.key() == "mode") {
                 if (auto st = read_uint_into(it.value(), f + ".mode", 0, 07777, &e.mode); !st)
@@ -168,7 +177,8 @@ Status read_files(const json& v, std::vector<FileEntry>* out) {
         if (!have_path) return Status::invalid_argument("field '" + f + ".path' is required");
         if (!have_image) return Status::invalid_argument("field '" + f + ".image' is required");
         if (!seen.insert(e.path).second)
-            return Status::invalid_argument("field '" + f + ".path': '" + e.path + "' is given twice");
+            return Status::invalid_argument("field '" + f + ".path': '" + e.path +
+                                            "' is given twice");
         out->push_back(std::move(e));
     }
     return Status::ok();
@@ -182,8 +192,8 @@ Status read_isolation(const json& v, Isolation* out) {
     else if (s == "request")
         *out = Isolation::kRequest;
     else
-        return Status::invalid_argument("field 'isolation' must be \"instance\" or \"request\", got '" +
-                             s.substr(0, 40) + "'");
+        return Status::invalid_argument(
+            "field 'isolation' must be \"instance\" or \"request\", got '" + s.substr(0, 40) + "'");
     return Status::ok();
 }
 
@@ -244,19 +254,21 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
             std::string n;
             st = read_string(v, "name", &n, 63);
             if (st && !name.empty() && n != name)
-                st = Status::invalid_argument("field 'name' ('" + n + "') does not match the URL ('" + name +
-                                   "')");
+                st = Status::invalid_argument("field 'name' ('" + n +
+                                              "') does not match the URL ('" + name + "')");
             s.name = n;
         } else if (key == "image") {
             st = read_string(v, "image", &s.image);
             if (st && !is_sha256_hex(s.image))
-                st = Status::invalid_argument("field 'image' must be a sha256 (64 lower-case hex digits)");
+                st = Status::invalid_argument(
+                    "field 'image' must be a sha256 (64 lower-case hex digits)");
             have_image = true;
         } else if (key == "program") {
             st = read_string(v, "program", &s.program, 64);
             if (st && (s.program.empty() || s.program == "." || s.program == ".." ||
                        s.program.find('/') != std::string::npos))
-                st = Status::invalid_argument("field 'program' must be a file name (no '/', not '.' or '..')");
+                st = Status::invalid_argument(
+                    "field 'program' must be a file name (no '/', not '.' or '..')");
         } else if (key == "port") {
             st = read_uint_into(v, "port", 1, 65535, &s.port);
         } else if (key == "args") {
@@ -271,7 +283,7 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
                 const auto colon = e.rfind(':');
                 if (st && (colon == std::string::npos || colon == 0 || colon + 1 == e.size()))
                     st = Status::invalid_argument("field 'egress': expected HOST:PORT, got '" +
-                                       e.substr(0, 80) + "'");
+                                                  e.substr(0, 80) + "'");
             }
         } else if (key == "memory_mb") {
             st = read_uint_into(v, "memory_mb", kMinMemoryMb, kMaxMemoryMb, &s.memory_mb);
@@ -284,11 +296,13 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
     }
     if (auto st = validate_name(s.name); !st) return st;
     if (!have_image)
-        return Status::invalid_argument("field 'image' is required (upload the program with POST /v1/images)");
+        return Status::invalid_argument(
+            "field 'image' is required (upload the program with POST /v1/images)");
     if (!have_queue_timeout) s.queue_timeout_ms = std::min(s.queue_timeout_ms, s.timeout_ms);
     for (const auto& f : s.files)
         if (f.path == "/bin/" + s.program)
-            return Status::invalid_argument("field 'files': '" + f.path + "' is where the program goes");
+            return Status::invalid_argument("field 'files': '" + f.path +
+                                            "' is where the program goes");
     if (auto st = validate_spec(s); !st) return st;
     return s;
 }
@@ -315,11 +329,12 @@ Status validate_spec(const ServiceSpec& s) {
     if (auto st = validate_name(s.name); !st) return st;
     if (s.min_instances > s.max_instances)
         return Status::invalid_argument("min_instances (" + std::to_string(s.min_instances) +
-                             ") is larger than max_instances (" + std::to_string(s.max_instances) +
-                             ")");
+                                        ") is larger than max_instances (" +
+                                        std::to_string(s.max_instances) + ")");
     if (s.queue_timeout_ms > s.timeout_ms)
         return Status::invalid_argument("queue_timeout_ms (" + std::to_string(s.queue_timeout_ms) +
-                             ") is larger than timeout_ms (" + std::to_string(s.timeout_ms) + ")");
+                                        ") is larger than timeout_ms (" +
+                                        std::to_string(s.timeout_ms) + ")");
     if (s.isolation == Isolation::kRequest && s.min_instances > 0)
         return Status::invalid_argument(
             "min_instances must be 0 with isolation \"request\" (instances are never reused; "

@@ -51,7 +51,8 @@ Result<ServiceRecord> service_from_row(Stmt& st) {
         return Status::corruption("service '" + name + "': stored spec is not valid JSON");
     auto spec = spec_from_json(j, name);
     if (!spec)
-        return Status::corruption("service '" + name + "': stored spec is invalid: " + spec.message());
+        return Status::corruption("service '" + name +
+                                  "': stored spec is invalid: " + spec.message());
     r.spec = std::move(*spec);
     r.generation = static_cast<uint64_t>(st.int64(2));
     r.created_at = st.int64(3);
@@ -121,12 +122,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
             "COMMIT;";
         if (auto st = s->exec(schema.c_str()); !st) return fail(st);
     } else if (app_id != kApplicationId) {
-        return fail(
-            Status::corruption("not an Ember database (application id " + std::to_string(app_id) + ")"));
+        return fail(Status::corruption("not an Ember database (application id " +
+                                       std::to_string(app_id) + ")"));
     } else if (version > kSchemaVersion) {
         return fail(Status::unsupported("schema version " + std::to_string(version) +
-                                  " is newer than this emberd understands (" +
-                                  std::to_string(kSchemaVersion) + ")"));
+                                        " is newer than this emberd understands (" +
+                                        std::to_string(kSchemaVersion) + ")"));
     }
     return s;
 }

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "platform/service_spec.h"
 #include "common/result.h"
+#include "platform/service_spec.h"
 
 struct sqlite3;
 

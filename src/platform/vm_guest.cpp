@@ -167,9 +167,11 @@ Status check_listens(const snapshot::Snapshot& s, uint16_t port) {
         if (p == port) return Status::ok();
     if (s.vmm().listeners.empty())
         return Status::invalid_argument("the program became idle without listening on port " +
-                             std::to_string(port) + " (a service must accept connections)");
-    return Status::invalid_argument("the program listens on port(s) " + listener_ports(s) + ", not on port " +
-                         std::to_string(port) + " (set the service's port)");
+                                        std::to_string(port) +
+                                        " (a service must accept connections)");
+    return Status::invalid_argument("the program listens on port(s) " + listener_ports(s) +
+                                    ", not on port " + std::to_string(port) +
+                                    " (set the service's port)");
 }
 
 // Keeps the last `cap` bytes of console output, for error messages.
@@ -209,7 +211,8 @@ Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpe
         auto data = images_.get(f.image, opts_.max_image_bytes);
         if (!data) return Status(data.code(), "file " + f.path + ": " + data.message());
         if (auto st = rootfs.add_file(f.path, *data, f.mode); !st)
-            return Status(st.code(), "file " + f.path + ": cannot be placed in the root filesystem");
+            return Status(st.code(),
+                          "file " + f.path + ": cannot be placed in the root filesystem");
     }
     if (auto st = rootfs.finish(std::move(*program), spec.program, "", spec.args, &cfg); !st)
         return st;

@@ -288,7 +288,8 @@ std::string add_archive(Writer& w, std::span<const uint8_t> archive) {
                 g.data = data;
                 g.has_data = true;
                 for (const auto& [p, m] : g.waiting)
-                    if (!w.add_file(p, data, m, e.mtime)) return where + "hard link /" + p + " conflicts";
+                    if (!w.add_file(p, data, m, e.mtime))
+                        return where + "hard link /" + p + " conflicts";
                 g.waiting.clear();
             }
             if (g.has_data)

@@ -59,9 +59,9 @@ class Writer {
 std::string add_host_tree(Writer& w, const std::string& host_dir);
 
 // Validates archive with Reader and re-adds every directory, regular file and
-// symlink in it to w, keeping modification times (device nodes, fifos and sockets are skipped). Hard links
-// become separate copies of the linked data. Returns "" on success, else a
-// one-line message naming the defect and its offset.
+// symlink in it to w, keeping modification times (device nodes, fifos and sockets are skipped).
+// Hard links become separate copies of the linked data. Returns "" on success, else a one-line
+// message naming the defect and its offset.
 std::string add_archive(Writer& w, std::span<const uint8_t> archive);
 
 }  // namespace ember::cpio

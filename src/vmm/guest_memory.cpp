@@ -56,9 +56,9 @@ Result<GuestMemory> GuestMemory::map_file_private(int fd, uint64_t offset, uint6
 Status check_guest_memory_size(uint64_t bytes) {
     if (bytes % EMBER_MEM_ALIGN != 0 || bytes < EMBER_MEM_MIN || bytes > EMBER_MEM_MAX)
         return Status::invalid_argument("guest memory size must be a multiple of " +
-                             std::to_string(EMBER_MEM_ALIGN >> 20) + " MiB between " +
-                             std::to_string(EMBER_MEM_MIN >> 20) + " MiB and " +
-                             std::to_string(EMBER_MEM_MAX >> 30) + " GiB");
+                                        std::to_string(EMBER_MEM_ALIGN >> 20) + " MiB between " +
+                                        std::to_string(EMBER_MEM_MIN >> 20) + " MiB and " +
+                                        std::to_string(EMBER_MEM_MAX >> 30) + " GiB");
     return Status::ok();
 }
 
@@ -79,12 +79,13 @@ Status GuestMemory::page_states(std::vector<PageState>* out) const {
     const uint64_t first = reinterpret_cast<uint64_t>(base_) / EMBER_PAGE_SIZE;
     std::vector<uint64_t> entries(npages);
     const ssize_t want = static_cast<ssize_t>(npages * 8);
-    const bool ok = pread(fd, entries.data(), static_cast<size_t>(want), static_cast<off_t>(first * 8)) == want;
+    const bool ok =
+        pread(fd, entries.data(), static_cast<size_t>(want), static_cast<off_t>(first * 8)) == want;
     ::close(fd);
     if (!ok) return Status::io_error("cannot read /proc/self/pagemap");
     out->resize(npages);
     for (uint64_t i = 0; i < npages; ++i)
-        (*out)[i] = !(entries[i] >> 63 & 1) ? PageState::kAbsent
+        (*out)[i] = !(entries[i] >> 63 & 1)  ? PageState::kAbsent
                     : (entries[i] >> 61 & 1) ? PageState::kFile
                                              : PageState::kCopied;
     return Status::ok();

@@ -28,7 +28,7 @@ constexpr uint64_t round_up_guest_memory_size(uint64_t bytes) {
 }
 
 class GuestMemory {
-public:
+  public:
     GuestMemory() = default;
     ~GuestMemory();
     GuestMemory(const GuestMemory&) = delete;
@@ -49,9 +49,7 @@ public:
     uint8_t* host_base() const { return base_; }
 
     // True when [gpa, gpa+len) lies inside guest RAM (len may be 0).
-    bool contains(uint64_t gpa, uint64_t len) const {
-        return gpa <= size_ && len <= size_ - gpa;
-    }
+    bool contains(uint64_t gpa, uint64_t len) const { return gpa <= size_ && len <= size_ - gpa; }
     // A host view of [gpa, gpa+len), or empty optional when out of range.
     std::optional<std::span<uint8_t>> span(uint64_t gpa, uint64_t len) const {
         if (!contains(gpa, len)) return std::nullopt;
@@ -80,7 +78,7 @@ public:
         return write(gpa, &v, sizeof(T));
     }
 
-private:
+  private:
     uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
     bool owned_ = false;

@@ -21,16 +21,29 @@
 namespace ember {
 namespace {
 
-
 const char* vector_name(uint32_t v) {
-    static const char* const names[] = {
-        "divide error (#DE)", "debug (#DB)", "NMI", "breakpoint (#BP)", "overflow (#OF)",
-        "bound range (#BR)", "invalid opcode (#UD)", "device not available (#NM)",
-        "double fault (#DF)", "coprocessor overrun", "invalid TSS (#TS)",
-        "segment not present (#NP)", "stack fault (#SS)", "general protection (#GP)",
-        "page fault (#PF)", "reserved", "x87 floating point (#MF)", "alignment check (#AC)",
-        "machine check (#MC)", "SIMD floating point (#XM)", "virtualization (#VE)",
-        "control protection (#CP)"};
+    static const char* const names[] = {"divide error (#DE)",
+                                        "debug (#DB)",
+                                        "NMI",
+                                        "breakpoint (#BP)",
+                                        "overflow (#OF)",
+                                        "bound range (#BR)",
+                                        "invalid opcode (#UD)",
+                                        "device not available (#NM)",
+                                        "double fault (#DF)",
+                                        "coprocessor overrun",
+                                        "invalid TSS (#TS)",
+                                        "segment not present (#NP)",
+                                        "stack fault (#SS)",
+                                        "general protection (#GP)",
+                                        "page fault (#PF)",
+                                        "reserved",
+                                        "x87 floating point (#MF)",
+                                        "alignment check (#AC)",
+                                        "machine check (#MC)",
+                                        "SIMD floating point (#XM)",
+                                        "virtualization (#VE)",
+                                        "control protection (#CP)"};
     return v < sizeof names / sizeof names[0] ? names[v] : "unexpected vector";
 }
 
@@ -97,8 +110,12 @@ HypercallAction HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
     HypercallAction out;
     int64_t status = EMBER_OK;
     switch (nr) {
-        case EMBER_HC_EXIT: drain_console(); return do_exit(arg);
-        case EMBER_HC_CONSOLE: drain_console(); break;
+        case EMBER_HC_EXIT:
+            drain_console();
+            return do_exit(arg);
+        case EMBER_HC_CONSOLE:
+            drain_console();
+            break;
         case EMBER_HC_WAIT: {
             drain_console();
             auto a = mem_.read_obj<ember_hc_wait>(arg);
@@ -121,7 +138,9 @@ HypercallAction HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
             status = do_wait(arg, &out);
             break;
         }
-        case EMBER_HC_CLOCK: status = do_clock(); break;
+        case EMBER_HC_CLOCK:
+            status = do_clock();
+            break;
         case EMBER_HC_READY:
             drain_console();
             if (want_ready_) {
@@ -129,10 +148,18 @@ HypercallAction HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
                 return out;
             }
             break;
-        case EMBER_HC_RANDOM: status = do_random(arg); break;
-        case EMBER_HC_CRASH: drain_console(); return do_crash(arg);
-        case EMBER_HC_LOG: status = do_log(arg); break;
-        default: status = EMBER_ENOSYS; break;
+        case EMBER_HC_RANDOM:
+            status = do_random(arg);
+            break;
+        case EMBER_HC_CRASH:
+            drain_console();
+            return do_crash(arg);
+        case EMBER_HC_LOG:
+            status = do_log(arg);
+            break;
+        default:
+            status = EMBER_ENOSYS;
+            break;
     }
     if (status != EMBER_OK) ++stats_.bad_hypercalls;
     set_status(status);
@@ -149,7 +176,8 @@ int64_t HypercallContext::do_clock() {
     const int64_t mono = mono_ns();
     const uint64_t delta = tsc > b->tsc_base ? tsc - b->tsc_base : 0;
     const int64_t guest_mono =
-        b->mono_base_ns + static_cast<int64_t>(static_cast<unsigned __int128>(delta) * 1000000 / b->tsc_khz);
+        b->mono_base_ns +
+        static_cast<int64_t>(static_cast<unsigned __int128>(delta) * 1000000 / b->tsc_khz);
     const int64_t base = std::max(mono, guest_mono);
     mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, tsc_base), tsc);
     mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, mono_base_ns), base);
@@ -256,8 +284,8 @@ void HypercallContext::drain_console() {
 bool drain_console_ring(GuestMemory& mem, const VmConfig& cfg) {
     constexpr uint64_t cap = ring::kConsoleCap;
     const uint8_t* data = mem.host_base() + EMBER_GPA_CONSOLE + EMBER_RING_DATA;
-    volatile const uint64_t* head_p =
-        reinterpret_cast<volatile const uint64_t*>(mem.host_base() + EMBER_GPA_CONSOLE + offsetof(ember_ring, head));
+    volatile const uint64_t* head_p = reinterpret_cast<volatile const uint64_t*>(
+        mem.host_base() + EMBER_GPA_CONSOLE + offsetof(ember_ring, head));
     auto ring = mem.read_obj<ember_ring>(EMBER_GPA_CONSOLE);
     if (!ring) return false;
     uint64_t tail = ring->tail;
@@ -376,9 +404,11 @@ int64_t HypercallContext::do_wait(uint64_t arg, HypercallAction* out) {
         if (deadline && now >= deadline) break;
         int64_t until = deadline;
         if (wall_deadline_ && (until == 0 || wall_deadline_ < until)) until = wall_deadline_;
-        const int extra = (events & EMBER_WAIT_STDIN) && cfg_.stdin_fd >= 0 && !stdin_eof_ ? cfg_.stdin_fd : -1;
+        const int extra =
+            (events & EMBER_WAIT_STDIN) && cfg_.stdin_fd >= 0 && !stdin_eof_ ? cfg_.stdin_fd : -1;
         if (!(events & EMBER_WAIT_NET) && extra < 0) {
-            timespec ts{static_cast<time_t>(until / 1000000000), static_cast<long>(until % 1000000000)};
+            timespec ts{static_cast<time_t>(until / 1000000000),
+                        static_cast<long>(until % 1000000000)};
             clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
         } else {
             net_.wait(until, extra);

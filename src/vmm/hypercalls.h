@@ -4,10 +4,10 @@
 // never a VMM crash.
 #pragma once
 
-#include <cstddef>
 #include <atomic>
-#include <mutex>
+#include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "vmm/guest_memory.h"
@@ -46,11 +46,15 @@ struct HypercallAction {
 };
 
 class HypercallContext {
-public:
+  public:
     // vcpu_fd: for reading CR2 in crash reports.
     HypercallContext(GuestMemory& mem, const VmConfig& cfg, VmStats& stats, int64_t wall_deadline,
                      int vcpu_fd, StreamHost& net)
-        : mem_(mem), cfg_(cfg), stats_(stats), wall_deadline_(wall_deadline), vcpu_fd_(vcpu_fd),
+        : mem_(mem),
+          cfg_(cfg),
+          stats_(stats),
+          wall_deadline_(wall_deadline),
+          vcpu_fd_(vcpu_fd),
           net_(net) {}
 
     // Handles hypercall `nr` with argument GPA `arg`.
@@ -72,7 +76,7 @@ public:
     bool stdin_eof() const { return stdin_eof_; }
     void set_stdin_eof(bool v) { stdin_eof_ = v; }
 
-private:
+  private:
     int64_t do_wait(uint64_t arg, HypercallAction* out);
     int64_t do_random(uint64_t arg);
     int64_t do_log(uint64_t arg);

@@ -19,7 +19,7 @@
 namespace ember {
 
 class IoThread {
-public:
+  public:
     // A doorbell that rings faster than this is served this often.
     static constexpr int64_t kMinIntervalNs = 1'000'000;
 
@@ -32,7 +32,7 @@ public:
     // After remove() returns, fn is not running and will not run again.
     void remove(int64_t id);
 
-private:
+  private:
     struct Handler {
         int fd = -1;
         std::function<void()> fn;

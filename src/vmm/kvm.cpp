@@ -17,9 +17,12 @@ namespace ember {
 
 const char* host_kind_name(HostKind k) {
     switch (k) {
-        case HostKind::kHardware: return "hardware";
-        case HostKind::kPvm: return "pvm";
-        default: return "unknown";
+        case HostKind::kHardware:
+            return "hardware";
+        case HostKind::kPvm:
+            return "pvm";
+        default:
+            return "unknown";
     }
 }
 
@@ -74,8 +77,7 @@ Result<KvmSystem*> KvmSystem::get() {
             const auto& e = s->cpuid_.entries[i];
             if (e.function == x86::kCpuidLeafXsave && e.index == 0)
                 s->xcr0_mask_ = e.eax & (x86::kXcr0X87 | x86::kXcr0Sse | x86::kXcr0Avx |
-                                         x86::kXcr0Opmask | x86::kXcr0ZmmHi256 |
-                                         x86::kXcr0Hi16Zmm);
+                                         x86::kXcr0Opmask | x86::kXcr0ZmmHi256 | x86::kXcr0Hi16Zmm);
         }
         // The MSR list: asked with room for none, KVM says how many (E2BIG).
         KvmMsrListHeader probe{};

@@ -51,12 +51,12 @@ enum class HostKind { kUnknown, kHardware, kPvm };
 const char* host_kind_name(HostKind k);
 
 // PVM paravirtual MSRs (see shared/platform/README.md).
-constexpr uint32_t kMsrPvmCtl = 0x4b564d10;       // bit 0: run guest CPL 0 natively
-constexpr uint32_t kMsrPvmSignature = 0x4b564d11; // reads 0x4d5650 ("PVM")
+constexpr uint32_t kMsrPvmCtl = 0x4b564d10;        // bit 0: run guest CPL 0 natively
+constexpr uint32_t kMsrPvmSignature = 0x4b564d11;  // reads 0x4d5650 ("PVM")
 constexpr uint64_t kPvmSignature = 0x4d5650;
 
 class Fd {
-public:
+  public:
     Fd() = default;
     explicit Fd(int fd) : fd_(fd) {}
     ~Fd();
@@ -65,16 +65,20 @@ public:
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
     int get() const { return fd_; }
-    int release() { int f = fd_; fd_ = -1; return f; }
+    int release() {
+        int f = fd_;
+        fd_ = -1;
+        return f;
+    }
     bool valid() const { return fd_ >= 0; }
 
-private:
+  private:
     int fd_ = -1;
 };
 
 // Process-wide facts about /dev/kvm, computed once.
 class KvmSystem {
-public:
+  public:
     // Opens /dev/kvm on first use; later calls return the same object.
     static Result<KvmSystem*> get();
     int fd() const { return fd_.get(); }
@@ -90,7 +94,7 @@ public:
     // KVM_GET_MSR_INDEX_LIST: the MSRs this KVM keeps per vCPU.
     const std::vector<uint32_t>& msr_index_list() const { return msr_index_list_; }
 
-private:
+  private:
     Fd fd_;
     int api_version_ = 0;
     size_t vcpu_mmap_size_ = 0;
@@ -102,7 +106,7 @@ private:
 };
 
 class Vcpu {
-public:
+  public:
     Vcpu() = default;
     ~Vcpu();
     Vcpu(Vcpu&&) noexcept;
@@ -120,7 +124,7 @@ public:
     // Reads up to kMaxSetMsrs MSRs; false if any is unreadable.
     bool get_msrs(std::vector<std::pair<uint32_t, uint64_t>>* msrs);
 
-private:
+  private:
     Fd fd_;
     kvm_run* run_ = nullptr;
     size_t run_size_ = 0;

@@ -14,7 +14,8 @@ bool put64(GuestMemory& mem, uint64_t gpa, uint64_t v) { return mem.write_obj(gp
 Status build_page_tables(GuestMemory& mem) {
     const uint64_t size = mem.size();
     if (auto s = check_guest_memory_size(size); !s) return s;
-    if (!mem.fill(EMBER_GPA_PML4, 0, EMBER_GPA_PD + EMBER_MAX_PD * EMBER_PAGE_SIZE - EMBER_GPA_PML4))
+    if (!mem.fill(EMBER_GPA_PML4, 0,
+                  EMBER_GPA_PD + EMBER_MAX_PD * EMBER_PAGE_SIZE - EMBER_GPA_PML4))
         return Status::internal("page-table area outside guest memory");
     put64(mem, EMBER_GPA_PML4, EMBER_GPA_PDPT | kPteTable);
     const uint64_t gib = (size + (1ull << 30) - 1) >> 30;
@@ -55,7 +56,8 @@ Status map_syscall_slots(GuestMemory& mem) {
     // EMBER_GPA_SLOTS read-only, the rest stays the identity map of RAM.
     const uint64_t pt = EMBER_GPA_SLOT_PT;
     if (!mem.fill(EMBER_GPA_SITES, 0, EMBER_GPA_TRAMPOLINES - EMBER_GPA_SITES) ||
-        !mem.fill(EMBER_GPA_TRAMPOLINES, x86::kInt3, EMBER_SITES_SIZE - (EMBER_GPA_TRAMPOLINES - EMBER_GPA_SITES)))
+        !mem.fill(EMBER_GPA_TRAMPOLINES, x86::kInt3,
+                  EMBER_SITES_SIZE - (EMBER_GPA_TRAMPOLINES - EMBER_GPA_SITES)))
         return Status::internal("syscall-site area outside guest memory");
     for (uint64_t i = 0; i < 512; ++i) {
         const uint64_t va = EMBER_SLOT_VA_2M + (i << 12);
@@ -112,8 +114,7 @@ Status build_gdt(GuestMemory& mem) {
     // 64-bit TSS descriptor (busy) spanning two slots at 0x40.
     const uint64_t base = kGpaTss, limit = kTss64Size - 1;
     const uint64_t lo = (limit & 0xffff) | ((base & 0xffffff) << 16) |
-                        (system_access(kSysTss64Busy) << 40) |
-                        (((base >> 24) & 0xff) << 56);
+                        (system_access(kSysTss64Busy) << 40) | (((base >> 24) & 0xff) << 56);
     const uint64_t hi = base >> 32;
     if (!put64(mem, EMBER_GPA_GDT + kSelTss, lo) || !put64(mem, EMBER_GPA_GDT + kSelTss + 8, hi))
         return Status::internal("TSS descriptor outside memory");

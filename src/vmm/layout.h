@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include "abi/ember_abi.h"
-#include "vmm/guest_memory.h"
 #include "common/result.h"
+#include "vmm/guest_memory.h"
 
 namespace ember {
 

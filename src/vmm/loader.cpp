@@ -95,8 +95,9 @@ Result<uint64_t> place_rootfs(GuestMemory& mem, std::span<const uint8_t> archive
                               uint64_t min_addr) {
     const uint64_t size = (archive.size() + EMBER_PAGE_SIZE - 1) & ~(EMBER_PAGE_SIZE - 1);
     if (size > mem.size() || mem.size() - size < min_addr)
-        return Status::invalid_argument("root filesystem (" + std::to_string(archive.size() >> 10) +
-                                        " KiB) does not fit in guest memory (give the guest more memory)");
+        return Status::invalid_argument(
+            "root filesystem (" + std::to_string(archive.size() >> 10) +
+            " KiB) does not fit in guest memory (give the guest more memory)");
     const uint64_t gpa = mem.size() - size;
     if (!mem.write(gpa, archive.data(), archive.size()))
         return Status::internal("root filesystem outside guest memory");

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "abi/ember_abi.h"
-#include "vmm/guest_memory.h"
 #include "common/result.h"
+#include "vmm/guest_memory.h"
 
 namespace ember {
 

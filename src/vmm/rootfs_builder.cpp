@@ -6,7 +6,8 @@
 namespace ember {
 
 Status RootfsBuilder::add_archive(std::span<const uint8_t> archive) {
-    if (std::string err = cpio::add_archive(w_, archive); !err.empty()) return Status::corruption(err);
+    if (std::string err = cpio::add_archive(w_, archive); !err.empty())
+        return Status::corruption(err);
     return Status::ok();
 }
 
@@ -17,7 +18,8 @@ Status RootfsBuilder::add_host_tree(const std::string& host_dir) {
 }
 
 Status RootfsBuilder::add_tmp() {
-    if (!w_.add_dir("tmp", 01777)) return Status::invalid_argument("/tmp exists and is not a directory");
+    if (!w_.add_dir("tmp", 01777))
+        return Status::invalid_argument("/tmp exists and is not a directory");
     has_tmp_ = true;
     return Status::ok();
 }
@@ -39,7 +41,7 @@ Status RootfsBuilder::finish(std::vector<uint8_t> program, const std::string& na
     cfg->guest_path = "/bin/" + name;
     if (!w_.add_file(cfg->guest_path, cfg->program, 0755))
         return Status::invalid_argument("cannot place the program at " + cfg->guest_path +
-                             " in the root filesystem");
+                                        " in the root filesystem");
     cfg->rootfs = w_.finish();
     cfg->argv.clear();
     cfg->argv.push_back(argv0.empty() ? cfg->guest_path : argv0);

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "vmm/cpio_writer.h"
 #include "common/result.h"
+#include "vmm/cpio_writer.h"
 #include "vmm/vm_config.h"
 
 namespace ember {

@@ -69,13 +69,14 @@ Result<SandboxLayer> enter_empty_root(const SandboxPolicy& p, bool have_mount_ns
     if (!have_mount_ns) return off(l, "no mount namespace");
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
         return Status::from_errno("sandbox: making mounts private");
-    if (mount("ember-empty", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555") != 0)
+    if (mount("ember-empty", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "size=4k,mode=0555") != 0)
         return Status::from_errno("sandbox: mounting the empty root");
-    if (chdir("/tmp") != 0 || syscall(SYS_pivot_root, ".", ".") != 0 || umount2(".", MNT_DETACH) != 0 ||
-        chdir("/") != 0)
+    if (chdir("/tmp") != 0 || syscall(SYS_pivot_root, ".", ".") != 0 ||
+        umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)
         return Status::from_errno("sandbox: switching to the empty root");
-    if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              nullptr) != 0)
+    if (mount(nullptr, "/", nullptr,
+              MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
         return Status::from_errno("sandbox: making the empty root read-only");
     l.active = true;
     l.detail = "empty read-only root";
@@ -90,7 +91,8 @@ Result<SandboxLayer> set_rlimits(const SandboxPolicy& p) {
     };
     if (!set(RLIMIT_CORE, 0)) return Status::from_errno("sandbox: RLIMIT_CORE");
     if (p.max_open_files) {
-        if (!set(RLIMIT_NOFILE, p.max_open_files)) return Status::from_errno("sandbox: RLIMIT_NOFILE");
+        if (!set(RLIMIT_NOFILE, p.max_open_files))
+            return Status::from_errno("sandbox: RLIMIT_NOFILE");
         l.detail += " nofile=" + std::to_string(p.max_open_files);
     }
     if (p.max_file_size) {
@@ -108,9 +110,11 @@ Result<SandboxLayer> drop_privileges(const SandboxPolicy& p, bool in_userns) {
         if (setgroups(0, nullptr) != 0 || setresgid(p.gid, p.gid, p.gid) != 0 ||
             setresuid(p.uid, p.uid, p.uid) != 0)
             return Status::from_errno("sandbox: dropping to an unprivileged user");
-        if (geteuid() == 0 || getegid() == 0) return Status::internal("sandbox: still root after setresuid");
+        if (geteuid() == 0 || getegid() == 0)
+            return Status::internal("sandbox: still root after setresuid");
         l.active = true;
-        l.detail = "uid=" + std::to_string(p.uid) + " gid=" + std::to_string(p.gid) + " no capabilities";
+        l.detail =
+            "uid=" + std::to_string(p.uid) + " gid=" + std::to_string(p.gid) + " no capabilities";
     } else if (in_userns) {
         // Capabilities inside the user namespace go with the bounding set.
         for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
@@ -120,7 +124,8 @@ Result<SandboxLayer> drop_privileges(const SandboxPolicy& p, bool in_userns) {
         l.detail = geteuid() == 0 ? "asked" : "already unprivileged";
         l.active = geteuid() != 0;
     }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Status::from_errno("sandbox: no_new_privs");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return Status::from_errno("sandbox: no_new_privs");
     l.detail += l.detail.empty() ? "no_new_privs" : ", no_new_privs";
     return l;
 }
@@ -128,24 +133,90 @@ Result<SandboxLayer> drop_privileges(const SandboxPolicy& p, bool in_userns) {
 // The system calls a running VMM makes, by name, each for a reason:
 constexpr const char* kAllowed[] = {
     // I/O on descriptors it already has: console, stdin, KVM, host streams
-    "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "close", "fstat",
-    "newfstatat", "statx", "fcntl", "dup", "dup3", "fsync", "fdatasync", "ftruncate", "fallocate",
+    "read",
+    "write",
+    "readv",
+    "writev",
+    "pread64",
+    "pwrite64",
+    "lseek",
+    "close",
+    "fstat",
+    "newfstatat",
+    "statx",
+    "fcntl",
+    "dup",
+    "dup3",
+    "fsync",
+    "fdatasync",
+    "ftruncate",
+    "fallocate",
     "ioctl",
     // waiting for several descriptors; the I/O thread's doorbells
-    "poll", "ppoll", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "eventfd2", "pipe2",
+    "poll",
+    "ppoll",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_wait",
+    "epoll_pwait",
+    "eventfd2",
+    "pipe2",
     // host streams it was handed or accepts
-    "accept4", "accept", "recvfrom", "sendto", "recvmsg", "sendmsg", "shutdown", "getsockopt",
-    "setsockopt", "getsockname", "getpeername",
+    "accept4",
+    "accept",
+    "recvfrom",
+    "sendto",
+    "recvmsg",
+    "sendmsg",
+    "shutdown",
+    "getsockopt",
+    "setsockopt",
+    "getsockname",
+    "getpeername",
     // memory: guest RAM, snapshot mappings, the allocator
-    "mmap", "munmap", "mprotect", "madvise", "mremap", "brk", "msync", "mincore",
+    "mmap",
+    "munmap",
+    "mprotect",
+    "madvise",
+    "mremap",
+    "brk",
+    "msync",
+    "mincore",
     // threads (clone is narrowed to threads below) and their sync
-    "futex", "set_robust_list", "rseq", "sched_yield", "sched_getaffinity", "exit", "exit_group",
+    "futex",
+    "set_robust_list",
+    "rseq",
+    "sched_yield",
+    "sched_getaffinity",
+    "exit",
+    "exit_group",
     // limits and watchdogs: POSIX timers signal the vCPU thread
-    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "tgkill", "tkill", "getpid",
-    "gettid", "timer_create", "timer_settime", "timer_gettime", "timer_delete", "clock_gettime",
-    "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "restart_syscall",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "sigaltstack",
+    "tgkill",
+    "tkill",
+    "getpid",
+    "gettid",
+    "timer_create",
+    "timer_settime",
+    "timer_gettime",
+    "timer_delete",
+    "clock_gettime",
+    "clock_getres",
+    "clock_nanosleep",
+    "nanosleep",
+    "gettimeofday",
+    "restart_syscall",
     // entropy for new instances; harmless identity queries
-    "getrandom", "getuid", "geteuid", "getgid", "getegid", "getrlimit", "uname",
+    "getrandom",
+    "getuid",
+    "geteuid",
+    "getgid",
+    "getegid",
+    "getrlimit",
+    "uname",
 };
 
 Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
@@ -171,8 +242,9 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
     // back to clone.
     rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
     // prlimit64 only to read a limit (new_limit == NULL).
-    rc = rc ? rc
-            : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
+    rc =
+        rc ? rc
+           : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
     std::vector<int> extra;
     if (p.allow_outbound || p.allow_listen) extra.push_back(SCMP_SYS(socket));
     if (p.allow_outbound) extra.push_back(SCMP_SYS(connect));
@@ -181,9 +253,12 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
         extra.insert(extra.end(), {SCMP_SYS(openat), SCMP_SYS(rename), SCMP_SYS(renameat),
                                    SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(fchmod)});
     for (int nr : extra) rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-    if (rc != 0) return Status::internal(std::string("sandbox: building the seccomp filter: ") + std::strerror(-rc));
+    if (rc != 0)
+        return Status::internal(std::string("sandbox: building the seccomp filter: ") +
+                                std::strerror(-rc));
     if ((rc = seccomp_load(ctx)) != 0)
-        return Status::internal(std::string("sandbox: loading the seccomp filter: ") + std::strerror(-rc));
+        return Status::internal(std::string("sandbox: loading the seccomp filter: ") +
+                                std::strerror(-rc));
     l.active = true;
     l.detail = std::to_string(std::size(kAllowed) + 2 + extra.size()) + " system calls";
     if (p.allow_outbound) l.detail += ", outbound connect";

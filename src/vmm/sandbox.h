@@ -37,13 +37,13 @@ struct SandboxPolicy {
     uint64_t max_open_files = 4096;     // RLIMIT_NOFILE (0: leave as is)
     uint64_t max_file_size = 0;         // RLIMIT_FSIZE in bytes (0: leave as is)
     bool seccomp = true;
-    bool allow_outbound = false;  // seccomp lets socket()/connect() through
-    bool allow_listen = false;    // ... and socket()/bind()/listen() (published ports)
+    bool allow_outbound = false;     // seccomp lets socket()/connect() through
+    bool allow_listen = false;       // ... and socket()/bind()/listen() (published ports)
     bool allow_file_writes = false;  // ... and creating/renaming files (writing a snapshot)
 };
 
 struct SandboxLayer {
-    std::string name;    // "namespaces", "filesystem", "user", "rlimits", "seccomp"
+    std::string name;  // "namespaces", "filesystem", "user", "rlimits", "seccomp"
     bool active = false;
     std::string detail;  // what was done, or why not
 };

@@ -1,12 +1,12 @@
 #include "vmm/snapshot.h"
 
+#include <cpuid.h>
 #include <fcntl.h>
 #include <nmmintrin.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cpuid.h>
 #include <algorithm>
 #include <cstring>
 #include <iterator>
@@ -21,7 +21,7 @@ constexpr uint64_t kPage = EMBER_PAGE_SIZE;
 
 // ---- field-by-field encoding -----------------------------------------------
 class Writer {
-public:
+  public:
     void u8(uint8_t v) { buf_.push_back(v); }
     void u16(uint16_t v) { bytes(&v, 2); }
     void u32(uint32_t v) { bytes(&v, 4); }
@@ -32,13 +32,13 @@ public:
     }
     std::vector<uint8_t>& buf() { return buf_; }
 
-private:
+  private:
     std::vector<uint8_t> buf_;
 };
 
 // Reads with bounds: after any short read, ok() is false and values are 0.
 class Reader {
-public:
+  public:
     Reader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
     bool ok() const { return ok_; }
     size_t left() const { return n_ - off_; }
@@ -51,12 +51,28 @@ public:
         std::memcpy(out, p_ + off_, n);
         off_ += n;
     }
-    uint8_t u8() { uint8_t v; bytes(&v, 1); return v; }
-    uint16_t u16() { uint16_t v; bytes(&v, 2); return v; }
-    uint32_t u32() { uint32_t v; bytes(&v, 4); return v; }
-    uint64_t u64() { uint64_t v; bytes(&v, 8); return v; }
+    uint8_t u8() {
+        uint8_t v;
+        bytes(&v, 1);
+        return v;
+    }
+    uint16_t u16() {
+        uint16_t v;
+        bytes(&v, 2);
+        return v;
+    }
+    uint32_t u32() {
+        uint32_t v;
+        bytes(&v, 4);
+        return v;
+    }
+    uint64_t u64() {
+        uint64_t v;
+        bytes(&v, 8);
+        return v;
+    }
 
-private:
+  private:
     const uint8_t* p_;
     size_t n_, off_ = 0;
     bool ok_ = true;
@@ -121,12 +137,14 @@ kvm_sregs get_sregs(Reader& r) {
 
 void put_features(Writer& w, const CpuFeatures& f) {
     w.u64(f.xcr0);
-    for (uint32_t v : {f.cpuid1_ecx, f.cpuid1_edx, f.cpuid7_ebx, f.cpuid7_ecx, f.cpuid7_edx}) w.u32(v);
+    for (uint32_t v : {f.cpuid1_ecx, f.cpuid1_edx, f.cpuid7_ebx, f.cpuid7_ecx, f.cpuid7_edx})
+        w.u32(v);
 }
 CpuFeatures get_features(Reader& r) {
     CpuFeatures f;
     f.xcr0 = r.u64();
-    for (auto* p : {&f.cpuid1_ecx, &f.cpuid1_edx, &f.cpuid7_ebx, &f.cpuid7_ecx, &f.cpuid7_edx}) *p = r.u32();
+    for (auto* p : {&f.cpuid1_ecx, &f.cpuid1_edx, &f.cpuid7_ebx, &f.cpuid7_ecx, &f.cpuid7_edx})
+        *p = r.u32();
     return f;
 }
 
@@ -136,7 +154,8 @@ void encode_header(Writer& w, const Header& h) {
     w.u32(h.abi_version);
     w.u32(h.arch);
     put_features(w, h.features);
-    for (uint64_t v : {h.tsc_khz, h.mem_size, h.state_offset, h.state_size, h.mem_offset, h.mem_pages})
+    for (uint64_t v :
+         {h.tsc_khz, h.mem_size, h.state_offset, h.state_size, h.mem_offset, h.mem_pages})
         w.u64(v);
     w.u32(h.state_crc);
     w.u32(h.mem_crc);
@@ -231,7 +250,8 @@ CpuFeatures CpuFeatures::of_this_host() {
 std::string CpuFeatures::missing_on(const CpuFeatures& host) const {
     std::string out;
     auto check = [&](const char* what, uint64_t need, uint64_t have) {
-        if (need & ~have) out += std::string(out.empty() ? "" : ", ") + what + " bits " + hex(need & ~have);
+        if (need & ~have)
+            out += std::string(out.empty() ? "" : ", ") + what + " bits " + hex(need & ~have);
     };
     check("XCR0", xcr0, host.xcr0);
     check("CPUID.1:ECX", cpuid1_ecx, host.cpuid1_ecx);
@@ -364,7 +384,8 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
         return Status::corruption(what + "truncated: " + std::to_string(file_size) +
                                   " bytes, shorter than its header");
     std::vector<uint8_t> hb(kHeaderSize);
-    if (!pread_all(snap->fd_, hb.data(), kHeaderSize, 0)) return Status::from_errno(what + "read header");
+    if (!pread_all(snap->fd_, hb.data(), kHeaderSize, 0))
+        return Status::from_errno(what + "read header");
     if (std::memcmp(hb.data(), kMagic, sizeof kMagic) != 0)
         return Status::corruption(what + "not an Ember snapshot (bad magic)");
     Reader r(hb.data() + sizeof kMagic, kHeaderSize - sizeof kMagic);
@@ -382,7 +403,8 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
     h.abi_version = r.u32();
     h.arch = r.u32();
     h.features = get_features(r);
-    for (auto* f : {&h.tsc_khz, &h.mem_size, &h.state_offset, &h.state_size, &h.mem_offset, &h.mem_pages})
+    for (auto* f :
+         {&h.tsc_khz, &h.mem_size, &h.state_offset, &h.state_size, &h.mem_offset, &h.mem_pages})
         *f = r.u64();
     h.state_crc = r.u32();
     h.mem_crc = r.u32();
@@ -399,9 +421,8 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
         return Status::unsupported(what + "needs CPU features this host lacks: " + missing);
     if (!check_guest_memory_size(h.mem_size))
         return Status::corruption(what + "bad guest memory size " + std::to_string(h.mem_size));
-    if (h.state_offset != kHeaderSize || h.state_size > kMaxStateSize ||
-        h.mem_offset % kPage || h.mem_offset < h.state_offset + h.state_size ||
-        h.mem_pages > h.mem_size / kPage)
+    if (h.state_offset != kHeaderSize || h.state_size > kMaxStateSize || h.mem_offset % kPage ||
+        h.mem_offset < h.state_offset + h.state_size || h.mem_pages > h.mem_size / kPage)
         return Status::corruption(what + "section bounds out of range (corrupt header)");
     if (file_size < h.mem_offset + h.mem_size)
         return Status::corruption(what + "truncated: " + std::to_string(file_size) +
@@ -418,8 +439,8 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) 
     v.sregs = get_sregs(s);
     s.bytes(&v.xsave, sizeof v.xsave);
     v.xcr0 = s.u64();
-    for (auto* f : {&v.debugregs.db[0], &v.debugregs.db[1], &v.debugregs.db[2],
-                    &v.debugregs.db[3], &v.debugregs.dr6, &v.debugregs.dr7})
+    for (auto* f : {&v.debugregs.db[0], &v.debugregs.db[1], &v.debugregs.db[2], &v.debugregs.db[3],
+                    &v.debugregs.dr6, &v.debugregs.dr7})
         *f = s.u64();
     // DR6 and DR7 are 32-bit registers; KVM refuses upper bits.
     if ((v.debugregs.dr6 | v.debugregs.dr7) >> 32)

@@ -20,16 +20,16 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/result.h"
 #include "vmm/guest_memory.h"
 #include "vmm/guest_msrs.h"
 #include "vmm/kvm.h"
-#include "common/result.h"
 
 namespace ember::snapshot {
 
@@ -66,9 +66,9 @@ struct VcpuState {
 struct VmmState {
     uint32_t host_kind = 0;
     uint32_t stdin_eof = 0;
-    int64_t guest_mono_ns = 0;  // guest monotonic clock when saved
-    uint32_t ready_call = 0;    // the hypercall the guest was in (WAIT or READY)
-    uint64_t ready_arg = 0;     // its argument GPA
+    int64_t guest_mono_ns = 0;               // guest monotonic clock when saved
+    uint32_t ready_call = 0;                 // the hypercall the guest was in (WAIT or READY)
+    uint64_t ready_arg = 0;                  // its argument GPA
     std::map<uint32_t, uint16_t> listeners;  // guest listener id -> guest port
 };
 
@@ -99,7 +99,7 @@ struct WorkingSet {
 
 // An opened, validated snapshot. Thread-safe to restore from concurrently.
 class Snapshot {
-public:
+  public:
     ~Snapshot();
     // Reads and checks the header (magic, version, architecture, CPU
     // features, checksums, section bounds) with size caps. Every defect is an
@@ -123,7 +123,7 @@ public:
     void record_working_set(WorkingSet ws) const;
     std::shared_ptr<const WorkingSet> working_set() const;
 
-private:
+  private:
     Snapshot() = default;
     mutable std::mutex ws_mu_;
     mutable std::shared_ptr<const WorkingSet> working_set_;

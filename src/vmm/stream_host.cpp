@@ -1,9 +1,6 @@
 // stream_host.cpp - the host side of the guest's sockets (see stream_host.h).
 #include "vmm/stream_host.h"
 
-#include "common/clock.h"
-#include "common/ring.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -16,6 +13,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "common/clock.h"
+#include "common/ring.h"
 
 namespace ember {
 namespace {
@@ -38,7 +38,6 @@ constexpr size_t kMaxBacklog = kBacklogPause + 3 * EMBER_NET_MAX_STREAMS;
 // Guest data not yet written to a peer: the guest's credit bounds it, and
 // the buffer's capacity never grows past it.
 constexpr size_t kMaxOut = EMBER_NET_WINDOW_INIT + EMBER_NET_DATA_MAX;
-
 
 bool parse_port(const std::string& s, uint16_t* out) {
     if (s.empty() || s.size() > 5) return false;
@@ -106,7 +105,8 @@ Result<PortMapping> parse_port_mapping(const std::string& spec) {
     PortMapping m;
     const auto last = spec.rfind(':');
     if (last == std::string::npos)
-        return Status::invalid_argument("-p: expected HOSTPORT:GUESTPORT or ADDR:HOSTPORT:GUESTPORT, got '" + spec + "'");
+        return Status::invalid_argument(
+            "-p: expected HOSTPORT:GUESTPORT or ADDR:HOSTPORT:GUESTPORT, got '" + spec + "'");
     const std::string guest = spec.substr(last + 1), rest = spec.substr(0, last);
     std::string host_port = rest;
     const auto mid = rest.rfind(':');
@@ -138,7 +138,7 @@ Result<EgressRule> parse_egress_rule(const std::string& spec) {
 }
 
 StreamHost::StreamHost(GuestMemory& mem, const NetConfig& cfg,
-                     std::function<void(const std::string&)> log)
+                       std::function<void(const std::string&)> log)
     : mem_(mem), cfg_(cfg), log_(std::move(log)) {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
@@ -212,7 +212,8 @@ Status StreamHost::start() {
         const std::string port = std::to_string(r.port);
         const int rc = getaddrinfo(r.host.c_str(), port.c_str(), &hints, &res);
         if (rc == EAI_AGAIN || rc == EAI_FAIL || rc == EAI_SYSTEM)
-            return Status::unavailable("--allow-egress: cannot resolve " + r.host + ": " + gai_strerror(rc));
+            return Status::unavailable("--allow-egress: cannot resolve " + r.host + ": " +
+                                       gai_strerror(rc));
         if (rc != 0 || !res)
             return Status::invalid_argument("--allow-egress: cannot resolve " + r.host);
         for (addrinfo* ai = res; ai; ai = ai->ai_next) {
@@ -247,7 +248,8 @@ bool StreamHost::rx_pending() const {
     return ring && ring->head != ring->tail;
 }
 
-bool StreamHost::push(uint16_t type, uint32_t stream, uint32_t arg, const void* payload, uint32_t len) {
+bool StreamHost::push(uint16_t type, uint32_t stream, uint32_t arg, const void* payload,
+                      uint32_t len) {
     if (backlog_.empty() && pending_credit_.empty() && push_now(type, stream, arg, payload, len))
         return true;
     if (type == EMBER_NET_DATA) return false;
@@ -283,7 +285,7 @@ void StreamHost::flush_backlog() {
 }
 
 bool StreamHost::push_now(uint16_t type, uint32_t stream, uint32_t arg, const void* payload,
-                         uint32_t len) {
+                          uint32_t len) {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_NET_RX);
     if (!ring || ring->head - ring->tail > kRxCap) return false;
     const uint64_t head = ring->head;
@@ -351,8 +353,12 @@ void StreamHost::handle_tx_record(const ember_net_rec& r, const uint8_t* payload
             if (!listeners_.count(r.stream) && listeners_.size() >= kMaxListeners) break;
             listeners_[r.stream] = static_cast<uint16_t>(r.arg);
             return;
-        case EMBER_NET_UNLISTEN: listeners_.erase(r.stream); return;
-        case EMBER_NET_CONNECT: on_connect(r.stream, payload, r.len); return;
+        case EMBER_NET_UNLISTEN:
+            listeners_.erase(r.stream);
+            return;
+        case EMBER_NET_CONNECT:
+            on_connect(r.stream, payload, r.len);
+            return;
         case EMBER_NET_DATA:
             if (it == streams_.end() || it->second.closed) return;  // raced with a reset
             if (it->second.guest_shut ||
@@ -375,8 +381,11 @@ void StreamHost::handle_tx_record(const ember_net_rec& r, const uint8_t* payload
             it->second.guest_shut = true;
             if (it->second.out.empty() && it->second.fd >= 0) ::shutdown(it->second.fd, SHUT_WR);
             return;
-        case EMBER_NET_CLOSE: close_stream(r.stream); return;
-        default: break;
+        case EMBER_NET_CLOSE:
+            close_stream(r.stream);
+            return;
+        default:
+            break;
     }
     ++stats_.bad_records;
 }
@@ -435,7 +444,8 @@ void StreamHost::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
 
 void StreamHost::append_out(Stream& s, const uint8_t* data, uint32_t len) {
     const size_t need = s.out.size() + len;
-    if (need > s.out.capacity()) s.out.reserve(std::min(std::max(need, 2 * s.out.capacity()), kMaxOut));
+    if (need > s.out.capacity())
+        s.out.reserve(std::min(std::max(need, 2 * s.out.capacity()), kMaxOut));
     s.out.append(reinterpret_cast<const char*>(data), len);
 }
 
@@ -443,7 +453,8 @@ void StreamHost::flush_out(uint32_t id, Stream& s) {
     if (s.fd < 0 || s.connecting) return;
     size_t written = 0;
     while (written < s.out.size()) {
-        const ssize_t n = ::send(s.fd, s.out.data() + written, s.out.size() - written, MSG_NOSIGNAL);
+        const ssize_t n =
+            ::send(s.fd, s.out.data() + written, s.out.size() - written, MSG_NOSIGNAL);
         if (n > 0) {
             written += static_cast<size_t>(n);
             continue;

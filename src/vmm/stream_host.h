@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "abi/ember_abi.h"
-#include "vmm/guest_memory.h"
 #include "common/result.h"
+#include "vmm/guest_memory.h"
 
 namespace ember {
 
@@ -53,7 +53,7 @@ struct NetStats {
 };
 
 class StreamHost {
-public:
+  public:
     StreamHost(GuestMemory& mem, const NetConfig& cfg, std::function<void(const std::string&)> log);
     ~StreamHost();
     StreamHost(const StreamHost&) = delete;
@@ -91,16 +91,16 @@ public:
     size_t open_streams() const { return streams_.size(); }
     const NetStats& stats() const { return stats_; }
 
-private:
+  private:
     struct Stream {
         int fd = -1;
-        bool connecting = false;   // outbound connect in progress
-        bool peer_eof = false;     // the host peer finished sending
-        bool eof_sent = false;     // SHUTDOWN record pushed to the guest
-        bool guest_shut = false;   // the guest finished sending
-        bool closed = false;       // reset pushed to the guest; waiting for its CLOSE
+        bool connecting = false;  // outbound connect in progress
+        bool peer_eof = false;    // the host peer finished sending
+        bool eof_sent = false;    // SHUTDOWN record pushed to the guest
+        bool guest_shut = false;  // the guest finished sending
+        bool closed = false;      // reset pushed to the guest; waiting for its CLOSE
         uint32_t to_guest_credit = EMBER_NET_WINDOW_INIT;
-        std::string out;           // guest data not yet written to the peer
+        std::string out;  // guest data not yet written to the peer
     };
     struct HostListener {
         int fd = -1;

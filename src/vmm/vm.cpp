@@ -145,7 +145,8 @@ void Vm::Impl::kick_if_over_cpu_limit() {
     clockid_t clock;
     timespec ts;
     if (pthread_getcpuclockid(vcpu_thread_, &clock) != 0 || clock_gettime(clock, &ts) != 0) return;
-    const uint64_t vcpu = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+    const uint64_t vcpu =
+        static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
     if (vcpu - cpu_start_ns_ + run_io_cpu_ns() < cfg_.cpu_limit_ns) return;
     shell_.vcpu.run()->immediate_exit = 1;
     pthread_kill(vcpu_thread_, kWatchdogSignal);
@@ -174,7 +175,8 @@ Status Vm::Impl::learn_host() {
     detect_host(*sys_, shell_.vcpu);
     kind_ = sys_->host_kind();
     tsc_khz_ = sys_->tsc_khz();
-    if (tsc_khz_ == 0) return Status::internal("cannot determine the TSC frequency (KVM_GET_TSC_KHZ)");
+    if (tsc_khz_ == 0)
+        return Status::internal("cannot determine the TSC frequency (KVM_GET_TSC_KHZ)");
     return Status::ok();
 }
 

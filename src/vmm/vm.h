@@ -23,11 +23,11 @@ struct RunReport {
 namespace snapshot {
 class Snapshot;
 struct VcpuState;
-}
+}  // namespace snapshot
 
 // One microVM. Created by boot() or restore(), then run() once.
 class Vm {
-public:
+  public:
     ~Vm();
     Vm(const Vm&) = delete;
     Vm& operator=(const Vm&) = delete;
@@ -73,7 +73,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     explicit Vm(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

@@ -116,8 +116,9 @@ Status Vm::Impl::setup_syscall_slots(const LoadedImage& app, uint64_t rootfs_gpa
     if (!cfg_.syscall_patch) return Status::ok();
     if (overlaps_syscall_slots(app.lo, app.hi) ||
         overlaps_syscall_slots(rootfs_gpa, rootfs_gpa + cfg_.rootfs.size())) {
-        cfg_.log("the program or its root filesystem covers the syscall slots' addresses; "
-                 "syscall patching is off");
+        cfg_.log(
+            "the program or its root filesystem covers the syscall slots' addresses; "
+            "syscall patching is off");
         cfg_.syscall_patch = false;
         return Status::ok();
     }
@@ -244,7 +245,8 @@ Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint
     __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
     b.cpu_hwcap = edx;
     b.cpu_hwcap2 = 2;  // HWCAP2_FSGSBASE: CR4.FSGSBASE is set
-    if (!mem_.write_obj(EMBER_GPA_BOOT_INFO, b)) return Status::internal("boot info outside memory");
+    if (!mem_.write_obj(EMBER_GPA_BOOT_INFO, b))
+        return Status::internal("boot info outside memory");
     return Status::ok();
 }
 

@@ -61,7 +61,7 @@ const char* outcome_name(Outcome o);
 struct VmStats {
     uint64_t exits = 0;  // returns from KVM_RUN
     uint64_t hypercalls = 0;
-    uint64_t syscalls = 0;  // counted by the guest kernel
+    uint64_t syscalls = 0;       // counted by the guest kernel
     uint64_t fast_syscalls = 0;  // of those, through a patched site (no trap)
     uint64_t bad_hypercalls = 0;
     double create_us = 0;       // create VM -> ready to run

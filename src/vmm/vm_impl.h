@@ -108,7 +108,7 @@ struct Vm::Impl {
     uint64_t ready_arg_ = 0;
     // Limits of the current run() (0: none).
     std::atomic<int64_t> wall_deadline_{0};  // host CLOCK_MONOTONIC; read by the console sink
-    uint64_t cpu_start_ns_ = 0;  // the vCPU thread's CPU time when run() began
+    uint64_t cpu_start_ns_ = 0;              // the vCPU thread's CPU time when run() began
     // The I/O thread's CPU time for this VM (its doorbell), and its value
     // when run() began: counted against cpu_limit_ns with the vCPU's.
     std::atomic<uint64_t> io_cpu_ns_{0};

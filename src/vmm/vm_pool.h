@@ -9,9 +9,9 @@
 #include <mutex>
 #include <thread>
 
+#include "common/result.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm.h"
-#include "common/result.h"
 
 namespace ember {
 
@@ -22,7 +22,7 @@ struct VmShell {
 };
 
 class VmPool {
-public:
+  public:
     // The process-wide pool (lives until exit).
     static VmPool& instance();
 
@@ -43,7 +43,7 @@ public:
     // Creates one shell now.
     static Result<VmShell> create_shell();
 
-private:
+  private:
     VmPool() = default;
     void refill_loop();
     void reap_loop();

@@ -130,7 +130,8 @@ Status Vm::Impl::read_vcpu_state(const std::vector<uint32_t>& msr_indices, snaps
     v->msrs.clear();
     for (uint32_t idx : msr_indices) v->msrs.push_back({idx, 0});
     if (!shell_.vcpu.get_msrs(&v->msrs)) return Status::internal("KVM_GET_MSRS failed");
-    if (!shell_.vcpu.get_msr(kMsrTsc, &v->tsc)) return Status::internal("cannot read the guest TSC");
+    if (!shell_.vcpu.get_msr(kMsrTsc, &v->tsc))
+        return Status::internal("cannot read the guest TSC");
     return Status::ok();
 }
 
@@ -162,7 +163,8 @@ Status Vm::Impl::check_events_clean() {
 // instance's private copy of the page).
 Status Vm::Impl::refresh_boot_info() {
     auto b = mem_.read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO);
-    if (!b || b->magic != EMBER_BOOT_MAGIC) return Status::corruption("snapshot has no valid boot info");
+    if (!b || b->magic != EMBER_BOOT_MAGIC)
+        return Status::corruption("snapshot has no valid boot info");
     b->tsc_khz = tsc_khz_;
     b->tsc_base = tsc_base_;
     b->mono_base_ns = mono_base_;

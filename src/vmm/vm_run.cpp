@@ -156,7 +156,8 @@ std::optional<RunReport> Vm::Impl::handle_interrupted_run(HypercallContext& hc, 
         return finish(Outcome::kTimeout, 0, "wall-clock limit reached; " + describe_registers());
     }
     // The vCPU thread's time and the I/O thread's for this VM (its doorbell).
-    if (cfg_.cpu_limit_ns && thread_cpu_ns() - cpu_start_ns_ + run_io_cpu_ns() >= cfg_.cpu_limit_ns) {
+    if (cfg_.cpu_limit_ns &&
+        thread_cpu_ns() - cpu_start_ns_ + run_io_cpu_ns() >= cfg_.cpu_limit_ns) {
         hc.drain_console();
         return finish(Outcome::kCpuLimit, 0, "CPU-time limit reached; " + describe_registers());
     }

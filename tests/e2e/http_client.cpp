@@ -94,7 +94,9 @@ bool send_all(int fd, const std::string& data) {
     return true;
 }
 
-std::string read_until_close(int fd, int timeout_ms) { return read_until_contains(fd, "", timeout_ms); }
+std::string read_until_close(int fd, int timeout_ms) {
+    return read_until_contains(fd, "", timeout_ms);
+}
 
 std::string read_until_contains(int fd, const std::string& needle, int timeout_ms) {
     std::string out;

@@ -16,7 +16,7 @@ constexpr int kBadInput = 126;
 constexpr int kUsage = 2;
 
 class BadInputTest : public EmberTest {
-protected:
+  protected:
     std::string hello() const { return example_path("gcc", "hello"); }
 
     // hello (a static ET_EXEC) with `patch` applied to its ELF and program headers.
@@ -86,7 +86,8 @@ std::string elf32_exit0() {
     eh.e_ehsize = sizeof(Elf32_Ehdr);
     eh.e_phentsize = sizeof(Elf32_Phdr);
     eh.e_phnum = 1;
-    const unsigned char code[] = {0xb8, 1, 0, 0, 0, 0x31, 0xdb, 0xcd, 0x80};  // mov $1,%eax; xor %ebx,%ebx; int $0x80
+    const unsigned char code[] = {0xb8, 1,    0,    0,   0,
+                                  0x31, 0xdb, 0xcd, 0x80};  // mov $1,%eax; xor %ebx,%ebx; int $0x80
     Elf32_Phdr ph{};
     ph.p_type = PT_LOAD;
     ph.p_vaddr = ph.p_paddr = base;
@@ -209,20 +210,25 @@ TEST_F(BadInputTest, FileOptionWithoutGuestPath) {
 }
 
 TEST_F(BadInputTest, MemValueIsNotASize) {
-    EXPECT_TRUE(RejectedWithOneLine(run_ember({"run", "--mem", "lots", hello()}), {kUsage, kBadInput}));
-    EXPECT_TRUE(RejectedWithOneLine(run_ember({"run", "--mem", "12X", hello()}), {kUsage, kBadInput}));
+    EXPECT_TRUE(
+        RejectedWithOneLine(run_ember({"run", "--mem", "lots", hello()}), {kUsage, kBadInput}));
+    EXPECT_TRUE(
+        RejectedWithOneLine(run_ember({"run", "--mem", "12X", hello()}), {kUsage, kBadInput}));
     EXPECT_TRUE(RejectedWithOneLine(run_ember({"run", "--mem", "", hello()}), {kUsage, kBadInput}));
 }
 
 TEST_F(BadInputTest, MemValueOutOfRange) {
-    EXPECT_TRUE(RejectedWithOneLine(run_ember({"run", "--mem", "1K", hello()}), {kUsage, kBadInput}));
-    EXPECT_TRUE(RejectedWithOneLine(run_ember({"run", "--mem", "1024G", hello()}), {kUsage, kBadInput}));
+    EXPECT_TRUE(
+        RejectedWithOneLine(run_ember({"run", "--mem", "1K", hello()}), {kUsage, kBadInput}));
+    EXPECT_TRUE(
+        RejectedWithOneLine(run_ember({"run", "--mem", "1024G", hello()}), {kUsage, kBadInput}));
     EXPECT_TRUE(RejectedWithOneLine(
         run_ember({"run", "--mem", "99999999999999999999999G", hello()}), {kUsage, kBadInput}));
 }
 
 TEST_F(BadInputTest, TimeoutValueIsNotADuration) {
-    EXPECT_TRUE(RejectedWithOneLine(run_ember({"run", "--timeout", "soon", hello()}), {kUsage, kBadInput}));
+    EXPECT_TRUE(
+        RejectedWithOneLine(run_ember({"run", "--timeout", "soon", hello()}), {kUsage, kBadInput}));
 }
 
 TEST_F(BadInputTest, UnknownOption) {

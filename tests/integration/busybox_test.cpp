@@ -17,18 +17,20 @@ namespace {
 constexpr int64_t kFixedMtime = 1700000000;  // 2023-11-14, shown as a date by ls -l
 
 class BusyboxTest : public EmberTest {
-protected:
+  protected:
     static void SetUpTestSuite() {
         root_ = new TempDir();
         const TempDir& d = *root_;
         std::string text;
-        for (int i = 0; i < 200; i++) text += "line " + std::to_string(i * 7919 % 1000) + " of the text file\n";
+        for (int i = 0; i < 200; i++)
+            text += "line " + std::to_string(i * 7919 % 1000) + " of the text file\n";
         write_file(d / "data/a.txt", text);
         write_file(d / "data/words.txt", "pear\napple\nfig\nbanana\napple\nCherry\n\nkiwi\n");
         write_file(d / "data/numbers.txt", "10\n9\n100\n-3\n42\n7\n0\n");
         std::string bin;
         uint32_t x = 1;
-        for (int i = 0; i < 10000; i++) bin.push_back(static_cast<char>((x = x * 1664525u + 1013904223u) >> 24));
+        for (int i = 0; i < 10000; i++)
+            bin.push_back(static_cast<char>((x = x * 1664525u + 1013904223u) >> 24));
         write_file(d / "data/b.bin", bin);
         write_file(d / "data/run.sh", "#!/bin/sh\necho hi\n", 0755);
         write_file(d / "data/sub/c.txt", "nested\n", 0600);
@@ -44,16 +46,16 @@ protected:
 
     // Runs `busybox args...` natively (cwd = root fs) and in a microVM over the
     // same root fs, and expects the same status and the same stdout.
-    void ExpectSameAsNative(const std::vector<std::string>& args,
-                            const std::string& rootfs = "") {
+    void ExpectSameAsNative(const std::vector<std::string>& args, const std::string& rootfs = "") {
         std::vector<std::string> native_argv{busybox_path()};
         native_argv.insert(native_argv.end(), args.begin(), args.end());
         auto native = run_native(native_argv, root_->path(), {"TZ=UTC0"});
         ASSERT_TRUE(native.exited) << describe(native);
         ASSERT_FALSE(native.out.empty()) << "a comparison with empty output proves nothing";
 
-        std::vector<std::string> vm{"run", "--env", "TZ=UTC0", "--rootfs",
-                                    rootfs.empty() ? root_->path() : rootfs, busybox_path(), "--"};
+        std::vector<std::string> vm{
+            "run",          "--env", "TZ=UTC0", "--rootfs", rootfs.empty() ? root_->path() : rootfs,
+            busybox_path(), "--"};
         vm.insert(vm.end(), args.begin(), args.end());
         auto r = run_ember(vm);
         ASSERT_TRUE(r.exited) << describe(r);
@@ -77,7 +79,8 @@ TEST_F(BusyboxTest, CatBinaryFileAndNestedFile) {
 }
 
 TEST_F(BusyboxTest, CatAbsolutePath) {
-    auto r = run_ember({"run", "--rootfs", root_->path(), busybox_path(), "--", "cat", "/data/a.txt"});
+    auto r =
+        run_ember({"run", "--rootfs", root_->path(), busybox_path(), "--", "cat", "/data/a.txt"});
     ASSERT_TRUE(r.exited) << describe(r);
     EXPECT_EQ(r.exit_code, 0) << describe(r);
     EXPECT_EQ(r.out, read_file(*root_ / "data/a.txt")) << describe(r);
@@ -87,9 +90,13 @@ TEST_F(BusyboxTest, CatMissingFileFails) {
     ExpectSameAsNative({"cat", "data/a.txt", "data/no-such-file"});
 }
 
-TEST_F(BusyboxTest, Wc) { ExpectSameAsNative({"wc", "data/a.txt", "data/words.txt", "data/b.bin"}); }
+TEST_F(BusyboxTest, Wc) {
+    ExpectSameAsNative({"wc", "data/a.txt", "data/words.txt", "data/b.bin"});
+}
 
-TEST_F(BusyboxTest, WcCountsLinesWordsBytes) { ExpectSameAsNative({"wc", "-l", "-w", "-c", "data/a.txt"}); }
+TEST_F(BusyboxTest, WcCountsLinesWordsBytes) {
+    ExpectSameAsNative({"wc", "-l", "-w", "-c", "data/a.txt"});
+}
 
 TEST_F(BusyboxTest, Sha256sum) {
     ExpectSameAsNative({"sha256sum", "data/a.txt", "data/b.bin", "data/sub/c.txt"});
@@ -110,8 +117,8 @@ TEST_F(BusyboxTest, LsClassifiesEntries) { ExpectSameAsNative({"ls", "-1p", "dat
 
 // ls -l of files only: a directory's size and the "total" line report blocks
 // of the host file system, which the guest's root fs need not imitate.
-const std::vector<std::string> kLsLongArgs{"ls", "-ln", "data/a.txt", "data/b.bin", "data/run.sh",
-                                           "data/sub/c.txt", "data/words.txt"};
+const std::vector<std::string> kLsLongArgs{
+    "ls", "-ln", "data/a.txt", "data/b.bin", "data/run.sh", "data/sub/c.txt", "data/words.txt"};
 
 // Drops the listed columns (0-based, whitespace-separated) of every line.
 std::string drop_columns(const std::string& out, std::set<size_t> drop) {
@@ -153,8 +160,8 @@ TEST_F(BusyboxTest, LsLongOverDirectoryMatchesNativeExceptOwnersAndDates) {
     native_argv.insert(native_argv.end(), kLsLongArgs.begin(), kLsLongArgs.end());
     auto native = run_native(native_argv, root_->path(), {"TZ=UTC0"});
     ASSERT_TRUE(native.exited && native.exit_code == 0) << describe(native);
-    std::vector<std::string> vm{"run", "--env", "TZ=UTC0", "--rootfs", root_->path(),
-                                busybox_path(), "--"};
+    std::vector<std::string> vm{"run",         "--env",        "TZ=UTC0", "--rootfs",
+                                root_->path(), busybox_path(), "--"};
     vm.insert(vm.end(), kLsLongArgs.begin(), kLsLongArgs.end());
     auto r = run_ember(vm);
     ASSERT_TRUE(r.exited) << describe(r);
@@ -162,7 +169,9 @@ TEST_F(BusyboxTest, LsLongOverDirectoryMatchesNativeExceptOwnersAndDates) {
     // mode nlink uid gid size month day year name
     const std::set<size_t> owner_and_date{2, 3, 5, 6, 7};
     EXPECT_EQ(drop_columns(r.out, owner_and_date), drop_columns(native.out, owner_and_date))
-        << "native:\n" << native.out << "\nember:\n" << describe(r);
+        << "native:\n"
+        << native.out << "\nember:\n"
+        << describe(r);
 }
 
 TEST_F(BusyboxTest, RootfsFromCpioArchive) {

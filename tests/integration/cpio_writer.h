@@ -9,7 +9,7 @@
 namespace ember::test {
 
 class CpioWriter {
-public:
+  public:
     void add_file(const std::string& name, const std::string& data, unsigned mode = 0644) {
         add(name, 0100000 | mode, data);
     }
@@ -20,7 +20,7 @@ public:
         return out_;
     }
 
-private:
+  private:
     void add(const std::string& name, unsigned mode, const std::string& data) {
         char hdr[111];
         snprintf(hdr, sizeof hdr, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",

@@ -10,7 +10,7 @@ namespace ember::test {
 namespace {
 
 class ExampleTest : public EmberTest, public ::testing::WithParamInterface<std::string> {
-protected:
+  protected:
     std::string prog(const std::string& name) const { return example_path(GetParam(), name); }
 };
 
@@ -28,7 +28,8 @@ TEST_P(ExampleTest, StatsReportTimingsExitsAndSyscalls) {
     EXPECT_EQ(r.exit_code, 0) << describe(r);
     EXPECT_EQ(r.out, "Hello from Ember!\n") << describe(r);
     auto stats = parse_stats(r.err);
-    for (const char* key : {"create_us", "first_insn_us", "run_us", "total_us", "exits", "syscalls"}) {
+    for (const char* key :
+         {"create_us", "first_insn_us", "run_us", "total_us", "exits", "syscalls"}) {
         ASSERT_TRUE(stats.count(key)) << "missing stats key " << key << "\n" << describe(r);
         EXPECT_GE(stats[key], 0) << key;
     }
@@ -44,15 +45,18 @@ TEST_P(ExampleTest, ArgvAndEnvironmentReachTheProgram) {
                         p, "--", "one", "two words", "", "--not-an-option"});
     ASSERT_TRUE(r.exited) << describe(r);
     EXPECT_EQ(r.exit_code, 0) << describe(r);
-    EXPECT_EQ(r.out, "argc=5\n"
-                     "argv[0]=" + p + "\n"
-                     "argv[1]=one\n"
-                     "argv[2]=two words\n"
-                     "argv[3]=\n"
-                     "argv[4]=--not-an-option\n"
-                     "env[0]=GREETING=hello world\n"
-                     "env[1]=EMPTY=\n"
-                     "env[2]=X=1=2\n")
+    EXPECT_EQ(r.out,
+              "argc=5\n"
+              "argv[0]=" +
+                  p +
+                  "\n"
+                  "argv[1]=one\n"
+                  "argv[2]=two words\n"
+                  "argv[3]=\n"
+                  "argv[4]=--not-an-option\n"
+                  "env[0]=GREETING=hello world\n"
+                  "env[1]=EMPTY=\n"
+                  "env[2]=X=1=2\n")
         << describe(r);
 }
 
@@ -112,10 +116,12 @@ TEST_P(ExampleTest, FilesFromRootfsDirectory) {
     const std::string data = pseudo_random_bytes(5000, 3);
     write_file(dir / "root/etc/motd", "welcome\n");
     write_file(dir / "root/srv/deep/er/blob.bin", data);
-    auto r = run_ember({"run", "--rootfs", dir / "root", prog("files"), "--", "/srv/deep/er/blob.bin"});
+    auto r =
+        run_ember({"run", "--rootfs", dir / "root", prog("files"), "--", "/srv/deep/er/blob.bin"});
     ASSERT_TRUE(r.exited) << describe(r);
     EXPECT_EQ(r.exit_code, 0) << describe(r);
-    EXPECT_EQ(r.out, files_expected_head("/srv/deep/er/blob.bin", data) + kFilesTail) << describe(r);
+    EXPECT_EQ(r.out, files_expected_head("/srv/deep/er/blob.bin", data) + kFilesTail)
+        << describe(r);
 }
 
 TEST_P(ExampleTest, FilesRootfsIsReadOnly) {
@@ -132,8 +138,7 @@ TEST_P(ExampleTest, MemstressTouches32MiB) {
     auto r = run_ember({"run", "--mem", "128M", prog("memstress")});
     ASSERT_TRUE(r.exited) << describe(r);
     EXPECT_EQ(r.exit_code, 0) << describe(r);
-    EXPECT_EQ(r.out,
-              "touched and verified 32 MiB\nfreed\nrealloc growth to 8 MiB ok\nOK\n")
+    EXPECT_EQ(r.out, "touched and verified 32 MiB\nfreed\nrealloc growth to 8 MiB ok\nOK\n")
         << describe(r);
 }
 
@@ -163,7 +168,8 @@ TEST_P(ExampleTest, NullPointerWriteIsReportedAsCrash) {
     EXPECT_EQ(r.out, "nullcrash: writing to 0x7b8\n") << describe(r);
     EXPECT_NE(r.err.find("ember-vm: guest crashed"), std::string::npos) << describe(r);
     EXPECT_TRUE(std::regex_search(r.err, std::regex("0x0*7b8\\b", std::regex::icase)))
-        << "the crash report should name the faulting address 0x7b8\n" << describe(r);
+        << "the crash report should name the faulting address 0x7b8\n"
+        << describe(r);
 }
 
 TEST_P(ExampleTest, NullPointerAtAddressZero) {
@@ -171,7 +177,8 @@ TEST_P(ExampleTest, NullPointerAtAddressZero) {
     ASSERT_TRUE(r.exited) << describe(r);
     EXPECT_EQ(r.exit_code, 139) << describe(r);
     EXPECT_EQ(r.err.rfind("ember-vm: guest crashed", 0), 0u)
-        << "stderr should start with the crash report\n" << describe(r);
+        << "stderr should start with the crash report\n"
+        << describe(r);
 }
 
 TEST_P(ExampleTest, EndlessLoopIsStoppedByTimeout) {
@@ -206,7 +213,8 @@ TEST_P(ExampleTest, TraceSyscallsNamesUnimplementedSyscallsOnce) {
     EXPECT_NE(r.err.find("425"), std::string::npos) << describe(r);
     size_t first = r.err.find("io_uring_setup");
     EXPECT_EQ(r.err.find("io_uring_setup", first + 1), std::string::npos)
-        << "reported more than once\n" << describe(r);
+        << "reported more than once\n"
+        << describe(r);
 }
 
 TEST_P(ExampleTest, HostileHypercallsGetErrorCodes) {
@@ -248,10 +256,8 @@ TEST_P(ExampleTest, HostileFatalHypercallsEndOnlyTheVm) {
         const char* stderr_mentions;
     };
     const Case cases[] = {
-        {"port-outside-range", {125}, "port"},
-        {"port-read", {125}, "port"},
-        {"exit-struct-outside-memory", {125}, "exit"},
-        {"panic-message-garbage", {134}, "panic"},
+        {"port-outside-range", {125}, "port"},         {"port-read", {125}, "port"},
+        {"exit-struct-outside-memory", {125}, "exit"}, {"panic-message-garbage", {134}, "panic"},
         {"crash-unknown-kind", {125, 134}, ""},
     };
     for (const auto& c : cases) {
@@ -262,7 +268,8 @@ TEST_P(ExampleTest, HostileFatalHypercallsEndOnlyTheVm) {
             << describe(r);
         EXPECT_EQ(r.err.rfind("ember-vm: ", 0), 0u) << describe(r);
         EXPECT_NE(r.err.find(c.stderr_mentions), std::string::npos) << describe(r);
-        EXPECT_TRUE(only_printable_lines(r.err)) << "guest bytes must be sanitised\n" << describe(r);
+        EXPECT_TRUE(only_printable_lines(r.err)) << "guest bytes must be sanitised\n"
+                                                 << describe(r);
         EXPECT_EQ(r.out.find("unexpected"), std::string::npos) << describe(r);
     }
 }

@@ -137,9 +137,8 @@ int run_with_stuck_stdout(const std::vector<std::string>& args, double* seconds)
 
 TEST_F(HostResourcesTest, TimeoutHoldsWhileStdoutIsAFullPipe) {
     double s = 0;
-    const int code = run_with_stuck_stdout({"run", "--timeout", "1s", prog("hostile_host"), "--",
-                                            "--in-ember", "print-forever"},
-                                           &s);
+    const int code = run_with_stuck_stdout(
+        {"run", "--timeout", "1s", prog("hostile_host"), "--", "--in-ember", "print-forever"}, &s);
     EXPECT_EQ(code, 124) << "after " << s << " s";
     EXPECT_LT(s, 6.0);
 }

@@ -27,7 +27,8 @@ TEST_F(SandboxCliTest, EveryLayerIsOnForAPlainRunAsRoot) {
 }
 
 TEST_F(SandboxCliTest, PublishedPortsKeepTheHostNetworkButStaySandboxed) {
-    RunResult r = run_ember({"run", "--stats", "--timeout", "300ms", "-p", std::to_string(free_port()) + ":8080",
+    RunResult r = run_ember({"run", "--stats", "--timeout", "300ms", "-p",
+                             std::to_string(free_port()) + ":8080",
                              example_path("gcc", "http_epoll"), "--", "8080"});
     ASSERT_TRUE(r.exited && r.exit_code == 124) << describe(r);
     const std::string line = sandbox_line(r.err);

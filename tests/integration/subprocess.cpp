@@ -122,8 +122,9 @@ RunResult run_process(const RunOptions& opts) {
     }
     r.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     r.maxrss_kb = ru.ru_maxrss;
-    r.cpu_ms = (static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_stime.tv_sec)) * 1e3 +
-               (static_cast<double>(ru.ru_utime.tv_usec) + static_cast<double>(ru.ru_stime.tv_usec)) / 1e3;
+    r.cpu_ms =
+        (static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_stime.tv_sec)) * 1e3 +
+        (static_cast<double>(ru.ru_utime.tv_usec) + static_cast<double>(ru.ru_stime.tv_usec)) / 1e3;
     if (WIFEXITED(status)) {
         r.exited = true;
         r.exit_code = WEXITSTATUS(status);

@@ -24,14 +24,14 @@ struct RunOptions {
 struct RunResult {
     bool started = false;  // false: spawn failed, see error
     std::string error;
-    bool exited = false;   // exited normally; exit_code valid
+    bool exited = false;  // exited normally; exit_code valid
     int exit_code = -1;
-    int term_signal = 0;   // the signal that ended the child, or 0
+    int term_signal = 0;     // the signal that ended the child, or 0
     bool timed_out = false;  // killed by the safety timeout
     std::string out, err;
-    double wall_ms = 0;    // spawn to reap
-    long maxrss_kb = 0;    // ru_maxrss of the child (wait4)
-    double cpu_ms = 0;     // user + system CPU time of the child, all threads (wait4)
+    double wall_ms = 0;  // spawn to reap
+    long maxrss_kb = 0;  // ru_maxrss of the child (wait4)
+    double cpu_ms = 0;   // user + system CPU time of the child, all threads (wait4)
 };
 
 RunResult run_process(const RunOptions& opts);

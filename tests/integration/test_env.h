@@ -41,7 +41,7 @@ std::vector<std::string> split_lines(const std::string& s);
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents by the
 // destructor.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -49,7 +49,7 @@ public:
     const std::string& path() const { return path_; }
     std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
 
-private:
+  private:
     std::string path_;
 };
 
@@ -62,7 +62,7 @@ void set_mtime(const std::string& path, int64_t seconds);
 // Base fixture: skips (loudly) when /dev/kvm is unavailable and fails when
 // ember-vm has not been built.
 class EmberTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override;
 };
 

@@ -49,7 +49,8 @@ TEST_F(ThreadsTest, CxxStdThreadAndAsyncAsNatively) {
 TEST_P(ThreadsTest, SnapshotWithThreeThreadsRestoresEveryThread) {
     TempDir dir;
     const std::string snap = dir / "t.snap";
-    RunResult made = run_ember({"run", "--snapshot-out", snap, example_path(GetParam(), "thread_stdin")});
+    RunResult made =
+        run_ember({"run", "--snapshot-out", snap, example_path(GetParam(), "thread_stdin")});
     ASSERT_TRUE(made.exited && made.exit_code == 0) << describe(made);
     for (const std::string input : {"abc\nxyz\n", "one\n"}) {
         write_file(dir / "in", input);

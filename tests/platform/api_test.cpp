@@ -49,7 +49,7 @@ class FakeFactory : public GuestFactory {
         preparing_ = false;
         if (fail)
             return Status::aborted("the program exited with status 1; its output ends with:\n" +
-                                 output);
+                                   output);
         return std::shared_ptr<const Prepared>(std::make_shared<FakePrepared>());
     }
     Result<std::shared_ptr<const Prepared>> open(const ServiceSpec&, const std::string&) override {

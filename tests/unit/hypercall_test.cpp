@@ -1,8 +1,6 @@
 // The VMM's hypercall handling against a hostile guest: every malformed call
 // gets an error status (or ends that VM), and never touches host memory
 // outside guest RAM.
-#include "vmm/hypercalls.h"
-
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -10,12 +8,13 @@
 #include <vector>
 
 #include "abi/ember_abi.h"
+#include "vmm/hypercalls.h"
 
 namespace ember {
 namespace {
 
 class HypercallTest : public ::testing::Test {
-protected:
+  protected:
     HypercallTest() : buf_(16 << 20, 0), mem_(GuestMemory::wrap(buf_.data(), buf_.size())) {
         cfg_.console = [this](int fd, const char* d, size_t n) { out_[fd].append(d, n); };
         cfg_.log = [this](const std::string& l) { logs_.push_back(l); };
@@ -27,7 +26,8 @@ protected:
     }
     int64_t status() const {
         int64_t s;
-        std::memcpy(&s, buf_.data() + EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, hc_status), 8);
+        std::memcpy(&s, buf_.data() + EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, hc_status),
+                    8);
         return s;
     }
     template <typename T>
@@ -39,7 +39,8 @@ protected:
         uint8_t* ring = buf_.data() + EMBER_GPA_CONSOLE + EMBER_RING_DATA;
         const uint8_t hdr[4] = {static_cast<uint8_t>(len), static_cast<uint8_t>(len >> 8), fd, 0};
         for (int i = 0; i < 4; ++i) ring[(pos + i) % cap] = hdr[i];
-        for (uint16_t i = 0; i < len; ++i) ring[(pos + 4 + i) % cap] = static_cast<uint8_t>(data[i]);
+        for (uint16_t i = 0; i < len; ++i)
+            ring[(pos + 4 + i) % cap] = static_cast<uint8_t>(data[i]);
     }
 
     std::vector<uint8_t> buf_;

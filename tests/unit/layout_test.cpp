@@ -62,7 +62,8 @@ TEST(SyscallSlots, SlotAddressesAliasTheSlotPagesReadOnly) {
     EXPECT_EQ(translate(m.mem, ember_slot_va(0)), static_cast<int64_t>(EMBER_GPA_SLOTS));
     EXPECT_EQ(translate(m.mem, ember_slot_va(EMBER_SITES_MAX - 1)),
               static_cast<int64_t>(EMBER_GPA_SLOTS + 8ull * (EMBER_SITES_MAX - 1)));
-    const auto pte = m.mem.read_obj<uint64_t>(EMBER_GPA_SLOT_PT + ((EMBER_SLOT_VA >> 12) & 511) * 8);
+    const auto pte =
+        m.mem.read_obj<uint64_t>(EMBER_GPA_SLOT_PT + ((EMBER_SLOT_VA >> 12) & 511) * 8);
     ASSERT_TRUE(pte);
     EXPECT_EQ(*pte & kPteWrite, 0u);
     // Beyond the 16 MiB of RAM, nothing else of that 2 MiB is mapped, and
@@ -118,7 +119,8 @@ TEST(PageTables, NothingBeyondGuestMemoryIsMapped) {
 TEST(PageTables, MoreThanOneGigabyteUsesSeveralDirectories) {
     Mem m((1ull << 30) + (4ull << 20));
     ASSERT_TRUE(build_page_tables(m.mem).is_ok());
-    EXPECT_EQ(translate(m.mem, (1ull << 30) + 0x123456), static_cast<int64_t>((1ull << 30) + 0x123456));
+    EXPECT_EQ(translate(m.mem, (1ull << 30) + 0x123456),
+              static_cast<int64_t>((1ull << 30) + 0x123456));
     EXPECT_EQ(translate(m.mem, (1ull << 30) + (4ull << 20)), -1);
 }
 
@@ -144,12 +146,14 @@ TEST(Gdt, HasLinuxSelectorsAndTss) {
     Mem m(16ull << 20);
     ASSERT_TRUE(build_gdt(m.mem).is_ok());
     // A selector's low 3 bits are the RPL and table bit, not part of the index.
-    auto desc = [&](uint16_t sel) { return *m.mem.read_obj<uint64_t>(EMBER_GPA_GDT + (sel & ~7u)); };
-    EXPECT_EQ((desc(EMBER_SEL_USER_CS) >> 45) & 3, 3u);   // DPL 3
-    EXPECT_TRUE((desc(EMBER_SEL_USER_CS) >> 53) & 1);     // L: 64-bit
+    auto desc = [&](uint16_t sel) {
+        return *m.mem.read_obj<uint64_t>(EMBER_GPA_GDT + (sel & ~7u));
+    };
+    EXPECT_EQ((desc(EMBER_SEL_USER_CS) >> 45) & 3, 3u);    // DPL 3
+    EXPECT_TRUE((desc(EMBER_SEL_USER_CS) >> 53) & 1);      // L: 64-bit
     EXPECT_EQ((desc(EMBER_SEL_KERNEL_CS) >> 45) & 3, 0u);  // DPL 0
     EXPECT_EQ((desc(EMBER_SEL_USER_DS) >> 45) & 3, 3u);
-    EXPECT_EQ((desc(kSelTss) >> 40) & 0xf, 0xbu);         // busy 64-bit TSS
+    EXPECT_EQ((desc(kSelTss) >> 40) & 0xf, 0xbu);  // busy 64-bit TSS
 }
 
 TEST(Idt, EveryGateTargetsUserCodeSelector) {

@@ -1,6 +1,8 @@
 // The sandbox holds: each case enters it in a forked child (it cannot be
 // left again) and reports what the child could still do through its exit
 // status. A layer the host does not allow is skipped loudly, never passed.
+#include "vmm/sandbox.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -10,8 +12,6 @@
 #include <cstdio>
 #include <functional>
 #include <thread>
-
-#include "vmm/sandbox.h"
 
 namespace ember {
 namespace {
@@ -46,7 +46,8 @@ int in_child(const SandboxPolicy& policy, const std::vector<std::string>& requir
 TEST(Sandbox, OpeningAHostFileByNameFails) {
     SandboxPolicy p;
     const int rc = in_child(p, {"filesystem"}, [] {
-        return ::open("/etc/passwd", O_RDONLY) < 0 && ::open("/proc/self/maps", O_RDONLY) < 0 ? 0 : 1;
+        return ::open("/etc/passwd", O_RDONLY) < 0 && ::open("/proc/self/maps", O_RDONLY) < 0 ? 0
+                                                                                              : 1;
     });
     SKIP_IF_LAYER_MISSING(rc);
     EXPECT_EQ(rc, 0);
@@ -81,18 +82,21 @@ TEST(Sandbox, ForkingAProcessFailsButThreadsWork) {
 TEST(Sandbox, NewSocketsNeedOutboundPermission) {
     SandboxPolicy p;
     p.private_network = false;
-    const int denied = in_child(p, {"seccomp"}, [] { return socket(AF_INET, SOCK_STREAM, 0) < 0 ? 0 : 1; });
+    const int denied =
+        in_child(p, {"seccomp"}, [] { return socket(AF_INET, SOCK_STREAM, 0) < 0 ? 0 : 1; });
     SKIP_IF_LAYER_MISSING(denied);
     EXPECT_EQ(denied, 0);
     p.allow_outbound = true;
-    const int allowed = in_child(p, {"seccomp"}, [] { return socket(AF_INET, SOCK_STREAM, 0) >= 0 ? 0 : 1; });
+    const int allowed =
+        in_child(p, {"seccomp"}, [] { return socket(AF_INET, SOCK_STREAM, 0) >= 0 ? 0 : 1; });
     EXPECT_EQ(allowed, 0);
 }
 
 TEST(Sandbox, RootBecomesAnUnprivilegedUser) {
     if (geteuid() != 0) GTEST_SKIP() << "needs root";
     SandboxPolicy p;
-    const int rc = in_child(p, {"user"}, [] { return geteuid() == 65534 && getegid() == 65534 ? 0 : 1; });
+    const int rc =
+        in_child(p, {"user"}, [] { return geteuid() == 65534 && getegid() == 65534 ? 0 : 1; });
     SKIP_IF_LAYER_MISSING(rc);
     EXPECT_EQ(rc, 0);
 }

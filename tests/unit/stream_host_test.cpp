@@ -1,5 +1,7 @@
 // The VMM's StreamHost against a scripted guest: records in the rings, real
 // TCP connections on 127.0.0.1.
+#include "vmm/stream_host.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include "abi/ember_abi.h"
-#include "vmm/stream_host.h"
 
 namespace ember {
 namespace {

@@ -26,14 +26,15 @@ namespace ember {
 namespace {
 
 bool have_kvm() { return access("/dev/kvm", R_OK | W_OK) == 0; }
-#define REQUIRE_KVM()                                                                  \
-    do {                                                                               \
+#define REQUIRE_KVM()                                                                          \
+    do {                                                                                       \
         if (!have_kvm()) GTEST_SKIP() << "*** /dev/kvm is not available: VM test skipped ***"; \
     } while (0)
 
 std::vector<uint8_t> read_all(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
-    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
+                                std::istreambuf_iterator<char>());
 }
 
 std::string temp_path(const std::string& name) {
@@ -78,7 +79,8 @@ struct RunOutput {
     std::string out;
 };
 
-RunOutput restore_and_run(std::shared_ptr<const snapshot::Snapshot> snap, const std::string& input) {
+RunOutput restore_and_run(std::shared_ptr<const snapshot::Snapshot> snap,
+                          const std::string& input) {
     RunOutput ro;
     VmConfig cfg;
     cfg.stdin_fd = input_fd(input);
@@ -104,7 +106,7 @@ std::map<std::string, std::string> fields(const std::string& line) {
 }
 
 class SnapshotTest : public ::testing::TestWithParam<const char*> {
-protected:
+  protected:
     void SetUp() override {
         REQUIRE_KVM();
         program_ = std::string(GetParam()) + "/kvstore";
@@ -151,7 +153,8 @@ TEST_P(SnapshotTest, HundredInstancesDoNotSeeEachOthersWrites) {
     // (and 5000 other keys, dirtying many pages), then reads key 42 back.
     for (int i = 0; i < kInstances; ++i) {
         std::string input;
-        for (int k = 0; k < 5000; k += 50) input += "set " + std::to_string(k * 200) + " " + std::to_string(i) + "\n";
+        for (int k = 0; k < 5000; k += 50)
+            input += "set " + std::to_string(k * 200) + " " + std::to_string(i) + "\n";
         input += "set 42 " + std::to_string(1000 + i) + "\nget 42\n";
         VmConfig cfg;
         cfg.stdin_fd = input_fd(input);
@@ -211,7 +214,8 @@ TEST_P(SnapshotTest, ResetVmStartsFromTheSnapshotAgain) {
         RunReport r = (*vm)->run();
         EXPECT_EQ(r.outcome, Outcome::kExited) << r.message;
         EXPECT_EQ(o.substr(0, o.find("random=")),
-                  "42=" + std::to_string(42u * 2654435761u) + "\nserved=2 inits=1\n") << o;
+                  "42=" + std::to_string(42u * 2654435761u) + "\nserved=2 inits=1\n")
+            << o;
         randoms.insert(fields(o.substr(o.find("random="))).at("random"));
     }
     EXPECT_EQ(randoms.size(), 6u) << "every instance needs its own entropy";
@@ -267,7 +271,7 @@ INSTANTIATE_TEST_SUITE_P(Libc, SnapshotTest,
 // ---- damaged snapshot files ------------------------------------------------
 
 class DamagedSnapshotTest : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         if (!have_kvm()) return;
         good_path_ = new std::string(temp_path("good.snap"));
@@ -293,8 +297,9 @@ protected:
     std::string open_edited(const std::function<void(std::vector<uint8_t>&)>& edit) {
         std::vector<uint8_t> bytes = *good_;
         edit(bytes);
-        std::ofstream(path_, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                                     static_cast<std::streamsize>(bytes.size()));
+        std::ofstream(path_, std::ios::binary)
+            .write(reinterpret_cast<const char*>(bytes.data()),
+                   static_cast<std::streamsize>(bytes.size()));
         auto s = snapshot::Snapshot::open(path_);
         return s.is_ok() ? "" : s.message();
     }
@@ -329,7 +334,9 @@ protected:
 std::string* DamagedSnapshotTest::good_path_ = nullptr;
 std::vector<uint8_t>* DamagedSnapshotTest::good_ = nullptr;
 
-TEST_F(DamagedSnapshotTest, IntactCopyOpens) { EXPECT_EQ(open_edited([](auto&) {}), ""); }
+TEST_F(DamagedSnapshotTest, IntactCopyOpens) {
+    EXPECT_EQ(open_edited([](auto&) {}), "");
+}
 
 TEST_F(DamagedSnapshotTest, EmptyFileIsTruncated) {
     EXPECT_NE(open_edited([](auto& b) { b.clear(); }).find("truncated"), std::string::npos);

@@ -7,9 +7,9 @@
 // while the vCPU is stopped in an exit, so plain loads and stores suffice;
 // compiler barriers keep the record bytes before the counter that publishes
 // them, should the VMM ever read the rings while the guest runs.
-#include "net/net.h"
-
 #include "common/ring.h"
+
+#include "net/net.h"
 
 namespace k::net {
 

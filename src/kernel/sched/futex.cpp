@@ -20,15 +20,19 @@ void enqueue(Thread* t, uint64_t uaddr, uint32_t bitset) {
     t->futex_addr = uaddr;
     t->futex_bitset = bitset;
     t->futex_next = nullptr;
-    if (g_tail) g_tail->futex_next = t;
-    else g_head = t;
+    if (g_tail)
+        g_tail->futex_next = t;
+    else
+        g_head = t;
     g_tail = t;
 }
 
 // Removes `t` given its predecessor (nullptr at the head).
 void unlink(Thread* prev, Thread* t) {
-    if (prev) prev->futex_next = t->futex_next;
-    else g_head = t->futex_next;
+    if (prev)
+        prev->futex_next = t->futex_next;
+    else
+        g_head = t->futex_next;
     if (g_tail == t) g_tail = prev;
     t->futex_next = nullptr;
 }
@@ -86,15 +90,19 @@ int64_t requeue(uint64_t uaddr1, uint64_t uaddr2, int32_t nr_wake, int32_t nr_re
         } else {
             // Requeued waiters go behind the ones already on uaddr2.
             t->futex_addr = uaddr2;
-            if (moved_tail) moved_tail->futex_next = t;
-            else moved_head = t;
+            if (moved_tail)
+                moved_tail->futex_next = t;
+            else
+                moved_head = t;
             moved_tail = t;
         }
         t = next;
     }
     if (moved_head) {
-        if (g_tail) g_tail->futex_next = moved_head;
-        else g_head = moved_head;
+        if (g_tail)
+            g_tail->futex_next = moved_head;
+        else
+            g_head = moved_head;
         g_tail = moved_tail;
     }
     return count;
@@ -105,31 +113,49 @@ int64_t requeue(uint64_t uaddr1, uint64_t uaddr2, int32_t nr_wake, int32_t nr_re
 int64_t wake_op_apply(uint64_t uaddr2, uint32_t encoded) {
     const uint32_t op = (encoded >> 28) & 7;
     const uint32_t cmp = (encoded >> 24) & 15;
-    int32_t oparg = static_cast<int32_t>(encoded << 8) >> 20;  // bits 12..23, sign-extended
+    int32_t oparg = static_cast<int32_t>(encoded << 8) >> 20;          // bits 12..23, sign-extended
     const int32_t cmparg = static_cast<int32_t>(encoded << 20) >> 20;  // bits 0..11
-    if (encoded & 0x80000000u) oparg = 1 << (oparg & 31);      // FUTEX_OP_OPARG_SHIFT
+    if (encoded & 0x80000000u) oparg = 1 << (oparg & 31);              // FUTEX_OP_OPARG_SHIFT
     uint32_t old;
     if (get_user(&old, uaddr2) < 0) return -EFAULT;
     uint32_t nv;
     const uint32_t a = static_cast<uint32_t>(oparg);
     switch (op) {
-        case 0: nv = a; break;          // SET
-        case 1: nv = old + a; break;    // ADD
-        case 2: nv = old | a; break;    // OR
-        case 3: nv = old & ~a; break;   // ANDN
-        case 4: nv = old ^ a; break;    // XOR
-        default: return -ENOSYS;
+        case 0:
+            nv = a;
+            break;  // SET
+        case 1:
+            nv = old + a;
+            break;  // ADD
+        case 2:
+            nv = old | a;
+            break;  // OR
+        case 3:
+            nv = old & ~a;
+            break;  // ANDN
+        case 4:
+            nv = old ^ a;
+            break;  // XOR
+        default:
+            return -ENOSYS;
     }
     if (put_user(uaddr2, nv) < 0) return -EFAULT;
     const int32_t o = static_cast<int32_t>(old);
     switch (cmp) {
-        case 0: return o == cmparg;
-        case 1: return o != cmparg;
-        case 2: return o < cmparg;
-        case 3: return o <= cmparg;
-        case 4: return o > cmparg;
-        case 5: return o >= cmparg;
-        default: return -ENOSYS;
+        case 0:
+            return o == cmparg;
+        case 1:
+            return o != cmparg;
+        case 2:
+            return o < cmparg;
+        case 3:
+            return o <= cmparg;
+        case 4:
+            return o > cmparg;
+        case 5:
+            return o >= cmparg;
+        default:
+            return -ENOSYS;
     }
 }
 
@@ -156,9 +182,12 @@ int64_t wait_deadline(uint32_t cmd, uint32_t op, uint64_t utime, uint64_t* deadl
     const int64_t t = ts.tv_sec >= kFar / 1000000000 ? kFar : ts.tv_sec * 1000000000 + ts.tv_nsec;
     const int64_t now = static_cast<int64_t>(monotonic_ns());
     int64_t d;
-    if (cmd == kWait) d = now + t;  // relative, whatever the clock flag
-    else if (op & kClockRealtime) d = now + (t - realtime_ns());
-    else d = t;
+    if (cmd == kWait)
+        d = now + t;  // relative, whatever the clock flag
+    else if (op & kClockRealtime)
+        d = now + (t - realtime_ns());
+    else
+        d = t;
     *deadline = d < 1 ? 1 : static_cast<uint64_t>(d);
     return 0;
 }
@@ -194,7 +223,8 @@ int64_t sys_futex(uint64_t uaddr, uint64_t op64, uint64_t val, uint64_t utime, u
             return requeue(uaddr, uaddr2, static_cast<int32_t>(v), val2, &v3);
         case kWakeOp:
             return futex_wake_op(uaddr, uaddr2, static_cast<int32_t>(v), val2, v3);
-        default: return -ENOSYS;
+        default:
+            return -ENOSYS;
     }
 }
 

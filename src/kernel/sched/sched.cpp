@@ -39,8 +39,10 @@ void make_runnable(Thread* t) {
     t->state = ThreadState::kRunnable;
     t->wait = WaitKind::kNone;
     t->run_next = nullptr;
-    if (c.run_tail) c.run_tail->run_next = t;
-    else c.run_head = t;
+    if (c.run_tail)
+        c.run_tail->run_next = t;
+    else
+        c.run_head = t;
     c.run_tail = t;
 }
 
@@ -138,7 +140,8 @@ void reap() {
         Thread* t = *pp;
         if (t->state == ThreadState::kDead && t != current()) {
             *pp = t->all_next;
-            if (t->kstack_lo) pages_free(t->kstack_lo, (t->kstack_top - t->kstack_lo) / EMBER_PAGE_SIZE);
+            if (t->kstack_lo)
+                pages_free(t->kstack_lo, (t->kstack_top - t->kstack_lo) / EMBER_PAGE_SIZE);
             if (t->xsave) pages_free(reinterpret_cast<uint64_t>(t->xsave), g_xsave_pages);
             if (t != &g_main_thread) kfree(t);
             continue;
@@ -182,7 +185,8 @@ int64_t block_for_others() {
 // sleeps). A single thread waits in the VMM at once, as before threads; a
 // deadline already past is a poll of the host (net_pump) and never yields.
 uint32_t wait_events(uint32_t events, uint64_t deadline_ns) {
-    if (!threaded() || (deadline_ns && deadline_ns <= monotonic_ns())) return hc_wait(events, deadline_ns);
+    if (!threaded() || (deadline_ns && deadline_ns <= monotonic_ns()))
+        return hc_wait(events, deadline_ns);
     Thread* t = current();
     t->state = ThreadState::kBlocked;
     t->wait = WaitKind::kHost;

@@ -42,19 +42,19 @@ enum class WaitKind : uint8_t {
 };
 
 struct Thread {
-    uint64_t ksp;          // saved kernel rsp while switched out
-    uint64_t kstack_top;   // its SyscallFrame sits just below
-    uint64_t kstack_lo;    // pages_alloc'd stack (0 for the boot stack)
-    Thread* all_next;      // every thread, live or dead-not-reaped
-    Thread* run_next;      // run queue link
+    uint64_t ksp;         // saved kernel rsp while switched out
+    uint64_t kstack_top;  // its SyscallFrame sits just below
+    uint64_t kstack_lo;   // pages_alloc'd stack (0 for the boot stack)
+    Thread* all_next;     // every thread, live or dead-not-reaped
+    Thread* run_next;     // run queue link
     int32_t tid;
     ThreadState state;
     WaitKind wait;
     // a blocked thread
-    uint32_t events;       // kHost: EMBER_WAIT_* set
-    uint32_t ready;        // kHost: what the host reported when woken
-    uint64_t deadline;     // monotonic ns, 0 = none
-    uint64_t gen;          // kHost/kOthers: state generation when it blocked
+    uint32_t events;    // kHost: EMBER_WAIT_* set
+    uint32_t ready;     // kHost: what the host reported when woken
+    uint64_t deadline;  // monotonic ns, 0 = none
+    uint64_t gen;       // kHost/kOthers: state generation when it blocked
     bool timed_out;
     bool futex_woken;
     // futex queue (futex.cpp)
@@ -63,16 +63,16 @@ struct Thread {
     Thread* futex_next;
     // saved while switched out
     uint64_t fs_base, gs_base;
-    uint8_t* xsave;        // 64-byte aligned; allocated when a second thread appears
+    uint8_t* xsave;  // 64-byte aligned; allocated when a second thread appears
     // Linux per-thread state
-    uint64_t clear_tid;    // CLONE_CHILD_CLEARTID / set_tid_address
+    uint64_t clear_tid;  // CLONE_CHILD_CLEARTID / set_tid_address
     uint64_t robust_head, robust_len;
-    uint64_t rseq;         // registered struct rseq, 0 = none
+    uint64_t rseq;  // registered struct rseq, 0 = none
     uint32_t rseq_len, rseq_sig;
 };
 
 struct Cpu {
-    uint64_t kstack_top;   // must stay first: entry.S loads it (ember_cpu0)
+    uint64_t kstack_top;  // must stay first: entry.S loads it (ember_cpu0)
     Thread* current;
     Thread* run_head;
     Thread* run_tail;
@@ -89,7 +89,7 @@ bool threaded();
 // A live thread with this tid, or nullptr.
 Thread* thread_by_tid(int64_t tid);
 
-extern Thread* g_threads;       // every thread not yet reaped, the boot thread first
+extern Thread* g_threads;  // every thread not yet reaped, the boot thread first
 extern uint32_t g_live_threads;
 
 // Bumped for every syscall that may change what a kHost/kOthers waiter waits
@@ -107,8 +107,16 @@ int64_t block_for_others();
 // must end the instance instead (thread.cpp).
 [[noreturn]] void exit_current_thread();
 
-inline uint64_t rdfsbase() { uint64_t v; asm volatile("rdfsbase %0" : "=r"(v)); return v; }
-inline uint64_t rdgsbase() { uint64_t v; asm volatile("rdgsbase %0" : "=r"(v)); return v; }
+inline uint64_t rdfsbase() {
+    uint64_t v;
+    asm volatile("rdfsbase %0" : "=r"(v));
+    return v;
+}
+inline uint64_t rdgsbase() {
+    uint64_t v;
+    asm volatile("rdgsbase %0" : "=r"(v));
+    return v;
+}
 inline void wrfsbase(uint64_t v) { asm volatile("wrfsbase %0" : : "r"(v) : "memory"); }
 inline void wrgsbase(uint64_t v) { asm volatile("wrgsbase %0" : : "r"(v) : "memory"); }
 // The kernel never touches vector state (-mgeneral-regs-only), so the

@@ -7,11 +7,10 @@ extern "C" char thread_first_return[];
 namespace k {
 namespace {
 
-constexpr uint64_t kCloneVm = 0x100, kCloneFs = 0x200, kCloneFiles = 0x400,
-                   kCloneSighand = 0x800, kCloneThread = 0x10000, kCloneSysvsem = 0x40000,
-                   kCloneSettls = 0x80000, kCloneParentSettid = 0x100000,
-                   kCloneChildCleartid = 0x200000, kCloneDetached = 0x400000,
-                   kCloneChildSettid = 0x1000000, kCsignal = 0xff;
+constexpr uint64_t kCloneVm = 0x100, kCloneFs = 0x200, kCloneFiles = 0x400, kCloneSighand = 0x800,
+                   kCloneThread = 0x10000, kCloneSysvsem = 0x40000, kCloneSettls = 0x80000,
+                   kCloneParentSettid = 0x100000, kCloneChildCleartid = 0x200000,
+                   kCloneDetached = 0x400000, kCloneChildSettid = 0x1000000, kCsignal = 0xff;
 constexpr uint64_t kThreadFlags = kCloneVm | kCloneFs | kCloneFiles | kCloneSighand | kCloneThread;
 constexpr uint64_t kKstackPages = 16;  // 64 KiB: the deepest syscalls use ~16 KiB
 constexpr uint32_t kMaxThreads = 4096;
@@ -28,9 +27,9 @@ int64_t sys_clone(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, 
                   uint64_t) {
     // Processes (fork, vfork, posix_spawn) are not implemented yet.
     if ((flags & kThreadFlags) != kThreadFlags) return -ENOSYS;
-    constexpr uint64_t kAllowed = kThreadFlags | kCloneSysvsem | kCloneSettls |
-                                  kCloneParentSettid | kCloneChildCleartid | kCloneDetached |
-                                  kCloneChildSettid | kCsignal;
+    constexpr uint64_t kAllowed = kThreadFlags | kCloneSysvsem | kCloneSettls | kCloneParentSettid |
+                                  kCloneChildCleartid | kCloneDetached | kCloneChildSettid |
+                                  kCsignal;
     if (flags & ~kAllowed) return -EINVAL;
     if ((flags & kCloneSettls) && (tls >> 47)) return -EPERM;
     if (g_live_threads >= kMaxThreads) return -EAGAIN;
@@ -189,19 +188,25 @@ int64_t sys_membarrier(uint64_t cmd, uint64_t flags, uint64_t, uint64_t, uint64_
     constexpr uint64_t kFlagCpu = 1;
     if (flags && !(cmd == kPrivExpRseq && flags == kFlagCpu)) return -EINVAL;
     switch (cmd) {
-        case kQuery: return static_cast<int64_t>(kAll);
+        case kQuery:
+            return static_cast<int64_t>(kAll);
         case kGlobal:
-        case kGlobalExp: return 0;
+        case kGlobalExp:
+            return 0;
         case kRegGlobalExp:
         case kRegPrivExp:
         case kRegPrivExpSync:
-        case kRegPrivExpRseq: g_membarrier_registered |= cmd; return 0;
+        case kRegPrivExpRseq:
+            g_membarrier_registered |= cmd;
+            return 0;
         case kPrivExp:
         case kPrivExpSync:
         case kPrivExpRseq:
             return (g_membarrier_registered & (cmd << 1)) ? 0 : -EPERM;
-        case kGetRegistrations: return static_cast<int64_t>(g_membarrier_registered);
-        default: return -EINVAL;
+        case kGetRegistrations:
+            return static_cast<int64_t>(g_membarrier_registered);
+        default:
+            return -EINVAL;
     }
 }
 

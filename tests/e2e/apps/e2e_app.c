@@ -80,7 +80,9 @@ static void respond(struct conn *c, int status, const char *body, size_t len) {
     c->out_off = 0;
 }
 
-static void respond_str(struct conn *c, int status, const char *body) { respond(c, status, body, strlen(body)); }
+static void respond_str(struct conn *c, int status, const char *body) {
+    respond(c, status, body, strlen(body));
+}
 
 /* Writes what it can; returns 1 when the connection is finished. */
 static int flush_out(struct conn *c) {
@@ -106,7 +108,8 @@ static void garble(void) {
     fprintf(stderr, "e2e_app: garbled on stderr %s\n", bad);
 }
 
-static void handle(struct conn *c, const char *method, const char *path, const char *body, size_t body_len) {
+static void handle(struct conn *c, const char *method, const char *path, const char *body,
+                   size_t body_len) {
     printf("e2e_app: %s %s\n", method, path);
     fflush(stdout);
     char buf[4096];
@@ -134,8 +137,10 @@ static void handle(struct conn *c, const char *method, const char *path, const c
         int fd = open(path + 5, O_RDONLY);
         ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
         if (fd >= 0) close(fd);
-        if (n >= 0) respond(c, 200, buf, (size_t)n);
-        else respond_str(c, 404, "cannot read\n");
+        if (n >= 0)
+            respond(c, 200, buf, (size_t)n);
+        else
+            respond_str(c, 404, "cannot read\n");
     } else if (strcmp(path, "/crash") == 0) {
         *(volatile int *)0 = 1;
     } else if (strcmp(path, "/exit") == 0) {
@@ -201,7 +206,8 @@ int main(int argc, char **argv) {
     for (;;) {
         long long next = -1, now = now_ms();
         for (int i = 0; i < MAX_CONNS; i++)
-            if (conns[i] && conns[i]->due_ms > 0 && (next < 0 || conns[i]->due_ms < next)) next = conns[i]->due_ms;
+            if (conns[i] && conns[i]->due_ms > 0 && (next < 0 || conns[i]->due_ms < next))
+                next = conns[i]->due_ms;
         int timeout = next < 0 ? -1 : (int)(next > now ? next - now : 0);
         struct epoll_event evs[64];
         int n = epoll_wait(ep, evs, 64, timeout);
