@@ -46,10 +46,10 @@ void write_trampoline(uint32_t i, const uint8_t* mov, uint32_t mov_len, uint64_t
     uint8_t t[EMBER_TRAMPOLINE_SIZE];
     memset(t, 0xcc, sizeof t);  // int3 padding
     memcpy(t, mov, mov_len);    // [0, 7): the original mov
-    if (mov_len == 5) {
+    if (mov_len == 5) {         // a 2-byte nop after the 5-byte mov
         t[5] = 0x66;
         t[6] = 0x90;
-    }                                                             // 2-byte nop
+    }
     const uint8_t load_rcx[7] = {0x48, 0x8b, 0x0d, 10, 0, 0, 0};  // mov rcx, [rip + 10]
     memcpy(t + 7, load_rcx, 7);  // [7, 14): next insn at 14, data at 24
     const uint64_t tramp = ember_trampoline_gpa(i);
