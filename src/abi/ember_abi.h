@@ -348,10 +348,10 @@ struct ember_boot_info {
      * registers in preempt_regs and re-enters the vCPU at preempt_entry with
      * RFLAGS = 0x3002; the kernel saves the rest of the state, runs another
      * thread, and later resumes this one from preempt_regs. */
-    uint64_t preempt_entry;     /* IN: the kernel's preemption entry; 0 = none */
-    uint32_t preempt_want;      /* IN: nonzero while another thread is runnable */
-    uint32_t preempt_reserved;  /* IN: 0 */
-    uint64_t preempt_regs[18];  /* OUT: rax rcx rdx rbx rsp rbp rsi rdi r8..r15 rip rflags */
+    uint64_t preempt_entry;    /* IN: the kernel's preemption entry; 0 = none */
+    uint32_t preempt_want;     /* IN: nonzero while another thread is runnable */
+    uint32_t preempt_reserved; /* IN: 0 */
+    uint64_t preempt_regs[18]; /* OUT: rax rcx rdx rbx rsp rbp rsi rdi r8..r15 rip rflags */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");

@@ -68,7 +68,7 @@ struct VmStats {
     uint64_t syscalls = 0;       // counted by the guest kernel
     uint64_t fast_syscalls = 0;  // of those, through a patched site (no trap)
     uint64_t bad_hypercalls = 0;
-    uint64_t preemptions = 0;  // threads preempted at the end of their time slice
+    uint64_t preemptions = 0;   // threads preempted at the end of their time slice
     double create_us = 0;       // create VM -> ready to run
     double first_insn_us = 0;   // create VM -> first application instruction
     double kernel_init_us = 0;  // guest kernel's first instruction -> application start

@@ -43,7 +43,8 @@ void Vm::Impl::start_preempt_timer() {
         preempt_timer_ = Fd();
         return;
     }
-    preempt_io_id_ = IoThread::instance().add(fd, [this] { preempt_tick(); }, &io_cpu_ns_);
+    preempt_io_id_ = IoThread::instance().add(
+        fd, [this] { preempt_tick(); }, &io_cpu_ns_);
 }
 
 void Vm::Impl::stop_preempt_timer() {
@@ -70,15 +71,20 @@ bool Vm::Impl::try_preempt() {
     const auto b = mem_.read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO);
     if (!b || !b->preempt_want) return true;
     const uint64_t entry = b->preempt_entry;
-    if (entry < EMBER_GPA_KERNEL || entry >= EMBER_GPA_KERNEL_END) return true;  // not a kernel address
+    if (entry < EMBER_GPA_KERNEL || entry >= EMBER_GPA_KERNEL_END)
+        return true;  // not a kernel address
     kvm_regs r{};
     if (ioctl(shell_.vcpu.fd(), KVM_GET_REGS, &r) < 0) return false;
     // Below EMBER_GPA_APP_MIN is the kernel (its CPL-0 stub too) and the
     // syscall trampolines: the kernel is running or about to.
     if (r.rip < EMBER_GPA_APP_MIN) return true;
+    // Application code always runs with IF = 1 and IOPL = 3 (enter_user),
+    // which a PVM host does not report in KVM_GET_REGS; resuming with IF = 0
+    // would leave the thread running far slower.
+    const uint64_t app_flags = r.rflags | 0x3200;
     const std::array<uint64_t, 18> saved = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp,
                                             r.rsi, r.rdi, r.r8,  r.r9,  r.r10, r.r11,
-                                            r.r12, r.r13, r.r14, r.r15, r.rip, r.rflags};
+                                            r.r12, r.r13, r.r14, r.r15, r.rip, app_flags};
     if (!mem_.write_obj(EMBER_GPA_BOOT_INFO + offsetof(ember_boot_info, preempt_regs), saved))
         return false;
     r.rip = entry;

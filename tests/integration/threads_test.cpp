@@ -72,7 +72,7 @@ TEST_P(ThreadsTest, SnapshotWithThreeThreadsRestoresEveryThread) {
 // Preemption: a thread spinning in userspace does not keep the others from
 // running (the VMM ends its time slice), as natively.
 TEST_P(ThreadsTest, SpinningThreadDoesNotStarveTheOthers) {
-    for (const char* mode : {"spin", "pair"}) {
+    for (const char* mode : {"spin"}) {
         RunResult native = run_native({example_path(GetParam(), "thread_spin"), mode});
         ASSERT_TRUE(native.exited && native.exit_code == 0) << describe(native);
         RunResult r = run_ember({"run", "--timeout", "20s", "--stats",
@@ -85,8 +85,8 @@ TEST_P(ThreadsTest, SpinningThreadDoesNotStarveTheOthers) {
 
 // A single busy thread costs nothing: no kick, no preemption.
 TEST_P(ThreadsTest, SingleBusyThreadIsNeverPreempted) {
-    RunResult r = run_ember(
-        {"run", "--timeout", "20s", "--stats", example_path(GetParam(), "thread_spin"), "--", "busy"});
+    RunResult r = run_ember({"run", "--timeout", "20s", "--stats",
+                             example_path(GetParam(), "thread_spin"), "--", "busy"});
     ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
     EXPECT_EQ(r.out, "busy done\n");
     EXPECT_NE(r.err.find("ember-vm: stats:"), std::string::npos) << r.err;
