@@ -305,6 +305,7 @@ static_assert(sizeof(struct ember_net_addr) == 24, "net address");
 #define EMBER_FLAG_DOORBELL 0x4u
 #define EMBER_FLAG_SYSCALL_PATCH 0x8u
 #define EMBER_BOOT_EXECFN_MAX 256u
+#define EMBER_PREEMPT_SLICE_NS 10000000ull /* default time slice */
 struct ember_boot_info {
     uint64_t magic;       /* OUT: EMBER_BOOT_MAGIC */
     uint32_t abi_version; /* OUT */
@@ -339,6 +340,18 @@ struct ember_boot_info {
     uint64_t tsc_app_start;         /* IN: TSC when the kernel entered the application */
     uint64_t tsc_kernel_start;      /* IN: TSC at the kernel's first instruction */
     uint64_t stat_fast_syscalls;    /* IN: syscalls that came through a patched site */
+    /* Preemption (time slices without guest interrupts). While
+     * preempt_want is nonzero (another thread is runnable), the VMM may,
+     * every EMBER_PREEMPT_SLICE_NS, stop the vCPU; if it was running
+     * application code (RIP >= EMBER_GPA_APP_MIN: never the kernel, its
+     * CPL-0 stub or the trampolines), the VMM stores the interrupted
+     * registers in preempt_regs and re-enters the vCPU at preempt_entry with
+     * RFLAGS = 0x3002; the kernel saves the rest of the state, runs another
+     * thread, and later resumes this one from preempt_regs. */
+    uint64_t preempt_entry;    /* IN: the kernel's preemption entry; 0 = none */
+    uint32_t preempt_want;     /* IN: nonzero while another thread is runnable */
+    uint32_t preempt_reserved; /* IN: 0 */
+    uint64_t preempt_regs[18]; /* OUT: rax rcx rdx rbx rsp rbp rsi rdi r8..r15 rip rflags */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");

@@ -83,6 +83,9 @@ int report(bool stats, const ember::RunReport& r) {
                      static_cast<unsigned long long>(r.stats.hypercalls),
                      static_cast<unsigned long long>(r.stats.syscalls),
                      static_cast<unsigned long long>(r.stats.fast_syscalls));
+        if (r.stats.preemptions > 0)
+            std::fprintf(stderr, " preemptions=%llu",
+                         static_cast<unsigned long long>(r.stats.preemptions));
         if (r.stats.kernel_init_us > 0)
             std::fprintf(stderr, " kernel_init_us=%.1f", r.stats.kernel_init_us);
         if (r.stats.snapshot_us > 0) std::fprintf(stderr, " snapshot_us=%.1f", r.stats.snapshot_us);

@@ -113,6 +113,42 @@ thread_first_return:
     xor eax, eax
     jmp syscall_return
 
+/* Preemption (see the ABI header): the VMM stopped the vCPU in application
+ * code, stored its registers in boot_info.preempt_regs and entered here with
+ * RFLAGS = 0x3002. Never while the kernel runs, so nothing of the kernel's
+ * is live. preempt_dispatch copies the registers to this thread's kernel
+ * stack (18 words: rax rcx rdx rbx rsp rbp rsi rdi r8..r15 rip rflags) and
+ * runs other threads; when this one is resumed, every register is reloaded
+ * from there and nothing is written to the application's stack. */
+    .balign 16
+    .globl preempt_entry
+preempt_entry:
+    mov rsp, [rip + ember_cpu0]
+    sub rsp, 144
+    mov rdi, rsp
+    call preempt_dispatch
+    mov rax, [rsp + 128]
+    mov [rip + preempt_resume_rip], rax
+    push qword ptr [rsp + 136]
+    popfq
+    mov rax, [rsp + 0]
+    mov rcx, [rsp + 8]
+    mov rdx, [rsp + 16]
+    mov rbx, [rsp + 24]
+    mov rbp, [rsp + 40]
+    mov rsi, [rsp + 48]
+    mov rdi, [rsp + 56]
+    mov r8, [rsp + 64]
+    mov r9, [rsp + 72]
+    mov r10, [rsp + 80]
+    mov r11, [rsp + 88]
+    mov r12, [rsp + 96]
+    mov r13, [rsp + 104]
+    mov r14, [rsp + 112]
+    mov r15, [rsp + 120]
+    mov rsp, [rsp + 32]
+    jmp qword ptr [rip + preempt_resume_rip]
+
 /* switch_stacks(uint64_t* save_sp, uint64_t next_sp): saves the kernel
  * callee-saved registers on this stack, stores its rsp, and resumes the
  * thread whose kernel rsp is next_sp (where it called switch_stacks, or at
@@ -245,6 +281,7 @@ sys_user_rip:    .quad 0
 sys_user_rflags: .quad 0
 sys_user_rsp:    .quad 0
 exc_frame:       .quad 0
+preempt_resume_rip: .quad 0     /* one CPU, and the kernel is not preemptible */
 
 /* struct ember_kernel_header: what the VMM installs in RIP, LSTAR and the IDT. */
     .section .ember_header, "a"

@@ -203,6 +203,10 @@ constexpr const char* kAllowed[] = {
     "timer_settime",
     "timer_gettime",
     "timer_delete",
+    // time slices of the guest's threads: a timerfd per running VM, served
+    // by the I/O thread (vm_preempt.cpp)
+    "timerfd_create",
+    "timerfd_settime",
     "clock_gettime",
     "clock_getres",
     "clock_nanosleep",

@@ -42,6 +42,10 @@ struct VmConfig {
     // Restored VMs only: allow reset() to return the VM to the snapshot's
     // state and run it again as a new instance.
     bool reusable = false;
+    // Time slice of the guest's threads while more than one is runnable
+    // (the VMM preempts a thread that has not blocked for this long); 0:
+    // no preemption.
+    uint64_t time_slice_ns = 10'000'000;
 };
 
 // How a VM run ended (RunReport::outcome).
@@ -64,6 +68,7 @@ struct VmStats {
     uint64_t syscalls = 0;       // counted by the guest kernel
     uint64_t fast_syscalls = 0;  // of those, through a patched site (no trap)
     uint64_t bad_hypercalls = 0;
+    uint64_t preemptions = 0;   // threads preempted at the end of their time slice
     double create_us = 0;       // create VM -> ready to run
     double first_insn_us = 0;   // create VM -> first application instruction
     double kernel_init_us = 0;  // guest kernel's first instruction -> application start

@@ -84,6 +84,12 @@ struct Vm::Impl {
     std::string describe_registers();
     RunReport finish(Outcome o, int status, std::string msg);
 
+    // vm_preempt.cpp: time slices for the guest's threads.
+    void start_preempt_timer();
+    void stop_preempt_timer();
+    void preempt_tick();  // the I/O thread
+    bool try_preempt();   // the vCPU thread, after a kick
+
     VmConfig cfg_;
     KvmSystem* sys_ = nullptr;
     VmShell shell_;
@@ -115,6 +121,11 @@ struct Vm::Impl {
     uint64_t io_cpu_start_ = 0;
     uint64_t run_io_cpu_ns() const { return io_cpu_ns_.load() - io_cpu_start_; }
     VmStats stats_;
+    // Time slices (vm_preempt.cpp): a timerfd served by the I/O thread while
+    // run() runs; preempt_kick_ tells the vCPU thread why KVM_RUN returned.
+    Fd preempt_timer_;
+    int64_t preempt_io_id_ = -1;
+    std::atomic<bool> preempt_kick_{false};
 };
 
 // The watchdog signal only interrupts KVM_RUN (or a wait) in the vCPU thread;

@@ -114,6 +114,11 @@ RunReport Vm::Impl::run() {
         std::atomic<bool>& r;
         ~Running() { r = false; }
     } running_guard{running_};
+    start_preempt_timer();
+    struct PreemptTimer {
+        Impl& vm;
+        ~PreemptTimer() { vm.stop_preempt_timer(); }
+    } preempt_guard{*this};
     hc.set_want_ready(!cfg_.snapshot_out.empty() && !restored_);
     if (restored_) resume_ready_call(hc);
     for (;;) {
@@ -161,6 +166,8 @@ std::optional<RunReport> Vm::Impl::handle_interrupted_run(HypercallContext& hc, 
         hc.drain_console();
         return finish(Outcome::kCpuLimit, 0, "CPU-time limit reached; " + describe_registers());
     }
+    if (preempt_kick_.exchange(false) && !try_preempt())
+        return finish(Outcome::kVmError, 0, "preemption: KVM_GET/SET_REGS failed");
     return std::nullopt;
 }
 

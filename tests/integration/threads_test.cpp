@@ -1,7 +1,8 @@
 // Threads in the guest kernel: pthread, C++ std::thread and raw futex
 // programs give the same output and exit status as natively, with either
 // libc, patched syscall sites or not; a program with several threads
-// snapshots at READY and its restores carry every thread.
+// snapshots at READY and its restores carry every thread; a spinning thread
+// is preempted at the end of its time slice.
 #include <string>
 
 #include "test_env.h"
@@ -66,6 +67,30 @@ TEST_P(ThreadsTest, SnapshotWithThreeThreadsRestoresEveryThread) {
         want += "answered " + std::to_string(n) + "\n";
         EXPECT_EQ(r.out, want) << r.err;
     }
+}
+
+// Preemption: a thread spinning in userspace does not keep the others from
+// running (the VMM ends its time slice), as natively.
+TEST_P(ThreadsTest, SpinningThreadDoesNotStarveTheOthers) {
+    for (const char* mode : {"spin"}) {
+        RunResult native = run_native({example_path(GetParam(), "thread_spin"), mode});
+        ASSERT_TRUE(native.exited && native.exit_code == 0) << describe(native);
+        RunResult r = run_ember({"run", "--timeout", "20s", "--stats",
+                                 example_path(GetParam(), "thread_spin"), "--", mode});
+        EXPECT_TRUE(r.exited && r.exit_code == 0) << mode << " " << describe(r);
+        EXPECT_EQ(r.out, native.out) << r.err;
+        EXPECT_NE(r.err.find(" preemptions="), std::string::npos) << r.err;
+    }
+}
+
+// A single busy thread costs nothing: no kick, no preemption.
+TEST_P(ThreadsTest, SingleBusyThreadIsNeverPreempted) {
+    RunResult r = run_ember({"run", "--timeout", "20s", "--stats",
+                             example_path(GetParam(), "thread_spin"), "--", "busy"});
+    ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    EXPECT_EQ(r.out, "busy done\n");
+    EXPECT_NE(r.err.find("ember-vm: stats:"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("preemptions="), std::string::npos) << r.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Libc, ThreadsTest, ::testing::Values("gcc", "musl"));

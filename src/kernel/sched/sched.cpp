@@ -36,6 +36,7 @@ Thread* thread_by_tid(int64_t tid) {
 
 void make_runnable(Thread* t) {
     Cpu& c = this_cpu();
+    boot()->preempt_want = 1;  // the VMM may now preempt the running thread
     t->state = ThreadState::kRunnable;
     t->wait = WaitKind::kNone;
     t->run_next = nullptr;
@@ -54,6 +55,9 @@ Thread* run_pop() {
     if (!t) return nullptr;
     c.run_head = t->run_next;
     if (!c.run_head) c.run_tail = nullptr;
+    // A single runnable thread is never preempted (it would cost an exit
+    // per time slice for nothing).
+    boot()->preempt_want = c.run_head != nullptr;
     t->run_next = nullptr;
     return t;
 }
@@ -168,6 +172,17 @@ void schedule() {
         prev->state = ThreadState::kRunning;
         return;
     }
+}
+
+// The VMM stopped the running thread in application code at the end of its
+// time slice (entry.S, preempt_entry): save its registers on its kernel
+// stack and let the others run; it resumes where it was stopped.
+extern "C" void preempt_dispatch(uint64_t* regs) {
+    const ember_boot_info* b = boot();
+    for (int i = 0; i < 18; ++i) regs[i] = b->preempt_regs[i];
+    if (!this_cpu().run_head) return;
+    make_runnable(current());
+    schedule();
 }
 
 int64_t block_for_others() {

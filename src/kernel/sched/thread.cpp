@@ -1,8 +1,9 @@
-// thread.cpp - thread syscalls: clone (threads only), exit vs exit_group,
+// thread.cpp - thread syscalls: clone and clone3 (threads only), exit vs exit_group,
 // tids, CHILD_CLEARTID, robust lists, yield, affinity, getcpu, membarrier.
 #include "sched/sched.h"
 
 extern "C" char thread_first_return[];
+extern "C" char preempt_entry[];
 
 namespace k {
 namespace {
@@ -23,14 +24,8 @@ uint64_t xsave_area_size() {
     return b;  // bytes for the components enabled in XCR0
 }
 
-int64_t sys_clone(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls,
-                  uint64_t) {
-    // Processes (fork, vfork, posix_spawn) are not implemented yet.
-    if ((flags & kThreadFlags) != kThreadFlags) return -ENOSYS;
-    constexpr uint64_t kAllowed = kThreadFlags | kCloneSysvsem | kCloneSettls | kCloneParentSettid |
-                                  kCloneChildCleartid | kCloneDetached | kCloneChildSettid |
-                                  kCsignal;
-    if (flags & ~kAllowed) return -EINVAL;
+// A new thread for clone and clone3 (flags already checked).
+int64_t new_thread(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls) {
     if ((flags & kCloneSettls) && (tls >> 47)) return -EPERM;
     if (g_live_threads >= kMaxThreads) return -EAGAIN;
     Thread* parent = current();
@@ -75,6 +70,62 @@ int64_t sys_clone(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, 
     g_live_threads++;
     make_runnable(t);  // the parent keeps running, as on Linux
     return tid;
+}
+
+int64_t sys_clone(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls,
+                  uint64_t) {
+    // Processes (fork, vfork, posix_spawn) are not implemented yet.
+    if ((flags & kThreadFlags) != kThreadFlags) return -ENOSYS;
+    constexpr uint64_t kAllowed = kThreadFlags | kCloneSysvsem | kCloneSettls | kCloneParentSettid |
+                                  kCloneChildCleartid | kCloneDetached | kCloneChildSettid |
+                                  kCsignal;
+    if (flags & ~kAllowed) return -EINVAL;
+    return new_thread(flags, newsp, ptid, ctid, tls);
+}
+
+// struct clone_args of the Linux ABI (CLONE_ARGS_SIZE_VER2).
+struct CloneArgs {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+constexpr uint64_t kCloneArgsVer0 = 64;
+
+// clone3: the same threads as clone, with Linux's checks of the struct
+// (copy_struct_from_user: a larger struct must be zero beyond ours) and of
+// its fields, in Linux's order.
+int64_t sys_clone3(uint64_t uargs, uint64_t size, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (size > EMBER_PAGE_SIZE) return -E2BIG;
+    if (size < kCloneArgsVer0) return -EINVAL;
+    CloneArgs a{};
+    const uint64_t n = size < sizeof a ? size : sizeof a;
+    if (copy_from_user(&a, uargs, n) < 0) return -EFAULT;
+    for (uint64_t off = sizeof a; off < size; off += 8) {
+        uint64_t tail = 0;
+        const uint64_t len = size - off < 8 ? size - off : 8;
+        if (copy_from_user(&tail, uargs + off, len) < 0) return -EFAULT;
+        if (tail) return -E2BIG;
+    }
+    constexpr uint64_t kSetTidMax = 32, kCloneClearSighand = 0x100000000ull,
+                       kCloneIntoCgroup = 0x200000000ull, kCloneParent = 0x8000,
+                       kCloneNewtime = 0x80;
+    if (a.set_tid_size > kSetTidMax || (!a.set_tid && a.set_tid_size) ||
+        (a.set_tid && !a.set_tid_size))
+        return -EINVAL;
+    if ((a.exit_signal & ~kCsignal) || a.exit_signal > 64) return -EINVAL;
+    if ((a.flags & kCloneIntoCgroup) && (a.cgroup > 0x7fffffff || size < sizeof a)) return -EINVAL;
+    if (a.flags & ~(0xffffffffull | kCloneClearSighand | kCloneIntoCgroup)) return -EINVAL;
+    if (a.flags & (kCloneDetached | (kCsignal & ~kCloneNewtime))) return -EINVAL;
+    if ((a.flags & kCloneSighand) && (a.flags & kCloneClearSighand)) return -EINVAL;
+    if ((a.flags & (kCloneThread | kCloneParent)) && a.exit_signal) return -EINVAL;
+    if (a.stack ? !a.stack_size : a.stack_size) return -EINVAL;
+    // Processes (fork, vfork, posix_spawn) are not implemented yet.
+    if ((a.flags & kThreadFlags) != kThreadFlags) return -ENOSYS;
+    constexpr uint64_t kAllowed = kThreadFlags | kCloneSysvsem | kCloneSettls | kCloneParentSettid |
+                                  kCloneChildCleartid | kCloneChildSettid;
+    if (a.flags & ~kAllowed) return -EINVAL;
+    if (a.set_tid) return -EINVAL;  // no pid namespaces: only the caller's own tid could match
+    return new_thread(a.flags, a.stack ? a.stack + a.stack_size : 0, a.parent_tid, a.child_tid,
+                      a.tls);
 }
 
 // struct robust_list_head of the Linux ABI.
@@ -213,7 +264,9 @@ int64_t sys_membarrier(uint64_t cmd, uint64_t flags, uint64_t, uint64_t, uint64_
 }  // namespace
 
 void register_thread_syscalls() {
+    boot()->preempt_entry = reinterpret_cast<uint64_t>(preempt_entry);
     syscall_register(nr::clone, "clone", sys_clone);
+    syscall_register(nr::clone3, "clone3", sys_clone3);
     syscall_register(nr::exit, "exit", sys_exit);
     syscall_register(nr::gettid, "gettid", sys_gettid);
     syscall_register(nr::set_tid_address, "set_tid_address", sys_set_tid_address);
