@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 
 #include "ember_commands.h"
 
@@ -118,6 +119,13 @@ int main(int argc, char** argv) {
     } catch (const Failure& f) {
         if (!f.message.empty()) std::fprintf(stderr, "ember: %s\n", f.message.c_str());
         return f.code;
+    } catch (const nlohmann::json::exception& e) {
+        // A safety net: the commands check what they read from the API.
+        std::fprintf(stderr, "ember: unexpected answer from the API: %s\n", e.what());
+        return kExitError;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ember: %s\n", e.what());
+        return kExitError;
     }
     return kExitUsage;
 }

@@ -109,7 +109,8 @@ HttpResult request(const Endpoint& ep, const std::string& method_name, const std
 
 std::string api_error(const HttpResult& r) {
     auto j = json::parse(r.body, nullptr, false);
-    if (!j.is_discarded() && j.contains("error") && j["error"].contains("message"))
+    if (!j.is_discarded() && j.contains("error") && j["error"].contains("message") &&
+        j["error"]["message"].is_string())
         return j["error"]["message"].get<std::string>();
     return "HTTP " + std::to_string(r.status);
 }
@@ -138,6 +139,7 @@ json Client::call(const std::string& method, const std::string& target, const st
     if (r.body.empty()) return json::object();
     auto j = json::parse(r.body, nullptr, false);
     if (j.is_discarded()) throw_failure("the API answered with something that is not JSON");
+    if (!j.is_object()) throw_failure("the API answered with JSON that is not an object");
     return j;
 }
 

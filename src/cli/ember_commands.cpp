@@ -50,6 +50,45 @@ std::string str(const json& j, const char* key) {
     return v.dump();
 }
 
+// Typed fields of an API answer: an unexpected type or a missing field is a
+// clear error, not an uncaught nlohmann::json exception.
+[[noreturn]] void bad_field(const json& j, const char* key) {
+    throw_failure(std::string("the API answered with an unexpected value for '") + key +
+                  "': " + (j.is_object() && j.contains(key) ? j[key].dump() : "(missing)"));
+}
+
+uint64_t u64(const json& j, const char* key) {
+    if (!j.is_object() || !j.contains(key) || !j[key].is_number_unsigned()) bad_field(j, key);
+    return j[key].get<uint64_t>();
+}
+
+double num(const json& j, const char* key) {
+    if (!j.is_object() || !j.contains(key) || !j[key].is_number()) bad_field(j, key);
+    return j[key].get<double>();
+}
+
+std::string text(const json& j, const char* key) {
+    if (!j.is_object() || !j.contains(key) || !j[key].is_string()) bad_field(j, key);
+    return j[key].get<std::string>();
+}
+
+const json& list(const json& j, const char* key) {
+    if (!j.is_object() || !j.contains(key) || !j[key].is_array()) bad_field(j, key);
+    return j[key];
+}
+
+// What goes into the JSON spec must be UTF-8 (json::dump throws otherwise):
+// checked before anything is uploaded, as a usage error.
+void require_utf8(const std::string& s, const char* what) {
+    try {
+        (void)json(s).dump();
+    } catch (const json::type_error&) {
+        throw_failure(std::string(what) + ": not valid UTF-8: " +
+                          json(s).dump(-1, ' ', false, json::error_handler_t::replace),
+                      kExitUsage);
+    }
+}
+
 std::string fmt_ms(double ms) {
     char b[32];
     std::snprintf(b, sizeof b, ms < 10 ? "%.2fms" : "%.0fms", ms);
@@ -73,16 +112,21 @@ uint64_t duration_ms(const std::string& s, const char* flag) {
 }  // namespace
 
 int cmd_deploy(const Global& g, DeployOptions& o) {
-    Client c(g);
     if (o.name.empty()) {
         const auto slash = o.program.find_last_of('/');
         o.name = slash == std::string::npos ? o.program : o.program.substr(slash + 1);
     }
+    require_utf8(o.program, "program");
+    for (const auto& a : o.args) require_utf8(a, "program argument");
+    for (const auto& e : o.env) require_utf8(e, "--env");
+    for (const auto& e : o.egress) require_utf8(e, "--allow-egress");
+    for (const auto& f : o.files) require_utf8(f, "--file");
+    Client c(g);
     const auto bytes = read_file(o.program);
     auto upload = [&](const std::vector<uint8_t>& data) {
         auto j = c.call("POST", "/v1/images", std::string(data.begin(), data.end()),
                         "application/octet-stream");
-        return j["sha256"].get<std::string>();
+        return text(j, "sha256");
     };
     json spec;
     spec["image"] = upload(bytes);
@@ -139,7 +183,7 @@ int cmd_ls(const Global& g) {
         return 0;
     }
     std::vector<std::vector<std::string>> rows;
-    for (const auto& s : j["services"])
+    for (const auto& s : list(j, "services"))
         rows.push_back({str(s, "name"), str(s, "status"), str(s, "instances"), str(s, "generation"),
                         str(s, "min_instances") + "-" + str(s, "max_instances"),
                         str(s, "concurrency"), str(s, "isolation"), str(s, "url")});
@@ -152,8 +196,9 @@ int cmd_status(const Global& g, const std::string& name) {
     Client c(g);
     auto s = c.call("GET", "/v1/services/" + name);
     auto inst = c.call("GET", "/v1/services/" + name + "/instances");
+    const json& instances = list(inst, "instances");
     if (g.output == "json") {
-        s["instance_list"] = inst["instances"];
+        s["instance_list"] = instances;
         std::printf("%s\n", s.dump(2).c_str());
         return 0;
     }
@@ -168,29 +213,28 @@ int cmd_status(const Global& g, const std::string& name) {
     std::printf("scale:        min %s, max %s, concurrency %s, isolation %s",
                 str(s, "min_instances").c_str(), str(s, "max_instances").c_str(),
                 str(s, "concurrency").c_str(), str(s, "isolation").c_str());
-    if (s.value("spare_instances", 0) > 0)
+    if (s.contains("spare_instances") && u64(s, "spare_instances") > 0)
         std::printf(", %s spare", str(s, "spare_instances").c_str());
     std::printf("\n");
     std::printf("timeouts:     idle %s, request %s, queue %s (max %s waiting)\n",
-                ember::format_duration_ms(s["idle_timeout_ms"].get<uint64_t>()).c_str(),
-                ember::format_duration_ms(s["timeout_ms"].get<uint64_t>()).c_str(),
-                ember::format_duration_ms(s["queue_timeout_ms"].get<uint64_t>()).c_str(),
+                ember::format_duration_ms(u64(s, "idle_timeout_ms")).c_str(),
+                ember::format_duration_ms(u64(s, "timeout_ms")).c_str(),
+                ember::format_duration_ms(u64(s, "queue_timeout_ms")).c_str(),
                 str(s, "queue_size").c_str());
     if (s.contains("snapshot")) std::printf("snapshot:     %s\n", str(s, "snapshot").c_str());
     std::printf("instances:    %s running, %s queued requests\n", str(s, "instances").c_str(),
                 str(s, "queued").c_str());
-    if (!inst["instances"].empty()) {
+    if (!instances.empty()) {
         std::printf("\n");
         std::vector<std::vector<std::string>> rows;
-        for (const auto& i : inst["instances"])
+        for (const auto& i : instances) {
+            const uint64_t priv = u64(i, "private_memory_bytes");
             rows.push_back({str(i, "id"), str(i, "state"), str(i, "generation"),
                             str(i, "active_requests"), str(i, "requests_served"),
-                            fmt_secs(i["age_s"].get<double>()),
-                            fmt_ms(i["restore_ms"].get<double>()),
-                            ember::format_size(i["memory_bytes"].get<uint64_t>()),
-                            i["private_memory_bytes"].get<uint64_t>()
-                                ? ember::format_size(i["private_memory_bytes"].get<uint64_t>())
-                                : "-"});
+                            fmt_secs(num(i, "age_s")), fmt_ms(num(i, "restore_ms")),
+                            ember::format_size(u64(i, "memory_bytes")),
+                            priv ? ember::format_size(priv) : "-"});
+        }
         print_table(
             {"INSTANCE", "STATE", "GEN", "ACTIVE", "SERVED", "AGE", "RESTORE", "MEMORY", "PRIVATE"},
             rows);

@@ -196,14 +196,23 @@ int64_t sys_rt_sigaction(uint64_t sig, uint64_t act, uint64_t oact, uint64_t siz
                          uint64_t) {
     if (sig < 1 || sig > 64 || size != 8) return -EINVAL;
     if (act && (sig == 9 || sig == 19)) return -EINVAL;  // SIGKILL, SIGSTOP
-    if (oact && put_user(oact, g_sigactions[sig]) < 0) return -EFAULT;
-    return act ? get_user(&g_sigactions[sig], act) : 0;
+    // As Linux: read the new action before writing the old one, so act ==
+    // oact sets the new action and returns the old one.
+    const KSigaction old = g_sigactions[sig];
+    if (act) {
+        KSigaction n;
+        if (get_user(&n, act) < 0) return -EFAULT;
+        g_sigactions[sig] = n;
+    }
+    return oact && put_user(oact, old) < 0 ? -EFAULT : 0;
 }
 
 int64_t sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oset, uint64_t size, uint64_t,
                            uint64_t) {
     if (size != 8) return -EINVAL;
-    if (oset && put_user(oset, g_sigmask) < 0) return -EFAULT;
+    // As Linux: the new set is read before the old one is written (set ==
+    // oset is allowed).
+    const uint64_t old = g_sigmask;
     if (set) {
         uint64_t s;
         if (get_user(&s, set) < 0) return -EFAULT;
@@ -222,7 +231,7 @@ int64_t sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oset, uint64_t s
         }
         g_sigmask &= ~((1ull << 8) | (1ull << 18));  // SIGKILL, SIGSTOP
     }
-    return 0;
+    return oset && put_user(oset, old) < 0 ? -EFAULT : 0;
 }
 
 int64_t sys_sigaltstack(uint64_t ss, uint64_t oss, uint64_t, uint64_t, uint64_t, uint64_t) {

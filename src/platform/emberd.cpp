@@ -16,20 +16,23 @@ namespace {
 
 using ember::platform::DaemonOptions;
 
-bool parse_addr(const std::string& s, std::string* addr, uint16_t* port) {
+// ADDR:PORT ("[v6]:PORT" too): "" and the parts, or what is wrong. Strict,
+// so that a typo (8080abc, 80800, a missing host) is not silently some other
+// address.
+std::string parse_addr(const std::string& s, std::string* addr, uint16_t* port) {
     const auto colon = s.rfind(':');
-    if (colon == std::string::npos) return false;
+    if (colon == std::string::npos) return "missing ':PORT'";
     std::string a = s.substr(0, colon);
-    if (a.size() > 2 && a.front() == '[' && a.back() == ']') a = a.substr(1, a.size() - 2);
-    try {
-        const unsigned long p = std::stoul(s.substr(colon + 1));
-        if (p > 65535) return false;
-        *port = static_cast<uint16_t>(p);
-    } catch (...) {
-        return false;
-    }
-    *addr = a.empty() ? "127.0.0.1" : a;
-    return true;
+    if (a.size() >= 2 && a.front() == '[' && a.back() == ']') a = a.substr(1, a.size() - 2);
+    if (a.empty()) return "empty host";
+    const std::string p = s.substr(colon + 1);
+    if (p.empty() || p.size() > 5 ||
+        !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoul(p) > 65535)
+        return "the port must be a number from 0 to 65535";
+    *addr = a;
+    *port = static_cast<uint16_t>(std::stoul(p));
+    return "";
 }
 
 int usage_error(const std::string& msg) {
@@ -91,10 +94,14 @@ int main(int argc, char** argv) {
         if (e.get_exit_code() == 0) return app.exit(e);
         return usage_error(std::string(e.what()) + " (see emberd --help)");
     }
-    if (!parse_addr(gateway, &o.gateway.addr, &o.gateway.port))
-        return usage_error("--gateway: expected ADDR:PORT, got '" + gateway + "'");
-    if (!parse_addr(api, &o.api.addr, &o.api.port))
-        return usage_error("--api: expected ADDR:PORT, got '" + api + "'");
+    auto address = [](const char* flag, const std::string& s, std::string* addr, uint16_t* port) {
+        const std::string err = parse_addr(s, addr, port);
+        return err.empty() ? err
+                           : std::string(flag) + ": expected ADDR:PORT, got '" + s + "': " + err;
+    };
+    for (const std::string& err : {address("--gateway", gateway, &o.gateway.addr, &o.gateway.port),
+                                   address("--api", api, &o.api.addr, &o.api.port)})
+        if (!err.empty()) return usage_error(err);
     using ember::parse_duration_ms;
     using ember::parse_size;
     auto dur = [](const std::string& s, const char* name, uint64_t* out) {

@@ -1,0 +1,42 @@
+// emberd's command line: bad options are usage errors (status 2, one line),
+// found before anything is started.
+#include "e2e_test.h"
+#include "subprocess.h"
+
+namespace ember::e2e {
+namespace {
+
+test::RunResult run_emberd(const std::string& data_dir, const std::vector<std::string>& args) {
+    test::RunOptions o;
+    o.argv = {emberd_path(), "--data-dir", data_dir};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.timeout = std::chrono::milliseconds(10000);  // a daemon that started anyway
+    return test::run_process(o);
+}
+
+// Trailing junk, signs, spaces, out-of-range ports and empty hosts: none of
+// them may quietly become some other address. Port 0 keeps an accepted
+// mistake from taking a real port while this test fails.
+TEST(EmberdOptions, BadListenAddressesAreUsageErrors) {
+    TempDir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    for (const char* flag : {"--gateway", "--api"}) {
+        for (const std::string bad : {"127.0.0.1:0abc", "127.0.0.1:65536", "127.0.0.1:99999999999",
+                                      "127.0.0.1:", "127.0.0.1", ":0", "[]:0", "127.0.0.1:+0",
+                                      "127.0.0.1: 0", "127.0.0.1:-0"}) {
+            const std::string other = flag == std::string("--api") ? "--gateway" : "--api";
+            auto r = run_emberd(tmp.path() + "/data", {flag, bad, other, "127.0.0.1:0"});
+            EXPECT_TRUE(r.exited && r.exit_code == 2)
+                << flag << " " << bad << ": " << test::describe(r);
+            EXPECT_EQ(
+                r.err.rfind(
+                    std::string("emberd: ") + flag + ": expected ADDR:PORT, got '" + bad + "'", 0),
+                0u)
+                << r.err;
+            EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace ember::e2e
