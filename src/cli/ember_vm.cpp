@@ -243,6 +243,12 @@ int do_run(RunOptions& o) {
         if (!added)
             return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + added.message());
     }
+    // Without a tree of its own, a dynamically linked program gets its
+    // interpreter and libraries from this host.
+    if (o.rootfs.empty()) {
+        if (auto st = rootfs.add_host_dependencies(cfg.program); !st)
+            return print_error(kExitBadInput, program + ": " + st.message());
+    }
     if (auto st = rootfs.add_tmp(); !st)
         return print_error(kExitBadInput, "--rootfs: " + st.message());
     for (const auto& f : o.files) {

@@ -104,6 +104,7 @@ void mm_init() {
     ember_boot_info* b = boot();
     g_pool_lo = EMBER_GPA_APP_MIN;
     uint64_t top = b->rootfs_size ? (b->rootfs_gpa & ~(kPage - 1)) : b->mem_size;
+    if (b->interp_hi && b->interp_lo < top) top = b->interp_lo;  // the interpreter sits above
     if (top > b->mem_size) top = b->mem_size;
     KCHECK(top > g_pool_lo);
     g_npages = (top - g_pool_lo) / kPage;

@@ -64,7 +64,7 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
         {AT_PHENT, b->phent},
         {AT_PHNUM, b->phnum},
         {AT_PAGESZ, EMBER_PAGE_SIZE},
-        {AT_BASE, 0},
+        {AT_BASE, b->interp_hi ? b->interp_base : 0},
         {AT_FLAGS, 0},
         {AT_ENTRY, b->entry},
         {AT_UID, 0},
@@ -102,7 +102,7 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
         *w++ = auxv[i][1];
     }
     b->tsc_app_start = __builtin_ia32_rdtsc();
-    enter_user(b->entry, sp);
+    enter_user(b->interp_hi ? b->interp_entry : b->entry, sp);
 }
 
 namespace {

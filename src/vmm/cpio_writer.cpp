@@ -175,6 +175,67 @@ bool Writer::add_symlink(std::string_view path, std::string_view target, uint32_
     return add(path, kModeSymlink | 0777, {bytes, target.size()}, mtime);
 }
 
+namespace {
+
+// Splits path into components, applying "." and ".." (".." at the root
+// stays at the root, as in the kernel).
+void push_components(std::string_view path, std::vector<std::string>* out) {
+    size_t i = 0;
+    while (i < path.size()) {
+        const size_t j = std::min(path.find('/', i), path.size());
+        const std::string_view c = path.substr(i, j - i);
+        if (c == "..") {
+            if (!out->empty()) out->pop_back();
+        } else if (!c.empty() && c != ".") {
+            out->emplace_back(c);
+        }
+        i = j + 1;
+    }
+}
+
+std::string join(const std::vector<std::string>& comps, size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += (i ? "/" : "") + comps[i];
+    return s;
+}
+
+}  // namespace
+
+const std::vector<uint8_t>* Writer::find_file(std::string_view path) const {
+    std::vector<std::string> comps;
+    push_components(path, &comps);
+    int links = 0;
+    for (size_t i = 0; i < comps.size();) {
+        const auto it = index_.find(join(comps, i + 1));
+        if (it == index_.end()) return nullptr;
+        const Node& n = nodes_[it->second];
+        const uint32_t type = n.mode & kModeTypeMask;
+        if (type == kModeSymlink) {
+            if (++links > 40) return nullptr;
+            // Replace components [0, i] with the target's resolution.
+            std::vector<std::string> next;
+            const std::string_view target(reinterpret_cast<const char*>(n.data.data()),
+                                          n.data.size());
+            if (!target.empty() && target[0] != '/') next.assign(comps.begin(), comps.begin() + i);
+            push_components(target, &next);
+            next.insert(next.end(), comps.begin() + i + 1, comps.end());
+            comps = std::move(next);
+            i = 0;
+            continue;
+        }
+        if (i + 1 == comps.size()) return type == kModeFile ? &n.data : nullptr;
+        if (type != kModeDir) return nullptr;
+        ++i;
+    }
+    return nullptr;
+}
+
+bool Writer::contains(std::string_view path) const {
+    std::string norm;
+    if (!normalized(path, &norm)) return false;
+    return norm.empty() || index_.count(norm) != 0;
+}
+
 bool Writer::add(std::string_view path, uint32_t mode, std::span<const uint8_t> data,
                  uint32_t mtime) {
     const uint32_t type = mode & kModeTypeMask;

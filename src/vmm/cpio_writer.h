@@ -36,6 +36,13 @@ class Writer {
     [[nodiscard]] bool add_symlink(std::string_view path, std::string_view target,
                                    uint32_t mtime = 0);
 
+    // The contents of the regular file at path, following symlinks inside
+    // the tree (in any component, relative or absolute, at most 40 of them)
+    // as the guest would; nullptr when it does not resolve to a file.
+    const std::vector<uint8_t>* find_file(std::string_view path) const;
+    // True when something exists at path (a final symlink is not followed).
+    bool contains(std::string_view path) const;
+
     // Returns the archive, ending with TRAILER!!!, and leaves the writer empty.
     std::vector<uint8_t> finish();
 

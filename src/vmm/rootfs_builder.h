@@ -2,7 +2,11 @@
 // the same for `ember-vm run` and for emberd's services. Layers, in this
 // order (later layers win): an optional base tree (a cpio archive or a host
 // directory), a /tmp writable by all, the caller's files, and the program
-// itself at /bin/<name>.
+// itself at /bin/<name>. A dynamically linked program's interpreter is
+// taken from the tree (VmConfig::interpreter); without a base tree,
+// add_host_dependencies() brings it and the shared libraries from the host.
+// /etc/passwd, group, hosts, hostname and nsswitch.conf get defaults when
+// the tree has none.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +25,10 @@ class RootfsBuilder {
     // The base tree, before anything else. Messages name the defect.
     Status add_archive(std::span<const uint8_t> archive);
     Status add_host_tree(const std::string& host_dir);
+    // For a dynamically linked program (nothing for a static one): its
+    // interpreter and, transitively, the shared libraries it needs, read from
+    // the host and placed at the paths the interpreter searches.
+    Status add_host_dependencies(std::span<const uint8_t> program);
     // /tmp, mode 01777; finish() adds it when the caller has not.
     Status add_tmp();
     Status add_file(const std::string& guest_path, std::span<const uint8_t> data, uint32_t mode);
@@ -30,6 +38,7 @@ class RootfsBuilder {
                   const std::vector<std::string>& args, VmConfig* cfg);
 
   private:
+    Status add_etc_defaults();
     cpio::Writer w_;
     bool has_tmp_ = false;
 };

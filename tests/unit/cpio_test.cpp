@@ -408,6 +408,32 @@ TEST(CpioWriter, InvalidPathsAreRejected) {
     EXPECT_TRUE(ReadAll(as_string(w.finish())).entries.empty());
 }
 
+TEST(CpioWriter, FindFileFollowsSymlinksLikeTheGuest) {
+    Writer w;
+    const std::vector<uint8_t> ld = {'l', 'd'};
+    ASSERT_TRUE(w.add_file("usr/lib/x86_64-linux-gnu/ld.so", ld, 0755));
+    ASSERT_TRUE(w.add_symlink("lib", "usr/lib"));       // relative dir link
+    ASSERT_TRUE(w.add_symlink("lib64", "/usr/lib64"));  // absolute
+    ASSERT_TRUE(w.add_symlink("usr/lib64/ld.so", "../lib/x86_64-linux-gnu/ld.so"));  // with ..
+    ASSERT_TRUE(w.add_symlink("loop/a", "b"));
+    ASSERT_TRUE(w.add_symlink("loop/b", "a"));
+    ASSERT_TRUE(w.add_symlink("dangling", "nowhere"));
+    ASSERT_TRUE(w.add_symlink("up", "../../../usr"));  // ".." stops at the root
+    for (const char* p : {"/usr/lib/x86_64-linux-gnu/ld.so", "lib/x86_64-linux-gnu/ld.so",
+                          "/lib64/ld.so", "/usr/lib64/./ld.so", "up/lib/x86_64-linux-gnu/ld.so"}) {
+        const std::vector<uint8_t>* f = w.find_file(p);
+        ASSERT_NE(f, nullptr) << p;
+        EXPECT_EQ(*f, ld) << p;
+    }
+    for (const char* p : {"/loop/a", "/dangling", "/usr/lib", "/lib",
+                          "/usr/lib/x86_64-linux-gnu/ld.so/x", "/nothing", "/"})
+        EXPECT_EQ(w.find_file(p), nullptr) << p;
+    EXPECT_TRUE(w.contains("/lib64"));
+    EXPECT_TRUE(w.contains("usr/lib64/ld.so"));
+    EXPECT_FALSE(w.contains("/lib64/ld.so"));  // contains() does not follow links
+    EXPECT_FALSE(w.contains("../x"));
+}
+
 TEST(CpioWriter, FinishEmptiesTheWriter) {
     Writer w;
     ASSERT_TRUE(w.add_file("f", bytes("x")));
