@@ -358,6 +358,8 @@ struct ember_boot_info {
      * interp_base and AT_ENTRY = entry (the program's). */
     uint64_t interp_base, interp_entry; /* OUT */
     uint64_t interp_lo, interp_hi;      /* OUT: page-aligned */
+    /* The initial working directory ("" = "/"), e.g. an image's WorkingDir. */
+    char cwd[EMBER_BOOT_EXECFN_MAX]; /* OUT */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");

@@ -230,6 +230,57 @@ const std::vector<uint8_t>* Writer::find_file(std::string_view path) const {
     return nullptr;
 }
 
+void Writer::remove_under(const std::string& norm, bool self) {
+    const std::string prefix = norm + "/";
+    for (auto it = index_.begin(); it != index_.end();) {
+        const bool hit =
+            (self && it->first == norm) || it->first.compare(0, prefix.size(), prefix) == 0;
+        if (!hit) {
+            ++it;
+            continue;
+        }
+        Node& n = nodes_[it->second];
+        n.removed = true;
+        n.data.clear();
+        n.data.shrink_to_fit();
+        it = index_.erase(it);
+    }
+}
+
+bool Writer::remove(std::string_view path) {
+    std::string norm;
+    if (!normalized(path, &norm) || norm.empty()) return false;
+    remove_under(norm, true);
+    return true;
+}
+
+bool Writer::clear_dir(std::string_view path) {
+    std::string norm;
+    if (!normalized(path, &norm)) return false;
+    if (!norm.empty()) {
+        const auto it = index_.find(norm);
+        if (it == index_.end() || (nodes_[it->second].mode & kModeTypeMask) != kModeDir)
+            return false;
+    }
+    if (norm.empty()) {
+        for (auto& n : nodes_) n.removed = true;
+        nodes_.clear();
+        index_.clear();
+        return true;
+    }
+    remove_under(norm, false);
+    return true;
+}
+
+const std::vector<uint8_t>* Writer::file_at(std::string_view path) const {
+    std::string norm;
+    if (!normalized(path, &norm)) return nullptr;
+    const auto it = index_.find(norm);
+    if (it == index_.end() || (nodes_[it->second].mode & kModeTypeMask) != kModeFile)
+        return nullptr;
+    return &nodes_[it->second].data;
+}
+
 bool Writer::contains(std::string_view path) const {
     std::string norm;
     if (!normalized(path, &norm)) return false;
@@ -294,6 +345,7 @@ std::vector<uint8_t> Writer::finish() {
     };
     for (size_t i = 0; i < nodes_.size(); ++i) {
         const Node& n = nodes_[i];
+        if (n.removed) continue;
         const uint32_t nlink = (n.mode & kModeTypeMask) == kModeDir ? 2 : 1;
         put(static_cast<uint32_t>(i + 1), n.mode, nlink, n.mtime, n.path, n.data);
     }

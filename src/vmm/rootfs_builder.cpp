@@ -11,6 +11,10 @@
 namespace ember {
 
 Status RootfsBuilder::add_archive(std::span<const uint8_t> archive) {
+    if (looks_like_tar(archive)) {
+        LayerBudget budget;
+        return apply_tar_layer(w_, archive, ImageLimits{}, &budget);
+    }
     if (std::string err = cpio::add_archive(w_, archive); !err.empty())
         return Status::corruption(err);
     return Status::ok();
@@ -110,6 +114,10 @@ Status RootfsBuilder::add_etc_defaults() {
     return Status::ok();
 }
 
+Result<ImageConfig> RootfsBuilder::add_image(const std::string& path) {
+    return load_image(path, w_);
+}
+
 Status RootfsBuilder::add_tmp() {
     if (!w_.add_dir("tmp", 01777))
         return Status::invalid_argument("/tmp exists and is not a directory");
@@ -124,13 +132,7 @@ Status RootfsBuilder::add_file(const std::string& guest_path, std::span<const ui
     return Status::ok();
 }
 
-Status RootfsBuilder::finish(std::vector<uint8_t> program, const std::string& name,
-                             const std::string& argv0, const std::vector<std::string>& args,
-                             VmConfig* cfg) {
-    if (!has_tmp_) {
-        if (auto st = add_tmp(); !st) return st;
-    }
-    if (auto st = add_etc_defaults(); !st) return st;
+Status RootfsBuilder::set_interpreter(std::span<const uint8_t> program, VmConfig* cfg) {
     auto interp = elf_interpreter(program);
     cfg->interpreter.clear();
     if (interp && !interp->empty()) {
@@ -140,6 +142,62 @@ Status RootfsBuilder::finish(std::vector<uint8_t> program, const std::string& na
                                      *interp + " is not in the root filesystem");
         cfg->interpreter = *data;
     }
+    return Status::ok();
+}
+
+Status RootfsBuilder::finish_in_tree(const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& env, const std::string& cwd,
+                                     VmConfig* cfg) {
+    if (argv.empty() || argv[0].empty())
+        return Status::invalid_argument("no program to run (the image has no Entrypoint or Cmd)");
+    std::string dir = cwd.empty() ? "/" : cwd;
+    if (dir[0] != '/') dir = "/" + dir;
+    std::string path = argv[0];
+    if (path.find('/') == std::string::npos) {
+        std::string search = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        for (const auto& e : env)
+            if (e.rfind("PATH=", 0) == 0) search = e.substr(5);
+        path.clear();
+        for (size_t i = 0; i <= search.size();) {
+            const size_t j = std::min(search.find(':', i), search.size());
+            const std::string candidate = search.substr(i, j - i) + "/" + argv[0];
+            if (j > i && w_.find_file(candidate)) {
+                path = candidate;
+                break;
+            }
+            i = j + 1;
+        }
+        if (path.empty())
+            return Status::not_found(argv[0] + ": not found in the image's PATH (" + search + ")");
+    } else if (path[0] != '/') {
+        path = dir + "/" + path;
+    }
+    const std::vector<uint8_t>* program = w_.find_file(path);
+    if (!program) return Status::not_found(path + ": no such file in the root filesystem");
+    if (!has_tmp_) {
+        if (auto st = add_tmp(); !st) return st;
+    }
+    if (!w_.find_file(dir) && !w_.contains(dir) && !w_.add_dir(dir, 0755))
+        return Status::invalid_argument("cannot create the working directory " + dir);
+    if (auto st = add_etc_defaults(); !st) return st;
+    cfg->program = *program;
+    if (auto st = set_interpreter(cfg->program, cfg); !st) return st;
+    cfg->guest_path = path;
+    cfg->cwd = dir;
+    cfg->rootfs = w_.finish();
+    cfg->argv = argv;
+    cfg->env = env;
+    return Status::ok();
+}
+
+Status RootfsBuilder::finish(std::vector<uint8_t> program, const std::string& name,
+                             const std::string& argv0, const std::vector<std::string>& args,
+                             VmConfig* cfg) {
+    if (!has_tmp_) {
+        if (auto st = add_tmp(); !st) return st;
+    }
+    if (auto st = add_etc_defaults(); !st) return st;
+    if (auto st = set_interpreter(program, cfg); !st) return st;
     cfg->program = std::move(program);
     cfg->guest_path = "/bin/" + name;
     if (!w_.add_file(cfg->guest_path, cfg->program, 0755))

@@ -16,6 +16,7 @@
 
 #include "common/result.h"
 #include "vmm/cpio_writer.h"
+#include "vmm/image.h"
 #include "vmm/vm_config.h"
 
 namespace ember {
@@ -23,7 +24,9 @@ namespace ember {
 class RootfsBuilder {
   public:
     // The base tree, before anything else. Messages name the defect.
-    Status add_archive(std::span<const uint8_t> archive);
+    Status add_archive(std::span<const uint8_t> archive);  // cpio, or tar (any compression)
+    // A container image (image.h); its configuration is returned.
+    Result<ImageConfig> add_image(const std::string& path);
     Status add_host_tree(const std::string& host_dir);
     // For a dynamically linked program (nothing for a static one): its
     // interpreter and, transitively, the shared libraries it needs, read from
@@ -36,9 +39,16 @@ class RootfsBuilder {
     // rootfs and argv: argv0 (the guest path when empty), then args.
     Status finish(std::vector<uint8_t> program, const std::string& name, const std::string& argv0,
                   const std::vector<std::string>& args, VmConfig* cfg);
+    // For a program that is already in the tree (an image's entrypoint):
+    // argv[0] is its path, absolute or looked up in PATH (from env, else the
+    // usual default); cwd is created when missing. Fills cfg's program,
+    // guest_path, interpreter, rootfs, argv, env and cwd.
+    Status finish_in_tree(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                          const std::string& cwd, VmConfig* cfg);
 
   private:
     Status add_etc_defaults();
+    Status set_interpreter(std::span<const uint8_t> program, VmConfig* cfg);
     cpio::Writer w_;
     bool has_tmp_ = false;
 };

@@ -249,6 +249,9 @@ Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint
     if (cfg_.guest_path.size() >= sizeof b.execfn)
         return Status::invalid_argument("guest path of the program is too long");
     std::memcpy(b.execfn, cfg_.guest_path.c_str(), cfg_.guest_path.size() + 1);
+    if (cfg_.cwd.size() >= sizeof b.cwd)
+        return Status::invalid_argument("the working directory's path is too long");
+    std::memcpy(b.cwd, cfg_.cwd.c_str(), cfg_.cwd.size() + 1);
     b.rootfs_gpa = rootfs_gpa;
     b.rootfs_size = cfg_.rootfs.size();
     b.interp_base = interp_.bias;

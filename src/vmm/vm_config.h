@@ -21,6 +21,7 @@ struct VmConfig {
     // it; empty for a static program.
     std::vector<uint8_t> interpreter;
     std::string guest_path;         // where the program is in the rootfs (AT_EXECFN)
+    std::string cwd;                // initial working directory in the guest ("" = /)
     std::vector<std::string> argv;  // argv[0] included
     std::vector<std::string> env;   // "K=V"
     std::vector<uint8_t> rootfs;    // cpio newc archive

@@ -434,6 +434,35 @@ TEST(CpioWriter, FindFileFollowsSymlinksLikeTheGuest) {
     EXPECT_FALSE(w.contains("../x"));
 }
 
+TEST(CpioWriter, RemoveAndClearDirAreWhiteouts) {
+    Writer w;
+    const std::vector<uint8_t> d = {'x'};
+    ASSERT_TRUE(w.add_file("a/b/c", d));
+    ASSERT_TRUE(w.add_file("a/b2", d));
+    ASSERT_TRUE(w.add_file("a/keep/k", d));
+    ASSERT_TRUE(w.add_file("ab", d));  // shares a prefix with a, not a child of it
+    EXPECT_TRUE(w.remove("a/b"));
+    EXPECT_FALSE(w.contains("a/b"));
+    EXPECT_FALSE(w.contains("a/b/c"));
+    EXPECT_TRUE(w.contains("a/b2"));
+    EXPECT_TRUE(w.remove("/nothing/here"));  // nothing to remove is fine
+    EXPECT_FALSE(w.remove("/"));
+    EXPECT_TRUE(w.clear_dir("a"));
+    EXPECT_TRUE(w.contains("a"));
+    EXPECT_FALSE(w.contains("a/keep"));
+    EXPECT_TRUE(w.contains("ab"));
+    EXPECT_FALSE(w.clear_dir("ab"));      // not a directory
+    ASSERT_TRUE(w.add_file("a/b/c", d));  // re-added after its removal
+    EXPECT_NE(w.file_at("a/b/c"), nullptr);
+    // The archive holds exactly what is left, parents first.
+    const std::vector<uint8_t> archive = w.finish();
+    std::vector<std::string> names;
+    Reader r(archive.data(), archive.size());
+    Entry e;
+    while (r.next(&e) == Error::kOk) names.emplace_back(e.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"a", "ab", "a/b", "a/b/c"}));
+}
+
 TEST(CpioWriter, FinishEmptiesTheWriter) {
     Writer w;
     ASSERT_TRUE(w.add_file("f", bytes("x")));
