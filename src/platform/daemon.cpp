@@ -25,6 +25,9 @@ struct Daemon::Parts {
     explicit Parts(DataDir d) : dir(std::move(d)), images(dir.images_dir()) {}
     DataDir dir;
     std::string token_path;
+    // Worker processes go into cgroups->create("worker-<n>", worker_limits) when on().
+    std::shared_ptr<Cgroups> cgroups;
+    CgroupLimits worker_limits;
     std::unique_ptr<Store> store;
     ImageStore images;
     Metrics metrics;
@@ -55,6 +58,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     auto store = Store::open(p->dir.db_path());
     if (!store) return store.status();
     p->store = std::move(*store);
+    auto cgroups = Cgroups::open_for_emberd(opts.cgroup, opts.worker_limits);
+    if (!cgroups) return cgroups.status();
+    p->cgroups = std::move(*cgroups);
+    p->worker_limits = opts.worker_limits;
 
     keep_vms_ready(opts.vm_pool);
     p->factory = std::make_unique<VmGuestFactory>(
