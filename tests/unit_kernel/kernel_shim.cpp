@@ -122,6 +122,23 @@ int64_t stdin_read(void* buf, size_t len, bool nonblock) {
 }
 bool stdin_readable() { return shim::stdin_readable(); }
 
+// /proc's view of the process: one thread, a program and a heap mapping.
+void mm_for_each_map(void (*fn)(void* ctx, const MapRun& run), void* ctx) {
+    MapRun text{0x400000, 0x401000, 0, 0, 0, PROT_READ | PROT_EXEC, MapKind::kImage, false};
+    MapRun heap{0x402000, 0x404000, 0, 0, 0, PROT_READ | PROT_WRITE, MapKind::kHeap, false};
+    fn(ctx, text);
+    fn(ctx, heap);
+}
+const ProcessStart& process_start() {
+    static const ProcessStart start{};
+    return start;
+}
+uint32_t thread_list(ThreadInfo* out, uint32_t cap) {
+    if (cap) out[0] = {kProcessId, 'R'};
+    return 1;
+}
+int32_t current_tid() { return kProcessId; }
+
 void syscall_register(uint32_t nr, const char*, SyscallFn fn) {
     KCHECK(nr < kMaxSyscall);
     g_table[nr] = fn;

@@ -242,6 +242,7 @@ int64_t do_getdents(uint64_t fd, uint64_t ubuf, uint64_t count, bool wide) {
     Inode* dir = f->inode;
     if (!is_dir(dir)) return -ENOTDIR;
     if (dir->nlink == 0) return -ENOENT;
+    if (dir->special == Special::kProcDir) proc_fill(dir);
     if (count > kMaxRw) count = kMaxRw;
     auto* out = static_cast<uint8_t*>(count ? user_buffer(ubuf, count) : nullptr);
     if (count && !out) return -EFAULT;
