@@ -130,6 +130,22 @@ static char task_state(int tid) {
     return p && p[1] == ' ' ? p[2] : '?';
 }
 
+#ifdef __GLIBC__
+// glibc finds the main thread's stack in /proc/self/maps (Rust's std asks
+// it for the main thread's guard page). musl probes with mremap instead.
+static void check_main_stack(void) {
+    pthread_attr_t a;
+    void* addr = NULL;
+    size_t size = 0;
+    int local = 0;
+    int ok =
+        pthread_getattr_np(pthread_self(), &a) == 0 && pthread_attr_getstack(&a, &addr, &size) == 0;
+    printf("pthread_getattr_np: the main stack holds a local: %s\n",
+           yesno(ok && (char*)&local >= (char*)addr && (char*)&local < (char*)addr + size));
+    if (ok) pthread_attr_destroy(&a);
+}
+#endif
+
 static void check_threads(void) {
     slurp("/proc/self/status");
     printf("status: Threads: %ld\n", field("Threads"));
@@ -385,7 +401,24 @@ static void check_file_api(void) {
     printf("dir: /proc/self lists status, maps, fd, task, exe: %s\n", yesno(seen == 5));
 }
 
+// "proc_read bench": what reading a few files costs, per open+read+close.
+static int bench(void) {
+    static const char* const kFiles[] = {"/proc/self/stat", "/proc/self/status", "/proc/self/maps",
+                                         "/proc/meminfo", "/sys/devices/system/cpu/online"};
+    for (size_t i = 0; i < sizeof kFiles / sizeof kFiles[0]; i++) {
+        enum { kRounds = 2000 };
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int r = 0; r < kRounds; r++) slurp(kFiles[i]);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double us = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3 / kRounds;
+        printf("%-32s %8.2f us\n", kFiles[i], us);
+    }
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc == 2 && !strcmp(argv[1], "bench")) return bench();
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) {
@@ -395,6 +428,9 @@ int main(int argc, char** argv) {
     exe[n] = 0;
     check_process(argc, argv, exe);
     check_maps(exe);
+#ifdef __GLIBC__
+    check_main_stack();
+#endif
     check_threads();
     check_fds(exe);
     check_system();

@@ -370,13 +370,14 @@ void Text::put(const char* s, uint64_t n) {
 
 void Text::put(const char* s) { put(s, strlen(s)); }
 
+// Digits are built backwards in a buffer and appended at once.
 void Text::num(uint64_t v, uint32_t width) {
-    char tmp[24];
-    uint32_t n = 0;
-    do tmp[n++] = static_cast<char>('0' + v % 10);
+    char tmp[64];
+    uint32_t at = sizeof tmp;
+    do tmp[--at] = static_cast<char>('0' + v % 10);
     while (v /= 10);
-    for (; width > n; width--) ch(' ');
-    while (n) ch(tmp[--n]);
+    while (at > 0 && sizeof tmp - at < width) tmp[--at] = ' ';
+    put(tmp + at, sizeof tmp - at);
 }
 
 void Text::snum(int64_t v) {
@@ -385,16 +386,20 @@ void Text::snum(int64_t v) {
 }
 
 void Text::hex(uint64_t v, uint32_t width) {
-    char tmp[16];
-    uint32_t n = 0;
-    do tmp[n++] = "0123456789abcdef"[v & 15];
+    char tmp[64];
+    uint32_t at = sizeof tmp;
+    do tmp[--at] = "0123456789abcdef"[v & 15];
     while (v >>= 4);
-    for (; width > n; width--) ch('0');
-    while (n) ch(tmp[--n]);
+    while (at > 0 && sizeof tmp - at < width) tmp[--at] = '0';
+    put(tmp + at, sizeof tmp - at);
 }
 
 void Text::pad_to(uint64_t line_start, uint64_t col) {
-    while (!failed && len - line_start < col) ch(' ');
+    static constexpr char kSpaces[] = "                                ";
+    while (!failed && len - line_start < col) {
+        uint64_t n = col - (len - line_start);
+        put(kSpaces, n < sizeof kSpaces - 1 ? n : sizeof kSpaces - 1);
+    }
 }
 
 void Text::kb(const char* label, uint64_t bytes, uint32_t width) {
