@@ -91,6 +91,22 @@ static void check_maps(const char* exe) {
            yesno(ok && !strcmp(p0, "r--p") && !strcmp(p1, "---p") && !strcmp(p2, "r--p")));
     munmap(m, 3 * 4096);
     printf("maps: munmap removes it: %s\n", yesno(!map_of((uintptr_t)m + 4096, p1, name, 64)));
+    char* g = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char* g2 = mremap(g, 2 * 4096, 4 * 4096, MREMAP_MAYMOVE);
+    char lo[5], hi[5];
+    ok = g2 != MAP_FAILED && map_of((uintptr_t)g2, lo, name, 64) &&
+         map_of((uintptr_t)g2 + 4 * 4096 - 1, hi, name, 64);
+    printf("maps: mremap'd memory is mapped rw-p: %s\n",
+           yesno(ok && !strcmp(lo, "rw-p") && !strcmp(hi, "rw-p")));
+    if (g2 != MAP_FAILED) munmap(g2, 4 * 4096);
+    // The heap: brk moved up by two pages is [heap] (the raw syscall: musl's
+    // sbrk only reports the break).
+    uintptr_t brk0 = (uintptr_t)syscall(SYS_brk, 0);
+    uintptr_t brk1 = (uintptr_t)syscall(SYS_brk, brk0 + 2 * 4096);
+    ok = brk1 == brk0 + 2 * 4096 && map_of(brk1 - 1, perms, name, sizeof name);
+    printf("maps: memory from brk is rw-p [heap]: %s\n",
+           yesno(ok && !strcmp(perms, "rw-p") && !strcmp(name, "[heap]")));
+    syscall(SYS_brk, brk0);
     int fd = open(exe, O_RDONLY);
     char* f = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 4096);
     ok = f != MAP_FAILED && map_of((uintptr_t)f, perms, name, sizeof name);

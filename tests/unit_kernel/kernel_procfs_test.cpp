@@ -106,6 +106,8 @@ TEST_F(ProcTest, FdDirectoryFollowsTheFdTable) {
     int64_t memfd = sys(SYS_memfd_create, P("x"), 0);
     EXPECT_EQ(readlink(("/proc/self/fd/" + std::to_string(memfd)).c_str()), "/memfd: (deleted)");
     EXPECT_EQ(readlink("/proc/self/fd/0"), "/dev/console");
+    EXPECT_EQ(readlink("/dev/fd"), "/proc/self/fd");
+    EXPECT_EQ(readlink(("/dev/fd/" + std::to_string(fds[0])).c_str()), pipe);
 
     // Opening /proc/self/fd/N of a pipe reaches the same pipe.
     int64_t w2 = open(w.c_str(), O_WRONLY);
@@ -156,6 +158,7 @@ TEST_F(ProcTest, FilesReadLikeSeqFiles) {
     EXPECT_STREQ(a, "\tapp:");
     EXPECT_EQ(sys(SYS_pread64, static_cast<uint64_t>(fd), P(b), 5, 0), 5);
     EXPECT_STREQ(b, "Name:");
+    EXPECT_EQ(lseek(fd, 0, SEEK_END), -EINVAL);
     EXPECT_EQ(lseek(fd, 1, SEEK_SET), 1);
     EXPECT_EQ(read(fd, b, 4), 4);
     EXPECT_EQ(std::string(b, 4), "ame:");

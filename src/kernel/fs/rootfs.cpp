@@ -232,6 +232,11 @@ bool mount_synthetic() {
         n->alias_fd = fd;
     }
     if (!mount_dir(dev, "shm", FsId::kTmpfs, S_IFDIR | 01777, 4)) return false;
+    static constexpr char kFdDir[] = "/proc/self/fd";  // as udev makes it on Linux
+    Inode* fd_link = add_node(dev, "fd", S_IFLNK | 0777, Special::kNone, 0);
+    if (!fd_link) return false;
+    fd_link->rodata = reinterpret_cast<const uint8_t*>(kFdDir);
+    fd_link->size = sizeof kFdDir - 1;
 
     // /proc and /sys fill themselves when used.
     Inode* proc = mount_dir(r, "proc", FsId::kProcfs, S_IFDIR | 0555, 5);
