@@ -54,7 +54,7 @@ bool mergeable(const MapRun& a, const MapRun& b) {
 
 bool reserve(uint64_t n) {
     if (n <= g_cap) return true;
-    uint64_t cap = g_cap ? g_cap * 2 : 64;
+    uint64_t cap = g_cap ? g_cap * 2 : 16;  // 640 bytes: a small kmalloc block
     while (cap < n) cap *= 2;
     auto* a = static_cast<MapRun*>(kcalloc(cap, sizeof(MapRun)));
     if (!a) return false;
