@@ -128,6 +128,14 @@ constexpr uint32_t kPtLoad = 1, kPfX = 1, kPfW = 2, kPfR = 4;
 
 namespace maps {
 
+void reset() {
+    kfree(g_runs);
+    g_runs = nullptr;
+    g_count = g_cap = 0;
+    g_busy = false;
+    g_start = ProcessStart{};
+}
+
 void init_image() {
     const ember_boot_info* b = boot();
     if (b->phent != sizeof(Elf64Phdr) || b->phnum == 0 || b->phnum > 256) return;

@@ -11,6 +11,10 @@
 
 namespace k::maps {
 
+// Forgets every mapping and frees the list (the host tests map afresh for
+// each test; a guest boots once).
+void reset();
+
 // Reads the program's PT_LOAD segments from the boot info and records them
 // (file pages as kImage, bss as kAnon). Call once from mm_init.
 void init_image();

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
@@ -14,7 +15,25 @@ namespace fstest {
 namespace {
 
 using Names = std::vector<std::string>;
-using ProcTest = FsTest;
+class ProcTest : public FsTest {
+  protected:
+    // The /proc/self/maps lines at or above 0x10000000, as "start-end perms
+    // offset [name]" (the test mappings; fs_init's text and heap are lower).
+    static Names maps_above() {
+        Names out;
+        std::string text = slurp("/proc/self/maps");
+        for (size_t at = 0; at < text.size();) {
+            size_t nl = text.find('\n', at);
+            std::string line = text.substr(at, nl - at);
+            at = nl + 1;
+            if (line.compare(0, 8, "10000000") < 0) continue;
+            std::string head = line.substr(0, 31);
+            size_t name = line.size() > 73 ? 73 : std::string::npos;
+            out.push_back(name == std::string::npos ? head : head + " " + line.substr(name));
+        }
+        return out;
+    }
+};
 
 bool has(const Names& v, const std::string& s) {
     for (const auto& x : v)
@@ -64,6 +83,80 @@ TEST_F(ProcTest, MapsListsTheMappingsInLinuxFormat) {
         slurp("/proc/self/maps"),
         padded(text, "/bin/app") + padded("00402000-00404000 rw-p 00000000 00:00 0 ", "[heap]"));
     EXPECT_EQ(slurp("/proc/self/statm"), "3 3 1 1 0 2 0\n");
+}
+
+constexpr uint64_t kA = 0x10000000, kPage = 4096;
+constexpr int kImage = 1, kAnon = 2, kHeap = 3;
+
+TEST_F(ProcTest, MappingsMergeAndSplitLikeLinuxVmas) {
+    shim::map(kA, 2 * kPage, kAnon, PROT_READ | PROT_WRITE);
+    shim::map(kA + 2 * kPage, kPage, kAnon, PROT_READ | PROT_WRITE);
+    EXPECT_EQ(maps_above(), (Names{"10000000-10003000 rw-p 00000000"}));
+    shim::map_protect(kA + kPage, kPage, PROT_NONE);
+    EXPECT_EQ(maps_above(),
+              (Names{"10000000-10001000 rw-p 00000000", "10001000-10002000 ---p 00000000",
+                     "10002000-10003000 rw-p 00000000"}));
+    shim::map_protect(kA, 3 * kPage, PROT_READ | PROT_WRITE);
+    EXPECT_EQ(maps_above(), (Names{"10000000-10003000 rw-p 00000000"}));
+    // Another kind does not merge; a heap next to anonymous memory stays apart.
+    shim::map(kA + 3 * kPage, kPage, kHeap, PROT_READ | PROT_WRITE);
+    EXPECT_EQ(maps_above(),
+              (Names{"10000000-10003000 rw-p 00000000", "10003000-10004000 rw-p 00000000 [heap]"}));
+    // Program pages merge only where their file offsets continue.
+    shim::map(kA + 8 * kPage, kPage, kImage, PROT_READ, false, -1, 0);
+    shim::map(kA + 9 * kPage, kPage, kImage, PROT_READ, false, -1, 0);
+    EXPECT_EQ(maps_above().size(), 4u);
+    shim::map_clear(kA + kPage, kPage);
+    EXPECT_EQ(maps_above()[0], "10000000-10001000 rw-p 00000000");
+    EXPECT_EQ(maps_above()[1], "10002000-10003000 rw-p 00000000");
+}
+
+TEST_F(ProcTest, FileMappingsNameTheFileAndTheirOffset) {
+    int64_t fd = open("/etc/hostname", O_RDONLY);
+    shim::map(kA, 2 * kPage, 5, PROT_READ, false, static_cast<int>(fd), 3 * kPage);
+    struct stat s = st("/etc/hostname");
+    char want[128];
+    snprintf(want, sizeof want, "10000000-10002000 r--p 00003000 00:%02x %llu",
+             static_cast<unsigned>(s.st_dev), static_cast<unsigned long long>(s.st_ino));
+    std::string maps = slurp("/proc/self/maps");
+    size_t at = maps.find("10000000-");
+    ASSERT_NE(at, std::string::npos) << maps;
+    std::string line = maps.substr(at, maps.find('\n', at) - at);
+    EXPECT_EQ(line, padded(std::string(want) + " ", "/etc/hostname").substr(0, line.size()));
+    EXPECT_EQ(line.substr(73), "/etc/hostname");
+    // Unmapping the middle keeps the tail's offset.
+    shim::map_clear(kA, kPage);
+    EXPECT_NE(slurp("/proc/self/maps").find("10001000-10002000 r--p 00004000"), std::string::npos);
+}
+
+TEST_F(ProcTest, MremapCarriesTheAttributesToTheNewPlace) {
+    shim::map(kA, 2 * kPage, kAnon, PROT_READ);
+    shim::map_move(kA + 16 * kPage, kA, 2 * kPage, 4 * kPage);
+    shim::map_clear(kA, 2 * kPage);  // mm.cpp releases the old pages
+    EXPECT_EQ(maps_above(), (Names{"10010000-10014000 r--p 00000000"}));
+    shim::map_move(kA + 16 * kPage, kA + 16 * kPage, 4 * kPage, 6 * kPage);  // grown in place
+    EXPECT_EQ(maps_above(), (Names{"10010000-10016000 r--p 00000000"}));
+}
+
+// Freeing pages must not allocate (mm.cpp's release() would hand out the
+// pages it frees): splits use spare entries, and without them the list
+// loses the remnant rather than showing freed memory.
+TEST_F(ProcTest, UnmappingNeverAllocatesAndNeverShowsFreedMemory) {
+    shim::map(kA, 64 * kPage, kAnon, PROT_READ | PROT_WRITE);
+    const uint64_t allocs = shim::alloc_calls();
+    for (uint64_t i = 1; i < 64; i += 2) shim::map_clear(kA + i * kPage, kPage);
+    EXPECT_EQ(shim::alloc_calls(), allocs);
+    Names left = maps_above();
+    EXPECT_GE(left.size(), 8u);  // the spare entries' splits
+    for (const std::string& l : left) {
+        uint64_t lo = std::stoull(l.substr(0, 8), nullptr, 16);
+        uint64_t hi = std::stoull(l.substr(9, 8), nullptr, 16);
+        for (uint64_t p = lo; p < hi; p += kPage) EXPECT_EQ((p - kA) / kPage % 2, 0u) << l;
+    }
+    // With memory again, the next change makes room and the list is exact.
+    shim::map_prepare();
+    shim::map(kA, 64 * kPage, kAnon, PROT_READ);
+    EXPECT_EQ(maps_above(), (Names{"10000000-10040000 r--p 00000000"}));
 }
 
 TEST_F(ProcTest, StatusAndStatCarryTheIdsTheStateAndTheThreads) {
