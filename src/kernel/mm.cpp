@@ -6,6 +6,8 @@
 // bitmap. Pages the guest never touched are zero and cost the host nothing;
 // a page that was freed is marked dirty and zeroed when it is handed out
 // again. Allocation is top-down; brk grows up from the end of the image.
+// mm_maps.cpp remembers what the application mapped, and how, for
+// /proc/self/maps.
 #include "kernel.h"
 #include "mm_maps.h"
 
