@@ -48,7 +48,7 @@ TEST_F(ProcTest, ProcAndSysListTheirEntriesOnFirstUse) {
         EXPECT_TRUE(has(proc, n)) << n;
     Names self = list("/proc/self");
     for (const char* n : {"auxv", "cmdline", "comm", "cwd", "environ", "exe", "fd", "maps",
-                          "mounts", "root", "stat", "statm", "status", "task"})
+                          "mountinfo", "mounts", "root", "stat", "statm", "status", "task"})
         EXPECT_TRUE(has(self, n)) << n;
     EXPECT_EQ(list("/sys/devices/system/cpu"),
               (Names{".", "..", "cpu0", "kernel_max", "online", "possible", "present"}));
@@ -174,6 +174,11 @@ TEST_F(ProcTest, StatusAndStatCarryTheIdsTheStateAndTheThreads) {
     EXPECT_EQ(stat.back(), '\n');
     EXPECT_EQ(slurp("/proc/self/task/1/stat").substr(0, 19), stat.substr(0, 19));
     EXPECT_EQ(slurp("/proc/self/comm"), "app\n");
+    // mountinfo's major:minor is each mount's st_dev.
+    std::string mi = slurp("/proc/self/mountinfo");
+    char sys[64];
+    snprintf(sys, sizeof sys, "6 1 0:%u / /sys ", static_cast<unsigned>(st("/sys").st_dev));
+    EXPECT_NE(mi.find(sys), std::string::npos) << mi;
 }
 
 TEST_F(ProcTest, FdDirectoryFollowsTheFdTable) {

@@ -327,6 +327,15 @@ bool generate_pid_file(uint8_t node, int32_t tid, Text& t) {
                 "proc /proc proc ro,nosuid,nodev,noexec 0 0\n"
                 "sysfs /sys sysfs ro,nosuid,nodev,noexec 0 0\n");
             return true;
+        case kMountinfo:  // mount ids and st_dev as rootfs.cpp numbers them
+            t.put(
+                "1 0 0:1 / / ro - rootfs rootfs ro\n"
+                "2 1 0:2 / /tmp rw,nosuid,nodev - tmpfs tmpfs rw\n"
+                "3 1 0:3 / /dev rw,nosuid - devtmpfs devtmpfs rw\n"
+                "4 3 0:4 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs rw\n"
+                "5 1 0:5 / /proc ro,nosuid,nodev,noexec - proc proc ro\n"
+                "6 1 0:6 / /sys ro,nosuid,nodev,noexec - sysfs sysfs ro\n");
+            return true;
         case kStatm:
             gen_statm(t);
             return true;

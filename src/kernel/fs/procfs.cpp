@@ -43,6 +43,7 @@ constexpr Row kRows[] = {
     {kPidDir, kExeLink, 0777, "exe"},
     {kPidDir, kFdDir, 0500, "fd"},
     {kPidDir, kMaps, 0444, "maps"},
+    {kPidDir, kMountinfo, 0444, "mountinfo"},
     {kPidDir, kMounts, 0444, "mounts"},
     {kPidDir, kRootLink, 0777, "root"},
     {kPidDir, kPidStat, 0444, "stat"},

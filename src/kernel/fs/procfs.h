@@ -51,6 +51,7 @@ enum Node : uint8_t {
     kEnviron,
     kMaps,
     kMounts,
+    kMountinfo,
     kPidStat,
     kStatm,
     kStatus,
