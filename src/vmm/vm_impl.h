@@ -92,6 +92,9 @@ struct Vm::Impl {
     // vm_preempt.cpp: time slices for the guest's threads.
     void start_preempt_timer();
     void stop_preempt_timer();
+    // Stops the ticks while the vCPU waits on the host (no guest thread can
+    // run), so that idle VMs cost the I/O thread nothing.
+    void pause_preempt_timer(bool paused);
     void preempt_tick();  // the I/O thread
     bool try_preempt();   // the vCPU thread, after a kick
 
