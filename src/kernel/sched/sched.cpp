@@ -47,6 +47,19 @@ void make_runnable(Thread* t) {
     c.run_tail = t;
 }
 
+// The VMM's time slice is wanted while another thread is runnable, and
+// while a blocked thread waits for a deadline or a host event that only a
+// look at the clock or the host can notice (a sleeper must wake while
+// another thread spins). A single busy thread with nothing else to wait for
+// is never kicked: it would cost an exit per time slice for nothing.
+void update_preempt_want() {
+    bool want = this_cpu().run_head != nullptr;
+    for (Thread* t = g_threads; t && !want; t = t->all_next)
+        want = t->state == ThreadState::kBlocked &&
+               (t->deadline || (t->wait == WaitKind::kHost && t->events));
+    boot()->preempt_want = want;
+}
+
 namespace {
 
 Thread* run_pop() {
@@ -55,10 +68,8 @@ Thread* run_pop() {
     if (!t) return nullptr;
     c.run_head = t->run_next;
     if (!c.run_head) c.run_tail = nullptr;
-    // A single runnable thread is never preempted (it would cost an exit
-    // per time slice for nothing).
-    boot()->preempt_want = c.run_head != nullptr;
     t->run_next = nullptr;
+    update_preempt_want();
     return t;
 }
 
@@ -139,6 +150,22 @@ void idle_wait() {
     }
 }
 
+// A look at the host without blocking (a deadline in the past): the kHost
+// waiters whose events are ready become runnable and re-check.
+void poll_host_waiters() {
+    uint32_t events = 0;
+    for (Thread* t = g_threads; t; t = t->all_next)
+        if (t->state == ThreadState::kBlocked && t->wait == WaitKind::kHost) events |= t->events;
+    if (!events) return;
+    const uint32_t ready = hc_wait(events, 1);
+    if (!ready) return;
+    for (Thread* t = g_threads; t; t = t->all_next) {
+        if (t->state != ThreadState::kBlocked || t->wait != WaitKind::kHost) continue;
+        t->ready = ready & t->events;
+        if (t->ready) make_runnable(t);
+    }
+}
+
 void reap() {
     for (Thread** pp = &g_threads; *pp;) {
         Thread* t = *pp;
@@ -177,10 +204,18 @@ void schedule() {
 // The VMM stopped the running thread in application code at the end of its
 // time slice (entry.S, preempt_entry): save its registers on its kernel
 // stack and let the others run; it resumes where it was stopped.
+// Sleepers whose deadline passed and waiters whose host events are ready
+// (one poll of the host, only when some thread waits for one) become
+// runnable first.
 extern "C" void preempt_dispatch(uint64_t* regs) {
     const ember_boot_info* b = boot();
     for (int i = 0; i < 18; ++i) regs[i] = b->preempt_regs[i];
-    if (!this_cpu().run_head) return;
+    wake_changed();
+    poll_host_waiters();
+    if (!this_cpu().run_head) {
+        update_preempt_want();
+        return;
+    }
     make_runnable(current());
     schedule();
 }

@@ -4,11 +4,11 @@
 // SyscallFrame (entry.S builds it at every syscall: the application's whole
 // integer register file but rcx/r11), plus its FS/GS base and XSAVE area
 // while it is switched out. Threads switch only inside the kernel, where a
-// syscall blocks (futex, wait_events, a pipe), yields or exits; there is no
-// preemption yet, so a thread spinning in userspace keeps the vCPU until it
-// makes a blocking call. When no thread is runnable, the CPU makes one
-// EMBER_HC_WAIT for the union of what the blocked threads wait for, with the
-// earliest deadline.
+// syscall blocks (futex, wait_events, a pipe), yields or exits, and at
+// preemption (the VMM re-enters a thread spinning in userspace at
+// preempt_entry when boot_info.preempt_want says it is worth it). When no thread is runnable, the
+// CPU makes one EMBER_HC_WAIT for the union of what the blocked threads wait for, with the earliest
+// deadline.
 //
 // The state of "this CPU" is one struct (Cpu); there is one vCPU, so one
 // instance of it. Everything lives in guest memory, so a snapshot taken at
@@ -100,6 +100,8 @@ extern uint64_t g_state_gen;
 // waits); runs others until it is runnable again. Returns in its context.
 void schedule();
 void make_runnable(Thread* t);
+// Recomputes boot_info.preempt_want (sched.cpp).
+void update_preempt_want();
 // Blocks until another thread has made a syscall (kOthers). -EDEADLK when
 // there is no other thread (the caller's old single-threaded answer).
 int64_t block_for_others();
