@@ -141,6 +141,14 @@ HypercallAction HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
         case EMBER_HC_CLOCK:
             status = do_clock();
             break;
+        case EMBER_HC_CR2: {
+            kvm_sregs sregs{};
+            if (ioctl(vcpu_fd_, KVM_GET_SREGS, &sregs) != 0)
+                status = EMBER_EAGAIN;
+            else if (!mem_.write_obj(arg, ember_hc_cr2{sregs.cr2}))
+                status = EMBER_EFAULT;
+            break;
+        }
         case EMBER_HC_READY:
             drain_console();
             if (want_ready_) {

@@ -97,7 +97,8 @@ constexpr FileOps kWriteEnd = {nullptr,         pipe_write,         pipe_ioctl,
 }  // namespace
 
 int64_t pipe_would_block() {
-    if (block_for_others() == 0) return 0;
+    const int64_t r = block_for_others();
+    if (r != -EDEADLK) return r;  // 0, or interrupted by a signal
     if (!g_warned) {
         g_warned = true;
         klog("fs: blocking pipe I/O that no other thread can complete: -EDEADLK");

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "fs/fd.h"
+#include "sched/signal.h"
 
 namespace k::net {
 
@@ -123,6 +124,7 @@ int64_t wait_ready(int64_t timeout_ns, uint64_t* deadline_out, Eval eval) {
             continue;
         }
         if (deadline && monotonic_ns() >= deadline) return 0;
+        if (signal_pending_now()) return -EINTR;  // never restarted, as on Linux
         wake_add_deadline(&w, deadline);
         if (!net_wait(w.events, w.deadline)) return would_block();
     }

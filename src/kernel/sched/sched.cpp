@@ -1,5 +1,5 @@
 // sched.cpp - the run queue, context switches and blocking (see sched.h).
-#include "sched/sched.h"
+#include "sched/signal.h"
 
 extern "C" void switch_stacks(uint64_t* save_sp, uint64_t next_sp);
 
@@ -7,6 +7,28 @@ namespace k {
 
 uint64_t g_state_gen;
 uint64_t g_xsave_pages;
+XsaveLayout g_xsave;
+
+// CPUID 0xD.i gives each component's size (EAX) and offset (EBX); x87 and
+// SSE live in the 512-byte legacy area, followed by the 64-byte header.
+// A few CPUID exits, once per instance (when a second thread or the first
+// signal frame needs it).
+void xsave_probe() {
+    if (g_xsave.rfbm) return;
+    uint32_t lo, hi;
+    asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    const uint64_t xcr0 = (static_cast<uint64_t>(hi) << 32) | lo;
+    uint64_t rfbm = xcr0 & 3, size = 576;
+    for (uint32_t i = 2; i < 64; ++i) {
+        if (!(xcr0 & (1ull << i))) continue;
+        uint32_t a = 0xd, b, c = i, d;
+        asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        if (a == 0 || b < 576) continue;  // not described (or a supervisor component)
+        rfbm |= 1ull << i;
+        if (static_cast<uint64_t>(a) + b > size) size = static_cast<uint64_t>(a) + b;
+    }
+    g_xsave = {rfbm, size, xcr0};
+}
 
 namespace {
 // The boot thread runs on the static kernel stack (EMBER_GPA_KSTACK_*).
@@ -212,23 +234,26 @@ extern "C" void preempt_dispatch(uint64_t* regs) {
     for (int i = 0; i < 18; ++i) regs[i] = b->preempt_regs[i];
     wake_changed();
     poll_host_waiters();
-    if (!this_cpu().run_head) {
+    if (this_cpu().run_head) {
+        make_runnable(current());
+        schedule();
+    } else {
         update_preempt_want();
-        return;
     }
-    make_runnable(current());
-    schedule();
+    // Signals sent while it was switched out (its context is `regs`).
+    if (signal_pending_now()) signal_deliver(reinterpret_cast<UserRegs*>(regs), -1);
 }
 
 int64_t block_for_others() {
     if (!threaded()) return -EDEADLK;
+    if (signal_pending_now()) return -kErestartsys;
     Thread* t = current();
     t->state = ThreadState::kBlocked;
     t->wait = WaitKind::kOthers;
     t->gen = g_state_gen;
     t->deadline = 0;
     schedule();
-    return 0;
+    return signal_pending_now() ? -kErestartsys : 0;
 }
 
 // Every blocking call of the kernel ends here (stdin, sockets, poll, epoll,
