@@ -66,6 +66,20 @@ TEST_P(SignalsTest, BlockedCallIsInterruptedOrRestartedAsNatively) {
     expect_as_native({example_path(GetParam(), "signal_block")});
 }
 
+// CPU exceptions in application code become Linux's synchronous signals
+// (SIGSEGV with SEGV_MAPERR and si_addr from CR2, SIGILL, SIGFPE, SIGTRAP),
+// handlers siglongjmp out or edit the ucontext's RIP; without a handler, or
+// with the signal blocked, the crash ends the instance with 139 as SIGSEGV
+// ends the native process.
+TEST_P(SignalsTest, CpuExceptionsBecomeSignalsWithLinuxSiginfo) {
+    RunResult native = run_native({example_path(GetParam(), "signal_fault")});
+    ASSERT_TRUE(native.exited && native.exit_code == 0) << describe(native);
+    ASSERT_NE(native.out.find("skipped the faulting write"), std::string::npos) << native.out;
+    expect_as_native({example_path(GetParam(), "signal_fault")});
+    for (const char* mode : {"segv-default", "segv-blocked"})
+        expect_as_native({example_path(GetParam(), "signal_fault"), mode});
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, SignalsTest, ::testing::Values("gcc", "musl"));
 
 }  // namespace
