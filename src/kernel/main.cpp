@@ -61,11 +61,12 @@ int fault_signal(const ExceptionFrame* f, int* code, uint64_t* addr) {
     }
 }
 
-// A fault in application code (not in the kernel, nor in a syscall) whose
-// signal has a handler: deliver it as Linux does; returns if there is none.
+// A fault in application code (the kernel and the syscall trampolines lie
+// below EMBER_GPA_APP_MIN) whose signal has a handler: deliver it as Linux
+// does; returns if there is none.
 void maybe_signal(ExceptionRegs* regs, ExceptionFrame* f) {
     using namespace k;
-    if (f->rip < EMBER_GPA_APP_MIN || boot()->cur_syscall != -1) return;
+    if (f->rip < EMBER_GPA_APP_MIN) return;
     int code;
     uint64_t addr;
     const int sig = fault_signal(f, &code, &addr);

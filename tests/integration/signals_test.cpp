@@ -80,6 +80,17 @@ TEST_P(SignalsTest, CpuExceptionsBecomeSignalsWithLinuxSiginfo) {
         expect_as_native({example_path(GetParam(), "signal_fault"), mode});
 }
 
+// alarm, setitimer/getitimer (a periodic ITIMER_REAL interrupts a thread
+// that spins), timer_create with SIGEV_SIGNAL, SIGEV_NONE and
+// SIGEV_THREAD_ID, timer_gettime, timer_delete; and SIGALRM's default
+// action (142).
+TEST_P(SignalsTest, TimersSendSignalsAsNatively) {
+    expect_as_native({example_path(GetParam(), "signal_timer")});
+    RunResult native = run_native({example_path(GetParam(), "signal_timer"), "alarm"});
+    ASSERT_FALSE(native.exited) << describe(native);
+    expect_as_native({example_path(GetParam(), "signal_timer"), "alarm"});
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, SignalsTest, ::testing::Values("gcc", "musl"));
 
 }  // namespace

@@ -72,10 +72,11 @@ void make_runnable(Thread* t) {
 // The VMM's time slice is wanted while another thread is runnable, and
 // while a blocked thread waits for a deadline or a host event that only a
 // look at the clock or the host can notice (a sleeper must wake while
-// another thread spins). A single busy thread with nothing else to wait for
+// another thread spins), and while a timer is armed (its signal must
+// interrupt a thread that spins). A single busy thread with nothing else to wait for
 // is never kicked: it would cost an exit per time slice for nothing.
 void update_preempt_want() {
-    bool want = this_cpu().run_head != nullptr;
+    bool want = this_cpu().run_head != nullptr || g_timer_next != 0;
     for (Thread* t = g_threads; t && !want; t = t->all_next)
         want = t->state == ThreadState::kBlocked &&
                (t->deadline || (t->wait == WaitKind::kHost && t->events));
@@ -117,6 +118,7 @@ void switch_to(Thread* prev, Thread* next) {
 // Deadlines are checked here too, so that a thread that only yields does
 // not keep a sleeper from waking.
 void wake_changed() {
+    timers_fire();
     uint64_t now = 0;
     for (Thread* t = g_threads; t; t = t->all_next) {
         if (t->state != ThreadState::kBlocked) continue;
@@ -156,6 +158,7 @@ void idle_wait() {
         if (t->wait == WaitKind::kHost) events |= t->events;
         if (t->deadline && (deadline == 0 || t->deadline < deadline)) deadline = t->deadline;
     }
+    if (g_timer_next && (deadline == 0 || g_timer_next < deadline)) deadline = g_timer_next;
     const uint32_t ready = hc_wait(events, deadline);
     const uint64_t now = monotonic_ns();
     for (Thread* t = g_threads; t; t = t->all_next) {
@@ -170,6 +173,7 @@ void idle_wait() {
             make_runnable(t);
         }
     }
+    timers_fire();  // may wake a thread blocked for a signal
 }
 
 // A look at the host without blocking (a deadline in the past): the kHost
@@ -260,8 +264,13 @@ int64_t block_for_others() {
 // sleeps). A single thread waits in the VMM at once, as before threads; a
 // deadline already past is a poll of the host (net_pump) and never yields.
 uint32_t wait_events(uint32_t events, uint64_t deadline_ns) {
-    if (!threaded() || (deadline_ns && deadline_ns <= monotonic_ns()))
-        return hc_wait(events, deadline_ns);
+    if (!threaded() || (deadline_ns && deadline_ns <= monotonic_ns())) {
+        uint64_t d = deadline_ns;
+        if (g_timer_next && (d == 0 || g_timer_next < d)) d = g_timer_next;
+        const uint32_t ready = hc_wait(events, d);
+        timers_fire();  // the caller sees the signal (signal_pending_now)
+        return ready;
+    }
     Thread* t = current();
     t->state = ThreadState::kBlocked;
     t->wait = WaitKind::kHost;

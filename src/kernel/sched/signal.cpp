@@ -129,7 +129,7 @@ void signal_send(Thread* t, int sig, const SigInfo& info) {
         *slot = info;
         slot->signo = sig;
     }
-    if (target && target != current()) wake(target);
+    if (target) wake(target);  // also the current thread, blocked in the idle wait
 }
 
 void signal_deliver(UserRegs* r, int64_t syscall_nr) {
@@ -397,6 +397,7 @@ void register_signal_syscalls() {
     syscall_register(nr::kill, "kill", sys_kill);
     syscall_register(nr::tkill, "tkill", sys_tkill);
     syscall_register(nr::tgkill, "tgkill", sys_tgkill);
+    register_timer_syscalls();
 }
 
 }  // namespace k

@@ -70,4 +70,10 @@ int64_t sys_sigaltstack(uint64_t ss, uint64_t oss, uint64_t, uint64_t, uint64_t,
 
 void register_signal_syscalls();
 
+// timer.cpp: the earliest expiry of an armed timer (monotonic ns), 0 =
+// none; timers_fire() sends the signals of the expired ones.
+extern uint64_t g_timer_next;
+void timers_fire();
+void register_timer_syscalls();
+
 }  // namespace k
