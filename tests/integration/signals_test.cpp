@@ -91,6 +91,12 @@ TEST_P(SignalsTest, TimersSendSignalsAsNatively) {
     expect_as_native({example_path(GetParam(), "signal_timer"), "alarm"});
 }
 
+// signalfd: records for blocked signals (raise, a timer, another thread's
+// kill), EAGAIN when empty, poll and epoll woken, a blocking read.
+TEST_P(SignalsTest, SignalfdReadsBlockedSignalsAsNatively) {
+    expect_as_native({example_path(GetParam(), "signal_fd")});
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, SignalsTest, ::testing::Values("gcc", "musl"));
 
 }  // namespace

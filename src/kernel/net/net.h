@@ -87,6 +87,8 @@ void register_socket_syscalls();
 uint64_t file_gen(File* f);
 bool is_epoll(const File* f);
 bool is_timerfd(const File* f);
+bool is_signalfd(const File* f);
+void register_signalfd_syscalls();
 bool is_eventfd(const File* f);
 uint64_t eventfd_gen(File* f);
 uint64_t timerfd_gen(File* f);

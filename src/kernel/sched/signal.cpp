@@ -4,6 +4,7 @@
 namespace k {
 
 KSigaction g_sigactions[65];
+uint64_t g_sig_gen;
 
 namespace {
 
@@ -109,14 +110,12 @@ bool signal_pending_now() { return deliverable(current()) != 0; }
 void signal_send(Thread* t, int sig, const SigInfo& info) {
     const uint64_t bit = sigbit(sig);
     Thread* target = t;
-    if (!t) {
-        if (takes(current(), bit)) {
-            target = current();
-        } else {
-            for (Thread* u = g_threads; u && !target; u = u->all_next)
-                if (takes(u, bit)) target = u;
-        }
+    if (!t) {  // as Linux's complete_signal: the main thread first, then the others
+        for (Thread* u = g_threads; u && !target; u = u->all_next)
+            if (takes(u, bit)) target = u;
     }
+    g_sig_gen++;
+    g_state_gen++;  // a waiter in poll/epoll on a signalfd re-checks
     // An ignored signal is discarded unless the thread blocks it.
     if (ignored(sig) && !((t ? t : current())->sigmask & bit)) return;
     if (target && takes(target, bit) && !(target->sigwait & bit) && fatal(sig)) terminate(sig);
@@ -271,6 +270,29 @@ void block_for_signal(uint64_t deadline) {
     t->deadline = 0;
 }
 
+}  // namespace
+
+uint64_t signal_pending_in(uint64_t set) {
+    const Thread* t = current();
+    return (t->sigpending | g_proc_pending) & set;
+}
+
+int64_t signal_wait(uint64_t set, uint64_t deadline, SigInfo* info) {
+    set &= ~kUnblockable;
+    Thread* t = current();
+    for (;;) {
+        if (const uint64_t got = (t->sigpending | g_proc_pending) & set)
+            return dequeue(t, got, info);
+        if (signal_pending_now()) return -kErestartsys;
+        if (deadline && monotonic_ns() >= deadline) return -EAGAIN;
+        t->sigwait = set;
+        block_for_signal(deadline);
+        t->sigwait = 0;
+    }
+}
+
+namespace {
+
 int64_t sys_pause(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
     while (!signal_pending_now()) block_for_signal(0);
     return -EINTR;
@@ -293,7 +315,6 @@ int64_t sys_rt_sigtimedwait(uint64_t uset, uint64_t uinfo, uint64_t uts, uint64_
     if (size != 8) return -EINVAL;
     uint64_t set;
     if (get_user(&set, uset) < 0) return -EFAULT;
-    set &= ~kUnblockable;
     uint64_t deadline = 0;
     if (uts) {
         linux_timespec ts;
@@ -304,25 +325,16 @@ int64_t sys_rt_sigtimedwait(uint64_t uset, uint64_t uinfo, uint64_t uts, uint64_
         deadline = monotonic_ns() + (ns > (~0ull >> 2) ? (~0ull >> 2) : ns);
         if (ns == 0) deadline = 1;  // a poll
     }
-    Thread* t = current();
-    for (;;) {
-        if (const uint64_t got = (t->sigpending | g_proc_pending) & set) {
-            SigInfo info;
-            const int sig = dequeue(t, got, &info);
-            if (uinfo) {
-                uint8_t buf[128] = {};
-                memcpy(buf, &info.signo, 12);
-                memcpy(buf + 16, info.f, sizeof info.f);
-                if (copy_to_user(uinfo, buf, sizeof buf) < 0) return -EFAULT;
-            }
-            return sig;
-        }
-        if (signal_pending_now()) return -EINTR;
-        if (deadline && monotonic_ns() >= deadline) return -EAGAIN;
-        t->sigwait = set;
-        block_for_signal(deadline);
-        t->sigwait = 0;
+    SigInfo info;
+    const int64_t sig = signal_wait(set, deadline, &info);
+    if (sig < 0) return sig == -kErestartsys ? -EINTR : sig;
+    if (uinfo) {
+        uint8_t buf[128] = {};
+        memcpy(buf, &info.signo, 12);
+        memcpy(buf + 16, info.f, sizeof info.f);
+        if (copy_to_user(uinfo, buf, sizeof buf) < 0) return -EFAULT;
     }
+    return sig;
 }
 
 int64_t send_checked(Thread* t, uint64_t sig, const SigInfo& info) {

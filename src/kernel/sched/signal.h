@@ -70,6 +70,16 @@ int64_t sys_sigaltstack(uint64_t ss, uint64_t oss, uint64_t, uint64_t, uint64_t,
 
 void register_signal_syscalls();
 
+// For rt_sigtimedwait and signalfd: the signals of `set` pending for the
+// current thread (its own and the process's), and taking one out, blocking
+// until the deadline (0 = none) if there is none yet. Returns the signal,
+// -EAGAIN at the deadline, or -kErestartsys when a signal outside the set
+// is deliverable.
+uint64_t signal_pending_in(uint64_t set);
+int64_t signal_wait(uint64_t set, uint64_t deadline, SigInfo* info);
+// Bumped at every signal sent (a signalfd's generation for epoll).
+extern uint64_t g_sig_gen;
+
 // timer.cpp: the earliest expiry of an armed timer (monotonic ns), 0 =
 // none; timers_fire() sends the signals of the expired ones.
 extern uint64_t g_timer_next;
