@@ -143,10 +143,12 @@ HypercallAction HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
             break;
         case EMBER_HC_CR2: {
             kvm_sregs sregs{};
-            if (ioctl(vcpu_fd_, KVM_GET_SREGS, &sregs) != 0)
-                status = EMBER_EAGAIN;
-            else if (!mem_.write_obj(arg, ember_hc_cr2{sregs.cr2}))
+            if (!mem_.contains(arg, sizeof(ember_hc_cr2)))
                 status = EMBER_EFAULT;
+            else if (ioctl(vcpu_fd_, KVM_GET_SREGS, &sregs) != 0)
+                status = EMBER_EAGAIN;
+            else
+                mem_.write_obj(arg, ember_hc_cr2{sregs.cr2});
             break;
         }
         case EMBER_HC_READY:
