@@ -3,7 +3,9 @@
 // nanosleep while a helper thread sends it SIGUSR1 with tgkill and later
 // completes the call. Without SA_RESTART the calls fail with EINTR; with
 // SA_RESTART read and futex are restarted and complete, nanosleep still
-// fails with EINTR (and reports the time left).
+// fails with EINTR (and reports the time left). Last, main spins (no
+// syscall) until the helper's signal has run its handler: in Ember the
+// signal reaches it when the spinning thread is preempted.
 #define _GNU_SOURCE
 #include <errno.h>
 #define FUTEX_WAIT_PRIVATE 128
@@ -67,6 +69,10 @@ static void run(const char* what, int restart) {
         r = read(g_pipe[0], &c, 1);
     } else if (strcmp(what, "futex") == 0) {
         r = syscall(SYS_futex, &g_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    } else if (strcmp(what, "spin") == 0) {
+        while (!g_handled) {
+        }
+        r = 0;
     } else {
         struct timespec ts = {2, 0}, rem = {0, 0};
         r = nanosleep(&ts, &rem);
@@ -91,5 +97,6 @@ int main(void) {
         run("futex", restart);
         run("nanosleep", restart);
     }
+    run("spin", 0);
     return 0;
 }

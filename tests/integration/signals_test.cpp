@@ -61,7 +61,9 @@ TEST_P(SignalsTest, DefaultActionTerminatesWith128PlusSignal) {
 }
 
 // A handler interrupts read (pipe), futex and nanosleep blocked in the main
-// thread: EINTR, or a restart under SA_RESTART (not for nanosleep).
+// thread: EINTR, or a restart under SA_RESTART (not for nanosleep); and a
+// signal from another thread reaches the main thread while it spins (at
+// its preemption).
 TEST_P(SignalsTest, BlockedCallIsInterruptedOrRestartedAsNatively) {
     expect_as_native({example_path(GetParam(), "signal_block")});
 }
