@@ -6,7 +6,8 @@
 //   rt_sigsuspend woken by another thread's tgkill, rt_sigtimedwait,
 //   ignored signals; then the mode's ending:
 //   (none): exit 0;  abort: abort() (SIGABRT's default action);
-//   term: raise(SIGTERM) with the default action.
+//   term: raise(SIGTERM) with the default action; pipe: a write to a pipe
+//   without readers (SIGPIPE's default action).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -187,7 +188,23 @@ int main(int argc, char** argv) {
     raise(SIGWINCH);
     printf("ignored: still here\n");
 
+    // A write to a pipe without readers: EPIPE with SIGPIPE ignored, else
+    // SIGPIPE's default action (mode "pipe").
+    int fds[2];
+    if (pipe(fds) != 0) perror("pipe");
+    close(fds[0]);
+    signal(SIGPIPE, SIG_IGN);
+    errno = 0;
+    r = (int)write(fds[1], "x", 1);
+    printf("write to a closed pipe, SIGPIPE ignored: r=%d errno=%d\n", r, errno);
+    signal(SIGPIPE, SIG_DFL);
+
     const char* mode = argc > 1 ? argv[1] : "";
+    if (strcmp(mode, "pipe") == 0) {
+        printf("writing to a closed pipe\n");
+        r = (int)write(fds[1], "x", 1);
+        printf("not reached: %d\n", r);
+    }
     if (strcmp(mode, "abort") == 0) {
         printf("aborting\n");
         abort();

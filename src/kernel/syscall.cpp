@@ -116,6 +116,7 @@ extern "C" int64_t syscall_dispatch(SyscallFrame* f) {
         const int64_t r = g_table[n].fn(f->a0, f->a1, f->a2, f->a3, f->a4, f->a5);
         b->cur_syscall = -1;
         if (g_timer_next) timers_fire();
+        if (r == -EPIPE) signal_epipe(n, f);
         if (r == -kErestartsys || signal_pending_now()) return signal_syscall_exit(f, r);
         return r;
     }

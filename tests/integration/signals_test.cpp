@@ -50,10 +50,11 @@ TEST_P(SignalsTest, HandlersMasksAltstackSuspendAndWaitAsNatively) {
     expect_as_native({example_path(GetParam(), "signals")});
 }
 
-// abort() and raise(SIGTERM) with the default action: 134 and 143, the
-// status a shell reports for the native process.
+// abort(), raise(SIGTERM) and a write to a pipe without readers (SIGPIPE)
+// with the default action: 134, 143 and 141, the status a shell reports
+// for the native process.
 TEST_P(SignalsTest, DefaultActionTerminatesWith128PlusSignal) {
-    for (const char* mode : {"abort", "term"}) {
+    for (const char* mode : {"abort", "term", "pipe"}) {
         RunResult native = run_native({example_path(GetParam(), "signals"), mode});
         ASSERT_FALSE(native.exited) << mode << " " << describe(native);
         expect_as_native({example_path(GetParam(), "signals"), mode});

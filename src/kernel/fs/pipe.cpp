@@ -43,7 +43,7 @@ int64_t pipe_read(File* f, void* buf, uint64_t len, uint64_t*) {
 
 int64_t pipe_write(File* f, const void* buf, uint64_t len, uint64_t*) {
     Pipe* p = pipe_of(f);
-    if (p->readers == 0) return -EPIPE;  // no SIGPIPE: signals are not delivered yet
+    if (p->readers == 0) return -EPIPE;  // and SIGPIPE (syscall.cpp)
     if (len == 0) return 0;
     if (!p->buf) {
         p->buf = reinterpret_cast<uint8_t*>(pages_alloc(kPipeSize / EMBER_PAGE_SIZE));

@@ -181,6 +181,16 @@ int64_t signal_syscall_exit(SyscallFrame* f, int64_t result) {
     return_to_user(&r);
 }
 
+void signal_epipe(uint64_t nr, const SyscallFrame* f) {
+    constexpr uint64_t kMsgNosignal = 0x4000;
+    if (nr == nr::sendto && (f->a3 & kMsgNosignal)) return;
+    if (nr == nr::sendmsg && (f->a2 & kMsgNosignal)) return;
+    if (nr != nr::write && nr != nr::writev && nr != nr::pwrite64 && nr != nr::pwritev &&
+        nr != nr::pwritev2 && nr != nr::sendto && nr != nr::sendmsg)
+        return;
+    signal_send(current(), 13, user_info(13, kSiUser));  // SIGPIPE
+}
+
 bool signal_fault(int sig, int code, uint64_t addr, uint64_t vector, uint64_t error, UserRegs* r) {
     Thread* t = current();
     const KSigaction act = g_sigactions[sig];

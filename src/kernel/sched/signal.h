@@ -48,6 +48,9 @@ void signal_deliver(UserRegs* r, int64_t syscall_nr);
 // The slow path of a syscall's return (a signal is pending, or the call was
 // interrupted): returns only when nothing changes r's context.
 int64_t signal_syscall_exit(SyscallFrame* f, int64_t result);
+// A write or send (without MSG_NOSIGNAL) that failed with EPIPE: SIGPIPE
+// to the calling thread, as Linux sends it.
+void signal_epipe(uint64_t nr, const SyscallFrame* f);
 // A CPU exception in application code: when the signal has a handler the
 // thread does not block, delivers it and never returns; else returns false
 // (the caller reports the crash as before).
