@@ -3,7 +3,8 @@
 // for int3). Modes:
 //   (none): a write and a read through unmapped addresses (SIGSEGV,
 //           SEGV_MAPERR, si_addr), ud2 (SIGILL, ILL_ILLOPN, si_addr = rip),
-//           integer division by zero (SIGFPE, FPE_INTDIV), int3 (SIGTRAP,
+//           integer division by zero (SIGFPE, FPE_INTDIV), an unmasked SSE
+//           division by zero (SIGFPE, FPE_FLTDIV), int3 (SIGTRAP,
 //           returns after the int3), a handler that skips the faulting
 //           instruction by editing the ucontext's RIP, a fault that repeats
 //           in a loop (nested siglongjmp); exits 0.
@@ -109,6 +110,20 @@ int main(int argc, char** argv) {
     volatile int zero = 0, num = 7;
     if (sigsetjmp(g_jmp, 1) == 0) printf("%d\n", num / zero);
     printf("divide by zero: sig=%d code=%d\n", g_sig, g_code);
+    g_sig = g_code = 0;
+
+    // An unmasked SSE divide-by-zero: #XM, SIGFPE with FPE_FLTDIV.
+    unsigned mxcsr, saved;
+    __asm__ volatile("stmxcsr %0" : "=m"(saved));
+    mxcsr = saved & ~(1u << 9);  // unmask ZE
+    if (sigsetjmp(g_jmp, 1) == 0) {
+        volatile double one = 1.0, zero_d = 0.0, q;
+        __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+        q = one / zero_d;
+        (void)q;
+    }
+    __asm__ volatile("ldmxcsr %0" : : "m"(saved));
+    printf("sse divide by zero: sig=%d code=%d\n", g_sig, g_code);
     g_sig = g_code = 0;
 
     uintptr_t after;

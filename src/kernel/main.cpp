@@ -17,6 +17,28 @@ struct ExceptionFrame {
 
 namespace {
 
+// si_code of a floating-point exception, as Linux's fpu__exception_code:
+// the first unmasked exception raised (SSE: MXCSR; x87: status & ~control).
+// The kernel never touches vector state, so it is the application's.
+int fpu_exception_code(bool simd) {
+    uint32_t err;
+    if (simd) {
+        uint32_t mxcsr;
+        asm volatile("stmxcsr %0" : "=m"(mxcsr));
+        err = ~(mxcsr >> 7) & mxcsr;
+    } else {
+        uint16_t cwd, swd;
+        asm volatile("fnstcw %0; fnstsw %1" : "=m"(cwd), "=m"(swd));
+        err = swd & ~cwd;
+    }
+    if (err & 0x001) return 7;  // FPE_FLTINV
+    if (err & 0x004) return 3;  // FPE_FLTDIV
+    if (err & 0x008) return 4;  // FPE_FLTOVF
+    if (err & 0x012) return 5;  // FPE_FLTUND
+    if (err & 0x020) return 6;  // FPE_FLTRES
+    return 0;
+}
+
 // The signal Linux sends for an exception in application code, with its
 // si_code and si_addr; 0 when it has none.
 int fault_signal(const ExceptionFrame* f, int* code, uint64_t* addr) {
@@ -51,9 +73,9 @@ int fault_signal(const ExceptionFrame* f, int* code, uint64_t* addr) {
             if (k::hypercall(EMBER_HC_CR2, EMBER_HC_SLOT_CR2) == EMBER_OK) *addr = c->cr2;
             return 11;
         }
-        case 16:        // #MF
-        case 19:        // #XM
-            *code = 0;  // Linux decodes the FPU status; 0 (none) when it cannot
+        case 16:  // #MF
+        case 19:  // #XM
+            *code = fpu_exception_code(f->vector == 19);
             *addr = f->rip;
             return 8;
         default:
