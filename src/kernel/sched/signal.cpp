@@ -116,8 +116,9 @@ void signal_send(Thread* t, int sig, const SigInfo& info) {
     }
     g_sig_gen++;
     g_state_gen++;  // a waiter in poll/epoll on a signalfd re-checks
-    // An ignored signal is discarded unless the thread blocks it.
-    if (ignored(sig) && !((t ? t : current())->sigmask & bit)) return;
+    // An ignored signal is discarded unless the thread (for the process:
+    // the main thread, as Linux checks the group leader) blocks it.
+    if (ignored(sig) && !((t ? t : g_threads)->sigmask & bit)) return;
     if (target && takes(target, bit) && !(target->sigwait & bit) && fatal(sig)) terminate(sig);
     uint64_t& pending = t ? t->sigpending : g_proc_pending;
     SigInfo* slot = t ? &t->siginfo[sig - 1] : &g_proc_info[sig - 1];
