@@ -4,7 +4,7 @@
 //   rt_sigpending, deferral vs SA_NODEFER, SA_RESETHAND, sigaltstack with
 //   SA_ONSTACK, the vector state (MXCSR) a handler sees and gets back,
 //   rt_sigsuspend woken by another thread's tgkill, rt_sigtimedwait,
-//   ignored signals; then the mode's ending:
+//   queued real-time signals, ignored signals, EPIPE with SIGPIPE ignored; then the mode's ending:
 //   (none): exit 0;  abort: abort() (SIGABRT's default action);
 //   term: raise(SIGTERM) with the default action; pipe: a write to a pipe
 //   without readers (SIGPIPE's default action).
@@ -62,6 +62,13 @@ static void fpu_handler(int sig) {
 }
 
 static void count_handler(int sig) { g_order[g_norder++] = sig; }
+
+static volatile int g_rt[8], g_nrt;
+static void rt_handler(int sig, siginfo_t* si, void* uc) {
+    (void)sig;
+    (void)uc;
+    if (g_nrt < 8) g_rt[g_nrt++] = si->si_value.sival_int;
+}
 
 static void set_handler(int sig, void (*h)(int), int flags) {
     struct sigaction sa;
@@ -180,6 +187,31 @@ int main(int argc, char** argv) {
     r = sigtimedwait(&set, &si, &ten_ms);
     printf("sigtimedwait timeout: r=%d errno=%d\n", r, errno);
     sigprocmask(SIG_SETMASK, &old, NULL);
+
+    // Real-time signals queue (each with its value, in order); a standard
+    // one sent three times while blocked is delivered once.
+    const int rt = SIGRTMIN + 2;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = rt_handler;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(rt, &sa, NULL);
+    set_handler(SIGUSR1, count_handler, 0);
+    sigset_t both;
+    sigemptyset(&both);
+    sigaddset(&both, rt);
+    sigaddset(&both, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &both, &old);
+    for (int i = 1; i <= 3; i++) {
+        sigqueue(getpid(), rt, (union sigval){.sival_int = i});
+        raise(SIGUSR1);
+    }
+    g_norder = 0;
+    g_nrt = 0;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    printf("queued: SIGUSR1 ran %d time(s); rt values:", g_norder);
+    for (int i = 0; i < g_nrt; i++) printf(" %d", g_rt[i]);
+    printf("\n");
+    g_norder = 0;
 
     // Ignored, explicitly and by default.
     signal(SIGUSR2, SIG_IGN);

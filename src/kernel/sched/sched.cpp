@@ -287,6 +287,7 @@ uint32_t wait_events(uint32_t events, uint64_t deadline_ns) {
 // next (reap).
 [[noreturn]] void exit_current_thread() {
     Thread* t = current();
+    signal_thread_gone(t);
     t->state = ThreadState::kDead;
     g_live_threads--;
     schedule();

@@ -50,6 +50,12 @@ struct SigInfo {
     int32_t signo, err, code, pad;
     uint64_t f[3];
 };
+// A real-time signal sent again while pending: queued behind the one in
+// the pending slot (signal.cpp).
+struct SigQueued {
+    SigQueued* next;
+    SigInfo info;
+};
 
 struct Thread {
     uint64_t ksp;         // saved kernel rsp while switched out
@@ -88,6 +94,7 @@ struct Thread {
     uint32_t ss_flags;  // sigaltstack
     uint64_t ss_sp, ss_size;
     SigInfo siginfo[64];
+    SigQueued* sigqueue;  // more real-time signals, in the order sent
 };
 
 struct Cpu {

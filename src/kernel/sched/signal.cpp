@@ -11,6 +11,12 @@ namespace {
 constexpr uint64_t kPid = 1;
 uint64_t g_proc_pending;  // sent to the process as a whole
 SigInfo g_proc_info[64];
+SigQueued* g_proc_queue;
+uint32_t g_queued;  // real-time signals queued, process-wide
+// Linux's RLIMIT_SIGPENDING default is in the thousands; beyond this a
+// real-time signal is merged with the pending one, as a standard one is.
+constexpr uint32_t kMaxQueued = 1024;
+constexpr int kSigRtmin = 32;
 
 constexpr uint64_t kUnblockable = sigbit(kSigKill) | sigbit(kSigStop);
 // Delivered before others, as Linux does (SIGSEGV SIGBUS SIGILL SIGTRAP SIGFPE SIGSYS).
@@ -65,17 +71,37 @@ uint64_t deliverable(const Thread* t) { return (t->sigpending | g_proc_pending) 
 
 // Takes the next signal out of `set` (synchronous ones first, then the
 // lowest number; the thread's own before the process's).
+// Moves the next queued instance of sig (if any) into its pending slot;
+// false when there is none.
+bool unqueue(SigQueued** q, int sig, SigInfo* slot) {
+    for (SigQueued** pp = q; *pp; pp = &(*pp)->next) {
+        SigQueued* e = *pp;
+        if (e->info.signo != sig) continue;
+        *slot = e->info;
+        *pp = e->next;
+        kfree(e);
+        g_queued--;
+        return true;
+    }
+    return false;
+}
+
+// Drops every queued instance of sig.
+void drop_queued(SigQueued** q, int sig) {
+    SigInfo dummy;
+    while (unqueue(q, sig, &dummy)) {
+    }
+}
+
 int dequeue(Thread* t, uint64_t set, SigInfo* info) {
     uint64_t pick = set & kSynchronous ? set & kSynchronous : set;
     const int sig = __builtin_ctzll(pick) + 1;
     const uint64_t bit = sigbit(sig);
-    if (t->sigpending & bit) {
-        t->sigpending &= ~bit;
-        *info = t->siginfo[sig - 1];
-    } else {
-        g_proc_pending &= ~bit;
-        *info = g_proc_info[sig - 1];
-    }
+    const bool own = t->sigpending & bit;
+    uint64_t& pending = own ? t->sigpending : g_proc_pending;
+    SigInfo* slot = own ? &t->siginfo[sig - 1] : &g_proc_info[sig - 1];
+    *info = *slot;
+    if (!unqueue(own ? &t->sigqueue : &g_proc_queue, sig, slot)) pending &= ~bit;
     return sig;
 }
 
@@ -107,6 +133,14 @@ void fix_restart(UserRegs* r, int64_t* syscall_nr, const KSigaction* act) {
 
 bool signal_pending_now() { return deliverable(current()) != 0; }
 
+void signal_thread_gone(Thread* t) {
+    while (SigQueued* e = t->sigqueue) {
+        t->sigqueue = e->next;
+        kfree(e);
+        g_queued--;
+    }
+}
+
 void signal_send(Thread* t, int sig, const SigInfo& info) {
     const uint64_t bit = sigbit(sig);
     Thread* target = t;
@@ -122,12 +156,21 @@ void signal_send(Thread* t, int sig, const SigInfo& info) {
     if (target && takes(target, bit) && !(target->sigwait & bit) && fatal(sig)) terminate(sig);
     uint64_t& pending = t ? t->sigpending : g_proc_pending;
     SigInfo* slot = t ? &t->siginfo[sig - 1] : &g_proc_info[sig - 1];
-    // One of each: a standard signal already pending is merged, and so
-    // (unlike Linux, which queues them) is a real-time one.
+    // A standard signal already pending is merged; a real-time one is
+    // queued, each instance with its siginfo.
     if (!(pending & bit)) {
         pending |= bit;
         *slot = info;
         slot->signo = sig;
+    } else if (sig >= kSigRtmin && g_queued < kMaxQueued) {
+        if (auto* e = static_cast<SigQueued*>(kmalloc(sizeof(SigQueued)))) {
+            e->info = info;
+            e->info.signo = sig;
+            SigQueued** tail = t ? &t->sigqueue : &g_proc_queue;
+            while (*tail) tail = &(*tail)->next;
+            *tail = e;
+            g_queued++;
+        }
     }
     if (target) wake(target);  // also the current thread, blocked in the idle wait
 }
@@ -229,8 +272,11 @@ int64_t sys_rt_sigaction(uint64_t sig, uint64_t act, uint64_t oact, uint64_t siz
         // A signal that becomes ignored is discarded from every pending set.
         if (ignored(static_cast<int>(sig))) {
             g_proc_pending &= ~sigbit(static_cast<int>(sig));
-            for (Thread* t = g_threads; t; t = t->all_next)
+            drop_queued(&g_proc_queue, static_cast<int>(sig));
+            for (Thread* t = g_threads; t; t = t->all_next) {
                 t->sigpending &= ~sigbit(static_cast<int>(sig));
+                drop_queued(&t->sigqueue, static_cast<int>(sig));
+            }
         }
     }
     return oact && put_user(oact, old) < 0 ? -EFAULT : 0;

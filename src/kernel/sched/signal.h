@@ -39,6 +39,8 @@ bool signal_pending_now();
 // nullptr). A signal whose default action terminates and that the chosen
 // thread does not block ends the instance at once, as Linux does.
 void signal_send(Thread* t, int sig, const SigInfo& info);
+// A thread exits: its queued real-time signals go.
+void signal_thread_gone(Thread* t);
 // Runs every deliverable signal of the current thread on the context `r`
 // (handlers get frames; default actions act). `syscall_nr` >= 0 when r is
 // the return of that syscall with rax = its result, for the restart rules.
