@@ -92,6 +92,30 @@ systemd-analyze verify --man="$man_check" /lib/systemd/system/emberd.service >"$
     { cat "$work/verify.log"; fail "systemd-analyze verify failed"; }
 [ ! -s "$work/verify.log" ] || { cat "$work/verify.log"; fail "systemd-analyze verify complained"; }
 
+if [ -d /run/systemd/system ]; then
+    # systemd runs here: the postinst started the unit itself, with all of its
+    # hardening. It must serve, at the addresses of emberd.conf's defaults;
+    # sudo-style use of the CLI finds the token in /var/lib/ember.
+    echo "== emberd.service under systemd"
+    for _ in $(seq 50); do
+        /usr/bin/ember ls >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    unit_fail() {
+        systemctl status emberd.service --no-pager >&2 || true
+        journalctl -u emberd.service --no-pager -n 50 >&2 || true
+        fail "$@"
+    }
+    systemctl is-active --quiet emberd.service || unit_fail "emberd.service is not active"
+    /usr/bin/ember ls >/dev/null || unit_fail "ember ls against emberd.service failed"
+    /usr/bin/ember deploy "$example" --name unit --port 8080 || unit_fail "deploy to the unit failed"
+    body=$(curl -sS --max-time 10 http://127.0.0.1:8080/unit/) || unit_fail "the unit's gateway did not answer"
+    [ "$body" = "Hello from Ember!" ] || unit_fail "unexpected answer from the unit: $body"
+    systemctl stop emberd.service
+else
+    echo "== (systemd is not running here: emberd.service itself is not started)"
+fi
+
 echo "== emberd as ember, the unit's way"
 # Where no udev gave /dev/kvm to group kvm (containers), do what its rule does.
 [ "$(stat -c %G /dev/kvm)" = kvm ] || { chgrp kvm /dev/kvm && chmod g+rw /dev/kvm; }
