@@ -99,8 +99,26 @@ int main(int argc, char** argv) {
     app.add_option("--worker-pids", o.worker_limits.pids,
                    "cgroup limit on threads per VM worker process, 0: none (default 4096)");
     app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
+    // Every option above may also come from a file (the package's unit passes
+    // /etc/ember/emberd.conf): "name = value" lines, the long option names
+    // without "--"; the command line wins. An unknown key is an error, so
+    // that a typo is not silently a default.
+    app.set_config("--config", "",
+                   "Read options from FILE: 'name = value' lines, names as the long options "
+                   "above without '--' (the command line wins)");
+    app.get_config_ptr()->type_name("FILE");
+    app.allow_config_extras(CLI::config_extras_mode::error);
     try {
         app.parse(argc, argv);
+    } catch (const CLI::ConfigError& e) {
+        const std::string file = app.get_config_ptr()->as<std::string>();
+        const std::string what = e.what(), prefix = "INI was not able to parse ";
+        if (what.rfind(prefix, 0) == 0)
+            return usage_error("--config " + file + ": unknown option '" +
+                               what.substr(prefix.size()) + "' (see emberd --help)");
+        return usage_error("--config " + file + ": " + what);
+    } catch (const CLI::FileError& e) {
+        return usage_error("--config: " + std::string(e.what()));
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);
         return usage_error(std::string(e.what()) + " (see emberd --help)");

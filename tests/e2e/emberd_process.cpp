@@ -71,6 +71,23 @@ std::string EmberdProcess::start() {
                                      "--api",
                                      "127.0.0.1:" + std::to_string(api_port_)};
     args.insert(args.end(), extra_.begin(), extra_.end());
+    return launch(args);
+}
+
+std::string EmberdProcess::start_with_config(const std::string& extra_lines) {
+    if (!gw_port_) gw_port_ = free_port();
+    if (!api_port_) api_port_ = free_port();
+    const std::string path = data_dir_ + ".conf";
+    std::ofstream(path) << "# written by the e2e test\ndata-dir = " << data_dir_
+                        << "\ngateway = 127.0.0.1:" << gw_port_
+                        << "\napi = \"127.0.0.1:" << api_port_ << "\"\n"
+                        << extra_lines;
+    std::vector<std::string> args = {emberd_path(), "--config", path};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    return launch(args);
+}
+
+std::string EmberdProcess::launch(std::vector<std::string> args) {
     const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     const pid_t pid = ::fork();
     if (pid == 0) {
