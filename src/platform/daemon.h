@@ -19,6 +19,9 @@ struct DaemonOptions {
     uint64_t max_image_bytes = 256ull << 20;
     size_t vm_pool = 4;   // KVM VMs created ahead of cold starts
     size_t warm_vms = 4;  // reset VMs kept per snapshot for the next instance
+    // The helper processes (gateway, workers) sandbox themselves
+    // (vmm/sandbox.h); false only for debugging (--no-sandbox).
+    bool sandbox = true;
 };
 
 class Daemon {

@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "common/units.h"
+#include "platform/child_process.h"
 #include "platform/daemon.h"
+#include "platform/gateway_process.h"
 
 namespace {
 
@@ -51,6 +53,13 @@ void raise_fd_limit() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // emberd's helper processes are emberd re-executed with a role.
+    if (auto role = ember::platform::child_role(argc, argv)) {
+        if (role->role == ember::platform::kGatewayRole)
+            return ember::platform::run_gateway_process(*role);
+        std::fprintf(stderr, "emberd: unknown role '%s'\n", role->role.c_str());
+        return 2;
+    }
     CLI::App app{"emberd: the Ember node daemon (gateway, instance manager, control API)"};
     app.set_version_flag("--version", std::string("emberd ") + EMBER_VERSION);
     DaemonOptions o;
@@ -88,6 +97,8 @@ int main(int argc, char** argv) {
     app.add_option("--max-connections", o.gateway.max_connections,
                    "Gateway client connections (default 10000)");
     app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
+    app.add_flag("--no-sandbox{false}", o.sandbox,
+                 "Run the gateway and worker processes without their sandbox (debugging)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

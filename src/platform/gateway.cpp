@@ -18,6 +18,7 @@
 #include <optional>
 #include <thread>
 
+#include "platform/gateway_backend.h"
 #include "platform/gateway_http.h"
 #include "platform/http_error.h"
 #include "platform/http_servers.h"
@@ -64,11 +65,27 @@ struct Exchange {
     bool client_gone = false;
 };
 
+// Awaits a GatewayBackend call, whose callback may run on any thread (the
+// control plane's reply reader) or before the call returns: the coroutine
+// resumes on its own executor, the connection's strand.
+template <class T, class Call>
+asio::awaitable<T> backend_call(Call call) {
+    auto ex = co_await asio::this_coro::executor;
+    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
+        [ex, call = std::move(call)](auto handler) mutable {
+            auto h = std::make_shared<decltype(handler)>(std::move(handler));
+            call([h, ex](T v) {
+                asio::post(ex, [h, v = std::move(v)]() mutable { std::move (*h)(std::move(v)); });
+            });
+        },
+        asio::use_awaitable);
+}
+
 }  // namespace
 
 struct Gateway::Impl {
-    Impl(const GatewayOptions& o, InstanceManager& m, Metrics& met)
-        : opts(o), manager(m), metrics(met), acceptor(io) {}
+    Impl(const GatewayOptions& o, GatewayBackend& b, Metrics& met)
+        : opts(o), backend(b), metrics(met), acceptor(io) {}
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(tcp::socket sock);
@@ -81,7 +98,7 @@ struct Gateway::Impl {
                                              http::response_parser<http::string_body>& rp,
                                              int64_t* t_first);
     std::optional<Response> failed_exchange(beast::error_code ec, const Exchange& ex,
-                                            const TicketPtr& ticket, const TicketInfo& info,
+                                            TicketId ticket, const TicketInfo& info,
                                             const std::string& svc, unsigned version);
     Response relayed(Response res, const TicketInfo& info, const Request& req,
                      const std::string& svc, int64_t t0, int64_t t_first);
@@ -92,7 +109,7 @@ struct Gateway::Impl {
     }
 
     GatewayOptions opts;
-    InstanceManager& manager;
+    GatewayBackend& backend;
     Metrics& metrics;
     asio::io_context io;
     tcp::acceptor acceptor;
@@ -231,11 +248,13 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     }
     ssize_t sent = ::send(sv[0], wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent < 0) sent = 0;
-    TicketPtr ticket = manager.acquire(svc, sv[1]);
-    TicketInfo info = manager.ticket_info(ticket);
+    const Acquired acquired = co_await backend_call<Acquired>(
+        [&](auto done) { backend.acquire(svc, sv[1], std::move(done)); });
+    const TicketId ticket = acquired.ticket;
+    TicketInfo info = acquired.info;
     if (info.state == TicketState::kRejected) {
         ::close(sv[0]);
-        manager.finish(ticket, FinishKind::kCompleted);
+        backend.finish(ticket, FinishKind::kCompleted);
         co_return rejection(info, svc, req.version());
     }
 
@@ -244,7 +263,7 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     ex->up.assign(unix_stream(), sv[0], ec);
     if (ec) {
         ::close(sv[0]);
-        manager.finish(ticket, FinishKind::kClientGone);
+        backend.finish(ticket, FinishKind::kClientGone);
         count(svc, 503);
         co_return json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(),
                              req.version());
@@ -260,9 +279,10 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     client.socket().cancel(ignored);
     ex->up.close(ignored);
 
-    info = manager.ticket_info(ticket);
+    info = co_await backend_call<TicketInfo>(
+        [&](auto done) { backend.ticket_info(ticket, std::move(done)); });
     if (ec) co_return failed_exchange(ec, *ex, ticket, info, svc, req.version());
-    manager.finish(ticket, FinishKind::kCompleted);
+    backend.finish(ticket, FinishKind::kCompleted);
     co_return relayed(rp.release(), info, req, svc, t0, t_first);
 }
 
@@ -329,27 +349,26 @@ asio::awaitable<beast::error_code> Gateway::Impl::relay(
 // The answer when no complete response came back: nullopt when the client
 // left, else 502/503/504 by what happened.
 std::optional<Response> Gateway::Impl::failed_exchange(beast::error_code ec, const Exchange& ex,
-                                                       const TicketPtr& ticket,
-                                                       const TicketInfo& info,
+                                                       TicketId ticket, const TicketInfo& info,
                                                        const std::string& svc, unsigned version) {
     if (ex.client_gone) {
-        manager.finish(ticket, FinishKind::kClientGone);
+        backend.finish(ticket, FinishKind::kClientGone);
         count(svc, 499);
         return std::nullopt;
     }
     if (info.state == TicketState::kRejected) {
-        manager.finish(ticket, FinishKind::kCompleted);
+        backend.finish(ticket, FinishKind::kCompleted);
         return rejection(info, svc, version);
     }
     if (ex.timed_out) {
-        manager.finish(ticket, FinishKind::kTimedOut);
+        backend.finish(ticket, FinishKind::kTimedOut);
         count(svc, 504);
         return json_error(http_error(Code::kTimeout),
                           "service '" + svc + "' did not respond within " +
                               std::to_string(info.timeout_ms) + " ms",
                           version);
     }
-    manager.finish(ticket, FinishKind::kFailed);
+    backend.finish(ticket, FinishKind::kFailed);
     count(svc, 502);
     const std::string why =
         ec == http::error::body_limit
@@ -396,20 +415,18 @@ uint16_t Gateway::port() const {
     return impl_->acceptor.local_endpoint(ec).port();
 }
 
-Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts,
-                                                InstanceManager& manager, Metrics& metrics) {
-    auto impl = std::make_unique<Impl>(opts, manager, metrics);
+Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts, GatewayBackend& backend,
+                                                Metrics& metrics, int listen_fd) {
+    auto impl = std::make_unique<Impl>(opts, backend, metrics);
+    sockaddr_storage sa{};
+    socklen_t len = sizeof sa;
+    if (::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0 ||
+        (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
+        return Status::invalid_argument("gateway: fd " + std::to_string(listen_fd) +
+                                        " is not a listening TCP socket");
     beast::error_code ec;
-    const auto addr = asio::ip::make_address(opts.addr, ec);
-    if (ec) return Status::invalid_argument("gateway: not an IP address: '" + opts.addr + "'");
-    const tcp::endpoint ep(addr, opts.port);
-    impl->acceptor.open(ep.protocol(), ec);
-    if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) impl->acceptor.bind(ep, ec);
-    if (!ec) impl->acceptor.listen(4096, ec);
-    if (ec)
-        return Status::unavailable("gateway: cannot listen on " + opts.addr + ":" +
-                                   std::to_string(opts.port) + ": " + ec.message());
+    impl->acceptor.assign(sa.ss_family == AF_INET ? tcp::v4() : tcp::v6(), listen_fd, ec);
+    if (ec) return Status::internal("gateway: adopting the listening socket: " + ec.message());
     metrics.describe("ember_requests_total", "counter",
                      "Gateway requests by service and response code (499: client left)");
     metrics.describe("ember_request_duration_seconds", "histogram",
