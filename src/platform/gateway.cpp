@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "platform/gateway_backend.h"
 #include "platform/gateway_http.h"
@@ -67,18 +68,32 @@ struct Exchange {
 
 // Awaits a GatewayBackend call, whose callback may run on any thread (the
 // control plane's reply reader) or before the call returns: the coroutine
-// resumes on its own executor, the connection's strand.
+// resumes on its own executor, the connection's strand (the handler's
+// associated executor).
+//
+// Not a coroutine itself, and the operation holds only references: with
+// GCC 12, an earlier version (a coroutine whose co_await expression had a
+// temporary capturing the executor) corrupted the heap within a few dozen
+// requests (e2e RedeployRolls...). Temporaries of co_await expressions are
+// kept trivially destructible here.
 template <class T, class Call>
-asio::awaitable<T> backend_call(Call call) {
-    auto ex = co_await asio::this_coro::executor;
-    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
-        [ex, call = std::move(call)](auto handler) mutable {
-            auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            call([h, ex](T v) {
-                asio::post(ex, [h, v = std::move(v)]() mutable { std::move (*h)(std::move(v)); });
-            });
-        },
-        asio::use_awaitable);
+struct BackendOp {
+    static_assert(std::is_trivially_destructible_v<Call>);
+    Call call;
+    template <class Handler>
+    void operator()(Handler handler) {
+        auto h = std::make_shared<Handler>(std::move(handler));
+        auto ex = asio::get_associated_executor(*h);
+        call([h, ex](T v) {
+            asio::post(ex, [h, v = std::move(v)]() mutable { std::move (*h)(std::move(v)); });
+        });
+    }
+};
+
+template <class T, class Call>
+auto backend_call(Call call) {
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(BackendOp<T, Call>{call},
+                                                                         asio::use_awaitable);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // none escapes to the caller: a wrong message is a Status.
 #include "platform/gateway_protocol.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -27,9 +28,24 @@ Status decode(const std::string& body, const char* what, Fn fn) {
     }
 }
 
+// nlohmann converts between number kinds silently (-1 to 2^64-1, 1.5 to
+// 1): these insist on the kind.
+uint64_t u64(const json& v) {
+    if (!v.is_number_unsigned()) throw std::out_of_range("not an unsigned integer");
+    return v.get<uint64_t>();
+}
+int64_t i64(const json& v) {
+    if (!v.is_number_integer()) throw std::out_of_range("not an integer");
+    return v.get<int64_t>();
+}
+double dbl(const json& v) {
+    if (!v.is_number()) throw std::out_of_range("not a number");
+    return v.get<double>();
+}
+
 template <class E>
 E enum_in(const json& v, E last) {
-    const int64_t n = v.get<int64_t>();
+    const int64_t n = i64(v);
     if (n < 0 || n > static_cast<int64_t>(last)) throw std::out_of_range("value out of range");
     return static_cast<E>(n);
 }
@@ -45,12 +61,12 @@ TicketInfo info_of(const json& a) {
     i.state = enum_in(a[0], TicketState::kDone);
     i.reason = enum_in(a[1], RejectReason::kShuttingDown);
     i.message = a[2].get<std::string>();
-    i.instance_id = a[3].get<uint64_t>();
+    i.instance_id = u64(a[3]);
     i.cold = a[4].get<bool>();
-    i.queue_ms = a[5].get<double>();
-    i.restore_ms = a[6].get<double>();
-    i.t_handed = a[7].get<int64_t>();
-    i.timeout_ms = a[8].get<uint64_t>();
+    i.queue_ms = dbl(a[5]);
+    i.restore_ms = dbl(a[6]);
+    i.t_handed = i64(a[7]);
+    i.timeout_ms = u64(a[8]);
     return i;
 }
 
@@ -61,7 +77,7 @@ std::string encode_config(const Config& c) {
     return text({{"addr", o.addr},
                  {"port", o.port},
                  {"domain", o.domain},
-                 {"threads", o.threads},
+                 {"threads", std::max(1, o.threads)},
                  {"max_header_bytes", o.max_header_bytes},
                  {"max_body_bytes", o.max_body_bytes},
                  {"max_response_bytes", o.max_response_bytes},
@@ -76,15 +92,17 @@ Result<Config> decode_config(const std::string& body) {
     auto st = decode(body, kConfig, [&](const json& j) {
         GatewayOptions& o = c.options;
         o.addr = j.at("addr").get<std::string>();
-        o.port = j.at("port").get<uint16_t>();
+        const uint64_t port = u64(j.at("port"));
+        if (port > 65535) throw std::out_of_range("port");
+        o.port = static_cast<uint16_t>(port);
         o.domain = j.at("domain").get<std::string>();
-        o.threads = j.at("threads").get<int>();
-        o.max_header_bytes = j.at("max_header_bytes").get<uint64_t>();
-        o.max_body_bytes = j.at("max_body_bytes").get<uint64_t>();
-        o.max_response_bytes = j.at("max_response_bytes").get<uint64_t>();
-        o.client_timeout_ms = j.at("client_timeout_ms").get<uint64_t>();
-        o.keepalive_timeout_ms = j.at("keepalive_timeout_ms").get<uint64_t>();
-        o.max_connections = j.at("max_connections").get<size_t>();
+        o.threads = static_cast<int>(std::min<uint64_t>(u64(j.at("threads")), 1024));
+        o.max_header_bytes = u64(j.at("max_header_bytes"));
+        o.max_body_bytes = u64(j.at("max_body_bytes"));
+        o.max_response_bytes = u64(j.at("max_response_bytes"));
+        o.client_timeout_ms = u64(j.at("client_timeout_ms"));
+        o.keepalive_timeout_ms = u64(j.at("keepalive_timeout_ms"));
+        o.max_connections = u64(j.at("max_connections"));
         c.sandbox = j.at("sandbox").get<bool>();
         return Status::ok();
     });
@@ -98,7 +116,7 @@ std::string encode_acquire(uint64_t r, const std::string& service) {
 
 Status decode_acquire(const std::string& body, uint64_t* r, std::string* service) {
     return decode(body, kAcquire, [&](const json& j) {
-        *r = j.at("r").get<uint64_t>();
+        *r = u64(j.at("r"));
         *service = j.at("service").get<std::string>();
         return Status::ok();
     });
@@ -110,8 +128,8 @@ std::string encode_acquired(uint64_t r, const Acquired& a) {
 
 Status decode_acquired(const std::string& body, uint64_t* r, Acquired* a) {
     return decode(body, kAcquired, [&](const json& j) {
-        *r = j.at("r").get<uint64_t>();
-        a->ticket = j.at("t").get<uint64_t>();
+        *r = u64(j.at("r"));
+        a->ticket = u64(j.at("t"));
         a->info = info_of(j.at("info"));
         return Status::ok();
     });
@@ -121,8 +139,8 @@ std::string encode_info_request(uint64_t r, TicketId t) { return text({{"r", r},
 
 Status decode_info_request(const std::string& body, uint64_t* r, TicketId* t) {
     return decode(body, kInfo, [&](const json& j) {
-        *r = j.at("r").get<uint64_t>();
-        *t = j.at("t").get<uint64_t>();
+        *r = u64(j.at("r"));
+        *t = u64(j.at("t"));
         return Status::ok();
     });
 }
@@ -133,7 +151,7 @@ std::string encode_info_reply(uint64_t r, const TicketInfo& i) {
 
 Status decode_info_reply(const std::string& body, uint64_t* r, TicketInfo* i) {
     return decode(body, kInfo, [&](const json& j) {
-        *r = j.at("r").get<uint64_t>();
+        *r = u64(j.at("r"));
         *i = info_of(j.at("info"));
         return Status::ok();
     });
@@ -145,7 +163,7 @@ std::string encode_finish(TicketId t, FinishKind kind) {
 
 Status decode_finish(const std::string& body, TicketId* t, FinishKind* kind) {
     return decode(body, kFinish, [&](const json& j) {
-        *t = j.at("t").get<uint64_t>();
+        *t = u64(j.at("t"));
         *kind = enum_in(j.at("kind"), FinishKind::kFailed);
         return Status::ok();
     });

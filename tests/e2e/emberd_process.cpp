@@ -1,5 +1,6 @@
 #include "emberd_process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -25,6 +26,41 @@ std::string example_path(const std::string& name) {
     return std::string(EMBER_EXAMPLES_GCC_DIR) + "/" + name;
 }
 bool have_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
+
+namespace {
+
+std::string read_proc(const std::string& path) {
+    std::ifstream f(path);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+pid_t parent_of(pid_t pid) {
+    const std::string s = read_proc("/proc/" + std::to_string(pid) + "/status");
+    const auto at = s.find("\nPPid:");
+    return at == std::string::npos ? -1 : static_cast<pid_t>(std::atol(s.c_str() + at + 7));
+}
+
+}  // namespace
+
+pid_t helper_pid(pid_t daemon, const std::string& role) {
+    DIR* d = opendir("/proc");
+    if (!d) return -1;
+    const std::string flag = "--ember-role=" + role;
+    pid_t found = -1;
+    while (dirent* e = readdir(d)) {
+        const pid_t pid = static_cast<pid_t>(std::atol(e->d_name));
+        if (pid <= 0) continue;
+        const std::string cmd = read_proc("/proc/" + std::to_string(pid) + "/cmdline");
+        // cmdline is NUL-separated: match one whole argument.
+        if (cmd.find(std::string("\0") + flag + '\0') == std::string::npos) continue;
+        int hops = 0;
+        for (pid_t p = parent_of(pid); p > 1 && hops < 8; p = parent_of(p), ++hops)
+            if (p == daemon) found = pid;
+        if (found > 0) break;
+    }
+    closedir(d);
+    return found;
+}
 
 namespace {
 
