@@ -294,8 +294,11 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     client.socket().cancel(ignored);
     ex->up.close(ignored);
 
-    info = co_await backend_call<TicketInfo>(
-        [&](auto done) { backend.ticket_info(ticket, std::move(done)); });
+    // A ticket handed over at acquire (a warm instance) does not change
+    // until finish(): no second round trip to the control plane for it.
+    if (info.state != TicketState::kHanded)
+        info = co_await backend_call<TicketInfo>(
+            [&](auto done) { backend.ticket_info(ticket, std::move(done)); });
     if (ec) co_return failed_exchange(ec, *ex, ticket, info, svc, req.version());
     backend.finish(ticket, FinishKind::kCompleted);
     co_return relayed(rp.release(), info, req, svc, t0, t_first);

@@ -19,7 +19,11 @@
 
 namespace ember::e2e {
 
-std::string emberd_path() { return EMBERD_PATH; }
+// $EMBERD overrides the emberd under test (A/B benchmarks of two builds).
+std::string emberd_path() {
+    const char* p = std::getenv("EMBERD");
+    return p && *p ? p : EMBERD_PATH;
+}
 std::string ember_cli_path() { return EMBER_CLI_PATH; }
 std::string e2e_app_path() { return E2E_APP_PATH; }
 std::string example_path(const std::string& name) {
