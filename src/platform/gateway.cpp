@@ -113,8 +113,15 @@ struct Gateway::Impl {
                                              http::response_parser<http::string_body>& rp,
                                              int64_t* t_first);
     std::optional<Response> failed_exchange(beast::error_code ec, const Exchange& ex,
-                                            TicketId ticket, const TicketInfo& info,
-                                            const std::string& svc, unsigned version);
+                                            const TicketInfo& info, const std::string& svc,
+                                            unsigned version, FinishKind* kind);
+    // Ends the ticket and waits until the control plane has: the instance is
+    // idle again (its slot free, its count served) before the client gets
+    // the response, as the API then shows it.
+    asio::awaitable<void> finish(TicketId ticket, FinishKind kind) {
+        co_await backend_call<bool>(
+            [&](auto done) { backend.finish(ticket, kind, [done]() mutable { done(true); }); });
+    }
     Response relayed(Response res, const TicketInfo& info, const Request& req,
                      const std::string& svc, int64_t t0, int64_t t_first);
     void count(const std::string& service, unsigned code) {
@@ -269,7 +276,7 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     TicketInfo info = acquired.info;
     if (info.state == TicketState::kRejected) {
         ::close(sv[0]);
-        backend.finish(ticket, FinishKind::kCompleted);
+        co_await finish(ticket, FinishKind::kCompleted);
         co_return rejection(info, svc, req.version());
     }
 
@@ -278,7 +285,7 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     ex->up.assign(unix_stream(), sv[0], ec);
     if (ec) {
         ::close(sv[0]);
-        backend.finish(ticket, FinishKind::kClientGone);
+        co_await finish(ticket, FinishKind::kClientGone);
         count(svc, 503);
         co_return json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(),
                              req.version());
@@ -299,9 +306,14 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     if (info.state != TicketState::kHanded)
         info = co_await backend_call<TicketInfo>(
             [&](auto done) { backend.ticket_info(ticket, std::move(done)); });
-    if (ec) co_return failed_exchange(ec, *ex, ticket, info, svc, req.version());
-    backend.finish(ticket, FinishKind::kCompleted);
-    co_return relayed(rp.release(), info, req, svc, t0, t_first);
+    FinishKind kind = FinishKind::kCompleted;
+    std::optional<Response> res;
+    if (ec)
+        res = failed_exchange(ec, *ex, info, svc, req.version(), &kind);
+    else
+        res = relayed(rp.release(), info, req, svc, t0, t_first);
+    co_await finish(ticket, kind);
+    co_return res;
 }
 
 // The answer when the instance manager refused the request.
@@ -365,28 +377,29 @@ asio::awaitable<beast::error_code> Gateway::Impl::relay(
 }
 
 // The answer when no complete response came back: nullopt when the client
-// left, else 502/503/504 by what happened.
+// left, else 502/503/504 by what happened; *kind is how the ticket ends.
 std::optional<Response> Gateway::Impl::failed_exchange(beast::error_code ec, const Exchange& ex,
-                                                       TicketId ticket, const TicketInfo& info,
-                                                       const std::string& svc, unsigned version) {
+                                                       const TicketInfo& info,
+                                                       const std::string& svc, unsigned version,
+                                                       FinishKind* kind) {
     if (ex.client_gone) {
-        backend.finish(ticket, FinishKind::kClientGone);
+        *kind = FinishKind::kClientGone;
         count(svc, 499);
         return std::nullopt;
     }
     if (info.state == TicketState::kRejected) {
-        backend.finish(ticket, FinishKind::kCompleted);
+        *kind = FinishKind::kCompleted;
         return rejection(info, svc, version);
     }
     if (ex.timed_out) {
-        backend.finish(ticket, FinishKind::kTimedOut);
+        *kind = FinishKind::kTimedOut;
         count(svc, 504);
         return json_error(http_error(Code::kTimeout),
                           "service '" + svc + "' did not respond within " +
                               std::to_string(info.timeout_ms) + " ms",
                           version);
     }
-    backend.finish(ticket, FinishKind::kFailed);
+    *kind = FinishKind::kFailed;
     count(svc, 502);
     const std::string why =
         ec == http::error::body_limit

@@ -52,7 +52,12 @@ void LocalGatewayBackend::ticket_info(TicketId ticket, std::function<void(Ticket
     done(info_now(ticket));
 }
 
-void LocalGatewayBackend::finish(TicketId ticket, FinishKind kind) {
+void LocalGatewayBackend::finish(TicketId ticket, FinishKind kind, std::function<void()> done) {
+    finish_now(ticket, kind);
+    if (done) done();
+}
+
+void LocalGatewayBackend::finish_now(TicketId ticket, FinishKind kind) {
     TicketPtr t;
     {
         std::lock_guard lock(mu_);

@@ -35,8 +35,9 @@ class GatewayBackend {
     virtual void acquire(const std::string& service, int fd,
                          std::function<void(Acquired)> done) = 0;
     virtual void ticket_info(TicketId ticket, std::function<void(TicketInfo)> done) = 0;
-    // Frees the ticket's slot; the id is unknown from then on.
-    virtual void finish(TicketId ticket, FinishKind kind) = 0;
+    // Frees the ticket's slot; the id is unknown from then on. done runs
+    // once the instance manager has it (the instance is idle again).
+    virtual void finish(TicketId ticket, FinishKind kind, std::function<void()> done) = 0;
 };
 
 // The calls on an InstanceManager, keeping the tickets by id. Thread-safe.
@@ -52,7 +53,7 @@ class LocalGatewayBackend : public GatewayBackend {
 
     void acquire(const std::string& service, int fd, std::function<void(Acquired)> done) override;
     void ticket_info(TicketId ticket, std::function<void(TicketInfo)> done) override;
-    void finish(TicketId ticket, FinishKind kind) override;
+    void finish(TicketId ticket, FinishKind kind, std::function<void()> done) override;
 
     // Finishes every ticket still open (its gateway went away).
     void finish_all(FinishKind kind);
@@ -62,6 +63,7 @@ class LocalGatewayBackend : public GatewayBackend {
     // messages with them). An unknown id gives a kDone info with a message.
     Acquired acquire_now(const std::string& service, int fd);
     TicketInfo info_now(TicketId ticket);
+    void finish_now(TicketId ticket, FinishKind kind);  // an unknown id is ignored
 
   private:
     InstanceManager& manager_;

@@ -163,10 +163,12 @@ std::string GatewayHost::Impl::serve(ChildProcess& c, LocalGatewayBackend& backe
             st = proto::decode_info_request(m->body, &r, &t);
             if (st) st = ch.send(proto::kInfo, proto::encode_info_reply(r, backend.info_now(t)));
         } else if (m->type == proto::kFinish) {
+            uint64_t r = 0;
             TicketId t = 0;
             FinishKind kind{};
-            st = proto::decode_finish(m->body, &t, &kind);
-            if (st) backend.finish(t, kind);
+            st = proto::decode_finish(m->body, &r, &t, &kind);
+            if (st) backend.finish_now(t, kind);
+            if (st) st = ch.send(proto::kFinished, proto::encode_finished(r));
         } else if (m->type == proto::kMetricsPart || m->type == proto::kMetricsEnd) {
             std::lock_guard lock(mu);
             if (m->type == proto::kMetricsEnd) {

@@ -37,8 +37,9 @@ class RemoteBackend : public GatewayBackend {
         const uint64_t r = add(&infos_, std::move(done));
         if (!ch_.send(proto::kInfo, proto::encode_info_request(r, t))) fail(r);
     }
-    void finish(TicketId t, FinishKind kind) override {
-        (void)ch_.send(proto::kFinish, proto::encode_finish(t, kind));
+    void finish(TicketId t, FinishKind kind, std::function<void()> done) override {
+        const uint64_t r = add(&finishes_, std::move(done));
+        if (!ch_.send(proto::kFinish, proto::encode_finish(r, t, kind))) fail(r);
     }
 
     void on_acquired(const std::string& body) {
@@ -46,6 +47,11 @@ class RemoteBackend : public GatewayBackend {
         Acquired a;
         if (!proto::decode_acquired(body, &r, &a)) return;
         if (auto done = take(&acquires_, r)) done(std::move(a));
+    }
+    void on_finished(const std::string& body) {
+        uint64_t r = 0;
+        if (!proto::decode_finished(body, &r)) return;
+        if (auto done = take(&finishes_, r)) done();
     }
     void on_info(const std::string& body) {
         uint64_t r = 0;
@@ -58,13 +64,16 @@ class RemoteBackend : public GatewayBackend {
     void fail_all() {
         std::map<uint64_t, std::function<void(Acquired)>> a;
         std::map<uint64_t, std::function<void(TicketInfo)>> i;
+        std::map<uint64_t, std::function<void()>> f;
         {
             std::lock_guard lock(mu_);
             a.swap(acquires_);
             i.swap(infos_);
+            f.swap(finishes_);
         }
         for (auto& [r, done] : a) done(Acquired{0, gone()});
         for (auto& [r, done] : i) done(gone());
+        for (auto& [r, done] : f) done();
     }
 
   private:
@@ -94,6 +103,7 @@ class RemoteBackend : public GatewayBackend {
     void fail(uint64_t r) {
         if (auto done = take(&acquires_, r)) done(Acquired{0, gone()});
         if (auto done = take(&infos_, r)) done(gone());
+        if (auto done = take(&finishes_, r)) done();
     }
 
     ipc::Channel& ch_;
@@ -101,6 +111,7 @@ class RemoteBackend : public GatewayBackend {
     uint64_t next_ = 1;
     std::map<uint64_t, std::function<void(Acquired)>> acquires_;
     std::map<uint64_t, std::function<void(TicketInfo)>> infos_;
+    std::map<uint64_t, std::function<void()>> finishes_;
 };
 
 // What the gateway may still do once it serves: accept on the socket it
@@ -173,6 +184,8 @@ int run_gateway_process(const ChildRole& role) {
             backend.on_acquired(m->body);
         else if (m->type == proto::kInfo)
             backend.on_info(m->body);
+        else if (m->type == proto::kFinished)
+            backend.on_finished(m->body);
         else if (m->type == proto::kMetrics)
             send_metrics(ch, metrics, m->body);
     }

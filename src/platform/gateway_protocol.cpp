@@ -157,14 +157,24 @@ Status decode_info_reply(const std::string& body, uint64_t* r, TicketInfo* i) {
     });
 }
 
-std::string encode_finish(TicketId t, FinishKind kind) {
-    return text({{"t", t}, {"kind", static_cast<int>(kind)}});
+std::string encode_finish(uint64_t r, TicketId t, FinishKind kind) {
+    return text({{"r", r}, {"t", t}, {"kind", static_cast<int>(kind)}});
 }
 
-Status decode_finish(const std::string& body, TicketId* t, FinishKind* kind) {
+Status decode_finish(const std::string& body, uint64_t* r, TicketId* t, FinishKind* kind) {
     return decode(body, kFinish, [&](const json& j) {
+        *r = u64(j.at("r"));
         *t = u64(j.at("t"));
         *kind = enum_in(j.at("kind"), FinishKind::kFailed);
+        return Status::ok();
+    });
+}
+
+std::string encode_finished(uint64_t r) { return text({{"r", r}}); }
+
+Status decode_finished(const std::string& body, uint64_t* r) {
+    return decode(body, kFinished, [&](const json& j) {
+        *r = u64(j.at("r"));
         return Status::ok();
     });
 }

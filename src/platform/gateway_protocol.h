@@ -7,13 +7,14 @@
 //   config    {options, sandbox}        ready     {sandbox: summary}
 //   acquired  {r, t, info}              failed    {error}  (then exits)
 //   info      {r, info}                 acquire   {r, service} + stream fd
-//   metrics   {}                        info      {r, t}
-//   stop      {}                        finish    {t, kind}
+//   metrics   n                         info      {r, t}
+//   finished  {r}                       finish    {r, t, kind}
 //                                       metrics-part  raw text (several)
-//                                       metrics-end   {}
+//                                       metrics-end   n (the scrape)
 //
 // r is the gateway's request number (its reply carries it back), t a
-// ticket id.
+// ticket id, n a scrape's number (plain text; the parts before an end with
+// an older number belong to a scrape that timed out).
 #pragma once
 
 #include <cstdint>
@@ -32,10 +33,10 @@ inline constexpr const char* kAcquire = "acquire";
 inline constexpr const char* kAcquired = "acquired";
 inline constexpr const char* kInfo = "info";
 inline constexpr const char* kFinish = "finish";
+inline constexpr const char* kFinished = "finished";
 inline constexpr const char* kMetrics = "metrics";
 inline constexpr const char* kMetricsPart = "metrics-part";
 inline constexpr const char* kMetricsEnd = "metrics-end";
-inline constexpr const char* kStop = "stop";
 
 struct Config {
     GatewayOptions options;
@@ -56,9 +57,12 @@ Status decode_info_request(const std::string& body, uint64_t* r, TicketId* t);
 // info (reply) {r, info}
 std::string encode_info_reply(uint64_t r, const TicketInfo& i);
 Status decode_info_reply(const std::string& body, uint64_t* r, TicketInfo* i);
-// finish {t, kind}
-std::string encode_finish(TicketId t, FinishKind kind);
-Status decode_finish(const std::string& body, TicketId* t, FinishKind* kind);
+// finish {r, t, kind}
+std::string encode_finish(uint64_t r, TicketId t, FinishKind kind);
+Status decode_finish(const std::string& body, uint64_t* r, TicketId* t, FinishKind* kind);
+// finished {r}
+std::string encode_finished(uint64_t r);
+Status decode_finished(const std::string& body, uint64_t* r);
 // ready {sandbox} / failed {error}: one string field
 std::string encode_text(const char* key, const std::string& text);
 Status decode_text(const std::string& body, const char* key, std::string* text);

@@ -117,12 +117,15 @@ std::string Metrics::render() const {
         collectors = collectors_;
         sources = text_sources_;
     }
-    for (auto& c : collectors) c(&gauges);
+    // Text sources first: the gateway's answer comes after every message it
+    // sent before (finish() of the requests its clients already have), so
+    // the gauges collected next see those requests finished.
     std::string extra;
     for (auto& src : sources) {
         extra += src();
         if (!extra.empty() && extra.back() != '\n') extra += '\n';
     }
+    for (auto& c : collectors) c(&gauges);
 
     std::lock_guard lock(mu_);
     std::map<std::string, std::vector<const GaugeSample*>> gauge_families;

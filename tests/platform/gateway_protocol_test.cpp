@@ -71,10 +71,11 @@ TEST(GatewayProtocol, MalformedMessagesAreCorruptionNotACrash) {
     for (const char* body : {"", "nul", "[]", "{}", "{\"r\":-1,\"service\":\"a\"}",
                              "{\"r\":1,\"service\":5}", "{\"r\":\"1\",\"service\":\"a\"}"})
         EXPECT_EQ(proto::decode_acquire(body, &r, &service).code(), Code::kCorruption) << body;
-    for (const char* body : {"{\"t\":1,\"kind\":4}", "{\"t\":1,\"kind\":-1}", "{\"t\":1}",
-                             "{\"t\":1.5,\"kind\":0}", "{\"t\":1,\"kind\":\"0\"}"})
-        EXPECT_EQ(proto::decode_finish(body, &t, &kind).code(), Code::kCorruption) << body;
-    EXPECT_TRUE(proto::decode_finish("{\"t\":1,\"kind\":3}", &t, &kind).is_ok());
+    for (const char* body : {"{\"r\":1,\"t\":1,\"kind\":4}", "{\"r\":1,\"t\":1,\"kind\":-1}",
+                             "{\"r\":1,\"t\":1}", "{\"r\":1,\"t\":1.5,\"kind\":0}",
+                             "{\"r\":1,\"t\":1,\"kind\":\"0\"}", "{\"t\":1,\"kind\":0}"})
+        EXPECT_EQ(proto::decode_finish(body, &r, &t, &kind).code(), Code::kCorruption) << body;
+    EXPECT_TRUE(proto::decode_finish("{\"r\":1,\"t\":1,\"kind\":3}", &r, &t, &kind).is_ok());
     EXPECT_EQ(kind, FinishKind::kFailed);
     Acquired a;
     for (const char* body :
@@ -127,10 +128,10 @@ TEST_F(LocalBackendTest, UnknownServiceIsRejectedAndItsTicketFinishes) {
     EXPECT_EQ(a.info.reason, RejectReason::kNoService);
     EXPECT_EQ(b.open_tickets(), 1u);
     EXPECT_EQ(b.info_now(a.ticket).reason, RejectReason::kNoService);
-    b.finish(a.ticket, FinishKind::kCompleted);
+    b.finish_now(a.ticket, FinishKind::kCompleted);
     EXPECT_EQ(b.open_tickets(), 0u);
     EXPECT_EQ(b.info_now(a.ticket).state, TicketState::kDone) << "a finished id is unknown";
-    b.finish(a.ticket, FinishKind::kCompleted);  // twice: ignored
+    b.finish_now(a.ticket, FinishKind::kCompleted);  // twice: ignored
 }
 
 TEST_F(LocalBackendTest, TicketsBeyondTheLimitAreRefusedAndTheirStreamClosed) {
@@ -143,7 +144,7 @@ TEST_F(LocalBackendTest, TicketsBeyondTheLimitAreRefusedAndTheirStreamClosed) {
     EXPECT_EQ(over.info.reason, RejectReason::kQueueFull);
     EXPECT_FALSE(is_open(fd));
     EXPECT_EQ(b.open_tickets(), 2u);
-    b.finish(first.ticket, FinishKind::kCompleted);
+    b.finish_now(first.ticket, FinishKind::kCompleted);
     EXPECT_EQ(b.acquire_now("x", stream_end()).info.reason, RejectReason::kNoService);
 }
 
