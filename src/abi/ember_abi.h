@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EMBER_ABI_VERSION 2u
+#define EMBER_ABI_VERSION 3u
 
 /* ---- guest physical memory map (GPA == GVA) ---------------------------- */
 #define EMBER_PAGE_SIZE 0x1000ull
@@ -352,6 +352,14 @@ struct ember_boot_info {
     uint32_t preempt_want;     /* IN: nonzero while another thread is runnable */
     uint32_t preempt_reserved; /* IN: 0 */
     uint64_t preempt_regs[18]; /* OUT: rax rcx rdx rbx rsp rbp rsi rdi r8..r15 rip rflags */
+    /* A dynamically linked program's interpreter, placed by the VMM between
+     * the page pool and the root filesystem (interp_hi == 0: none). The
+     * kernel starts the interpreter at interp_entry with AT_BASE =
+     * interp_base and AT_ENTRY = entry (the program's). */
+    uint64_t interp_base, interp_entry; /* OUT */
+    uint64_t interp_lo, interp_hi;      /* OUT: page-aligned */
+    /* The initial working directory ("" = "/"), e.g. an image's WorkingDir. */
+    char cwd[EMBER_BOOT_EXECFN_MAX]; /* OUT */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");

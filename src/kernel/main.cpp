@@ -1,5 +1,6 @@
 // main.cpp - the guest kernel's start: check the boot info, set up memory,
 // files and the syscall table, then start the application.
+#include "fs/vfs.h"
 #include "kernel.h"
 
 namespace k {
@@ -56,5 +57,14 @@ extern "C" [[noreturn]] void kernel_main(ember_boot_info* b, uint64_t tsc_start)
     register_net_syscalls();
     if (!fs_init(reinterpret_cast<const uint8_t*>(b->rootfs_gpa), b->rootfs_size))
         panic("the root filesystem archive is malformed");
+    if (b->cwd[0]) {
+        // The VMM makes sure the directory exists in the root filesystem.
+        char path[EMBER_BOOT_EXECFN_MAX];
+        memcpy(path, b->cwd, sizeof path);
+        path[sizeof path - 1] = 0;
+        fs::Lookup lk;
+        if (fs::lookup(fs::root(), path, fs::kFollow, &lk) == 0 && fs::is_dir(lk.node))
+            fs::set_cwd(lk.node);
+    }
     start_process();
 }

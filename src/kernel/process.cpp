@@ -64,7 +64,7 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
         {AT_PHENT, b->phent},
         {AT_PHNUM, b->phnum},
         {AT_PAGESZ, EMBER_PAGE_SIZE},
-        {AT_BASE, 0},
+        {AT_BASE, b->interp_hi ? b->interp_base : 0},
         {AT_FLAGS, 0},
         {AT_ENTRY, b->entry},
         {AT_UID, 0},
@@ -101,8 +101,10 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
         *w++ = auxv[i][0];
         *w++ = auxv[i][1];
     }
+    note_process_start(
+        {stack_lo, stack_lo + stack_size, sp, strings, args_size, &auxv[0][0], 2 * naux});
     b->tsc_app_start = __builtin_ia32_rdtsc();
-    enter_user(b->entry, sp);
+    enter_user(b->interp_hi ? b->interp_entry : b->entry, sp);
 }
 
 namespace {
@@ -139,10 +141,10 @@ int64_t sys_uname(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
     memset(&u, 0, sizeof u);
     auto put = [](char* dst, const char* s) { memcpy(dst, s, strlen(s) + 1); };
     put(u.sysname, "Linux");
-    put(u.nodename, "ember");
+    put(u.nodename, kUtsNodename);
     // glibc refuses to run on kernels older than it was configured for.
-    put(u.release, "6.1.0-ember");
-    put(u.version, "#1 Ember");
+    put(u.release, kUtsRelease);
+    put(u.version, kUtsVersion);
     put(u.machine, "x86_64");
     put(u.domainname, "(none)");
     return put_user(buf, u);

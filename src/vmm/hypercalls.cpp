@@ -378,6 +378,18 @@ int64_t HypercallContext::do_wait(uint64_t arg, HypercallAction* out) {
         return EMBER_EINVAL;
     }
     uint32_t ready = 0;
+    // Tells the hook about the first block and, on every way out, the end.
+    struct WaitGuard {
+        const std::function<void(bool)>& hook;
+        bool blocked = false;
+        void block() {
+            if (!blocked && hook) hook(true);
+            blocked = true;
+        }
+        ~WaitGuard() {
+            if (blocked && hook) hook(false);
+        }
+    } guard{wait_hook_};
     for (;;) {
         if (events & EMBER_WAIT_NET) {
             net_.deliver_host_events();
@@ -406,6 +418,7 @@ int64_t HypercallContext::do_wait(uint64_t arg, HypercallAction* out) {
         if (wall_deadline_ && (until == 0 || wall_deadline_ < until)) until = wall_deadline_;
         const int extra =
             (events & EMBER_WAIT_STDIN) && cfg_.stdin_fd >= 0 && !stdin_eof_ ? cfg_.stdin_fd : -1;
+        guard.block();
         if (!(events & EMBER_WAIT_NET) && extra < 0) {
             timespec ts{static_cast<time_t>(until / 1000000000),
                         static_cast<long>(until % 1000000000)};

@@ -73,7 +73,8 @@ int64_t tfd_ioctl(File* f, uint64_t cmd, uint64_t arg) {
 
 void tfd_release(File* f) { kfree(f->priv); }
 
-const fs::FileOps kTimerFdOps = {tfd_read, nullptr, tfd_ioctl, tfd_poll, tfd_release, false};
+const fs::FileOps kTimerFdOps = {tfd_read,    nullptr, tfd_ioctl,  tfd_poll,
+                                 tfd_release, false,   "[timerfd]"};
 
 TimerFd* tfd_of(File* f) { return static_cast<TimerFd*>(f->priv); }
 

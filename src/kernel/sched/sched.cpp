@@ -7,6 +7,7 @@ namespace k {
 
 uint64_t g_state_gen;
 uint64_t g_xsave_pages;
+uint64_t g_xsave_mask;
 
 namespace {
 // The boot thread runs on the static kernel stack (EMBER_GPA_KSTACK_*).

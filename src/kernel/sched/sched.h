@@ -117,16 +117,28 @@ inline uint64_t rdgsbase() {
     asm volatile("rdgsbase %0" : "=r"(v));
     return v;
 }
+// The XSAVE components saved at a switch (thread.cpp sets it with g_xsave_pages).
+extern uint64_t g_xsave_mask;
 inline void wrfsbase(uint64_t v) { asm volatile("wrfsbase %0" : : "r"(v) : "memory"); }
 inline void wrgsbase(uint64_t v) { asm volatile("wrgsbase %0" : : "r"(v) : "memory"); }
 // The kernel never touches vector state (-mgeneral-regs-only), so the
-// application's is live in the CPU until a switch: save every XCR0
-// component.
+// application's is live in the CPU until a switch: save every component
+// CPUID leaf 0xd describes (g_xsave_mask). Not every XCR0 component: on
+// PVM hosts XCR0 is the host's and may enable more (AMX tile data, 8 KiB)
+// than the guest's CPUID sizes the area for.
 inline void xsave(uint8_t* area) {
-    asm volatile("xsave64 (%0)" : : "r"(area), "a"(~0u), "d"(~0u) : "memory");
+    asm volatile("xsave64 (%0)"
+                 :
+                 : "r"(area), "a"(static_cast<uint32_t>(g_xsave_mask)),
+                   "d"(static_cast<uint32_t>(g_xsave_mask >> 32))
+                 : "memory");
 }
 inline void xrstor(uint8_t* area) {
-    asm volatile("xrstor64 (%0)" : : "r"(area), "a"(~0u), "d"(~0u) : "memory");
+    asm volatile("xrstor64 (%0)"
+                 :
+                 : "r"(area), "a"(static_cast<uint32_t>(g_xsave_mask)),
+                   "d"(static_cast<uint32_t>(g_xsave_mask >> 32))
+                 : "memory");
 }
 // Pages of one XSAVE area (set when the second thread is created).
 extern uint64_t g_xsave_pages;

@@ -21,7 +21,9 @@ int32_t g_next_tid = 2;
 uint64_t xsave_area_size() {
     uint32_t a = 0xd, b, c = 0, d;
     asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
-    return b;  // bytes for the components enabled in XCR0
+    // The components CPUID describes (sched.h) and the bytes they need.
+    g_xsave_mask = a | static_cast<uint64_t>(d) << 32;
+    return b;
 }
 
 // A new thread for clone and clone3 (flags already checked).
