@@ -33,9 +33,17 @@ bool have_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
 
 namespace {
 
+// A /proc file, "" when the process is gone (iostreams would throw on the
+// read error of a process that exits while it is read).
 std::string read_proc(const std::string& path) {
-    std::ifstream f(path);
-    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    std::string out;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return out;
 }
 
 pid_t parent_of(pid_t pid) {
