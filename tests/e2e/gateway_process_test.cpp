@@ -130,8 +130,16 @@ TEST_F(E2eTest, RequestsArrivingWhileTheGatewayIsDownWaitForTheNextOne) {
     const pid_t gw = gateway_pid(d_->pid());
     ASSERT_GT(gw, 0);
     ASSERT_EQ(kill(gw, SIGKILL), 0);
-    // At once, before the replacement runs: the connection waits in the
-    // listening socket's backlog, which emberd keeps open.
+    // Once it is dead (until then it may still accept, and its connections
+    // die with it), before the replacement runs 100 ms later: the
+    // connection waits in the listening socket's backlog, which emberd
+    // keeps open.
+    ASSERT_TRUE(eventually(
+        [&] {
+            const std::string state = status_field(gw, "State");
+            return state.empty() || state[0] == 'Z';
+        },
+        5000));
     auto r = d_->get("backlog", "/", 10000);
     EXPECT_EQ(r.status, 200) << r.body << r.error;
 }
