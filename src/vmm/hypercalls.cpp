@@ -141,6 +141,16 @@ HypercallAction HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
         case EMBER_HC_CLOCK:
             status = do_clock();
             break;
+        case EMBER_HC_CR2: {
+            kvm_sregs sregs{};
+            if (!mem_.contains(arg, sizeof(ember_hc_cr2)))
+                status = EMBER_EFAULT;
+            else if (ioctl(vcpu_fd_, KVM_GET_SREGS, &sregs) != 0)
+                status = EMBER_EAGAIN;
+            else
+                mem_.write_obj(arg, ember_hc_cr2{sregs.cr2});
+            break;
+        }
         case EMBER_HC_READY:
             drain_console();
             if (want_ready_) {

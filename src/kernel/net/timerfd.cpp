@@ -44,6 +44,7 @@ int64_t tfd_read(File* f, void* buf, uint64_t len, uint64_t*) {
         if (t->ticks) break;
         if (f->flags & O_NONBLOCK) return -EAGAIN;
         if (!t->next) return would_block();  // disarmed: nothing will ever expire
+        if (signal_pending_now()) return -kErestartsys;
         // Sockets keep flowing while we sleep.
         net_wait(streams_open() ? EMBER_WAIT_NET : 0, t->next);
     }
