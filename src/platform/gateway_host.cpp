@@ -169,6 +169,10 @@ std::string GatewayHost::Impl::serve(ChildProcess& c, LocalGatewayBackend& backe
             st = proto::decode_finish(m->body, &r, &t, &kind);
             if (st) backend.finish_now(t, kind);
             if (st) st = ch.send(proto::kFinished, proto::encode_finished(r));
+        } else if (m->type == proto::kFailed) {
+            std::string error;
+            st = proto::decode_text(m->body, "error", &error);
+            if (st) return error;
         } else if (m->type == proto::kMetricsPart || m->type == proto::kMetricsEnd) {
             std::lock_guard lock(mu);
             if (m->type == proto::kMetricsEnd) {

@@ -166,6 +166,9 @@ int run_gateway_process(const ChildRole& role) {
         }
         summary = *s;
     }
+    // Ready before serving: clients already waiting in the backlog are
+    // accepted at once, and their acquire messages must come after it.
+    if (!ch.send(proto::kReady, proto::encode_text("sandbox", summary))) return 1;
     Metrics metrics;
     RemoteBackend backend(ch);
     auto gw = Gateway::start(cfg->options, backend, metrics, listen_fd);
@@ -173,7 +176,6 @@ int run_gateway_process(const ChildRole& role) {
         (void)ch.send(proto::kFailed, proto::encode_text("error", gw.message()));
         return 1;
     }
-    if (!ch.send(proto::kReady, proto::encode_text("sandbox", summary))) return 1;
     for (;;) {
         auto m = ch.recv();
         if (!m) {
