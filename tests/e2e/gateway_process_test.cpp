@@ -144,5 +144,18 @@ TEST_F(E2eTest, RequestsArrivingWhileTheGatewayIsDownWaitForTheNextOne) {
     EXPECT_EQ(r.status, 200) << r.body << r.error;
 }
 
+class GatewayNoSandboxTest : public E2eTest {
+    std::vector<std::string> daemon_args() override { return {"--no-sandbox"}; }
+};
+
+TEST_F(GatewayNoSandboxTest, NoSandboxKeepsTheGatewayProcessButNotItsSandbox) {
+    const pid_t gw = gateway_pid(d_->pid());
+    ASSERT_GT(gw, 0) << "still a process of its own";
+    EXPECT_EQ(status_field(gw, "Seccomp"), "0");
+    EXPECT_NE(d_->output().find("sandbox off (--no-sandbox)"), std::string::npos) << d_->output();
+    deploy_app("open");
+    EXPECT_EQ(d_->get("open", "/").status, 200);
+}
+
 }  // namespace
 }  // namespace ember::e2e
