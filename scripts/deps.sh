@@ -4,12 +4,14 @@
 set -eu
 # clang with libFuzzer: scripts/fuzz.sh (make fuzz, and CI's short runs).
 FUZZ_PKGS="clang libclang-rt-14-dev"
+# Go toolchain: the Go examples (examples/go) and their tests and benchmark.
+LANG_PKGS="golang-go"
 PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev \
   libseccomp-dev libarchive-dev hyperfine wrk curl cpio xxd clang-format clang-tidy sqlite3"
 missing=""
-for p in $PKGS $FUZZ_PKGS; do
+for p in $PKGS $FUZZ_PKGS $LANG_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
