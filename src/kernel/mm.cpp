@@ -36,13 +36,17 @@ bool in_pool(uint64_t addr, uint64_t len) {
            addr - g_pool_lo <= g_npages * kPage - len;
 }
 
-void take(uint64_t first, uint64_t n) {
+// Reserves pages; zero=false leaves freed pages dirty (PROT_NONE mappings,
+// which sys_mprotect zeroes when it makes them accessible): Go reserves and
+// unmaps a 64 MiB arena at each of up to 128 address hints, and zeroing
+// each retry cost seconds.
+void take(uint64_t first, uint64_t n, bool zero = true) {
     for (uint64_t i = first; i < first + n; ++i) {
         if (!test(g_used, i)) {
             set(g_used, i);
             --g_free_pages;
         }
-        if (test(g_dirty, i)) {
+        if (zero && test(g_dirty, i)) {
             memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
             clear(g_dirty, i);
         }
@@ -243,6 +247,7 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
     const bool anon = flags & MAP_ANONYMOUS;
     len = page_up(len);
     const uint64_t n = len / kPage;
+    const bool zero = !anon || prot != 0 /* PROT_NONE */;
     uint64_t where = 0;
     if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
         if (addr % kPage) return -EINVAL;
@@ -251,15 +256,17 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
             !range_free(page_index(addr), n))
             return -EEXIST;
         release(page_index(addr), n);  // replaced mappings read as zero
-        take(page_index(addr), n);
+        take(page_index(addr), n, zero);
         where = addr;
     } else {
         if (addr && addr % kPage == 0 && in_pool(addr, len) && range_free(page_index(addr), n)) {
-            take(page_index(addr), n);
+            take(page_index(addr), n, zero);
             where = addr;
         } else {
-            where = pages_alloc(n);
-            if (!where) return -ENOMEM;
+            const uint64_t first = find_free_top_down(n);
+            if (first == g_npages) return -ENOMEM;
+            take(first, n, zero);
+            where = page_addr(first);
         }
     }
     if (!anon) {
@@ -295,6 +302,13 @@ int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint6
     if (addr % kPage) return -EINVAL;
     if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x01000000 | 0x02000000)) return -EINVAL;
     if (!user_ok(addr, page_up(len))) return -ENOMEM;
+    if (prot != 0 /* PROT_NONE */ && in_pool(addr, page_up(len))) {
+        for (uint64_t i = page_index(addr); i < page_index(addr) + page_up(len) / kPage; ++i)
+            if (test(g_used, i) && test(g_dirty, i)) {
+                memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
+                clear(g_dirty, i);
+            }
+    }
     maps::protect(addr, page_up(len), prot);  // remembered for /proc/self/maps
     return 0;
 }
