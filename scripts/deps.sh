@@ -4,8 +4,9 @@
 set -eu
 # clang with libFuzzer: scripts/fuzz.sh (make fuzz, and CI's short runs).
 FUZZ_PKGS="clang libclang-rt-14-dev"
-# Go toolchain: the Go examples (examples/go) and their tests and benchmark.
-LANG_PKGS="golang-go"
+# Go and Rust toolchains: examples/go and examples/rust, their tests and
+# benchmark.
+LANG_PKGS="golang-go rustc"
 PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev \
