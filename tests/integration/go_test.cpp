@@ -13,10 +13,10 @@
 namespace ember::test {
 namespace {
 
-// The smallest --mem (in steps of 16M) at which examples/go/hello runs on
+// The smallest --mem, in steps of 16M, at which every Go example runs on
 // this guest kernel: the Go runtime's PROT_NONE reservations (arenas, page
-// summaries) still take guest physical memory (808M fails in mallocinit,
-// 816M works); a margin above it.
+// summaries) still take guest physical memory. hello needs 816M (808M: "out
+// of memory" in mallocinit), http_hello, a larger image, 824M.
 constexpr const char* kGoMem = "832M";
 
 std::string go_example(const std::string& name) {
