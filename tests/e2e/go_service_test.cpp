@@ -49,5 +49,18 @@ TEST_F(GoServiceTest, NetHttpHelloColdStartThenWarm) {
     EXPECT_EQ(count.body, "3\n");
 }
 
+// isolation "request": every request gets a fresh instance restored from
+// the snapshot (all of the Go runtime's threads with it) and discarded.
+TEST_F(GoServiceTest, NetHttpHelloFreshInstancePerRequest) {
+    auto r = d_->deploy("goiso", program(), {{"memory_mb", kGoMemoryMb}, {"isolation", "request"}});
+    ASSERT_TRUE(r.status == 200 || r.status == 201) << r.status << " " << r.body << r.error;
+    for (int i = 0; i < 3; ++i) {
+        auto count = d_->get("goiso", "/count", 60000);
+        ASSERT_EQ(count.status, 200) << count.error << count.body;
+        EXPECT_EQ(count.body, "1\n") << "request " << i << " saw another request's state";
+        EXPECT_TRUE(is_cold(count)) << count.header("server-timing");
+    }
+}
+
 }  // namespace
 }  // namespace ember::e2e

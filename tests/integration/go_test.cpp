@@ -82,6 +82,15 @@ TEST_F(GoTest, AsyncPreemptionOfASpinningGoroutineAsNatively) {
     EXPECT_EQ(n.exit_code, 0);
 }
 
+// The same program with Go's asynchronous preemption turned off never ends
+// (natively too): the test above can only pass through SIGURG preemption.
+TEST_F(GoTest, WithoutAsyncPreemptionTheSpinnerStarvesMain) {
+    RunResult r = run_ember({"run", "--mem", kGoMem, "--timeout", "3s", "--env",
+                             "GODEBUG=asyncpreemptoff=1", go_example("preempt")});
+    EXPECT_TRUE(r.exited && r.exit_code == 124) << describe(r);
+    EXPECT_EQ(r.out, "");
+}
+
 TEST_F(GoTest, NilDereferencePanicsAndIsRecoveredAsNatively) {
     RunResult n = expect_as_native({go_example("crash")});
     EXPECT_EQ(n.exit_code, 0);
