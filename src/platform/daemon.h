@@ -22,6 +22,9 @@ struct DaemonOptions {
     size_t warm_vms = 4;                     // reset VMs kept per snapshot for the next instance
     std::string cgroup = "auto";             // auto, off or a delegated cgroup PATH (cgroups.h)
     CgroupLimits worker_limits{0, 0, 4096};  // per VM worker process, when cgroups are on
+    // The helper processes (gateway, workers) sandbox themselves
+    // (vmm/sandbox.h); false only for debugging (--no-sandbox).
+    bool sandbox = true;
 };
 
 class Daemon {

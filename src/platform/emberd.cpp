@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "common/units.h"
+#include "platform/child_process.h"
 #include "platform/daemon.h"
+#include "platform/gateway_process.h"
 
 namespace {
 
@@ -51,6 +53,13 @@ void raise_fd_limit() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // emberd's helper processes are emberd re-executed with a role.
+    if (auto role = ember::platform::child_role(argc, argv)) {
+        if (role->role == ember::platform::kGatewayRole)
+            return ember::platform::run_gateway_process(*role);
+        std::fprintf(stderr, "emberd: unknown role '%s'\n", role->role.c_str());
+        return 2;
+    }
     CLI::App app{"emberd: the Ember node daemon (gateway, instance manager, control API)"};
     app.set_version_flag("--version", std::string("emberd ") + EMBER_VERSION);
     DaemonOptions o;
@@ -99,8 +108,28 @@ int main(int argc, char** argv) {
     app.add_option("--worker-pids", o.worker_limits.pids,
                    "cgroup limit on threads per VM worker process, 0: none (default 4096)");
     app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
+    app.add_flag("--no-sandbox{false}", o.sandbox,
+                 "Run the gateway and worker processes without their sandbox (debugging)");
+    // Every option above may also come from a file (the package's unit passes
+    // /etc/ember/emberd.conf): "name = value" lines, the long option names
+    // without "--"; the command line wins. An unknown key is an error, so
+    // that a typo is not silently a default.
+    app.set_config("--config", "",
+                   "Read options from FILE: 'name = value' lines, names as the long options "
+                   "above without '--' (the command line wins)");
+    app.get_config_ptr()->type_name("FILE");
+    app.allow_config_extras(CLI::config_extras_mode::error);
     try {
         app.parse(argc, argv);
+    } catch (const CLI::ConfigError& e) {
+        const std::string file = app.get_config_ptr()->as<std::string>();
+        const std::string what = e.what(), prefix = "INI was not able to parse ";
+        if (what.rfind(prefix, 0) == 0)
+            return usage_error("--config " + file + ": unknown option '" +
+                               what.substr(prefix.size()) + "' (see emberd --help)");
+        return usage_error("--config " + file + ": " + what);
+    } catch (const CLI::FileError& e) {
+        return usage_error("--config: " + std::string(e.what()));
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);
         return usage_error(std::string(e.what()) + " (see emberd --help)");
