@@ -14,7 +14,9 @@
 //   3. Warm throughput with wrk (when installed): native vs. gateway.
 //
 // Usage: platform_bench [--requests N] [--warm N] [--wrk-seconds S] [--wrk-conns C]
-//                       [-- EMBERD-OPTIONS...]
+//                       [--program SERVER] [--memory-mb M] [-- EMBERD-OPTIONS...]
+// SERVER (default examples/gcc/http_epoll) takes its port as its first
+// argument and listens on 8080 by default; M is the services' memory_mb.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -200,7 +202,8 @@ WrkResult run_wrk(uint16_t port, const std::string& host, int secs, int conns) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int requests = 1000, warm = 2000, wrk_secs = 5, wrk_conns = 32;
+    int requests = 1000, warm = 2000, wrk_secs = 5, wrk_conns = 32, memory_mb = 0;
+    std::string server = example_path("http_epoll");
     std::vector<std::string> emberd_args;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -216,11 +219,15 @@ int main(int argc, char** argv) {
             wrk_secs = std::atoi(argv[++i]);
         else if (a == "--wrk-conns" && i + 1 < argc)
             wrk_conns = std::atoi(argv[++i]);
+        else if (a == "--program" && i + 1 < argc)
+            server = argv[++i];
+        else if (a == "--memory-mb" && i + 1 < argc)
+            memory_mb = std::atoi(argv[++i]);
         else {
             std::fprintf(
                 stderr,
                 "usage: platform_bench [--requests N] [--warm N] [--wrk-seconds S] [--wrk-conns C] "
-                "[-- EMBERD-OPTIONS...]\n");
+                "[--program SERVER] [--memory-mb M] [-- EMBERD-OPTIONS...]\n");
             return 2;
         }
     }
@@ -229,18 +236,18 @@ int main(int argc, char** argv) {
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
-    const std::string server = example_path("http_epoll");
     TempDir tmp;
     EmberdProcess d(tmp.path() + "/data", emberd_args);
     if (auto err = d.start(); !err.empty()) {
         std::fprintf(stderr, "platform_bench: %s\n", err.c_str());
         return 1;
     }
-    for (const auto& [name, extra] : std::vector<std::pair<std::string, nlohmann::json>>{
+    for (auto [name, extra] : std::vector<std::pair<std::string, nlohmann::json>>{
              {"cold", {{"isolation", "request"}}},
              {"spare",
               {{"isolation", "request"}, {"spare_instances", 1}, {"idle_timeout_ms", 600000}}},
              {"warm", {{"idle_timeout_ms", 600000}, {"concurrency", 256}}}}) {
+        if (memory_mb > 0) extra["memory_mb"] = memory_mb;
         auto r = d.deploy(name, server, extra);
         if (r.status != 201) {
             std::fprintf(stderr, "platform_bench: deploy %s: %d %s\n", name.c_str(), r.status,
@@ -370,7 +377,8 @@ int main(int argc, char** argv) {
         "%d requests each, alternating native and gateway in one loop, kept-alive connections.\n\n",
         warm);
     table_head();
-    row("native http_epoll: request -> response", t_native);
+    const std::string base = server.substr(server.find_last_of('/') + 1);
+    row(("native " + base + ": request -> response").c_str(), t_native);
     row("gateway -> warm instance: request -> response", t_gateway);
     row("  app (handed to the guest -> first byte)", app_warm);
     std::printf("\nadded latency at p50: %.0f us\n\n", median(t_gateway) - median(t_native));
@@ -381,7 +389,7 @@ int main(int argc, char** argv) {
         auto g = run_wrk(d.gateway_port(), "warm.localhost", wrk_secs, wrk_conns);
         std::printf("## Warm throughput: wrk -t1 -c%d -d%ds\n\n", wrk_conns, wrk_secs);
         std::printf("| target | requests/s | latency p50 | latency p99 |\n|---|---|---|---|\n");
-        std::printf("| native http_epoll | %.0f | %s | %s |\n", n.rps, n.p50.c_str(),
+        std::printf("| native %s | %.0f | %s | %s |\n", base.c_str(), n.rps, n.p50.c_str(),
                     n.p99.c_str());
         std::printf("| gateway -> warm instance | %.0f | %s | %s |\n", g.rps, g.p50.c_str(),
                     g.p99.c_str());

@@ -55,4 +55,13 @@ echo "## platform_bench (emberd: cold starts through the gateway, warm vs native
 echo
 "$BUILD/bench/platform_bench" --requests "${PLATFORM_REQUESTS:-1000}" --warm 2000 \
     --wrk-seconds 5 || status=1
+# Go (issue 8), when the Go examples were built (golang-go installed).
+if [ -x "$BUILD/examples/go/boot" ]; then
+    echo
+    RUNS="$RUNS" REQUESTS="${PLATFORM_REQUESTS:-1000}" "$(dirname "$0")/go_bench.sh" "$BUILD" ||
+        status=1
+else
+    echo
+    echo "(go not installed: go_bench skipped)"
+fi
 exit "$status"

@@ -5,13 +5,16 @@ set -eu
 # help2man: the package's man pages (make package, packaging/).
 # clang with libFuzzer: scripts/fuzz.sh (make fuzz, and CI's short runs).
 FUZZ_PKGS="clang libclang-rt-14-dev"
+# Go and Rust toolchains: examples/go and examples/rust, their tests and
+# benchmark.
+LANG_PKGS="golang-go rustc"
 PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev \
   libseccomp-dev libarchive-dev hyperfine wrk curl cpio xxd clang-format clang-tidy sqlite3 \
   help2man"
 missing=""
-for p in $PKGS $FUZZ_PKGS; do
+for p in $PKGS $FUZZ_PKGS $LANG_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0

@@ -20,6 +20,7 @@ uint64_t g_pool_lo;  // first byte of the page pool (EMBER_GPA_APP_MIN)
 uint64_t g_npages;   // pages in the pool
 uint64_t* g_used;    // bit set: page reserved
 uint64_t* g_dirty;   // bit set: page may hold old data
+uint64_t* g_none;    // bit set: reserved PROT_NONE, never made accessible since
 uint64_t g_free_pages;
 uint64_t g_brk_start, g_brk;
 
@@ -36,13 +37,23 @@ bool in_pool(uint64_t addr, uint64_t len) {
            addr - g_pool_lo <= g_npages * kPage - len;
 }
 
-void take(uint64_t first, uint64_t n) {
+// Reserves pages; zero=false (PROT_NONE mappings) neither zeroes freed
+// pages, which sys_mprotect does when it makes them accessible, nor lets
+// their release mark them dirty: Go reserves and unmaps a 64 MiB arena at
+// each of up to 128 address hints; zeroing each retry took seconds, and
+// zeroing the never-touched pages on their next use makes the host back
+// them (~40 us per page here). Protections are not enforced, so a program
+// that writes to PROT_NONE memory (a fault on Linux) may see its own bytes
+// again in a later mapping; nothing crosses the VM.
+void take(uint64_t first, uint64_t n, bool zero = true) {
     for (uint64_t i = first; i < first + n; ++i) {
         if (!test(g_used, i)) {
             set(g_used, i);
             --g_free_pages;
+            if (!zero) set(g_none, i);
         }
-        if (test(g_dirty, i)) {
+        if (zero) clear(g_none, i);
+        if (zero && test(g_dirty, i)) {
             memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
             clear(g_dirty, i);
         }
@@ -53,7 +64,8 @@ void release(uint64_t first, uint64_t n) {
     for (uint64_t i = first; i < first + n; ++i) {
         if (test(g_used, i)) {
             clear(g_used, i);
-            set(g_dirty, i);
+            if (!test(g_none, i)) set(g_dirty, i);
+            clear(g_none, i);
             ++g_free_pages;
         }
     }
@@ -112,12 +124,13 @@ void mm_init() {
     if (top > b->mem_size) top = b->mem_size;
     KCHECK(top > g_pool_lo);
     g_npages = (top - g_pool_lo) / kPage;
-    // The two bitmaps live at the top of the pool.
+    // The three bitmaps live at the top of the pool.
     const uint64_t words = (g_npages + 63) / 64;
-    const uint64_t bm_pages = page_up(2 * words * 8) / kPage;
+    const uint64_t bm_pages = page_up(3 * words * 8) / kPage;
     KCHECK(bm_pages < g_npages);
     g_used = reinterpret_cast<uint64_t*>(page_addr(g_npages - bm_pages));
     g_dirty = g_used + words;
+    g_none = g_dirty + words;
     // The memory is fresh (zero); mark the tail bits past g_npages used so
     // the word-skipping scan stays correct.
     for (uint64_t i = g_npages; i < words * 64; ++i) set(g_used, i);
@@ -243,6 +256,7 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
     const bool anon = flags & MAP_ANONYMOUS;
     len = page_up(len);
     const uint64_t n = len / kPage;
+    const bool zero = !anon || prot != 0 /* PROT_NONE */;
     uint64_t where = 0;
     if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
         if (addr % kPage) return -EINVAL;
@@ -251,15 +265,17 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
             !range_free(page_index(addr), n))
             return -EEXIST;
         release(page_index(addr), n);  // replaced mappings read as zero
-        take(page_index(addr), n);
+        take(page_index(addr), n, zero);
         where = addr;
     } else {
         if (addr && addr % kPage == 0 && in_pool(addr, len) && range_free(page_index(addr), n)) {
-            take(page_index(addr), n);
+            take(page_index(addr), n, zero);
             where = addr;
         } else {
-            where = pages_alloc(n);
-            if (!where) return -ENOMEM;
+            const uint64_t first = find_free_top_down(n);
+            if (first == g_npages) return -ENOMEM;
+            take(first, n, zero);
+            where = page_addr(first);
         }
     }
     if (!anon) {
@@ -295,6 +311,16 @@ int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint6
     if (addr % kPage) return -EINVAL;
     if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x01000000 | 0x02000000)) return -EINVAL;
     if (!user_ok(addr, page_up(len))) return -ENOMEM;
+    if (prot != 0 /* PROT_NONE */ && in_pool(addr, page_up(len))) {
+        for (uint64_t i = page_index(addr); i < page_index(addr) + page_up(len) / kPage; ++i)
+            if (test(g_used, i)) {
+                clear(g_none, i);
+                if (test(g_dirty, i)) {
+                    memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
+                    clear(g_dirty, i);
+                }
+            }
+    }
     maps::protect(addr, page_up(len), prot);  // remembered for /proc/self/maps
     return 0;
 }
