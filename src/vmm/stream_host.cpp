@@ -206,6 +206,7 @@ Status StreamHost::start() {
         host_listeners_.push_back({fd, m});
     }
     for (const EgressRule& r : cfg_.egress) {
+        if (cfg_.connect_out) break;  // the hook checks the rules
         addrinfo hints{};
         hints.ai_socktype = SOCK_STREAM;
         addrinfo* res = nullptr;
@@ -415,6 +416,10 @@ void StreamHost::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
         push(EMBER_NET_CONNECTED, id, EAFNOSUPPORT, nullptr, 0);
         return;
     }
+    if (cfg_.connect_out) {
+        connect_through_hook(id, ss, sl);
+        return;
+    }
     if (!egress_allowed(ss)) {
         ++stats_.denied;
         push(EMBER_NET_CONNECTED, id, ECONNREFUSED, nullptr, 0);
@@ -440,6 +445,22 @@ void StreamHost::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
         ::close(fd);
         push(EMBER_NET_CONNECTED, id, static_cast<uint32_t>(err), nullptr, 0);
     }
+}
+
+// The socket comes from NetConfig::connect_out, connected or still
+// connecting: the stream waits for POLLOUT either way (finish_connect reads
+// SO_ERROR), so both cases take the same path.
+void StreamHost::connect_through_hook(uint32_t id, const sockaddr_storage& ss, socklen_t sl) {
+    const int fd = cfg_.connect_out(ss, sl);
+    if (fd < 0) {
+        if (fd == -ECONNREFUSED) ++stats_.denied;
+        push(EMBER_NET_CONNECTED, id, static_cast<uint32_t>(-fd), nullptr, 0);
+        return;
+    }
+    ++stats_.connects;
+    Stream& s = streams_[id];
+    s.fd = fd;
+    s.connecting = true;
 }
 
 void StreamHost::append_out(Stream& s, const uint8_t* data, uint32_t len) {
