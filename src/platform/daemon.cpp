@@ -10,7 +10,7 @@
 #include "platform/metrics.h"
 #include "platform/service_controller.h"
 #include "platform/store.h"
-#include "platform/vm_guest.h"
+#include "platform/worker_client.h"
 #include "vmm/vmm.h"
 
 #ifndef EMBER_VERSION
@@ -29,7 +29,7 @@ struct Daemon::Parts {
     ImageStore images;
     Metrics metrics;
     LogHub logs;
-    std::unique_ptr<VmGuestFactory> factory;
+    std::unique_ptr<GuestFactory> factory;
     std::unique_ptr<InstanceManager> manager;
     std::unique_ptr<ServiceController> controller;
     std::unique_ptr<Api> api;
@@ -56,9 +56,17 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     if (!store) return store.status();
     p->store = std::move(*store);
 
-    keep_vms_ready(opts.vm_pool);
-    p->factory = std::make_unique<VmGuestFactory>(
-        p->images, VmGuestOptions{opts.prepare_timeout_ms, opts.max_image_bytes, opts.warm_vms});
+    // The microVMs run in worker processes that hold none of the above.
+    WorkerOptions wo;
+    wo.workers = opts.vm_workers;
+    wo.sandbox = opts.sandbox;
+    wo.uid = opts.worker_uid;
+    wo.gid = opts.worker_gid;
+    wo.vm_pool = opts.vm_pool;
+    wo.vm = VmGuestOptions{opts.prepare_timeout_ms, opts.max_image_bytes, opts.warm_vms};
+    auto factory = WorkerGuestFactory::start(p->images, wo);
+    if (!factory) return factory.status();
+    p->factory = std::move(*factory);
     p->manager = std::make_unique<InstanceManager>(*p->factory, p->logs, p->metrics);
     p->metrics.add_collector(
         [m = p->manager.get()](std::vector<GaugeSample>* out) { m->collect_metrics(out); });

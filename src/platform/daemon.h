@@ -19,6 +19,11 @@ struct DaemonOptions {
     uint64_t max_image_bytes = 256ull << 20;
     size_t vm_pool = 4;   // KVM VMs created ahead of cold starts
     size_t warm_vms = 4;  // reset VMs kept per snapshot for the next instance
+    // The VM worker processes (worker_client.h): how many, sandboxed or not,
+    // and their user when emberd runs as root.
+    size_t vm_workers = 1;
+    bool sandbox = true;
+    uint32_t worker_uid = 65534, worker_gid = 65534;
 };
 
 class Daemon {

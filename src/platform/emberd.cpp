@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "common/units.h"
+#include "platform/child_process.h"
 #include "platform/daemon.h"
+#include "platform/worker_main.h"
 
 namespace {
 
@@ -35,6 +37,25 @@ std::string parse_addr(const std::string& s, std::string* addr, uint16_t* port) 
     return "";
 }
 
+// "UID" or "UID:GID" (GID defaults to UID): "" or what is wrong. Root (0)
+// is refused: the point is that the workers are not root.
+std::string parse_user(const std::string& s, uint32_t* uid, uint32_t* gid) {
+    auto num = [](const std::string& t, uint32_t* out) {
+        if (t.empty() || t.size() > 9 ||
+            !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return false;
+        *out = static_cast<uint32_t>(std::stoul(t));
+        return *out != 0;
+    };
+    const auto colon = s.find(':');
+    if (!num(s.substr(0, colon), uid))
+        return "expected UID[:GID] (numbers, not 0), got '" + s + "'";
+    *gid = *uid;
+    if (colon != std::string::npos && !num(s.substr(colon + 1), gid))
+        return "expected UID[:GID] (numbers, not 0), got '" + s + "'";
+    return "";
+}
+
 int usage_error(const std::string& msg) {
     std::fprintf(stderr, "emberd: %s\n", msg.c_str());
     return 2;
@@ -51,6 +72,12 @@ void raise_fd_limit() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // emberd re-executes itself for its helper processes (child_process.h).
+    if (auto role = ember::platform::child_role(argc, argv)) {
+        if (role->role == "worker") return ember::platform::run_worker(*role);
+        std::fprintf(stderr, "emberd: unknown role '%s'\n", role->role.c_str());
+        return 2;
+    }
     CLI::App app{"emberd: the Ember node daemon (gateway, instance manager, control API)"};
     app.set_version_flag("--version", std::string("emberd ") + EMBER_VERSION);
     DaemonOptions o;
@@ -87,6 +114,14 @@ int main(int argc, char** argv) {
                    "Largest response body from an instance (default 64M)");
     app.add_option("--max-connections", o.gateway.max_connections,
                    "Gateway client connections (default 10000)");
+    app.add_option("--vm-workers", o.vm_workers,
+                   "VM worker processes; services are spread over them by name (default 1)");
+    std::string worker_user = "65534";
+    app.add_option("--worker-user", worker_user,
+                   "UID[:GID] the VM workers run as when emberd runs as root (default 65534)");
+    bool no_sandbox = false;
+    app.add_flag("--no-sandbox", no_sandbox,
+                 "Run the VM workers without their sandbox (for debugging; see docs/security.md)");
     app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
     try {
         app.parse(argc, argv);
@@ -126,6 +161,11 @@ int main(int argc, char** argv) {
           size(max_header, "--max-header", &o.gateway.max_header_bytes),
           size(max_response, "--max-response", &o.gateway.max_response_bytes)})
         if (!err.empty()) return usage_error(err);
+    o.sandbox = !no_sandbox;
+    if (std::string err = parse_user(worker_user, &o.worker_uid, &o.worker_gid); !err.empty())
+        return usage_error("--worker-user: " + err);
+    if (o.vm_workers < 1 || o.vm_workers > 64)
+        return usage_error("--vm-workers: expected 1 to 64, got " + std::to_string(o.vm_workers));
     const auto level = spdlog::level::from_str(log_level);
     if (level == spdlog::level::off && log_level != "off")
         return usage_error("--log-level: unknown level '" + log_level + "'");

@@ -205,24 +205,10 @@ Status StreamHost::start() {
         }
         host_listeners_.push_back({fd, m});
     }
-    for (const EgressRule& r : cfg_.egress) {
-        if (cfg_.connect_out) break;  // the hook checks the rules
-        addrinfo hints{};
-        hints.ai_socktype = SOCK_STREAM;
-        addrinfo* res = nullptr;
-        const std::string port = std::to_string(r.port);
-        const int rc = getaddrinfo(r.host.c_str(), port.c_str(), &hints, &res);
-        if (rc == EAI_AGAIN || rc == EAI_FAIL || rc == EAI_SYSTEM)
-            return Status::unavailable("--allow-egress: cannot resolve " + r.host + ": " +
-                                       gai_strerror(rc));
-        if (rc != 0 || !res)
-            return Status::invalid_argument("--allow-egress: cannot resolve " + r.host);
-        for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-            sockaddr_storage ss{};
-            std::memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-            egress_addrs_.push_back(ss);
-        }
-        freeaddrinfo(res);
+    if (!cfg_.connect_out) {  // else the hook checks the rules
+        auto addrs = resolve_egress(cfg_.egress);
+        if (!addrs) return addrs.status();
+        egress_addrs_ = std::move(*addrs);
     }
     return Status::ok();
 }
@@ -392,7 +378,34 @@ void StreamHost::handle_tx_record(const ember_net_rec& r, const uint8_t* payload
 }
 
 bool StreamHost::egress_allowed(const sockaddr_storage& ss) const {
-    for (const auto& a : egress_addrs_)
+    return egress_allows(egress_addrs_, ss);
+}
+
+Result<std::vector<sockaddr_storage>> resolve_egress(const std::vector<EgressRule>& rules) {
+    std::vector<sockaddr_storage> out;
+    for (const EgressRule& r : rules) {
+        addrinfo hints{};
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* res = nullptr;
+        const std::string port = std::to_string(r.port);
+        const int rc = getaddrinfo(r.host.c_str(), port.c_str(), &hints, &res);
+        if (rc == EAI_AGAIN || rc == EAI_FAIL || rc == EAI_SYSTEM)
+            return Status::unavailable("--allow-egress: cannot resolve " + r.host + ": " +
+                                       gai_strerror(rc));
+        if (rc != 0 || !res)
+            return Status::invalid_argument("--allow-egress: cannot resolve " + r.host);
+        for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+            sockaddr_storage ss{};
+            std::memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+            out.push_back(ss);
+        }
+        freeaddrinfo(res);
+    }
+    return out;
+}
+
+bool egress_allows(const std::vector<sockaddr_storage>& allowed, const sockaddr_storage& ss) {
+    for (const auto& a : allowed)
         if (same_endpoint(a, ss)) return true;
     return false;
 }

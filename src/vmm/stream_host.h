@@ -42,6 +42,11 @@ struct EgressRule {
     uint16_t port = 0;
 };
 Result<EgressRule> parse_egress_rule(const std::string& spec);  // "HOST:PORT"
+// The addresses the rules allow (names resolved now); unavailable when a
+// name cannot be resolved at the moment, invalid_argument when it never can.
+Result<std::vector<sockaddr_storage>> resolve_egress(const std::vector<EgressRule>& rules);
+// True when ss (address and port) is one of `allowed`.
+bool egress_allows(const std::vector<sockaddr_storage>& allowed, const sockaddr_storage& ss);
 
 // Makes an outbound connection for the guest: a connected or connecting
 // (non-blocking) socket, or -errno (-ECONNREFUSED when no rule allows the
