@@ -566,6 +566,24 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::open(const ServiceSp
 
 Result<std::unique_ptr<Guest>> WorkerGuestFactory::restore(const std::shared_ptr<const Prepared>& p,
                                                            const ConsoleFn& console) {
+    // A worker that died a moment ago may not have been noticed yet: then
+    // once more, in its successor.
+    auto g = restore_once(p, console);
+    if (g || g.code() != Code::kUnavailable) return g;
+    // Its reader may still be on the way to the end of the channel.
+    Slot& s = *slots_.at(slot_of(static_cast<const WorkerPrepared&>(*p).spec().name));
+    for (int i = 0; i < 100; ++i) {
+        {
+            std::lock_guard lock(s.mu);
+            if (!s.current || s.current->dead()) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return restore_once(p, console);
+}
+
+Result<std::unique_ptr<Guest>> WorkerGuestFactory::restore_once(
+    const std::shared_ptr<const Prepared>& p, const ConsoleFn& console) {
     // Every Prepared this factory hands out is a WorkerPrepared.
     const auto& wp_ = static_cast<const WorkerPrepared&>(*p);
     auto w = worker(slot_of(wp_.spec().name));

@@ -63,6 +63,8 @@ class WorkerGuestFactory : public GuestFactory {
     // The slot's live worker, started anew when it died.
     Result<std::shared_ptr<WorkerProcess>> worker(size_t slot);
     size_t slot_of(const std::string& service) const;
+    Result<std::unique_ptr<Guest>> restore_once(const std::shared_ptr<const Prepared>& p,
+                                                const ConsoleFn& console);
     uint64_t next_id() { return next_id_++; }
 
     const ImageStore& images_;

@@ -64,14 +64,16 @@ constexpr double kConsoleBurst = 4 << 20;
 class ConsoleBudget {
   public:
     // True when n bytes may be sent now; *dropped gets the bytes dropped
-    // since the last success (and is reset).
-    bool take(size_t n, uint64_t* dropped) {
+    // since the last success (and is reset). *first_drop is set for the
+    // first refusal after a success.
+    bool take(size_t n, uint64_t* dropped, bool* first_drop) {
         const auto now = std::chrono::steady_clock::now();
         tokens_ =
             std::min(kConsoleBurst,
                      tokens_ + std::chrono::duration<double>(now - last_).count() * kConsoleRate);
         last_ = now;
         if (tokens_ < static_cast<double>(n)) {
+            *first_drop = dropped_ == 0;
             dropped_ += n;
             return false;
         }
@@ -141,7 +143,17 @@ ConsoleFn Worker::console_for(uint64_t id) {
     return [this, id, budget, mu](int fd, const char* p, size_t n) {
         std::lock_guard lock(*mu);
         uint64_t dropped = 0;
-        if (!budget->take(n, &dropped)) return;
+        bool first_drop = false;
+        if (!budget->take(n, &dropped, &first_drop)) {
+            // Said once per run of drops, the count when output flows again.
+            if (first_drop) {
+                const std::string note = "[ember: console output over " +
+                                         std::to_string(static_cast<uint64_t>(kConsoleRate) >> 20) +
+                                         " MiB/s: dropping it]\n";
+                (void)ch_.send(wp::kConsole, wp::encode_console(id, 2, note.data(), note.size()));
+            }
+            return;
+        }
         if (dropped) {
             const std::string note =
                 "[ember: " + std::to_string(dropped) + " bytes of console output dropped: over " +
