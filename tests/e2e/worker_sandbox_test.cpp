@@ -200,5 +200,35 @@ TEST_F(E2eTest, EgressIsConnectedByEmberdForTheWorker) {
     EXPECT_NE(denied.body.find("ECONNREFUSED"), std::string::npos) << denied.body;
 }
 
+class TwoWorkersTest : public E2eTest {
+  protected:
+    std::vector<std::string> daemon_args() override { return {"--vm-workers", "2"}; }
+};
+
+// Services are spread over the workers by name; killing one worker leaves
+// the other's services running undisturbed.
+TEST_F(TwoWorkersTest, ServicesSpreadOverWorkersAndOneDeathSparesTheOther) {
+    ASSERT_EQ(workers_of(d_->pid()).size(), 2u);
+    // Enough names that both workers get some (the hash is fixed per name).
+    const std::vector<std::string> names{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot"};
+    for (const auto& n : names) deploy_app(n, {{"idle_timeout_ms", 60000}});
+    for (const auto& n : names) ASSERT_EQ(d_->get(n, "/count").body, "1\n") << n;
+    const auto workers = workers_of(d_->pid());
+    ASSERT_EQ(workers.size(), 2u);
+    ASSERT_EQ(::kill(workers[0], SIGKILL), 0);
+    // Services of the survivor keep their instance (and its counter);
+    // those of the dead worker start again from the snapshot.
+    size_t kept = 0, restarted = 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    for (const auto& n : names) {
+        auto r = d_->get(n, "/count");
+        ASSERT_EQ(r.status, 200) << n << r.body;
+        (r.body == "2\n" ? kept : restarted)++;
+    }
+    EXPECT_GT(kept, 0u);
+    EXPECT_GT(restarted, 0u);
+    EXPECT_EQ(workers_of(d_->pid()).size(), 2u);
+}
+
 }  // namespace
 }  // namespace ember::e2e
