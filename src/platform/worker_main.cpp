@@ -430,6 +430,9 @@ int run_worker(const ChildRole& role) {
         rlimit rl{};
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
             policy.max_open_files = rl.rlim_cur;
+        // It writes nothing but snapshots: at most the largest guest memory
+        // and its state.
+        policy.max_file_size = (uint64_t{kMaxMemoryMb} << 20) + (64 << 20);
         auto r = enter_sandbox(policy);
         if (!r) return fail("sandbox: " + r.message());
         // The PID namespace is ChildProcess::spawn's: the worker is its init.
