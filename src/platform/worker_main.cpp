@@ -421,6 +421,8 @@ int run_worker(const ChildRole& role) {
     };
     // /dev/kvm is opened now, while names still resolve.
     if (auto st = check_kvm(); !st) return fail("KVM: " + st.message());
+    // Resetting VMs for reuse reads pagemap; /proc is gone once sandboxed.
+    if (auto st = GuestMemory::keep_pagemap_open(); !st) return fail(st.message());
     std::string summary = "off (--no-sandbox)";
     if (args.sandbox) {
         SandboxPolicy policy;

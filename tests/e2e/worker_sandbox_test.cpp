@@ -158,6 +158,22 @@ TEST_F(E2eTest, KilledWorkerIsReplacedAndTheServiceKeepsServing) {
     EXPECT_EQ(d_->api("GET", "/v1/services").status, 200) << "the control plane never noticed";
 }
 
+// Inside the sandbox (no /proc) VMs are still reset and reused: the next
+// instance starts in the VM of the one before.
+TEST_F(E2eTest, SandboxedWorkerResetsAndReusesVms) {
+    deploy_app("oneshot", {{"isolation", "request"}});
+    for (int i = 0; i < 4; ++i) ASSERT_EQ(d_->get("oneshot", "/count").body, "1\n");
+    EXPECT_TRUE(eventually(
+        [&] {
+            const std::string m = d_->api("GET", "/metrics").body;
+            const std::string key = "ember_instance_restore_seconds_count{vm=\"reused_vm\"} ";
+            const auto at = m.find(key);
+            return at != std::string::npos && std::atol(m.c_str() + at + key.size()) > 0;
+        },
+        3000))
+        << d_->api("GET", "/metrics").body;
+}
+
 // A guest that floods its console as fast as it can: the worker drops what
 // is over its rate and says so; the request and the daemon are unaffected.
 TEST_F(E2eTest, ConsoleFloodIsDroppedAndCountedNotQueued) {
