@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "platform/runner_pool.h"
 #include "platform/vm_guest.h"
 #include "platform/worker_protocol.h"
 #include "vmm/vmm.h"
@@ -104,7 +105,9 @@ struct ConnectWait {
 
 class Worker {
   public:
-    Worker(ipc::Channel ch, WorkerArgs a) : ch_(std::move(ch)), args_(std::move(a)) {}
+    Worker(ipc::Channel ch, WorkerArgs a) : ch_(std::move(ch)), args_(std::move(a)) {
+        runners_.prestart(4);
+    }
     int serve();
     Status send(const char* type, const json& body, const std::vector<int>& fds = {}) {
         return ch_.send(type, body.dump(-1, ' ', false, json::error_handler_t::replace), fds);
@@ -128,6 +131,9 @@ class Worker {
 
     ipc::Channel ch_;
     WorkerArgs args_;
+    // Instance threads, kept for the next instance: no thread creation on a
+    // cold start. The process ends with _Exit, never destroying it.
+    RunnerPool runners_;
     std::mutex mu_;
     std::map<uint64_t, std::shared_ptr<const Prepared>> prepared_;
     std::map<uint64_t, std::vector<int>> pending_fds_;  // prepare-fds, owned
@@ -290,7 +296,7 @@ void Worker::on_restore(const json& j) {
                                    {"error", "the worker has no snapshot " + std::to_string(pid)}});
         return;
     }
-    std::thread([this, id, p, inst] { run_instance(id, p, inst); }).detach();
+    runners_.run([this, id, p, inst] { run_instance(id, p, inst); });
 }
 
 // The life of one instance on its own thread: restore, wait for run (or
@@ -441,9 +447,11 @@ int run_worker(const ChildRole& role) {
         summary = std::string(getpid() == 1 ? "pidns=on(pid 1) " : "pidns=off ") + r->summary();
     }
     keep_vms_ready(args.vm_pool);
-    Worker w(std::move(ch), args);
-    if (!w.send(wp::kReady, {{"sandbox", summary}})) return 1;
-    return w.serve();
+    // Never destroyed: instance threads may still run when serve() ends the
+    // process.
+    auto* w = new Worker(std::move(ch), args);
+    if (!w->send(wp::kReady, {{"sandbox", summary}})) std::_Exit(1);
+    return w->serve();
 }
 
 }  // namespace ember::platform
