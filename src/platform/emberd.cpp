@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
     o.gateway.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
     app.add_option("--gateway-threads", o.gateway.threads,
                    "Gateway I/O threads (default: half the CPUs, at least 1)");
-    app.add_option("--vm-pool", o.vm_pool, "KVM VMs kept created ahead of cold starts (default 4)");
+    app.add_option("--vm-pool", o.vm_pool,
+                   "KVM VMs each VM worker keeps created ahead of cold starts (default 4)");
     app.add_option("--warm-vms", o.warm_vms,
                    "Finished instances' VMs kept reset per service for reuse (default 4)");
     app.add_option("--prepare-timeout", prepare_timeout,
