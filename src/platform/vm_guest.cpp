@@ -334,13 +334,14 @@ Result<std::unique_ptr<Guest>> VmGuestFactory::restore(const std::shared_ptr<con
 }
 
 Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>& p,
-                                          const ConsoleFn& console) {
+                                          const ConsoleFn& console, bool warm_only) {
     // Every Prepared made here is a VmPrepared.
     auto vp = std::static_pointer_cast<const VmPrepared>(p);
     if (auto w = vp->take_warm()) {
         w->console->set(console);
         return std::unique_ptr<Guest>(std::make_unique<VmGuest>(std::move(*w), vp, true));
     }
+    if (warm_only) return Status::unavailable("no reset VM kept for this snapshot");
     WarmVm w;
     w.console = std::make_shared<ConsoleSlot>();
     w.console->set(console);

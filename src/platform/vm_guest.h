@@ -39,9 +39,10 @@ Result<std::shared_ptr<const Prepared>> prepare_vm(const ServiceSpec& spec, VmPr
 Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int snapshot_fd,
                                                 const std::string& name, ConnectFn connect,
                                                 const VmGuestOptions& opts);
-// p must come from this file's functions.
+// p must come from this file's functions. warm_only: only into a kept reset
+// VM (quick: no KVM calls), else unavailable.
 Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>& p,
-                                          const ConsoleFn& console);
+                                          const ConsoleFn& console, bool warm_only = false);
 
 class VmGuestFactory : public GuestFactory {
   public:

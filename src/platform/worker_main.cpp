@@ -120,8 +120,9 @@ class Worker {
     void on_prepare(ipc::Message& m, const json& j);
     void on_open(ipc::Message& m, const json& j);
     void on_restore(const json& j);
-    void run_instance(uint64_t id, std::shared_ptr<const Prepared> p,
-                      std::shared_ptr<Instance> inst);
+    bool publish(uint64_t id, Result<std::unique_ptr<Guest>> g,
+                 const std::shared_ptr<Instance>& inst, bool final_try);
+    void live(uint64_t id, const std::shared_ptr<Instance>& inst);
     void reply_prepared(uint64_t id, Result<std::shared_ptr<const Prepared>> p);
     std::shared_ptr<Instance> instance(uint64_t id) {
         std::lock_guard lock(mu_);
@@ -296,15 +297,24 @@ void Worker::on_restore(const json& j) {
                                    {"error", "the worker has no snapshot " + std::to_string(pid)}});
         return;
     }
-    runners_.run([this, id, p, inst] { run_instance(id, p, inst); });
+    // A kept reset VM is taken here, on the reader thread (no KVM call):
+    // the reply goes out without waking another thread first. A restore
+    // into a new VM takes longer and runs on the instance's thread.
+    if (publish(id, restore_vm(p, console_for(id), /*warm_only=*/true), inst, false)) {
+        runners_.run([this, id, inst] { live(id, inst); });
+        return;
+    }
+    runners_.run([this, id, p, inst] {
+        if (publish(id, restore_vm(p, console_for(id)), inst, true)) live(id, inst);
+    });
 }
 
-// The life of one instance on its own thread: restore, wait for run (or
-// drop), run, report the end, wait for drop, reset or destroy the VM.
-void Worker::run_instance(uint64_t id, std::shared_ptr<const Prepared> p,
-                          std::shared_ptr<Instance> inst) {
-    auto g = restore_vm(p, console_for(id));
+// Keeps a restored instance and replies; false (and no reply when
+// !final_try) when the restore failed.
+bool Worker::publish(uint64_t id, Result<std::unique_ptr<Guest>> g,
+                     const std::shared_ptr<Instance>& inst, bool final_try) {
     if (!g) {
+        if (!final_try) return false;
         {
             std::lock_guard lock(mu_);
             insts_.erase(id);
@@ -313,11 +323,10 @@ void Worker::run_instance(uint64_t id, std::shared_ptr<const Prepared> p,
                                    {"ok", false},
                                    {"code", static_cast<int>(g.code())},
                                    {"error", g.message()}});
-        return;
+        return false;
     }
     const auto [base, size] = (*g)->memory_range();
     const bool reused = (*g)->reused();
-    Guest* guest = g->get();
     {
         std::lock_guard lock(inst->mu);
         inst->guest = std::move(*g);
@@ -327,7 +336,14 @@ void Worker::run_instance(uint64_t id, std::shared_ptr<const Prepared> p,
                                {"reused", reused},
                                {"mem_base", static_cast<uint64_t>(base)},
                                {"mem_size", static_cast<uint64_t>(size)}});
+    return true;
+}
+
+// The life of a restored instance on its own thread: wait for run (or
+// drop), run, report the end, wait for drop, reset or destroy the VM.
+void Worker::live(uint64_t id, const std::shared_ptr<Instance>& inst) {
     std::unique_lock lock(inst->mu);
+    Guest* guest = inst->guest.get();
     inst->cv.wait(lock, [&] { return inst->run || inst->dropped; });
     if (inst->run) {
         lock.unlock();
