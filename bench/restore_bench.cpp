@@ -12,6 +12,7 @@
 //
 // Usage: restore_bench --program PATH [--restores N] [--boots N] [--idle K]
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -266,7 +267,12 @@ int main(int argc, char** argv) {
         std::vector<int> writers;
         std::vector<std::thread> threads;
         std::atomic<int> answered{0};
+        // Restore latency of each idle instance, to see whether the n-th
+        // costs more than the first (it must not).
+        std::vector<double> restore_us;
+        const int64_t t_idle0 = now_ns();
         for (int i = 0; i < idle; ++i) {
+            const int64_t t0 = now_ns();
             VmConfig rc;
             int w = -1;
             rc.stdin_fd = pipe_with(request, false, &w);
@@ -280,11 +286,14 @@ int main(int argc, char** argv) {
                              vm.message().c_str());
                 break;
             }
+            restore_us.push_back(static_cast<double>(now_ns() - t0) / 1e3);
             Vm* p = vm->get();
             vms.push_back(std::move(*vm));
             threads.emplace_back([p] { p->run(); });
         }
+        const double created_s = static_cast<double>(now_ns() - t_idle0) / 1e9;
         while (answered.load() < static_cast<int>(vms.size())) usleep(10000);
+        const double answered_s = static_cast<double>(now_ns() - t_idle0) / 1e9;
         usleep(200000);
         const uint64_t pss1 = read_kb("/proc/self/smaps_rollup", "Pss:");
         const uint64_t avail1 = read_kb("/proc/meminfo", "MemAvailable:");
@@ -296,9 +305,35 @@ int main(int argc, char** argv) {
         std::printf(
             "  host memory per instance, MemAvailable drop (incl. KVM kernel memory): %.0f KiB\n",
             static_cast<double>(avail0 > avail1 ? avail0 - avail1 : 0) / n);
+        std::printf("  created in %.2f s, all answered after %.2f s\n", created_s, answered_s);
+        const size_t tenth = std::max<size_t>(1, restore_us.size() / 10);
+        auto median_of = [](std::vector<double> v) {
+            std::sort(v.begin(), v.end());
+            return v.empty() ? 0.0 : v[v.size() / 2];
+        };
+        std::printf("  Vm::restore median: first tenth %.0f us, last tenth %.0f us\n",
+                    median_of({restore_us.begin(), restore_us.begin() + tenth}),
+                    median_of({restore_us.end() - tenth, restore_us.end()}));
+        // Idle instances must cost no CPU: none of this process's threads
+        // (vCPUs blocked on the host, the I/O thread) may tick for them.
+        rusage ru0, ru1;
+        getrusage(RUSAGE_SELF, &ru0);
+        sleep(2);
+        getrusage(RUSAGE_SELF, &ru1);
+        auto cpu_s = [](const rusage& r) {
+            return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+                   static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+        };
+        std::printf("  CPU of this process while they idle: %.1f ms per second\n",
+                    (cpu_s(ru1) - cpu_s(ru0)) * 1e3 / 2);
+        const int64_t t_end0 = now_ns();
         for (int w : writers) close(w);  // EOF: every instance exits
         for (auto& t : threads) t.join();
+        const int64_t t_end1 = now_ns();
         vms.clear();
+        std::printf("  teardown: instances ended in %.2f s, VMs destroyed in %.2f s\n",
+                    static_cast<double>(t_end1 - t_end0) / 1e9,
+                    static_cast<double>(now_ns() - t_end1) / 1e9);
     }
     unlink(snap_path.c_str());
     return 0;

@@ -17,7 +17,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${FUZZ_BUILD:-build-fuzz}
-TARGETS="elf cpio snapshot net_ring hypercall gateway api_json"
+TARGETS="elf cpio snapshot net_ring hypercall gateway api_json tar"
 mode=run
 case "${1:-}" in
   --ci) mode=ci; shift ;;
@@ -62,6 +62,7 @@ max_len() {
   case "$1" in
     snapshot) echo 65536 ;;
     elf | cpio | net_ring) echo 16384 ;;
+    tar) echo 32768 ;;
     *) echo 8192 ;;
   esac
 }

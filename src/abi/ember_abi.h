@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EMBER_ABI_VERSION 2u
+#define EMBER_ABI_VERSION 3u
 
 /* ---- guest physical memory map (GPA == GVA) ---------------------------- */
 #define EMBER_PAGE_SIZE 0x1000ull
@@ -168,7 +168,10 @@ enum ember_hc_nr {
     EMBER_HC_CLOCK = 7,   /* refresh the clock base in the boot-info page
                              (tsc_khz, tsc_base, mono_base_ns, wall_base_ns)
                              from the host's clocks; no struct */
-    EMBER_HC_COUNT = 8
+    EMBER_HC_CR2 = 8,     /* struct ember_hc_cr2: the vCPU's CR2, for the
+                             si_addr of a page fault's SIGSEGV (the kernel
+                             runs at CPL 3 and cannot read it) */
+    EMBER_HC_COUNT = 9
 };
 
 /* Status codes written to ember_boot_info.hc_status. */
@@ -198,6 +201,10 @@ struct ember_hc_wait {
 struct ember_hc_random {
     uint64_t buf; /* IN: GPA of the buffer */
     uint64_t len; /* IN: bytes, at most EMBER_RANDOM_MAX */
+};
+
+struct ember_hc_cr2 {
+    uint64_t cr2; /* OUT: the last page fault's address */
 };
 
 /* Crash kinds */
@@ -352,6 +359,14 @@ struct ember_boot_info {
     uint32_t preempt_want;     /* IN: nonzero while another thread is runnable */
     uint32_t preempt_reserved; /* IN: 0 */
     uint64_t preempt_regs[18]; /* OUT: rax rcx rdx rbx rsp rbp rsi rdi r8..r15 rip rflags */
+    /* A dynamically linked program's interpreter, placed by the VMM between
+     * the page pool and the root filesystem (interp_hi == 0: none). The
+     * kernel starts the interpreter at interp_entry with AT_BASE =
+     * interp_base and AT_ENTRY = entry (the program's). */
+    uint64_t interp_base, interp_entry; /* OUT */
+    uint64_t interp_lo, interp_hi;      /* OUT: page-aligned */
+    /* The initial working directory ("" = "/"), e.g. an image's WorkingDir. */
+    char cwd[EMBER_BOOT_EXECFN_MAX]; /* OUT */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");
@@ -364,6 +379,7 @@ static_assert(offsetof(struct ember_boot_info, tsc_khz) == 32, "boot info layout
 #define EMBER_HC_SLOT_RANDOM (EMBER_GPA_HC_PAGE + 0x080)
 #define EMBER_HC_SLOT_LOG (EMBER_GPA_HC_PAGE + 0x100)
 #define EMBER_HC_SLOT_CRASH (EMBER_GPA_HC_PAGE + 0x400)
+#define EMBER_HC_SLOT_CR2 (EMBER_GPA_HC_PAGE + 0x0c0)
 
 /* The Ember-specific syscall an application may make to declare itself
  * READY (initialised; take the snapshot here): syscall(EMBER_SYS_READY).

@@ -184,6 +184,7 @@ struct RunOptions {
     std::string mem = "64M";
     std::vector<std::string> files;
     std::string rootfs;
+    std::string image;
     std::vector<std::string> env;
     std::string stdin_path;
     std::string timeout;
@@ -199,33 +200,67 @@ struct RunOptions {
     std::vector<std::string> command;  // program, then its arguments
 };
 
-int do_run(RunOptions& o) {
-    if (!o.command.empty() && o.command.front() == "--") o.command.erase(o.command.begin());
-    if (o.command.empty())
-        return print_error(kExitUsage, "run: no program given (see ember-vm run --help)");
-    if (o.command.front().size() > 1 && o.command.front()[0] == '-')
-        return print_error(
-            kExitUsage, "run: unknown option " + o.command.front() + " (see ember-vm run --help)");
-    std::vector<std::string> rest(o.command.begin() + 1, o.command.end());
-    if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+// --file HOSTPATH:GUESTPATH options into the root filesystem; a non-zero
+// return is the exit status.
+int add_files(const std::vector<std::string>& files, ember::RootfsBuilder& rootfs) {
+    std::string err;
+    for (const auto& f : files) {
+        const auto colon = f.find(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == f.size())
+            return print_error(kExitUsage, "--file: expected HOSTPATH:GUESTPATH, got '" + f + "'");
+        const std::string host = f.substr(0, colon), guest = f.substr(colon + 1);
+        std::vector<uint8_t> data;
+        if (!read_file(host, &data, &err)) return print_error(kExitBadInput, "--file: " + err);
+        struct stat st;
+        const uint32_t mode = stat(host.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+        if (auto added = rootfs.add_file(guest, data, mode); !added)
+            return print_error(kExitBadInput, "--file: " + added.message());
+    }
+    return 0;
+}
 
-    ember::VmConfig cfg;
-    // Create the KVM VM and vCPU while the files are read and the root
-    // filesystem is built.
-    if (access("/dev/kvm", R_OK | W_OK) == 0) ember::prefetch_vms(1);
-    const auto mem = ember::parse_size(o.mem);
-    if (!mem) return print_error(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
-    cfg.mem_size = ember::round_up_guest_memory_size(*mem);
-    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty())
-        return print_error(kExitUsage, e);
-    for (const auto& e : o.env)
-        if (e.find('=') == std::string::npos || e.front() == '=')
-            return print_error(kExitUsage, "--env: expected K=V, got '" + e + "'");
+// K=V entries: later ones replace earlier ones with the same K.
+std::vector<std::string> merge_env(std::vector<std::string> base,
+                                   const std::vector<std::string>& over) {
+    for (const auto& e : over) {
+        const std::string key = e.substr(0, e.find('=') + 1);
+        std::erase_if(base, [&](const std::string& b) { return b.rfind(key, 0) == 0; });
+        base.push_back(e);
+    }
+    return base;
+}
 
+// ember-vm run --image IMG [-- ARGS]: the image's tree, its Entrypoint and
+// Cmd (ARGS replace Cmd), Env (--env adds and overrides) and WorkingDir.
+int build_from_image(const RunOptions& o, const std::vector<std::string>& args,
+                     ember::VmConfig* cfg) {
+    if (!o.rootfs.empty())
+        return print_error(kExitUsage, "--image and --rootfs exclude each other");
+    ember::RootfsBuilder rootfs;
+    auto ic = rootfs.add_image(o.image);
+    if (!ic) return print_error(kExitBadInput, "--image " + o.image + ": " + ic.message());
+    if (auto st = rootfs.add_tmp(); !st)
+        return print_error(kExitBadInput, "--image " + o.image + ": " + st.message());
+    if (int rc = add_files(o.files, rootfs); rc != 0) return rc;
+    std::vector<std::string> argv = ic->entrypoint;
+    const auto& tail = args.empty() ? ic->cmd : args;
+    argv.insert(argv.end(), tail.begin(), tail.end());
+    if (!ic->user.empty() && ic->user != "root" && ic->user != "0" && o.stats)
+        std::fprintf(stderr, "ember-vm: the image's User '%s' is ignored (one user per VM)\n",
+                     ic->user.c_str());
+    if (auto st = rootfs.finish_in_tree(argv, merge_env(ic->env, o.env), ic->working_dir, cfg); !st)
+        return print_error(kExitBadInput, "--image " + o.image + ": " + st.message());
+    return 0;
+}
+
+// ember-vm run [--rootfs TREE] PROGRAM [-- ARGS]: PROGRAM from the host at
+// /bin/<name>; a dynamically linked one brings its interpreter and libraries
+// from the host when there is no --rootfs.
+int build_from_program(const RunOptions& o, const std::vector<std::string>& rest,
+                       ember::VmConfig* cfg) {
     const std::string& program = o.command.front();
     std::string err;
-    if (!read_file(program, &cfg.program, &err)) return print_error(kExitBadInput, err);
-
+    if (!read_file(program, &cfg->program, &err)) return print_error(kExitBadInput, err);
     ember::RootfsBuilder rootfs;
     if (!o.rootfs.empty()) {
         struct stat st;
@@ -242,26 +277,48 @@ int do_run(RunOptions& o) {
         }
         if (!added)
             return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + added.message());
+    } else if (auto st = rootfs.add_host_dependencies(cfg->program); !st) {
+        return print_error(kExitBadInput, program + ": " + st.message());
     }
     if (auto st = rootfs.add_tmp(); !st)
         return print_error(kExitBadInput, "--rootfs: " + st.message());
-    for (const auto& f : o.files) {
-        const auto colon = f.find(':');
-        if (colon == std::string::npos || colon == 0 || colon + 1 == f.size())
-            return print_error(kExitUsage, "--file: expected HOSTPATH:GUESTPATH, got '" + f + "'");
-        const std::string host = f.substr(0, colon), guest = f.substr(colon + 1);
-        std::vector<uint8_t> data;
-        if (!read_file(host, &data, &err)) return print_error(kExitBadInput, "--file: " + err);
-        struct stat st;
-        const uint32_t mode = stat(host.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
-        if (auto added = rootfs.add_file(guest, data, mode); !added)
-            return print_error(kExitBadInput, "--file: " + added.message());
-    }
+    if (int rc = add_files(o.files, rootfs); rc != 0) return rc;
     const auto slash = program.find_last_of('/');
     const std::string base = slash == std::string::npos ? program : program.substr(slash + 1);
-    if (auto st = rootfs.finish(std::move(cfg.program), base, program, rest, &cfg); !st)
+    if (auto st = rootfs.finish(std::move(cfg->program), base, program, rest, cfg); !st)
         return print_error(kExitBadInput, st.message());
-    cfg.env = o.env;
+    cfg->env = o.env;
+    return 0;
+}
+
+int do_run(RunOptions& o) {
+    if (!o.command.empty() && o.command.front() == "--") o.command.erase(o.command.begin());
+    if (o.command.empty() && o.image.empty())
+        return print_error(kExitUsage, "run: no program given (see ember-vm run --help)");
+    if (!o.command.empty() && o.command.front().size() > 1 && o.command.front()[0] == '-')
+        return print_error(
+            kExitUsage, "run: unknown option " + o.command.front() + " (see ember-vm run --help)");
+
+    ember::VmConfig cfg;
+    // Create the KVM VM and vCPU while the files are read and the root
+    // filesystem is built.
+    if (access("/dev/kvm", R_OK | W_OK) == 0) ember::prefetch_vms(1);
+    const auto mem = ember::parse_size(o.mem);
+    if (!mem) return print_error(kExitUsage, "--mem: not a size: '" + o.mem + "' (e.g. 64M, 1G)");
+    cfg.mem_size = ember::round_up_guest_memory_size(*mem);
+    if (std::string e = parse_limits(o.timeout, o.cpu_limit, &cfg); !e.empty())
+        return print_error(kExitUsage, e);
+    for (const auto& e : o.env)
+        if (e.find('=') == std::string::npos || e.front() == '=')
+            return print_error(kExitUsage, "--env: expected K=V, got '" + e + "'");
+
+    if (!o.image.empty()) {
+        if (int rc = build_from_image(o, o.command, &cfg); rc != 0) return rc;
+    } else {
+        std::vector<std::string> rest(o.command.begin() + 1, o.command.end());
+        if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+        if (int rc = build_from_program(o, rest, &cfg); rc != 0) return rc;
+    }
     cfg.trace_syscalls = o.trace;
     cfg.syscall_patch = !o.no_patch;
     if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty())
@@ -336,20 +393,26 @@ int do_info() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"ember-vm: run a static Linux program in an Ember microVM"};
+    CLI::App app{"ember-vm: run a Linux program or container image in an Ember microVM"};
     app.set_version_flag("--version", std::string("ember-vm ") + EMBER_VERSION);
     app.require_subcommand(1);
 
     RunOptions ro;
-    auto* run = app.add_subcommand(
-        "run", "Run PROGRAM in a new microVM: ember-vm run [options] PROGRAM [-- ARGS...]");
+    auto* run = app.add_subcommand("run",
+                                   "Run PROGRAM (or --image IMG) in a new microVM: ember-vm run "
+                                   "[options] PROGRAM [-- ARGS...]");
     run->add_option("--mem", ro.mem,
                     "Guest memory (default 64M; K/M/G suffixes; rounded up to 2M)");
     run->add_option("--file", ro.files,
                     "Add a host file to the guest root fs (HOSTPATH:GUESTPATH, repeatable)")
         ->allow_extra_args(false);
     run->add_option("--rootfs", ro.rootfs,
-                    "Root filesystem: a host directory or a cpio newc archive");
+                    "Root filesystem: a host directory, a cpio newc archive or a tar archive "
+                    "(e.g. docker export; gzip/zstd/xz allowed)");
+    run->add_option("--image", ro.image,
+                    "Run a container image instead of PROGRAM: an OCI image layout (directory or "
+                    "tar) or a docker save tar; its Entrypoint and Cmd run (ARGS replace Cmd), "
+                    "with its Env and WorkingDir");
     run->add_option("--env", ro.env, "Environment variable K=V (repeatable)")
         ->allow_extra_args(false);
     run->add_option("--stdin", ro.stdin_path,
@@ -378,7 +441,9 @@ int main(int argc, char** argv) {
         ->allow_extra_args(false);
     run->prefix_command();
     run->footer(
-        "The program appears in the guest as /bin/<basename>; /tmp is writable.\n"
+        "The program appears in the guest as /bin/<basename>; /tmp is writable. A dynamically\n"
+        "linked program brings its interpreter and libraries from this host unless --rootfs\n"
+        "gives a tree with them.\n"
         "Exit status: the program's own, or 124 timeout, 125 VM failure, 126 bad input,\n"
         "134 guest kernel panic, 139 guest crash, 152 CPU-time limit, 2 usage error.");
     RestoreOptions rs;
@@ -402,6 +467,18 @@ int main(int argc, char** argv) {
         ->allow_extra_args(false);
     auto* info = app.add_subcommand("info", "Show what kind of KVM host this is");
 
+    // "run ... -- ARGS": everything after the first "--" belongs to the
+    // program (CLI11 would want a positional for it when no PROGRAM precedes
+    // it, as in "run --image IMG -- ARGS").
+    std::vector<std::string> after_dashes;
+    if (argc > 1 && std::string(argv[1]) == "run") {
+        for (int i = 2; i < argc; ++i)
+            if (std::string(argv[i]) == "--") {
+                after_dashes.assign(argv + i, argv + argc);
+                argc = i;
+                break;
+            }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -416,6 +493,7 @@ int main(int argc, char** argv) {
     }
     if (run->parsed()) {
         ro.command = run->remaining();
+        ro.command.insert(ro.command.end(), after_dashes.begin(), after_dashes.end());
         return do_run(ro);
     }
     if (restore->parsed()) return do_restore(rs);

@@ -13,7 +13,8 @@
 //     inside the file, offset == vaddr (mod 4 KiB), vaddr + memsz <= kUserTop;
 //   - the entry point inside an executable PT_LOAD;
 //   - a PT_TLS initialisation image (if any) inside one PT_LOAD;
-//   - no PT_INTERP.
+//   - no PT_INTERP, unless the caller allows one: then its path lies inside
+//     the file, starts with '/', ends with its only NUL and is < 4 KiB.
 // For a static-PIE (ET_DYN) every address is unbiased: the loader adds its
 // load bias and must check that the biased range still fits.
 #pragma once
@@ -43,6 +44,7 @@ enum class Error : uint32_t {
     kNoLoadableSegment,
     kBadEntry,
     kTooLarge,
+    kBadInterp,
 };
 
 inline const char* error_string(Error e) {
@@ -74,14 +76,16 @@ inline const char* error_string(Error e) {
         case Error::kSegmentsOverlap:
             return "PT_LOAD segments overlap";
         case Error::kDynamic:
-            return "dynamically linked executable (has PT_INTERP); only static executables are "
-                   "supported";
+            return "dynamically linked executable (has PT_INTERP) and no interpreter to load it "
+                   "with";
         case Error::kNoLoadableSegment:
             return "no loadable segment";
         case Error::kBadEntry:
             return "entry point outside every executable segment";
         case Error::kTooLarge:
             return "segment extends beyond the user address space";
+        case Error::kBadInterp:
+            return "malformed PT_INTERP (the interpreter path)";
     }
     return "unknown ELF error";
 }
@@ -118,6 +122,9 @@ struct Image {
     uint64_t lo, hi;  // page-aligned span of all PT_LOAD segments
     uint64_t tls_vaddr, tls_memsz, tls_filesz, tls_align;
     bool exec_stack;  // PT_GNU_STACK has PF_X
+    // PT_INTERP (only when parse() allows it): the interpreter's path is the
+    // interp_len bytes at file offset interp_off; interp_len == 0: static.
+    uint64_t interp_off, interp_len;
 };
 
 namespace detail {
@@ -171,7 +178,7 @@ inline bool contains(const Segment& s, uint64_t addr, uint64_t len) {
 // Parses and validates the executable in [data, data + size). On kOk, *out
 // describes it; on any other result *out holds partial data and must not be
 // used. The caller keeps data alive only for the call: Image holds no pointers.
-inline Error parse(const uint8_t* data, uint64_t size, Image* out) {
+inline Error parse(const uint8_t* data, uint64_t size, Image* out, bool allow_interp = false) {
     using namespace detail;
     *out = Image{};
     if (size >= 4 && !(data[0] == 0x7f && data[1] == 'E' && data[2] == 'L' && data[3] == 'F'))
@@ -200,8 +207,20 @@ inline Error parse(const uint8_t* data, uint64_t size, Image* out) {
 
     // Report a dynamic executable as such whatever else is wrong with it:
     // that is by far the most common reason a real program is refused.
-    for (uint32_t i = 0; i < out->phnum; ++i)
-        if (rd32(table + i * kPhdrSize) == kPtInterp) return Error::kDynamic;
+    for (uint32_t i = 0; i < out->phnum; ++i) {
+        if (rd32(table + i * kPhdrSize) != kPtInterp) continue;
+        if (!allow_interp) return Error::kDynamic;
+        const Phdr ph = read_phdr(table + i * kPhdrSize);
+        uint64_t end;
+        if (out->interp_len != 0 || ph.filesz < 2 || ph.filesz > 4096 ||
+            __builtin_add_overflow(ph.offset, ph.filesz, &end) || end > size ||
+            data[ph.offset] != '/' || data[end - 1] != 0)
+            return Error::kBadInterp;
+        for (uint64_t j = ph.offset; j < end - 1; ++j)
+            if (data[j] == 0) return Error::kBadInterp;
+        out->interp_off = ph.offset;
+        out->interp_len = ph.filesz - 1;
+    }
 
     bool have_phdr = false, have_tls = false;
     for (uint32_t i = 0; i < out->phnum; ++i) {

@@ -127,6 +127,15 @@ preempt_entry:
     sub rsp, 144
     mov rdi, rsp
     call preempt_dispatch
+    jmp 1f
+
+/* resume_user(const UserRegs* r): back to the application with every
+ * register from r (the preempt_regs order), e.g. into a signal handler or
+ * out of rt_sigreturn. r is on the kernel stack, which is free from here. */
+    .globl resume_user
+resume_user:
+    mov rsp, rdi
+1:
     mov rax, [rsp + 128]
     mov [rip + preempt_resume_rip], rax
     push qword ptr [rsp + 136]
@@ -287,7 +296,7 @@ preempt_resume_rip: .quad 0     /* one CPU, and the kernel is not preemptible */
     .section .ember_header, "a"
     .balign 8
     .quad 0x4c4e524b52424d45     /* EMBER_KERNEL_MAGIC */
-    .long 2                      /* EMBER_ABI_VERSION */
+    .long 3                      /* EMBER_ABI_VERSION */
     .long 304                    /* sizeof(struct ember_kernel_header) */
     .quad kernel_start
     .quad syscall_entry

@@ -2,6 +2,7 @@
 // and stdin rings, blocking waits, clocks and entropy.
 #include "common/ring.h"
 #include "kernel.h"
+#include "sched/signal.h"
 
 namespace k {
 
@@ -90,6 +91,7 @@ int64_t stdin_read(void* buf, size_t len, bool nonblock) {
     while (r->head == r->tail) {
         if (r->flags & EMBER_RING_EOF) return 0;
         if (nonblock) return -EAGAIN;
+        if (signal_pending_now()) return -kErestartsys;
         wait_events(EMBER_WAIT_STDIN, 0);
     }
     uint64_t avail = r->head - r->tail;

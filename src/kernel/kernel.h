@@ -135,6 +135,53 @@ bool stdin_readable();  // data or EOF pending (for poll)
 // be early: callers re-check their condition in a loop.
 uint32_t wait_events(uint32_t events, uint64_t deadline_ns);
 
+// ---- introspection for /proc and /sys (read by fs/procfs) ----------------
+// The one process: its pid is also its first thread's tid (process.cpp).
+constexpr int32_t kProcessId = 1;
+// uname's node name, release and version (process.cpp), also in
+// /proc/version and /proc/sys/kernel/{hostname,osrelease,version}.
+inline constexpr char kUtsNodename[] = "ember";
+inline constexpr char kUtsRelease[] = "6.1.0-ember";
+inline constexpr char kUtsVersion[] = "#1 Ember";
+
+// What a range of the application's address space is (mm_maps.cpp keeps
+// the list as mm.cpp maps, protects and frees pages).
+enum class MapKind : uint8_t { kNone, kImage, kAnon, kHeap, kStack, kFile };
+struct MapRun {
+    uint64_t start, end;  // page-aligned, end exclusive
+    uint64_t offset;      // kImage, kFile: the file offset of start
+    uint64_t ino;         // kFile: the mapped file's inode (0: unknown)
+    uint32_t dev;         // kFile: its st_dev
+    uint8_t prot;         // PROT_READ | PROT_WRITE | PROT_EXEC
+    MapKind kind;
+    bool shared;  // MAP_SHARED
+};
+// Calls fn for every mapping, in address order. fn must not map or free.
+void mm_for_each_map(void (*fn)(void* ctx, const MapRun& run), void* ctx);
+
+// The initial stack as process.cpp built it (for /proc/self/maps, stat,
+// cmdline, environ and auxv).
+struct ProcessStart {
+    uint64_t stack_lo, stack_hi;  // the stack mapping
+    uint64_t sp;                  // rsp at the application's entry (argc)
+    uint64_t args, args_size;     // the argv then envp strings, NUL-separated
+    const uint64_t* auxv;         // the auxiliary vector (a kernel copy)
+    uint64_t auxv_words;
+};
+// Records the start (marks the stack [stack], copies the auxv).
+void note_process_start(const ProcessStart& s);
+const ProcessStart& process_start();
+
+// The live threads (introspect.cpp), for /proc/self/task and Threads:.
+struct ThreadInfo {
+    int32_t tid;
+    char state;  // 'R' running or runnable, 'S' blocked
+};
+// Fills up to cap entries (creation order: thread.cpp appends, tids grow);
+// returns how many threads live.
+uint32_t thread_list(ThreadInfo* out, uint32_t cap);
+int32_t current_tid();
+
 // ---- syscalls -----------------------------------------------------------
 using SyscallFn = int64_t (*)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                               uint64_t a5);
@@ -160,5 +207,7 @@ bool fs_init(const uint8_t* cpio, uint64_t size);
 // Reads file bytes for a file-backed mmap. -EBADF, -EACCES (not readable),
 // -ENODEV (not a regular file) or the number of bytes read (short at EOF).
 int64_t fs_pread_for_mmap(int fd, void* dst, uint64_t len, uint64_t off);
+// The st_dev and st_ino of fd's file (for /proc/self/maps); false if fd is not open.
+bool fs_fd_identity(int fd, uint32_t* dev, uint64_t* ino);
 
 }  // namespace k

@@ -251,7 +251,7 @@ struct linux_statfs {
 };
 static_assert(sizeof(linux_statfs) == 120);
 constexpr int64_t TMPFS_MAGIC = 0x01021994, RAMFS_MAGIC = 0x858458f6, PROC_SUPER_MAGIC = 0x9fa0,
-                  PIPEFS_MAGIC = 0x50495045;
+                  PIPEFS_MAGIC = 0x50495045, SYSFS_MAGIC = 0x62656572;
 constexpr int64_t ST_RDONLY = 1, ST_NOSUID = 2, ST_NODEV = 4;
 
 // ---- sockets and readiness (used by net/) ------------------------------------

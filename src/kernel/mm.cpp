@@ -6,7 +6,10 @@
 // bitmap. Pages the guest never touched are zero and cost the host nothing;
 // a page that was freed is marked dirty and zeroed when it is handed out
 // again. Allocation is top-down; brk grows up from the end of the image.
+// mm_maps.cpp remembers what the application mapped, and how, for
+// /proc/self/maps.
 #include "kernel.h"
+#include "mm_maps.h"
 
 namespace k {
 namespace {
@@ -54,6 +57,7 @@ void release(uint64_t first, uint64_t n) {
             ++g_free_pages;
         }
     }
+    maps::clear(page_addr(first), n * kPage);
 }
 
 bool range_free(uint64_t first, uint64_t n) {
@@ -104,6 +108,7 @@ void mm_init() {
     ember_boot_info* b = boot();
     g_pool_lo = EMBER_GPA_APP_MIN;
     uint64_t top = b->rootfs_size ? (b->rootfs_gpa & ~(kPage - 1)) : b->mem_size;
+    if (b->interp_hi && b->interp_lo < top) top = b->interp_lo;  // the interpreter sits above
     if (top > b->mem_size) top = b->mem_size;
     KCHECK(top > g_pool_lo);
     g_npages = (top - g_pool_lo) / kPage;
@@ -124,6 +129,7 @@ void mm_init() {
     KCHECK(b->image_lo >= g_pool_lo && b->image_hi <= top && b->image_lo <= b->image_hi);
     take(page_index(b->image_lo), (b->image_hi - b->image_lo) / kPage);
     g_brk_start = g_brk = b->image_hi;
+    maps::init_image();
 }
 
 uint64_t pages_alloc(uint64_t npages) {
@@ -221,6 +227,7 @@ int64_t sys_brk(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)
         const uint64_t first = page_index(cur_end), n = (new_end - cur_end) / kPage;
         if (!range_free(first, n)) return static_cast<int64_t>(g_brk);
         take(first, n);
+        maps::set(cur_end, new_end - cur_end, MapKind::kHeap, PROT_READ | PROT_WRITE, false);
     } else if (new_end < cur_end) {
         release(page_index(new_end), (cur_end - new_end) / kPage);
     }
@@ -230,7 +237,6 @@ int64_t sys_brk(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)
 
 int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
                  uint64_t off) {
-    (void)prot;
     if (len == 0 || len > (1ull << 46) || off % kPage) return -EINVAL;
     const uint64_t type = flags & 0xf;
     if (type != MAP_PRIVATE && type != MAP_SHARED && type != 3) return -EINVAL;
@@ -264,12 +270,15 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
             return r;
         }
     }
+    maps::set(where, len, anon ? MapKind::kAnon : MapKind::kFile, prot, type == MAP_SHARED,
+              static_cast<int>(fd), off);
     return static_cast<int64_t>(where);
 }
 
 int64_t sys_munmap(uint64_t addr, uint64_t len, uint64_t, uint64_t, uint64_t, uint64_t) {
     if (addr % kPage || len == 0 || len > (1ull << 46)) return -EINVAL;
     len = page_up(len);
+    maps::prepare();  // unmapping the middle of a mapping splits it
     // Only the page pool can be unmapped; other ranges are silently ignored
     // (Linux allows unmapping what is not mapped).
     uint64_t lo = addr < g_pool_lo ? g_pool_lo : addr;
@@ -286,6 +295,7 @@ int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint6
     if (addr % kPage) return -EINVAL;
     if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x01000000 | 0x02000000)) return -EINVAL;
     if (!user_ok(addr, page_up(len))) return -ENOMEM;
+    maps::protect(addr, page_up(len), prot);  // remembered for /proc/self/maps
     return 0;
 }
 
@@ -303,12 +313,14 @@ int64_t sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t fl
     const uint64_t grow = (new_len - old_len) / kPage;
     if (in_pool(old, new_len) && range_free(page_index(old + old_len), grow)) {
         take(page_index(old + old_len), grow);
+        maps::move(old, old, old_len, new_len);
         return static_cast<int64_t>(old);
     }
     if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
     const uint64_t dst = pages_alloc(new_len / kPage);
     if (!dst) return -ENOMEM;
     memcpy(reinterpret_cast<void*>(dst), reinterpret_cast<void*>(old), old_len);
+    maps::move(dst, old, old_len, new_len);
     release(page_index(old), old_len / kPage);
     return static_cast<int64_t>(dst);
 }

@@ -1,6 +1,5 @@
 // process.cpp - the process: start-up per the x86-64 SysV ABI, identity,
-// limits, TLS, signals (recorded; none are delivered asynchronously) and
-// exit_group. Threads and futexes are in sched/.
+// limits, TLS and exit_group. Threads, futexes and signals are in sched/.
 #include "sched/sched.h"
 
 extern "C" [[noreturn]] void enter_user(uint64_t entry, uint64_t sp);
@@ -11,11 +10,6 @@ namespace {
 constexpr uint64_t kPid = 1;
 constexpr uint64_t kStackMax = 8ull << 20;
 
-struct KSigaction {
-    uint64_t handler, flags, restorer, mask;
-};
-KSigaction g_sigactions[65];
-uint64_t g_sigmask;
 linux_rlimit g_rlimits[16];
 
 // Copies n bytes to the user stack below sp; returns the new sp.
@@ -64,7 +58,7 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
         {AT_PHENT, b->phent},
         {AT_PHNUM, b->phnum},
         {AT_PAGESZ, EMBER_PAGE_SIZE},
-        {AT_BASE, 0},
+        {AT_BASE, b->interp_hi ? b->interp_base : 0},
         {AT_FLAGS, 0},
         {AT_ENTRY, b->entry},
         {AT_UID, 0},
@@ -101,8 +95,10 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
         *w++ = auxv[i][0];
         *w++ = auxv[i][1];
     }
+    note_process_start(
+        {stack_lo, stack_lo + stack_size, sp, strings, args_size, &auxv[0][0], 2 * naux});
     b->tsc_app_start = __builtin_ia32_rdtsc();
-    enter_user(b->entry, sp);
+    enter_user(b->interp_hi ? b->interp_entry : b->entry, sp);
 }
 
 namespace {
@@ -139,10 +135,10 @@ int64_t sys_uname(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
     memset(&u, 0, sizeof u);
     auto put = [](char* dst, const char* s) { memcpy(dst, s, strlen(s) + 1); };
     put(u.sysname, "Linux");
-    put(u.nodename, "ember");
+    put(u.nodename, kUtsNodename);
     // glibc refuses to run on kernels older than it was configured for.
-    put(u.release, "6.1.0-ember");
-    put(u.version, "#1 Ember");
+    put(u.release, kUtsRelease);
+    put(u.version, kUtsVersion);
     put(u.machine, "x86_64");
     put(u.domainname, "(none)");
     return put_user(buf, u);
@@ -192,90 +188,6 @@ int64_t sys_getrandom(uint64_t buf, uint64_t len, uint64_t flags, uint64_t, uint
     return static_cast<int64_t>(len);
 }
 
-int64_t sys_rt_sigaction(uint64_t sig, uint64_t act, uint64_t oact, uint64_t size, uint64_t,
-                         uint64_t) {
-    if (sig < 1 || sig > 64 || size != 8) return -EINVAL;
-    if (act && (sig == 9 || sig == 19)) return -EINVAL;  // SIGKILL, SIGSTOP
-    // As Linux: read the new action before writing the old one, so act ==
-    // oact sets the new action and returns the old one.
-    const KSigaction old = g_sigactions[sig];
-    if (act) {
-        KSigaction n;
-        if (get_user(&n, act) < 0) return -EFAULT;
-        g_sigactions[sig] = n;
-    }
-    return oact && put_user(oact, old) < 0 ? -EFAULT : 0;
-}
-
-int64_t sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oset, uint64_t size, uint64_t,
-                           uint64_t) {
-    if (size != 8) return -EINVAL;
-    // As Linux: the new set is read before the old one is written (set ==
-    // oset is allowed).
-    const uint64_t old = g_sigmask;
-    if (set) {
-        uint64_t s;
-        if (get_user(&s, set) < 0) return -EFAULT;
-        switch (how) {
-            case 0:
-                g_sigmask |= s;
-                break;  // SIG_BLOCK
-            case 1:
-                g_sigmask &= ~s;
-                break;  // SIG_UNBLOCK
-            case 2:
-                g_sigmask = s;
-                break;  // SIG_SETMASK
-            default:
-                return -EINVAL;
-        }
-        g_sigmask &= ~((1ull << 8) | (1ull << 18));  // SIGKILL, SIGSTOP
-    }
-    return oset && put_user(oset, old) < 0 ? -EFAULT : 0;
-}
-
-int64_t sys_sigaltstack(uint64_t ss, uint64_t oss, uint64_t, uint64_t, uint64_t, uint64_t) {
-    static uint8_t current[24] = {0, 0, 0, 0, 0, 0, 0, 0, 2 /* SS_DISABLE */};
-    if (oss && copy_to_user(oss, current, sizeof current) < 0) return -EFAULT;
-    return ss ? copy_from_user(current, ss, sizeof current) : 0;
-}
-
-// A signal sent to ourselves: there is no asynchronous delivery, so a
-// handled signal is accepted (not run), an ignored one is dropped and one
-// with the default action ends the instance as Linux would.
-int64_t raise_signal(uint64_t sig) {
-    if (sig == 0) return 0;
-    if (sig > 64) return -EINVAL;
-    const uint64_t h = g_sigactions[sig].handler;
-    constexpr uint64_t kSigIgn = 1;
-    const bool default_ignored = sig == 17 || sig == 23 || sig == 28;  // CHLD URG WINCH
-    if (sig != 9 && (h == kSigIgn || (h == 0 && default_ignored))) return 0;
-    if (sig != 9 && h > kSigIgn) {
-        klog("signal %lu has a handler, but signals are not delivered yet; ignored", sig);
-        return 0;
-    }
-    console_flush();
-    klog("killed by signal %lu", sig);
-    exit_instance(static_cast<int>(128 + sig));
-}
-
-int64_t sys_kill(uint64_t pid, uint64_t sig, uint64_t, uint64_t, uint64_t, uint64_t) {
-    const int64_t p = static_cast<int64_t>(pid);
-    if (p != 0 && p != -1 && p != static_cast<int64_t>(kPid)) return -ESRCH;
-    return raise_signal(sig);
-}
-// To any thread of the process: the signal acts on the whole process.
-int64_t sys_tkill(uint64_t tid, uint64_t sig, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (static_cast<int64_t>(tid) <= 0) return -EINVAL;
-    if (!thread_by_tid(static_cast<int64_t>(tid))) return -ESRCH;
-    return raise_signal(sig);
-}
-int64_t sys_tgkill(uint64_t tgid, uint64_t tid, uint64_t sig, uint64_t, uint64_t, uint64_t) {
-    if (static_cast<int64_t>(tgid) <= 0 || static_cast<int64_t>(tid) <= 0) return -EINVAL;
-    if (tgid != kPid || !thread_by_tid(static_cast<int64_t>(tid))) return -ESRCH;
-    return raise_signal(sig);
-}
-
 // syscall(EMBER_SYS_READY): the application declares itself initialised.
 int64_t sys_ember_ready(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
     console_flush();
@@ -284,9 +196,10 @@ int64_t sys_ember_ready(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64
     return 0;
 }
 
-// rseq (per thread): one vCPU and no preemption or signal delivery, so a
-// registered critical section is never interrupted and never needs an
-// abort; the kernel only reports CPU 0, as Linux does at registration.
+// rseq (per thread): the kernel only reports CPU 0, as Linux does at
+// registration. It never aborts a registered critical section, although
+// preemption and signals can now interrupt one (a known difference; glibc
+// and musl use rseq only for the CPU id).
 int64_t sys_rseq(uint64_t area, uint64_t len, uint64_t flags, uint64_t sig, uint64_t, uint64_t) {
     constexpr uint64_t kUnregister = 1;
     Thread* t = current();
@@ -330,12 +243,6 @@ void register_process_syscalls() {
     syscall_register(nr::getrlimit, "getrlimit", sys_getrlimit);
     syscall_register(nr::setrlimit, "setrlimit", sys_setrlimit);
     syscall_register(nr::getrandom, "getrandom", sys_getrandom);
-    syscall_register(nr::rt_sigaction, "rt_sigaction", sys_rt_sigaction);
-    syscall_register(nr::rt_sigprocmask, "rt_sigprocmask", sys_rt_sigprocmask);
-    syscall_register(nr::sigaltstack, "sigaltstack", sys_sigaltstack);
-    syscall_register(nr::kill, "kill", sys_kill);
-    syscall_register(nr::tkill, "tkill", sys_tkill);
-    syscall_register(nr::tgkill, "tgkill", sys_tgkill);
     syscall_register(nr::rseq, "rseq", sys_rseq);
     syscall_register(EMBER_SYS_READY, "ember_ready", sys_ember_ready);
 }

@@ -1,6 +1,6 @@
 // syscall.cpp - the syscall table and dispatcher. The table is filled
 // explicitly at start-up by each subsystem's register function.
-#include "sched/sched.h"
+#include "sched/signal.h"
 
 namespace k {
 namespace {
@@ -115,6 +115,9 @@ extern "C" int64_t syscall_dispatch(SyscallFrame* f) {
         b->cur_syscall = static_cast<int64_t>(n);
         const int64_t r = g_table[n].fn(f->a0, f->a1, f->a2, f->a3, f->a4, f->a5);
         b->cur_syscall = -1;
+        if (g_timer_next) timers_fire();
+        if (r == -EPIPE) signal_epipe(n, f);
+        if (r == -kErestartsys || signal_pending_now()) return signal_syscall_exit(f, r);
         return r;
     }
     if (b->flags & EMBER_FLAG_TRACE_SYSCALLS) {

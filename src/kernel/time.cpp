@@ -1,6 +1,7 @@
 // time.cpp - clocks and sleeping. Time comes from the TSC and the clock base
 // in the boot info; sleeping is a blocking wait with a deadline.
 #include "kernel.h"
+#include "sched/signal.h"
 
 namespace k {
 namespace {
@@ -48,9 +49,22 @@ int64_t write_timespec(uint64_t addr, int64_t ns) {
     return put_user(addr, ts);
 }
 
-// Sleeps until the monotonic clock reaches deadline.
-void sleep_until(uint64_t deadline) {
-    while (monotonic_ns() < deadline) wait_events(0, deadline);
+// Sleeps until the monotonic clock reaches deadline; false when a signal
+// interrupted it.
+bool sleep_until(uint64_t deadline) {
+    while (monotonic_ns() < deadline) {
+        if (signal_pending_now()) return false;
+        wait_events(0, deadline);
+    }
+    return true;
+}
+
+// A sleep interrupted by a signal: EINTR and the time left in *rem (a bad
+// rem is ignored, as a completed sleep's is).
+int64_t interrupted_sleep(uint64_t rem, uint64_t deadline) {
+    const uint64_t now = monotonic_ns();
+    if (rem) (void)write_timespec(rem, static_cast<int64_t>(deadline > now ? deadline - now : 0));
+    return -EINTR;
 }
 
 int64_t sys_clock_gettime(uint64_t id, uint64_t tp, uint64_t, uint64_t, uint64_t, uint64_t) {
@@ -85,8 +99,9 @@ int64_t sys_nanosleep(uint64_t req, uint64_t rem, uint64_t, uint64_t, uint64_t, 
     if (!read_timespec(req, &ns)) return -EFAULT;
     if (ns < 0) return -EINVAL;
     const uint64_t now = monotonic_ns();
-    sleep_until(ns > static_cast<int64_t>(~0ull >> 2) ? ~0ull >> 2
-                                                      : now + static_cast<uint64_t>(ns));
+    const uint64_t deadline =
+        ns > static_cast<int64_t>(~0ull >> 2) ? ~0ull >> 2 : now + static_cast<uint64_t>(ns);
+    if (!sleep_until(deadline)) return interrupted_sleep(rem, deadline);
     if (rem) (void)write_timespec(rem, 0);  // the sleep completed; a bad rem is ignored
     return 0;
 }
@@ -100,7 +115,11 @@ int64_t sys_clock_nanosleep(uint64_t id, uint64_t flags, uint64_t req, uint64_t 
     if (ns < 0) return -EINVAL;
     constexpr uint64_t kAbstime = 1;
     int64_t rel = (flags & kAbstime) ? ns - now : ns;
-    if (rel > 0) sleep_until(monotonic_ns() + static_cast<uint64_t>(rel));
+    if (rel > 0) {
+        const uint64_t deadline = monotonic_ns() + static_cast<uint64_t>(rel);
+        if (!sleep_until(deadline))
+            return (flags & kAbstime) ? -EINTR : interrupted_sleep(rem, deadline);
+    }
     if (rem && !(flags & kAbstime)) (void)write_timespec(rem, 0);  // as in nanosleep
     return 0;
 }

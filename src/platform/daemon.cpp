@@ -9,6 +9,7 @@
 #include "platform/log_hub.h"
 #include "platform/metrics.h"
 #include "platform/service_controller.h"
+#include "platform/snapshot_seal.h"
 #include "platform/store.h"
 #include "platform/worker_client.h"
 #include "vmm/vmm.h"
@@ -25,11 +26,15 @@ struct Daemon::Parts {
     explicit Parts(DataDir d) : dir(std::move(d)), images(dir.images_dir()) {}
     DataDir dir;
     std::string token_path;
+    // Worker processes go into cgroups->create("worker-<n>", worker_limits) when on().
+    std::shared_ptr<Cgroups> cgroups;
+    CgroupLimits worker_limits;
     std::unique_ptr<Store> store;
     ImageStore images;
     Metrics metrics;
     LogHub logs;
-    std::unique_ptr<GuestFactory> factory;
+    std::unique_ptr<WorkerGuestFactory> vm_factory;
+    std::unique_ptr<GuestFactory> factory;  // vm_factory, sealing its snapshots
     std::unique_ptr<InstanceManager> manager;
     std::unique_ptr<ServiceController> controller;
     std::unique_ptr<Api> api;
@@ -55,6 +60,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     auto store = Store::open(p->dir.db_path());
     if (!store) return store.status();
     p->store = std::move(*store);
+    auto cgroups = Cgroups::open_for_emberd(opts.cgroup, opts.worker_limits);
+    if (!cgroups) return cgroups.status();
+    p->cgroups = std::move(*cgroups);
+    p->worker_limits = opts.worker_limits;
 
     // The microVMs run in worker processes that hold none of the above.
     WorkerOptions wo;
@@ -64,9 +73,14 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     wo.gid = opts.worker_gid;
     wo.vm_pool = opts.vm_pool;
     wo.vm = VmGuestOptions{opts.prepare_timeout_ms, opts.max_image_bytes, opts.warm_vms};
+    if (p->cgroups && p->cgroups->on()) wo.cgroups = p->cgroups;
+    wo.cgroup_limits = opts.worker_limits;
     auto factory = WorkerGuestFactory::start(p->images, wo);
     if (!factory) return factory.status();
-    p->factory = std::move(*factory);
+    p->vm_factory = std::move(*factory);
+    auto seal_key = load_or_create_seal_key(seal_key_path(p->dir.root()));
+    if (!seal_key) return Status(seal_key.code(), "snapshot key: " + seal_key.message());
+    p->factory = std::make_unique<SealedGuestFactory>(*p->vm_factory, *seal_key);
     p->manager = std::make_unique<InstanceManager>(*p->factory, p->logs, p->metrics);
     p->metrics.add_collector(
         [m = p->manager.get()](std::vector<GaugeSample>* out) { m->collect_metrics(out); });

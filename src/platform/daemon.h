@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "platform/cgroups.h"
 #include "platform/http_servers.h"
 
 namespace ember::platform {
@@ -17,8 +18,10 @@ struct DaemonOptions {
     ApiServerOptions api;
     uint64_t prepare_timeout_ms = 10000;
     uint64_t max_image_bytes = 256ull << 20;
-    size_t vm_pool = 4;   // KVM VMs created ahead of cold starts
-    size_t warm_vms = 4;  // reset VMs kept per snapshot for the next instance
+    size_t vm_pool = 4;                      // KVM VMs each worker creates ahead of cold starts
+    size_t warm_vms = 4;                     // reset VMs kept per snapshot for the next instance
+    std::string cgroup = "auto";             // auto, off or a delegated cgroup PATH (cgroups.h)
+    CgroupLimits worker_limits{0, 0, 4096};  // per VM worker process, when cgroups are on
     // The VM worker processes (worker_client.h): how many, sandboxed or not,
     // and their user when emberd runs as root.
     size_t vm_workers = 1;

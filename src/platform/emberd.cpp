@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
     std::string prepare_timeout = "10s", client_timeout = "10s", keepalive = "30s";
     std::string max_image = "256M", max_body = "10M", max_header = "16K", max_response = "64M";
     std::string log_level = "info";
+    std::string worker_memory = "max";
     app.add_option("--data-dir", o.data_dir,
                    "State, images and snapshot cache (default ./var/ember)");
     app.add_option("--gateway", gateway,
@@ -115,6 +116,16 @@ int main(int argc, char** argv) {
                    "Largest response body from an instance (default 64M)");
     app.add_option("--max-connections", o.gateway.max_connections,
                    "Gateway client connections (default 10000)");
+    app.add_option("--cgroup", o.cgroup,
+                   "auto (a cgroup systemd delegated to emberd), off, or a delegated cgroup "
+                   "PATH for the workers' limits (default auto; docs/security.md)");
+    app.add_option("--worker-memory", worker_memory,
+                   "cgroup memory limit per VM worker process, or max (default max)");
+    app.add_option("--worker-cpus", o.worker_limits.cpus,
+                   "cgroup CPU limit per VM worker process in CPUs, 0: none (default 0)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--worker-pids", o.worker_limits.pids,
+                   "cgroup limit on threads per VM worker process, 0: none (default 4096)");
     app.add_option("--vm-workers", o.vm_workers,
                    "VM worker processes; services are spread over them by name (default 1)");
     std::string worker_user = "65534";
@@ -162,6 +173,9 @@ int main(int argc, char** argv) {
           size(max_header, "--max-header", &o.gateway.max_header_bytes),
           size(max_response, "--max-response", &o.gateway.max_response_bytes)})
         if (!err.empty()) return usage_error(err);
+    if (worker_memory != "max" &&
+        !size(worker_memory, "--worker-memory", &o.worker_limits.memory_bytes).empty())
+        return usage_error("--worker-memory: not a size: '" + worker_memory + "' (e.g. 2G, max)");
     o.sandbox = !no_sandbox;
     if (std::string err = parse_user(worker_user, &o.worker_uid, &o.worker_gid); !err.empty())
         return usage_error("--worker-user: " + err);

@@ -9,12 +9,19 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "platform/snapshot_seal.h"
+
 namespace ember::platform {
 
 namespace {
 int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 double ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+// A snapshot file and its seal (snapshot_seal.h) go together.
+void remove_snapshot(const std::string& path) {
+    ::unlink(path.c_str());
+    ::unlink(seal_path(path).c_str());
 }
 }  // namespace
 
@@ -50,7 +57,9 @@ Status ServiceController::recover() {
     std::vector<ServiceRecord> missing;
     for (auto& rec : *recs) {
         const std::string path = dir_.snapshot_path(rec.spec.name, rec.generation);
-        wanted.insert(path.substr(path.rfind('/') + 1));
+        const std::string file = path.substr(path.rfind('/') + 1);
+        wanted.insert(file);
+        wanted.insert(seal_path(file));
         auto p = factory_.open(rec.spec, path);
         if (p) {
             manager_.deploy(rec, *p);
@@ -159,14 +168,14 @@ Result<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_onl
     auto p = factory_.prepare(spec, path, prepare_console(spec.name));
     res.prepare_ms = ms_since(t0);
     if (!p) {
-        ::unlink(path.c_str());
+        remove_snapshot(path);
         logs_.append(spec.name, "prepare", "ember", "deploy failed: " + p.message());
         spdlog::warn("service {}: deploy of generation {} failed: {}", spec.name,
                      res.record.generation, p.message().substr(0, p.message().find('\n')));
         return Status::aborted("deploy of '" + spec.name + "' failed: " + p.message());
     }
     if (auto st = store_.put_service(res.record); !st) {
-        ::unlink(path.c_str());
+        remove_snapshot(path);
         return st;
     }
     logs_.append(spec.name, "prepare", "ember",
@@ -177,7 +186,7 @@ Result<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_onl
                  res.record.generation, (*p)->describe(), res.prepare_ms);
     if (!res.created) {
         // Instances of the old generation keep their mapping; the file can go.
-        ::unlink(dir_.snapshot_path(spec.name, (*existing)->generation).c_str());
+        remove_snapshot(dir_.snapshot_path(spec.name, (*existing)->generation));
     }
     return res;
 }
@@ -205,7 +214,7 @@ Result<bool> ServiceController::remove(const std::string& name) {
     if (!existing->has_value()) return Status::not_found("no service named '" + name + "'");
     if (auto st = store_.delete_service(name); !st) return st;
     manager_.remove(name);
-    ::unlink(dir_.snapshot_path(name, (*existing)->generation).c_str());
+    remove_snapshot(dir_.snapshot_path(name, (*existing)->generation));
     spdlog::info("service {}: deleted", name);
     logs_.drop(name);
     return true;

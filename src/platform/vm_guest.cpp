@@ -265,8 +265,10 @@ Result<std::shared_ptr<const Prepared>> prepare_impl(const ServiceSpec& spec, Vm
                                (res->message.empty() ? "" : ": " + res->message));
     }
     Result<std::shared_ptr<const snapshot::Snapshot>> snap =
-        to_fd ? snapshot::Snapshot::open_fd(::fcntl(in.snapshot_fd, F_DUPFD_CLOEXEC, 0),
-                                            "of " + spec.name)
+        to_fd ? snapshot::Snapshot::open_fd(
+                    ::fcntl(in.snapshot_read_fd >= 0 ? in.snapshot_read_fd : in.snapshot_fd,
+                            F_DUPFD_CLOEXEC, 0),
+                    "of " + spec.name)
               : snapshot::Snapshot::open(snapshot_path);
     if (!snap)
         return Status::internal("the snapshot just written cannot be opened: " + snap.message());

@@ -30,7 +30,10 @@ struct VmPrepareInput {
     std::vector<uint8_t> program;
     std::vector<std::vector<uint8_t>> files;  // the contents of spec.files, in order
     int snapshot_fd = -1;                     // the snapshot is written here (not owned)
-    ConnectFn connect;                        // outbound connects (empty: made here)
+    // The same file opened read-only (not owned; -1: snapshot_fd): what the
+    // Prepared keeps, so the snapshot cannot be changed through it later.
+    int snapshot_read_fd = -1;
+    ConnectFn connect;  // outbound connects (empty: made here)
 };
 Result<std::shared_ptr<const Prepared>> prepare_vm(const ServiceSpec& spec, VmPrepareInput in,
                                                    const ConsoleFn& console,

@@ -92,6 +92,7 @@ class WorkerProcess {
     }
     int pid() const { return proc_->pid(); }
     const std::string& summary() const { return summary_; }
+    const std::string& cgroup_name() const { return cgroup_name_; }
     size_t slot() const { return slot_; }
 
   private:
@@ -101,9 +102,12 @@ class WorkerProcess {
     void on_connect(const json& j);
     void on_death(const std::string& why);
 
+    // Declared first: removed after the process is gone.
+    std::unique_ptr<Cgroup> cgroup_;
     std::unique_ptr<ChildProcess> proc_;
     size_t slot_ = 0;
     std::string summary_;
+    std::string cgroup_name_;  // "" without cgroups
     std::thread reader_;
     std::atomic<bool> stopping_{false};
     mutable std::mutex mu_;
@@ -129,6 +133,18 @@ Result<std::shared_ptr<WorkerProcess>> WorkerProcess::start(const WorkerOptions&
     auto w = std::shared_ptr<WorkerProcess>(new WorkerProcess());
     w->proc_ = std::move(*child);
     w->slot_ = slot;
+    if (o.cgroups && o.cgroups->on()) {
+        // Unique per run and per worker: a leftover of another emberd is never reused.
+        static std::atomic<uint64_t> next{0};
+        const std::string name =
+            "worker-" + std::to_string(::getpid()) + "-" + std::to_string(next++);
+        auto cg = o.cgroups->create(name, o.cgroup_limits);
+        if (!cg) return Status(cg.code(), "VM worker cgroup: " + cg.message());
+        if (auto st = (*cg)->add(w->proc_->pid()); !st)
+            return Status(st.code(), "VM worker cgroup: " + st.message());
+        w->cgroup_ = std::move(*cg);
+        w->cgroup_name_ = name;
+    }
     // The first message says whether it could open KVM and sandbox itself.
     pollfd pfd{w->proc_->channel().fd(), POLLIN, 0};
     if (::poll(&pfd, 1, 30000) != 1)
@@ -449,7 +465,8 @@ Result<std::shared_ptr<WorkerProcess>> WorkerGuestFactory::worker(size_t slot) {
     if (s.current && !s.current->dead()) return s.current;
     auto w = WorkerProcess::start(opts_, slot);
     if (!w) return w.status();
-    spdlog::info("VM worker {} (pid {}){}: sandbox: {}", slot, (*w)->pid(),
+    spdlog::info("VM worker {} (pid {}{}){}: sandbox: {}", slot, (*w)->pid(),
+                 (*w)->cgroup_name().empty() ? "" : ", cgroup " + (*w)->cgroup_name(),
                  s.current ? " replaces the one that died" : "", (*w)->summary());
     s.current = *w;
     return s.current;
@@ -470,7 +487,7 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::prepare(const Servic
     }
     auto egress = resolve_egress(net.egress);
     if (!egress) return Status(egress.code(), "cannot start the program: " + egress.message());
-    // fds: the snapshot being written, the program, the files.
+    // fds: the snapshot being written, the same read-only, the program, the files.
     std::vector<int> fds;
     struct Close {
         std::vector<int>& v;
@@ -483,6 +500,15 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::prepare(const Servic
     const int out = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out < 0) return Status::from_errno("create snapshot " + tmp);
     fds.push_back(out);
+    // The worker keeps only a read-only fd of the snapshot once it is
+    // written: it cannot change it after emberd sealed it.
+    const int ro = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ro < 0) {
+        const Status st = Status::from_errno("open snapshot " + tmp);
+        ::unlink(tmp.c_str());
+        return st;
+    }
+    fds.push_back(ro);
     auto program = images_.open(spec.image);
     if (!program) {
         ::unlink(tmp.c_str());

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "platform/cgroups.h"
 #include "platform/guest.h"
 #include "platform/image_store.h"
 #include "platform/vm_guest.h"
@@ -31,6 +32,10 @@ struct WorkerOptions {
     uint32_t uid = 65534, gid = 65534;  // the workers' user when emberd runs as root
     size_t vm_pool = 4;                 // KVM VMs each worker creates ahead
     VmGuestOptions vm;
+    // When set (and on), each worker process goes into a cgroup of its own
+    // under the delegated one, with these limits.
+    std::shared_ptr<Cgroups> cgroups;
+    CgroupLimits cgroup_limits;
 };
 
 class WorkerProcess;

@@ -228,8 +228,9 @@ void Worker::reply_prepared(uint64_t id, Result<std::shared_ptr<const Prepared>>
     (void)send(wp::kPrepared, r);
 }
 
-// fds: the snapshot output, the program, then spec.files in order (those
-// that did not fit came first in prepare-fds messages).
+// fds: the snapshot output (read-write, closed after the prepare), the same
+// file read-only (kept), the program, then spec.files in order (those that
+// did not fit came first in prepare-fds messages).
 void Worker::on_prepare(ipc::Message& m, const json& j) {
     const uint64_t id = j.at("id").get<uint64_t>();
     std::vector<int> fds;
@@ -243,19 +244,20 @@ void Worker::on_prepare(ipc::Message& m, const json& j) {
     std::thread([this, id, fds, spec = std::move(spec)]() mutable {
         auto prepare = [&]() -> Result<std::shared_ptr<const Prepared>> {
             if (!spec) return spec.status();
-            if (fds.size() != 2 + spec->files.size())
+            if (fds.size() != 3 + spec->files.size())
                 return Status::internal("prepare: " + std::to_string(fds.size()) + " fds");
             VmPrepareInput in;
-            auto program = ImageStore::read_fd(fds[1], spec->image, args_.vm.max_image_bytes);
+            auto program = ImageStore::read_fd(fds[2], spec->image, args_.vm.max_image_bytes);
             if (!program) return Status(program.code(), "program: " + program.message());
             in.program = std::move(*program);
             for (size_t i = 0; i < spec->files.size(); ++i) {
                 const auto& f = spec->files[i];
-                auto data = ImageStore::read_fd(fds[2 + i], f.image, args_.vm.max_image_bytes);
+                auto data = ImageStore::read_fd(fds[3 + i], f.image, args_.vm.max_image_bytes);
                 if (!data) return Status(data.code(), "file " + f.path + ": " + data.message());
                 in.files.push_back(std::move(*data));
             }
             in.snapshot_fd = fds[0];
+            in.snapshot_read_fd = fds[1];
             in.connect = connect_for(id);
             return prepare_vm(*spec, std::move(in), console_for(id), args_.vm);
         };

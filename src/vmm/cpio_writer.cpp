@@ -175,6 +175,118 @@ bool Writer::add_symlink(std::string_view path, std::string_view target, uint32_
     return add(path, kModeSymlink | 0777, {bytes, target.size()}, mtime);
 }
 
+namespace {
+
+// Splits path into components, applying "." and ".." (".." at the root
+// stays at the root, as in the kernel).
+void push_components(std::string_view path, std::vector<std::string>* out) {
+    size_t i = 0;
+    while (i < path.size()) {
+        const size_t j = std::min(path.find('/', i), path.size());
+        const std::string_view c = path.substr(i, j - i);
+        if (c == "..") {
+            if (!out->empty()) out->pop_back();
+        } else if (!c.empty() && c != ".") {
+            out->emplace_back(c);
+        }
+        i = j + 1;
+    }
+}
+
+std::string join(const std::vector<std::string>& comps, size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += (i ? "/" : "") + comps[i];
+    return s;
+}
+
+}  // namespace
+
+const std::vector<uint8_t>* Writer::find_file(std::string_view path) const {
+    std::vector<std::string> comps;
+    push_components(path, &comps);
+    int links = 0;
+    for (size_t i = 0; i < comps.size();) {
+        const auto it = index_.find(join(comps, i + 1));
+        if (it == index_.end()) return nullptr;
+        const Node& n = nodes_[it->second];
+        const uint32_t type = n.mode & kModeTypeMask;
+        if (type == kModeSymlink) {
+            if (++links > 40) return nullptr;
+            // Replace components [0, i] with the target's resolution.
+            std::vector<std::string> next;
+            const std::string_view target(reinterpret_cast<const char*>(n.data.data()),
+                                          n.data.size());
+            if (!target.empty() && target[0] != '/') next.assign(comps.begin(), comps.begin() + i);
+            push_components(target, &next);
+            next.insert(next.end(), comps.begin() + i + 1, comps.end());
+            comps = std::move(next);
+            i = 0;
+            continue;
+        }
+        if (i + 1 == comps.size()) return type == kModeFile ? &n.data : nullptr;
+        if (type != kModeDir) return nullptr;
+        ++i;
+    }
+    return nullptr;
+}
+
+void Writer::remove_under(const std::string& norm, bool self) {
+    const std::string prefix = norm + "/";
+    for (auto it = index_.begin(); it != index_.end();) {
+        const bool hit =
+            (self && it->first == norm) || it->first.compare(0, prefix.size(), prefix) == 0;
+        if (!hit) {
+            ++it;
+            continue;
+        }
+        Node& n = nodes_[it->second];
+        n.removed = true;
+        n.data.clear();
+        n.data.shrink_to_fit();
+        it = index_.erase(it);
+    }
+}
+
+bool Writer::remove(std::string_view path) {
+    std::string norm;
+    if (!normalized(path, &norm) || norm.empty()) return false;
+    remove_under(norm, true);
+    return true;
+}
+
+bool Writer::clear_dir(std::string_view path) {
+    std::string norm;
+    if (!normalized(path, &norm)) return false;
+    if (!norm.empty()) {
+        const auto it = index_.find(norm);
+        if (it == index_.end() || (nodes_[it->second].mode & kModeTypeMask) != kModeDir)
+            return false;
+    }
+    if (norm.empty()) {
+        for (auto& n : nodes_) n.removed = true;
+        nodes_.clear();
+        index_.clear();
+        return true;
+    }
+    remove_under(norm, false);
+    return true;
+}
+
+const std::vector<uint8_t>* Writer::file_at(std::string_view path) const {
+    std::string norm;
+    if (!normalized(path, &norm)) return nullptr;
+    const auto it = index_.find(norm);
+    if (it == index_.end() || (nodes_[it->second].mode & kModeTypeMask) != kModeFile)
+        return nullptr;
+    return &nodes_[it->second].data;
+}
+
+bool Writer::contains(std::string_view path) const {
+    std::string norm;
+    if (!normalized(path, &norm)) return false;
+    return norm.empty() || index_.count(norm) != 0;
+}
+
 bool Writer::add(std::string_view path, uint32_t mode, std::span<const uint8_t> data,
                  uint32_t mtime) {
     const uint32_t type = mode & kModeTypeMask;
@@ -233,6 +345,7 @@ std::vector<uint8_t> Writer::finish() {
     };
     for (size_t i = 0; i < nodes_.size(); ++i) {
         const Node& n = nodes_[i];
+        if (n.removed) continue;
         const uint32_t nlink = (n.mode & kModeTypeMask) == kModeDir ? 2 : 1;
         put(static_cast<uint32_t>(i + 1), n.mode, nlink, n.mtime, n.path, n.data);
     }

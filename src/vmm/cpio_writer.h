@@ -36,6 +36,23 @@ class Writer {
     [[nodiscard]] bool add_symlink(std::string_view path, std::string_view target,
                                    uint32_t mtime = 0);
 
+    // Removes path and everything under it (an OCI whiteout); removing what
+    // does not exist does nothing. False for an invalid path or the root.
+    bool remove(std::string_view path);
+    // Removes everything under the directory at path but keeps it (an OCI
+    // opaque whiteout). False when path is invalid or not a directory.
+    bool clear_dir(std::string_view path);
+    // The contents of the regular file at exactly path (no symlink is
+    // followed); nullptr when there is none (for hard links in archives).
+    const std::vector<uint8_t>* file_at(std::string_view path) const;
+
+    // The contents of the regular file at path, following symlinks inside
+    // the tree (in any component, relative or absolute, at most 40 of them)
+    // as the guest would; nullptr when it does not resolve to a file.
+    const std::vector<uint8_t>* find_file(std::string_view path) const;
+    // True when something exists at path (a final symlink is not followed).
+    bool contains(std::string_view path) const;
+
     // Returns the archive, ending with TRAILER!!!, and leaves the writer empty.
     std::vector<uint8_t> finish();
 
@@ -45,7 +62,9 @@ class Writer {
         uint32_t mode;  // type and permission bits
         std::vector<uint8_t> data;
         uint32_t mtime = 0;
+        bool removed = false;
     };
+    void remove_under(const std::string& norm, bool self);
     bool add(std::string_view path, uint32_t mode, std::span<const uint8_t> data, uint32_t mtime);
 
     std::vector<Node> nodes_;

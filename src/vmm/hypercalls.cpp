@@ -141,6 +141,16 @@ HypercallAction HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
         case EMBER_HC_CLOCK:
             status = do_clock();
             break;
+        case EMBER_HC_CR2: {
+            kvm_sregs sregs{};
+            if (!mem_.contains(arg, sizeof(ember_hc_cr2)))
+                status = EMBER_EFAULT;
+            else if (ioctl(vcpu_fd_, KVM_GET_SREGS, &sregs) != 0)
+                status = EMBER_EAGAIN;
+            else
+                mem_.write_obj(arg, ember_hc_cr2{sregs.cr2});
+            break;
+        }
         case EMBER_HC_READY:
             drain_console();
             if (want_ready_) {
@@ -378,6 +388,18 @@ int64_t HypercallContext::do_wait(uint64_t arg, HypercallAction* out) {
         return EMBER_EINVAL;
     }
     uint32_t ready = 0;
+    // Tells the hook about the first block and, on every way out, the end.
+    struct WaitGuard {
+        const std::function<void(bool)>& hook;
+        bool blocked = false;
+        void block() {
+            if (!blocked && hook) hook(true);
+            blocked = true;
+        }
+        ~WaitGuard() {
+            if (blocked && hook) hook(false);
+        }
+    } guard{wait_hook_};
     for (;;) {
         if (events & EMBER_WAIT_NET) {
             net_.deliver_host_events();
@@ -406,6 +428,7 @@ int64_t HypercallContext::do_wait(uint64_t arg, HypercallAction* out) {
         if (wall_deadline_ && (until == 0 || wall_deadline_ < until)) until = wall_deadline_;
         const int extra =
             (events & EMBER_WAIT_STDIN) && cfg_.stdin_fd >= 0 && !stdin_eof_ ? cfg_.stdin_fd : -1;
+        guard.block();
         if (!(events & EMBER_WAIT_NET) && extra < 0) {
             timespec ts{static_cast<time_t>(until / 1000000000),
                         static_cast<long>(until % 1000000000)};

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -73,6 +74,10 @@ class HypercallContext {
     void set_stop_flag(const std::atomic<bool>* flag) { stop_ = flag; }
     // Shared with the ioeventfd doorbell handler that also drains the console.
     void set_console_mutex(std::mutex* mu) { console_mu_ = mu; }
+    // Called with true before the vCPU thread blocks in a wait hypercall
+    // (every guest thread is blocked) and with false when it goes back to
+    // the guest: the VM's time-slice timer need not tick in between.
+    void set_wait_hook(std::function<void(bool waiting)> fn) { wait_hook_ = std::move(fn); }
     bool stdin_eof() const { return stdin_eof_; }
     void set_stdin_eof(bool v) { stdin_eof_ = v; }
 
@@ -97,6 +102,7 @@ class HypercallContext {
     bool want_ready_ = false;
     const std::atomic<bool>* stop_ = nullptr;
     std::mutex* console_mu_ = nullptr;
+    std::function<void(bool)> wait_hook_;
 };
 
 }  // namespace ember

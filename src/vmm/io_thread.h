@@ -52,6 +52,7 @@ class IoThread {
     std::mutex mu_;
     std::condition_variable idle_;
     std::map<int64_t, Handler> handlers_;
+    size_t paused_ = 0;  // handlers with resume_ns set
     int64_t next_id_ = 1;
     int64_t running_id_ = 0;  // handler being run, 0 if none
 };

@@ -22,9 +22,10 @@ std::string hex(uint64_t v) {
 }  // namespace
 
 Result<LoadedImage> load_elf(GuestMemory& mem, std::span<const uint8_t> file, uint64_t min_addr,
-                             uint64_t max_addr, uint64_t pie_base, const std::string& what) {
+                             uint64_t max_addr, uint64_t pie_base, const std::string& what,
+                             bool allow_interp) {
     elf::Image img;
-    const elf::Error err = elf::parse(file.data(), file.size(), &img);
+    const elf::Error err = elf::parse(file.data(), file.size(), &img, allow_interp);
     if (err != elf::Error::kOk) {
         // Well-formed ELF files Ember cannot run, apart from broken ones.
         const bool unsupported = err == elf::Error::kNot64Bit ||
@@ -89,6 +90,23 @@ Result<uint64_t> write_args(GuestMemory& mem, const std::vector<std::string>& ar
         }
     }
     return off;
+}
+
+Result<LoadedImage> load_interpreter(GuestMemory& mem, std::span<const uint8_t> file,
+                                     uint64_t min_addr, uint64_t top) {
+    elf::Image img;
+    const elf::Error err = elf::parse(file.data(), file.size(), &img);
+    if (err != elf::Error::kOk)
+        return Status::corruption(std::string("the program's interpreter: ") +
+                                  elf::error_string(err));
+    if (!img.pie)
+        return Status::unsupported("the program's interpreter is not position-independent");
+    constexpr uint64_t kAlign = 64 * 1024;
+    const uint64_t span = img.hi - img.lo;
+    if (top < span || ((top - span) & ~(kAlign - 1)) < min_addr)
+        return Status::invalid_argument(
+            "the program's interpreter does not fit in guest memory (give the guest more memory)");
+    return load_elf(mem, file, min_addr, top, (top - span) & ~(kAlign - 1), "the interpreter");
 }
 
 Result<uint64_t> place_rootfs(GuestMemory& mem, std::span<const uint8_t> archive,

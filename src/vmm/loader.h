@@ -23,12 +23,19 @@ struct LoadedImage {
     uint64_t lo = 0, hi = 0;  // page-aligned, biased
 };
 
-// Loads `file` (a static ELF) so that every segment lies inside
-// [min_addr, max_addr). ET_DYN images are placed at pie_base. The pages
+// Loads `file` (an ELF executable; with PT_INTERP only when allow_interp)
+// so that every segment lies inside [min_addr, max_addr). ET_DYN images are
+// placed at pie_base. The pages
 // between filesz and memsz are left as they are (guest memory starts zeroed).
 // `what` names the image in error messages.
 Result<LoadedImage> load_elf(GuestMemory& mem, std::span<const uint8_t> file, uint64_t min_addr,
-                             uint64_t max_addr, uint64_t pie_base, const std::string& what);
+                             uint64_t max_addr, uint64_t pie_base, const std::string& what,
+                             bool allow_interp = false);
+
+// Loads a dynamically linked program's interpreter (an ET_DYN ELF) as high
+// as it fits below `top`, above `min_addr`, 64 KiB-aligned.
+Result<LoadedImage> load_interpreter(GuestMemory& mem, std::span<const uint8_t> file,
+                                     uint64_t min_addr, uint64_t top);
 
 // Loads the embedded kernel at EMBER_GPA_KERNEL and returns its header.
 Result<ember_kernel_header> load_kernel(GuestMemory& mem);

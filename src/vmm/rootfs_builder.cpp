@@ -1,11 +1,20 @@
 // rootfs_builder.cpp - see rootfs_builder.h.
 #include "vmm/rootfs_builder.h"
 
+#include <fstream>
+#include <iterator>
+#include <set>
 #include <utility>
+
+#include "vmm/elf_deps.h"
 
 namespace ember {
 
 Status RootfsBuilder::add_archive(std::span<const uint8_t> archive) {
+    if (looks_like_tar(archive)) {
+        LayerBudget budget;
+        return apply_tar_layer(w_, archive, ImageLimits{}, &budget);
+    }
     if (std::string err = cpio::add_archive(w_, archive); !err.empty())
         return Status::corruption(err);
     return Status::ok();
@@ -15,6 +24,98 @@ Status RootfsBuilder::add_host_tree(const std::string& host_dir) {
     if (std::string err = cpio::add_host_tree(w_, host_dir); !err.empty())
         return Status::invalid_argument(err);
     return Status::ok();
+}
+
+namespace {
+
+// Shared libraries a program may bring in at most, and their total size: a
+// bound on what one command line can make ember-vm read.
+constexpr size_t kMaxLibraries = 256;
+constexpr uint64_t kMaxLibraryBytes = 1ull << 30;
+
+bool read_host_file(const std::string& path, std::vector<uint8_t>* out) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return false;
+    out->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    return !f.bad();
+}
+
+}  // namespace
+
+Status RootfsBuilder::add_host_dependencies(std::span<const uint8_t> program) {
+    auto interp = elf_interpreter(program);
+    if (!interp) return Status(interp.code(), "the program: " + interp.message());
+    if (interp->empty()) return Status::ok();
+    std::vector<uint8_t> data;
+    if (!read_host_file(*interp, &data))
+        return Status::not_found("the program's interpreter " + *interp +
+                                 " is not on this host (give --rootfs with it)");
+    if (!w_.add_file(*interp, data, 0755))
+        return Status::invalid_argument("cannot place the interpreter at " + *interp);
+    // Breadth-first over DT_NEEDED, each library once, found where glibc's
+    // loader looks when there is no ld.so.cache: the object's DT_RUNPATH,
+    // then the default directories.
+    std::vector<std::vector<uint8_t>> queue;
+    queue.push_back(std::vector<uint8_t>(program.begin(), program.end()));
+    std::set<std::string> seen;
+    uint64_t total = 0;
+    for (size_t q = 0; q < queue.size(); ++q) {
+        auto dyn = elf_dynamic(queue[q]);
+        if (!dyn) return Status(dyn.code(), "reading shared library names: " + dyn.message());
+        for (const std::string& name : dyn->needed) {
+            if (!seen.insert(name).second) continue;
+            if (seen.size() > kMaxLibraries)
+                return Status::resource_exhausted("the program needs more than " +
+                                                  std::to_string(kMaxLibraries) + " libraries");
+            std::vector<std::string> dirs;
+            for (const auto& d : dyn->runpath)
+                if (!d.empty() && d[0] == '/') dirs.push_back(d);
+            dirs.insert(dirs.end(), default_library_dirs().begin(), default_library_dirs().end());
+            std::vector<uint8_t> lib;
+            std::string found;
+            for (const auto& d : dirs)
+                if (read_host_file(d + "/" + name, &lib)) {
+                    found = d + "/" + name;
+                    break;
+                }
+            if (found.empty())
+                return Status::not_found("shared library " + name +
+                                         " not found on this host (give --rootfs with it)");
+            total += lib.size();
+            if (total > kMaxLibraryBytes)
+                return Status::resource_exhausted("the program's libraries exceed 1 GiB");
+            if (!w_.add_file(found, lib, 0755))
+                return Status::invalid_argument("cannot place " + found +
+                                                " in the root filesystem");
+            queue.push_back(std::move(lib));
+        }
+    }
+    return Status::ok();
+}
+
+// What programs look up in /etc: users and groups (getpwnam("nobody")),
+// names of this host (getaddrinfo("localhost")), where to look them up.
+Status RootfsBuilder::add_etc_defaults() {
+    static const std::pair<const char*, const char*> files[] = {
+        {"etc/passwd",
+         "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
+        {"etc/group", "root:x:0:\nnogroup:x:65534:\n"},
+        {"etc/hosts", "127.0.0.1\tlocalhost ember\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+        {"etc/hostname", "ember\n"},
+        {"etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n"},
+    };
+    for (const auto& [path, text] : files) {
+        if (w_.contains(path)) continue;
+        const std::string_view t(text);
+        if (!w_.add_file(path, {reinterpret_cast<const uint8_t*>(t.data()), t.size()}, 0644))
+            return Status::invalid_argument(std::string("cannot create /") + path +
+                                            " (is /etc a directory?)");
+    }
+    return Status::ok();
+}
+
+Result<ImageConfig> RootfsBuilder::add_image(const std::string& path) {
+    return load_image(path, w_);
 }
 
 Status RootfsBuilder::add_tmp() {
@@ -31,12 +132,72 @@ Status RootfsBuilder::add_file(const std::string& guest_path, std::span<const ui
     return Status::ok();
 }
 
+Status RootfsBuilder::set_interpreter(std::span<const uint8_t> program, VmConfig* cfg) {
+    auto interp = elf_interpreter(program);
+    cfg->interpreter.clear();
+    if (interp && !interp->empty()) {
+        const std::vector<uint8_t>* data = w_.find_file(*interp);
+        if (!data)
+            return Status::not_found("the program is dynamically linked and its interpreter " +
+                                     *interp + " is not in the root filesystem");
+        cfg->interpreter = *data;
+    }
+    return Status::ok();
+}
+
+Status RootfsBuilder::finish_in_tree(const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& env, const std::string& cwd,
+                                     VmConfig* cfg) {
+    if (argv.empty() || argv[0].empty())
+        return Status::invalid_argument("no program to run (the image has no Entrypoint or Cmd)");
+    std::string dir = cwd.empty() ? "/" : cwd;
+    if (dir[0] != '/') dir = "/" + dir;
+    std::string path = argv[0];
+    if (path.find('/') == std::string::npos) {
+        std::string search = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        for (const auto& e : env)
+            if (e.rfind("PATH=", 0) == 0) search = e.substr(5);
+        path.clear();
+        for (size_t i = 0; i <= search.size();) {
+            const size_t j = std::min(search.find(':', i), search.size());
+            const std::string candidate = search.substr(i, j - i) + "/" + argv[0];
+            if (j > i && w_.find_file(candidate)) {
+                path = candidate;
+                break;
+            }
+            i = j + 1;
+        }
+        if (path.empty())
+            return Status::not_found(argv[0] + ": not found in the image's PATH (" + search + ")");
+    } else if (path[0] != '/') {
+        path = dir + "/" + path;
+    }
+    const std::vector<uint8_t>* program = w_.find_file(path);
+    if (!program) return Status::not_found(path + ": no such file in the root filesystem");
+    if (!has_tmp_) {
+        if (auto st = add_tmp(); !st) return st;
+    }
+    if (!w_.find_file(dir) && !w_.contains(dir) && !w_.add_dir(dir, 0755))
+        return Status::invalid_argument("cannot create the working directory " + dir);
+    if (auto st = add_etc_defaults(); !st) return st;
+    cfg->program = *program;
+    if (auto st = set_interpreter(cfg->program, cfg); !st) return st;
+    cfg->guest_path = path;
+    cfg->cwd = dir;
+    cfg->rootfs = w_.finish();
+    cfg->argv = argv;
+    cfg->env = env;
+    return Status::ok();
+}
+
 Status RootfsBuilder::finish(std::vector<uint8_t> program, const std::string& name,
                              const std::string& argv0, const std::vector<std::string>& args,
                              VmConfig* cfg) {
     if (!has_tmp_) {
         if (auto st = add_tmp(); !st) return st;
     }
+    if (auto st = add_etc_defaults(); !st) return st;
+    if (auto st = set_interpreter(program, cfg); !st) return st;
     cfg->program = std::move(program);
     cfg->guest_path = "/bin/" + name;
     if (!w_.add_file(cfg->guest_path, cfg->program, 0755))

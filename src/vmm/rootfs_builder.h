@@ -2,7 +2,11 @@
 // the same for `ember-vm run` and for emberd's services. Layers, in this
 // order (later layers win): an optional base tree (a cpio archive or a host
 // directory), a /tmp writable by all, the caller's files, and the program
-// itself at /bin/<name>.
+// itself at /bin/<name>. A dynamically linked program's interpreter is
+// taken from the tree (VmConfig::interpreter); without a base tree,
+// add_host_dependencies() brings it and the shared libraries from the host.
+// /etc/passwd, group, hosts, hostname and nsswitch.conf get defaults when
+// the tree has none.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +16,7 @@
 
 #include "common/result.h"
 #include "vmm/cpio_writer.h"
+#include "vmm/image.h"
 #include "vmm/vm_config.h"
 
 namespace ember {
@@ -19,8 +24,14 @@ namespace ember {
 class RootfsBuilder {
   public:
     // The base tree, before anything else. Messages name the defect.
-    Status add_archive(std::span<const uint8_t> archive);
+    Status add_archive(std::span<const uint8_t> archive);  // cpio, or tar (any compression)
+    // A container image (image.h); its configuration is returned.
+    Result<ImageConfig> add_image(const std::string& path);
     Status add_host_tree(const std::string& host_dir);
+    // For a dynamically linked program (nothing for a static one): its
+    // interpreter and, transitively, the shared libraries it needs, read from
+    // the host and placed at the paths the interpreter searches.
+    Status add_host_dependencies(std::span<const uint8_t> program);
     // /tmp, mode 01777; finish() adds it when the caller has not.
     Status add_tmp();
     Status add_file(const std::string& guest_path, std::span<const uint8_t> data, uint32_t mode);
@@ -28,8 +39,16 @@ class RootfsBuilder {
     // rootfs and argv: argv0 (the guest path when empty), then args.
     Status finish(std::vector<uint8_t> program, const std::string& name, const std::string& argv0,
                   const std::vector<std::string>& args, VmConfig* cfg);
+    // For a program that is already in the tree (an image's entrypoint):
+    // argv[0] is its path, absolute or looked up in PATH (from env, else the
+    // usual default); cwd is created when missing. Fills cfg's program,
+    // guest_path, interpreter, rootfs, argv, env and cwd.
+    Status finish_in_tree(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                          const std::string& cwd, VmConfig* cfg);
 
   private:
+    Status add_etc_defaults();
+    Status set_interpreter(std::span<const uint8_t> program, VmConfig* cfg);
     cpio::Writer w_;
     bool has_tmp_ = false;
 };

@@ -505,10 +505,26 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open_fd(int fd, const std::str
     }
     if (present != h.mem_pages || !checksum_ok(h.mem_crc, crc))
         return Status::corruption(what + "memory checksum mismatch (corrupt guest memory)");
+    snap->present_ = std::move(bitmap);
     return std::shared_ptr<const Snapshot>(std::move(snap));
 }
 
 void Snapshot::record_working_set(WorkingSet ws) const {
+    // Written pages first: populating one saves a copy-on-write fault, a
+    // read page only a mapping fault.
+    uint64_t room = kMaxWorkingSetPages;
+    auto bound = [&](std::vector<uint64_t>* pages) {
+        size_t kept = 0;
+        for (uint64_t p : *pages) {
+            if (room == 0) break;
+            if (!page_present(p)) continue;
+            (*pages)[kept++] = p;
+            --room;
+        }
+        pages->resize(kept);
+    };
+    bound(&ws.written);
+    bound(&ws.read);
     std::lock_guard lock(ws_mu_);
     if (!working_set_) working_set_ = std::make_shared<const WorkingSet>(std::move(ws));
 }

@@ -96,6 +96,16 @@ Status write_fd(int fd, const GuestMemory& mem, const VcpuState& vcpu, const Vmm
 // The guest pages an instance touched (page indices), learnt from the first
 // instance restored from a snapshot. Later restores populate them on the
 // host before the guest runs, so the guest's first touches are cheap.
+// That instance may be hostile, so the set is bounded: only pages present in
+// the snapshot, at most kMaxWorkingSetPages of them (written ones first).
+// Populating a page costs a later restore 2.5-4 us of CPU on this project's
+// hosts, where a page the guest touches unpopulated costs it a 30-80 us
+// fault (docs/benchmarks.md): a cap well above real working sets (a kvstore
+// request: 340-430 pages) costs a service that needs them nothing, and
+// 4096 pages (16 MiB) bound what a hostile first instance adds to every
+// later restore to 10-16 ms of CPU, where without it a guest that dirtied all
+// its memory added 10-16 ms per 16 MiB of guest (tests/vm/working_set_test.cpp).
+constexpr uint64_t kMaxWorkingSetPages = 4096;
 struct WorkingSet {
     std::vector<uint64_t> read;     // mapped from the snapshot, not written
     std::vector<uint64_t> written;  // copied on write
@@ -124,9 +134,15 @@ class Snapshot {
     // long as this object), or nullptr if it cannot be mapped.
     const uint8_t* pristine() const;
 
+    // True when guest page `page` has contents in the snapshot (not a hole).
+    bool page_present(uint64_t page) const {
+        return page / 64 < present_.size() && (present_[page / 64] >> (page % 64) & 1);
+    }
+
     // The first recorded working set is kept; later calls do nothing. It only
     // says which snapshot pages a new instance gets populated ahead: page
-    // contents always come from the snapshot.
+    // contents always come from the snapshot. Pages absent from the snapshot
+    // are dropped and the rest capped at kMaxWorkingSetPages (WorkingSet).
     void record_working_set(WorkingSet ws) const;
     std::shared_ptr<const WorkingSet> working_set() const;
 
@@ -136,6 +152,7 @@ class Snapshot {
     mutable std::shared_ptr<const WorkingSet> working_set_;
     mutable const uint8_t* pristine_ = nullptr;
     int fd_ = -1;
+    std::vector<uint64_t> present_;  // bitmap of the pages present
     Header header_;
     VcpuState vcpu_;
     VmmState vmm_;

@@ -81,8 +81,15 @@ Status Vm::Impl::setup_boot() {
     auto rootfs_gpa = place_rootfs(mem_, cfg_.rootfs, EMBER_GPA_APP_MIN);
     if (!rootfs_gpa) return rootfs_gpa.status();
     auto app = load_elf(mem_, cfg_.program, EMBER_GPA_APP_MIN, *rootfs_gpa, EMBER_PIE_BASE,
-                        cfg_.guest_path);
+                        cfg_.guest_path, !cfg_.interpreter.empty());
     if (!app) return app.status();
+    if (!cfg_.interpreter.empty()) {
+        // Above the program and its first brk growth, below the rootfs.
+        auto interp = load_interpreter(mem_, cfg_.interpreter, app->hi + (1ull << 20),
+                                       *rootfs_gpa & ~(EMBER_PAGE_SIZE - 1));
+        if (!interp) return interp.status();
+        interp_ = *interp;
+    }
     if (auto s = setup_syscall_slots(*app, *rootfs_gpa); !s) return s;
     auto args = write_args(mem_, cfg_.argv, cfg_.env);
     if (!args) return args.status();
@@ -115,9 +122,11 @@ Result<ember_kernel_header> Vm::Impl::build_machine_tables() {
 Status Vm::Impl::setup_syscall_slots(const LoadedImage& app, uint64_t rootfs_gpa) {
     if (!cfg_.syscall_patch) return Status::ok();
     if (overlaps_syscall_slots(app.lo, app.hi) ||
+        (interp_.hi && overlaps_syscall_slots(interp_.lo, interp_.hi)) ||
         overlaps_syscall_slots(rootfs_gpa, rootfs_gpa + cfg_.rootfs.size())) {
         cfg_.log(
-            "the program or its root filesystem covers the syscall slots' addresses; "
+            "the program, its interpreter or its root filesystem covers the syscall slots' "
+            "addresses; "
             "syscall patching is off");
         cfg_.syscall_patch = false;
         return Status::ok();
@@ -128,16 +137,21 @@ Status Vm::Impl::setup_syscall_slots(const LoadedImage& app, uint64_t rootfs_gpa
 // Pages every boot touches: populate them on the host now (cheaper than a
 // guest first touch). The top of the kernel stack, the hypercall page, and
 // the ring headers; the boot-info page is written by fill_boot_info().
+uint64_t Vm::Impl::pool_top(uint64_t rootfs_gpa) const {
+    return interp_.hi ? interp_.lo : rootfs_gpa & ~(EMBER_PAGE_SIZE - 1);
+}
+
 void Vm::Impl::prefault_boot_pages(uint64_t rootfs_gpa) {
     mem_.fill(EMBER_GPA_KSTACK_TOP - 4 * EMBER_PAGE_SIZE, 0, 4 * EMBER_PAGE_SIZE);
     mem_.fill(EMBER_GPA_HC_PAGE, 0, EMBER_PAGE_SIZE);
     for (uint64_t ring : {EMBER_GPA_CONSOLE, EMBER_GPA_STDIN, EMBER_GPA_NET_RX, EMBER_GPA_NET_TX})
         mem_.fill(ring, 0, EMBER_PAGE_SIZE);
     // The kernel puts its page bitmaps and then the application's stack at
-    // the top of free memory, just below the root filesystem.
-    if (rootfs_gpa >= EMBER_GPA_APP_MIN + 16 * EMBER_PAGE_SIZE)
-        mem_.fill((rootfs_gpa & ~(EMBER_PAGE_SIZE - 1)) - 16 * EMBER_PAGE_SIZE, 0,
-                  16 * EMBER_PAGE_SIZE);
+    // the top of free memory, just below the root filesystem (or the
+    // interpreter).
+    const uint64_t top = pool_top(rootfs_gpa);
+    if (top >= EMBER_GPA_APP_MIN + 16 * EMBER_PAGE_SIZE)
+        mem_.fill(top - 16 * EMBER_PAGE_SIZE, 0, 16 * EMBER_PAGE_SIZE);
 }
 
 Status Vm::Impl::setup_vcpu(const ember_kernel_header& kh) {
@@ -235,8 +249,15 @@ Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint
     if (cfg_.guest_path.size() >= sizeof b.execfn)
         return Status::invalid_argument("guest path of the program is too long");
     std::memcpy(b.execfn, cfg_.guest_path.c_str(), cfg_.guest_path.size() + 1);
+    if (cfg_.cwd.size() >= sizeof b.cwd)
+        return Status::invalid_argument("the working directory's path is too long");
+    std::memcpy(b.cwd, cfg_.cwd.c_str(), cfg_.cwd.size() + 1);
     b.rootfs_gpa = rootfs_gpa;
     b.rootfs_size = cfg_.rootfs.size();
+    b.interp_base = interp_.bias;
+    b.interp_entry = interp_.entry;
+    b.interp_lo = interp_.lo;
+    b.interp_hi = interp_.hi;
     if (getrandom_bytes(b.random_seed, sizeof b.random_seed) != sizeof b.random_seed)
         return Status::from_errno("getrandom");
     b.seed_generation = 1;

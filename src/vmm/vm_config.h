@@ -16,14 +16,18 @@ namespace ember {
 
 struct VmConfig {
     uint64_t mem_size = 64ull << 20;  // see check_guest_memory_size()
-    std::vector<uint8_t> program;     // the static ELF executable
-    std::string guest_path;           // where the program is in the rootfs (AT_EXECFN)
-    std::vector<std::string> argv;    // argv[0] included
-    std::vector<std::string> env;     // "K=V"
-    std::vector<uint8_t> rootfs;      // cpio newc archive
-    int stdin_fd = -1;                // read as the guest consumes stdin; -1 = empty
-    uint64_t timeout_ns = 0;          // wall clock, 0 = none
-    uint64_t cpu_limit_ns = 0;        // CPU time of the vCPU thread, 0 = none
+    std::vector<uint8_t> program;     // the ELF executable
+    // A dynamically linked program's interpreter (PT_INTERP), loaded beside
+    // it; empty for a static program.
+    std::vector<uint8_t> interpreter;
+    std::string guest_path;         // where the program is in the rootfs (AT_EXECFN)
+    std::string cwd;                // initial working directory in the guest ("" = /)
+    std::vector<std::string> argv;  // argv[0] included
+    std::vector<std::string> env;   // "K=V"
+    std::vector<uint8_t> rootfs;    // cpio newc archive
+    int stdin_fd = -1;              // read as the guest consumes stdin; -1 = empty
+    uint64_t timeout_ns = 0;        // wall clock, 0 = none
+    uint64_t cpu_limit_ns = 0;      // CPU time of the vCPU thread, 0 = none
     bool trace_syscalls = false;
     // Console output of the guest (fd 1 or 2). Default: write(2) to the same fd.
     std::function<void(int fd, const char* data, size_t len)> console;

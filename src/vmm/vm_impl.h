@@ -49,6 +49,9 @@ struct Vm::Impl {
     Status setup_boot();
     Result<ember_kernel_header> build_machine_tables();
     Status setup_syscall_slots(const LoadedImage& app, uint64_t rootfs_gpa);
+    // The top of the kernel's page pool: below the interpreter, if any, and
+    // the root filesystem.
+    uint64_t pool_top(uint64_t rootfs_gpa) const;
     void prefault_boot_pages(uint64_t rootfs_gpa);
     Status setup_vcpu(const ember_kernel_header& kh);
     Status setup_sregs();
@@ -56,6 +59,8 @@ struct Vm::Impl {
     Status setup_msrs(const ember_kernel_header& kh);
     Status setup_regs(const ember_kernel_header& kh);
     Status fill_boot_info(const LoadedImage& app, uint64_t args_size, uint64_t rootfs_gpa);
+
+    LoadedImage interp_{};  // a dynamic program's interpreter (lo == hi == 0: none)
 
     // vm_restore.cpp
     Status setup_restore(std::shared_ptr<const snapshot::Snapshot> snap);
@@ -87,6 +92,9 @@ struct Vm::Impl {
     // vm_preempt.cpp: time slices for the guest's threads.
     void start_preempt_timer();
     void stop_preempt_timer();
+    // Stops the ticks while the vCPU waits on the host (no guest thread can
+    // run), so that idle VMs cost the I/O thread nothing.
+    void pause_preempt_timer(bool paused);
     void preempt_tick();  // the I/O thread
     bool try_preempt();   // the vCPU thread, after a kick
 

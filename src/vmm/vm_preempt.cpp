@@ -28,6 +28,14 @@ volatile ember_boot_info* live_boot_info(GuestMemory& mem) {
     return reinterpret_cast<volatile ember_boot_info*>(mem.host_base() + EMBER_GPA_BOOT_INFO);
 }
 
+itimerspec slice_timer(uint64_t slice_ns) {
+    itimerspec its{};
+    its.it_value.tv_sec = static_cast<time_t>(slice_ns / 1000000000ull);
+    its.it_value.tv_nsec = static_cast<long>(slice_ns % 1000000000ull);
+    its.it_interval = its.it_value;
+    return its;
+}
+
 }  // namespace
 
 void Vm::Impl::start_preempt_timer() {
@@ -35,16 +43,20 @@ void Vm::Impl::start_preempt_timer() {
     const int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (fd < 0) return;  // no time slices: threads still switch when they block
     preempt_timer_ = Fd(fd);
-    itimerspec its{};
-    its.it_value.tv_sec = static_cast<time_t>(cfg_.time_slice_ns / 1000000000ull);
-    its.it_value.tv_nsec = static_cast<long>(cfg_.time_slice_ns % 1000000000ull);
-    its.it_interval = its.it_value;
+    const itimerspec its = slice_timer(cfg_.time_slice_ns);
     if (timerfd_settime(fd, 0, &its, nullptr) != 0) {
         preempt_timer_ = Fd();
         return;
     }
     preempt_io_id_ = IoThread::instance().add(
         fd, [this] { preempt_tick(); }, &io_cpu_ns_);
+}
+
+void Vm::Impl::pause_preempt_timer(bool paused) {
+    if (preempt_io_id_ < 0) return;
+    // A paused timer is disarmed (it_value 0); resuming starts a new slice.
+    const itimerspec its = paused ? itimerspec{} : slice_timer(cfg_.time_slice_ns);
+    timerfd_settime(preempt_timer_.get(), 0, &its, nullptr);
 }
 
 void Vm::Impl::stop_preempt_timer() {

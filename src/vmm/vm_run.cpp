@@ -108,6 +108,7 @@ RunReport Vm::Impl::run() {
     HypercallContext hc(mem_, cfg_, stats_, wall_deadline_, shell_.vcpu.fd(), *net_);
     hc.set_stop_flag(&stop_);
     hc.set_console_mutex(&console_mu_);
+    hc.set_wait_hook([this](bool waiting) { pause_preempt_timer(waiting); });
     vcpu_thread_ = pthread_self();
     running_ = true;
     struct Running {

@@ -112,9 +112,11 @@ TEST_F(BadInputTest, ProgramIsForAnotherMachine) {
     EXPECT_TRUE(RejectedWithOneLine(run_ember({"run", path}), {kBadInput}));
 }
 
-TEST_F(BadInputTest, ProgramIsDynamicallyLinked) {
-    auto r = run_ember({"run", example_path("gcc", "hello-dynamic")});
+TEST_F(BadInputTest, DynamicProgramWhoseRootfsLacksItsInterpreter) {
+    TempDir empty;
+    auto r = run_ember({"run", "--rootfs", empty.path(), example_path("gcc", "hello-dynamic")});
     EXPECT_TRUE(RejectedWithOneLine(r, {kBadInput}));
+    EXPECT_NE(r.err.find("interpreter"), std::string::npos) << r.err;
 }
 
 TEST_F(BadInputTest, SegmentAddressOutsideGuestMemory) {

@@ -21,6 +21,85 @@ TEST_P(SignalsTest, SamePointerForNewAndOldValueBehavesAsNatively) {
     EXPECT_EQ(ember.out, native.out);
 }
 
+// The exit status a shell sees: 128 + the signal for a native process
+// killed by one, which is what ember-vm exits with for its guest.
+int shell_status(const RunResult& r) { return r.exited ? r.exit_code : 128 + r.term_signal; }
+
+void expect_as_native(const std::vector<std::string>& argv) {
+    RunResult native = run_native(argv);
+    ASSERT_TRUE(native.started) << describe(native);
+    for (bool patch : {true, false}) {
+        std::vector<std::string> args = {"run", "--timeout", "20s"};
+        if (!patch) args.push_back("--no-syscall-patch");
+        args.push_back(argv[0]);
+        if (argv.size() > 1) {
+            args.push_back("--");
+            args.insert(args.end(), argv.begin() + 1, argv.end());
+        }
+        RunResult r = run_ember(args);
+        EXPECT_TRUE(r.exited) << describe(r);
+        EXPECT_EQ(r.exit_code, shell_status(native)) << describe(r);
+        EXPECT_EQ(r.out, native.out) << (patch ? "patched" : "trapped") << "\n" << r.err;
+    }
+}
+
+// Handlers with siginfo, masks and pending sets, deferral and SA_NODEFER,
+// SA_RESETHAND, sigaltstack, the vector state around a handler,
+// rt_sigsuspend, rt_sigtimedwait, ignored signals.
+TEST_P(SignalsTest, HandlersMasksAltstackSuspendAndWaitAsNatively) {
+    expect_as_native({example_path(GetParam(), "signals")});
+}
+
+// abort(), raise(SIGTERM) and a write to a pipe without readers (SIGPIPE)
+// with the default action: 134, 143 and 141, the status a shell reports
+// for the native process.
+TEST_P(SignalsTest, DefaultActionTerminatesWith128PlusSignal) {
+    for (const char* mode : {"abort", "term", "pipe"}) {
+        RunResult native = run_native({example_path(GetParam(), "signals"), mode});
+        ASSERT_FALSE(native.exited) << mode << " " << describe(native);
+        expect_as_native({example_path(GetParam(), "signals"), mode});
+    }
+}
+
+// A handler interrupts read (pipe), futex and nanosleep blocked in the main
+// thread: EINTR, or a restart under SA_RESTART (not for nanosleep); and a
+// signal from another thread reaches the main thread while it spins (at
+// its preemption).
+TEST_P(SignalsTest, BlockedCallIsInterruptedOrRestartedAsNatively) {
+    expect_as_native({example_path(GetParam(), "signal_block")});
+}
+
+// CPU exceptions in application code become Linux's synchronous signals
+// (SIGSEGV with SEGV_MAPERR and si_addr from CR2, SIGILL, SIGFPE, SIGTRAP),
+// handlers siglongjmp out or edit the ucontext's RIP; without a handler, or
+// with the signal blocked, the crash ends the instance with 139 as SIGSEGV
+// ends the native process.
+TEST_P(SignalsTest, CpuExceptionsBecomeSignalsWithLinuxSiginfo) {
+    RunResult native = run_native({example_path(GetParam(), "signal_fault")});
+    ASSERT_TRUE(native.exited && native.exit_code == 0) << describe(native);
+    ASSERT_NE(native.out.find("skipped the faulting write"), std::string::npos) << native.out;
+    expect_as_native({example_path(GetParam(), "signal_fault")});
+    for (const char* mode : {"segv-default", "segv-blocked"})
+        expect_as_native({example_path(GetParam(), "signal_fault"), mode});
+}
+
+// alarm, setitimer/getitimer (a periodic ITIMER_REAL interrupts a thread
+// that spins), timer_create with SIGEV_SIGNAL, SIGEV_NONE and
+// SIGEV_THREAD_ID, timer_gettime, timer_delete; and SIGALRM's default
+// action (142).
+TEST_P(SignalsTest, TimersSendSignalsAsNatively) {
+    expect_as_native({example_path(GetParam(), "signal_timer")});
+    RunResult native = run_native({example_path(GetParam(), "signal_timer"), "alarm"});
+    ASSERT_FALSE(native.exited) << describe(native);
+    expect_as_native({example_path(GetParam(), "signal_timer"), "alarm"});
+}
+
+// signalfd: records for blocked signals (raise, a timer, another thread's
+// kill), EAGAIN when empty, poll and epoll woken, a blocking read.
+TEST_P(SignalsTest, SignalfdReadsBlockedSignalsAsNatively) {
+    expect_as_native({example_path(GetParam(), "signal_fd")});
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, SignalsTest, ::testing::Values("gcc", "musl"));
 
 }  // namespace

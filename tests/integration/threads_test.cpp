@@ -70,9 +70,11 @@ TEST_P(ThreadsTest, SnapshotWithThreeThreadsRestoresEveryThread) {
 }
 
 // Preemption: a thread spinning in userspace does not keep the others from
-// running (the VMM ends its time slice), as natively.
+// running (the VMM ends its time slice), as natively: a thread that ends the
+// process, two spinners that each wait to see the other count, and a
+// sleeper whose deadline passes while the only runnable thread spins.
 TEST_P(ThreadsTest, SpinningThreadDoesNotStarveTheOthers) {
-    for (const char* mode : {"spin"}) {
+    for (const char* mode : {"spin", "pair", "sleep"}) {
         RunResult native = run_native({example_path(GetParam(), "thread_spin"), mode});
         ASSERT_TRUE(native.exited && native.exit_code == 0) << describe(native);
         RunResult r = run_ember({"run", "--timeout", "20s", "--stats",

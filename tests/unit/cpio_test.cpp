@@ -408,6 +408,61 @@ TEST(CpioWriter, InvalidPathsAreRejected) {
     EXPECT_TRUE(ReadAll(as_string(w.finish())).entries.empty());
 }
 
+TEST(CpioWriter, FindFileFollowsSymlinksLikeTheGuest) {
+    Writer w;
+    const std::vector<uint8_t> ld = {'l', 'd'};
+    ASSERT_TRUE(w.add_file("usr/lib/x86_64-linux-gnu/ld.so", ld, 0755));
+    ASSERT_TRUE(w.add_symlink("lib", "usr/lib"));       // relative dir link
+    ASSERT_TRUE(w.add_symlink("lib64", "/usr/lib64"));  // absolute
+    ASSERT_TRUE(w.add_symlink("usr/lib64/ld.so", "../lib/x86_64-linux-gnu/ld.so"));  // with ..
+    ASSERT_TRUE(w.add_symlink("loop/a", "b"));
+    ASSERT_TRUE(w.add_symlink("loop/b", "a"));
+    ASSERT_TRUE(w.add_symlink("dangling", "nowhere"));
+    ASSERT_TRUE(w.add_symlink("up", "../../../usr"));  // ".." stops at the root
+    for (const char* p : {"/usr/lib/x86_64-linux-gnu/ld.so", "lib/x86_64-linux-gnu/ld.so",
+                          "/lib64/ld.so", "/usr/lib64/./ld.so", "up/lib/x86_64-linux-gnu/ld.so"}) {
+        const std::vector<uint8_t>* f = w.find_file(p);
+        ASSERT_NE(f, nullptr) << p;
+        EXPECT_EQ(*f, ld) << p;
+    }
+    for (const char* p : {"/loop/a", "/dangling", "/usr/lib", "/lib",
+                          "/usr/lib/x86_64-linux-gnu/ld.so/x", "/nothing", "/"})
+        EXPECT_EQ(w.find_file(p), nullptr) << p;
+    EXPECT_TRUE(w.contains("/lib64"));
+    EXPECT_TRUE(w.contains("usr/lib64/ld.so"));
+    EXPECT_FALSE(w.contains("/lib64/ld.so"));  // contains() does not follow links
+    EXPECT_FALSE(w.contains("../x"));
+}
+
+TEST(CpioWriter, RemoveAndClearDirAreWhiteouts) {
+    Writer w;
+    const std::vector<uint8_t> d = {'x'};
+    ASSERT_TRUE(w.add_file("a/b/c", d));
+    ASSERT_TRUE(w.add_file("a/b2", d));
+    ASSERT_TRUE(w.add_file("a/keep/k", d));
+    ASSERT_TRUE(w.add_file("ab", d));  // shares a prefix with a, not a child of it
+    EXPECT_TRUE(w.remove("a/b"));
+    EXPECT_FALSE(w.contains("a/b"));
+    EXPECT_FALSE(w.contains("a/b/c"));
+    EXPECT_TRUE(w.contains("a/b2"));
+    EXPECT_TRUE(w.remove("/nothing/here"));  // nothing to remove is fine
+    EXPECT_FALSE(w.remove("/"));
+    EXPECT_TRUE(w.clear_dir("a"));
+    EXPECT_TRUE(w.contains("a"));
+    EXPECT_FALSE(w.contains("a/keep"));
+    EXPECT_TRUE(w.contains("ab"));
+    EXPECT_FALSE(w.clear_dir("ab"));      // not a directory
+    ASSERT_TRUE(w.add_file("a/b/c", d));  // re-added after its removal
+    EXPECT_NE(w.file_at("a/b/c"), nullptr);
+    // The archive holds exactly what is left, parents first.
+    const std::vector<uint8_t> archive = w.finish();
+    std::vector<std::string> names;
+    Reader r(archive.data(), archive.size());
+    Entry e;
+    while (r.next(&e) == Error::kOk) names.emplace_back(e.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"a", "ab", "a/b", "a/b/c"}));
+}
+
 TEST(CpioWriter, FinishEmptiesTheWriter) {
     Writer w;
     ASSERT_TRUE(w.add_file("f", bytes("x")));

@@ -314,6 +314,53 @@ TEST(Elf, InterpreterSegmentIsRejectedAsDynamic) {
     EXPECT_NE(std::string(error_string(Error::kDynamic)).find("PT_INTERP"), std::string::npos);
 }
 
+// A PIE with PT_INTERP naming "/lib64/ld.so" at file offset 0x1000.
+std::vector<uint8_t> with_interp(const std::string& path, uint64_t filesz) {
+    Spec s = pie_spec();
+    s.phdrs.push_back({kPtInterp, R, 0x1000, 0x1000, filesz, filesz, 1});
+    std::vector<uint8_t> v = build(s);
+    std::memcpy(v.data() + 0x1000, path.data(), path.size());
+    return v;
+}
+
+Error parse_allowing_interp(const std::vector<uint8_t>& v, Image* img) {
+    auto copy = std::make_unique<uint8_t[]>(v.size());
+    std::memcpy(copy.get(), v.data(), v.size());
+    return parse(copy.get(), v.size(), img, /*allow_interp=*/true);
+}
+
+TEST(Elf, InterpreterPathIsReportedWhenAllowed) {
+    Image img;
+    const std::string path("/lib64/ld.so\0", 13);
+    ASSERT_EQ(parse_allowing_interp(with_interp(path, path.size()), &img), Error::kOk);
+    EXPECT_EQ(img.interp_off, 0x1000u);
+    EXPECT_EQ(img.interp_len, 12u);
+    Image plain;
+    ASSERT_EQ(parse_allowing_interp(build(pie_spec()), &plain), Error::kOk);
+    EXPECT_EQ(plain.interp_len, 0u);
+}
+
+TEST(Elf, MalformedInterpreterPathsAreRejected) {
+    Image img;
+    const std::string ok("/lib64/ld.so\0", 13);
+    // Not NUL-terminated, a NUL inside, relative, empty, beyond the file, too long.
+    EXPECT_EQ(parse_allowing_interp(with_interp("/lib64/ld.so!", 13), &img), Error::kBadInterp);
+    EXPECT_EQ(parse_allowing_interp(with_interp(std::string("/lib\0/ld.so\0", 13), 13), &img),
+              Error::kBadInterp);
+    EXPECT_EQ(parse_allowing_interp(with_interp(std::string("lib/ld.so\0", 10), 10), &img),
+              Error::kBadInterp);
+    EXPECT_EQ(parse_allowing_interp(with_interp(std::string("\0", 1), 1), &img), Error::kBadInterp);
+    EXPECT_EQ(parse_allowing_interp(with_interp(ok, 0x2000), &img), Error::kBadInterp);
+    EXPECT_EQ(parse_allowing_interp(with_interp(ok, UINT64_MAX - 0x800), &img), Error::kBadInterp);
+    // Two PT_INTERP segments.
+    Spec s = pie_spec();
+    s.phdrs.push_back({kPtInterp, R, 0x1000, 0x1000, 13, 13, 1});
+    s.phdrs.push_back({kPtInterp, R, 0x1000, 0x1000, 13, 13, 1});
+    std::vector<uint8_t> v = build(s);
+    std::memcpy(v.data() + 0x1000, ok.data(), ok.size());
+    EXPECT_EQ(parse_allowing_interp(v, &img), Error::kBadInterp);
+}
+
 TEST(Elf, FileSizeLargerThanMemorySizeIsRejected) {
     Spec s = exec_spec();
     s.phdrs[1].filesz = s.phdrs[1].memsz + 1;

@@ -57,6 +57,12 @@ TEST_F(HypercallTest, UnknownHypercallNumberGetsEnosys) {
     EXPECT_EQ(stats_.bad_hypercalls, 1u);
 }
 
+TEST_F(HypercallTest, Cr2WithArgumentOutsideMemoryGetsEfault) {
+    EXPECT_FALSE(call(EMBER_HC_CR2, buf_.size() - 4).done);
+    EXPECT_EQ(status(), EMBER_EFAULT);
+    EXPECT_EQ(stats_.bad_hypercalls, 1u);
+}
+
 TEST_F(HypercallTest, RandomWithArgumentOutsideMemoryGetsEfault) {
     EXPECT_FALSE(call(EMBER_HC_RANDOM, 0xffffffffull).done);
     EXPECT_EQ(status(), EMBER_EFAULT);

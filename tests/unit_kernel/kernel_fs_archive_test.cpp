@@ -38,7 +38,7 @@ TEST_F(FsArchiveTest, ArchiveEdgeCases) {
     EXPECT_EQ(list("/tmp"), (Names{".", ".."}));  // created without an archive /tmp
 
     Boot("");  // no archive at all: an empty root plus the synthetic trees
-    EXPECT_EQ(sorted(list("/")), sorted(Names{".", "..", "tmp", "dev", "proc"}));
+    EXPECT_EQ(sorted(list("/")), sorted(Names{".", "..", "tmp", "dev", "proc", "sys"}));
     EXPECT_GE(open("/tmp/f", O_CREAT | O_WRONLY), 3);
 }
 

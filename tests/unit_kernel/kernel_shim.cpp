@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include "kernel.h"
+#include "mm_maps.h"
 
 extern "C" {
 void* calloc(size_t count, size_t size);
@@ -24,7 +25,10 @@ ember_boot_info g_boot;
 int64_t g_clock = 1700000000ll * 1000000000ll;
 uint64_t g_rng = 0x9e3779b97f4a7c15ull;
 
+uint64_t g_alloc_calls;
+
 bool alloc_allowed() {
+    g_alloc_calls++;
     if (g_alloc_budget < 0) return true;
     if (g_alloc_budget == 0) return false;
     g_alloc_budget--;
@@ -122,6 +126,13 @@ int64_t stdin_read(void* buf, size_t len, bool nonblock) {
 }
 bool stdin_readable() { return shim::stdin_readable(); }
 
+// /proc's view of the process: one thread (the mappings are mm_maps.cpp's).
+uint32_t thread_list(ThreadInfo* out, uint32_t cap) {
+    if (cap) out[0] = {kProcessId, 'R'};
+    return 1;
+}
+int32_t current_tid() { return kProcessId; }
+
 void syscall_register(uint32_t nr, const char*, SyscallFn fn) {
     KCHECK(nr < kMaxSyscall);
     g_table[nr] = fn;
@@ -136,6 +147,10 @@ bool fs_init(const void* archive, uint64_t size) {
         k::register_fs_syscalls();
         g_registered = true;
     }
+    // A program's text page and a two-page heap, as /proc/self/maps shows.
+    k::maps::reset();
+    k::maps::set(0x400000, 0x1000, k::MapKind::kImage, k::PROT_READ | k::PROT_EXEC, false);
+    k::maps::set(0x402000, 0x2000, k::MapKind::kHeap, k::PROT_READ | k::PROT_WRITE, false);
     g_boot.mem_size = 1ull << 30;
     g_boot.rootfs_size = size;
     return k::fs_init(static_cast<const uint8_t*>(archive), size);
@@ -154,6 +169,17 @@ int64_t pread_for_mmap(int fd, void* dst, uint64_t len, uint64_t off) {
 }
 
 void fail_allocs_after(int64_t n) { g_alloc_budget = n; }
+uint64_t alloc_calls() { return g_alloc_calls; }
+
+void map(uint64_t addr, uint64_t len, int kind, uint64_t prot, bool shared, int fd, uint64_t off) {
+    k::maps::set(addr, len, static_cast<k::MapKind>(kind), prot, shared, fd, off);
+}
+void map_protect(uint64_t addr, uint64_t len, uint64_t prot) { k::maps::protect(addr, len, prot); }
+void map_clear(uint64_t addr, uint64_t len) { k::maps::clear(addr, len); }
+void map_prepare() { k::maps::prepare(); }
+void map_move(uint64_t dst, uint64_t src, uint64_t old_len, uint64_t new_len) {
+    k::maps::move(dst, src, old_len, new_len);
+}
 
 int64_t clock_ns() { return g_clock; }
 void advance_clock(int64_t ns) { g_clock += ns; }

@@ -26,7 +26,19 @@ int64_t pread_for_mmap(int fd, void* dst, uint64_t len, uint64_t off);
 // After n more successful kmalloc/pages_alloc calls, every allocation fails
 // until this is called again with n < 0.
 void fail_allocs_after(int64_t n);
+// kmalloc/pages_alloc calls so far (successful or not).
+uint64_t alloc_calls();
 void set_execfn(const char* path);
+
+// The mapping list of src/kernel/mm_maps.cpp (/proc/self/maps). fs_init
+// resets it to a text page at 0x400000 and a heap at 0x402000-0x404000.
+// kind: k::MapKind's values (1 image, 2 anon, 3 heap, 4 stack, 5 file).
+void map(uint64_t addr, uint64_t len, int kind, uint64_t prot, bool shared = false, int fd = -1,
+         uint64_t off = 0);
+void map_protect(uint64_t addr, uint64_t len, uint64_t prot);
+void map_clear(uint64_t addr, uint64_t len);  // never allocates
+void map_prepare();
+void map_move(uint64_t dst, uint64_t src, uint64_t old_len, uint64_t new_len);
 
 // Lowest address k::user_ok accepts; everything below is a "bad pointer".
 constexpr uint64_t kUserMin = 0x10000;

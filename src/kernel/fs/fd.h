@@ -29,6 +29,7 @@ struct FileOps {
     uint32_t (*poll)(File* f);                              // null: POLLIN | POLLOUT
     void (*release)(File* f);                               // on the last close
     bool seekable;
+    const char* anon_name;  // anonymous kinds: the "[eventfd]" of anon_inode:[eventfd]
 };
 
 struct File {
@@ -85,7 +86,15 @@ bool fd_cloexec(int64_t fd);
 void fd_set_cloexec(int64_t fd, bool on);
 void fd_reset();  // closes every fd
 
+// What /proc/self/fd/N reads as: a path, "pipe:[ino]", "socket:[ino]",
+// "anon_inode:[eventfd]", ... Returns the length (buf has cap bytes, the
+// text is NUL-terminated and cut to fit).
+uint32_t file_describe(const File* f, char* buf, uint32_t cap);
+
 // ---- file kinds ---------------------------------------------------------------
+// /proc and /sys files: the text is generated at the first read and again
+// at every read from offset 0, as Linux's seq_file does (procfs.cpp).
+extern const FileOps kProcFileOps;
 // fds 0, 1 and 2 at boot: the stdin ring and the console (fd 1 / fd 2 records).
 int64_t open_stdio();
 // A new pipe: *rd and *wr each hold one reference. flags: O_NONBLOCK.

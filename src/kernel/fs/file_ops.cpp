@@ -144,6 +144,8 @@ int64_t open_inode(Inode* i, uint32_t flags, File** out) {
         flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW;
     } else if (is_lnk(i)) {
         return -ELOOP;
+    } else if (i->special == Special::kProcFile) {
+        ops = &kProcFileOps;
     } else if (!(ops = ops_for(i))) {
         return -ENXIO;
     }

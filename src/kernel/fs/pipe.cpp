@@ -43,7 +43,7 @@ int64_t pipe_read(File* f, void* buf, uint64_t len, uint64_t*) {
 
 int64_t pipe_write(File* f, const void* buf, uint64_t len, uint64_t*) {
     Pipe* p = pipe_of(f);
-    if (p->readers == 0) return -EPIPE;  // no SIGPIPE: signals are not delivered yet
+    if (p->readers == 0) return -EPIPE;  // and SIGPIPE (syscall.cpp)
     if (len == 0) return 0;
     if (!p->buf) {
         p->buf = reinterpret_cast<uint8_t*>(pages_alloc(kPipeSize / EMBER_PAGE_SIZE));
@@ -97,7 +97,8 @@ constexpr FileOps kWriteEnd = {nullptr,         pipe_write,         pipe_ioctl,
 }  // namespace
 
 int64_t pipe_would_block() {
-    if (block_for_others() == 0) return 0;
+    const int64_t r = block_for_others();
+    if (r != -EDEADLK) return r;  // 0, or interrupted by a signal
     if (!g_warned) {
         g_warned = true;
         klog("fs: blocking pipe I/O that no other thread can complete: -EDEADLK");

@@ -1,8 +1,8 @@
 // rootfs.cpp - builds the tree at boot: the read-only root file system from
 // the cpio archive (file bytes stay in the archive), then the synthetic
-// directories: a tmpfs at /tmp, devices in /dev (with a tmpfs /dev/shm) and
-// /proc/self/exe. These replace whatever the archive had at those paths, as
-// a mount would hide it.
+// directories: a tmpfs at /tmp, devices in /dev (with a tmpfs /dev/shm),
+// /proc and /sys (procfs.cpp). These replace whatever the archive had at
+// those paths, as a mount would hide it.
 #include "common/cpio.h"
 #include "fs/fd.h"
 
@@ -205,15 +205,6 @@ Inode* add_node(Inode* dir, const char* name, uint32_t mode, Special special, ui
     return n;
 }
 
-Inode* add_text(Inode* dir, const char* name, uint32_t mode, const char* text) {
-    Inode* n = add_node(dir, name, mode, Special::kNone, 0);
-    if (n) {
-        n->rodata = reinterpret_cast<const uint8_t*>(text);
-        n->size = strlen(text);
-    }
-    return n;
-}
-
 // Device numbers: "/" is 1 (vfs_create_root), the mounts follow in order.
 bool mount_synthetic() {
     Inode* r = root();
@@ -241,19 +232,18 @@ bool mount_synthetic() {
         n->alias_fd = fd;
     }
     if (!mount_dir(dev, "shm", FsId::kTmpfs, S_IFDIR | 01777, 4)) return false;
+    static constexpr char kFdDir[] = "/proc/self/fd";  // as udev makes it on Linux
+    Inode* fd_link = add_node(dev, "fd", S_IFLNK | 0777, Special::kNone, 0);
+    if (!fd_link) return false;
+    fd_link->rodata = reinterpret_cast<const uint8_t*>(kFdDir);
+    fd_link->size = sizeof kFdDir - 1;
 
-    // /proc: the executable's path, and the mount table for df and getmntent.
-    static constexpr char kMounts[] =
-        "rootfs / rootfs ro 0 0\n"
-        "tmpfs /tmp tmpfs rw,nosuid,nodev 0 0\n"
-        "devtmpfs /dev devtmpfs rw,nosuid 0 0\n"
-        "tmpfs /dev/shm tmpfs rw,nosuid,nodev 0 0\n"
-        "proc /proc proc ro,nosuid,nodev,noexec 0 0\n";
+    // /proc and /sys fill themselves when used.
     Inode* proc = mount_dir(r, "proc", FsId::kProcfs, S_IFDIR | 0555, 5);
-    Inode* self = proc ? add_node(proc, "self", S_IFDIR | 0555, Special::kNone, 0) : nullptr;
-    return self && add_node(self, "exe", S_IFLNK | 0777, Special::kProcExe, 0) &&
-           add_text(self, "mounts", S_IFREG | 0444, kMounts) &&
-           add_text(proc, "mounts", S_IFLNK | 0777, "self/mounts");
+    Inode* sys = proc ? mount_dir(r, "sys", FsId::kSysfs, S_IFDIR | 0555, 6) : nullptr;
+    if (!sys) return false;
+    proc_mount(proc, sys);
+    return true;
 }
 }  // namespace
 
@@ -271,7 +261,7 @@ bool fs_init(const uint8_t* cpio, uint64_t size) {
     // No archive at all is a valid, empty root (for programs that need no files).
     if (size != 0 && !fs::load_archive(cpio, size)) return false;
     if (!fs::mount_synthetic()) {
-        klog("rootfs: out of memory for /tmp, /dev, /proc");
+        klog("rootfs: out of memory for /tmp, /dev, /proc, /sys");
         return false;
     }
     if (fs::open_stdio() < 0) {
@@ -286,11 +276,21 @@ int64_t fs_pread_for_mmap(int fd, void* dst, uint64_t len, uint64_t off) {
     if (!f || (f->flags & O_PATH)) return -EBADF;
     if (!fs::file_can_read(f)) return -EACCES;
     const fs::Inode* i = f->inode;
-    if (!fs::is_reg(i)) return -ENODEV;
+    if (!fs::is_reg(i) || fs::is_proc(i)) return -ENODEV;
     if (off >= i->size) return 0;
     uint64_t n = i->size - off < len ? i->size - off : len;
     memcpy(dst, fs::inode_bytes(i) + off, n);
     return static_cast<int64_t>(n);
+}
+
+bool fs_fd_identity(int fd, uint32_t* dev, uint64_t* ino) {
+    const fs::File* f = fs::fd_get(fd);
+    if (!f) return false;
+    linux_stat st;
+    fs::inode_stat(f->inode, &st);
+    *dev = static_cast<uint32_t>(st.st_dev);
+    *ino = st.st_ino;
+    return true;
 }
 
 }  // namespace k

@@ -122,6 +122,16 @@ int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode) {
             return -ENOTDIR;
         }
         if (is_lnk(node) && !path_only) return -ELOOP;
+        // /proc and /sys files are read-only. (Linux lets root open most of
+        // /proc for writing and then fails the write; this says no at once.)
+        if (is_proc(node) && !is_dir(node) && !path_only && (wants_write || (flags & O_TRUNC)))
+            return -EACCES;
+        if (lk.via_file && !path_only && node->special == Special::kPipe) {
+            // /proc/self/fd/N of a pipe: N's open pipe end (Linux opens the
+            // pipe anew, with the access mode asked for).
+            file_get(lk.via_file);
+            return install(lk.via_file, flags);
+        }
         if (node->special == Special::kFdAlias && !path_only) {
             // /dev/stdout and friends share fd N's open file (Linux reopens
             // /proc/self/fd/N, which differs only for regular files' offsets).

@@ -146,6 +146,8 @@ int64_t sys_lseek(uint64_t fd, uint64_t uoff, uint64_t whence, uint64_t, uint64_
         f->pos = 0;
         return 0;
     }
+    // /proc and /sys files, like Linux's seq_file: no end to seek from.
+    if (is_proc(i) && !is_dir(i) && whence != SEEK_SET && whence != SEEK_CUR) return -EINVAL;
     if (is_dir(i)) {  // positions are getdents cookies: only rewind/restore
         if (whence == SEEK_SET && off >= 0) return static_cast<int64_t>(f->pos = uoff);
         if (whence == SEEK_CUR && off == 0) return static_cast<int64_t>(f->pos);
@@ -242,6 +244,7 @@ int64_t do_getdents(uint64_t fd, uint64_t ubuf, uint64_t count, bool wide) {
     Inode* dir = f->inode;
     if (!is_dir(dir)) return -ENOTDIR;
     if (dir->nlink == 0) return -ENOENT;
+    if (dir->special == Special::kProcDir) proc_fill(dir);
     if (count > kMaxRw) count = kMaxRw;
     auto* out = static_cast<uint8_t*>(count ? user_buffer(ubuf, count) : nullptr);
     if (count && !out) return -EFAULT;

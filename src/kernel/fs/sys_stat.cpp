@@ -73,6 +73,7 @@ int64_t sys_faccessat2(uint64_t dirfd, uint64_t upath, uint64_t mode, uint64_t f
     const Inode* i = lk.node;
     uint32_t type = i->mode & S_IFMT;
     bool plain = type == S_IFREG || type == S_IFDIR || type == S_IFLNK;
+    if ((mode & W_OK) && is_proc(i) && !is_dir(i)) return -EACCES;  // as open() says
     if ((mode & W_OK) && plain && !fs_writable(i)) return -EROFS;
     if ((mode & X_OK) && type != S_IFDIR && !(i->mode & 0111)) return -EACCES;
     return 0;
@@ -120,7 +121,8 @@ int64_t statfs_out(const Inode* i, uint64_t ubuf) {
             s.f_flags |= ST_RDONLY;
             break;
         case FsId::kProcfs:
-            s.f_type = PROC_SUPER_MAGIC;
+        case FsId::kSysfs:
+            s.f_type = i->fs == FsId::kProcfs ? PROC_SUPER_MAGIC : SYSFS_MAGIC;
             s.f_flags |= ST_RDONLY;
             break;
         case FsId::kAnon:

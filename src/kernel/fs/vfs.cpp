@@ -190,8 +190,10 @@ void inode_stat(const Inode* i, linux_stat* st) {
     st->st_nlink = i->nlink;
     st->st_mode = i->mode;
     st->st_rdev = i->rdev;
-    st->st_size = static_cast<int64_t>(is_dir(i) ? 4096 : (is_reg(i) || is_lnk(i)) ? i->size : 0);
-    if (i->special == Special::kProcExe) {
+    st->st_size = static_cast<int64_t>(is_dir(i)                  ? (is_proc(i) ? 0 : 4096)
+                                       : (is_reg(i) || is_lnk(i)) ? i->size
+                                                                  : 0);
+    if (i->special == Special::kProcLink) {
         uint32_t len;
         link_target(i, &len);
         st->st_size = len;
@@ -224,11 +226,7 @@ void inode_statx(const Inode* i, linux_statx* stx) {
 }
 
 const char* link_target(const Inode* i, uint32_t* len) {
-    if (i->special == Special::kProcExe) {
-        const char* fn = boot()->execfn;
-        *len = static_cast<uint32_t>(strnlen(fn, EMBER_BOOT_EXECFN_MAX - 1));
-        return fn;
-    }
+    if (i->special == Special::kProcLink) return proc_link_target(i, len);
     *len = static_cast<uint32_t>(i->size);
     return reinterpret_cast<const char*>(inode_bytes(i));
 }
@@ -303,6 +301,26 @@ void dir_move(Inode* from_dir, Dirent* old, Inode* to_dir, Dirent* d) {
     inode_touch(child, false);
 }
 
+Dirent* dir_link_before(Inode* dir, const char* name, uint32_t len, Inode* child, Dirent* before,
+                        uint64_t cookie) {
+    Dirent* d = dir_link(dir, name, len, child);  // appended
+    if (!d) return nullptr;
+    d->cookie = cookie;
+    if (dir->next_cookie <= cookie) dir->next_cookie = cookie + 1;
+    if (before) {
+        dir->last = d->prev;
+        d->prev->next = nullptr;  // before != d, so d was not alone
+        d->prev = before->prev;
+        d->next = before;
+        if (before->prev)
+            before->prev->next = d;
+        else
+            dir->first = d;
+        before->prev = d;
+    }
+    return d;
+}
+
 bool dir_empty(const Inode* dir) { return dir->first == nullptr; }
 
 // Iterative (a hostile archive may nest deeply): descend to a directory whose
@@ -365,8 +383,18 @@ int64_t lookup(Inode* start, const char* path, uint32_t flags, Lookup* out) {
             next = cur == g_root ? cur : cur->parent;
             if (!next) return -ENOENT;  // a removed directory
         } else if (cur->nlink != 0) {
+            if (cur->special == Special::kProcDir) proc_fill(cur);
             Dirent* d = dir_find(cur, comp, static_cast<uint32_t>(len));
             if (d) next = d->inode;
+        }
+
+        // /proc's magic links lead to an inode, not to a path.
+        File* via = nullptr;
+        if (next && next->special == Special::kProcLink && (!last || slash || (flags & kFollow))) {
+            if (Inode* to = proc_link_inode(next, &via)) {
+                if (++links > kMaxSymlinks) return -ELOOP;
+                next = to;
+            }
         }
 
         if (!next) {
@@ -394,6 +422,7 @@ int64_t lookup(Inode* start, const char* path, uint32_t flags, Lookup* out) {
 
         out->dir = cur;
         out->node = next;
+        out->via_file = via;
         out->trailing_slash = slash;
         out->dot = dot;
         out->name_len = static_cast<uint32_t>(len);
@@ -422,6 +451,34 @@ int64_t dir_path(const Inode* dir, char* buf, uint64_t cap) {
         buf[--pos] = '/';
     }
     return static_cast<int64_t>(len + 1);
+}
+
+const Inode* inode_find(uint32_t dev, uint64_t ino) {
+    for (uint64_t b = 0; g_hash.buckets && b <= g_hash.mask; b++)
+        for (const Dirent* d = g_hash.buckets[b]; d; d = d->hnext) {
+            const Inode* i = d->inode;
+            if (i->ino == ino && (i->dev ? i->dev : static_cast<uint32_t>(i->fs)) == dev) return i;
+        }
+    return nullptr;
+}
+
+int64_t inode_path(const Inode* i, char* buf, uint64_t cap) {
+    if (is_dir(i)) return dir_path(i, buf, cap);
+    for (uint64_t b = 0; g_hash.buckets && b <= g_hash.mask; b++) {
+        for (const Dirent* d = g_hash.buckets[b]; d; d = d->hnext) {
+            if (d->inode != i) continue;
+            int64_t n = dir_path(d->dir, buf, cap);
+            if (n < 0) return n;
+            uint64_t at = static_cast<uint64_t>(n) - 1;  // at the NUL
+            if (at == 1) at = 0;                         // "/" + name, not "//" + name
+            if (at + 1 + d->len + 1 > cap) return -ERANGE;
+            buf[at] = '/';
+            memcpy(buf + at + 1, d->name, d->len);
+            buf[at + 1 + d->len] = 0;
+            return static_cast<int64_t>(at + 1 + d->len + 1);
+        }
+    }
+    return -ENOENT;
 }
 
 }  // namespace k::fs

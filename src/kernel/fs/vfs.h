@@ -3,8 +3,9 @@
 // One tree of inodes rooted at "/". Every inode belongs to one file system
 // (FsId), which decides what may change: the root file system is built from
 // the cpio archive and is read-only (its file bytes stay in the archive), the
-// tmpfs directories (/tmp, /dev/shm) hold kernel-allocated data, /dev and
-// /proc are synthetic, and anonymous inodes back pipes and the console.
+// tmpfs directories (/tmp, /dev/shm) hold kernel-allocated data, /dev is
+// synthetic, /proc and /sys are generated when used (procfs.cpp), and
+// anonymous inodes back pipes, sockets and the console.
 // A "mount" is simply a directory of another file system linked into its
 // parent directory, so ".." and rename's -EXDEV fall out of the same rules.
 //
@@ -22,7 +23,14 @@ constexpr uint32_t kNameMax = 255;
 constexpr uint32_t kMaxSymlinks = 40;
 constexpr uint64_t kMaxFileSize = 1ull << 40;
 
-enum class FsId : uint8_t { kRootfs = 1, kTmpfs = 2, kDevfs = 3, kProcfs = 4, kAnon = 5 };
+enum class FsId : uint8_t {
+    kRootfs = 1,
+    kTmpfs = 2,
+    kDevfs = 3,
+    kProcfs = 4,
+    kAnon = 5,
+    kSysfs = 6
+};
 
 // Inodes whose behaviour is not plain data.
 enum class Special : uint8_t {
@@ -35,11 +43,14 @@ enum class Special : uint8_t {
     kConsoleOut,  // the console ring, fd 1
     kConsoleErr,  // the console ring, fd 2
     kFdAlias,     // /dev/stdin, /dev/stdout, /dev/stderr: open() dups fd alias_fd
-    kProcExe,     // /proc/self/exe: a symlink whose target is boot()->execfn
+    kProcDir,     // a /proc or /sys directory: procfs.cpp fills it when used
+    kProcFile,    // a /proc or /sys file: its text is generated at open
+    kProcLink,    // a /proc symlink whose target is computed (exe, fd/N, self)
     kPipe,        // an anonymous pipe; `pipe` is valid
 };
 
 struct Dirent;
+struct File;
 struct Pipe;
 void pipe_free(Pipe* p);  // pipe.cpp: frees the buffer when the pipe inode dies
 
@@ -51,6 +62,9 @@ struct Inode {
     FsId fs;
     Special special;
     uint8_t alias_fd;
+    uint8_t proc;        // kProcDir/File/Link: which node (procfs.cpp's ProcNode)
+    bool proc_filled;    // kProcDir: its fixed entries exist
+    int32_t proc_arg;    // kProc*: the tid or fd the node describes
     bool data_in_pages;  // tmpfs: `data` came from pages_alloc, not kmalloc
     uint32_t rdev;       // Linux dev_t encoding, for character devices
     uint32_t dev;        // st_dev: one per mounted tree, inherited when linked
@@ -91,8 +105,10 @@ inline bool is_lnk(const Inode* i) { return (i->mode & S_IFMT) == S_IFLNK; }
 inline bool fs_writable(const Inode* i) { return i->fs == FsId::kTmpfs; }
 // Metadata (mode, times) may change: everything but the read-only trees.
 inline bool meta_writable(const Inode* i) {
-    return i->fs != FsId::kRootfs && i->fs != FsId::kProcfs;
+    return i->fs != FsId::kRootfs && i->fs != FsId::kProcfs && i->fs != FsId::kSysfs;
 }
+// A /proc or /sys node.
+inline bool is_proc(const Inode* i) { return i->fs == FsId::kProcfs || i->fs == FsId::kSysfs; }
 // Bytes of a regular file or symlink.
 inline const uint8_t* inode_bytes(const Inode* i) { return i->data ? i->data : i->rodata; }
 
@@ -146,6 +162,9 @@ struct Lookup {
     Inode* node;  // the final inode, or nullptr (kAllowMissing)
     bool trailing_slash;
     bool dot;  // the final component is "." or ".." or the path is "/"
+    // The final inode was reached through /proc/self/fd/N: N's open file
+    // (open() shares it where the inode cannot be opened anew, like a pipe).
+    File* via_file;
     uint32_t name_len;
     char name[kNameMax + 1];  // the final component, NUL-terminated
 };
@@ -157,6 +176,30 @@ int64_t lookup(Inode* start, const char* path, uint32_t flags, Lookup* out);
 // Writes the absolute path of dir into buf (cap bytes with the NUL).
 // Returns the length with the NUL, -ENOENT for a removed dir, -ERANGE.
 int64_t dir_path(const Inode* dir, char* buf, uint64_t cap);
+// The same for any inode: a non-directory is found by a scan of every
+// directory entry (slow: for /proc/self/fd only). -ENOENT when unlinked.
+int64_t inode_path(const Inode* i, char* buf, uint64_t cap);
+// The linked inode with this st_dev and st_ino (the same scan), or nullptr.
+const Inode* inode_find(uint32_t dev, uint64_t ino);
+
+// Inserts an entry with a given getdents cookie before `before` (nullptr:
+// at the end); the caller keeps the directory's cookies increasing. For
+// /proc directories whose entries are numbered (fd/, task/).
+Dirent* dir_link_before(Inode* dir, const char* name, uint32_t len, Inode* child, Dirent* before,
+                        uint64_t cookie);
+
+// ---- /proc and /sys (procfs.cpp) -------------------------------------------
+// Makes the (empty, mounted) directories proc and sys the roots of /proc
+// and /sys; their entries are created on first use.
+void proc_mount(Inode* proc, Inode* sys);
+// Brings a kProcDir's entries up to date (lookup and getdents call it first).
+void proc_fill(Inode* dir);
+// A kProcLink's target, in a buffer valid until the next call.
+const char* proc_link_target(const Inode* i, uint32_t* len);
+// Where a "magic" link (/proc/self/fd/N, cwd, root) leads when followed:
+// the inode itself rather than its text (*via: fd N's open file, or null).
+// nullptr for links that are followed by their text.
+Inode* proc_link_inode(const Inode* i, File** via);
 
 // ---- tmpfs file data (tmpfs.cpp) ----------------------------------------
 // Writes len bytes at off, growing the file; returns len or -EFBIG/-ENOSPC.

@@ -134,7 +134,8 @@ void epoll_release_op(File* f) {
     kfree(ep);
 }
 
-const fs::FileOps kEpollOps = {nullptr, nullptr, nullptr, epoll_poll_op, epoll_release_op, false};
+const fs::FileOps kEpollOps = {nullptr,          nullptr, nullptr,      epoll_poll_op,
+                               epoll_release_op, false,   "[eventpoll]"};
 
 Epoll* ep_of(File* f) { return f->ops == &kEpollOps ? static_cast<Epoll*>(f->priv) : nullptr; }
 

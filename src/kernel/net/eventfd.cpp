@@ -58,7 +58,8 @@ int64_t efd_ioctl(File* f, uint64_t cmd, uint64_t arg) {
 
 void efd_release(File* f) { kfree(f->priv); }
 
-const fs::FileOps kEventFdOps = {efd_read, efd_write, efd_ioctl, efd_poll, efd_release, false};
+const fs::FileOps kEventFdOps = {efd_read,    efd_write, efd_ioctl,  efd_poll,
+                                 efd_release, false,     "[eventfd]"};
 
 EventFd* efd_of(File* f) { return static_cast<EventFd*>(f->priv); }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "fs/fd.h"
+#include "sched/signal.h"
 
 namespace k::net {
 
@@ -86,6 +87,8 @@ void register_socket_syscalls();
 uint64_t file_gen(File* f);
 bool is_epoll(const File* f);
 bool is_timerfd(const File* f);
+bool is_signalfd(const File* f);
+void register_signalfd_syscalls();
 bool is_eventfd(const File* f);
 uint64_t eventfd_gen(File* f);
 uint64_t timerfd_gen(File* f);
@@ -123,6 +126,7 @@ int64_t wait_ready(int64_t timeout_ns, uint64_t* deadline_out, Eval eval) {
             continue;
         }
         if (deadline && monotonic_ns() >= deadline) return 0;
+        if (signal_pending_now()) return -EINTR;  // never restarted, as on Linux
         wake_add_deadline(&w, deadline);
         if (!net_wait(w.events, w.deadline)) return would_block();
     }

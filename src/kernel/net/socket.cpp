@@ -366,10 +366,12 @@ void sock_unlisten(Socket* s) {
 
 // ---- the data path -----------------------------------------------------------------
 
-bool sock_wait(uint64_t deadline) {
-    if (deadline && monotonic_ns() >= deadline) return false;
+int64_t sock_wait(uint64_t deadline) {
+    if (deadline && monotonic_ns() >= deadline) return -EAGAIN;
+    // As Linux's sock_intr_errno: restartable unless a timeout is set.
+    if (signal_pending_now()) return deadline ? -EINTR : -kErestartsys;
     net_wait(EMBER_WAIT_NET, deadline);
-    return true;
+    return 0;
 }
 
 int64_t sock_send(Socket* s, const void* buf, uint64_t len, bool nonblock) {
@@ -380,7 +382,7 @@ int64_t sock_send(Socket* s, const void* buf, uint64_t len, bool nonblock) {
     for (;;) {
         if (s->state == SockState::kConnecting) {
             if (nonblock) return -EAGAIN;
-            if (!sock_wait(deadline)) return -EAGAIN;
+            if (int64_t e = sock_wait(deadline)) return e;
             continue;
         }
         if (s->so_error) {
@@ -401,7 +403,7 @@ int64_t sock_send(Socket* s, const void* buf, uint64_t len, bool nonblock) {
         }
         if (done == len) return static_cast<int64_t>(done);
         if (nonblock) return done ? static_cast<int64_t>(done) : -EAGAIN;
-        if (!sock_wait(deadline)) return done ? static_cast<int64_t>(done) : -EAGAIN;
+        if (int64_t e = sock_wait(deadline)) return done ? static_cast<int64_t>(done) : e;
     }
 }
 
@@ -437,7 +439,7 @@ int64_t sock_recv(Socket* s, void* buf, uint64_t len, uint64_t flags, bool nonbl
             return done ? static_cast<int64_t>(done) : -ENOTCONN;
         }
         if (nonblock) return done ? static_cast<int64_t>(done) : -EAGAIN;
-        if (!sock_wait(deadline)) return done ? static_cast<int64_t>(done) : -EAGAIN;
+        if (int64_t e = sock_wait(deadline)) return done ? static_cast<int64_t>(done) : e;
     }
 }
 

@@ -93,8 +93,9 @@ int64_t sock_send(Socket* s, const void* buf, uint64_t len, bool nonblock);
 int64_t sock_recv(Socket* s, void* buf, uint64_t len, uint64_t flags, bool nonblock);
 uint32_t sock_poll_mask(Socket* s);
 
-// Blocks for socket progress until `deadline` (0 = none): false on timeout.
-bool sock_wait(uint64_t deadline);
+// Blocks for socket progress until `deadline` (0 = none): 0, -EAGAIN on
+// timeout, or -EINTR / -kErestartsys when a signal is pending.
+int64_t sock_wait(uint64_t deadline);
 
 extern const fs::FileOps kSocketOps;
 

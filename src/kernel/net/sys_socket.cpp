@@ -212,7 +212,7 @@ int64_t do_accept(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t flags) {
             return nfd;
         }
         if (f->flags & O_NONBLOCK) return -EAGAIN;
-        if (!sock_wait(deadline)) return -EAGAIN;
+        if (int64_t e = sock_wait(deadline)) return e;
     }
 }
 
@@ -260,7 +260,7 @@ int64_t sys_connect(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_
     }
     const uint64_t deadline = s->sndtimeo_ns ? deadline_after(s->sndtimeo_ns) : 0;
     while (s->state == SockState::kConnecting) {
-        if (!sock_wait(deadline)) return -EINPROGRESS;
+        if (int64_t e = sock_wait(deadline)) return e == -EAGAIN ? -EINPROGRESS : e;
     }
     if (s->state == SockState::kConnected) return 0;
     const int32_t e = s->so_error ? s->so_error : static_cast<int32_t>(ECONNREFUSED);

@@ -44,6 +44,7 @@ int64_t tfd_read(File* f, void* buf, uint64_t len, uint64_t*) {
         if (t->ticks) break;
         if (f->flags & O_NONBLOCK) return -EAGAIN;
         if (!t->next) return would_block();  // disarmed: nothing will ever expire
+        if (signal_pending_now()) return -kErestartsys;
         // Sockets keep flowing while we sleep.
         net_wait(streams_open() ? EMBER_WAIT_NET : 0, t->next);
     }
@@ -73,7 +74,8 @@ int64_t tfd_ioctl(File* f, uint64_t cmd, uint64_t arg) {
 
 void tfd_release(File* f) { kfree(f->priv); }
 
-const fs::FileOps kTimerFdOps = {tfd_read, nullptr, tfd_ioctl, tfd_poll, tfd_release, false};
+const fs::FileOps kTimerFdOps = {tfd_read,    nullptr, tfd_ioctl,  tfd_poll,
+                                 tfd_release, false,   "[timerfd]"};
 
 TimerFd* tfd_of(File* f) { return static_cast<TimerFd*>(f->priv); }
 

@@ -68,6 +68,8 @@ void file_wake_sources(File* f, WakeSet* w, int depth) {
         wake_add_deadline(w, timerfd_deadline(f));
     } else if (is_epoll(f)) {
         epoll_wake_sources(f, w, depth + 1);
+    } else if (is_signalfd(f)) {
+        wake_add_deadline(w, g_timer_next);  // a timer's signal; other threads' wake us anyway
     }
 }
 
@@ -76,6 +78,7 @@ uint64_t file_gen(File* f) {
     if (is_eventfd(f)) return eventfd_gen(f);
     if (is_timerfd(f)) return timerfd_gen(f);
     if (is_epoll(f)) return epoll_gen(f);
+    if (is_signalfd(f)) return g_sig_gen;
     return 0;
 }
 
@@ -113,6 +116,7 @@ void register_net_syscalls() {
     net::register_epoll_syscalls();
     net::register_eventfd_syscalls();
     net::register_timerfd_syscalls();
+    net::register_signalfd_syscalls();
 }
 
 }  // namespace k

@@ -2,8 +2,8 @@
 // of waiters (few threads; a scan is cheaper than hashing), Linux's error
 // rules and wake counts (kernel/futex/{syscalls,waitwake,requeue}.c).
 // Private and shared futexes are the same thing in one address space. PI
-// futexes and futex_waitv are ENOSYS; there are no signals yet, so no EINTR.
-#include "sched/sched.h"
+// futexes and futex_waitv are ENOSYS; a signal ends a wait with EINTR or restarts it.
+#include "sched/signal.h"
 
 namespace k {
 namespace {
@@ -48,6 +48,10 @@ int64_t futex_wait(uint64_t uaddr, uint32_t val, uint64_t deadline, uint32_t bit
     if (get_user(&cur, uaddr) < 0) return -EFAULT;
     if (cur != val) return -EAGAIN;
     if (deadline && monotonic_ns() >= deadline) return -ETIMEDOUT;
+    // Interrupted: without a timeout the wait restarts under SA_RESTART;
+    // with one it is EINTR (Linux's restart block, which a handler ends).
+    const int64_t interrupted = deadline ? -EINTR : -kErestartsys;
+    if (signal_pending_now()) return interrupted;
     Thread* t = current();
     enqueue(t, uaddr, bitset);
     t->futex_woken = false;
@@ -57,7 +61,8 @@ int64_t futex_wait(uint64_t uaddr, uint32_t val, uint64_t deadline, uint32_t bit
     t->wait = WaitKind::kFutex;
     schedule();
     t->deadline = 0;
-    return t->futex_woken ? 0 : -ETIMEDOUT;
+    if (t->futex_woken) return 0;
+    return t->timed_out ? -ETIMEDOUT : interrupted;
 }
 
 // Wakes or moves the waiters of uaddr1, as futex_requeue does: the first

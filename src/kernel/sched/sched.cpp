@@ -1,5 +1,5 @@
 // sched.cpp - the run queue, context switches and blocking (see sched.h).
-#include "sched/sched.h"
+#include "sched/signal.h"
 
 extern "C" void switch_stacks(uint64_t* save_sp, uint64_t next_sp);
 
@@ -7,6 +7,28 @@ namespace k {
 
 uint64_t g_state_gen;
 uint64_t g_xsave_pages;
+XsaveLayout g_xsave;
+
+// CPUID 0xD.i gives each component's size (EAX) and offset (EBX); x87 and
+// SSE live in the 512-byte legacy area, followed by the 64-byte header.
+// A few CPUID exits, once per instance (when a second thread or the first
+// signal frame needs it).
+void xsave_probe() {
+    if (g_xsave.rfbm) return;
+    uint32_t lo, hi;
+    asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    const uint64_t xcr0 = (static_cast<uint64_t>(hi) << 32) | lo;
+    uint64_t rfbm = xcr0 & 3, size = 576;
+    for (uint32_t i = 2; i < 64; ++i) {
+        if (!(xcr0 & (1ull << i))) continue;
+        uint32_t a = 0xd, b, c = i, d;
+        asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        if (a == 0 || b < 576) continue;  // not described (or a supervisor component)
+        rfbm |= 1ull << i;
+        if (static_cast<uint64_t>(a) + b > size) size = static_cast<uint64_t>(a) + b;
+    }
+    g_xsave = {rfbm, size, xcr0};
+}
 
 namespace {
 // The boot thread runs on the static kernel stack (EMBER_GPA_KSTACK_*).
@@ -47,6 +69,20 @@ void make_runnable(Thread* t) {
     c.run_tail = t;
 }
 
+// The VMM's time slice is wanted while another thread is runnable, and
+// while a blocked thread waits for a deadline or a host event that only a
+// look at the clock or the host can notice (a sleeper must wake while
+// another thread spins), and while a timer is armed (its signal must
+// interrupt a thread that spins). A single busy thread with nothing else to wait for
+// is never kicked: it would cost an exit per time slice for nothing.
+void update_preempt_want() {
+    bool want = this_cpu().run_head != nullptr || g_timer_next != 0;
+    for (Thread* t = g_threads; t && !want; t = t->all_next)
+        want = t->state == ThreadState::kBlocked &&
+               (t->deadline || (t->wait == WaitKind::kHost && t->events));
+    boot()->preempt_want = want;
+}
+
 namespace {
 
 Thread* run_pop() {
@@ -55,10 +91,8 @@ Thread* run_pop() {
     if (!t) return nullptr;
     c.run_head = t->run_next;
     if (!c.run_head) c.run_tail = nullptr;
-    // A single runnable thread is never preempted (it would cost an exit
-    // per time slice for nothing).
-    boot()->preempt_want = c.run_head != nullptr;
     t->run_next = nullptr;
+    update_preempt_want();
     return t;
 }
 
@@ -84,6 +118,7 @@ void switch_to(Thread* prev, Thread* next) {
 // Deadlines are checked here too, so that a thread that only yields does
 // not keep a sleeper from waking.
 void wake_changed() {
+    timers_fire();
     uint64_t now = 0;
     for (Thread* t = g_threads; t; t = t->all_next) {
         if (t->state != ThreadState::kBlocked) continue;
@@ -123,6 +158,7 @@ void idle_wait() {
         if (t->wait == WaitKind::kHost) events |= t->events;
         if (t->deadline && (deadline == 0 || t->deadline < deadline)) deadline = t->deadline;
     }
+    if (g_timer_next && (deadline == 0 || g_timer_next < deadline)) deadline = g_timer_next;
     const uint32_t ready = hc_wait(events, deadline);
     const uint64_t now = monotonic_ns();
     for (Thread* t = g_threads; t; t = t->all_next) {
@@ -136,6 +172,23 @@ void idle_wait() {
             t->timed_out = true;
             make_runnable(t);
         }
+    }
+    timers_fire();  // may wake a thread blocked for a signal
+}
+
+// A look at the host without blocking (a deadline in the past): the kHost
+// waiters whose events are ready become runnable and re-check.
+void poll_host_waiters() {
+    uint32_t events = 0;
+    for (Thread* t = g_threads; t; t = t->all_next)
+        if (t->state == ThreadState::kBlocked && t->wait == WaitKind::kHost) events |= t->events;
+    if (!events) return;
+    const uint32_t ready = hc_wait(events, 1);
+    if (!ready) return;
+    for (Thread* t = g_threads; t; t = t->all_next) {
+        if (t->state != ThreadState::kBlocked || t->wait != WaitKind::kHost) continue;
+        t->ready = ready & t->events;
+        if (t->ready) make_runnable(t);
     }
 }
 
@@ -177,31 +230,47 @@ void schedule() {
 // The VMM stopped the running thread in application code at the end of its
 // time slice (entry.S, preempt_entry): save its registers on its kernel
 // stack and let the others run; it resumes where it was stopped.
+// Sleepers whose deadline passed and waiters whose host events are ready
+// (one poll of the host, only when some thread waits for one) become
+// runnable first.
 extern "C" void preempt_dispatch(uint64_t* regs) {
     const ember_boot_info* b = boot();
     for (int i = 0; i < 18; ++i) regs[i] = b->preempt_regs[i];
-    if (!this_cpu().run_head) return;
-    make_runnable(current());
-    schedule();
+    wake_changed();
+    poll_host_waiters();
+    if (this_cpu().run_head) {
+        make_runnable(current());
+        schedule();
+    } else {
+        update_preempt_want();
+    }
+    // Signals sent while it was switched out (its context is `regs`).
+    if (signal_pending_now()) signal_deliver(reinterpret_cast<UserRegs*>(regs), -1);
 }
 
 int64_t block_for_others() {
     if (!threaded()) return -EDEADLK;
+    if (signal_pending_now()) return -kErestartsys;
     Thread* t = current();
     t->state = ThreadState::kBlocked;
     t->wait = WaitKind::kOthers;
     t->gen = g_state_gen;
     t->deadline = 0;
     schedule();
-    return 0;
+    return signal_pending_now() ? -kErestartsys : 0;
 }
 
 // Every blocking call of the kernel ends here (stdin, sockets, poll, epoll,
 // sleeps). A single thread waits in the VMM at once, as before threads; a
 // deadline already past is a poll of the host (net_pump) and never yields.
 uint32_t wait_events(uint32_t events, uint64_t deadline_ns) {
-    if (!threaded() || (deadline_ns && deadline_ns <= monotonic_ns()))
-        return hc_wait(events, deadline_ns);
+    if (!threaded() || (deadline_ns && deadline_ns <= monotonic_ns())) {
+        uint64_t d = deadline_ns;
+        if (g_timer_next && (d == 0 || g_timer_next < d)) d = g_timer_next;
+        const uint32_t ready = hc_wait(events, d);
+        timers_fire();  // the caller sees the signal (signal_pending_now)
+        return ready;
+    }
     Thread* t = current();
     t->state = ThreadState::kBlocked;
     t->wait = WaitKind::kHost;
@@ -218,6 +287,7 @@ uint32_t wait_events(uint32_t events, uint64_t deadline_ns) {
 // next (reap).
 [[noreturn]] void exit_current_thread() {
     Thread* t = current();
+    signal_thread_gone(t);
     t->state = ThreadState::kDead;
     g_live_threads--;
     schedule();

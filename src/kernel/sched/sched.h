@@ -4,11 +4,11 @@
 // SyscallFrame (entry.S builds it at every syscall: the application's whole
 // integer register file but rcx/r11), plus its FS/GS base and XSAVE area
 // while it is switched out. Threads switch only inside the kernel, where a
-// syscall blocks (futex, wait_events, a pipe), yields or exits; there is no
-// preemption yet, so a thread spinning in userspace keeps the vCPU until it
-// makes a blocking call. When no thread is runnable, the CPU makes one
-// EMBER_HC_WAIT for the union of what the blocked threads wait for, with the
-// earliest deadline.
+// syscall blocks (futex, wait_events, a pipe), yields or exits, and at
+// preemption (the VMM re-enters a thread spinning in userspace at
+// preempt_entry when boot_info.preempt_want says it is worth it). When no thread is runnable, the
+// CPU makes one EMBER_HC_WAIT for the union of what the blocked threads wait for, with the earliest
+// deadline.
 //
 // The state of "this CPU" is one struct (Cpu); there is one vCPU, so one
 // instance of it. Everything lives in guest memory, so a snapshot taken at
@@ -39,6 +39,22 @@ enum class WaitKind : uint8_t {
     kFutex,   // a futex queue (futex.cpp), optional deadline
     kOthers,  // something only another thread can do (a pipe): woken when
               // another thread made a syscall since this one blocked
+    kSignal,  // pause, rt_sigsuspend, rt_sigtimedwait: only a signal (or
+              // the deadline) wakes it
+};
+
+// The fields of a siginfo_t that differ between signals (signal.h): f[]
+// are the union's words at byte 16, 24 and 32 (si_pid/si_uid, si_addr,
+// si_tid/si_overrun and si_value, ...).
+struct SigInfo {
+    int32_t signo, err, code, pad;
+    uint64_t f[3];
+};
+// A real-time signal sent again while pending: queued behind the one in
+// the pending slot (signal.cpp).
+struct SigQueued {
+    SigQueued* next;
+    SigInfo info;
 };
 
 struct Thread {
@@ -69,6 +85,16 @@ struct Thread {
     uint64_t robust_head, robust_len;
     uint64_t rseq;  // registered struct rseq, 0 = none
     uint32_t rseq_len, rseq_sig;
+    // signals (signal.h); bit sig-1 for signal sig
+    uint64_t sigmask;
+    uint64_t sigpending;  // sent to this thread
+    uint64_t sigwait;     // the set a blocked rt_sigtimedwait waits for
+    uint64_t saved_mask;  // rt_sigsuspend's mask to restore after the handler
+    bool restore_mask;
+    uint32_t ss_flags;  // sigaltstack
+    uint64_t ss_sp, ss_size;
+    SigInfo siginfo[64];
+    SigQueued* sigqueue;  // more real-time signals, in the order sent
 };
 
 struct Cpu {
@@ -100,6 +126,8 @@ extern uint64_t g_state_gen;
 // waits); runs others until it is runnable again. Returns in its context.
 void schedule();
 void make_runnable(Thread* t);
+// Recomputes boot_info.preempt_want (sched.cpp).
+void update_preempt_want();
 // Blocks until another thread has made a syscall (kOthers). -EDEADLK when
 // there is no other thread (the caller's old single-threaded answer).
 int64_t block_for_others();
@@ -120,13 +148,30 @@ inline uint64_t rdgsbase() {
 inline void wrfsbase(uint64_t v) { asm volatile("wrfsbase %0" : : "r"(v) : "memory"); }
 inline void wrgsbase(uint64_t v) { asm volatile("wrgsbase %0" : : "r"(v) : "memory"); }
 // The kernel never touches vector state (-mgeneral-regs-only), so the
-// application's is live in the CPU until a switch: save every XCR0
-// component.
+// application's is live in the CPU until a switch or a signal: save the
+// XCR0 components whose layout CPUID reports (xsave_probe). Not every bit
+// of XCR0: on a PVM host XCR0 may hold AMX tile state that CPUID does not
+// describe, and XSAVE would write its 8 KiB past the area.
+struct XsaveLayout {
+    uint64_t rfbm;  // the components saved and restored
+    uint64_t size;  // bytes of the standard-format area for them
+    uint64_t xcr0;
+};
+extern XsaveLayout g_xsave;  // zero until xsave_probe()
+void xsave_probe();
 inline void xsave(uint8_t* area) {
-    asm volatile("xsave64 (%0)" : : "r"(area), "a"(~0u), "d"(~0u) : "memory");
+    asm volatile("xsave64 (%0)"
+                 :
+                 : "r"(area), "a"(static_cast<uint32_t>(g_xsave.rfbm)),
+                   "d"(static_cast<uint32_t>(g_xsave.rfbm >> 32))
+                 : "memory");
 }
-inline void xrstor(uint8_t* area) {
-    asm volatile("xrstor64 (%0)" : : "r"(area), "a"(~0u), "d"(~0u) : "memory");
+inline void xrstor(const uint8_t* area) {
+    asm volatile("xrstor64 (%0)"
+                 :
+                 : "r"(area), "a"(static_cast<uint32_t>(g_xsave.rfbm)),
+                   "d"(static_cast<uint32_t>(g_xsave.rfbm >> 32))
+                 : "memory");
 }
 // Pages of one XSAVE area (set when the second thread is created).
 extern uint64_t g_xsave_pages;

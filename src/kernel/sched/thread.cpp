@@ -1,6 +1,6 @@
 // thread.cpp - thread syscalls: clone and clone3 (threads only), exit vs exit_group,
 // tids, CHILD_CLEARTID, robust lists, yield, affinity, getcpu, membarrier.
-#include "sched/sched.h"
+#include "sched/signal.h"
 
 extern "C" char thread_first_return[];
 extern "C" char preempt_entry[];
@@ -18,18 +18,15 @@ constexpr uint32_t kMaxThreads = 4096;
 
 int32_t g_next_tid = 2;
 
-uint64_t xsave_area_size() {
-    uint32_t a = 0xd, b, c = 0, d;
-    asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
-    return b;  // bytes for the components enabled in XCR0
-}
-
 // A new thread for clone and clone3 (flags already checked).
 int64_t new_thread(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls) {
     if ((flags & kCloneSettls) && (tls >> 47)) return -EPERM;
     if (g_live_threads >= kMaxThreads) return -EAGAIN;
     Thread* parent = current();
-    if (!g_xsave_pages) g_xsave_pages = (xsave_area_size() + EMBER_PAGE_SIZE - 1) / EMBER_PAGE_SIZE;
+    if (!g_xsave_pages) {
+        xsave_probe();
+        g_xsave_pages = (g_xsave.size + EMBER_PAGE_SIZE - 1) / EMBER_PAGE_SIZE;
+    }
     if (!parent->xsave) {
         parent->xsave = reinterpret_cast<uint8_t*>(pages_alloc(g_xsave_pages));
         if (!parent->xsave) return -ENOMEM;
@@ -59,6 +56,7 @@ int64_t new_thread(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid,
     t->gs_base = rdgsbase();
     xsave(t->xsave);
     t->tid = g_next_tid++;
+    t->sigmask = parent->sigmask;  // as Linux; pending sets and sigaltstack start empty
     if (flags & kCloneChildCleartid) t->clear_tid = ctid;
     const int32_t tid = t->tid;
     // Linux ignores faults on these two stores.
@@ -278,6 +276,7 @@ void register_thread_syscalls() {
     syscall_register(nr::getcpu, "getcpu", sys_getcpu);
     syscall_register(nr::membarrier, "membarrier", sys_membarrier);
     register_futex_syscalls();
+    register_signal_syscalls();
 }
 
 }  // namespace k

@@ -1,0 +1,37 @@
+// mm_maps.h - the list of the application's mappings that /proc/self/maps
+// shows (private to mm.cpp and mm_maps.cpp).
+//
+// Memory is identity mapped and fully present, so nothing here decides
+// what the application may touch: the list only remembers what each range
+// was mapped as (program segment, heap, stack, anonymous or file memory)
+// and with which protection, the way Linux's VMAs would describe it.
+#pragma once
+
+#include "kernel.h"
+
+namespace k::maps {
+
+// Forgets every mapping and frees the list (the host tests map afresh for
+// each test; a guest boots once).
+void reset();
+
+// Reads the program's PT_LOAD segments from the boot info and records them
+// (file pages as kImage, bss as kAnon). Call once from mm_init.
+void init_image();
+// [addr, addr+len) is now mapped as kind with prot (replacing what was
+// there). kFile mappings name fd's file and start at file offset off.
+void set(uint64_t addr, uint64_t len, MapKind kind, uint64_t prot, bool shared, int fd = -1,
+         uint64_t off = 0);
+// Changes the protection of the mapped pages in the range.
+void protect(uint64_t addr, uint64_t len, uint64_t prot);
+// Forgets the range (freed pages). Never allocates: mm.cpp calls it from
+// release(), with the pages already free.
+void clear(uint64_t addr, uint64_t len);
+// Makes room for the splits of the clears that follow (call before
+// releasing pages that may lie inside a mapping, as munmap does).
+void prepare();
+// mremap: dst (len bytes) is now mapped as src was; grown tails take the
+// attributes of src's last page.
+void move(uint64_t dst, uint64_t src, uint64_t old_len, uint64_t new_len);
+
+}  // namespace k::maps

@@ -1,0 +1,175 @@
+// Container images and tar root filesystems: `ember-vm run --image` with an
+// OCI image layout (directory and tar) and a `docker save` archive, built
+// here from busybox-static with tar and sha256sum; layers in order with
+// whiteouts; Entrypoint, Cmd, Env and WorkingDir honoured; damaged images
+// refused with one line; `--rootfs` with a (compressed) tar archive.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "test_env.h"
+
+namespace ember::test {
+namespace {
+
+constexpr int kBadInput = 126;
+
+// Builds images from layer directories with the host's tar and sha256sum.
+class ImageTest : public EmberTest {
+  protected:
+    void SetUp() override {
+        EmberTest::SetUp();
+        sh("mkdir -p " + dir_ / "l1/bin " + dir_ / "l1/app2 " + dir_ / "l2/app " +
+           dir_ / "l2/bin " + dir_ / "l2/app2 && cp " + busybox_path() + " " +
+           dir_ / "l1/bin/busybox && ln -s busybox " + dir_ / "l1/bin/sh && echo old > " +
+           dir_ / "l1/bin/gone && echo old > " + dir_ / "l1/app2/old && echo 'hi from layer 2' > " +
+           dir_ / "l2/app/hello.txt && touch " + dir_ / "l2/bin/.wh.gone " +
+           dir_ / "l2/app2/.wh..wh..opq && echo new > " + dir_ / "l2/app2/new");
+        config_ =
+            R"({"architecture":"amd64","os":"linux","config":{"Entrypoint":["/bin/busybox"],)"
+            R"("Cmd":["sh","-c","pwd; echo $GREETING; test -e /bin/gone || echo gone-is-gone"],)"
+            R"("Env":["PATH=/bin","GREETING=hello-env"],"WorkingDir":"/app",)"
+            R"("ExposedPorts":{"8080/tcp":{}}}})";
+    }
+
+    static void sh(const std::string& cmd) {
+        ASSERT_EQ(std::system(("set -e; " + cmd).c_str()), 0) << cmd;
+    }
+
+    // sha256 of a file, as hex.
+    static std::string digest(const std::string& path) {
+        FILE* p = ::popen(("sha256sum " + path).c_str(), "r");
+        char buf[65] = {};
+        if (!p || std::fread(buf, 1, 64, p) != 64) ADD_FAILURE() << "sha256sum " << path;
+        if (p) ::pclose(p);
+        return buf;
+    }
+
+    // Copies file into layout/blobs/sha256/<digest>; returns the digest.
+    std::string blob(const std::string& layout, const std::string& file) {
+        const std::string d = digest(file);
+        sh("mkdir -p " + layout + "/blobs/sha256 && cp " + file + " " + layout + "/blobs/sha256/" +
+           d);
+        return d;
+    }
+
+    // An OCI image layout of l1 (gzip) and l2 (plain tar) with config_.
+    std::string oci_layout() {
+        const std::string out = dir_ / "oci";
+        sh("tar -C " + dir_ / "l1" + " -czf " + dir_ / "layer1" + " . && tar -C " + dir_ / "l2" +
+           " -cf " + dir_ / "layer2" + " .");
+        write_file(dir_ / "config", config_);
+        const std::string d1 = blob(out, dir_ / "layer1"), d2 = blob(out, dir_ / "layer2"),
+                          dc = blob(out, dir_ / "config");
+        write_file(dir_ / "manifest", R"({"schemaVersion":2,"config":{"digest":"sha256:)" + dc +
+                                          R"(","size":1},"layers":[{"digest":"sha256:)" + d1 +
+                                          R"(","size":1},{"digest":"sha256:)" + d2 +
+                                          R"(","size":1}]})");
+        const std::string dm = blob(out, dir_ / "manifest");
+        write_file(out + "/index.json",
+                   R"({"schemaVersion":2,"manifests":[{"digest":"sha256:)" + dm +
+                       R"(","platform":{"architecture":"amd64","os":"linux"}}]})");
+        write_file(out + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+        layer1_ = out + "/blobs/sha256/" + d1;
+        return out;
+    }
+
+    TempDir dir_;
+    std::string config_;
+    std::string layer1_;
+};
+
+TEST_F(ImageTest, OciLayoutRunsEntrypointAndCmdWithEnvWorkingDirAndWhiteouts) {
+    RunResult r = run_ember({"run", "--image", oci_layout()});
+    EXPECT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    EXPECT_EQ(r.out, "/app\nhello-env\ngone-is-gone\n") << r.err;
+}
+
+TEST_F(ImageTest, ArgsReplaceCmdAndRelativePathsStartInWorkingDir) {
+    const std::string layout = oci_layout();
+    RunResult r = run_ember({"run", "--image", layout, "--", "cat", "hello.txt"});
+    EXPECT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    EXPECT_EQ(r.out, "hi from layer 2\n") << r.err;
+    // The opaque whiteout hid app2/old from layer 1 but not layer 2's own new.
+    RunResult ls = run_ember({"run", "--image", layout, "--", "ls", "/app2"});
+    EXPECT_EQ(ls.out, "new\n") << describe(ls);
+    // --env overrides the image's Env.
+    RunResult env = run_ember(
+        {"run", "--env", "GREETING=over", "--image", layout, "--", "sh", "-c", "echo $GREETING"});
+    EXPECT_EQ(env.out, "over\n") << describe(env);
+}
+
+TEST_F(ImageTest, OciLayoutAsTarArchive) {
+    const std::string layout = oci_layout();
+    sh("tar -C " + layout + " -cf " + dir_ / "image.tar" + " .");
+    RunResult r = run_ember({"run", "--image", dir_ / "image.tar"});
+    EXPECT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    EXPECT_EQ(r.out, "/app\nhello-env\ngone-is-gone\n") << r.err;
+}
+
+TEST_F(ImageTest, DockerSaveArchive) {
+    const std::string save = dir_ / "save";
+    sh("mkdir -p " + save + "/a " + save + "/b && tar -C " + dir_ / "l1" + " -cf " + save +
+       "/a/layer.tar . && tar -C " + dir_ / "l2" + " -cf " + save + "/b/layer.tar .");
+    write_file(save + "/cfg.json", config_);
+    write_file(
+        save + "/manifest.json",
+        R"([{"Config":"cfg.json","RepoTags":["t:1"],"Layers":["a/layer.tar","b/layer.tar"]}])");
+    sh("tar -C " + save + " -cf " + dir_ / "saved.tar" + " .");
+    RunResult r = run_ember({"run", "--image", dir_ / "saved.tar"});
+    EXPECT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    EXPECT_EQ(r.out, "/app\nhello-env\ngone-is-gone\n") << r.err;
+}
+
+TEST_F(ImageTest, TamperedLayerIsRefused) {
+    const std::string layout = oci_layout();
+    sh("printf x | dd of=" + layer1_ + " bs=1 seek=100 conv=notrunc 2>/dev/null");
+    RunResult r = run_ember({"run", "--image", layout});
+    EXPECT_TRUE(r.exited && r.exit_code == kBadInput) << describe(r);
+    EXPECT_NE(r.err.find("does not match its digest"), std::string::npos) << r.err;
+}
+
+TEST_F(ImageTest, MalformedImagesAreRefusedWithOneLine) {
+    const std::string layout = oci_layout();
+    struct Case {
+        const char* what;
+        std::string index;
+    } cases[] = {
+        {"not JSON", "{"},
+        {"no manifests", R"({"manifests":[]})"},
+        {"bad digest", R"({"manifests":[{"digest":"sha256:abc"}]})"},
+        {"missing blob", R"({"manifests":[{"digest":"sha256:)" + std::string(64, 'a') + R"("}]})"},
+        {"other arch",
+         R"({"manifests":[{"digest":"sha256:x","platform":{"architecture":"arm64"}}]})"},
+    };
+    for (const auto& c : cases) {
+        write_file(layout + "/index.json", c.index);
+        RunResult r = run_ember({"run", "--image", layout});
+        EXPECT_TRUE(r.exited && r.exit_code == kBadInput) << c.what << ": " << describe(r);
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.what << ": " << r.err;
+    }
+    RunResult none = run_ember({"run", "--image", dir_ / "l1"});
+    EXPECT_TRUE(none.exited && none.exit_code == kBadInput) << describe(none);
+    EXPECT_NE(none.err.find("not a container image"), std::string::npos) << none.err;
+}
+
+TEST_F(ImageTest, LayerEscapingTheRootIsRefused) {
+    // GNU tar keeps a member name with "..", and the image must not place it.
+    sh("mkdir -p " + dir_ / "evil/x && echo pwned > " + dir_ / "evil/x/f && tar -C " +
+       dir_ / "evil/x" + " -cf " + dir_ / "evil.tar" + " --transform='s,^\\./f,../../f,' ./f");
+    RunResult r = run_ember({"run", "--rootfs", dir_ / "evil.tar", busybox_path(), "--", "true"});
+    EXPECT_TRUE(r.exited && r.exit_code == kBadInput) << describe(r);
+    EXPECT_NE(r.err.find(".."), std::string::npos) << r.err;
+}
+
+TEST_F(ImageTest, RootfsFromCompressedTarArchive) {
+    sh("tar -C " + dir_ / "l2" + " -czf " + dir_ / "tree.tgz" + " .");
+    RunResult r = run_ember(
+        {"run", "--rootfs", dir_ / "tree.tgz", busybox_path(), "--", "cat", "/app/hello.txt"});
+    EXPECT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    EXPECT_EQ(r.out, "hi from layer 2\n") << r.err;
+}
+
+}  // namespace
+}  // namespace ember::test
