@@ -107,16 +107,26 @@ TEST_F(E2eTest, WorkerHoldsNoSecretAndRunsSandboxed) {
     // but snapshots and images it was handed.
     DIR* fds = ::opendir((proc + "/fd").c_str());
     ASSERT_NE(fds, nullptr);
-    size_t n = 0;
+    size_t n = 0, snapshots = 0;
     while (const dirent* e = ::readdir(fds)) {
         if (e->d_name[0] == '.') continue;
         ++n;
         const std::string target = link_of(proc + "/fd/" + e->d_name);
         EXPECT_EQ(target.find(".db"), std::string::npos) << target;
         EXPECT_EQ(target.find("token"), std::string::npos) << target;
+        // Snapshots only read-only: it cannot change one emberd sealed.
+        if (target.find("/snapshots/") != std::string::npos) {
+            const std::string info = read_text(proc + "/fdinfo/" + e->d_name);
+            const auto at = info.find("flags:");
+            ASSERT_NE(at, std::string::npos) << info;
+            const unsigned long flags = std::strtoul(info.c_str() + at + 6, nullptr, 8);
+            EXPECT_EQ(flags & 3, 0u) << target << " is open for writing: " << info;
+            ++snapshots;
+        }
     }
     ::closedir(fds);
     EXPECT_GT(n, 3u);
+    EXPECT_GE(snapshots, 1u) << "the service's snapshot is open in the worker";
 }
 
 TEST_F(E2eTest, KilledWorkerIsReplacedAndTheServiceKeepsServing) {
