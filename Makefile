@@ -2,7 +2,7 @@
 BUILD ?= build
 PRESET ?= release
 
-.PHONY: all deps build run test bench tidy fuzz clean
+.PHONY: all deps build run test bench tidy fuzz package clean
 
 all: build
 
@@ -30,6 +30,11 @@ tidy: build
 FUZZ_SECONDS ?= 600
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
+
+# The Debian package (CPack): $(BUILD)/ember_<version>_amd64.deb.
+# docs/platform.md "The package".
+package: build
+	@cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD)

@@ -2,12 +2,14 @@
 # Installs what Ember needs to build, test and benchmark on Debian 12.
 # Idempotent: does nothing when every package is already installed.
 set -eu
+# help2man: the package's man pages (make package, packaging/).
 # clang with libFuzzer: scripts/fuzz.sh (make fuzz, and CI's short runs).
 FUZZ_PKGS="clang libclang-rt-14-dev"
 PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev \
-  libseccomp-dev libarchive-dev hyperfine wrk curl cpio xxd clang-format clang-tidy sqlite3"
+  libseccomp-dev libarchive-dev hyperfine wrk curl cpio xxd clang-format clang-tidy sqlite3 \
+  help2man"
 missing=""
 for p in $PKGS $FUZZ_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -2,6 +2,7 @@
 //
 //   ember deploy ./server --name hello --port 8080 [--file SRC:DST]... [--env K=V]...
 //   ember ls | status NAME | logs NAME [-f] | invoke NAME [PATH] | scale NAME --min/--max | rm NAME
+//   ember top [--once] | open
 //
 // Tables by default, -o json for the API's JSON. Errors are one line on
 // stderr ("ember: ...") and a non-zero exit status. The HTTP client is in
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
     app.add_option("--token", g.token, "API token (default $EMBER_TOKEN, else DATA_DIR/token)");
     app.add_option(
         "--data-dir", g.data_dir,
-        "emberd's data directory, for the token (default $EMBER_DATA_DIR or ./var/ember)");
+        "emberd's data directory, for the token (default $EMBER_DATA_DIR, else ./var/ember, "
+        "else the package's /var/lib/ember)");
     app.add_option("-o,--output", g.output, "table or json")
         ->check(CLI::IsMember({"table", "json"}));
 
@@ -100,6 +102,15 @@ int main(int argc, char** argv) {
     scale->add_option("--timeout", sc.timeout, "Request timeout");
     auto* rm = app.add_subcommand("rm", "Delete a service and stop its instances");
     rm->add_option("name", name, "Service")->required();
+    TopOptions top_o;
+    auto* top = app.add_subcommand(
+        "top", "Live table of the services (requests/s, latency, cold starts, errors); q quits");
+    top->add_option("--interval", top_o.interval, "Refresh interval (default 1s)");
+    top->add_flag("--once", top_o.once, "Print one table (after one interval) and exit");
+    bool print_only = false;
+    auto* open = app.add_subcommand(
+        "open", "Print the console URL (emberd's API address) and open it in a browser");
+    open->add_flag("--print", print_only, "Only print the URL");
 
     try {
         app.parse(argc, argv);
@@ -116,6 +127,8 @@ int main(int argc, char** argv) {
         if (invoke->parsed()) return cmd_invoke(g, inv);
         if (scale->parsed()) return cmd_scale(g, sc);
         if (rm->parsed()) return cmd_rm(g, name);
+        if (top->parsed()) return cmd_top(g, top_o);
+        if (open->parsed()) return cmd_open(g, print_only);
     } catch (const Failure& f) {
         if (!f.message.empty()) std::fprintf(stderr, "ember: %s\n", f.message.c_str());
         return f.code;

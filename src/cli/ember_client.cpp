@@ -43,14 +43,20 @@ std::string read_token(const Global& g) {
         const char* d = std::getenv("EMBER_DATA_DIR");
         dir = d && *d ? d : "./var/ember";
     }
+    // Without a directory given, the packaged service's (emberd.service,
+    // /var/lib/ember) is the next place to look.
+    std::string tried = dir + "/token";
     std::ifstream f(dir + "/token");
+    if (!f && g.data_dir.empty() && dir == "./var/ember") {
+        f.open("/var/lib/ember/token");
+        tried += " and /var/lib/ember/token";
+    }
     std::string tok;
     if (!f || !std::getline(f, tok) || tok.empty())
         throw_failure(
             "no API token: pass --token, set EMBER_TOKEN, or point --data-dir (EMBER_DATA_DIR) at "
-            "emberd's data "
-            "directory (tried " +
-            dir + "/token)");
+            "emberd's data directory (tried " +
+            tried + ")");
     return tok;
 }
 

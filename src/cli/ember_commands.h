@@ -28,6 +28,11 @@ struct ScaleOptions {
     std::optional<unsigned> min, max, concurrency, spare;
 };
 
+struct TopOptions {
+    std::string interval = "1s";
+    bool once = false;
+};
+
 int cmd_deploy(const Global& g, DeployOptions& o);
 int cmd_ls(const Global& g);
 int cmd_status(const Global& g, const std::string& name);
@@ -36,5 +41,8 @@ int cmd_logs(const Global& g, const std::string& name, bool follow, const std::s
 int cmd_invoke(const Global& g, InvokeOptions& o);
 int cmd_scale(const Global& g, const ScaleOptions& o);
 int cmd_rm(const Global& g, const std::string& name);
+// ember_top.cpp
+int cmd_top(const Global& g, const TopOptions& o);
+int cmd_open(const Global& g, bool print_only);
 
 }  // namespace ember::cli

@@ -4,6 +4,7 @@
 
 #include "platform/api.h"
 #include "platform/data_dir.h"
+#include "platform/gateway_process.h"
 #include "platform/image_store.h"
 #include "platform/instance_manager.h"
 #include "platform/log_hub.h"
@@ -38,7 +39,7 @@ struct Daemon::Parts {
     std::unique_ptr<InstanceManager> manager;
     std::unique_ptr<ServiceController> controller;
     std::unique_ptr<Api> api;
-    std::unique_ptr<Gateway> gateway;
+    std::unique_ptr<GatewayHost> gateway;  // the gateway process
     std::unique_ptr<ApiServer> api_server;
     bool stopped = false;
 };
@@ -89,7 +90,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     if (auto st = p->controller->recover(); !st)
         return Status(st.code(), "recovering services: " + st.message());
 
-    auto gw = Gateway::start(opts.gateway, *p->manager, p->metrics);
+    auto gw = GatewayHost::start(opts.gateway, opts.sandbox, *p->manager, p->metrics);
     if (!gw) return gw.status();
     p->gateway = std::move(*gw);
     ApiInfo info;

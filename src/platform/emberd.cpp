@@ -12,6 +12,7 @@
 #include "common/units.h"
 #include "platform/child_process.h"
 #include "platform/daemon.h"
+#include "platform/gateway_process.h"
 #include "platform/worker_main.h"
 
 namespace {
@@ -72,8 +73,10 @@ void raise_fd_limit() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // emberd re-executes itself for its helper processes (child_process.h).
+    // emberd's helper processes are emberd re-executed with a role.
     if (auto role = ember::platform::child_role(argc, argv)) {
+        if (role->role == ember::platform::kGatewayRole)
+            return ember::platform::run_gateway_process(*role);
         if (role->role == "worker") return ember::platform::run_worker(*role);
         std::fprintf(stderr, "emberd: unknown role '%s'\n", role->role.c_str());
         return 2;
@@ -131,12 +134,29 @@ int main(int argc, char** argv) {
     std::string worker_user = "65534";
     app.add_option("--worker-user", worker_user,
                    "UID[:GID] the VM workers run as when emberd runs as root (default 65534)");
-    bool no_sandbox = false;
-    app.add_flag("--no-sandbox", no_sandbox,
-                 "Run the VM workers without their sandbox (for debugging; see docs/security.md)");
     app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
+    app.add_flag("--no-sandbox{false}", o.sandbox,
+                 "Run the gateway and worker processes without their sandbox (debugging)");
+    // Every option above may also come from a file (the package's unit passes
+    // /etc/ember/emberd.conf): "name = value" lines, the long option names
+    // without "--"; the command line wins. An unknown key is an error, so
+    // that a typo is not silently a default.
+    app.set_config("--config", "",
+                   "Read options from FILE: 'name = value' lines, names as the long options "
+                   "above without '--' (the command line wins)");
+    app.get_config_ptr()->type_name("FILE");
+    app.allow_config_extras(CLI::config_extras_mode::error);
     try {
         app.parse(argc, argv);
+    } catch (const CLI::ConfigError& e) {
+        const std::string file = app.get_config_ptr()->as<std::string>();
+        const std::string what = e.what(), prefix = "INI was not able to parse ";
+        if (what.rfind(prefix, 0) == 0)
+            return usage_error("--config " + file + ": unknown option '" +
+                               what.substr(prefix.size()) + "' (see emberd --help)");
+        return usage_error("--config " + file + ": " + what);
+    } catch (const CLI::FileError& e) {
+        return usage_error("--config: " + std::string(e.what()));
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);
         return usage_error(std::string(e.what()) + " (see emberd --help)");
@@ -176,7 +196,6 @@ int main(int argc, char** argv) {
     if (worker_memory != "max" &&
         !size(worker_memory, "--worker-memory", &o.worker_limits.memory_bytes).empty())
         return usage_error("--worker-memory: not a size: '" + worker_memory + "' (e.g. 2G, max)");
-    o.sandbox = !no_sandbox;
     if (std::string err = parse_user(worker_user, &o.worker_uid, &o.worker_gid); !err.empty())
         return usage_error("--worker-user: " + err);
     if (o.vm_workers < 1 || o.vm_workers > 64)

@@ -17,7 +17,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
+#include "platform/gateway_backend.h"
 #include "platform/gateway_http.h"
 #include "platform/http_error.h"
 #include "platform/http_servers.h"
@@ -64,11 +66,41 @@ struct Exchange {
     bool client_gone = false;
 };
 
+// Awaits a GatewayBackend call, whose callback may run on any thread (the
+// control plane's reply reader) or before the call returns: the coroutine
+// resumes on its own executor, the connection's strand (the handler's
+// associated executor).
+//
+// Not a coroutine itself, and the operation holds only references: with
+// GCC 12, an earlier version (a coroutine whose co_await expression had a
+// temporary capturing the executor) corrupted the heap within a few dozen
+// requests (e2e RedeployRolls...). Temporaries of co_await expressions are
+// kept trivially destructible here.
+template <class T, class Call>
+struct BackendOp {
+    static_assert(std::is_trivially_destructible_v<Call>);
+    Call call;
+    template <class Handler>
+    void operator()(Handler handler) {
+        auto h = std::make_shared<Handler>(std::move(handler));
+        auto ex = asio::get_associated_executor(*h);
+        call([h, ex](T v) {
+            asio::post(ex, [h, v = std::move(v)]() mutable { std::move (*h)(std::move(v)); });
+        });
+    }
+};
+
+template <class T, class Call>
+auto backend_call(Call call) {
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(BackendOp<T, Call>{call},
+                                                                         asio::use_awaitable);
+}
+
 }  // namespace
 
 struct Gateway::Impl {
-    Impl(const GatewayOptions& o, InstanceManager& m, Metrics& met)
-        : opts(o), manager(m), metrics(met), acceptor(io) {}
+    Impl(const GatewayOptions& o, GatewayBackend& b, Metrics& met)
+        : opts(o), backend(b), metrics(met), acceptor(io) {}
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(tcp::socket sock);
@@ -81,8 +113,15 @@ struct Gateway::Impl {
                                              http::response_parser<http::string_body>& rp,
                                              int64_t* t_first);
     std::optional<Response> failed_exchange(beast::error_code ec, const Exchange& ex,
-                                            const TicketPtr& ticket, const TicketInfo& info,
-                                            const std::string& svc, unsigned version);
+                                            const TicketInfo& info, const std::string& svc,
+                                            unsigned version, FinishKind* kind);
+    // Ends the ticket and waits until the control plane has: the instance is
+    // idle again (its slot free, its count served) before the client gets
+    // the response, as the API then shows it.
+    asio::awaitable<void> finish(TicketId ticket, FinishKind kind) {
+        co_await backend_call<bool>(
+            [&](auto done) { backend.finish(ticket, kind, [done]() mutable { done(true); }); });
+    }
     Response relayed(Response res, const TicketInfo& info, const Request& req,
                      const std::string& svc, int64_t t0, int64_t t_first);
     void count(const std::string& service, unsigned code) {
@@ -92,7 +131,7 @@ struct Gateway::Impl {
     }
 
     GatewayOptions opts;
-    InstanceManager& manager;
+    GatewayBackend& backend;
     Metrics& metrics;
     asio::io_context io;
     tcp::acceptor acceptor;
@@ -231,11 +270,13 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     }
     ssize_t sent = ::send(sv[0], wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent < 0) sent = 0;
-    TicketPtr ticket = manager.acquire(svc, sv[1]);
-    TicketInfo info = manager.ticket_info(ticket);
+    const Acquired acquired = co_await backend_call<Acquired>(
+        [&](auto done) { backend.acquire(svc, sv[1], std::move(done)); });
+    const TicketId ticket = acquired.ticket;
+    TicketInfo info = acquired.info;
     if (info.state == TicketState::kRejected) {
         ::close(sv[0]);
-        manager.finish(ticket, FinishKind::kCompleted);
+        co_await finish(ticket, FinishKind::kCompleted);
         co_return rejection(info, svc, req.version());
     }
 
@@ -244,7 +285,7 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     ex->up.assign(unix_stream(), sv[0], ec);
     if (ec) {
         ::close(sv[0]);
-        manager.finish(ticket, FinishKind::kClientGone);
+        co_await finish(ticket, FinishKind::kClientGone);
         count(svc, 503);
         co_return json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(),
                              req.version());
@@ -260,10 +301,19 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     client.socket().cancel(ignored);
     ex->up.close(ignored);
 
-    info = manager.ticket_info(ticket);
-    if (ec) co_return failed_exchange(ec, *ex, ticket, info, svc, req.version());
-    manager.finish(ticket, FinishKind::kCompleted);
-    co_return relayed(rp.release(), info, req, svc, t0, t_first);
+    // A ticket handed over at acquire (a warm instance) does not change
+    // until finish(): no second round trip to the control plane for it.
+    if (info.state != TicketState::kHanded)
+        info = co_await backend_call<TicketInfo>(
+            [&](auto done) { backend.ticket_info(ticket, std::move(done)); });
+    FinishKind kind = FinishKind::kCompleted;
+    std::optional<Response> res;
+    if (ec)
+        res = failed_exchange(ec, *ex, info, svc, req.version(), &kind);
+    else
+        res = relayed(rp.release(), info, req, svc, t0, t_first);
+    co_await finish(ticket, kind);
+    co_return res;
 }
 
 // The answer when the instance manager refused the request.
@@ -327,29 +377,29 @@ asio::awaitable<beast::error_code> Gateway::Impl::relay(
 }
 
 // The answer when no complete response came back: nullopt when the client
-// left, else 502/503/504 by what happened.
+// left, else 502/503/504 by what happened; *kind is how the ticket ends.
 std::optional<Response> Gateway::Impl::failed_exchange(beast::error_code ec, const Exchange& ex,
-                                                       const TicketPtr& ticket,
                                                        const TicketInfo& info,
-                                                       const std::string& svc, unsigned version) {
+                                                       const std::string& svc, unsigned version,
+                                                       FinishKind* kind) {
     if (ex.client_gone) {
-        manager.finish(ticket, FinishKind::kClientGone);
+        *kind = FinishKind::kClientGone;
         count(svc, 499);
         return std::nullopt;
     }
     if (info.state == TicketState::kRejected) {
-        manager.finish(ticket, FinishKind::kCompleted);
+        *kind = FinishKind::kCompleted;
         return rejection(info, svc, version);
     }
     if (ex.timed_out) {
-        manager.finish(ticket, FinishKind::kTimedOut);
+        *kind = FinishKind::kTimedOut;
         count(svc, 504);
         return json_error(http_error(Code::kTimeout),
                           "service '" + svc + "' did not respond within " +
                               std::to_string(info.timeout_ms) + " ms",
                           version);
     }
-    manager.finish(ticket, FinishKind::kFailed);
+    *kind = FinishKind::kFailed;
     count(svc, 502);
     const std::string why =
         ec == http::error::body_limit
@@ -396,20 +446,18 @@ uint16_t Gateway::port() const {
     return impl_->acceptor.local_endpoint(ec).port();
 }
 
-Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts,
-                                                InstanceManager& manager, Metrics& metrics) {
-    auto impl = std::make_unique<Impl>(opts, manager, metrics);
+Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts, GatewayBackend& backend,
+                                                Metrics& metrics, int listen_fd) {
+    auto impl = std::make_unique<Impl>(opts, backend, metrics);
+    sockaddr_storage sa{};
+    socklen_t len = sizeof sa;
+    if (::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0 ||
+        (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
+        return Status::invalid_argument("gateway: fd " + std::to_string(listen_fd) +
+                                        " is not a listening TCP socket");
     beast::error_code ec;
-    const auto addr = asio::ip::make_address(opts.addr, ec);
-    if (ec) return Status::invalid_argument("gateway: not an IP address: '" + opts.addr + "'");
-    const tcp::endpoint ep(addr, opts.port);
-    impl->acceptor.open(ep.protocol(), ec);
-    if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) impl->acceptor.bind(ep, ec);
-    if (!ec) impl->acceptor.listen(4096, ec);
-    if (ec)
-        return Status::unavailable("gateway: cannot listen on " + opts.addr + ":" +
-                                   std::to_string(opts.port) + ": " + ec.message());
+    impl->acceptor.assign(sa.ss_family == AF_INET ? tcp::v4() : tcp::v6(), listen_fd, ec);
+    if (ec) return Status::internal("gateway: adopting the listening socket: " + ec.message());
     metrics.describe("ember_requests_total", "counter",
                      "Gateway requests by service and response code (499: client left)");
     metrics.describe("ember_request_duration_seconds", "histogram",

@@ -1,6 +1,7 @@
 // http_servers.h - emberd's two HTTP/1.1 servers, Boost.Beast kept out of
-// this header: the gateway (ingress to the services; gateway.cpp) and the
-// control API (api_server.cpp). Each runs its own io_context threads.
+// this header: the gateway (ingress to the services; gateway.cpp, run in a
+// process of its own) and the control API (api_server.cpp). Each runs its
+// own io_context threads.
 #pragma once
 
 #include <cstdint>
@@ -27,10 +28,15 @@ struct GatewayOptions {
     size_t max_connections = 10000;
 };
 
+// Serves the clients of listen_fd (a bound, listening TCP socket, owned from
+// then on) with instances reached through backend. In emberd it runs in the
+// gateway process (gateway_process.cpp).
+class GatewayBackend;
 class Gateway {
   public:
     static Result<std::unique_ptr<Gateway>> start(const GatewayOptions& opts,
-                                                  InstanceManager& manager, Metrics& metrics);
+                                                  GatewayBackend& backend, Metrics& metrics,
+                                                  int listen_fd);
     ~Gateway();
     uint16_t port() const;  // the bound port (useful with port 0)
     void stop();

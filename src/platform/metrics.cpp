@@ -84,6 +84,11 @@ void Metrics::add_collector(std::function<void(std::vector<GaugeSample>*)> fn) {
     collectors_.push_back(std::move(fn));
 }
 
+void Metrics::add_text_source(std::function<std::string()> fn) {
+    std::lock_guard lock(mu_);
+    text_sources_.push_back(std::move(fn));
+}
+
 namespace {
 
 std::string fmt_double(double v) {
@@ -106,9 +111,19 @@ std::string with_label(const std::string& rendered, const std::string& kv) {
 std::string Metrics::render() const {
     std::vector<GaugeSample> gauges;
     std::vector<std::function<void(std::vector<GaugeSample>*)>> collectors;
+    std::vector<std::function<std::string()>> sources;
     {
         std::lock_guard lock(mu_);
         collectors = collectors_;
+        sources = text_sources_;
+    }
+    // Text sources first: the gateway's answer comes after every message it
+    // sent before (finish() of the requests its clients already have), so
+    // the gauges collected next see those requests finished.
+    std::string extra;
+    for (auto& src : sources) {
+        extra += src();
+        if (!extra.empty() && extra.back() != '\n') extra += '\n';
     }
     for (auto& c : collectors) c(&gauges);
 
@@ -149,7 +164,7 @@ std::string Metrics::render() const {
         for (const auto* g : samples)
             out += name + render_labels(g->labels) + " " + fmt_double(g->value) + "\n";
     }
-    return out;
+    return out + extra;
 }
 
 }  // namespace ember::platform

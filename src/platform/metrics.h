@@ -59,6 +59,10 @@ class Metrics {
     void describe(const std::string& family, const std::string& type, const std::string& help);
     // Called at every render; appends gauge samples.
     void add_collector(std::function<void(std::vector<GaugeSample>*)> fn);
+    // Called at every render; its text (whole families in the text format,
+    // none of them also in this registry) is appended. Another process's
+    // metrics: the gateway's.
+    void add_text_source(std::function<std::string()> fn);
     std::string render() const;
 
   private:
@@ -70,6 +74,7 @@ class Metrics {
     mutable std::mutex mu_;
     std::map<std::string, Family> families_;
     std::vector<std::function<void(std::vector<GaugeSample>*)>> collectors_;
+    std::vector<std::function<std::string()>> text_sources_;
 };
 
 // {a="x",b="y"} with Prometheus escaping; "" for no labels.

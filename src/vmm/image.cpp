@@ -26,14 +26,19 @@ struct ArchiveDeleter {
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveDeleter>;
 
+// libarchive's last error; it may have none to give (NULL).
+std::string archive_error(archive* a) {
+    const char* e = archive_error_string(a);
+    return e ? e : "malformed archive";
+}
+
 Result<ArchivePtr> open_tar(std::span<const uint8_t> data) {
     ArchivePtr a(archive_read_new());
     if (!a) return Status::internal("libarchive: out of memory");
     archive_read_support_filter_all(a.get());
     archive_read_support_format_tar(a.get());
     if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK)
-        return Status::corruption(std::string("not a tar archive: ") +
-                                  archive_error_string(a.get()));
+        return Status::corruption("not a tar archive: " + archive_error(a.get()));
     return a;
 }
 
@@ -85,8 +90,7 @@ Status apply_whiteouts(cpio::Writer& w, std::span<const uint8_t> tar) {
             if (!w.remove(victim)) return Status::corruption("bad whiteout '" + *p + "'");
         }
     }
-    if (r != ARCHIVE_EOF)
-        return Status::corruption(std::string("tar: ") + archive_error_string(a->get()));
+    if (r != ARCHIVE_EOF) return Status::corruption("tar: " + archive_error(a->get()));
     return Status::ok();
 }
 
@@ -169,8 +173,7 @@ class Blobs {
             b.members_[*p] = std::move(content);
         }
         if (r != ARCHIVE_EOF)
-            return Status::corruption(std::string("the image archive: ") +
-                                      archive_error_string(a->get()));
+            return Status::corruption("the image archive: " + archive_error(a->get()));
         return b;
     }
 
@@ -347,8 +350,7 @@ Status apply_tar_layer(cpio::Writer& w, std::span<const uint8_t> tar, const Imag
             return Status::corruption("'" + *p +
                                       "' cannot be placed (its parent is not a directory)");
     }
-    if (r != ARCHIVE_EOF)
-        return Status::corruption(std::string("tar: ") + archive_error_string(a->get()));
+    if (r != ARCHIVE_EOF) return Status::corruption("tar: " + archive_error(a->get()));
     return Status::ok();
 }
 

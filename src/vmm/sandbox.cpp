@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -257,6 +258,11 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
         extra.insert(extra.end(), {SCMP_SYS(openat), SCMP_SYS(rename), SCMP_SYS(renameat),
                                    SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(fchmod)});
     for (int nr : extra) rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+    // Local pairs only: no socket of any family reaches outside the process.
+    if (p.allow_socketpair)
+        rc = rc ? rc
+                : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+                                   SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
     if (rc != 0)
         return Status::internal(std::string("sandbox: building the seccomp filter: ") +
                                 std::strerror(-rc));
@@ -264,10 +270,13 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
         return Status::internal(std::string("sandbox: loading the seccomp filter: ") +
                                 std::strerror(-rc));
     l.active = true;
-    l.detail = std::to_string(std::size(kAllowed) + 2 + extra.size()) + " system calls";
+    l.detail =
+        std::to_string(std::size(kAllowed) + 2 + extra.size() + (p.allow_socketpair ? 1 : 0)) +
+        " system calls";
     if (p.allow_outbound) l.detail += ", outbound connect";
     if (p.allow_listen) l.detail += ", listen";
     if (p.allow_file_writes) l.detail += ", file writes";
+    if (p.allow_socketpair) l.detail += ", socketpair";
     return l;
 }
 

@@ -40,6 +40,7 @@ struct SandboxPolicy {
     bool allow_outbound = false;     // seccomp lets socket()/connect() through
     bool allow_listen = false;       // ... and socket()/bind()/listen() (published ports)
     bool allow_file_writes = false;  // ... and creating/renaming files (writing a snapshot)
+    bool allow_socketpair = false;   // ... and socketpair(AF_UNIX) (the gateway's request streams)
 };
 
 struct SandboxLayer {

@@ -1,5 +1,6 @@
 #include "emberd_process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -18,13 +19,60 @@
 
 namespace ember::e2e {
 
-std::string emberd_path() { return EMBERD_PATH; }
+// $EMBERD overrides the emberd under test (A/B benchmarks of two builds).
+std::string emberd_path() {
+    const char* p = std::getenv("EMBERD");
+    return p && *p ? p : EMBERD_PATH;
+}
 std::string ember_cli_path() { return EMBER_CLI_PATH; }
 std::string e2e_app_path() { return E2E_APP_PATH; }
 std::string example_path(const std::string& name) {
     return std::string(EMBER_EXAMPLES_GCC_DIR) + "/" + name;
 }
 bool have_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
+
+namespace {
+
+// A /proc file, "" when the process is gone (iostreams would throw on the
+// read error of a process that exits while it is read).
+std::string read_proc(const std::string& path) {
+    std::string out;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return out;
+}
+
+pid_t parent_of(pid_t pid) {
+    const std::string s = read_proc("/proc/" + std::to_string(pid) + "/status");
+    const auto at = s.find("\nPPid:");
+    return at == std::string::npos ? -1 : static_cast<pid_t>(std::atol(s.c_str() + at + 7));
+}
+
+}  // namespace
+
+pid_t helper_pid(pid_t daemon, const std::string& role) {
+    DIR* d = opendir("/proc");
+    if (!d) return -1;
+    const std::string flag = "--ember-role=" + role;
+    pid_t found = -1;
+    while (dirent* e = readdir(d)) {
+        const pid_t pid = static_cast<pid_t>(std::atol(e->d_name));
+        if (pid <= 0) continue;
+        const std::string cmd = read_proc("/proc/" + std::to_string(pid) + "/cmdline");
+        // cmdline is NUL-separated: match one whole argument.
+        if (cmd.find(std::string("\0") + flag + '\0') == std::string::npos) continue;
+        int hops = 0;
+        for (pid_t p = parent_of(pid); p > 1 && hops < 8; p = parent_of(p), ++hops)
+            if (p == daemon) found = pid;
+        if (found > 0) break;
+    }
+    closedir(d);
+    return found;
+}
 
 namespace {
 
@@ -71,6 +119,23 @@ std::string EmberdProcess::start() {
                                      "--api",
                                      "127.0.0.1:" + std::to_string(api_port_)};
     args.insert(args.end(), extra_.begin(), extra_.end());
+    return launch(args);
+}
+
+std::string EmberdProcess::start_with_config(const std::string& extra_lines) {
+    if (!gw_port_) gw_port_ = free_port();
+    if (!api_port_) api_port_ = free_port();
+    const std::string path = data_dir_ + ".conf";
+    std::ofstream(path) << "# written by the e2e test\ndata-dir = " << data_dir_
+                        << "\ngateway = 127.0.0.1:" << gw_port_
+                        << "\napi = \"127.0.0.1:" << api_port_ << "\"\n"
+                        << extra_lines;
+    std::vector<std::string> args = {emberd_path(), "--config", path};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    return launch(args);
+}
+
+std::string EmberdProcess::launch(std::vector<std::string> args) {
     const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     const pid_t pid = ::fork();
     if (pid == 0) {

@@ -30,6 +30,10 @@ class EmberdProcess {
     // Starts emberd and waits until its API answers; "" or an error message
     // with the daemon's output.
     std::string start();
+    // The same, with the data directory and both addresses in a config file
+    // (<data_dir>.conf, with extra_lines appended) instead of on the command
+    // line: emberd --config FILE [extra_args].
+    std::string start_with_config(const std::string& extra_lines = "");
     void kill9();
     // SIGTERM, then waits (SIGKILL after 10 s). Returns the exit status.
     int terminate();
@@ -57,6 +61,7 @@ class EmberdProcess {
     nlohmann::json instances(const std::string& service);
 
   private:
+    std::string launch(std::vector<std::string> args);
     std::string data_dir_;
     std::vector<std::string> extra_;
     pid_t pid_ = -1;
@@ -64,6 +69,10 @@ class EmberdProcess {
     std::string token_;
     std::string log_path_;
 };
+
+// The helper process of emberd `daemon` started with --ember-role=ROLE (a
+// descendant of it), or -1. The first one found when there are several.
+pid_t helper_pid(pid_t daemon, const std::string& role);
 
 // Runs the ember CLI against d; returns exit status, stdout and stderr.
 struct CliResult {
