@@ -12,7 +12,7 @@
 #include "platform/service_controller.h"
 #include "platform/snapshot_seal.h"
 #include "platform/store.h"
-#include "platform/vm_guest.h"
+#include "platform/worker_client.h"
 #include "vmm/vmm.h"
 
 #ifndef EMBER_VERSION
@@ -34,7 +34,7 @@ struct Daemon::Parts {
     ImageStore images;
     Metrics metrics;
     LogHub logs;
-    std::unique_ptr<VmGuestFactory> vm_factory;
+    std::unique_ptr<WorkerGuestFactory> vm_factory;
     std::unique_ptr<GuestFactory> factory;  // vm_factory, sealing its snapshots
     std::unique_ptr<InstanceManager> manager;
     std::unique_ptr<ServiceController> controller;
@@ -66,9 +66,19 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     p->cgroups = std::move(*cgroups);
     p->worker_limits = opts.worker_limits;
 
-    keep_vms_ready(opts.vm_pool);
-    p->vm_factory = std::make_unique<VmGuestFactory>(
-        p->images, VmGuestOptions{opts.prepare_timeout_ms, opts.max_image_bytes, opts.warm_vms});
+    // The microVMs run in worker processes that hold none of the above.
+    WorkerOptions wo;
+    wo.workers = opts.vm_workers;
+    wo.sandbox = opts.sandbox;
+    wo.uid = opts.worker_uid;
+    wo.gid = opts.worker_gid;
+    wo.vm_pool = opts.vm_pool;
+    wo.vm = VmGuestOptions{opts.prepare_timeout_ms, opts.max_image_bytes, opts.warm_vms};
+    if (p->cgroups && p->cgroups->on()) wo.cgroups = p->cgroups;
+    wo.cgroup_limits = opts.worker_limits;
+    auto factory = WorkerGuestFactory::start(p->images, wo);
+    if (!factory) return factory.status();
+    p->vm_factory = std::move(*factory);
     auto seal_key = load_or_create_seal_key(seal_key_path(p->dir.root()));
     if (!seal_key) return Status(seal_key.code(), "snapshot key: " + seal_key.message());
     p->factory = std::make_unique<SealedGuestFactory>(*p->vm_factory, *seal_key);

@@ -18,13 +18,17 @@ struct DaemonOptions {
     ApiServerOptions api;
     uint64_t prepare_timeout_ms = 10000;
     uint64_t max_image_bytes = 256ull << 20;
-    size_t vm_pool = 4;                      // KVM VMs created ahead of cold starts
+    size_t vm_pool = 4;                      // KVM VMs each worker creates ahead of cold starts
     size_t warm_vms = 4;                     // reset VMs kept per snapshot for the next instance
     std::string cgroup = "auto";             // auto, off or a delegated cgroup PATH (cgroups.h)
     CgroupLimits worker_limits{0, 0, 4096};  // per VM worker process, when cgroups are on
     // The helper processes (gateway, workers) sandbox themselves
     // (vmm/sandbox.h); false only for debugging (--no-sandbox).
     bool sandbox = true;
+    // The VM worker processes (worker_client.h): how many, and their user
+    // when emberd runs as root.
+    size_t vm_workers = 1;
+    uint32_t worker_uid = 65534, worker_gid = 65534;
 };
 
 class Daemon {

@@ -13,6 +13,7 @@
 #include "platform/child_process.h"
 #include "platform/daemon.h"
 #include "platform/gateway_process.h"
+#include "platform/worker_main.h"
 
 namespace {
 
@@ -37,6 +38,25 @@ std::string parse_addr(const std::string& s, std::string* addr, uint16_t* port) 
     return "";
 }
 
+// "UID" or "UID:GID" (GID defaults to UID): "" or what is wrong. Root (0)
+// is refused: the point is that the workers are not root.
+std::string parse_user(const std::string& s, uint32_t* uid, uint32_t* gid) {
+    auto num = [](const std::string& t, uint32_t* out) {
+        if (t.empty() || t.size() > 9 ||
+            !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return false;
+        *out = static_cast<uint32_t>(std::stoul(t));
+        return *out != 0;
+    };
+    const auto colon = s.find(':');
+    if (!num(s.substr(0, colon), uid))
+        return "expected UID[:GID] (numbers, not 0), got '" + s + "'";
+    *gid = *uid;
+    if (colon != std::string::npos && !num(s.substr(colon + 1), gid))
+        return "expected UID[:GID] (numbers, not 0), got '" + s + "'";
+    return "";
+}
+
 int usage_error(const std::string& msg) {
     std::fprintf(stderr, "emberd: %s\n", msg.c_str());
     return 2;
@@ -57,6 +77,7 @@ int main(int argc, char** argv) {
     if (auto role = ember::platform::child_role(argc, argv)) {
         if (role->role == ember::platform::kGatewayRole)
             return ember::platform::run_gateway_process(*role);
+        if (role->role == "worker") return ember::platform::run_worker(*role);
         std::fprintf(stderr, "emberd: unknown role '%s'\n", role->role.c_str());
         return 2;
     }
@@ -79,7 +100,8 @@ int main(int argc, char** argv) {
     o.gateway.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
     app.add_option("--gateway-threads", o.gateway.threads,
                    "Gateway I/O threads (default: half the CPUs, at least 1)");
-    app.add_option("--vm-pool", o.vm_pool, "KVM VMs kept created ahead of cold starts (default 4)");
+    app.add_option("--vm-pool", o.vm_pool,
+                   "KVM VMs each VM worker keeps created ahead of cold starts (default 4)");
     app.add_option("--warm-vms", o.warm_vms,
                    "Finished instances' VMs kept reset per service for reuse (default 4)");
     app.add_option("--prepare-timeout", prepare_timeout,
@@ -107,6 +129,11 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     app.add_option("--worker-pids", o.worker_limits.pids,
                    "cgroup limit on threads per VM worker process, 0: none (default 4096)");
+    app.add_option("--vm-workers", o.vm_workers,
+                   "VM worker processes; services are spread over them by name (default 1)");
+    std::string worker_user = "65534";
+    app.add_option("--worker-user", worker_user,
+                   "UID[:GID] the VM workers run as when emberd runs as root (default 65534)");
     app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
     app.add_flag("--no-sandbox{false}", o.sandbox,
                  "Run the gateway and worker processes without their sandbox (debugging)");
@@ -169,6 +196,10 @@ int main(int argc, char** argv) {
     if (worker_memory != "max" &&
         !size(worker_memory, "--worker-memory", &o.worker_limits.memory_bytes).empty())
         return usage_error("--worker-memory: not a size: '" + worker_memory + "' (e.g. 2G, max)");
+    if (std::string err = parse_user(worker_user, &o.worker_uid, &o.worker_gid); !err.empty())
+        return usage_error("--worker-user: " + err);
+    if (o.vm_workers < 1 || o.vm_workers > 64)
+        return usage_error("--vm-workers: expected 1 to 64, got " + std::to_string(o.vm_workers));
     const auto level = spdlog::level::from_str(log_level);
     if (level == spdlog::level::off && log_level != "off")
         return usage_error("--log-level: unknown level '" + log_level + "'");

@@ -41,9 +41,11 @@ class Guest {
     // True when the instance runs in a VM reused from an earlier instance
     // (reset to the snapshot), false for a restore into a new VM.
     virtual bool reused() const { return false; }
-    // Where its guest RAM is mapped in this process ({0, 0}: unknown), for
-    // memory accounting (proc_memory.h). Thread-safe.
+    // Where its guest RAM is mapped ({0, 0}: unknown), for memory
+    // accounting (proc_memory.h), in the process memory_pid() (0: this one).
+    // Thread-safe.
     virtual std::pair<uintptr_t, size_t> memory_range() const { return {0, 0}; }
+    virtual int memory_pid() const { return 0; }
 };
 
 // A service made ready to start instances: its snapshot, opened.

@@ -72,36 +72,42 @@ Result<std::string> ImageStore::put(std::string_view data) {
     return sha;
 }
 
-Result<std::vector<uint8_t>> ImageStore::get(const std::string& sha256, uint64_t max_size) const {
+Result<int> ImageStore::open(const std::string& sha256) const {
     if (!is_sha256_hex(sha256))
         return Status::invalid_argument("not a sha256: '" + sha256.substr(0, 80) + "'");
     const int fd = ::open(path_of(sha256).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::from_errno("image " + sha256.substr(0, 12));
+    return fd;
+}
+
+Result<std::vector<uint8_t>> ImageStore::read_fd(int fd, const std::string& sha256,
+                                                 uint64_t max_size) {
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         return Status::corruption("image " + sha256.substr(0, 12) + ": not a regular file");
-    }
-    if (static_cast<uint64_t>(st.st_size) > max_size) {
-        ::close(fd);
+    if (static_cast<uint64_t>(st.st_size) > max_size)
         return Status::resource_exhausted("image " + sha256.substr(0, 12) + " is larger than " +
                                           std::to_string(max_size) + " bytes");
-    }
     std::vector<uint8_t> out(static_cast<size_t>(st.st_size));
     size_t done = 0;
     while (done < out.size()) {
-        const ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+        const ssize_t n =
+            ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            ::close(fd);
-            return Status::io_error("image " + sha256.substr(0, 12) + ": short read");
-        }
+        if (n <= 0) return Status::io_error("image " + sha256.substr(0, 12) + ": short read");
         done += static_cast<size_t>(n);
     }
-    ::close(fd);
     if (sha256_hex(out.data(), out.size()) != sha256)
         return Status::corruption("image " + sha256.substr(0, 12) +
                                   " is damaged: its content does not match its sha256");
+    return out;
+}
+
+Result<std::vector<uint8_t>> ImageStore::get(const std::string& sha256, uint64_t max_size) const {
+    auto fd = open(sha256);
+    if (!fd) return fd.status();
+    auto out = read_fd(*fd, sha256, max_size);
+    ::close(*fd);
     return out;
 }
 

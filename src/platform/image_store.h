@@ -25,6 +25,12 @@ class ImageStore {
     // The blob's bytes; an error when it is missing, larger than max_size,
     // or its content does not match its name.
     Result<std::vector<uint8_t>> get(const std::string& sha256, uint64_t max_size) const;
+    // The blob opened read-only (the caller closes the fd), for a process
+    // that reads it with read_fd() but may not open files itself.
+    Result<int> open(const std::string& sha256) const;
+    // get() on a blob opened with open(): the same caps and content check.
+    static Result<std::vector<uint8_t>> read_fd(int fd, const std::string& sha256,
+                                                uint64_t max_size);
     bool exists(const std::string& sha256) const;
     Status remove(const std::string& sha256);
     // Removes the temporary files of writes that never finished (emberd was

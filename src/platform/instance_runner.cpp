@@ -233,12 +233,12 @@ std::vector<InstanceInfo> InstanceManager::instances(const std::string& name) {
             i.memory_bytes = inst->prepared ? inst->prepared->memory_bytes() : 0;
             const auto r =
                 inst->guest ? inst->guest->memory_range() : std::pair<uintptr_t, size_t>{0, 0};
-            ranges.push_back({r.first, r.second});
+            ranges.push_back({r.first, r.second, inst->guest ? inst->guest->memory_pid() : 0});
             out.push_back(std::move(i));
         }
     }
     lock.unlock();
-    // One pass over /proc/self/smaps, outside the lock. An instance that
+    // One pass over each process's smaps, outside the lock. An instance that
     // ended meanwhile may be misreported once; its range is no longer mapped.
     const auto anon = anonymous_bytes(ranges);
     for (size_t k = 0; k < out.size(); ++k) out[k].private_memory_bytes = anon[k];

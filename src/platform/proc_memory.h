@@ -14,10 +14,12 @@ namespace ember::platform {
 struct MemRange {
     uintptr_t start = 0;
     size_t size = 0;
+    int pid = 0;  // the process it is mapped in (a VM worker); 0: this one
 };
 
 // For each range, the bytes of anonymous memory in the mappings inside it.
-// One pass over smaps however many ranges; zeros when smaps cannot be read.
+// One pass over each process's smaps however many ranges; zeros when smaps
+// cannot be read.
 std::vector<uint64_t> anonymous_bytes(const std::vector<MemRange>& ranges);
 
 }  // namespace ember::platform

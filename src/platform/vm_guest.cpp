@@ -1,5 +1,6 @@
 #include "platform/vm_guest.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <mutex>
@@ -196,30 +197,40 @@ class Tail {
 
 }  // namespace
 
-Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpec& spec,
-                                                                const std::string& snapshot_path,
-                                                                const ConsoleFn& console) {
+namespace {
+
+// Boots to READY and snapshots into in.snapshot_fd when it is open, else
+// into snapshot_path.
+Result<std::shared_ptr<const Prepared>> prepare_impl(const ServiceSpec& spec, VmPrepareInput in,
+                                                     const std::string& snapshot_path,
+                                                     const ConsoleFn& console,
+                                                     const VmGuestOptions& opts) {
     auto net = net_config(spec);
     if (!net) return net.status();
+    net->connect_out = in.connect;
+    if (in.files.size() != spec.files.size())
+        return Status::internal("prepare: " + std::to_string(in.files.size()) + " files for " +
+                                std::to_string(spec.files.size()) + " entries");
     VmConfig cfg;
-    auto program = images_.get(spec.image, opts_.max_image_bytes);
-    if (!program) return Status(program.code(), "program: " + program.message());
     RootfsBuilder rootfs;
     if (auto st = rootfs.add_tmp(); !st)
         return Status(st.code(), "cannot create /tmp in the root filesystem: " + st.message());
-    for (const auto& f : spec.files) {
-        auto data = images_.get(f.image, opts_.max_image_bytes);
-        if (!data) return Status(data.code(), "file " + f.path + ": " + data.message());
-        if (auto st = rootfs.add_file(f.path, *data, f.mode); !st)
+    for (size_t i = 0; i < spec.files.size(); ++i) {
+        const auto& f = spec.files[i];
+        if (auto st = rootfs.add_file(f.path, in.files[i], f.mode); !st)
             return Status(st.code(),
                           "file " + f.path + ": cannot be placed in the root filesystem");
     }
-    if (auto st = rootfs.finish(std::move(*program), spec.program, "", spec.args, &cfg); !st)
+    if (auto st = rootfs.finish(std::move(in.program), spec.program, "", spec.args, &cfg); !st)
         return st;
     cfg.env = spec.env;
     cfg.mem_size = round_up_guest_memory_size(uint64_t{spec.memory_mb} << 20);
-    cfg.timeout_ns = opts_.prepare_timeout_ms * 1000000ull;
-    cfg.snapshot_out = snapshot_path;
+    cfg.timeout_ns = opts.prepare_timeout_ms * 1000000ull;
+    const bool to_fd = in.snapshot_fd >= 0;
+    if (to_fd)
+        cfg.snapshot_out_fd = in.snapshot_fd;
+    else
+        cfg.snapshot_out = snapshot_path;
     cfg.net = *net;
     auto tail = std::make_shared<Tail>(4096);
     cfg.console = [tail, console](int fd, const char* p, size_t n) {
@@ -231,7 +242,7 @@ Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpe
         tail->add(l.data(), l.size());
         if (console) console(2, l.data(), l.size());
     };
-    ::unlink(snapshot_path.c_str());
+    if (!to_fd) ::unlink(snapshot_path.c_str());
     auto res = run_vm(std::move(cfg));
     if (!res) return Status(res.code(), "cannot start the program: " + res.message());
     auto with_output = [&](const std::string& msg) {
@@ -247,21 +258,65 @@ Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpe
                                std::to_string(res->exit_status) + " before it was ready to serve");
         case Outcome::kTimeout:
             return with_output("the program did not become ready (listening, idle) within " +
-                               std::to_string(opts_.prepare_timeout_ms) + " ms");
+                               std::to_string(opts.prepare_timeout_ms) + " ms");
         default:
             return with_output(std::string("the program failed before it was ready to serve: ") +
                                outcome_name(res->outcome) +
                                (res->message.empty() ? "" : ": " + res->message));
     }
-    auto snap = snapshot::Snapshot::open(snapshot_path);
+    Result<std::shared_ptr<const snapshot::Snapshot>> snap =
+        to_fd ? snapshot::Snapshot::open_fd(
+                    ::fcntl(in.snapshot_read_fd >= 0 ? in.snapshot_read_fd : in.snapshot_fd,
+                            F_DUPFD_CLOEXEC, 0),
+                    "of " + spec.name)
+              : snapshot::Snapshot::open(snapshot_path);
     if (!snap)
         return Status::internal("the snapshot just written cannot be opened: " + snap.message());
     if (auto st = check_listens(**snap, spec.port); !st) {
-        ::unlink(snapshot_path.c_str());
+        if (!to_fd) ::unlink(snapshot_path.c_str());
         return with_output(st.message());
     }
     return std::shared_ptr<const Prepared>(
-        std::make_shared<VmPrepared>(*snap, *net, opts_.warm_vms));
+        std::make_shared<VmPrepared>(*snap, *net, opts.warm_vms));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Prepared>> prepare_vm(const ServiceSpec& spec, VmPrepareInput in,
+                                                   const ConsoleFn& console,
+                                                   const VmGuestOptions& opts) {
+    return prepare_impl(spec, std::move(in), "", console, opts);
+}
+
+Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int snapshot_fd,
+                                                const std::string& name, ConnectFn connect,
+                                                const VmGuestOptions& opts) {
+    auto net = net_config(spec);
+    if (!net) {
+        ::close(snapshot_fd);
+        return net.status();
+    }
+    net->connect_out = std::move(connect);
+    auto snap = snapshot::Snapshot::open_fd(snapshot_fd, name);
+    if (!snap) return snap.status();
+    if (auto st = check_listens(**snap, spec.port); !st) return st;
+    return std::shared_ptr<const Prepared>(
+        std::make_shared<VmPrepared>(*snap, *net, opts.warm_vms));
+}
+
+Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpec& spec,
+                                                                const std::string& snapshot_path,
+                                                                const ConsoleFn& console) {
+    VmPrepareInput in;
+    auto program = images_.get(spec.image, opts_.max_image_bytes);
+    if (!program) return Status(program.code(), "program: " + program.message());
+    in.program = std::move(*program);
+    for (const auto& f : spec.files) {
+        auto data = images_.get(f.image, opts_.max_image_bytes);
+        if (!data) return Status(data.code(), "file " + f.path + ": " + data.message());
+        in.files.push_back(std::move(*data));
+    }
+    return prepare_impl(spec, std::move(in), snapshot_path, console, opts_);
 }
 
 Result<std::shared_ptr<const Prepared>> VmGuestFactory::open(const ServiceSpec& spec,
@@ -277,12 +332,18 @@ Result<std::shared_ptr<const Prepared>> VmGuestFactory::open(const ServiceSpec& 
 
 Result<std::unique_ptr<Guest>> VmGuestFactory::restore(const std::shared_ptr<const Prepared>& p,
                                                        const ConsoleFn& console) {
-    // Every Prepared this factory hands out is a VmPrepared.
+    return restore_vm(p, console);
+}
+
+Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>& p,
+                                          const ConsoleFn& console, bool warm_only) {
+    // Every Prepared made here is a VmPrepared.
     auto vp = std::static_pointer_cast<const VmPrepared>(p);
     if (auto w = vp->take_warm()) {
         w->console->set(console);
         return std::unique_ptr<Guest>(std::make_unique<VmGuest>(std::move(*w), vp, true));
     }
+    if (warm_only) return Status::unavailable("no reset VM kept for this snapshot");
     WarmVm w;
     w.console = std::make_shared<ConsoleSlot>();
     w.console->set(console);

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "platform/guest.h"
 #include "platform/image_store.h"
+#include "vmm/stream_host.h"
 
 namespace ember::platform {
 
@@ -21,6 +23,29 @@ struct VmGuestOptions {
     // into a new VM. 0 disables reuse.
     size_t warm_vms = 4;
 };
+
+// The same steps for a process that gets its files as open fds and may have
+// no network (the VM worker, worker_main.cpp).
+struct VmPrepareInput {
+    std::vector<uint8_t> program;
+    std::vector<std::vector<uint8_t>> files;  // the contents of spec.files, in order
+    int snapshot_fd = -1;                     // the snapshot is written here (not owned)
+    // The same file opened read-only (not owned; -1: snapshot_fd): what the
+    // Prepared keeps, so the snapshot cannot be changed through it later.
+    int snapshot_read_fd = -1;
+    ConnectFn connect;  // outbound connects (empty: made here)
+};
+Result<std::shared_ptr<const Prepared>> prepare_vm(const ServiceSpec& spec, VmPrepareInput in,
+                                                   const ConsoleFn& console,
+                                                   const VmGuestOptions& opts);
+// Takes snapshot_fd; name is for messages.
+Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int snapshot_fd,
+                                                const std::string& name, ConnectFn connect,
+                                                const VmGuestOptions& opts);
+// p must come from this file's functions. warm_only: only into a kept reset
+// VM (quick: no KVM calls), else unavailable.
+Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>& p,
+                                          const ConsoleFn& console, bool warm_only = false);
 
 class VmGuestFactory : public GuestFactory {
   public:

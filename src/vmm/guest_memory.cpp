@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -69,11 +70,25 @@ GuestMemory GuestMemory::wrap(uint8_t* base, uint64_t size) {
     return m;
 }
 
+namespace {
+std::atomic<int> g_pagemap_fd{-1};  // kept open by keep_pagemap_open()
+}  // namespace
+
+Status GuestMemory::keep_pagemap_open() {
+    if (g_pagemap_fd.load() >= 0) return Status::ok();
+    const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::from_errno("open /proc/self/pagemap");
+    int expected = -1;
+    if (!g_pagemap_fd.compare_exchange_strong(expected, fd)) ::close(fd);
+    return Status::ok();
+}
+
 Status GuestMemory::page_states(std::vector<PageState>* out) const {
     // pagemap: 8 bytes a page; bit 63 = present, bit 61 = file page or
     // shared anonymous (a present page of a private file mapping without it
-    // was copied on write).
-    const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    // was copied on write). pread on a shared fd is safe across threads.
+    const int kept = g_pagemap_fd.load();
+    const int fd = kept >= 0 ? kept : ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::from_errno("open /proc/self/pagemap");
     const uint64_t npages = size_ / EMBER_PAGE_SIZE;
     const uint64_t first = reinterpret_cast<uint64_t>(base_) / EMBER_PAGE_SIZE;
@@ -81,7 +96,7 @@ Status GuestMemory::page_states(std::vector<PageState>* out) const {
     const ssize_t want = static_cast<ssize_t>(npages * 8);
     const bool ok =
         pread(fd, entries.data(), static_cast<size_t>(want), static_cast<off_t>(first * 8)) == want;
-    ::close(fd);
+    if (fd != kept) ::close(fd);
     if (!ok) return Status::io_error("cannot read /proc/self/pagemap");
     out->resize(npages);
     for (uint64_t i = 0; i < npages; ++i)

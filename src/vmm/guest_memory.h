@@ -60,6 +60,10 @@ class GuestMemory {
     // only), or a private copy (written since the mapping was made).
     enum class PageState : uint8_t { kAbsent, kFile, kCopied };
     Status page_states(std::vector<PageState>* out) const;
+    // Opens /proc/self/pagemap for good, for page_states() in a process
+    // that sandboxes itself afterwards (no /proc, no open()): resetting
+    // VMs and learning working sets need it. Idempotent.
+    static Status keep_pagemap_open();
 
     bool read(uint64_t gpa, void* dst, uint64_t len) const;
     bool write(uint64_t gpa, const void* src, uint64_t len);

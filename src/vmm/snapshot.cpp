@@ -262,8 +262,8 @@ std::string CpuFeatures::missing_on(const CpuFeatures& host) const {
     return out;
 }
 
-Status write(const std::string& path, const GuestMemory& mem, const VcpuState& vcpu,
-             const VmmState& vmm, uint64_t tsc_khz) {
+Status write_fd(int fd, const GuestMemory& mem, const VcpuState& vcpu, const VmmState& vmm,
+                uint64_t tsc_khz) {
     const uint64_t npages = mem.size() / kPage;
     // Pages present: resident in the host (mincore) and not all zero.
     std::vector<unsigned char> resident(npages);
@@ -325,10 +325,9 @@ Status write(const std::string& path, const GuestMemory& mem, const VcpuState& v
     hw.u32(header_crc);
     hw.buf().resize(kHeaderSize, 0);
 
-    const std::string tmp = path + ".tmp." + std::to_string(getpid());
-    const int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-    if (fd < 0) return Status::from_errno("create snapshot " + tmp);
-    bool ok = pwrite_all(fd, hw.buf().data(), kHeaderSize, 0) &&
+    // A file written before (a failed attempt) must not keep stale pages
+    // in what become holes.
+    bool ok = ftruncate(fd, 0) == 0 && pwrite_all(fd, hw.buf().data(), kHeaderSize, 0) &&
               pwrite_all(fd, st.buf().data(), st.buf().size(), kHeaderSize) &&
               ftruncate(fd, static_cast<off_t>(h.mem_offset + h.mem_size)) == 0;
     // Runs of present pages are written together; absent pages stay holes.
@@ -343,12 +342,19 @@ Status write(const std::string& path, const GuestMemory& mem, const VcpuState& v
         i = j;
     }
     ok = ok && fdatasync(fd) == 0;
-    const int saved = errno;
+    return ok ? Status::ok() : Status::from_errno("write snapshot");
+}
+
+Status write(const std::string& path, const GuestMemory& mem, const VcpuState& vcpu,
+             const VmmState& vmm, uint64_t tsc_khz) {
+    const std::string tmp = path + ".tmp." + std::to_string(getpid());
+    const int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::from_errno("create snapshot " + tmp);
+    const Status st = write_fd(fd, mem, vcpu, vmm, tsc_khz);
     ::close(fd);
-    if (!ok) {
-        errno = saved;
+    if (!st) {
         ::unlink(tmp.c_str());
-        return Status::from_errno("write snapshot " + path);
+        return Status(st.code(), st.message() + " " + path);
     }
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         ::unlink(tmp.c_str());
@@ -373,10 +379,15 @@ const uint8_t* Snapshot::pristine() const {
 }
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::from_errno("snapshot " + path + ": cannot open");
+    return open_fd(fd, path);
+}
+
+Result<std::shared_ptr<const Snapshot>> Snapshot::open_fd(int fd, const std::string& name) {
     auto snap = std::shared_ptr<Snapshot>(new Snapshot());
-    const std::string what = "snapshot " + path + ": ";
-    snap->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (snap->fd_ < 0) return Status::from_errno(what + "cannot open");
+    const std::string what = "snapshot " + name + ": ";
+    snap->fd_ = fd;
     struct stat st;
     if (fstat(snap->fd_, &st) != 0) return Status::from_errno(what + "fstat");
     const uint64_t file_size = static_cast<uint64_t>(st.st_size);

@@ -88,6 +88,10 @@ struct Header {
 // a temporary file renamed into place).
 Status write(const std::string& path, const GuestMemory& mem, const VcpuState& vcpu,
              const VmmState& vmm, uint64_t tsc_khz);
+// The same into an open file (read-write; its old contents are discarded),
+// for a process that may not create files: the caller renames it into place.
+Status write_fd(int fd, const GuestMemory& mem, const VcpuState& vcpu, const VmmState& vmm,
+                uint64_t tsc_khz);
 
 // The guest pages an instance touched (page indices), learnt from the first
 // instance restored from a snapshot. Later restores populate them on the
@@ -115,6 +119,9 @@ class Snapshot {
     // features, checksums, section bounds) with size caps. Every defect is an
     // error naming it.
     static Result<std::shared_ptr<const Snapshot>> open(const std::string& path);
+    // The same for an open file; takes fd (closed by the Snapshot, also on
+    // error). name is for messages.
+    static Result<std::shared_ptr<const Snapshot>> open_fd(int fd, const std::string& name);
 
     const Header& header() const { return header_; }
     const VcpuState& vcpu() const { return vcpu_; }

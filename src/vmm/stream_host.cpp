@@ -205,23 +205,10 @@ Status StreamHost::start() {
         }
         host_listeners_.push_back({fd, m});
     }
-    for (const EgressRule& r : cfg_.egress) {
-        addrinfo hints{};
-        hints.ai_socktype = SOCK_STREAM;
-        addrinfo* res = nullptr;
-        const std::string port = std::to_string(r.port);
-        const int rc = getaddrinfo(r.host.c_str(), port.c_str(), &hints, &res);
-        if (rc == EAI_AGAIN || rc == EAI_FAIL || rc == EAI_SYSTEM)
-            return Status::unavailable("--allow-egress: cannot resolve " + r.host + ": " +
-                                       gai_strerror(rc));
-        if (rc != 0 || !res)
-            return Status::invalid_argument("--allow-egress: cannot resolve " + r.host);
-        for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-            sockaddr_storage ss{};
-            std::memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-            egress_addrs_.push_back(ss);
-        }
-        freeaddrinfo(res);
+    if (!cfg_.connect_out) {  // else the hook checks the rules
+        auto addrs = resolve_egress(cfg_.egress);
+        if (!addrs) return addrs.status();
+        egress_addrs_ = std::move(*addrs);
     }
     return Status::ok();
 }
@@ -391,7 +378,34 @@ void StreamHost::handle_tx_record(const ember_net_rec& r, const uint8_t* payload
 }
 
 bool StreamHost::egress_allowed(const sockaddr_storage& ss) const {
-    for (const auto& a : egress_addrs_)
+    return egress_allows(egress_addrs_, ss);
+}
+
+Result<std::vector<sockaddr_storage>> resolve_egress(const std::vector<EgressRule>& rules) {
+    std::vector<sockaddr_storage> out;
+    for (const EgressRule& r : rules) {
+        addrinfo hints{};
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* res = nullptr;
+        const std::string port = std::to_string(r.port);
+        const int rc = getaddrinfo(r.host.c_str(), port.c_str(), &hints, &res);
+        if (rc == EAI_AGAIN || rc == EAI_FAIL || rc == EAI_SYSTEM)
+            return Status::unavailable("--allow-egress: cannot resolve " + r.host + ": " +
+                                       gai_strerror(rc));
+        if (rc != 0 || !res)
+            return Status::invalid_argument("--allow-egress: cannot resolve " + r.host);
+        for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+            sockaddr_storage ss{};
+            std::memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+            out.push_back(ss);
+        }
+        freeaddrinfo(res);
+    }
+    return out;
+}
+
+bool egress_allows(const std::vector<sockaddr_storage>& allowed, const sockaddr_storage& ss) {
+    for (const auto& a : allowed)
         if (same_endpoint(a, ss)) return true;
     return false;
 }
@@ -413,6 +427,10 @@ void StreamHost::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
     }
     if (!from_net_addr(a, &ss, &sl)) {
         push(EMBER_NET_CONNECTED, id, EAFNOSUPPORT, nullptr, 0);
+        return;
+    }
+    if (cfg_.connect_out) {
+        connect_through_hook(id, ss, sl);
         return;
     }
     if (!egress_allowed(ss)) {
@@ -440,6 +458,22 @@ void StreamHost::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
         ::close(fd);
         push(EMBER_NET_CONNECTED, id, static_cast<uint32_t>(err), nullptr, 0);
     }
+}
+
+// The socket comes from NetConfig::connect_out, connected or still
+// connecting: the stream waits for POLLOUT either way (finish_connect reads
+// SO_ERROR), so both cases take the same path.
+void StreamHost::connect_through_hook(uint32_t id, const sockaddr_storage& ss, socklen_t sl) {
+    const int fd = cfg_.connect_out(ss, sl);
+    if (fd < 0) {
+        if (fd == -ECONNREFUSED) ++stats_.denied;
+        push(EMBER_NET_CONNECTED, id, static_cast<uint32_t>(-fd), nullptr, 0);
+        return;
+    }
+    ++stats_.connects;
+    Stream& s = streams_[id];
+    s.fd = fd;
+    s.connecting = true;
 }
 
 void StreamHost::append_out(Stream& s, const uint8_t* data, uint32_t len) {

@@ -42,10 +42,25 @@ struct EgressRule {
     uint16_t port = 0;
 };
 Result<EgressRule> parse_egress_rule(const std::string& spec);  // "HOST:PORT"
+// The addresses the rules allow (names resolved now); unavailable when a
+// name cannot be resolved at the moment, invalid_argument when it never can.
+Result<std::vector<sockaddr_storage>> resolve_egress(const std::vector<EgressRule>& rules);
+// True when ss (address and port) is one of `allowed`.
+bool egress_allows(const std::vector<sockaddr_storage>& allowed, const sockaddr_storage& ss);
+
+// Makes an outbound connection for the guest: a connected or connecting
+// (non-blocking) socket, or -errno (-ECONNREFUSED when no rule allows the
+// destination). Runs on the vCPU thread.
+using ConnectFn = std::function<int(const sockaddr_storage& addr, socklen_t len)>;
 
 struct NetConfig {
     std::vector<PortMapping> ports;
     std::vector<EgressRule> egress;
+    // When set, outbound connects go through it instead of socket() and
+    // connect() here, and it alone decides what egress allows (the rules
+    // above are then not resolved here): a VMM process without network
+    // access asks a process that has it.
+    ConnectFn connect_out;
 };
 
 struct NetStats {
@@ -118,6 +133,7 @@ class StreamHost {
     uint64_t rx_record_room() const;  // bytes the largest record pushed now may take
     void handle_tx_record(const ember_net_rec& r, const uint8_t* payload);
     void on_connect(uint32_t id, const uint8_t* payload, uint32_t len);
+    void connect_through_hook(uint32_t id, const sockaddr_storage& ss, socklen_t sl);
     void append_out(Stream& s, const uint8_t* data, uint32_t len);
     void flush_out(uint32_t id, Stream& s);
     void reset_stream(uint32_t id, Stream& s, int err);

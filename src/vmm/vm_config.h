@@ -37,6 +37,9 @@ struct VmConfig {
     // (blocks waiting for input, or makes the READY call), then stops with
     // Outcome::kSnapshotted unless continue_after_snapshot.
     std::string snapshot_out;
+    // Or into this open read-write file (not owned), for a process that
+    // cannot create files; used when >= 0 (snapshot::write_fd).
+    int snapshot_out_fd = -1;
     bool continue_after_snapshot = false;
     // Published ports and egress rules for the guest's sockets.
     NetConfig net;

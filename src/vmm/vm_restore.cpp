@@ -259,6 +259,8 @@ Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
     vmm.ready_call = call;
     vmm.ready_arg = arg;
     std::lock_guard lock(console_mu_);  // the doorbell handler writes the ring's tail
+    if (cfg_.snapshot_out_fd >= 0)
+        return snapshot::write_fd(cfg_.snapshot_out_fd, mem_, v, vmm, tsc_khz_);
     return snapshot::write(cfg_.snapshot_out, mem_, v, vmm, tsc_khz_);
 }
 

@@ -120,7 +120,7 @@ RunReport Vm::Impl::run() {
         Impl& vm;
         ~PreemptTimer() { vm.stop_preempt_timer(); }
     } preempt_guard{*this};
-    hc.set_want_ready(!cfg_.snapshot_out.empty() && !restored_);
+    hc.set_want_ready((!cfg_.snapshot_out.empty() || cfg_.snapshot_out_fd >= 0) && !restored_);
     if (restored_) resume_ready_call(hc);
     for (;;) {
         if (stop_) {

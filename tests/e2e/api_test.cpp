@@ -176,7 +176,14 @@ TEST_F(E2eTest, FilesAndEnvironmentReachTheProgram) {
 TEST_F(E2eTest, LogsShowConsoleOutputAndFollowStreamsNewLines) {
     deploy_app("chatty");
     ASSERT_EQ(d_->get("chatty", "/count").status, 200);
-    auto logs = d_->api("GET", "/v1/services/chatty/logs");
+    // The console line may trail the response by a moment (VM worker channel).
+    HttpResponse logs;
+    eventually(
+        [&] {
+            logs = d_->api("GET", "/v1/services/chatty/logs");
+            return logs.body.find("GET /count") != std::string::npos;
+        },
+        2000);
     ASSERT_EQ(logs.status, 200);
     EXPECT_NE(logs.body.find("prepare stdout: e2e_app: listening on port 8080"), std::string::npos)
         << logs.body;

@@ -38,5 +38,28 @@ TEST(EmberdOptions, BadListenAddressesAreUsageErrors) {
     }
 }
 
+// The VM workers' options: a user that is root or not a number, and a
+// worker count out of range, are refused before anything starts.
+TEST(EmberdOptions, BadWorkerOptionsAreUsageErrors) {
+    TempDir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+        {{"--worker-user", "0"}, "emberd: --worker-user: expected UID[:GID]"},
+        {{"--worker-user", "1000:0"}, "emberd: --worker-user: expected UID[:GID]"},
+        {{"--worker-user", "nobody"}, "emberd: --worker-user: expected UID[:GID]"},
+        {{"--worker-user", "12a"}, "emberd: --worker-user: expected UID[:GID]"},
+        {{"--vm-workers", "0"}, "emberd: --vm-workers: expected 1 to 64"},
+        {{"--vm-workers", "65"}, "emberd: --vm-workers: expected 1 to 64"},
+    };
+    for (const auto& [args, want] : cases) {
+        std::vector<std::string> a = args;
+        a.insert(a.end(), {"--gateway", "127.0.0.1:0", "--api", "127.0.0.1:0"});
+        auto r = run_emberd(tmp.path() + "/data", a);
+        EXPECT_TRUE(r.exited && r.exit_code == 2) << args[1] << ": " << test::describe(r);
+        EXPECT_EQ(r.err.rfind(want, 0), 0u) << r.err;
+        EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+    }
+}
+
 }  // namespace
 }  // namespace ember::e2e

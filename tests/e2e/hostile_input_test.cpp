@@ -36,10 +36,27 @@ TEST_F(E2eTest, ConsoleOutputThatIsNotUtf8KeepsEveryJsonAnswerValid) {
     auto list = d_->api("GET", "/v1/services");
     ASSERT_EQ(list.status, 200) << list.body;
     EXPECT_EQ(json_of(list)["services"].size(), 1u);
-    auto logs = d_->api("GET", "/v1/services/garbled/logs?format=json");
+    // Console output reaches the log through the VM worker's channel, which
+    // may trail the response by a moment.
+    HttpResponse logs;
+    json lines;
+    auto count_garbled = [&] {
+        size_t n = 0;
+        for (const auto& l : lines)
+            if (l.value("text", std::string()).find("garbled") != std::string::npos) ++n;
+        return n;
+    };
+    eventually(
+        [&] {
+            logs = d_->api("GET", "/v1/services/garbled/logs?format=json");
+            auto j = json::parse(logs.body, nullptr, false);
+            lines = j.is_object() ? j["lines"] : json::array();
+            return count_garbled() >= 4;
+        },
+        2000);
     ASSERT_EQ(logs.status, 200) << logs.body;
+    lines = json_of(logs)["lines"];
     size_t garbled = 0;
-    const json lines = json_of(logs)["lines"];
     for (const auto& l : lines) {
         const std::string text = l["text"];
         if (text.find("garbled") == std::string::npos) continue;

@@ -1,7 +1,14 @@
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include "platform/log_hub.h"
 #include "platform/metrics.h"
+#include "platform/proc_memory.h"
 
 namespace ember::platform {
 namespace {
@@ -108,6 +115,35 @@ TEST(LogHub, OldLinesAreDroppedBeyondTheByteBound) {
     ASSERT_FALSE(lines.empty());
     EXPECT_LT(lines.size(), 200u);
     EXPECT_EQ(lines.back().text, "line 999");
+}
+
+// Memory of instances in a VM worker is read from the worker's smaps: here a
+// child that wrote 8 MiB of a 16 MiB mapping.
+TEST(ProcMemory, CountsAnonymousMemoryInAnotherProcess) {
+    const size_t size = 16 << 20;
+    auto* p = static_cast<char*>(
+        mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(p, MAP_FAILED);
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    const pid_t child = fork();
+    if (child == 0) {
+        std::memset(p, 1, size / 2);
+        char c = 1;
+        (void)!write(ready[1], &c, 1);
+        pause();
+        _exit(0);
+    }
+    char c;
+    ASSERT_EQ(read(ready[0], &c, 1), 1);
+    const MemRange r{reinterpret_cast<uintptr_t>(p), size, child};
+    const auto in_child = anonymous_bytes({r, {r.start, r.size, 0}});
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    munmap(p, size);
+    EXPECT_GE(in_child[0], size / 2);
+    EXPECT_LT(in_child[0], size);
+    EXPECT_EQ(in_child[1], 0u) << "this process never touched it";
 }
 
 }  // namespace

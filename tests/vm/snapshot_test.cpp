@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -133,6 +134,43 @@ TEST_P(SnapshotTest, RestoredInstancesAnswerWithoutInitialisingAgain) {
         // inits=1 means the table was built once, before the snapshot.
         EXPECT_EQ(r.out, std::to_string(k) + "=" + std::to_string(expect) + "\nserved=2 inits=1\n");
     }
+}
+
+// The VM worker's path: a snapshot written into a file it was handed (which
+// may hold an earlier attempt's bytes) and opened from the fd.
+TEST_P(SnapshotTest, WrittenIntoAnOpenFileThatHeldOtherDataAndOpenedFromTheFd) {
+    const std::string path = path_ + ".fd";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    const std::vector<uint8_t> junk(16 << 20, 0xAB);
+    ASSERT_EQ(::write(fd, junk.data(), junk.size()), static_cast<ssize_t>(junk.size()));
+    VmConfig cfg;
+    cfg.program = read_all(program_);
+    cfg.guest_path = "/bin/app";
+    cfg.argv = {"app"};
+    cpio::Writer w;
+    ASSERT_TRUE(w.add_dir("tmp", 01777));
+    ASSERT_TRUE(w.add_file("bin/app", cfg.program, 0755));
+    cfg.rootfs = w.finish();
+    cfg.snapshot_out_fd = fd;
+    cfg.console = [](int, const char*, size_t) {};
+    auto r = run_vm(std::move(cfg));
+    ASSERT_TRUE(r.is_ok()) << r.message();
+    EXPECT_EQ(r->outcome, Outcome::kSnapshotted) << r->message;
+    // Nothing of the old content is left in what became holes.
+    std::vector<uint8_t> page(4096);
+    for (off_t off = 0; off < static_cast<off_t>(junk.size()); off += 4096) {
+        ASSERT_EQ(::pread(fd, page.data(), page.size(), off), 4096);
+        ASSERT_FALSE(std::all_of(page.begin(), page.end(), [](uint8_t b) { return b == 0xAB; }))
+            << "stale page at " << off;
+    }
+    auto s = snapshot::Snapshot::open_fd(::dup(fd), "fd");
+    ::close(fd);
+    ::unlink(path.c_str());
+    ASSERT_TRUE(s.is_ok()) << s.message();
+    RunOutput out = restore_and_run(*s, "get 7\ninfo\n");
+    EXPECT_EQ(out.result.outcome, Outcome::kExited) << out.result.message;
+    EXPECT_EQ(out.out, "7=" + std::to_string(7u * 2654435761u) + "\nserved=2 inits=1\n");
 }
 
 TEST_P(SnapshotTest, SnapshotIsSparse) {

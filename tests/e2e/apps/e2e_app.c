@@ -11,6 +11,7 @@
  *   GET /exit        -> exit(3) mid-request
  *   GET /spin        -> loops forever (never answers)
  *   GET /garble      -> 200, after printing bytes that are not UTF-8 on stdout and stderr
+ *   GET /flood/KB    -> 200, after printing KB KiB of lines on stdout as fast as it can
  *   POST <any>       -> 200 the request body
  *   anything else    -> 404
  * Every request is logged on stdout. Responses close the connection.
@@ -148,6 +149,13 @@ static void handle(struct conn *c, const char *method, const char *path, const c
     } else if (strcmp(path, "/garble") == 0) {
         garble();
         respond_str(c, 200, "garbled\n");
+    } else if (strncmp(path, "/flood/", 7) == 0) {
+        static char line[1024];
+        memset(line, 'x', sizeof line - 1);
+        line[sizeof line - 1] = '\n';
+        for (long i = atol(path + 7); i > 0; i--) fwrite(line, 1, sizeof line, stdout);
+        fflush(stdout);
+        respond_str(c, 200, "flooded\n");
     } else if (strcmp(path, "/spin") == 0) {
         for (volatile unsigned long i = 0;; i++) {
         }

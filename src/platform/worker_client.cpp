@@ -1,0 +1,633 @@
+// worker_client.cpp - emberd's side of worker_protocol.h: one WorkerProcess
+// per running worker (its reader thread routes replies, console output,
+// instance ends and connect requests), WorkerPrepared and WorkerGuest as the
+// GuestFactory's objects.
+#include "platform/worker_client.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "platform/child_process.h"
+#include "platform/log_hub.h"
+#include "platform/worker_protocol.h"
+#include "vmm/stream_host.h"
+
+namespace ember::platform {
+
+using nlohmann::json;
+namespace wp = worker;
+
+namespace {
+
+// A reply (or an instance's end) someone waits for.
+struct Waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    json body;          // the worker's message
+    std::string error;  // or why there is none (the worker died)
+};
+
+void fulfil(Waiter& w, json body, std::string error) {
+    std::lock_guard lock(w.mu);
+    if (w.done) return;
+    w.done = true;
+    w.body = std::move(body);
+    w.error = std::move(error);
+    w.cv.notify_all();
+}
+
+// The worker's status code, checked: it is not trusted.
+Code code_from(const json& j) {
+    const int c = j.value("code", static_cast<int>(Code::kInternal));
+    return c > 0 && c <= static_cast<int>(Code::kInternal) ? static_cast<Code>(c) : Code::kInternal;
+}
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace
+
+// One worker process, from its start to its death.
+class WorkerProcess {
+  public:
+    static Result<std::shared_ptr<WorkerProcess>> start(const WorkerOptions& o, size_t slot);
+    ~WorkerProcess();
+
+    Status send(const char* type, const json& body, const std::vector<int>& fds = {}) {
+        return proc_->channel().send(type, dump(body), fds);
+    }
+    // Sends a request and waits for the reply with the same id.
+    Result<json> call(uint64_t id, const char* type, const json& body, const std::vector<int>& fds,
+                      std::chrono::milliseconds timeout);
+    // Where instance id's end will be reported.
+    std::shared_ptr<Waiter> watch_end(uint64_t id);
+    void add_sink(uint64_t id, ConsoleFn fn);
+    void drop_sink(uint64_t id) {
+        std::lock_guard lock(mu_);
+        sinks_.erase(id);
+    }
+    void set_egress(uint64_t prepared, std::vector<sockaddr_storage> allowed);
+    // Forgets everything kept for id.
+    void forget(uint64_t id);
+    bool dead() const {
+        std::lock_guard lock(mu_);
+        return dead_;
+    }
+    std::string death() const {
+        std::lock_guard lock(mu_);
+        return death_;
+    }
+    int pid() const { return proc_->pid(); }
+    const std::string& summary() const { return summary_; }
+    const std::string& cgroup_name() const { return cgroup_name_; }
+    size_t slot() const { return slot_; }
+
+  private:
+    WorkerProcess() = default;
+    void read_loop();
+    void dispatch(ipc::Message& m);
+    void on_connect(const json& j);
+    void on_death(const std::string& why);
+
+    // Declared first: removed after the process is gone.
+    std::unique_ptr<Cgroup> cgroup_;
+    std::unique_ptr<ChildProcess> proc_;
+    size_t slot_ = 0;
+    std::string summary_;
+    std::string cgroup_name_;  // "" without cgroups
+    std::thread reader_;
+    std::atomic<bool> stopping_{false};
+    mutable std::mutex mu_;
+    bool dead_ = false;
+    std::string death_;
+    std::map<uint64_t, std::shared_ptr<Waiter>> calls_, ends_;
+    std::map<uint64_t, std::shared_ptr<ConsoleFn>> sinks_;
+    std::map<uint64_t, std::vector<sockaddr_storage>> egress_;
+};
+
+Result<std::shared_ptr<WorkerProcess>> WorkerProcess::start(const WorkerOptions& o, size_t slot) {
+    ChildSpec spec;
+    spec.role = "worker";
+    spec.args = {"--vm-pool=" + std::to_string(o.vm_pool),
+                 "--warm-vms=" + std::to_string(o.vm.warm_vms),
+                 "--prepare-timeout-ms=" + std::to_string(o.vm.prepare_timeout_ms),
+                 "--max-image-bytes=" + std::to_string(o.vm.max_image_bytes),
+                 "--uid=" + std::to_string(o.uid),
+                 "--gid=" + std::to_string(o.gid)};
+    if (!o.sandbox) spec.args.push_back("--no-sandbox");
+    auto child = ChildProcess::spawn(spec);
+    if (!child) return Status(child.code(), "starting a VM worker: " + child.message());
+    auto w = std::shared_ptr<WorkerProcess>(new WorkerProcess());
+    w->proc_ = std::move(*child);
+    w->slot_ = slot;
+    if (o.cgroups && o.cgroups->on()) {
+        // Unique per run and per worker: a leftover of another emberd is never reused.
+        static std::atomic<uint64_t> next{0};
+        const std::string name =
+            "worker-" + std::to_string(::getpid()) + "-" + std::to_string(next++);
+        auto cg = o.cgroups->create(name, o.cgroup_limits);
+        if (!cg) return Status(cg.code(), "VM worker cgroup: " + cg.message());
+        if (auto st = (*cg)->add(w->proc_->pid()); !st)
+            return Status(st.code(), "VM worker cgroup: " + st.message());
+        w->cgroup_ = std::move(*cg);
+        w->cgroup_name_ = name;
+    }
+    // The first message says whether it could open KVM and sandbox itself.
+    pollfd pfd{w->proc_->channel().fd(), POLLIN, 0};
+    if (::poll(&pfd, 1, 30000) != 1)
+        return Status::unavailable("the VM worker did not start within 30 s");
+    auto ready = w->proc_->channel().recv();
+    if (!ready || ready->type != wp::kReady)
+        return Status::unavailable("the VM worker ended at start-up: " + w->proc_->wait(1000));
+    const json j = json::parse(ready->body, nullptr, false);
+    if (!j.is_object() || j.contains("error"))
+        return Status::unavailable(
+            "VM worker: " + (j.is_object() ? j.value("error", std::string("?")) : "bad message"));
+    w->summary_ = j.value("sandbox", std::string("?"));
+    w->reader_ = std::thread([raw = w.get()] { raw->read_loop(); });
+    return w;
+}
+
+WorkerProcess::~WorkerProcess() {
+    stopping_ = true;
+    if (proc_) proc_->channel().shutdown();
+    if (reader_.joinable()) reader_.join();
+    if (proc_) proc_->wait(2000);  // it exits at the end of the channel
+}
+
+Result<json> WorkerProcess::call(uint64_t id, const char* type, const json& body,
+                                 const std::vector<int>& fds, std::chrono::milliseconds timeout) {
+    auto w = std::make_shared<Waiter>();
+    {
+        std::lock_guard lock(mu_);
+        if (dead_) return Status::unavailable(death_);
+        calls_[id] = w;
+    }
+    if (auto st = send(type, body, fds); !st)
+        fulfil(*w, {}, "the VM worker is gone: " + st.message());
+    std::unique_lock lock(w->mu);
+    const bool done = w->cv.wait_for(lock, timeout, [&] { return w->done; });
+    {
+        std::lock_guard l(mu_);
+        calls_.erase(id);
+    }
+    if (!done) return Status::timeout(std::string("the VM worker did not answer ") + type);
+    if (!w->error.empty()) return Status::unavailable(w->error);
+    return w->body;
+}
+
+std::shared_ptr<Waiter> WorkerProcess::watch_end(uint64_t id) {
+    auto w = std::make_shared<Waiter>();
+    std::lock_guard lock(mu_);
+    if (dead_)
+        fulfil(*w, {}, death_);
+    else
+        ends_[id] = w;
+    return w;
+}
+
+void WorkerProcess::add_sink(uint64_t id, ConsoleFn fn) {
+    std::lock_guard lock(mu_);
+    sinks_[id] = std::make_shared<ConsoleFn>(std::move(fn));
+}
+
+void WorkerProcess::set_egress(uint64_t prepared, std::vector<sockaddr_storage> allowed) {
+    std::lock_guard lock(mu_);
+    egress_[prepared] = std::move(allowed);
+}
+
+void WorkerProcess::forget(uint64_t id) {
+    std::lock_guard lock(mu_);
+    sinks_.erase(id);
+    ends_.erase(id);
+    egress_.erase(id);
+}
+
+void WorkerProcess::read_loop() {
+    for (;;) {
+        auto m = proc_->channel().recv();
+        if (!m) {
+            if (m.code() == Code::kCorruption) {
+                spdlog::warn("VM worker {}: malformed message: {}", pid(), m.message());
+                continue;
+            }
+            break;
+        }
+        try {
+            dispatch(*m);
+        } catch (const std::exception& e) {
+            spdlog::warn("VM worker {}: malformed {} message: {}", pid(), m->type.substr(0, 64),
+                         e.what());
+        }
+    }
+    if (stopping_) {
+        on_death("the VM worker was stopped");
+        return;
+    }
+    const std::string status = proc_->wait(2000);
+    spdlog::error("VM worker {} (pid {}) died: {}", slot_, pid(), status);
+    on_death("worker process died: " + status);
+}
+
+void WorkerProcess::on_death(const std::string& why) {
+    std::map<uint64_t, std::shared_ptr<Waiter>> calls, ends;
+    {
+        std::lock_guard lock(mu_);
+        dead_ = true;
+        death_ = why;
+        calls.swap(calls_);
+        ends.swap(ends_);
+    }
+    for (auto& [id, w] : calls) fulfil(*w, {}, why);
+    for (auto& [id, w] : ends) fulfil(*w, {}, why);
+}
+
+void WorkerProcess::dispatch(ipc::Message& m) {
+    if (m.type == wp::kConsole) {
+        uint64_t id;
+        int fd;
+        std::string_view data;
+        if (!wp::decode_console(m.body, &id, &fd, &data)) return;
+        std::shared_ptr<ConsoleFn> sink;
+        {
+            std::lock_guard lock(mu_);
+            if (auto it = sinks_.find(id); it != sinks_.end()) sink = it->second;
+        }
+        if (sink && *sink) (*sink)(fd, data.data(), data.size());
+        return;
+    }
+    const json j = json::parse(m.body);
+    if (m.type == wp::kConnect) return on_connect(j);
+    const uint64_t id = j.at("id").get<uint64_t>();
+    std::shared_ptr<Waiter> w;
+    {
+        std::lock_guard lock(mu_);
+        auto& map = m.type == wp::kEnd ? ends_ : calls_;
+        if (m.type != wp::kEnd && m.type != wp::kPrepared && m.type != wp::kRestored) return;
+        if (auto it = map.find(id); it != map.end()) w = it->second;
+    }
+    if (w) fulfil(*w, j, "");
+}
+
+// The worker asks for an outbound connection: allowed only to what the
+// service's egress rules resolved to (checked here again, the worker is not
+// trusted), made non-blocking; the worker waits for it to connect.
+void WorkerProcess::on_connect(const json& j) {
+    const uint64_t req = j.at("req").get<uint64_t>();
+    const uint64_t prepared = j.at("prepared").get<uint64_t>();
+    const std::string addr = j.at("addr").get<std::string>();
+    const uint16_t port = j.at("port").get<uint16_t>();
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (j.at("family").get<int>() == 4 && inet_pton(AF_INET, addr.c_str(), &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        len = sizeof *in;
+    } else if (inet_pton(AF_INET6, addr.c_str(), &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        len = sizeof *in6;
+    }
+    bool allowed = false;
+    {
+        std::lock_guard lock(mu_);
+        auto it = egress_.find(prepared);
+        allowed = len && it != egress_.end() && egress_allows(it->second, ss);
+    }
+    int err = ECONNREFUSED, fd = -1;
+    if (allowed) {
+        fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        err = fd < 0 ? ENOBUFS : 0;
+        if (fd >= 0) {
+            const int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+                err = errno;
+                ::close(fd);
+                fd = -1;
+            }
+        }
+    }
+    (void)send(wp::kConnected, {{"req", req}, {"error", err}},
+               fd >= 0 ? std::vector<int>{fd} : std::vector<int>{});
+    if (fd >= 0) ::close(fd);
+}
+
+// A prepared snapshot: kept by path and spec, open in one worker at a time
+// (opened again in a new worker after the old one died).
+class WorkerPrepared : public Prepared {
+  public:
+    WorkerPrepared(WorkerGuestFactory& f, ServiceSpec spec, std::string path,
+                   std::vector<sockaddr_storage> egress, const json& reply)
+        : f_(f),
+          spec_(std::move(spec)),
+          path_(std::move(path)),
+          egress_(std::move(egress)),
+          describe_(valid_utf8(reply.value("describe", std::string("snapshot")).substr(0, 200))),
+          mem_(reply.value("memory_bytes", uint64_t{0})) {}
+    ~WorkerPrepared() override {
+        std::lock_guard lock(mu_);
+        if (auto w = in_.lock()) {
+            (void)w->send(wp::kRelease, {{"id", id_}});
+            w->forget(id_);
+        }
+    }
+    std::string describe() const override { return describe_; }
+    uint64_t memory_bytes() const override { return mem_; }
+    const ServiceSpec& spec() const { return spec_; }
+    const std::vector<sockaddr_storage>& egress() const { return egress_; }
+    void opened(const std::shared_ptr<WorkerProcess>& w, uint64_t id) const {
+        std::lock_guard lock(mu_);
+        in_ = w;
+        id_ = id;
+    }
+    // Its id in worker w, opening it there first if needed.
+    Result<uint64_t> id_in(const std::shared_ptr<WorkerProcess>& w) const;
+
+  private:
+    WorkerGuestFactory& f_;
+    ServiceSpec spec_;
+    std::string path_;
+    std::vector<sockaddr_storage> egress_;
+    std::string describe_;  // the worker's, made valid text
+    uint64_t mem_;
+    mutable std::mutex mu_;
+    mutable std::weak_ptr<WorkerProcess> in_;
+    mutable uint64_t id_ = 0;
+};
+
+Result<uint64_t> WorkerPrepared::id_in(const std::shared_ptr<WorkerProcess>& w) const {
+    std::lock_guard lock(mu_);
+    if (in_.lock() == w) return id_;
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::from_errno("snapshot " + path_ + ": cannot open");
+    const uint64_t id = f_.next_id();
+    w->set_egress(id, egress_);
+    auto r = w->call(id, wp::kOpen, {{"id", id}, {"name", path_}, {"spec", spec_to_json(spec_)}},
+                     {fd}, std::chrono::seconds(60));
+    ::close(fd);
+    if (r && !r->value("ok", false)) r = Status(code_from(*r), r->value("error", std::string()));
+    if (!r) {
+        w->forget(id);
+        return Status(r.code(), "opening the snapshot in the new VM worker: " + r.message());
+    }
+    in_ = w;
+    id_ = id;
+    return id;
+}
+
+// An instance in a worker. post() is one message; run() waits for the
+// worker's end report (or its death).
+class WorkerGuest : public Guest {
+  public:
+    WorkerGuest(std::shared_ptr<WorkerProcess> w, uint64_t id, std::shared_ptr<Waiter> end,
+                const json& restored)
+        : w_(std::move(w)),
+          id_(id),
+          end_(std::move(end)),
+          reused_(restored.value("reused", false)),
+          base_(restored.value("mem_base", uint64_t{0})),
+          size_(restored.value("mem_size", uint64_t{0})) {}
+    ~WorkerGuest() override {
+        (void)w_->send(wp::kDrop, {{"id", id_}});
+        w_->forget(id_);
+    }
+    void adopt(int fd, uint16_t port) override { pass(wp::kAdopt, fd, port); }
+    void post(int fd, uint16_t port) override { pass(wp::kPost, fd, port); }
+    void stop() override { (void)w_->send(wp::kStop, {{"id", id_}}); }
+    InstanceEnd run() override {
+        (void)w_->send(wp::kRun, {{"id", id_}});
+        std::unique_lock lock(end_->mu);
+        end_->cv.wait(lock, [&] { return end_->done; });
+        InstanceEnd e;
+        if (!end_->error.empty()) {
+            e.description = end_->error;
+            return e;
+        }
+        e.stopped = end_->body.value("stopped", false);
+        e.description = end_->body.value("description", std::string("?"));
+        return e;
+    }
+    bool reused() const override { return reused_; }
+    std::pair<uintptr_t, size_t> memory_range() const override { return {base_, size_}; }
+    int memory_pid() const override { return w_->dead() ? 0 : w_->pid(); }
+
+  private:
+    void pass(const char* type, int fd, uint16_t port) {
+        (void)w_->send(type, {{"id", id_}, {"port", port}}, {fd});
+        ::close(fd);
+    }
+    std::shared_ptr<WorkerProcess> w_;
+    uint64_t id_;
+    std::shared_ptr<Waiter> end_;
+    bool reused_;
+    uintptr_t base_;
+    size_t size_;
+};
+
+WorkerGuestFactory::WorkerGuestFactory(const ImageStore& images, WorkerOptions opts)
+    : images_(images), opts_(std::move(opts)) {
+    for (size_t i = 0; i < std::max<size_t>(1, opts_.workers); ++i)
+        slots_.push_back(std::make_unique<Slot>());
+}
+
+WorkerGuestFactory::~WorkerGuestFactory() = default;
+
+Result<std::unique_ptr<WorkerGuestFactory>> WorkerGuestFactory::start(const ImageStore& images,
+                                                                      WorkerOptions opts) {
+    std::unique_ptr<WorkerGuestFactory> f(new WorkerGuestFactory(images, std::move(opts)));
+    for (size_t i = 0; i < f->slots_.size(); ++i) {
+        auto w = f->worker(i);
+        if (!w) return w.status();
+        if (i == 0) f->summary_ = (*w)->summary();
+    }
+    return f;
+}
+
+Result<std::shared_ptr<WorkerProcess>> WorkerGuestFactory::worker(size_t slot) {
+    Slot& s = *slots_.at(slot);
+    std::lock_guard lock(s.mu);
+    if (s.current && !s.current->dead()) return s.current;
+    auto w = WorkerProcess::start(opts_, slot);
+    if (!w) return w.status();
+    spdlog::info("VM worker {} (pid {}{}){}: sandbox: {}", slot, (*w)->pid(),
+                 (*w)->cgroup_name().empty() ? "" : ", cgroup " + (*w)->cgroup_name(),
+                 s.current ? " replaces the one that died" : "", (*w)->summary());
+    s.current = *w;
+    return s.current;
+}
+
+size_t WorkerGuestFactory::slot_of(const std::string& service) const {
+    return std::hash<std::string>{}(service) % slots_.size();
+}
+
+Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::prepare(const ServiceSpec& spec,
+                                                                    const std::string& path,
+                                                                    const ConsoleFn& console) {
+    NetConfig net;
+    for (const auto& e : spec.egress) {
+        auto r = parse_egress_rule(e);
+        if (!r) return r.status();
+        net.egress.push_back(*r);
+    }
+    auto egress = resolve_egress(net.egress);
+    if (!egress) return Status(egress.code(), "cannot start the program: " + egress.message());
+    // fds: the snapshot being written, the same read-only, the program, the files.
+    std::vector<int> fds;
+    struct Close {
+        std::vector<int>& v;
+        ~Close() {
+            for (int fd : v) ::close(fd);
+        }
+    } close_all{fds};
+    ::unlink(path.c_str());
+    const std::string tmp = path + ".tmp.w" + std::to_string(::getpid());
+    const int out = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) return Status::from_errno("create snapshot " + tmp);
+    fds.push_back(out);
+    // The worker keeps only a read-only fd of the snapshot once it is
+    // written: it cannot change it after emberd sealed it.
+    const int ro = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ro < 0) {
+        const Status st = Status::from_errno("open snapshot " + tmp);
+        ::unlink(tmp.c_str());
+        return st;
+    }
+    fds.push_back(ro);
+    auto program = images_.open(spec.image);
+    if (!program) {
+        ::unlink(tmp.c_str());
+        return Status(program.code(), "program: " + program.message());
+    }
+    fds.push_back(*program);
+    for (const auto& f : spec.files) {
+        auto fd = images_.open(f.image);
+        if (!fd) {
+            ::unlink(tmp.c_str());
+            return Status(fd.code(), "file " + f.path + ": " + fd.message());
+        }
+        fds.push_back(*fd);
+    }
+    auto w = worker(slot_of(spec.name));
+    if (!w) {
+        ::unlink(tmp.c_str());
+        return w.status();
+    }
+    const uint64_t id = next_id();
+    (*w)->add_sink(id, console);
+    (*w)->set_egress(id, *egress);
+    // At most kMaxFds per message: the first ones go ahead.
+    size_t sent = 0;
+    while (fds.size() - sent > ipc::kMaxFds) {
+        std::vector<int> part(fds.begin() + static_cast<long>(sent),
+                              fds.begin() + static_cast<long>(sent + ipc::kMaxFds));
+        (void)(*w)->send(wp::kPrepareFds, {{"id", id}}, part);
+        sent += ipc::kMaxFds;
+    }
+    auto r = (*w)->call(id, wp::kPrepare, {{"id", id}, {"spec", spec_to_json(spec)}},
+                        std::vector<int>(fds.begin() + static_cast<long>(sent), fds.end()),
+                        std::chrono::milliseconds(opts_.vm.prepare_timeout_ms + 60000));
+    if (r && !r->value("ok", false)) r = Status(code_from(*r), r->value("error", std::string()));
+    if (r && ::rename(tmp.c_str(), path.c_str()) != 0)
+        r = Status::from_errno("rename snapshot into " + path);
+    if (!r) {
+        ::unlink(tmp.c_str());
+        (void)(*w)->send(wp::kRelease, {{"id", id}});
+        (*w)->forget(id);
+        return r.status();
+    }
+    // Console output of the boot ends with the reply.
+    (*w)->drop_sink(id);
+    auto p = std::make_shared<WorkerPrepared>(*this, spec, path, *egress, *r);
+    p->opened(*w, id);
+    return std::shared_ptr<const Prepared>(std::move(p));
+}
+
+Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::open(const ServiceSpec& spec,
+                                                                 const std::string& path) {
+    NetConfig net;
+    for (const auto& e : spec.egress) {
+        auto r = parse_egress_rule(e);
+        if (!r) return r.status();
+        net.egress.push_back(*r);
+    }
+    auto egress = resolve_egress(net.egress);
+    if (!egress) return egress.status();
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::from_errno("snapshot " + path + ": cannot open");
+    auto w = worker(slot_of(spec.name));
+    if (!w) {
+        ::close(fd);
+        return w.status();
+    }
+    const uint64_t id = next_id();
+    (*w)->set_egress(id, *egress);
+    auto r = (*w)->call(id, wp::kOpen, {{"id", id}, {"name", path}, {"spec", spec_to_json(spec)}},
+                        {fd}, std::chrono::seconds(60));
+    ::close(fd);
+    if (r && !r->value("ok", false)) r = Status(code_from(*r), r->value("error", std::string()));
+    if (!r) {
+        (*w)->forget(id);
+        return r.status();
+    }
+    auto p = std::make_shared<WorkerPrepared>(*this, spec, path, *egress, *r);
+    p->opened(*w, id);
+    return std::shared_ptr<const Prepared>(std::move(p));
+}
+
+Result<std::unique_ptr<Guest>> WorkerGuestFactory::restore(const std::shared_ptr<const Prepared>& p,
+                                                           const ConsoleFn& console) {
+    // A worker that died a moment ago may not have been noticed yet: then
+    // once more, in its successor.
+    auto g = restore_once(p, console);
+    if (g || g.code() != Code::kUnavailable) return g;
+    // Its reader may still be on the way to the end of the channel.
+    Slot& s = *slots_.at(slot_of(static_cast<const WorkerPrepared&>(*p).spec().name));
+    for (int i = 0; i < 100; ++i) {
+        {
+            std::lock_guard lock(s.mu);
+            if (!s.current || s.current->dead()) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return restore_once(p, console);
+}
+
+Result<std::unique_ptr<Guest>> WorkerGuestFactory::restore_once(
+    const std::shared_ptr<const Prepared>& p, const ConsoleFn& console) {
+    // Every Prepared this factory hands out is a WorkerPrepared.
+    const auto& wp_ = static_cast<const WorkerPrepared&>(*p);
+    auto w = worker(slot_of(wp_.spec().name));
+    if (!w) return w.status();
+    auto prepared_id = wp_.id_in(*w);
+    if (!prepared_id) return prepared_id.status();
+    const uint64_t id = next_id();
+    (*w)->add_sink(id, console);
+    auto end = (*w)->watch_end(id);
+    auto r = (*w)->call(id, wp::kRestore, {{"id", id}, {"prepared", *prepared_id}}, {},
+                        std::chrono::seconds(30));
+    if (r && !r->value("ok", false)) r = Status(code_from(*r), r->value("error", std::string()));
+    if (!r) {
+        (void)(*w)->send(wp::kDrop, {{"id", id}});
+        (*w)->forget(id);
+        return r.status();
+    }
+    return std::unique_ptr<Guest>(std::make_unique<WorkerGuest>(*w, id, std::move(end), *r));
+}
+
+}  // namespace ember::platform

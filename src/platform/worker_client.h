@@ -1,0 +1,83 @@
+// worker_client.h - the GuestFactory emberd uses: every microVM runs in a VM
+// worker process (worker_main.h) that holds no secret and runs sandboxed;
+// this side, in emberd, speaks worker_protocol.h to it.
+//
+// What stays here: the API token, the database, the image store and the
+// snapshot cache (opened here and passed as fds), the egress rules (checked
+// here: the worker asks for each outbound connection and gets a socket).
+//
+// A worker that dies ends each of its instances with "worker process died:
+// <wait status>"; the next call starts a new worker, and a Prepared opens
+// its snapshot again in it when it is next used. With several workers a
+// service always goes to the same one (a hash of its name).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "platform/cgroups.h"
+#include "platform/guest.h"
+#include "platform/image_store.h"
+#include "platform/vm_guest.h"
+
+namespace ember::platform {
+
+struct WorkerOptions {
+    size_t workers = 1;
+    bool sandbox = true;                // false: --no-sandbox (debugging)
+    uint32_t uid = 65534, gid = 65534;  // the workers' user when emberd runs as root
+    size_t vm_pool = 4;                 // KVM VMs each worker creates ahead
+    VmGuestOptions vm;
+    // When set (and on), each worker process goes into a cgroup of its own
+    // under the delegated one, with these limits.
+    std::shared_ptr<Cgroups> cgroups;
+    CgroupLimits cgroup_limits;
+};
+
+class WorkerProcess;
+
+class WorkerGuestFactory : public GuestFactory {
+  public:
+    // Starts the workers; each reports its sandbox's layers (logged). An
+    // error when one cannot start or sandbox itself.
+    static Result<std::unique_ptr<WorkerGuestFactory>> start(const ImageStore& images,
+                                                             WorkerOptions opts);
+    ~WorkerGuestFactory() override;
+
+    Result<std::shared_ptr<const Prepared>> prepare(const ServiceSpec& spec,
+                                                    const std::string& snapshot_path,
+                                                    const ConsoleFn& console) override;
+    Result<std::shared_ptr<const Prepared>> open(const ServiceSpec& spec,
+                                                 const std::string& snapshot_path) override;
+    Result<std::unique_ptr<Guest>> restore(const std::shared_ptr<const Prepared>& p,
+                                           const ConsoleFn& console) override;
+
+    // The sandbox layers the first worker reported, one line.
+    const std::string& sandbox_summary() const { return summary_; }
+
+  private:
+    struct Slot {
+        std::mutex mu;
+        std::shared_ptr<WorkerProcess> current;
+    };
+    WorkerGuestFactory(const ImageStore& images, WorkerOptions opts);
+    // The slot's live worker, started anew when it died.
+    Result<std::shared_ptr<WorkerProcess>> worker(size_t slot);
+    size_t slot_of(const std::string& service) const;
+    Result<std::unique_ptr<Guest>> restore_once(const std::shared_ptr<const Prepared>& p,
+                                                const ConsoleFn& console);
+    uint64_t next_id() { return next_id_++; }
+
+    const ImageStore& images_;
+    WorkerOptions opts_;
+    std::vector<std::unique_ptr<Slot>> slots_;
+    std::atomic<uint64_t> next_id_{1};
+    std::string summary_;
+    friend class WorkerPrepared;
+};
+
+}  // namespace ember::platform
