@@ -14,28 +14,6 @@ namespace {
 
 class DynamicTest : public EmberTest {};
 
-// Runs argv natively and under ember-vm (patched syscall sites and not):
-// same stdout, same exit status.
-void expect_as_native(const std::vector<std::string>& argv,
-                      const std::vector<std::string>& vm_flags = {}) {
-    RunResult native = run_native(argv);
-    ASSERT_TRUE(native.exited) << describe(native);
-    for (bool patch : {true, false}) {
-        std::vector<std::string> args = {"run"};
-        args.insert(args.end(), vm_flags.begin(), vm_flags.end());
-        if (!patch) args.push_back("--no-syscall-patch");
-        args.push_back(argv[0]);
-        if (argv.size() > 1) {
-            args.push_back("--");
-            args.insert(args.end(), argv.begin() + 1, argv.end());
-        }
-        RunResult r = run_ember(args);
-        EXPECT_TRUE(r.exited) << describe(r);
-        EXPECT_EQ(r.exit_code, native.exit_code) << describe(r);
-        EXPECT_EQ(r.out, native.out) << (patch ? "patched" : "trapped") << "\n" << r.err;
-    }
-}
-
 bool host_has(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
 
 TEST_F(DynamicTest, PieProgramWithHostLibrariesAsNatively) {

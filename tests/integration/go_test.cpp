@@ -38,8 +38,8 @@ class GoTest : public EmberTest {
 // Runs argv natively with env, then under ember-vm (patched and trapped) with
 // the same environment; stdout and exit status must match. Returns the
 // native result.
-RunResult expect_as_native(const std::vector<std::string>& argv,
-                           const std::vector<std::string>& env = {}) {
+RunResult go_as_native(const std::vector<std::string>& argv,
+                       const std::vector<std::string>& env = {}) {
     RunResult native = run_native(argv, "", env);
     EXPECT_TRUE(native.exited) << describe(native);
     for (bool patch : {true, false}) {
@@ -64,21 +64,20 @@ RunResult expect_as_native(const std::vector<std::string>& argv,
 }
 
 TEST_F(GoTest, HelloGoroutinesChannelsTimersArgsEnvAsNatively) {
-    RunResult n =
-        expect_as_native({go_example("hello"), "one", "two words"}, {"GO_GREETING=hi there"});
+    RunResult n = go_as_native({go_example("hello"), "one", "two words"}, {"GO_GREETING=hi there"});
     EXPECT_EQ(n.exit_code, 0);
     EXPECT_NE(n.out.find("mutex total: 16000\n"), std::string::npos) << n.out;
 }
 
 TEST_F(GoTest, ExitStatusAsNatively) {
-    RunResult n = expect_as_native({go_example("hello")}, {"GO_EXIT=7"});
+    RunResult n = go_as_native({go_example("hello")}, {"GO_EXIT=7"});
     EXPECT_EQ(n.exit_code, 7);
 }
 
 // A goroutine spinning without function calls on the only P: main makes
 // progress only through Go's asynchronous preemption (SIGURG by tgkill).
 TEST_F(GoTest, AsyncPreemptionOfASpinningGoroutineAsNatively) {
-    RunResult n = expect_as_native({go_example("preempt")});
+    RunResult n = go_as_native({go_example("preempt")});
     EXPECT_EQ(n.exit_code, 0);
 }
 
@@ -92,7 +91,7 @@ TEST_F(GoTest, WithoutAsyncPreemptionTheSpinnerStarvesMain) {
 }
 
 TEST_F(GoTest, NilDereferencePanicsAndIsRecoveredAsNatively) {
-    RunResult n = expect_as_native({go_example("crash")});
+    RunResult n = go_as_native({go_example("crash")});
     EXPECT_EQ(n.exit_code, 0);
     EXPECT_NE(n.out.find("nil deref: recovered: runtime error: invalid memory address"),
               std::string::npos)
@@ -102,7 +101,7 @@ TEST_F(GoTest, NilDereferencePanicsAndIsRecoveredAsNatively) {
 // An unrecovered nil dereference: Go's exit status 2 and its report of the
 // SIGSEGV (code SEGV_MAPERR, the faulting address) on stderr, as natively.
 TEST_F(GoTest, UnrecoveredNilDereferenceExitsTwoWithGoReport) {
-    RunResult n = expect_as_native({go_example("crash"), "fatal"});
+    RunResult n = go_as_native({go_example("crash"), "fatal"});
     EXPECT_EQ(n.exit_code, 2);
     RunResult r =
         run_ember({"run", "--mem", kGoMem, "--timeout", "60s", go_example("crash"), "--", "fatal"});

@@ -21,28 +21,6 @@ TEST_P(SignalsTest, SamePointerForNewAndOldValueBehavesAsNatively) {
     EXPECT_EQ(ember.out, native.out);
 }
 
-// The exit status a shell sees: 128 + the signal for a native process
-// killed by one, which is what ember-vm exits with for its guest.
-int shell_status(const RunResult& r) { return r.exited ? r.exit_code : 128 + r.term_signal; }
-
-void expect_as_native(const std::vector<std::string>& argv) {
-    RunResult native = run_native(argv);
-    ASSERT_TRUE(native.started) << describe(native);
-    for (bool patch : {true, false}) {
-        std::vector<std::string> args = {"run", "--timeout", "20s"};
-        if (!patch) args.push_back("--no-syscall-patch");
-        args.push_back(argv[0]);
-        if (argv.size() > 1) {
-            args.push_back("--");
-            args.insert(args.end(), argv.begin() + 1, argv.end());
-        }
-        RunResult r = run_ember(args);
-        EXPECT_TRUE(r.exited) << describe(r);
-        EXPECT_EQ(r.exit_code, shell_status(native)) << describe(r);
-        EXPECT_EQ(r.out, native.out) << (patch ? "patched" : "trapped") << "\n" << r.err;
-    }
-}
-
 // Handlers with siginfo, masks and pending sets, deferral and SA_NODEFER,
 // SA_RESETHAND, sigaltstack, the vector state around a handler,
 // rt_sigsuspend, rt_sigtimedwait, ignored signals.

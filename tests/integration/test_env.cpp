@@ -152,4 +152,26 @@ uint16_t free_port() {
     return ntohs(a.sin_port);
 }
 
+int shell_status(const RunResult& r) { return r.exited ? r.exit_code : 128 + r.term_signal; }
+
+void expect_as_native(const std::vector<std::string>& argv,
+                      const std::vector<std::string>& vm_flags) {
+    RunResult native = run_native(argv);
+    ASSERT_TRUE(native.started) << describe(native);
+    for (bool patch : {true, false}) {
+        std::vector<std::string> args = {"run", "--timeout", "20s"};
+        args.insert(args.end(), vm_flags.begin(), vm_flags.end());
+        if (!patch) args.push_back("--no-syscall-patch");
+        args.push_back(argv[0]);
+        if (argv.size() > 1) {
+            args.push_back("--");
+            args.insert(args.end(), argv.begin() + 1, argv.end());
+        }
+        RunResult r = run_ember(args);
+        EXPECT_TRUE(r.exited) << describe(r);
+        EXPECT_EQ(r.exit_code, shell_status(native)) << describe(r);
+        EXPECT_EQ(r.out, native.out) << (patch ? "patched" : "trapped") << "\n" << r.err;
+    }
+}
+
 }  // namespace ember::test

@@ -34,6 +34,17 @@ RunResult run_native(const std::vector<std::string>& argv, const std::string& cw
 
 std::vector<std::string> split_lines(const std::string& s);
 
+// The exit status a shell sees: 128 + the signal for a native process
+// killed by one, which is what ember-vm exits with for its guest.
+int shell_status(const RunResult& r);
+
+// Runs argv natively, then under `ember-vm run` (with vm_flags, a 20 s
+// timeout), once with patched syscall sites and once with
+// --no-syscall-patch: each must print the same stdout and end with the same
+// status as the native run.
+void expect_as_native(const std::vector<std::string>& argv,
+                      const std::vector<std::string>& vm_flags = {});
+
 // ember-vm rejected its input: a normal exit with one of `codes`, and stderr is
 // exactly one line that starts with "ember-vm: ".
 ::testing::AssertionResult RejectedWithOneLine(const RunResult& r, std::vector<int> codes);

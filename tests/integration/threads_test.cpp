@@ -12,24 +12,6 @@ namespace {
 
 class ThreadsTest : public EmberTest, public ::testing::WithParamInterface<const char*> {};
 
-void expect_as_native(const std::vector<std::string>& argv) {
-    RunResult native = run_native(argv);
-    ASSERT_TRUE(native.exited) << describe(native);
-    for (bool patch : {true, false}) {
-        std::vector<std::string> args = {"run"};
-        if (!patch) args.push_back("--no-syscall-patch");
-        args.push_back(argv[0]);
-        if (argv.size() > 1) {
-            args.push_back("--");
-            args.insert(args.end(), argv.begin() + 1, argv.end());
-        }
-        RunResult r = run_ember(args);
-        EXPECT_TRUE(r.exited) << describe(r);
-        EXPECT_EQ(r.exit_code, native.exit_code) << describe(r);
-        EXPECT_EQ(r.out, native.out) << (patch ? "patched" : "trapped") << "\n" << r.err;
-    }
-}
-
 TEST_P(ThreadsTest, PthreadsCreateJoinCondvarPipeYieldAsNatively) {
     expect_as_native({example_path(GetParam(), "threads")});
 }
