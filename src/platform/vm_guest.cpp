@@ -199,12 +199,11 @@ class Tail {
 
 namespace {
 
-// Boots to READY and snapshots into in.snapshot_fd when it is open, else
-// into snapshot_path.
+// Boots to READY and snapshots into in.snapshot_fd.
 Result<std::shared_ptr<const Prepared>> prepare_impl(const ServiceSpec& spec, VmPrepareInput in,
-                                                     const std::string& snapshot_path,
                                                      const ConsoleFn& console,
                                                      const VmGuestOptions& opts) {
+    if (in.snapshot_fd < 0) return Status::internal("prepare: no snapshot file");
     auto net = net_config(spec);
     if (!net) return net.status();
     net->connect_out = in.connect;
@@ -226,11 +225,7 @@ Result<std::shared_ptr<const Prepared>> prepare_impl(const ServiceSpec& spec, Vm
     cfg.env = spec.env;
     cfg.mem_size = round_up_guest_memory_size(uint64_t{spec.memory_mb} << 20);
     cfg.timeout_ns = opts.prepare_timeout_ms * 1000000ull;
-    const bool to_fd = in.snapshot_fd >= 0;
-    if (to_fd)
-        cfg.snapshot_out_fd = in.snapshot_fd;
-    else
-        cfg.snapshot_out = snapshot_path;
+    cfg.snapshot_out_fd = in.snapshot_fd;
     cfg.net = *net;
     auto tail = std::make_shared<Tail>(4096);
     cfg.console = [tail, console](int fd, const char* p, size_t n) {
@@ -242,7 +237,6 @@ Result<std::shared_ptr<const Prepared>> prepare_impl(const ServiceSpec& spec, Vm
         tail->add(l.data(), l.size());
         if (console) console(2, l.data(), l.size());
     };
-    if (!to_fd) ::unlink(snapshot_path.c_str());
     auto res = run_vm(std::move(cfg));
     if (!res) return Status(res.code(), "cannot start the program: " + res.message());
     auto with_output = [&](const std::string& msg) {
@@ -264,18 +258,13 @@ Result<std::shared_ptr<const Prepared>> prepare_impl(const ServiceSpec& spec, Vm
                                outcome_name(res->outcome) +
                                (res->message.empty() ? "" : ": " + res->message));
     }
-    Result<std::shared_ptr<const snapshot::Snapshot>> snap =
-        to_fd ? snapshot::Snapshot::open_fd(
-                    ::fcntl(in.snapshot_read_fd >= 0 ? in.snapshot_read_fd : in.snapshot_fd,
-                            F_DUPFD_CLOEXEC, 0),
-                    "of " + spec.name)
-              : snapshot::Snapshot::open(snapshot_path);
+    auto snap = snapshot::Snapshot::open_fd(
+        ::fcntl(in.snapshot_read_fd >= 0 ? in.snapshot_read_fd : in.snapshot_fd, F_DUPFD_CLOEXEC,
+                0),
+        "of " + spec.name);
     if (!snap)
         return Status::internal("the snapshot just written cannot be opened: " + snap.message());
-    if (auto st = check_listens(**snap, spec.port); !st) {
-        if (!to_fd) ::unlink(snapshot_path.c_str());
-        return with_output(st.message());
-    }
+    if (auto st = check_listens(**snap, spec.port); !st) return with_output(st.message());
     return std::shared_ptr<const Prepared>(
         std::make_shared<VmPrepared>(*snap, *net, opts.warm_vms));
 }
@@ -285,7 +274,7 @@ Result<std::shared_ptr<const Prepared>> prepare_impl(const ServiceSpec& spec, Vm
 Result<std::shared_ptr<const Prepared>> prepare_vm(const ServiceSpec& spec, VmPrepareInput in,
                                                    const ConsoleFn& console,
                                                    const VmGuestOptions& opts) {
-    return prepare_impl(spec, std::move(in), "", console, opts);
+    return prepare_impl(spec, std::move(in), console, opts);
 }
 
 Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int snapshot_fd,
@@ -302,37 +291,6 @@ Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int sna
     if (auto st = check_listens(**snap, spec.port); !st) return st;
     return std::shared_ptr<const Prepared>(
         std::make_shared<VmPrepared>(*snap, *net, opts.warm_vms));
-}
-
-Result<std::shared_ptr<const Prepared>> VmGuestFactory::prepare(const ServiceSpec& spec,
-                                                                const std::string& snapshot_path,
-                                                                const ConsoleFn& console) {
-    VmPrepareInput in;
-    auto program = images_.get(spec.image, opts_.max_image_bytes);
-    if (!program) return Status(program.code(), "program: " + program.message());
-    in.program = std::move(*program);
-    for (const auto& f : spec.files) {
-        auto data = images_.get(f.image, opts_.max_image_bytes);
-        if (!data) return Status(data.code(), "file " + f.path + ": " + data.message());
-        in.files.push_back(std::move(*data));
-    }
-    return prepare_impl(spec, std::move(in), snapshot_path, console, opts_);
-}
-
-Result<std::shared_ptr<const Prepared>> VmGuestFactory::open(const ServiceSpec& spec,
-                                                             const std::string& snapshot_path) {
-    auto net = net_config(spec);
-    if (!net) return net.status();
-    auto snap = snapshot::Snapshot::open(snapshot_path);
-    if (!snap) return snap.status();
-    if (auto st = check_listens(**snap, spec.port); !st) return st;
-    return std::shared_ptr<const Prepared>(
-        std::make_shared<VmPrepared>(*snap, *net, opts_.warm_vms));
-}
-
-Result<std::unique_ptr<Guest>> VmGuestFactory::restore(const std::shared_ptr<const Prepared>& p,
-                                                       const ConsoleFn& console) {
-    return restore_vm(p, console);
 }
 
 Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>& p,

@@ -1,6 +1,7 @@
-// vm_guest.h - the real GuestFactory: prepares services by booting their
-// program in a KVM microVM until READY, and starts instances by restoring
-// that snapshot (src/vmm). When an instance ends, its VM is reset to the
+// vm_guest.h - what the VM worker process (worker_main.cpp) does for
+// WorkerGuestFactory: prepares services by booting their program in a KVM
+// microVM until READY, and starts instances by restoring that snapshot
+// (src/vmm). When an instance ends, its VM is reset to the
 // snapshot's state on the instance's thread (off the request path) and kept
 // for the next instance of the same snapshot.
 #pragma once
@@ -9,7 +10,6 @@
 #include <vector>
 
 #include "platform/guest.h"
-#include "platform/image_store.h"
 #include "vmm/stream_host.h"
 
 namespace ember::platform {
@@ -24,8 +24,7 @@ struct VmGuestOptions {
     size_t warm_vms = 4;
 };
 
-// The same steps for a process that gets its files as open fds and may have
-// no network (the VM worker, worker_main.cpp).
+// The worker gets its files as open fds and may have no network.
 struct VmPrepareInput {
     std::vector<uint8_t> program;
     std::vector<std::vector<uint8_t>> files;  // the contents of spec.files, in order
@@ -46,22 +45,5 @@ Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int sna
 // VM (quick: no KVM calls), else unavailable.
 Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>& p,
                                           const ConsoleFn& console, bool warm_only = false);
-
-class VmGuestFactory : public GuestFactory {
-  public:
-    VmGuestFactory(const ImageStore& images, VmGuestOptions opts) : images_(images), opts_(opts) {}
-
-    Result<std::shared_ptr<const Prepared>> prepare(const ServiceSpec& spec,
-                                                    const std::string& snapshot_path,
-                                                    const ConsoleFn& console) override;
-    Result<std::shared_ptr<const Prepared>> open(const ServiceSpec& spec,
-                                                 const std::string& snapshot_path) override;
-    Result<std::unique_ptr<Guest>> restore(const std::shared_ptr<const Prepared>& p,
-                                           const ConsoleFn& console) override;
-
-  private:
-    const ImageStore& images_;
-    VmGuestOptions opts_;
-};
 
 }  // namespace ember::platform

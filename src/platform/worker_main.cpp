@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "platform/image_store.h"
 #include "platform/runner_pool.h"
 #include "platform/vm_guest.h"
 #include "platform/worker_protocol.h"
