@@ -99,7 +99,9 @@ int report(bool stats, const ember::RunReport& r) {
         case ember::Outcome::kStopped:
             return print_error(kExitVmError, r.message);
         case ember::Outcome::kCrashed:
-            return print_error(kExitCrashed, r.message);
+            // 128 + the signal Linux would have sent (SIGSEGV: 139, SIGILL:
+            // 132, SIGFPE: 136, ...).
+            return print_error(r.exit_status > 128 ? r.exit_status : kExitCrashed, r.message);
         case ember::Outcome::kKernelPanic:
             return print_error(kExitKernelPanic, r.message);
         case ember::Outcome::kTimeout:
@@ -445,7 +447,8 @@ int main(int argc, char** argv) {
         "linked program brings its interpreter and libraries from this host unless --rootfs\n"
         "gives a tree with them.\n"
         "Exit status: the program's own, or 124 timeout, 125 VM failure, 126 bad input,\n"
-        "134 guest kernel panic, 139 guest crash, 152 CPU-time limit, 2 usage error.");
+        "134 guest kernel panic, 128+N a crash as signal N would end it natively (139 SIGSEGV,\n"
+        "132 SIGILL, 136 SIGFPE, 135 SIGBUS), 152 CPU-time limit, 2 usage error.");
     RestoreOptions rs;
     auto* restore = app.add_subcommand(
         "restore", "Resume an instance from a snapshot: ember-vm restore [options] SNAPSHOT");

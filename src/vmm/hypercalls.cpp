@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -45,6 +46,29 @@ const char* vector_name(uint32_t v) {
                                         "virtualization (#VE)",
                                         "control protection (#CP)"};
     return v < sizeof names / sizeof names[0] ? names[v] : "unexpected vector";
+}
+
+// The signal Linux sends for an exception in user code (arch/x86/kernel/
+// traps.c): a crash ends the instance with 128 + it, as the shell reports a
+// process killed by that signal.
+int crash_signal(uint32_t v) {
+    switch (v) {
+        case 0:   // #DE
+        case 16:  // #MF
+        case 19:  // #XM
+            return SIGFPE;
+        case 1:  // #DB
+        case 3:  // #BP
+            return SIGTRAP;
+        case 6:  // #UD
+            return SIGILL;
+        case 11:  // #NP
+        case 12:  // #SS
+        case 17:  // #AC
+            return SIGBUS;
+        default:  // #GP, #PF, #BR, ...
+            return SIGSEGV;
+    }
 }
 
 // Keeps only printable ASCII (guest text is untrusted and goes to a terminal).
@@ -230,6 +254,7 @@ HypercallAction HypercallContext::do_crash(uint64_t arg) {
     char buf[1024];
     if (c->kind == EMBER_CRASH_EXCEPTION) {
         out.outcome = Outcome::kCrashed;
+        out.exit_status = 128 + crash_signal(c->vector);
         int n = std::snprintf(buf, sizeof buf, "guest crashed: %s, vector %u, at rip=%#llx",
                               vector_name(c->vector), c->vector,
                               static_cast<unsigned long long>(c->rip));
