@@ -221,17 +221,6 @@ int add_files(const std::vector<std::string>& files, ember::RootfsBuilder& rootf
     return 0;
 }
 
-// K=V entries: later ones replace earlier ones with the same K.
-std::vector<std::string> merge_env(std::vector<std::string> base,
-                                   const std::vector<std::string>& over) {
-    for (const auto& e : over) {
-        const std::string key = e.substr(0, e.find('=') + 1);
-        std::erase_if(base, [&](const std::string& b) { return b.rfind(key, 0) == 0; });
-        base.push_back(e);
-    }
-    return base;
-}
-
 // ember-vm run --image IMG [-- ARGS]: the image's tree, its Entrypoint and
 // Cmd (ARGS replace Cmd), Env (--env adds and overrides) and WorkingDir.
 int build_from_image(const RunOptions& o, const std::vector<std::string>& args,
@@ -244,13 +233,11 @@ int build_from_image(const RunOptions& o, const std::vector<std::string>& args,
     if (auto st = rootfs.add_tmp(); !st)
         return print_error(kExitBadInput, "--image " + o.image + ": " + st.message());
     if (int rc = add_files(o.files, rootfs); rc != 0) return rc;
-    std::vector<std::string> argv = ic->entrypoint;
-    const auto& tail = args.empty() ? ic->cmd : args;
-    argv.insert(argv.end(), tail.begin(), tail.end());
+    const std::vector<std::string> argv = ember::image_argv(*ic, args);
     if (!ic->user.empty() && ic->user != "root" && ic->user != "0" && o.stats)
         std::fprintf(stderr, "ember-vm: the image's User '%s' is ignored (one user per VM)\n",
                      ic->user.c_str());
-    if (auto st = rootfs.finish_in_tree(argv, merge_env(ic->env, o.env), ic->working_dir, cfg); !st)
+    if (auto st = rootfs.finish_in_tree(argv, ember::image_env(*ic, o.env), ic->working_dir, cfg); !st)
         return print_error(kExitBadInput, "--image " + o.image + ": " + st.message());
     return 0;
 }
