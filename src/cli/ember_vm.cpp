@@ -237,7 +237,8 @@ int build_from_image(const RunOptions& o, const std::vector<std::string>& args,
     if (!ic->user.empty() && ic->user != "root" && ic->user != "0" && o.stats)
         std::fprintf(stderr, "ember-vm: the image's User '%s' is ignored (one user per VM)\n",
                      ic->user.c_str());
-    if (auto st = rootfs.finish_in_tree(argv, ember::image_env(*ic, o.env), ic->working_dir, cfg); !st)
+    if (auto st = rootfs.finish_in_tree(argv, ember::image_env(*ic, o.env), ic->working_dir, cfg);
+        !st)
         return print_error(kExitBadInput, "--image " + o.image + ": " + st.message());
     return 0;
 }

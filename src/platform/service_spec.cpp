@@ -393,9 +393,9 @@ bool needs_new_snapshot(const ServiceSpec& a, const ServiceSpec& b) {
                 return false;
         return true;
     };
-    return a.image != b.image || a.image_type != b.image_type || a.program != b.program || a.port != b.port || a.args != b.args ||
-           a.env != b.env || !files_eq(a.files, b.files) || a.egress != b.egress ||
-           a.memory_mb != b.memory_mb;
+    return a.image != b.image || a.image_type != b.image_type || a.program != b.program ||
+           a.port != b.port || a.args != b.args || a.env != b.env || !files_eq(a.files, b.files) ||
+           a.egress != b.egress || a.memory_mb != b.memory_mb;
 }
 
 }  // namespace ember::platform

@@ -36,7 +36,7 @@ struct FileEntry {
 struct ServiceSpec {
     // Deploy fields: changing any of them prepares a new snapshot.
     std::string name;
-    std::string image;              // sha256 of the program in the image store
+    std::string image;  // sha256 of the program in the image store
     ImageType image_type = ImageType::kProgram;
     std::string program = "app";    // the program is /bin/<program> in the guest
     uint16_t port = 8080;           // the guest port the program listens on

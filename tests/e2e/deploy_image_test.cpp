@@ -47,12 +47,12 @@ class DeployImageTest : public E2eTest {
     // exposed, an Env and WorkingDir /srv/data.
     std::string oci_layout() {
         const std::string d = tmp_.path(), out = d + "/oci";
-        sh("mkdir -p " + d + "/l1/srv " + d + "/l2/srv/data && cp " + dynamic_app_path() + " " +
-           d + "/l1/srv/app && for f in $(ldd " + dynamic_app_path() +
+        sh("mkdir -p " + d + "/l1/srv " + d + "/l2/srv/data && cp " + dynamic_app_path() + " " + d +
+           "/l1/srv/app && for f in $(ldd " + dynamic_app_path() +
            " | grep -o '/[^ ]*'); do mkdir -p " + d + "/l1$(dirname $f) && cp -L $f " + d +
            "/l1$f; done && echo old > " + d + "/l1/srv/gone && echo 'from layer 2' > " + d +
-           "/l2/srv/data/msg.txt && touch " + d + "/l2/srv/.wh.gone && tar -C " + d +
-           "/l1 -czf " + d + "/layer1 . && tar -C " + d + "/l2 -cf " + d + "/layer2 .");
+           "/l2/srv/data/msg.txt && touch " + d + "/l2/srv/.wh.gone && tar -C " + d + "/l1 -czf " +
+           d + "/layer1 . && tar -C " + d + "/l2 -cf " + d + "/layer2 .");
         write(d + "/config",
               R"({"architecture":"amd64","os":"linux","config":{"Entrypoint":["/srv/app"],)"
               R"("Cmd":["8081"],"Env":["GREETING=from-image","MODE=image"],)"
