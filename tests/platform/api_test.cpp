@@ -223,5 +223,18 @@ TEST_F(ApiTest, AFailedDeployNoLongerHoldsItsImage) {
     EXPECT_EQ(call("DELETE", "/v1/images/" + sha).status, 204);
 }
 
+TEST_F(ApiTest, GetResultWithEveryStatusFieldIsAValidPutBody) {
+    const std::string sha = upload();
+    ASSERT_EQ(call("PUT", "/v1/services/web", json{{"image", sha}}.dump()).status, 201);
+    json svc = body_of(call("GET", "/v1/services/web"));
+    svc["error"] = "shown while the service has failed";  // not in every GET result
+    for (const char* k : {"generation", "status", "instances", "queued", "snapshot", "url"})
+        EXPECT_TRUE(svc.contains(k)) << k;
+    svc["max_instances"] = 3;
+    auto put = call("PUT", "/v1/services/web", svc.dump());
+    ASSERT_EQ(put.status, 200) << put.body;
+    EXPECT_EQ(body_of(put)["max_instances"], 3);
+}
+
 }  // namespace
 }  // namespace ember::platform
