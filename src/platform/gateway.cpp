@@ -426,6 +426,14 @@ Response Gateway::Impl::relayed(Response res, const TicketInfo& info, const Requ
     if (req.method() != http::verb::head) res.prepare_payload();
     count(svc, res.result_int());
     metrics.histogram("ember_request_duration_seconds", {{"service", svc}}).observe(total_ms / 1e3);
+    // The Server-Timing stages per service, for the console's latency chart.
+    metrics.histogram("ember_request_stage_seconds", {{"service", svc}, {"stage", "queue"}})
+        .observe(info.queue_ms / 1e3);
+    if (info.cold)
+        metrics.histogram("ember_request_stage_seconds", {{"service", svc}, {"stage", "restore"}})
+            .observe(info.restore_ms / 1e3);
+    metrics.histogram("ember_request_stage_seconds", {{"service", svc}, {"stage", "app"}})
+        .observe(app_ms / 1e3);
     if (info.cold) {
         const std::pair<const char*, double> stages[] = {{"queue", info.queue_ms},
                                                          {"restore", info.restore_ms},
@@ -462,6 +470,9 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts, Gate
                      "Gateway requests by service and response code (499: client left)");
     metrics.describe("ember_request_duration_seconds", "histogram",
                      "Gateway request latency, arrival to response");
+    metrics.describe("ember_request_stage_seconds", "histogram",
+                     "Server-Timing stages of every request by service: queue, restore (requests "
+                     "that started an instance), app (to first byte)");
     metrics.describe(
         "ember_cold_start_duration_seconds", "histogram",
         "Stages of requests that started an instance: queue, restore, app (to first byte), total");

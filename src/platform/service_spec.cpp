@@ -233,7 +233,8 @@ const std::set<std::string>& deploy_fields() {
 // that a GET result can be edited and sent back.
 bool is_status_field(const std::string& key) {
     return key == "generation" || key == "created_at" || key == "updated_at" || key == "status" ||
-           key == "instances" || key == "url" || key == "deploy_error";
+           key == "instances" || key == "queued" || key == "snapshot" || key == "error" ||
+           key == "url" || key == "deploy_error";
 }
 
 }  // namespace
