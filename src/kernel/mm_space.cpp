@@ -121,6 +121,12 @@ bool pt_map(Mm* m, uint64_t va, uint64_t pa) {
     return true;
 }
 
-void pt_load(const Mm* m) { ember_load_cr3(m->pml4); }
+void pt_load(const Mm* m) {
+    ember_boot_info* b = boot();
+    const uint64_t t0 = __builtin_ia32_rdtsc();
+    ember_load_cr3(m->pml4);
+    b->stat_cr3_tsc += __builtin_ia32_rdtsc() - t0;
+    b->stat_cr3_loads++;
+}
 
 }  // namespace k

@@ -146,6 +146,7 @@ int64_t proc_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, 
                   int exit_signal) {
     if ((flags & kCloneSettls) && (tls >> 47)) return -EPERM;
     if (g_nprocs >= kMaxProcesses) return -EAGAIN;
+    const uint64_t t0 = __builtin_ia32_rdtsc();
     Process* self = current()->proc;
     auto* c = static_cast<Process*>(kmalloc(sizeof(Process)));
     if (!c) return -ENOMEM;
@@ -191,6 +192,8 @@ int64_t proc_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, 
             *reinterpret_cast<int32_t*>(page + (ctid & (EMBER_PAGE_SIZE - 1))) = c->pid;
     }
     make_runnable(t);
+    boot()->stat_forks++;
+    boot()->stat_fork_tsc += __builtin_ia32_rdtsc() - t0;
     if (flags & kCloneVfork) {
         // The parent sleeps until the child has execed or exited: they
         // share the memory (and the child runs on the parent's stack).
