@@ -5,14 +5,18 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 extern char** environ;
+
+enum { kFutexWait = 0, kFutexWake = 1 };  // <linux/futex.h> is not in musl-gcc's path
 
 static int g_value = 1;
 static volatile sig_atomic_t g_chld;
@@ -114,6 +118,21 @@ int main(int argc, char** argv) {
     }
     waitpid(c, &st, 0);
     printf("MAP_SHARED after the child wrote: %d\n", *shared);
+
+    // A futex in the shared page, waited on by the child, woken by the parent.
+    uint32_t* word = (uint32_t*)(shared + 16);
+    *word = 0;
+    c = fork();
+    if (c == 0) {
+        while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == 0)
+            syscall(SYS_futex, word, kFutexWait, 0, NULL, NULL, 0);
+        _exit((int)*word);
+    }
+    usleep(20000);
+    __atomic_store_n(word, 6, __ATOMIC_RELEASE);
+    syscall(SYS_futex, word, kFutexWake, 1, NULL, NULL, 0);
+    waitpid(c, &st, 0);
+    report("futex across fork", st);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

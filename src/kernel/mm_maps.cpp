@@ -233,6 +233,11 @@ bool shared_at(uint64_t addr) {
     return i < g_count && g_runs[i].start <= addr && g_runs[i].shared;
 }
 
+MapKind kind_at(uint64_t addr) {
+    const uint64_t i = first_ending_after(addr);
+    return i < g_count && g_runs[i].start <= addr ? g_runs[i].kind : MapKind::kNone;
+}
+
 void clear(uint64_t addr, uint64_t len) { assign(addr, addr + len, nullptr, false); }
 
 void prepare() {

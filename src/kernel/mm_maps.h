@@ -27,8 +27,9 @@ void load(const MapsState* s);
 // fork: s becomes a copy of the running process's list; false: no memory.
 bool copy(MapsState* s);
 void free_state(MapsState* s);
-// The page at addr belongs to a MAP_SHARED mapping.
+// The page at addr belongs to a MAP_SHARED mapping; what it is mapped as.
 bool shared_at(uint64_t addr);
+MapKind kind_at(uint64_t addr);
 
 // Forgets every mapping and frees the list (the host tests map afresh for
 // each test; a guest boots once).

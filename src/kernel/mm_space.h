@@ -37,7 +37,9 @@ Mm* mm_current();
 // The instance gets a second address space (fork, exec): the first process
 // moves from the VMM's boot tables to its own. Idempotent.
 bool mm_go_multi();
-Mm* mm_fork();               // a copy of the current process's user memory
+// A copy of the current process's user memory; sp is the forking thread's
+// stack pointer (its stack below the red zone is not copied).
+Mm* mm_fork(uint64_t sp);
 void mm_share(Mm* m);        // vfork: m is used by one more process
 void mm_set_current(Mm* m);  // at a process switch: CR3 and the mm globals
 void mm_release(Mm* m);      // drops a reference; the last frees memory and tables
@@ -48,5 +50,8 @@ int64_t mm_map_fixed(uint64_t va, uint64_t len);
 // exec: a fresh user range anywhere (top-down), 0 when out of memory.
 uint64_t mm_map_anywhere(uint64_t len);
 void mm_set_brk(uint64_t start);
+// The address of the frame byte behind va in the current address space
+// (va itself for the identity map): futexes are keyed by it.
+uint64_t mm_futex_key(uint64_t va);
 
 }  // namespace k

@@ -152,7 +152,7 @@ int64_t proc_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, 
     if (!c) return -ENOMEM;
     memset(c, 0, sizeof *c);
     const bool share_vm = flags & kCloneVm;
-    c->mm = share_vm ? mm_current() : mm_fork();
+    c->mm = share_vm ? mm_current() : mm_fork(current_frame()->rsp);
     c->fdt = fs::fdt_fork();
     if (!c->mm || !c->fdt) {
         if (c->fdt) fs::fdt_free(c->fdt);
