@@ -86,6 +86,13 @@ int report(bool stats, const ember::RunReport& r) {
         if (r.stats.preemptions > 0)
             std::fprintf(stderr, " preemptions=%llu",
                          static_cast<unsigned long long>(r.stats.preemptions));
+        if (r.stats.forks > 0 || r.stats.cr3_loads > 0)
+            std::fprintf(stderr, " forks=%llu fork_us=%.1f cr3_loads=%llu cr3_us=%.1f",
+                         static_cast<unsigned long long>(r.stats.forks), r.stats.fork_us,
+                         static_cast<unsigned long long>(r.stats.cr3_loads), r.stats.cr3_us);
+        if (r.stats.cow_faults > 0)
+            std::fprintf(stderr, " cow_faults=%llu cow_us=%.1f",
+                         static_cast<unsigned long long>(r.stats.cow_faults), r.stats.cow_us);
         if (r.stats.kernel_init_us > 0)
             std::fprintf(stderr, " kernel_init_us=%.1f", r.stats.kernel_init_us);
         if (r.stats.snapshot_us > 0) std::fprintf(stderr, " snapshot_us=%.1f", r.stats.snapshot_us);

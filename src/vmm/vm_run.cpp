@@ -73,6 +73,14 @@ RunReport Vm::Impl::finish(Outcome o, int status, std::string msg) {
     if (auto b = mem_.read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO)) {
         stats_.syscalls = b->stat_syscalls;
         stats_.fast_syscalls = b->stat_fast_syscalls;
+        stats_.cr3_loads = b->stat_cr3_loads;
+        stats_.forks = b->stat_forks;
+        stats_.cow_faults = b->stat_cow_faults;
+        if (tsc_khz_) {
+            stats_.cr3_us = static_cast<double>(b->stat_cr3_tsc) * 1e3 / tsc_khz_;
+            stats_.fork_us = static_cast<double>(b->stat_fork_tsc) * 1e3 / tsc_khz_;
+            stats_.cow_us = static_cast<double>(b->stat_cow_tsc) * 1e3 / tsc_khz_;
+        }
         if (b->tsc_app_start > tsc_base_ && tsc_khz_) {
             const double since_base_us =
                 static_cast<double>(b->tsc_app_start - tsc_base_) * 1e3 / tsc_khz_;
