@@ -185,6 +185,9 @@ int enter_sandbox(bool off, bool stats, const ember::SandboxPolicy& policy) {
     }
     auto r = ember::enter_sandbox(policy);
     if (!r) return print_error(kExitVmError, r.message());
+    // This thread runs the vCPU from here on.
+    if (auto st = ember::sandbox_thread(ember::ThreadKind::kVm); !st)
+        return print_error(kExitVmError, st.message());
     if (stats) std::fprintf(stderr, "ember-vm: sandbox: %s\n", r->summary().c_str());
     return 0;
 }

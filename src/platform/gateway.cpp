@@ -29,6 +29,7 @@
 #include "platform/http_servers.h"
 #include "platform/linger.h"
 #include "platform/router.h"
+#include "vmm/sandbox.h"
 
 namespace ember::platform {
 
@@ -678,7 +679,10 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts, Gate
     Impl* p = impl.get();
     asio::co_spawn(impl->io, impl->accept_loop(), asio::detached);
     for (int i = 0; i < std::max(1, opts.threads); ++i)
-        impl->threads.emplace_back([p] { p->io.run(); });
+        impl->threads.emplace_back([p] {
+            (void)sandbox_thread(ThreadKind::kGateway);  // in the sandboxed gateway process
+            p->io.run();
+        });
     return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 

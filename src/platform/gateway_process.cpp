@@ -176,6 +176,12 @@ int run_gateway_process(const ChildRole& role) {
         (void)ch.send(proto::kFailed, proto::encode_text("error", gw.message()));
         return 1;
     }
+    // The Asio threads run (each with its own filter); this one only reads
+    // and answers the channel from here on.
+    if (auto st = sandbox_thread(ThreadKind::kChannel); !st) {
+        (void)ch.send(proto::kFailed, proto::encode_text("error", st.message()));
+        return 1;
+    }
     for (;;) {
         auto m = ch.recv();
         if (!m) {

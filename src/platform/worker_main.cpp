@@ -23,6 +23,8 @@
 #include "platform/runner_pool.h"
 #include "platform/vm_guest.h"
 #include "platform/worker_protocol.h"
+#include "vmm/io_thread.h"
+#include "vmm/sandbox.h"
 #include "vmm/vmm.h"
 
 namespace ember::platform {
@@ -106,7 +108,12 @@ struct ConnectWait {
 
 class Worker {
   public:
-    Worker(ipc::Channel ch, WorkerArgs a) : ch_(std::move(ch)), args_(std::move(a)) {
+    Worker(ipc::Channel ch, WorkerArgs a)
+        : ch_(std::move(ch)),
+          args_(std::move(a)),
+          runners_(
+              16, [] { (void)sandbox_thread(ThreadKind::kVm); },
+              /*spawn_from_runners=*/true) {
         runners_.prestart(4);
     }
     int serve();
@@ -133,8 +140,11 @@ class Worker {
 
     ipc::Channel ch_;
     WorkerArgs args_;
-    // Instance threads, kept for the next instance: no thread creation on a
-    // cold start. The process ends with _Exit, never destroying it.
+    // Instance, prepare and open threads ("vm" threads: the seccomp filter
+    // of ThreadKind::kVm), kept for the next instance: no thread creation
+    // on a cold start. The pool makes its threads itself: the channel
+    // thread's filter forbids it. The process ends with _Exit, never
+    // destroying it.
     RunnerPool runners_;
     std::mutex mu_;
     std::map<uint64_t, std::shared_ptr<const Prepared>> prepared_;
@@ -242,7 +252,7 @@ void Worker::on_prepare(ipc::Message& m, const json& j) {
     }
     for (size_t i = 0; i < m.fds.size(); ++i) fds.push_back(m.take_fd(i));
     auto spec = spec_from_json(j.at("spec"), j.at("spec").at("name").get<std::string>());
-    std::thread([this, id, fds, spec = std::move(spec)]() mutable {
+    runners_.run([this, id, fds, spec = std::move(spec)]() mutable {
         auto prepare = [&]() -> Result<std::shared_ptr<const Prepared>> {
             if (!spec) return spec.status();
             if (fds.size() != 3 + spec->files.size())
@@ -265,7 +275,7 @@ void Worker::on_prepare(ipc::Message& m, const json& j) {
         auto p = prepare();
         for (int fd : fds) ::close(fd);
         reply_prepared(id, std::move(p));
-    }).detach();
+    });
 }
 
 void Worker::on_open(ipc::Message& m, const json& j) {
@@ -273,14 +283,14 @@ void Worker::on_open(ipc::Message& m, const json& j) {
     const int fd = m.take_fd(0);
     auto spec = spec_from_json(j.at("spec"), j.at("spec").at("name").get<std::string>());
     const std::string name = j.value("name", std::string("snapshot"));
-    std::thread([this, id, fd, name, spec = std::move(spec)]() mutable {
+    runners_.run([this, id, fd, name, spec = std::move(spec)]() mutable {
         if (!spec || fd < 0) {
             if (fd >= 0) ::close(fd);
             reply_prepared(id, spec ? Status::internal("open: no snapshot fd") : spec.status());
             return;
         }
         reply_prepared(id, open_vm(*spec, fd, name, connect_for(id), args_.vm));
-    }).detach();
+    });
 }
 
 void Worker::on_restore(const json& j) {
@@ -448,6 +458,9 @@ int run_worker(const ChildRole& role) {
     if (auto st = check_kvm(); !st) return fail("KVM: " + st.message());
     // Resetting VMs for reuse reads pagemap; /proc is gone once sandboxed.
     if (auto st = GuestMemory::keep_pagemap_open(); !st) return fail(st.message());
+    // The I/O thread exists before any thread filter: it gets its own at its
+    // first wake-up, not the filter of the thread that would start it.
+    (void)IoThread::instance();
     std::string summary = "off (--no-sandbox)";
     if (args.sandbox) {
         SandboxPolicy policy;
@@ -464,11 +477,15 @@ int run_worker(const ChildRole& role) {
         if (!r) return fail("sandbox: " + r.message());
         // The PID namespace is ChildProcess::spawn's: the worker is its init.
         summary = std::string(getpid() == 1 ? "pidns=on(pid 1) " : "pidns=off ") + r->summary();
+        if (process_seccomp_on()) summary += " thread-filters=on(vm,io,channel)";
     }
     keep_vms_ready(args.vm_pool);
     // Never destroyed: instance threads may still run when serve() ends the
     // process.
     auto* w = new Worker(std::move(ch), args);
+    // This thread only reads and answers the channel from here on: every
+    // thread it needs exists or is made by the pools.
+    if (auto st = sandbox_thread(ThreadKind::kChannel); !st) return fail(st.message());
     if (!w->send(wp::kReady, {{"sandbox", summary}})) std::_Exit(1);
     return w->serve();
 }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "vmm/sandbox.h"
 
 namespace ember {
 namespace {
@@ -90,6 +91,10 @@ void IoThread::loop() {
     uint64_t cpu = this_thread_cpu_ns();
     for (;;) {
         const int n = epoll_wait(epfd_, evs, 64, timeout_ms);
+        // This thread may have started before the process was sandboxed:
+        // its own filter goes on at the first wake-up after that, before
+        // any guest's doorbell is served.
+        (void)sandbox_thread(ThreadKind::kIo);
         const int64_t now = mono_ns();
         for (int i = 0; i < n; ++i) {
             const auto id = static_cast<int64_t>(evs[i].data.u64);

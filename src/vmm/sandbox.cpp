@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mount.h>
@@ -19,6 +20,9 @@
 #include <vector>
 
 namespace ember {
+
+void note_process_seccomp_loaded();  // sandbox_thread.cpp
+
 namespace {
 
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
@@ -250,6 +254,16 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
     rc =
         rc ? rc
            : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
+    // A thread's own narrower filter (sandbox_thread.cpp): only adding one
+    // to the calling thread (flags 0, no TSYNC), which can only take
+    // permissions away; and naming the thread after its kind.
+    rc = rc ? rc
+            : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 2,
+                               SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER),
+                               SCMP_A1(SCMP_CMP_EQ, 0));
+    rc = rc ? rc
+            : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+                               SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
     std::vector<int> extra;
     if (p.allow_outbound || p.allow_listen) extra.push_back(SCMP_SYS(socket));
     if (p.allow_outbound) extra.push_back(SCMP_SYS(connect));
@@ -269,9 +283,10 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
     if ((rc = seccomp_load(ctx)) != 0)
         return Status::internal(std::string("sandbox: loading the seccomp filter: ") +
                                 std::strerror(-rc));
+    note_process_seccomp_loaded();
     l.active = true;
     l.detail =
-        std::to_string(std::size(kAllowed) + 2 + extra.size() + (p.allow_socketpair ? 1 : 0)) +
+        std::to_string(std::size(kAllowed) + 4 + extra.size() + (p.allow_socketpair ? 1 : 0)) +
         " system calls";
     if (p.allow_outbound) l.detail += ", outbound connect";
     if (p.allow_listen) l.detail += ", listen";

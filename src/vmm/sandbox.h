@@ -61,4 +61,31 @@ struct SandboxReport {
 // was possible failed half-way (the process should not go on).
 Result<SandboxReport> enter_sandbox(const SandboxPolicy& policy);
 
+// Kinds of threads with a seccomp filter of their own, narrower than the
+// process's (sandbox_thread.cpp lists what each may call, and why).
+enum class ThreadKind {
+    kVm,       // creates, boots, restores, runs (the vCPU), resets and destroys microVMs
+    kIo,       // the process-wide I/O thread: console doorbells and time slices
+    kChannel,  // a helper process's main thread: reads and answers its channel to emberd
+    kGateway,  // the gateway process's Asio threads: client connections
+};
+const char* thread_kind_name(ThreadKind kind);  // "vm", "io", "channel", "gateway"
+
+// Loads kind's filter on the calling thread, on top of the process's (the
+// strictest answer wins; threads it starts later inherit both), and names
+// the thread "ember-<kind>". Without TSYNC: the other threads keep theirs.
+// Does nothing when enter_sandbox loaded no seccomp filter in this process
+// (--no-sandbox, or a process that is not sandboxed) and when this thread
+// loaded one already, so threads may call it every time they start work.
+// A thread that cannot load its filter (the kernel refuses it while the
+// process exits, for one) keeps the process's: callers that can report it
+// do; background threads go on.
+Status sandbox_thread(ThreadKind kind);
+
+// The system calls kind's filter allows, by name (tests, docs).
+std::vector<std::string> thread_allowlist(ThreadKind kind);
+
+// True once enter_sandbox loaded its seccomp filter in this process.
+bool process_seccomp_on();
+
 }  // namespace ember

@@ -2,6 +2,8 @@
 
 #include <sys/ioctl.h>
 
+#include "vmm/sandbox.h"
+
 namespace ember {
 
 VmPool& VmPool::instance() {
@@ -31,6 +33,7 @@ void VmPool::prefetch(size_t n) {
     }
     std::thread([this, n] {
         for (size_t i = 0; i < n; ++i) {
+            (void)sandbox_thread(ThreadKind::kVm);  // once the process is sandboxed
             auto s = create_shell();
             std::lock_guard lock(mu_);
             --creating_;
@@ -76,6 +79,9 @@ void VmPool::set_target(size_t n) {
         refill_started_ = true;
         std::thread([this] { refill_loop(); }).detach();
     }
+    // The reaper too, now: VMs may later be let go by a thread whose
+    // seccomp filter forbids starting threads (the worker's channel thread).
+    start_reaper();
     cv_.notify_all();
 }
 
@@ -85,6 +91,7 @@ void VmPool::refill_loop() {
             std::unique_lock lock(mu_);
             cv_.wait(lock, [this] { return ready_.size() < target_; });
         }
+        (void)sandbox_thread(ThreadKind::kVm);  // once the process is sandboxed
         auto s = create_shell();
         if (!s) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -98,11 +105,14 @@ void VmPool::refill_loop() {
 void VmPool::retire(VmShell shell, GuestMemory mem) {
     std::lock_guard lock(mu_);
     dead_.emplace_back(std::move(shell), std::move(mem));
-    if (!reaper_started_) {
-        reaper_started_ = true;
-        std::thread([this] { reap_loop(); }).detach();
-    }
+    start_reaper();
     reap_cv_.notify_one();
+}
+
+void VmPool::start_reaper() {
+    if (reaper_started_) return;
+    reaper_started_ = true;
+    std::thread([this] { reap_loop(); }).detach();
 }
 
 void VmPool::reap_loop() {
@@ -114,6 +124,7 @@ void VmPool::reap_loop() {
             item = std::move(dead_.front());
             dead_.pop_front();
         }
+        (void)sandbox_thread(ThreadKind::kVm);  // once the process is sandboxed
         // item's destructors close the vCPU and VM fds and unmap memory here.
     }
 }

@@ -47,6 +47,7 @@ class VmPool {
     VmPool() = default;
     void refill_loop();
     void reap_loop();
+    void start_reaper();  // under mu_
 
     mutable std::mutex mu_;
     std::condition_variable cv_;
