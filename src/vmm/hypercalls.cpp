@@ -159,6 +159,10 @@ HypercallAction HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
                     return out;
                 }
             }
+            if (a && suspend_point(a->events)) {
+                out.ready_point = true;
+                return out;
+            }
             status = do_wait(arg, &out);
             break;
         }
@@ -395,6 +399,21 @@ void HypercallContext::read_stdin_now() {
     mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, head), head);
 }
 
+// With a suspend requested: true when the guest waits for connections with
+// none open or pending (then the VMM saves it here, as at READY). While it
+// still has streams, they get end-of-file, as from peers that went away;
+// the guest closes them and waits again.
+bool HypercallContext::suspend_point(uint32_t events) {
+    if (!suspend_ || !suspend_->load(std::memory_order_acquire)) return false;
+    if (!(events & EMBER_WAIT_NET) || net_.guest_listeners().empty()) return false;
+    if (net_.open_streams() > 0) {
+        net_.end_streams();
+        return false;
+    }
+    net_.deliver_host_events();
+    return !net_.rx_pending() && net_.open_streams() == 0;
+}
+
 bool HypercallContext::stdin_ready() const {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_STDIN);
     return ring && (ring->head != ring->tail || (ring->flags & EMBER_RING_EOF));
@@ -435,6 +454,12 @@ int64_t HypercallContext::do_wait(uint64_t arg, HypercallAction* out) {
             if (stdin_ready()) ready |= EMBER_WAIT_STDIN;
         }
         if (ready) break;
+        if (suspend_point(events)) {
+            out->ready_point = true;
+            return EMBER_OK;
+        }
+        // suspend_point ended the streams: tell the guest.
+        if ((events & EMBER_WAIT_NET) && net_.rx_pending()) continue;
         if (stop_ && stop_->load()) {
             out->done = true;
             out->outcome = Outcome::kStopped;

@@ -86,6 +86,8 @@ struct VmStats {
     double run_us = 0;          // first KVM_RUN -> exit
     double total_us = 0;        // create VM -> exit
     double snapshot_us = 0;     // writing the snapshot, when one was taken
+    uint64_t suspend_pages = 0;  // Vm::suspend: pages written
+    uint64_t suspend_bytes = 0;  // and the file's size
 };
 
 }  // namespace ember

@@ -115,6 +115,7 @@ RunReport Vm::Impl::run() {
     }
     HypercallContext hc(mem_, cfg_, stats_, wall_deadline_, shell_.vcpu.fd(), *net_);
     hc.set_stop_flag(&stop_);
+    hc.set_suspend_flag(&suspend_);
     hc.set_console_mutex(&console_mu_);
     hc.set_wait_hook([this](bool waiting) { pause_preempt_timer(waiting); });
     vcpu_thread_ = pthread_self();
@@ -244,6 +245,13 @@ std::optional<RunReport> Vm::Impl::handle_port_io(HypercallContext& hc) {
 std::optional<RunReport> Vm::Impl::handle_hypercall(HypercallContext& hc, uint32_t nr,
                                                     uint32_t arg) {
     HypercallAction out = hc.dispatch(nr, arg);
+    if (out.ready_point && suspend_.load(std::memory_order_acquire)) {
+        const int64_t t0 = mono_ns();
+        if (auto st = write_suspended(nr, arg); !st)
+            return finish(Outcome::kStopped, 0, "could not be suspended: " + st.message());
+        stats_.snapshot_us = static_cast<double>(mono_ns() - t0) / 1e3;
+        return finish(Outcome::kSnapshotted, 0, "suspended");
+    }
     if (out.ready_point) {
         hc.set_want_ready(false);
         const int64_t t0 = mono_ns();
