@@ -8,7 +8,7 @@ FUZZ_PKGS="clang libclang-rt-14-dev"
 # Go and Rust toolchains: examples/go and examples/rust, their tests and
 # benchmark.
 LANG_PKGS="golang-go rustc"
-PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
+PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static bash-static \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev \
   libseccomp-dev libarchive-dev hyperfine wrk curl cpio xxd clang-format clang-tidy sqlite3 \
