@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -186,6 +187,33 @@ int main(int argc, char** argv) {
     kill(-c, SIGKILL);
     waitpid(c, &st, 0);
     report("kill(-pgid, SIGKILL)", st);
+
+    // PR_SET_PDEATHSIG: a grandchild that holds the only write end of
+    // `gone` dies with its parent, so `gone` reaches EOF.
+    signal(SIGCHLD, SIG_DFL);
+    int ready[2], gone[2];
+    if (pipe(ready) != 0 || pipe(gone) != 0) return 1;
+    c = fork();
+    if (c == 0) {
+        close(gone[0]);
+        if (fork() == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            write(ready[1], "r", 1);
+            pause();
+            _exit(0);
+        }
+        close(gone[1]);
+        char r;
+        read(ready[0], &r, 1);  // the grandchild is set up
+        _exit(0);
+    }
+    close(gone[1]);
+    waitpid(c, &st, 0);
+    char r;
+    printf("grandchild gone with its parent: %zd\n", read(gone[0], &r, 1));
+    close(gone[0]);
+    close(ready[0]);
+    close(ready[1]);
 
     siginfo_t si;
     c = fork();

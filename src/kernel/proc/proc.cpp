@@ -54,6 +54,11 @@ void make_zombie(Process* p, int wstatus) {
         if (c->parent != p) continue;
         c->parent = &g_first;
         if (c->state == ProcState::kZombie) wake_child_waiters(&g_first);
+        if (c->state == ProcState::kLive && c->pdeathsig) {
+            SigInfo info{};
+            info.f[0] = static_cast<uint32_t>(p->pid);
+            send_to(c, c->pdeathsig, info);
+        }
     }
     p->state = ProcState::kZombie;
     p->wstatus = wstatus;
@@ -405,9 +410,11 @@ int64_t sys_prctl(uint64_t option, uint64_t arg2, uint64_t, uint64_t, uint64_t, 
     Process* self = current()->proc;
     switch (option) {
         case kSetPdeathsig:
-            return arg2 <= 64 ? 0 : -EINVAL;
+            if (arg2 > 64) return -EINVAL;
+            self->pdeathsig = static_cast<int>(arg2);
+            return 0;
         case kGetPdeathsig:
-            return put_user(arg2, int32_t{0});
+            return put_user(arg2, int32_t{self->pdeathsig});
         case kSetName: {
             char name[16] = {};
             for (int i = 0; i < 15; ++i) {
