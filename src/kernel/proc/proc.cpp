@@ -239,6 +239,8 @@ void proc_kill_other_threads() {
     exit_current_thread();
 }
 
+// As Linux's kill_something_info: -1 means every process but the first and
+// the caller.
 int64_t proc_kill(int64_t pid, int sig, const SigInfo& info) {
     Process* self = current()->proc;
     if (pid == INT32_MIN) return -ESRCH;
@@ -251,10 +253,6 @@ int64_t proc_kill(int64_t pid, int sig, const SigInfo& info) {
             if (sig) send_to(p, sig, info);
         }
         p = next;
-    }
-    if (pid == -1 && sig) {  // kill(-1) includes the caller
-        found++;
-        send_to(self, sig, info);
     }
     return found ? 0 : -ESRCH;
 }
