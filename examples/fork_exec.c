@@ -2,6 +2,7 @@
 // pipes between processes, private and shared memory across fork, execve,
 // posix_spawn, vfork, SIGCHLD, kill of another process and of a group.
 // Prints the same lines natively and in Ember (no pids).
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -169,6 +170,16 @@ int main(int argc, char** argv) {
         waitpid(c, &st, 0);
         report("posix_spawn", st);
     }
+
+    // Before any grandchild exists (Ember reparents orphans to the first
+    // process, which is this one; natively they go to the system's init).
+    signal(SIGCHLD, SIG_IGN);  // children leave no zombie: wait ends with ECHILD
+    c = fork();
+    if (c == 0) _exit(0);
+    errno = 0;
+    const int w = (int)wait(&st);
+    printf("SIG_IGN: wait %d, ECHILD %d\n", w, errno == ECHILD);
+    sigaction(SIGCHLD, &sa, NULL);
 
     c = fork();
     if (c == 0) {

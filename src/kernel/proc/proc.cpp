@@ -63,6 +63,13 @@ void make_zombie(Process* p, int wstatus) {
     p->state = ProcState::kZombie;
     p->wstatus = wstatus;
     Process* parent = p->parent;
+    if (parent) {
+        // SIG_IGN or SA_NOCLDWAIT for SIGCHLD: the child leaves no zombie.
+        constexpr uint64_t kSaNocldwait = 2;
+        const KSigaction& a =
+            parent == g_loaded ? g_sigactions[kSigChld] : parent->sig.actions[kSigChld];
+        p->autoreap = a.handler == kSigIgn || (a.flags & kSaNocldwait);
+    }
     if (parent && p->exit_signal) {
         SigInfo info{};
         info.signo = p->exit_signal;
@@ -99,6 +106,7 @@ void kill_process(Process* p, int sig) {
     make_zombie(p, sig);
     mm_release(p->mm);
     p->mm = nullptr;
+    if (p->autoreap) reap(p);
 }
 
 void send_to(Process* p, int sig, const SigInfo& info) {
@@ -144,6 +152,7 @@ void proc_switch(Process* from, Process* to) {
         KCHECK(from->mm == old);
         mm_release(from->mm);
         from->mm = nullptr;
+        if (from->autoreap) reap(from);
     }
 }
 
@@ -266,6 +275,7 @@ Process* find_zombie(int64_t pid, bool* none) {
     *none = true;
     for (Process* c = g_procs; c; c = c->next) {
         if (c->parent != self || !matches(c, pid, self)) continue;
+        if (c->state == ProcState::kZombie && c->autoreap) continue;  // being reaped
         *none = false;
         if (c->state == ProcState::kZombie) return c;
     }
