@@ -34,6 +34,8 @@ class ShellTest : public EmberTest {
         write_file(d / "data/b.txt", "pear\napple\nfig\n");
         write_file(d / "data/sub/c.txt", "nested\n");
         write_file(d / "bin/busybox", read_file(busybox_path()), 0755);
+        // busybox tar runs "gzip" through PATH.
+        write_file(d / "bin/gzip", read_file(busybox_path()), 0755);
         if (access(kBashStatic, X_OK) == 0)
             write_file(d / "bin/bash", read_file(kBashStatic), 0755);
         write_file(d / "data/run.sh", "#!/bin/busybox sh\necho script \"$@\"\nexit 4\n", 0755);
@@ -101,6 +103,13 @@ TEST_F(ShellTest, XargsAndFindExec) {
     ExpectShellAsNative(
         "echo data/a.txt data/b.txt | xargs wc -l; "
         "find data -name '*.txt' -exec wc -c {} \\; | sort");
+}
+
+TEST_F(ShellTest, TarCreateAndExtractThroughGzip) {
+    ExpectShellAsNative(
+        "f=/tmp/ember-tar-test.$$; mkdir $f && tar -czf $f/x.tgz data && "
+        "tar -xzf $f/x.tgz -C $f && find $f/data -type f | sed \"s|$f||\" | sort; "
+        "cat $f/data/sub/c.txt; rm -r $f");
 }
 
 TEST_F(ShellTest, ScriptWithShebangAndExitCodes) {
