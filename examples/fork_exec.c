@@ -103,6 +103,26 @@ int main(int argc, char** argv) {
     waitpid(c, &st, 0);
     report("kill(SIGTERM)", st);
 
+    // A signal with a handler in another process: the child's pause ends
+    // in its handler.
+    if (pipe(p) != 0) return 1;
+    c = fork();
+    if (c == 0) {
+        struct sigaction su;
+        memset(&su, 0, sizeof su);
+        su.sa_handler = on_chld;  // counts into g_chld
+        sigaction(SIGUSR1, &su, NULL);
+        write(p[1], "r", 1);
+        while (!g_chld) pause();
+        _exit(20 + g_chld);
+    }
+    read(p[0], buf, 1);
+    kill(c, SIGUSR1);
+    waitpid(c, &st, 0);
+    report("SIGUSR1 to a child's handler", st);
+    close(p[0]);
+    close(p[1]);
+
     c = fork();
     if (c == 0) {
         raise(SIGSEGV);
