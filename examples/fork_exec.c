@@ -2,6 +2,7 @@
 // pipes between processes, private and shared memory across fork, execve,
 // posix_spawn, vfork, SIGCHLD, kill of another process and of a group.
 // Prints the same lines natively and in Ember (no pids).
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,6 +103,26 @@ int main(int argc, char** argv) {
     waitpid(c, &st, 0);
     report("kill(SIGTERM)", st);
 
+    // A signal with a handler in another process: the child's pause ends
+    // in its handler.
+    if (pipe(p) != 0) return 1;
+    c = fork();
+    if (c == 0) {
+        struct sigaction su;
+        memset(&su, 0, sizeof su);
+        su.sa_handler = on_chld;  // counts into g_chld
+        sigaction(SIGUSR1, &su, NULL);
+        write(p[1], "r", 1);
+        while (!g_chld) pause();
+        _exit(20 + g_chld);
+    }
+    read(p[0], buf, 1);
+    kill(c, SIGUSR1);
+    waitpid(c, &st, 0);
+    report("SIGUSR1 to a child's handler", st);
+    close(p[0]);
+    close(p[1]);
+
     c = fork();
     if (c == 0) {
         raise(SIGSEGV);
@@ -169,6 +191,16 @@ int main(int argc, char** argv) {
         report("posix_spawn", st);
     }
 
+    // Before any grandchild exists (Ember reparents orphans to the first
+    // process, which is this one; natively they go to the system's init).
+    signal(SIGCHLD, SIG_IGN);  // children leave no zombie: wait ends with ECHILD
+    c = fork();
+    if (c == 0) _exit(0);
+    errno = 0;
+    const int w = (int)wait(&st);
+    printf("SIG_IGN: wait %d, ECHILD %d\n", w, errno == ECHILD);
+    sigaction(SIGCHLD, &sa, NULL);
+
     c = fork();
     if (c == 0) {
         setpgid(0, 0);
@@ -186,6 +218,33 @@ int main(int argc, char** argv) {
     kill(-c, SIGKILL);
     waitpid(c, &st, 0);
     report("kill(-pgid, SIGKILL)", st);
+
+    // PR_SET_PDEATHSIG: a grandchild that holds the only write end of
+    // `gone` dies with its parent, so `gone` reaches EOF.
+    signal(SIGCHLD, SIG_DFL);
+    int ready[2], gone[2];
+    if (pipe(ready) != 0 || pipe(gone) != 0) return 1;
+    c = fork();
+    if (c == 0) {
+        close(gone[0]);
+        if (fork() == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            write(ready[1], "r", 1);
+            pause();
+            _exit(0);
+        }
+        close(gone[1]);
+        char r;
+        read(ready[0], &r, 1);  // the grandchild is set up
+        _exit(0);
+    }
+    close(gone[1]);
+    waitpid(c, &st, 0);
+    char r;
+    printf("grandchild gone with its parent: %zd\n", read(gone[0], &r, 1));
+    close(gone[0]);
+    close(ready[0]);
+    close(ready[1]);
 
     siginfo_t si;
     c = fork();

@@ -124,8 +124,9 @@ static void serve(struct conn *c) {
     sscanf(hdr, "%15s %1023s", method, path);
     unsigned a = 0, b = 0;
     if (strcasestr(hdr, "\nupgrade:")) {
-        send_str(c->fd,
-                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n");
+        send_str(
+            c->fd,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n");
         if (c->off < c->len && send_all(c->fd, c->buf + c->off, c->len - c->off)) return;
         char piece[16384];
         ssize_t r;

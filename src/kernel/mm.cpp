@@ -457,7 +457,9 @@ void mm_set_current(Mm* m) {
 void mm_release(Mm* m) {
     if (--m->refs) return;
     KCHECK(m != g_cur);
-    release_user(m, 0, g_npages, false);
+    const uint64_t words = (g_npages + 63) / 64;
+    for (uint64_t w = 0; w < words; ++w)
+        if (m->own[w]) release_user(m, w * 64, 64, false);
     maps::free_state(&m->maps);
     pt_free(m);
     if (m != &g_mm1) {

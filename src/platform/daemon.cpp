@@ -115,6 +115,7 @@ void Daemon::stop() {
 }
 
 uint16_t Daemon::gateway_port() const { return p_->gateway->port(); }
+uint16_t Daemon::tls_port() const { return p_->gateway->tls_port(); }
 uint16_t Daemon::api_port() const { return p_->api_server->port(); }
 const std::string& Daemon::data_dir() const { return p_->dir.root(); }
 const std::string& Daemon::token_path() const { return p_->token_path; }

@@ -39,6 +39,7 @@ class Daemon {
     // Stops accepting, stops every instance, waits for them.
     void stop();
     uint16_t gateway_port() const;
+    uint16_t tls_port() const;  // the gateway's HTTPS port, 0 without TLS
     uint16_t api_port() const;
     const std::string& data_dir() const;
     const std::string& token_path() const;

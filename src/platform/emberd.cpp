@@ -6,7 +6,9 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "common/units.h"
@@ -18,6 +20,7 @@
 namespace {
 
 using ember::platform::DaemonOptions;
+using ember::platform::GatewayOptions;
 
 // ADDR:PORT ("[v6]:PORT" too): "" and the parts, or what is wrong. Strict,
 // so that a typo (8080abc, 80800, a missing host) is not silently some other
@@ -62,6 +65,22 @@ int usage_error(const std::string& msg) {
     return 2;
 }
 
+// The whole of a small file (a PEM certificate or key): "" and the text, or
+// what is wrong.
+std::string read_small_file(const std::string& path, std::string* out) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return "cannot read " + path + ": " + std::strerror(errno);
+    char buf[4096];
+    size_t n;
+    out->clear();
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && out->size() <= (1u << 20))
+        out->append(buf, n);
+    std::fclose(f);
+    if (out->size() > (1u << 20)) return path + ": larger than 1 MiB";
+    if (out->empty()) return path + ": empty";
+    return "";
+}
+
 void raise_fd_limit() {
     rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -94,6 +113,17 @@ int main(int argc, char** argv) {
     app.add_option("--gateway", gateway,
                    "Gateway listen address ADDR:PORT (default 127.0.0.1:8080)");
     app.add_option("--api", api, "Control API listen address ADDR:PORT (default 127.0.0.1:8081)");
+    std::vector<std::string> tls_certs, tls_keys;
+    std::string https = "127.0.0.1:8443";
+    app.add_option("--tls-cert", tls_certs,
+                   "PEM certificate chain for HTTPS at the gateway; repeat it for one certificate "
+                   "per domain (chosen by SNI, the first is the default)");
+    app.add_option("--tls-key", tls_keys,
+                   "PEM private key of the --tls-cert in the same position (read by emberd only)");
+    app.add_option("--https", https,
+                   "HTTPS listen address ADDR:PORT, with --tls-cert (default 127.0.0.1:8443)");
+    app.add_flag("--https-redirect", o.gateway.tls_redirect,
+                 "The --gateway address answers every request with a redirect (308) to HTTPS");
     app.add_option("--domain", o.gateway.domain,
                    "Services answer at <name>.<domain> (default localhost)");
     // Half the CPUs: the rest are for the instances' vCPU threads.
@@ -166,9 +196,27 @@ int main(int argc, char** argv) {
         return err.empty() ? err
                            : std::string(flag) + ": expected ADDR:PORT, got '" + s + "': " + err;
     };
-    for (const std::string& err : {address("--gateway", gateway, &o.gateway.addr, &o.gateway.port),
-                                   address("--api", api, &o.api.addr, &o.api.port)})
+    for (const std::string& err :
+         {address("--gateway", gateway, &o.gateway.addr, &o.gateway.port),
+          address("--api", api, &o.api.addr, &o.api.port),
+          address("--https", https, &o.gateway.tls_addr, &o.gateway.tls_port)})
         if (!err.empty()) return usage_error(err);
+    // 'tls-cert = ""' in a config file is none (the packaged default).
+    for (auto* v : {&tls_certs, &tls_keys})
+        v->erase(std::remove(v->begin(), v->end(), std::string()), v->end());
+    if (tls_certs.size() != tls_keys.size())
+        return usage_error("--tls-cert and --tls-key: " + std::to_string(tls_certs.size()) +
+                           " certificates but " + std::to_string(tls_keys.size()) +
+                           " keys (give them in pairs)");
+    if (o.gateway.tls_redirect && tls_certs.empty())
+        return usage_error("--https-redirect needs --tls-cert and --tls-key");
+    for (size_t i = 0; i < tls_certs.size(); ++i) {
+        GatewayOptions::TlsCert c;
+        for (const std::string& err :
+             {read_small_file(tls_certs[i], &c.cert_pem), read_small_file(tls_keys[i], &c.key_pem)})
+            if (!err.empty()) return usage_error("--tls-cert/--tls-key: " + err);
+        o.gateway.tls_certs.push_back(std::move(c));
+    }
     using ember::parse_duration_ms;
     using ember::parse_size;
     auto dur = [](const std::string& s, const char* name, uint64_t* out) {
@@ -224,6 +272,11 @@ int main(int argc, char** argv) {
         "emberd {}: gateway http://{}:{} (services at <name>.{} or /<name>/), API http://{}:{}",
         EMBER_VERSION, o.gateway.addr, (*d)->gateway_port(), o.gateway.domain, o.api.addr,
         (*d)->api_port());
+    if ((*d)->tls_port())
+        spdlog::info("HTTPS https://{}:{} ({} certificate{}){}", o.gateway.tls_addr,
+                     (*d)->tls_port(), o.gateway.tls_certs.size(),
+                     o.gateway.tls_certs.size() == 1 ? "" : "s",
+                     o.gateway.tls_redirect ? "; plain HTTP redirects to it" : "");
     spdlog::info("data in {}; API token in {}", (*d)->data_dir(), (*d)->token_path());
     int sig = 0;
     sigwait(&sigs, &sig);

@@ -15,6 +15,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -25,6 +26,7 @@
 #include "platform/gateway_backend.h"
 #include "platform/gateway_http.h"
 #include "platform/gateway_relay.h"
+#include "platform/gateway_tls.h"
 #include "platform/http_error.h"
 #include "platform/http_servers.h"
 #include "platform/linger.h"
@@ -107,10 +109,14 @@ auto backend_call(Call call) {
 
 struct Gateway::Impl {
     Impl(const GatewayOptions& o, GatewayBackend& b, Metrics& met)
-        : opts(o), backend(b), metrics(met), acceptor(io) {}
+        : opts(o), backend(b), metrics(met), acceptor(io), tls_acceptor(io) {}
 
-    asio::awaitable<void> accept_loop();
+    enum class Kind { kPlain, kTls, kRedirect };
+    asio::awaitable<void> accept_loop(tcp::acceptor& acc, Kind kind);
     asio::awaitable<void> session(tcp::socket sock);
+    asio::awaitable<void> session_tls(tcp::socket sock);
+    // Answers one request with a 308 to the same URL over HTTPS.
+    asio::awaitable<void> session_redirect(tcp::socket sock);
     // Serves the requests of one client connection.
     template <class Stream>
     asio::awaitable<void> serve(Stream& stream, bool tls);
@@ -164,18 +170,20 @@ struct Gateway::Impl {
     Metrics& metrics;
     asio::io_context io;
     tcp::acceptor acceptor;
+    tcp::acceptor tls_acceptor;
+    std::shared_ptr<TlsContext> tls;
     std::vector<std::thread> threads;
     std::shared_ptr<std::atomic<size_t>> connections = std::make_shared<std::atomic<size_t>>(0);
     bool stopped = false;
 };
 
-asio::awaitable<void> Gateway::Impl::accept_loop() {
+asio::awaitable<void> Gateway::Impl::accept_loop(tcp::acceptor& acc, Kind kind) {
     for (;;) {
         beast::error_code ec;
-        tcp::socket sock = co_await acceptor.async_accept(
-            asio::make_strand(io), asio::redirect_error(asio::use_awaitable, ec));
+        tcp::socket sock = co_await acc.async_accept(asio::make_strand(io),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
-            if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+            if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
             continue;  // EMFILE and the like: keep serving the connections we have
         }
         if (connections->load() >= opts.max_connections) {
@@ -185,8 +193,68 @@ asio::awaitable<void> Gateway::Impl::accept_loop() {
         }
         sock.set_option(tcp::no_delay(true), ec);
         auto ex = sock.get_executor();
-        asio::co_spawn(ex, session(std::move(sock)), asio::detached);
+        if (kind == Kind::kTls)
+            asio::co_spawn(ex, session_tls(std::move(sock)), asio::detached);
+        else if (kind == Kind::kRedirect)
+            asio::co_spawn(ex, session_redirect(std::move(sock)), asio::detached);
+        else
+            asio::co_spawn(ex, session(std::move(sock)), asio::detached);
     }
+}
+
+asio::awaitable<void> Gateway::Impl::session_tls(tcp::socket sock) {
+    auto conns = connections;
+    ++*conns;
+    struct Guard {
+        std::shared_ptr<std::atomic<size_t>> n;
+        ~Guard() { --*n; }
+    } guard{conns};
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), tls->context());
+    beast::error_code ec;
+    relay::client_deadline(stream, opts.client_timeout_ms);
+    co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+        metrics.counter("ember_gateway_tls_handshake_failures_total").inc();
+        co_return;
+    }
+    co_await serve(stream, true);
+    // close_notify, without waiting long for the client's.
+    stream.next_layer().expires_after(std::chrono::milliseconds(500));
+    co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+asio::awaitable<void> Gateway::Impl::session_redirect(tcp::socket sock) {
+    auto conns = connections;
+    ++*conns;
+    struct Guard {
+        std::shared_ptr<std::atomic<size_t>> n;
+        ~Guard() { --*n; }
+    } guard{conns};
+    beast::tcp_stream stream(std::move(sock));
+    beast::flat_buffer buf;
+    http::request_parser<http::empty_body> p;
+    p.header_limit(static_cast<uint32_t>(opts.max_header_bytes));
+    beast::error_code ec;
+    stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
+    co_await http::async_read_header(stream, buf, p, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    std::string host(p.get()[http::field::host]);
+    // Host without its port ("[v6]:port" keeps its brackets).
+    const auto colon = host.rfind(':');
+    if (colon != std::string::npos && host.find(']', colon) == std::string::npos)
+        host.resize(colon);
+    Response r{host.empty() ? http::status::bad_request : http::status::permanent_redirect,
+               p.get().version()};
+    r.set(http::field::server, "ember");
+    if (!host.empty()) {
+        const std::string port = opts.tls_port == 443 ? "" : ":" + std::to_string(opts.tls_port);
+        r.set(http::field::location, "https://" + host + port + std::string(p.get().target()));
+    }
+    r.keep_alive(false);
+    r.prepare_payload();
+    co_await http::async_write(stream, r, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) co_await linger_close(stream, opts.max_body_bytes, std::chrono::seconds(1));
 }
 
 asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
@@ -650,8 +718,21 @@ uint16_t Gateway::port() const {
 }
 
 Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts, GatewayBackend& backend,
-                                                Metrics& metrics, int listen_fd) {
+                                                Metrics& metrics, int listen_fd, int tls_fd,
+                                                std::shared_ptr<TlsContext> tls) {
     auto impl = std::make_unique<Impl>(opts, backend, metrics);
+    if (tls_fd >= 0 && tls) {
+        impl->tls = std::move(tls);
+        beast::error_code ec;
+        sockaddr_storage ts{};
+        socklen_t tl = sizeof ts;
+        if (::getsockname(tls_fd, reinterpret_cast<sockaddr*>(&ts), &tl) != 0 ||
+            (ts.ss_family != AF_INET && ts.ss_family != AF_INET6))
+            return Status::invalid_argument("gateway: fd " + std::to_string(tls_fd) +
+                                            " is not a listening TCP socket");
+        impl->tls_acceptor.assign(ts.ss_family == AF_INET ? tcp::v4() : tcp::v6(), tls_fd, ec);
+        if (ec) return Status::internal("gateway: adopting the HTTPS socket: " + ec.message());
+    }
     sockaddr_storage sa{};
     socklen_t len = sizeof sa;
     if (::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0 ||
@@ -673,11 +754,20 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts, Gate
         "Stages of requests that started an instance: queue, restore, app (to first byte), total");
     metrics.describe("ember_gateway_client_errors_total", "counter",
                      "Client requests refused by the gateway's limits");
+    metrics.describe("ember_gateway_tls_handshake_failures_total", "counter",
+                     "HTTPS connections whose TLS handshake failed or timed out");
     metrics.add_collector([conns = impl->connections](std::vector<GaugeSample>* out) {
         out->push_back({"ember_gateway_connections", {}, static_cast<double>(conns->load())});
     });
     Impl* p = impl.get();
-    asio::co_spawn(impl->io, impl->accept_loop(), asio::detached);
+    const bool redirect = impl->tls && opts.tls_redirect;
+    asio::co_spawn(
+        impl->io,
+        impl->accept_loop(impl->acceptor, redirect ? Impl::Kind::kRedirect : Impl::Kind::kPlain),
+        asio::detached);
+    if (impl->tls)
+        asio::co_spawn(impl->io, impl->accept_loop(impl->tls_acceptor, Impl::Kind::kTls),
+                       asio::detached);
     for (int i = 0; i < std::max(1, opts.threads); ++i)
         impl->threads.emplace_back([p] {
             (void)sandbox_thread(ThreadKind::kGateway);  // in the sandboxed gateway process
@@ -692,6 +782,7 @@ void Gateway::stop() {
     asio::post(impl_->io, [p = impl_.get()] {
         beast::error_code ec;
         p->acceptor.close(ec);
+        p->tls_acceptor.close(ec);
     });
     impl_->io.stop();
     for (auto& t : impl_->threads) t.join();

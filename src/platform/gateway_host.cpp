@@ -78,6 +78,14 @@ bool is_stream_end(int fd) {
     return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) == 0 && !listening;
 }
 
+uint16_t bound_port(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+    return ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                         : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+}
+
 }  // namespace
 
 struct GatewayHost::Impl {
@@ -85,6 +93,7 @@ struct GatewayHost::Impl {
         : opts(o), sandbox(sb), manager(m), metrics(met) {}
     ~Impl() {
         if (listen_fd >= 0) ::close(listen_fd);
+        if (tls_fd >= 0) ::close(tls_fd);
     }
 
     Result<std::shared_ptr<ChildProcess>> launch();
@@ -93,11 +102,12 @@ struct GatewayHost::Impl {
     std::string serve(ChildProcess& c, LocalGatewayBackend& backend);
     std::string metrics_text();
 
-    const GatewayOptions opts;
+    GatewayOptions opts;  // tls_port: the bound one
     const bool sandbox;
     InstanceManager& manager;
     Metrics& metrics;
     int listen_fd = -1;
+    int tls_fd = -1;  // the HTTPS socket, when there are certificates
     uint16_t port = 0;
 
     std::mutex mu;
@@ -115,12 +125,16 @@ struct GatewayHost::Impl {
 
 // Spawns a gateway process and waits for it to say it serves.
 Result<std::shared_ptr<ChildProcess>> GatewayHost::Impl::launch() {
-    auto c = ChildProcess::spawn({kGatewayRole, {}, {listen_fd}});
+    std::vector<int> fds = {listen_fd};
+    if (tls_fd >= 0) fds.push_back(tls_fd);  // the child's listen fd + 1
+    auto c = ChildProcess::spawn({kGatewayRole, {}, fds});
     if (!c) return Status(c.code(), "gateway process: " + c.message());
     std::shared_ptr<ChildProcess> child_p = std::move(*c);
     ipc::Channel& ch = child_p->channel();
-    if (auto st = ch.send(proto::kConfig, proto::encode_config({opts, sandbox})); !st)
-        return Status(st.code(), "gateway process: " + st.message());
+    Status st = ch.send(proto::kConfig, proto::encode_config({opts, sandbox}));
+    for (size_t i = 0; st && i < opts.tls_certs.size(); ++i)
+        st = ch.send(proto::kTlsCert, proto::encode_tls_cert(opts.tls_certs[i]));
+    if (!st) return Status(st.code(), "gateway process: " + st.message());
     pollfd pfd{ch.fd(), POLLIN, 0};
     if (::poll(&pfd, 1, kReadyTimeoutMs) != 1)
         return Status::timeout("gateway process: not ready within " +
@@ -262,12 +276,16 @@ Result<std::unique_ptr<GatewayHost>> GatewayHost::start(const GatewayOptions& op
     auto fd = listen_tcp(opts.addr, opts.port);
     if (!fd) return fd.status();
     impl->listen_fd = *fd;
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getsockname(impl->listen_fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
-        return Status::from_errno("gateway: getsockname");
-    impl->port = ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
-                                               : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    impl->port = bound_port(impl->listen_fd);
+    if (!opts.tls_certs.empty()) {
+        if (opts.tls_certs.size() > proto::kMaxTlsCerts)
+            return Status::invalid_argument("gateway: more than " +
+                                            std::to_string(proto::kMaxTlsCerts) + " certificates");
+        auto t = listen_tcp(opts.tls_addr, opts.tls_port);
+        if (!t) return t.status();
+        impl->tls_fd = *t;
+        impl->opts.tls_port = bound_port(impl->tls_fd);
+    }
     auto first = impl->launch();
     if (!first) return first.status();
     impl->child = *first;
@@ -298,6 +316,7 @@ void GatewayHost::stop() {
 }
 
 uint16_t GatewayHost::port() const { return impl_->port; }
+uint16_t GatewayHost::tls_port() const { return impl_->tls_fd >= 0 ? impl_->opts.tls_port : 0; }
 
 pid_t GatewayHost::pid() const {
     std::lock_guard lock(impl_->mu);

@@ -3,6 +3,7 @@
 // the loop that reads the control plane's replies.
 #include "platform/gateway_process.h"
 
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #include "platform/gateway_backend.h"
 #include "platform/gateway_protocol.h"
+#include "platform/gateway_tls.h"
 #include "vmm/sandbox.h"
 
 namespace ember::platform {
@@ -114,7 +116,7 @@ class RemoteBackend : public GatewayBackend {
     std::map<uint64_t, std::function<void()>> finishes_;
 };
 
-// What the gateway may still do once it serves: accept on the socket it
+// What the gateway may still do once it serves: accept on the sockets it
 // was given, socketpair() for each request's stream, I/O on what it has,
 // threads and timers. No file, no new socket of any other kind, no network
 // of its own (a private network namespace), no privilege.
@@ -152,10 +154,28 @@ int run_gateway_process(const ChildRole& role) {
     signal(SIGPIPE, SIG_IGN);
     auto first = ch.recv();
     if (!first || first->type != proto::kConfig) return 2;
-    auto cfg = proto::decode_config(first->body);
+    size_t n_certs = 0;
+    auto cfg = proto::decode_config(first->body, &n_certs);
     if (!cfg) {
         (void)ch.send(proto::kFailed, proto::encode_text("error", cfg.message()));
         return 2;
+    }
+    // TLS keys arrive next and go into OpenSSL before the sandbox closes
+    // (OpenSSL may read its configuration file while it starts).
+    std::shared_ptr<TlsContext> tls;
+    if (n_certs > 0) {
+        std::vector<GatewayOptions::TlsCert> certs(n_certs);
+        for (auto& c : certs) {
+            auto m = ch.recv();
+            if (!m || m->type != proto::kTlsCert || !proto::decode_tls_cert(m->body, &c)) return 2;
+        }
+        auto t = make_tls_context(certs);
+        for (auto& c : certs) OPENSSL_cleanse(c.key_pem.data(), c.key_pem.size());
+        if (!t) {
+            (void)ch.send(proto::kFailed, proto::encode_text("error", t.message()));
+            return 1;
+        }
+        tls = *t;
     }
     std::string summary = "off (--no-sandbox)";
     if (cfg->sandbox) {
@@ -171,7 +191,8 @@ int run_gateway_process(const ChildRole& role) {
     if (!ch.send(proto::kReady, proto::encode_text("sandbox", summary))) return 1;
     Metrics metrics;
     RemoteBackend backend(ch);
-    auto gw = Gateway::start(cfg->options, backend, metrics, listen_fd);
+    auto gw =
+        Gateway::start(cfg->options, backend, metrics, listen_fd, tls ? listen_fd + 1 : -1, tls);
     if (!gw) {
         (void)ch.send(proto::kFailed, proto::encode_text("error", gw.message()));
         return 1;

@@ -2,8 +2,10 @@
 // untrusted client input, so it runs apart from the control plane (API
 // token, SQLite state, images): sandboxed (vmm/sandbox.h: unprivileged, no
 // capabilities, its own namespaces, an empty read-only root, a seccomp
-// allowlist with no socket()/connect()/bind()/open), holding no secret, with
-// two things from its parent: the listening socket and a channel. Each
+// allowlist with no socket()/connect()/bind()/open), holding no secret but
+// the TLS keys it serves HTTPS with (sent on the channel before it
+// sandboxes), with what its parent gives it: the listening socket (and the
+// HTTPS one) and a channel. Each
 // request's instance-side stream end goes to the control plane by SCM_RIGHTS.
 //
 //   control plane (emberd)                      gateway process
@@ -45,8 +47,9 @@ class GatewayHost {
     ~GatewayHost();  // stop()
     // Stops the gateway process; its open requests finish as kClientGone.
     void stop();
-    uint16_t port() const;  // the bound port (useful with port 0)
-    pid_t pid() const;      // the running gateway process (-1 between restarts)
+    uint16_t port() const;      // the bound port (useful with port 0)
+    uint16_t tls_port() const;  // the bound HTTPS port, 0 without TLS
+    pid_t pid() const;          // the running gateway process (-1 between restarts)
     struct Impl;
 
   private:

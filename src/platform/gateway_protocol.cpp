@@ -84,10 +84,26 @@ std::string encode_config(const Config& c) {
                  {"client_timeout_ms", o.client_timeout_ms},
                  {"keepalive_timeout_ms", o.keepalive_timeout_ms},
                  {"max_connections", o.max_connections},
+                 {"tls_certs", o.tls_certs.size()},
+                 {"tls_addr", o.tls_addr},
+                 {"tls_port", o.tls_port},
+                 {"tls_redirect", o.tls_redirect},
                  {"sandbox", c.sandbox}});
 }
 
-Result<Config> decode_config(const std::string& body) {
+std::string encode_tls_cert(const GatewayOptions::TlsCert& c) {
+    return text({{"cert", c.cert_pem}, {"key", c.key_pem}});
+}
+
+Status decode_tls_cert(const std::string& body, GatewayOptions::TlsCert* c) {
+    return decode(body, kTlsCert, [&](const json& j) {
+        c->cert_pem = j.at("cert").get<std::string>();
+        c->key_pem = j.at("key").get<std::string>();
+        return Status::ok();
+    });
+}
+
+Result<Config> decode_config(const std::string& body, size_t* tls_certs) {
     Config c;
     auto st = decode(body, kConfig, [&](const json& j) {
         GatewayOptions& o = c.options;
@@ -103,6 +119,13 @@ Result<Config> decode_config(const std::string& body) {
         o.client_timeout_ms = u64(j.at("client_timeout_ms"));
         o.keepalive_timeout_ms = u64(j.at("keepalive_timeout_ms"));
         o.max_connections = u64(j.at("max_connections"));
+        *tls_certs = u64(j.at("tls_certs"));
+        if (*tls_certs > kMaxTlsCerts) throw std::out_of_range("tls_certs");
+        o.tls_addr = j.at("tls_addr").get<std::string>();
+        const uint64_t tls_port = u64(j.at("tls_port"));
+        if (tls_port > 65535) throw std::out_of_range("tls_port");
+        o.tls_port = static_cast<uint16_t>(tls_port);
+        o.tls_redirect = j.at("tls_redirect").get<bool>();
         c.sandbox = j.at("sandbox").get<bool>();
         return Status::ok();
     });

@@ -5,6 +5,7 @@
 //
 //   control plane -> gateway            gateway -> control plane
 //   config    {options, sandbox}        ready     {sandbox: summary}
+//   tls-cert  {cert, key} (one per certificate, right after config)
 //   acquired  {r, t, info}              failed    {error}  (then exits)
 //   info      {r, info}                 acquire   {r, service} + stream fd
 //   metrics   n                         info      {r, t}
@@ -27,6 +28,7 @@
 namespace ember::platform::gateway_protocol {
 
 inline constexpr const char* kConfig = "config";
+inline constexpr const char* kTlsCert = "tls-cert";
 inline constexpr const char* kReady = "ready";
 inline constexpr const char* kFailed = "failed";
 inline constexpr const char* kAcquire = "acquire";
@@ -39,11 +41,16 @@ inline constexpr const char* kMetricsPart = "metrics-part";
 inline constexpr const char* kMetricsEnd = "metrics-end";
 
 struct Config {
-    GatewayOptions options;
+    GatewayOptions options;  // its tls_certs go in tls-cert messages
     bool sandbox = true;
 };
 std::string encode_config(const Config& c);
-Result<Config> decode_config(const std::string& body);
+// The certificates are empty; tls_certs is how many tls-cert messages follow
+// (at most kMaxTlsCerts).
+Result<Config> decode_config(const std::string& body, size_t* tls_certs);
+inline constexpr size_t kMaxTlsCerts = 256;
+std::string encode_tls_cert(const GatewayOptions::TlsCert& c);
+Status decode_tls_cert(const std::string& body, GatewayOptions::TlsCert* c);
 
 // acquire {r, service}
 std::string encode_acquire(uint64_t r, const std::string& service);

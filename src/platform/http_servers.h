@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "platform/api.h"
@@ -26,17 +27,38 @@ struct GatewayOptions {
     uint64_t client_timeout_ms = 10000;     // to read one request (headers and body)
     uint64_t keepalive_timeout_ms = 30000;  // idle client connection between requests
     size_t max_connections = 10000;
+    // HTTPS (gateway_tls.h): a second listener at tls_addr:tls_port when
+    // there is a certificate. The first certificate is the default; the
+    // others are chosen by SNI. tls_redirect: the plain listener answers
+    // every request with a 308 to https://. The PEM text travels from
+    // emberd to the gateway process only.
+    struct TlsCert {
+        std::string cert_pem;  // the certificate chain
+        std::string key_pem;
+    };
+    std::vector<TlsCert> tls_certs;
+    std::string tls_addr = "127.0.0.1";
+    uint16_t tls_port = 8443;
+    bool tls_redirect = false;
 };
 
+// The gateway's TLS contexts (gateway_tls.cpp), made before the gateway
+// process enters its sandbox.
+class TlsContext;
+Result<std::shared_ptr<TlsContext>> make_tls_context(
+    const std::vector<GatewayOptions::TlsCert>& certs);
+
 // Serves the clients of listen_fd (a bound, listening TCP socket, owned from
-// then on) with instances reached through backend. In emberd it runs in the
-// gateway process (gateway_process.cpp).
+// then on) with instances reached through backend, and HTTPS clients of
+// tls_fd with tls when both are given. In emberd it runs in the gateway
+// process (gateway_process.cpp).
 class GatewayBackend;
 class Gateway {
   public:
     static Result<std::unique_ptr<Gateway>> start(const GatewayOptions& opts,
                                                   GatewayBackend& backend, Metrics& metrics,
-                                                  int listen_fd);
+                                                  int listen_fd, int tls_fd = -1,
+                                                  std::shared_ptr<TlsContext> tls = nullptr);
     ~Gateway();
     uint16_t port() const;  // the bound port (useful with port 0)
     void stop();

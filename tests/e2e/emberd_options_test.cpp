@@ -38,6 +38,29 @@ TEST(EmberdOptions, BadListenAddressesAreUsageErrors) {
     }
 }
 
+// HTTPS options: certificates and keys come in pairs, the redirect needs a
+// certificate, an unreadable file is named, and a key that does not go
+// with its certificate stops emberd at start (the gateway says why).
+TEST(EmberdOptions, BadTlsOptionsAreUsageErrors) {
+    TempDir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    const std::string none = tmp.path() + "/none.pem";
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+        {{"--tls-cert", none}, "emberd: --tls-cert and --tls-key: 1 certificates but 0 keys"},
+        {{"--https-redirect"}, "emberd: --https-redirect needs --tls-cert and --tls-key"},
+        {{"--tls-cert", none, "--tls-key", none},
+         "emberd: --tls-cert/--tls-key: cannot read " + none},
+        {{"--https", "127.0.0.1:x"}, "emberd: --https: expected ADDR:PORT"},
+    };
+    for (const auto& [args, want] : cases) {
+        std::vector<std::string> a = args;
+        a.insert(a.end(), {"--gateway", "127.0.0.1:0", "--api", "127.0.0.1:0"});
+        auto r = run_emberd(tmp.path() + "/data", a);
+        EXPECT_TRUE(r.exited && r.exit_code == 2) << args[0] << ": " << test::describe(r);
+        EXPECT_EQ(r.err.rfind(want, 0), 0u) << r.err;
+    }
+}
+
 // The VM workers' options: a user that is root or not a number, and a
 // worker count out of range, are refused before anything starts.
 TEST(EmberdOptions, BadWorkerOptionsAreUsageErrors) {

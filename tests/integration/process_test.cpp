@@ -3,12 +3,17 @@
 // Debian's busybox shell running pipelines, redirections, command
 // substitution, background jobs, xargs and find -exec, each compared with
 // a native run of the same binary.
+#include <unistd.h>
+
 #include <string>
+#include <vector>
 
 #include "test_env.h"
 
 namespace ember::test {
 namespace {
+
+constexpr const char* kBashStatic = "/bin/bash-static";
 
 class ProcessTest : public EmberTest, public ::testing::WithParamInterface<const char*> {};
 
@@ -29,6 +34,10 @@ class ShellTest : public EmberTest {
         write_file(d / "data/b.txt", "pear\napple\nfig\n");
         write_file(d / "data/sub/c.txt", "nested\n");
         write_file(d / "bin/busybox", read_file(busybox_path()), 0755);
+        // busybox tar runs "gzip" through PATH.
+        write_file(d / "bin/gzip", read_file(busybox_path()), 0755);
+        if (access(kBashStatic, X_OK) == 0)
+            write_file(d / "bin/bash", read_file(kBashStatic), 0755);
         write_file(d / "data/run.sh", "#!/bin/busybox sh\necho script \"$@\"\nexit 4\n", 0755);
     }
     static void TearDownTestSuite() {
@@ -36,11 +45,20 @@ class ShellTest : public EmberTest {
         root_ = nullptr;
     }
 
-    void ExpectShellAsNative(const std::string& script) {
-        auto native = run_native({busybox_path(), "sh", "-c", script}, root_->path(), {"TZ=UTC0"});
+    // busybox sh (or bash-static with bash = true) -c script, natively and in
+    // a microVM over the same root fs.
+    void ExpectShellAsNative(const std::string& script, bool bash = false) {
+        const std::vector<std::string> native_argv =
+            bash ? std::vector<std::string>{kBashStatic, "-c", script}
+                 : std::vector<std::string>{busybox_path(), "sh", "-c", script};
+        auto native = run_native(native_argv, root_->path(), {"TZ=UTC0"});
         ASSERT_TRUE(native.exited) << describe(native);
-        auto r = run_ember({"run", "--rootfs", root_->path(), "--env", "TZ=UTC0",
-                            *root_ / "bin/busybox", "--", "sh", "-c", script});
+        std::vector<std::string> vm{"run", "--rootfs", root_->path(), "--env", "TZ=UTC0"};
+        if (bash)
+            vm.insert(vm.end(), {*root_ / "bin/bash", "--", "-c", script});
+        else
+            vm.insert(vm.end(), {*root_ / "bin/busybox", "--", "sh", "-c", script});
+        auto r = run_ember(vm);
         ASSERT_TRUE(r.exited) << describe(r);
         EXPECT_EQ(r.exit_code, native.exit_code) << script << "\n" << describe(r);
         EXPECT_EQ(r.out, native.out) << script << "\nnative:\n"
@@ -52,6 +70,18 @@ class ShellTest : public EmberTest {
 };
 
 TempDir* ShellTest::root_ = nullptr;
+
+// Debian's bash-static (scripts/deps.sh): loops, pipelines into a
+// subshell, command substitution, functions, arrays, another program.
+TEST_F(ShellTest, BashStaticScriptAsNatively) {
+    if (access(kBashStatic, X_OK) != 0) GTEST_SKIP() << kBashStatic << " missing: scripts/deps.sh";
+    ExpectShellAsNative(
+        "for i in 1 2 3; do echo $((i*i)); done | while read x; do echo sq $x; done; "
+        "y=$(echo sub); echo $y ${#y}; f() { return 3; }; f; echo rc $?; (exit 5); echo $?; "
+        "/bin/busybox wc -l < data/a.txt; arr=(a b c); echo ${arr[1]} ${#arr[@]}; "
+        "/bin/busybox ls data | /bin/busybox sort -r",
+        true);
+}
 
 TEST_F(ShellTest, PipelineOfTwoApplets) { ExpectShellAsNative("cat data/a.txt | wc -l"); }
 
@@ -73,6 +103,13 @@ TEST_F(ShellTest, XargsAndFindExec) {
     ExpectShellAsNative(
         "echo data/a.txt data/b.txt | xargs wc -l; "
         "find data -name '*.txt' -exec wc -c {} \\; | sort");
+}
+
+TEST_F(ShellTest, TarCreateAndExtractThroughGzip) {
+    ExpectShellAsNative(
+        "f=/tmp/ember-tar-test.$$; mkdir $f && tar -czf $f/x.tgz data && "
+        "tar -xzf $f/x.tgz -C $f && find $f/data -type f | sed \"s|$f||\" | sort; "
+        "cat $f/data/sub/c.txt; rm -r $f");
 }
 
 TEST_F(ShellTest, ScriptWithShebangAndExitCodes) {

@@ -23,9 +23,17 @@ TEST(GatewayProtocol, ConfigRoundTrips) {
     c.options.threads = 3;
     c.options.max_body_bytes = 12345;
     c.options.max_connections = 77;
+    c.options.tls_certs = {{"CERT", "KEY"}, {"C2", "K2"}};
+    c.options.tls_port = 9443;
+    c.options.tls_redirect = true;
     c.sandbox = false;
-    auto d = proto::decode_config(proto::encode_config(c));
+    size_t certs = 0;
+    auto d = proto::decode_config(proto::encode_config(c), &certs);
     ASSERT_TRUE(d.is_ok()) << d.message();
+    EXPECT_EQ(certs, 2u);
+    EXPECT_TRUE(d->options.tls_certs.empty()) << "certificates travel in tls-cert messages";
+    EXPECT_EQ(d->options.tls_port, 9443);
+    EXPECT_TRUE(d->options.tls_redirect);
     EXPECT_EQ(d->options.addr, "::1");
     EXPECT_EQ(d->options.port, 8443);
     EXPECT_EQ(d->options.domain, "example.test");
@@ -33,6 +41,11 @@ TEST(GatewayProtocol, ConfigRoundTrips) {
     EXPECT_EQ(d->options.max_body_bytes, 12345u);
     EXPECT_EQ(d->options.max_connections, 77u);
     EXPECT_FALSE(d->sandbox);
+    GatewayOptions::TlsCert tc;
+    ASSERT_TRUE(proto::decode_tls_cert(proto::encode_tls_cert({"CERT", "KEY"}), &tc));
+    EXPECT_EQ(tc.cert_pem, "CERT");
+    EXPECT_EQ(tc.key_pem, "KEY");
+    EXPECT_EQ(proto::decode_tls_cert("{\"cert\":1}", &tc).code(), Code::kCorruption);
 }
 
 TEST(GatewayProtocol, AcquiredCarriesTheWholeTicketInfo) {
@@ -82,7 +95,8 @@ TEST(GatewayProtocol, MalformedMessagesAreCorruptionNotACrash) {
          {"{\"r\":1,\"t\":1,\"info\":[]}", "{\"r\":1,\"t\":1,\"info\":[9,0,\"\",0,false,0,0,0,0]}",
           "{\"r\":1,\"t\":1,\"info\":[0,0,\"\",0,false,0,0,0]}"})
         EXPECT_EQ(proto::decode_acquired(body, &r, &a).code(), Code::kCorruption) << body;
-    EXPECT_EQ(proto::decode_config("{\"addr\":\"x\"}").status().code(), Code::kCorruption);
+    size_t certs = 0;
+    EXPECT_EQ(proto::decode_config("{\"addr\":\"x\"}", &certs).status().code(), Code::kCorruption);
 }
 
 // A factory that is never asked for anything: these tests use no service.

@@ -54,10 +54,22 @@ void make_zombie(Process* p, int wstatus) {
         if (c->parent != p) continue;
         c->parent = &g_first;
         if (c->state == ProcState::kZombie) wake_child_waiters(&g_first);
+        if (c->state == ProcState::kLive && c->pdeathsig) {
+            SigInfo info{};
+            info.f[0] = static_cast<uint32_t>(p->pid);
+            send_to(c, c->pdeathsig, info);
+        }
     }
     p->state = ProcState::kZombie;
     p->wstatus = wstatus;
     Process* parent = p->parent;
+    if (parent) {
+        // SIG_IGN or SA_NOCLDWAIT for SIGCHLD: the child leaves no zombie.
+        constexpr uint64_t kSaNocldwait = 2;
+        const KSigaction& a =
+            parent == g_loaded ? g_sigactions[kSigChld] : parent->sig.actions[kSigChld];
+        p->autoreap = a.handler == kSigIgn || (a.flags & kSaNocldwait);
+    }
     if (parent && p->exit_signal) {
         SigInfo info{};
         info.signo = p->exit_signal;
@@ -94,6 +106,7 @@ void kill_process(Process* p, int sig) {
     make_zombie(p, sig);
     mm_release(p->mm);
     p->mm = nullptr;
+    if (p->autoreap) reap(p);
 }
 
 void send_to(Process* p, int sig, const SigInfo& info) {
@@ -139,6 +152,7 @@ void proc_switch(Process* from, Process* to) {
         KCHECK(from->mm == old);
         mm_release(from->mm);
         from->mm = nullptr;
+        if (from->autoreap) reap(from);
     }
 }
 
@@ -234,6 +248,8 @@ void proc_kill_other_threads() {
     exit_current_thread();
 }
 
+// As Linux's kill_something_info: -1 means every process but the first and
+// the caller.
 int64_t proc_kill(int64_t pid, int sig, const SigInfo& info) {
     Process* self = current()->proc;
     if (pid == INT32_MIN) return -ESRCH;
@@ -247,10 +263,6 @@ int64_t proc_kill(int64_t pid, int sig, const SigInfo& info) {
         }
         p = next;
     }
-    if (pid == -1 && sig) {  // kill(-1) includes the caller
-        found++;
-        send_to(self, sig, info);
-    }
     return found ? 0 : -ESRCH;
 }
 
@@ -263,6 +275,7 @@ Process* find_zombie(int64_t pid, bool* none) {
     *none = true;
     for (Process* c = g_procs; c; c = c->next) {
         if (c->parent != self || !matches(c, pid, self)) continue;
+        if (c->state == ProcState::kZombie && c->autoreap) continue;  // being reaped
         *none = false;
         if (c->state == ProcState::kZombie) return c;
     }
@@ -405,9 +418,11 @@ int64_t sys_prctl(uint64_t option, uint64_t arg2, uint64_t, uint64_t, uint64_t, 
     Process* self = current()->proc;
     switch (option) {
         case kSetPdeathsig:
-            return arg2 <= 64 ? 0 : -EINVAL;
+            if (arg2 > 64) return -EINVAL;
+            self->pdeathsig = static_cast<int>(arg2);
+            return 0;
         case kGetPdeathsig:
-            return put_user(arg2, int32_t{0});
+            return put_user(arg2, int32_t{self->pdeathsig});
         case kSetName: {
             char name[16] = {};
             for (int i = 0; i < 15; ++i) {

@@ -22,6 +22,8 @@ struct Process {
     ProcState state;
     int32_t wstatus;  // a zombie's Linux wait status
     int exit_signal;  // sent to the parent at exit (SIGCHLD, or 0)
+    int pdeathsig;    // prctl(PR_SET_PDEATHSIG): sent when the parent ends
+    bool autoreap;    // the parent ignores SIGCHLD (or SA_NOCLDWAIT): no zombie stays
     uint32_t live_threads;
     Process* parent;       // nullptr for the first process
     Process* next;         // every process not yet reaped
