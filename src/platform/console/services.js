@@ -9,17 +9,20 @@ const COLUMNS = ['Service', 'Status', 'Generation', 'Instances', 'Req/s', 'p50',
 
 function row(s, st) {
   const last = st?.last;
+  // data-label: the column's name, shown beside the value on a phone.
+  const cell = (i, value, cls = 'num', extra = {}) =>
+    h('td', { class: cls, 'data-label': COLUMNS[i], ...extra }, value);
   return h('tr', { 'data-service': s.name },
     h('th', { scope: 'row' }, h('a', { href: `#/s/${encodeURIComponent(s.name)}` }, s.name)),
-    h('td', {}, badge(s.status)),
-    h('td', { class: 'num' }, s.generation),
-    h('td', { class: 'num', 'data-field': 'instances' }, s.instances),
-    h('td', { class: 'num', 'data-field': 'rps' }, fmtRate(last?.requests_per_s)),
-    h('td', { class: 'num' }, fmtMs(last?.p50_ms)),
-    h('td', { class: 'num' }, fmtMs(last?.p99_ms)),
-    h('td', { class: 'num', 'data-field': 'requests' }, fmtCount(st?.requests_total ?? 0)),
-    h('td', { class: 'num' }, fmtCount(st?.cold_starts_total ?? 0)),
-    h('td', { class: `num${st?.errors_total ? ' bad' : ''}` }, fmtCount(st?.errors_total ?? 0)));
+    cell(1, badge(s.status), ''),
+    cell(2, s.generation),
+    cell(3, s.instances, 'num', { 'data-field': 'instances' }),
+    cell(4, fmtRate(last?.requests_per_s), 'num', { 'data-field': 'rps' }),
+    cell(5, fmtMs(last?.p50_ms)),
+    cell(6, fmtMs(last?.p99_ms)),
+    cell(7, fmtCount(st?.requests_total ?? 0), 'num', { 'data-field': 'requests' }),
+    cell(8, fmtCount(st?.cold_starts_total ?? 0)),
+    cell(9, fmtCount(st?.errors_total ?? 0), st?.errors_total ? 'num bad' : 'num'));
 }
 
 function newServiceForm(onDeployed) {
