@@ -254,6 +254,10 @@ export function servicePage(view, name, report) {
         fill(logNote, 'The log stream ended; reconnecting…');
       } catch (e) {
         if (stopped) return;
+        if (e.status === 404 || e.status === 401) {
+          fill(logNote, `No log: ${e}`);
+          return;
+        }
         fill(logNote, `The log stream failed: ${e}; reconnecting…`);
       }
       await new Promise((r) => setTimeout(r, 3000));
