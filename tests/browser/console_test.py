@@ -150,6 +150,11 @@ def run(args, tmp):
         assert not b.visible("#banner"), "no error: no banner"
         print("ok: signed in; the services list shows hello", flush=True)
 
+        # The table updates every 2 s without taking the keyboard focus away.
+        b.js("document.querySelector(\"#services a[href='#/s/hello']\").focus()")
+        polled = b.text("#main p.small")  # "Updated <time>"
+        b.wait("a poll", lambda: b.text("#main p.small") != polled, 5)
+        assert b.js("return document.activeElement.getAttribute('href')") == "#/s/hello"
         b.click("#services a[href='#/s/hello']")
         b.wait("the service page", lambda: "generation 1" in b.text("#svc-state"))
         start = number(b.text("#st-requests"))
@@ -222,6 +227,18 @@ def run(args, tmp):
         assert d.call("GET", "/v1/services/hello")[0] == 404
         print("ok: removed after confirmation", flush=True)
 
+        # A new service from the services page: a name the API refuses, then a good one.
+        b.type("#new-name", "Not_A_Name")
+        b.type("#new-program", args.app, clear=False)
+        b.click("#new-deploy")
+        b.wait("the API's 400 for the name", lambda: "400 invalid_argument" in b.text("#view form [role=alert]"))
+        b.type("#new-name", "second")
+        b.type("#new-program", args.app, clear=False)
+        b.click("#new-deploy")
+        b.wait("the new service's page", lambda: "generation 1" in b.text("#svc-state"), 30)
+        assert b.js("return location.hash") == "#/s/second"
+        print("ok: deployed a new service from the services page", flush=True)
+
         # The page of a service that does not exist: the API's 404 is shown.
         b.get(d.url + "/#/s/hello")
         b.wait("the 404 in the banner", lambda: "404 not_found" in b.text("#banner"))
@@ -258,6 +275,7 @@ def main():
     p.add_argument("--firefox", default=shutil.which("firefox-esr") or shutil.which("firefox")
                    or "/usr/bin/firefox-esr")
     args = p.parse_args()
+    args.app = os.path.abspath(args.app)  # a file input takes absolute paths only
     if args.browser == "firefox":
         if not os.access(args.firefox, os.X_OK):
             skip(f"{args.firefox} not found: install Debian's firefox-esr to run the console test in Firefox")

@@ -66,14 +66,25 @@ class Browser:
     def console_errors(self):
         return []
 
+    def _on(self, css, fn):
+        """fn(element) on the element css finds now; found again if the page
+        replaced it in between (a poll re-rendered it)."""
+        for attempt in range(3):
+            try:
+                return fn(self.find(css))
+            except WebDriverError as e:
+                if "stale element" not in str(e) or attempt == 2:
+                    raise
+
     def click(self, css):
-        self.element("click", self.find(css))
+        self._on(css, lambda el: self.element("click", el))
 
     def type(self, css, text, clear=True):
-        el = self.find(css)
-        if clear:
-            self.element("clear", el)
-        self.element("value", el, text)
+        def typing(el):
+            if clear:
+                self.element("clear", el)
+            self.element("value", el, text)
+        self._on(css, typing)
 
     def text(self, css):
         """The element's text, "" when it does not exist."""

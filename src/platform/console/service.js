@@ -128,8 +128,7 @@ function removeDialog(name, report) {
 
 function instancesTable(list) {
   if (!list.length) return h('p', { class: 'muted' }, 'No instances: the service is in standby and starts one at the next request.');
-  return h('div', { class: 'table-wrap', tabindex: '0', 'aria-label': 'Instances table' },
-    h('table', { id: 'instances' },
+  return h('table', { id: 'instances' },
       h('thead', {}, h('tr', {}, ['Instance', 'State', 'Generation', 'Age', 'Memory written',
         'Guest memory', 'Requests served', 'Restore'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, list.map((i) => h('tr', {},
@@ -138,7 +137,7 @@ function instancesTable(list) {
         h('td', { class: 'num' }, fmtBytes(i.private_memory_bytes)),
         h('td', { class: 'num' }, fmtBytes(i.memory_bytes)),
         h('td', { class: 'num' }, fmtCount(i.requests_served)),
-        h('td', { class: 'num' }, fmtMs(i.restore_ms)))))));
+        h('td', { class: 'num' }, fmtMs(i.restore_ms))))));
 }
 
 function specList(svc) {
@@ -173,7 +172,10 @@ export function servicePage(view, name, report) {
   const hosts = { requests: h('div', { class: 'chart-box', id: 'chart-requests' }),
                   latency: h('div', { class: 'chart-box', id: 'chart-latency' }),
                   instances: h('div', { class: 'chart-box', id: 'chart-instances' }) };
-  const instances = h('div', { id: 'instances-box' });
+  // Kept across updates (only what is inside is replaced), so keyboard
+  // focus on it, to scroll it, stays.
+  const instances = h('div', { id: 'instances-box', class: 'table-wrap', tabindex: '0',
+                               'aria-label': 'Instances' });
   const spec = h('div', { id: 'spec-box' });
   const log = h('pre', { id: 'log', class: 'log', role: 'log', tabindex: '0', 'aria-label': 'Log' });
   const logNote = h('p', { class: 'muted small', id: 'log-note' });
@@ -210,7 +212,11 @@ export function servicePage(view, name, report) {
       service = svc;
       fill(state, badge(svc.status), ` generation ${svc.generation}`,
         svc.error ? h('span', { class: 'error' }, ` ${svc.error}`) : null);
-      fill(spec, specList(svc));
+      const specText = JSON.stringify(SPEC.map((k) => svc[k]));
+      if (spec.dataset.shown !== specText) { // its URL link may have the focus
+        fill(spec, specList(svc));
+        spec.dataset.shown = specText;
+      }
       fill(instances, instancesTable(inst.instances));
       const st = stats.services.find((s) => s.name === name);
       const last = st?.last;

@@ -74,6 +74,21 @@ function newServiceForm(onDeployed) {
   return form;
 }
 
+// Puts the rows in body, keeping each service's row element (and its link,
+// which may have the keyboard focus) and replacing only its cells.
+function updateRows(body, rows) {
+  const existing = new Map([...body.children].map((tr) => [tr.dataset.service, tr]));
+  const next = rows.map((tr) => {
+    const old = existing.get(tr.dataset.service);
+    if (!old) return tr;
+    const fresh = [...tr.querySelectorAll('td')];
+    [...old.querySelectorAll('td')].forEach((td, i) => td.replaceWith(fresh[i]));
+    return old;
+  });
+  const same = next.length === body.children.length && next.every((tr, i) => body.children[i] === tr);
+  if (!same) body.replaceChildren(...next);
+}
+
 // Renders into view; returns a function that stops its polling.
 export function servicesPage(view, report) {
   const body = h('tbody');
@@ -94,7 +109,7 @@ export function servicesPage(view, report) {
       const [list, stats] = await Promise.all([call('GET', '/v1/services'), call('GET', '/v1/stats')]);
       if (stopped) return;
       const byName = new Map(stats.services.map((s) => [s.name, s]));
-      fill(body, list.services.map((s) => row(s, byName.get(s.name))));
+      updateRows(body, list.services.map((s) => row(s, byName.get(s.name))));
       empty.hidden = list.services.length > 0;
       fill(updated, `Updated ${new Date().toLocaleTimeString('en-GB')}; rates and latencies over the last ${stats.interval_s} s.`);
       report(null);
