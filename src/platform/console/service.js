@@ -16,7 +16,7 @@ const SETTINGS = [
   ['queue_size', 'Queue size'],
   ['queue_timeout_ms', 'Queue timeout (ms)'],
 ];
-const SPEC = ['image', 'program', 'port', 'memory_mb', 'args', 'env', 'files', 'egress',
+const SPEC = ['image', 'image_type', 'program', 'port', 'memory_mb', 'args', 'env', 'files', 'egress',
               'snapshot', 'url'];
 const MAX_LOG_CHARS = 200000;
 
@@ -74,8 +74,12 @@ function deployForm(name, getService, onDeployed) {
   const msg = h('p', { class: 'muted', role: 'status' });
   const error = h('p', { class: 'error', role: 'alert', hidden: true });
   const file = h('input', { id: 'deploy-file', type: 'file', required: true });
+  const kind = h('select', { id: 'deploy-kind' },
+    h('option', { value: 'program' }, 'Program (an x86-64 Linux executable)'),
+    h('option', { value: 'container' }, 'Container image (OCI layout tar or docker save archive)'));
   const form = h('form', { class: 'grid-form', novalidate: true, id: 'deploy-form' },
-    h('label', { for: 'deploy-file' }, 'New program'), file,
+    h('label', { for: 'deploy-kind' }, 'Kind'), kind,
+    h('label', { for: 'deploy-file' }, 'New program or image'), file,
     h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'deploy-submit' }, 'Upload and deploy')),
     msg, error);
   form.addEventListener('submit', async (ev) => {
@@ -89,7 +93,10 @@ function deployForm(name, getService, onDeployed) {
       const image = await upload(file.files[0]);
       fill(msg, 'Deploying: the new generation is prepared while the old one serves…');
       // A GET result is a valid PUT body: read-only fields are ignored.
-      const svc = await call('PUT', svcPath(name), { json: { ...getService(), image } });
+      const spec = { ...getService(), image };
+      if (kind.value === 'container') spec.image_type = 'container';
+      else if ('image_type' in spec) spec.image_type = 'program';
+      const svc = await call('PUT', svcPath(name), { json: spec });
       fill(msg, `Deployed generation ${svc.generation}.`);
       form.reset();
       onDeployed(svc);

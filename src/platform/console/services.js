@@ -32,7 +32,11 @@ function newServiceForm(onDeployed) {
     h('label', { for: 'new-name' }, 'Name'),
     h('input', { id: 'new-name', name: 'name', required: true, placeholder: 'hello',
                  autocomplete: 'off', spellcheck: 'false' }),
-    h('label', { for: 'new-program' }, 'Program (static x86-64 Linux executable)'),
+    h('label', { for: 'new-kind' }, 'Kind'),
+    h('select', { id: 'new-kind', name: 'kind' },
+      h('option', { value: 'program' }, 'Program (an x86-64 Linux executable)'),
+      h('option', { value: 'container' }, 'Container image (OCI layout tar or docker save archive)')),
+    h('label', { for: 'new-program' }, 'Program or image file'),
     h('input', { id: 'new-program', name: 'program', type: 'file', required: true }),
     h('label', { for: 'new-port' }, 'Port it listens on'),
     h('input', { id: 'new-port', name: 'port', type: 'number', value: '8080', inputmode: 'numeric' }),
@@ -57,9 +61,12 @@ function newServiceForm(onDeployed) {
       fill(status, `Uploading ${file.name}…`);
       const image = await upload(file);
       fill(status, 'Deploying: emberd boots the program once and snapshots it…');
-      await call('POST', '/v1/services', { json: {
-        name, image, port: Number(field('port').value), memory_mb: Number(field('memory').value),
-      } });
+      const spec = { name, image, port: Number(field('port').value),
+                     memory_mb: Number(field('memory').value) };
+      // Only when not the default: an emberd without container images
+      // still takes the program.
+      if (field('kind').value === 'container') spec.image_type = 'container';
+      await call('POST', '/v1/services', { json: spec });
       fill(status, `Deployed ${name}.`);
       form.reset();
       onDeployed(name);
