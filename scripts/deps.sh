@@ -8,9 +8,10 @@ FUZZ_PKGS="clang libclang-rt-14-dev"
 # Go and Rust toolchains: examples/go and examples/rust, their tests and
 # benchmark.
 LANG_PKGS="golang-go rustc"
-# Headless Chromium and its WebDriver, and Python (standard library only)
-# to drive them: the web console's browser test (tests/browser).
-BROWSER_PKGS="chromium chromium-driver python3"
+# Headless Chromium and its WebDriver, Firefox, and Python (standard
+# library only) to drive them: the web console's browser tests
+# (tests/browser).
+BROWSER_PKGS="chromium chromium-driver firefox-esr python3"
 PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev \

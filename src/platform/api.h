@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,6 +79,10 @@ class Api {
     // Takes one sample of every service's counters into the time series;
     // the server calls it every info.stats_interval_ms.
     void sample_stats();
+    // Notes each service's instance count, so that a point shows the most
+    // instances of its interval (they may live for a second); the server
+    // calls it every second.
+    void observe_instances();
     int64_t stats_interval_ms() const { return info_.stats_interval_ms; }
     // One log line as the API prints it.
     static std::string format_log_line(const LogRecord& r);
@@ -106,6 +112,8 @@ class Api {
     Metrics& metrics_;
     LogHub& logs_;
     ServiceStats stats_;
+    std::mutex peak_mu_;
+    std::map<std::string, int> peak_instances_;  // since the last sample
 };
 
 // The value of key in a query string ("a=1&b=2"), percent-decoded; "" when absent.

@@ -233,12 +233,21 @@ asio::awaitable<void> ApiServer::Impl::follow(beast::tcp_stream& stream, const A
 
 // Every interval, a sample of the services' counters for the console's
 // charts, taken on the pool: it asks the gateway process for its metrics.
+// Every second, a look at the instance counts (in memory, cheap).
 asio::awaitable<void> ApiServer::Impl::sample_loop() {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     beast::error_code ec;
+    const auto interval = std::chrono::milliseconds(api.stats_interval_ms());
+    auto next_sample = std::chrono::steady_clock::now();
     while (!stopped) {
-        asio::post(pool, [this] { api.sample_stats(); });
-        timer.expires_after(std::chrono::milliseconds(api.stats_interval_ms()));
+        const bool sample = std::chrono::steady_clock::now() >= next_sample;
+        if (sample) next_sample = std::chrono::steady_clock::now() + interval;
+        asio::post(pool, [this, sample] {
+            api.observe_instances();
+            if (sample) api.sample_stats();
+        });
+        timer.expires_after(std::min<std::chrono::steady_clock::duration>(
+            std::chrono::seconds(1), next_sample - std::chrono::steady_clock::now()));
         co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
 }

@@ -2,6 +2,7 @@
 // counters from the metrics text, GET /v1/stats (every service's totals now
 // and its last interval) and GET /v1/services/{name}/stats (the points of the
 // last hour, for the console's charts).
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -50,16 +51,29 @@ json point_json(const StatsPoint& p) {
 
 }  // namespace
 
+void Api::observe_instances() {
+    std::map<std::string, int> count;
+    for (const auto& i : manager_.instances()) ++count[i.service];
+    std::lock_guard lock(peak_mu_);
+    for (const auto& [name, n] : count) peak_instances_[name] = std::max(peak_instances_[name], n);
+}
+
 void Api::sample_stats() {
     auto list = store_.list_services();
     if (!list) return;  // the next interval tries again
     const auto totals = parse_service_totals(metrics_.render());
+    std::map<std::string, int> peak;
+    {
+        std::lock_guard lock(peak_mu_);
+        peak.swap(peak_instances_);
+    }
     std::map<std::string, ServiceSample> now;
     for (const auto& rec : *list) {
         ServiceSample& s = now[rec.spec.name];
         const auto t = totals.find(rec.spec.name);
         if (t != totals.end()) s.totals = t->second;
-        s.instances = static_cast<int>(manager_.status(rec.spec.name).instances);
+        s.instances = std::max(peak[rec.spec.name],
+                               static_cast<int>(manager_.status(rec.spec.name).instances));
     }
     stats_.record(wall_ms(), mono_ms(), now);
 }

@@ -55,7 +55,7 @@ struct StatsPoint {
     double requests = 0, errors = 0, cold_starts = 0;
     double p50_ms = NAN, p99_ms = NAN;
     double stage_ms[kStageCount] = {NAN, NAN, NAN};  // mean per request
-    int instances = 0;                               // at the end of the interval
+    int instances = 0;  // the most seen in the interval (the API looks every second)
 };
 
 // What one sample knows of a live service.

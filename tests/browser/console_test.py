@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The web console in a real browser: headless Chromium, driven through
-chromedriver (WebDriver), against a real emberd with a real service.
+chromedriver (WebDriver), or with --browser firefox headless Firefox (over
+Marionette), against a real emberd with a real service.
 
 Signs in with a wrong token, then the right one; sees the services; opens
 one; watches its request counter move while this script sends requests;
@@ -9,8 +10,8 @@ error; deploys a new program; removes it; sees the 404 of the removed
 service. Screenshots of the main pages at laptop and phone widths go to
 --out for a person to look at.
 
-Exit status 77 (skipped, with a message) without chromium, chromedriver or
-/dev/kvm. Standard library only."""
+Exit status 77 (skipped, with a message) without the browser (chromium and
+chromedriver, or firefox-esr) or /dev/kvm. Standard library only."""
 import argparse
 import json
 import os
@@ -26,7 +27,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from webdriver import Chrome, free_port  # noqa: E402
+from webdriver import Chrome, Firefox, free_port  # noqa: E402
 
 SKIP = 77
 LAPTOP = (1440, 900)
@@ -117,15 +118,20 @@ def number(text):
 def run(args, tmp):
     out = args.out
     os.makedirs(out, exist_ok=True)
-    if os.path.exists(os.path.join(out, "failure.png")):
-        os.remove(os.path.join(out, "failure.png"))
+    failure = os.path.join(out, ("firefox-" if args.browser == "firefox" else "") + "failure.png")
+    if os.path.exists(failure):
+        os.remove(failure)
     d = Emberd(args.emberd, tmp)
-    chrome = None
+    b = None
+    # Chromium's screenshots are the main ones; Firefox's are prefixed.
+    prefix = "firefox-" if args.browser == "firefox" else ""
     try:
         d.deploy("hello", args.app)
-        chrome = Chrome(args.chromium, args.chromedriver, os.path.join(out, "chromedriver.log"))
-        b = chrome
-        shot = lambda name: b.screenshot(os.path.join(out, name + ".png"))  # noqa: E731
+        if args.browser == "firefox":
+            b = Firefox(args.firefox, os.path.join(tmp, "profile"), os.path.join(out, "firefox.log"))
+        else:
+            b = Chrome(args.chromium, args.chromedriver, os.path.join(out, "chromedriver.log"))
+        shot = lambda name: b.screenshot(os.path.join(out, prefix + name + ".png"))  # noqa: E731
 
         # Static files need no token; every data call does.
         b.get(d.url + "/")
@@ -138,13 +144,17 @@ def run(args, tmp):
         shot("laptop-2-wrong-token")
         print("ok: a wrong token is refused with a clear message", flush=True)
 
-        b.type("#token", d.token)
-        b.click("#login-submit")
+        b.type("#token", d.token + "\ue007")  # Enter: the form works from the keyboard
         b.wait("the services table", lambda: b.text("#services tr[data-service=hello] th") == "hello")
         assert d.token not in b.js("return location.href"), "the token must never be in a URL"
         assert not b.visible("#banner"), "no error: no banner"
         print("ok: signed in; the services list shows hello", flush=True)
 
+        # The table updates every 2 s without taking the keyboard focus away.
+        b.js("document.querySelector(\"#services a[href='#/s/hello']\").focus()")
+        polled = b.text("#main p.small")  # "Updated <time>"
+        b.wait("a poll", lambda: b.text("#main p.small") != polled, 5)
+        assert b.js("return document.activeElement.getAttribute('href')") == "#/s/hello"
         b.click("#services a[href='#/s/hello']")
         b.wait("the service page", lambda: "generation 1" in b.text("#svc-state"))
         start = number(b.text("#st-requests"))
@@ -217,6 +227,18 @@ def run(args, tmp):
         assert d.call("GET", "/v1/services/hello")[0] == 404
         print("ok: removed after confirmation", flush=True)
 
+        # A new service from the services page: a name the API refuses, then a good one.
+        b.type("#new-name", "Not_A_Name")
+        b.type("#new-program", args.app, clear=False)
+        b.click("#new-deploy")
+        b.wait("the API's 400 for the name", lambda: "400 invalid_argument" in b.text("#view form [role=alert]"))
+        b.type("#new-name", "second")
+        b.type("#new-program", args.app, clear=False)
+        b.click("#new-deploy")
+        b.wait("the new service's page", lambda: "generation 1" in b.text("#svc-state"), 30)
+        assert b.js("return location.hash") == "#/s/second"
+        print("ok: deployed a new service from the services page", flush=True)
+
         # The page of a service that does not exist: the API's 404 is shown.
         b.get(d.url + "/#/s/hello")
         b.wait("the 404 in the banner", lambda: "404 not_found" in b.text("#banner"))
@@ -229,16 +251,16 @@ def run(args, tmp):
         print(f"screenshots in {out}", flush=True)
     except BaseException:
         print("--- emberd output ---\n" + d.output()[-4000:], file=sys.stderr)
-        if chrome:
+        if b:
             try:
-                chrome.screenshot(os.path.join(out, "failure.png"), full_page=False)
-                print(f"failure screenshot: {out}/failure.png", file=sys.stderr)
+                b.screenshot(failure, full_page=False)
+                print(f"failure screenshot: {failure}", file=sys.stderr)
             except Exception:  # noqa: BLE001 - the original failure matters
                 pass
         raise
     finally:
-        if chrome:
-            chrome.quit()
+        if b:
+            b.quit()
         d.stop()
 
 
@@ -249,15 +271,23 @@ def main():
     p.add_argument("--out", required=True, help="directory for the screenshots")
     p.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     p.add_argument("--chromedriver", default=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    p.add_argument("--browser", choices=["chromium", "firefox"], default="chromium")
+    p.add_argument("--firefox", default=shutil.which("firefox-esr") or shutil.which("firefox")
+                   or "/usr/bin/firefox-esr")
     args = p.parse_args()
-    for tool in (args.chromium, args.chromedriver):
-        if not os.access(tool, os.X_OK):
-            skip(f"{tool} not found: install Debian's chromium and chromium-driver (scripts/deps.sh)")
+    args.app = os.path.abspath(args.app)  # a file input takes absolute paths only
+    if args.browser == "firefox":
+        if not os.access(args.firefox, os.X_OK):
+            skip(f"{args.firefox} not found: install Debian's firefox-esr to run the console test in Firefox")
+    else:
+        for tool in (args.chromium, args.chromedriver):
+            if not os.access(tool, os.X_OK):
+                skip(f"{tool} not found: install Debian's chromium and chromium-driver (scripts/deps.sh)")
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         skip("/dev/kvm is not available; the console test runs a real emberd")
     with tempfile.TemporaryDirectory(prefix="ember-console-") as tmp:
         run(args, tmp)
-    print("PASSED", flush=True)
+    print(f"PASSED ({args.browser})", flush=True)
 
 
 if __name__ == "__main__":

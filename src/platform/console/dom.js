@@ -23,6 +23,7 @@ export const $ = (sel, root = document) => root.querySelector(sel);
 
 export function fmtMs(v) {
   if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  if (v === 0) return '0 ms';
   if (v < 1) return `${(v * 1000).toFixed(0)} µs`;
   if (v < 10) return `${v.toFixed(2)} ms`;
   if (v < 1000) return `${v.toFixed(0)} ms`;

@@ -16,7 +16,7 @@ const SETTINGS = [
   ['queue_size', 'Queue size'],
   ['queue_timeout_ms', 'Queue timeout (ms)'],
 ];
-const SPEC = ['image', 'program', 'port', 'memory_mb', 'args', 'env', 'files', 'egress',
+const SPEC = ['image', 'image_type', 'program', 'port', 'memory_mb', 'args', 'env', 'files', 'egress',
               'snapshot', 'url'];
 const MAX_LOG_CHARS = 200000;
 
@@ -74,8 +74,12 @@ function deployForm(name, getService, onDeployed) {
   const msg = h('p', { class: 'muted', role: 'status' });
   const error = h('p', { class: 'error', role: 'alert', hidden: true });
   const file = h('input', { id: 'deploy-file', type: 'file', required: true });
+  const kind = h('select', { id: 'deploy-kind' },
+    h('option', { value: 'program' }, 'Program (an x86-64 Linux executable)'),
+    h('option', { value: 'container' }, 'Container image (OCI layout tar or docker save archive)'));
   const form = h('form', { class: 'grid-form', novalidate: true, id: 'deploy-form' },
-    h('label', { for: 'deploy-file' }, 'New program'), file,
+    h('label', { for: 'deploy-kind' }, 'Kind'), kind,
+    h('label', { for: 'deploy-file' }, 'New program or image'), file,
     h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'deploy-submit' }, 'Upload and deploy')),
     msg, error);
   form.addEventListener('submit', async (ev) => {
@@ -89,7 +93,10 @@ function deployForm(name, getService, onDeployed) {
       const image = await upload(file.files[0]);
       fill(msg, 'Deploying: the new generation is prepared while the old one serves…');
       // A GET result is a valid PUT body: read-only fields are ignored.
-      const svc = await call('PUT', svcPath(name), { json: { ...getService(), image } });
+      const spec = { ...getService(), image };
+      if (kind.value === 'container') spec.image_type = 'container';
+      else if ('image_type' in spec) spec.image_type = 'program';
+      const svc = await call('PUT', svcPath(name), { json: spec });
       fill(msg, `Deployed generation ${svc.generation}.`);
       form.reset();
       onDeployed(svc);
@@ -128,8 +135,7 @@ function removeDialog(name, report) {
 
 function instancesTable(list) {
   if (!list.length) return h('p', { class: 'muted' }, 'No instances: the service is in standby and starts one at the next request.');
-  return h('div', { class: 'table-wrap', tabindex: '0', 'aria-label': 'Instances table' },
-    h('table', { id: 'instances' },
+  return h('table', { id: 'instances' },
       h('thead', {}, h('tr', {}, ['Instance', 'State', 'Generation', 'Age', 'Memory written',
         'Guest memory', 'Requests served', 'Restore'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, list.map((i) => h('tr', {},
@@ -138,7 +144,7 @@ function instancesTable(list) {
         h('td', { class: 'num' }, fmtBytes(i.private_memory_bytes)),
         h('td', { class: 'num' }, fmtBytes(i.memory_bytes)),
         h('td', { class: 'num' }, fmtCount(i.requests_served)),
-        h('td', { class: 'num' }, fmtMs(i.restore_ms)))))));
+        h('td', { class: 'num' }, fmtMs(i.restore_ms))))));
 }
 
 function specList(svc) {
@@ -173,7 +179,10 @@ export function servicePage(view, name, report) {
   const hosts = { requests: h('div', { class: 'chart-box', id: 'chart-requests' }),
                   latency: h('div', { class: 'chart-box', id: 'chart-latency' }),
                   instances: h('div', { class: 'chart-box', id: 'chart-instances' }) };
-  const instances = h('div', { id: 'instances-box' });
+  // Kept across updates (only what is inside is replaced), so keyboard
+  // focus on it, to scroll it, stays.
+  const instances = h('div', { id: 'instances-box', class: 'table-wrap', tabindex: '0',
+                               'aria-label': 'Instances' });
   const spec = h('div', { id: 'spec-box' });
   const log = h('pre', { id: 'log', class: 'log', role: 'log', tabindex: '0', 'aria-label': 'Log' });
   const logNote = h('p', { class: 'muted small', id: 'log-note' });
@@ -210,7 +219,11 @@ export function servicePage(view, name, report) {
       service = svc;
       fill(state, badge(svc.status), ` generation ${svc.generation}`,
         svc.error ? h('span', { class: 'error' }, ` ${svc.error}`) : null);
-      fill(spec, specList(svc));
+      const specText = JSON.stringify(SPEC.map((k) => svc[k]));
+      if (spec.dataset.shown !== specText) { // its URL link may have the focus
+        fill(spec, specList(svc));
+        spec.dataset.shown = specText;
+      }
       fill(instances, instancesTable(inst.instances));
       const st = stats.services.find((s) => s.name === name);
       const last = st?.last;
@@ -254,6 +267,10 @@ export function servicePage(view, name, report) {
         fill(logNote, 'The log stream ended; reconnecting…');
       } catch (e) {
         if (stopped) return;
+        if (e.status === 404 || e.status === 401) {
+          fill(logNote, `No log: ${e}`);
+          return;
+        }
         fill(logNote, `The log stream failed: ${e}; reconnecting…`);
       }
       await new Promise((r) => setTimeout(r, 3000));

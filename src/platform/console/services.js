@@ -9,17 +9,20 @@ const COLUMNS = ['Service', 'Status', 'Generation', 'Instances', 'Req/s', 'p50',
 
 function row(s, st) {
   const last = st?.last;
+  // data-label: the column's name, shown beside the value on a phone.
+  const cell = (i, value, cls = 'num', extra = {}) =>
+    h('td', { class: cls, 'data-label': COLUMNS[i], ...extra }, value);
   return h('tr', { 'data-service': s.name },
     h('th', { scope: 'row' }, h('a', { href: `#/s/${encodeURIComponent(s.name)}` }, s.name)),
-    h('td', {}, badge(s.status)),
-    h('td', { class: 'num' }, s.generation),
-    h('td', { class: 'num', 'data-field': 'instances' }, s.instances),
-    h('td', { class: 'num', 'data-field': 'rps' }, fmtRate(last?.requests_per_s)),
-    h('td', { class: 'num' }, fmtMs(last?.p50_ms)),
-    h('td', { class: 'num' }, fmtMs(last?.p99_ms)),
-    h('td', { class: 'num', 'data-field': 'requests' }, fmtCount(st?.requests_total ?? 0)),
-    h('td', { class: 'num' }, fmtCount(st?.cold_starts_total ?? 0)),
-    h('td', { class: `num${st?.errors_total ? ' bad' : ''}` }, fmtCount(st?.errors_total ?? 0)));
+    cell(1, badge(s.status), ''),
+    cell(2, s.generation),
+    cell(3, s.instances, 'num', { 'data-field': 'instances' }),
+    cell(4, fmtRate(last?.requests_per_s), 'num', { 'data-field': 'rps' }),
+    cell(5, fmtMs(last?.p50_ms)),
+    cell(6, fmtMs(last?.p99_ms)),
+    cell(7, fmtCount(st?.requests_total ?? 0), 'num', { 'data-field': 'requests' }),
+    cell(8, fmtCount(st?.cold_starts_total ?? 0)),
+    cell(9, fmtCount(st?.errors_total ?? 0), st?.errors_total ? 'num bad' : 'num'));
 }
 
 function newServiceForm(onDeployed) {
@@ -29,7 +32,11 @@ function newServiceForm(onDeployed) {
     h('label', { for: 'new-name' }, 'Name'),
     h('input', { id: 'new-name', name: 'name', required: true, placeholder: 'hello',
                  autocomplete: 'off', spellcheck: 'false' }),
-    h('label', { for: 'new-program' }, 'Program (static x86-64 Linux executable)'),
+    h('label', { for: 'new-kind' }, 'Kind'),
+    h('select', { id: 'new-kind', name: 'kind' },
+      h('option', { value: 'program' }, 'Program (an x86-64 Linux executable)'),
+      h('option', { value: 'container' }, 'Container image (OCI layout tar or docker save archive)')),
+    h('label', { for: 'new-program' }, 'Program or image file'),
     h('input', { id: 'new-program', name: 'program', type: 'file', required: true }),
     h('label', { for: 'new-port' }, 'Port it listens on'),
     h('input', { id: 'new-port', name: 'port', type: 'number', value: '8080', inputmode: 'numeric' }),
@@ -54,9 +61,12 @@ function newServiceForm(onDeployed) {
       fill(status, `Uploading ${file.name}…`);
       const image = await upload(file);
       fill(status, 'Deploying: emberd boots the program once and snapshots it…');
-      await call('POST', '/v1/services', { json: {
-        name, image, port: Number(field('port').value), memory_mb: Number(field('memory').value),
-      } });
+      const spec = { name, image, port: Number(field('port').value),
+                     memory_mb: Number(field('memory').value) };
+      // Only when not the default: an emberd without container images
+      // still takes the program.
+      if (field('kind').value === 'container') spec.image_type = 'container';
+      await call('POST', '/v1/services', { json: spec });
       fill(status, `Deployed ${name}.`);
       form.reset();
       onDeployed(name);
@@ -69,6 +79,21 @@ function newServiceForm(onDeployed) {
     }
   });
   return form;
+}
+
+// Puts the rows in body, keeping each service's row element (and its link,
+// which may have the keyboard focus) and replacing only its cells.
+function updateRows(body, rows) {
+  const existing = new Map([...body.children].map((tr) => [tr.dataset.service, tr]));
+  const next = rows.map((tr) => {
+    const old = existing.get(tr.dataset.service);
+    if (!old) return tr;
+    const fresh = [...tr.querySelectorAll('td')];
+    [...old.querySelectorAll('td')].forEach((td, i) => td.replaceWith(fresh[i]));
+    return old;
+  });
+  const same = next.length === body.children.length && next.every((tr, i) => body.children[i] === tr);
+  if (!same) body.replaceChildren(...next);
 }
 
 // Renders into view; returns a function that stops its polling.
@@ -91,7 +116,7 @@ export function servicesPage(view, report) {
       const [list, stats] = await Promise.all([call('GET', '/v1/services'), call('GET', '/v1/stats')]);
       if (stopped) return;
       const byName = new Map(stats.services.map((s) => [s.name, s]));
-      fill(body, list.services.map((s) => row(s, byName.get(s.name))));
+      updateRows(body, list.services.map((s) => row(s, byName.get(s.name))));
       empty.hidden = list.services.length > 0;
       fill(updated, `Updated ${new Date().toLocaleTimeString('en-GB')}; rates and latencies over the last ${stats.interval_s} s.`);
       report(null);
