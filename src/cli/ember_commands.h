@@ -12,6 +12,7 @@ namespace ember::cli {
 
 struct DeployOptions {
     std::string program, name, memory = "64M", isolation, idle_timeout, timeout, queue_timeout;
+    std::string scale_to_zero;
     int port = 8080;
     std::vector<std::string> files, env, egress, args;
     std::optional<unsigned> min, max, concurrency, queue, spare;
@@ -24,7 +25,7 @@ struct InvokeOptions {
 };
 
 struct ScaleOptions {
-    std::string name, idle_timeout, timeout;
+    std::string name, idle_timeout, timeout, scale_to_zero;
     std::optional<unsigned> min, max, concurrency, spare;
 };
 
