@@ -78,6 +78,12 @@ int main(int argc, char** argv) {
     deploy->add_option(
         "--spare", d.spare,
         "With --isolation request: fresh instances restored ahead of requests (default 0)");
+    deploy
+        ->add_option("--scale-to-zero", d.scale_to_zero,
+                     "What happens to an idle instance: discard (default; the next request "
+                     "starts from the snapshot) or stateful (it is suspended with its memory "
+                     "and the next request resumes it)")
+        ->check(CLI::IsMember({"discard", "stateful"}));
     deploy->add_option("args", d.args, "Arguments for the program (after --)");
 
     auto* ls = app.add_subcommand("ls", "List services");
@@ -111,6 +117,10 @@ int main(int argc, char** argv) {
     scale->add_option("--spare", sc.spare, "Spare fresh instances (isolation request)");
     scale->add_option("--idle-timeout", sc.idle_timeout, "Stop instances idle this long");
     scale->add_option("--timeout", sc.timeout, "Request timeout");
+    scale
+        ->add_option("--scale-to-zero", sc.scale_to_zero,
+                     "discard or stateful (suspend idle instances with their memory)")
+        ->check(CLI::IsMember({"discard", "stateful"}));
     auto* rm = app.add_subcommand("rm", "Delete a service and stop its instances");
     rm->add_option("name", name, "Service")->required();
     TopOptions top_o;

@@ -206,6 +206,7 @@ int cmd_deploy(const Global& g, DeployOptions& o) {
     if (o.queue) spec["queue_size"] = *o.queue;
     if (o.spare) spec["spare_instances"] = *o.spare;
     if (!o.isolation.empty()) spec["isolation"] = o.isolation;
+    if (!o.scale_to_zero.empty()) spec["scale_to_zero"] = o.scale_to_zero;
     if (!o.idle_timeout.empty())
         spec["idle_timeout_ms"] = duration_ms(o.idle_timeout, "--idle-timeout");
     if (!o.timeout.empty()) spec["timeout_ms"] = duration_ms(o.timeout, "--timeout");
@@ -256,14 +257,18 @@ int cmd_status(const Global& g, const std::string& name) {
                 s.contains("error") ? (" (" + str(s, "error") + ")").c_str() : "");
     std::printf("url:          %s\n", str(s, "url").c_str());
     std::printf("generation:   %s\n", str(s, "generation").c_str());
-    std::printf("image:        %s (/bin/%s, port %s)\n", str(s, "image").substr(0, 12).c_str(),
-                str(s, "program").c_str(), str(s, "port").c_str());
+    const bool container = s.contains("image_type") && str(s, "image_type") == "container";
+    std::printf("image:        %s (%s, port %s)\n", str(s, "image").substr(0, 12).c_str(),
+                container ? "container image" : ("/bin/" + str(s, "program")).c_str(),
+                str(s, "port").c_str());
     std::printf("memory:       %sM\n", str(s, "memory_mb").c_str());
     std::printf("scale:        min %s, max %s, concurrency %s, isolation %s",
                 str(s, "min_instances").c_str(), str(s, "max_instances").c_str(),
                 str(s, "concurrency").c_str(), str(s, "isolation").c_str());
     if (s.contains("spare_instances") && u64(s, "spare_instances") > 0)
         std::printf(", %s spare", str(s, "spare_instances").c_str());
+    if (s.contains("scale_to_zero") && str(s, "scale_to_zero") == "stateful")
+        std::printf(", scale to zero stateful");
     std::printf("\n");
     std::printf("timeouts:     idle %s, request %s, queue %s (max %s waiting)\n",
                 ember::format_duration_ms(u64(s, "idle_timeout_ms")).c_str(),
@@ -271,22 +276,30 @@ int cmd_status(const Global& g, const std::string& name) {
                 ember::format_duration_ms(u64(s, "queue_timeout_ms")).c_str(),
                 str(s, "queue_size").c_str());
     if (s.contains("snapshot")) std::printf("snapshot:     %s\n", str(s, "snapshot").c_str());
-    std::printf("instances:    %s running, %s queued requests\n", str(s, "instances").c_str(),
+    std::printf("instances:    %s running, %s queued requests", str(s, "instances").c_str(),
                 str(s, "queued").c_str());
+    if (s.contains("suspended") && u64(s, "suspended") > 0)
+        std::printf(", %s suspended (%s on disk)", str(s, "suspended").c_str(),
+                    ember::format_size(u64(s, "suspended_bytes")).c_str());
+    std::printf("\n");
     if (!instances.empty()) {
         std::printf("\n");
         std::vector<std::vector<std::string>> rows;
         for (const auto& i : instances) {
             const uint64_t priv = u64(i, "private_memory_bytes");
-            rows.push_back({str(i, "id"), str(i, "state"), str(i, "generation"),
-                            str(i, "active_requests"), str(i, "requests_served"),
-                            fmt_secs(num(i, "age_s")), fmt_ms(num(i, "restore_ms")),
-                            ember::format_size(u64(i, "memory_bytes")),
-                            priv ? ember::format_size(priv) : "-"});
+            const uint64_t disk = i.contains("disk_bytes") ? u64(i, "disk_bytes") : 0;
+            // A suspended instance has no VM: its size is on disk.
+            const bool suspended = str(i, "state") == "suspended";
+            rows.push_back(
+                {str(i, "id"), str(i, "state"), str(i, "generation"), str(i, "active_requests"),
+                 str(i, "requests_served"), suspended ? "-" : fmt_secs(num(i, "age_s")),
+                 suspended ? "-" : fmt_ms(num(i, "restore_ms")),
+                 suspended ? "-" : ember::format_size(u64(i, "memory_bytes")),
+                 priv ? ember::format_size(priv) : "-", disk ? ember::format_size(disk) : "-"});
         }
-        print_table(
-            {"INSTANCE", "STATE", "GEN", "ACTIVE", "SERVED", "AGE", "RESTORE", "MEMORY", "PRIVATE"},
-            rows);
+        print_table({"INSTANCE", "STATE", "GEN", "ACTIVE", "SERVED", "AGE", "RESTORE", "MEMORY",
+                     "PRIVATE", "DISK"},
+                    rows);
     }
     return 0;
 }
@@ -350,10 +363,11 @@ int cmd_scale(const Global& g, const ScaleOptions& o) {
     if (!o.idle_timeout.empty())
         patch["idle_timeout_ms"] = duration_ms(o.idle_timeout, "--idle-timeout");
     if (!o.timeout.empty()) patch["timeout_ms"] = duration_ms(o.timeout, "--timeout");
+    if (!o.scale_to_zero.empty()) patch["scale_to_zero"] = o.scale_to_zero;
     if (patch.empty())
         throw_failure(
             "scale: give at least one of --min, --max, --concurrency, --spare, --idle-timeout, "
-            "--timeout",
+            "--timeout, --scale-to-zero",
             kExitUsage);
     Client c(g);
     auto s = c.call("PATCH", "/v1/services/" + o.name, patch.dump());

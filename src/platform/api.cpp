@@ -86,7 +86,8 @@ json instance_json(const InstanceInfo& i) {
                 {"idle_s", i.idle_s},
                 {"restore_ms", i.restore_ms},
                 {"memory_bytes", i.memory_bytes},
-                {"private_memory_bytes", i.private_memory_bytes}};
+                {"private_memory_bytes", i.private_memory_bytes},
+                {"disk_bytes", i.disk_bytes}};
 }
 
 std::string iso_time_ms(int64_t unix_ms) {
@@ -269,6 +270,8 @@ json Api::service_json(const std::string& name) {
     j["status"] = st.state;
     j["instances"] = st.instances;
     j["queued"] = st.queued;
+    j["suspended"] = st.suspended;
+    j["suspended_bytes"] = st.suspended_bytes;
     if (!st.error.empty()) j["error"] = st.error;
     if (!st.prepared.empty()) j["snapshot"] = st.prepared;
     const auto colon = info_.gateway.rfind(':');

@@ -83,6 +83,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     if (!seal_key) return Status(seal_key.code(), "snapshot key: " + seal_key.message());
     p->factory = std::make_unique<SealedGuestFactory>(*p->vm_factory, *seal_key);
     p->manager = std::make_unique<InstanceManager>(*p->factory, p->logs, p->metrics);
+    p->manager->set_suspend_dir(p->dir.suspended_dir());
     p->metrics.add_collector(
         [m = p->manager.get()](std::vector<GaugeSample>* out) { m->collect_metrics(out); });
     p->controller = std::make_unique<ServiceController>(*p->store, p->images, p->dir, *p->factory,

@@ -42,7 +42,7 @@ Result<DataDir> DataDir::open(const std::string& dir) {
         root = std::string(buf) + "/" + root;
     }
     while (root.size() > 1 && root.back() == '/') root.pop_back();
-    for (const std::string& d : {root, root + "/images", root + "/snapshots"})
+    for (const std::string& d : {root, root + "/images", root + "/snapshots", root + "/suspended"})
         if (auto st = mkdir_p(d, 0700); !st)
             return Status(st.code(), "data directory: " + st.message());
     const std::string lock = root + "/lock";

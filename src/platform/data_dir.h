@@ -3,6 +3,8 @@
 //   <dir>/token         the API token (mode 0600, created at first start)
 //   <dir>/images/       content-addressed blobs
 //   <dir>/snapshots/    the per-node snapshot cache (<service>.<generation>.snap)
+//   <dir>/suspended/    suspended instances (stateful scale to zero):
+//                       <service>.<generation>.<instance id>.susp, and .seal
 //   <dir>/lock          held (flock) by the running emberd
 #pragma once
 
@@ -28,6 +30,7 @@ class DataDir {
     std::string token_path() const { return root_ + "/token"; }
     std::string images_dir() const { return root_ + "/images"; }
     std::string snapshots_dir() const { return root_ + "/snapshots"; }
+    std::string suspended_dir() const { return root_ + "/suspended"; }
     std::string snapshot_path(const std::string& service, uint64_t generation) const {
         return snapshots_dir() + "/" + service + "." + std::to_string(generation) + ".snap";
     }

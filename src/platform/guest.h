@@ -19,8 +19,9 @@ using ConsoleFn = std::function<void(int fd, const char* data, size_t len)>;
 
 // How an instance ended.
 struct InstanceEnd {
-    bool stopped = false;     // stop() was called (scale to zero, shutdown)
+    bool stopped = false;     // stop() or suspend() was called (scale to zero, shutdown)
     std::string description;  // "exited with status 0", "crashed: ...", ...
+    bool suspended = false;   // suspend() wrote the instance to its path
 };
 
 // One running instance.
@@ -35,6 +36,16 @@ class Guest {
     virtual void post(int fd, uint16_t port) = 0;
     // Thread-safe: makes run() return soon.
     virtual void stop() = 0;
+    // Thread-safe: like stop(), but the instance first saves itself to
+    // `path` (a suspended snapshot, to be resumed by GuestFactory::resume):
+    // its connections get end-of-file, and once it waits for new ones it is
+    // written and run() returns with `suspended` set. stop() still ends it
+    // without saving (e.g. when it does not get there in time). Guests that
+    // cannot be suspended just stop.
+    virtual void suspend(const std::string& path) {
+        (void)path;
+        stop();
+    }
     // Runs the instance until it ends; once. The destructor closes the
     // connections the instance still holds.
     virtual InstanceEnd run() = 0;
@@ -74,6 +85,18 @@ class GuestFactory {
     // A new instance from p, not yet running. Thread-safe.
     virtual Result<std::unique_ptr<Guest>> restore(const std::shared_ptr<const Prepared>& p,
                                                    const ConsoleFn& console) = 0;
+    // The instance an earlier Guest::suspend(path) saved, on p (the
+    // snapshot it was an instance of), not yet running. An error when the
+    // file is missing, damaged or of another snapshot: the caller discards
+    // it. Thread-safe.
+    virtual Result<std::unique_ptr<Guest>> resume(const std::shared_ptr<const Prepared>& p,
+                                                  const std::string& path,
+                                                  const ConsoleFn& console) {
+        (void)p;
+        (void)path;
+        (void)console;
+        return Status::unsupported("this factory cannot resume suspended instances");
+    }
 };
 
 }  // namespace ember::platform

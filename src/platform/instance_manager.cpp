@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 
 #include "platform/instance_state.h"
@@ -70,11 +71,25 @@ void InstanceManager::shutdown() {
                 for (auto& t : inst->pending)
                     reject_locked(t, RejectReason::kShuttingDown, "emberd is shutting down");
                 inst->pending.clear();
+                // An idle instance of a stateful service keeps its state
+                // across the restart.
+                if (stateful_locked(*s) && inst->active == 0 &&
+                    inst->generation == s->rec.generation && !inst->no_new &&
+                    inst->state == Instance::State::kReady) {
+                    inst->stop_reason = "emberd is shutting down";
+                    suspend_instance_locked(*inst);
+                }
                 inst->active = 0;
                 stop_instance_locked(*inst);
             }
         }
         cv_.notify_all();
+    }
+    // Suspensions get their grace period (the housekeeper has stopped).
+    if (!all_done_.wait_for(lock, std::chrono::seconds(5), [&] { return running_ == 0; })) {
+        for (auto& [name, s] : services_)
+            for (auto& inst : s->instances)
+                if (inst->suspending && inst->guest) inst->guest->stop();
     }
     all_done_.wait(lock, [&] { return running_ == 0; });
     lock.unlock();
@@ -84,6 +99,7 @@ void InstanceManager::shutdown() {
 void InstanceManager::deploy(const ServiceRecord& rec, std::shared_ptr<const Prepared> prepared) {
     std::lock_guard lock(mu_);
     auto& slot = services_[rec.spec.name];
+    const bool first = !slot;
     if (!slot) {
         slot = std::make_shared<ServiceState>();
         slot->name = rec.spec.name;
@@ -101,6 +117,9 @@ void InstanceManager::deploy(const ServiceRecord& rec, std::shared_ptr<const Pre
     s.prepared = std::move(prepared);
     s.error.clear();
     s.start_failures = 0;
+    // Suspended instances belong to one generation: a redeploy discards them.
+    if (first) adopt_suspended_locked(s);
+    discard_suspended_locked(s, [](uint64_t gen, uint64_t cur) { return gen != cur; });
     // Older generations drain: no new requests; stopped once idle.
     for (auto& inst : s.instances)
         if (inst->generation != rec.generation && inst->active == 0 &&
@@ -126,6 +145,9 @@ void InstanceManager::update(const ServiceSpec& spec) {
     auto it = services_.find(spec.name);
     if (it == services_.end()) return;
     it->second->rec.spec = spec;
+    // Back to "discard": the suspended instances go.
+    if (!stateful_locked(*it->second))
+        discard_suspended_locked(*it->second, [](uint64_t, uint64_t) { return true; });
     schedule_locked(*it->second);
     cv_.notify_all();
 }
@@ -136,6 +158,7 @@ void InstanceManager::remove(const std::string& name) {
     if (it == services_.end()) return;
     ServiceState& s = *it->second;
     s.removed = true;
+    discard_suspended_locked(s, [](uint64_t, uint64_t) { return true; });
     for (auto& t : s.queue)
         reject_locked(t, RejectReason::kNoService, "service '" + name + "' was deleted");
     s.queue.clear();
@@ -229,8 +252,12 @@ bool InstanceManager::try_assign_locked(ServiceState& s, const TicketPtr& t) {
                    br = best->state == Instance::State::kReady;
         if ((r && !br) || (r == br && inst->active > best->active)) best = inst;
     }
-    if (!best && live_instances_locked(s, true) < spec.max_instances)
+    if (!best && live_instances_locked(s, true) < spec.max_instances) {
+        // An instance being suspended comes back (resumed) rather than a
+        // fresh one starting without its state: wait for it.
+        if (stateful_locked(s) && suspending_locked(s) > 0) return false;
         best = start_instance_locked(s, false);
+    }
     if (!best) return false;
     assign_locked(best, t, now);
     return true;

@@ -90,13 +90,16 @@ struct InstanceInfo {
     uint64_t id = 0;
     std::string service;
     uint64_t generation = 0;
-    std::string state;  // "starting", "busy", "idle", "draining", "stopping"
+    // "starting", "busy", "idle", "draining", "stopping", "suspending",
+    // "suspended" (no VM: disk_bytes on disk)
+    std::string state;
     uint32_t active = 0;
     uint64_t served = 0;
     double age_s = 0, idle_s = 0;
     double restore_ms = 0;
     uint64_t memory_bytes = 0;          // guest memory size
     uint64_t private_memory_bytes = 0;  // host memory it wrote (0 = unknown)
+    uint64_t disk_bytes = 0;            // suspended: its file and seal
 };
 
 struct ServiceStatus {
@@ -105,7 +108,9 @@ struct ServiceStatus {
     std::string state;  // "standby", "running", "preparing", "failed"
     std::string error;  // why the service is unavailable
     uint32_t instances = 0, queued = 0;
-    std::string prepared;  // Prepared::describe()
+    uint32_t suspended = 0;        // stateful scale to zero
+    uint64_t suspended_bytes = 0;  // their files on disk
+    std::string prepared;          // Prepared::describe()
 };
 
 class InstanceManager {
@@ -125,8 +130,14 @@ class InstanceManager {
     void update(const ServiceSpec& spec);
     // Rejects queued requests, stops every instance, forgets the service.
     void remove(const std::string& name);
-    // Stops everything; acquire() rejects from now on.
+    // Stops everything (instances of stateful services are suspended, as
+    // when idle); acquire() rejects from now on.
     void shutdown();
+    // Where suspended instances are kept (stateful scale to zero); before the
+    // first deploy(). Without it, stateful services stop idle instances.
+    // Files there of a deployed service's current generation are taken as
+    // its suspended instances (they survive a restart); others are removed.
+    void set_suspend_dir(std::string dir) { suspend_dir_ = std::move(dir); }
 
     TicketPtr acquire(const std::string& service, int fd);
     void finish(const TicketPtr& t, FinishKind kind);
@@ -145,6 +156,16 @@ class InstanceManager {
     std::shared_ptr<Instance> start_instance_locked(ServiceState& s, bool single_use);
     void top_up_spares_locked(ServiceState& s);
     void stop_instance_locked(Instance& inst);
+    // Stateful scale to zero (instance_suspend.cpp).
+    bool stateful_locked(const ServiceState& s) const;
+    void suspend_instance_locked(Instance& inst);
+    void adopt_suspended_locked(ServiceState& s);
+    // Forgets the suspended instances for which drop(generation) is true and
+    // removes their files.
+    void discard_suspended_locked(ServiceState& s, bool (*drop)(uint64_t gen, uint64_t current));
+    uint32_t suspending_locked(const ServiceState& s) const;
+    void suspend_housekeeping_locked(ServiceState& s, int64_t now);
+    void record_suspended_locked(ServiceState& s, Instance& inst, int64_t now);
     void reject_locked(const TicketPtr& t, RejectReason r, std::string msg);
     void run_instance(std::shared_ptr<Instance> inst);
     uint32_t live_instances_locked(const ServiceState& s, bool current_only) const;
@@ -162,6 +183,7 @@ class InstanceManager {
     std::condition_variable all_done_;
     bool shutting_down_ = false;
     std::thread housekeeper_;
+    std::string suspend_dir_;
 };
 
 }  // namespace ember::platform

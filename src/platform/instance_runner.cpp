@@ -16,7 +16,16 @@ namespace ember::platform {
 
 std::shared_ptr<Instance> InstanceManager::start_instance_locked(ServiceState& s, bool single_use) {
     auto inst = std::make_shared<Instance>();
-    inst->id = next_instance_++;
+    // Stateful: the newest suspended instance comes back (same id).
+    if (!single_use && stateful_locked(s) && !s.suspended.empty()) {
+        SuspendedInstance rec = std::move(s.suspended.back());
+        s.suspended.pop_back();
+        inst->id = rec.id;
+        inst->resume_path = rec.path;
+        inst->served = rec.served;
+    } else {
+        inst->id = next_instance_++;
+    }
     inst->service = services_.at(s.name);
     inst->generation = s.rec.generation;
     inst->prepared = s.prepared;
@@ -44,10 +53,26 @@ void InstanceManager::stop_instance_locked(Instance& inst) {
 void InstanceManager::run_instance(std::shared_ptr<Instance> inst) {
     Instance* raw = inst.get();
     ConsoleFn console = [raw](int fd, const char* p, size_t n) { raw->console->feed(fd, p, n); };
-    const int64_t t0 = mono_now_ns();
-    auto g = factory_.restore(inst->prepared, console);
-    const int64_t t1 = mono_now_ns();
     ServiceState& s = *inst->service;
+    const int64_t t0 = mono_now_ns();
+    Result<std::unique_ptr<Guest>> g = Status::internal("not started");
+    if (!inst->resume_path.empty()) {
+        g = factory_.resume(inst->prepared, inst->resume_path, console);
+        if (!g) {
+            // A damaged or foreign file costs the state, never the request.
+            logs_.append(s.name, inst->name(), "ember",
+                         "the suspended instance could not be resumed (" + g.message() +
+                             "): it is discarded, the instance starts from the snapshot");
+            spdlog::warn("service {}: instance {}: suspended snapshot discarded: {}", s.name,
+                         inst->name(), g.message());
+        }
+        // Resumed or not, the file has served: the instance's state is in
+        // memory from now on, and is saved anew at its next suspension.
+        ::unlink(inst->resume_path.c_str());
+        ::unlink((inst->resume_path + ".seal").c_str());
+    }
+    if (!g) g = factory_.restore(inst->prepared, console);
+    const int64_t t1 = mono_now_ns();
     std::unique_lock lock(mu_);
     if (!g) {
         s.start_failed->inc();
@@ -106,13 +131,17 @@ void InstanceManager::run_instance(std::shared_ptr<Instance> inst) {
     const bool expected = exit.stopped && inst->stop_requested;
     inst->state = Instance::State::kGone;
     s.instances.remove(inst);
-    if (!expected) {
+    if (exit.suspended) {
+        record_suspended_locked(s, *inst, mono_now_ns());
+    } else if (!expected) {
         s.crashes->inc();
         logs_.append(s.name, inst->name(), "ember",
                      "instance ended unexpectedly: " + exit.description);
         spdlog::warn("service {}: instance {} ended unexpectedly: {}", s.name, inst->name(),
                      exit.description.substr(0, exit.description.find('\n')));
     } else {
+        if (inst->suspending)
+            inst->stop_reason += "; it could not be suspended: " + exit.description;
         logs_.append(
             s.name, inst->name(), "ember",
             "instance stopped" + (inst->stop_reason.empty() ? "" : " (" + inst->stop_reason + ")"));
@@ -151,6 +180,8 @@ void InstanceManager::housekeep_locked(int64_t now) {
                 inst->state == Instance::State::kReady)
                 ++warm;
         const int64_t idle_ns = static_cast<int64_t>(spec.idle_timeout_ms) * 1000000;
+        const bool stateful = stateful_locked(s);
+        suspend_housekeeping_locked(s, now);
         for (auto& inst : s.instances) {
             if (inst->state != Instance::State::kReady || inst->active > 0 || inst->stop_requested)
                 continue;
@@ -158,15 +189,22 @@ void InstanceManager::housekeep_locked(int64_t now) {
                 inst->stop_reason =
                     inst->no_new ? "replaced after a timeout" : "drained (redeployed)";
                 stop_instance_locked(*inst);
-            } else if (now - inst->last_active >= idle_ns && warm > spec.min_instances) {
+            } else if (now - inst->last_active >= idle_ns &&
+                       (stateful || warm > spec.min_instances)) {
+                // Stateful: min_instances counts suspended instances too.
                 inst->stop_reason = "idle for " + std::to_string(spec.idle_timeout_ms) + " ms";
-                stop_instance_locked(*inst);
+                if (stateful)
+                    suspend_instance_locked(*inst);
+                else
+                    stop_instance_locked(*inst);
                 --warm;
             }
         }
         if (s.prepared && !s.removed && !shutting_down_ && spec.isolation == Isolation::kInstance &&
             s.start_failures < 3) {
-            while (live_instances_locked(s, true) < spec.min_instances)
+            const uint32_t kept =
+                stateful ? static_cast<uint32_t>(s.suspended.size()) + suspending_locked(s) : 0;
+            while (live_instances_locked(s, true) + kept < spec.min_instances)
                 start_instance_locked(s, false);
         }
     }
@@ -179,13 +217,13 @@ const char* instance_state_name(const Instance& inst, uint64_t current_generatio
         case Instance::State::kStarting:
             return "starting";
         case Instance::State::kStopping:
-            return "stopping";
+            return inst.suspending ? "suspending" : "stopping";
         case Instance::State::kGone:
             return "stopped";
         case Instance::State::kReady:
             break;
     }
-    if (inst.stop_requested) return "stopping";
+    if (inst.stop_requested) return inst.suspending ? "suspending" : "stopping";
     if (inst.no_new || inst.generation != current_generation) return "draining";
     if (inst.single_use && !inst.taken) return "spare";
     return inst.active > 0 ? "busy" : "idle";
@@ -203,6 +241,8 @@ ServiceStatus InstanceManager::status(const std::string& name) {
     st.record = s.rec;
     st.instances = live_instances_locked(s, false);
     st.queued = static_cast<uint32_t>(s.queue.size());
+    st.suspended = static_cast<uint32_t>(s.suspended.size());
+    for (const auto& r : s.suspended) st.suspended_bytes += r.disk_bytes;
     st.error = s.error;
     if (s.prepared) st.prepared = s.prepared->describe();
     if (!s.prepared)
@@ -236,6 +276,18 @@ std::vector<InstanceInfo> InstanceManager::instances(const std::string& name) {
             ranges.push_back({r.first, r.second, inst->guest ? inst->guest->memory_pid() : 0});
             out.push_back(std::move(i));
         }
+        for (const auto& r : sp->suspended) {
+            InstanceInfo i;
+            i.id = r.id;
+            i.service = sname;
+            i.generation = r.generation;
+            i.state = "suspended";
+            i.served = r.served;
+            i.idle_s = static_cast<double>(now - r.since) / 1e9;
+            i.disk_bytes = r.disk_bytes;
+            ranges.push_back({0, 0, 0});
+            out.push_back(std::move(i));
+        }
     }
     lock.unlock();
     // One pass over each process's smaps, outside the lock. An instance that
@@ -248,14 +300,16 @@ std::vector<InstanceInfo> InstanceManager::instances(const std::string& name) {
 void InstanceManager::collect_metrics(std::vector<GaugeSample>* out) {
     const auto all = instances();
     std::map<std::pair<std::string, std::string>, double> by_state;
-    std::map<std::string, double> mem, priv;
+    std::map<std::string, double> mem, priv, disk;
     {
         std::lock_guard lock(mu_);
         for (const auto& [name, s] : services_) {
-            for (const char* st : {"starting", "busy", "idle", "spare", "draining", "stopping"})
+            for (const char* st : {"starting", "busy", "idle", "spare", "draining", "stopping",
+                                   "suspending", "suspended"})
                 by_state[{name, st}] = 0;
             mem[name] = 0;
             priv[name] = 0;
+            disk[name] = 0;
             out->push_back(
                 {"ember_queue_length", {{"service", name}}, static_cast<double>(s->queue.size())});
         }
@@ -264,6 +318,7 @@ void InstanceManager::collect_metrics(std::vector<GaugeSample>* out) {
         by_state[{i.service, i.state}] += 1;
         mem[i.service] += static_cast<double>(i.memory_bytes);
         priv[i.service] += static_cast<double>(i.private_memory_bytes);
+        disk[i.service] += static_cast<double>(i.disk_bytes);
     }
     for (const auto& [k, v] : by_state)
         out->push_back({"ember_instances", {{"service", k.first}, {"state", k.second}}, v});
@@ -271,6 +326,8 @@ void InstanceManager::collect_metrics(std::vector<GaugeSample>* out) {
         out->push_back({"ember_instance_guest_memory_bytes", {{"service", k}}, v});
     for (const auto& [k, v] : priv)
         out->push_back({"ember_instance_private_memory_bytes", {{"service", k}}, v});
+    for (const auto& [k, v] : disk)
+        out->push_back({"ember_suspended_instance_bytes", {{"service", k}}, v});
 }
 
 }  // namespace ember::platform

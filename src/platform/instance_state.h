@@ -34,11 +34,29 @@ struct Instance {
     bool no_new = false;      // takes no new requests (a request timed out)
     bool stop_requested = false;
     std::string stop_reason;
+    // Stateful scale to zero: asked to suspend itself into suspend_path
+    // (then it becomes a SuspendedInstance); stopped instead when it does not
+    // get there within kSuspendGraceMs.
+    bool suspending = false, suspend_abandoned = false;
+    int64_t suspend_started = 0;
+    std::string suspend_path;
+    std::string resume_path;  // started from this suspended instance's file
     int64_t created = 0, ready = 0, last_active = 0;
     double restore_ms = 0;
     std::unique_ptr<LineAssembler> console;  // used on the instance's thread only
 
     std::string name() const { return "i-" + std::to_string(id); }
+};
+
+// An instance saved by Guest::suspend: no VM, only its file (and seal) in
+// the manager's suspend directory.
+struct SuspendedInstance {
+    uint64_t id = 0;
+    uint64_t generation = 0;
+    std::string path;
+    uint64_t disk_bytes = 0;
+    uint64_t served = 0;
+    int64_t since = 0;  // CLOCK_MONOTONIC
 };
 
 struct ServiceState {
@@ -49,7 +67,8 @@ struct ServiceState {
     bool removed = false;
     std::list<std::shared_ptr<Instance>> instances;
     std::deque<TicketPtr> queue;
-    int start_failures = 0;  // consecutive restore failures
+    std::vector<SuspendedInstance> suspended;  // the newest last
+    int start_failures = 0;                    // consecutive restore failures
     Counter* cold_starts = nullptr;
     Counter* start_failed = nullptr;
     Counter* crashes = nullptr;

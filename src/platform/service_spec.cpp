@@ -9,6 +9,10 @@ namespace ember::platform {
 
 using nlohmann::json;
 
+const char* scale_to_zero_name(ScaleToZero m) {
+    return m == ScaleToZero::kStateful ? "stateful" : "discard";
+}
+
 const char* isolation_name(Isolation i) {
     return i == Isolation::kRequest ? "request" : "instance";
 }
@@ -201,6 +205,20 @@ Status read_isolation(const json& v, Isolation* out) {
     return Status::ok();
 }
 
+Status read_scale_to_zero(const json& v, ScaleToZero* out) {
+    std::string s;
+    if (auto st = read_string(v, "scale_to_zero", &s); !st) return st;
+    if (s == "discard")
+        *out = ScaleToZero::kDiscard;
+    else if (s == "stateful")
+        *out = ScaleToZero::kStateful;
+    else
+        return Status::invalid_argument(
+            "field 'scale_to_zero' must be \"discard\" or \"stateful\", got '" + s.substr(0, 40) +
+            "'");
+    return Status::ok();
+}
+
 constexpr uint64_t kMaxTimeoutMs = 3600ull * 1000;
 constexpr uint64_t kMaxIdleMs = 7ull * 24 * 3600 * 1000;
 
@@ -219,6 +237,7 @@ Status read_runtime_field(const std::string& key, const json& v, ServiceSpec* s,
         return read_uint_into(v, key, 0, kMaxTimeoutMs, &s->queue_timeout_ms);
     if (key == "isolation") return read_isolation(v, &s->isolation);
     if (key == "spare_instances") return read_uint_into(v, key, 0, 64, &s->spare_instances);
+    if (key == "scale_to_zero") return read_scale_to_zero(v, &s->scale_to_zero);
     *known = false;
     return Status::ok();
 }
@@ -354,6 +373,10 @@ Status validate_spec(const ServiceSpec& s) {
         return Status::invalid_argument(
             "min_instances must be 0 with isolation \"request\" (instances are never reused; "
             "see spare_instances)");
+    if (s.isolation == Isolation::kRequest && s.scale_to_zero == ScaleToZero::kStateful)
+        return Status::invalid_argument(
+            "scale_to_zero \"stateful\" cannot be combined with isolation \"request\" (a "
+            "request's instance is discarded after it, there is no state to keep)");
     if (s.isolation != Isolation::kRequest && s.spare_instances > 0)
         return Status::invalid_argument(
             "spare_instances needs isolation \"request\" (with isolation \"instance\", use "
@@ -383,7 +406,8 @@ json spec_to_json(const ServiceSpec& s) {
                 {"isolation", isolation_name(s.isolation)},
                 {"queue_size", s.queue_size},
                 {"queue_timeout_ms", s.queue_timeout_ms},
-                {"spare_instances", s.spare_instances}};
+                {"spare_instances", s.spare_instances},
+                {"scale_to_zero", scale_to_zero_name(s.scale_to_zero)}};
 }
 
 bool needs_new_snapshot(const ServiceSpec& a, const ServiceSpec& b) {

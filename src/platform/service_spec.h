@@ -27,6 +27,14 @@ enum class ImageType {
 };
 const char* image_type_name(ImageType t);
 
+// What happens to an instance idle for idle_timeout_ms.
+enum class ScaleToZero {
+    kDiscard,   // it is stopped; the next request starts from the snapshot
+    kStateful,  // it is suspended as it is (memory, threads, listeners) and
+                // the next request resumes it (docs/architecture.md)
+};
+const char* scale_to_zero_name(ScaleToZero m);
+
 struct FileEntry {
     std::string path;   // normalised absolute guest path, e.g. "/etc/app.conf"
     std::string image;  // sha256 of the content in the image store
@@ -60,6 +68,9 @@ struct ServiceSpec {
     // (the restore is off its path). They serve nothing before their one
     // request and stop after idle_timeout like any idle instance.
     uint32_t spare_instances = 0;
+    // Isolation "instance" only. With kStateful, min_instances counts
+    // suspended instances too: `--min 1` keeps one, suspended when idle.
+    ScaleToZero scale_to_zero = ScaleToZero::kDiscard;
 };
 
 // Limits on what a spec may hold.

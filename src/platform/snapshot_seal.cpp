@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "platform/data_dir.h"
@@ -227,6 +228,70 @@ Result<std::shared_ptr<const Prepared>> SealedGuestFactory::open(const ServiceSp
                                                                  const std::string& snapshot_path) {
     if (auto st = verify_seal(key_, snapshot_path); !st) return st;
     return inner_.open(spec, snapshot_path);
+}
+
+namespace {
+
+// An instance whose suspended snapshot (Guest::suspend) is sealed once
+// written; every other call passes through.
+class SealedGuest : public Guest {
+  public:
+    SealedGuest(std::unique_ptr<Guest> inner, const SealKey& key)
+        : inner_(std::move(inner)), key_(key) {}
+    void adopt(int fd, uint16_t port) override { inner_->adopt(fd, port); }
+    void post(int fd, uint16_t port) override { inner_->post(fd, port); }
+    void stop() override { inner_->stop(); }
+    void suspend(const std::string& path) override {
+        {
+            std::lock_guard lock(mu_);
+            path_ = path;
+        }
+        // A seal of an earlier suspension must not outlive its file.
+        ::unlink(seal_path(path).c_str());
+        inner_->suspend(path);
+    }
+    InstanceEnd run() override {
+        InstanceEnd e = inner_->run();
+        if (!e.suspended) return e;
+        std::string path;
+        {
+            std::lock_guard lock(mu_);
+            path = path_;
+        }
+        if (auto st = write_seal(key_, path); !st) {
+            ::unlink(path.c_str());
+            e.suspended = false;
+            e.description += "; sealing the suspended snapshot failed: " + st.message();
+        }
+        return e;
+    }
+    bool reused() const override { return inner_->reused(); }
+    std::pair<uintptr_t, size_t> memory_range() const override { return inner_->memory_range(); }
+    int memory_pid() const override { return inner_->memory_pid(); }
+
+  private:
+    std::unique_ptr<Guest> inner_;
+    const SealKey key_;
+    std::mutex mu_;
+    std::string path_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Guest>> SealedGuestFactory::restore(const std::shared_ptr<const Prepared>& p,
+                                                           const ConsoleFn& console) {
+    auto g = inner_.restore(p, console);
+    if (!g) return g;
+    return std::unique_ptr<Guest>(std::make_unique<SealedGuest>(std::move(*g), key_));
+}
+
+Result<std::unique_ptr<Guest>> SealedGuestFactory::resume(const std::shared_ptr<const Prepared>& p,
+                                                          const std::string& path,
+                                                          const ConsoleFn& console) {
+    if (auto st = verify_seal(key_, path); !st) return st;
+    auto g = inner_.resume(p, path, console);
+    if (!g) return g;
+    return std::unique_ptr<Guest>(std::make_unique<SealedGuest>(std::move(*g), key_));
 }
 
 }  // namespace ember::platform

@@ -46,7 +46,9 @@ Status write_seal(const SealKey& key, const std::string& snapshot_path);
 Status verify_seal(const SealKey& key, const std::string& snapshot_path);
 
 // A GuestFactory that seals what inner prepares and opens only snapshots
-// whose seal matches. restore() passes through.
+// whose seal matches. restore() passes through; the instances it returns
+// seal what they suspend (Guest::suspend), and resume() takes only
+// suspended snapshots whose seal matches.
 class SealedGuestFactory : public GuestFactory {
   public:
     SealedGuestFactory(GuestFactory& inner, const SealKey& key) : inner_(inner), key_(key) {}
@@ -57,9 +59,10 @@ class SealedGuestFactory : public GuestFactory {
     Result<std::shared_ptr<const Prepared>> open(const ServiceSpec& spec,
                                                  const std::string& snapshot_path) override;
     Result<std::unique_ptr<Guest>> restore(const std::shared_ptr<const Prepared>& p,
-                                           const ConsoleFn& console) override {
-        return inner_.restore(p, console);
-    }
+                                           const ConsoleFn& console) override;
+    Result<std::unique_ptr<Guest>> resume(const std::shared_ptr<const Prepared>& p,
+                                          const std::string& path,
+                                          const ConsoleFn& console) override;
 
   private:
     GuestFactory& inner_;

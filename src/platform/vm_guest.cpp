@@ -115,6 +115,17 @@ class VmGuest : public Guest {
         std::lock_guard lock(mu_);
         if (!ended_) w_.vm->stop();
     }
+    // Takes fd; it stays open until run() has returned.
+    void suspend_into(int fd) {
+        std::lock_guard lock(mu_);
+        if (ended_ || suspend_fd_ >= 0) {
+            ::close(fd);
+            return;
+        }
+        suspend_fd_ = fd;
+        w_.vm->suspend(fd);
+    }
+    Vm& vm() { return *w_.vm; }
     std::pair<uintptr_t, size_t> memory_range() const override {
         const auto [base, size] = w_.vm->guest_memory_range();
         return {reinterpret_cast<uintptr_t>(base), size};
@@ -124,16 +135,23 @@ class VmGuest : public Guest {
         {
             std::lock_guard lock(mu_);
             ended_ = true;
+            if (suspend_fd_ >= 0) ::close(suspend_fd_);
+            suspend_fd_ = -1;
         }
         InstanceEnd e;
-        e.stopped = r.outcome == Outcome::kStopped;
-        if (r.outcome == Outcome::kExited)
+        e.stopped = r.outcome == Outcome::kStopped || r.outcome == Outcome::kSnapshotted;
+        e.suspended = r.outcome == Outcome::kSnapshotted;
+        if (e.suspended)
+            e.description = "suspended: " + std::to_string(r.stats.suspend_pages) + " pages, " +
+                            std::to_string(r.stats.suspend_bytes) + " bytes written";
+        else if (r.outcome == Outcome::kExited)
             e.description = "exited with status " + std::to_string(r.exit_status);
         else
             e.description =
                 std::string(outcome_name(r.outcome)) + (r.message.empty() ? "" : ": " + r.message);
         // Only VMs that ended cleanly are reused.
-        reusable_ = r.outcome == Outcome::kStopped || r.outcome == Outcome::kExited;
+        reusable_ = r.outcome == Outcome::kStopped || r.outcome == Outcome::kExited ||
+                    r.outcome == Outcome::kSnapshotted;
         return e;
     }
 
@@ -144,6 +162,7 @@ class VmGuest : public Guest {
     bool reusable_ = false;
     std::mutex mu_;
     bool ended_ = false;
+    int suspend_fd_ = -1;
 };
 
 Result<NetConfig> net_config(const ServiceSpec& spec) {
@@ -327,5 +346,21 @@ Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>&
     w.vm = std::move(*vm);
     return std::unique_ptr<Guest>(std::make_unique<VmGuest>(std::move(w), vp, false));
 }
+
+Result<std::unique_ptr<Guest>> resume_vm(const std::shared_ptr<const Prepared>& p, int fd,
+                                         const ConsoleFn& console) {
+    auto vp = std::static_pointer_cast<const VmPrepared>(p);
+    auto s = snapshot::Suspended::open_fd(fd, "of this instance",
+                                          snapshot::BaseId::of(vp->snap()->header()));
+    if (!s) return s.status();
+    auto g = restore_vm(p, console);
+    if (!g) return g;
+    // On failure the guest goes without having run: its VM is not reused.
+    if (auto st = static_cast<VmGuest&>(**g).vm().resume_from(**s); !st)
+        return Status(st.code(), "resuming the suspended instance: " + st.message());
+    return g;
+}
+
+void suspend_vm(Guest& g, int fd) { static_cast<VmGuest&>(g).suspend_into(fd); }
 
 }  // namespace ember::platform

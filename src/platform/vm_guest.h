@@ -45,5 +45,14 @@ Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int sna
 // VM (quick: no KVM calls), else unavailable.
 Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>& p,
                                           const ConsoleFn& console, bool warm_only = false);
+// The instance a suspended snapshot (src/vmm/suspended.h, read from fd,
+// which is taken) saved, restored on p's snapshot (a kept reset VM if there
+// is one). An error when the file is damaged or of another snapshot.
+Result<std::unique_ptr<Guest>> resume_vm(const std::shared_ptr<const Prepared>& p, int fd,
+                                         const ConsoleFn& console);
+// Guest::suspend for an instance of restore_vm/resume_vm (g must be one),
+// into fd (read-write; taken): run() then reports `suspended` when the
+// instance was written there.
+void suspend_vm(Guest& g, int fd);
 
 }  // namespace ember::platform

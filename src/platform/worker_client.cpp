@@ -13,8 +13,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -410,17 +412,49 @@ class WorkerGuest : public Guest {
     void adopt(int fd, uint16_t port) override { pass(wp::kAdopt, fd, port); }
     void post(int fd, uint16_t port) override { pass(wp::kPost, fd, port); }
     void stop() override { (void)w_->send(wp::kStop, {{"id", id_}}); }
+    // The worker writes into <path>.tmp, renamed into place by run() once
+    // the worker reports the instance suspended (a worker cannot create
+    // files, and a half-written one never has the final name).
+    void suspend(const std::string& path) override {
+        std::lock_guard lock(suspend_mu_);
+        if (!suspend_path_.empty()) return stop();
+        const std::string tmp = path + ".tmp";
+        const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            spdlog::warn("cannot create {}: {}; the instance is stopped instead", tmp,
+                         std::strerror(errno));
+            return stop();
+        }
+        suspend_path_ = path;
+        (void)w_->send(wp::kSuspend, {{"id", id_}}, {fd});
+        ::close(fd);
+    }
     InstanceEnd run() override {
         (void)w_->send(wp::kRun, {{"id", id_}});
-        std::unique_lock lock(end_->mu);
-        end_->cv.wait(lock, [&] { return end_->done; });
         InstanceEnd e;
-        if (!end_->error.empty()) {
-            e.description = end_->error;
+        {
+            std::unique_lock lock(end_->mu);
+            end_->cv.wait(lock, [&] { return end_->done; });
+            if (!end_->error.empty()) {
+                e.description = end_->error;
+            } else {
+                e.stopped = end_->body.value("stopped", false);
+                e.suspended = end_->body.value("suspended", false);
+                e.description = end_->body.value("description", std::string("?"));
+            }
+        }
+        std::lock_guard lock(suspend_mu_);
+        if (suspend_path_.empty()) {
+            e.suspended = false;
             return e;
         }
-        e.stopped = end_->body.value("stopped", false);
-        e.description = end_->body.value("description", std::string("?"));
+        const std::string tmp = suspend_path_ + ".tmp";
+        if (e.suspended && ::rename(tmp.c_str(), suspend_path_.c_str()) != 0) {
+            e.suspended = false;
+            e.description +=
+                std::string("; keeping the suspended snapshot failed: ") + std::strerror(errno);
+        }
+        if (!e.suspended) ::unlink(tmp.c_str());
         return e;
     }
     bool reused() const override { return reused_; }
@@ -438,6 +472,8 @@ class WorkerGuest : public Guest {
     bool reused_;
     uintptr_t base_;
     size_t size_;
+    std::mutex suspend_mu_;
+    std::string suspend_path_;  // set by suspend()
 };
 
 WorkerGuestFactory::WorkerGuestFactory(const ImageStore& images, WorkerOptions opts)
@@ -608,19 +644,33 @@ Result<std::unique_ptr<Guest>> WorkerGuestFactory::restore(const std::shared_ptr
     return restore_once(p, console);
 }
 
+Result<std::unique_ptr<Guest>> WorkerGuestFactory::resume(const std::shared_ptr<const Prepared>& p,
+                                                          const std::string& path,
+                                                          const ConsoleFn& console) {
+    return restore_once(p, console, path);
+}
+
 Result<std::unique_ptr<Guest>> WorkerGuestFactory::restore_once(
-    const std::shared_ptr<const Prepared>& p, const ConsoleFn& console) {
+    const std::shared_ptr<const Prepared>& p, const ConsoleFn& console,
+    const std::string& resume_path) {
     // Every Prepared this factory hands out is a WorkerPrepared.
     const auto& wp_ = static_cast<const WorkerPrepared&>(*p);
     auto w = worker(slot_of(wp_.spec().name));
     if (!w) return w.status();
     auto prepared_id = wp_.id_in(*w);
     if (!prepared_id) return prepared_id.status();
+    std::vector<int> fds;
+    if (!resume_path.empty()) {
+        const int fd = ::open(resume_path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return Status::from_errno("suspended snapshot " + resume_path);
+        fds.push_back(fd);
+    }
     const uint64_t id = next_id();
     (*w)->add_sink(id, console);
     auto end = (*w)->watch_end(id);
-    auto r = (*w)->call(id, wp::kRestore, {{"id", id}, {"prepared", *prepared_id}}, {},
-                        std::chrono::seconds(30));
+    auto r = (*w)->call(id, resume_path.empty() ? wp::kRestore : wp::kResume,
+                        {{"id", id}, {"prepared", *prepared_id}}, fds, std::chrono::seconds(30));
+    for (int fd : fds) ::close(fd);
     if (r && !r->value("ok", false)) r = Status(code_from(*r), r->value("error", std::string()));
     if (!r) {
         (void)(*w)->send(wp::kDrop, {{"id", id}});

@@ -55,6 +55,9 @@ class WorkerGuestFactory : public GuestFactory {
                                                  const std::string& snapshot_path) override;
     Result<std::unique_ptr<Guest>> restore(const std::shared_ptr<const Prepared>& p,
                                            const ConsoleFn& console) override;
+    Result<std::unique_ptr<Guest>> resume(const std::shared_ptr<const Prepared>& p,
+                                          const std::string& path,
+                                          const ConsoleFn& console) override;
 
     // The sandbox layers the first worker reported, one line.
     const std::string& sandbox_summary() const { return summary_; }
@@ -68,8 +71,10 @@ class WorkerGuestFactory : public GuestFactory {
     // The slot's live worker, started anew when it died.
     Result<std::shared_ptr<WorkerProcess>> worker(size_t slot);
     size_t slot_of(const std::string& service) const;
+    // resume_path: resume from that suspended snapshot instead.
     Result<std::unique_ptr<Guest>> restore_once(const std::shared_ptr<const Prepared>& p,
-                                                const ConsoleFn& console);
+                                                const ConsoleFn& console,
+                                                const std::string& resume_path = "");
     uint64_t next_id() { return next_id_++; }
 
     const ImageStore& images_;

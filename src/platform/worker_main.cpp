@@ -128,6 +128,7 @@ class Worker {
     void on_prepare(ipc::Message& m, const json& j);
     void on_open(ipc::Message& m, const json& j);
     void on_restore(const json& j);
+    void on_resume(ipc::Message& m, const json& j);
     bool publish(uint64_t id, Result<std::unique_ptr<Guest>> g,
                  const std::shared_ptr<Instance>& inst, bool final_try);
     void live(uint64_t id, const std::shared_ptr<Instance>& inst);
@@ -322,6 +323,33 @@ void Worker::on_restore(const json& j) {
     });
 }
 
+// As on_restore, from the suspended snapshot in the message's fd: always on
+// the instance's thread (the file is read and checked first).
+void Worker::on_resume(ipc::Message& m, const json& j) {
+    const uint64_t id = j.at("id").get<uint64_t>();
+    const uint64_t pid = j.at("prepared").get<uint64_t>();
+    const int fd = m.take_fd(0);
+    std::shared_ptr<const Prepared> p;
+    auto inst = std::make_shared<Instance>();
+    {
+        std::lock_guard lock(mu_);
+        if (auto it = prepared_.find(pid); it != prepared_.end()) p = it->second;
+        if (p && fd >= 0) insts_[id] = inst;
+    }
+    if (!p || fd < 0) {
+        if (fd >= 0) ::close(fd);
+        (void)send(wp::kRestored, {{"id", id},
+                                   {"ok", false},
+                                   {"code", static_cast<int>(Code::kInternal)},
+                                   {"error", "resume: no snapshot " + std::to_string(pid) +
+                                                 " or no suspended snapshot file"}});
+        return;
+    }
+    runners_.run([this, id, p, fd, inst] {
+        if (publish(id, resume_vm(p, fd, console_for(id)), inst, true)) live(id, inst);
+    });
+}
+
 // Keeps a restored instance and replies; false (and no reply when
 // !final_try) when the restore failed.
 bool Worker::publish(uint64_t id, Result<std::unique_ptr<Guest>> g,
@@ -361,7 +389,10 @@ void Worker::live(uint64_t id, const std::shared_ptr<Instance>& inst) {
     if (inst->run) {
         lock.unlock();
         const InstanceEnd e = guest->run();
-        (void)send(wp::kEnd, {{"id", id}, {"stopped", e.stopped}, {"description", e.description}});
+        (void)send(wp::kEnd, {{"id", id},
+                              {"stopped", e.stopped},
+                              {"suspended", e.suspended},
+                              {"description", e.description}});
         lock.lock();
         inst->cv.wait(lock, [&] { return inst->dropped; });
     }
@@ -415,6 +446,21 @@ void Worker::dispatch(ipc::Message& m) {
         }
     } else if (m.type == wp::kRestore) {
         on_restore(j);
+    } else if (m.type == wp::kSuspend) {
+        const int fd = m.take_fd(0);
+        auto inst = instance(id);
+        if (fd < 0) return;
+        if (!inst) {
+            ::close(fd);
+            return;
+        }
+        std::lock_guard lock(inst->mu);
+        if (inst->guest)
+            suspend_vm(*inst->guest, fd);
+        else
+            ::close(fd);
+    } else if (m.type == wp::kResume) {
+        on_resume(m, j);
     } else if (m.type == wp::kPrepareFds) {
         std::lock_guard lock(mu_);
         auto& v = pending_fds_[id];

@@ -14,6 +14,8 @@
 //   adopt|post {id, port} + stream fd
 //   run {id}                              end {id, stopped, description}
 //   stop {id}, drop {id}
+//   suspend {id} + file fd (rw)           end {..., suspended}
+//   resume {id, prepared} + file fd (ro)  restored {id, ...}
 //                                         console <id, fd, bytes>
 //                                         connect {req, prepared, family,
 //                                                  addr, port}
@@ -48,6 +50,10 @@ inline constexpr const char* kConsole = "console";
 inline constexpr const char* kConnect = "connect";
 inline constexpr const char* kConnected = "connected";
 inline constexpr const char* kReady = "ready";
+// Stateful scale to zero: an instance saves itself into the file (Guest::suspend)
+// and ends; resume is restore plus that file (GuestFactory::resume).
+inline constexpr const char* kSuspend = "suspend";
+inline constexpr const char* kResume = "resume";
 
 // Console bytes per message; longer output is split.
 inline constexpr size_t kConsoleChunk = 32 * 1024;

@@ -154,6 +154,29 @@ TEST(ServiceSpec, CrossFieldRules) {
     EXPECT_NE(clash.message().find("where the program goes"), std::string::npos);
 }
 
+TEST(ServiceSpec, ScaleToZeroDefaultsToDiscardAndStatefulRefusesPerRequestIsolation) {
+    auto s = parse(R"({"image": ")" + kSha + R"("})");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->scale_to_zero, ScaleToZero::kDiscard);
+    EXPECT_EQ(spec_to_json(*s).at("scale_to_zero"), "discard");
+    auto st = parse(R"({"image": ")" + kSha + R"(", "scale_to_zero": "stateful"})");
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->scale_to_zero, ScaleToZero::kStateful);
+    auto bad = parse(R"({"image": ")" + kSha + R"(", "scale_to_zero": "keep"})");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.message().find("\"discard\" or \"stateful\""), std::string::npos);
+    auto both = parse(R"({"image": ")" + kSha +
+                      R"(", "scale_to_zero": "stateful", "isolation": "request"})");
+    ASSERT_FALSE(both);
+    EXPECT_NE(both.message().find("cannot be combined with isolation"), std::string::npos)
+        << both.message();
+    // PATCH: a runtime setting, with the same rule.
+    EXPECT_TRUE(apply_patch(&*s, json::parse(R"({"scale_to_zero": "stateful"})")));
+    EXPECT_EQ(s->scale_to_zero, ScaleToZero::kStateful);
+    EXPECT_FALSE(apply_patch(&*s, json::parse(R"({"isolation": "request"})")));
+    EXPECT_EQ(s->isolation, Isolation::kInstance);
+}
+
 TEST(ServiceSpec, NameInBodyMustMatchTheUrl) {
     auto s = parse(R"({"name": "other", "image": ")" + kSha + R"("})", "svc");
     ASSERT_FALSE(s);
