@@ -22,7 +22,7 @@ TEST_F(SandboxCliTest, EveryLayerIsOnForAPlainRunAsRoot) {
     ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
     const std::string line = sandbox_line(r.err);
     for (const char* layer : {"namespaces=on(mount,ipc,uts,net)", "filesystem=on", "rlimits=on",
-                              "user=on(uid=65534", "seccomp=on"})
+                              "user=on(uid=65534", "seccomp=on", "thread-filters=on(vm,io)"})
         EXPECT_NE(line.find(layer), std::string::npos) << layer << " in: " << line;
 }
 
