@@ -95,7 +95,15 @@ class WorkerProcess {
     int pid() const { return proc_->pid(); }
     // Heartbeat: a ping that never waits (the answer comes to the reader
     // thread), and the time since the last answer (or the start).
-    void ping() { (void)proc_->channel().try_send(wp::kPing, dump(json{{"id", ++ping_seq_}})); }
+    void ping() {
+        const std::string body = dump(json{{"id", ++ping_seq_}});
+        // Another thread sending at this instant: try again shortly (but
+        // never wait on a send that may be stuck on a full channel).
+        for (int i = 0; i < 20; ++i) {
+            if (proc_->channel().try_send(wp::kPing, body)) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    }
     uint64_t silent_ms() const {
         return static_cast<uint64_t>(mono_ns() - last_pong_ns_.load()) / 1000000;
     }
