@@ -10,6 +10,8 @@
 //           in a loop (nested siglongjmp); exits 0.
 //   segv-default: a null write without a handler (killed by SIGSEGV).
 //   segv-blocked: a null write with SIGSEGV blocked (killed, as Linux).
+//   ill-default, fpe-default, trap-default: ud2, a division by zero, int3
+//           without a handler (killed by SIGILL, SIGFPE, SIGTRAP).
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <signal.h>
@@ -74,6 +76,21 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "segv-default") == 0) {
         printf("writing through null\n");
         *bad(0) = 1;
+        return 0;
+    }
+    if (strcmp(mode, "ill-default") == 0) {
+        printf("executing ud2\n");
+        __asm__ volatile("ud2");
+        return 0;
+    }
+    if (strcmp(mode, "fpe-default") == 0) {
+        printf("dividing by zero\n");
+        static volatile int zero;
+        return 1 / zero;
+    }
+    if (strcmp(mode, "trap-default") == 0) {
+        printf("executing int3\n");
+        __asm__ volatile("int3");
         return 0;
     }
     if (strcmp(mode, "segv-blocked") == 0) {

@@ -8,13 +8,16 @@ FUZZ_PKGS="clang libclang-rt-14-dev"
 # Go and Rust toolchains: examples/go and examples/rust, their tests and
 # benchmark.
 LANG_PKGS="golang-go rustc"
+# Headless Chromium and its WebDriver, and Python (standard library only)
+# to drive them: the web console's browser test (tests/browser).
+BROWSER_PKGS="chromium chromium-driver python3"
 PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev \
   libseccomp-dev libarchive-dev hyperfine wrk curl cpio xxd clang-format clang-tidy sqlite3 \
   help2man"
 missing=""
-for p in $PKGS $FUZZ_PKGS $LANG_PKGS; do
+for p in $PKGS $FUZZ_PKGS $LANG_PKGS $BROWSER_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0

@@ -367,6 +367,11 @@ struct ember_boot_info {
     uint64_t interp_lo, interp_hi;      /* OUT: page-aligned */
     /* The initial working directory ("" = "/"), e.g. an image's WorkingDir. */
     char cwd[EMBER_BOOT_EXECFN_MAX]; /* OUT */
+    /* Processes (for --stats): address-space switches (CR3 loads, TLB
+     * flushes included) and forks, with the TSC cycles they took. */
+    uint64_t stat_cr3_loads, stat_cr3_tsc;  /* IN */
+    uint64_t stat_forks, stat_fork_tsc;     /* IN */
+    uint64_t stat_cow_faults, stat_cow_tsc; /* IN */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");

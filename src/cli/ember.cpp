@@ -1,6 +1,7 @@
 // ember: the command-line client of emberd's control API.
 //
 //   ember deploy ./server --name hello --port 8080 [--file SRC:DST]... [--env K=V]...
+//   ember deploy --image IMG --name web [-- ARGS...]
 //   ember ls | status NAME | logs NAME [-f] | invoke NAME [PATH] | scale NAME --min/--max | rm NAME
 //   ember top [--once] | open
 //
@@ -34,12 +35,22 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"table", "json"}));
 
     DeployOptions d;
-    auto* deploy = app.add_subcommand("deploy",
-                                      "Upload a static Linux server and deploy it as a service: "
-                                      "ember deploy PROGRAM [options] [-- ARGS...]");
-    deploy->add_option("program", d.program, "The static x86-64 Linux executable")->required();
-    deploy->add_option("--name", d.name, "Service name (default: the program's file name)");
-    deploy->add_option("--port", d.port, "The port the program listens on (default 8080)");
+    auto* deploy = app.add_subcommand(
+        "deploy",
+        "Upload a Linux server and deploy it as a service: ember deploy PROGRAM [options] "
+        "[-- ARGS...], or ember deploy --image IMG [options] [-- ARGS...]");
+    deploy->add_option("program", d.program,
+                       "The x86-64 Linux executable (a dynamically linked one is uploaded with "
+                       "its interpreter and libraries from this machine)");
+    deploy->add_option("--image", d.image,
+                       "Deploy a container image instead of PROGRAM: an OCI image layout "
+                       "(directory or tar) or a `docker save` archive; its Entrypoint and Cmd "
+                       "run (ARGS replace Cmd), with its Env and WorkingDir");
+    deploy->add_option("--name", d.name,
+                       "Service name (default: the program's or the image's file name)");
+    deploy->add_option("--port", d.port,
+                       "The port the program listens on (default: the image's first exposed "
+                       "port, else 8080)");
     deploy->add_option("--file", d.files, "Add a file: SRC:DST (repeatable)")
         ->allow_extra_args(false);
     deploy->add_option("--env", d.env, "Environment variable K=V (repeatable)")
@@ -112,6 +123,20 @@ int main(int argc, char** argv) {
         "open", "Print the console URL (emberd's API address) and open it in a browser");
     open->add_flag("--print", print_only, "Only print the URL");
 
+    // "deploy ... -- ARGS": everything after the first "--" belongs to the
+    // program (CLI11 would take the first of them for PROGRAM when --image
+    // replaces it).
+    std::vector<std::string> after_dashes;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string(argv[i]) != "deploy") continue;
+        for (int k = i + 1; k < argc; ++k)
+            if (std::string(argv[k]) == "--") {
+                after_dashes.assign(argv + k + 1, argv + argc);
+                argc = k;
+                break;
+            }
+        break;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -120,7 +145,10 @@ int main(int argc, char** argv) {
         return kExitUsage;
     }
     try {
-        if (deploy->parsed()) return cmd_deploy(g, d);
+        if (deploy->parsed()) {
+            d.args.insert(d.args.end(), after_dashes.begin(), after_dashes.end());
+            return cmd_deploy(g, d);
+        }
         if (ls->parsed()) return cmd_ls(g);
         if (status->parsed()) return cmd_status(g, name);
         if (logs->parsed()) return cmd_logs(g, name, follow, instance, tail);

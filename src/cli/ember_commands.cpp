@@ -11,6 +11,8 @@
 #include <iterator>
 
 #include "common/units.h"
+#include "vmm/elf_deps.h"
+#include "vmm/image.h"
 
 namespace ember::cli {
 
@@ -111,32 +113,79 @@ uint64_t duration_ms(const std::string& s, const char* flag) {
 
 }  // namespace
 
-int cmd_deploy(const Global& g, DeployOptions& o) {
-    if (o.name.empty()) {
-        const auto slash = o.program.find_last_of('/');
-        o.name = slash == std::string::npos ? o.program : o.program.substr(slash + 1);
+namespace {
+
+std::string base_name(const std::string& path) {
+    std::string p = path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    const auto slash = p.find_last_of('/');
+    return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+// A service name from a file name: "my_app.tar" -> "my-app".
+std::string name_from_file(const std::string& path) {
+    std::string n = base_name(path);
+    if (const auto dot = n.find('.'); dot != std::string::npos && dot > 0) n.erase(dot);
+    for (char& ch : n) {
+        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = '-';
     }
-    require_utf8(o.program, "program");
+    return n;
+}
+
+}  // namespace
+
+int cmd_deploy(const Global& g, DeployOptions& o) {
+    if (!o.image.empty() && !o.program.empty()) {
+        // "deploy --image IMG ARG..." without "--": ARGs are the program's.
+        o.args.insert(o.args.begin(), o.program);
+        o.program.clear();
+    }
+    if (o.image.empty() && o.program.empty())
+        throw_failure("deploy: give a PROGRAM or --image IMG (see ember deploy --help)",
+                      kExitUsage);
+    const std::string& source = o.image.empty() ? o.program : o.image;
+    if (o.name.empty()) o.name = o.image.empty() ? base_name(o.program) : name_from_file(o.image);
+    require_utf8(source, o.image.empty() ? "program" : "--image");
     for (const auto& a : o.args) require_utf8(a, "program argument");
     for (const auto& e : o.env) require_utf8(e, "--env");
     for (const auto& e : o.egress) require_utf8(e, "--allow-egress");
     for (const auto& f : o.files) require_utf8(f, "--file");
     Client c(g);
-    const auto bytes = read_file(o.program);
     auto upload = [&](const std::vector<uint8_t>& data) {
         auto j = c.call("POST", "/v1/images", std::string(data.begin(), data.end()),
                         "application/octet-stream");
         return text(j, "sha256");
     };
     json spec;
-    spec["image"] = upload(bytes);
-    const auto slash = o.program.find_last_of('/');
-    spec["program"] = slash == std::string::npos ? o.program : o.program.substr(slash + 1);
-    spec["port"] = o.port;
+    json files = json::array();
+    int port = 8080;
+    if (!o.image.empty()) {
+        // Read and checked here, so that a wrong file is refused before
+        // anything is uploaded.
+        auto archive = ember::read_image_archive(o.image);
+        if (!archive) throw_failure("--image " + o.image + ": " + archive.message(), kExitUsage);
+        ember::cpio::Writer scratch;
+        auto config = ember::load_image_archive(*archive, scratch);
+        if (!config) throw_failure("--image " + o.image + ": " + config.message(), kExitUsage);
+        if (!config->exposed_ports.empty()) port = config->exposed_ports.front();
+        spec["image"] = upload(*archive);
+        spec["image_type"] = "container";
+    } else {
+        const auto bytes = read_file(o.program);
+        // A dynamically linked program runs with the interpreter and
+        // libraries it has here, uploaded as files at the same paths.
+        auto deps = ember::host_dependencies(bytes);
+        if (!deps) throw_failure(o.program + ": " + deps.message(), kExitUsage);
+        for (const auto& dep : *deps)
+            files.push_back({{"path", dep.path}, {"image", upload(dep.data)}, {"mode", 0755}});
+        spec["image"] = upload(bytes);
+        spec["program"] = base_name(o.program);
+    }
+    spec["port"] = o.port.value_or(port);
     spec["args"] = o.args;
     spec["env"] = o.env;
     spec["egress"] = o.egress;
-    json files = json::array();
     for (const auto& f : o.files) {
         const auto colon = f.find(':');
         if (colon == std::string::npos || colon == 0 || colon + 1 == f.size())

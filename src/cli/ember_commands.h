@@ -11,8 +11,9 @@
 namespace ember::cli {
 
 struct DeployOptions {
-    std::string program, name, memory = "64M", isolation, idle_timeout, timeout, queue_timeout;
-    int port = 8080;
+    std::string program, image, name, memory = "64M", isolation, idle_timeout, timeout,
+                                      queue_timeout;
+    std::optional<int> port;  // default: the image's first exposed port, else 8080
     std::vector<std::string> files, env, egress, args;
     std::optional<unsigned> min, max, concurrency, queue, spare;
 };

@@ -86,6 +86,13 @@ int report(bool stats, const ember::RunReport& r) {
         if (r.stats.preemptions > 0)
             std::fprintf(stderr, " preemptions=%llu",
                          static_cast<unsigned long long>(r.stats.preemptions));
+        if (r.stats.forks > 0 || r.stats.cr3_loads > 0)
+            std::fprintf(stderr, " forks=%llu fork_us=%.1f cr3_loads=%llu cr3_us=%.1f",
+                         static_cast<unsigned long long>(r.stats.forks), r.stats.fork_us,
+                         static_cast<unsigned long long>(r.stats.cr3_loads), r.stats.cr3_us);
+        if (r.stats.cow_faults > 0)
+            std::fprintf(stderr, " cow_faults=%llu cow_us=%.1f",
+                         static_cast<unsigned long long>(r.stats.cow_faults), r.stats.cow_us);
         if (r.stats.kernel_init_us > 0)
             std::fprintf(stderr, " kernel_init_us=%.1f", r.stats.kernel_init_us);
         if (r.stats.snapshot_us > 0) std::fprintf(stderr, " snapshot_us=%.1f", r.stats.snapshot_us);
@@ -99,7 +106,9 @@ int report(bool stats, const ember::RunReport& r) {
         case ember::Outcome::kStopped:
             return print_error(kExitVmError, r.message);
         case ember::Outcome::kCrashed:
-            return print_error(kExitCrashed, r.message);
+            // 128 + the signal Linux would have sent (SIGSEGV: 139, SIGILL:
+            // 132, SIGFPE: 136, ...).
+            return print_error(r.exit_status > 128 ? r.exit_status : kExitCrashed, r.message);
         case ember::Outcome::kKernelPanic:
             return print_error(kExitKernelPanic, r.message);
         case ember::Outcome::kTimeout:
@@ -225,17 +234,6 @@ int add_files(const std::vector<std::string>& files, ember::RootfsBuilder& rootf
     return 0;
 }
 
-// K=V entries: later ones replace earlier ones with the same K.
-std::vector<std::string> merge_env(std::vector<std::string> base,
-                                   const std::vector<std::string>& over) {
-    for (const auto& e : over) {
-        const std::string key = e.substr(0, e.find('=') + 1);
-        std::erase_if(base, [&](const std::string& b) { return b.rfind(key, 0) == 0; });
-        base.push_back(e);
-    }
-    return base;
-}
-
 // ember-vm run --image IMG [-- ARGS]: the image's tree, its Entrypoint and
 // Cmd (ARGS replace Cmd), Env (--env adds and overrides) and WorkingDir.
 int build_from_image(const RunOptions& o, const std::vector<std::string>& args,
@@ -248,13 +246,12 @@ int build_from_image(const RunOptions& o, const std::vector<std::string>& args,
     if (auto st = rootfs.add_tmp(); !st)
         return print_error(kExitBadInput, "--image " + o.image + ": " + st.message());
     if (int rc = add_files(o.files, rootfs); rc != 0) return rc;
-    std::vector<std::string> argv = ic->entrypoint;
-    const auto& tail = args.empty() ? ic->cmd : args;
-    argv.insert(argv.end(), tail.begin(), tail.end());
+    const std::vector<std::string> argv = ember::image_argv(*ic, args);
     if (!ic->user.empty() && ic->user != "root" && ic->user != "0" && o.stats)
         std::fprintf(stderr, "ember-vm: the image's User '%s' is ignored (one user per VM)\n",
                      ic->user.c_str());
-    if (auto st = rootfs.finish_in_tree(argv, merge_env(ic->env, o.env), ic->working_dir, cfg); !st)
+    if (auto st = rootfs.finish_in_tree(argv, ember::image_env(*ic, o.env), ic->working_dir, cfg);
+        !st)
         return print_error(kExitBadInput, "--image " + o.image + ": " + st.message());
     return 0;
 }
@@ -451,7 +448,8 @@ int main(int argc, char** argv) {
         "linked program brings its interpreter and libraries from this host unless --rootfs\n"
         "gives a tree with them.\n"
         "Exit status: the program's own, or 124 timeout, 125 VM failure, 126 bad input,\n"
-        "134 guest kernel panic, 139 guest crash, 152 CPU-time limit, 2 usage error.");
+        "134 guest kernel panic, 128+N a crash as signal N would end it natively (139 SIGSEGV,\n"
+        "132 SIGILL, 136 SIGFPE, 135 SIGBUS), 152 CPU-time limit, 2 usage error.");
     RestoreOptions rs;
     auto* restore = app.add_subcommand(
         "restore", "Resume an instance from a snapshot: ember-vm restore [options] SNAPSHOT");

@@ -27,11 +27,23 @@ kernel_start:
     .balign 64
     .globl syscall_entry
 syscall_entry:
+    cmp rcx, OFFSET cr3_return   /* ember_load_cr3's own syscall */
+    je 2f
     mov [rip + sys_user_rip], rcx
     mov [rip + sys_user_rflags], r11
     lea rcx, [rip + syscall_handler]
     mov r11d, 0x3002             /* IOPL 3, IF 0, DF 0, AC 0 */
     sysretq
+2:  mov cr3, rdi                 /* the only privileged instruction: a switch */
+    sysretq                      /* of address space, back to cr3_return */
+
+/* ember_load_cr3(pml4): CPL 3 -> the stub above -> CPL 3. Loading CR3 is
+ * also the kernel's TLB flush. rcx and r11 are clobbered (caller-saved). */
+    .globl ember_load_cr3
+ember_load_cr3:
+    syscall
+cr3_return:
+    ret
 
 /* CPL 3, still on the application's stack; all application registers but
  * rcx/r11 are live. The running thread's kernel stack top is the first

@@ -1,11 +1,12 @@
 // main.cpp - the guest kernel's start: check the boot info, set up memory,
 // files and the syscall table, then start the application.
 #include "fs/vfs.h"
-#include "sched/signal.h"
+#include "proc/proc.h"
 
 namespace k {
 [[noreturn]] void start_process();
-}
+void register_proc_syscalls();
+}  // namespace k
 
 // Saved general registers, in the order entry.S pushes them.
 struct ExceptionRegs {
@@ -110,6 +111,14 @@ extern "C" [[noreturn]] void exception_handler(ExceptionRegs* regs, ExceptionFra
     static bool in_handler;
     if (in_handler) exit_instance(139);  // a fault while reporting a fault
     maybe_signal(regs, f);
+    if (proc_running()->pid != 1 && f->rip >= EMBER_GPA_APP_MIN) {
+        // A crash of another process than the first ends only that one,
+        // killed by the signal as on Linux.
+        int code;
+        uint64_t addr;
+        const int sig = fault_signal(f, &code, &addr);
+        proc_exit_current(sig ? sig : 11);
+    }
     in_handler = true;
     console_flush();
     auto* c = reinterpret_cast<ember_hc_crash*>(EMBER_HC_SLOT_CRASH);
@@ -139,7 +148,9 @@ extern "C" [[noreturn]] void kernel_main(ember_boot_info* b, uint64_t tsc_start)
     b->tsc_kernel_start = tsc_start;
     b->cur_syscall = -1;
     mm_init();
+    proc_init();
     register_process_syscalls();
+    register_proc_syscalls();
     register_thread_syscalls();
     register_mm_syscalls();
     register_time_syscalls();

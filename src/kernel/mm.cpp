@@ -10,6 +10,7 @@
 // /proc/self/maps.
 #include "kernel.h"
 #include "mm_maps.h"
+#include "mm_space.h"
 
 namespace k {
 namespace {
@@ -18,11 +19,25 @@ constexpr uint64_t kPage = EMBER_PAGE_SIZE;
 
 uint64_t g_pool_lo;  // first byte of the page pool (EMBER_GPA_APP_MIN)
 uint64_t g_npages;   // pages in the pool
-uint64_t* g_used;    // bit set: page reserved
+uint64_t* g_used;    // bit set: page reserved (not free for a fresh allocation)
 uint64_t* g_dirty;   // bit set: page may hold old data
 uint64_t* g_none;    // bit set: reserved PROT_NONE, never made accessible since
+uint64_t* g_own;     // the current process's user pages (Mm::own)
+uint64_t* g_kern;    // bit set: held by the kernel (pages_alloc), identity everywhere
 uint64_t g_free_pages;
 uint64_t g_brk_start, g_brk;
+
+// Several address spaces (mm_space.h): from the first fork or exec on. Then
+// a page index i is used while some process maps address i (g_vref) or
+// something holds frame i (g_pref: the kernel, or a process's mapping).
+bool g_multi;
+uint16_t* g_vref;
+uint16_t* g_pref;
+Mm g_mm1;              // the first process's
+Mm* g_cur = &g_mm1;    // the current process's
+bool g_tlb_stale;      // a live override changed: reload CR3 before user access
+uint64_t g_cursor[2];  // find_free: where the last scan for clean (0) / dirty (1) pages ended
+bool g_none_free[2];   // a full scan found none; cleared when pages are freed
 
 inline uint64_t page_up(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 inline bool test(const uint64_t* bm, uint64_t i) { return (bm[i / 64] >> (i % 64)) & 1; }
@@ -37,45 +52,28 @@ bool in_pool(uint64_t addr, uint64_t len) {
            addr - g_pool_lo <= g_npages * kPage - len;
 }
 
-// Reserves pages; zero=false (PROT_NONE mappings) neither zeroes freed
-// pages, which sys_mprotect does when it makes them accessible, nor lets
-// their release mark them dirty: Go reserves and unmaps a 64 MiB arena at
-// each of up to 128 address hints; zeroing each retry took seconds, and
-// zeroing the never-touched pages on their next use makes the host back
-// them (~40 us per page here). Protections are not enforced, so a program
-// that writes to PROT_NONE memory (a fault on Linux) may see its own bytes
-// again in a later mapping; nothing crosses the VM.
-void take(uint64_t first, uint64_t n, bool zero = true) {
-    for (uint64_t i = first; i < first + n; ++i) {
-        if (!test(g_used, i)) {
-            set(g_used, i);
-            --g_free_pages;
-            if (!zero) set(g_none, i);
-        }
-        if (zero) clear(g_none, i);
-        if (zero && test(g_dirty, i)) {
-            memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
-            clear(g_dirty, i);
-        }
+void zero_if_dirty(uint64_t i) {
+    if (test(g_dirty, i)) {
+        memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
+        clear(g_dirty, i);
     }
 }
 
-void release(uint64_t first, uint64_t n) {
-    for (uint64_t i = first; i < first + n; ++i) {
-        if (test(g_used, i)) {
-            clear(g_used, i);
-            if (!test(g_none, i)) set(g_dirty, i);
-            clear(g_none, i);
-            ++g_free_pages;
-        }
+// Multi mode: g_used follows the two counts.
+void recount(uint64_t i) {
+    const bool u = g_vref[i] || g_pref[i];
+    if (u && !test(g_used, i)) {
+        set(g_used, i);
+        --g_free_pages;
+    } else if (!u && test(g_used, i)) {
+        clear(g_used, i);
+        ++g_free_pages;
     }
-    maps::clear(page_addr(first), n * kPage);
 }
 
-bool range_free(uint64_t first, uint64_t n) {
-    for (uint64_t i = first; i < first + n; ++i)
-        if (test(g_used, i)) return false;
-    return true;
+void flush_tlb() {
+    if (g_tlb_stale) pt_load(g_cur);
+    g_tlb_stale = false;
 }
 
 // Highest run of n free pages, as a page index; g_npages when none.
@@ -98,6 +96,181 @@ uint64_t find_free_top_down(uint64_t n) {
         }
     }
     return g_npages;
+}
+
+// Kernel pages (free, zeroed when dirty): identity in every address space.
+// kern=false: a frame behind another address of some process.
+void take_kernel(uint64_t first, uint64_t n, bool kern = true) {
+    for (uint64_t i = first; i < first + n; ++i) {
+        if (kern) set(g_kern, i);
+        if (g_multi) {
+            g_pref[i]++;
+            recount(i);
+        } else if (!test(g_used, i)) {
+            set(g_used, i);
+            --g_free_pages;
+        }
+        clear(g_none, i);
+        zero_if_dirty(i);
+    }
+}
+
+void release_kernel(uint64_t first, uint64_t n) {
+    g_none_free[0] = g_none_free[1] = false;
+    for (uint64_t i = first; i < first + n; ++i) {
+        if (!test(g_used, i)) continue;
+        if (g_multi) {
+            if (g_pref[i]) g_pref[i]--;
+            recount(i);
+        } else {
+            clear(g_used, i);
+            ++g_free_pages;
+        }
+        set(g_dirty, i);
+        clear(g_none, i);
+        clear(g_kern, i);
+    }
+}
+
+// Free pages by what the host has behind them. A page the guest never
+// touched costs nothing until its first touch, which costs a host fault
+// (~85 us on this week's PVM hosts: fork copied 2,000 never-used pages of
+// an 8 MiB stack in 400 ms); a page used before is backed already.
+// kind: the first free page whose dirty bit is `dirty`, scanning words from
+// a cursor; g_npages when none.
+uint64_t find_free(bool dirty) {
+    if (g_none_free[dirty]) return g_npages;
+    const uint64_t words = (g_npages + 63) / 64;
+    for (uint64_t k = 0; k < words; ++k) {
+        const uint64_t w = (g_cursor[dirty] + words - k) % words;
+        const uint64_t bits = ~g_used[w] & (dirty ? g_dirty[w] : ~g_dirty[w]);
+        if (!bits) continue;
+        g_cursor[dirty] = w;
+        return w * 64 + 63 - __builtin_clzll(bits);
+    }
+    g_none_free[dirty] = true;
+    return g_npages;
+}
+
+// A frame for a page of the current process mapped elsewhere (fork copies,
+// fixed addresses another process holds). Zeroed unless `overwrite` (the
+// caller fills all of it); backed by the host already when possible, or
+// (fresh) never touched; g_npages when none.
+uint64_t take_frame(bool overwrite = false, bool fresh = false) {
+    uint64_t f = fresh ? find_free(false) : find_free(true);
+    if (f == g_npages) f = find_free(!fresh);
+    if (f == g_npages) f = find_free_top_down(1);
+    if (f == g_npages) return f;
+    if (overwrite) clear(g_dirty, f);
+    take_kernel(f, 1, false);
+    return f;
+}
+
+// The pages become the current process's user memory. zero=false
+// (PROT_NONE mappings) neither zeroes freed pages, which sys_mprotect does
+// when it makes them accessible, nor lets their release mark them dirty:
+// Go reserves and unmaps a 64 MiB arena at each of up to 128 address
+// hints; zeroing each retry took seconds, and zeroing the never-touched
+// pages on their next use makes the host back them (~40 us per page here).
+// Protections are not enforced, so a program that writes to PROT_NONE
+// memory (a fault on Linux) may see its own bytes again in a later
+// mapping; nothing crosses the VM. A page another process (or the kernel)
+// holds gets a frame of its own behind this address: multi mode.
+// false: out of memory (pages taken so far stay taken).
+bool take(uint64_t first, uint64_t n, bool zero = true) {
+    bool ok = true;
+    for (uint64_t i = first; i < first + n && ok; ++i) {
+        if (test(g_own, i)) {
+            if (zero) {
+                clear(g_none, i);
+                if (!g_multi || pt_lookup(g_cur, page_addr(i)) == page_addr(i)) zero_if_dirty(i);
+            }
+            continue;
+        }
+        // Kernel memory is the same in every address space.
+        if (test(g_kern, i)) return false;
+        if (test(g_used, i) && !g_multi && !mm_go_multi()) return false;
+        if (!test(g_used, i)) {
+            if (g_multi) {
+                g_vref[i]++;
+                g_pref[i]++;
+                recount(i);
+            } else {
+                set(g_used, i);
+                --g_free_pages;
+            }
+            if (!zero) set(g_none, i);
+            if (zero) clear(g_none, i);
+            if (zero) zero_if_dirty(i);
+        } else {
+            const uint64_t f = take_frame();
+            if (f == g_npages || !pt_map(g_cur, page_addr(i), page_addr(f))) {
+                if (f != g_npages) release_kernel(f, 1);
+                ok = false;
+                break;
+            }
+            g_vref[i]++;
+            recount(i);
+            g_tlb_stale = true;
+        }
+        set(g_own, i);
+    }
+    flush_tlb();
+    return ok;
+}
+
+// Drops the current process's pages in the range (others are not its own).
+void release_user(Mm* m, uint64_t first, uint64_t n, bool restore_identity) {
+    g_none_free[0] = g_none_free[1] = false;
+    for (uint64_t i = first; i < first + n; ++i) {
+        if (!test(m->own, i)) continue;
+        clear(m->own, i);
+        if (!g_multi) {
+            clear(g_used, i);
+            if (!test(g_none, i)) set(g_dirty, i);
+            clear(g_none, i);
+            ++g_free_pages;
+            continue;
+        }
+        const uint64_t va = page_addr(i), pa = pt_lookup(m, va);
+        g_vref[i]--;
+        const uint64_t f = page_index(pa);
+        if (pa != va) {
+            if (restore_identity) {
+                pt_map(m, va, va);
+                g_tlb_stale = true;
+            }
+            if (pa >= g_pool_lo && f < g_npages) {
+                g_pref[f]--;
+                set(g_dirty, f);
+                recount(f);
+            }
+        } else {
+            g_pref[i]--;
+            if (!test(g_none, i)) set(g_dirty, i);
+        }
+        recount(i);
+    }
+}
+
+void release(uint64_t first, uint64_t n) {
+    release_user(g_cur, first, n, true);
+    flush_tlb();
+    maps::clear(page_addr(first), n * kPage);
+}
+
+// No page of the range is the current process's.
+bool range_free(uint64_t first, uint64_t n) {
+    for (uint64_t i = first; i < first + n; ++i)
+        if (test(g_own, i)) return false;
+    return true;
+}
+
+// No page of the range is used at all (a fresh identity mapping).
+bool range_unused(uint64_t first, uint64_t n) {
+    for (uint64_t i = first; i < first + n; ++i)
+        if (test(g_used, i)) return false;
+    return true;
 }
 
 // ---- kernel heap ----------------------------------------------------------
@@ -124,21 +297,25 @@ void mm_init() {
     if (top > b->mem_size) top = b->mem_size;
     KCHECK(top > g_pool_lo);
     g_npages = (top - g_pool_lo) / kPage;
-    // The three bitmaps live at the top of the pool.
+    // The five bitmaps live at the top of the pool.
     const uint64_t words = (g_npages + 63) / 64;
-    const uint64_t bm_pages = page_up(3 * words * 8) / kPage;
+    const uint64_t bm_pages = page_up(5 * words * 8) / kPage;
     KCHECK(bm_pages < g_npages);
     g_used = reinterpret_cast<uint64_t*>(page_addr(g_npages - bm_pages));
     g_dirty = g_used + words;
     g_none = g_dirty + words;
+    g_own = g_none + words;
+    g_kern = g_own + words;
+    g_mm1.own = g_own;
+    g_mm1.refs = 1;
     // The memory is fresh (zero); mark the tail bits past g_npages used so
     // the word-skipping scan stays correct.
     for (uint64_t i = g_npages; i < words * 64; ++i) set(g_used, i);
     g_free_pages = g_npages;
-    take(g_npages - bm_pages, bm_pages);
+    take_kernel(g_npages - bm_pages, bm_pages);
     // Addresses behind the syscall slots' alias are never handed out.
     if (slots_mapped() && in_pool(EMBER_SLOT_VA, EMBER_SLOTS_SIZE))
-        take(page_index(EMBER_SLOT_VA), EMBER_SLOTS_SIZE / kPage);
+        take_kernel(page_index(EMBER_SLOT_VA), EMBER_SLOTS_SIZE / kPage);
     KCHECK(b->image_lo >= g_pool_lo && b->image_hi <= top && b->image_lo <= b->image_hi);
     take(page_index(b->image_lo), (b->image_hi - b->image_lo) / kPage);
     g_brk_start = g_brk = b->image_hi;
@@ -148,13 +325,166 @@ void mm_init() {
 uint64_t pages_alloc(uint64_t npages) {
     const uint64_t first = find_free_top_down(npages);
     if (first == g_npages) return 0;
-    take(first, npages);
+    take_kernel(first, npages);
     return page_addr(first);
 }
 
 void pages_free(uint64_t addr, uint64_t npages) {
     if (!in_pool(addr, npages * kPage)) return;
-    release(page_index(addr), npages);
+    release_kernel(page_index(addr), npages);
+}
+
+// ---- address spaces (mm_space.h) -------------------------------------------
+
+Mm* mm_current() { return g_cur; }
+
+bool mm_go_multi() {
+    if (g_multi) return true;
+    const uint64_t bytes = page_up(2 * g_npages * sizeof(uint16_t));
+    const uint64_t counts = pages_alloc(bytes / kPage);
+    if (!counts) return false;
+    g_vref = reinterpret_cast<uint16_t*>(counts);
+    g_pref = g_vref + g_npages;
+    for (uint64_t i = 0; i < g_npages; ++i) {
+        if (!test(g_used, i)) continue;
+        g_pref[i] = 1;
+        if (test(g_own, i)) g_vref[i] = 1;
+    }
+    g_multi = true;
+    if (!pt_build(&g_mm1)) panic("no memory for the first address space");
+    pt_load(&g_mm1);
+    return true;
+}
+
+namespace {
+
+Mm* mm_alloc() {
+    auto* m = static_cast<Mm*>(kmalloc(sizeof(Mm)));
+    if (!m) return nullptr;
+    memset(m, 0, sizeof *m);
+    m->refs = 1;
+    m->own = static_cast<uint64_t*>(kcalloc((g_npages + 63) / 64, 8));
+    if (!m->own || !pt_build(m)) {
+        kfree(m->own);
+        kfree(m);
+        return nullptr;
+    }
+    return m;
+}
+
+}  // namespace
+
+Mm* mm_new_empty() {
+    if (!mm_go_multi()) return nullptr;
+    return mm_alloc();
+}
+
+// Eager copy: every private page of the parent gets a new frame now (a
+// copy on write would make fork cost what the child touches; not yet).
+// MAP_SHARED pages stay shared: the child maps the same frame.
+Mm* mm_fork(uint64_t sp) {
+    if (!mm_go_multi()) return nullptr;
+    Mm* c = mm_alloc();
+    if (!c) return nullptr;
+    Mm* p = g_cur;
+    if (!maps::copy(&c->maps)) {
+        mm_release(c);
+        return nullptr;
+    }
+    c->brk_start = g_brk_start;
+    c->brk = g_brk;
+    const uint64_t words = (g_npages + 63) / 64;
+    for (uint64_t w = 0; w < words; ++w) {
+        for (uint64_t bits = p->own[w]; bits; bits &= bits - 1) {
+            const uint64_t i = w * 64 + __builtin_ctzll(bits);
+            const uint64_t va = page_addr(i), pa = pt_lookup(p, va);
+            uint64_t frame;
+            // The part of the stack below the red zone holds nothing the
+            // child may read: it gets untouched zero pages, not copies.
+            const bool dead = va + kPage <= sp - 128 && maps::kind_at(va) == MapKind::kStack;
+            if (maps::shared_at(va)) {
+                frame = pa;
+            } else if (dead) {
+                const uint64_t f = take_frame(false, true);
+                if (f == g_npages) {
+                    mm_release(c);
+                    return nullptr;
+                }
+                frame = page_addr(f);
+                g_pref[f]--;
+            } else {
+                const uint64_t f = take_frame(true);
+                if (f == g_npages) {
+                    mm_release(c);
+                    return nullptr;
+                }
+                frame = page_addr(f);
+                memcpy(reinterpret_cast<void*>(frame), reinterpret_cast<const void*>(va), kPage);
+                g_pref[f]--;  // take_frame counted a kernel reference; below counts the mapping
+            }
+            if (frame != va && !pt_map(c, va, frame)) {
+                if (frame != pa) release_kernel(page_index(frame), 1);
+                mm_release(c);
+                return nullptr;
+            }
+            set(c->own, i);
+            g_vref[i]++;
+            const uint64_t fi = page_index(frame);
+            g_pref[fi]++;
+            recount(i);
+            recount(fi);
+        }
+    }
+    return c;
+}
+
+void mm_share(Mm* m) { m->refs++; }
+
+void mm_set_current(Mm* m) {
+    if (m == g_cur) return;
+    g_cur->brk_start = g_brk_start;
+    g_cur->brk = g_brk;
+    maps::save(&g_cur->maps);
+    g_cur = m;
+    g_own = m->own;
+    g_brk_start = m->brk_start;
+    g_brk = m->brk;
+    maps::load(&m->maps);
+    pt_load(m);
+    g_tlb_stale = false;
+}
+
+void mm_release(Mm* m) {
+    if (--m->refs) return;
+    KCHECK(m != g_cur);
+    release_user(m, 0, g_npages, false);
+    maps::free_state(&m->maps);
+    pt_free(m);
+    if (m != &g_mm1) {
+        kfree(m->own);
+        kfree(m);
+    }
+}
+
+int64_t mm_map_fixed(uint64_t va, uint64_t len) {
+    len = page_up(len + (va & (kPage - 1)));
+    va &= ~(kPage - 1);
+    if (!in_pool(va, len)) return -ENOMEM;
+    return take(page_index(va), len / kPage) ? 0 : -ENOMEM;
+}
+
+uint64_t mm_map_anywhere(uint64_t len) {
+    const uint64_t n = page_up(len) / kPage;
+    const uint64_t first = find_free_top_down(n);
+    if (first == g_npages || !take(first, n)) return 0;
+    return page_addr(first);
+}
+
+void mm_set_brk(uint64_t start) { g_brk_start = g_brk = start; }
+
+uint64_t mm_futex_key(uint64_t va) {
+    if (!g_multi) return va;
+    return pt_lookup(g_cur, va & ~(kPage - 1)) | (va & (kPage - 1));
 }
 
 uint64_t mem_free_bytes() { return g_free_pages * kPage; }
@@ -238,8 +568,12 @@ int64_t sys_brk(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)
     if (new_end > g_pool_lo + g_npages * kPage) return static_cast<int64_t>(g_brk);
     if (new_end > cur_end) {
         const uint64_t first = page_index(cur_end), n = (new_end - cur_end) / kPage;
-        if (!range_free(first, n)) return static_cast<int64_t>(g_brk);
-        take(first, n);
+        if (!(g_multi ? range_free(first, n) : range_unused(first, n)))
+            return static_cast<int64_t>(g_brk);
+        if (!take(first, n)) {
+            release(first, n);
+            return static_cast<int64_t>(g_brk);
+        }
         maps::set(cur_end, new_end - cur_end, MapKind::kHeap, PROT_READ | PROT_WRITE, false);
     } else if (new_end < cur_end) {
         release(page_index(new_end), (cur_end - new_end) / kPage);
@@ -264,11 +598,15 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
         if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) &&
             !range_free(page_index(addr), n))
             return -EEXIST;
+        maps::prepare();
         release(page_index(addr), n);  // replaced mappings read as zero
-        take(page_index(addr), n, zero);
+        if (!take(page_index(addr), n, zero)) {
+            release(page_index(addr), n);
+            return -ENOMEM;
+        }
         where = addr;
     } else {
-        if (addr && addr % kPage == 0 && in_pool(addr, len) && range_free(page_index(addr), n)) {
+        if (addr && addr % kPage == 0 && in_pool(addr, len) && range_unused(page_index(addr), n)) {
             take(page_index(addr), n, zero);
             where = addr;
         } else {
@@ -313,7 +651,7 @@ int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint6
     if (!user_ok(addr, page_up(len))) return -ENOMEM;
     if (prot != 0 /* PROT_NONE */ && in_pool(addr, page_up(len))) {
         for (uint64_t i = page_index(addr); i < page_index(addr) + page_up(len) / kPage; ++i)
-            if (test(g_used, i)) {
+            if (test(g_own, i) && (!g_multi || pt_lookup(g_cur, page_addr(i)) == page_addr(i))) {
                 clear(g_none, i);
                 if (test(g_dirty, i)) {
                     memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
@@ -337,13 +675,13 @@ int64_t sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t fl
         return static_cast<int64_t>(old);
     }
     const uint64_t grow = (new_len - old_len) / kPage;
-    if (in_pool(old, new_len) && range_free(page_index(old + old_len), grow)) {
+    if (in_pool(old, new_len) && range_unused(page_index(old + old_len), grow)) {
         take(page_index(old + old_len), grow);
         maps::move(old, old, old_len, new_len);
         return static_cast<int64_t>(old);
     }
     if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
-    const uint64_t dst = pages_alloc(new_len / kPage);
+    const uint64_t dst = mm_map_anywhere(new_len);
     if (!dst) return -ENOMEM;
     memcpy(reinterpret_cast<void*>(dst), reinterpret_cast<void*>(old), old_len);
     maps::move(dst, old, old_len, new_len);
@@ -358,7 +696,7 @@ int64_t sys_madvise(uint64_t addr, uint64_t len, uint64_t advice, uint64_t, uint
         len = page_up(len);
         if (!in_pool(addr, len)) return -EINVAL;
         for (uint64_t i = page_index(addr); i < page_index(addr) + len / kPage; ++i)
-            if (test(g_used, i)) memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
+            if (test(g_own, i)) memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
     }
     return 0;
 }

@@ -192,6 +192,52 @@ void protect(uint64_t addr, uint64_t len, uint64_t prot) {
     }
 }
 
+void save(MapsState* s) {
+    s->runs = g_runs;
+    s->count = g_count;
+    s->cap = g_cap;
+    s->start = g_start;
+    static_assert(sizeof s->auxv == sizeof g_auxv);
+    memcpy(s->auxv, g_auxv, sizeof g_auxv);
+}
+
+void load(const MapsState* s) {
+    g_runs = s->runs;
+    g_count = s->count;
+    g_cap = s->cap;
+    g_busy = false;
+    g_start = s->start;
+    memcpy(g_auxv, s->auxv, sizeof g_auxv);
+    g_start.auxv = g_auxv;
+}
+
+bool copy(MapsState* s) {
+    save(s);
+    s->runs = nullptr;
+    if (g_cap) {
+        s->runs = static_cast<MapRun*>(kcalloc(g_cap, sizeof(MapRun)));
+        if (!s->runs) return false;
+        memcpy(s->runs, g_runs, g_count * sizeof(MapRun));
+    }
+    return true;
+}
+
+void free_state(MapsState* s) {
+    kfree(s->runs);
+    s->runs = nullptr;
+    s->count = s->cap = 0;
+}
+
+bool shared_at(uint64_t addr) {
+    const uint64_t i = first_ending_after(addr);
+    return i < g_count && g_runs[i].start <= addr && g_runs[i].shared;
+}
+
+MapKind kind_at(uint64_t addr) {
+    const uint64_t i = first_ending_after(addr);
+    return i < g_count && g_runs[i].start <= addr ? g_runs[i].kind : MapKind::kNone;
+}
+
 void clear(uint64_t addr, uint64_t len) { assign(addr, addr + len, nullptr, false); }
 
 void prepare() {

@@ -9,7 +9,27 @@
 
 #include "kernel.h"
 
+namespace k {
+// One process's list (the list of the process that runs is in globals).
+struct MapsState {
+    MapRun* runs;
+    uint64_t count, cap;
+    ProcessStart start;
+    uint64_t auxv[64];
+};
+}  // namespace k
+
 namespace k::maps {
+
+// Process switches: the running process's list goes to / comes from s.
+void save(MapsState* s);
+void load(const MapsState* s);
+// fork: s becomes a copy of the running process's list; false: no memory.
+bool copy(MapsState* s);
+void free_state(MapsState* s);
+// The page at addr belongs to a MAP_SHARED mapping; what it is mapped as.
+bool shared_at(uint64_t addr);
+MapKind kind_at(uint64_t addr);
 
 // Forgets every mapping and frees the list (the host tests map afresh for
 // each test; a guest boots once).

@@ -1,13 +1,13 @@
 // process.cpp - the process: start-up per the x86-64 SysV ABI, identity,
 // limits, TLS and exit_group. Threads, futexes and signals are in sched/.
-#include "sched/sched.h"
+#include "mm_space.h"
+#include "proc/proc.h"
 
 extern "C" [[noreturn]] void enter_user(uint64_t entry, uint64_t sp);
 
 namespace k {
 namespace {
 
-constexpr uint64_t kPid = 1;
 constexpr uint64_t kStackMax = 8ull << 20;
 
 linux_rlimit g_rlimits[16];
@@ -29,7 +29,7 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
 
     uint64_t stack_size = kStackMax;
     if (stack_size > b->mem_size / 8) stack_size = (b->mem_size / 8) & ~(EMBER_PAGE_SIZE - 1);
-    const uint64_t stack_lo = pages_alloc(stack_size / EMBER_PAGE_SIZE);
+    const uint64_t stack_lo = mm_map_anywhere(stack_size);
     if (!stack_lo) panic("no memory for the initial stack");
     uint64_t sp = stack_lo + stack_size;
 
@@ -103,13 +103,7 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
 
 namespace {
 
-int64_t sys_getpid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return kPid; }
-int64_t sys_getppid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
 int64_t sys_zero(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
-
-int64_t sys_exit_group(uint64_t status, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    exit_instance(static_cast<int>(status & 0xff));
-}
 
 int64_t sys_arch_prctl(uint64_t code, uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t) {
     constexpr uint64_t kSetGs = 0x1001, kSetFs = 0x1002, kGetFs = 0x1003, kGetGs = 0x1004;
@@ -158,7 +152,7 @@ int64_t sys_sysinfo(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64
 
 int64_t sys_prlimit64(uint64_t pid, uint64_t res, uint64_t new_lim, uint64_t old_lim, uint64_t,
                       uint64_t) {
-    if (pid != 0 && pid != kPid) return -ESRCH;
+    if (pid != 0 && static_cast<int64_t>(pid) != proc_current()->pid) return -ESRCH;
     if (res >= 16) return -EINVAL;
     if (old_lim && put_user(old_lim, g_rlimits[res]) < 0) return -EFAULT;
     if (new_lim) {
@@ -226,16 +220,10 @@ int64_t sys_rseq(uint64_t area, uint64_t len, uint64_t flags, uint64_t sig, uint
 }  // namespace
 
 void register_process_syscalls() {
-    syscall_register(nr::getpid, "getpid", sys_getpid);
-    syscall_register(nr::getppid, "getppid", sys_getppid);
     syscall_register(nr::getuid, "getuid", sys_zero);
     syscall_register(nr::geteuid, "geteuid", sys_zero);
     syscall_register(nr::getgid, "getgid", sys_zero);
     syscall_register(nr::getegid, "getegid", sys_zero);
-    syscall_register(nr::getpgrp, "getpgrp", sys_getpid);
-    syscall_register(nr::getpgid, "getpgid", sys_getpid);
-    syscall_register(nr::getsid, "getsid", sys_getpid);
-    syscall_register(nr::exit_group, "exit_group", sys_exit_group);
     syscall_register(nr::arch_prctl, "arch_prctl", sys_arch_prctl);
     syscall_register(nr::uname, "uname", sys_uname);
     syscall_register(nr::sysinfo, "sysinfo", sys_sysinfo);

@@ -1,9 +1,11 @@
 #include "platform/api.h"
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "platform/console.h"
 #include "platform/data_dir.h"
 
 namespace ember::platform {
@@ -145,6 +147,10 @@ std::string Api::format_log_line(const LogRecord& r) {
     return iso_time_ms(r.time_ms) + " " + r.instance + " " + r.stream + ": " + r.text + "\n";
 }
 
+bool Api::is_public(const std::string& method, const std::string& target) {
+    return method == "GET" && is_console_path(target.substr(0, target.find('?')));
+}
+
 bool Api::authorized(const std::string& authorization) const {
     return bearer_matches(authorization, token_);
 }
@@ -156,6 +162,14 @@ uint64_t Api::body_limit(const std::string& method, const std::string& target) c
 }
 
 ApiResponse Api::handle(const ApiRequest& req) {
+    if (is_public(req.method, req.target))
+        return *console_response(req.method, req.target.substr(0, req.target.find('?')));
+    ApiResponse r = dispatch(req);
+    add_api_headers(&r);
+    return r;
+}
+
+ApiResponse Api::dispatch(const ApiRequest& req) {
     if (!authorized(req.authorization))
         return error(kUnauthorized, req.authorization.empty()
                                         ? "missing API token (Authorization: Bearer <token>)"
@@ -187,6 +201,10 @@ ApiResponse Api::route(const ApiRequest& req, const std::string& path, const std
         return json_response(
             200,
             json{{"version", info_.version}, {"gateway", info_.gateway}, {"domain", info_.domain}});
+    }
+    if (parts[1] == "stats" && parts.size() == 2) {
+        if (req.method != "GET") return error(kMethodNotAllowed, "use GET");
+        return stats();
     }
     if (parts[1] == "images") return images(req, parts);
     if (parts[1] == "services") return services(req, parts, query);
@@ -317,6 +335,12 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
         json arr = json::array();
         for (const auto& i : manager_.instances(name)) arr.push_back(instance_json(i));
         return json_response(200, json{{"instances", arr}});
+    }
+    if (parts.size() == 4 && parts[3] == "stats") {
+        if (req.method != "GET") return error(kMethodNotAllowed, "use GET");
+        if (!manager_.status(name).exists)
+            return error(Status::not_found("no service named '" + name + "'"));
+        return service_stats(name, query);
     }
     if (parts.size() == 4 && parts[3] == "logs") {
         if (req.method != "GET") return error(kMethodNotAllowed, "use GET");

@@ -3,6 +3,7 @@
 // error is a JSON body {"error": {"code": ..., "message": ...}}.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "platform/log_hub.h"
 #include "platform/metrics.h"
 #include "platform/service_controller.h"
+#include "platform/service_stats.h"
 #include "platform/store.h"
 
 namespace ember::platform {
@@ -44,6 +46,9 @@ struct ApiInfo {
     std::string domain;   // "localhost"
     uint64_t max_image_bytes = 256ull << 20;
     uint64_t max_json_bytes = 1ull << 20;
+    // How often the server samples the services' time series (ServiceStats).
+    int64_t stats_interval_ms = 10000;
+    int64_t stats_retention_ms = 3600000;  // an hour of points per service
 };
 
 class Api {
@@ -57,14 +62,22 @@ class Api {
           controller_(controller),
           manager_(manager),
           metrics_(metrics),
-          logs_(logs) {}
+          logs_(logs),
+          stats_(static_cast<size_t>(std::max<int64_t>(
+              1, info_.stats_retention_ms / std::max<int64_t>(1, info_.stats_interval_ms)))) {}
 
     // Checks only the token: the server calls it before reading a body.
     bool authorized(const std::string& authorization) const;
+    // The console's static files need no token (console.h).
+    static bool is_public(const std::string& method, const std::string& target);
     // The largest body accepted for this method and path.
     uint64_t body_limit(const std::string& method, const std::string& target) const;
     // Handles one request; may block (deploys boot a microVM).
     ApiResponse handle(const ApiRequest& req);
+    // Takes one sample of every service's counters into the time series;
+    // the server calls it every info.stats_interval_ms.
+    void sample_stats();
+    int64_t stats_interval_ms() const { return info_.stats_interval_ms; }
     // One log line as the API prints it.
     static std::string format_log_line(const LogRecord& r);
 
@@ -74,12 +87,15 @@ class Api {
     static ApiResponse error(HttpError e, const std::string& message);
 
   private:
+    ApiResponse dispatch(const ApiRequest& req);
     ApiResponse route(const ApiRequest& req, const std::string& path, const std::string& query);
     ApiResponse images(const ApiRequest& req, const std::vector<std::string>& parts);
     ApiResponse services(const ApiRequest& req, const std::vector<std::string>& parts,
                          const std::string& query);
     ApiResponse logs(const std::string& name, const std::string& query);
     nlohmann::json service_json(const std::string& name);
+    ApiResponse stats();
+    ApiResponse service_stats(const std::string& name, const std::string& query);
 
     ApiInfo info_;
     std::string token_;
@@ -89,6 +105,7 @@ class Api {
     InstanceManager& manager_;
     Metrics& metrics_;
     LogHub& logs_;
+    ServiceStats stats_;
 };
 
 // The value of key in a query string ("a=1&b=2"), percent-decoded; "" when absent.

@@ -1,6 +1,7 @@
 // The control API's HTTP server: authenticates before reading a body, caps
 // body sizes per endpoint, runs handlers on a thread pool (a deploy boots a
-// microVM), and streams followed logs with chunked encoding.
+// microVM), streams followed logs with chunked encoding, serves the web
+// console's files (no token) and samples the services' time series.
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
+#include "platform/console.h"
 #include "platform/http_servers.h"
 #include "platform/linger.h"
 
@@ -35,6 +37,7 @@ struct ApiServer::Impl {
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(tcp::socket sock);
     asio::awaitable<void> follow(beast::tcp_stream& stream, const ApiResponse& r);
+    asio::awaitable<void> sample_loop();
 
     ApiServerOptions opts;
     Api& api;
@@ -49,7 +52,8 @@ struct ApiServer::Impl {
 
 namespace {
 
-http::response<http::string_body> to_http(const ApiResponse& r, unsigned version, bool keep) {
+http::response<http::string_body> to_http(ApiResponse r, unsigned version, bool keep) {
+    add_api_headers(&r);
     http::response<http::string_body> res{static_cast<http::status>(r.status), version};
     res.set(http::field::server, "emberd");
     if (r.status != 204) res.set(http::field::content_type, r.content_type);
@@ -112,7 +116,7 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
             req.content_type = std::string(h[http::field::content_type]);
             const uint64_t limit = api.body_limit(req.method, req.target);
             // Refuse before reading what may be a large body.
-            if (!api.authorized(req.authorization)) {
+            if (!Api::is_public(req.method, req.target) && !api.authorized(req.authorization)) {
                 early = api.handle(req);  // 401 with the reason
                 have_early = true;
             } else if (parser.content_length() && *parser.content_length() > limit) {
@@ -180,8 +184,13 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
 asio::awaitable<void> ApiServer::Impl::follow(beast::tcp_stream& stream, const ApiResponse& r) {
     beast::error_code ec;
     stream.expires_never();
-    std::string head = "HTTP/1.1 200 OK\r\nServer: emberd\r\nContent-Type: " + r.content_type +
-                       "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    std::string head =
+        "HTTP/1.1 200 OK\r\nServer: emberd\r\nContent-Type: " + r.content_type + "\r\n";
+    ApiResponse headers;  // the body is the first chunk below
+    headers.headers = r.headers;
+    add_api_headers(&headers);
+    for (const auto& [k, v] : headers.headers) head += k + ": " + v + "\r\n";
+    head += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     auto chunk = [](const std::string& data) {
         char len[32];
         std::snprintf(len, sizeof len, "%zx\r\n", data.size());
@@ -222,6 +231,18 @@ asio::awaitable<void> ApiServer::Impl::follow(beast::tcp_stream& stream, const A
     stream.socket().cancel(ec);
 }
 
+// Every interval, a sample of the services' counters for the console's
+// charts, taken on the pool: it asks the gateway process for its metrics.
+asio::awaitable<void> ApiServer::Impl::sample_loop() {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    beast::error_code ec;
+    while (!stopped) {
+        asio::post(pool, [this] { api.sample_stats(); });
+        timer.expires_after(std::chrono::milliseconds(api.stats_interval_ms()));
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
 ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ApiServer::~ApiServer() { stop(); }
 
@@ -245,6 +266,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const ApiServerOptions& opts
         return Status::unavailable("API: cannot listen on " + opts.addr + ":" +
                                    std::to_string(opts.port) + ": " + ec.message());
     asio::co_spawn(impl->io, impl->accept_loop(), asio::detached);
+    asio::co_spawn(impl->io, impl->sample_loop(), asio::detached);
     Impl* p = impl.get();
     impl->thread = std::thread([p] { p->io.run(); });
     return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));

@@ -1,9 +1,11 @@
 // The gateway: HTTP/1.1 ingress. Reads a client's request within limits,
 // routes it to a service, forwards it to an instance over a stream pair
 // (one stream per request, "Connection: close" upstream), and relays the
-// response with a Server-Timing header. Each client connection is a
-// coroutine on its own strand; a stalled client costs a socket and a timer,
-// never a thread.
+// response with a Server-Timing header. Small messages are read whole;
+// large, chunked and close-delimited bodies, server-sent events and
+// upgraded connections are relayed as they arrive (gateway_relay.h). Each
+// client connection is a coroutine on its own strand; a stalled client
+// costs a socket and a timer, never a thread.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,11 +18,13 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <thread>
 #include <type_traits>
 
 #include "platform/gateway_backend.h"
 #include "platform/gateway_http.h"
+#include "platform/gateway_relay.h"
 #include "platform/http_error.h"
 #include "platform/http_servers.h"
 #include "platform/linger.h"
@@ -35,7 +39,9 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using unix_stream = asio::local::stream_protocol;
 using gateway_http::Request;
+using gateway_http::RequestParser;
 using gateway_http::Response;
+using gateway_http::ResponseParser;
 
 namespace {
 
@@ -105,17 +111,38 @@ struct Gateway::Impl {
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(tcp::socket sock);
-    // The response for req, or nullopt when the client went away.
-    asio::awaitable<std::optional<Response>> forward(beast::tcp_stream& client, Request& req);
+    // Serves the requests of one client connection.
+    template <class Stream>
+    asio::awaitable<void> serve(Stream& stream, bool tls);
+    // Forwards the request parser has read (its header; its body too unless
+    // `streamed`) and answers it; false when the connection must close.
+    template <class Stream>
+    asio::awaitable<bool> forward(Stream& client, beast::flat_buffer& cbuf, RequestParser& parser,
+                                  bool streamed, bool tls);
     // The steps of forward, in order.
     Response rejection(const TicketInfo& i, const std::string& service, unsigned version);
-    void watch(const std::shared_ptr<Exchange>& ex, beast::tcp_stream& client, int64_t deadline_ns);
-    asio::awaitable<beast::error_code> relay(Exchange& ex, const std::string& wire, size_t sent,
-                                             http::response_parser<http::string_body>& rp,
-                                             int64_t* t_first);
+    void watch(const std::shared_ptr<Exchange>& ex, tcp::socket& client_sock, bool watch_client,
+               int64_t deadline_ns);
+    template <class Stream>
+    asio::awaitable<bool> pump_request(Stream& client, beast::flat_buffer& cbuf,
+                                       http::request_parser<http::buffer_body>& p,
+                                       std::shared_ptr<Exchange> ex, bool chunked);
     std::optional<Response> failed_exchange(beast::error_code ec, const Exchange& ex,
                                             const TicketInfo& info, const std::string& svc,
                                             unsigned version, FinishKind* kind);
+    // Relays a response whose header was read into rp: its body as it
+    // arrives, or the raw connection after a 101. How the ticket ends.
+    template <class Stream>
+    asio::awaitable<FinishKind> stream_response(Stream& client, Exchange& ex,
+                                                beast::flat_buffer& cbuf, beast::flat_buffer& ubuf,
+                                                ResponseParser& rp, const std::string& svc,
+                                                const TicketInfo& info, int64_t t_first,
+                                                unsigned version, bool upgraded, bool* keep);
+    template <class Stream>
+    asio::awaitable<FinishKind> splice(Stream& client, Exchange& ex, beast::flat_buffer& cbuf,
+                                       beast::flat_buffer& ubuf);
+    template <class Stream>
+    asio::awaitable<bool> reply(Stream& client, Response res, bool keep);
     // Ends the ticket and waits until the control plane has: the instance is
     // idle again (its slot free, its count served) before the client gets
     // the response, as the API then shows it.
@@ -123,7 +150,8 @@ struct Gateway::Impl {
         co_await backend_call<bool>(
             [&](auto done) { backend.finish(ticket, kind, [done]() mutable { done(true); }); });
     }
-    Response relayed(Response res, const TicketInfo& info, const Request& req,
+    static std::string timing(const TicketInfo& info, int64_t t_first);
+    Response relayed(Response res, const TicketInfo& info, unsigned version, bool head,
                      const std::string& svc, int64_t t0, int64_t t_first);
     void count(const std::string& service, unsigned code) {
         metrics
@@ -169,23 +197,33 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
         ~Guard() { --*n; }
     } guard{conns};
     beast::tcp_stream stream(std::move(sock));
+    co_await serve(stream, false);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+template <class Stream>
+asio::awaitable<void> Gateway::Impl::serve(Stream& stream, bool tls) {
     beast::flat_buffer buf;
     for (bool first = true;; first = false) {
-        http::request_parser<http::string_body> parser;
+        RequestParser parser;
         gateway_http::limit_request(parser, opts);
         beast::error_code ec;
-        stream.expires_after(
-            std::chrono::milliseconds(first ? opts.client_timeout_ms : opts.keepalive_timeout_ms));
+        relay::client_deadline(stream, first ? opts.client_timeout_ms : opts.keepalive_timeout_ms);
         co_await http::async_read_header(stream, buf, parser,
                                          asio::redirect_error(asio::use_awaitable, ec));
+        bool streamed = false;
         if (!ec && !parser.is_done()) {
             if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
                 http::response<http::empty_body> cont{http::status::continue_, 11};
                 co_await http::async_write(stream, cont,
                                            asio::redirect_error(asio::use_awaitable, ec));
             }
-            stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
-            if (!ec)
+            // A large or chunked body goes to the instance as it arrives.
+            streamed = parser.chunked() ||
+                       parser.content_length().value_or(0) > gateway_http::kBufferedRequestMax;
+            relay::client_deadline(stream, opts.client_timeout_ms);
+            if (!ec && !streamed)
                 co_await http::async_read(stream, buf, parser,
                                           asio::redirect_error(asio::use_awaitable, ec));
         }
@@ -193,7 +231,8 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
             // A clean close between requests, or a timeout (beast closed the
             // socket): nothing to answer.
             if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-                ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+                ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+                ec == asio::ssl::error::stream_truncated) {
                 if (ec == beast::error::timeout && parser.got_some())
                     metrics.counter("ember_gateway_client_errors_total", {{"reason", "timeout"}})
                         .inc();
@@ -215,59 +254,82 @@ asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
             metrics.counter("ember_gateway_client_errors_total", {{"reason", reason}}).inc();
             Response r = json_error(st, msg, 11);
             r.keep_alive(false);
-            stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
+            relay::client_deadline(stream, opts.client_timeout_ms);
             co_await http::async_write(stream, r, asio::redirect_error(asio::use_awaitable, ec));
-            if (!ec)
-                co_await linger_close(stream, opts.max_body_bytes * 2, std::chrono::seconds(2));
+            if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
+                if (!ec)
+                    co_await linger_close(stream, opts.max_body_bytes * 2, std::chrono::seconds(2));
             co_return;
         }
-        Request req = parser.release();
-        const bool keep = req.keep_alive();
-        std::optional<Response> res;
-        if (const char* why = gateway_http::refusal(req)) {
+        const char* why = streamed && parser.get().method() == http::verb::trace
+                              ? "a TRACE request must not have a body"
+                              : gateway_http::refusal(parser.get());
+        if (why) {
             metrics.counter("ember_gateway_client_errors_total", {{"reason", "bad_request"}}).inc();
-            res = json_error(kBadRequest, why, req.version());
-        } else {
-            res = co_await forward(stream, req);
+            // A streamed body was not read: the connection cannot go on.
+            const bool keep = parser.get().keep_alive() && !streamed;
+            if (!co_await reply(stream, json_error(kBadRequest, why, parser.get().version()), keep))
+                break;
+            continue;
         }
-        if (!res) break;  // the client left
-        res->keep_alive(keep);
-        stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
-        co_await http::async_write(stream, *res, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec || !keep) break;
+        if (!co_await forward(stream, buf, parser, streamed, tls)) break;
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_stream& client,
-                                                                Request& req) {
+template <class Stream>
+asio::awaitable<bool> Gateway::Impl::reply(Stream& client, Response res, bool keep) {
+    res.keep_alive(keep);
+    relay::client_deadline(client, opts.client_timeout_ms);
+    beast::error_code ec;
+    co_await http::async_write(client, res, asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec && keep;
+}
+
+template <class Stream>
+asio::awaitable<bool> Gateway::Impl::forward(Stream& client, beast::flat_buffer& cbuf,
+                                             RequestParser& parser, bool streamed, bool tls) {
     const int64_t t0 = mono_now_ns();
+    Request& req = parser.get();
+    const unsigned version = req.version();
+    const bool head = req.method() == http::verb::head;
+    const bool upgrade = gateway_http::wants_upgrade(req.base());
+    // A streamed body not relayed in full ends the connection.
+    bool keep = req.keep_alive();
     const auto host = req[http::field::host];
     const auto target = req.target();
     const auto route = route_request(std::string_view(host.data(), host.size()),
                                      std::string_view(target.data(), target.size()), opts.domain);
     if (!route) {
         count("", 404);
-        co_return json_error(
-            http_error(Code::kNotFound),
-            "no service named: use Host: <name>." + opts.domain + " or the path /<name>/",
-            req.version());
+        co_return co_await reply(client,
+                                 json_error(http_error(Code::kNotFound),
+                                            "no service named: use Host: <name>." + opts.domain +
+                                                " or the path /<name>/",
+                                            version),
+                                 keep && !streamed);
     }
     const std::string& svc = route->service;
     // The request goes into the stream before the instance gets it: the
     // guest then finds it there when it accepts, without another wake-up.
-    // What does not fit in the socket buffer is written by relay(). The wire
-    // is made first: no descriptor is open yet if that throws.
+    // What does not fit in the socket buffer is written below, a streamed
+    // body after it. The wire is made first: no descriptor is open yet if
+    // that throws.
+    auto& client_sock = beast::get_lowest_layer(client).socket();
     beast::error_code peer_ec;
-    const auto peer = client.socket().remote_endpoint(peer_ec);
-    const std::string wire = gateway_http::upstream_wire(
-        req, route->target, peer_ec ? std::string() : peer.address().to_string());
+    const auto peer = client_sock.remote_endpoint(peer_ec);
+    const std::string peer_addr = peer_ec ? std::string() : peer.address().to_string();
+    const char* proto = tls ? "https" : "http";
+    const std::string wire =
+        streamed ? gateway_http::upstream_head(req.base(), parser.chunked(), route->target,
+                                               peer_addr, proto)
+                 : gateway_http::upstream_wire(req, route->target, peer_addr, proto);
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         count(svc, 503);
-        co_return json_error(http_error(Code::kResourceExhausted),
-                             "gateway out of file descriptors", req.version());
+        co_return co_await reply(client,
+                                 json_error(http_error(Code::kResourceExhausted),
+                                            "gateway out of file descriptors", version),
+                                 keep && !streamed);
     }
     ssize_t sent = ::send(sv[0], wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent < 0) sent = 0;
@@ -278,43 +340,191 @@ asio::awaitable<std::optional<Response>> Gateway::Impl::forward(beast::tcp_strea
     if (info.state == TicketState::kRejected) {
         ::close(sv[0]);
         co_await finish(ticket, FinishKind::kCompleted);
-        co_return rejection(info, svc, req.version());
+        co_return co_await reply(client, rejection(info, svc, version), keep && !streamed);
     }
 
-    auto ex = std::make_shared<Exchange>(co_await asio::this_coro::executor);
+    const auto executor = co_await asio::this_coro::executor;
+    auto ex = std::make_shared<Exchange>(executor);
     beast::error_code ec;
     ex->up.assign(unix_stream(), sv[0], ec);
     if (ec) {
         ::close(sv[0]);
         co_await finish(ticket, FinishKind::kClientGone);
         count(svc, 503);
-        co_return json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(),
-                             req.version());
+        co_return co_await reply(
+            client, json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(), version),
+            keep && !streamed);
     }
-    watch(ex, client, t0 + static_cast<int64_t>(info.timeout_ms) * 1000000);
-    http::response_parser<http::string_body> rp;
-    if (req.method() == http::verb::head) rp.skip(true);
-    int64_t t_first = 0;
-    ec = co_await relay(*ex, wire, static_cast<size_t>(sent), rp, &t_first);
+    // While a streamed body is read from the client, its reads notice a
+    // client that leaves.
+    watch(ex, client_sock, !streamed, t0 + static_cast<int64_t>(info.timeout_ms) * 1000000);
+    if (static_cast<size_t>(sent) < wire.size()) {
+        // Even when the write fails (the server answered early and closed),
+        // a response may be there to read.
+        beast::error_code wec;
+        co_await asio::async_write(ex->up, asio::buffer(wire.data() + sent, wire.size() - sent),
+                                   asio::redirect_error(asio::use_awaitable, wec));
+    }
+    std::optional<http::request_parser<http::buffer_body>> body_parser;
+    std::shared_ptr<relay::Join> pump;
+    if (streamed) {
+        body_parser.emplace(std::move(parser));
+        pump = relay::spawn_joined(
+            executor, pump_request(client, cbuf, *body_parser, ex, body_parser->chunked()));
+    }
+
+    ResponseParser rp;
+    gateway_http::limit_response(rp, opts);
+    if (head) rp.skip(true);
+    beast::flat_buffer ubuf;
+    co_await http::async_read_header(ex->up, ubuf, rp,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    const int64_t t_first = mono_now_ns();
+    const bool upgraded = !ec && upgrade && rp.get().result() == http::status::switching_protocols;
+    const bool stream_body = !ec && !upgraded && !rp.is_done() &&
+                             (rp.chunked() || !rp.content_length() ||
+                              *rp.content_length() > gateway_http::kBufferedResponseMax);
+    if (!ec && !upgraded && !stream_body && !rp.is_done())
+        co_await http::async_read(ex->up, ubuf, rp, asio::redirect_error(asio::use_awaitable, ec));
+
+    FinishKind kind = FinishKind::kCompleted;
+    std::optional<Response> res;
+    if (upgraded || stream_body) {
+        ex->timer.cancel();  // the service's timeout is for the response's header
+        // A ticket handed over at acquire (a warm instance) does not change
+        // until finish(): no second round trip to the control plane for it.
+        if (info.state != TicketState::kHanded)
+            info = co_await backend_call<TicketInfo>(
+                [&](auto done) { backend.ticket_info(ticket, std::move(done)); });
+        kind = co_await stream_response(client, *ex, cbuf, ubuf, rp, svc, info, t_first, version,
+                                        upgraded, &keep);
+    }
+    // Stops what ran beside this coroutine: the deadline, the client watch,
+    // the stream to the instance and the request body's pump.
     ex->active = false;
     ex->timer.cancel();
     beast::error_code ignored;
-    client.socket().cancel(ignored);
+    client_sock.cancel(ignored);
     ex->up.close(ignored);
-
-    // A ticket handed over at acquire (a warm instance) does not change
-    // until finish(): no second round trip to the control plane for it.
+    const bool body_done = !pump || co_await relay::join(*pump);
+    if (upgraded || stream_body) {
+        co_await finish(ticket, kind);
+        metrics.histogram("ember_request_duration_seconds", {{"service", svc}})
+            .observe(static_cast<double>(mono_now_ns() - t0) / 1e9);
+        co_return keep&& body_done&& kind == FinishKind::kCompleted;
+    }
     if (info.state != TicketState::kHanded)
         info = co_await backend_call<TicketInfo>(
             [&](auto done) { backend.ticket_info(ticket, std::move(done)); });
-    FinishKind kind = FinishKind::kCompleted;
-    std::optional<Response> res;
     if (ec)
-        res = failed_exchange(ec, *ex, info, svc, req.version(), &kind);
+        res = failed_exchange(ec, *ex, info, svc, version, &kind);
     else
-        res = relayed(rp.release(), info, req, svc, t0, t_first);
+        res = relayed(rp.release(), info, version, head, svc, t0, t_first);
     co_await finish(ticket, kind);
-    co_return res;
+    if (!res) co_return false;  // the client left
+    co_return co_await reply(client, std::move(*res), keep && body_done);
+}
+
+template <class Stream>
+asio::awaitable<bool> Gateway::Impl::pump_request(Stream& client, beast::flat_buffer& cbuf,
+                                                  http::request_parser<http::buffer_body>& p,
+                                                  std::shared_ptr<Exchange> ex, bool chunked) {
+    const uint64_t to = opts.client_timeout_ms;
+    const relay::RelayEnd end = co_await relay::relay_body(
+        client, cbuf, p, ex->up, chunked, [&client, to] { relay::client_deadline(client, to); },
+        [] {});
+    // A client that stops sending its body (gone, timed out, malformed)
+    // ends the exchange; an instance that stops reading it has answered.
+    if (end == relay::RelayEnd::kInFailed && ex->active) {
+        ex->client_gone = true;
+        beast::error_code ig;
+        ex->up.close(ig);
+    }
+    co_return end == relay::RelayEnd::kDone;
+}
+
+template <class Stream>
+asio::awaitable<FinishKind> Gateway::Impl::stream_response(
+    Stream& client, Exchange& ex, beast::flat_buffer& cbuf, beast::flat_buffer& ubuf,
+    ResponseParser& rp, const std::string& svc, const TicketInfo& info, int64_t t_first,
+    unsigned version, bool upgraded, bool* keep) {
+    gateway_http::ResponseHeader h = rp.get().base();
+    // A body without a length reaches an HTTP/1.1 client chunked, and an
+    // HTTP/1.0 one delimited by the end of the connection.
+    const bool unsized = !rp.content_length();
+    const bool chunk_out = !upgraded && unsized && version == 11;
+    if (upgraded || (unsized && version != 11)) *keep = false;
+    gateway_http::client_head(h, chunk_out);
+    h.version(version);
+    if (!upgraded && version == 11 && !*keep) h.set(http::field::connection, "close");
+    if (!upgraded && version != 11 && *keep) h.set(http::field::connection, "keep-alive");
+    h.set("Server-Timing", timing(info, t_first));
+    h.set("X-Ember-Instance", "i-" + std::to_string(info.instance_id));
+    count(svc, h.result_int());
+    std::ostringstream os;
+    os << h;
+    const std::string head_wire = std::move(os).str();
+    beast::error_code ec;
+    relay::client_deadline(client, opts.client_timeout_ms);
+    co_await asio::async_write(client, asio::buffer(head_wire),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return FinishKind::kClientGone;
+    if (upgraded) co_return co_await splice(client, ex, cbuf, ubuf);
+    http::response_parser<http::buffer_body> bp(std::move(rp));
+    // No cap on a body that streams: a declared length was checked against
+    // max_response_bytes with the header.
+    if (unsized) bp.body_limit(boost::none);
+    const uint64_t to = opts.client_timeout_ms;
+    const relay::RelayEnd end = co_await relay::relay_body(
+        ex.up, ubuf, bp, client, chunk_out, [] {},
+        [&client, to] { relay::client_deadline(client, to); });
+    if (end == relay::RelayEnd::kDone) co_return FinishKind::kCompleted;
+    *keep = false;  // the client's copy is cut short: only closing tells it
+    co_return end == relay::RelayEnd::kOutFailed ? FinishKind::kClientGone : FinishKind::kFailed;
+}
+
+// The raw two-way copy of an upgraded connection, for as long as both
+// sides keep it open (no deadline); bytes read past the 101 on either side
+// go first.
+template <class Stream>
+asio::awaitable<FinishKind> Gateway::Impl::splice(Stream& client, Exchange& ex,
+                                                  beast::flat_buffer& cbuf,
+                                                  beast::flat_buffer& ubuf) {
+    beast::error_code ec;
+    relay::client_no_deadline(client);
+    if (ubuf.size() > 0) {
+        co_await asio::async_write(client, ubuf.data(),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return FinishKind::kClientGone;
+        ubuf.consume(ubuf.size());
+    }
+    if (cbuf.size() > 0) {
+        co_await asio::async_write(ex.up, cbuf.data(),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return FinishKind::kFailed;
+        cbuf.consume(cbuf.size());
+    }
+    auto& client_sock = beast::get_lowest_layer(client).socket();
+    auto down = relay::spawn_joined(co_await asio::this_coro::executor,
+                                    relay::copy_until_eof(ex.up, client, [&client_sock] {
+                                        beast::error_code ig;
+                                        client_sock.shutdown(tcp::socket::shutdown_send, ig);
+                                    }));
+    const bool up_ok = co_await relay::copy_until_eof(client, ex.up, [&ex] {
+        beast::error_code ig;
+        ex.up.shutdown(unix_stream::socket::shutdown_send, ig);
+    });
+    if (!up_ok) {
+        // A reset on one side ends both.
+        beast::error_code ig;
+        ex.up.close(ig);
+    }
+    const bool down_ok = co_await relay::join(*down);
+    if (!down_ok) {
+        beast::error_code ig;
+        client_sock.shutdown(tcp::socket::shutdown_both, ig);
+    }
+    co_return FinishKind::kCompleted;
 }
 
 // The answer when the instance manager refused the request.
@@ -332,9 +542,9 @@ Response Gateway::Impl::rejection(const TicketInfo& i, const std::string& servic
 }
 
 // Closes the stream to the instance at the deadline, or as soon as the
-// client disconnects (which frees its slot at once).
-void Gateway::Impl::watch(const std::shared_ptr<Exchange>& ex, beast::tcp_stream& client,
-                          int64_t deadline_ns) {
+// client disconnects (which frees its slot at once) when watch_client.
+void Gateway::Impl::watch(const std::shared_ptr<Exchange>& ex, tcp::socket& client_sock,
+                          bool watch_client, int64_t deadline_ns) {
     ex->timer.expires_after(std::chrono::nanoseconds(deadline_ns - mono_now_ns()));
     ex->timer.async_wait([ex](beast::error_code e) {
         if (e || !ex->active) return;
@@ -342,39 +552,18 @@ void Gateway::Impl::watch(const std::shared_ptr<Exchange>& ex, beast::tcp_stream
         beast::error_code ig;
         ex->up.close(ig);
     });
-    const int client_fd = client.socket().native_handle();
-    client.socket().async_wait(tcp::socket::wait_read, [ex, client_fd](beast::error_code e) {
-        if (e || !ex->active) return;
-        char c;
-        const ssize_t n = ::recv(client_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-            ex->client_gone = true;
-            beast::error_code ig;
-            ex->up.close(ig);
-        }
-    });
-}
-
-// Writes the rest of the request and reads the response into rp; *t_first
-// is when its header arrived.
-asio::awaitable<beast::error_code> Gateway::Impl::relay(
-    Exchange& ex, const std::string& wire, size_t sent,
-    http::response_parser<http::string_body>& rp, int64_t* t_first) {
-    gateway_http::limit_response(rp, opts);
-    beast::error_code ec, wec;
-    if (sent < wire.size())
-        co_await asio::async_write(ex.up, asio::buffer(wire.data() + sent, wire.size() - sent),
-                                   asio::redirect_error(asio::use_awaitable, wec));
-    // Even when the write failed (the server answered early and closed), a
-    // response may be there to read.
-    beast::flat_buffer ubuf;
-    co_await http::async_read_header(ex.up, ubuf, rp,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec) {
-        *t_first = mono_now_ns();
-        co_await http::async_read(ex.up, ubuf, rp, asio::redirect_error(asio::use_awaitable, ec));
-    }
-    co_return ec;
+    if (!watch_client) return;
+    client_sock.async_wait(tcp::socket::wait_read,
+                           [ex, client_fd = client_sock.native_handle()](beast::error_code e) {
+                               if (e || !ex->active) return;
+                               char c;
+                               const ssize_t n = ::recv(client_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+                               if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                                   ex->client_gone = true;
+                                   beast::error_code ig;
+                                   ex->up.close(ig);
+                               }
+                           });
 }
 
 // The answer when no complete response came back: nullopt when the client
@@ -410,23 +599,36 @@ std::optional<Response> Gateway::Impl::failed_exchange(beast::error_code ec, con
     return json_error(kBadGateway, "service '" + svc + "': " + why, version);
 }
 
+// The Server-Timing stages known when the response's header arrives.
+std::string Gateway::Impl::timing(const TicketInfo& info, int64_t t_first) {
+    const double app_ms = info.t_handed ? static_cast<double>(t_first - info.t_handed) / 1e6 : 0;
+    std::string t = "queue;dur=" + ms3(info.queue_ms);
+    if (info.cold) t += ", restore;dur=" + ms3(info.restore_ms);
+    return t + ", app;dur=" + ms3(app_ms);
+}
+
 // The instance's response as the client gets it, with Server-Timing; counts
 // it in the metrics.
-Response Gateway::Impl::relayed(Response res, const TicketInfo& info, const Request& req,
+Response Gateway::Impl::relayed(Response res, const TicketInfo& info, unsigned version, bool head,
                                 const std::string& svc, int64_t t0, int64_t t_first) {
     gateway_http::strip_hop_by_hop(res);
     const int64_t t_end = mono_now_ns();
     const double app_ms = info.t_handed ? static_cast<double>(t_first - info.t_handed) / 1e6 : 0;
     const double total_ms = static_cast<double>(t_end - t0) / 1e6;
-    std::string timing = "queue;dur=" + ms3(info.queue_ms);
-    if (info.cold) timing += ", restore;dur=" + ms3(info.restore_ms);
-    timing += ", app;dur=" + ms3(app_ms) + ", total;dur=" + ms3(total_ms);
-    res.set("Server-Timing", timing);
+    res.set("Server-Timing", timing(info, t_first) + ", total;dur=" + ms3(total_ms));
     res.set("X-Ember-Instance", "i-" + std::to_string(info.instance_id));
-    res.version(req.version());
-    if (req.method() != http::verb::head) res.prepare_payload();
+    res.version(version);
+    if (!head) res.prepare_payload();
     count(svc, res.result_int());
     metrics.histogram("ember_request_duration_seconds", {{"service", svc}}).observe(total_ms / 1e3);
+    // The Server-Timing stages per service, for the console's latency chart.
+    metrics.histogram("ember_request_stage_seconds", {{"service", svc}, {"stage", "queue"}})
+        .observe(info.queue_ms / 1e3);
+    if (info.cold)
+        metrics.histogram("ember_request_stage_seconds", {{"service", svc}, {"stage", "restore"}})
+            .observe(info.restore_ms / 1e3);
+    metrics.histogram("ember_request_stage_seconds", {{"service", svc}, {"stage", "app"}})
+        .observe(app_ms / 1e3);
     if (info.cold) {
         const std::pair<const char*, double> stages[] = {{"queue", info.queue_ms},
                                                          {"restore", info.restore_ms},
@@ -463,6 +665,9 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts, Gate
                      "Gateway requests by service and response code (499: client left)");
     metrics.describe("ember_request_duration_seconds", "histogram",
                      "Gateway request latency, arrival to response");
+    metrics.describe("ember_request_stage_seconds", "histogram",
+                     "Server-Timing stages of every request by service: queue, restore (requests "
+                     "that started an instance), app (to first byte)");
     metrics.describe(
         "ember_cold_start_duration_seconds", "histogram",
         "Stages of requests that started an instance: queue, restore, app (to first byte), total");

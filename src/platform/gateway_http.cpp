@@ -36,14 +36,65 @@ const char* refusal(const Request& req) {
     return nullptr;
 }
 
-std::string upstream_wire(Request& req, const std::string& target, const std::string& peer_addr) {
-    Request up_req{req.method(), boost::beast::string_view(target.data(), target.size()), 11};
-    if (req.method() == http::verb::unknown) up_req.method_string(req.method_string());
+bool wants_upgrade(const RequestHeader& h) {
+    if (h.version() != 11) return false;
+    const auto up = h[http::field::upgrade];
+    if (up.empty()) return false;
+    return http::token_list(h[http::field::connection]).exists("upgrade");
+}
+
+namespace {
+
+// The request line and end-to-end headers an instance gets, and the
+// connection headers of one request per stream.
+template <class Out>
+void upstream_fields(const RequestHeader& req, Out& up, const std::string& peer_addr,
+                     const char* proto) {
+    if (req.method() == http::verb::unknown) up.method_string(req.method_string());
     for (const auto& f : req)
-        if (!hop_by_hop(f.name())) up_req.insert(f.name_string(), f.value());
-    if (!peer_addr.empty()) up_req.set("X-Forwarded-For", peer_addr);
-    up_req.set("X-Forwarded-Proto", "http");
-    up_req.set(http::field::connection, "close");
+        if (!hop_by_hop(f.name())) up.insert(f.name_string(), f.value());
+    if (!peer_addr.empty()) up.set("X-Forwarded-For", peer_addr);
+    up.set("X-Forwarded-Proto", proto);
+    if (wants_upgrade(req)) {
+        up.set(http::field::upgrade, req[http::field::upgrade]);
+        up.set(http::field::connection, "upgrade");
+    } else {
+        up.set(http::field::connection, "close");
+    }
+}
+
+}  // namespace
+
+std::string upstream_head(const RequestHeader& req, bool chunked, const std::string& target,
+                          const std::string& peer_addr, const char* proto) {
+    RequestHeader up;
+    up.method(req.method());
+    up.target(boost::beast::string_view(target.data(), target.size()));
+    up.version(11);
+    upstream_fields(req, up, peer_addr, proto);
+    if (chunked)
+        up.set(http::field::transfer_encoding, "chunked");
+    else if (req.count(http::field::content_length))
+        up.set(http::field::content_length, req[http::field::content_length]);
+    std::ostringstream os;
+    os << up;
+    return std::move(os).str();
+}
+
+void client_head(ResponseHeader& h, bool chunked) {
+    const std::string upgrade(h[http::field::upgrade]);
+    for (http::field f : kHopByHop) h.erase(f);
+    if (h.result() == http::status::switching_protocols) {
+        if (!upgrade.empty()) h.set(http::field::upgrade, upgrade);
+        h.set(http::field::connection, "upgrade");
+    }
+    if (chunked) h.set(http::field::transfer_encoding, "chunked");
+}
+
+std::string upstream_wire(Request& req, const std::string& target, const std::string& peer_addr,
+                          const char* proto) {
+    Request up_req{req.method(), boost::beast::string_view(target.data(), target.size()), 11};
+    upstream_fields(req.base(), up_req.base(), peer_addr, proto);
     up_req.body() = std::move(req.body());
     up_req.prepare_payload();
     std::ostringstream os;

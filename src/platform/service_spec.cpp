@@ -13,6 +13,10 @@ const char* isolation_name(Isolation i) {
     return i == Isolation::kRequest ? "request" : "instance";
 }
 
+const char* image_type_name(ImageType t) {
+    return t == ImageType::kContainer ? "container" : "program";
+}
+
 Status validate_name(const std::string& name) {
     if (name.empty() || name.size() > 63)
         return Status::invalid_argument("invalid service name '" + name.substr(0, 80) +
@@ -229,7 +233,8 @@ const std::set<std::string>& deploy_fields() {
 // that a GET result can be edited and sent back.
 bool is_status_field(const std::string& key) {
     return key == "generation" || key == "created_at" || key == "updated_at" || key == "status" ||
-           key == "instances" || key == "url" || key == "deploy_error";
+           key == "instances" || key == "queued" || key == "snapshot" || key == "error" ||
+           key == "url" || key == "deploy_error";
 }
 
 }  // namespace
@@ -263,6 +268,16 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
                 st = Status::invalid_argument(
                     "field 'image' must be a sha256 (64 lower-case hex digits)");
             have_image = true;
+        } else if (key == "image_type") {
+            std::string t;
+            st = read_string(v, "image_type", &t, 16);
+            if (st && t == "program")
+                s.image_type = ImageType::kProgram;
+            else if (st && t == "container")
+                s.image_type = ImageType::kContainer;
+            else if (st)
+                st = Status::invalid_argument(
+                    "field 'image_type' must be \"program\" or \"container\"");
         } else if (key == "program") {
             st = read_string(v, "program", &s.program, 64);
             if (st && (s.program.empty() || s.program == "." || s.program == ".." ||
@@ -352,6 +367,7 @@ json spec_to_json(const ServiceSpec& s) {
         files.push_back({{"path", f.path}, {"image", f.image}, {"mode", f.mode}});
     return json{{"name", s.name},
                 {"image", s.image},
+                {"image_type", image_type_name(s.image_type)},
                 {"program", s.program},
                 {"port", s.port},
                 {"args", s.args},
@@ -378,9 +394,9 @@ bool needs_new_snapshot(const ServiceSpec& a, const ServiceSpec& b) {
                 return false;
         return true;
     };
-    return a.image != b.image || a.program != b.program || a.port != b.port || a.args != b.args ||
-           a.env != b.env || !files_eq(a.files, b.files) || a.egress != b.egress ||
-           a.memory_mb != b.memory_mb;
+    return a.image != b.image || a.image_type != b.image_type || a.program != b.program ||
+           a.port != b.port || a.args != b.args || a.env != b.env || !files_eq(a.files, b.files) ||
+           a.egress != b.egress || a.memory_mb != b.memory_mb;
 }
 
 }  // namespace ember::platform

@@ -18,6 +18,15 @@ enum class Isolation {
 };
 const char* isolation_name(Isolation i);
 
+// What the `image` blob is.
+enum class ImageType {
+    kProgram,    // an x86-64 Linux executable, placed at /bin/<program>
+    kContainer,  // a container image archive (OCI layout or `docker save` tar):
+                 // its layers are the root filesystem, its Entrypoint + Cmd the
+                 // program (args replace Cmd), its Env under env, WorkingDir
+};
+const char* image_type_name(ImageType t);
+
 struct FileEntry {
     std::string path;   // normalised absolute guest path, e.g. "/etc/app.conf"
     std::string image;  // sha256 of the content in the image store
@@ -27,7 +36,8 @@ struct FileEntry {
 struct ServiceSpec {
     // Deploy fields: changing any of them prepares a new snapshot.
     std::string name;
-    std::string image;              // sha256 of the program in the image store
+    std::string image;  // sha256 of the program in the image store
+    ImageType image_type = ImageType::kProgram;
     std::string program = "app";    // the program is /bin/<program> in the guest
     uint16_t port = 8080;           // the guest port the program listens on
     std::vector<std::string> args;  // argv[1..]

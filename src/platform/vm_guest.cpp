@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "vmm/image.h"
 #include "vmm/vmm.h"
 
 namespace ember::platform {
@@ -212,6 +213,12 @@ Result<std::shared_ptr<const Prepared>> prepare_impl(const ServiceSpec& spec, Vm
                                 std::to_string(spec.files.size()) + " entries");
     VmConfig cfg;
     RootfsBuilder rootfs;
+    std::optional<ImageConfig> image;
+    if (spec.image_type == ImageType::kContainer) {
+        auto ic = rootfs.add_image_archive(in.program);
+        if (!ic) return Status(ic.code(), "the container image: " + ic.message());
+        image = std::move(*ic);
+    }
     if (auto st = rootfs.add_tmp(); !st)
         return Status(st.code(), "cannot create /tmp in the root filesystem: " + st.message());
     for (size_t i = 0; i < spec.files.size(); ++i) {
@@ -220,9 +227,19 @@ Result<std::shared_ptr<const Prepared>> prepare_impl(const ServiceSpec& spec, Vm
             return Status(st.code(),
                           "file " + f.path + ": cannot be placed in the root filesystem");
     }
-    if (auto st = rootfs.finish(std::move(in.program), spec.program, "", spec.args, &cfg); !st)
-        return st;
-    cfg.env = spec.env;
+    if (spec.image_type == ImageType::kContainer) {
+        // As `docker run IMAGE ARGS` would: args replace Cmd, env adds to Env.
+        const auto argv = image_argv(*image, spec.args);
+        if (argv.empty())
+            return Status::invalid_argument("the container image has no Entrypoint or Cmd");
+        const auto env = image_env(*image, spec.env);
+        if (auto st = rootfs.finish_in_tree(argv, env, image->working_dir, &cfg); !st)
+            return Status(st.code(), "the container image: " + st.message());
+    } else {
+        if (auto st = rootfs.finish(std::move(in.program), spec.program, "", spec.args, &cfg); !st)
+            return st;
+        cfg.env = spec.env;
+    }
     cfg.mem_size = round_up_guest_memory_size(uint64_t{spec.memory_mb} << 20);
     cfg.timeout_ns = opts.prepare_timeout_ms * 1000000ull;
     cfg.snapshot_out_fd = in.snapshot_fd;

@@ -4,6 +4,9 @@
 #include "vmm/elf_deps.h"
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <set>
 
 #include "common/elf.h"
 
@@ -135,6 +138,63 @@ const std::vector<std::string>& default_library_dirs() {
                                                   "/lib",
                                                   "/usr/lib"};
     return dirs;
+}
+
+namespace {
+
+// Shared libraries a program may bring in at most, and their total size: a
+// bound on what one command line can make the host read.
+constexpr size_t kMaxLibraries = 256;
+constexpr uint64_t kMaxLibraryBytes = 1ull << 30;
+
+bool read_host_file(const std::string& path, std::vector<uint8_t>* out) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return false;
+    out->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    return !f.bad();
+}
+
+}  // namespace
+
+Result<std::vector<HostDependency>> host_dependencies(std::span<const uint8_t> program) {
+    auto interp = elf_interpreter(program);
+    if (!interp) return Status(interp.code(), "the program: " + interp.message());
+    std::vector<HostDependency> out;
+    if (interp->empty()) return out;
+    HostDependency in{*interp, {}};
+    if (!read_host_file(*interp, &in.data))
+        return Status::not_found("the program's interpreter " + *interp + " is not on this host");
+    out.push_back(std::move(in));
+    std::set<std::string> seen;
+    uint64_t total = 0;
+    // out[0] is the interpreter: the queue is the program, then out[1..].
+    for (size_t q = 0; q < out.size(); ++q) {
+        auto dyn = elf_dynamic(q == 0 ? program : std::span<const uint8_t>(out[q].data));
+        if (!dyn) return Status(dyn.code(), "reading shared library names: " + dyn.message());
+        for (const std::string& name : dyn->needed) {
+            if (!seen.insert(name).second) continue;
+            if (seen.size() > kMaxLibraries)
+                return Status::resource_exhausted("the program needs more than " +
+                                                  std::to_string(kMaxLibraries) + " libraries");
+            std::vector<std::string> dirs;
+            for (const auto& d : dyn->runpath)
+                if (!d.empty() && d[0] == '/') dirs.push_back(d);
+            dirs.insert(dirs.end(), default_library_dirs().begin(), default_library_dirs().end());
+            HostDependency lib;
+            for (const auto& d : dirs)
+                if (read_host_file(d + "/" + name, &lib.data)) {
+                    lib.path = d + "/" + name;
+                    break;
+                }
+            if (lib.path.empty())
+                return Status::not_found("shared library " + name + " not found on this host");
+            total += lib.data.size();
+            if (total > kMaxLibraryBytes)
+                return Status::resource_exhausted("the program's libraries exceed 1 GiB");
+            out.push_back(std::move(lib));
+        }
+    }
+    return out;
 }
 
 }  // namespace ember

@@ -29,4 +29,17 @@ Result<ElfDynamic> elf_dynamic(std::span<const uint8_t> file);
 // Debian's multiarch directories first.
 const std::vector<std::string>& default_library_dirs();
 
+// A file a dynamically linked program needs, read from this host: its path
+// (the same in the guest) and its bytes.
+struct HostDependency {
+    std::string path;
+    std::vector<uint8_t> data;
+};
+// The program's interpreter, then every shared library it needs
+// (transitively, breadth-first over DT_NEEDED, each once), found where
+// glibc's loader looks when there is no ld.so.cache: the object's
+// DT_RUNPATH, then the default directories. Empty for a static program.
+// Bounded: at most 256 libraries and 1 GiB. Errors name what is missing.
+Result<std::vector<HostDependency>> host_dependencies(std::span<const uint8_t> program);
+
 }  // namespace ember

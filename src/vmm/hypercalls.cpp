@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -45,6 +46,29 @@ const char* vector_name(uint32_t v) {
                                         "virtualization (#VE)",
                                         "control protection (#CP)"};
     return v < sizeof names / sizeof names[0] ? names[v] : "unexpected vector";
+}
+
+// The signal Linux sends for an exception in user code (arch/x86/kernel/
+// traps.c): a crash ends the instance with 128 + it, as the shell reports a
+// process killed by that signal.
+int crash_signal(uint32_t v) {
+    switch (v) {
+        case 0:   // #DE
+        case 16:  // #MF
+        case 19:  // #XM
+            return SIGFPE;
+        case 1:  // #DB
+        case 3:  // #BP
+            return SIGTRAP;
+        case 6:  // #UD
+            return SIGILL;
+        case 11:  // #NP
+        case 12:  // #SS
+        case 17:  // #AC
+            return SIGBUS;
+        default:  // #GP, #PF, #BR, ...
+            return SIGSEGV;
+    }
 }
 
 // Keeps only printable ASCII (guest text is untrusted and goes to a terminal).
@@ -134,6 +158,10 @@ HypercallAction HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
                     out.ready_point = true;
                     return out;
                 }
+            }
+            if (a && suspend_point(a->events)) {
+                out.ready_point = true;
+                return out;
             }
             status = do_wait(arg, &out);
             break;
@@ -230,6 +258,7 @@ HypercallAction HypercallContext::do_crash(uint64_t arg) {
     char buf[1024];
     if (c->kind == EMBER_CRASH_EXCEPTION) {
         out.outcome = Outcome::kCrashed;
+        out.exit_status = 128 + crash_signal(c->vector);
         int n = std::snprintf(buf, sizeof buf, "guest crashed: %s, vector %u, at rip=%#llx",
                               vector_name(c->vector), c->vector,
                               static_cast<unsigned long long>(c->rip));
@@ -370,6 +399,21 @@ void HypercallContext::read_stdin_now() {
     mem_.write_obj(EMBER_GPA_STDIN + offsetof(ember_ring, head), head);
 }
 
+// With a suspend requested: true when the guest waits for connections with
+// none open or pending (then the VMM saves it here, as at READY). While it
+// still has streams, they get end-of-file, as from peers that went away;
+// the guest closes them and waits again.
+bool HypercallContext::suspend_point(uint32_t events) {
+    if (!suspend_ || !suspend_->load(std::memory_order_acquire)) return false;
+    if (!(events & EMBER_WAIT_NET) || net_.guest_listeners().empty()) return false;
+    if (net_.open_streams() > 0) {
+        net_.end_streams();
+        return false;
+    }
+    net_.deliver_host_events();
+    return !net_.rx_pending() && net_.open_streams() == 0;
+}
+
 bool HypercallContext::stdin_ready() const {
     auto ring = mem_.read_obj<ember_ring>(EMBER_GPA_STDIN);
     return ring && (ring->head != ring->tail || (ring->flags & EMBER_RING_EOF));
@@ -410,6 +454,12 @@ int64_t HypercallContext::do_wait(uint64_t arg, HypercallAction* out) {
             if (stdin_ready()) ready |= EMBER_WAIT_STDIN;
         }
         if (ready) break;
+        if (suspend_point(events)) {
+            out->ready_point = true;
+            return EMBER_OK;
+        }
+        // suspend_point ended the streams: tell the guest.
+        if ((events & EMBER_WAIT_NET) && net_.rx_pending()) continue;
         if (stop_ && stop_->load()) {
             out->done = true;
             out->outcome = Outcome::kStopped;

@@ -70,6 +70,10 @@ class HypercallContext {
     // the network). Also used before a restored instance first runs.
     void read_stdin_now();
     void set_want_ready(bool v) { want_ready_ = v; }
+    // Once *flag is true (Vm::suspend), a wait for connections with none
+    // open or pending is a ready point (HypercallAction::ready_point), and
+    // the guest's open streams get end-of-file so that it gets there.
+    void set_suspend_flag(const std::atomic<bool>* flag) { suspend_ = flag; }
     // Waits end early (Outcome::kStopped) once *flag is true.
     void set_stop_flag(const std::atomic<bool>* flag) { stop_ = flag; }
     // Shared with the ioeventfd doorbell handler that also drains the console.
@@ -91,6 +95,7 @@ class HypercallContext {
     void mark_stdin_eof();
     void set_status(int64_t status);
     bool stdin_ready() const;
+    bool suspend_point(uint32_t events);
 
     GuestMemory& mem_;
     const VmConfig& cfg_;
@@ -101,6 +106,7 @@ class HypercallContext {
     bool stdin_eof_ = false;
     bool want_ready_ = false;
     const std::atomic<bool>* stop_ = nullptr;
+    const std::atomic<bool>* suspend_ = nullptr;
     std::mutex* console_mu_ = nullptr;
     std::function<void(bool)> wait_hook_;
 };

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -155,17 +156,26 @@ bool digest_ok(const std::string& computed, const std::string& named) {
 class Blobs {
   public:
     static Result<Blobs> open(const std::string& path, const ImageLimits& lim) {
-        Blobs b;
         struct stat st;
         if (::stat(path.c_str(), &st) != 0) return Status::not_found(path + ": no such file");
-        b.limits_ = lim;
         if (S_ISDIR(st.st_mode)) {
+            Blobs b;
+            b.limits_ = lim;
             b.dir_ = path;
             return b;
         }
         auto data = read_host_file(path, lim.max_blob_bytes);
         if (!data) return data.status();
-        auto a = open_tar(*data);
+        return from_archive(*data, lim);
+    }
+
+    // The members of an image archive (an OCI layout or `docker save` tar).
+    static Result<Blobs> from_archive(std::span<const uint8_t> data, const ImageLimits& lim) {
+        Blobs b;
+        b.limits_ = lim;
+        if (data.size() > lim.max_blob_bytes)
+            return Status::resource_exhausted("the image archive is larger than its limit");
+        auto a = open_tar(data);
         if (!a) return a.status();
         archive_entry* e;
         int r;
@@ -366,10 +376,10 @@ Status apply_tar_layer(cpio::Writer& w, std::span<const uint8_t> tar, const Imag
     return Status::ok();
 }
 
-Result<ImageConfig> load_image(const std::string& path, cpio::Writer& w,
-                               const ImageLimits& limits) {
-    auto blobs = Blobs::open(path, limits);
-    if (!blobs) return blobs.status();
+namespace {
+
+Result<ImageConfig> apply_image(const Blobs* blobs, const std::string& what, cpio::Writer& w,
+                                const ImageLimits& limits) {
     std::vector<std::vector<uint8_t>> layers;
     json config_doc;
     if (blobs->has("manifest.json")) {
@@ -415,7 +425,7 @@ Result<ImageConfig> load_image(const std::string& path, cpio::Writer& w,
             layers.push_back(std::move(*layer));
         }
     } else {
-        return Status::invalid_argument(path +
+        return Status::invalid_argument(what +
                                         ": not a container image (no index.json or manifest.json)");
     }
     auto config = parse_config(config_doc);
@@ -425,6 +435,97 @@ Result<ImageConfig> load_image(const std::string& path, cpio::Writer& w,
         if (auto st = apply_tar_layer(w, layers[i], limits, &budget); !st)
             return Status(st.code(), "layer " + std::to_string(i + 1) + ": " + st.message());
     return config;
+}
+
+}  // namespace
+
+std::vector<std::string> image_argv(const ImageConfig& c, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = c.entrypoint;
+    const auto& tail = args.empty() ? c.cmd : args;
+    argv.insert(argv.end(), tail.begin(), tail.end());
+    return argv;
+}
+
+std::vector<std::string> image_env(const ImageConfig& c, const std::vector<std::string>& over) {
+    std::vector<std::string> env = c.env;
+    for (const auto& e : over) {
+        const std::string key = e.substr(0, e.find('=') + 1);
+        std::erase_if(env, [&](const std::string& b) { return b.rfind(key, 0) == 0; });
+        env.push_back(e);
+    }
+    return env;
+}
+
+Result<ImageConfig> load_image(const std::string& path, cpio::Writer& w,
+                               const ImageLimits& limits) {
+    auto blobs = Blobs::open(path, limits);
+    if (!blobs) return blobs.status();
+    return apply_image(&*blobs, path, w, limits);
+}
+
+Result<ImageConfig> load_image_archive(std::span<const uint8_t> archive, cpio::Writer& w,
+                                       const ImageLimits& limits) {
+    auto blobs = Blobs::from_archive(archive, limits);
+    if (!blobs) return blobs.status();
+    return apply_image(&*blobs, "the image", w, limits);
+}
+
+namespace {
+
+// Appends what libarchive writes to a vector.
+la_ssize_t append_to_vector(archive*, void* v, const void* p, size_t n) {
+    auto* out = static_cast<std::vector<uint8_t>*>(v);
+    out->insert(out->end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
+    return static_cast<la_ssize_t>(n);
+}
+
+// An image layout directory as an uncompressed tar of its regular files.
+Result<std::vector<uint8_t>> tar_directory(const std::string& dir, uint64_t max) {
+    namespace fs = std::filesystem;
+    std::vector<uint8_t> out;
+    std::unique_ptr<archive, int (*)(archive*)> a(archive_write_new(), archive_write_free);
+    if (!a || archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
+        archive_write_open(a.get(), &out, nullptr, append_to_vector, nullptr) != ARCHIVE_OK)
+        return Status::internal("cannot start a tar archive");
+    std::error_code ec;
+    uint64_t total = 0;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (!it->is_regular_file(ec)) continue;
+        const std::string rel = fs::relative(it->path(), dir, ec).string();
+        auto data = read_host_file(it->path().string(), max);
+        if (!data) return data.status();
+        total += data->size();
+        if (total > max) return Status::resource_exhausted(dir + ": larger than the image limit");
+        std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(),
+                                                                   archive_entry_free);
+        archive_entry_set_pathname(e.get(), rel.c_str());
+        archive_entry_set_filetype(e.get(), AE_IFREG);
+        archive_entry_set_perm(e.get(), 0644);
+        archive_entry_set_size(e.get(), static_cast<la_int64_t>(data->size()));
+        if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK ||
+            archive_write_data(a.get(), data->data(), data->size()) !=
+                static_cast<la_ssize_t>(data->size()))
+            return Status::internal("cannot write " + rel + " into a tar archive");
+    }
+    if (ec) return Status::io_error(dir + ": " + ec.message());
+    if (archive_write_close(a.get()) != ARCHIVE_OK)
+        return Status::internal("cannot finish a tar archive");
+    return out;
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> read_image_archive(const std::string& path,
+                                                const ImageLimits& limits) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return Status::not_found(path + ": no such file");
+    auto data = S_ISDIR(st.st_mode) ? tar_directory(path, limits.max_blob_bytes)
+                                    : read_host_file(path, limits.max_blob_bytes);
+    if (!data) return data.status();
+    // Checked now, so that a wrong file is refused before it is uploaded.
+    cpio::Writer scratch;
+    if (auto c = load_image_archive(*data, scratch, limits); !c) return c.status();
+    return data;
 }
 
 }  // namespace ember

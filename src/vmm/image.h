@@ -30,6 +30,11 @@ struct ImageConfig {
     std::vector<uint16_t> exposed_ports;  // TCP ports, in order
 };
 
+// What `docker run IMAGE ARGS` runs: Entrypoint, then ARGS or else Cmd.
+std::vector<std::string> image_argv(const ImageConfig& c, const std::vector<std::string>& args);
+// The image's Env with `over` ("K=V") added, replacing the same keys.
+std::vector<std::string> image_env(const ImageConfig& c, const std::vector<std::string>& over);
+
 struct ImageLimits {
     uint64_t max_bytes = 4ull << 30;       // all file contents, uncompressed
     uint64_t max_entries = 1u << 20;       // archive entries over all layers
@@ -52,5 +57,14 @@ bool looks_like_tar(std::span<const uint8_t> data);
 // layers over w.
 Result<ImageConfig> load_image(const std::string& path, cpio::Writer& w,
                                const ImageLimits& limits = {});
+// The same for an image in one archive held in memory (an OCI layout or
+// `docker save` tar), e.g. one uploaded to emberd.
+Result<ImageConfig> load_image_archive(std::span<const uint8_t> archive, cpio::Writer& w,
+                                       const ImageLimits& limits = {});
+// The image at path as one archive for load_image_archive(): the file
+// itself, or a directory (OCI layout) put into an uncompressed tar. The
+// image is checked (loaded once) before it is returned.
+Result<std::vector<uint8_t>> read_image_archive(const std::string& path,
+                                                const ImageLimits& limits = {});
 
 }  // namespace ember

@@ -1,9 +1,6 @@
 // rootfs_builder.cpp - see rootfs_builder.h.
 #include "vmm/rootfs_builder.h"
 
-#include <fstream>
-#include <iterator>
-#include <set>
 #include <utility>
 
 #include "vmm/elf_deps.h"
@@ -26,70 +23,12 @@ Status RootfsBuilder::add_host_tree(const std::string& host_dir) {
     return Status::ok();
 }
 
-namespace {
-
-// Shared libraries a program may bring in at most, and their total size: a
-// bound on what one command line can make ember-vm read.
-constexpr size_t kMaxLibraries = 256;
-constexpr uint64_t kMaxLibraryBytes = 1ull << 30;
-
-bool read_host_file(const std::string& path, std::vector<uint8_t>* out) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) return false;
-    out->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-    return !f.bad();
-}
-
-}  // namespace
-
 Status RootfsBuilder::add_host_dependencies(std::span<const uint8_t> program) {
-    auto interp = elf_interpreter(program);
-    if (!interp) return Status(interp.code(), "the program: " + interp.message());
-    if (interp->empty()) return Status::ok();
-    std::vector<uint8_t> data;
-    if (!read_host_file(*interp, &data))
-        return Status::not_found("the program's interpreter " + *interp +
-                                 " is not on this host (give --rootfs with it)");
-    if (!w_.add_file(*interp, data, 0755))
-        return Status::invalid_argument("cannot place the interpreter at " + *interp);
-    // Breadth-first over DT_NEEDED, each library once, found where glibc's
-    // loader looks when there is no ld.so.cache: the object's DT_RUNPATH,
-    // then the default directories.
-    std::vector<std::vector<uint8_t>> queue;
-    queue.push_back(std::vector<uint8_t>(program.begin(), program.end()));
-    std::set<std::string> seen;
-    uint64_t total = 0;
-    for (size_t q = 0; q < queue.size(); ++q) {
-        auto dyn = elf_dynamic(queue[q]);
-        if (!dyn) return Status(dyn.code(), "reading shared library names: " + dyn.message());
-        for (const std::string& name : dyn->needed) {
-            if (!seen.insert(name).second) continue;
-            if (seen.size() > kMaxLibraries)
-                return Status::resource_exhausted("the program needs more than " +
-                                                  std::to_string(kMaxLibraries) + " libraries");
-            std::vector<std::string> dirs;
-            for (const auto& d : dyn->runpath)
-                if (!d.empty() && d[0] == '/') dirs.push_back(d);
-            dirs.insert(dirs.end(), default_library_dirs().begin(), default_library_dirs().end());
-            std::vector<uint8_t> lib;
-            std::string found;
-            for (const auto& d : dirs)
-                if (read_host_file(d + "/" + name, &lib)) {
-                    found = d + "/" + name;
-                    break;
-                }
-            if (found.empty())
-                return Status::not_found("shared library " + name +
-                                         " not found on this host (give --rootfs with it)");
-            total += lib.size();
-            if (total > kMaxLibraryBytes)
-                return Status::resource_exhausted("the program's libraries exceed 1 GiB");
-            if (!w_.add_file(found, lib, 0755))
-                return Status::invalid_argument("cannot place " + found +
-                                                " in the root filesystem");
-            queue.push_back(std::move(lib));
-        }
-    }
+    auto deps = host_dependencies(program);
+    if (!deps) return Status(deps.code(), deps.message() + " (give --rootfs with it)");
+    for (const auto& d : *deps)
+        if (!w_.add_file(d.path, d.data, 0755))
+            return Status::invalid_argument("cannot place " + d.path + " in the root filesystem");
     return Status::ok();
 }
 
@@ -116,6 +55,10 @@ Status RootfsBuilder::add_etc_defaults() {
 
 Result<ImageConfig> RootfsBuilder::add_image(const std::string& path) {
     return load_image(path, w_);
+}
+
+Result<ImageConfig> RootfsBuilder::add_image_archive(std::span<const uint8_t> archive) {
+    return load_image_archive(archive, w_);
 }
 
 Status RootfsBuilder::add_tmp() {

@@ -27,6 +27,7 @@ class RootfsBuilder {
     Status add_archive(std::span<const uint8_t> archive);  // cpio, or tar (any compression)
     // A container image (image.h); its configuration is returned.
     Result<ImageConfig> add_image(const std::string& path);
+    Result<ImageConfig> add_image_archive(std::span<const uint8_t> archive);
     Status add_host_tree(const std::string& host_dir);
     // For a dynamically linked program (nothing for a static one): its
     // interpreter and, transitively, the shared libraries it needs, read from

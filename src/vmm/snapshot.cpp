@@ -214,6 +214,88 @@ bool pread_all(int fd, void* p, size_t n, uint64_t off) {
 
 }  // namespace
 
+Status encode_instance_state(const VcpuState& vcpu, const VmmState& vmm,
+                             std::vector<uint8_t>* out) {
+    if (vcpu.msrs.size() > guest_msr_count()) return Status::internal("too many MSRs to save");
+    Writer st;
+    put_regs(st, vcpu.regs);
+    put_sregs(st, vcpu.sregs);
+    st.bytes(&vcpu.xsave, sizeof vcpu.xsave);
+    st.u64(vcpu.xcr0);
+    for (uint64_t v : {vcpu.debugregs.db[0], vcpu.debugregs.db[1], vcpu.debugregs.db[2],
+                       vcpu.debugregs.db[3], vcpu.debugregs.dr6, vcpu.debugregs.dr7})
+        st.u64(v);
+    st.u32(static_cast<uint32_t>(vcpu.msrs.size()));
+    for (const auto& [idx, val] : vcpu.msrs) {
+        st.u32(idx);
+        st.u64(val);
+    }
+    st.u64(vcpu.tsc);
+    st.u32(vmm.host_kind);
+    st.u32(vmm.stdin_eof);
+    st.u64(static_cast<uint64_t>(vmm.guest_mono_ns));
+    st.u32(vmm.ready_call);
+    st.u64(vmm.ready_arg);
+    st.u32(static_cast<uint32_t>(vmm.listeners.size()));
+    for (const auto& [id, port] : vmm.listeners) {
+        st.u32(id);
+        st.u16(port);
+    }
+    out->insert(out->end(), st.buf().begin(), st.buf().end());
+    return Status::ok();
+}
+
+Status decode_instance_state(const uint8_t* p, size_t n, size_t* used, VcpuState* vcpu,
+                             VmmState* vmm) {
+    Reader s(p, n);
+    VcpuState v;
+    v.regs = get_regs(s);
+    v.sregs = get_sregs(s);
+    s.bytes(&v.xsave, sizeof v.xsave);
+    v.xcr0 = s.u64();
+    for (auto* f : {&v.debugregs.db[0], &v.debugregs.db[1], &v.debugregs.db[2], &v.debugregs.db[3],
+                    &v.debugregs.dr6, &v.debugregs.dr7})
+        *f = s.u64();
+    // DR6 and DR7 are 32-bit registers; KVM refuses upper bits.
+    if ((v.debugregs.dr6 | v.debugregs.dr7) >> 32)
+        return Status::corruption("bad debug register value (corrupt state)");
+    const uint32_t nmsrs = s.u32();
+    if (nmsrs > guest_msr_count()) return Status::corruption("too many MSRs (corrupt state)");
+    std::set<uint32_t> seen;
+    for (uint32_t i = 0; i < nmsrs && s.ok(); ++i) {
+        const uint32_t idx = s.u32();
+        // Only MSRs a guest can write belong in a snapshot: anything else
+        // (the PVM control MSR, the TSC, host-only MSRs) the VMM sets itself.
+        if (!is_guest_msr(idx))
+            return Status::corruption("MSR " + hex(idx) +
+                                      " is not a guest-writable MSR (corrupt state)");
+        if (!seen.insert(idx).second)
+            return Status::corruption("MSR " + hex(idx) + " saved twice (corrupt state)");
+        v.msrs.emplace_back(idx, s.u64());
+    }
+    v.tsc = s.u64();
+    VmmState m;
+    m.host_kind = s.u32();
+    m.stdin_eof = s.u32();
+    m.guest_mono_ns = static_cast<int64_t>(s.u64());
+    m.ready_call = s.u32();
+    m.ready_arg = s.u64();
+    if (m.ready_call != EMBER_HC_WAIT && m.ready_call != EMBER_HC_READY)
+        return Status::corruption("unknown resume point (corrupt state)");
+    const uint32_t nlisteners = s.u32();
+    if (nlisteners > EMBER_NET_MAX_STREAMS)
+        return Status::corruption("too many listeners (corrupt state)");
+    for (uint32_t i = 0; i < nlisteners && s.ok(); ++i) {
+        const uint32_t id = s.u32();
+        m.listeners[id] = s.u16();
+    }
+    if (!s.ok()) return Status::corruption("state section truncated (corrupt state)");
+    *used = n - s.left();
+    *vcpu = std::move(v);
+    *vmm = std::move(m);
+    return Status::ok();
+}
+
 __attribute__((target("sse4.2"))) uint32_t crc32c(uint32_t crc, const void* data, size_t len) {
     const auto* p = static_cast<const uint8_t*>(data);
     uint64_t c = ~crc;
@@ -281,30 +363,7 @@ Status write_fd(int fd, const GuestMemory& mem, const VcpuState& vcpu, const Vmm
     }
 
     Writer st;
-    put_regs(st, vcpu.regs);
-    put_sregs(st, vcpu.sregs);
-    st.bytes(&vcpu.xsave, sizeof vcpu.xsave);
-    st.u64(vcpu.xcr0);
-    for (uint64_t v : {vcpu.debugregs.db[0], vcpu.debugregs.db[1], vcpu.debugregs.db[2],
-                       vcpu.debugregs.db[3], vcpu.debugregs.dr6, vcpu.debugregs.dr7})
-        st.u64(v);
-    if (vcpu.msrs.size() > guest_msr_count()) return Status::internal("too many MSRs to save");
-    st.u32(static_cast<uint32_t>(vcpu.msrs.size()));
-    for (const auto& [idx, val] : vcpu.msrs) {
-        st.u32(idx);
-        st.u64(val);
-    }
-    st.u64(vcpu.tsc);
-    st.u32(vmm.host_kind);
-    st.u32(vmm.stdin_eof);
-    st.u64(static_cast<uint64_t>(vmm.guest_mono_ns));
-    st.u32(vmm.ready_call);
-    st.u64(vmm.ready_arg);
-    st.u32(static_cast<uint32_t>(vmm.listeners.size()));
-    for (const auto& [id, port] : vmm.listeners) {
-        st.u32(id);
-        st.u16(port);
-    }
+    if (auto s = encode_instance_state(vcpu, vmm, &st.buf()); !s) return s;
     st.u64(bitmap.size());
     for (uint64_t w : bitmap) st.u64(w);
 
@@ -444,48 +503,11 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open_fd(int fd, const std::str
         return Status::from_errno(what + "read state");
     if (!checksum_ok(h.state_crc, crc32c(0, sb.data(), sb.size())))
         return Status::corruption(what + "state checksum mismatch (corrupt vCPU state)");
-    Reader s(sb.data(), sb.size());
-    VcpuState& v = snap->vcpu_;
-    v.regs = get_regs(s);
-    v.sregs = get_sregs(s);
-    s.bytes(&v.xsave, sizeof v.xsave);
-    v.xcr0 = s.u64();
-    for (auto* f : {&v.debugregs.db[0], &v.debugregs.db[1], &v.debugregs.db[2], &v.debugregs.db[3],
-                    &v.debugregs.dr6, &v.debugregs.dr7})
-        *f = s.u64();
-    // DR6 and DR7 are 32-bit registers; KVM refuses upper bits.
-    if ((v.debugregs.dr6 | v.debugregs.dr7) >> 32)
-        return Status::corruption(what + "bad debug register value (corrupt state)");
-    const uint32_t nmsrs = s.u32();
-    if (nmsrs > guest_msr_count())
-        return Status::corruption(what + "too many MSRs (corrupt state)");
-    std::set<uint32_t> seen;
-    for (uint32_t i = 0; i < nmsrs && s.ok(); ++i) {
-        const uint32_t idx = s.u32();
-        // Only MSRs a guest can write belong in a snapshot: anything else
-        // (the PVM control MSR, the TSC, host-only MSRs) the VMM sets itself.
-        if (!is_guest_msr(idx))
-            return Status::corruption(what + "MSR " + hex(idx) +
-                                      " is not a guest-writable MSR (corrupt state)");
-        if (!seen.insert(idx).second)
-            return Status::corruption(what + "MSR " + hex(idx) + " saved twice (corrupt state)");
-        v.msrs.emplace_back(idx, s.u64());
-    }
-    v.tsc = s.u64();
-    snap->vmm_.host_kind = s.u32();
-    snap->vmm_.stdin_eof = s.u32();
-    snap->vmm_.guest_mono_ns = static_cast<int64_t>(s.u64());
-    snap->vmm_.ready_call = s.u32();
-    snap->vmm_.ready_arg = s.u64();
-    if (snap->vmm_.ready_call != EMBER_HC_WAIT && snap->vmm_.ready_call != EMBER_HC_READY)
-        return Status::corruption(what + "unknown resume point (corrupt state)");
-    const uint32_t nlisteners = s.u32();
-    if (nlisteners > EMBER_NET_MAX_STREAMS)
-        return Status::corruption(what + "too many listeners (corrupt state)");
-    for (uint32_t i = 0; i < nlisteners; ++i) {
-        const uint32_t id = s.u32();
-        snap->vmm_.listeners[id] = s.u16();
-    }
+    size_t used = 0;
+    if (auto st2 = decode_instance_state(sb.data(), sb.size(), &used, &snap->vcpu_, &snap->vmm_);
+        !st2)
+        return Status(st2.code(), what + st2.message());
+    Reader s(sb.data() + used, sb.size() - used);
     const uint64_t words = s.u64();
     if (!s.ok() || words != (h.mem_size / kPage + 63) / 64)
         return Status::corruption(what + "page bitmap size mismatch (corrupt state)");

@@ -93,6 +93,16 @@ Status write(const std::string& path, const GuestMemory& mem, const VcpuState& v
 Status write_fd(int fd, const GuestMemory& mem, const VcpuState& vcpu, const VmmState& vmm,
                 uint64_t tsc_khz);
 
+// The instance part of a state section (vCPU and VMM state), encoded field
+// by field; shared by snapshots and suspended snapshots (suspended.h).
+// Appends to *out.
+Status encode_instance_state(const VcpuState& vcpu, const VmmState& vmm, std::vector<uint8_t>* out);
+// Decodes it from the start of [p, p + n), checking every field (MSR
+// allowlist, resume point, counts); *used gets the bytes it took. Errors are
+// corruption statuses naming the defect.
+Status decode_instance_state(const uint8_t* p, size_t n, size_t* used, VcpuState* vcpu,
+                             VmmState* vmm);
+
 // The guest pages an instance touched (page indices), learnt from the first
 // instance restored from a snapshot. Later restores populate them on the
 // host before the guest runs, so the guest's first touches are cheap.

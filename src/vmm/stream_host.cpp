@@ -156,6 +156,14 @@ void StreamHost::wake() {
     if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
 }
 
+void StreamHost::end_streams() {
+    for (auto& [id, s] : streams_) {
+        if (s.peer_eof || s.closed) continue;
+        s.peer_eof = true;
+        push(EMBER_NET_SHUTDOWN, id, 0, nullptr, 0);
+    }
+}
+
 void StreamHost::take_posted() {
     std::vector<std::pair<int, uint16_t>> items;
     {

@@ -97,6 +97,10 @@ class StreamHost {
     void post(int fd, uint16_t guest_port);
     // Thread-safe: wakes the vCPU thread if it is waiting.
     void wake();
+    // Every stream whose host peer has not finished gets end-of-file, as if
+    // the peer had closed its side (a suspended instance keeps no streams).
+    // vCPU thread only.
+    void end_streams();
     // Adopts everything posted so far (vCPU thread).
     void take_posted();
 

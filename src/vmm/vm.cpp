@@ -217,6 +217,17 @@ void Vm::stop() {
     if (impl_->running_) pthread_kill(impl_->vcpu_thread_, kWatchdogSignal);
 }
 
+void Vm::suspend(int fd) {
+    impl_->suspend_fd_ = fd;
+    impl_->suspend_ = true;
+    // Wakes a waiting guest; a running one is kicked out of KVM_RUN so the
+    // run loop sees the request at once.
+    impl_->net_->wake();
+    if (impl_->running_) pthread_kill(impl_->vcpu_thread_, kWatchdogSignal);
+}
+
+Status Vm::resume_from(const snapshot::Suspended& s) { return impl_->resume_from(s); }
+
 Status Vm::adopt_connection(int fd, uint16_t guest_port) {
     return impl_->net_->adopt(fd, guest_port);
 }

@@ -22,6 +22,7 @@ struct RunReport {
 
 namespace snapshot {
 class Snapshot;
+class Suspended;
 struct VcpuState;
 }  // namespace snapshot
 
@@ -60,6 +61,21 @@ class Vm {
     // as a new instance with `config`'s runtime fields. Much cheaper than a
     // new restore: the VM and its memory mappings stay warm.
     Status reset(VmConfig config);
+    // Thread-safe, also while run() executes: asks the instance to suspend
+    // itself into fd (read-write, not owned; the caller keeps it open until
+    // run() returns). The guest's connections get end-of-file; once it
+    // waits for new connections with none open or pending (as at READY),
+    // the VMM writes a suspended snapshot (suspended.h: the pages that
+    // differ from the snapshot this VM was restored from, vCPU and VMM
+    // state) and run() returns Outcome::kSnapshotted. Until then the guest
+    // runs on; stop() still ends it (then nothing is written). Only for a
+    // VM made by restore().
+    void suspend(int fd);
+    // Before run(), on a VM fresh from restore() or reset(): makes it the
+    // instance `s` saved (s must be of this VM's snapshot: BaseId checked).
+    // The guest resumes in the wait it was suspended in, with a new clock
+    // base and entropy.
+    Status resume_from(const snapshot::Suspended& s);
     // Where guest RAM is mapped in this process, for memory accounting
     // (e.g. the emberd reads /proc/self/smaps for it). Thread-safe.
     std::pair<const void*, size_t> guest_memory_range() const;

@@ -75,13 +75,19 @@ struct VmStats {
     uint64_t syscalls = 0;       // counted by the guest kernel
     uint64_t fast_syscalls = 0;  // of those, through a patched site (no trap)
     uint64_t bad_hypercalls = 0;
-    uint64_t preemptions = 0;   // threads preempted at the end of their time slice
-    double create_us = 0;       // create VM -> ready to run
-    double first_insn_us = 0;   // create VM -> first application instruction
+    uint64_t preemptions = 0;                    // threads preempted at the end of their time slice
+    uint64_t cr3_loads = 0;                      // guest address-space switches and TLB flushes
+    uint64_t forks = 0;                          // guest fork/vfork/clone of processes
+    uint64_t cow_faults = 0;                     // guest copy-on-write faults
+    double cr3_us = 0, fork_us = 0, cow_us = 0;  // guest time in each (TSC)
+    double create_us = 0;                        // create VM -> ready to run
+    double first_insn_us = 0;                    // create VM -> first application instruction
     double kernel_init_us = 0;  // guest kernel's first instruction -> application start
     double run_us = 0;          // first KVM_RUN -> exit
     double total_us = 0;        // create VM -> exit
     double snapshot_us = 0;     // writing the snapshot, when one was taken
+    uint64_t suspend_pages = 0;  // Vm::suspend: pages written
+    uint64_t suspend_bytes = 0;  // and the file's size
 };
 
 }  // namespace ember

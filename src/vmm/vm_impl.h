@@ -65,7 +65,7 @@ struct Vm::Impl {
     // vm_restore.cpp
     Status setup_restore(std::shared_ptr<const snapshot::Snapshot> snap);
     Status load_snapshot_state();
-    Status load_vcpu_state();
+    Status load_vcpu_state(const snapshot::VcpuState& v, int64_t guest_mono_ns);
     Status write_vcpu_state(const snapshot::VcpuState& v);
     Status read_vcpu_state(const std::vector<uint32_t>& msr_indices, snapshot::VcpuState* v);
     std::vector<uint32_t> restorable_guest_msrs();
@@ -77,6 +77,10 @@ struct Vm::Impl {
     Status take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof);
     Status complete_pending_io();
     void learn_working_set();
+
+    // vm_suspend.cpp: stateful scale to zero.
+    Status write_suspended(uint32_t call, uint64_t arg);
+    Status resume_from(const snapshot::Suspended& s);
 
     // vm_run.cpp
     RunReport run();
@@ -115,6 +119,9 @@ struct Vm::Impl {
     Fd doorbell_;
     int64_t io_id_ = -1;
     std::atomic<bool> stop_{false};
+    // suspend(): the file, then the flag (release; the vCPU thread acquires).
+    std::atomic<int> suspend_fd_{-1};
+    std::atomic<bool> suspend_{false};
     std::atomic<bool> running_{false};
     pthread_t vcpu_thread_{};
     bool restored_ = false;

@@ -47,8 +47,6 @@ Status Vm::Impl::setup_restore(std::shared_ptr<const snapshot::Snapshot> snap_pt
     const snapshot::Snapshot& snap = *snap_;
     if (auto s = open_kvm(); !s) return s;
     restored_ = true;
-    ready_call_ = snap.vmm().ready_call;
-    ready_arg_ = snap.vmm().ready_arg;
     if (auto s = take_shell(); !s) return s;
     auto mem = snap.map_memory();
     if (!mem) return mem.status();
@@ -70,21 +68,26 @@ Status Vm::Impl::load_snapshot_state() {
     net_->set_guest_listeners(snap_->vmm().listeners);
     stats_ = VmStats{};
     stop_ = false;
-    if (auto s = load_vcpu_state(); !s) return s;
+    suspend_ = false;
+    suspend_fd_ = -1;
+    // A resumed instance (resume_from) changed where the guest resumes.
+    ready_call_ = snap_->vmm().ready_call;
+    ready_arg_ = snap_->vmm().ready_arg;
+    if (auto s = load_vcpu_state(snap_->vcpu(), snap_->vmm().guest_mono_ns); !s) return s;
     if (auto s = refresh_boot_info(); !s) return s;
     t_ready_ = mono_ns();
     return Status::ok();
 }
 
-// Every vCPU register a guest can write, from the snapshot; then a new
-// clock base (the TSC) and, on PVM, native mode.
-Status Vm::Impl::load_vcpu_state() {
-    if (auto s = write_vcpu_state(snap_->vcpu()); !s) return s;
+// Every vCPU register a guest can write, from `v`; then a new clock base
+// (the TSC) and, on PVM, native mode.
+Status Vm::Impl::load_vcpu_state(const snapshot::VcpuState& v, int64_t guest_mono_ns) {
+    if (auto s = write_vcpu_state(v); !s) return s;
     tsc_base_ = __rdtsc();
     const int64_t now = mono_ns();
     host_mono_at_tsc_base_ = now;
     // Monotonic time continues from at least where the snapshot left it.
-    mono_base_ = std::max(now, snap_->vmm().guest_mono_ns);
+    mono_base_ = std::max(now, guest_mono_ns);
     std::vector<std::pair<uint32_t, uint64_t>> msrs = {{kMsrTsc, tsc_base_}};
     // A guest at CPL 0 can clear native mode; it is not in the snapshot.
     if (kind_ == HostKind::kPvm) msrs.push_back({kMsrPvmCtl, 1});

@@ -73,6 +73,14 @@ RunReport Vm::Impl::finish(Outcome o, int status, std::string msg) {
     if (auto b = mem_.read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO)) {
         stats_.syscalls = b->stat_syscalls;
         stats_.fast_syscalls = b->stat_fast_syscalls;
+        stats_.cr3_loads = b->stat_cr3_loads;
+        stats_.forks = b->stat_forks;
+        stats_.cow_faults = b->stat_cow_faults;
+        if (tsc_khz_) {
+            stats_.cr3_us = static_cast<double>(b->stat_cr3_tsc) * 1e3 / tsc_khz_;
+            stats_.fork_us = static_cast<double>(b->stat_fork_tsc) * 1e3 / tsc_khz_;
+            stats_.cow_us = static_cast<double>(b->stat_cow_tsc) * 1e3 / tsc_khz_;
+        }
         if (b->tsc_app_start > tsc_base_ && tsc_khz_) {
             const double since_base_us =
                 static_cast<double>(b->tsc_app_start - tsc_base_) * 1e3 / tsc_khz_;
@@ -107,6 +115,7 @@ RunReport Vm::Impl::run() {
     }
     HypercallContext hc(mem_, cfg_, stats_, wall_deadline_, shell_.vcpu.fd(), *net_);
     hc.set_stop_flag(&stop_);
+    hc.set_suspend_flag(&suspend_);
     hc.set_console_mutex(&console_mu_);
     hc.set_wait_hook([this](bool waiting) { pause_preempt_timer(waiting); });
     vcpu_thread_ = pthread_self();
@@ -236,6 +245,13 @@ std::optional<RunReport> Vm::Impl::handle_port_io(HypercallContext& hc) {
 std::optional<RunReport> Vm::Impl::handle_hypercall(HypercallContext& hc, uint32_t nr,
                                                     uint32_t arg) {
     HypercallAction out = hc.dispatch(nr, arg);
+    if (out.ready_point && suspend_.load(std::memory_order_acquire)) {
+        const int64_t t0 = mono_ns();
+        if (auto st = write_suspended(nr, arg); !st)
+            return finish(Outcome::kStopped, 0, "could not be suspended: " + st.message());
+        stats_.snapshot_us = static_cast<double>(mono_ns() - t0) / 1e3;
+        return finish(Outcome::kSnapshotted, 0, "suspended");
+    }
     if (out.ready_point) {
         hc.set_want_ready(false);
         const int64_t t0 = mono_ns();

@@ -9,6 +9,7 @@
 #include "vmm/rootfs_builder.h"
 #include "vmm/sandbox.h"
 #include "vmm/snapshot.h"
+#include "vmm/suspended.h"
 #include "vmm/vm.h"
 
 namespace ember {

@@ -83,6 +83,16 @@ TEST_F(E2eTest, CliOpenPrintsTheConsoleUrl) {
     auto r = run_cli(*d_, {"open"});  // no DISPLAY in the test's environment
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "http://127.0.0.1:" + std::to_string(d_->api_port()) + "/\n");
+    // There is the console: its files without a token, its data only with one.
+    auto page = http_request(d_->api_port(), "GET", "/");
+    EXPECT_EQ(page.status, 200) << page.body;
+    EXPECT_EQ(page.header("content-type"), "text/html; charset=utf-8");
+    EXPECT_NE(page.header("content-security-policy").find("default-src 'self'"), std::string::npos);
+    EXPECT_NE(page.body.find("/console/app.js"), std::string::npos);
+    EXPECT_EQ(http_request(d_->api_port(), "GET", "/console/app.js").status, 200);
+    auto data = http_request(d_->api_port(), "GET", "/v1/stats");
+    EXPECT_EQ(data.status, 401);
+    EXPECT_EQ(data.header("cache-control"), "no-store");
 }
 
 // With a display and an xdg-open on PATH, the URL is handed to it (an

@@ -50,14 +50,16 @@ TEST_P(SignalsTest, BlockedCallIsInterruptedOrRestartedAsNatively) {
 // CPU exceptions in application code become Linux's synchronous signals
 // (SIGSEGV with SEGV_MAPERR and si_addr from CR2, SIGILL, SIGFPE, SIGTRAP),
 // handlers siglongjmp out or edit the ucontext's RIP; without a handler, or
-// with the signal blocked, the crash ends the instance with 139 as SIGSEGV
-// ends the native process.
+// with the signal blocked, the crash ends the instance with 128 + the signal
+// as it ends the native process (139 SIGSEGV, 132 SIGILL, 136 SIGFPE, 133
+// SIGTRAP).
 TEST_P(SignalsTest, CpuExceptionsBecomeSignalsWithLinuxSiginfo) {
     RunResult native = run_native({example_path(GetParam(), "signal_fault")});
     ASSERT_TRUE(native.exited && native.exit_code == 0) << describe(native);
     ASSERT_NE(native.out.find("skipped the faulting write"), std::string::npos) << native.out;
     expect_as_native({example_path(GetParam(), "signal_fault")});
-    for (const char* mode : {"segv-default", "segv-blocked"})
+    for (const char* mode :
+         {"segv-default", "segv-blocked", "ill-default", "fpe-default", "trap-default"})
         expect_as_native({example_path(GetParam(), "signal_fault"), mode});
 }
 

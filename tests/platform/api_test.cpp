@@ -223,5 +223,98 @@ TEST_F(ApiTest, AFailedDeployNoLongerHoldsItsImage) {
     EXPECT_EQ(call("DELETE", "/v1/images/" + sha).status, 204);
 }
 
+std::string header(const ApiResponse& r, const std::string& key) {
+    for (const auto& [k, v] : r.headers)
+        if (k == key) return v;
+    return "";
+}
+
+TEST_F(ApiTest, ConsoleFilesNeedNoTokenAndForbidOtherOrigins) {
+    EXPECT_TRUE(Api::is_public("GET", "/"));
+    EXPECT_TRUE(Api::is_public("GET", "/console/app.js?v=1"));
+    EXPECT_FALSE(Api::is_public("POST", "/"));
+    EXPECT_FALSE(Api::is_public("GET", "/v1/services"));
+    EXPECT_FALSE(Api::is_public("GET", "/consolex"));
+    auto page = api_.handle(ApiRequest{"GET", "/", "", "", ""});
+    ASSERT_EQ(page.status, 200) << page.body;
+    EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+    EXPECT_NE(page.body.find("<title>Ember console</title>"), std::string::npos);
+    EXPECT_NE(header(page, "Content-Security-Policy").find("default-src 'self'"),
+              std::string::npos);
+    EXPECT_EQ(header(page, "X-Content-Type-Options"), "nosniff");
+    auto js = api_.handle(ApiRequest{"GET", "/console/app.js", "", "", ""});
+    ASSERT_EQ(js.status, 200);
+    EXPECT_EQ(js.content_type, "text/javascript; charset=utf-8");
+    auto missing = api_.handle(ApiRequest{"GET", "/console/../token", "", "", ""});
+    EXPECT_EQ(missing.status, 404) << missing.body;
+    EXPECT_EQ(body_of(missing)["error"]["code"], "not_found");
+    // Not a console file: the token is needed as before.
+    EXPECT_EQ(api_.handle(ApiRequest{"POST", "/", "", "", ""}).status, 401);
+    EXPECT_EQ(api_.handle(ApiRequest{"GET", "/v1/services", "Bearer wrong", "", ""}).status, 401);
+}
+
+TEST_F(ApiTest, DataAnswersAreNeverCached) {
+    for (auto r : {call("GET", "/v1/services"), call("GET", "/v1/nope"),
+                   api_.handle(ApiRequest{"GET", "/v1/info", "", "", ""})}) {
+        EXPECT_EQ(header(r, "Cache-Control"), "no-store") << r.status;
+        EXPECT_EQ(header(r, "X-Content-Type-Options"), "nosniff");
+        EXPECT_NE(header(r, "Content-Security-Policy").find("default-src 'none'"),
+                  std::string::npos);
+    }
+}
+
+TEST_F(ApiTest, StatsSeriesFollowsTheGatewayCounters) {
+    ASSERT_EQ(call("PUT", "/v1/services/web", json{{"image", upload()}}.dump()).status, 201);
+    auto& ok = metrics_.counter("ember_requests_total", {{"service", "web"}, {"code", "200"}});
+    auto& bad = metrics_.counter("ember_requests_total", {{"service", "web"}, {"code", "502"}});
+    ok.inc(3);
+    api_.sample_stats();  // the baseline
+    auto none = call("GET", "/v1/services/web/stats");
+    ASSERT_EQ(none.status, 200) << none.body;
+    EXPECT_TRUE(body_of(none)["points"].empty());
+    EXPECT_EQ(body_of(none)["interval_s"], 10);
+    EXPECT_EQ(body_of(none)["retention_s"], 3600);
+    ok.inc(5);
+    bad.inc(1);
+    metrics_.histogram("ember_request_duration_seconds", {{"service", "web"}}).observe(0.004);
+    api_.sample_stats();
+    const json pts = body_of(call("GET", "/v1/services/web/stats"))["points"];
+    ASSERT_EQ(pts.size(), 1u);
+    EXPECT_EQ(pts[0]["requests"], 6);
+    EXPECT_EQ(pts[0]["errors"], 1);
+    EXPECT_EQ(pts[0]["instances"], 0);
+    EXPECT_GT(pts[0]["p50_ms"].get<double>(), 2.0);
+    EXPECT_LE(pts[0]["p50_ms"].get<double>(), 5.0);
+    EXPECT_TRUE(pts[0]["restore_ms"].is_null());
+    const int64_t t = pts[0]["t"];
+    EXPECT_TRUE(body_of(call("GET", "/v1/services/web/stats?since=" + std::to_string(t)))["points"]
+                    .empty());
+
+    ok.inc(2);  // after the last sample: the totals are live, the point is not
+    const json all = body_of(call("GET", "/v1/stats"));
+    ASSERT_EQ(all["services"].size(), 1u);
+    EXPECT_EQ(all["services"][0]["name"], "web");
+    EXPECT_EQ(all["services"][0]["requests_total"], 11);
+    EXPECT_EQ(all["services"][0]["errors_total"], 1);
+    EXPECT_EQ(all["services"][0]["last"]["requests"], 6);
+
+    EXPECT_EQ(call("GET", "/v1/services/nope/stats").status, 404);
+    EXPECT_EQ(call("GET", "/v1/services/web/stats?since=-1").status, 400);
+    EXPECT_EQ(call("POST", "/v1/stats").status, 405);
+}
+
+TEST_F(ApiTest, GetResultWithEveryStatusFieldIsAValidPutBody) {
+    const std::string sha = upload();
+    ASSERT_EQ(call("PUT", "/v1/services/web", json{{"image", sha}}.dump()).status, 201);
+    json svc = body_of(call("GET", "/v1/services/web"));
+    svc["error"] = "shown while the service has failed";  // not in every GET result
+    for (const char* k : {"generation", "status", "instances", "queued", "snapshot", "url"})
+        EXPECT_TRUE(svc.contains(k)) << k;
+    svc["max_instances"] = 3;
+    auto put = call("PUT", "/v1/services/web", svc.dump());
+    ASSERT_EQ(put.status, 200) << put.body;
+    EXPECT_EQ(body_of(put)["max_instances"], 3);
+}
+
 }  // namespace
 }  // namespace ember::platform

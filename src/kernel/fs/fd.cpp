@@ -3,9 +3,14 @@
 
 namespace k::fs {
 
+struct FdTable {
+    File* fds[kMaxFds];
+    bool cloexec[kMaxFds];
+};
+
 namespace {
-File* g_fds[kMaxFds];
-bool g_cloexec[kMaxFds];
+FdTable g_first;            // the first process's
+FdTable* g_fdt = &g_first;  // the running process's
 
 bool fd_valid(int64_t fd) { return fd >= 0 && fd < kMaxFds; }
 }  // namespace
@@ -75,27 +80,27 @@ uint32_t file_poll(File* f) {
 int64_t fd_install(File* f, int64_t min_fd, bool cloexec) {
     if (min_fd < 0) return -EINVAL;
     for (int64_t fd = min_fd; fd < kMaxFds; fd++) {
-        if (g_fds[fd]) continue;
-        g_fds[fd] = f;
-        g_cloexec[fd] = cloexec;
+        if (g_fdt->fds[fd]) continue;
+        g_fdt->fds[fd] = f;
+        g_fdt->cloexec[fd] = cloexec;
         return fd;
     }
     return -EMFILE;
 }
 
-File* fd_get(int64_t fd) { return fd_valid(fd) ? g_fds[fd] : nullptr; }
+File* fd_get(int64_t fd) { return fd_valid(fd) ? g_fdt->fds[fd] : nullptr; }
 
 bool fd_available() {
     for (int fd = 0; fd < kMaxFds; fd++)
-        if (!g_fds[fd]) return true;
+        if (!g_fdt->fds[fd]) return true;
     return false;
 }
 
 int64_t fd_close(int64_t fd) {
     File* f = fd_get(fd);
     if (!f) return -EBADF;
-    g_fds[fd] = nullptr;
-    g_cloexec[fd] = false;
+    g_fdt->fds[fd] = nullptr;
+    g_fdt->cloexec[fd] = false;
     file_put(f);
     return 0;
 }
@@ -104,22 +109,55 @@ int64_t fd_dup_to(int64_t oldfd, int64_t newfd, bool cloexec) {
     File* f = fd_get(oldfd);
     if (!f || !fd_valid(newfd)) return -EBADF;
     file_get(f);  // first: oldfd == newfd must not free the file
-    File* old = g_fds[newfd];
-    g_fds[newfd] = f;
-    g_cloexec[newfd] = cloexec;
+    File* old = g_fdt->fds[newfd];
+    g_fdt->fds[newfd] = f;
+    g_fdt->cloexec[newfd] = cloexec;
     if (old) file_put(old);
     return newfd;
 }
 
-bool fd_cloexec(int64_t fd) { return fd_valid(fd) && g_cloexec[fd]; }
+bool fd_cloexec(int64_t fd) { return fd_valid(fd) && g_fdt->cloexec[fd]; }
 
 void fd_set_cloexec(int64_t fd, bool on) {
-    if (fd_valid(fd)) g_cloexec[fd] = on;
+    if (fd_valid(fd)) g_fdt->cloexec[fd] = on;
 }
 
 void fd_reset() {
     for (int fd = 0; fd < kMaxFds; fd++)
-        if (g_fds[fd]) fd_close(fd);
+        if (g_fdt->fds[fd]) fd_close(fd);
+}
+
+FdTable* fdt_current() { return g_fdt; }
+void fdt_set(FdTable* t) { g_fdt = t; }
+
+FdTable* fdt_fork() {
+    auto* t = static_cast<FdTable*>(kmalloc(sizeof(FdTable)));
+    if (!t) return nullptr;
+    for (int fd = 0; fd < kMaxFds; fd++) {
+        t->fds[fd] = g_fdt->fds[fd];
+        t->cloexec[fd] = g_fdt->cloexec[fd];
+        if (t->fds[fd]) file_get(t->fds[fd]);
+    }
+    return t;
+}
+
+void fdt_close_all(FdTable* t) {
+    for (int fd = 0; fd < kMaxFds; fd++) {
+        File* f = t->fds[fd];
+        t->fds[fd] = nullptr;
+        t->cloexec[fd] = false;
+        if (f) file_put(f);
+    }
+}
+
+void fdt_free(FdTable* t) {
+    fdt_close_all(t);
+    if (t != &g_first) kfree(t);
+}
+
+void fd_close_on_exec() {
+    for (int fd = 0; fd < kMaxFds; fd++)
+        if (g_fdt->fds[fd] && g_fdt->cloexec[fd]) fd_close(fd);
 }
 
 }  // namespace k::fs

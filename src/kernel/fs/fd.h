@@ -86,6 +86,15 @@ bool fd_cloexec(int64_t fd);
 void fd_set_cloexec(int64_t fd, bool on);
 void fd_reset();  // closes every fd
 
+// Processes: each has its own table; the running process's is current.
+struct FdTable;
+FdTable* fdt_current();
+void fdt_set(FdTable* t);
+FdTable* fdt_fork();  // a copy of the current table (shares the Files); nullptr: no memory
+void fdt_close_all(FdTable* t);
+void fdt_free(FdTable* t);  // closes its fds and frees it
+void fd_close_on_exec();    // execve: the O_CLOEXEC fds of the current table
+
 // What /proc/self/fd/N reads as: a path, "pipe:[ino]", "socket:[ino]",
 // "anon_inode:[eventfd]", ... Returns the length (buf has cap bytes, the
 // text is NUL-terminated and cut to fit).

@@ -113,6 +113,12 @@ void set_cwd(Inode* dir) {
     if (old) inode_put(old);
 }
 
+Inode* exchange_cwd(Inode* dir) {
+    Inode* old = g_cwd;
+    g_cwd = dir;
+    return old;
+}
+
 uint32_t umask() { return g_umask; }
 uint32_t set_umask(uint32_t mask) {
     uint32_t old = g_umask;

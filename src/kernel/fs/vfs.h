@@ -115,7 +115,8 @@ inline const uint8_t* inode_bytes(const Inode* i) { return i->data ? i->data : i
 // ---- state ------------------------------------------------------------
 Inode* root();
 Inode* cwd();
-void set_cwd(Inode* dir);  // takes a reference on dir, drops the old one
+void set_cwd(Inode* dir);         // takes a reference on dir, drops the old one
+Inode* exchange_cwd(Inode* dir);  // process switches: no reference changes
 uint32_t umask();
 uint32_t set_umask(uint32_t mask);  // returns the previous mask
 // Frees the whole tree and resets the state (fs_init calls it first, so the

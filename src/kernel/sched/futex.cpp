@@ -1,8 +1,11 @@
 // futex.cpp - futexes between the threads of the process: one FIFO queue
 // of waiters (few threads; a scan is cheaper than hashing), Linux's error
 // rules and wake counts (kernel/futex/{syscalls,waitwake,requeue}.c).
-// Private and shared futexes are the same thing in one address space. PI
+// Waiters are keyed by the word's frame (mm_futex_key), so a futex in a
+// MAP_SHARED page works between processes and private words of different
+// processes never meet; private and shared futexes are the same. PI
 // futexes and futex_waitv are ENOSYS; a signal ends a wait with EINTR or restarts it.
+#include "mm_space.h"
 #include "sched/signal.h"
 
 namespace k {
@@ -17,7 +20,7 @@ Thread* g_head;  // waiters in arrival order
 Thread* g_tail;
 
 void enqueue(Thread* t, uint64_t uaddr, uint32_t bitset) {
-    t->futex_addr = uaddr;
+    t->futex_addr = mm_futex_key(uaddr);
     t->futex_bitset = bitset;
     t->futex_next = nullptr;
     if (g_tail)
@@ -83,7 +86,7 @@ int64_t requeue(uint64_t uaddr1, uint64_t uaddr2, int32_t nr_wake, int32_t nr_re
     for (Thread *prev = nullptr, *t = g_head; t;) {
         if (count - nr_wake >= nr_requeue) break;
         Thread* next = t->futex_next;
-        if (t->futex_addr != uaddr1) {
+        if (t->futex_addr != mm_futex_key(uaddr1)) {
             prev = t;
             t = next;
             continue;
@@ -94,7 +97,7 @@ int64_t requeue(uint64_t uaddr1, uint64_t uaddr2, int32_t nr_wake, int32_t nr_re
             make_runnable(t);
         } else {
             // Requeued waiters go behind the ones already on uaddr2.
-            t->futex_addr = uaddr2;
+            t->futex_addr = mm_futex_key(uaddr2);
             if (moved_tail)
                 moved_tail->futex_next = t;
             else
@@ -247,10 +250,11 @@ void futex_unqueue(Thread* t) {
 // Wakes up to n waiters of uaddr whose bitset intersects `bitset`. As on
 // Linux, n <= 0 still wakes one.
 int64_t futex_wake(uint64_t uaddr, int64_t n, uint32_t bitset) {
+    const uint64_t key = mm_futex_key(uaddr);
     int64_t woken = 0;
     for (Thread *prev = nullptr, *t = g_head; t;) {
         Thread* next = t->futex_next;
-        if (t->futex_addr == uaddr && (t->futex_bitset & bitset)) {
+        if (t->futex_addr == key && (t->futex_bitset & bitset)) {
             unlink(prev, t);
             t->futex_woken = true;
             make_runnable(t);

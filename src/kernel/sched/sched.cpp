@@ -1,5 +1,5 @@
 // sched.cpp - the run queue, context switches and blocking (see sched.h).
-#include "sched/signal.h"
+#include "proc/proc.h"
 
 extern "C" void switch_stacks(uint64_t* save_sp, uint64_t next_sp);
 
@@ -103,6 +103,7 @@ void switch_to(Thread* prev, Thread* next) {
         prev->gs_base = rdgsbase();
         xsave(prev->xsave);
     }
+    if (prev->proc != next->proc) proc_switch(prev->proc, next->proc);
     xrstor(next->xsave);
     wrfsbase(next->fs_base);
     wrgsbase(next->gs_base);
@@ -248,6 +249,29 @@ extern "C" void preempt_dispatch(uint64_t* regs) {
     if (signal_pending_now()) signal_deliver(reinterpret_cast<UserRegs*>(regs), -1);
 }
 
+void sched_kill(Thread* t) {
+    Cpu& c = this_cpu();
+    if (t->state == ThreadState::kDead) return;
+    if (t->state == ThreadState::kRunnable) {
+        Thread* prev = nullptr;
+        for (Thread* u = c.run_head; u; prev = u, u = u->run_next) {
+            if (u != t) continue;
+            if (prev)
+                prev->run_next = u->run_next;
+            else
+                c.run_head = u->run_next;
+            if (c.run_tail == u) c.run_tail = prev;
+            break;
+        }
+    } else if (t->state == ThreadState::kBlocked && t->wait == WaitKind::kFutex) {
+        futex_unqueue(t);
+    }
+    signal_thread_gone(t);
+    t->state = ThreadState::kDead;
+    t->proc->live_threads--;
+    g_live_threads--;
+}
+
 int64_t block_for_others() {
     if (!threaded()) return -EDEADLK;
     if (signal_pending_now()) return -kErestartsys;
@@ -289,6 +313,7 @@ uint32_t wait_events(uint32_t events, uint64_t deadline_ns) {
     Thread* t = current();
     signal_thread_gone(t);
     t->state = ThreadState::kDead;
+    t->proc->live_threads--;
     g_live_threads--;
     schedule();
     panic("a dead thread was scheduled");

@@ -41,7 +41,12 @@ enum class WaitKind : uint8_t {
               // another thread made a syscall since this one blocked
     kSignal,  // pause, rt_sigsuspend, rt_sigtimedwait: only a signal (or
               // the deadline) wakes it
+    kChild,   // wait4/waitid, a vfork parent: a child's exit or exec (or a
+              // signal) wakes it
 };
+
+struct Process;  // proc/proc.h
+struct SigInfo;
 
 // The fields of a siginfo_t that differ between signals (signal.h): f[]
 // are the union's words at byte 16, 24 and 32 (si_pid/si_uid, si_addr,
@@ -59,6 +64,7 @@ struct SigQueued {
 
 struct Thread {
     uint64_t ksp;         // saved kernel rsp while switched out
+    Process* proc;        // the process it belongs to
     uint64_t kstack_top;  // its SyscallFrame sits just below
     uint64_t kstack_lo;   // pages_alloc'd stack (0 for the boot stack)
     Thread* all_next;     // every thread, live or dead-not-reaped
@@ -116,6 +122,24 @@ bool threaded();
 Thread* thread_by_tid(int64_t tid);
 
 extern Thread* g_threads;  // every thread not yet reaped, the boot thread first
+
+// Processes (proc/proc.cpp). proc_current(): the process whose per-process
+// state (fds, signal dispositions, memory) is loaded; proc_running(): the
+// running thread's. The same but while a signal is sent to another one.
+Process* proc_current();
+Process* proc_running();
+// At a switch between threads of different processes (sched.cpp).
+void proc_switch(Process* from, Process* to);
+// Ends the running process with a Linux wait status (code << 8, or the
+// signal that killed it); the first process's end ends the instance.
+[[noreturn]] void proc_exit_current(int wstatus);
+// kill(2): pid > 0, 0 (own group), -1 (all but the first), < -1 (group).
+int64_t proc_kill(int64_t pid, int sig, const SigInfo& info);
+// Removes a thread that is not running from every queue and marks it
+// dead (its process is being killed).
+void sched_kill(Thread* t);
+// A new thread id (threads and processes share the numbers, as Linux).
+int32_t alloc_tid();
 extern uint32_t g_live_threads;
 
 // Bumped for every syscall that may change what a kHost/kOthers waiter waits

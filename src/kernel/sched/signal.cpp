@@ -1,5 +1,5 @@
 // signal.cpp - generation, delivery and the signal syscalls (signal.h).
-#include "sched/signal.h"
+#include "proc/proc.h"
 
 namespace k {
 
@@ -8,7 +8,6 @@ uint64_t g_sig_gen;
 
 namespace {
 
-constexpr uint64_t kPid = 1;
 uint64_t g_proc_pending;  // sent to the process as a whole
 SigInfo g_proc_info[64];
 SigQueued* g_proc_queue;
@@ -50,10 +49,21 @@ bool fatal(int sig) {
     return sig == kSigKill || (g_sigactions[sig].handler == kSigDfl && !ignored(sig));
 }
 
+// signal_send_borrowed: a fatal signal for a process that does not run.
+bool g_borrowed;
+int g_borrowed_kill;
+
 [[noreturn]] void terminate(int sig) {
     console_flush();
-    klog("killed by signal %d", sig);
-    exit_instance(128 + sig);
+    if (proc_current()->pid == 1) klog("killed by signal %d", sig);
+    proc_exit_current(sig);
+}
+
+// The main thread of the process whose signal state is loaded.
+Thread* main_thread() {
+    for (Thread* u = g_threads; u; u = u->all_next)
+        if (u->proc == proc_current() && u->state != ThreadState::kDead) return u;
+    return g_threads;
 }
 
 // Wants sig: does not block it, or waits for it in rt_sigtimedwait.
@@ -109,7 +119,7 @@ SigInfo user_info(int sig, int32_t code) {
     SigInfo i{};
     i.signo = sig;
     i.code = code;
-    i.f[0] = kPid;  // si_pid = 1, si_uid = 0
+    i.f[0] = static_cast<uint32_t>(proc_running()->pid);  // si_pid, si_uid = 0
     return i;
 }
 
@@ -133,6 +143,52 @@ void fix_restart(UserRegs* r, int64_t* syscall_nr, const KSigaction* act) {
 
 bool signal_pending_now() { return deliverable(current()) != 0; }
 
+void sigproc_save(SigProc* s) {
+    memcpy(s->actions, g_sigactions, sizeof g_sigactions);
+    s->pending = g_proc_pending;
+    memcpy(s->info, g_proc_info, sizeof g_proc_info);
+    s->queue = g_proc_queue;
+}
+
+void sigproc_load(const SigProc* s) {
+    memcpy(g_sigactions, s->actions, sizeof g_sigactions);
+    g_proc_pending = s->pending;
+    memcpy(g_proc_info, s->info, sizeof g_proc_info);
+    g_proc_queue = s->queue;
+}
+
+void sigproc_fork(SigProc* s) {
+    memset(s, 0, sizeof *s);
+    memcpy(s->actions, g_sigactions, sizeof g_sigactions);
+}
+
+void sigproc_exec() {
+    for (auto& a : g_sigactions) {
+        if (a.handler != kSigIgn) a.handler = kSigDfl;
+        a.flags = 0;
+        a.restorer = 0;
+        a.mask = 0;
+    }
+}
+
+void sigproc_free(SigProc* s) {
+    while (SigQueued* e = s->queue) {
+        s->queue = e->next;
+        kfree(e);
+        g_queued--;
+    }
+}
+
+int signal_send_borrowed(int sig, const SigInfo& info) {
+    g_borrowed = true;
+    g_borrowed_kill = 0;
+    signal_send(nullptr, sig, info);
+    g_borrowed = false;
+    return g_borrowed_kill;
+}
+
+bool signal_ignored(int sig) { return ignored(sig); }
+
 void signal_thread_gone(Thread* t) {
     while (SigQueued* e = t->sigqueue) {
         t->sigqueue = e->next;
@@ -146,14 +202,20 @@ void signal_send(Thread* t, int sig, const SigInfo& info) {
     Thread* target = t;
     if (!t) {  // as Linux's complete_signal: the main thread first, then the others
         for (Thread* u = g_threads; u && !target; u = u->all_next)
-            if (takes(u, bit)) target = u;
+            if (u->proc == proc_current() && takes(u, bit)) target = u;
     }
     g_sig_gen++;
     g_state_gen++;  // a waiter in poll/epoll on a signalfd re-checks
     // An ignored signal is discarded unless the thread (for the process:
     // the main thread, as Linux checks the group leader) blocks it.
-    if (ignored(sig) && !((t ? t : g_threads)->sigmask & bit)) return;
-    if (target && takes(target, bit) && !(target->sigwait & bit) && fatal(sig)) terminate(sig);
+    if (ignored(sig) && !((t ? t : main_thread())->sigmask & bit)) return;
+    if (target && takes(target, bit) && !(target->sigwait & bit) && fatal(sig)) {
+        if (g_borrowed) {
+            g_borrowed_kill = sig;
+            return;
+        }
+        terminate(sig);
+    }
     uint64_t& pending = t ? t->sigpending : g_proc_pending;
     SigInfo* slot = t ? &t->siginfo[sig - 1] : &g_proc_info[sig - 1];
     // A standard signal already pending is merged; a real-time one is
@@ -402,16 +464,16 @@ int64_t send_checked(Thread* t, uint64_t sig, const SigInfo& info) {
 }
 
 int64_t sys_kill(uint64_t pid, uint64_t sig, uint64_t, uint64_t, uint64_t, uint64_t) {
-    const int64_t p = static_cast<int64_t>(pid);
     if (sig > 64) return -EINVAL;
-    if (p != 0 && p != -1 && p != static_cast<int64_t>(kPid)) return -ESRCH;
-    return send_checked(nullptr, sig, user_info(static_cast<int>(sig), kSiUser));
+    if (sig != 0 && !valid_sig(sig)) return -EINVAL;
+    return proc_kill(static_cast<int32_t>(pid), static_cast<int>(sig),
+                     user_info(static_cast<int>(sig), kSiUser));
 }
 
 int64_t sys_tkill(uint64_t tid, uint64_t sig, uint64_t, uint64_t, uint64_t, uint64_t) {
     if (static_cast<int64_t>(tid) <= 0 || sig > 64) return -EINVAL;
     Thread* t = thread_by_tid(static_cast<int64_t>(tid));
-    if (!t) return -ESRCH;
+    if (!t || t->proc != proc_current()) return -ESRCH;
     return send_checked(t, sig, user_info(static_cast<int>(sig), kSiTkill));
 }
 
@@ -419,7 +481,8 @@ int64_t sys_tgkill(uint64_t tgid, uint64_t tid, uint64_t sig, uint64_t, uint64_t
     if (static_cast<int64_t>(tgid) <= 0 || static_cast<int64_t>(tid) <= 0 || sig > 64)
         return -EINVAL;
     Thread* t = thread_by_tid(static_cast<int64_t>(tid));
-    if (tgid != kPid || !t) return -ESRCH;
+    if (static_cast<int64_t>(tgid) != proc_current()->pid || !t || t->proc != proc_current())
+        return -ESRCH;
     return send_checked(t, sig, user_info(static_cast<int>(sig), kSiTkill));
 }
 
@@ -437,7 +500,7 @@ int64_t queueinfo(Thread* t, uint64_t sig, uint64_t uinfo) {
 int64_t sys_rt_sigqueueinfo(uint64_t pid, uint64_t sig, uint64_t uinfo, uint64_t, uint64_t,
                             uint64_t) {
     if (sig > 64) return -EINVAL;
-    if (pid != kPid) return -ESRCH;
+    if (static_cast<int64_t>(pid) != proc_current()->pid) return -ESRCH;
     return queueinfo(nullptr, sig, uinfo);
 }
 
@@ -446,7 +509,8 @@ int64_t sys_rt_tgsigqueueinfo(uint64_t tgid, uint64_t tid, uint64_t sig, uint64_
     if (static_cast<int64_t>(tgid) <= 0 || static_cast<int64_t>(tid) <= 0 || sig > 64)
         return -EINVAL;
     Thread* t = thread_by_tid(static_cast<int64_t>(tid));
-    if (tgid != kPid || !t) return -ESRCH;
+    if (static_cast<int64_t>(tgid) != proc_current()->pid || !t || t->proc != proc_current())
+        return -ESRCH;
     return queueinfo(t, sig, uinfo);
 }
 

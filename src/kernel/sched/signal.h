@@ -75,6 +75,28 @@ int64_t sys_sigaltstack(uint64_t ss, uint64_t oss, uint64_t, uint64_t, uint64_t,
 
 void register_signal_syscalls();
 
+// The process-wide signal state (dispositions and the process's pending
+// set) of a process that does not run; the running one's is in globals.
+struct SigProc {
+    KSigaction actions[65];
+    uint64_t pending;
+    SigInfo info[64];
+    SigQueued* queue;
+};
+void sigproc_save(SigProc* s);
+void sigproc_load(const SigProc* s);
+// fork: the child's state (the dispositions, nothing pending).
+void sigproc_fork(SigProc* s);
+// execve: handlers go back to the default; ignored signals stay ignored.
+void sigproc_exec();
+void sigproc_free(SigProc* s);  // its queued signals
+// signal_send for a process whose state is loaded but that does not run
+// (proc.cpp swaps it in): 0, or the signal that must kill it.
+int signal_send_borrowed(int sig, const SigInfo& info);
+// Whether sig is SIG_IGN (or ignored by default) for the loaded process,
+// and whether it has SA_NOCLDWAIT (SIGCHLD).
+bool signal_ignored(int sig);
+
 // For rt_sigtimedwait and signalfd: the signals of `set` pending for the
 // current thread (its own and the process's), and taking one out, blocking
 // until the deadline (0 = none) if there is none yet. Returns the signal,

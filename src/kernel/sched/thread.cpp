@@ -1,6 +1,6 @@
 // thread.cpp - thread syscalls: clone and clone3 (threads only), exit vs exit_group,
 // tids, CHILD_CLEARTID, robust lists, yield, affinity, getcpu, membarrier.
-#include "sched/signal.h"
+#include "proc/proc.h"
 
 extern "C" char thread_first_return[];
 extern "C" char preempt_entry[];
@@ -13,15 +13,23 @@ constexpr uint64_t kCloneVm = 0x100, kCloneFs = 0x200, kCloneFiles = 0x400, kClo
                    kCloneParentSettid = 0x100000, kCloneChildCleartid = 0x200000,
                    kCloneDetached = 0x400000, kCloneChildSettid = 0x1000000, kCsignal = 0xff;
 constexpr uint64_t kThreadFlags = kCloneVm | kCloneFs | kCloneFiles | kCloneSighand | kCloneThread;
+constexpr uint64_t kCloneVfork = 0x4000;
+// What a new process may ask for: fork, vfork and posix_spawn's sets.
+constexpr uint64_t kProcessFlags = kCloneVm | kCloneVfork | kCloneSysvsem | kCloneSettls |
+                                   kCloneParentSettid | kCloneChildCleartid | kCloneChildSettid;
 constexpr uint64_t kKstackPages = 16;  // 64 KiB: the deepest syscalls use ~16 KiB
 constexpr uint32_t kMaxThreads = 4096;
 
 int32_t g_next_tid = 2;
 
-// A new thread for clone and clone3 (flags already checked).
-int64_t new_thread(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls) {
-    if ((flags & kCloneSettls) && (tls >> 47)) return -EPERM;
-    if (g_live_threads >= kMaxThreads) return -EAGAIN;
+}  // namespace
+
+int32_t alloc_tid() { return g_next_tid++; }
+
+// A thread of p that resumes the application exactly where the caller
+// does, with its registers (but rax = 0) and its vector state, on newsp
+// (0: the same stack). nullptr when out of memory.
+Thread* thread_create(Process* p, uint64_t flags, uint64_t newsp, uint64_t tls) {
     Thread* parent = current();
     if (!g_xsave_pages) {
         xsave_probe();
@@ -29,7 +37,7 @@ int64_t new_thread(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid,
     }
     if (!parent->xsave) {
         parent->xsave = reinterpret_cast<uint8_t*>(pages_alloc(g_xsave_pages));
-        if (!parent->xsave) return -ENOMEM;
+        if (!parent->xsave) return nullptr;
     }
     auto* t = static_cast<Thread*>(kmalloc(sizeof(Thread)));
     const uint64_t stack = pages_alloc(kKstackPages);
@@ -38,13 +46,12 @@ int64_t new_thread(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid,
         kfree(t);
         if (stack) pages_free(stack, kKstackPages);
         if (area) pages_free(reinterpret_cast<uint64_t>(area), g_xsave_pages);
-        return -ENOMEM;
+        return nullptr;
     }
+    t->proc = p;
     t->kstack_lo = stack;
     t->kstack_top = stack + kKstackPages * EMBER_PAGE_SIZE;
     t->xsave = area;
-    // The child resumes the application exactly where the parent does, with
-    // its registers (but rax = 0) and its vector state, on its own stack.
     auto* f = reinterpret_cast<SyscallFrame*>(t->kstack_top - sizeof(SyscallFrame));
     *f = *current_frame();
     if (newsp) f->rsp = newsp;
@@ -55,25 +62,40 @@ int64_t new_thread(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid,
     t->fs_base = (flags & kCloneSettls) ? tls : rdfsbase();
     t->gs_base = rdgsbase();
     xsave(t->xsave);
-    t->tid = g_next_tid++;
+    t->tid = alloc_tid();
     t->sigmask = parent->sigmask;  // as Linux; pending sets and sigaltstack start empty
+    Thread** tail = &g_threads;
+    while (*tail) tail = &(*tail)->all_next;
+    *tail = t;
+    g_live_threads++;
+    p->live_threads++;
+    return t;
+}
+
+namespace {
+
+// A new thread for clone and clone3 (flags already checked).
+int64_t new_thread(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls) {
+    if ((flags & kCloneSettls) && (tls >> 47)) return -EPERM;
+    if (g_live_threads >= kMaxThreads) return -EAGAIN;
+    Thread* t = thread_create(current()->proc, flags, newsp, tls);
+    if (!t) return -ENOMEM;
     if (flags & kCloneChildCleartid) t->clear_tid = ctid;
     const int32_t tid = t->tid;
     // Linux ignores faults on these two stores.
     if (flags & kCloneParentSettid) (void)put_user(ptid, tid);
     if (flags & kCloneChildSettid) (void)put_user(ctid, tid);
-    Thread** tail = &g_threads;
-    while (*tail) tail = &(*tail)->all_next;
-    *tail = t;
-    g_live_threads++;
     make_runnable(t);  // the parent keeps running, as on Linux
     return tid;
 }
 
 int64_t sys_clone(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls,
                   uint64_t) {
-    // Processes (fork, vfork, posix_spawn) are not implemented yet.
-    if ((flags & kThreadFlags) != kThreadFlags) return -ENOSYS;
+    if ((flags & kThreadFlags) != kThreadFlags) {
+        if (flags & (kCloneThread | kCloneSighand | kCloneFiles | kCloneFs)) return -EINVAL;
+        if (flags & ~(kProcessFlags | kCsignal)) return -EINVAL;
+        return proc_fork(flags, newsp, ptid, ctid, tls, static_cast<int>(flags & kCsignal));
+    }
     constexpr uint64_t kAllowed = kThreadFlags | kCloneSysvsem | kCloneSettls | kCloneParentSettid |
                                   kCloneChildCleartid | kCloneDetached | kCloneChildSettid |
                                   kCsignal;
@@ -116,8 +138,13 @@ int64_t sys_clone3(uint64_t uargs, uint64_t size, uint64_t, uint64_t, uint64_t, 
     if ((a.flags & kCloneSighand) && (a.flags & kCloneClearSighand)) return -EINVAL;
     if ((a.flags & (kCloneThread | kCloneParent)) && a.exit_signal) return -EINVAL;
     if (a.stack ? !a.stack_size : a.stack_size) return -EINVAL;
-    // Processes (fork, vfork, posix_spawn) are not implemented yet.
-    if ((a.flags & kThreadFlags) != kThreadFlags) return -ENOSYS;
+    if ((a.flags & kThreadFlags) != kThreadFlags) {
+        if (a.flags & (kCloneThread | kCloneSighand | kCloneFiles | kCloneFs)) return -EINVAL;
+        if (a.flags & ~kProcessFlags) return -EINVAL;
+        if (a.set_tid) return -EINVAL;
+        return proc_fork(a.flags, a.stack ? a.stack + a.stack_size : 0, a.parent_tid, a.child_tid,
+                         a.tls, static_cast<int>(a.exit_signal));
+    }
     constexpr uint64_t kAllowed = kThreadFlags | kCloneSysvsem | kCloneSettls | kCloneParentSettid |
                                   kCloneChildCleartid | kCloneChildSettid;
     if (a.flags & ~kAllowed) return -EINVAL;
@@ -164,10 +191,18 @@ int64_t sys_exit(uint64_t status, uint64_t, uint64_t, uint64_t, uint64_t, uint64
     const int code = static_cast<int>(status & 0xff);
     // The last thread's status is the process's (what Linux reports when
     // every thread left with exit, whichever exited first).
-    if (!threaded()) exit_instance(code);
+    if (t->proc->live_threads <= 1) proc_exit_current(code << 8);
     walk_robust_list(t);
     if (t->clear_tid && put_user(t->clear_tid, uint32_t{0}) == 0) futex_wake(t->clear_tid, 1, ~0u);
     exit_current_thread();
+}
+
+// fork and vfork: clone's process sets with SIGCHLD.
+int64_t sys_fork(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return proc_fork(0, 0, 0, 0, 0, 17);
+}
+int64_t sys_vfork(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return proc_fork(kCloneVm | kCloneVfork, 0, 0, 0, 0, 17);
 }
 
 int64_t sys_gettid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
@@ -266,6 +301,8 @@ void register_thread_syscalls() {
     syscall_register(nr::clone, "clone", sys_clone);
     syscall_register(nr::clone3, "clone3", sys_clone3);
     syscall_register(nr::exit, "exit", sys_exit);
+    syscall_register(nr::fork, "fork", sys_fork);
+    syscall_register(nr::vfork, "vfork", sys_vfork);
     syscall_register(nr::gettid, "gettid", sys_gettid);
     syscall_register(nr::set_tid_address, "set_tid_address", sys_set_tid_address);
     syscall_register(nr::set_robust_list, "set_robust_list", sys_set_robust_list);

@@ -1,0 +1,54 @@
+// proc.h - processes: several in one instance, each with its own address
+// space (mm_space.h), fd table and signal dispositions; fork, execve,
+// wait4/waitid, exit, process groups and sessions (docs/architecture.md,
+// "Processes").
+//
+// The running process's per-process state lives in the globals the
+// subsystems always used (the fd table pointer, g_sigactions, the mm
+// globals); proc_switch saves them into the Process that stops and loads
+// the next one's, so a program that never forks runs exactly as before.
+#pragma once
+
+#include "fs/fd.h"
+#include "mm_space.h"
+#include "sched/signal.h"
+
+namespace k {
+
+enum class ProcState : uint8_t { kLive, kZombie };
+
+struct Process {
+    int32_t pid, pgid, sid;
+    ProcState state;
+    int32_t wstatus;  // a zombie's Linux wait status
+    int exit_signal;  // sent to the parent at exit (SIGCHLD, or 0)
+    uint32_t live_threads;
+    Process* parent;       // nullptr for the first process
+    Process* next;         // every process not yet reaped
+    Thread* vfork_parent;  // blocked in vfork until this one execs or exits
+    Mm* mm;
+    // Saved while another process runs.
+    fs::FdTable* fdt;
+    fs::Inode* cwd;
+    uint32_t umask;
+    SigProc sig;
+    char comm[16];
+};
+
+void proc_init();  // the first process, before the program starts
+
+// New processes (fork, vfork, clone without CLONE_VM, clone3): returns the
+// child's pid. flags as clone's; exit_signal for the parent at its end.
+int64_t proc_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls,
+                  int exit_signal);
+// thread.cpp's thread creation, for the first thread of a new process too.
+Thread* thread_create(Process* p, uint64_t flags, uint64_t newsp, uint64_t tls);
+
+// exec.cpp: the vfork parent may go on (the child no longer uses its
+// memory).
+void proc_release_vfork(Process* p);
+// Kills the other threads of the running process (exec, exit_group).
+void proc_kill_other_threads();
+void register_exec_syscalls();
+
+}  // namespace k
