@@ -17,7 +17,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${FUZZ_BUILD:-build-fuzz}
-TARGETS="elf cpio snapshot net_ring hypercall gateway api_json tar"
+TARGETS="elf cpio snapshot net_ring hypercall gateway api_json tar oci"
 mode=run
 case "${1:-}" in
   --ci) mode=ci; shift ;;
@@ -63,6 +63,7 @@ max_len() {
     snapshot) echo 65536 ;;
     elf | cpio | net_ring) echo 16384 ;;
     tar) echo 32768 ;;
+    oci) echo 65536 ;;
     *) echo 8192 ;;
   esac
 }
@@ -81,7 +82,7 @@ failed=""
 for t in $TARGETS; do
   mkdir -p "$work/corpus/$t"
   dirs="$work/corpus/$t tests/fuzz/corpus/$t"
-  # fuzz_seeds writes seeds only for the targets it knows (not tar)
+  # fuzz_seeds writes seeds only for the targets it knows (not tar, oci)
   [ "$mode" = ci ] && mkdir -p "$work/seeds/$t" && dirs="$dirs $work/seeds/$t"
   dict=""
   [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"

@@ -188,7 +188,10 @@ int enter_sandbox(bool off, bool stats, const ember::SandboxPolicy& policy) {
     // This thread runs the vCPU from here on.
     if (auto st = ember::sandbox_thread(ember::ThreadKind::kVm); !st)
         return print_error(kExitVmError, st.message());
-    if (stats) std::fprintf(stderr, "ember-vm: sandbox: %s\n", r->summary().c_str());
+    // The I/O thread takes its own at its first wake-up (io_thread.cpp).
+    if (stats)
+        std::fprintf(stderr, "ember-vm: sandbox: %s%s\n", r->summary().c_str(),
+                     ember::process_seccomp_on() ? " thread-filters=on(vm,io)" : "");
     return 0;
 }
 

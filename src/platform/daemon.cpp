@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "platform/api.h"
 #include "platform/data_dir.h"
 #include "platform/gateway_process.h"
@@ -76,6 +78,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     wo.vm = VmGuestOptions{opts.prepare_timeout_ms, opts.max_image_bytes, opts.warm_vms};
     if (p->cgroups && p->cgroups->on()) wo.cgroups = p->cgroups;
     wo.cgroup_limits = opts.worker_limits;
+    wo.hang_ms = opts.worker_timeout_ms;
+    // Five pings in the time allowed, at most one a second.
+    wo.ping_ms = std::clamp<uint64_t>(opts.worker_timeout_ms / 5, 10, 1000);
     auto factory = WorkerGuestFactory::start(p->images, wo);
     if (!factory) return factory.status();
     p->vm_factory = std::move(*factory);

@@ -29,6 +29,9 @@ struct DaemonOptions {
     // when emberd runs as root.
     size_t vm_workers = 1;
     uint32_t worker_uid = 65534, worker_gid = 65534;
+    // A worker silent this long (no answer to the heartbeat) is killed and
+    // replaced (--worker-timeout).
+    uint64_t worker_timeout_ms = 5000;
 };
 
 class Daemon {

@@ -164,6 +164,10 @@ int main(int argc, char** argv) {
     std::string worker_user = "65534";
     app.add_option("--worker-user", worker_user,
                    "UID[:GID] the VM workers run as when emberd runs as root (default 65534)");
+    std::string worker_timeout = "5s";
+    app.add_option("--worker-timeout", worker_timeout,
+                   "A VM worker that does not answer emberd's heartbeat for this long is killed "
+                   "and replaced (default 5s)");
     app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
     app.add_flag("--no-sandbox{false}", o.sandbox,
                  "Run the gateway and worker processes without their sandbox (debugging)");
@@ -236,6 +240,7 @@ int main(int argc, char** argv) {
          {dur(prepare_timeout, "--prepare-timeout", &o.prepare_timeout_ms),
           dur(client_timeout, "--client-timeout", &o.gateway.client_timeout_ms),
           dur(keepalive, "--keepalive-timeout", &o.gateway.keepalive_timeout_ms),
+          dur(worker_timeout, "--worker-timeout", &o.worker_timeout_ms),
           size(max_image, "--max-image-size", &o.max_image_bytes),
           size(max_body, "--max-body", &o.gateway.max_body_bytes),
           size(max_header, "--max-header", &o.gateway.max_header_bytes),

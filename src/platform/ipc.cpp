@@ -85,6 +85,22 @@ Status Channel::send(std::string_view type, std::string_view body, const std::ve
     }
 }
 
+Status Channel::try_send(std::string_view type, std::string_view body) {
+    if (type.empty() || type.size() > kMaxType || body.size() > kMaxBody)
+        return Status::invalid_argument("ipc: bad message");
+    const auto tlen = static_cast<unsigned char>(type.size());
+    iovec iov[3] = {{const_cast<unsigned char*>(&tlen), 1},
+                    {const_cast<char*>(type.data()), type.size()},
+                    {const_cast<char*>(body.data()), body.size()}};
+    msghdr mh{};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = body.empty() ? 2 : 3;
+    std::unique_lock lock(send_mu_, std::try_to_lock);
+    if (!lock) return Status::unavailable("ipc: another send is in progress");
+    if (::sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return Status::ok();
+    return Status::from_errno("ipc: sendmsg");
+}
+
 Result<Message> Channel::recv() {
     // One byte more than the largest valid datagram, to see truncation; one
     // buffer per thread, so that a receive costs no allocation.

@@ -57,6 +57,10 @@ class Channel {
     // and still closes its own). unavailable when the peer is gone.
     Status send(std::string_view type, std::string_view body = {},
                 const std::vector<int>& fds = {});
+    // The same without waiting: unavailable at once when another thread is
+    // sending or the peer's queue is full (a heartbeat must not hang on a
+    // peer that stopped reading).
+    Status try_send(std::string_view type, std::string_view body = {});
     // Waits for the next message. unavailable at the peer's end of stream
     // (it closed or died), corruption for a malformed datagram (its fds are
     // closed), io_error otherwise.

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/clock.h"
 #include "platform/child_process.h"
 #include "platform/log_hub.h"
 #include "platform/worker_protocol.h"
@@ -93,6 +95,23 @@ class WorkerProcess {
         return death_;
     }
     int pid() const { return proc_->pid(); }
+    // Heartbeat: a ping that never waits (the answer comes to the reader
+    // thread), and the time since the last answer (or the start).
+    void ping() {
+        const std::string body = dump(json{{"id", ++ping_seq_}});
+        // Another thread sending at this instant: try again shortly (but
+        // never wait on a send that may be stuck on a full channel).
+        for (int i = 0; i < 20; ++i) {
+            if (proc_->channel().try_send(wp::kPing, body)) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    }
+    uint64_t silent_ms() const {
+        return static_cast<uint64_t>(mono_ns() - last_pong_ns_.load()) / 1000000;
+    }
+    // Kills a worker that stopped answering: it then ends as a dead one,
+    // with why as the reason its instances give.
+    void kill_hung(const std::string& why);
     const std::string& summary() const { return summary_; }
     const std::string& cgroup_name() const { return cgroup_name_; }
     size_t slot() const { return slot_; }
@@ -112,9 +131,13 @@ class WorkerProcess {
     std::string cgroup_name_;  // "" without cgroups
     std::thread reader_;
     std::atomic<bool> stopping_{false};
+    std::atomic<int64_t> last_pong_ns_{0};
+    uint64_t ping_seq_ = 0;  // the heartbeat thread's
     mutable std::mutex mu_;
     bool dead_ = false;
     std::string death_;
+    std::string hung_;  // why it was killed as hung, or ""
+
     std::map<uint64_t, std::shared_ptr<Waiter>> calls_, ends_;
     std::map<uint64_t, std::shared_ptr<ConsoleFn>> sinks_;
     std::map<uint64_t, std::vector<sockaddr_storage>> egress_;
@@ -159,6 +182,7 @@ Result<std::shared_ptr<WorkerProcess>> WorkerProcess::start(const WorkerOptions&
         return Status::unavailable(
             "VM worker: " + (j.is_object() ? j.value("error", std::string("?")) : "bad message"));
     w->summary_ = j.value("sandbox", std::string("?"));
+    w->last_pong_ns_ = mono_ns();
     w->reader_ = std::thread([raw = w.get()] { raw->read_loop(); });
     return w;
 }
@@ -240,8 +264,29 @@ void WorkerProcess::read_loop() {
         return;
     }
     const std::string status = proc_->wait(2000);
+    std::string hung;
+    {
+        std::lock_guard lock(mu_);
+        hung = hung_;
+    }
+    if (!hung.empty()) {
+        on_death("VM worker hung: " + hung + "; killed");
+        return;
+    }
     spdlog::error("VM worker {} (pid {}) died: {}", slot_, pid(), status);
     on_death("worker process died: " + status);
+}
+
+void WorkerProcess::kill_hung(const std::string& why) {
+    {
+        std::lock_guard lock(mu_);
+        if (dead_ || !hung_.empty()) return;
+        hung_ = why;
+    }
+    spdlog::error("VM worker {} (pid {}) hung: {}; killing it", slot_, pid(), why);
+    // The reader then sees the channel close and ends it as a dead worker:
+    // its instances end, their requests get 502, the next call starts a new one.
+    ::kill(pid(), SIGKILL);
 }
 
 void WorkerProcess::on_death(const std::string& why) {
@@ -269,6 +314,10 @@ void WorkerProcess::dispatch(ipc::Message& m) {
             if (auto it = sinks_.find(id); it != sinks_.end()) sink = it->second;
         }
         if (sink && *sink) (*sink)(fd, data.data(), data.size());
+        return;
+    }
+    if (m.type == wp::kPong) {
+        last_pong_ns_ = mono_ns();
         return;
     }
     const json j = json::parse(m.body);
@@ -482,7 +531,38 @@ WorkerGuestFactory::WorkerGuestFactory(const ImageStore& images, WorkerOptions o
         slots_.push_back(std::make_unique<Slot>());
 }
 
-WorkerGuestFactory::~WorkerGuestFactory() = default;
+WorkerGuestFactory::~WorkerGuestFactory() {
+    {
+        std::lock_guard lock(hb_mu_);
+        hb_stop_ = true;
+    }
+    hb_cv_.notify_all();
+    if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+// Pings every live worker; kills one silent for longer than hang_ms. A slot
+// whose worker is being started is skipped (the start has its own deadline).
+void WorkerGuestFactory::heartbeat_loop() {
+    std::unique_lock lock(hb_mu_);
+    while (!hb_cv_.wait_for(lock, std::chrono::milliseconds(opts_.ping_ms),
+                            [&] { return hb_stop_; })) {
+        lock.unlock();
+        for (auto& s : slots_) {
+            std::shared_ptr<WorkerProcess> w;
+            {
+                std::unique_lock l(s->mu, std::try_to_lock);
+                if (l) w = s->current;
+            }
+            if (!w || w->dead()) continue;
+            if (const uint64_t silent = w->silent_ms(); silent >= opts_.hang_ms)
+                w->kill_hung("no answer to emberd's heartbeat for " + std::to_string(silent) +
+                             " ms");
+            else
+                w->ping();
+        }
+        lock.lock();
+    }
+}
 
 Result<std::unique_ptr<WorkerGuestFactory>> WorkerGuestFactory::start(const ImageStore& images,
                                                                       WorkerOptions opts) {
@@ -492,6 +572,8 @@ Result<std::unique_ptr<WorkerGuestFactory>> WorkerGuestFactory::start(const Imag
         if (!w) return w.status();
         if (i == 0) f->summary_ = (*w)->summary();
     }
+    if (f->opts_.hang_ms && f->opts_.ping_ms)
+        f->heartbeat_ = std::thread([raw = f.get()] { raw->heartbeat_loop(); });
     return f;
 }
 

@@ -8,15 +8,19 @@
 //
 // A worker that dies ends each of its instances with "worker process died:
 // <wait status>"; the next call starts a new worker, and a Prepared opens
-// its snapshot again in it when it is next used. With several workers a
-// service always goes to the same one (a hash of its name).
+// its snapshot again in it when it is next used. A worker that stays alive
+// but stops answering emberd's pings is killed and treated the same ("VM
+// worker hung: ..."). With several workers a service always goes to the
+// same one (a hash of its name).
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "platform/cgroups.h"
@@ -36,6 +40,12 @@ struct WorkerOptions {
     // under the delegated one, with these limits.
     std::shared_ptr<Cgroups> cgroups;
     CgroupLimits cgroup_limits;
+    // Heartbeat: each worker is pinged every ping_ms; one that has not
+    // answered for hang_ms (alive but stuck: stopped, deadlocked, its
+    // channel thread blocked) is killed, ends like a dead worker, and is
+    // replaced at the next call. 0: no heartbeat.
+    uint64_t hang_ms = 5000;
+    uint64_t ping_ms = 1000;
 };
 
 class WorkerProcess;
@@ -68,6 +78,7 @@ class WorkerGuestFactory : public GuestFactory {
         std::shared_ptr<WorkerProcess> current;
     };
     WorkerGuestFactory(const ImageStore& images, WorkerOptions opts);
+    void heartbeat_loop();
     // The slot's live worker, started anew when it died.
     Result<std::shared_ptr<WorkerProcess>> worker(size_t slot);
     size_t slot_of(const std::string& service) const;
@@ -82,6 +93,10 @@ class WorkerGuestFactory : public GuestFactory {
     std::vector<std::unique_ptr<Slot>> slots_;
     std::atomic<uint64_t> next_id_{1};
     std::string summary_;
+    std::mutex hb_mu_;
+    std::condition_variable hb_cv_;
+    bool hb_stop_ = false;
+    std::thread heartbeat_;
     friend class WorkerPrepared;
 };
 

@@ -417,7 +417,11 @@ void Worker::dispatch(ipc::Message& m) {
     }
     const json j = json::parse(m.body);
     const uint64_t id = j.at("id").get<uint64_t>();
-    if (m.type == wp::kPost || m.type == wp::kAdopt) {
+    if (m.type == wp::kPing) {
+        // From this thread, which never waits for a guest: a busy or hostile
+        // guest does not make its worker look hung.
+        (void)send(wp::kPong, {{"id", id}});
+    } else if (m.type == wp::kPost || m.type == wp::kAdopt) {
         const int fd = m.take_fd(0);
         const auto port = j.at("port").get<uint16_t>();
         auto inst = instance(id);

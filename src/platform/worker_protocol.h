@@ -21,6 +21,9 @@
 //                                                  addr, port}
 //   connected {req, error} + socket fd
 //                                         ready {sandbox | error}
+//   ping {id}                             pong {id}
+//     (emberd's heartbeat: the worker's channel thread answers at once; a
+//     worker that does not answer in time is killed and replaced)
 //
 // The worker runs guests and is not trusted: the parent parses its messages
 // defensively (a malformed one is logged and ignored).
@@ -54,6 +57,8 @@ inline constexpr const char* kReady = "ready";
 // and ends; resume is restore plus that file (GuestFactory::resume).
 inline constexpr const char* kSuspend = "suspend";
 inline constexpr const char* kResume = "resume";
+inline constexpr const char* kPing = "ping";
+inline constexpr const char* kPong = "pong";
 
 // Console bytes per message; longer output is split.
 inline constexpr size_t kConsoleChunk = 32 * 1024;

@@ -140,6 +140,18 @@ std::string sha256_hex(std::span<const uint8_t> data) {
     return s;
 }
 
+// A fuzzing build (tests/fuzz/fuzz_oci.cpp) takes any digest, so that the
+// fuzzer reaches the manifests and layers behind the check.
+bool digest_ok(const std::string& computed, const std::string& named) {
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    (void)computed;
+    (void)named;
+    return true;
+#else
+    return computed == named;
+#endif
+}
+
 // The blobs of an image: files under a directory, or the members of a tar.
 class Blobs {
   public:
@@ -213,7 +225,7 @@ class Blobs {
             return Status::unsupported("digest '" + d + "' is not sha256:<64 hex digits>");
         auto blob = get("blobs/sha256/" + d.substr(7));
         if (!blob) return blob.status();
-        if (sha256_hex(*blob) != d.substr(7))
+        if (!digest_ok(sha256_hex(*blob), d.substr(7)))
             return Status::corruption("blob " + d + " does not match its digest");
         return blob;
     }

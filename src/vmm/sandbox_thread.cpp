@@ -201,8 +201,6 @@ Status sandbox_thread(ThreadKind kind) {
 namespace {
 
 Status load_thread_filter(ThreadKind kind) {
-    const std::string name = std::string("ember-") + thread_kind_name(kind);
-    prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     if (!ctx) return Status::internal("sandbox: seccomp_init failed");
     struct Release {
@@ -210,7 +208,8 @@ Status load_thread_filter(ThreadKind kind) {
         ~Release() { seccomp_release(c); }
     } release{ctx};
     // no_new_privs is already set on this thread (enter_sandbox's TSYNC
-    // set it on every thread, and threads inherit it); prctl is not allowed.
+    // set it on every thread, and threads inherit it), and the process
+    // filter allows prctl only to name a thread.
     int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
     // The kernel's own errno when the load fails, not ECANCELED.
     rc = rc ? rc : seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
@@ -219,14 +218,22 @@ Status load_thread_filter(ThreadKind kind) {
         if (nr == __NR_SCMP_ERROR) continue;
         rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
     }
-    // Threads only: VM threads start the runners and pool threads of their
-    // kind; the other kinds start none.
+    // Its name, given once the filter holds (so a thread named after its
+    // kind is one that has its filter).
+    rc = rc ? rc
+            : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+                               SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+    // Asio makes sockets non-blocking (FIONBIO) and may ask what is
+    // readable (FIONREAD); no other ioctl.
     if (kind == ThreadKind::kGateway)
         for (unsigned long req :
              {static_cast<unsigned long>(FIONBIO), static_cast<unsigned long>(FIONREAD)})
             rc = rc ? rc
                     : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                                        SCMP_A1(SCMP_CMP_EQ, req));
+    // Threads only: VM threads start the runners and pool threads of their
+    // kind; the other kinds start none (clone3 then fails with EPERM, and
+    // glibc does not fall back to clone).
     if (kind == ThreadKind::kVm) {
         rc = rc ? rc
                 : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
@@ -242,6 +249,8 @@ Status load_thread_filter(ThreadKind kind) {
     if ((rc = seccomp_load(ctx)) != 0)
         return Status::internal(std::string("sandbox: loading the ") + thread_kind_name(kind) +
                                 " thread filter: " + std::strerror(-rc));
+    const std::string name = std::string("ember-") + thread_kind_name(kind);
+    prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);
     return Status::ok();
 }
 

@@ -245,7 +245,16 @@ TEST_F(TwoWorkersTest, ServicesSpreadOverWorkersAndOneDeathSparesTheOther) {
     // Services of the survivor keep their instance (and its counter);
     // those of the dead worker start again from the snapshot.
     size_t kept = 0, restarted = 0;
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Until emberd has seen the death (its instances gone), a request may
+    // still be handed to one of them (and get 502); a loaded host takes
+    // longer than a fixed sleep.
+    EXPECT_TRUE(eventually(
+        [&] {
+            size_t live = 0;
+            for (const auto& n : names) live += d_->instances(n).size();
+            return live < names.size();
+        },
+        3000));
     for (const auto& n : names) {
         auto r = d_->get(n, "/count");
         ASSERT_EQ(r.status, 200) << n << r.body;
