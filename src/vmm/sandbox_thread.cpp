@@ -141,6 +141,9 @@ constexpr const char* kGateway[] = {
     "recvfrom",   "sendto",         "recvmsg",         "sendmsg",     "accept4",     "accept",
     "shutdown",   "getsockopt",     "setsockopt",      "getsockname", "getpeername", "fcntl",
     "eventfd2",   "timerfd_create", "timerfd_settime", "socketpair",  "poll",        "ppoll",
+    // OpenSSL reseeds its generator from the OS (about hourly) on the thread
+    // that serves a TLS handshake.
+    "getrandom",
 };
 
 template <size_t N>
