@@ -12,7 +12,7 @@ namespace ember::cli {
 
 struct DeployOptions {
     std::string program, image, name, memory = "64M", isolation, idle_timeout, timeout,
-        queue_timeout, scale_to_zero;
+                                      queue_timeout, scale_to_zero;
     std::optional<int> port;  // default: the image's first exposed port, else 8080
     std::vector<std::string> files, env, egress, args;
     std::optional<unsigned> min, max, concurrency, queue, spare;

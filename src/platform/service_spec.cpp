@@ -253,8 +253,7 @@ const std::set<std::string>& deploy_fields() {
 bool is_status_field(const std::string& key) {
     return key == "generation" || key == "created_at" || key == "updated_at" || key == "status" ||
            key == "instances" || key == "queued" || key == "snapshot" || key == "error" ||
-           key == "url" || key == "deploy_error" || key == "suspended" ||
-           key == "suspended_bytes";
+           key == "url" || key == "deploy_error" || key == "suspended" || key == "suspended_bytes";
 }
 
 }  // namespace

@@ -82,10 +82,10 @@ struct VmStats {
     double cr3_us = 0, fork_us = 0, cow_us = 0;  // guest time in each (TSC)
     double create_us = 0;                        // create VM -> ready to run
     double first_insn_us = 0;                    // create VM -> first application instruction
-    double kernel_init_us = 0;  // guest kernel's first instruction -> application start
-    double run_us = 0;          // first KVM_RUN -> exit
-    double total_us = 0;        // create VM -> exit
-    double snapshot_us = 0;     // writing the snapshot, when one was taken
+    double kernel_init_us = 0;   // guest kernel's first instruction -> application start
+    double run_us = 0;           // first KVM_RUN -> exit
+    double total_us = 0;         // create VM -> exit
+    double snapshot_us = 0;      // writing the snapshot, when one was taken
     uint64_t suspend_pages = 0;  // Vm::suspend: pages written
     uint64_t suspend_bytes = 0;  // and the file's size
 };
