@@ -13,6 +13,7 @@
 #include <set>
 
 #include "abi/ember_abi.h"
+#include "common/fd_io.h"
 
 namespace ember::snapshot {
 namespace {
@@ -184,32 +185,6 @@ std::string hex(uint64_t v) {
     char b[24];
     std::snprintf(b, sizeof b, "%#llx", static_cast<unsigned long long>(v));
     return b;
-}
-
-bool pwrite_all(int fd, const void* p, size_t n, uint64_t off) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    while (n > 0) {
-        const ssize_t w = ::pwrite(fd, b, n, static_cast<off_t>(off));
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return false;
-        b += w;
-        n -= static_cast<size_t>(w);
-        off += static_cast<uint64_t>(w);
-    }
-    return true;
-}
-
-bool pread_all(int fd, void* p, size_t n, uint64_t off) {
-    auto* b = static_cast<uint8_t*>(p);
-    while (n > 0) {
-        const ssize_t r = ::pread(fd, b, n, static_cast<off_t>(off));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        b += r;
-        n -= static_cast<size_t>(r);
-        off += static_cast<uint64_t>(r);
-    }
-    return true;
 }
 
 }  // namespace

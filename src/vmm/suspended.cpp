@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "abi/ember_abi.h"
+#include "common/fd_io.h"
 
 namespace ember::snapshot {
 namespace {
@@ -76,32 +77,6 @@ SuspHeader decode(const uint8_t* p) {
     h.list_crc = get32(p + 4);
     h.data_crc = get32(p + 8);
     return h;
-}
-
-bool pwrite_all(int fd, const void* p, size_t n, uint64_t off) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    while (n > 0) {
-        const ssize_t w = ::pwrite(fd, b, n, static_cast<off_t>(off));
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return false;
-        b += w;
-        n -= static_cast<size_t>(w);
-        off += static_cast<uint64_t>(w);
-    }
-    return true;
-}
-
-bool pread_all(int fd, void* p, size_t n, uint64_t off) {
-    auto* b = static_cast<uint8_t*>(p);
-    while (n > 0) {
-        const ssize_t r = ::pread(fd, b, n, static_cast<off_t>(off));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        b += r;
-        n -= static_cast<size_t>(r);
-        off += static_cast<uint64_t>(r);
-    }
-    return true;
 }
 
 // Fuzzing builds take any checksum (as snapshot.cpp).
