@@ -19,6 +19,8 @@
 #include <cstring>
 #include <vector>
 
+#include "vmm/exit_reaper.h"
+
 namespace ember {
 
 void note_process_seccomp_loaded();  // sandbox_thread.cpp
@@ -247,6 +249,10 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
     rc = rc ? rc
             : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                                SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+    // ... and the exit reaper (exit_reaper.h), with exactly its flags.
+    rc = rc ? rc
+            : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                               SCMP_A0(SCMP_CMP_EQ, kReaperCloneFlags));
     // clone3's flags are in memory seccomp cannot read: ENOSYS sends glibc
     // back to clone.
     rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);

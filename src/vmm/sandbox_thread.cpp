@@ -20,6 +20,7 @@
 #include <cstring>
 #include <string>
 
+#include "vmm/exit_reaper.h"
 #include "vmm/sandbox.h"
 
 namespace ember {
@@ -261,6 +262,10 @@ Status load_thread_filter(ThreadKind kind) {
         rc = rc ? rc
                 : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                                    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+        // ember-vm's vCPU thread ends the process through the exit reaper.
+        rc = rc ? rc
+                : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                                   SCMP_A0(SCMP_CMP_EQ, kReaperCloneFlags));
         rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
         rc = rc ? rc
                 : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
