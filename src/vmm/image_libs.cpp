@@ -22,9 +22,9 @@ Status load(ImageLibs* l) {
     if (!crypto)
         return Status::unsupported(std::string("reading images needs ") + kCryptoSoname +
                                    " (Debian's libssl3): " + dlerror());
-    // The handles stay open for the life of the process.
-#define EMBER_RESOLVE(handle, name)                                                      \
-    l->name = reinterpret_cast<decltype(&::name)>(dlsym(handle, #name));                 \
+        // The handles stay open for the life of the process.
+#define EMBER_RESOLVE(handle, name)                                      \
+    l->name = reinterpret_cast<decltype(&::name)>(dlsym(handle, #name)); \
     if (!l->name) return Status::unsupported(std::string(#name) + " missing from its library");
 #define EMBER_RESOLVE_ARCHIVE(name) EMBER_RESOLVE(ar, name)
 #define EMBER_RESOLVE_CRYPTO(name) EMBER_RESOLVE(crypto, name)
