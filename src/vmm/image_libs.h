@@ -18,7 +18,8 @@ namespace ember {
 
 #define EMBER_IMAGE_LIB_FUNCTIONS(X)                                                              \
     X(archive_read_new)                                                                           \
-    X(archive_read_free) X(archive_read_support_filter_all) X(archive_read_support_format_tar)    \
+    X(archive_read_free)                                                                          \
+    X(archive_read_support_filter_all) X(archive_read_support_format_tar)                         \
         X(archive_read_open_memory) X(archive_read_next_header) X(archive_read_data)              \
             X(archive_error_string) X(archive_write_new) X(archive_write_free)                    \
                 X(archive_write_set_format_pax_restricted) X(archive_write_open)                  \
