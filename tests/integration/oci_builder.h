@@ -30,8 +30,8 @@ inline std::string oci_digest(const std::string& path) {
 // Copies file into layout/blobs/sha256/<digest>; returns the digest.
 inline std::string oci_blob(const std::string& layout, const std::string& file) {
     const std::string d = oci_digest(file);
-    oci_sh("mkdir -p " + layout + "/blobs/sha256 && cp " + file + " " + layout +
-           "/blobs/sha256/" + d);
+    oci_sh("mkdir -p " + layout + "/blobs/sha256 && cp " + file + " " + layout + "/blobs/sha256/" +
+           d);
     return d;
 }
 
