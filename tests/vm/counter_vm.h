@@ -1,7 +1,8 @@
-// counter_vm.h - what the suspend tests (tests/vm/suspend_test.cpp) and
-// bench/suspend_bench.cpp share: the configuration that snapshots
-// examples/counter once it is READY, and one HTTP GET to an instance over a
-// stream handed to the VM (Vm::post_connection).
+// counter_vm.h - what VM tests and benchmarks share (tests/vm/suspend_test.cpp,
+// bench/suspend_bench.cpp, bench/restore_bench.cpp): a program booted as
+// /bin/app, the configuration that snapshots examples/counter once it is
+// READY, and one HTTP GET to an instance over a stream handed to the VM
+// (Vm::post_connection).
 #pragma once
 
 #include <sys/socket.h>
@@ -24,21 +25,30 @@ inline std::vector<uint8_t> read_all(const std::string& path) {
                                 std::istreambuf_iterator<char>());
 }
 
-// Boots examples/counter (built by examples/CMakeLists.txt, at
-// EMBER_EXAMPLES_GCC_DIR) as /bin/app and writes its snapshot to
-// snapshot_out once it is READY; run it with run_vm.
-inline VmConfig counter_snapshot_config(const std::string& snapshot_out) {
+// Boots the program at `path` as /bin/app (argv {"app"}) with a root
+// filesystem of /tmp and that file.
+inline VmConfig app_config(const std::string& path) {
     VmConfig cfg;
-    cfg.program = read_all(EMBER_EXAMPLES_GCC_DIR "/counter");
+    cfg.program = read_all(path);
     cfg.guest_path = "/bin/app";
     cfg.argv = {"app"};
     cpio::Writer w;
     (void)w.add_dir("tmp", 01777);
     (void)w.add_file("bin/app", cfg.program, 0755);
     cfg.rootfs = w.finish();
+    return cfg;
+}
+
+// examples/counter (built by examples/CMakeLists.txt, at
+// EMBER_EXAMPLES_GCC_DIR), whose snapshot is written to snapshot_out once
+// it is READY; run it with run_vm.
+#ifdef EMBER_EXAMPLES_GCC_DIR
+inline VmConfig counter_snapshot_config(const std::string& snapshot_out) {
+    VmConfig cfg = app_config(EMBER_EXAMPLES_GCC_DIR "/counter");
     cfg.snapshot_out = snapshot_out;
     return cfg;
 }
+#endif
 
 // One GET on a new stream to the guest's port 8080; the response's body
 // ("" on failure). The stream is closed afterwards.
