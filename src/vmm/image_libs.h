@@ -23,7 +23,8 @@ namespace ember {
     X(archive_read_support_format_tar)                                                           \
     X(archive_read_open_memory)                                                                  \
     X(archive_read_next_header)                                                                  \
-    X(archive_read_data) X(archive_error_string) X(archive_write_new) X(archive_write_free)      \
+    X(archive_read_data)                                                                         \
+    X(archive_error_string) X(archive_write_new) X(archive_write_free)                           \
         X(archive_write_set_format_pax_restricted) X(archive_write_open) X(archive_write_header) \
             X(archive_write_data) X(archive_write_close) X(archive_entry_new)                    \
                 X(archive_entry_free) X(archive_entry_pathname) X(archive_entry_filetype)        \
