@@ -19,15 +19,17 @@ using fstest::P;
 // ---- socket() and addresses ----------------------------------------------------------
 
 TEST_F(NetTest, SocketRejectsFamiliesAndTypesItDoesNotCarry) {
-    EXPECT_EQ(sys(SYS_socket, AF_UNIX, SOCK_STREAM, 0), -EAFNOSUPPORT);
     EXPECT_EQ(sys(SYS_socket, AF_NETLINK, SOCK_RAW, 0), -EAFNOSUPPORT);
     EXPECT_EQ(sys(SYS_socket, AF_PACKET, SOCK_RAW, 0), -EAFNOSUPPORT);
-    EXPECT_EQ(sys(SYS_socket, AF_INET, SOCK_DGRAM, 0), -EPROTONOSUPPORT);
+    EXPECT_EQ(sys(SYS_socket, AF_UNIX, 10 /* SOCK_PACKET */, 0), -ESOCKTNOSUPPORT);
+    EXPECT_EQ(sys(SYS_socket, AF_UNIX, SOCK_STREAM, IPPROTO_TCP), -EPROTONOSUPPORT);
+    EXPECT_EQ(sys(SYS_socket, AF_INET, SOCK_DGRAM, IPPROTO_TCP), -EPROTONOSUPPORT);
     EXPECT_EQ(sys(SYS_socket, AF_INET6, SOCK_RAW, 6), -EPROTONOSUPPORT);
     EXPECT_EQ(sys(SYS_socket, AF_INET, SOCK_SEQPACKET, 0), -ESOCKTNOSUPPORT);
     EXPECT_EQ(sys(SYS_socket, AF_INET, SOCK_STREAM, IPPROTO_UDP), -EPROTONOSUPPORT);
     EXPECT_EQ(sys(SYS_socket, AF_INET, SOCK_STREAM | 0x1000, 0), -EINVAL);
-    EXPECT_EQ(sys(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, 0), -EAFNOSUPPORT);
+    EXPECT_EQ(sys(SYS_socketpair, AF_NETLINK, SOCK_RAW, 0, 0), -EAFNOSUPPORT);
+    EXPECT_EQ(sys(SYS_socketpair, AF_INET, SOCK_STREAM, 0, 0), -EOPNOTSUPP);
 }
 
 TEST_F(NetTest, SocketIsAnFdWithSocketModeAndFlags) {

@@ -1,6 +1,7 @@
 // sys_socket.cpp - the socket syscalls: socket, bind, listen, accept,
 // connect, shutdown, send/recv and their msg forms, addresses and options.
 #include "net/socket.h"
+#include "net/usock.h"
 
 namespace k::net {
 
@@ -17,6 +18,12 @@ int64_t get_sock(uint64_t fd, File** f, Socket** s) {
     return *s ? 0 : -ENOTSOCK;
 }
 
+// The file of fd when it is a guest-local socket (usock.h), else null.
+File* local_file(uint64_t fd) {
+    File* f = fs::fd_get(fd_arg(fd));
+    return f && is_usock(f) ? f : nullptr;
+}
+
 uint16_t be16(uint16_t v) { return static_cast<uint16_t>((v >> 8) | (v << 8)); }
 
 bool v4_mapped(const uint8_t* a) {
@@ -27,7 +34,9 @@ bool v4_mapped(const uint8_t* a) {
 // Reads a user sockaddr for socket s. -EINVAL (length), -EAFNOSUPPORT
 // (family), -EFAULT. A v4-mapped IPv6 address becomes IPv4, which is how the
 // host compares it against egress rules.
-int64_t addr_in(const Socket* s, uint64_t uaddr, uint64_t len, ember_net_addr* out) {
+}  // namespace
+
+int64_t inet_addr_in(uint16_t sfamily, uint64_t uaddr, uint64_t len, ember_net_addr* out) {
     if (len > kMaxSockaddr || len < sizeof(uint16_t)) return -EINVAL;
     uint8_t buf[sizeof(linux_sockaddr_in6)] = {};
     if (copy_from_user(buf, uaddr, len < sizeof buf ? len : sizeof buf) < 0) return -EFAULT;
@@ -35,7 +44,7 @@ int64_t addr_in(const Socket* s, uint64_t uaddr, uint64_t len, ember_net_addr* o
     memcpy(&family, buf, sizeof family);
     memset(out, 0, sizeof *out);
     // As Linux: the length for the socket's family first, then the family.
-    if (s->family == AF_INET) {
+    if (sfamily == AF_INET) {
         if (len < sizeof(linux_sockaddr_in)) return -EINVAL;
         if (family != AF_INET) return -EAFNOSUPPORT;
         linux_sockaddr_in in;
@@ -61,8 +70,8 @@ int64_t addr_in(const Socket* s, uint64_t uaddr, uint64_t len, ember_net_addr* o
 }
 
 // Formats an address as the socket's family; returns its length.
-uint32_t addr_format(const Socket* s, const ember_net_addr& a, uint8_t* buf) {
-    if (s->family == AF_INET) {
+uint32_t inet_addr_format(uint16_t sfamily, const ember_net_addr& a, uint8_t* buf) {
+    if (sfamily == AF_INET) {
         linux_sockaddr_in in = {};
         in.sin_family = AF_INET;
         in.sin_port = be16(a.port);
@@ -84,6 +93,15 @@ uint32_t addr_format(const Socket* s, const ember_net_addr& a, uint8_t* buf) {
     }
     memcpy(buf, &in6, sizeof in6);
     return sizeof in6;
+}
+
+namespace {
+
+int64_t addr_in(const Socket* s, uint64_t uaddr, uint64_t len, ember_net_addr* out) {
+    return inet_addr_in(s->family, uaddr, len, out);
+}
+uint32_t addr_format(const Socket* s, const ember_net_addr& a, uint8_t* buf) {
+    return inet_addr_format(s->family, a, buf);
 }
 
 // Reads *ulen of a (sockaddr, socklen_t*) output pair: -EFAULT, -EINVAL.
@@ -125,10 +143,12 @@ int64_t sys_socket(uint64_t domain, uint64_t type, uint64_t protocol, uint64_t, 
     domain &= 0xffffffff;
     type &= 0xffffffff;
     protocol &= 0xffffffff;
-    if (domain != AF_INET && domain != AF_INET6) return -EAFNOSUPPORT;
+    if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX) return -EAFNOSUPPORT;
     if (type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) return -EINVAL;
     const uint64_t base = type & SOCK_TYPE_MASK;
-    if (base == SOCK_DGRAM || base == SOCK_RAW) return -EPROTONOSUPPORT;  // no UDP, no raw IP
+    // AF_UNIX and UDP are served inside the guest (sys_usock.cpp).
+    if (domain == AF_UNIX || base == SOCK_DGRAM) return usock_socket(domain, type, protocol);
+    if (base == SOCK_RAW) return -EPROTONOSUPPORT;  // no raw IP
     if (base != SOCK_STREAM) return -ESOCKTNOSUPPORT;
     if (protocol != 0 && protocol != IPPROTO_TCP) return -EPROTONOSUPPORT;
     if (!fs::fd_available()) return -EMFILE;
@@ -139,12 +159,19 @@ int64_t sys_socket(uint64_t domain, uint64_t type, uint64_t protocol, uint64_t, 
     return fd;
 }
 
-int64_t sys_socketpair(uint64_t domain, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+int64_t sys_socketpair(uint64_t domain, uint64_t type, uint64_t protocol, uint64_t usv, uint64_t,
+                       uint64_t) {
     domain &= 0xffffffff;
+    type &= 0xffffffff;
+    if (domain == AF_UNIX) {
+        if (type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) return -EINVAL;
+        return usock_socketpair(domain, type, protocol & 0xffffffff, usv);
+    }
     return domain == AF_INET || domain == AF_INET6 ? -EOPNOTSUPP : -EAFNOSUPPORT;
 }
 
 int64_t sys_bind(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_t, uint64_t) {
+    if (File* lf = local_file(fd)) return usock_bind(lf, uaddr, len & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -164,6 +191,7 @@ int64_t sys_bind(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_t, 
 }
 
 int64_t sys_listen(uint64_t fd, uint64_t backlog, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (File* lf = local_file(fd)) return usock_listen(lf, backlog);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -190,6 +218,7 @@ int64_t sys_listen(uint64_t fd, uint64_t backlog, uint64_t, uint64_t, uint64_t, 
 }
 
 int64_t do_accept(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t flags) {
+    if (File* lf = local_file(fd)) return usock_accept(lf, uaddr, ulen, flags);
     File* f;
     Socket* l;
     if (int64_t r = get_sock(fd, &f, &l); r < 0) return r;
@@ -225,6 +254,7 @@ int64_t sys_accept4(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t flags, 
 }
 
 int64_t sys_connect(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_t, uint64_t) {
+    if (File* lf = local_file(fd)) return usock_connect(lf, uaddr, len & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -269,6 +299,7 @@ int64_t sys_connect(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_
 }
 
 int64_t sys_shutdown(uint64_t fd, uint64_t how, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (File* lf = local_file(fd)) return usock_shutdown(lf, how & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -292,6 +323,7 @@ int64_t sys_shutdown(uint64_t fd, uint64_t how, uint64_t, uint64_t, uint64_t, ui
 }
 
 int64_t sys_getsockname(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t, uint64_t, uint64_t) {
+    if (File* lf = local_file(fd)) return usock_name(lf, uaddr, ulen, false);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -302,6 +334,7 @@ int64_t sys_getsockname(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t, ui
 }
 
 int64_t sys_getpeername(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t, uint64_t, uint64_t) {
+    if (File* lf = local_file(fd)) return usock_name(lf, uaddr, ulen, true);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -346,13 +379,18 @@ int64_t do_recv(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags) {
     return sock_recv(s, p, len, flags & kRecvFlags, nonblock);
 }
 
-int64_t sys_sendto(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, uint64_t, uint64_t) {
+int64_t sys_sendto(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, uint64_t uaddr,
+                   uint64_t alen) {
+    if (File* lf = local_file(fd))
+        return usock_sendto(lf, buf, len, flags & 0xffffffff, uaddr, alen);
     // A stream socket ignores the destination, as TCP does without fast open.
     return do_send(fd, buf, len, flags);
 }
 
 int64_t sys_recvfrom(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, uint64_t uaddr,
                      uint64_t ulen) {
+    if (File* lf = local_file(fd))
+        return usock_recvfrom(lf, buf, len, flags & 0xffffffff, uaddr, ulen);
     int64_t r = do_recv(fd, buf, len, flags);
     if (r >= 0 && uaddr && ulen) {
         // TCP reports no source address: the length comes back as 0.
@@ -391,6 +429,7 @@ int64_t msg_iov(const linux_msghdr& m, linux_iovec* fast, linux_iovec** out) {
 }
 
 int64_t sys_sendmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64_t, uint64_t) {
+    if (File* lf = local_file(fd)) return usock_sendmsg(lf, umsg, flags & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -425,6 +464,7 @@ int64_t sys_sendmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
 }
 
 int64_t sys_recvmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64_t, uint64_t) {
+    if (File* lf = local_file(fd)) return usock_recvmsg(lf, umsg, flags & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -527,6 +567,8 @@ int64_t timeo_in(uint64_t uval, uint64_t len, int64_t* ns) {
 
 int64_t sys_setsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval, uint64_t len,
                        uint64_t) {
+    if (File* lf = local_file(fd))
+        return usock_setsockopt(lf, level & 0xffffffff, name & 0xffffffff, uval, len & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -581,6 +623,8 @@ int64_t sys_setsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval
 
 int64_t sys_getsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval, uint64_t ulen,
                        uint64_t) {
+    if (File* lf = local_file(fd))
+        return usock_getsockopt(lf, level & 0xffffffff, name & 0xffffffff, uval, ulen);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
