@@ -15,6 +15,10 @@ TEST_P(LocalSocketsTest, UnixSocketsBehaveAsNatively) {
     expect_as_native({example_path(GetParam(), "unix_sockets")});
 }
 
+TEST_P(LocalSocketsTest, LoopbackTcpAndUdpBehaveAsNatively) {
+    expect_as_native({example_path(GetParam(), "loopback_sockets")});
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, LocalSocketsTest, ::testing::Values("gcc", "musl"));
 
 }  // namespace

@@ -597,12 +597,59 @@ TEST_F(NetTest, StreamsBeyondTheInstanceCapGetEnobufs) {
     for (;;) {
         int64_t fd = socket4(SOCK_NONBLOCK);
         ASSERT_GE(fd, 0);
-        r = connect4(fd, 80);
+        r = connect4(fd, 81);  // not the guest's own listener (that would stay in the guest)
         if (r != -EINPROGRESS) break;
         opened++;
     }
     EXPECT_EQ(opened, 10);
     EXPECT_EQ(r, -ENOBUFS);
+}
+
+TEST_F(NetTest, ConnectToOwnListenerStaysInTheGuest) {
+    uint32_t lid;
+    const int64_t l = listener(8080, &lid);
+    host().drain();
+    host().clear_sent();
+    const int64_t c = socket4();
+    ASSERT_EQ(connect4(c, 8080), 0);
+    const int64_t s = sys(SYS_accept4, static_cast<uint64_t>(l), 0, 0, 0);
+    ASSERT_GE(s, 0);
+    EXPECT_EQ(send(c, "ping"), 4);
+    EXPECT_EQ(recv(s, 16), "ping");
+    EXPECT_EQ(send(s, "pong!"), 5);
+    EXPECT_EQ(sys(SYS_shutdown, static_cast<uint64_t>(s), SHUT_WR), 0);
+    EXPECT_EQ(recv(c, 16), "pong!");
+    EXPECT_EQ(recv(c, 16), "");  // end of file
+    // Alone, a read that only this thread could satisfy fails instead of hanging.
+    EXPECT_EQ(recv(s, 16), fstest::errno_text(-EDEADLK));
+    host().drain();
+    EXPECT_TRUE(host().sent_of(EMBER_NET_CONNECT).empty());
+    EXPECT_TRUE(host().sent_of(EMBER_NET_DATA).empty());
+    // Another port of the same address still goes to the host.
+    const int64_t other = socket4(SOCK_NONBLOCK);
+    EXPECT_EQ(connect4(other, 8081), -EINPROGRESS);
+    host().drain();
+    EXPECT_EQ(host().sent_of(EMBER_NET_CONNECT).size(), 1u);
+}
+
+TEST_F(NetTest, UnixSocketpairCarriesBytesAndDatagrams) {
+    int sv[2];
+    ASSERT_EQ(sys(SYS_socketpair, AF_UNIX, SOCK_DGRAM, 0, P(sv)), 0);
+    EXPECT_EQ(send(sv[0], "one"), 3);
+    EXPECT_EQ(send(sv[0], "second"), 6);
+    EXPECT_EQ(recv(sv[1], 64), "one");
+    EXPECT_EQ(recv(sv[1], 2), "se");  // the rest of the datagram is dropped
+    EXPECT_EQ(recv(sv[1], 64, MSG_DONTWAIT), fstest::errno_text(-EAGAIN));
+    int st[2];
+    ASSERT_EQ(sys(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, P(st)), 0);
+    EXPECT_EQ(send(st[0], "ab"), 2);
+    EXPECT_EQ(send(st[0], "cd"), 2);
+    EXPECT_EQ(recv(st[1], 64), "abcd");
+    EXPECT_EQ(sys(SYS_close, static_cast<uint64_t>(st[0])), 0);
+    EXPECT_EQ(recv(st[1], 64), "");
+    EXPECT_EQ(send(st[1], "x", MSG_NOSIGNAL), -EPIPE);
+    host().drain();
+    EXPECT_TRUE(host().sent_of(EMBER_NET_DATA).empty());
 }
 
 TEST_F(NetTest, SocketsBeyondTheFdTableGetEmfile) {

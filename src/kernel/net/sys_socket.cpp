@@ -264,6 +264,11 @@ int64_t sys_connect(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_
     const bool nonblock = f->flags & O_NONBLOCK;
     switch (s->state) {
         case SockState::kConnected:
+            if (s->connect_unseen) {  // as Linux: the call that sees the connection completed
+                s->connect_unseen = false;
+                return 0;
+            }
+            return -EISCONN;
         case SockState::kListening:
             return -EISCONN;
         case SockState::kConnecting:
@@ -274,6 +279,15 @@ int64_t sys_connect(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_
                 const int32_t e = s->so_error;
                 s->so_error = 0;
                 return -e;
+            }
+            if (Socket* l = local_listener(s, a)) {
+                // A listener of this instance: served in the guest.
+                if (int64_t r = autobind(s); r < 0) return r;
+                const int64_t r = local_connect(s, l, a);
+                // Linux reports a nonblocking loopback connect in progress too.
+                if (r != 0 || !nonblock) return r;
+                s->connect_unseen = true;
+                return -EINPROGRESS;
             }
             const uint32_t id = sock_alloc_id(false);
             if (!id) return -ENOBUFS;  // EMBER_NET_MAX_STREAMS
@@ -317,6 +331,10 @@ int64_t sys_shutdown(uint64_t fd, uint64_t how, uint64_t, uint64_t, uint64_t, ui
     if (how != SHUT_RD && !s->shut_wr) {
         s->shut_wr = true;
         if (s->id) tx_put(EMBER_NET_SHUTDOWN, s->id, 0, nullptr, 0);
+        if (s->lpeer) {
+            s->lpeer->peer_eof = true;
+            s->lpeer->gen++;
+        }
     }
     s->gen++;
     return 0;
