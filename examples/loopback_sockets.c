@@ -245,6 +245,24 @@ static void udp(int family, const char* ip) {
     check("poll", poll(&p, 1, 0));
     printf("revents %#x\n", p.revents);
     check("recv", recv(b, buf, sizeof buf, 0));
+    // Several datagrams per call.
+    struct mmsghdr mm[3];
+    struct iovec mi[3];
+    char mb[3][16];
+    memset(mm, 0, sizeof mm);
+    for (int i = 0; i < 3; i++) {
+        snprintf(mb[i], sizeof mb[i], "mmsg %d", i);
+        mi[i] = (struct iovec){mb[i], strlen(mb[i])};
+        mm[i].msg_hdr.msg_iov = &mi[i];
+        mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    check("sendmmsg", sendmmsg(a, mm, 3, 0));
+    printf("lengths %u %u %u\n", mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
+    memset(mb, 0, sizeof mb);
+    for (int i = 0; i < 3; i++) mi[i].iov_len = sizeof mb[i];
+    check("recvmmsg waitforone", recvmmsg(b, mm, 3, MSG_WAITFORONE, NULL));
+    printf("got '%s' '%s' '%s' len %u\n", mb[0], mb[1], mb[2], mm[2].msg_len);
+    check("recvmmsg empty", recvmmsg(b, mm, 3, MSG_DONTWAIT, NULL));
     close(b);
     check("send to closed port", send(a, "x", 1, 0));
     check("recv refused", recv(a, buf, sizeof buf, MSG_DONTWAIT));

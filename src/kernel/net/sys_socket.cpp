@@ -529,6 +529,55 @@ int64_t sys_recvmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
     return static_cast<int64_t>(total);
 }
 
+// sendmmsg/recvmmsg: the msghdr calls over an array of struct mmsghdr (a
+// msghdr and the byte count, 64 bytes), stopping at the first error; an
+// error after some messages went through is dropped, as on Linux.
+constexpr uint64_t kMmsgSize = 64;
+
+int64_t sys_sendmmsg(uint64_t fd, uint64_t uvec, uint64_t vlen, uint64_t flags, uint64_t,
+                     uint64_t) {
+    vlen &= 0xffffffff;
+    if (vlen > IOV_MAX) vlen = IOV_MAX;  // UIO_MAXIOV
+    uint64_t i = 0;
+    for (; i < vlen; i++) {
+        const uint64_t m = uvec + i * kMmsgSize;
+        const int64_t r = sys_sendmsg(fd, m, flags, 0, 0, 0);
+        if (r < 0) return i ? static_cast<int64_t>(i) : r;
+        const uint32_t n = static_cast<uint32_t>(r);
+        if (copy_to_user(m + sizeof(linux_msghdr), &n, sizeof n) < 0)
+            return i ? static_cast<int64_t>(i) : -EFAULT;
+    }
+    return static_cast<int64_t>(i);
+}
+
+int64_t sys_recvmmsg(uint64_t fd, uint64_t uvec, uint64_t vlen, uint64_t flags, uint64_t utimeout,
+                     uint64_t) {
+    vlen &= 0xffffffff;
+    flags &= 0xffffffff;
+    if (vlen > IOV_MAX) vlen = IOV_MAX;
+    uint64_t deadline = 0;
+    if (utimeout) {
+        int64_t ns;
+        if (int64_t r = timespec_in(utimeout, &ns); r < 0) return r;
+        deadline = deadline_after(ns);
+    }
+    uint64_t i = 0;
+    for (; i < vlen; i++) {
+        // After the first message: MSG_WAITFORONE takes only what is there;
+        // past the timeout, the call returns what it has.
+        uint64_t f = flags & ~MSG_WAITFORONE;
+        if (i > 0 && ((flags & MSG_WAITFORONE) || (deadline && monotonic_ns() >= deadline)))
+            f |= MSG_DONTWAIT;
+        const uint64_t m = uvec + i * kMmsgSize;
+        const int64_t r = sys_recvmsg(fd, m, f, 0, 0, 0);
+        if (r < 0) return i ? static_cast<int64_t>(i) : r;
+        const uint32_t n = static_cast<uint32_t>(r);
+        if (copy_to_user(m + sizeof(linux_msghdr), &n, sizeof n) < 0)
+            return i ? static_cast<int64_t>(i) : -EFAULT;
+    }
+    return static_cast<int64_t>(i);
+}
+
 // ---- options -----------------------------------------------------------------------
 
 enum class OptKind : uint8_t { kBool, kInt, kBuf };
@@ -726,6 +775,8 @@ void register_socket_syscalls() {
     syscall_register(nr::recvfrom, "recvfrom", sys_recvfrom);
     syscall_register(nr::sendmsg, "sendmsg", sys_sendmsg);
     syscall_register(nr::recvmsg, "recvmsg", sys_recvmsg);
+    syscall_register(nr::sendmmsg, "sendmmsg", sys_sendmmsg);
+    syscall_register(nr::recvmmsg, "recvmmsg", sys_recvmmsg);
     syscall_register(nr::setsockopt, "setsockopt", sys_setsockopt);
     syscall_register(nr::getsockopt, "getsockopt", sys_getsockopt);
 }
