@@ -18,11 +18,20 @@ int64_t get_sock(uint64_t fd, File** f, Socket** s) {
     return *s ? 0 : -ENOTSOCK;
 }
 
-// The file of fd when it is a guest-local socket (usock.h), else null.
-File* local_file(uint64_t fd) {
-    File* f = fs::fd_get(fd_arg(fd));
-    return f && is_usock(f) ? f : nullptr;
-}
+// The file of fd when it is a guest-local socket (usock.h), held for the
+// whole call: a call may block while another thread closes the fd.
+struct LocalFile {
+    File* f;
+    explicit LocalFile(uint64_t fd) : f(fs::fd_get(fd_arg(fd))) {
+        if (f && !is_usock(f)) f = nullptr;
+        if (f) fs::file_get(f);
+    }
+    ~LocalFile() {
+        if (f) fs::file_put(f);
+    }
+    LocalFile(const LocalFile&) = delete;
+    LocalFile& operator=(const LocalFile&) = delete;
+};
 
 uint16_t be16(uint16_t v) { return static_cast<uint16_t>((v >> 8) | (v << 8)); }
 
@@ -171,7 +180,7 @@ int64_t sys_socketpair(uint64_t domain, uint64_t type, uint64_t protocol, uint64
 }
 
 int64_t sys_bind(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_t, uint64_t) {
-    if (File* lf = local_file(fd)) return usock_bind(lf, uaddr, len & 0xffffffff);
+    if (LocalFile lf(fd); lf.f) return usock_bind(lf.f, uaddr, len & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -191,7 +200,7 @@ int64_t sys_bind(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_t, 
 }
 
 int64_t sys_listen(uint64_t fd, uint64_t backlog, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (File* lf = local_file(fd)) return usock_listen(lf, backlog);
+    if (LocalFile lf(fd); lf.f) return usock_listen(lf.f, backlog);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -218,7 +227,7 @@ int64_t sys_listen(uint64_t fd, uint64_t backlog, uint64_t, uint64_t, uint64_t, 
 }
 
 int64_t do_accept(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t flags) {
-    if (File* lf = local_file(fd)) return usock_accept(lf, uaddr, ulen, flags);
+    if (LocalFile lf(fd); lf.f) return usock_accept(lf.f, uaddr, ulen, flags);
     File* f;
     Socket* l;
     if (int64_t r = get_sock(fd, &f, &l); r < 0) return r;
@@ -254,7 +263,7 @@ int64_t sys_accept4(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t flags, 
 }
 
 int64_t sys_connect(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_t, uint64_t) {
-    if (File* lf = local_file(fd)) return usock_connect(lf, uaddr, len & 0xffffffff);
+    if (LocalFile lf(fd); lf.f) return usock_connect(lf.f, uaddr, len & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -313,7 +322,7 @@ int64_t sys_connect(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_
 }
 
 int64_t sys_shutdown(uint64_t fd, uint64_t how, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (File* lf = local_file(fd)) return usock_shutdown(lf, how & 0xffffffff);
+    if (LocalFile lf(fd); lf.f) return usock_shutdown(lf.f, how & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -341,7 +350,7 @@ int64_t sys_shutdown(uint64_t fd, uint64_t how, uint64_t, uint64_t, uint64_t, ui
 }
 
 int64_t sys_getsockname(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t, uint64_t, uint64_t) {
-    if (File* lf = local_file(fd)) return usock_name(lf, uaddr, ulen, false);
+    if (LocalFile lf(fd); lf.f) return usock_name(lf.f, uaddr, ulen, false);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -352,7 +361,7 @@ int64_t sys_getsockname(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t, ui
 }
 
 int64_t sys_getpeername(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t, uint64_t, uint64_t) {
-    if (File* lf = local_file(fd)) return usock_name(lf, uaddr, ulen, true);
+    if (LocalFile lf(fd); lf.f) return usock_name(lf.f, uaddr, ulen, true);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -399,16 +408,16 @@ int64_t do_recv(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags) {
 
 int64_t sys_sendto(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, uint64_t uaddr,
                    uint64_t alen) {
-    if (File* lf = local_file(fd))
-        return usock_sendto(lf, buf, len, flags & 0xffffffff, uaddr, alen);
+    if (LocalFile lf(fd); lf.f)
+        return usock_sendto(lf.f, buf, len, flags & 0xffffffff, uaddr, alen);
     // A stream socket ignores the destination, as TCP does without fast open.
     return do_send(fd, buf, len, flags);
 }
 
 int64_t sys_recvfrom(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, uint64_t uaddr,
                      uint64_t ulen) {
-    if (File* lf = local_file(fd))
-        return usock_recvfrom(lf, buf, len, flags & 0xffffffff, uaddr, ulen);
+    if (LocalFile lf(fd); lf.f)
+        return usock_recvfrom(lf.f, buf, len, flags & 0xffffffff, uaddr, ulen);
     int64_t r = do_recv(fd, buf, len, flags);
     if (r >= 0 && uaddr && ulen) {
         // TCP reports no source address: the length comes back as 0.
@@ -447,7 +456,7 @@ int64_t msg_iov(const linux_msghdr& m, linux_iovec* fast, linux_iovec** out) {
 }
 
 int64_t sys_sendmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64_t, uint64_t) {
-    if (File* lf = local_file(fd)) return usock_sendmsg(lf, umsg, flags & 0xffffffff);
+    if (LocalFile lf(fd); lf.f) return usock_sendmsg(lf.f, umsg, flags & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -482,7 +491,7 @@ int64_t sys_sendmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
 }
 
 int64_t sys_recvmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64_t, uint64_t) {
-    if (File* lf = local_file(fd)) return usock_recvmsg(lf, umsg, flags & 0xffffffff);
+    if (LocalFile lf(fd); lf.f) return usock_recvmsg(lf.f, umsg, flags & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -634,8 +643,9 @@ int64_t timeo_in(uint64_t uval, uint64_t len, int64_t* ns) {
 
 int64_t sys_setsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval, uint64_t len,
                        uint64_t) {
-    if (File* lf = local_file(fd))
-        return usock_setsockopt(lf, level & 0xffffffff, name & 0xffffffff, uval, len & 0xffffffff);
+    if (LocalFile lf(fd); lf.f)
+        return usock_setsockopt(lf.f, level & 0xffffffff, name & 0xffffffff, uval,
+                                len & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -690,8 +700,8 @@ int64_t sys_setsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval
 
 int64_t sys_getsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval, uint64_t ulen,
                        uint64_t) {
-    if (File* lf = local_file(fd))
-        return usock_getsockopt(lf, level & 0xffffffff, name & 0xffffffff, uval, ulen);
+    if (LocalFile lf(fd); lf.f)
+        return usock_getsockopt(lf.f, level & 0xffffffff, name & 0xffffffff, uval, ulen);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;

@@ -34,6 +34,7 @@ struct UMsg {
     UMsg* next;
     uint32_t len;  // bytes of data
     uint32_t off;  // stream: bytes already read
+    uint32_t cap;  // kStreamPiece for the large pieces that are recycled, else 0
     File** fds;    // SCM_RIGHTS: nfds references owned by the message
     uint32_t nfds;
     Cred cred;  // the sender's, for SCM_CREDENTIALS
