@@ -362,6 +362,48 @@ static void pass_fds(void) {
     close(sv[1]);
 }
 
+static int g_pw[2];
+static void* poller(void* arg) {
+    int fd = *(int*)arg;
+    // Blocks until the main thread writes: poll, then epoll, on only
+    // guest-local sockets.
+    struct pollfd p = {fd, POLLIN, 0};
+    int n = poll(&p, 1, -1);
+    char c;
+    read(fd, &c, 1);
+    printf("thread: poll %d revents %#x byte %c\n", n, p.revents, c);
+    write(g_pw[0], "k", 1);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u32 = 5};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    n = epoll_wait(ep, &ev, 1, -1);
+    printf("thread: epoll %d events %#x data %u\n", n, ev.events, ev.data.u32);
+    n = epoll_wait(ep, &ev, 1, 0);
+    printf("thread: edge-triggered again %d\n", n);
+    close(ep);
+    return NULL;
+}
+
+static void blocking_poll(void) {
+    printf("-- poll and epoll waiting for another thread\n");
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, g_pw);
+    pthread_t th;
+    pthread_create(&th, NULL, poller, &sv[1]);
+    usleep(20000);
+    write(sv[0], "a", 1);
+    char c;
+    read(g_pw[1], &c, 1);
+    usleep(20000);
+    write(sv[0], "b", 1);
+    pthread_join(th, NULL);
+    close(sv[0]);
+    close(sv[1]);
+    close(g_pw[0]);
+    close(g_pw[1]);
+}
+
 static void across_fork(void) {
     printf("-- fork\n");
     int sv[2];
@@ -406,6 +448,7 @@ int main(void) {
     named(1);
     dgram_named();
     pass_fds();
+    blocking_poll();
     across_fork();
     printf("done\n");
     return 0;
