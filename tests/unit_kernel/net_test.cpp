@@ -745,6 +745,19 @@ TEST_F(NetTest, UnixBindRejectsBadAddressesAndMakesASocketNode) {
     EXPECT_EQ(recv(c, 8), "");
 }
 
+TEST_F(NetTest, UnixTinyMessagesAreBoundedByTheirCostNotOnlyTheirBytes) {
+    int sv[2];
+    ASSERT_EQ(sys(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, P(sv)), 0);
+    int sent = 0;
+    while (send(sv[0], "x") == 1) sent++;
+    // 212,992 bytes at 1 + 256 each: far fewer than 212,992 messages.
+    EXPECT_GT(sent, 500);
+    EXPECT_LT(sent, 1000);
+    EXPECT_EQ(poll1(sv[0], POLLOUT), 0u);
+    EXPECT_EQ(recv(sv[1], 4), "x");
+    EXPECT_EQ(poll1(sv[0], POLLOUT), static_cast<uint32_t>(POLLOUT));
+}
+
 TEST_F(NetTest, SocketsBeyondTheFdTableGetEmfile) {
     int64_t r = 0;
     int n = 0;

@@ -306,12 +306,9 @@ int64_t usock_bind(File* f, uint64_t uaddr, uint64_t len) {
         ember_net_addr a;
         if (int64_t r = inet_addr_in(s->family, uaddr, len, &a); r < 0) return r;
         if (s->bound) return -EINVAL;
-        if (a.port == 0) {
-            s->local = a;
-            return autobind_inet(s);
-        }
+        if (a.port != 0 && usock_port_used(s, a.port)) return -EADDRINUSE;
         s->local = a;
-        if (usock_port_used(s, a.port)) return -EADDRINUSE;
+        if (a.port == 0) return autobind_inet(s);
         s->bound = true;
         return 0;
     }
@@ -540,9 +537,8 @@ int64_t usock_recvfrom(File* f, uint64_t buf, uint64_t len, uint64_t flags, uint
     USock* s = usock_of(f);
     if (flags & MSG_OOB) return -EINVAL;
     if (len > fs::kMaxRw) len = fs::kMaxRw;
-    const bool touch = len && !(flags & MSG_TRUNC && s->type == SOCK_STREAM);
-    IoVec v{static_cast<uint8_t*>(touch ? user_buffer(buf, len) : nullptr), len};
-    if (touch && !v.base) return -EFAULT;
+    IoVec v{static_cast<uint8_t*>(len ? user_buffer(buf, len) : nullptr), len};
+    if (len && !v.base) return -EFAULT;
     URecv r{};
     r.iov = &v;
     r.niov = 1;

@@ -12,6 +12,12 @@ constexpr uint64_t kUdpMax = 65507;           // the largest UDP payload over IP
 
 USock* g_usocks;
 
+// What a receiver's queue holds against kUsockBuf: the bytes plus a fixed
+// cost per message, so that a flood of tiny messages (each with up to 253
+// file references) cannot pin unbounded kernel memory.
+constexpr uint64_t kMsgCost = 256;
+uint64_t queued(const USock* d) { return d->rx_bytes + d->rx_msgs * kMsgCost; }
+
 // Large stream pieces are kept for reuse: a fresh one costs a page
 // allocation and the zeroing of ~17 pages, for bytes that are overwritten.
 constexpr uint32_t kPieceCache = 4;
@@ -179,19 +185,19 @@ int64_t send_stream(USock* s, USend* m, uint64_t deadline) {
         if (s->snd_shut || !s->peer || s->peer->rcv_shut)
             return done ? static_cast<int64_t>(done) : -EPIPE;
         USock* p = s->peer;
-        const uint64_t space = p->rx_bytes < kUsockBuf ? kUsockBuf - p->rx_bytes : 0;
+        const uint64_t space = queued(p) < kUsockBuf ? kUsockBuf - queued(p) : 0;
         if (s->type == SOCK_SEQPACKET) {
             if (m->total > kUsockBuf - 32) return -EMSGSIZE;
-            if (space >= m->total || p->rx_bytes == 0) {
+            if (space >= m->total + kMsgCost || p->rx_msgs == 0) {
                 UMsg* u = msg_make(s, m, 0, static_cast<uint32_t>(m->total), true);
                 if (!u) return -ENOBUFS;
                 queue_push(p, u);
                 return static_cast<int64_t>(m->total);
             }
         } else {
-            while (done < m->total && (p->rx_bytes < kUsockBuf)) {
+            while (done < m->total && queued(p) + kMsgCost < kUsockBuf) {
                 uint64_t n = m->total - done;
-                const uint64_t room = kUsockBuf - p->rx_bytes;
+                const uint64_t room = kUsockBuf - queued(p) - kMsgCost;
                 if (n > room) n = room;
                 if (n > kStreamPiece) n = kStreamPiece;
                 UMsg* u = msg_make(s, m, done, static_cast<uint32_t>(n), done == 0);
@@ -233,7 +239,7 @@ int64_t send_dgram(USock* s, USend* m, uint64_t deadline) {
         if (!alive(d)) return -ECONNREFUSED;
         if (!inet && d->peer && d->peer != s) return -EPERM;
         if (d->rcv_shut) return inet ? static_cast<int64_t>(m->total) : -EPIPE;
-        const bool full = d->rx_bytes + m->total > kUsockBuf ||
+        const bool full = (d->rx_msgs && queued(d) + kMsgCost + m->total > kUsockBuf) ||
                           (d->peer != s && d->rx_msgs > kMaxDgramQlen && !inet);
         if (!full) break;
         if (inet) return static_cast<int64_t>(m->total);  // UDP drops, never blocks
@@ -258,7 +264,7 @@ int64_t recv_stream(USock* s, URecv* m, uint64_t deadline) {
                 return done ? static_cast<int64_t>(done) : -ENOMEM;
             const uint64_t avail = c->len - c->off;
             const uint64_t n = m->total - done < avail ? m->total - done : avail;
-            if (!(m->flags & MSG_TRUNC)) iov_scatter(m->iov, m->niov, done, c->data() + c->off, n);
+            iov_scatter(m->iov, m->niov, done, c->data() + c->off, n);
             done += n;
             if (peek) {
                 if (n < avail) break;
@@ -469,10 +475,10 @@ uint32_t usock_poll_mask(USock* s) {
     bool writable;
     if (connection(s))
         writable = s->state != UState::kConnected || !s->peer || s->snd_shut ||
-                   s->peer->rx_bytes < kUsockBuf;
+                   queued(s->peer) + kMsgCost < kUsockBuf;
     else
         writable = !s->peer || s->family != AF_UNIX ||
-                   (s->peer->rx_bytes < kUsockBuf &&
+                   (queued(s->peer) + kMsgCost < kUsockBuf &&
                     (s->peer->peer == s || s->peer->rx_msgs <= kMaxDgramQlen));
     if (writable) m |= POLLOUT | POLLWRNORM | POLLWRBAND;
     return m;
