@@ -263,6 +263,15 @@ static void udp(int family, const char* ip) {
     check("recvmmsg waitforone", recvmmsg(b, mm, 3, MSG_WAITFORONE, NULL));
     printf("got '%s' '%s' '%s' len %u\n", mb[0], mb[1], mb[2], mm[2].msg_len);
     check("recvmmsg empty", recvmmsg(b, mm, 3, MSG_DONTWAIT, NULL));
+    // A connected socket hears only its peer.
+    int third = socket(family, SOCK_DGRAM, 0);
+    check("connect b to a", connect(b, (struct sockaddr*)&sa, la));
+    check("stranger sendto", sendto(third, "stranger", 8, 0, (struct sockaddr*)&sb, lb));
+    check("peer send", send(a, "peer", 4, 0));
+    memset(buf, 0, sizeof buf);
+    check("recv", recv(b, buf, sizeof buf, 0));
+    printf("got '%s'\n", buf);
+    close(third);
     close(b);
     check("send to closed port", send(a, "x", 1, 0));
     check("recv refused", recv(a, buf, sizeof buf, MSG_DONTWAIT));

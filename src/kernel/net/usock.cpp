@@ -179,6 +179,24 @@ bool take_extras(UMsg* c, URecv* m, bool peek) {
 
 bool connection(const USock* s) { return s->type != SOCK_DGRAM; }
 
+// Two inet addresses name the same host (IPv4 and its v4-mapped form alike).
+bool same_host(const ember_net_addr& a, const ember_net_addr& b) {
+    auto v4 = [](const ember_net_addr& x, uint8_t* out) {
+        static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (x.family == EMBER_NET_AF_INET) {
+            memcpy(out, x.addr, 4);
+            return true;
+        }
+        if (memcmp(x.addr, kMapped, 12) != 0) return false;
+        memcpy(out, x.addr + 12, 4);
+        return true;
+    };
+    uint8_t a4[4], b4[4];
+    const bool av4 = v4(a, a4), bv4 = v4(b, b4);
+    if (av4 || bv4) return av4 && bv4 && memcmp(a4, b4, 4) == 0;
+    return memcmp(a.addr, b.addr, 16) == 0;
+}
+
 int64_t send_stream(USock* s, USend* m, uint64_t deadline) {
     uint64_t done = 0;
     for (;;) {
@@ -248,6 +266,11 @@ int64_t send_dgram(USock* s, USend* m, uint64_t deadline) {
     }
     UMsg* u = msg_make(s, m, 0, static_cast<uint32_t>(m->total), true);
     if (!u) return -ENOBUFS;
+    if (inet && d->state == UState::kConnected &&
+        (d->remote.port != u->in.port || !same_host(d->remote, u->in))) {
+        msg_free(u);  // a connected UDP socket hears only its peer
+        return static_cast<int64_t>(m->total);
+    }
     queue_push(d, u);
     return static_cast<int64_t>(m->total);
 }
