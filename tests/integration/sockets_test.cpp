@@ -2,7 +2,8 @@
 // a native run of the same binary: AF_UNIX (examples/unix_sockets.c),
 // loopback TCP and UDP (examples/loopback_sockets.c), both C libraries;
 // Debian's busybox nc between two processes over loopback TCP, and Debian's
-// python3 (socketpair, AF_UNIX, loopback TCP and UDP, fd passing).
+// python3 (socketpair, AF_UNIX, loopback TCP and UDP, fd passing, asyncio
+// servers, multiprocessing's Listener with a forked client).
 #include <unistd.h>
 
 #include <cstdlib>
@@ -88,6 +89,26 @@ r, w = socket.socketpair()
 socket.send_fds(r, [b"x"], [os.open("/", os.O_RDONLY)])
 msg, fds, flags, _ = socket.recv_fds(w, 10, 4)
 print(msg, len(fds), flags, os.path.isdir("/proc/self/fd/%d" % fds[0]))
+import asyncio, multiprocessing as mp
+from multiprocessing.connection import Client, Listener
+path = "/tmp/ember-py-%d.sock" % os.getpid()
+async def handle(r, w):
+    w.write((await r.readline()).upper()); await w.drain(); w.close()
+async def main():
+    srv = await asyncio.start_unix_server(handle, path=path)
+    r, w = await asyncio.open_unix_connection(path)
+    w.write(b"asyncio over unix\n"); print(await r.readline()); w.close()
+    srv.close(); await srv.wait_closed(); os.unlink(path)
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    r, w = await asyncio.open_connection("127.0.0.1", srv.sockets[0].getsockname()[1])
+    w.write(b"asyncio over tcp\n"); print(await r.readline()); w.close()
+    srv.close(); await srv.wait_closed()
+asyncio.run(main())
+with Listener(path, family="AF_UNIX") as l:
+    p = mp.get_context("fork").Process(target=lambda: Client(path).send({"sq": [1, 4, 9]}))
+    p.start()
+    with l.accept() as c: print("from a forked process:", c.recv())
+    p.join(); print("exit", p.exitcode)
 )";
     write_file(root / "t.py", script);
     auto native = run_native({py, root / "t.py"});
