@@ -27,7 +27,7 @@
 #include <thread>
 #include <vector>
 
-#include "vmm/cpio_writer.h"
+#include "counter_vm.h"
 #include "vmm/vmm.h"
 
 using namespace ember;
@@ -38,12 +38,6 @@ int64_t now_ns() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
-std::vector<uint8_t> read_all(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
-                                std::istreambuf_iterator<char>());
 }
 
 void print_stats(const char* name, std::vector<double> v) {
@@ -70,17 +64,7 @@ int pipe_with(const std::string& input, bool close_write, int* write_end) {
     return p[0];
 }
 
-VmConfig boot_config(const std::string& program) {
-    VmConfig cfg;
-    cfg.program = read_all(program);
-    cfg.guest_path = "/bin/app";
-    cfg.argv = {"app"};
-    cpio::Writer w;
-    (void)w.add_dir("tmp", 01777);
-    (void)w.add_file("bin/app", cfg.program, 0755);
-    cfg.rootfs = w.finish();
-    return cfg;
-}
+VmConfig boot_config(const std::string& program) { return testing_vm::app_config(program); }
 
 uint64_t read_kb(const char* file, const char* key) {
     std::ifstream f(file);

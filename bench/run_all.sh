@@ -33,6 +33,8 @@ if command -v hyperfine >/dev/null 2>&1; then
     md=$(mktemp)
     hyperfine -N --warmup 10 --runs "$RUNS" --style basic --export-markdown "$md" \
         -n "ember-vm run hello" "$VM run $HELLO" \
+        -n "ember-vm run hello, VM torn down before the exit (no reaper)" \
+        "env EMBER_VM_INLINE_TEARDOWN=1 $VM run $HELLO" \
         -n "hello (native)" "$HELLO" >/dev/null 2>&1 || status=1
     cat "$md"
     rm -f "$md"

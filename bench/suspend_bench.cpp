@@ -29,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include "vmm/cpio_writer.h"
+#include "counter_vm.h"
 #include "vmm/vmm.h"
 
 using namespace ember;
@@ -43,12 +43,6 @@ int64_t now_ns() {
 }
 double ms_since(int64_t t0) { return static_cast<double>(now_ns() - t0) / 1e6; }
 
-std::vector<uint8_t> read_all(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
-                                std::istreambuf_iterator<char>());
-}
-
 void print_stats(const char* name, const char* unit, std::vector<double> v) {
     if (v.empty()) return;
     std::sort(v.begin(), v.end());
@@ -59,32 +53,7 @@ void print_stats(const char* name, const char* unit, std::vector<double> v) {
                 v.front(), pct(0.5), pct(0.99), v.back());
 }
 
-// One GET on a new stream to guest port 8080; the response body.
-std::string get(Vm& vm, const std::string& path) {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return "";
-    vm.post_connection(sv[1], 8080);
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
-    if (write(sv[0], req.data(), req.size()) != static_cast<ssize_t>(req.size())) return "";
-    std::string resp;
-    char buf[4096];
-    for (;;) {
-        const auto end = resp.find("\r\n\r\n");
-        if (end != std::string::npos) {
-            const auto cl = resp.find("Content-Length: ");
-            const size_t len = cl == std::string::npos ? 0 : std::stoul(resp.substr(cl + 16));
-            if (resp.size() >= end + 4 + len) {
-                close(sv[0]);
-                return resp.substr(end + 4, len);
-            }
-        }
-        const ssize_t r = read(sv[0], buf, sizeof buf);
-        if (r <= 0) break;
-        resp.append(buf, static_cast<size_t>(r));
-    }
-    close(sv[0]);
-    return "";
-}
+using testing_vm::http_get;
 
 VmConfig instance_config() {
     VmConfig cfg;
@@ -118,16 +87,7 @@ int main(int argc, char** argv) {
     const std::string base_path = dir + "/suspend_bench." + std::to_string(getpid()) + ".snap";
     const std::string susp_path = dir + "/suspend_bench." + std::to_string(getpid()) + ".susp";
     {
-        VmConfig cfg;
-        cfg.program = read_all(program);
-        cfg.guest_path = "/bin/app";
-        cfg.argv = {"app"};
-        cpio::Writer w;
-        (void)w.add_dir("tmp", 01777);
-        (void)w.add_file("bin/app", cfg.program, 0755);
-        cfg.rootfs = w.finish();
-        cfg.snapshot_out = base_path;
-        auto r = run_vm(std::move(cfg));
+        auto r = run_vm(testing_vm::counter_snapshot_config(base_path));
         if (!r || r->outcome != Outcome::kSnapshotted) {
             std::fprintf(stderr, "cannot snapshot %s\n", program.c_str());
             return 1;
@@ -152,9 +112,9 @@ int main(int argc, char** argv) {
         a.vm = std::move(*vm);
         cold.push_back(ms_since(t0));
         a.start();
-        errors += get(*a.vm, "/") != "count 1\n";
+        errors += http_get(*a.vm, "/") != "count 1\n";
         cold_first.push_back(ms_since(t0));
-        errors += get(*a.vm, dirty) != "count 2\n";
+        errors += http_get(*a.vm, dirty) != "count 2\n";
         // 2. suspend.
         const int fd = ::open(susp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         t0 = now_ns();
@@ -179,7 +139,7 @@ int main(int argc, char** argv) {
         b.vm = std::move(*vm2);
         resume_new.push_back(ms_since(t0));
         b.start();
-        errors += get(*b.vm, "/") != "count 3\n";
+        errors += http_get(*b.vm, "/") != "count 3\n";
         resume_new_first.push_back(ms_since(t0));
         b.vm->stop();
         b.t.join();
@@ -194,7 +154,7 @@ int main(int argc, char** argv) {
             return std::fprintf(stderr, "resume into a reset VM failed\n"), 1;
         resume_reset.push_back(ms_since(t0));
         a.start();
-        errors += get(*a.vm, "/") != "count 3\n";
+        errors += http_get(*a.vm, "/") != "count 3\n";
         resume_reset_first.push_back(ms_since(t0));
         a.vm->stop();
         a.t.join();

@@ -23,6 +23,7 @@
 
 #include "common/units.h"
 #include "ember_commands.h"
+#include "platform/service_stats.h"
 
 namespace ember::cli {
 
@@ -30,88 +31,11 @@ using nlohmann::json;
 
 namespace {
 
-// One service's counters in a /metrics text.
-struct ServiceSample {
-    double requests = 0, errors = 0, cold_starts = 0;
-    std::map<double, double> buckets;  // le -> cumulative count
-};
-
-// The labels of one sample line: {k="v",...} with \\, \" and \n escapes.
-std::map<std::string, std::string> parse_labels(const std::string& s) {
-    std::map<std::string, std::string> out;
-    size_t i = 0;
-    while (i < s.size()) {
-        const size_t eq = s.find('=', i);
-        if (eq == std::string::npos || eq + 1 >= s.size() || s[eq + 1] != '"') break;
-        std::string key = s.substr(i, eq - i), val;
-        size_t j = eq + 2;
-        for (; j < s.size() && s[j] != '"'; ++j) {
-            if (s[j] == '\\' && j + 1 < s.size()) {
-                ++j;
-                val += s[j] == 'n' ? '\n' : s[j];
-            } else {
-                val += s[j];
-            }
-        }
-        out[key] = val;
-        i = j + 1;
-        if (i < s.size() && s[i] == ',') ++i;
-    }
-    return out;
-}
-
-std::map<std::string, ServiceSample> parse_metrics(const std::string& text) {
-    std::map<std::string, ServiceSample> out;
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t end = text.find('\n', pos);
-        if (end == std::string::npos) end = text.size();
-        const std::string line = text.substr(pos, end - pos);
-        pos = end + 1;
-        if (line.empty() || line[0] == '#') continue;
-        const size_t brace = line.find('{'), close = line.rfind('}');
-        if (brace == std::string::npos || close == std::string::npos || close < brace) continue;
-        const std::string name = line.substr(0, brace);
-        auto labels = parse_labels(line.substr(brace + 1, close - brace - 1));
-        const auto svc = labels.find("service");
-        if (svc == labels.end()) continue;
-        const double v = std::strtod(line.c_str() + close + 1, nullptr);
-        ServiceSample& s = out[svc->second];
-        if (name == "ember_requests_total") {
-            s.requests += v;
-            if (labels["code"].size() == 3 && labels["code"][0] == '5') s.errors += v;
-        } else if (name == "ember_cold_starts_total") {
-            s.cold_starts += v;
-        } else if (name == "ember_request_duration_seconds_bucket") {
-            const std::string& le = labels["le"];
-            s.buckets[le == "+Inf" ? INFINITY : std::strtod(le.c_str(), nullptr)] = v;
-        }
-    }
-    return out;
-}
-
-// The q-quantile (seconds) of the requests between two cumulative bucket
-// sets, interpolated linearly inside its bucket; NaN without requests.
-double quantile(double q, const std::map<double, double>& now,
-                const std::map<double, double>& before) {
-    std::vector<std::pair<double, double>> d;  // le, cumulative count in the interval
-    for (const auto& [le, c] : now) {
-        const auto b = before.find(le);
-        d.emplace_back(le, c - (b == before.end() ? 0 : b->second));
-    }
-    if (d.empty() || d.back().second <= 0) return NAN;
-    const double rank = q * d.back().second;
-    double lower = 0, prev = 0;
-    for (const auto& [le, c] : d) {
-        if (c >= rank) {
-            if (std::isinf(le)) return lower;  // beyond the largest bound
-            return lower + (le - lower) * (c > prev ? (rank - prev) / (c - prev) : 0);
-        }
-        lower = le;
-        prev = c;
-    }
-    return lower;
-}
+// Per-service counters parsed from /metrics and their quantiles, as the
+// console computes them (platform/service_stats.h).
+using platform::histogram_quantile;
+using platform::parse_service_totals;
+using ServiceSample = platform::ServiceTotals;
 
 std::string fmt_latency(double s) {
     if (std::isnan(s)) return "-";
@@ -148,8 +72,8 @@ std::string render(const json& services, const std::map<std::string, ServiceSamp
             std::snprintf(rate, sizeof rate, "%.1f",
                           secs > 0 ? std::max(0.0, cur.requests - old.requests) / secs : 0.0);
             rows.push_back({name, field(s, "status"), field(s, "instances"), rate,
-                            fmt_latency(quantile(0.5, cur.buckets, old.buckets)),
-                            fmt_latency(quantile(0.99, cur.buckets, old.buckets)),
+                            fmt_latency(histogram_quantile(0.5, cur.latency, old.latency)),
+                            fmt_latency(histogram_quantile(0.99, cur.latency, old.latency)),
                             fmt_count(cur.requests), fmt_count(cur.cold_starts),
                             fmt_count(cur.errors)});
         }
@@ -218,7 +142,7 @@ int cmd_top(const Global& g, const TopOptions& o) {
     auto metrics = [&] {
         auto r = request(c.endpoint(), "GET", "/metrics", c.token(), "", "");
         if (r.status >= 400) throw_failure(api_error(r));
-        return parse_metrics(r.body);
+        return parse_service_totals(r.body);
     };
     auto before = metrics();
     auto t_before = std::chrono::steady_clock::now();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/units.h"
+#include "vmm/exit_reaper.h"
 #include "vmm/vmm.h"
 
 namespace {
@@ -179,6 +180,8 @@ ember::SandboxPolicy sandbox_policy(const ember::NetConfig& net) {
 
 // Enters the sandbox after setup; a non-zero return is the exit status.
 int enter_sandbox(bool off, bool stats, const ember::SandboxPolicy& policy) {
+    // The exit path leaves the VM's teardown to a reaper (exit_reaper.h).
+    if (auto st = ember::prepare_exit_reaper(); !st) return print_error(kExitVmError, st.message());
     if (off) {
         if (stats) std::fprintf(stderr, "ember-vm: sandbox: off (--no-sandbox)\n");
         return 0;
@@ -348,9 +351,9 @@ int do_run(RunOptions& o) {
         std::fprintf(stderr,
                      "ember-vm: the program exited before it was READY; no snapshot written\n");
         report(o.stats, *res);
-        return kExitVmError;
+        ember::exit_leaving_teardown(kExitVmError);
     }
-    return report(o.stats, *res);
+    ember::exit_leaving_teardown(report(o.stats, *res));
 }
 
 struct RestoreOptions {
@@ -380,7 +383,7 @@ int do_restore(RestoreOptions& o) {
     auto vm = ember::Vm::restore(*snap, std::move(cfg));
     if (!vm) return print_error(exit_status_of(vm.code()), vm.message());
     if (int rc = enter_sandbox(o.no_sandbox, o.stats, policy); rc != 0) return rc;
-    return report(o.stats, (*vm)->run());
+    ember::exit_leaving_teardown(report(o.stats, (*vm)->run()));
 }
 
 int do_info() {

@@ -132,8 +132,10 @@ int main(int argc, char** argv) {
                    "Gateway I/O threads (default: half the CPUs, at least 1)");
     app.add_option("--vm-pool", o.vm_pool,
                    "KVM VMs each VM worker keeps created ahead of cold starts (default 4)");
-    app.add_option("--warm-vms", o.warm_vms,
-                   "Finished instances' VMs kept reset per service for reuse (default 4)");
+    app.add_option(
+        "--warm-vms", o.warm_vms,
+        "Finished instances' VMs kept reset per service for reuse: at least N (default 4), "
+        "more while the load needs them (up to 64)");
     app.add_option("--prepare-timeout", prepare_timeout,
                    "Deadline for a deploy's boot to READY (default 10s)");
     app.add_option("--client-timeout", client_timeout,

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "platform/warm_cap.h"
 #include "vmm/image.h"
 #include "vmm/vmm.h"
 
@@ -51,8 +52,8 @@ VmConfig instance_config(const NetConfig& net, const std::shared_ptr<ConsoleSlot
 
 class VmPrepared : public Prepared {
   public:
-    VmPrepared(std::shared_ptr<const snapshot::Snapshot> snap, NetConfig net, size_t max_warm)
-        : snap_(std::move(snap)), net_(std::move(net)), max_warm_(max_warm) {}
+    VmPrepared(std::shared_ptr<const snapshot::Snapshot> snap, NetConfig net, size_t min_warm)
+        : snap_(std::move(snap)), net_(std::move(net)), cap_(min_warm) {}
     std::string describe() const override {
         return "snapshot of " + std::to_string(snap_->pages_present()) + " pages";
     }
@@ -68,19 +69,41 @@ class VmPrepared : public Prepared {
         warm_.pop_back();
         return w;
     }
-    // Keeps a VM that was reset; false (and the caller drops it) when enough are kept.
-    bool keep_warm(WarmVm& w) const {
+    // A VM of this snapshot went into service / came out of it (warm_cap.h).
+    void note_taken() const {
         std::lock_guard lock(mu_);
-        if (warm_.size() >= max_warm_) return false;
-        warm_.push_back(std::move(w));
-        return true;
+        cap_.taken(WarmCap::Clock::now());
+    }
+    void note_returned() const {
+        std::lock_guard lock(mu_);
+        cap_.returned(WarmCap::Clock::now());
+    }
+    // Keeps a VM that was reset; false (and the caller drops it) when the
+    // load does not need it. VMs kept beyond a cap that fell are dropped
+    // here too, on this (off the request path) thread.
+    bool keep_warm(WarmVm& w) const {
+        std::vector<WarmVm> extra;
+        bool kept = false;
+        {
+            std::lock_guard lock(mu_);
+            const size_t cap = cap_.cap(WarmCap::Clock::now());
+            while (warm_.size() > cap) {
+                extra.push_back(std::move(warm_.back()));
+                warm_.pop_back();
+            }
+            if (warm_.size() < cap) {
+                warm_.push_back(std::move(w));
+                kept = true;
+            }
+        }
+        return kept;  // extra's VMs are destroyed here, outside the lock
     }
 
   private:
     std::shared_ptr<const snapshot::Snapshot> snap_;
     NetConfig net_;
-    size_t max_warm_;
     mutable std::mutex mu_;
+    mutable WarmCap cap_;
     mutable std::vector<WarmVm> warm_;
 };
 
@@ -93,6 +116,7 @@ class VmGuest : public Guest {
     // the VM (which also closes the connections it still held) and keeps it
     // for the next instance, or destroys it.
     ~VmGuest() override {
+        prepared_->note_returned();
         if (reusable_ && w_.vm->reset(instance_config(prepared_->net(), w_.console)).is_ok()) {
             w_.console->set(nullptr);
             if (prepared_->keep_warm(w_)) return;
@@ -335,6 +359,7 @@ Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>&
     auto vp = std::static_pointer_cast<const VmPrepared>(p);
     if (auto w = vp->take_warm()) {
         w->console->set(console);
+        vp->note_taken();
         return std::unique_ptr<Guest>(std::make_unique<VmGuest>(std::move(*w), vp, true));
     }
     if (warm_only) return Status::unavailable("no reset VM kept for this snapshot");
@@ -344,6 +369,7 @@ Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>&
     auto vm = Vm::restore(vp->snap(), instance_config(vp->net(), w.console));
     if (!vm) return vm.status();
     w.vm = std::move(*vm);
+    vp->note_taken();
     return std::unique_ptr<Guest>(std::make_unique<VmGuest>(std::move(w), vp, false));
 }
 

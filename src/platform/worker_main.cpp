@@ -23,6 +23,7 @@
 #include "platform/runner_pool.h"
 #include "platform/vm_guest.h"
 #include "platform/worker_protocol.h"
+#include "vmm/image_libs.h"
 #include "vmm/io_thread.h"
 #include "vmm/sandbox.h"
 #include "vmm/vmm.h"
@@ -511,6 +512,10 @@ int run_worker(const ChildRole& role) {
     // The I/O thread exists before any thread filter: it gets its own at its
     // first wake-up, not the filter of the thread that would start it.
     (void)IoThread::instance();
+    // Container images are unpacked here (prepare): libarchive is loaded
+    // with dlopen, which finds nothing once the root is empty. Without it
+    // only a deploy of an image fails, and says why.
+    (void)image_libs();
     std::string summary = "off (--no-sandbox)";
     if (args.sandbox) {
         SandboxPolicy policy;

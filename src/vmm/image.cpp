@@ -3,9 +3,6 @@
 // digests; this file only applies the OCI rules.
 #include "vmm/image.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include <cstring>
@@ -16,29 +13,36 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "vmm/image_libs.h"
+
 namespace ember {
 
 namespace {
 
 using json = nlohmann::json;
 
+// The libraries, loaded (image_libs.h): every path that calls them starts
+// at open_tar, tar_directory or sha256_hex, which load them first.
+const ImageLibs& lib() { return **image_libs(); }
+
 struct ArchiveDeleter {
-    void operator()(archive* a) const { archive_read_free(a); }
+    void operator()(archive* a) const { lib().archive_read_free(a); }
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveDeleter>;
 
 // libarchive's last error; it may have none to give (NULL).
 std::string archive_error(archive* a) {
-    const char* e = archive_error_string(a);
+    const char* e = lib().archive_error_string(a);
     return e ? e : "malformed archive";
 }
 
 Result<ArchivePtr> open_tar(std::span<const uint8_t> data) {
-    ArchivePtr a(archive_read_new());
+    if (auto l = image_libs(); !l) return l.status();
+    ArchivePtr a(lib().archive_read_new());
     if (!a) return Status::internal("libarchive: out of memory");
-    archive_read_support_filter_all(a.get());
-    archive_read_support_format_tar(a.get());
-    if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK)
+    lib().archive_read_support_filter_all(a.get());
+    lib().archive_read_support_format_tar(a.get());
+    if (lib().archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK)
         return Status::corruption("not a tar archive: " + archive_error(a.get()));
     return a;
 }
@@ -55,7 +59,7 @@ std::string base_of(const std::string& p) {
 // Archive names: "./usr/bin/x", "usr/bin/x/", "/usr/bin/x" all name
 // usr/bin/x; ".." is refused (Writer rejects it too, with less to say).
 Result<std::string> entry_path(archive_entry* e) {
-    const char* raw = archive_entry_pathname(e);
+    const char* raw = lib().archive_entry_pathname(e);
     if (!raw) return Status::corruption("an entry without a name");
     std::string p = raw;
     while (!p.empty() && p.back() == '/') p.pop_back();
@@ -78,7 +82,7 @@ Status apply_whiteouts(cpio::Writer& w, std::span<const uint8_t> tar) {
     if (!a) return a.status();
     archive_entry* e;
     int r;
-    while ((r = archive_read_next_header(a->get(), &e)) == ARCHIVE_OK) {
+    while ((r = lib().archive_read_next_header(a->get(), &e)) == ARCHIVE_OK) {
         auto p = entry_path(e);
         if (!p) return p.status();
         const std::string base = base_of(*p);
@@ -128,9 +132,10 @@ Result<std::vector<uint8_t>> read_host_file(const std::string& path, uint64_t ma
 }
 
 std::string sha256_hex(std::span<const uint8_t> data) {
+    if (!image_libs()) return "";  // matches no digest
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+    lib().EVP_Digest(data.data(), data.size(), md, &len, lib().EVP_sha256(), nullptr);
     static const char* hex = "0123456789abcdef";
     std::string s;
     for (unsigned i = 0; i < len; ++i) {
@@ -180,17 +185,18 @@ class Blobs {
         archive_entry* e;
         int r;
         uint64_t total = 0;
-        while ((r = archive_read_next_header(a->get(), &e)) == ARCHIVE_OK) {
-            if (archive_entry_filetype(e) != AE_IFREG) continue;
+        while ((r = lib().archive_read_next_header(a->get(), &e)) == ARCHIVE_OK) {
+            if (lib().archive_entry_filetype(e) != AE_IFREG) continue;
             auto p = entry_path(e);
             if (!p) return p.status();
             while (p->rfind("./", 0) == 0) p->erase(0, 2);
-            const la_int64_t size = archive_entry_size(e);
+            const la_int64_t size = lib().archive_entry_size(e);
             total += static_cast<uint64_t>(size < 0 ? 0 : size);
             if (size < 0 || total > lim.max_blob_bytes)
                 return Status::resource_exhausted("the image archive is larger than its limit");
             std::vector<uint8_t> content(static_cast<size_t>(size));
-            if (size > 0 && archive_read_data(a->get(), content.data(), content.size()) != size)
+            if (size > 0 &&
+                lib().archive_read_data(a->get(), content.data(), content.size()) != size)
                 return Status::corruption("the image archive: member " + *p + " is truncated");
             b.members_[*p] = std::move(content);
         }
@@ -331,35 +337,35 @@ Status apply_tar_layer(cpio::Writer& w, std::span<const uint8_t> tar, const Imag
     if (!a) return a.status();
     archive_entry* e;
     int r;
-    while ((r = archive_read_next_header(a->get(), &e)) == ARCHIVE_OK) {
+    while ((r = lib().archive_read_next_header(a->get(), &e)) == ARCHIVE_OK) {
         if (++budget->entries > limits.max_entries)
             return Status::resource_exhausted("more than " + std::to_string(limits.max_entries) +
                                               " entries");
         auto p = entry_path(e);
         if (!p) return p.status();
         if (base_of(*p).rfind(kWhiteout, 0) == 0) continue;
-        const unsigned type = archive_entry_filetype(e);
-        const uint32_t mode = archive_entry_perm(e) & 07777;
-        const auto mtime = static_cast<uint32_t>(archive_entry_mtime(e));
+        const unsigned type = lib().archive_entry_filetype(e);
+        const uint32_t mode = lib().archive_entry_perm(e) & 07777;
+        const auto mtime = static_cast<uint32_t>(lib().archive_entry_mtime(e));
         std::vector<uint8_t> data;
         std::string link;
-        if (const char* hard = archive_entry_hardlink(e)) {
+        if (const char* hard = lib().archive_entry_hardlink(e)) {
             std::string target = hard;
             while (!target.empty() && target.back() == '/') target.pop_back();
             const std::vector<uint8_t>* src = w.file_at(target);
             if (!src) return Status::corruption("hard link '" + *p + "' to a missing file");
             data = *src;
         } else if (type == AE_IFREG) {
-            const la_int64_t size = archive_entry_size(e);
+            const la_int64_t size = lib().archive_entry_size(e);
             if (size < 0 || static_cast<uint64_t>(size) >
                                 limits.max_bytes - std::min(limits.max_bytes, budget->bytes))
                 return Status::resource_exhausted("the files exceed " +
                                                   std::to_string(limits.max_bytes >> 20) + " MiB");
             data.resize(static_cast<size_t>(size));
-            if (size > 0 && archive_read_data(a->get(), data.data(), data.size()) != size)
+            if (size > 0 && lib().archive_read_data(a->get(), data.data(), data.size()) != size)
                 return Status::corruption("'" + *p + "' is truncated");
         } else if (type == AE_IFLNK) {
-            const char* t = archive_entry_symlink(e);
+            const char* t = lib().archive_entry_symlink(e);
             if (!t || !*t) return Status::corruption("symlink '" + *p + "' without a target");
             link = t;
         } else if (type != AE_IFDIR) {
@@ -367,7 +373,7 @@ Status apply_tar_layer(cpio::Writer& w, std::span<const uint8_t> tar, const Imag
         }
         budget->bytes += data.size();
         if (p->empty()) continue;  // the root itself
-        const unsigned kind = archive_entry_hardlink(e) ? AE_IFREG : type;
+        const unsigned kind = lib().archive_entry_hardlink(e) ? AE_IFREG : type;
         if (!add_replacing(w, *p, kind, mode, data, link, mtime))
             return Status::corruption("'" + *p +
                                       "' cannot be placed (its parent is not a directory)");
@@ -483,9 +489,11 @@ la_ssize_t append_to_vector(archive*, void* v, const void* p, size_t n) {
 Result<std::vector<uint8_t>> tar_directory(const std::string& dir, uint64_t max) {
     namespace fs = std::filesystem;
     std::vector<uint8_t> out;
-    std::unique_ptr<archive, int (*)(archive*)> a(archive_write_new(), archive_write_free);
-    if (!a || archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
-        archive_write_open(a.get(), &out, nullptr, append_to_vector, nullptr) != ARCHIVE_OK)
+    if (auto l = image_libs(); !l) return l.status();
+    std::unique_ptr<archive, int (*)(archive*)> a(lib().archive_write_new(),
+                                                  lib().archive_write_free);
+    if (!a || lib().archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
+        lib().archive_write_open(a.get(), &out, nullptr, append_to_vector, nullptr) != ARCHIVE_OK)
         return Status::internal("cannot start a tar archive");
     std::error_code ec;
     uint64_t total = 0;
@@ -496,19 +504,19 @@ Result<std::vector<uint8_t>> tar_directory(const std::string& dir, uint64_t max)
         if (!data) return data.status();
         total += data->size();
         if (total > max) return Status::resource_exhausted(dir + ": larger than the image limit");
-        std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(),
-                                                                   archive_entry_free);
-        archive_entry_set_pathname(e.get(), rel.c_str());
-        archive_entry_set_filetype(e.get(), AE_IFREG);
-        archive_entry_set_perm(e.get(), 0644);
-        archive_entry_set_size(e.get(), static_cast<la_int64_t>(data->size()));
-        if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK ||
-            archive_write_data(a.get(), data->data(), data->size()) !=
+        std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(lib().archive_entry_new(),
+                                                                   lib().archive_entry_free);
+        lib().archive_entry_set_pathname(e.get(), rel.c_str());
+        lib().archive_entry_set_filetype(e.get(), AE_IFREG);
+        lib().archive_entry_set_perm(e.get(), 0644);
+        lib().archive_entry_set_size(e.get(), static_cast<la_int64_t>(data->size()));
+        if (lib().archive_write_header(a.get(), e.get()) != ARCHIVE_OK ||
+            lib().archive_write_data(a.get(), data->data(), data->size()) !=
                 static_cast<la_ssize_t>(data->size()))
             return Status::internal("cannot write " + rel + " into a tar archive");
     }
     if (ec) return Status::io_error(dir + ": " + ec.message());
-    if (archive_write_close(a.get()) != ARCHIVE_OK)
+    if (lib().archive_write_close(a.get()) != ARCHIVE_OK)
         return Status::internal("cannot finish a tar archive");
     return out;
 }

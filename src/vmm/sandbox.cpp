@@ -19,9 +19,29 @@
 #include <cstring>
 #include <vector>
 
+#include "vmm/exit_reaper.h"
+
 namespace ember {
 
 void note_process_seccomp_loaded();  // sandbox_thread.cpp
+
+// The argument-checked rules the process filter and the vm thread filter
+// share: new threads only (a new process would escape nothing but is not
+// needed), and the exit reaper (exit_reaper.h) with exactly its flags;
+// clone3 fails with ENOSYS (its flags are in memory seccomp cannot read,
+// and ENOSYS sends glibc back to clone); prlimit64 only to read a limit
+// (new_limit == NULL). Returns libseccomp's error, 0 on success.
+int add_clone_and_rlimit_rules(scmp_filter_ctx ctx) {
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                              SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+    rc = rc ? rc
+            : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                               SCMP_A0(SCMP_CMP_EQ, kReaperCloneFlags));
+    rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    return rc ? rc
+              : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
+                                 SCMP_A2(SCMP_CMP_EQ, 0));
+}
 
 namespace {
 
@@ -243,17 +263,7 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
         if (nr == __NR_SCMP_ERROR) continue;  // not on this kernel's table
         rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
     }
-    // New threads only: a new process would escape nothing but is not needed.
-    rc = rc ? rc
-            : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                               SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-    // clone3's flags are in memory seccomp cannot read: ENOSYS sends glibc
-    // back to clone.
-    rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-    // prlimit64 only to read a limit (new_limit == NULL).
-    rc =
-        rc ? rc
-           : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
+    rc = rc ? rc : add_clone_and_rlimit_rules(ctx);
     // A thread's own narrower filter (sandbox_thread.cpp): only adding one
     // to the calling thread (flags 0, no TSYNC), which can only take
     // permissions away; and naming the thread after its kind.

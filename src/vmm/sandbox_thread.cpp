@@ -23,6 +23,9 @@
 #include "vmm/sandbox.h"
 
 namespace ember {
+
+int add_clone_and_rlimit_rules(scmp_filter_ctx ctx);  // sandbox.cpp
+
 namespace {
 
 // Every thread: memory for the allocator (malloc's arenas grow and shrink
@@ -255,17 +258,10 @@ Status load_thread_filter(ThreadKind kind) {
                     : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                                        SCMP_A1(SCMP_CMP_EQ, req));
     // Threads only: VM threads start the runners and pool threads of their
-    // kind; the other kinds start none (clone3 then fails with EPERM, and
-    // glibc does not fall back to clone).
-    if (kind == ThreadKind::kVm) {
-        rc = rc ? rc
-                : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                                   SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-        rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-        rc = rc ? rc
-                : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
-                                   SCMP_A2(SCMP_CMP_EQ, 0));
-    }
+    // kind (and ember-vm's vCPU thread ends the process through the exit
+    // reaper); the other kinds start none (clone3 then fails with EPERM,
+    // and glibc does not fall back to clone).
+    if (kind == ThreadKind::kVm) rc = rc ? rc : add_clone_and_rlimit_rules(ctx);
     if (rc != 0)
         return Status::internal(std::string("sandbox: building the ") + thread_kind_name(kind) +
                                 " thread filter: " + std::strerror(-rc));

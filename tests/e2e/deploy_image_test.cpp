@@ -1,6 +1,6 @@
 // Deploying what users bring besides static programs, through the ember CLI
 // and a real emberd: a container image (an OCI image layout, as a directory
-// and as a tar, built here with tar and sha256sum) whose Entrypoint is a
+// and as a tar, built here with tar and sha256sum: oci_builder.h) whose Entrypoint is a
 // dynamically linked server with its libraries in the image, its Cmd, Env,
 // WorkingDir and first exposed port honoured; a dynamically linked program
 // uploaded with its interpreter and libraries from this machine; and a blob
@@ -11,6 +11,7 @@
 #include <string>
 
 #include "e2e_test.h"
+#include "oci_builder.h"
 
 namespace ember::e2e {
 namespace {
@@ -21,24 +22,9 @@ std::string dynamic_app_path() { return E2E_APP_DYN_PATH; }
 
 class DeployImageTest : public E2eTest {
   protected:
-    void sh(const std::string& cmd) {
-        ASSERT_EQ(std::system(("set -e; " + cmd).c_str()), 0) << cmd;
-    }
+    static void sh(const std::string& cmd) { test::oci_sh(cmd); }
     static void write(const std::string& path, const std::string& text) {
         std::ofstream(path) << text;
-    }
-    static std::string digest(const std::string& path) {
-        FILE* p = ::popen(("sha256sum " + path).c_str(), "r");
-        char buf[65] = {};
-        if (!p || std::fread(buf, 1, 64, p) != 64) ADD_FAILURE() << "sha256sum " << path;
-        if (p) ::pclose(p);
-        return buf;
-    }
-    std::string blob(const std::string& layout, const std::string& file) {
-        const std::string d = digest(file);
-        sh("mkdir -p " + layout + "/blobs/sha256 && cp " + file + " " + layout + "/blobs/sha256/" +
-           d);
-        return d;
     }
 
     // Layer 1: the dynamically linked e2e_app at /srv/app with the files
@@ -53,19 +39,11 @@ class DeployImageTest : public E2eTest {
            "/l1$f; done && echo old > " + d + "/l1/srv/gone && echo 'from layer 2' > " + d +
            "/l2/srv/data/msg.txt && touch " + d + "/l2/srv/.wh.gone && tar -C " + d + "/l1 -czf " +
            d + "/layer1 . && tar -C " + d + "/l2 -cf " + d + "/layer2 .");
-        write(d + "/config",
-              R"({"architecture":"amd64","os":"linux","config":{"Entrypoint":["/srv/app"],)"
-              R"("Cmd":["8081"],"Env":["GREETING=from-image","MODE=image"],)"
-              R"("WorkingDir":"/srv/data","ExposedPorts":{"8081/tcp":{}}}})");
-        const std::string d1 = blob(out, d + "/layer1"), d2 = blob(out, d + "/layer2"),
-                          dc = blob(out, d + "/config");
-        write(d + "/manifest", R"({"schemaVersion":2,"config":{"digest":"sha256:)" + dc +
-                                   R"(","size":1},"layers":[{"digest":"sha256:)" + d1 +
-                                   R"(","size":1},{"digest":"sha256:)" + d2 + R"(","size":1}]})");
-        const std::string dm = blob(out, d + "/manifest");
-        write(out + "/index.json", R"({"schemaVersion":2,"manifests":[{"digest":"sha256:)" + dm +
-                                       R"(","platform":{"architecture":"amd64","os":"linux"}}]})");
-        write(out + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+        test::write_oci_layout(
+            out, {d + "/layer1", d + "/layer2"},
+            R"({"architecture":"amd64","os":"linux","config":{"Entrypoint":["/srv/app"],)"
+            R"("Cmd":["8081"],"Env":["GREETING=from-image","MODE=image"],)"
+            R"("WorkingDir":"/srv/data","ExposedPorts":{"8081/tcp":{}}}})");
         return out;
     }
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "oci_builder.h"
 #include "test_env.h"
 
 namespace ember::test {
@@ -33,45 +34,15 @@ class ImageTest : public EmberTest {
             R"("ExposedPorts":{"8080/tcp":{}}}})";
     }
 
-    static void sh(const std::string& cmd) {
-        ASSERT_EQ(std::system(("set -e; " + cmd).c_str()), 0) << cmd;
-    }
-
-    // sha256 of a file, as hex.
-    static std::string digest(const std::string& path) {
-        FILE* p = ::popen(("sha256sum " + path).c_str(), "r");
-        char buf[65] = {};
-        if (!p || std::fread(buf, 1, 64, p) != 64) ADD_FAILURE() << "sha256sum " << path;
-        if (p) ::pclose(p);
-        return buf;
-    }
-
-    // Copies file into layout/blobs/sha256/<digest>; returns the digest.
-    std::string blob(const std::string& layout, const std::string& file) {
-        const std::string d = digest(file);
-        sh("mkdir -p " + layout + "/blobs/sha256 && cp " + file + " " + layout + "/blobs/sha256/" +
-           d);
-        return d;
-    }
+    static void sh(const std::string& cmd) { oci_sh(cmd); }
 
     // An OCI image layout of l1 (gzip) and l2 (plain tar) with config_.
     std::string oci_layout() {
         const std::string out = dir_ / "oci";
         sh("tar -C " + dir_ / "l1" + " -czf " + dir_ / "layer1" + " . && tar -C " + dir_ / "l2" +
            " -cf " + dir_ / "layer2" + " .");
-        write_file(dir_ / "config", config_);
-        const std::string d1 = blob(out, dir_ / "layer1"), d2 = blob(out, dir_ / "layer2"),
-                          dc = blob(out, dir_ / "config");
-        write_file(dir_ / "manifest", R"({"schemaVersion":2,"config":{"digest":"sha256:)" + dc +
-                                          R"(","size":1},"layers":[{"digest":"sha256:)" + d1 +
-                                          R"(","size":1},{"digest":"sha256:)" + d2 +
-                                          R"(","size":1}]})");
-        const std::string dm = blob(out, dir_ / "manifest");
-        write_file(out + "/index.json",
-                   R"({"schemaVersion":2,"manifests":[{"digest":"sha256:)" + dm +
-                       R"(","platform":{"architecture":"amd64","os":"linux"}}]})");
-        write_file(out + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
-        layer1_ = out + "/blobs/sha256/" + d1;
+        const auto layers = write_oci_layout(out, {dir_ / "layer1", dir_ / "layer2"}, config_);
+        layer1_ = out + "/blobs/sha256/" + layers.at(0);
         return out;
     }
 

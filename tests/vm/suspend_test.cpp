@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "vmm/cpio_writer.h"
+#include "counter_vm.h"
 #include "vmm/suspended.h"
 #include "vmm/vm.h"
 
@@ -26,60 +26,19 @@ bool have_kvm() { return access("/dev/kvm", R_OK | W_OK) == 0; }
         if (!have_kvm()) GTEST_SKIP() << "*** /dev/kvm is not available: VM test skipped ***"; \
     } while (0)
 
-std::vector<uint8_t> read_all(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
-                                std::istreambuf_iterator<char>());
-}
-
 std::string temp_path(const std::string& name) {
     return testing::TempDir() + "/ember_susp_" + std::to_string(getpid()) + "_" + name;
 }
 
 std::shared_ptr<const snapshot::Snapshot> counter_snapshot(const std::string& path) {
-    VmConfig cfg;
-    cfg.program = read_all(EMBER_EXAMPLES_GCC_DIR "/counter");
-    cfg.guest_path = "/bin/app";
-    cfg.argv = {"app"};
-    cpio::Writer w;
-    EXPECT_TRUE(w.add_dir("tmp", 01777));
-    EXPECT_TRUE(w.add_file("bin/app", cfg.program, 0755));
-    cfg.rootfs = w.finish();
-    cfg.snapshot_out = path;
-    auto r = run_vm(std::move(cfg));
+    auto r = run_vm(testing_vm::counter_snapshot_config(path));
     EXPECT_TRUE(r.is_ok() && r->outcome == Outcome::kSnapshotted);
     auto s = snapshot::Snapshot::open(path);
     EXPECT_TRUE(s.is_ok()) << (s ? "" : s.message());
     return s ? *s : nullptr;
 }
 
-// One HTTP request on a new stream to the guest's port 8080; the body of
-// the response ("" on failure). The stream is closed afterwards.
-std::string get(Vm& vm, const std::string& path) {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return "";
-    vm.post_connection(sv[1], 8080);
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
-    if (write(sv[0], req.data(), req.size()) != static_cast<ssize_t>(req.size())) return "";
-    std::string resp;
-    char buf[4096];
-    for (;;) {
-        const auto hdr_end = resp.find("\r\n\r\n");
-        if (hdr_end != std::string::npos) {
-            const auto cl = resp.find("Content-Length: ");
-            const size_t len = cl == std::string::npos ? 0 : std::stoul(resp.substr(cl + 16));
-            if (resp.size() >= hdr_end + 4 + len) {
-                close(sv[0]);
-                return resp.substr(hdr_end + 4, len);
-            }
-        }
-        const ssize_t r = read(sv[0], buf, sizeof buf);
-        if (r <= 0) break;
-        resp.append(buf, static_cast<size_t>(r));
-    }
-    close(sv[0]);
-    return "";
-}
+using testing_vm::http_get;
 
 VmConfig instance_config() {
     VmConfig cfg;
@@ -127,9 +86,9 @@ TEST_F(SuspendTest, ResumedInstanceKeepsItsMemory) {
     auto vm = Vm::restore(snap_, instance_config());
     ASSERT_TRUE(vm.is_ok()) << vm.message();
     const RunReport r = run_then_suspend(**vm, [&] {
-        EXPECT_EQ(get(**vm, "/"), "count 1\n");
-        EXPECT_EQ(get(**vm, "/dirty/4"), "count 2\n");
-        EXPECT_EQ(get(**vm, "/"), "count 3\n");
+        EXPECT_EQ(http_get(**vm, "/"), "count 1\n");
+        EXPECT_EQ(http_get(**vm, "/dirty/4"), "count 2\n");
+        EXPECT_EQ(http_get(**vm, "/"), "count 3\n");
     });
     ASSERT_EQ(r.outcome, Outcome::kSnapshotted) << r.message;
     // 4 MiB written by the guest, plus a few pages of its stack, kernel and rings.
@@ -145,9 +104,10 @@ TEST_F(SuspendTest, ResumedInstanceKeepsItsMemory) {
     ASSERT_TRUE(vm2.is_ok()) << vm2.message();
     ASSERT_TRUE((*vm2)->resume_from(**s).is_ok());
     const RunReport r2 = run_then_suspend(**vm2, [&] {
-        EXPECT_EQ(get(**vm2, "/"), "count 4\n");
+        EXPECT_EQ(http_get(**vm2, "/"), "count 4\n");
         // 4 MiB of the byte 2 % 251.
-        EXPECT_EQ(get(**vm2, "/sum"), "count 5 sum " + std::to_string(2ull * (4 << 20)) + "\n");
+        EXPECT_EQ(http_get(**vm2, "/sum"),
+                  "count 5 sum " + std::to_string(2ull * (4 << 20)) + "\n");
     });
     EXPECT_EQ(r2.outcome, Outcome::kSnapshotted) << r2.message;
 
@@ -157,10 +117,10 @@ TEST_F(SuspendTest, ResumedInstanceKeepsItsMemory) {
     auto s2 = open_suspended();
     ASSERT_TRUE(s2.is_ok()) << s2.message();
     ASSERT_TRUE((*vm)->resume_from(**s2).is_ok());
-    RunReport r3 = run_then_suspend(**vm, [&] { EXPECT_EQ(get(**vm, "/"), "count 6\n"); });
+    RunReport r3 = run_then_suspend(**vm, [&] { EXPECT_EQ(http_get(**vm, "/"), "count 6\n"); });
     EXPECT_EQ(r3.outcome, Outcome::kSnapshotted) << r3.message;
     ASSERT_TRUE((*vm)->reset(instance_config()).is_ok());
-    r3 = run_then_suspend(**vm, [&] { EXPECT_EQ(get(**vm, "/sum"), "count 1 sum 0\n"); });
+    r3 = run_then_suspend(**vm, [&] { EXPECT_EQ(http_get(**vm, "/sum"), "count 1 sum 0\n"); });
     EXPECT_EQ(r3.outcome, Outcome::kSnapshotted) << r3.message;
 }
 
@@ -171,7 +131,7 @@ TEST_F(SuspendTest, OpenConnectionsGetEndOfFileFirst) {
     ASSERT_TRUE(vm.is_ok()) << vm.message();
     int sv[2] = {-1, -1};
     const RunReport r = run_then_suspend(**vm, [&] {
-        EXPECT_EQ(get(**vm, "/"), "count 1\n");
+        EXPECT_EQ(http_get(**vm, "/"), "count 1\n");
         // A connection left open (the guest blocks reading it): the suspend
         // ends it as a client that went away would.
         ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -189,7 +149,7 @@ TEST_F(SuspendTest, SuspendedSnapshotOfAnotherBaseIsRefused) {
     ASSERT_TRUE(snap_);
     auto vm = Vm::restore(snap_, instance_config());
     ASSERT_TRUE(vm.is_ok()) << vm.message();
-    ASSERT_EQ(run_then_suspend(**vm, [&] { get(**vm, "/"); }).outcome, Outcome::kSnapshotted);
+    ASSERT_EQ(run_then_suspend(**vm, [&] { http_get(**vm, "/"); }).outcome, Outcome::kSnapshotted);
     snapshot::BaseId other = snapshot::BaseId::of(snap_->header());
     other.mem_crc ^= 1;
     auto s = snapshot::Suspended::open_fd(::open(susp_path_.c_str(), O_RDONLY | O_CLOEXEC),
