@@ -433,8 +433,36 @@ static void across_fork(void) {
     printf("child exited %d\n", WEXITSTATUS(st));
 }
 
-int main(void) {
+// "snapshot" mode: data waits in a stream pair and in an abstract-named
+// datagram socket while the program blocks on stdin (READY for
+// --snapshot-out); a restore reads it back, then answers the input line.
+static int snapshot_mode(void) {
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    struct sockaddr_un a;
+    socklen_t alen = un_addr(&a, "ember-snapshot-dgram", 1);
+    int d = socket(AF_UNIX, SOCK_DGRAM, 0), c = socket(AF_UNIX, SOCK_DGRAM, 0);
+    bind(d, (struct sockaddr*)&a, alen);
+    write(sv[0], "queued in a stream", 18);
+    sendto(c, "queued datagram", 15, 0, (struct sockaddr*)&a, alen);
+    char line[64] = {0};
+    ssize_t n = read(0, line, sizeof line - 1);
+    char buf[64] = {0};
+    ssize_t s1 = read(sv[1], buf, sizeof buf - 1);
+    printf("stream %zd '%s'\n", s1, buf);
+    memset(buf, 0, sizeof buf);
+    ssize_t s2 = recv(d, buf, sizeof buf - 1, 0);
+    printf("datagram %zd '%s'\n", s2, buf);
+    write(sv[1], line, n > 0 ? (size_t)n : 0);
+    memset(buf, 0, sizeof buf);
+    read(sv[0], buf, sizeof buf - 1);
+    printf("echoed %s", buf);
+    return 0;
+}
+
+int main(int argc, char** argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc > 1 && strcmp(argv[1], "snapshot") == 0) return snapshot_mode();
     int raw = socket(AF_UNIX, SOCK_RAW, 0);
     int rt = 0;
     socklen_t rl = sizeof rt;

@@ -25,6 +25,23 @@ TEST_P(LocalSocketsTest, LoopbackTcpAndUdpBehaveAsNatively) {
     expect_as_native({example_path(GetParam(), "loopback_sockets")});
 }
 
+// Queued socket data is guest memory: a snapshot taken at READY carries it.
+TEST_P(LocalSocketsTest, SnapshotCarriesQueuedUnixSocketData) {
+    TempDir dir;
+    const std::string snap = dir / "u.snap";
+    RunResult made = run_ember({"run", "--snapshot-out", snap,
+                                example_path(GetParam(), "unix_sockets"), "--", "snapshot"});
+    ASSERT_TRUE(made.exited && made.exit_code == 0) << describe(made);
+    for (const std::string input : {"first\n", "second\n"}) {
+        write_file(dir / "in", input);
+        RunResult r = run_ember({"restore", "--stdin", dir / "in", snap});
+        ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+        const std::string want =
+            "stream 18 'queued in a stream'\ndatagram 15 'queued datagram'\nechoed " + input;
+        EXPECT_EQ(r.out, want) << r.err;
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, LocalSocketsTest, ::testing::Values("gcc", "musl"));
 
 class SocketProgramsTest : public EmberTest {};
