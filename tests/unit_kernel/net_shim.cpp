@@ -5,6 +5,7 @@
 // same k::wait_events.
 #include "kernel_shim.h"
 #include "net/net.h"
+#include "net/usock.h"
 
 namespace k {
 
@@ -24,6 +25,11 @@ uint64_t signal_pending_in(uint64_t) { return 0; }
 int64_t signal_wait(uint64_t, uint64_t, SigInfo*) { return -EAGAIN; }
 uint64_t g_sig_gen;
 uint64_t g_timer_next;
+
+namespace net {
+// One process on the host (net_cred.cpp reads the process list in the guest).
+void cred_current(Cred* c) { *c = {kProcessId, 0, 0}; }
+}  // namespace net
 
 }  // namespace k
 

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 
 #include "net_test_util.h"
 
@@ -19,15 +20,17 @@ using fstest::P;
 // ---- socket() and addresses ----------------------------------------------------------
 
 TEST_F(NetTest, SocketRejectsFamiliesAndTypesItDoesNotCarry) {
-    EXPECT_EQ(sys(SYS_socket, AF_UNIX, SOCK_STREAM, 0), -EAFNOSUPPORT);
     EXPECT_EQ(sys(SYS_socket, AF_NETLINK, SOCK_RAW, 0), -EAFNOSUPPORT);
     EXPECT_EQ(sys(SYS_socket, AF_PACKET, SOCK_RAW, 0), -EAFNOSUPPORT);
-    EXPECT_EQ(sys(SYS_socket, AF_INET, SOCK_DGRAM, 0), -EPROTONOSUPPORT);
+    EXPECT_EQ(sys(SYS_socket, AF_UNIX, 10 /* SOCK_PACKET */, 0), -ESOCKTNOSUPPORT);
+    EXPECT_EQ(sys(SYS_socket, AF_UNIX, SOCK_STREAM, IPPROTO_TCP), -EPROTONOSUPPORT);
+    EXPECT_EQ(sys(SYS_socket, AF_INET, SOCK_DGRAM, IPPROTO_TCP), -EPROTONOSUPPORT);
     EXPECT_EQ(sys(SYS_socket, AF_INET6, SOCK_RAW, 6), -EPROTONOSUPPORT);
     EXPECT_EQ(sys(SYS_socket, AF_INET, SOCK_SEQPACKET, 0), -ESOCKTNOSUPPORT);
     EXPECT_EQ(sys(SYS_socket, AF_INET, SOCK_STREAM, IPPROTO_UDP), -EPROTONOSUPPORT);
     EXPECT_EQ(sys(SYS_socket, AF_INET, SOCK_STREAM | 0x1000, 0), -EINVAL);
-    EXPECT_EQ(sys(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, 0), -EAFNOSUPPORT);
+    EXPECT_EQ(sys(SYS_socketpair, AF_NETLINK, SOCK_RAW, 0, 0), -EAFNOSUPPORT);
+    EXPECT_EQ(sys(SYS_socketpair, AF_INET, SOCK_STREAM, 0, 0), -EOPNOTSUPP);
 }
 
 TEST_F(NetTest, SocketIsAnFdWithSocketModeAndFlags) {
@@ -595,12 +598,164 @@ TEST_F(NetTest, StreamsBeyondTheInstanceCapGetEnobufs) {
     for (;;) {
         int64_t fd = socket4(SOCK_NONBLOCK);
         ASSERT_GE(fd, 0);
-        r = connect4(fd, 80);
+        r = connect4(fd, 81);  // not the guest's own listener (that would stay in the guest)
         if (r != -EINPROGRESS) break;
         opened++;
     }
     EXPECT_EQ(opened, 10);
     EXPECT_EQ(r, -ENOBUFS);
+}
+
+TEST_F(NetTest, ConnectToOwnListenerStaysInTheGuest) {
+    uint32_t lid;
+    const int64_t l = listener(8080, &lid);
+    host().drain();
+    host().clear_sent();
+    const int64_t c = socket4();
+    ASSERT_EQ(connect4(c, 8080), 0);
+    const int64_t s = sys(SYS_accept4, static_cast<uint64_t>(l), 0, 0, 0);
+    ASSERT_GE(s, 0);
+    EXPECT_EQ(send(c, "ping"), 4);
+    EXPECT_EQ(recv(s, 16), "ping");
+    EXPECT_EQ(send(s, "pong!"), 5);
+    EXPECT_EQ(sys(SYS_shutdown, static_cast<uint64_t>(s), SHUT_WR), 0);
+    EXPECT_EQ(recv(c, 16), "pong!");
+    EXPECT_EQ(recv(c, 16), "");  // end of file
+    // Alone, a read that only this thread could satisfy fails instead of hanging.
+    EXPECT_EQ(recv(s, 16), fstest::errno_text(-EDEADLK));
+    host().drain();
+    EXPECT_TRUE(host().sent_of(EMBER_NET_CONNECT).empty());
+    EXPECT_TRUE(host().sent_of(EMBER_NET_DATA).empty());
+    // Another port of the same address still goes to the host.
+    const int64_t other = socket4(SOCK_NONBLOCK);
+    EXPECT_EQ(connect4(other, 8081), -EINPROGRESS);
+    host().drain();
+    EXPECT_EQ(host().sent_of(EMBER_NET_CONNECT).size(), 1u);
+}
+
+TEST_F(NetTest, UnixSocketpairCarriesBytesAndDatagrams) {
+    int sv[2];
+    ASSERT_EQ(sys(SYS_socketpair, AF_UNIX, SOCK_DGRAM, 0, P(sv)), 0);
+    EXPECT_EQ(send(sv[0], "one"), 3);
+    EXPECT_EQ(send(sv[0], "second"), 6);
+    EXPECT_EQ(recv(sv[1], 64), "one");
+    EXPECT_EQ(recv(sv[1], 2), "se");  // the rest of the datagram is dropped
+    EXPECT_EQ(recv(sv[1], 64, MSG_DONTWAIT), fstest::errno_text(-EAGAIN));
+    int st[2];
+    ASSERT_EQ(sys(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, P(st)), 0);
+    EXPECT_EQ(send(st[0], "ab"), 2);
+    EXPECT_EQ(send(st[0], "cd"), 2);
+    EXPECT_EQ(recv(st[1], 64), "abcd");
+    EXPECT_EQ(sys(SYS_close, static_cast<uint64_t>(st[0])), 0);
+    EXPECT_EQ(recv(st[1], 64), "");
+    EXPECT_EQ(send(st[1], "x", MSG_NOSIGNAL), -EPIPE);
+    host().drain();
+    EXPECT_TRUE(host().sent_of(EMBER_NET_DATA).empty());
+}
+
+// ---- AF_UNIX: malformed names and control messages -----------------------------------
+
+struct Cmsg {
+    uint64_t len;
+    int32_t level, type;
+    int32_t fds[4];
+};
+
+int64_t send_cmsg(int64_t fd, Cmsg* c, uint64_t controllen) {
+    char byte = 'x';
+    iovec iov{&byte, 1};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = c;
+    m.msg_controllen = controllen;
+    return shim::call(SYS_sendmsg, static_cast<uint64_t>(fd), P(&m), 0, 0, 0, 0);
+}
+
+TEST_F(NetTest, UnixControlMessageWithBadLengthOrFdSendsNothing) {
+    int sv[2];
+    ASSERT_EQ(sys(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, P(sv)), 0);
+    Cmsg c{};
+    c.level = SOL_SOCKET;
+    c.type = SCM_RIGHTS;
+    c.fds[0] = sv[0];
+    c.len = 8;  // shorter than the header
+    EXPECT_EQ(send_cmsg(sv[0], &c, sizeof c), -EINVAL);
+    c.len = sizeof c + 8;  // past the control buffer
+    EXPECT_EQ(send_cmsg(sv[0], &c, sizeof c), -EINVAL);
+    c.len = 16 + 4;
+    c.fds[0] = 999;  // not open
+    EXPECT_EQ(send_cmsg(sv[0], &c, sizeof c), -EBADF);
+    c.len = 16;  // SCM_RIGHTS with no fd
+    EXPECT_EQ(send_cmsg(sv[0], &c, sizeof c), -EINVAL);
+    c.type = 99;  // unknown SOL_SOCKET message
+    c.len = 20;
+    EXPECT_EQ(send_cmsg(sv[0], &c, sizeof c), -EINVAL);
+    EXPECT_EQ(recv(sv[1], 8, MSG_DONTWAIT), fstest::errno_text(-EAGAIN));
+    // A well-formed one goes through, and the passed fd arrives.
+    c.type = SCM_RIGHTS;
+    c.fds[0] = sv[0];
+    EXPECT_EQ(send_cmsg(sv[0], &c, 16 + 8), 1);
+    char byte;
+    iovec iov{&byte, 1};
+    Cmsg in{};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = &in;
+    m.msg_controllen = sizeof in;
+    EXPECT_EQ(sys(SYS_recvmsg, static_cast<uint64_t>(sv[1]), P(&m), 0), 1);
+    EXPECT_EQ(in.type, SCM_RIGHTS);
+    EXPECT_EQ(in.len, 20u);
+    EXPECT_GE(sys(SYS_fcntl, static_cast<uint64_t>(in.fds[0]), F_GETFD), 0);
+}
+
+TEST_F(NetTest, UnixBindRejectsBadAddressesAndMakesASocketNode) {
+    const int64_t fd = sys(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_INET;
+    strcpy(a.sun_path, "/tmp/s");
+    EXPECT_EQ(sys(SYS_bind, static_cast<uint64_t>(fd), P(&a), sizeof a), -EINVAL);
+    a.sun_family = AF_UNIX;
+    EXPECT_EQ(sys(SYS_bind, static_cast<uint64_t>(fd), P(&a), 1), -EINVAL);
+    EXPECT_EQ(sys(SYS_bind, static_cast<uint64_t>(fd), P(&a), sizeof a + 1), -EINVAL);
+    strcpy(a.sun_path, "/tmp/missing-dir/s");
+    EXPECT_EQ(sys(SYS_bind, static_cast<uint64_t>(fd), P(&a), sizeof a), -ENOENT);
+    strcpy(a.sun_path, "/tmp/s");
+    ASSERT_EQ(sys(SYS_bind, static_cast<uint64_t>(fd), P(&a), sizeof a), 0);
+    EXPECT_EQ(sys(SYS_bind, static_cast<uint64_t>(fd), P(&a), sizeof a), -EINVAL);  // bound
+    struct stat st;
+    ASSERT_EQ(sys(SYS_stat, P("/tmp/s"), P(&st)), 0);
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    EXPECT_EQ(open("/tmp/s", O_RDWR), -ENXIO);
+    // A client of the wrong type, and one of the right type before listen().
+    const int64_t d = sys(SYS_socket, AF_UNIX, SOCK_DGRAM, 0);
+    EXPECT_EQ(sys(SYS_connect, static_cast<uint64_t>(d), P(&a), sizeof a), -EPROTOTYPE);
+    const int64_t c = sys(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    EXPECT_EQ(sys(SYS_connect, static_cast<uint64_t>(c), P(&a), sizeof a), -ECONNREFUSED);
+    ASSERT_EQ(sys(SYS_listen, static_cast<uint64_t>(fd), 0), 0);
+    EXPECT_EQ(sys(SYS_connect, static_cast<uint64_t>(c), P(&a), sizeof a), 0);
+    // Backlog 0 holds one connection; the next nonblocking connect is EAGAIN.
+    const int64_t c2 = sys(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    EXPECT_EQ(sys(SYS_connect, static_cast<uint64_t>(c2), P(&a), sizeof a), -EAGAIN);
+    // Closing the listener resets the connection nobody accepted.
+    EXPECT_EQ(sys(SYS_close, static_cast<uint64_t>(fd)), 0);
+    EXPECT_EQ(recv(c, 8), fstest::errno_text(-ECONNRESET));
+    EXPECT_EQ(recv(c, 8), "");
+}
+
+TEST_F(NetTest, UnixTinyMessagesAreBoundedByTheirCostNotOnlyTheirBytes) {
+    int sv[2];
+    ASSERT_EQ(sys(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, P(sv)), 0);
+    int sent = 0;
+    while (send(sv[0], "x") == 1) sent++;
+    // 212,992 bytes at 1 + 256 each: far fewer than 212,992 messages.
+    EXPECT_GT(sent, 500);
+    EXPECT_LT(sent, 1000);
+    EXPECT_EQ(poll1(sv[0], POLLOUT), 0u);
+    EXPECT_EQ(recv(sv[1], 4), "x");
+    EXPECT_EQ(poll1(sv[0], POLLOUT), static_cast<uint32_t>(POLLOUT));
 }
 
 TEST_F(NetTest, SocketsBeyondTheFdTableGetEmfile) {

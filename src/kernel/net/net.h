@@ -79,6 +79,11 @@ void sockets_tick();
 uint32_t streams_open();
 uint64_t socket_gen(File* f);  // bumped whenever the socket's readiness may change
 void register_socket_syscalls();
+// Reads a user sockaddr for a socket of family sfamily (AF_INET/AF_INET6):
+// -EINVAL (length), -EAFNOSUPPORT, -EFAULT; v4-mapped IPv6 becomes IPv4.
+int64_t inet_addr_in(uint16_t sfamily, uint64_t uaddr, uint64_t len, ember_net_addr* out);
+// Formats an address as a socket of family sfamily sees it; returns its length.
+uint32_t inet_addr_format(uint16_t sfamily, const ember_net_addr& a, uint8_t* buf);
 
 // ---- readiness (poll.cpp, epoll.cpp, eventfd.cpp, timerfd.cpp) -----------------
 // A generation counter per file for epoll's edge-triggered mode: it changes

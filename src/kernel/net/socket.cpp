@@ -2,6 +2,8 @@
 // receive buffer and credit, send and receive, readiness, close.
 #include "net/socket.h"
 
+#include "net/usock.h"
+
 namespace k::net {
 
 namespace {
@@ -113,6 +115,14 @@ uint64_t rx_take(Socket* s, uint8_t* dst, uint64_t len, bool peek) {
 
 // Returns consumed bytes to the host as credit, in batches.
 void credit_host(Socket* s, uint64_t consumed) {
+    if (s->local_stream) {
+        // The writer in this instance may send as much again.
+        if (s->lpeer && consumed) {
+            s->lpeer->credit += static_cast<uint32_t>(consumed);
+            s->lpeer->gen++;
+        }
+        return;
+    }
     s->unacked += static_cast<uint32_t>(consumed);
     if (!s->id || s->unacked == 0) return;
     if (s->unacked >= kCreditBatch || s->rx_bytes == 0) {
@@ -137,6 +147,41 @@ void linger_finish(Socket* s) {
     sock_destroy(s);
 }
 
+// Queues a new connection on its listener; it inherits the listener's
+// options, as on Linux.
+void accept_queue(Socket* l, Socket* s) {
+    s->opt_nodelay = l->opt_nodelay;
+    s->opt_keepalive = l->opt_keepalive;
+    s->opt_rcvbuf = l->opt_rcvbuf;
+    s->opt_sndbuf = l->opt_sndbuf;
+    s->opt_linger_on = l->opt_linger_on;
+    s->opt_linger_secs = l->opt_linger_secs;
+    s->rcvtimeo_ns = l->rcvtimeo_ns;
+    s->sndtimeo_ns = l->sndtimeo_ns;
+    if (l->acc_tail)
+        l->acc_tail->qnext = s;
+    else
+        l->acc_head = s;
+    l->acc_tail = s;
+    l->acc_len++;
+    l->gen++;
+}
+
+bool addr_zero(const ember_net_addr& a) {
+    for (uint8_t b : a.addr)
+        if (b) return false;
+    return true;
+}
+
+// 127.0.0.0/8, ::1, or the any-address (Linux connects those locally too).
+bool addr_local(const ember_net_addr& a) {
+    if (addr_zero(a)) return true;
+    if (a.family == EMBER_NET_AF_INET) return a.addr[0] == 127;
+    for (int i = 0; i < 15; i++)
+        if (a.addr[i]) return false;
+    return a.addr[15] == 1;
+}
+
 void rx_accept(const ember_net_rec& r, const uint8_t* payload) {
     Socket* l = find(r.arg);
     if (r.arg >= EMBER_NET_HOST_ID || !l || l->state != SockState::kListening || find(r.stream) ||
@@ -156,22 +201,7 @@ void rx_accept(const ember_net_rec& r, const uint8_t* payload) {
     s->bound = true;
     s->local = l->local;
     if (r.len == sizeof(ember_net_addr)) memcpy(&s->peer, payload, sizeof s->peer);
-    // Accepted sockets inherit the listener's options, as on Linux.
-    s->opt_nodelay = l->opt_nodelay;
-    s->opt_keepalive = l->opt_keepalive;
-    s->opt_rcvbuf = l->opt_rcvbuf;
-    s->opt_sndbuf = l->opt_sndbuf;
-    s->opt_linger_on = l->opt_linger_on;
-    s->opt_linger_secs = l->opt_linger_secs;
-    s->rcvtimeo_ns = l->rcvtimeo_ns;
-    s->sndtimeo_ns = l->sndtimeo_ns;
-    if (l->acc_tail)
-        l->acc_tail->qnext = s;
-    else
-        l->acc_head = s;
-    l->acc_tail = s;
-    l->acc_len++;
-    l->gen++;
+    accept_queue(l, s);
 }
 
 }  // namespace
@@ -199,6 +229,18 @@ Socket* sock_new(uint16_t family) {
 
 void sock_destroy(Socket* s) {
     KCHECK(s->id == 0);
+    if (Socket* p = s->lpeer) {
+        // The other end of a guest-local stream reads EOF, or a reset when
+        // this end dropped unread data (Linux sends RST).
+        p->lpeer = nullptr;
+        p->peer_eof = true;
+        if (s->rx_bytes) {
+            p->reset = true;
+            p->reset_err = static_cast<int32_t>(ECONNRESET);
+        }
+        p->gen++;
+        s->lpeer = nullptr;
+    }
     rx_free_all(s);
     if (s->all_prev)
         s->all_prev->all_next = s->all_next;
@@ -227,6 +269,50 @@ uint32_t sock_alloc_id(bool listener) {
 }
 
 uint32_t streams_open() { return g_streams; }
+
+Socket* local_listener(const Socket* s, const ember_net_addr& a) {
+    if (!addr_local(a)) return nullptr;
+    for (Socket* l = g_all; l; l = l->all_next) {
+        if (l->state != SockState::kListening || l->local.port != a.port || l == s) continue;
+        const bool v4 = a.family == EMBER_NET_AF_INET;
+        if (l->family == AF_INET && !v4) continue;
+        if (l->family == AF_INET6 && v4 && l->opt_v6only) continue;
+        if (addr_zero(l->local) || addr_zero(a)) return l;
+        if (l->local.family == a.family && memcmp(l->local.addr, a.addr, 16) == 0) return l;
+    }
+    return nullptr;
+}
+
+int64_t local_connect(Socket* s, Socket* l, const ember_net_addr& a) {
+    Socket* q = sock_new(l->family);
+    if (!q) return -ENOMEM;
+    // Connecting to the any-address reaches the loopback address.
+    ember_net_addr dst = a;
+    if (addr_zero(dst)) {
+        if (dst.family == EMBER_NET_AF_INET)
+            dst.addr[0] = 127, dst.addr[3] = 1;
+        else
+            dst.addr[15] = 1;
+    }
+    if (addr_zero(s->local)) {
+        const uint16_t port = s->local.port;
+        s->local = dst;
+        s->local.port = port;
+    }
+    s->peer = dst;
+    s->state = q->state = SockState::kConnected;
+    s->local_stream = q->local_stream = true;
+    s->lpeer = q;
+    q->lpeer = s;
+    s->credit = q->credit = EMBER_NET_WINDOW_INIT;
+    s->peer_eof = s->reset = s->reset_seen = s->shut_rd = s->shut_wr = false;
+    q->bound = true;
+    q->local = dst;
+    q->peer = s->local;
+    accept_queue(l, q);
+    s->gen++;
+    return 0;
+}
 
 bool port_in_use(const Socket* self, uint16_t port) {
     for (const Socket* o = g_all; o; o = o->all_next) {
@@ -355,6 +441,10 @@ void sock_unlisten(Socket* s) {
     detach_id(s);
     while (Socket* q = s->acc_head) {  // connections nobody accepted
         s->acc_head = q->qnext;
+        if (q->lpeer) {
+            q->lpeer->reset = true;
+            q->lpeer->reset_err = static_cast<int32_t>(ECONNRESET);
+        }
         send_close(q);
         sock_destroy(q);
     }
@@ -374,6 +464,11 @@ int64_t sock_wait(uint64_t deadline) {
     return 0;
 }
 
+// A guest-local stream changes only when another thread or process acts.
+int64_t stream_wait(Socket* s, uint64_t deadline) {
+    return s->local_stream ? usock_wait(deadline) : sock_wait(deadline);
+}
+
 int64_t sock_send(Socket* s, const void* buf, uint64_t len, bool nonblock) {
     const auto* src = static_cast<const uint8_t*>(buf);
     const uint64_t deadline = s->sndtimeo_ns ? deadline_after(s->sndtimeo_ns) : 0;
@@ -390,20 +485,27 @@ int64_t sock_send(Socket* s, const void* buf, uint64_t len, bool nonblock) {
             s->so_error = 0;
             return -e;
         }
-        if (s->state != SockState::kConnected || s->reset || s->shut_wr)
+        if (s->state != SockState::kConnected || s->reset || s->shut_wr ||
+            (s->local_stream && (!s->lpeer || s->lpeer->shut_rd)))
             return done ? static_cast<int64_t>(done) : -EPIPE;
         while (done < len && s->credit > 0) {
             uint64_t n = len - done;
             if (n > s->credit) n = s->credit;
             if (n > EMBER_NET_DATA_MAX) n = EMBER_NET_DATA_MAX;
-            if (!tx_put(EMBER_NET_DATA, s->id, 0, src + done, static_cast<uint32_t>(n)))
+            if (s->local_stream) {
+                // Straight into the other end's receive buffer.
+                if (!rx_append(s->lpeer, src + done, static_cast<uint32_t>(n)))
+                    return done ? static_cast<int64_t>(done) : -ENOBUFS;
+                s->lpeer->gen++;
+            } else if (!tx_put(EMBER_NET_DATA, s->id, 0, src + done, static_cast<uint32_t>(n))) {
                 return done ? static_cast<int64_t>(done) : -EIO;
+            }
             s->credit -= static_cast<uint32_t>(n);
             done += n;
         }
         if (done == len) return static_cast<int64_t>(done);
         if (nonblock) return done ? static_cast<int64_t>(done) : -EAGAIN;
-        if (int64_t e = sock_wait(deadline)) return done ? static_cast<int64_t>(done) : e;
+        if (int64_t e = stream_wait(s, deadline)) return done ? static_cast<int64_t>(done) : e;
     }
 }
 
@@ -439,7 +541,7 @@ int64_t sock_recv(Socket* s, void* buf, uint64_t len, uint64_t flags, bool nonbl
             return done ? static_cast<int64_t>(done) : -ENOTCONN;
         }
         if (nonblock) return done ? static_cast<int64_t>(done) : -EAGAIN;
-        if (int64_t e = sock_wait(deadline)) return done ? static_cast<int64_t>(done) : e;
+        if (int64_t e = stream_wait(s, deadline)) return done ? static_cast<int64_t>(done) : e;
     }
 }
 

@@ -34,9 +34,14 @@ struct Socket {
     Socket* qnext;     // accept queue of the listener, or the linger list
     Socket* all_next;  // every socket (for port checks)
     Socket* all_prev;
-    File* file;       // null while queued or lingering
-    uint32_t id;      // stream or listener id; 0: none (never connected, or the host forgot it)
-    uint16_t family;  // AF_INET or AF_INET6
+    File* file;  // null while queued or lingering
+    // Loopback TCP inside the instance: the other end of a guest-local stream
+    // (id 0, nothing goes to the host); null once that end was freed.
+    Socket* lpeer;
+    bool local_stream;
+    bool connect_unseen;  // a nonblocking local connect completed; the next connect() says 0
+    uint32_t id;          // stream or listener id; 0: none (never connected, or the host forgot it)
+    uint16_t family;      // AF_INET or AF_INET6
     SockState state;
     bool bound;          // `local` holds an address (bind, listen, connect or accept)
     bool explicit_port;  // bound by bind() or listen(): counts for EADDRINUSE
@@ -84,6 +89,12 @@ void sock_unlisten(Socket* s);
 // kMaxListeners (src/vmm/stream_host.cpp's cap), so listen() refuses beyond it.
 constexpr uint32_t kMaxListeners = 256;
 extern uint32_t g_listening;
+// A listener of this instance that a connect() to `a` reaches without
+// leaving the guest (a loopback or any-address destination), or null.
+Socket* local_listener(const Socket* s, const ember_net_addr& a);
+// Connects s to the guest listener l with a guest-local stream pair; the
+// server end is queued for accept().
+int64_t local_connect(Socket* s, Socket* l, const ember_net_addr& a);
 // Local ports.
 bool port_in_use(const Socket* self, uint16_t port);
 uint16_t ephemeral_port();

@@ -1,6 +1,7 @@
 // sys_socket.cpp - the socket syscalls: socket, bind, listen, accept,
 // connect, shutdown, send/recv and their msg forms, addresses and options.
 #include "net/socket.h"
+#include "net/usock.h"
 
 namespace k::net {
 
@@ -17,6 +18,21 @@ int64_t get_sock(uint64_t fd, File** f, Socket** s) {
     return *s ? 0 : -ENOTSOCK;
 }
 
+// The file of fd when it is a guest-local socket (usock.h), held for the
+// whole call: a call may block while another thread closes the fd.
+struct LocalFile {
+    File* f;
+    explicit LocalFile(uint64_t fd) : f(fs::fd_get(fd_arg(fd))) {
+        if (f && !is_usock(f)) f = nullptr;
+        if (f) fs::file_get(f);
+    }
+    ~LocalFile() {
+        if (f) fs::file_put(f);
+    }
+    LocalFile(const LocalFile&) = delete;
+    LocalFile& operator=(const LocalFile&) = delete;
+};
+
 uint16_t be16(uint16_t v) { return static_cast<uint16_t>((v >> 8) | (v << 8)); }
 
 bool v4_mapped(const uint8_t* a) {
@@ -27,7 +43,9 @@ bool v4_mapped(const uint8_t* a) {
 // Reads a user sockaddr for socket s. -EINVAL (length), -EAFNOSUPPORT
 // (family), -EFAULT. A v4-mapped IPv6 address becomes IPv4, which is how the
 // host compares it against egress rules.
-int64_t addr_in(const Socket* s, uint64_t uaddr, uint64_t len, ember_net_addr* out) {
+}  // namespace
+
+int64_t inet_addr_in(uint16_t sfamily, uint64_t uaddr, uint64_t len, ember_net_addr* out) {
     if (len > kMaxSockaddr || len < sizeof(uint16_t)) return -EINVAL;
     uint8_t buf[sizeof(linux_sockaddr_in6)] = {};
     if (copy_from_user(buf, uaddr, len < sizeof buf ? len : sizeof buf) < 0) return -EFAULT;
@@ -35,7 +53,7 @@ int64_t addr_in(const Socket* s, uint64_t uaddr, uint64_t len, ember_net_addr* o
     memcpy(&family, buf, sizeof family);
     memset(out, 0, sizeof *out);
     // As Linux: the length for the socket's family first, then the family.
-    if (s->family == AF_INET) {
+    if (sfamily == AF_INET) {
         if (len < sizeof(linux_sockaddr_in)) return -EINVAL;
         if (family != AF_INET) return -EAFNOSUPPORT;
         linux_sockaddr_in in;
@@ -61,8 +79,8 @@ int64_t addr_in(const Socket* s, uint64_t uaddr, uint64_t len, ember_net_addr* o
 }
 
 // Formats an address as the socket's family; returns its length.
-uint32_t addr_format(const Socket* s, const ember_net_addr& a, uint8_t* buf) {
-    if (s->family == AF_INET) {
+uint32_t inet_addr_format(uint16_t sfamily, const ember_net_addr& a, uint8_t* buf) {
+    if (sfamily == AF_INET) {
         linux_sockaddr_in in = {};
         in.sin_family = AF_INET;
         in.sin_port = be16(a.port);
@@ -84,6 +102,15 @@ uint32_t addr_format(const Socket* s, const ember_net_addr& a, uint8_t* buf) {
     }
     memcpy(buf, &in6, sizeof in6);
     return sizeof in6;
+}
+
+namespace {
+
+int64_t addr_in(const Socket* s, uint64_t uaddr, uint64_t len, ember_net_addr* out) {
+    return inet_addr_in(s->family, uaddr, len, out);
+}
+uint32_t addr_format(const Socket* s, const ember_net_addr& a, uint8_t* buf) {
+    return inet_addr_format(s->family, a, buf);
 }
 
 // Reads *ulen of a (sockaddr, socklen_t*) output pair: -EFAULT, -EINVAL.
@@ -125,10 +152,12 @@ int64_t sys_socket(uint64_t domain, uint64_t type, uint64_t protocol, uint64_t, 
     domain &= 0xffffffff;
     type &= 0xffffffff;
     protocol &= 0xffffffff;
-    if (domain != AF_INET && domain != AF_INET6) return -EAFNOSUPPORT;
+    if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX) return -EAFNOSUPPORT;
     if (type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) return -EINVAL;
     const uint64_t base = type & SOCK_TYPE_MASK;
-    if (base == SOCK_DGRAM || base == SOCK_RAW) return -EPROTONOSUPPORT;  // no UDP, no raw IP
+    // AF_UNIX and UDP are served inside the guest (sys_usock.cpp).
+    if (domain == AF_UNIX || base == SOCK_DGRAM) return usock_socket(domain, type, protocol);
+    if (base == SOCK_RAW) return -EPROTONOSUPPORT;  // no raw IP
     if (base != SOCK_STREAM) return -ESOCKTNOSUPPORT;
     if (protocol != 0 && protocol != IPPROTO_TCP) return -EPROTONOSUPPORT;
     if (!fs::fd_available()) return -EMFILE;
@@ -139,12 +168,19 @@ int64_t sys_socket(uint64_t domain, uint64_t type, uint64_t protocol, uint64_t, 
     return fd;
 }
 
-int64_t sys_socketpair(uint64_t domain, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+int64_t sys_socketpair(uint64_t domain, uint64_t type, uint64_t protocol, uint64_t usv, uint64_t,
+                       uint64_t) {
     domain &= 0xffffffff;
+    type &= 0xffffffff;
+    if (domain == AF_UNIX) {
+        if (type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) return -EINVAL;
+        return usock_socketpair(domain, type, protocol & 0xffffffff, usv);
+    }
     return domain == AF_INET || domain == AF_INET6 ? -EOPNOTSUPP : -EAFNOSUPPORT;
 }
 
 int64_t sys_bind(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_t, uint64_t) {
+    if (LocalFile lf(fd); lf.f) return usock_bind(lf.f, uaddr, len & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -164,6 +200,7 @@ int64_t sys_bind(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_t, 
 }
 
 int64_t sys_listen(uint64_t fd, uint64_t backlog, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (LocalFile lf(fd); lf.f) return usock_listen(lf.f, backlog);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -190,6 +227,7 @@ int64_t sys_listen(uint64_t fd, uint64_t backlog, uint64_t, uint64_t, uint64_t, 
 }
 
 int64_t do_accept(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t flags) {
+    if (LocalFile lf(fd); lf.f) return usock_accept(lf.f, uaddr, ulen, flags);
     File* f;
     Socket* l;
     if (int64_t r = get_sock(fd, &f, &l); r < 0) return r;
@@ -225,6 +263,7 @@ int64_t sys_accept4(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t flags, 
 }
 
 int64_t sys_connect(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_t, uint64_t) {
+    if (LocalFile lf(fd); lf.f) return usock_connect(lf.f, uaddr, len & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -234,6 +273,11 @@ int64_t sys_connect(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_
     const bool nonblock = f->flags & O_NONBLOCK;
     switch (s->state) {
         case SockState::kConnected:
+            if (s->connect_unseen) {  // as Linux: the call that sees the connection completed
+                s->connect_unseen = false;
+                return 0;
+            }
+            return -EISCONN;
         case SockState::kListening:
             return -EISCONN;
         case SockState::kConnecting:
@@ -244,6 +288,15 @@ int64_t sys_connect(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_
                 const int32_t e = s->so_error;
                 s->so_error = 0;
                 return -e;
+            }
+            if (Socket* l = local_listener(s, a)) {
+                // A listener of this instance: served in the guest.
+                if (int64_t r = autobind(s); r < 0) return r;
+                const int64_t r = local_connect(s, l, a);
+                // Linux reports a nonblocking loopback connect in progress too.
+                if (r != 0 || !nonblock) return r;
+                s->connect_unseen = true;
+                return -EINPROGRESS;
             }
             const uint32_t id = sock_alloc_id(false);
             if (!id) return -ENOBUFS;  // EMBER_NET_MAX_STREAMS
@@ -269,6 +322,7 @@ int64_t sys_connect(uint64_t fd, uint64_t uaddr, uint64_t len, uint64_t, uint64_
 }
 
 int64_t sys_shutdown(uint64_t fd, uint64_t how, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (LocalFile lf(fd); lf.f) return usock_shutdown(lf.f, how & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -286,12 +340,17 @@ int64_t sys_shutdown(uint64_t fd, uint64_t how, uint64_t, uint64_t, uint64_t, ui
     if (how != SHUT_RD && !s->shut_wr) {
         s->shut_wr = true;
         if (s->id) tx_put(EMBER_NET_SHUTDOWN, s->id, 0, nullptr, 0);
+        if (s->lpeer) {
+            s->lpeer->peer_eof = true;
+            s->lpeer->gen++;
+        }
     }
     s->gen++;
     return 0;
 }
 
 int64_t sys_getsockname(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t, uint64_t, uint64_t) {
+    if (LocalFile lf(fd); lf.f) return usock_name(lf.f, uaddr, ulen, false);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -302,6 +361,7 @@ int64_t sys_getsockname(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t, ui
 }
 
 int64_t sys_getpeername(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t, uint64_t, uint64_t) {
+    if (LocalFile lf(fd); lf.f) return usock_name(lf.f, uaddr, ulen, true);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -346,13 +406,18 @@ int64_t do_recv(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags) {
     return sock_recv(s, p, len, flags & kRecvFlags, nonblock);
 }
 
-int64_t sys_sendto(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, uint64_t, uint64_t) {
+int64_t sys_sendto(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, uint64_t uaddr,
+                   uint64_t alen) {
+    if (LocalFile lf(fd); lf.f)
+        return usock_sendto(lf.f, buf, len, flags & 0xffffffff, uaddr, alen);
     // A stream socket ignores the destination, as TCP does without fast open.
     return do_send(fd, buf, len, flags);
 }
 
 int64_t sys_recvfrom(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, uint64_t uaddr,
                      uint64_t ulen) {
+    if (LocalFile lf(fd); lf.f)
+        return usock_recvfrom(lf.f, buf, len, flags & 0xffffffff, uaddr, ulen);
     int64_t r = do_recv(fd, buf, len, flags);
     if (r >= 0 && uaddr && ulen) {
         // TCP reports no source address: the length comes back as 0.
@@ -391,6 +456,7 @@ int64_t msg_iov(const linux_msghdr& m, linux_iovec* fast, linux_iovec** out) {
 }
 
 int64_t sys_sendmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64_t, uint64_t) {
+    if (LocalFile lf(fd); lf.f) return usock_sendmsg(lf.f, umsg, flags & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -425,6 +491,7 @@ int64_t sys_sendmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
 }
 
 int64_t sys_recvmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64_t, uint64_t) {
+    if (LocalFile lf(fd); lf.f) return usock_recvmsg(lf.f, umsg, flags & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -469,6 +536,55 @@ int64_t sys_recvmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
     m.msg_flags = 0;
     if (copy_to_user(umsg, &m, sizeof m) < 0) return -EFAULT;
     return static_cast<int64_t>(total);
+}
+
+// sendmmsg/recvmmsg: the msghdr calls over an array of struct mmsghdr (a
+// msghdr and the byte count, 64 bytes), stopping at the first error; an
+// error after some messages went through is dropped, as on Linux.
+constexpr uint64_t kMmsgSize = 64;
+
+int64_t sys_sendmmsg(uint64_t fd, uint64_t uvec, uint64_t vlen, uint64_t flags, uint64_t,
+                     uint64_t) {
+    vlen &= 0xffffffff;
+    if (vlen > IOV_MAX) vlen = IOV_MAX;  // UIO_MAXIOV
+    uint64_t i = 0;
+    for (; i < vlen; i++) {
+        const uint64_t m = uvec + i * kMmsgSize;
+        const int64_t r = sys_sendmsg(fd, m, flags, 0, 0, 0);
+        if (r < 0) return i ? static_cast<int64_t>(i) : r;
+        const uint32_t n = static_cast<uint32_t>(r);
+        if (copy_to_user(m + sizeof(linux_msghdr), &n, sizeof n) < 0)
+            return i ? static_cast<int64_t>(i) : -EFAULT;
+    }
+    return static_cast<int64_t>(i);
+}
+
+int64_t sys_recvmmsg(uint64_t fd, uint64_t uvec, uint64_t vlen, uint64_t flags, uint64_t utimeout,
+                     uint64_t) {
+    vlen &= 0xffffffff;
+    flags &= 0xffffffff;
+    if (vlen > IOV_MAX) vlen = IOV_MAX;
+    uint64_t deadline = 0;
+    if (utimeout) {
+        int64_t ns;
+        if (int64_t r = timespec_in(utimeout, &ns); r < 0) return r;
+        deadline = deadline_after(ns);
+    }
+    uint64_t i = 0;
+    for (; i < vlen; i++) {
+        // After the first message: MSG_WAITFORONE takes only what is there;
+        // past the timeout, the call returns what it has.
+        uint64_t f = flags & ~MSG_WAITFORONE;
+        if (i > 0 && ((flags & MSG_WAITFORONE) || (deadline && monotonic_ns() >= deadline)))
+            f |= MSG_DONTWAIT;
+        const uint64_t m = uvec + i * kMmsgSize;
+        const int64_t r = sys_recvmsg(fd, m, f, 0, 0, 0);
+        if (r < 0) return i ? static_cast<int64_t>(i) : r;
+        const uint32_t n = static_cast<uint32_t>(r);
+        if (copy_to_user(m + sizeof(linux_msghdr), &n, sizeof n) < 0)
+            return i ? static_cast<int64_t>(i) : -EFAULT;
+    }
+    return static_cast<int64_t>(i);
 }
 
 // ---- options -----------------------------------------------------------------------
@@ -527,6 +643,9 @@ int64_t timeo_in(uint64_t uval, uint64_t len, int64_t* ns) {
 
 int64_t sys_setsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval, uint64_t len,
                        uint64_t) {
+    if (LocalFile lf(fd); lf.f)
+        return usock_setsockopt(lf.f, level & 0xffffffff, name & 0xffffffff, uval,
+                                len & 0xffffffff);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -581,6 +700,8 @@ int64_t sys_setsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval
 
 int64_t sys_getsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t uval, uint64_t ulen,
                        uint64_t) {
+    if (LocalFile lf(fd); lf.f)
+        return usock_getsockopt(lf.f, level & 0xffffffff, name & 0xffffffff, uval, ulen);
     File* f;
     Socket* s;
     if (int64_t r = get_sock(fd, &f, &s); r < 0) return r;
@@ -664,6 +785,8 @@ void register_socket_syscalls() {
     syscall_register(nr::recvfrom, "recvfrom", sys_recvfrom);
     syscall_register(nr::sendmsg, "sendmsg", sys_sendmsg);
     syscall_register(nr::recvmsg, "recvmsg", sys_recvmsg);
+    syscall_register(nr::sendmmsg, "sendmmsg", sys_sendmmsg);
+    syscall_register(nr::recvmmsg, "recvmmsg", sys_recvmmsg);
     syscall_register(nr::setsockopt, "setsockopt", sys_setsockopt);
     syscall_register(nr::getsockopt, "getsockopt", sys_getsockopt);
 }

@@ -1,6 +1,8 @@
 // wait.cpp - blocking and timeouts for sockets and readiness, the rx
 // dispatch loop, and the registration of the net syscalls.
 #include "net/net.h"
+#include "net/usock.h"
+#include "sched/sched.h"
 
 namespace k::net {
 
@@ -27,7 +29,13 @@ void net_poll_rx() {
 }
 
 bool net_wait(uint32_t events, uint64_t deadline) {
-    if (events == 0 && deadline == 0) return false;
+    if (events == 0 && deadline == 0) {
+        // Only another thread or process can change what the caller waits
+        // for (pipes, guest-local sockets, eventfds): wait for one to act.
+        if (block_for_others() == -EDEADLK) return false;
+        net_poll_rx();
+        return true;
+    }
     wait_events(events, deadline);
     net_poll_rx();
     return true;
@@ -75,6 +83,7 @@ void file_wake_sources(File* f, WakeSet* w, int depth) {
 
 uint64_t file_gen(File* f) {
     if (is_socket(f)) return socket_gen(f);
+    if (is_usock(f)) return usock_gen(f);
     if (is_eventfd(f)) return eventfd_gen(f);
     if (is_timerfd(f)) return timerfd_gen(f);
     if (is_epoll(f)) return epoll_gen(f);
