@@ -17,7 +17,7 @@ namespace {
 // runtime's PROT_NONE reservations (64 MiB arenas at its address hints,
 // ~600 MiB of page summaries) take address space above the identity map,
 // not guest memory (docs/architecture.md, "Virtual memory"). Go 1.19 still
-// needs ~56M: it maps its 32 MiB arena index read-write, and read-write
+// needs 58M (hello): it maps its 32 MiB arena index read-write, and read-write
 // mappings are committed when made.
 constexpr const char* kGoMem = "64M";
 
