@@ -71,12 +71,15 @@ uint64_t mem_free_bytes();
 // helpers below, so a missing check cannot hide behind a plain dereference.
 // Each returns 0 or -EFAULT; zero-length copies touch nothing and succeed.
 bool user_ok(uint64_t addr, uint64_t len);
+// user_ok for a range the kernel writes: above the identity map a
+// read-only page is -EFAULT there, not a fault in the kernel.
+bool user_ok_write(uint64_t addr, uint64_t len);
 // Whether EMBER_SLOT_VA is mapped (syscall patching on).
 inline bool slots_mapped() { return (boot()->flags & EMBER_FLAG_SYSCALL_PATCH) != 0; }
 
 [[nodiscard]] inline int64_t copy_to_user(uint64_t dst, const void* src, uint64_t n) {
     if (n == 0) return 0;
-    if (!user_ok(dst, n)) return -EFAULT;
+    if (!user_ok_write(dst, n)) return -EFAULT;
     memcpy(reinterpret_cast<void*>(dst), src, n);
     return 0;
 }
@@ -88,7 +91,7 @@ inline bool slots_mapped() { return (boot()->flags & EMBER_FLAG_SYSCALL_PATCH) !
 }
 [[nodiscard]] inline int64_t clear_user(uint64_t dst, uint64_t n) {
     if (n == 0) return 0;
-    if (!user_ok(dst, n)) return -EFAULT;
+    if (!user_ok_write(dst, n)) return -EFAULT;
     memset(reinterpret_cast<void*>(dst), 0, n);
     return 0;
 }

@@ -1,6 +1,7 @@
 // main.cpp - the guest kernel's start: check the boot info, set up memory,
 // files and the syscall table, then start the application.
 #include "fs/vfs.h"
+#include "mm_space.h"
 #include "proc/proc.h"
 
 namespace k {
@@ -67,12 +68,14 @@ int fault_signal(const ExceptionFrame* f, int* code, uint64_t* addr) {
         case 17:        // #AC
             *code = 1;  // BUS_ADRALN
             return 7;
-        case 14: {                           // #PF: present bit set = a protection fault
-            *code = (f->error & 1) ? 2 : 1;  // SEGV_ACCERR : SEGV_MAPERR
+        case 14: {  // #PF
             // CR2 is readable only at CPL 0: the VMM reports it.
             auto* c = reinterpret_cast<ember_hc_cr2*>(EMBER_HC_SLOT_CR2);
             c->cr2 = 0;
             if (k::hypercall(EMBER_HC_CR2, EMBER_HC_SLOT_CR2) == EMBER_OK) *addr = c->cr2;
+            // A protection fault (present bit set) or a PROT_NONE page of a
+            // mapping (not present, but mapped): SEGV_ACCERR, else MAPERR.
+            *code = (f->error & 1) || k::mm_is_mapped(*addr) ? 2 : 1;
             return 11;
         }
         case 16:  // #MF

@@ -7,7 +7,8 @@
 // a page that was freed is marked dirty and zeroed when it is handed out
 // again. Allocation is top-down; brk grows up from the end of the image.
 // mm_maps.cpp remembers what the application mapped, and how, for
-// /proc/self/maps.
+// /proc/self/maps. Reservations and mappings asked for above guest memory
+// go to mm_virt.cpp's address space there instead.
 #include "kernel.h"
 #include "mm_maps.h"
 #include "mm_space.h"
@@ -435,6 +436,10 @@ Mm* mm_fork(uint64_t sp) {
             recount(fi);
         }
     }
+    if (!virt_fork(c)) {
+        mm_release(c);
+        return nullptr;
+    }
     return c;
 }
 
@@ -460,6 +465,10 @@ void mm_release(Mm* m) {
     const uint64_t words = (g_npages + 63) / 64;
     for (uint64_t w = 0; w < words; ++w)
         if (m->own[w]) release_user(m, w * 64, 64, false);
+    if (g_multi && m->pml4) {
+        virt_release(m, kVirtLo, kVirtHi - kVirtLo);
+        virt_free_tables(m);
+    }
     maps::free_state(&m->maps);
     pt_free(m);
     if (m != &g_mm1) {
@@ -486,8 +495,39 @@ void mm_set_brk(uint64_t start) { g_brk_start = g_brk = start; }
 
 uint64_t mm_futex_key(uint64_t va) {
     if (!g_multi) return va;
+    if (va >= kVirtLo) {
+        // Private words of different processes at one address never meet.
+        const uint64_t f = virt_frame(va & ~(kPage - 1));
+        return f ? f | (va & (kPage - 1)) : va;
+    }
     return pt_lookup(g_cur, va & ~(kPage - 1)) | (va & (kPage - 1));
 }
+
+bool mm_is_mapped(uint64_t va) { return maps::kind_at(va & ~(kPage - 1)) != MapKind::kNone; }
+
+// Copies go to frames the host backs already; fresh commits to never
+// touched ones (a thread stack or an arena is mostly never touched).
+uint64_t frame_take(bool overwrite) {
+    const uint64_t f = take_frame(overwrite, !overwrite);
+    return f == g_npages ? 0 : page_addr(f);
+}
+
+void frame_ref(uint64_t pa) {
+    const uint64_t f = page_index(pa);
+    g_pref[f]++;
+    recount(f);
+}
+
+void frame_drop(uint64_t pa) {
+    g_none_free[0] = g_none_free[1] = false;
+    const uint64_t f = page_index(pa);
+    if (g_pref[f]) g_pref[f]--;
+    set(g_dirty, f);
+    recount(f);
+}
+
+void mm_tlb_stale() { g_tlb_stale = true; }
+void mm_flush_tlb() { flush_tlb(); }
 
 uint64_t mem_free_bytes() { return g_free_pages * kPage; }
 
@@ -543,6 +583,8 @@ void kfree(void* p) {
 }
 
 bool user_ok(uint64_t addr, uint64_t len) {
+    if (addr >= kVirtLo)
+        return g_multi && virt_range(addr, len) && virt_accessible(addr, len, false);
     const uint64_t size = boot()->mem_size;
     if (!(addr >= EMBER_GPA_APP_MIN && len <= size && addr <= size - len)) return false;
     // The read-only alias of the syscall slots is not the application's.
@@ -550,11 +592,19 @@ bool user_ok(uint64_t addr, uint64_t len) {
            addr >= EMBER_SLOT_VA + EMBER_SLOTS_SIZE;
 }
 
+bool user_ok_write(uint64_t addr, uint64_t len) {
+    if (addr >= kVirtLo)
+        return g_multi && virt_range(addr, len) && virt_accessible(addr, len, true);
+    return user_ok(addr, len);
+}
+
 int64_t user_strncpy(char* out, uint64_t user_src, size_t cap) {
     const uint64_t size = boot()->mem_size;
     if (user_src < EMBER_GPA_APP_MIN) return -EFAULT;
+    const bool virt = user_src >= kVirtLo;
     for (size_t i = 0; i < cap; ++i) {
-        if (user_src + i >= size) return -EFAULT;
+        const uint64_t a = user_src + i;
+        if (virt ? (i == 0 || a % kPage == 0) && !user_ok(a, 1) : a >= size) return -EFAULT;
         out[i] = *reinterpret_cast<const char*>(user_src + i);
         if (!out[i]) return static_cast<int64_t>(i);
     }
@@ -584,6 +634,53 @@ int64_t sys_brk(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)
     return static_cast<int64_t>(g_brk);
 }
 
+// Instances the VMM may snapshot keep to the identity map: restoring one
+// whose application had mappings above it failed on PVM (a KVM emulation
+// error at the first application instruction; not understood yet).
+bool virt_enabled() { return !(boot()->flags & EMBER_FLAG_SNAPSHOT); }
+
+// A mapping above the identity map (mm_space.h, "virtual memory"): at addr
+// when MAP_FIXED or when the hint is free, else top-down below kVirtTop.
+// Accessible mappings are committed now; file contents are read in through
+// the mapping, which is writable until they are.
+int64_t mmap_virt(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, int fd,
+                  uint64_t off) {
+    if (!mm_go_multi()) return -ENOMEM;
+    maps::prepare();
+    uint64_t where = addr;
+    if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+        if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) && maps::any_in(addr, len))
+            return -EEXIST;
+        virt_release(g_cur, addr, len);
+        maps::clear(addr, len);
+    } else if (!addr || addr % kPage || !virt_range(addr, len) || maps::any_in(addr, len)) {
+        where = maps::find_gap(kVirtLo, kVirtTop, len);
+        if (!where) return -ENOMEM;
+    }
+    const bool anon = flags & MAP_ANONYMOUS;
+    int64_t r = 0;
+    if (prot != 0 || !anon) r = virt_commit(where, len, anon ? prot : prot | PROT_WRITE);
+    if (r == 0 && !anon) {
+        r = fs_pread_for_mmap(fd, reinterpret_cast<void*>(where), len, off);
+        if (r >= 0 && !(prot & PROT_WRITE)) {
+            r = 0;
+            if (prot)
+                r = virt_commit(where, len, prot);
+            else
+                virt_protect_none(where, len);
+        }
+    }
+    if (r < 0) {
+        virt_release(g_cur, where, len);
+        flush_tlb();
+        return r;
+    }
+    flush_tlb();
+    maps::set(where, len, anon ? MapKind::kAnon : MapKind::kFile, prot, (flags & 0xf) == MAP_SHARED,
+              fd, off);
+    return static_cast<int64_t>(where);
+}
+
 int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
                  uint64_t off) {
     if (len == 0 || len > (1ull << 46) || off % kPage) return -EINVAL;
@@ -593,9 +690,17 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
     len = page_up(len);
     const uint64_t n = len / kPage;
     const bool zero = !anon || prot != 0 /* PROT_NONE */;
+    const bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+    if (fixed && addr % kPage) return -EINVAL;
+    // Reservations (anonymous PROT_NONE) and mappings asked for above the
+    // identity map take address space there; the rest stays identity.
+    if (virt_enabled() && (fixed ? virt_range(addr, len)
+                                 : !(addr && addr % kPage == 0 && in_pool(addr, len) &&
+                                     range_unused(page_index(addr), n)) &&
+                                       ((anon && prot == 0) || (addr && virt_range(addr, len)))))
+        return mmap_virt(addr, len, prot, flags, static_cast<int>(fd), off);
     uint64_t where = 0;
-    if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
-        if (addr % kPage) return -EINVAL;
+    if (fixed) {
         if (!in_pool(addr, len)) return -ENOMEM;
         if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) &&
             !range_free(page_index(addr), n))
@@ -642,14 +747,39 @@ int64_t sys_munmap(uint64_t addr, uint64_t len, uint64_t, uint64_t, uint64_t, ui
     const uint64_t top = g_pool_lo + g_npages * kPage;
     if (hi > top) hi = top;
     if (lo < hi) release(page_index(lo), (hi - lo) / kPage);
+    const uint64_t vlo = addr < kVirtLo ? kVirtLo : addr;
+    const uint64_t vhi = addr + len > kVirtHi ? kVirtHi : addr + len;
+    if (addr < kVirtHi && vlo < vhi) {
+        if (g_multi) virt_release(g_cur, vlo, vhi - vlo);
+        flush_tlb();
+        maps::clear(vlo, vhi - vlo);
+    }
     return 0;
 }
 
 int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint64_t, uint64_t) {
-    // Protection is not enforced: kernel and application share one
-    // privilege level, and the VM boundary is the isolation.
+    // In the identity pool protection is not enforced (a page there is
+    // mapped by the 2 MiB pages every process shares).
     if (addr % kPage) return -EINVAL;
     if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x01000000 | 0x02000000)) return -EINVAL;
+    prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+    if (addr >= kVirtLo) {
+        // Above the identity map protections are enforced: PROT_NONE pages
+        // fault, read-only ones fault on write; a page becoming accessible
+        // for the first time is committed now.
+        len = page_up(len);
+        if (!virt_range(addr, len) || !maps::covers(addr, len) || !g_multi) return -ENOMEM;
+        int64_t r = 0;
+        if (prot == 0)
+            virt_protect_none(addr, len);
+        else
+            r = virt_commit(addr, len, prot);
+        flush_tlb();
+        if (r < 0) return r;
+        maps::prepare();
+        maps::protect(addr, len, prot);
+        return 0;
+    }
     if (!user_ok(addr, page_up(len))) return -ENOMEM;
     if (prot != 0 /* PROT_NONE */ && in_pool(addr, page_up(len))) {
         for (uint64_t i = page_index(addr); i < page_index(addr) + page_up(len) / kPage; ++i)
@@ -671,6 +801,16 @@ int64_t sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t fl
     if (flags & MREMAP_FIXED) return -EINVAL;
     old_len = page_up(old_len);
     new_len = page_up(new_len);
+    if (old >= kVirtLo) {
+        // Above the identity map: shrinking only (growing is not built).
+        if (!virt_range(old, old_len) || !maps::covers(old, old_len)) return -EFAULT;
+        if (new_len > old_len) return -ENOMEM;
+        virt_release(g_cur, old + new_len, old_len - new_len);
+        flush_tlb();
+        maps::prepare();
+        maps::clear(old + new_len, old_len - new_len);
+        return static_cast<int64_t>(old);
+    }
     if (!in_pool(old, old_len) || new_len > g_npages * kPage) return -EFAULT;
     if (new_len <= old_len) {
         release(page_index(old + new_len), (old_len - new_len) / kPage);
@@ -694,6 +834,13 @@ int64_t sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t fl
 int64_t sys_madvise(uint64_t addr, uint64_t len, uint64_t advice, uint64_t, uint64_t, uint64_t) {
     if (addr % kPage) return -EINVAL;
     constexpr uint64_t kDontNeed = 4;
+    if (advice == kDontNeed && addr >= kVirtLo) {
+        len = page_up(len);
+        if (!virt_range(addr, len)) return -EINVAL;
+        if (g_multi) virt_zero(addr, len);
+        flush_tlb();
+        return 0;
+    }
     if (advice == kDontNeed) {
         len = page_up(len);
         if (!in_pool(addr, len)) return -EINVAL;

@@ -238,6 +238,35 @@ MapKind kind_at(uint64_t addr) {
     return i < g_count && g_runs[i].start <= addr ? g_runs[i].kind : MapKind::kNone;
 }
 
+bool any_in(uint64_t addr, uint64_t len) {
+    const uint64_t i = first_ending_after(addr);
+    return i < g_count && g_runs[i].start < addr + len;
+}
+
+bool covers(uint64_t addr, uint64_t len) {
+    uint64_t at = addr;
+    for (uint64_t i = first_ending_after(addr); at < addr + len; ++i) {
+        if (i >= g_count || g_runs[i].start > at) return false;
+        at = g_runs[i].end;
+    }
+    return true;
+}
+
+uint64_t find_gap(uint64_t lo, uint64_t hi, uint64_t len) {
+    if (hi < lo || hi - lo < len) return 0;
+    // Runs before i end at or below hi; run i may straddle it.
+    uint64_t i = first_ending_after(hi);
+    uint64_t top = i < g_count && g_runs[i].start < hi ? g_runs[i].start : hi;
+    for (;;) {
+        const uint64_t below = i > 0 ? g_runs[i - 1].end : 0;
+        const uint64_t floor = below > lo ? below : lo;
+        if (top >= floor && top - floor >= len) return top - len;
+        if (i == 0 || below <= lo) return 0;
+        --i;
+        top = g_runs[i].start;
+    }
+}
+
 void clear(uint64_t addr, uint64_t len) { assign(addr, addr + len, nullptr, false); }
 
 void prepare() {

@@ -1,10 +1,11 @@
 // mm_maps.h - the list of the application's mappings that /proc/self/maps
 // shows (private to mm.cpp and mm_maps.cpp).
 //
-// Memory is identity mapped and fully present, so nothing here decides
-// what the application may touch: the list only remembers what each range
-// was mapped as (program segment, heap, stack, anonymous or file memory)
-// and with which protection, the way Linux's VMAs would describe it.
+// In the identity-mapped pool nothing here decides what the application
+// may touch: the list remembers what each range was mapped as (program
+// segment, heap, stack, anonymous or file memory) and with which
+// protection, the way Linux's VMAs would describe it. Above the identity
+// map (mm_virt.cpp) it is also what says that an address is mapped.
 #pragma once
 
 #include "kernel.h"
@@ -30,6 +31,12 @@ void free_state(MapsState* s);
 // The page at addr belongs to a MAP_SHARED mapping; what it is mapped as.
 bool shared_at(uint64_t addr);
 MapKind kind_at(uint64_t addr);
+// Some mapping overlaps [addr, addr+len) / mappings cover all of it.
+bool any_in(uint64_t addr, uint64_t len);
+bool covers(uint64_t addr, uint64_t len);
+// The highest page-aligned start of a len-byte gap between mappings inside
+// [lo, hi); 0 when none.
+uint64_t find_gap(uint64_t lo, uint64_t hi, uint64_t len);
 
 // Forgets every mapping and frees the list (the host tests map afresh for
 // each test; a guest boots once).

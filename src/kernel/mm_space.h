@@ -53,5 +53,54 @@ void mm_set_brk(uint64_t start);
 // The address of the frame byte behind va in the current address space
 // (va itself for the identity map): futexes are keyed by it.
 uint64_t mm_futex_key(uint64_t va);
+// Some mapping of the current process covers va (a fault there is
+// SEGV_ACCERR, as on Linux).
+bool mm_is_mapped(uint64_t va);
+
+// ---- virtual memory above the identity map (mm_virt.cpp) ----------------
+// Addresses from kVirtLo (above the largest guest memory, so never an
+// identity address) to kVirtHi (Linux's top of user space) have no frame
+// of their own: the kernel maps pool frames there with 4 KiB pages in the
+// process's own tables (page-table levels it creates as needed), so a
+// reservation (an anonymous PROT_NONE mapping) costs address space only.
+// Pages are committed (a zeroed frame) when the range becomes accessible:
+// mmap with a protection, mprotect to one. A page's PTE is then present, or
+// kept with the present bit clear and kHeld set while PROT_NONE (the frame
+// and its bytes stay, as on Linux). Valid on PVM and VT-x/AMD-V alike: plain
+// 4-level paging, canonical lower-half addresses.
+constexpr uint64_t kVirtLo = (uint64_t)EMBER_MAX_PD << 30;
+constexpr uint64_t kVirtHi = 0x7ffffffff000ull;
+constexpr uint64_t kVirtTop = 0x7f0000000000ull;  // top-down reservations start below
+inline bool virt_range(uint64_t va, uint64_t len) {
+    return va >= kVirtLo && len <= kVirtHi - kVirtLo && va <= kVirtHi - len;
+}
+// Commits [va, va+len) of the current process with prot (!= PROT_NONE):
+// fresh zero frames where none, the protection on all. 0 or -ENOMEM.
+int64_t virt_commit(uint64_t va, uint64_t len, uint64_t prot);
+// PROT_NONE: pages keep their frames but fault.
+void virt_protect_none(uint64_t va, uint64_t len);
+// Frees the frames of the range (munmap, MAP_FIXED over it).
+void virt_release(Mm* m, uint64_t va, uint64_t len);
+// MADV_DONTNEED: the range reads as zero afterwards.
+void virt_zero(uint64_t va, uint64_t len);
+// Every page of the range is present (write: and writable).
+bool virt_accessible(uint64_t va, uint64_t len, bool write);
+// fork: c gets a copy of the current process's virtual pages (MAP_SHARED
+// ones share the frame). false: out of memory.
+bool virt_fork(Mm* c);
+void virt_free_tables(Mm* m);  // after virt_release of everything
+// The frame behind a virtual page of the current process (0: none).
+uint64_t virt_frame(uint64_t va);
+
+// Frames for virtual pages (mm.cpp; multi mode): take one (zeroed unless
+// the caller overwrites it; its one reference is the mapping's), add a
+// reference (a shared mapping), drop one. 0: out of memory.
+uint64_t frame_take(bool overwrite);
+void frame_ref(uint64_t pa);
+void frame_drop(uint64_t pa);
+// A live PTE lost access or its frame: reload CR3 before the application
+// runs again (mm_flush_tlb, called at the end of each mm syscall).
+void mm_tlb_stale();
+void mm_flush_tlb();
 
 }  // namespace k

@@ -9,9 +9,10 @@
 namespace ember::e2e {
 namespace {
 
-// The Go runtime needs this much guest memory on the current guest kernel
-// (its address-space reservations take physical memory; see
-// tests/integration/go_test.cpp).
+// The Go runtime needs this much guest memory when the instance may be
+// snapshotted, as every emberd instance is: the kernel then keeps its
+// address-space reservations in guest physical memory (docs/architecture.md,
+// "Virtual memory"; ember-vm without --snapshot-out runs Go at 64M).
 constexpr int kGoMemoryMb = 832;
 
 class GoServiceTest : public E2eTest {

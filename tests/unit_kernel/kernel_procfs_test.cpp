@@ -138,6 +138,31 @@ TEST_F(ProcTest, MremapCarriesTheAttributesToTheNewPlace) {
     EXPECT_EQ(maps_above(), (Names{"10010000-10016000 r--p 00000000"}));
 }
 
+// Above the identity map the list decides what is mapped (mm_virt.cpp):
+// mmap without a usable hint takes the highest gap that fits, mprotect
+// needs the whole range mapped, MAP_FIXED_NOREPLACE any overlap.
+TEST_F(ProcTest, GapsCoverageAndOverlapOfTheMappingList) {
+    const uint64_t lo = kA + 0x100000, hi = kA + 0x200000;
+    EXPECT_EQ(shim::map_find_gap(lo, hi, 16 * kPage), hi - 16 * kPage);
+    shim::map(hi - 4 * kPage, 8 * kPage, kAnon, PROT_NONE);  // straddles hi
+    EXPECT_EQ(shim::map_find_gap(lo, hi, 16 * kPage), hi - 20 * kPage);
+    shim::map(hi - 30 * kPage, 10 * kPage, kAnon, PROT_NONE);
+    // The 16 pages between the two, then below the lower one.
+    EXPECT_EQ(shim::map_find_gap(lo, hi, 16 * kPage), hi - 20 * kPage);
+    EXPECT_EQ(shim::map_find_gap(lo, hi, 17 * kPage), hi - 47 * kPage);
+    EXPECT_EQ(shim::map_find_gap(lo, hi, 0x100000), 0u);  // bigger than any gap
+    EXPECT_EQ(shim::map_find_gap(lo, lo + 4 * kPage, 4 * kPage), lo);
+    EXPECT_EQ(shim::map_find_gap(hi - 25 * kPage, hi - 21 * kPage, 4 * kPage), 0u);
+
+    EXPECT_TRUE(shim::map_any_in(hi - 31 * kPage, 2 * kPage));
+    EXPECT_FALSE(shim::map_any_in(hi - 20 * kPage, 16 * kPage));
+    EXPECT_TRUE(shim::map_covers(hi - 30 * kPage, 10 * kPage));
+    EXPECT_FALSE(shim::map_covers(hi - 30 * kPage, 11 * kPage));
+    shim::map(hi - 20 * kPage, 16 * kPage, kAnon, PROT_READ);  // fills the hole
+    EXPECT_TRUE(shim::map_covers(hi - 30 * kPage, 34 * kPage));
+    EXPECT_TRUE(shim::map_covers(hi, 0));
+}
+
 // Freeing pages must not allocate (mm.cpp's release() would hand out the
 // pages it frees): splits use spare entries, and without them the list
 // loses the remnant rather than showing freed memory.

@@ -95,6 +95,7 @@ uint64_t mem_free_bytes() { return 256ull << 20; }
 bool user_ok(uint64_t addr, uint64_t len) {
     return addr >= shim::kUserMin && len <= (1ull << 47) && addr + len >= addr;
 }
+bool user_ok_write(uint64_t addr, uint64_t len) { return user_ok(addr, len); }
 
 int64_t user_strncpy(char* out, uint64_t src, size_t cap) {
     if (!user_ok(src, 1)) return -EFAULT;
@@ -179,6 +180,12 @@ void map_clear(uint64_t addr, uint64_t len) { k::maps::clear(addr, len); }
 void map_prepare() { k::maps::prepare(); }
 void map_move(uint64_t dst, uint64_t src, uint64_t old_len, uint64_t new_len) {
     k::maps::move(dst, src, old_len, new_len);
+}
+
+bool map_any_in(uint64_t addr, uint64_t len) { return k::maps::any_in(addr, len); }
+bool map_covers(uint64_t addr, uint64_t len) { return k::maps::covers(addr, len); }
+uint64_t map_find_gap(uint64_t lo, uint64_t hi, uint64_t len) {
+    return k::maps::find_gap(lo, hi, len);
 }
 
 int64_t clock_ns() { return g_clock; }

@@ -39,6 +39,10 @@ void map_protect(uint64_t addr, uint64_t len, uint64_t prot);
 void map_clear(uint64_t addr, uint64_t len);  // never allocates
 void map_prepare();
 void map_move(uint64_t dst, uint64_t src, uint64_t old_len, uint64_t new_len);
+// mm_maps' queries for the address space above the identity map.
+bool map_any_in(uint64_t addr, uint64_t len);
+bool map_covers(uint64_t addr, uint64_t len);
+uint64_t map_find_gap(uint64_t lo, uint64_t hi, uint64_t len);
 
 // Lowest address k::user_ok accepts; everything below is a "bad pointer".
 constexpr uint64_t kUserMin = 0x10000;

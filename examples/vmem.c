@@ -1,0 +1,137 @@
+// vmem.c - virtual memory as Linux gives it: large PROT_NONE reservations
+// that cost no memory, pages committed by mprotect and MAP_FIXED, enforced
+// protections (PROT_NONE and read-only pages fault with SEGV_ACCERR, an
+// unmapped page with SEGV_MAPERR), bytes kept across PROT_NONE,
+// MADV_DONTNEED zeroing, /proc/self/maps, and fork (private pages copied,
+// MAP_SHARED pages shared). Fixed addresses keep the output the same
+// natively and under Ember. Exits 0.
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAGE 4096ul
+static char* const R = (char*)0x300000000000ul;  // the test region, 1 MiB
+static char* const S = (char*)0x300100000000ul;  // a MAP_SHARED page
+static char* const H = (char*)0x310000000000ul;  // a hint
+
+static sigjmp_buf g_jmp;
+static volatile int g_code;
+static volatile uintptr_t g_addr;
+
+static void on_segv(int sig, siginfo_t* si, void* uc) {
+    (void)sig;
+    (void)uc;
+    g_code = si->si_code;
+    g_addr = (uintptr_t)si->si_addr;
+    siglongjmp(g_jmp, 1);
+}
+
+// Reads (write=0) or writes one byte at p; prints whether it faulted and how.
+static void probe(const char* what, char* p, int write) {
+    g_code = 0;
+    g_addr = 0;
+    if (sigsetjmp(g_jmp, 1) == 0) {
+        if (write)
+            *(volatile char*)p = 1;
+        else
+            (void)*(volatile char*)p;
+        printf("%s: ok\n", what);
+        return;
+    }
+    printf("%s: SIGSEGV code=%s addr_ok=%d\n", what,
+           g_code == SEGV_ACCERR   ? "ACCERR"
+           : g_code == SEGV_MAPERR ? "MAPERR"
+                                   : "other",
+           g_addr == (uintptr_t)p);
+}
+
+static void show_maps(void) {
+    FILE* f = fopen("/proc/self/maps", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3) continue;
+        if (lo >= (uintptr_t)R && lo < (uintptr_t)H + (1ul << 20))
+            printf("maps: %lx-%lx %s\n", lo, hi, perms);
+    }
+    if (f) fclose(f);
+}
+
+int main(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigaction(SIGSEGV, &sa, NULL);
+
+    // 16 GiB of reservations: more than the guest's memory, free of cost.
+    for (int i = 0; i < 4; ++i) {
+        void* p =
+            mmap(NULL, 4ul << 30, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        printf("reserve 4 GiB #%d: %s\n", i, p == MAP_FAILED ? "failed" : "ok");
+    }
+
+    char* r =
+        mmap(R, 1ul << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    printf("reserve at R: %s\n", r == R ? "ok" : "elsewhere");
+    probe("read reserved", R, 0);
+    printf("mprotect rw: %d\n", mprotect(R, 16 * PAGE, PROT_READ | PROT_WRITE));
+    for (unsigned long i = 0; i < 16 * PAGE; ++i) R[i] = (char)(i * 7);
+    unsigned long sum = 0;
+    for (unsigned long i = 0; i < 16 * PAGE; ++i) sum += (unsigned char)R[i];
+    printf("sum: %lu\n", sum);
+    probe("write past the committed pages", R + 16 * PAGE, 1);
+
+    printf("mprotect r: %d\n", mprotect(R, PAGE, PROT_READ));
+    probe("read read-only", R + 5, 0);
+    probe("write read-only", R + 5, 1);
+    printf("byte kept: %d\n", R[5] == (char)35);
+
+    printf("mprotect none: %d\n", mprotect(R + PAGE, PAGE, PROT_NONE));
+    probe("read PROT_NONE", R + PAGE + 8, 0);
+    printf("mprotect rw again: %d\n", mprotect(R + PAGE, PAGE, PROT_READ | PROT_WRITE));
+    printf("bytes kept across PROT_NONE: %d\n", R[PAGE + 8] == (char)((PAGE + 8) * 7));
+
+    printf("madvise dontneed: %d\n", madvise(R + 2 * PAGE, PAGE, MADV_DONTNEED));
+    int zero = 1;
+    for (unsigned long i = 0; i < PAGE; ++i) zero &= R[2 * PAGE + i] == 0;
+    printf("zero after dontneed: %d, neighbour kept: %d\n", zero,
+           R[3 * PAGE] == (char)(3 * PAGE * 7));
+
+    char* s = mmap(S, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    printf("shared at S: %s\n", s == S ? "ok" : "elsewhere");
+    char* h = mmap(H, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    printf("hint honoured: %d\n", h == H);
+    show_maps();
+
+    R[4 * PAGE] = 'p';
+    S[0] = 'p';
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        printf("child sees: %c %c\n", R[4 * PAGE], S[0]);
+        R[4 * PAGE] = 'c';
+        S[0] = 'c';
+        probe("child read PROT_NONE", R + 20 * PAGE, 0);
+        fflush(stdout);
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    printf("child exit: %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    printf("parent sees: private %c shared %c\n", R[4 * PAGE], S[0]);
+
+    printf("munmap: %d\n", munmap(R, 8 * PAGE));
+    probe("read unmapped", R, 0);
+    probe("read still mapped", R + 8 * PAGE, 0);
+    printf("mprotect unmapped: %d\n", mprotect(R, PAGE, PROT_READ) == -1 ? -1 : 0);
+    show_maps();
+    return 0;
+}
