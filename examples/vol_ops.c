@@ -5,6 +5,9 @@
 //   vol_ops DIR fill N     writes N KiB to DIR/fill, reports where it stopped
 //   vol_ops DIR read PATH  prints the first line of PATH or the errno
 //   vol_ops DIR write F T  writes text T to DIR/F and fsyncs it
+//   vol_ops DIR snap F     writes "before" to DIR/F, reads a line from stdin
+//                          (READY: a snapshot point), appends it through the
+//                          same descriptor, prints the file
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -257,6 +260,20 @@ int main(int argc, char** argv) {
         res("write", write(fd, argv[4], strlen(argv[4])));
         res("fsync", fsync(fd));
         return close(fd) < 0;
+    }
+    if (argc > 3 && !strcmp(argv[2], "snap")) {
+        int fd = open(p(argv[3]), O_CREAT | O_RDWR | O_TRUNC, 0644);
+        if (fd < 0) return printf("open: %s\n", ename(errno)), 1;
+        res("write before", write(fd, "before\n", 7));
+        char line[64] = {0};
+        ssize_t n = read(0, line, sizeof line - 1);
+        if (n < 0) n = 0;
+        line[n] = 0;
+        res("write after", write(fd, line, (size_t)n));
+        res("fsync", fsync(fd));
+        close(fd);
+        cat(argv[3]);
+        return 0;
     }
     return suite();
 }

@@ -218,12 +218,11 @@ ember::SandboxPolicy sandbox_policy(const ember::NetConfig& net) {
     return p;
 }
 
-// Volumes: the *at() calls beneath their directories, and (for a writable
-// one) the caller's own user, whose files they are.
+// Volumes: the *at() calls beneath their directories, and the caller's own
+// user, whose files they are.
 void volume_policy(const std::vector<ember::VolumeMount>& volumes, ember::SandboxPolicy* p) {
     p->allow_volumes = !volumes.empty();
-    for (const auto& v : volumes)
-        if (!v.readonly) p->drop_user = false;
+    if (!volumes.empty()) p->drop_user = false;
 }
 
 // Enters the sandbox after setup; a non-zero return is the exit status.

@@ -188,6 +188,7 @@ int64_t VolumeHost::handle(GuestMemory& mem, ember_hc_volume* a) {
 int64_t VolumeHost::op(GuestMemory& mem, State& v, ember_hc_volume* a, const std::string& path,
                        const std::string& path2) {
     const int root = v.mount.dir_fd;
+    if (a->op < EMBER_VOL_STAT || a->op > EMBER_VOL_STATFS) return -ENOSYS;
     const bool changes = a->op != EMBER_VOL_STAT && a->op != EMBER_VOL_READ &&
                          a->op != EMBER_VOL_READLINK && a->op != EMBER_VOL_READDIR &&
                          a->op != EMBER_VOL_STATFS && a->op != EMBER_VOL_FSYNC;

@@ -397,7 +397,9 @@ int64_t lookup(Inode* start, const char* path, uint32_t flags, Lookup* out) {
             next = cur == g_root ? cur : cur->parent;
             if (!next) return -ENOENT;  // a removed directory
         } else if (cur->nlink != 0 && cur->fs == FsId::kVolume) {
-            next = vol_lookup(cur, comp, static_cast<uint32_t>(len));  // asks the host
+            int64_t err;
+            next = vol_lookup(cur, comp, static_cast<uint32_t>(len), &err);  // asks the host
+            if (!next && err != -ENOENT) return err;
         } else if (cur->nlink != 0) {
             if (cur->special == Special::kProcDir) proc_fill(cur);
             Dirent* d = dir_find(cur, comp, static_cast<uint32_t>(len));

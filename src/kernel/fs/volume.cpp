@@ -225,11 +225,12 @@ bool vol_mount_all() {
     return true;
 }
 
-Inode* vol_lookup(Inode* dir, const char* name, uint32_t len) {
+Inode* vol_lookup(Inode* dir, const char* name, uint32_t len, int64_t* err) {
     int64_t plen = vol_child_path(dir, name, len, g_path[0]);
     ember_vol_stat st;
     int64_t r = vol_call({EMBER_VOL_STAT, dir->vol, g_path[0], plen}, &st);
     Dirent* d = dir_find(dir, name, len);
+    *err = r < 0 ? r : -ENOMEM;  // cache_new fails only for memory
     if (r < 0) {
         if (d && r == -ENOENT) drop(dir, d);
         return nullptr;

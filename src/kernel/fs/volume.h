@@ -30,9 +30,9 @@ bool vol_readonly(const Inode* i);
 bool vol_mount_all();
 
 // The entry `name` of volume directory dir as the host has it now: the
-// cached inode updated, or a new one, or nullptr (missing; a cached entry
-// is dropped).
-Inode* vol_lookup(Inode* dir, const char* name, uint32_t len);
+// cached inode updated, or a new one, or nullptr with *err (-ENOENT: a
+// cached entry is dropped; or the host's error, e.g. -EACCES).
+Inode* vol_lookup(Inode* dir, const char* name, uint32_t len, int64_t* err);
 // Refreshes size, mode and times of i from the host (stat, lseek).
 void vol_refresh(Inode* i);
 
