@@ -171,7 +171,9 @@ enum ember_hc_nr {
     EMBER_HC_CR2 = 8,     /* struct ember_hc_cr2: the vCPU's CR2, for the
                              si_addr of a page fault's SIGSEGV (the kernel
                              runs at CPL 3 and cannot read it) */
-    EMBER_HC_COUNT = 9
+    EMBER_HC_VOLUME = 9,  /* struct ember_hc_volume: one file operation on a
+                             volume (a host directory); see "volumes" below */
+    EMBER_HC_COUNT = 10
 };
 
 /* Status codes written to ember_boot_info.hc_status. */
@@ -303,6 +305,84 @@ static_assert(sizeof(struct ember_net_rec) == 16, "net record header");
 static_assert(sizeof(struct ember_net_addr) == 24, "net address");
 #endif
 
+/* ---- volumes ------------------------------------------------------------ */
+/* A volume is a host directory mounted at an absolute guest path. The guest
+ * kernel resolves paths itself (symlinks, "..") and sends the host only
+ * normalised paths relative to the volume's root: components separated by
+ * one '/', none empty, "." or "..", no NUL, at most EMBER_VOLUME_PATH_MAX
+ * bytes; "" names the root. The host resolves them beneath the volume's
+ * directory without following any symlink, and refuses anything else with
+ * -EINVAL. The operations are stateless (no host descriptor outlives a
+ * call), so a snapshot holds no host state of a volume. Every buffer (path,
+ * path2, buf) is guest memory of the kernel; results are Linux errnos in
+ * `result`; hc_status is EMBER_OK unless the struct itself was bad. A
+ * read-only volume (the host's configuration decides, the guest's flag only
+ * informs) refuses changes with -EROFS; a volume with a quota refuses
+ * growth past it with -ENOSPC. */
+#define EMBER_VOLUMES_MAX 4u
+#define EMBER_VOLUME_MOUNT_MAX 112u      /* guest mount path, with the NUL */
+#define EMBER_VOLUME_PATH_MAX 4096u      /* a path inside a volume */
+#define EMBER_VOLUME_IO_MAX (256u << 10) /* bytes of one read, write or readdir */
+#define EMBER_VOLUME_RO 0x1u
+struct ember_boot_volume {
+    char mount[EMBER_VOLUME_MOUNT_MAX]; /* OUT: absolute guest path, NUL-terminated */
+    uint32_t flags;                     /* OUT: EMBER_VOLUME_* */
+    uint32_t reserved;
+    uint64_t reserved2;
+};
+enum ember_vol_op {
+    EMBER_VOL_STAT = 1,      /* path: lstat into st */
+    EMBER_VOL_READ = 2,      /* path: pread len bytes at offset into buf */
+    EMBER_VOL_WRITE = 3,     /* path: pwrite len bytes at offset (flags: EMBER_VOL_APPEND);
+                                st.size = the size after */
+    EMBER_VOL_CREATE = 4,    /* path: a regular file (mode; flags: EMBER_VOL_EXCL); st */
+    EMBER_VOL_TRUNCATE = 5,  /* path: size = offset */
+    EMBER_VOL_MKDIR = 6,     /* path, mode */
+    EMBER_VOL_RMDIR = 7,     /* path */
+    EMBER_VOL_UNLINK = 8,    /* path (not a directory) */
+    EMBER_VOL_RENAME = 9,    /* path -> path2 (flags: EMBER_VOL_NOREPLACE) */
+    EMBER_VOL_SYMLINK = 10,  /* path = a new symlink whose target is buf[0..len) */
+    EMBER_VOL_READLINK = 11, /* path: target into buf (at most len); result = bytes */
+    EMBER_VOL_READDIR = 12,  /* path: linux_dirent64 records from the host position
+                                `offset` (0 = start) into buf; result = bytes, 0 at
+                                the end; each record's d_off is the next position */
+    EMBER_VOL_FSYNC = 13,    /* path: fsync (flags: EMBER_VOL_DATASYNC); returns
+                                once the host's fsync did */
+    EMBER_VOL_STATFS = 14,   /* st.size = quota bytes (0: none), st.blocks = used bytes */
+};
+#define EMBER_VOL_APPEND 0x1u
+#define EMBER_VOL_EXCL 0x2u
+#define EMBER_VOL_NOREPLACE 0x4u
+#define EMBER_VOL_DATASYNC 0x8u
+struct ember_vol_stat {
+    uint64_t ino;                         /* OUT */
+    uint64_t size;                        /* OUT */
+    uint64_t blocks;                      /* OUT: 512-byte units */
+    uint32_t mode;                        /* OUT: S_IFMT | permissions */
+    uint32_t nlink;                       /* OUT */
+    int64_t atime_ns, mtime_ns, ctime_ns; /* OUT */
+};
+struct ember_hc_volume {
+    uint32_t op;              /* IN: enum ember_vol_op */
+    uint32_t volume;          /* IN: index in boot_info.volumes */
+    uint64_t path;            /* IN: GPA */
+    uint32_t path_len;        /* IN: bytes, no NUL */
+    uint32_t path2_len;       /* IN */
+    uint64_t path2;           /* IN: GPA (RENAME) */
+    uint64_t buf;             /* IN: GPA */
+    uint64_t len;             /* IN: bytes of buf, at most EMBER_VOLUME_IO_MAX */
+    uint64_t offset;          /* IN */
+    uint32_t flags;           /* IN: EMBER_VOL_* */
+    uint32_t mode;            /* IN: permission bits */
+    int64_t result;           /* OUT: >= 0, or a negative Linux errno */
+    struct ember_vol_stat st; /* OUT */
+};
+#ifdef __cplusplus
+static_assert(sizeof(struct ember_boot_volume) == 128, "boot volume entry");
+static_assert(sizeof(struct ember_vol_stat) == 56, "volume stat");
+static_assert(sizeof(struct ember_hc_volume) == 64 + 8 + 56, "volume hypercall");
+#endif
+
 /* ---- the boot-info page ------------------------------------------------ */
 #define EMBER_BOOT_MAGIC 0x544f4f4252424d45ull /* "EMBRBOOT" */
 #define EMBER_HOST_HARDWARE 1u                 /* VT-x / AMD-V KVM */
@@ -376,6 +456,10 @@ struct ember_boot_info {
     uint64_t stat_cr3_loads, stat_cr3_tsc;  /* IN */
     uint64_t stat_forks, stat_fork_tsc;     /* IN */
     uint64_t stat_cow_faults, stat_cow_tsc; /* IN */
+    /* Volumes: host directories mounted at guest paths (see "volumes"). */
+    uint32_t volume_count;                               /* OUT: entries of volumes[] in use */
+    uint32_t volume_reserved;                            /* OUT: 0 */
+    struct ember_boot_volume volumes[EMBER_VOLUMES_MAX]; /* OUT */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");
@@ -389,6 +473,13 @@ static_assert(offsetof(struct ember_boot_info, tsc_khz) == 32, "boot info layout
 #define EMBER_HC_SLOT_LOG (EMBER_GPA_HC_PAGE + 0x100)
 #define EMBER_HC_SLOT_CRASH (EMBER_GPA_HC_PAGE + 0x400)
 #define EMBER_HC_SLOT_CR2 (EMBER_GPA_HC_PAGE + 0x0c0)
+#define EMBER_HC_SLOT_VOLUME (EMBER_GPA_HC_PAGE + 0x600)
+#ifdef __cplusplus
+static_assert(EMBER_HC_SLOT_CRASH + sizeof(struct ember_hc_crash) <= EMBER_HC_SLOT_VOLUME &&
+                  EMBER_HC_SLOT_VOLUME + sizeof(struct ember_hc_volume) <=
+                      EMBER_GPA_HC_PAGE + EMBER_PAGE_SIZE,
+              "hypercall slots");
+#endif
 
 /* The Ember-specific syscall an application may make to declare itself
  * READY (initialised; take the snapshot here): syscall(EMBER_SYS_READY).

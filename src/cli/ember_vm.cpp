@@ -94,6 +94,9 @@ int report(bool stats, const ember::RunReport& r) {
         if (r.stats.cow_faults > 0)
             std::fprintf(stderr, " cow_faults=%llu cow_us=%.1f",
                          static_cast<unsigned long long>(r.stats.cow_faults), r.stats.cow_us);
+        if (r.stats.volume_ops > 0)
+            std::fprintf(stderr, " volume_ops=%llu",
+                         static_cast<unsigned long long>(r.stats.volume_ops));
         if (r.stats.kernel_init_us > 0)
             std::fprintf(stderr, " kernel_init_us=%.1f", r.stats.kernel_init_us);
         if (r.stats.snapshot_us > 0) std::fprintf(stderr, " snapshot_us=%.1f", r.stats.snapshot_us);
@@ -168,6 +171,44 @@ std::string open_stdin(const std::string& path, int* fd) {
     return "";
 }
 
+// --volume HOSTDIR:GUESTPATH[:ro] into cfg->volumes (each host directory
+// opened O_PATH here, kept open for the process's life), with --volume-quota
+// on the writable ones; returns an error message or "".
+std::string parse_volumes(const std::vector<std::string>& specs, const std::string& quota,
+                          ember::VmConfig* cfg) {
+    uint64_t quota_bytes = 0;
+    if (!quota.empty()) {
+        auto q = ember::parse_size(quota);
+        if (!q || *q == 0) return "--volume-quota: not a size: '" + quota + "' (e.g. 64M, 1G)";
+        quota_bytes = *q;
+    }
+    for (const auto& spec : specs) {
+        std::string host = spec, rest;
+        const size_t colon = spec.find(':');
+        if (colon == std::string::npos)
+            return "--volume: expected HOSTDIR:GUESTPATH[:ro], got '" + spec + "'";
+        host = spec.substr(0, colon);
+        rest = spec.substr(colon + 1);
+        ember::VolumeMount m;
+        if (rest.size() > 3 && rest.compare(rest.size() - 3, 3, ":ro") == 0) {
+            m.readonly = true;
+            rest.resize(rest.size() - 3);
+        }
+        m.guest_path = rest;
+        if (!ember::valid_volume_mount_point(m.guest_path))
+            return "--volume: '" + rest +
+                   "' is not a mount point (absolute, normalised, not under /proc, /sys, /dev, "
+                   "/tmp)";
+        m.dir_fd = ::open(host.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (m.dir_fd < 0) return "--volume " + host + ": " + std::strerror(errno);
+        m.quota_bytes = m.readonly ? 0 : quota_bytes;
+        cfg->volumes.push_back(m);
+    }
+    if (cfg->volumes.size() > EMBER_VOLUMES_MAX)
+        return "--volume: at most " + std::to_string(EMBER_VOLUMES_MAX) + " volumes";
+    return "";
+}
+
 // What the VMM process may still do once the VM is set up (sandbox.h): a
 // private network unless ports are published or egress is allowed.
 ember::SandboxPolicy sandbox_policy(const ember::NetConfig& net) {
@@ -176,6 +217,13 @@ ember::SandboxPolicy sandbox_policy(const ember::NetConfig& net) {
     p.allow_listen = !net.ports.empty();
     p.allow_outbound = !net.egress.empty();
     return p;
+}
+
+// Volumes: the *at() calls beneath their directories, and the caller's own
+// user, whose files they are.
+void volume_policy(const std::vector<ember::VolumeMount>& volumes, ember::SandboxPolicy* p) {
+    p->allow_volumes = !volumes.empty();
+    if (!volumes.empty()) p->drop_user = false;
 }
 
 // Enters the sandbox after setup; a non-zero return is the exit status.
@@ -215,6 +263,8 @@ struct RunOptions {
     bool cont = false;
     std::vector<std::string> publish;
     std::vector<std::string> egress;
+    std::vector<std::string> volumes;
+    std::string volume_quota;
     std::vector<std::string> command;  // program, then its arguments
 };
 
@@ -334,9 +384,12 @@ int do_run(RunOptions& o) {
     cfg.continue_after_snapshot = o.cont;
     if (std::string e = parse_net(o.publish, o.egress, &cfg.net); !e.empty())
         return print_error(kExitUsage, e);
+    if (std::string e = parse_volumes(o.volumes, o.volume_quota, &cfg); !e.empty())
+        return print_error(kExitUsage, e);
 
     if (auto st = ember::check_kvm(); !st) return print_error(kExitVmError, st.message());
     ember::SandboxPolicy policy = sandbox_policy(cfg.net);
+    volume_policy(cfg.volumes, &policy);
     if (!o.snapshot_out.empty()) {
         // The snapshot is written by name, with the caller's permissions.
         policy.filesystem = policy.drop_user = false;
@@ -365,6 +418,8 @@ struct RestoreOptions {
     std::string cpu_limit;
     bool stats = false;
     bool no_sandbox = false;
+    std::vector<std::string> volumes;
+    std::string volume_quota;
 };
 
 int do_restore(RestoreOptions& o) {
@@ -376,10 +431,13 @@ int do_restore(RestoreOptions& o) {
         return print_error(kExitUsage, e);
     if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty())
         return print_error(kExitBadInput, e);
+    if (std::string e = parse_volumes(o.volumes, o.volume_quota, &cfg); !e.empty())
+        return print_error(kExitUsage, e);
     if (auto st = ember::check_kvm(); !st) return print_error(kExitVmError, st.message());
     auto snap = ember::snapshot::Snapshot::open(o.snapshot);
     if (!snap) return print_error(exit_status_of(snap.code()), snap.message());
-    const ember::SandboxPolicy policy = sandbox_policy(cfg.net);
+    ember::SandboxPolicy policy = sandbox_policy(cfg.net);
+    volume_policy(cfg.volumes, &policy);
     auto vm = ember::Vm::restore(*snap, std::move(cfg));
     if (!vm) return print_error(exit_status_of(vm.code()), vm.message());
     if (int rc = enter_sandbox(o.no_sandbox, o.stats, policy); rc != 0) return rc;
@@ -445,6 +503,11 @@ int main(int argc, char** argv) {
     run->add_option("--allow-egress", ro.egress,
                     "Let the guest connect() to HOST:PORT (repeatable; default: deny all)")
         ->allow_extra_args(false);
+    run->add_option("--volume", ro.volumes,
+                    "Mount a host directory: HOSTDIR:GUESTPATH[:ro] (repeatable, at most 4)")
+        ->allow_extra_args(false);
+    run->add_option("--volume-quota", ro.volume_quota,
+                    "Bytes the writable volumes may hold, e.g. 64M (ENOSPC beyond)");
     run->prefix_command();
     run->footer(
         "The program appears in the guest as /bin/<basename>; /tmp is writable. A dynamically\n"
@@ -472,6 +535,10 @@ int main(int argc, char** argv) {
         ->allow_extra_args(false);
     restore->add_option("--allow-egress", rs.egress, "Let the guest connect() to HOST:PORT")
         ->allow_extra_args(false);
+    restore->add_option("--volume", rs.volumes, "Mount a host directory: HOSTDIR:GUESTPATH[:ro]")
+        ->allow_extra_args(false);
+    restore->add_option("--volume-quota", rs.volume_quota,
+                        "Bytes the writable volumes may hold (ENOSPC beyond)");
     auto* info = app.add_subcommand("info", "Show what kind of KVM host this is");
 
     // "run ... -- ARGS": everything after the first "--" belongs to the

@@ -50,6 +50,7 @@ enum : int64_t {
     ENODATA = 61,
     ETIME = 62,
     EOVERFLOW = 75,
+    ESTALE = 116,
     ENOTSOCK = 88,
     EDESTADDRREQ = 89,
     EMSGSIZE = 90,

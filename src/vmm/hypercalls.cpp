@@ -195,6 +195,9 @@ HypercallAction HypercallContext::dispatch(uint32_t nr, uint64_t arg) {
         case EMBER_HC_LOG:
             status = do_log(arg);
             break;
+        case EMBER_HC_VOLUME:
+            status = do_volume(arg);
+            break;
         default:
             status = EMBER_ENOSYS;
             break;
@@ -303,6 +306,19 @@ int64_t HypercallContext::do_random(uint64_t arg) {
     if (getrandom_bytes(tmp, a->len) != a->len) return EMBER_EAGAIN;
     mem_.write(a->buf, tmp, a->len);
     return EMBER_OK;
+}
+
+int64_t HypercallContext::do_volume(uint64_t arg) {
+    auto a = mem_.read_obj<ember_hc_volume>(arg);
+    if (!a) return EMBER_EFAULT;
+    if (!volumes_) volumes_ = std::make_unique<VolumeHost>(cfg_.volumes);
+    ++stats_.volume_ops;
+    const int64_t st = volumes_->handle(mem_, &*a);
+    if (st == EMBER_OK) {
+        mem_.write_obj(arg + offsetof(ember_hc_volume, result), a->result);
+        mem_.write_obj(arg + offsetof(ember_hc_volume, st), a->st);
+    }
+    return st;
 }
 
 int64_t HypercallContext::do_log(uint64_t arg) {

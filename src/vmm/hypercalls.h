@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -90,6 +91,7 @@ class HypercallContext {
     int64_t do_random(uint64_t arg);
     int64_t do_log(uint64_t arg);
     int64_t do_clock();
+    int64_t do_volume(uint64_t arg);
     HypercallAction do_crash(uint64_t arg);
     HypercallAction do_exit(uint64_t arg);
     void mark_stdin_eof();
@@ -109,6 +111,7 @@ class HypercallContext {
     const std::atomic<bool>* suspend_ = nullptr;
     std::mutex* console_mu_ = nullptr;
     std::function<void(bool)> wait_hook_;
+    std::unique_ptr<VolumeHost> volumes_;  // made at the first volume call
 };
 
 }  // namespace ember

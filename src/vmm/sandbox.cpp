@@ -281,6 +281,10 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
     if (p.allow_file_writes)
         extra.insert(extra.end(), {SCMP_SYS(openat), SCMP_SYS(rename), SCMP_SYS(renameat),
                                    SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(fchmod)});
+    if (p.allow_volumes)
+        extra.insert(extra.end(),
+                     {SCMP_SYS(openat2), SCMP_SYS(mkdirat), SCMP_SYS(unlinkat), SCMP_SYS(renameat2),
+                      SCMP_SYS(symlinkat), SCMP_SYS(readlinkat), SCMP_SYS(getdents64)});
     for (int nr : extra) rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
     // Local pairs only: no socket of any family reaches outside the process.
     if (p.allow_socketpair)
@@ -301,6 +305,7 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
     if (p.allow_outbound) l.detail += ", outbound connect";
     if (p.allow_listen) l.detail += ", listen";
     if (p.allow_file_writes) l.detail += ", file writes";
+    if (p.allow_volumes) l.detail += ", volumes";
     if (p.allow_socketpair) l.detail += ", socketpair";
     return l;
 }

@@ -41,6 +41,10 @@ struct SandboxPolicy {
     bool allow_listen = false;       // ... and socket()/bind()/listen() (published ports)
     bool allow_file_writes = false;  // ... and creating/renaming files (writing a snapshot)
     bool allow_socketpair = false;   // ... and socketpair(AF_UNIX) (the gateway's request streams)
+    // ... and the *at() calls of volume_host.cpp on the volumes' directories
+    // (openat2, which always resolves beneath them, mkdirat, unlinkat,
+    // renameat2, symlinkat, readlinkat, getdents64)
+    bool allow_volumes = false;
 };
 
 struct SandboxLayer {

@@ -106,6 +106,13 @@ constexpr const char* kVm[] = {
     "unlink",
     "unlinkat",
     "fchmod",
+    // volumes (volume_host.cpp), when the process filter allows them
+    "openat2",
+    "mkdirat",
+    "renameat2",
+    "symlinkat",
+    "readlinkat",
+    "getdents64",
 };
 
 // The process-wide I/O thread (io_thread.cpp): waits for doorbells and

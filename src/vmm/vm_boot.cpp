@@ -253,6 +253,19 @@ Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint
     if (cfg_.cwd.size() >= sizeof b.cwd)
         return Status::invalid_argument("the working directory's path is too long");
     std::memcpy(b.cwd, cfg_.cwd.c_str(), cfg_.cwd.size() + 1);
+    if (cfg_.volumes.size() > EMBER_VOLUMES_MAX)
+        return Status::invalid_argument("at most " + std::to_string(EMBER_VOLUMES_MAX) +
+                                        " volumes");
+    for (size_t i = 0; i < cfg_.volumes.size(); ++i) {
+        const VolumeMount& v = cfg_.volumes[i];
+        if (!valid_volume_mount_point(v.guest_path))
+            return Status::invalid_argument("volume mount point '" + v.guest_path +
+                                            "': an absolute, normalised path outside /proc, "
+                                            "/sys, /dev and /tmp is needed");
+        std::memcpy(b.volumes[i].mount, v.guest_path.c_str(), v.guest_path.size() + 1);
+        b.volumes[i].flags = v.readonly ? EMBER_VOLUME_RO : 0;
+    }
+    b.volume_count = static_cast<uint32_t>(cfg_.volumes.size());
     b.rootfs_gpa = rootfs_gpa;
     b.rootfs_size = cfg_.rootfs.size();
     b.interp_base = interp_.bias;

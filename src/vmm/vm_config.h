@@ -11,6 +11,7 @@
 
 #include "vmm/guest_memory.h"  // the memory-size rule
 #include "vmm/stream_host.h"
+#include "vmm/volume_host.h"
 
 namespace ember {
 
@@ -53,6 +54,9 @@ struct VmConfig {
     // (the VMM preempts a thread that has not blocked for this long); 0:
     // no preemption.
     uint64_t time_slice_ns = 10'000'000;
+    // Host directories mounted in the guest (at most EMBER_VOLUMES_MAX);
+    // their descriptors stay the caller's and must outlive every run.
+    std::vector<VolumeMount> volumes;
 };
 
 // How a VM run ended (RunReport::outcome).
@@ -75,6 +79,7 @@ struct VmStats {
     uint64_t syscalls = 0;       // counted by the guest kernel
     uint64_t fast_syscalls = 0;  // of those, through a patched site (no trap)
     uint64_t bad_hypercalls = 0;
+    uint64_t volume_ops = 0;                     // EMBER_HC_VOLUME calls (one exit each)
     uint64_t preemptions = 0;                    // threads preempted at the end of their time slice
     uint64_t cr3_loads = 0;                      // guest address-space switches and TLB flushes
     uint64_t forks = 0;                          // guest fork/vfork/clone of processes

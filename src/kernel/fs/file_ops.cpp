@@ -1,6 +1,7 @@
 // file_ops.cpp - the kinds of files that live in the tree: regular files,
 // directories, O_PATH handles, /dev devices, and the stdin/console streams.
 #include "fs/fd.h"
+#include "fs/volume.h"
 
 namespace k::fs {
 
@@ -146,6 +147,8 @@ int64_t open_inode(Inode* i, uint32_t flags, File** out) {
         return -ELOOP;
     } else if (i->special == Special::kProcFile) {
         ops = &kProcFileOps;
+    } else if (is_vol(i) && is_reg(i)) {
+        ops = &kVolFileOps;
     } else if (!(ops = ops_for(i))) {
         return -ENXIO;
     }

@@ -5,6 +5,7 @@
 // those paths, as a mount would hide it.
 #include "common/cpio.h"
 #include "fs/fd.h"
+#include "fs/volume.h"
 
 namespace k::fs {
 
@@ -264,6 +265,10 @@ bool fs_init(const uint8_t* cpio, uint64_t size) {
         klog("rootfs: out of memory for /tmp, /dev, /proc, /sys");
         return false;
     }
+    if (!fs::vol_mount_all()) {
+        klog("rootfs: out of memory for the volumes");
+        return false;
+    }
     if (fs::open_stdio() < 0) {
         klog("rootfs: cannot open fds 0-2");
         return false;
@@ -277,6 +282,7 @@ int64_t fs_pread_for_mmap(int fd, void* dst, uint64_t len, uint64_t off) {
     if (!fs::file_can_read(f)) return -EACCES;
     const fs::Inode* i = f->inode;
     if (!fs::is_reg(i) || fs::is_proc(i)) return -ENODEV;
+    if (fs::is_vol(i)) return fs::vol_pread(i, dst, len, off);  // a private copy (volume.h)
     if (off >= i->size) return 0;
     uint64_t n = i->size - off < len ? i->size - off : len;
     memcpy(dst, fs::inode_bytes(i) + off, n);

@@ -1,6 +1,7 @@
 // sys_dir.cpp - name-space syscalls: getcwd, chdir, mkdir, unlink/rmdir,
 // rename, link, symlink. Only tmpfs directories change; elsewhere -EROFS.
 #include "fs/syscalls.h"
+#include "fs/volume.h"
 
 namespace k::fs {
 
@@ -37,7 +38,7 @@ int64_t sys_fchdir(uint64_t fd, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
 int64_t new_name(int64_t dirfd, const char* path, Lookup* lk) {
     if (int64_t r = resolve_at(dirfd, path, kAllowMissing, false, lk); r < 0) return r;
     if (lk->node) return -EEXIST;
-    if (!fs_writable(lk->dir)) return -EROFS;
+    if (!fs_writable(lk->dir) && !is_vol(lk->dir)) return -EROFS;
     if (lk->dir->nlink == 0) return -ENOENT;
     return 0;
 }
@@ -56,6 +57,7 @@ int64_t sys_mkdirat(uint64_t dirfd, uint64_t upath, uint64_t mode, uint64_t, uin
     Lookup lk;
     if (int64_t r = copy_path(upath, false, buf); r < 0) return r;
     if (int64_t r = new_name(fd_arg(dirfd), buf, &lk); r < 0) return r;
+    if (is_vol(lk.dir)) return vol_mkdir(&lk, static_cast<uint32_t>(mode) & 07777 & ~umask());
     Inode* i = inode_new(FsId::kTmpfs, S_IFDIR | (static_cast<uint32_t>(mode) & 07777 & ~umask()));
     if (!i) return -ENOMEM;
     return link_new(&lk, i);
@@ -75,6 +77,11 @@ int64_t sys_unlinkat(uint64_t dirfd, uint64_t upath, uint64_t flags, uint64_t, u
         if (!rmdir) return -EISDIR;
         if (lk.name_len == 0) return -EBUSY;             // "/"
         return lk.name_len == 1 ? -EINVAL : -ENOTEMPTY;  // "." or ".."
+    }
+    if (is_vol(lk.dir)) {
+        if (rmdir && !is_dir(i)) return -ENOTDIR;
+        if (!rmdir && is_dir(i)) return -EISDIR;
+        return vol_unlink(&lk, rmdir);  // the host says whether a directory is empty
     }
     if (!fs_writable(lk.dir)) return -EROFS;
     if (rmdir) {
@@ -106,6 +113,12 @@ int64_t sys_renameat2(uint64_t olddfd, uint64_t uold, uint64_t newdfd, uint64_t 
     if (int64_t r = resolve_at(fd_arg(newdfd), nbuf, kAllowMissing, false, &n); r < 0) return r;
     if (o.dot || n.dot) return -EBUSY;
     if (o.dir->dev != n.dir->dev) return -EXDEV;
+    if (is_vol(o.dir)) {
+        if (!is_dir(o.node) && (o.trailing_slash || n.trailing_slash)) return -ENOTDIR;
+        for (const Inode* d = n.dir; d; d = d->parent)
+            if (d == o.node) return -EINVAL;  // into its own subtree
+        return vol_rename(&o, &n, flags);     // the host checks the rest
+    }
     if (!fs_writable(o.dir)) return -EROFS;
     Inode* src = o.node;
     Inode* dst = n.node;
@@ -153,6 +166,7 @@ int64_t sys_linkat(uint64_t olddfd, uint64_t uold, uint64_t newdfd, uint64_t une
     if (n.trailing_slash) return -ENOENT;
     if (is_dir(o.node)) return -EPERM;
     if (o.node->dev != n.dir->dev) return -EXDEV;
+    if (is_vol(n.dir)) return -EPERM;  // no hard links on volumes (volume.h)
     if (!fs_writable(n.dir)) return -EROFS;
     if (n.dir->nlink == 0) return -ENOENT;
     return dir_link(n.dir, n.name, n.name_len, o.node) ? 0 : -ENOMEM;
@@ -173,6 +187,7 @@ int64_t sys_symlinkat(uint64_t utarget, uint64_t newdfd, uint64_t upath, uint64_
     Lookup lk;
     if (int64_t r = new_name(fd_arg(newdfd), buf, &lk); r < 0) return r;
     if (lk.trailing_slash) return -ENOENT;
+    if (is_vol(lk.dir)) return vol_symlink(&lk, target, static_cast<uint32_t>(len));
     Inode* i = inode_new(FsId::kTmpfs, S_IFLNK | 0777);
     if (!i) return -ENOMEM;
     if (tmpfs_set_link(i, target, static_cast<uint32_t>(len)) < 0) {

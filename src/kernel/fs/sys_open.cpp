@@ -1,6 +1,7 @@
 // sys_open.cpp - open, openat, creat, memfd_create, truncate, and the
 // dirfd-relative path helpers shared by the path syscalls.
 #include "fs/syscalls.h"
+#include "fs/volume.h"
 
 namespace k::fs {
 
@@ -103,7 +104,13 @@ int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode) {
     if (int64_t r = at_lookup(dirfd, upath, lf, false, buf, &lk); r < 0) return r;
     Inode* node = lk.node;
     bool created = false;
-    if (!node) {
+    if (!node && is_vol(lk.dir)) {
+        if (lk.trailing_slash) return -EISDIR;
+        if (lk.dir->nlink == 0) return -ENOENT;
+        uint32_t m = static_cast<uint32_t>(mode) & 07777 & ~umask();
+        if (int64_t r = vol_create(&lk, m, excl, &node); r < 0) return r;
+        created = true;
+    } else if (!node) {
         if (lk.trailing_slash) return -EISDIR;
         if (!fs_writable(lk.dir)) return -EROFS;
         if (lk.dir->nlink == 0) return -ENOENT;
@@ -140,13 +147,14 @@ int64_t do_open(int64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mode) {
             file_get(f);
             return install(f, flags);
         }
-        if (!path_only && is_reg(node) && (wants_write || (flags & O_TRUNC)) && !fs_writable(node))
+        if (!path_only && is_reg(node) && (wants_write || (flags & O_TRUNC)) &&
+            (is_vol(node) ? vol_readonly(node) : !fs_writable(node)))
             return -EROFS;
     }
     File* f;
     if (int64_t r = open_inode(node, static_cast<uint32_t>(flags), &f); r < 0) return r;
     if (!created && !path_only && (flags & O_TRUNC) && is_reg(node) && node->size) {
-        if (int64_t r = tmpfs_resize(node, 0); r < 0) {
+        if (int64_t r = is_vol(node) ? vol_truncate(node, 0) : tmpfs_resize(node, 0); r < 0) {
             file_put(f);
             return r;
         }
@@ -183,6 +191,7 @@ int64_t sys_truncate(uint64_t upath, uint64_t len, uint64_t, uint64_t, uint64_t,
     if (static_cast<int64_t>(len) < 0) return -EINVAL;
     if (is_dir(lk.node)) return -EISDIR;
     if (!is_reg(lk.node)) return -EINVAL;
+    if (is_vol(lk.node)) return vol_truncate(lk.node, len);
     if (!fs_writable(lk.node)) return -EROFS;
     return tmpfs_resize(lk.node, len);
 }

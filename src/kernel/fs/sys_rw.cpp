@@ -1,6 +1,7 @@
 // sys_rw.cpp - data syscalls: read/write and their vector and positional
 // forms, lseek, sendfile, getdents, ftruncate, fallocate, fsync.
 #include "fs/syscalls.h"
+#include "fs/volume.h"
 
 namespace k::fs {
 
@@ -148,7 +149,9 @@ int64_t sys_lseek(uint64_t fd, uint64_t uoff, uint64_t whence, uint64_t, uint64_
     }
     // /proc and /sys files, like Linux's seq_file: no end to seek from.
     if (is_proc(i) && !is_dir(i) && whence != SEEK_SET && whence != SEEK_CUR) return -EINVAL;
-    if (is_dir(i)) {  // positions are getdents cookies: only rewind/restore
+    if (is_vol(i) && !is_dir(i) && whence != SEEK_SET && whence != SEEK_CUR)
+        vol_refresh(const_cast<Inode*>(i));  // the size is the host's
+    if (is_dir(i)) {                         // positions are getdents cookies: only rewind/restore
         if (whence == SEEK_SET && off >= 0) return static_cast<int64_t>(f->pos = uoff);
         if (whence == SEEK_CUR && off == 0) return static_cast<int64_t>(f->pos);
         return -EINVAL;
@@ -244,6 +247,7 @@ int64_t do_getdents(uint64_t fd, uint64_t ubuf, uint64_t count, bool wide) {
     Inode* dir = f->inode;
     if (!is_dir(dir)) return -ENOTDIR;
     if (dir->nlink == 0) return -ENOENT;
+    if (is_vol(dir)) return vol_getdents(f, ubuf, count, wide);
     if (dir->special == Special::kProcDir) proc_fill(dir);
     if (count > kMaxRw) count = kMaxRw;
     auto* out = static_cast<uint8_t*>(count ? user_buffer(ubuf, count) : nullptr);
@@ -303,6 +307,7 @@ int64_t sys_ftruncate(uint64_t fd, uint64_t len, uint64_t, uint64_t, uint64_t, u
     if (!f || (f->flags & O_PATH)) return -EBADF;
     if (static_cast<int64_t>(len) < 0) return -EINVAL;
     if (!is_reg(f->inode) || !file_can_write(f)) return -EINVAL;
+    if (is_vol(f->inode)) return vol_truncate(f->inode, len);
     if (!fs_writable(f->inode)) return -EROFS;
     return tmpfs_resize(f->inode, len);
 }
@@ -315,17 +320,30 @@ int64_t sys_fallocate(uint64_t fd, uint64_t mode, uint64_t off, uint64_t len, ui
     if (!file_can_write(f)) return -EBADF;
     if (is_dir(f->inode)) return -EISDIR;
     if (!is_reg(f->inode)) return -ENODEV;
-    if (!fs_writable(f->inode)) return -EROFS;
     if (off + len > kMaxFileSize) return -EFBIG;
+    if (is_vol(f->inode)) {
+        vol_refresh(f->inode);
+        bool grow = !(mode & FALLOC_FL_KEEP_SIZE) && off + len > f->inode->size;
+        return grow ? vol_truncate(f->inode, off + len) : 0;
+    }
+    if (!fs_writable(f->inode)) return -EROFS;
     if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > f->inode->size)
         return tmpfs_resize(f->inode, off + len);
     return 0;
 }
 
-// Everything lives in memory: syncing has nothing to do.
-int64_t sys_fsync(uint64_t fd, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+// Everything but volumes lives in memory: syncing has nothing to do. A
+// volume's file returns once the host's fsync did.
+int64_t do_fsync(uint64_t fd, bool datasync) {
     File* f = fd_get(fd_arg(fd));
-    return !f || (f->flags & O_PATH) ? -EBADF : 0;
+    if (!f || (f->flags & O_PATH)) return -EBADF;
+    return is_vol(f->inode) ? vol_fsync(f->inode, datasync) : 0;
+}
+int64_t sys_fsync(uint64_t fd, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return do_fsync(fd, false);
+}
+int64_t sys_fdatasync(uint64_t fd, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return do_fsync(fd, true);
 }
 
 int64_t sys_fadvise64(uint64_t fd, uint64_t, uint64_t, uint64_t advice, uint64_t, uint64_t) {
@@ -353,7 +371,7 @@ void register_rw_syscalls() {
     syscall_register(nr::ftruncate, "ftruncate", sys_ftruncate);
     syscall_register(nr::fallocate, "fallocate", sys_fallocate);
     syscall_register(nr::fsync, "fsync", sys_fsync);
-    syscall_register(nr::fdatasync, "fdatasync", sys_fsync);
+    syscall_register(nr::fdatasync, "fdatasync", sys_fdatasync);
     syscall_register(nr::fadvise64, "fadvise64", sys_fadvise64);
 }
 

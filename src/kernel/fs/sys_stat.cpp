@@ -1,6 +1,7 @@
 // sys_stat.cpp - metadata syscalls: the stat family, access, readlink,
 // statfs, chmod/chown/utimes, umask and the (empty) extended attributes.
 #include "fs/syscalls.h"
+#include "fs/volume.h"
 
 namespace k::fs {
 
@@ -30,6 +31,8 @@ int64_t sys_newfstatat(uint64_t dirfd, uint64_t upath, uint64_t ubuf, uint64_t f
     Lookup lk;
     if (int64_t r = at_lookup(fd_arg(dirfd), upath, lf, flags & AT_EMPTY_PATH, buf, &lk); r < 0)
         return r;
+    // A volume's names were just asked of the host; "." and fds were not.
+    if (is_vol(lk.node) && lk.dot) vol_refresh(lk.node);
     return stat_out(lk.node, ubuf);
 }
 int64_t sys_stat(uint64_t path, uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t) {
@@ -40,6 +43,7 @@ int64_t sys_lstat(uint64_t path, uint64_t buf, uint64_t, uint64_t, uint64_t, uin
 }
 int64_t sys_fstat(uint64_t fd, uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t) {
     File* f = fd_get(fd_arg(fd));
+    if (f && is_vol(f->inode)) vol_refresh(f->inode);  // size and times are the host's
     return f ? stat_out(f->inode, buf) : -EBADF;
 }
 
@@ -55,6 +59,7 @@ int64_t sys_statx(uint64_t dirfd, uint64_t upath, uint64_t flags, uint64_t mask,
     if (int64_t r = at_lookup(fd_arg(dirfd), upath, lf, flags & AT_EMPTY_PATH, buf, &lk); r < 0)
         return r;
     linux_statx stx;
+    if (is_vol(lk.node) && lk.dot) vol_refresh(lk.node);
     inode_statx(lk.node, &stx);
     return copy_to_user(ubuf, &stx, sizeof stx);
 }

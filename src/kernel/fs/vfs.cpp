@@ -1,6 +1,8 @@
 // vfs.cpp - inodes, directory entries and the path walk.
 #include "fs/vfs.h"
 
+#include "fs/volume.h"
+
 namespace k::fs {
 
 namespace {
@@ -275,6 +277,7 @@ Dirent* dir_link(Inode* dir, const char* name, uint32_t len, Inode* child) {
 
 void dir_unlink(Inode* dir, Dirent* d) {
     Inode* child = d->inode;
+    const bool named_here = child->dentry == d;  // a volume file's own name
     list_remove(dir, d);
     kfree(d);
     if (is_dir(child)) {
@@ -284,6 +287,7 @@ void dir_unlink(Inode* dir, Dirent* d) {
         child->dentry = nullptr;
         dir->nlink--;
     } else {
+        if (named_here) child->dentry = nullptr, child->parent = nullptr;
         child->nlink--;
         inode_touch(child, false);
     }
@@ -293,12 +297,16 @@ void dir_unlink(Inode* dir, Dirent* d) {
 
 void dir_move(Inode* from_dir, Dirent* old, Inode* to_dir, Dirent* d) {
     Inode* child = old->inode;
+    const bool named_here = child->dentry == old;
     list_remove(from_dir, old);
     kfree(old);
     list_append(to_dir, d, child);
     if (is_dir(child)) {
         from_dir->nlink--;
         to_dir->nlink++;
+        child->parent = to_dir;
+        child->dentry = d;
+    } else if (named_here) {
         child->parent = to_dir;
         child->dentry = d;
     }
@@ -388,6 +396,10 @@ int64_t lookup(Inode* start, const char* path, uint32_t flags, Lookup* out) {
             dot = true;
             next = cur == g_root ? cur : cur->parent;
             if (!next) return -ENOENT;  // a removed directory
+        } else if (cur->nlink != 0 && cur->fs == FsId::kVolume) {
+            int64_t err;
+            next = vol_lookup(cur, comp, static_cast<uint32_t>(len), &err);  // asks the host
+            if (!next && err != -ENOENT) return err;
         } else if (cur->nlink != 0) {
             if (cur->special == Special::kProcDir) proc_fill(cur);
             Dirent* d = dir_find(cur, comp, static_cast<uint32_t>(len));

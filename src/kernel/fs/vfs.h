@@ -29,7 +29,8 @@ enum class FsId : uint8_t {
     kDevfs = 3,
     kProcfs = 4,
     kAnon = 5,
-    kSysfs = 6
+    kSysfs = 6,
+    kVolume = 7  // a host directory (volume.h)
 };
 
 // Inodes whose behaviour is not plain data.
@@ -66,6 +67,7 @@ struct Inode {
     bool proc_filled;    // kProcDir: its fixed entries exist
     int32_t proc_arg;    // kProc*: the tid or fd the node describes
     bool data_in_pages;  // tmpfs: `data` came from pages_alloc, not kmalloc
+    uint8_t vol;         // kVolume: the volume's index in boot_info.volumes
     uint32_t rdev;       // Linux dev_t encoding, for character devices
     uint32_t dev;        // st_dev: one per mounted tree, inherited when linked
     int64_t atime_ns, mtime_ns, ctime_ns;
@@ -77,7 +79,8 @@ struct Inode {
     uint8_t* data;
     uint64_t cap;
     // Directories: entries in creation order. `parent` and `dentry` are null
-    // for "/" and for removed directories.
+    // for "/" and for removed directories (volume files keep them too, for
+    // their host path; dir_unlink and dir_move keep them right).
     Dirent* first;
     Dirent* last;
     Inode* parent;
