@@ -55,7 +55,7 @@ struct ApiInfo {
 
 class Api {
   public:
-    Api(ApiInfo info, std::string token, Store& store, ImageStore& images,
+    Api(ApiInfo info, std::string token, StateStore& store, ImageStore& images,
         ServiceController& controller, InstanceManager& manager, Metrics& metrics, LogHub& logs)
         : info_(std::move(info)),
           token_(std::move(token)),
@@ -105,7 +105,7 @@ class Api {
 
     ApiInfo info_;
     std::string token_;
-    Store& store_;
+    StateStore& store_;
     ImageStore& images_;
     ServiceController& controller_;
     InstanceManager& manager_;

@@ -25,7 +25,7 @@ void remove_snapshot(const std::string& path) {
 }
 }  // namespace
 
-ServiceController::ServiceController(Store& store, ImageStore& images, const DataDir& dir,
+ServiceController::ServiceController(StateStore& store, ImageStore& images, const DataDir& dir,
                                      GuestFactory& factory, InstanceManager& manager, LogHub& logs)
     : store_(store),
       images_(images),
@@ -95,7 +95,9 @@ void ServiceController::prepare_in_background(std::vector<ServiceRecord> recs) {
         auto cur = store_.get_service(rec.spec.name);
         if (!cur || !cur->has_value() || (*cur)->generation != rec.generation) continue;
         const std::string path = dir_.snapshot_path(rec.spec.name, rec.generation);
-        auto p = factory_.prepare(rec.spec, path, prepare_console(rec.spec.name));
+        const Status images = ensure_images(rec.spec);
+        auto p = images ? factory_.prepare(rec.spec, path, prepare_console(rec.spec.name))
+                        : Result<std::shared_ptr<const Prepared>>(images);
         if (p) {
             manager_.deploy(rec, *p);
             logs_.append(rec.spec.name, "prepare", "ember",
@@ -116,6 +118,8 @@ void ServiceController::prepare_in_background(std::vector<ServiceRecord> recs) {
 Result<std::shared_ptr<void>> ServiceController::hold_images(const ServiceSpec& spec) {
     std::vector<std::string> imgs = {spec.image};
     for (const auto& f : spec.files) imgs.push_back(f.image);
+    // In a cluster the image may have been uploaded through another node.
+    if (auto st = ensure_images(spec); !st) return st;
     std::lock_guard g(images_mu_);
     for (const std::string& img : imgs) {
         auto rec = store_.get_image(img);

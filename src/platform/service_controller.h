@@ -4,6 +4,7 @@
 // one name are serialised; different names proceed in parallel.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,8 +32,8 @@ struct DeployResult {
 
 class ServiceController {
   public:
-    ServiceController(Store& store, ImageStore& images, const DataDir& dir, GuestFactory& factory,
-                      InstanceManager& manager, LogHub& logs);
+    ServiceController(StateStore& store, ImageStore& images, const DataDir& dir,
+                      GuestFactory& factory, InstanceManager& manager, LogHub& logs);
     ~ServiceController();  // waits for background preparation
 
     // Loads every stored service into the manager: from its cached snapshot
@@ -54,7 +55,22 @@ class ServiceController {
     // service is stored only once its snapshot is prepared).
     Result<bool> remove_image(const std::string& sha256);
 
+    // Cluster mode (service_controller_cluster.cpp, cluster/cluster_agent.h):
+    // where a missing image is copied from (a peer node), checked against
+    // its sha256 by the fetcher. Unset on a single node.
+    using ImageFetcher = std::function<Status(const std::string& sha256)>;
+    void set_image_fetcher(ImageFetcher f) { fetch_image_ = std::move(f); }
+    // A service another node deployed or changed: this node prepares its
+    // own snapshot of a new generation (snapshots are host-specific), or
+    // applies new runtime settings. Blocks while it prepares.
+    void apply_remote(const ServiceRecord& rec);
+    // A service another node deleted.
+    void remove_remote(const std::string& name);
+
   private:
+    // Copies every image of spec that is not on this node from a peer (no-op
+    // without a fetcher).
+    Status ensure_images(const ServiceSpec& spec);
     std::shared_ptr<std::mutex> name_lock(const std::string& name);
     // Checks that every image of spec exists and records them as used by a
     // deploy of spec.name until the returned guard is destroyed.
@@ -62,7 +78,7 @@ class ServiceController {
     void prepare_in_background(std::vector<ServiceRecord> recs);
     ConsoleFn prepare_console(const std::string& name);
 
-    Store& store_;
+    StateStore& store_;
     ImageStore& images_;
     const DataDir& dir_;
     GuestFactory& factory_;
@@ -75,6 +91,7 @@ class ServiceController {
     std::mutex images_mu_;
     std::multimap<std::string, std::string> deploying_images_;  // sha256 -> service
     std::thread background_;
+    ImageFetcher fetch_image_;
 };
 
 }  // namespace ember::platform

@@ -13,43 +13,32 @@
 
 #include "common/result.h"
 #include "platform/service_spec.h"
+#include "platform/state_store.h"
 
 struct sqlite3;
 
 namespace ember::platform {
 
-struct ImageRecord {
-    std::string sha256;
-    uint64_t size = 0;
-    int64_t created_at = 0;  // unix seconds
-};
-
-struct ServiceRecord {
-    ServiceSpec spec;
-    uint64_t generation = 0;  // +1 at every deploy that needs a new snapshot
-    int64_t created_at = 0, updated_at = 0;
-};
-
 // Thread-safe: one connection behind a mutex (state changes are rare; the
 // request path never touches the database).
-class Store {
+class Store : public StateStore {
   public:
-    ~Store();
+    ~Store() override;
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
 
     // Opens or creates the database at path and migrates it to this schema.
     static Result<std::unique_ptr<Store>> open(const std::string& path);
 
-    Status put_image(const ImageRecord& rec);  // no-op when it exists
-    Result<std::optional<ImageRecord>> get_image(const std::string& sha256);
-    Result<std::vector<ImageRecord>> list_images();
-    Status delete_image(const std::string& sha256);
+    Status put_image(const ImageRecord& rec) override;  // no-op when it exists
+    Result<std::optional<ImageRecord>> get_image(const std::string& sha256) override;
+    Result<std::vector<ImageRecord>> list_images() override;
+    Status delete_image(const std::string& sha256) override;
 
-    Status put_service(const ServiceRecord& rec);  // insert or replace
-    Result<std::optional<ServiceRecord>> get_service(const std::string& name);
-    Result<std::vector<ServiceRecord>> list_services();
-    Status delete_service(const std::string& name);
+    Status put_service(const ServiceRecord& rec) override;  // insert or replace
+    Result<std::optional<ServiceRecord>> get_service(const std::string& name) override;
+    Result<std::vector<ServiceRecord>> list_services() override;
+    Status delete_service(const std::string& name) override;
 
     static constexpr int kSchemaVersion = 1;
     static constexpr int kApplicationId = 0x454d4252;  // "EMBR"
