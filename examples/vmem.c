@@ -3,9 +3,10 @@
 // protections (PROT_NONE and read-only pages fault with SEGV_ACCERR, an
 // unmapped page with SEGV_MAPERR), bytes kept across PROT_NONE,
 // MADV_DONTNEED zeroing, /proc/self/maps, and fork (private pages copied,
-// MAP_SHARED pages shared). Fixed addresses keep the output the same
+// MAP_SHARED pages shared), mincore, msync and mlock. Fixed addresses keep the output the same
 // natively and under Ember. Exits 0.
 #define _GNU_SOURCE
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -49,6 +50,14 @@ static void probe(const char* what, char* p, int write) {
            : g_code == SEGV_MAPERR ? "MAPERR"
                                    : "other",
            g_addr == (uintptr_t)p);
+}
+
+static const char* err(int rc) {
+    if (rc == 0) return "ok";
+    return errno == ENOMEM   ? "ENOMEM"
+           : errno == EINVAL ? "EINVAL"
+           : errno == EFAULT ? "EFAULT"
+                             : "other";
 }
 
 static void show_maps(void) {
@@ -133,5 +142,21 @@ int main(void) {
     probe("read still mapped", R + 8 * PAGE, 0);
     printf("mprotect unmapped: %d\n", mprotect(R, PAGE, PROT_READ) == -1 ? -1 : 0);
     show_maps();
+
+    // mincore: touched pages are resident, a reservation's untouched ones
+    // are not; msync and mlock check flags and the mapping.
+    unsigned char vec[4] = {9, 9, 9, 9};
+    int rc = mincore(R + 14 * PAGE, 4 * PAGE, vec);
+    printf("mincore: %d [%d %d %d %d]\n", rc, vec[0], vec[1], vec[2], vec[3]);
+    printf("mincore unmapped: %s\n", err(mincore(R, PAGE, vec)));
+    printf("mincore unaligned: %s\n", err(mincore(R + 8 * PAGE + 1, PAGE, vec)));
+    printf("mlock: %s, munlock: %s\n", err(mlock(R + 8 * PAGE, 2 * PAGE)),
+           err(munlock(R + 8 * PAGE, 2 * PAGE)));
+    printf("mlock unmapped: %s\n", err(mlock(R, PAGE)));
+    printf("mlockall bad flags: %s %s\n", err(mlockall(0)), err(mlockall(MCL_ONFAULT)));
+    printf("msync: %s\n", err(msync(R + 8 * PAGE, PAGE, MS_SYNC)));
+    printf("msync unmapped: %s\n", err(msync(R, PAGE, MS_SYNC)));
+    printf("msync bad: %s %s\n", err(msync(R + 8 * PAGE, PAGE, MS_SYNC | MS_ASYNC)),
+           err(msync(R + 8 * PAGE + 1, PAGE, MS_SYNC)));
     return 0;
 }

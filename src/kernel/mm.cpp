@@ -859,6 +859,7 @@ void register_mm_syscalls() {
     syscall_register(nr::mprotect, "mprotect", sys_mprotect);
     syscall_register(nr::mremap, "mremap", sys_mremap);
     syscall_register(nr::madvise, "madvise", sys_madvise);
+    register_mm_lock_syscalls();
 }
 
 }  // namespace k

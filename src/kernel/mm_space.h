@@ -103,4 +103,7 @@ void frame_drop(uint64_t pa);
 void mm_tlb_stale();
 void mm_flush_tlb();
 
+// mincore, msync, mlock* (mm_lock.cpp), registered by register_mm_syscalls.
+void register_mm_lock_syscalls();
+
 }  // namespace k
