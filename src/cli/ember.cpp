@@ -59,6 +59,11 @@ int main(int argc, char** argv) {
         ->add_option("--allow-egress", d.egress,
                      "Let the program connect() to HOST:PORT (repeatable)")
         ->allow_extra_args(false);
+    deploy
+        ->add_option("--volume", d.volumes,
+                     "Mount a volume: NAME:/PATH[:ro] (repeatable; a writable one makes the "
+                     "service its one writer, with one instance)")
+        ->allow_extra_args(false);
     deploy->add_option("--memory", d.memory, "Guest memory (default 64M)");
     deploy->add_option("--min", d.min, "Instances kept warm (default 0)");
     deploy->add_option("--max", d.max, "Most instances (default 16)");
@@ -123,6 +128,15 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"discard", "stateful"}));
     auto* rm = app.add_subcommand("rm", "Delete a service and stop its instances");
     rm->add_option("name", name, "Service")->required();
+    auto* volume = app.add_subcommand("volume", "Volumes: create, ls, rm");
+    volume->require_subcommand(1);
+    std::string vsize;
+    auto* vcreate = volume->add_subcommand("create", "Create a volume: NAME --size 1G");
+    vcreate->add_option("name", name, "Volume")->required();
+    vcreate->add_option("--size", vsize, "Its quota, e.g. 1G (1M-8G)")->required();
+    auto* vls = volume->add_subcommand("ls", "List volumes, their use and their services");
+    auto* vrm = volume->add_subcommand("rm", "Delete a volume and its files (not while mounted)");
+    vrm->add_option("name", name, "Volume")->required();
     TopOptions top_o;
     auto* top = app.add_subcommand(
         "top", "Live table of the services (requests/s, latency, cold starts, errors); q quits");
@@ -167,6 +181,9 @@ int main(int argc, char** argv) {
         if (rm->parsed()) return cmd_rm(g, name);
         if (top->parsed()) return cmd_top(g, top_o);
         if (open->parsed()) return cmd_open(g, print_only);
+        if (vcreate->parsed()) return cmd_volume_create(g, name, vsize);
+        if (vls->parsed()) return cmd_volume_ls(g);
+        if (vrm->parsed()) return cmd_volume_rm(g, name);
     } catch (const Failure& f) {
         if (!f.message.empty()) std::fprintf(stderr, "ember: %s\n", f.message.c_str());
         return f.code;

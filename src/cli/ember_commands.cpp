@@ -196,6 +196,7 @@ int cmd_deploy(const Global& g, DeployOptions& o) {
         files.push_back({{"path", dst}, {"image", upload(read_file(src))}, {"mode", mode}});
     }
     spec["files"] = files;
+    if (!o.volumes.empty()) spec["volumes"] = volume_mounts(o.volumes);
     auto mem = ember::parse_size(o.memory);
     if (!mem || *mem < (1ull << 20))
         throw_failure("--memory: not a size: '" + o.memory + "' (e.g. 64M)", kExitUsage);

@@ -14,7 +14,7 @@ struct DeployOptions {
     std::string program, image, name, memory = "64M", isolation, idle_timeout, timeout,
                                       queue_timeout, scale_to_zero;
     std::optional<int> port;  // default: the image's first exposed port, else 8080
-    std::vector<std::string> files, env, egress, args;
+    std::vector<std::string> files, env, egress, args, volumes;
     std::optional<unsigned> min, max, concurrency, queue, spare;
 };
 
@@ -45,5 +45,10 @@ int cmd_rm(const Global& g, const std::string& name);
 // ember_top.cpp
 int cmd_top(const Global& g, const TopOptions& o);
 int cmd_open(const Global& g, bool print_only);
+// ember_volumes.cpp
+nlohmann::json volume_mounts(const std::vector<std::string>& specs);  // --volume NAME:/PATH[:ro]
+int cmd_volume_create(const Global& g, const std::string& name, const std::string& size);
+int cmd_volume_ls(const Global& g);
+int cmd_volume_rm(const Global& g, const std::string& name);
 
 }  // namespace ember::cli

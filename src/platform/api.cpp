@@ -209,6 +209,7 @@ ApiResponse Api::route(const ApiRequest& req, const std::string& path, const std
     }
     if (parts[1] == "images") return images(req, parts);
     if (parts[1] == "services") return services(req, parts, query);
+    if (parts[1] == "volumes") return volumes(req, parts);
     if (parts[1] == "instances" && parts.size() == 2) {
         if (req.method != "GET") return error(kMethodNotAllowed, "use GET");
         json arr = json::array();
@@ -303,6 +304,7 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
         if (!parse_body(req.body, &body, &err)) return err;
         auto spec = spec_from_json(body, name);
         if (!spec) return error(spec.status());
+        if (auto st = check_volumes(*spec); !st) return error(st);
         auto res = controller_.deploy(std::move(*spec), parts.size() == 2);
         if (!res) return error(res.status());
         return json_response(res.value().created ? 201 : 200,

@@ -19,6 +19,7 @@
 #include "platform/service_controller.h"
 #include "platform/service_stats.h"
 #include "platform/store.h"
+#include "platform/volume_store.h"
 
 namespace ember::platform {
 
@@ -84,6 +85,9 @@ class Api {
     // calls it every second.
     void observe_instances();
     int64_t stats_interval_ms() const { return info_.stats_interval_ms; }
+    // Volumes (/v1/volumes, api_volumes.cpp); without them a spec with
+    // volumes is refused.
+    void set_volumes(VolumeStore* v) { volumes_ = v; }
     // One log line as the API prints it.
     static std::string format_log_line(const LogRecord& r);
 
@@ -101,6 +105,8 @@ class Api {
     ApiResponse logs(const std::string& name, const std::string& query);
     nlohmann::json service_json(const std::string& name);
     ApiResponse stats();
+    ApiResponse volumes(const ApiRequest& req, const std::vector<std::string>& parts);
+    Status check_volumes(const ServiceSpec& spec);
     ApiResponse service_stats(const std::string& name, const std::string& query);
 
     ApiInfo info_;
@@ -114,6 +120,7 @@ class Api {
     ServiceStats stats_;
     std::mutex peak_mu_;
     std::map<std::string, int> peak_instances_;  // since the last sample
+    VolumeStore* volumes_ = nullptr;
 };
 
 // The value of key in a query string ("a=1&b=2"), percent-decoded; "" when absent.

@@ -1,6 +1,7 @@
 #include "platform/daemon.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -33,6 +34,7 @@ struct Daemon::Parts {
     std::shared_ptr<Cgroups> cgroups;
     CgroupLimits worker_limits;
     std::unique_ptr<Store> store;
+    std::unique_ptr<VolumeStore> volumes;
     ImageStore images;
     Metrics metrics;
     LogHub logs;
@@ -63,6 +65,13 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     auto store = Store::open(p->dir.db_path());
     if (!store) return store.status();
     p->store = std::move(*store);
+    // A root emberd's workers run as worker_uid: the volumes are theirs.
+    const bool give = opts.sandbox && ::geteuid() == 0;
+    auto volumes = VolumeStore::open(p->dir.db_path(), p->dir.root() + "/volumes",
+                                     give ? int64_t{opts.worker_uid} : -1,
+                                     give ? int64_t{opts.worker_gid} : -1);
+    if (!volumes) return volumes.status();
+    p->volumes = std::move(*volumes);
     auto cgroups = Cgroups::open_for_emberd(opts.cgroup, opts.worker_limits);
     if (!cgroups) return cgroups.status();
     p->cgroups = std::move(*cgroups);
@@ -81,6 +90,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     wo.hang_ms = opts.worker_timeout_ms;
     // Five pings in the time allowed, at most one a second.
     wo.ping_ms = std::clamp<uint64_t>(opts.worker_timeout_ms / 5, 10, 1000);
+    wo.volumes = p->volumes.get();
     auto factory = WorkerGuestFactory::start(p->images, wo);
     if (!factory) return factory.status();
     p->vm_factory = std::move(*factory);
@@ -106,6 +116,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     info.max_image_bytes = opts.max_image_bytes;
     p->api = std::make_unique<Api>(info, *token, *p->store, p->images, *p->controller, *p->manager,
                                    p->metrics, p->logs);
+    p->api->set_volumes(p->volumes.get());
     auto api = ApiServer::start(opts.api, *p->api, p->logs, *p->manager);
     if (!api) return api.status();
     p->api_server = std::move(*api);

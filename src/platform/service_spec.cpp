@@ -243,8 +243,8 @@ Status read_runtime_field(const std::string& key, const json& v, ServiceSpec* s,
 }
 
 const std::set<std::string>& deploy_fields() {
-    static const std::set<std::string> f = {"name", "image", "program", "port",     "args",
-                                            "env",  "files", "egress",  "memory_mb"};
+    static const std::set<std::string> f = {"name", "image", "program", "port",      "args",
+                                            "env",  "files", "egress",  "memory_mb", "volumes"};
     return f;
 }
 
@@ -263,7 +263,7 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
     ServiceSpec s;
     s.name = name;
     bool have_image = false;
-    bool have_queue_timeout = false;
+    bool have_queue_timeout = false, have_max = false;
     for (auto it = j.begin(); it != j.end(); ++it) {
         const std::string& key = it.key();
         const json& v = it.value();
@@ -272,6 +272,7 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
         if (auto r = read_runtime_field(key, v, &s, &known); !r) return r;
         if (known) {
             if (key == "queue_timeout_ms") have_queue_timeout = true;
+            if (key == "max_instances") have_max = true;
             continue;
         }
         if (key == "name") {
@@ -321,6 +322,8 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
             }
         } else if (key == "memory_mb") {
             st = read_uint_into(v, "memory_mb", kMinMemoryMb, kMaxMemoryMb, &s.memory_mb);
+        } else if (key == "volumes") {
+            st = read_volumes(v, &s.volumes);
         } else if (is_status_field(key)) {
             continue;
         } else {
@@ -333,6 +336,11 @@ Result<ServiceSpec> spec_from_json(const json& j, const std::string& name) {
         return Status::invalid_argument(
             "field 'image' is required (upload the program with POST /v1/images)");
     if (!have_queue_timeout) s.queue_timeout_ms = std::min(s.queue_timeout_ms, s.timeout_ms);
+    // One writer at a time: a writable volume's service runs one instance
+    // unless it asked for more (then validate_volumes refuses it).
+    if (!have_max && writes_volumes(s)) s.max_instances = 1;
+    if (s.min_instances > s.max_instances && !have_max && writes_volumes(s))
+        s.min_instances = s.max_instances;
     for (const auto& f : s.files)
         if (f.path == "/bin/" + s.program)
             return Status::invalid_argument("field 'files': '" + f.path +
@@ -354,6 +362,10 @@ Status apply_patch(ServiceSpec* spec, const json& j) {
                 "' cannot be patched: it changes the snapshot; deploy again (PUT)");
         return Status::invalid_argument("unknown field '" + it.key().substr(0, 80) + "'");
     }
+    if (!s.volumes.empty() && s.isolation != spec->isolation)
+        return Status::invalid_argument(
+            "field 'isolation' cannot be patched for a service with volumes (it decides whether "
+            "they are mounted read-only); deploy again (PUT)");
     if (auto st = validate_spec(s); !st) return st;
     *spec = std::move(s);
     return Status::ok();
@@ -381,33 +393,35 @@ Status validate_spec(const ServiceSpec& s) {
         return Status::invalid_argument(
             "spare_instances needs isolation \"request\" (with isolation \"instance\", use "
             "min_instances)");
-    return Status::ok();
+    return validate_volumes(s);
 }
 
 json spec_to_json(const ServiceSpec& s) {
     json files = json::array();
     for (const auto& f : s.files)
         files.push_back({{"path", f.path}, {"image", f.image}, {"mode", f.mode}});
-    return json{{"name", s.name},
-                {"image", s.image},
-                {"image_type", image_type_name(s.image_type)},
-                {"program", s.program},
-                {"port", s.port},
-                {"args", s.args},
-                {"env", s.env},
-                {"files", files},
-                {"egress", s.egress},
-                {"memory_mb", s.memory_mb},
-                {"min_instances", s.min_instances},
-                {"max_instances", s.max_instances},
-                {"concurrency", s.concurrency},
-                {"idle_timeout_ms", s.idle_timeout_ms},
-                {"timeout_ms", s.timeout_ms},
-                {"isolation", isolation_name(s.isolation)},
-                {"queue_size", s.queue_size},
-                {"queue_timeout_ms", s.queue_timeout_ms},
-                {"spare_instances", s.spare_instances},
-                {"scale_to_zero", scale_to_zero_name(s.scale_to_zero)}};
+    json j{{"name", s.name},
+           {"image", s.image},
+           {"image_type", image_type_name(s.image_type)},
+           {"program", s.program},
+           {"port", s.port},
+           {"args", s.args},
+           {"env", s.env},
+           {"files", files},
+           {"egress", s.egress},
+           {"memory_mb", s.memory_mb},
+           {"min_instances", s.min_instances},
+           {"max_instances", s.max_instances},
+           {"concurrency", s.concurrency},
+           {"idle_timeout_ms", s.idle_timeout_ms},
+           {"timeout_ms", s.timeout_ms},
+           {"isolation", isolation_name(s.isolation)},
+           {"queue_size", s.queue_size},
+           {"queue_timeout_ms", s.queue_timeout_ms},
+           {"spare_instances", s.spare_instances},
+           {"scale_to_zero", scale_to_zero_name(s.scale_to_zero)}};
+    if (!s.volumes.empty()) j["volumes"] = volumes_to_json(s.volumes);
+    return j;
 }
 
 bool needs_new_snapshot(const ServiceSpec& a, const ServiceSpec& b) {
@@ -420,7 +434,10 @@ bool needs_new_snapshot(const ServiceSpec& a, const ServiceSpec& b) {
     };
     return a.image != b.image || a.image_type != b.image_type || a.program != b.program ||
            a.port != b.port || a.args != b.args || a.env != b.env || !files_eq(a.files, b.files) ||
-           a.egress != b.egress || a.memory_mb != b.memory_mb;
+           a.egress != b.egress || a.memory_mb != b.memory_mb ||
+           volumes_to_json(a.volumes) != volumes_to_json(b.volumes) ||
+           // a volume's mount is read-only with isolation "request"
+           (!a.volumes.empty() && a.isolation != b.isolation);
 }
 
 }  // namespace ember::platform

@@ -41,6 +41,13 @@ struct FileEntry {
     uint32_t mode = 0644;
 };
 
+// A volume mounted in the service's instances (volume_spec.cpp).
+struct VolumeEntry {
+    std::string name;  // of a volume made with POST /v1/volumes
+    std::string path;  // absolute guest mount point, e.g. "/data"
+    bool readonly = false;
+};
+
 struct ServiceSpec {
     // Deploy fields: changing any of them prepares a new snapshot.
     std::string name;
@@ -53,6 +60,9 @@ struct ServiceSpec {
     std::vector<FileEntry> files;
     std::vector<std::string> egress;  // "HOST:PORT" the guest may connect() to
     uint32_t memory_mb = 64;
+    // Writable volumes have one writer: the service runs one instance at a
+    // time (max_instances 1). With isolation "request" every mount is read-only.
+    std::vector<VolumeEntry> volumes;
 
     // Runtime fields: changed in place (PATCH), no new snapshot.
     uint32_t min_instances = 0;
@@ -95,6 +105,14 @@ Result<std::string> normalize_guest_path(const std::string& path);
 Result<ServiceSpec> spec_from_json(const nlohmann::json& j, const std::string& name);
 // Applies a PATCH body: only runtime fields are allowed.
 Status apply_patch(ServiceSpec* spec, const nlohmann::json& j);
+// volume_spec.cpp: the "volumes" field ([{name, path, readonly}]).
+Status read_volumes(const nlohmann::json& v, std::vector<VolumeEntry>* out);
+nlohmann::json volumes_to_json(const std::vector<VolumeEntry>& v);
+// True when the service writes one of its volumes (a mount not read-only,
+// and isolation "instance").
+bool writes_volumes(const ServiceSpec& s);
+Status validate_volumes(const ServiceSpec& s);
+
 // Checks the cross-field rules (min <= max, queue timeout <= timeout, ...).
 Status validate_spec(const ServiceSpec& spec);
 nlohmann::json spec_to_json(const ServiceSpec& spec);

@@ -38,9 +38,11 @@ struct WarmVm {
     std::shared_ptr<ConsoleSlot> console;
 };
 
-VmConfig instance_config(const NetConfig& net, const std::shared_ptr<ConsoleSlot>& slot) {
+VmConfig instance_config(const NetConfig& net, const std::shared_ptr<ConsoleSlot>& slot,
+                         const std::shared_ptr<VmVolumes>& volumes) {
     VmConfig cfg;
     cfg.net = net;
+    if (volumes) cfg.volumes = volumes->mounts;
     cfg.reusable = true;
     cfg.console = [slot](int fd, const char* p, size_t n) { slot->write(fd, p, n); };
     cfg.log = [slot](const std::string& line) {
@@ -52,14 +54,19 @@ VmConfig instance_config(const NetConfig& net, const std::shared_ptr<ConsoleSlot
 
 class VmPrepared : public Prepared {
   public:
-    VmPrepared(std::shared_ptr<const snapshot::Snapshot> snap, NetConfig net, size_t min_warm)
-        : snap_(std::move(snap)), net_(std::move(net)), cap_(min_warm) {}
+    VmPrepared(std::shared_ptr<const snapshot::Snapshot> snap, NetConfig net, size_t min_warm,
+               std::shared_ptr<VmVolumes> volumes)
+        : snap_(std::move(snap)),
+          net_(std::move(net)),
+          volumes_(std::move(volumes)),
+          cap_(min_warm) {}
     std::string describe() const override {
         return "snapshot of " + std::to_string(snap_->pages_present()) + " pages";
     }
     uint64_t memory_bytes() const override { return snap_->header().mem_size; }
     const std::shared_ptr<const snapshot::Snapshot>& snap() const { return snap_; }
     const NetConfig& net() const { return net_; }
+    const std::shared_ptr<VmVolumes>& volumes() const { return volumes_; }
 
     // A VM reset to this snapshot, if one is kept.
     std::optional<WarmVm> take_warm() const {
@@ -102,6 +109,7 @@ class VmPrepared : public Prepared {
   private:
     std::shared_ptr<const snapshot::Snapshot> snap_;
     NetConfig net_;
+    std::shared_ptr<VmVolumes> volumes_;
     mutable std::mutex mu_;
     mutable WarmCap cap_;
     mutable std::vector<WarmVm> warm_;
@@ -117,7 +125,9 @@ class VmGuest : public Guest {
     // for the next instance, or destroys it.
     ~VmGuest() override {
         prepared_->note_returned();
-        if (reusable_ && w_.vm->reset(instance_config(prepared_->net(), w_.console)).is_ok()) {
+        if (reusable_ &&
+            w_.vm->reset(instance_config(prepared_->net(), w_.console, prepared_->volumes()))
+                .is_ok()) {
             w_.console->set(nullptr);
             if (prepared_->keep_warm(w_)) return;
         }
@@ -287,6 +297,7 @@ Result<std::shared_ptr<const Prepared>> prepare_impl(const ServiceSpec& spec, Vm
     cfg.timeout_ns = opts.prepare_timeout_ms * 1000000ull;
     cfg.snapshot_out_fd = in.snapshot_fd;
     cfg.net = *net;
+    if (in.volumes) cfg.volumes = in.volumes->mounts;
     auto tail = std::make_shared<Tail>(4096);
     cfg.console = [tail, console](int fd, const char* p, size_t n) {
         tail->add(p, n);
@@ -326,10 +337,33 @@ Result<std::shared_ptr<const Prepared>> prepare_impl(const ServiceSpec& spec, Vm
         return Status::internal("the snapshot just written cannot be opened: " + snap.message());
     if (auto st = check_listens(**snap, spec.port); !st) return with_output(st.message());
     return std::shared_ptr<const Prepared>(
-        std::make_shared<VmPrepared>(*snap, *net, opts.warm_vms));
+        std::make_shared<VmPrepared>(*snap, *net, opts.warm_vms, in.volumes));
 }
 
 }  // namespace
+
+VmVolumes::~VmVolumes() {
+    for (const auto& m : mounts) ::close(m.dir_fd);
+}
+
+Result<std::shared_ptr<VmVolumes>> make_volumes(const ServiceSpec& spec, std::vector<int> fds,
+                                                const std::vector<uint64_t>& quotas) {
+    auto v = std::make_shared<VmVolumes>();
+    for (size_t i = 0; i < fds.size(); ++i) {
+        VolumeMount m;
+        m.dir_fd = fds[i];
+        if (i < spec.volumes.size()) {
+            m.guest_path = spec.volumes[i].path;
+            m.readonly = spec.volumes[i].readonly || spec.isolation == Isolation::kRequest;
+        }
+        m.quota_bytes = i < quotas.size() ? quotas[i] : 0;
+        v->mounts.push_back(std::move(m));  // owned from here, even when refused below
+    }
+    if (fds.size() != spec.volumes.size() || quotas.size() != spec.volumes.size())
+        return Status::internal("volumes: " + std::to_string(fds.size()) + " fds for " +
+                                std::to_string(spec.volumes.size()) + " volumes");
+    return v;
+}
 
 Result<std::shared_ptr<const Prepared>> prepare_vm(const ServiceSpec& spec, VmPrepareInput in,
                                                    const ConsoleFn& console,
@@ -339,7 +373,8 @@ Result<std::shared_ptr<const Prepared>> prepare_vm(const ServiceSpec& spec, VmPr
 
 Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int snapshot_fd,
                                                 const std::string& name, ConnectFn connect,
-                                                const VmGuestOptions& opts) {
+                                                const VmGuestOptions& opts,
+                                                std::shared_ptr<VmVolumes> volumes) {
     auto net = net_config(spec);
     if (!net) {
         ::close(snapshot_fd);
@@ -350,7 +385,7 @@ Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int sna
     if (!snap) return snap.status();
     if (auto st = check_listens(**snap, spec.port); !st) return st;
     return std::shared_ptr<const Prepared>(
-        std::make_shared<VmPrepared>(*snap, *net, opts.warm_vms));
+        std::make_shared<VmPrepared>(*snap, *net, opts.warm_vms, std::move(volumes)));
 }
 
 Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>& p,
@@ -366,7 +401,7 @@ Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>&
     WarmVm w;
     w.console = std::make_shared<ConsoleSlot>();
     w.console->set(console);
-    auto vm = Vm::restore(vp->snap(), instance_config(vp->net(), w.console));
+    auto vm = Vm::restore(vp->snap(), instance_config(vp->net(), w.console, vp->volumes()));
     if (!vm) return vm.status();
     w.vm = std::move(*vm);
     vp->note_taken();

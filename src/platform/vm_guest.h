@@ -11,6 +11,7 @@
 
 #include "platform/guest.h"
 #include "vmm/stream_host.h"
+#include "vmm/volume_host.h"
 
 namespace ember::platform {
 
@@ -24,6 +25,20 @@ struct VmGuestOptions {
     size_t warm_vms = 4;
 };
 
+// A service's volumes in the worker: spec.volumes with the directory fds
+// emberd passed (owned: closed when the last Prepared of them goes) and
+// their quotas. Mounted read-only with isolation "request".
+struct VmVolumes {
+    std::vector<VolumeMount> mounts;
+    VmVolumes() = default;
+    VmVolumes(const VmVolumes&) = delete;
+    VmVolumes& operator=(const VmVolumes&) = delete;
+    ~VmVolumes();
+};
+// Takes fds (one per spec.volumes entry, in order); quotas likewise.
+Result<std::shared_ptr<VmVolumes>> make_volumes(const ServiceSpec& spec, std::vector<int> fds,
+                                                const std::vector<uint64_t>& quotas);
+
 // The worker gets its files as open fds and may have no network.
 struct VmPrepareInput {
     std::vector<uint8_t> program;
@@ -32,7 +47,8 @@ struct VmPrepareInput {
     // The same file opened read-only (not owned; -1: snapshot_fd): what the
     // Prepared keeps, so the snapshot cannot be changed through it later.
     int snapshot_read_fd = -1;
-    ConnectFn connect;  // outbound connects (empty: made here)
+    ConnectFn connect;                   // outbound connects (empty: made here)
+    std::shared_ptr<VmVolumes> volumes;  // may be null: none
 };
 Result<std::shared_ptr<const Prepared>> prepare_vm(const ServiceSpec& spec, VmPrepareInput in,
                                                    const ConsoleFn& console,
@@ -40,7 +56,8 @@ Result<std::shared_ptr<const Prepared>> prepare_vm(const ServiceSpec& spec, VmPr
 // Takes snapshot_fd; name is for messages.
 Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int snapshot_fd,
                                                 const std::string& name, ConnectFn connect,
-                                                const VmGuestOptions& opts);
+                                                const VmGuestOptions& opts,
+                                                std::shared_ptr<VmVolumes> volumes = nullptr);
 // p must come from this file's functions. warm_only: only into a kept reset
 // VM (quick: no KVM calls), else unavailable.
 Result<std::unique_ptr<Guest>> restore_vm(const std::shared_ptr<const Prepared>& p,

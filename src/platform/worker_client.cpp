@@ -422,16 +422,41 @@ class WorkerPrepared : public Prepared {
     mutable uint64_t id_ = 0;
 };
 
+Status add_volume_fds(VolumeStore* store, const ServiceSpec& spec, std::vector<int>* fds,
+                      json* body) {
+    if (spec.volumes.empty()) return Status::ok();
+    if (!store) return Status::unsupported("this emberd has no volumes");
+    json quotas = json::array();
+    for (const auto& v : spec.volumes) {
+        auto rec = store->get(v.name);
+        if (!rec) return rec.status();
+        if (!*rec) return Status::not_found("volume '" + v.name + "' not found");
+        const std::string p = store->path(v.name);
+        const int fd = ::open(p.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) return Status::from_errno("volume '" + v.name + "': " + p);
+        fds->push_back(fd);
+        quotas.push_back((*rec)->size_bytes);
+    }
+    (*body)["volume_quotas"] = quotas;
+    return Status::ok();
+}
+
 Result<uint64_t> WorkerPrepared::id_in(const std::shared_ptr<WorkerProcess>& w) const {
     std::lock_guard lock(mu_);
     if (in_.lock() == w) return id_;
     const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::from_errno("snapshot " + path_ + ": cannot open");
+    std::vector<int> fds{fd};
+    json body{{"id", 0}, {"name", path_}, {"spec", spec_to_json(spec_)}};
+    if (auto st = add_volume_fds(f_.volume_store(), spec_, &fds, &body); !st) {
+        for (int v : fds) ::close(v);
+        return st;
+    }
     const uint64_t id = f_.next_id();
+    body["id"] = id;
     w->set_egress(id, egress_);
-    auto r = w->call(id, wp::kOpen, {{"id", id}, {"name", path_}, {"spec", spec_to_json(spec_)}},
-                     {fd}, std::chrono::seconds(60));
-    ::close(fd);
+    auto r = w->call(id, wp::kOpen, body, fds, std::chrono::seconds(60));
+    for (int v : fds) ::close(v);
     if (r && !r->value("ok", false)) r = Status(code_from(*r), r->value("error", std::string()));
     if (!r) {
         w->forget(id);
@@ -641,6 +666,11 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::prepare(const Servic
         }
         fds.push_back(*fd);
     }
+    json body{{"id", 0}, {"spec", spec_to_json(spec)}};
+    if (auto st = add_volume_fds(opts_.volumes, spec, &fds, &body); !st) {
+        ::unlink(tmp.c_str());
+        return st;
+    }
     auto w = worker(slot_of(spec.name));
     if (!w) {
         ::unlink(tmp.c_str());
@@ -657,7 +687,8 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::prepare(const Servic
         (void)(*w)->send(wp::kPrepareFds, {{"id", id}}, part);
         sent += ipc::kMaxFds;
     }
-    auto r = (*w)->call(id, wp::kPrepare, {{"id", id}, {"spec", spec_to_json(spec)}},
+    body["id"] = id;
+    auto r = (*w)->call(id, wp::kPrepare, body,
                         std::vector<int>(fds.begin() + static_cast<long>(sent), fds.end()),
                         std::chrono::milliseconds(opts_.vm.prepare_timeout_ms + 60000));
     if (r && !r->value("ok", false)) r = Status(code_from(*r), r->value("error", std::string()));
@@ -688,16 +719,21 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::open(const ServiceSp
     if (!egress) return egress.status();
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::from_errno("snapshot " + path + ": cannot open");
+    std::vector<int> fds{fd};
+    struct Close {
+        std::vector<int>& v;
+        ~Close() {
+            for (int f : v) ::close(f);
+        }
+    } close_all{fds};
+    json body{{"id", 0}, {"name", path}, {"spec", spec_to_json(spec)}};
+    if (auto st = add_volume_fds(opts_.volumes, spec, &fds, &body); !st) return st;
     auto w = worker(slot_of(spec.name));
-    if (!w) {
-        ::close(fd);
-        return w.status();
-    }
+    if (!w) return w.status();
     const uint64_t id = next_id();
+    body["id"] = id;
     (*w)->set_egress(id, *egress);
-    auto r = (*w)->call(id, wp::kOpen, {{"id", id}, {"name", path}, {"spec", spec_to_json(spec)}},
-                        {fd}, std::chrono::seconds(60));
-    ::close(fd);
+    auto r = (*w)->call(id, wp::kOpen, body, fds, std::chrono::seconds(60));
     if (r && !r->value("ok", false)) r = Status(code_from(*r), r->value("error", std::string()));
     if (!r) {
         (*w)->forget(id);

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "platform/guest.h"
 #include "platform/image_store.h"
 #include "platform/vm_guest.h"
+#include "platform/volume_store.h"
 
 namespace ember::platform {
 
@@ -46,7 +48,15 @@ struct WorkerOptions {
     // replaced at the next call. 0: no heartbeat.
     uint64_t hang_ms = 5000;
     uint64_t ping_ms = 1000;
+    // Where the services' volumes are (not owned; null: a spec with
+    // volumes cannot be prepared).
+    VolumeStore* volumes = nullptr;
 };
+
+// Opens spec's volume directories for a worker (appended to fds, O_PATH)
+// and adds their quotas to the message body ("volume_quotas").
+Status add_volume_fds(VolumeStore* store, const ServiceSpec& spec, std::vector<int>* fds,
+                      nlohmann::json* body);
 
 class WorkerProcess;
 
@@ -87,6 +97,7 @@ class WorkerGuestFactory : public GuestFactory {
                                                 const ConsoleFn& console,
                                                 const std::string& resume_path = "");
     uint64_t next_id() { return next_id_++; }
+    VolumeStore* volume_store() const { return opts_.volumes; }
 
     const ImageStore& images_;
     WorkerOptions opts_;

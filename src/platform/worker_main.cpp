@@ -254,10 +254,11 @@ void Worker::on_prepare(ipc::Message& m, const json& j) {
     }
     for (size_t i = 0; i < m.fds.size(); ++i) fds.push_back(m.take_fd(i));
     auto spec = spec_from_json(j.at("spec"), j.at("spec").at("name").get<std::string>());
-    runners_.run([this, id, fds, spec = std::move(spec)]() mutable {
+    const auto quotas = j.value("volume_quotas", std::vector<uint64_t>{});
+    runners_.run([this, id, fds, quotas, spec = std::move(spec)]() mutable {
         auto prepare = [&]() -> Result<std::shared_ptr<const Prepared>> {
             if (!spec) return spec.status();
-            if (fds.size() != 3 + spec->files.size())
+            if (fds.size() != 3 + spec->files.size() + spec->volumes.size())
                 return Status::internal("prepare: " + std::to_string(fds.size()) + " fds");
             VmPrepareInput in;
             auto program = ImageStore::read_fd(fds[2], spec->image, args_.vm.max_image_bytes);
@@ -268,6 +269,15 @@ void Worker::on_prepare(ipc::Message& m, const json& j) {
                 auto data = ImageStore::read_fd(fds[3 + i], f.image, args_.vm.max_image_bytes);
                 if (!data) return Status(data.code(), "file " + f.path + ": " + data.message());
                 in.files.push_back(std::move(*data));
+            }
+            if (!spec->volumes.empty()) {
+                // The volumes' fds are the Prepared's from here on.
+                std::vector<int> vfds(fds.end() - static_cast<long>(spec->volumes.size()),
+                                      fds.end());
+                fds.resize(fds.size() - vfds.size());
+                auto v = make_volumes(*spec, std::move(vfds), quotas);
+                if (!v) return v.status();
+                in.volumes = std::move(*v);
             }
             in.snapshot_fd = fds[0];
             in.snapshot_read_fd = fds[1];
@@ -283,15 +293,27 @@ void Worker::on_prepare(ipc::Message& m, const json& j) {
 void Worker::on_open(ipc::Message& m, const json& j) {
     const uint64_t id = j.at("id").get<uint64_t>();
     const int fd = m.take_fd(0);
+    // Then the spec's volumes' directories, in order.
+    std::vector<int> vfds;
+    for (size_t i = 1; i < m.fds.size(); ++i) vfds.push_back(m.take_fd(i));
     auto spec = spec_from_json(j.at("spec"), j.at("spec").at("name").get<std::string>());
     const std::string name = j.value("name", std::string("snapshot"));
-    runners_.run([this, id, fd, name, spec = std::move(spec)]() mutable {
+    const auto quotas = j.value("volume_quotas", std::vector<uint64_t>{});
+    runners_.run([this, id, fd, vfds, quotas, name, spec = std::move(spec)]() mutable {
         if (!spec || fd < 0) {
             if (fd >= 0) ::close(fd);
+            for (int v : vfds) ::close(v);
             reply_prepared(id, spec ? Status::internal("open: no snapshot fd") : spec.status());
             return;
         }
-        reply_prepared(id, open_vm(*spec, fd, name, connect_for(id), args_.vm));
+        auto volumes = make_volumes(*spec, std::move(vfds), quotas);
+        if (!volumes) {
+            ::close(fd);
+            reply_prepared(id, volumes.status());
+            return;
+        }
+        reply_prepared(id, open_vm(*spec, fd, name, connect_for(id), args_.vm,
+                                   spec->volumes.empty() ? nullptr : std::move(*volumes)));
     });
 }
 
@@ -528,6 +550,9 @@ int run_worker(const ChildRole& role) {
         // It writes nothing but snapshots: at most the largest guest memory
         // and its state.
         policy.max_file_size = (uint64_t{kMaxMemoryMb} << 20) + (64 << 20);
+        // Volumes: the *at() calls beneath the directories emberd passes
+        // (volume_host.h); their size is below max_file_size.
+        policy.allow_volumes = true;
         auto r = enter_sandbox(policy);
         if (!r) return fail("sandbox: " + r.message());
         // The PID namespace is ChildProcess::spawn's: the worker is its init.

@@ -5,6 +5,7 @@
 // lead out of the volume, data outlives the instance and a snapshot taken
 // with an open volume file resumes with it.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -110,6 +111,20 @@ TEST_F(VolumeHostTest, SnapshotResumesWithAnOpenVolumeFile) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("cat f: [before\nafter\n]"), std::string::npos) << r.out;
     EXPECT_EQ(read_file(vol / "f"), "before\nafter\n");
+}
+
+TEST_F(VolumeHostTest, SqliteKeepsItsDatabaseAcrossInstances) {
+    const std::string prog = example_path("gcc", "vol_sqlite");
+    if (access(prog.c_str(), X_OK) != 0) GTEST_SKIP() << "no static libsqlite3: " << prog;
+    TempDir dir;
+    for (const char* count : {"1000", "2000"}) {
+        RunResult r = run_ember({"run", "--volume", dir.path() + ":/data", prog});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(r.out, std::string("wal\n") + count + "\nok\n") << r.err;
+    }
+    // The host's view of the same file: a native run adds to it.
+    RunResult n = run_native({prog, dir / "t.db"});
+    EXPECT_EQ(n.out, "wal\n3000\nok\n") << n.err;
 }
 
 }  // namespace
