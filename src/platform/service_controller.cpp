@@ -152,6 +152,7 @@ Result<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_onl
         return Status::conflict("service '" + spec.name + "' exists; use PUT to redeploy it");
     const int64_t now = unix_now();
     res.record.spec = spec;
+    if (!res.created) res.record.store_version = (*existing)->store_version;
     res.record.created_at = res.created ? now : (*existing)->created_at;
     res.record.updated_at = now;
     if (!res.created && !needs_new_snapshot((*existing)->spec, spec) &&

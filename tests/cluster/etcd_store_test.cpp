@@ -91,3 +91,30 @@ TEST_F(EtcdStoreTest, WritesAreRefusedWithAClearErrorWhileEtcdIsDownReadsGoOn) {
 
 }  // namespace
 }  // namespace ember::platform::cluster
+
+namespace ember::platform::cluster {
+namespace {
+
+TEST_F(EtcdStoreTest, AWriteOverAStaleReadIsAConflictNotAnOverwrite) {
+    EtcdStore a(*client_, "/ember/"), b(*client_, "/ember/");
+    int64_t rev = 0;
+    ASSERT_TRUE(a.load(&rev));
+    ASSERT_TRUE(b.load(&rev));
+    ASSERT_TRUE(a.put_service(record("web", 1)));
+    // b has not seen a's write: its record is "new", and etcd says no.
+    const Status st = b.put_service(record("web", 1));
+    EXPECT_EQ(st.code(), Code::kConflict) << st.message();
+    // Read again, b may write over it; then a's copy is the stale one.
+    ASSERT_TRUE(b.load(&rev));
+    auto cur = b.get_service("web");
+    ASSERT_TRUE(cur && cur->has_value());
+    ServiceRecord next = **cur;
+    next.generation = 2;
+    EXPECT_TRUE(b.put_service(next));
+    ServiceRecord stale = **a.get_service("web");
+    stale.generation = 3;
+    EXPECT_EQ(a.put_service(stale).code(), Code::kConflict);
+}
+
+}  // namespace
+}  // namespace ember::platform::cluster
