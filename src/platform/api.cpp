@@ -199,6 +199,7 @@ ApiResponse Api::route(const ApiRequest& req, const std::string& path, const std
         ApiResponse r;
         r.content_type = "text/plain; version=0.0.4";
         r.body = metrics_.render();
+        if (!cluster_.node.empty()) r.body = add_node_label(r.body, cluster_.node);
         return r;
     }
     if (parts.size() < 2 || parts[0] != "v1")

@@ -132,6 +132,10 @@ class Api {
     std::map<std::string, int> peak_instances_;  // since the last sample
 };
 
+// The Prometheus text with a node="<node>" label on every sample (a
+// cluster node's /metrics; api_cluster.cpp).
+std::string add_node_label(const std::string& text, const std::string& node);
+
 // The value of key in a query string ("a=1&b=2"), percent-decoded; "" when absent.
 std::string query_param(const std::string& query, const std::string& key);
 

@@ -13,6 +13,31 @@ namespace ember::platform {
 
 using nlohmann::json;
 
+std::string add_node_label(const std::string& text, const std::string& node) {
+    // Node names are service names (validate_name): nothing to escape.
+    const std::string label = "node=\"" + node + "\"";
+    std::string out;
+    out.reserve(text.size() + text.size() / 4);
+    size_t i = 0;
+    while (i < text.size()) {
+        size_t end = text.find('\n', i);
+        if (end == std::string::npos) end = text.size();
+        const std::string line = text.substr(i, end - i);
+        i = end + 1;
+        const size_t cut = line.find_first_of("{ ");
+        if (line.empty() || line[0] == '#' || cut == std::string::npos) {
+            out += line;
+        } else if (line[cut] == '{') {
+            out += line.substr(0, cut + 1) + label + (line[cut + 1] == '}' ? "" : ",") +
+                   line.substr(cut + 1);
+        } else {
+            out += line.substr(0, cut) + "{" + label + "}" + line.substr(cut);
+        }
+        if (end < text.size()) out += '\n';
+    }
+    return out;
+}
+
 bool Api::is_node_call(const ApiRequest& req) const {
     return req.target.rfind("/v1/cluster/", 0) == 0;
 }
