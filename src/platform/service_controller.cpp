@@ -138,6 +138,7 @@ Result<std::shared_ptr<void>> ServiceController::hold_images(const ServiceSpec& 
 
 Result<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_only) {
     if (auto st = validate_spec(spec); !st) return st;
+    if (auto st = store_.check_writable(); !st) return st;
     // Held until the service is stored (or the deploy failed): from then on
     // the stored service protects its images.
     auto images_held = hold_images(spec);

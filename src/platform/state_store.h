@@ -46,6 +46,9 @@ class StateStore {
     virtual Result<std::optional<ServiceRecord>> get_service(const std::string& name) = 0;
     virtual Result<std::vector<ServiceRecord>> list_services() = 0;
     virtual Status delete_service(const std::string& name) = 0;
+    // Whether a write would be taken now: a deploy asks before it spends a
+    // boot on a snapshot it could not record.
+    virtual Status check_writable() { return Status::ok(); }
 };
 
 }  // namespace ember::platform

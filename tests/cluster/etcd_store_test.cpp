@@ -80,10 +80,12 @@ TEST_F(EtcdStoreTest, WritesAreRefusedWithAClearErrorWhileEtcdIsDownReadsGoOn) {
     int64_t rev = 0;
     ASSERT_TRUE(s.load(&rev));
     ASSERT_TRUE(s.put_service(record("web", 1)));
+    EXPECT_TRUE(s.check_writable());
     etcd_->kill9();
     const Status st = s.put_service(record("web", 2));
     EXPECT_EQ(st.code(), Code::kUnavailable);
     EXPECT_NE(st.message().find("changes are refused"), std::string::npos) << st.message();
+    EXPECT_EQ(s.check_writable().code(), Code::kUnavailable);
     auto got = s.get_service("web");
     ASSERT_TRUE(got && got->has_value());
     EXPECT_EQ((*got)->generation, 1u);

@@ -207,6 +207,11 @@ Result<std::vector<ServiceRecord>> EtcdStore::list_services() {
     return out;
 }
 
+Status EtcdStore::check_writable() {
+    auto r = etcd_.get(prefix_ + "services/");
+    return r ? Status::ok() : refused(r.status());
+}
+
 Status EtcdStore::delete_service(const std::string& name) {
     auto r = etcd_.del(services_key() + name);
     if (!r) return refused(r.status());
