@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
     deploy->add_option("args", d.args, "Arguments for the program (after --)");
 
     auto* ls = app.add_subcommand("ls", "List services");
+    auto* nodes =
+        app.add_subcommand("nodes", "List the cluster's nodes (this one without --cluster)");
     std::string name;
     auto* status = app.add_subcommand("status", "Show a service and its instances");
     status->add_option("name", name, "Service")->required();
@@ -174,6 +176,7 @@ int main(int argc, char** argv) {
             return cmd_deploy(g, d);
         }
         if (ls->parsed()) return cmd_ls(g);
+        if (nodes->parsed()) return cmd_nodes(g);
         if (status->parsed()) return cmd_status(g, name);
         if (logs->parsed()) return cmd_logs(g, name, follow, instance, tail);
         if (invoke->parsed()) return cmd_invoke(g, inv);

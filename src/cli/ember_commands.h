@@ -42,6 +42,7 @@ int cmd_logs(const Global& g, const std::string& name, bool follow, const std::s
 int cmd_invoke(const Global& g, InvokeOptions& o);
 int cmd_scale(const Global& g, const ScaleOptions& o);
 int cmd_rm(const Global& g, const std::string& name);
+int cmd_nodes(const Global& g);  // ember_nodes.cpp
 // ember_top.cpp
 int cmd_top(const Global& g, const TopOptions& o);
 int cmd_open(const Global& g, bool print_only);

@@ -153,7 +153,8 @@ bool Api::is_public(const std::string& method, const std::string& target) {
 }
 
 bool Api::authorized(const std::string& authorization) const {
-    return bearer_matches(authorization, token_);
+    return bearer_matches(authorization, token_) ||
+           (!cluster_.token.empty() && bearer_matches(authorization, cluster_.token));
 }
 
 uint64_t Api::body_limit(const std::string& method, const std::string& target) const {
@@ -171,10 +172,15 @@ ApiResponse Api::handle(const ApiRequest& req) {
 }
 
 ApiResponse Api::dispatch(const ApiRequest& req) {
-    if (!authorized(req.authorization))
+    // The cluster token opens the node-to-node calls only, the API token
+    // everything else.
+    const bool node_call = is_node_call(req);
+    if (!(node_call ? !cluster_.token.empty() && bearer_matches(req.authorization, cluster_.token)
+                    : bearer_matches(req.authorization, token_)))
         return error(kUnauthorized, req.authorization.empty()
                                         ? "missing API token (Authorization: Bearer <token>)"
-                                        : "invalid API token");
+                                    : node_call ? "invalid cluster token"
+                                                : "invalid API token");
     const size_t q = req.target.find('?');
     const std::string path = req.target.substr(0, q);
     const std::string query = q == std::string::npos ? "" : req.target.substr(q + 1);
@@ -193,6 +199,7 @@ ApiResponse Api::route(const ApiRequest& req, const std::string& path, const std
         ApiResponse r;
         r.content_type = "text/plain; version=0.0.4";
         r.body = metrics_.render();
+        if (!cluster_.node.empty()) r.body = add_node_label(r.body, cluster_.node);
         return r;
     }
     if (parts.size() < 2 || parts[0] != "v1")
@@ -207,6 +214,8 @@ ApiResponse Api::route(const ApiRequest& req, const std::string& path, const std
         if (req.method != "GET") return error(kMethodNotAllowed, "use GET");
         return stats();
     }
+    if (parts[1] == "nodes" && parts.size() == 2) return nodes(req);
+    if (parts[1] == "cluster") return cluster_call(req, parts);
     if (parts[1] == "images") return images(req, parts);
     if (parts[1] == "services") return services(req, parts, query);
     if (parts[1] == "volumes") return volumes(req, parts);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -54,6 +55,15 @@ struct ApiInfo {
     int64_t stats_retention_ms = 3600000;  // an hour of points per service
 };
 
+// Cluster mode (emberd --cluster): the node's name, the cluster token that
+// node-to-node calls (/v1/cluster/...) carry instead of the API token, and
+// the members for GET /v1/nodes (api_cluster.cpp).
+struct ClusterApi {
+    std::string node;
+    std::string token;
+    std::function<nlohmann::json()> nodes;
+};
+
 class Api {
   public:
     Api(ApiInfo info, std::string token, StateStore& store, ImageStore& images,
@@ -69,6 +79,7 @@ class Api {
           stats_(static_cast<size_t>(std::max<int64_t>(
               1, info_.stats_retention_ms / std::max<int64_t>(1, info_.stats_interval_ms)))) {}
 
+    void set_cluster(ClusterApi c) { cluster_ = std::move(c); }
     // Checks only the token: the server calls it before reading a body.
     bool authorized(const std::string& authorization) const;
     // The console's static files need no token (console.h).
@@ -108,6 +119,10 @@ class Api {
     ApiResponse volumes(const ApiRequest& req, const std::vector<std::string>& parts);
     Status check_volumes(const ServiceSpec& spec);
     ApiResponse service_stats(const std::string& name, const std::string& query);
+    // api_cluster.cpp: GET /v1/nodes, and the node-to-node calls.
+    ApiResponse nodes(const ApiRequest& req);
+    ApiResponse cluster_call(const ApiRequest& req, const std::vector<std::string>& parts);
+    bool is_node_call(const ApiRequest& req) const;
 
     ApiInfo info_;
     std::string token_;
@@ -117,11 +132,16 @@ class Api {
     InstanceManager& manager_;
     Metrics& metrics_;
     LogHub& logs_;
+    ClusterApi cluster_;
     ServiceStats stats_;
     std::mutex peak_mu_;
     std::map<std::string, int> peak_instances_;  // since the last sample
     VolumeStore* volumes_ = nullptr;
 };
+
+// The Prometheus text with a node="<node>" label on every sample (a
+// cluster node's /metrics; api_cluster.cpp).
+std::string add_node_label(const std::string& text, const std::string& node);
 
 // The value of key in a query string ("a=1&b=2"), percent-decoded; "" when absent.
 std::string query_param(const std::string& query, const std::string& key);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "platform/api.h"
 #include "platform/data_dir.h"
@@ -33,8 +34,10 @@ struct Daemon::Parts {
     // Worker processes go into cgroups->create("worker-<n>", worker_limits) when on().
     std::shared_ptr<Cgroups> cgroups;
     CgroupLimits worker_limits;
-    std::unique_ptr<Store> store;
-    std::unique_ptr<VolumeStore> volumes;
+    std::unique_ptr<Store> store;                    // a single node's state
+    std::unique_ptr<cluster::ClusterAgent> cluster;  // or the cluster's (--cluster)
+    StateStore* state = nullptr;
+    std::unique_ptr<VolumeStore> volumes;  // this node's volumes (never in etcd)
     ImageStore images;
     Metrics metrics;
     LogHub logs;
@@ -49,6 +52,73 @@ struct Daemon::Parts {
 };
 
 Daemon::Daemon(std::unique_ptr<Parts> p) : p_(std::move(p)) {}
+
+namespace {
+
+// --cluster: connects to etcd with the cluster token and reads the state.
+Result<std::unique_ptr<cluster::ClusterAgent>> start_cluster(const DaemonOptions& opts) {
+    cluster::ClusterOptions co = opts.cluster;
+    auto token = load_or_create_token(opts.cluster_token_file);
+    if (!token) return Status(token.code(), "cluster token: " + token.message());
+    co.token = *token;
+    return cluster::ClusterAgent::connect(co);
+}
+
+// Registers the node (its addresses are known now) and applies what other
+// nodes change from then on.
+Status join_cluster(Daemon::Parts& p, const DaemonOptions& opts) {
+    std::string api = opts.cluster.advertise;
+    if (api.empty()) api = opts.api.addr + ":" + std::to_string(p.api_server->port());
+    const std::string host = api.substr(0, api.rfind(':'));
+    const std::string gateway = host + ":" + std::to_string(p.gateway->port());
+    p.api->set_cluster(
+        ClusterApi{opts.cluster.node, p.cluster->options().token, [c = p.cluster.get()] {
+                       nlohmann::json arr = nlohmann::json::array();
+                       for (const auto& n : c->nodes())
+                           arr.push_back({{"name", n.name},
+                                          {"state", n.state},
+                                          {"api", n.api},
+                                          {"gateway", n.gateway},
+                                          {"instances", n.instances},
+                                          {"services", n.services},
+                                          {"memory_bytes", n.memory_bytes},
+                                          {"load", n.load},
+                                          {"started_at", n.started_at},
+                                          {"updated_at", n.updated_at}});
+                       return arr;
+                   }});
+    auto listener = [&p, max = opts.max_image_bytes](const cluster::StateChange& c) {
+        switch (c.kind) {
+            case cluster::StateChange::kServicePut:
+                p.controller->apply_remote(c.service);
+                break;
+            case cluster::StateChange::kServiceDeleted:
+                p.controller->remove_remote(c.name);
+                break;
+            case cluster::StateChange::kImagePut:
+                // Every node keeps a copy: an image survives the loss of the
+                // node it was uploaded to.
+                if (!p.images.exists(c.name))
+                    if (auto st = p.cluster->fetch_image(c.name, p.images, max); !st)
+                        spdlog::warn("cluster: image {}: {}", c.name, st.message());
+                break;
+            case cluster::StateChange::kImageDeleted:
+                break;  // the local copy stays until no service here uses it
+        }
+    };
+    auto load = [m = p.manager.get(), st = p.state] {
+        cluster::NodeLoad l;
+        for (const auto& i : m->instances()) {
+            ++l.instances;
+            l.memory_bytes += i.private_memory_bytes;
+        }
+        if (auto s = st->list_services()) l.services = static_cast<uint32_t>(s->size());
+        return l;
+    };
+    return p.cluster->start(api, gateway, listener, load);
+}
+
+}  // namespace
 Daemon::~Daemon() { stop(); }
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
@@ -62,9 +132,17 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     p->token_path = p->dir.token_path();
     auto token = load_or_create_token(p->token_path);
     if (!token) return Status(token.code(), "API token: " + token.message());
-    auto store = Store::open(p->dir.db_path());
-    if (!store) return store.status();
-    p->store = std::move(*store);
+    if (opts.cluster.etcd.empty()) {
+        auto store = Store::open(p->dir.db_path());
+        if (!store) return store.status();
+        p->store = std::move(*store);
+        p->state = p->store.get();
+    } else {
+        auto agent = start_cluster(opts);
+        if (!agent) return agent.status();
+        p->cluster = std::move(*agent);
+        p->state = &p->cluster->store();
+    }
     // A root emberd's workers run as worker_uid: the volumes are theirs.
     const bool give = opts.sandbox && ::geteuid() == 0;
     auto volumes = VolumeStore::open(p->dir.db_path(), p->dir.root() + "/volumes",
@@ -101,8 +179,14 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     p->manager->set_suspend_dir(p->dir.suspended_dir());
     p->metrics.add_collector(
         [m = p->manager.get()](std::vector<GaugeSample>* out) { m->collect_metrics(out); });
-    p->controller = std::make_unique<ServiceController>(*p->store, p->images, p->dir, *p->factory,
+    p->controller = std::make_unique<ServiceController>(*p->state, p->images, p->dir, *p->factory,
                                                         *p->manager, p->logs);
+    if (p->cluster) {
+        p->controller->set_image_fetcher([c = p->cluster.get(), images = &p->images,
+                                          max = opts.max_image_bytes](const std::string& sha) {
+            return c->fetch_image(sha, *images, max);
+        });
+    }
     if (auto st = p->controller->recover(); !st)
         return Status(st.code(), "recovering services: " + st.message());
 
@@ -114,18 +198,23 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     info.gateway = opts.gateway.addr + ":" + std::to_string(p->gateway->port());
     info.domain = opts.gateway.domain;
     info.max_image_bytes = opts.max_image_bytes;
-    p->api = std::make_unique<Api>(info, *token, *p->store, p->images, *p->controller, *p->manager,
+    p->api = std::make_unique<Api>(info, *token, *p->state, p->images, *p->controller, *p->manager,
                                    p->metrics, p->logs);
     p->api->set_volumes(p->volumes.get());
     auto api = ApiServer::start(opts.api, *p->api, p->logs, *p->manager);
     if (!api) return api.status();
     p->api_server = std::move(*api);
+    if (p->cluster) {
+        if (auto st = join_cluster(*p, opts); !st) return st;
+    }
     return std::unique_ptr<Daemon>(new Daemon(std::move(p)));
 }
 
 void Daemon::stop() {
     if (!p_ || p_->stopped) return;
     p_->stopped = true;
+    // Peers stop sending work here first (the lease is revoked).
+    if (p_->cluster) p_->cluster->stop();
     p_->api_server->stop();
     p_->gateway->stop();
     p_->manager->shutdown();

@@ -8,6 +8,7 @@
 
 #include "common/result.h"
 #include "platform/cgroups.h"
+#include "platform/cluster/cluster_agent.h"
 #include "platform/http_servers.h"
 
 namespace ember::platform {
@@ -32,6 +33,11 @@ struct DaemonOptions {
     // A worker silent this long (no answer to the heartbeat) is killed and
     // replaced (--worker-timeout).
     uint64_t worker_timeout_ms = 5000;
+    // --cluster: the desired state in etcd, shared with the other nodes
+    // (cluster/cluster_agent.h); cluster.etcd empty: a single node on SQLite.
+    // advertise empty: the --api address; token_file: the cluster token.
+    cluster::ClusterOptions cluster;
+    std::string cluster_token_file;
 };
 
 class Daemon {

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -13,8 +14,10 @@
 
 #include "common/units.h"
 #include "platform/child_process.h"
+#include "platform/cluster/etcd_client.h"
 #include "platform/daemon.h"
 #include "platform/gateway_process.h"
+#include "platform/service_spec.h"
 #include "platform/worker_main.h"
 
 namespace {
@@ -170,6 +173,19 @@ int main(int argc, char** argv) {
     app.add_option("--worker-timeout", worker_timeout,
                    "A VM worker that does not answer emberd's heartbeat for this long is killed "
                    "and replaced (default 5s)");
+    std::string cluster_ttl = "5s";
+    app.add_option("--cluster", o.cluster.etcd,
+                   "Join a cluster: etcd endpoints http://HOST:PORT[,...]; the desired state "
+                   "lives there (docs/cluster.md). Without it: a single node on SQLite");
+    app.add_option("--node", o.cluster.node,
+                   "This node's name in the cluster (default: the host name)");
+    app.add_option("--advertise", o.cluster.advertise,
+                   "ADDR:PORT where the other nodes reach this node's API (default: --api)");
+    app.add_option("--cluster-token-file", o.cluster_token_file,
+                   "The cluster token that authenticates node-to-node calls; created at first "
+                   "start, copy it to every node (default <data-dir>/cluster-token)");
+    app.add_option("--node-ttl", cluster_ttl,
+                   "A node that misses its heartbeat this long is dead (default 5s)");
     app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
     app.add_flag("--no-sandbox{false}", o.sandbox,
                  "Run the gateway and worker processes without their sandbox (debugging)");
@@ -255,6 +271,33 @@ int main(int argc, char** argv) {
         return usage_error("--worker-user: " + err);
     if (o.vm_workers < 1 || o.vm_workers > 64)
         return usage_error("--vm-workers: expected 1 to 64, got " + std::to_string(o.vm_workers));
+    if (!o.cluster.etcd.empty()) {
+        if (auto e = ember::platform::cluster::parse_endpoints(o.cluster.etcd); !e)
+            return usage_error("--cluster: " + e.message());
+        if (o.cluster.node.empty()) {
+            char host[256] = {0};
+            if (::gethostname(host, sizeof host - 1) != 0 || !host[0])
+                return usage_error("--node: the host name is unknown; give a name");
+            o.cluster.node = host;
+        }
+        if (auto st = ember::platform::validate_name(o.cluster.node); !st)
+            return usage_error("--node: " + st.message());
+        if (!o.cluster.advertise.empty()) {
+            std::string a;
+            uint16_t port = 0;
+            if (std::string err = parse_addr(o.cluster.advertise, &a, &port);
+                !err.empty() || port == 0)
+                return usage_error("--advertise: expected ADDR:PORT, got '" + o.cluster.advertise +
+                                   "'");
+        }
+        if (o.cluster_token_file.empty()) o.cluster_token_file = o.data_dir + "/cluster-token";
+        uint64_t ttl_ms = 0;
+        if (std::string err = dur(cluster_ttl, "--node-ttl", &ttl_ms); !err.empty())
+            return usage_error(err);
+        o.cluster.lease_ttl_s = static_cast<int>(std::max<uint64_t>(2, (ttl_ms + 999) / 1000));
+    } else if (!o.cluster.node.empty() || !o.cluster.advertise.empty()) {
+        return usage_error("--node and --advertise need --cluster");
+    }
     const auto level = spdlog::level::from_str(log_level);
     if (level == spdlog::level::off && log_level != "off")
         return usage_error("--log-level: unknown level '" + log_level + "'");

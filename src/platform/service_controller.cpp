@@ -138,6 +138,7 @@ Result<std::shared_ptr<void>> ServiceController::hold_images(const ServiceSpec& 
 
 Result<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_only) {
     if (auto st = validate_spec(spec); !st) return st;
+    if (auto st = store_.check_writable(); !st) return st;
     // Held until the service is stored (or the deploy failed): from then on
     // the stored service protects its images.
     auto images_held = hold_images(spec);
@@ -152,6 +153,7 @@ Result<DeployResult> ServiceController::deploy(ServiceSpec spec, bool create_onl
         return Status::conflict("service '" + spec.name + "' exists; use PUT to redeploy it");
     const int64_t now = unix_now();
     res.record.spec = spec;
+    if (!res.created) res.record.store_version = (*existing)->store_version;
     res.record.created_at = res.created ? now : (*existing)->created_at;
     res.record.updated_at = now;
     if (!res.created && !needs_new_snapshot((*existing)->spec, spec) &&

@@ -24,6 +24,11 @@ struct ServiceRecord {
     ServiceSpec spec;
     uint64_t generation = 0;  // +1 at every deploy that needs a new snapshot
     int64_t created_at = 0, updated_at = 0;
+    // The version of the record this one was read from, for stores shared
+    // by several writers (etcd's mod_revision; 0: new, or a single node's
+    // store, which ignores it). put_service of a record read at an older
+    // version than the stored one is a conflict, not a silent overwrite.
+    int64_t store_version = 0;
 };
 
 // Implementations are thread-safe. A write that returned ok is durable (on
@@ -41,6 +46,9 @@ class StateStore {
     virtual Result<std::optional<ServiceRecord>> get_service(const std::string& name) = 0;
     virtual Result<std::vector<ServiceRecord>> list_services() = 0;
     virtual Status delete_service(const std::string& name) = 0;
+    // Whether a write would be taken now: a deploy asks before it spends a
+    // boot on a snapshot it could not record.
+    virtual Status check_writable() { return Status::ok(); }
 };
 
 }  // namespace ember::platform

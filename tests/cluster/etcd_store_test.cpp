@@ -80,13 +80,42 @@ TEST_F(EtcdStoreTest, WritesAreRefusedWithAClearErrorWhileEtcdIsDownReadsGoOn) {
     int64_t rev = 0;
     ASSERT_TRUE(s.load(&rev));
     ASSERT_TRUE(s.put_service(record("web", 1)));
+    EXPECT_TRUE(s.check_writable());
     etcd_->kill9();
     const Status st = s.put_service(record("web", 2));
     EXPECT_EQ(st.code(), Code::kUnavailable);
     EXPECT_NE(st.message().find("changes are refused"), std::string::npos) << st.message();
+    EXPECT_EQ(s.check_writable().code(), Code::kUnavailable);
     auto got = s.get_service("web");
     ASSERT_TRUE(got && got->has_value());
     EXPECT_EQ((*got)->generation, 1u);
+}
+
+}  // namespace
+}  // namespace ember::platform::cluster
+
+namespace ember::platform::cluster {
+namespace {
+
+TEST_F(EtcdStoreTest, AWriteOverAStaleReadIsAConflictNotAnOverwrite) {
+    EtcdStore a(*client_, "/ember/"), b(*client_, "/ember/");
+    int64_t rev = 0;
+    ASSERT_TRUE(a.load(&rev));
+    ASSERT_TRUE(b.load(&rev));
+    ASSERT_TRUE(a.put_service(record("web", 1)));
+    // b has not seen a's write: its record is "new", and etcd says no.
+    const Status st = b.put_service(record("web", 1));
+    EXPECT_EQ(st.code(), Code::kConflict) << st.message();
+    // Read again, b may write over it; then a's copy is the stale one.
+    ASSERT_TRUE(b.load(&rev));
+    auto cur = b.get_service("web");
+    ASSERT_TRUE(cur && cur->has_value());
+    ServiceRecord next = **cur;
+    next.generation = 2;
+    EXPECT_TRUE(b.put_service(next));
+    ServiceRecord stale = **a.get_service("web");
+    stale.generation = 3;
+    EXPECT_EQ(a.put_service(stale).code(), Code::kConflict);
 }
 
 }  // namespace

@@ -92,7 +92,10 @@ Status ClusterAgent::register_node() {
     return Status::ok();
 }
 
-Status ClusterAgent::start(Listener listener, std::function<NodeLoad()> load) {
+Status ClusterAgent::start(const std::string& api, const std::string& gateway, Listener listener,
+                           std::function<NodeLoad()> load) {
+    opts_.advertise = api;
+    opts_.gateway = gateway;
     listener_ = std::move(listener);
     load_ = std::move(load);
     if (auto st = register_node(); !st)
@@ -186,6 +189,8 @@ void ClusterAgent::refresh_nodes() {
 }
 
 std::vector<NodeInfo> ClusterAgent::nodes() {
+    // Read now while etcd answers; the last heartbeat's read otherwise.
+    if (etcd_up_.load()) refresh_nodes();
     std::lock_guard g(mu_);
     return nodes_;
 }

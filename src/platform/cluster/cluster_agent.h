@@ -71,7 +71,10 @@ class ClusterAgent {
     // Registers the node and starts the heartbeat and the watch; listener
     // gets every change after the one load() read (on the watch's thread,
     // one at a time); load gives the record's numbers.
-    Status start(Listener listener, std::function<NodeLoad()> load);
+    // api, gateway: this node's addresses as peers reach them (known once
+    // the servers listen).
+    Status start(const std::string& api, const std::string& gateway, Listener listener,
+                 std::function<NodeLoad()> load);
     // Stops the threads and revokes the lease (the node is "down" at once).
     void stop();
 

@@ -262,8 +262,8 @@ Result<int64_t> EtcdClient::del_prefix(const std::string& prefix) {
     return int_field(*j, "deleted");
 }
 
-Result<bool> EtcdClient::put_if(const std::string& key, const std::string& value,
-                                int64_t expected_mod_revision, int64_t lease) {
+Result<int64_t> EtcdClient::put_if(const std::string& key, const std::string& value,
+                                   int64_t expected_mod_revision, int64_t lease) {
     json put{{"key", base64_encode(key)}, {"value", base64_encode(value)}};
     if (lease) put["lease"] = std::to_string(lease);
     json cmp{{"key", base64_encode(key)},
@@ -276,7 +276,8 @@ Result<bool> EtcdClient::put_if(const std::string& key, const std::string& value
     if (!body) return body.status();
     auto j = parse_reply(*body);
     if (!j) return j.status();
-    return j->value("succeeded", false);
+    if (!j->value("succeeded", false)) return int64_t{0};
+    return int_field((*j)["header"], "revision");
 }
 
 Result<int64_t> EtcdClient::lease_grant(int64_t ttl_s) {

@@ -57,9 +57,11 @@ class EtcdClient {
     Result<int64_t> del(const std::string& key);  // how many keys went
     Result<int64_t> del_prefix(const std::string& prefix);
     // Compare-and-swap (a txn): puts value only when key's mod_revision is
-    // expected_mod_revision (0: the key must not exist). false: it was not.
-    Result<bool> put_if(const std::string& key, const std::string& value,
-                        int64_t expected_mod_revision, int64_t lease = 0);
+    // expected_mod_revision (0: the key must not exist). The store's revision
+    // after the write (the key's new mod_revision), or 0 when the key was
+    // not at expected_mod_revision and nothing was written.
+    Result<int64_t> put_if(const std::string& key, const std::string& value,
+                           int64_t expected_mod_revision, int64_t lease = 0);
 
     Result<int64_t> lease_grant(int64_t ttl_s);  // the lease id
     // The lease's remaining TTL in seconds; 0 when it has expired (or never existed).

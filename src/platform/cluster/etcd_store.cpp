@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace ember::platform::cluster {
@@ -77,6 +78,7 @@ Result<std::vector<StateChange>> EtcdStore::load(int64_t* revision) {
                 spdlog::warn("cluster: {}", rec.message());
                 continue;
             }
+            rec->store_version = kv.mod_revision;
             services.emplace(name, std::move(*rec));
         } else if (kv.key.rfind(images_key(), 0) == 0) {
             const std::string sha = kv.key.substr(images_key().size());
@@ -119,8 +121,12 @@ std::vector<StateChange> EtcdStore::apply(const std::vector<WatchEvent>& events)
                 spdlog::warn("cluster: {}", rec.message());
                 continue;
             }
+            rec->store_version = ev.kv.mod_revision;
             auto it = services_.find(name);
-            if (it != services_.end() && same_service(it->second, *rec)) continue;
+            if (it != services_.end() && same_service(it->second, *rec)) {
+                it->second.store_version = std::max(it->second.store_version, rec->store_version);
+                continue;
+            }
             services_[name] = *rec;
             changes.push_back({StateChange::kServicePut, std::move(*rec), name});
         } else if (key.rfind(images_key(), 0) == 0) {
@@ -173,10 +179,17 @@ Status EtcdStore::delete_image(const std::string& sha256) {
 }
 
 Status EtcdStore::put_service(const ServiceRecord& rec) {
-    auto r = etcd_.put(services_key() + rec.spec.name, encode_service(rec));
+    // Only over the version rec was read from: a change another node made
+    // meanwhile is not overwritten.
+    auto r = etcd_.put_if(services_key() + rec.spec.name, encode_service(rec), rec.store_version);
     if (!r) return refused(r.status());
+    if (*r == 0)
+        return Status::conflict("service '" + rec.spec.name +
+                                "' was changed through another node meanwhile; try again");
     std::lock_guard g(mu_);
-    services_[rec.spec.name] = rec;
+    ServiceRecord& cur = services_[rec.spec.name];
+    cur = rec;
+    cur.store_version = *r;
     return Status::ok();
 }
 
@@ -192,6 +205,11 @@ Result<std::vector<ServiceRecord>> EtcdStore::list_services() {
     std::vector<ServiceRecord> out;
     for (const auto& [name, rec] : services_) out.push_back(rec);
     return out;
+}
+
+Status EtcdStore::check_writable() {
+    auto r = etcd_.get(prefix_ + "services/");
+    return r ? Status::ok() : refused(r.status());
 }
 
 Status EtcdStore::delete_service(const std::string& name) {

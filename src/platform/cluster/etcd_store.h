@@ -44,6 +44,7 @@ class EtcdStore : public StateStore {
     Result<std::optional<ServiceRecord>> get_service(const std::string& name) override;
     Result<std::vector<ServiceRecord>> list_services() override;
     Status delete_service(const std::string& name) override;
+    Status check_writable() override;
 
     static std::string encode_service(const ServiceRecord& rec);
     static Result<ServiceRecord> decode_service(const std::string& name, const std::string& value);
