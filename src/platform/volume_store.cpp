@@ -51,7 +51,10 @@ Result<std::unique_ptr<VolumeStore>> VolumeStore::open(const std::string& db_pat
     if (ec) return Status::io_error("cannot create " + dir + ": " + ec.message());
     ::chmod(dir.c_str(), 0711);  // the workers' user enters it, nobody lists it
     sqlite3* db = nullptr;
-    if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+    // Created here when no single-node state store made it first (a
+    // cluster node keeps only its volumes in it).
+    if (sqlite3_open_v2(db_path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         nullptr) != SQLITE_OK) {
         std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
         sqlite3_close(db);
