@@ -16,6 +16,30 @@
 
 namespace ember::cli {
 
+std::string format_table(const std::vector<std::string>& head,
+                         const std::vector<std::vector<std::string>>& rows) {
+    std::vector<size_t> w(head.size());
+    for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
+    for (const auto& r : rows)
+        for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+    std::string out;
+    auto line = [&](const std::vector<std::string>& r) {
+        for (size_t i = 0; i < r.size(); ++i) {
+            out += r[i];
+            if (i + 1 < r.size() && i < w.size()) out += std::string(w[i] - r[i].size() + 2, ' ');
+        }
+        out += "\n";
+    };
+    line(head);
+    for (const auto& r : rows) line(r);
+    return out;
+}
+
+void print_table(const std::vector<std::string>& head,
+                 const std::vector<std::vector<std::string>>& rows) {
+    std::fputs(format_table(head, rows).c_str(), stdout);
+}
+
 using nlohmann::json;
 
 namespace {
@@ -25,24 +49,6 @@ std::vector<uint8_t> read_file(const std::string& path) {
     if (!f) throw_failure("cannot read " + path + ": " + std::strerror(errno));
     return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
                                 std::istreambuf_iterator<char>());
-}
-
-void print_table(const std::vector<std::string>& head,
-                 const std::vector<std::vector<std::string>>& rows) {
-    std::vector<size_t> w(head.size());
-    for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
-    for (const auto& r : rows)
-        for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
-    auto line = [&](const std::vector<std::string>& r) {
-        std::string s;
-        for (size_t i = 0; i < r.size(); ++i) {
-            s += r[i];
-            if (i + 1 < r.size()) s += std::string(w[i] - r[i].size() + 2, ' ');
-        }
-        std::printf("%s\n", s.c_str());
-    };
-    line(head);
-    for (const auto& r : rows) line(r);
 }
 
 std::string str(const json& j, const char* key) {

@@ -43,6 +43,13 @@ int cmd_invoke(const Global& g, InvokeOptions& o);
 int cmd_scale(const Global& g, const ScaleOptions& o);
 int cmd_rm(const Global& g, const std::string& name);
 int cmd_nodes(const Global& g);  // ember_nodes.cpp
+
+// Rows under a header, each column as wide as its widest cell, one line
+// each; print_table writes it to stdout.
+std::string format_table(const std::vector<std::string>& head,
+                         const std::vector<std::vector<std::string>>& rows);
+void print_table(const std::vector<std::string>& head,
+                 const std::vector<std::vector<std::string>>& rows);
 // ember_top.cpp
 int cmd_top(const Global& g, const TopOptions& o);
 int cmd_open(const Global& g, bool print_only);

@@ -49,20 +49,7 @@ int cmd_nodes(const Global& g) {
     for (const auto& n : j["nodes"])
         rows.push_back({field(n, "name"), field(n, "state"), field(n, "api"), field(n, "gateway"),
                         field(n, "instances"), field(n, "load"), mib(n, "memory_bytes")});
-    std::vector<size_t> w(head.size());
-    for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
-    for (const auto& r : rows)
-        for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
-    auto line = [&](const std::vector<std::string>& r) {
-        std::string s;
-        for (size_t i = 0; i < r.size(); ++i) {
-            s += r[i];
-            if (i + 1 < r.size()) s += std::string(w[i] - r[i].size() + 2, ' ');
-        }
-        std::printf("%s\n", s.c_str());
-    };
-    line(head);
-    for (const auto& r : rows) line(r);
+    print_table(head, rows);
     return 0;
 }
 

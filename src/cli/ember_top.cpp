@@ -77,20 +77,7 @@ std::string render(const json& services, const std::map<std::string, ServiceSamp
                             fmt_count(cur.requests), fmt_count(cur.cold_starts),
                             fmt_count(cur.errors)});
         }
-    std::vector<size_t> w(head.size());
-    for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
-    for (const auto& r : rows)
-        for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
-    std::string out;
-    auto line = [&](const std::vector<std::string>& r) {
-        for (size_t i = 0; i < r.size(); ++i) {
-            out += r[i];
-            if (i + 1 < r.size()) out += std::string(w[i] - r[i].size() + 2, ' ');
-        }
-        out += "\n";
-    };
-    line(head);
-    for (const auto& r : rows) line(r);
+    std::string out = format_table(head, rows);
     if (rows.empty()) out += "(no services)\n";
     return out;
 }
