@@ -3,7 +3,8 @@
 // libc, patched syscall sites or not), read-only mounts refuse changes,
 // the quota stops writes with ENOSPC, the guest's symlinks and ".." never
 // lead out of the volume, data outlives the instance and a snapshot taken
-// with an open volume file resumes with it.
+// with an open volume file resumes with it. MAP_SHARED mappings of volume
+// files are written back (examples/vol_mmap).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,24 @@ TEST_P(VolumeTest, FileOperationsBehaveAsOnTheHost) {
     EXPECT_TRUE(std::filesystem::is_empty(vol_dir.path()));
 }
 
+// MAP_SHARED of a volume file: stores reach read(), msync, fsync, munmap
+// and a child's exit; write() reaches the mapping; MAP_PRIVATE is a copy.
+TEST_P(VolumeTest, SharedMappingsWriteBackAsOnTheHost) {
+    TempDir native_dir, vol_dir;
+    const std::string prog = example_path(GetParam(), "vol_mmap");
+    RunResult native = run_native({prog, native_dir.path()});
+    ASSERT_EQ(native.exit_code, 0) << native.err;
+    for (const char* patch : {"", "--no-syscall-patch"}) {
+        std::vector<std::string> args = {"run", "--volume", vol_dir.path() + ":/data"};
+        if (*patch) args.push_back(patch);
+        args.push_back(prog);
+        RunResult vm = run_ember(args);
+        EXPECT_EQ(vm.exit_code, 0) << vm.err;
+        EXPECT_EQ(vm.out, native.out) << patch;
+    }
+    EXPECT_TRUE(std::filesystem::is_empty(vol_dir.path()));
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, VolumeTest, ::testing::Values("gcc", "musl"));
 
 class VolumeHostTest : public EmberTest {};
@@ -48,6 +67,15 @@ TEST_F(VolumeHostTest, DataOutlivesTheInstance) {
     RunResult r = run_ember(
         {"run", "--volume", dir.path() + ":/srv/state", prog, "/srv/state", "read", "note"});
     EXPECT_EQ(r.out, "cat note: [kept]\n") << r.err;
+}
+
+TEST_F(VolumeHostTest, SharedMappingReachesTheHostAtExit) {
+    TempDir dir;
+    const std::string prog = example_path("gcc", "vol_mmap");
+    RunResult r = run_ember(
+        {"run", "--volume", dir.path() + ":/data", prog, "/data", "dirty", "f", "through"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(read_file(dir / "f").substr(0, 8), std::string("through\0", 8));
 }
 
 TEST_F(VolumeHostTest, ReadOnlyMountRefusesChanges) {

@@ -1,6 +1,8 @@
 // volume.cpp - see volume.h.
 #include "fs/volume.h"
 
+#include "vol_mmap.h"
+
 namespace k::fs {
 
 namespace {
@@ -141,12 +143,12 @@ int64_t vol_read(File* f, void* buf, uint64_t len, uint64_t* pos) {
     return n;
 }
 
-int64_t vol_write(File* f, const void* buf, uint64_t len, uint64_t* pos) {
-    Inode* i = f->inode;
+// Writes len bytes at *pos (or at the end: append) to the host file of i
+// and advances *pos; the bytes written or -errno.
+int64_t write_at(Inode* i, const void* buf, uint64_t len, uint64_t* pos, bool append) {
     if (vol_readonly(i)) return -EROFS;
     int64_t plen = vol_path(i, g_path[0]);
     if (plen < 0) return plen;
-    const bool append = (f->flags & O_APPEND) != 0;
     uint64_t done = 0;
     while (done < len) {
         uint64_t chunk = len - done < EMBER_VOLUME_IO_MAX ? len - done : EMBER_VOLUME_IO_MAX;
@@ -166,6 +168,14 @@ int64_t vol_write(File* f, const void* buf, uint64_t len, uint64_t* pos) {
     }
     inode_touch(i, true);
     return static_cast<int64_t>(done);
+}
+
+int64_t vol_write(File* f, const void* buf, uint64_t len, uint64_t* pos) {
+    int64_t n = write_at(f->inode, buf, len, pos, (f->flags & O_APPEND) != 0);
+    // The file's shared mappings show what was written (vol_mmap.h).
+    if (n > 0)
+        volmap_written(f->inode, buf, *pos - static_cast<uint64_t>(n), static_cast<uint64_t>(n));
+    return n;
 }
 
 }  // namespace
@@ -326,6 +336,7 @@ int64_t vol_truncate(Inode* i, uint64_t size) {
     int64_t r =
         vol_call({EMBER_VOL_TRUNCATE, i->vol, g_path[0], plen, nullptr, 0, nullptr, 0, size});
     if (r == 0) {
+        if (size < i->size) volmap_truncated(i, size);
         i->size = size;
         inode_touch(i, true);
     }
@@ -333,12 +344,23 @@ int64_t vol_truncate(Inode* i, uint64_t size) {
 }
 
 int64_t vol_fsync(Inode* i, bool datasync) {
+    if (int64_t r = volmap_flush(i, 0, ~0ull); r < 0) return r;
+    return vol_host_fsync(i, datasync);
+}
+
+int64_t vol_pwrite(Inode* i, const void* src, uint64_t len, uint64_t off) {
+    return write_at(i, src, len, &off, false);
+}
+
+int64_t vol_host_fsync(Inode* i, bool datasync) {
     int64_t plen = vol_path(i, g_path[0]);
     return vol_call({EMBER_VOL_FSYNC, i->vol, g_path[0], plen, nullptr, 0, nullptr, 0, 0,
                      datasync ? EMBER_VOL_DATASYNC : 0u});
 }
 
 int64_t vol_pread(const Inode* i, void* dst, uint64_t len, uint64_t off) {
+    // What the instance wrote through shared mappings is part of the file.
+    if (int64_t r = volmap_flush(const_cast<Inode*>(i), off, len); r < 0) return r;
     int64_t plen = vol_path(i, g_path[0]);
     if (plen < 0) return plen;
     uint64_t done = 0;

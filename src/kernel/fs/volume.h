@@ -14,8 +14,8 @@
 //
 // Not done: an open file whose name was unlinked or replaced fails its I/O
 // with ESTALE (Linux keeps the old file readable); hard links and chmod,
-// chown, utimes on the host (the guest's inode changes only); mmap
-// MAP_SHARED writes do not reach the host (a mapping is a private copy).
+// chown, utimes on the host (the guest's inode changes only). mmap
+// MAP_SHARED of a volume file is written back (vol_mmap.h).
 #pragma once
 
 #include "fs/fd.h"
@@ -47,7 +47,12 @@ int64_t vol_symlink(const Lookup* lk, const char* target, uint32_t len);
 // Data of a volume file.
 extern const FileOps kVolFileOps;
 int64_t vol_truncate(Inode* i, uint64_t size);
+// fsync: the file's shared mappings are written back first (vol_mmap.h).
 int64_t vol_fsync(Inode* i, bool datasync);
+// The host's fsync alone, and a write at off of kernel-addressable bytes
+// that leaves the shared mappings alone (their write-back).
+int64_t vol_host_fsync(Inode* i, bool datasync);
+int64_t vol_pwrite(Inode* i, const void* src, uint64_t len, uint64_t off);
 int64_t vol_pread(const Inode* i, void* dst, uint64_t len, uint64_t off);
 // getdents/getdents64 of an open volume directory; f->pos is the host's
 // directory position.

@@ -2,6 +2,8 @@
 // exit and zombies, wait4/waitid, ids, groups and sessions, kill.
 #include "proc/proc.h"
 
+#include "vol_mmap.h"
+
 namespace k {
 namespace {
 
@@ -237,6 +239,7 @@ void proc_kill_other_threads() {
 
 [[noreturn]] void proc_exit_current(int wstatus) {
     Process* p = current()->proc;
+    volmap_sync_current();  // what it wrote to shared volume mappings stays
     if (p == &g_first) {
         const int sig = wstatus & 0x7f;
         exit_instance(sig ? 128 + sig : (wstatus >> 8) & 0xff);
