@@ -4,7 +4,8 @@
 // the quota stops writes with ENOSPC, the guest's symlinks and ".." never
 // lead out of the volume, data outlives the instance and a snapshot taken
 // with an open volume file resumes with it. MAP_SHARED mappings of volume
-// files are written back (examples/vol_mmap).
+// files are written back (examples/vol_mmap); file locks work between the
+// instance's processes (examples/file_locks).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +50,22 @@ TEST_P(VolumeTest, SharedMappingsWriteBackAsOnTheHost) {
         RunResult vm = run_ember(args);
         EXPECT_EQ(vm.exit_code, 0) << vm.err;
         EXPECT_EQ(vm.out, native.out) << patch;
+    }
+    EXPECT_TRUE(std::filesystem::is_empty(vol_dir.path()));
+}
+
+// fcntl record locks, OFD locks and flock between the instance's
+// processes and open files, on a volume file and on /tmp (the locks live in
+// the guest kernel for every file system).
+TEST_P(VolumeTest, FileLocksBehaveAsOnTheHost) {
+    TempDir native_dir, vol_dir;
+    const std::string prog = example_path(GetParam(), "file_locks");
+    RunResult native = run_native({prog, native_dir.path()});
+    ASSERT_EQ(native.exit_code, 0) << native.err;
+    for (const char* dir : {"/data", "/tmp"}) {
+        RunResult vm = run_ember({"run", "--volume", vol_dir.path() + ":/data", prog, dir});
+        EXPECT_EQ(vm.exit_code, 0) << vm.err;
+        EXPECT_EQ(vm.out, native.out) << dir;
     }
     EXPECT_TRUE(std::filesystem::is_empty(vol_dir.path()));
 }

@@ -143,6 +143,7 @@ void proc_init() {
     g_first.umask = 022;
     memcpy(g_first.comm, "init", 5);
     current()->proc = &g_first;
+    fs::lock_pid_hook = [] { return proc_running()->pid; };
 }
 
 void proc_switch(Process* from, Process* to) {
