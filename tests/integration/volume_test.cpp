@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -68,6 +69,29 @@ TEST_P(VolumeTest, FileLocksBehaveAsOnTheHost) {
         EXPECT_EQ(vm.out, native.out) << dir;
     }
     EXPECT_TRUE(std::filesystem::is_empty(vol_dir.path()));
+}
+
+// An unlinked or replaced open file stays usable; chmod, utimes and links
+// reach the host; a hidden name a killed instance left is removed at boot.
+TEST_P(VolumeTest, MetadataAndUnlinkedFilesBehaveAsOnTheHost) {
+    TempDir native_dir, vol_dir;
+    const std::string prog = example_path(GetParam(), "vol_meta");
+    RunResult native = run_native({prog, native_dir.path()});
+    ASSERT_EQ(native.exit_code, 0) << native.err;
+    write_file(vol_dir / ".ember-unlinked-1-1", "left by a killed instance");
+    RunResult vm = run_ember({"run", "--volume", vol_dir.path() + ":/data", prog});
+    EXPECT_EQ(vm.exit_code, 0) << vm.err;
+    EXPECT_EQ(vm.out, native.out);
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(vol_dir.path()))
+        names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"meta", "meta.link"}));
+    struct stat st {};
+    ASSERT_EQ(::stat((vol_dir / "meta").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0640u);
+    EXPECT_EQ(st.st_mtim.tv_sec, 1234567890);
+    EXPECT_EQ(st.st_nlink, 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Libc, VolumeTest, ::testing::Values("gcc", "musl"));
