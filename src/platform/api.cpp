@@ -313,6 +313,8 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
         if (!parse_body(req.body, &body, &err)) return err;
         auto spec = spec_from_json(body, name);
         if (!spec) return error(spec.status());
+        std::unique_lock<std::mutex> claim(volume_claims_, std::defer_lock);
+        if (!spec->volumes.empty()) claim.lock();
         if (auto st = check_volumes(*spec); !st) return error(st);
         auto res = controller_.deploy(std::move(*spec), parts.size() == 2);
         if (!res) return error(res.status());

@@ -135,6 +135,11 @@ class Api {
     ClusterApi cluster_;
     ServiceStats stats_;
     std::mutex peak_mu_;
+    // Held from a deploy's volume check to its record being stored, and by
+    // a volume's removal: two deploys claiming one volume as writer (or a
+    // removal racing a deploy) cannot both pass the check (handlers run on
+    // a thread pool).
+    std::mutex volume_claims_;
     std::map<std::string, int> peak_instances_;  // since the last sample
     VolumeStore* volumes_ = nullptr;
 };

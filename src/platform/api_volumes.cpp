@@ -89,7 +89,11 @@ ApiResponse Api::volumes(const ApiRequest& req, const std::vector<std::string>& 
         return json_reply(200, volume_json(**v, volumes_->used_bytes(name), *services));
     }
     if (req.method == "DELETE") {
-        if (auto st = volumes_->remove(name, *services); !st) return error(st);
+        // The list of users must not change between the check and the removal.
+        std::lock_guard<std::mutex> claim(volume_claims_);
+        auto now = store_.list_services();
+        if (!now) return error(now.status());
+        if (auto st = volumes_->remove(name, *now); !st) return error(st);
         ApiResponse r;
         r.status = 204;
         return r;

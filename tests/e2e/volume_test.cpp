@@ -1,8 +1,11 @@
 // Volumes against a real emberd: examples/vol_counter keeps its count in a
 // file on a volume, so the count tells whether the data outlived
-// redeploys, `ember rm` and a kill -9 of emberd; one writer at a time, and
-// volumes in use cannot be removed.
+// redeploys, `ember rm` and a kill -9 of emberd; one writer at a time (also
+// when two deploys claim a volume at once), and volumes in use cannot be
+// removed.
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "e2e_test.h"
 
@@ -84,6 +87,32 @@ TEST_F(VolumeE2eTest, SecondWriterAndRemovalInUseAreRefused) {
     auto missing = d_->deploy("nothing", example_path("vol_counter"),
                               {{"volumes", json::array({{{"name", "nope"}, {"path", "/data"}}})}});
     EXPECT_EQ(missing.status, 404) << missing.body;
+}
+
+// Two deploys claiming one volume as writer at the same moment: exactly
+// one is accepted (the check and the deploy are one step), the other gets
+// 409.
+TEST_F(VolumeE2eTest, ConcurrentWritersOfOneVolumeExactlyOneWins) {
+    ASSERT_EQ(d_->api("POST", "/v1/volumes", R"({"name": "race", "size": "8M"})").status, 201);
+    constexpr int kDeploys = 4;
+    std::vector<HttpResponse> results(kDeploys);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kDeploys; ++i)
+        threads.emplace_back([&, i] {
+            results[i] =
+                d_->deploy("w" + std::to_string(i), example_path("vol_counter"),
+                           {{"volumes", json::array({{{"name", "race"}, {"path", "/data"}}})}});
+        });
+    for (auto& t : threads) t.join();
+    int won = 0, refused = 0;
+    for (const auto& r : results) {
+        if (r.status == 200 || r.status == 201) ++won;
+        if (r.status == 409) ++refused;
+    }
+    EXPECT_EQ(won, 1);
+    EXPECT_EQ(refused, kDeploys - 1);
+    const json vol = json::parse(d_->api("GET", "/v1/volumes/race").body);
+    EXPECT_EQ(vol.at("services").size(), 1u) << vol.dump();
 }
 
 TEST_F(VolumeE2eTest, PerRequestIsolationMountsReadOnly) {
