@@ -634,11 +634,6 @@ int64_t sys_brk(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)
     return static_cast<int64_t>(g_brk);
 }
 
-// Instances the VMM may snapshot keep to the identity map: restoring one
-// whose application had mappings above it failed on PVM (a KVM emulation
-// error at the first application instruction; not understood yet).
-bool virt_enabled() { return !(boot()->flags & EMBER_FLAG_SNAPSHOT); }
-
 // A mapping above the identity map (mm_space.h, "virtual memory"): at addr
 // when MAP_FIXED or when the hint is free, else top-down below kVirtTop.
 // Accessible mappings are committed now; file contents are read in through
@@ -694,10 +689,10 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
     if (fixed && addr % kPage) return -EINVAL;
     // Reservations (anonymous PROT_NONE) and mappings asked for above the
     // identity map take address space there; the rest stays identity.
-    if (virt_enabled() && (fixed ? virt_range(addr, len)
-                                 : !(addr && addr % kPage == 0 && in_pool(addr, len) &&
-                                     range_unused(page_index(addr), n)) &&
-                                       ((anon && prot == 0) || (addr && virt_range(addr, len)))))
+    if (fixed ? virt_range(addr, len)
+              : !(addr && addr % kPage == 0 && in_pool(addr, len) &&
+                  range_unused(page_index(addr), n)) &&
+                    ((anon && prot == 0) || (addr && virt_range(addr, len))))
         return mmap_virt(addr, len, prot, flags, static_cast<int>(fd), off);
     uint64_t where = 0;
     if (fixed) {
