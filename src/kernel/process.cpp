@@ -103,8 +103,6 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
 
 namespace {
 
-int64_t sys_zero(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
-
 int64_t sys_arch_prctl(uint64_t code, uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t) {
     constexpr uint64_t kSetGs = 0x1001, kSetFs = 0x1002, kGetFs = 0x1003, kGetGs = 0x1004;
     switch (code) {
@@ -220,10 +218,6 @@ int64_t sys_rseq(uint64_t area, uint64_t len, uint64_t flags, uint64_t sig, uint
 }  // namespace
 
 void register_process_syscalls() {
-    syscall_register(nr::getuid, "getuid", sys_zero);
-    syscall_register(nr::geteuid, "geteuid", sys_zero);
-    syscall_register(nr::getgid, "getgid", sys_zero);
-    syscall_register(nr::getegid, "getegid", sys_zero);
     syscall_register(nr::arch_prctl, "arch_prctl", sys_arch_prctl);
     syscall_register(nr::uname, "uname", sys_uname);
     syscall_register(nr::sysinfo, "sysinfo", sys_sysinfo);

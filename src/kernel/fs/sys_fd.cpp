@@ -96,6 +96,30 @@ int64_t sys_fcntl(uint64_t fd_, uint64_t cmd, uint64_t arg, uint64_t, uint64_t, 
         case F_OFD_SETLKW:
             if (path_only) return -EBADF;
             return lock_op(cmd, arg);
+        // The owner that O_ASYNC would signal. Ember does not send SIGIO
+        // (nothing it runs needs it: nginx sets it on its channels and
+        // reads them with epoll); the owner is kept and reported.
+        case F_SETOWN:
+            if (path_only) return -EBADF;
+            f->owner = static_cast<int32_t>(arg);
+            f->owner_tid = 0;
+            return 0;
+        case F_GETOWN:
+            return f->owner_tid ? f->owner_tid : f->owner;
+        case F_SETOWN_EX: {
+            linux_f_owner_ex ex{};
+            if (copy_from_user(&ex, arg, sizeof ex) < 0) return -EFAULT;
+            if (ex.type < F_OWNER_TID || ex.type > F_OWNER_PGRP || ex.pid < 0) return -EINVAL;
+            f->owner = ex.type == F_OWNER_PGRP ? -ex.pid : (ex.type == F_OWNER_PID ? ex.pid : 0);
+            f->owner_tid = ex.type == F_OWNER_TID ? ex.pid : 0;
+            return 0;
+        }
+        case F_GETOWN_EX: {
+            linux_f_owner_ex ex{};
+            ex.type = f->owner_tid ? F_OWNER_TID : (f->owner < 0 ? F_OWNER_PGRP : F_OWNER_PID);
+            ex.pid = f->owner_tid ? f->owner_tid : (f->owner < 0 ? -f->owner : f->owner);
+            return copy_to_user(arg, &ex, sizeof ex);
+        }
         case F_GETPIPE_SZ:
             return f->inode->special == Special::kPipe ? static_cast<int64_t>(kPipeSize) : -EBADF;
         case F_SETPIPE_SZ:
