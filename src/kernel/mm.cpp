@@ -309,6 +309,7 @@ void mm_init() {
     g_kern = g_own + words;
     g_mm1.own = g_own;
     g_mm1.refs = 1;
+    g_mm1.boot_interp = true;
     // The memory is fresh (zero); mark the tail bits past g_npages used so
     // the word-skipping scan stays correct.
     for (uint64_t i = g_npages; i < words * 64; ++i) set(g_used, i);
@@ -380,6 +381,46 @@ Mm* mm_new_empty() {
     return mm_alloc();
 }
 
+namespace {
+
+// The first program's dynamic loader lies above the pool (the VMM put it
+// there, boot info interp_lo/hi): its writable data (the link maps, the
+// load lock, the TLS generation) must not be shared across fork, so the
+// child gets a copy of each of its pages, as of the pool's private pages.
+bool interp_fork(Mm* c) {
+    const ember_boot_info* b = boot();
+    if (!g_cur->boot_interp || !b->interp_hi) return true;
+    const uint64_t n = (b->interp_hi - b->interp_lo) / kPage;
+    c->interp_frames = static_cast<uint64_t*>(kcalloc(n, 8));
+    if (!c->interp_frames) return false;
+    c->boot_interp = true;
+    for (uint64_t k = 0; k < n; ++k) {
+        const uint64_t va = b->interp_lo + k * kPage;
+        const uint64_t f = take_frame(true);
+        if (f == g_npages) return false;
+        const uint64_t frame = page_addr(f);
+        memcpy(reinterpret_cast<void*>(frame), reinterpret_cast<const void*>(va), kPage);
+        if (!pt_map(c, va, frame)) {
+            release_kernel(f, 1);
+            return false;
+        }
+        c->interp_frames[k] = frame;  // the kernel's reference is the mapping's
+    }
+    return true;
+}
+
+void interp_release(Mm* m) {
+    const ember_boot_info* b = boot();
+    if (!m->interp_frames) return;
+    const uint64_t n = (b->interp_hi - b->interp_lo) / kPage;
+    for (uint64_t k = 0; k < n; ++k)
+        if (m->interp_frames[k]) release_kernel(page_index(m->interp_frames[k]), 1);
+    kfree(m->interp_frames);
+    m->interp_frames = nullptr;
+}
+
+}  // namespace
+
 // Eager copy: every private page of the parent gets a new frame now (a
 // copy on write would make fork cost what the child touches; not yet).
 // MAP_SHARED pages stay shared: the child maps the same frame.
@@ -436,7 +477,7 @@ Mm* mm_fork(uint64_t sp) {
             recount(fi);
         }
     }
-    if (!virt_fork(c)) {
+    if (!interp_fork(c) || !virt_fork(c)) {
         mm_release(c);
         return nullptr;
     }
@@ -470,6 +511,7 @@ void mm_release(Mm* m) {
         virt_free_tables(m);
     }
     maps::free_state(&m->maps);
+    interp_release(m);
     pt_free(m);
     if (m != &g_mm1) {
         kfree(m->own);
