@@ -20,6 +20,7 @@
 static char* const R = (char*)0x300000000000ul;  // the test region, 1 MiB
 static char* const S = (char*)0x300100000000ul;  // a MAP_SHARED page
 static char* const H = (char*)0x310000000000ul;  // a hint
+static char* const X = (char*)0x300200000000ul;  // a page of code
 
 static sigjmp_buf g_jmp;
 static volatile int g_code;
@@ -49,6 +50,19 @@ static void probe(const char* what, char* p, int write) {
            g_code == SEGV_ACCERR   ? "ACCERR"
            : g_code == SEGV_MAPERR ? "MAPERR"
                                    : "other",
+           g_addr == (uintptr_t)p);
+}
+
+// Calls the code at p (a `ret`); prints whether the fetch faulted and how.
+static void exec_probe(const char* what, char* p) {
+    g_code = 0;
+    g_addr = 0;
+    if (sigsetjmp(g_jmp, 1) == 0) {
+        ((void (*)(void))p)();
+        printf("%s: ok\n", what);
+        return;
+    }
+    printf("%s: SIGSEGV code=%s addr_ok=%d\n", what, g_code == SEGV_ACCERR ? "ACCERR" : "other",
            g_addr == (uintptr_t)p);
 }
 
@@ -107,6 +121,18 @@ int main(void) {
     probe("read PROT_NONE", R + PAGE + 8, 0);
     printf("mprotect rw again: %d\n", mprotect(R + PAGE, PAGE, PROT_READ | PROT_WRITE));
     printf("bytes kept across PROT_NONE: %d\n", R[PAGE + 8] == (char)((PAGE + 8) * 7));
+
+    // No execution from pages mapped without PROT_EXEC (NX), until mprotect.
+    char* x = mmap(X, PAGE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    printf("map code page: %s\n", x == X ? "ok" : "elsewhere");
+    X[0] = (char)0xc3;  // ret
+    exec_probe("call into read-write page", X);
+    printf("mprotect rx: %d\n", mprotect(X, PAGE, PROT_READ | PROT_EXEC));
+    exec_probe("call into read-exec page", X);
+    printf("mprotect rw: %d\n", mprotect(X, PAGE, PROT_READ | PROT_WRITE));
+    exec_probe("call after exec taken away", X);
+    munmap(X, PAGE);
 
     printf("madvise dontneed: %d\n", madvise(R + 2 * PAGE, PAGE, MADV_DONTNEED));
     int zero = 1;
