@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,6 +117,17 @@ int main(void) {
     probe("read read-only", R + 5, 0);
     probe("write read-only", R + 5, 1);
     printf("byte kept: %d\n", R[5] == (char)35);
+    // The kernel does not write into a read-only page for a syscall: EFAULT.
+    int pfd[2];
+    if (pipe(pfd) == 0) {
+        printf("write to pipe: %zd\n", write(pfd[1], "abc", 3));
+        printf("read() into read-only: %s\n", err(read(pfd[0], R, 3) < 0 ? -1 : 0));
+        printf("getrandom into read-only: %s\n", err(getrandom(R, 8, 0) < 0 ? -1 : 0));
+        printf("pipe() into read-only: %s\n", err(pipe((int*)R)));
+        printf("byte still kept: %d\n", R[0] == 0 && R[5] == (char)35);
+        close(pfd[0]);
+        close(pfd[1]);
+    }
 
     printf("mprotect none: %d\n", mprotect(R + PAGE, PAGE, PROT_NONE));
     probe("read PROT_NONE", R + PAGE + 8, 0);

@@ -174,7 +174,7 @@ int64_t sys_setrlimit(uint64_t res, uint64_t lim, uint64_t, uint64_t, uint64_t, 
 int64_t sys_getrandom(uint64_t buf, uint64_t len, uint64_t flags, uint64_t, uint64_t, uint64_t) {
     if (flags & ~7ull) return -EINVAL;
     if (len > (1u << 25)) len = 1u << 25;
-    void* out = user_buffer(buf, len);
+    void* out = user_buffer_write(buf, len);
     if (!out) return -EFAULT;
     random_fill(out, len);
     return static_cast<int64_t>(len);
@@ -206,7 +206,7 @@ int64_t sys_rseq(uint64_t area, uint64_t len, uint64_t flags, uint64_t sig, uint
     if (t->rseq)
         return area == t->rseq && len == t->rseq_len && sig == t->rseq_sig ? -EBUSY : -EINVAL;
     if (len < 32 || area % 32) return -EINVAL;
-    if (!user_ok(area, len)) return -EFAULT;
+    if (!user_ok_write(area, len)) return -EFAULT;
     const uint32_t cpu[2] = {0, 0};  // cpu_id_start, cpu_id
     if (copy_to_user(area, cpu, sizeof cpu) < 0) return -EFAULT;
     t->rseq = area;

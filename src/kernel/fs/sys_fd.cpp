@@ -157,7 +157,7 @@ int64_t sys_ioctl(uint64_t fd_, uint64_t cmd, uint64_t arg, uint64_t, uint64_t, 
 
 int64_t sys_pipe2(uint64_t ufds, uint64_t flags, uint64_t, uint64_t, uint64_t, uint64_t) {
     if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) return -EINVAL;
-    if (!user_ok(ufds, 2 * sizeof(int32_t))) return -EFAULT;
+    if (!user_ok_write(ufds, 2 * sizeof(int32_t))) return -EFAULT;
     File *rd, *wr;
     if (int64_t r = pipe_create(static_cast<uint32_t>(flags), &rd, &wr); r < 0) return r;
     bool cloexec = (flags & O_CLOEXEC) != 0;

@@ -204,7 +204,7 @@ int64_t proc_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, 
     if (flags & kCloneChildSettid) {
         // The child's copy of the word: written through its frame.
         const uint64_t page = pt_lookup(c->mm, ctid & ~(EMBER_PAGE_SIZE - 1));
-        if (user_ok(ctid, 4) && (ctid & (EMBER_PAGE_SIZE - 1)) <= EMBER_PAGE_SIZE - 4)
+        if (user_ok_write(ctid, 4) && (ctid & (EMBER_PAGE_SIZE - 1)) <= EMBER_PAGE_SIZE - 4)
             *reinterpret_cast<int32_t*>(page + (ctid & (EMBER_PAGE_SIZE - 1))) = c->pid;
     }
     make_runnable(t);
