@@ -12,6 +12,7 @@
 #include "kernel.h"
 #include "mm_maps.h"
 #include "mm_space.h"
+#include "vol_mmap.h"
 
 namespace k {
 namespace {
@@ -477,7 +478,7 @@ Mm* mm_fork(uint64_t sp) {
             recount(fi);
         }
     }
-    if (!interp_fork(c) || !virt_fork(c)) {
+    if (!interp_fork(c) || !virt_fork(c) || !volmap_fork(c)) {
         mm_release(c);
         return nullptr;
     }
@@ -502,6 +503,7 @@ void mm_set_current(Mm* m) {
 
 void mm_release(Mm* m) {
     if (--m->refs) return;
+    volmap_forget(m);
     KCHECK(m != g_cur);
     const uint64_t words = (g_npages + 63) / 64;
     for (uint64_t w = 0; w < words; ++w)
@@ -718,8 +720,8 @@ int64_t mmap_virt(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, in
     return static_cast<int64_t>(where);
 }
 
-int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
-                 uint64_t off) {
+int64_t mmap_impl(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
+                  uint64_t off) {
     if (len == 0 || len > (1ull << 46) || off % kPage) return -EINVAL;
     const uint64_t type = flags & 0xf;
     if (type != MAP_PRIVATE && type != MAP_SHARED && type != 3) return -EINVAL;
@@ -776,7 +778,8 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
 int64_t sys_munmap(uint64_t addr, uint64_t len, uint64_t, uint64_t, uint64_t, uint64_t) {
     if (addr % kPage || len == 0 || len > (1ull << 46)) return -EINVAL;
     len = page_up(len);
-    maps::prepare();  // unmapping the middle of a mapping splits it
+    volmap_sync_range(addr, len, true, false);  // a shared volume mapping goes back first
+    maps::prepare();                            // unmapping the middle of a mapping splits it
     // Only the page pool can be unmapped; other ranges are silently ignored
     // (Linux allows unmapping what is not mapped).
     uint64_t lo = addr < g_pool_lo ? g_pool_lo : addr;
@@ -800,6 +803,7 @@ int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint6
     if (addr % kPage) return -EINVAL;
     if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x01000000 | 0x02000000)) return -EINVAL;
     prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+    if (int64_t r = volmap_protect(addr, page_up(len), prot); r < 0) return r;
     if (addr >= kVirtLo) {
         // Above the identity map protections are enforced: PROT_NONE pages
         // fault, read-only ones fault on write; a page becoming accessible
@@ -832,8 +836,7 @@ int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint6
     return 0;
 }
 
-int64_t sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags, uint64_t,
-                   uint64_t) {
+int64_t mremap_impl(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags) {
     if (old % kPage || new_len == 0 || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED))) return -EINVAL;
     if (flags & MREMAP_FIXED) return -EINVAL;
     old_len = page_up(old_len);
@@ -866,6 +869,35 @@ int64_t sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t fl
     maps::move(dst, old, old_len, new_len);
     release(page_index(old), old_len / kPage);
     return static_cast<int64_t>(dst);
+}
+
+// Shared volume mappings (vol_mmap.h) are written back before a mapping
+// replaces them and follow mremap.
+int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
+                 uint64_t off) {
+    const bool anon = flags & MAP_ANONYMOUS, shared = (flags & 0xf) == MAP_SHARED;
+    if (!anon) {
+        if (int64_t r = volmap_check(static_cast<int>(fd), prot, shared); r < 0) return r;
+    }
+    if ((flags & MAP_FIXED) && len && len <= (1ull << 46) && addr % kPage == 0)
+        volmap_sync_range(addr, page_up(len), true, false);
+    const int64_t where = mmap_impl(addr, len, prot, flags, fd, off);
+    if (where < 0 || anon || !shared) return where;
+    const auto at = static_cast<uint64_t>(where);
+    if (volmap_add(static_cast<int>(fd), at, page_up(len), off, prot) < 0) {
+        sys_munmap(at, len, 0, 0, 0, 0);
+        return -ENOMEM;
+    }
+    return where;
+}
+
+int64_t sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags, uint64_t,
+                   uint64_t) {
+    if (old % kPage == 0 && old_len && old_len <= (1ull << 46))
+        volmap_sync_range(old, page_up(old_len), false, false);
+    const int64_t r = mremap_impl(old, old_len, new_len, flags);
+    if (r >= 0) volmap_move(old, page_up(old_len), static_cast<uint64_t>(r), page_up(new_len));
+    return r;
 }
 
 int64_t sys_madvise(uint64_t addr, uint64_t len, uint64_t advice, uint64_t, uint64_t, uint64_t) {

@@ -2,6 +2,8 @@
 // exit and zombies, wait4/waitid, ids, groups and sessions, kill.
 #include "proc/proc.h"
 
+#include "vol_mmap.h"
+
 namespace k {
 namespace {
 
@@ -142,6 +144,7 @@ void proc_init() {
     g_first.cred.dumpable = 1;
     memcpy(g_first.comm, "init", 5);
     current()->proc = &g_first;
+    fs::lock_pid_hook = [] { return proc_running()->pid; };
 }
 
 void proc_switch(Process* from, Process* to) {
@@ -239,6 +242,7 @@ void proc_kill_other_threads() {
 
 [[noreturn]] void proc_exit_current(int wstatus) {
     Process* p = current()->proc;
+    volmap_sync_current();  // what it wrote to shared volume mappings stays
     if (p == &g_first) {
         const int sig = wstatus & 0x7f;
         exit_instance(sig ? 128 + sig : (wstatus >> 8) & 0xff);
