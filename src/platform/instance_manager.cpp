@@ -114,6 +114,7 @@ void InstanceManager::deploy(const ServiceRecord& rec, std::shared_ptr<const Pre
     }
     ServiceState& s = *slot;
     s.rec = rec;
+    apply_share_locked(s, rec.spec);
     s.prepared = std::move(prepared);
     s.error.clear();
     s.start_failures = 0;
@@ -145,6 +146,7 @@ void InstanceManager::update(const ServiceSpec& spec) {
     auto it = services_.find(spec.name);
     if (it == services_.end()) return;
     it->second->rec.spec = spec;
+    apply_share_locked(*it->second, spec);
     // Back to "discard": the suspended instances go.
     if (!stateful_locked(*it->second))
         discard_suspended_locked(*it->second, [](uint64_t, uint64_t) { return true; });
