@@ -396,10 +396,6 @@ static_assert(sizeof(struct ember_hc_volume) == 64 + 8 + 56, "volume hypercall")
 #define EMBER_FLAG_STDIN_SNAPSHOT 0x2u
 #define EMBER_FLAG_DOORBELL 0x4u
 #define EMBER_FLAG_SYSCALL_PATCH 0x8u
-/* The VMM may snapshot this instance: the kernel keeps every mapping in
- * its identity-mapped memory (a restored snapshot whose application had
- * mappings above it failed on PVM, see docs/architecture.md). */
-#define EMBER_FLAG_SNAPSHOT 0x10u
 #define EMBER_BOOT_EXECFN_MAX 256u
 #define EMBER_PREEMPT_SLICE_NS 10000000ull /* default time slice */
 struct ember_boot_info {

@@ -310,6 +310,7 @@ void mm_init() {
     g_kern = g_own + words;
     g_mm1.own = g_own;
     g_mm1.refs = 1;
+    g_mm1.boot_interp = true;
     // The memory is fresh (zero); mark the tail bits past g_npages used so
     // the word-skipping scan stays correct.
     for (uint64_t i = g_npages; i < words * 64; ++i) set(g_used, i);
@@ -381,6 +382,46 @@ Mm* mm_new_empty() {
     return mm_alloc();
 }
 
+namespace {
+
+// The first program's dynamic loader lies above the pool (the VMM put it
+// there, boot info interp_lo/hi): its writable data (the link maps, the
+// load lock, the TLS generation) must not be shared across fork, so the
+// child gets a copy of each of its pages, as of the pool's private pages.
+bool interp_fork(Mm* c) {
+    const ember_boot_info* b = boot();
+    if (!g_cur->boot_interp || !b->interp_hi) return true;
+    const uint64_t n = (b->interp_hi - b->interp_lo) / kPage;
+    c->interp_frames = static_cast<uint64_t*>(kcalloc(n, 8));
+    if (!c->interp_frames) return false;
+    c->boot_interp = true;
+    for (uint64_t k = 0; k < n; ++k) {
+        const uint64_t va = b->interp_lo + k * kPage;
+        const uint64_t f = take_frame(true);
+        if (f == g_npages) return false;
+        const uint64_t frame = page_addr(f);
+        memcpy(reinterpret_cast<void*>(frame), reinterpret_cast<const void*>(va), kPage);
+        if (!pt_map(c, va, frame)) {
+            release_kernel(f, 1);
+            return false;
+        }
+        c->interp_frames[k] = frame;  // the kernel's reference is the mapping's
+    }
+    return true;
+}
+
+void interp_release(Mm* m) {
+    const ember_boot_info* b = boot();
+    if (!m->interp_frames) return;
+    const uint64_t n = (b->interp_hi - b->interp_lo) / kPage;
+    for (uint64_t k = 0; k < n; ++k)
+        if (m->interp_frames[k]) release_kernel(page_index(m->interp_frames[k]), 1);
+    kfree(m->interp_frames);
+    m->interp_frames = nullptr;
+}
+
+}  // namespace
+
 // Eager copy: every private page of the parent gets a new frame now (a
 // copy on write would make fork cost what the child touches; not yet).
 // MAP_SHARED pages stay shared: the child maps the same frame.
@@ -437,7 +478,7 @@ Mm* mm_fork(uint64_t sp) {
             recount(fi);
         }
     }
-    if (!virt_fork(c) || !volmap_fork(c)) {
+    if (!interp_fork(c) || !virt_fork(c) || !volmap_fork(c)) {
         mm_release(c);
         return nullptr;
     }
@@ -472,6 +513,7 @@ void mm_release(Mm* m) {
         virt_free_tables(m);
     }
     maps::free_state(&m->maps);
+    interp_release(m);
     pt_free(m);
     if (m != &g_mm1) {
         kfree(m->own);
@@ -636,11 +678,6 @@ int64_t sys_brk(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)
     return static_cast<int64_t>(g_brk);
 }
 
-// Instances the VMM may snapshot keep to the identity map: restoring one
-// whose application had mappings above it failed on PVM (a KVM emulation
-// error at the first application instruction; not understood yet).
-bool virt_enabled() { return !(boot()->flags & EMBER_FLAG_SNAPSHOT); }
-
 // A mapping above the identity map (mm_space.h, "virtual memory"): at addr
 // when MAP_FIXED or when the hint is free, else top-down below kVirtTop.
 // Accessible mappings are committed now; file contents are read in through
@@ -696,10 +733,10 @@ int64_t mmap_impl(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, ui
     if (fixed && addr % kPage) return -EINVAL;
     // Reservations (anonymous PROT_NONE) and mappings asked for above the
     // identity map take address space there; the rest stays identity.
-    if (virt_enabled() && (fixed ? virt_range(addr, len)
-                                 : !(addr && addr % kPage == 0 && in_pool(addr, len) &&
-                                     range_unused(page_index(addr), n)) &&
-                                       ((anon && prot == 0) || (addr && virt_range(addr, len)))))
+    if (fixed ? virt_range(addr, len)
+              : !(addr && addr % kPage == 0 && in_pool(addr, len) &&
+                  range_unused(page_index(addr), n)) &&
+                    ((anon && prot == 0) || (addr && virt_range(addr, len))))
         return mmap_virt(addr, len, prot, flags, static_cast<int>(fd), off);
     uint64_t where = 0;
     if (fixed) {

@@ -82,6 +82,8 @@ class Api {
     void set_cluster(ClusterApi c) { cluster_ = std::move(c); }
     // Checks only the token: the server calls it before reading a body.
     bool authorized(const std::string& authorization) const;
+    // The cluster token only (node-to-node calls); false on a single node.
+    bool node_authorized(const std::string& authorization) const;
     // The console's static files need no token (console.h).
     static bool is_public(const std::string& method, const std::string& target);
     // The largest body accepted for this method and path.

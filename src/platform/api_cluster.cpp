@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "platform/api.h"
+#include "platform/data_dir.h"
 
 namespace ember::platform {
 
@@ -36,6 +37,10 @@ std::string add_node_label(const std::string& text, const std::string& node) {
         if (end < text.size()) out += '\n';
     }
     return out;
+}
+
+bool Api::node_authorized(const std::string& authorization) const {
+    return !cluster_.token.empty() && bearer_matches(authorization, cluster_.token);
 }
 
 bool Api::is_node_call(const ApiRequest& req) const {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <mutex>
 // clang-format off
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 // clang-format on
@@ -14,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
+#include "platform/api_forward.h"
 #include "platform/console.h"
 #include "platform/http_servers.h"
 #include "platform/linger.h"
@@ -48,6 +50,8 @@ struct ApiServer::Impl {
     asio::thread_pool pool;
     std::thread thread;
     std::atomic<bool> stopped{false};
+    std::mutex forward_mu;
+    std::shared_ptr<const ForwardHandler> forward;  // cluster mode
 };
 
 namespace {
@@ -95,6 +99,16 @@ asio::awaitable<void> ApiServer::Impl::session(tcp::socket sock) {
         stream.expires_after(std::chrono::milliseconds(opts.client_timeout_ms));
         co_await http::async_read_header(stream, buf, parser,
                                          asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec && is_forward_target(parser.get().target())) {
+            std::shared_ptr<const ForwardHandler> handler;
+            {
+                std::lock_guard g(forward_mu);
+                handler = forward;
+            }
+            const bool again = co_await serve_forwarded_request(stream, buf, parser, api, handler);
+            if (!again) break;
+            continue;
+        }
         ApiResponse early;
         bool have_early = false;
         if (ec) {
@@ -279,6 +293,11 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const ApiServerOptions& opts
     Impl* p = impl.get();
     impl->thread = std::thread([p] { p->io.run(); });
     return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));
+}
+
+void ApiServer::set_forward_handler(ForwardHandler h) {
+    std::lock_guard g(impl_->forward_mu);
+    impl_->forward = std::make_shared<const ForwardHandler>(std::move(h));
 }
 
 void ApiServer::stop() {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "platform/api.h"
+#include "platform/cluster/forwarder.h"
 #include "platform/data_dir.h"
 #include "platform/gateway_process.h"
 #include "platform/image_store.h"
@@ -45,6 +46,9 @@ struct Daemon::Parts {
     std::unique_ptr<GuestFactory> factory;  // vm_factory, sealing its snapshots
     std::unique_ptr<InstanceManager> manager;
     std::unique_ptr<ServiceController> controller;
+    // --cluster: the live nodes' split of min/max, and request forwarding.
+    std::unique_ptr<cluster::Placement> placement;
+    std::unique_ptr<cluster::Forwarder> forwarder;
     std::unique_ptr<Api> api;
     std::unique_ptr<GatewayHost> gateway;  // the gateway process
     std::unique_ptr<ApiServer> api_server;
@@ -106,6 +110,36 @@ Status join_cluster(Daemon::Parts& p, const DaemonOptions& opts) {
                 break;  // the local copy stays until no service here uses it
         }
     };
+    // The live nodes split every service's min/max; when one dies, the
+    // others see it at their next heartbeat and take over its share.
+    p.cluster->on_nodes(
+        [pl = p.placement.get(), m = p.manager.get()](const std::vector<cluster::NodeInfo>& nodes) {
+            std::vector<cluster::Peer> live;
+            std::string names;
+            for (const auto& n : nodes)
+                if (n.state == "up") {
+                    live.push_back({n.name, n.api});
+                    names += (names.empty() ? "" : ", ") + n.name;
+                }
+            if (pl->set_live(std::move(live))) {
+                spdlog::info("cluster: live nodes: {}", names);
+                m->reshare();
+            }
+        });
+    cluster::ForwarderOptions fo;
+    fo.token = p.cluster->options().token;
+    fo.max_body_bytes = opts.gateway.max_body_bytes;
+    fo.max_response_bytes = opts.gateway.max_response_bytes;
+    p.forwarder = std::make_unique<cluster::Forwarder>(fo, *p.manager, *p.placement, p.metrics);
+    p.gateway->set_forward_hook(
+        [f = p.forwarder.get()](const std::string& service, int fd, uint64_t* timeout_ms) {
+            return f->take(service, fd, timeout_ms);
+        });
+    p.api_server->set_forward_handler(
+        [f = p.forwarder.get()](const std::string& service, std::string wire,
+                                std::function<void(std::string)> done) {
+            f->serve_forwarded(service, std::move(wire), std::move(done));
+        });
     auto load = [m = p.manager.get(), st = p.state] {
         cluster::NodeLoad l;
         for (const auto& i : m->instances()) {
@@ -158,6 +192,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     // The microVMs run in worker processes that hold none of the above.
     WorkerOptions wo;
     wo.workers = opts.vm_workers;
+    wo.vms_per_worker = opts.vms_per_worker;
+    wo.max_workers = std::max(opts.max_vm_workers, opts.vm_workers);
     wo.sandbox = opts.sandbox;
     wo.uid = opts.worker_uid;
     wo.gid = opts.worker_gid;
@@ -182,6 +218,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     p->controller = std::make_unique<ServiceController>(*p->state, p->images, p->dir, *p->factory,
                                                         *p->manager, p->logs);
     if (p->cluster) {
+        p->placement = std::make_unique<cluster::Placement>(opts.cluster.node);
+        p->manager->set_share(
+            [pl = p->placement.get()](const std::string&, uint32_t* min, uint32_t* max) {
+                *min = pl->my_share(*min);
+                *max = pl->my_share(*max);
+            });
         p->controller->set_image_fetcher([c = p->cluster.get(), images = &p->images,
                                           max = opts.max_image_bytes](const std::string& sha) {
             return c->fetch_image(sha, *images, max);
@@ -217,6 +259,7 @@ void Daemon::stop() {
     if (p_->cluster) p_->cluster->stop();
     p_->api_server->stop();
     p_->gateway->stop();
+    if (p_->forwarder) p_->forwarder->stop();
     p_->manager->shutdown();
 }
 

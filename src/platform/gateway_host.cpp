@@ -101,6 +101,8 @@ struct GatewayHost::Impl {
     // Answers c's messages until its channel ends; why it ended.
     std::string serve(ChildProcess& c, LocalGatewayBackend& backend);
     std::string metrics_text();
+    // The forward hook's answer for a request it took (set_forward_hook).
+    bool forwarded(const std::string& service, int fd, Acquired* a);
 
     GatewayOptions opts;  // tls_port: the bound one
     const bool sandbox;
@@ -121,7 +123,27 @@ struct GatewayHost::Impl {
     uint64_t scrape_no = 0;
     bool scrape_done = false;
     std::string scrape_text;
+
+    std::mutex hook_mu;
+    std::shared_ptr<const ForwardHook> forward;
 };
+
+bool GatewayHost::Impl::forwarded(const std::string& service, int fd, Acquired* a) {
+    std::shared_ptr<const ForwardHook> hook;
+    {
+        std::lock_guard lock(hook_mu);
+        hook = forward;
+    }
+    uint64_t timeout_ms = 0;
+    if (!hook || !(*hook)(service, fd, &timeout_ms)) return false;
+    // No ticket here: the peer's instance has the request. Ticket 0 is
+    // unknown to finish(), and a handed ticket needs no info round trip.
+    a->ticket = 0;
+    a->info.state = TicketState::kHanded;
+    a->info.t_handed = mono_now_ns();
+    a->info.timeout_ms = timeout_ms;
+    return true;
+}
 
 // Spawns a gateway process and waits for it to say it serves.
 Result<std::shared_ptr<ChildProcess>> GatewayHost::Impl::launch() {
@@ -169,8 +191,17 @@ std::string GatewayHost::Impl::serve(ChildProcess& c, LocalGatewayBackend& backe
                 if (fd >= 0) ::close(fd);
                 return st.message();
             }
+            Acquired a;
+            if (!forwarded(service, fd, &a)) a = backend.acquire_now(service, fd);
+            st = ch.send(proto::kAcquired, proto::encode_acquired(r, a));
+        } else if (m->type == proto::kReuse) {
+            uint64_t r = 0;
+            std::string service;
+            std::vector<uint64_t> instances;
+            st = proto::decode_reuse(m->body, &r, &service, &instances);
+            if (!st) return st.message();
             st = ch.send(proto::kAcquired,
-                         proto::encode_acquired(r, backend.acquire_now(service, fd)));
+                         proto::encode_acquired(r, backend.reuse_now(service, instances)));
         } else if (m->type == proto::kInfo) {
             uint64_t r = 0;
             TicketId t = 0;
@@ -317,6 +348,11 @@ void GatewayHost::stop() {
 
 uint16_t GatewayHost::port() const { return impl_->port; }
 uint16_t GatewayHost::tls_port() const { return impl_->tls_fd >= 0 ? impl_->opts.tls_port : 0; }
+
+void GatewayHost::set_forward_hook(ForwardHook hook) {
+    std::lock_guard lock(impl_->hook_mu);
+    impl_->forward = std::make_shared<const ForwardHook>(std::move(hook));
+}
 
 pid_t GatewayHost::pid() const {
     std::lock_guard lock(impl_->mu);

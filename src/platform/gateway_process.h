@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -50,6 +51,12 @@ class GatewayHost {
     uint16_t port() const;      // the bound port (useful with port 0)
     uint16_t tls_port() const;  // the bound HTTPS port, 0 without TLS
     pid_t pid() const;          // the running gateway process (-1 between restarts)
+    // Cluster mode: offered each request before the instance manager; true
+    // when it took the stream end (the request goes to a peer node:
+    // cluster/forwarder.h), *timeout_ms then the service's timeout.
+    using ForwardHook =
+        std::function<bool(const std::string& service, int fd, uint64_t* timeout_ms)>;
+    void set_forward_hook(ForwardHook hook);
     struct Impl;
 
   private:

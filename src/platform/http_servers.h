@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,12 +77,19 @@ struct ApiServerOptions {
     int handler_threads = 4;             // deploys block one each
 };
 
+// Cluster mode: a request a peer forwarded (/v1/cluster/forward/<service>...,
+// cluster token; api_forward.cpp), as the instance gets it; done takes the
+// response's bytes, from any thread.
+using ForwardHandler = std::function<void(const std::string& service, std::string wire,
+                                          std::function<void(std::string)> done)>;
+
 class ApiServer {
   public:
     static Result<std::unique_ptr<ApiServer>> start(const ApiServerOptions& opts, Api& api,
                                                     LogHub& logs, InstanceManager& manager);
     ~ApiServer();
     uint16_t port() const;
+    void set_forward_handler(ForwardHandler h);
     void stop();
     struct Impl;
 

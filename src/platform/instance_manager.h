@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -77,6 +78,9 @@ struct TicketInfo {
     double restore_ms = 0;  // assigned -> handed to the guest (cold: the restore)
     int64_t t_handed = 0;
     uint64_t timeout_ms = 0;  // the service's request timeout
+    // The instance takes further requests on the same stream (keep-alive):
+    // false for single-use (isolation "request") instances.
+    bool reusable = false;
 };
 
 enum class FinishKind {
@@ -139,7 +143,28 @@ class InstanceManager {
     // its suspended instances (they survive a restart); others are removed.
     void set_suspend_dir(std::string dir) { suspend_dir_ = std::move(dir); }
 
+    // Cluster mode (instance_share.cpp): a service's min/max are
+    // cluster-wide; share gives this node's part of them, applied at every
+    // deploy() and update() and again at reshare() (the live nodes changed).
+    // status() keeps showing the declared values.
+    using ShareFn = std::function<void(const std::string& service, uint32_t* min, uint32_t* max)>;
+    void set_share(ShareFn share);
+    void reshare();
+    // True when a request for service would be assigned to an instance at
+    // once (one with a free slot, or room under max to start one) rather
+    // than queued, rejected or left waiting for a snapshot.
+    bool can_take_now(const std::string& service);
+
     TicketPtr acquire(const std::string& service, int fd);
+    // A request on one of the streams the gateway kept open to `instances`
+    // after earlier responses (keep-alive): handed at once, without a new
+    // stream, to the busiest of them that is ready, of the service's current
+    // generation, takes more requests (not single use) and has a free slot,
+    // when nobody is queued. nullptr when none can (the gateway then
+    // acquires with a new stream). *stale gets the ids that never will
+    // (gone, stopping, replaced, single use): their streams can be closed.
+    TicketPtr acquire_on(const std::string& service, const std::vector<uint64_t>& instances,
+                         std::vector<uint64_t>* stale);
     void finish(const TicketPtr& t, FinishKind kind);
     TicketInfo ticket_info(const TicketPtr& t);
 
@@ -167,6 +192,7 @@ class InstanceManager {
     void suspend_housekeeping_locked(ServiceState& s, int64_t now);
     void record_suspended_locked(ServiceState& s, Instance& inst, int64_t now);
     void reject_locked(const TicketPtr& t, RejectReason r, std::string msg);
+    void apply_share_locked(ServiceState& s, const ServiceSpec& declared);
     void run_instance(std::shared_ptr<Instance> inst);
     uint32_t live_instances_locked(const ServiceState& s, bool current_only) const;
 
@@ -184,6 +210,7 @@ class InstanceManager {
     bool shutting_down_ = false;
     std::thread housekeeper_;
     std::string suspend_dir_;
+    ShareFn share_;
 };
 
 }  // namespace ember::platform

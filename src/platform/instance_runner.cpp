@@ -239,6 +239,7 @@ ServiceStatus InstanceManager::status(const std::string& name) {
     const ServiceState& s = *it->second;
     st.exists = true;
     st.record = s.rec;
+    st.record.spec = s.declared;  // the cluster-wide min/max, not this node's share
     st.instances = live_instances_locked(s, false);
     st.queued = static_cast<uint32_t>(s.queue.size());
     st.suspended = static_cast<uint32_t>(s.suspended.size());

@@ -61,7 +61,8 @@ struct SuspendedInstance {
 
 struct ServiceState {
     std::string name;
-    ServiceRecord rec;
+    ServiceRecord rec;                         // min/max: this node's share (instance_share.cpp)
+    ServiceSpec declared;                      // rec.spec as deployed (cluster-wide min/max)
     std::shared_ptr<const Prepared> prepared;  // current generation; null while preparing
     std::string error;                         // why there is no snapshot
     bool removed = false;

@@ -14,72 +14,10 @@
 #include <thread>
 #include <vector>
 
-#include "../cluster/etcd_process.h"
-#include "e2e_test.h"
+#include "cluster_fixture.h"
 
 namespace ember::e2e {
 namespace {
-
-class ClusterTest : public ::testing::Test {
-  protected:
-    static constexpr int kNodes = 3;
-
-    void SetUp() override {
-        if (!have_kvm()) GTEST_SKIP() << "SKIPPED: /dev/kvm is not available";
-        if (testing_etcd::etcd_binary().empty())
-            GTEST_SKIP() << "SKIPPED: etcd is not installed (Debian: etcd-server; scripts/deps.sh)";
-        etcd_ = std::make_unique<testing_etcd::EtcdProcess>(tmp_.path());
-        ASSERT_EQ(etcd_->start(), "");
-        // One API token and one cluster token for every node, as the
-        // operator copies them (docs/cluster.md).
-        const std::string cluster_token = tmp_.path() + "/cluster-token";
-        write_secret(cluster_token, std::string(64, 'c'));
-        for (int i = 0; i < kNodes; ++i) {
-            const std::string dir = tmp_.path() + "/node" + std::to_string(i);
-            ::mkdir(dir.c_str(), 0700);
-            write_secret(dir + "/token", std::string(64, 'a'));
-            nodes_.push_back(std::make_unique<EmberdProcess>(
-                dir, std::vector<std::string>{"--cluster", etcd_->url(), "--node",
-                                              "n" + std::to_string(i), "--cluster-token-file",
-                                              cluster_token, "--node-ttl", "2s"}));
-            ASSERT_EQ(nodes_.back()->start(), "");
-        }
-    }
-    void TearDown() override {
-        if (HasFailure())
-            for (auto& n : nodes_)
-                std::fprintf(stderr, "--- %s ---\n%s\n", n->data_dir().c_str(),
-                             n->output().c_str());
-    }
-    static void write_secret(const std::string& path, const std::string& text) {
-        std::ofstream(path) << text << "\n";
-        ::chmod(path.c_str(), 0600);
-    }
-    // Every node answers the service's request within ms.
-    bool served_everywhere(const std::string& service, int ms) {
-        return eventually(
-            [&] {
-                for (auto& n : nodes_)
-                    if (n->running() && n->get(service, "/", 5000).status != 200) return false;
-                return true;
-            },
-            ms);
-    }
-    nlohmann::json nodes_of(EmberdProcess& d) {
-        auto r = d.api("GET", "/v1/nodes");
-        if (r.status != 200) return nlohmann::json::array();
-        return nlohmann::json::parse(r.body)["nodes"];
-    }
-    std::string state_of(EmberdProcess& d, const std::string& node) {
-        for (const auto& n : nodes_of(d))
-            if (n["name"] == node) return n["state"];
-        return "";
-    }
-
-    TempDir tmp_;
-    std::unique_ptr<testing_etcd::EtcdProcess> etcd_;
-    std::vector<std::unique_ptr<EmberdProcess>> nodes_;
-};
 
 TEST_F(ClusterTest, DeployOnOneNodeIsServedByEveryNode) {
     auto r = nodes_[0]->deploy("hello", e2e_app_path());

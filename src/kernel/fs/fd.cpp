@@ -26,6 +26,8 @@ File* file_new(Inode* inode, const FileOps* ops, uint32_t flags) {
     f->inode = inode;
     f->refs = 1;
     f->flags = flags;
+    f->owner = 0;
+    f->owner_tid = 0;
     inode_get(inode);
     return f;
 }

@@ -38,7 +38,9 @@ struct File {
     uint32_t refs;   // fd slots (and in-kernel users) pointing here
     uint32_t flags;  // O_ACCMODE, O_APPEND, O_NONBLOCK, O_PATH, O_LARGEFILE, ...
     uint64_t pos;
-    void* priv;  // for the kind's own state
+    void* priv;         // for the kind's own state
+    int32_t owner;      // F_SETOWN: pid, or -pgid (O_ASYNC's SIGIO is not sent)
+    int32_t owner_tid;  // F_SETOWN_EX with F_OWNER_TID: that thread
 };
 
 // ---- files ----------------------------------------------------------------

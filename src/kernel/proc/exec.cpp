@@ -299,6 +299,7 @@ int64_t do_exec(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp, u
     const char* base = path;
     for (const char* s = path; *s; ++s)
         if (*s == '/') base = s + 1;
+    cred_exec(&self->cred);
     memset(self->comm, 0, sizeof self->comm);
     memcpy(self->comm, base, strnlen(base, sizeof self->comm - 1));
 

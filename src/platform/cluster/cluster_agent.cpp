@@ -184,6 +184,7 @@ void ClusterAgent::refresh_nodes() {
     std::sort(out.begin(), out.end(), [](const NodeInfo& a, const NodeInfo& b) {
         return a.state != b.state ? a.state == "up" : a.name < b.name;
     });
+    if (on_nodes_) on_nodes_(out);
     std::lock_guard g(mu_);
     nodes_ = std::move(out);
 }

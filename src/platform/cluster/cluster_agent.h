@@ -75,6 +75,10 @@ class ClusterAgent {
     // the servers listen).
     Status start(const std::string& api, const std::string& gateway, Listener listener,
                  std::function<NodeLoad()> load);
+    // Gets the members at every read of them (the heartbeat's, every second,
+    // and nodes()): the forwarder's peers and the split of min/max follow
+    // the live ones. Before start().
+    void on_nodes(std::function<void(const std::vector<NodeInfo>&)> f) { on_nodes_ = std::move(f); }
     // Stops the threads and revokes the lease (the node is "down" at once).
     void stop();
 
@@ -101,6 +105,7 @@ class ClusterAgent {
     std::unique_ptr<EtcdStore> store_;
     Listener listener_;
     std::function<NodeLoad()> load_;
+    std::function<void(const std::vector<NodeInfo>&)> on_nodes_;
     int64_t revision_ = 0;  // the state the copy is at (the watch's thread)
     int64_t lease_ = 0;     // the heartbeat's thread
     int64_t started_at_ = 0;
