@@ -112,7 +112,7 @@ if [ "$IDLE_SERVICES" -gt 0 ]; then
     # Through the API with the image already uploaded: one PUT each.
     TOKEN=$(cat "$TMP/data/token")
     IMAGE=$(curl -s -H "Authorization: Bearer $TOKEN" "$EMBER_API/v1/services/warm" |
-        sed -n 's/.*"image":"\([0-9a-f]*\)".*/\1/p')
+        sed -n 's/.*"image": *"\([0-9a-f]*\)".*/\1/p')
     t0=$(date +%s.%N)
     for i in $(seq "$IDLE_SERVICES"); do
         curl -s -o /dev/null -X PUT -H "Authorization: Bearer $TOKEN" \
@@ -121,7 +121,7 @@ if [ "$IDLE_SERVICES" -gt 0 ]; then
     done
     t1=$(date +%s.%N)
     IDLE_NOTE="- $IDLE_SERVICES other services deployed and idle during the emberd rows\
- ($(echo "$t1 - $t0" | bc) s to deploy them; $("$EMBER" ls 2>/dev/null | grep -c idle-) listed)"
+ ($(echo "$t1 - $t0" | bc) s to deploy them; $("$EMBER" ls 2>/dev/null | grep -c idle- || true) listed)"
 fi
 curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/warm/"
 row "through emberd, warm instances" "http://127.0.0.1:$GW_PORT/" -H "Host: warm.localhost"
