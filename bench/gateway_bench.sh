@@ -121,7 +121,7 @@ if [ "$IDLE_SERVICES" -gt 0 ]; then
     done
     t1=$(date +%s.%N)
     IDLE_NOTE="- $IDLE_SERVICES other services deployed and idle during the emberd rows\
- ($(echo "$t1 - $t0" | bc) s to deploy them; $("$EMBER" ls 2>/dev/null | grep -c idle- || true) listed)"
+ ($(printf '%.1f' "$(echo "$t1 - $t0" | bc)") s to deploy them; $("$EMBER" ls 2>/dev/null | grep -c idle- || true) listed)"
 fi
 curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/warm/"
 row "through emberd, warm instances" "http://127.0.0.1:$GW_PORT/" -H "Host: warm.localhost"
