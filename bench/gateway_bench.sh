@@ -5,19 +5,24 @@
 #   native | in `ember-vm run -p` | through emberd, warm | emberd
 #   --isolation request | Cloudflare workerd hello (when npm is installed)
 # then the gateway over HTTPS: requests/s on kept-alive connections and
-# TLS handshakes/s (a new connection per request).
+# TLS handshakes/s (a new connection per request), and HTTP/2 with h2load
+# (nghttp2-client) where it is installed.
 # wrk -t1 -c$CONNS -d$DURATION; curl p50 of $SEQ sequential requests (a
 # new connection each, as the issue measured). All on 127.0.0.1.
+# IDLE_SERVICES=N deploys N more services (the same program, no instance
+# running: standby) before the emberd rows are measured.
 set -eu
 BUILD=${1:-build}
 case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
 DURATION=${DURATION:-3s}
 CONNS=${CONNS:-64}
 SEQ=${SEQ:-200}
-VM=$BUILD/src/cli/ember-vm
-EMBERD=$BUILD/src/platform/emberd
-EMBER=$BUILD/src/cli/ember
-SERVER=$BUILD/examples/gcc/http_epoll
+# Each binary can be taken from elsewhere (e.g. EMBERD=other/emberd to
+# compare two gateways next to the same native rows).
+VM=${VM:-$BUILD/src/cli/ember-vm}
+EMBERD=${EMBERD:-$BUILD/src/platform/emberd}
+EMBER=${EMBER:-$BUILD/src/cli/ember}
+SERVER=${SERVER:-$BUILD/examples/gcc/http_epoll}
 for f in "$VM" "$EMBERD" "$EMBER" "$SERVER"; do
     [ -x "$f" ] || { echo "gateway_bench: $f not found: build first" >&2; exit 1; }
 done
@@ -102,6 +107,22 @@ until "$EMBER" ls >/dev/null 2>&1; do
 done
 "$EMBER" deploy "$SERVER" --name warm --port 8080 --min 1 --idle-timeout 60s >/dev/null
 "$EMBER" deploy "$SERVER" --name iso --port 8080 --isolation request >/dev/null
+IDLE_SERVICES=${IDLE_SERVICES:-0}
+if [ "$IDLE_SERVICES" -gt 0 ]; then
+    # Through the API with the image already uploaded: one PUT each.
+    TOKEN=$(cat "$TMP/data/token")
+    IMAGE=$(curl -s -H "Authorization: Bearer $TOKEN" "$EMBER_API/v1/services/warm" |
+        sed -n 's/.*"image": *"\([0-9a-f]*\)".*/\1/p')
+    t0=$(date +%s.%N)
+    for i in $(seq "$IDLE_SERVICES"); do
+        curl -s -o /dev/null -X PUT -H "Authorization: Bearer $TOKEN" \
+            -H "Content-Type: application/json" \
+            -d "{\"image\":\"$IMAGE\",\"port\":8080}" "$EMBER_API/v1/services/idle-$i"
+    done
+    t1=$(date +%s.%N)
+    IDLE_NOTE="- $IDLE_SERVICES other services deployed and idle during the emberd rows\
+ ($(printf '%.1f' "$(echo "$t1 - $t0" | bc)") s to deploy them; $("$EMBER" ls 2>/dev/null | grep -c idle- || true) listed)"
+fi
 curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/warm/"
 row "through emberd, warm instances" "http://127.0.0.1:$GW_PORT/" -H "Host: warm.localhost"
 row "through emberd, --isolation request" "http://127.0.0.1:$GW_PORT/" -H "Host: iso.localhost"
@@ -148,3 +169,29 @@ row "https, a handshake per request (handshakes/s)" "https://127.0.0.1:$TLS_PORT
     -H "Host: warm.localhost" -H "Connection: close"
 row "http, a connection per request" "http://127.0.0.1:$GW_PORT/" \
     -H "Host: warm.localhost" -H "Connection: close"
+
+# HTTP/2 over TLS (ALPN h2) with h2load, the same number of requests at once
+# as wrk's connections: one stream per connection, then 8 connections with
+# 8 streams each. curl p50 with --http2. The third column is h2load's mean
+# time per request (it prints no percentiles).
+h2row() {
+    name=$1
+    shift
+    out=$(h2load -D "${DURATION%s}" "$@" -H "Host: warm.localhost" "https://127.0.0.1:$TLS_PORT/" 2>&1)
+    rps=$(echo "$out" | awk '/^finished in/ {gsub(",", "", $4); printf "%d", $4}')
+    mean=$(echo "$out" | awk '/^time for request:/ {print $6}')
+    errs=$(echo "$out" | awk '/^status codes:/ && ($7 + $9 > 0) {printf "%s ", $0}
+        /^requests:/ && $10 + 0 > 0 {printf "%s ", $0}')
+    p50=$(curl_p50 "https://127.0.0.1:$TLS_PORT/" -k --http2 -H "Host: warm.localhost")
+    printf '| %-44s | %9s | %9s | %10s | %s\n' "$name" "$rps" "mean $mean" "$p50" "${errs:-}"
+}
+if command -v h2load >/dev/null; then
+    h2row "https HTTP/2, h2load -c$CONNS -m1" -c"$CONNS" -m1
+    h2row "https HTTP/2, h2load -c8 -m8" -c8 -m8
+else
+    echo "| HTTP/2: h2load not installed (nghttp2-client); skipped"
+fi
+if [ -n "${IDLE_NOTE:-}" ]; then
+    echo
+    echo "$IDLE_NOTE"
+fi

@@ -24,6 +24,7 @@
 #include <type_traits>
 
 #include "platform/gateway_backend.h"
+#include "platform/gateway_h2.h"
 #include "platform/gateway_http.h"
 #include "platform/gateway_pool.h"
 #include "platform/gateway_protocol.h"
@@ -147,8 +148,10 @@ struct Gateway::Impl {
                                   bool streamed, bool tls);
     // The steps of forward, in order.
     Response rejection(const TicketInfo& i, const std::string& service, unsigned version);
-    void watch(const std::shared_ptr<Exchange>& ex, tcp::socket& client_sock, bool watch_client,
-               int64_t deadline_ns);
+    // client_sock: nullptr when nothing watches the client.
+    void watch(const std::shared_ptr<Exchange>& ex, tcp::socket* client_sock, int64_t deadline_ns);
+    // An HTTP/2 stream's request (gateway_h2.h), answered whole.
+    asio::awaitable<Response> answer(Request req, std::string peer_addr);
     void watch_stall(const std::shared_ptr<Exchange>& ex, uint64_t instance_id);
     // The request's stream: a kept-alive one when the manager takes the
     // request on an instance the pool has one to (and the request is not in
@@ -247,7 +250,19 @@ asio::awaitable<void> Gateway::Impl::session_tls(tcp::socket sock) {
         metrics.counter("ember_gateway_tls_handshake_failures_total").inc();
         co_return;
     }
-    co_await serve(stream, true);
+    if (h2::negotiated(stream)) {
+        beast::error_code pec;
+        const auto peer = beast::get_lowest_layer(stream).socket().remote_endpoint(pec);
+        std::string peer_addr = pec ? std::string() : peer.address().to_string();
+        // A named handler, passed by reference: no temporary with a
+        // destructor in the co_await expression (see BackendOp).
+        const h2::Handler handler = [this, peer_addr](Request& req) {
+            return answer(std::move(req), peer_addr);
+        };
+        co_await h2::serve(stream, opts, handler);
+    } else {
+        co_await serve(stream, true);
+    }
     // close_notify, without waiting long for the client's.
     stream.next_layer().expires_after(std::chrono::milliseconds(500));
     co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
@@ -455,7 +470,8 @@ asio::awaitable<bool> Gateway::Impl::forward(Stream& client, beast::flat_buffer&
         }
         // While a streamed body is read from the client, its reads notice a
         // client that leaves.
-        watch(ex, client_sock, !streamed, t0 + static_cast<int64_t>(info.timeout_ms) * 1000000);
+        watch(ex, streamed ? nullptr : &client_sock,
+              t0 + static_cast<int64_t>(info.timeout_ms) * 1000000);
         if (!up->reused && info.reusable) watch_stall(ex, info.instance_id);
         bool sent_whole = true;
         if (up->sent < wire.size()) {
@@ -737,10 +753,110 @@ Response Gateway::Impl::rejection(const TicketInfo& i, const std::string& servic
     return r;
 }
 
+// The request of an HTTP/2 stream: the exchange of forward() with the
+// response read whole (up to --max-response), over a kept-alive or new
+// stream, without a client watch (the stream's reset is not seen: the
+// answer is dropped).
+asio::awaitable<Response> Gateway::Impl::answer(Request req, std::string peer_addr) {
+    const int64_t t0 = mono_now_ns();
+    const bool head = req.method() == http::verb::head;
+    if (const char* why = gateway_http::refusal(req)) {
+        metrics.counter("ember_gateway_client_errors_total", {{"reason", "bad_request"}}).inc();
+        co_return json_error(kBadRequest, why, 11);
+    }
+    const auto host = req[http::field::host];
+    const auto target = req.target();
+    const auto route = route_request(std::string_view(host.data(), host.size()),
+                                     std::string_view(target.data(), target.size()), opts.domain);
+    if (!route) {
+        count("", 404);
+        co_return json_error(
+            http_error(Code::kNotFound),
+            "no service named: use Host: <name>." + opts.domain + " or the path /<name>/", 11);
+    }
+    const std::string svc = route->service;
+    const std::string wire = gateway_http::upstream_wire(req, route->target, peer_addr, "https");
+    const auto executor = co_await asio::this_coro::executor;
+    for (bool may_reuse = true;; may_reuse = false) {
+        std::optional<Upstream> up = co_await open_upstream(svc, wire, may_reuse);
+        if (!up) {
+            count(svc, 503);
+            co_return json_error(http_error(Code::kResourceExhausted),
+                                 "gateway out of file descriptors", 11);
+        }
+        const TicketId ticket = up->acquired.ticket;
+        TicketInfo info = up->acquired.info;
+        if (info.state == TicketState::kRejected) {
+            ::close(up->fd);
+            co_await finish(ticket, FinishKind::kCompleted);
+            co_return rejection(info, svc, 11);
+        }
+        auto ex = std::make_shared<Exchange>(executor);
+        beast::error_code ec;
+        ex->up.assign(unix_stream(), up->fd, ec);
+        if (ec) {
+            ::close(up->fd);
+            co_await finish(ticket, FinishKind::kClientGone);
+            count(svc, 503);
+            co_return json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(), 11);
+        }
+        watch(ex, nullptr, t0 + static_cast<int64_t>(info.timeout_ms) * 1000000);
+        if (!up->reused && info.reusable) watch_stall(ex, info.instance_id);
+        bool sent_whole = true;
+        if (up->sent < wire.size()) {
+            beast::error_code wec;
+            co_await asio::async_write(ex->up,
+                                       asio::buffer(wire.data() + up->sent, wire.size() - up->sent),
+                                       asio::redirect_error(asio::use_awaitable, wec));
+            sent_whole = !wec;
+        }
+        ResponseParser rp;
+        gateway_http::limit_response(rp, opts);
+        if (head) rp.skip(true);
+        beast::flat_buffer ubuf;
+        co_await http::async_read_header(ex->up, ubuf, rp,
+                                         asio::redirect_error(asio::use_awaitable, ec));
+        ex->header_seen = true;
+        const bool retry = ec && up->reused && !ex->timed_out && !rp.got_some() && ubuf.size() == 0;
+        const int64_t t_first = mono_now_ns();
+        if (!ec && !rp.is_done())
+            co_await http::async_read(ex->up, ubuf, rp,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+        ex->active = false;
+        ex->timer.cancel();
+        ex->stall.cancel();
+        beast::error_code ignored;
+        const bool reusable = !ec && sent_whole && info.reusable && rp.is_done() &&
+                              rp.keep_alive() && ubuf.size() == 0 && !ex->timed_out;
+        if (reusable) {
+            const int fd = ex->up.release(ignored);
+            if (!ignored) pool.put(svc, info.instance_id, fd);
+        } else {
+            ex->up.close(ignored);
+        }
+        if (retry) {
+            co_await finish(ticket, FinishKind::kFailed);
+            metrics.counter("ember_gateway_upstream_retries_total").inc();
+            continue;
+        }
+        if (info.state != TicketState::kHanded)
+            info = co_await backend_call<TicketInfo>(
+                [&](auto done) { backend.ticket_info(ticket, std::move(done)); });
+        FinishKind kind = FinishKind::kCompleted;
+        std::optional<Response> res;
+        if (ec)
+            res = failed_exchange(ec, *ex, info, svc, 11, &kind);
+        else
+            res = relayed(rp.release(), info, 11, head, svc, t0, t_first);
+        co_await finish(ticket, kind);
+        co_return std::move(*res);  // no client watch: never "the client left"
+    }
+}
+
 // Closes the stream to the instance at the deadline, or as soon as the
-// client disconnects (which frees its slot at once) when watch_client.
-void Gateway::Impl::watch(const std::shared_ptr<Exchange>& ex, tcp::socket& client_sock,
-                          bool watch_client, int64_t deadline_ns) {
+// client disconnects (which frees its slot at once) when client_sock.
+void Gateway::Impl::watch(const std::shared_ptr<Exchange>& ex, tcp::socket* client_sock,
+                          int64_t deadline_ns) {
     ex->timer.expires_after(std::chrono::nanoseconds(deadline_ns - mono_now_ns()));
     ex->timer.async_wait([ex](beast::error_code e) {
         if (e || !ex->active) return;
@@ -748,18 +864,18 @@ void Gateway::Impl::watch(const std::shared_ptr<Exchange>& ex, tcp::socket& clie
         beast::error_code ig;
         ex->up.close(ig);
     });
-    if (!watch_client) return;
-    client_sock.async_wait(tcp::socket::wait_read,
-                           [ex, client_fd = client_sock.native_handle()](beast::error_code e) {
-                               if (e || !ex->active) return;
-                               char c;
-                               const ssize_t n = ::recv(client_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-                               if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-                                   ex->client_gone = true;
-                                   beast::error_code ig;
-                                   ex->up.close(ig);
-                               }
-                           });
+    if (!client_sock) return;
+    client_sock->async_wait(tcp::socket::wait_read,
+                            [ex, client_fd = client_sock->native_handle()](beast::error_code e) {
+                                if (e || !ex->active) return;
+                                char c;
+                                const ssize_t n = ::recv(client_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+                                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                                    ex->client_gone = true;
+                                    beast::error_code ig;
+                                    ex->up.close(ig);
+                                }
+                            });
 }
 
 // The answer when no complete response came back: nullopt when the client

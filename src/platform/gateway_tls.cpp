@@ -55,12 +55,13 @@ std::string openssl_error() {
     return buf;
 }
 
-// ALPN: HTTP/1.1 when the client offers it; otherwise no ALPN at all.
+// ALPN: HTTP/2 when the client offers it, else HTTP/1.1 when it offers
+// that; otherwise no ALPN at all.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                 unsigned int inlen, void*) {
-    static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    static const unsigned char kProtos[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     unsigned char* sel = nullptr;
-    if (SSL_select_next_proto(&sel, outlen, kHttp11, sizeof kHttp11, in, inlen) !=
+    if (SSL_select_next_proto(&sel, outlen, kProtos, sizeof kProtos, in, inlen) !=
         OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = sel;

@@ -2,9 +2,9 @@
 // (through Boost.Asio's SSL), the one a client gets chosen by the name it
 // sends (SNI): an exact name of the certificate (its subjectAltName DNS
 // names, or its CN when it has none), else a wildcard "*.example.com"
-// matching one label, else the first certificate. ALPN offers "http/1.1"
-// only (no HTTP/2 yet): a client that asks for h2 alone gets no ALPN answer
-// and speaks HTTP/1.1. TLS 1.2 and 1.3.
+// matching one label, else the first certificate. ALPN answers "h2" when
+// the client offers it (gateway_h2.h), else "http/1.1"; a client that
+// offers neither gets no ALPN answer and speaks HTTP/1.1. TLS 1.2 and 1.3.
 //
 // Built in the gateway process before it enters its sandbox, from PEM text
 // emberd read and sent (the key files are never opened by the gateway, and
