@@ -90,9 +90,8 @@ echo "- emberd ${EMBERD_ARGS:-}"
 "$SERVER" "$NATIVE_PORT" >/dev/null 2>&1 &
 pids="$pids $!"
 sleep 0.3
-echo "- baseline, the same server natively: $(for _ in $(seq "$REQUESTS"); do
-    echo "http://127.0.0.1:$NATIVE_PORT/"
-done | latency)"
+native_urls() { for _ in $(seq "$REQUESTS"); do echo "http://127.0.0.1:$NATIVE_PORT/"; done; }
+echo "- baseline, the same server natively: $(native_urls | latency)"
 
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 "$EMBERD" --data-dir "$TMP/data" --gateway "127.0.0.1:$GW_PORT" --api "127.0.0.1:$API_PORT" \
@@ -114,6 +113,12 @@ for s in $(seq 0 $((SERVICES - 1))); do
 done
 echo "- $SERVICES services deployed in $(echo "$(date +%s.%N) - $t0" | bc | xargs printf '%.1f') s"
 
+# Instances of all services, starting ones included (cheap: no smaps read).
+live_count() {
+    curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT/v1/services" |
+        tr ',' '\n' | awk -F: '/"instances"/ { s += $2 } END { print s + 0 }'
+}
+# Idle instances (/metrics reads the workers' smaps: polled only near the end).
 idle_count() {
     curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT/metrics" |
         awk '/^ember_instances\{/ && /state="idle"/ { s += $NF } END { print s + 0 }'
@@ -122,7 +127,7 @@ idle_count() {
 wait_idle() {
     local n=$1 start=$2 now
     while :; do
-        [ "$(idle_count)" -ge "$n" ] && break
+        [ "$(live_count)" -ge "$n" ] && [ "$(idle_count)" -ge "$n" ] && break
         now=$(date +%s)
         if [ $((now - ${start%.*})) -gt "$BATCH_TIMEOUT" ]; then
             echo "density_bench: only $(idle_count) of $n instances idle after ${BATCH_TIMEOUT} s" >&2
@@ -163,6 +168,7 @@ report() {
         printf "- while idle: CPU of emberd + helpers %.0f ms per second; private guest memory %.0f KiB per instance (in the Pss above)\n",
                c * 10 / 5, p / 1024 / n }'
     echo "- next request, services picked at random among $with: $(random_urls "$with" | latency)"
+    echo "- the native server at the same moment: $(native_urls | latency)"
 }
 
 declare -A want_point
