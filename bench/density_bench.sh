@@ -11,6 +11,10 @@
 #   - Pss of emberd, its gateway and its VM workers (smaps_rollup).
 # Also the creation time of every batch (first vs last), and the same
 # request latency against one native server as the baseline.
+# STATE=suspended: the services scale to zero statefully (idle for
+# $SUSPEND_IDLE), so --min counts suspended instances: the points are
+# suspended instances, each request resumes one (a cold start from its
+# suspended snapshot), and the disk they take is reported.
 # Stops early, saying so, when MemAvailable falls below $MIN_AVAIL_MB.
 set -eu
 BUILD=${1:-build}
@@ -22,6 +26,10 @@ POINTS=${POINTS:-"1 1000 10000"}
 REQUESTS=${REQUESTS:-300}
 MIN_AVAIL_MB=${MIN_AVAIL_MB:-2048}
 BATCH_TIMEOUT=${BATCH_TIMEOUT:-900}
+STATE=${STATE:-running}
+SUSPEND_IDLE=${SUSPEND_IDLE:-2s}
+DEPLOY_ARGS="--idle-timeout 24h"
+[ "$STATE" = suspended ] && DEPLOY_ARGS="--scale-to-zero stateful --idle-timeout $SUSPEND_IDLE"
 EMBERD=$BUILD/src/platform/emberd
 EMBER=$BUILD/src/cli/ember
 SERVER=$BUILD/examples/gcc/http_epoll
@@ -82,7 +90,7 @@ random_urls() {
     for _ in $(seq "$REQUESTS"); do echo "http://127.0.0.1:$GW_PORT/d$((RANDOM % $1))/"; done
 }
 
-echo "# density_bench: $SERVICES services of $(basename "$SERVER"), up to $TARGET idle instances"
+echo "# density_bench: $SERVICES services of $(basename "$SERVER"), up to $TARGET $STATE instances"
 echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); host: $(uname -sr), $(nproc) CPUs, $(($(kb MemTotal) / 1024 / 1024)) GiB"
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- emberd ${EMBERD_ARGS:-}"
@@ -90,9 +98,8 @@ echo "- emberd ${EMBERD_ARGS:-}"
 "$SERVER" "$NATIVE_PORT" >/dev/null 2>&1 &
 pids="$pids $!"
 sleep 0.3
-echo "- baseline, the same server natively: $(for _ in $(seq "$REQUESTS"); do
-    echo "http://127.0.0.1:$NATIVE_PORT/"
-done | latency)"
+native_urls() { for _ in $(seq "$REQUESTS"); do echo "http://127.0.0.1:$NATIVE_PORT/"; done; }
+echo "- baseline, the same server natively: $(native_urls | latency)"
 
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 "$EMBERD" --data-dir "$TMP/data" --gateway "127.0.0.1:$GW_PORT" --api "127.0.0.1:$API_PORT" \
@@ -109,23 +116,42 @@ done
 TOKEN=$(cat "$TMP/data/token")
 t0=$(date +%s.%N)
 for s in $(seq 0 $((SERVICES - 1))); do
+    # shellcheck disable=SC2086
     "$EMBER" deploy "$SERVER" --name "d$s" --port 8080 --memory "${MEMORY:-16M}" --max 1024 \
-        --idle-timeout 24h >/dev/null
+        $DEPLOY_ARGS >/dev/null
 done
 echo "- $SERVICES services deployed in $(echo "$(date +%s.%N) - $t0" | bc | xargs printf '%.1f') s"
 
+# Instances of all services, starting ones included (cheap: no smaps read).
+live_count() {
+    curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT/v1/services" |
+        tr ',' '\n' | awk -F: '/"instances"/ { s += $2 } END { print s + 0 }'
+}
+# Idle instances (/metrics reads the workers' smaps: polled only near the end).
 idle_count() {
     curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT/metrics" |
         awk '/^ember_instances\{/ && /state="idle"/ { s += $NF } END { print s + 0 }'
 }
-# Waits until n instances are idle; prints the seconds it took.
+# Suspended instances of all services (cheap).
+suspended_count() {
+    curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT/v1/services" |
+        tr ',' '\n' | awk -F: '/"suspended"/ { s += $2 } END { print s + 0 }'
+}
+ready_count() {
+    if [ "$STATE" = suspended ]; then suspended_count; else idle_count; fi
+}
+# Waits until n instances are idle (or suspended).
 wait_idle() {
     local n=$1 start=$2 now
     while :; do
-        [ "$(idle_count)" -ge "$n" ] && break
+        if [ "$STATE" = suspended ]; then
+            [ "$(suspended_count)" -ge "$n" ] && [ "$(live_count)" -eq 0 ] && break
+        else
+            [ "$(live_count)" -ge "$n" ] && [ "$(idle_count)" -ge "$n" ] && break
+        fi
         now=$(date +%s)
         if [ $((now - ${start%.*})) -gt "$BATCH_TIMEOUT" ]; then
-            echo "density_bench: only $(idle_count) of $n instances idle after ${BATCH_TIMEOUT} s" >&2
+            echo "density_bench: only $(ready_count) of $n instances $STATE after ${BATCH_TIMEOUT} s" >&2
             return 1
         fi
         if [ "$(avail_mb)" -lt "$MIN_AVAIL_MB" ]; then
@@ -146,7 +172,9 @@ report() {
     avail=$(kb MemAvailable) slab=$(kb Slab) pt=$(kb PageTables) ks=$(kb KernelStack)
     pss=$(pss_tree "$EMBERD_PID")
     echo
-    echo "## $n idle instances ($(pgrep -c -P "$EMBERD_PID") helper processes; load $(cut -d' ' -f1 /proc/loadavg))"
+    echo "## $n $STATE instances ($(pgrep -c -P "$EMBERD_PID") helper processes; load $(cut -d' ' -f1 /proc/loadavg))"
+    [ "$STATE" = suspended ] &&
+        echo "- on disk: $(du -sk "$TMP/data" | awk -v n="$n" '{ printf "%.0f KiB per suspended instance (the whole data directory)", $1 / n }')"
     awk -v n="$n" -v a="$((avail0 - avail))" -v s="$((slab - slab0))" -v p="$((pt - pt0))" \
         -v k="$((ks - ks0))" -v q="$((pss - pss0))" 'BEGIN {
         printf "- memory per instance: MemAvailable drop %.0f KiB (of it Slab %.0f, page tables %.0f, kernel stacks %.0f); Pss of emberd + helpers %.0f KiB\n",
@@ -163,6 +191,9 @@ report() {
         printf "- while idle: CPU of emberd + helpers %.0f ms per second; private guest memory %.0f KiB per instance (in the Pss above)\n",
                c * 10 / 5, p / 1024 / n }'
     echo "- next request, services picked at random among $with: $(random_urls "$with" | latency)"
+    echo "- the native server at the same moment: $(native_urls | latency)"
+    # Resumed instances suspend again before the next batch is counted.
+    [ "$STATE" = suspended ] && sleep 3
 }
 
 declare -A want_point
@@ -185,7 +216,7 @@ while [ "$total" -lt "$TARGET" ]; do
     start=$(date +%s.%N)
     for s in $(seq 0 $((SERVICES - 1))); do "$EMBER" scale "d$s" --min "$per" >/dev/null; done
     if ! wait_idle "$want" "$start"; then
-        echo "- stopped at $(idle_count) idle instances" && break
+        echo "- stopped at $(ready_count) $STATE instances" && break
     fi
     secs=$(echo "$(date +%s.%N) - $start" | bc)
     batch_no=$((batch_no + 1))

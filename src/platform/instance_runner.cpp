@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -155,11 +156,18 @@ void InstanceManager::run_instance(std::shared_ptr<Instance> inst) {
     all_done_.notify_all();
 }
 
+// Every 20 ms (and at each notify), but each round walks every instance
+// under mu_, which requests wait for: with more than 1,000 instances the
+// rounds are spaced by 1 ms per 50 instances (200 ms at 10,000), so idle
+// timeouts and drains may act that much later, and the walk costs a bounded
+// share of a core and of mu_ (docs/benchmarks.md, "Density").
 void InstanceManager::housekeeping_loop() {
     std::unique_lock lock(mu_);
     while (!shutting_down_) {
         housekeep_locked(mono_now_ns());
-        cv_.wait_for(lock, std::chrono::milliseconds(20));
+        size_t n = 0;
+        for (const auto& [name, s] : services_) n += s->instances.size();
+        cv_.wait_for(lock, std::chrono::milliseconds(std::clamp<size_t>(n / 50, 20, 1000)));
     }
 }
 

@@ -18,8 +18,10 @@ struct MemRange {
 };
 
 // For each range, the bytes of anonymous memory in the mappings inside it.
-// One pass over each process's smaps however many ranges; zeros when smaps
-// cannot be read.
+// One pass over each process's smaps however many ranges, and at most one
+// every 5 s per process (the figures may be that old: a worker with
+// thousands of instances takes a good part of a second to read); zeros
+// when smaps cannot be read.
 std::vector<uint64_t> anonymous_bytes(const std::vector<MemRange>& ranges);
 
 }  // namespace ember::platform

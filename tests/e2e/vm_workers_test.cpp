@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -30,6 +31,18 @@ int kvm_vms(pid_t pid) {
     }
     closedir(d);
     return n;
+}
+
+// "Seccomp:\t2" -> "2".
+std::string status_field(pid_t pid, const std::string& name) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(name + ":", 0) == 0) {
+            const auto v = line.find_first_not_of(" \t", name.size() + 1);
+            return v == std::string::npos ? "" : line.substr(v);
+        }
+    return "";
 }
 
 class VmWorkersTest : public E2eTest {
@@ -63,6 +76,13 @@ TEST_F(VmWorkersTest, FullWorkersMakeNewOnesAndOneKilledEndsOnlyItsInstances) {
         << workers.size() << " workers\n"
         << d_->output();
     for (pid_t w : workers) {
+        // Each sandboxed as the first one (worker_sandbox_test.cpp).
+        EXPECT_EQ(status_field(w, "NoNewPrivs"), "1") << "worker " << w;
+        EXPECT_EQ(status_field(w, "Seccomp"), "2") << "worker " << w;
+        EXPECT_EQ(status_field(w, "CapEff"), "0000000000000000") << "worker " << w;
+        if (::geteuid() == 0) {
+            EXPECT_EQ(status_field(w, "Uid"), "65534\t65534\t65534\t65534") << "worker " << w;
+        }
         const int vms = kvm_vms(w);
         if (vms >= 0) {
             EXPECT_EQ(vms, 2) << "worker " << w;
