@@ -102,6 +102,11 @@ TEST_F(ClusterTest, AKilledNodesShareOfMinStartsElsewhereWithin5s) {
             return true;
         },
         15000));
+    // ember status on any node shows which node runs what.
+    auto cli = run_cli(*nodes_[1], {"status", "hello"});
+    EXPECT_EQ(cli.status, 0) << cli.err;
+    EXPECT_NE(cli.out.find("3 running (n0 1, n1 1, n2 1)"), std::string::npos) << cli.out;
+    EXPECT_NE(cli.out.find("NODE"), std::string::npos) << cli.out;
     Load load({nodes_[0].get(), nodes_[1].get()}, "hello", "/");
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     nodes_[2]->kill9();
