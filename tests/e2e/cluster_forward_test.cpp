@@ -143,5 +143,29 @@ TEST_F(ClusterTest, ARollingRedeployUnderLoadFailsNoRequest) {
     EXPECT_GT(load.ok(), 10);
 }
 
+class ClusterOn3EtcdTest : public ClusterTest {
+  protected:
+    ClusterOn3EtcdTest() { etcd_members_ = 3; }
+};
+
+TEST_F(ClusterOn3EtcdTest, LosingOneEtcdMemberChangesNothing) {
+    auto r = nodes_[0]->deploy("hello", e2e_app_path());
+    ASSERT_TRUE(r.status == 200 || r.status == 201) << r.status << r.body;
+    ASSERT_TRUE(served_everywhere("hello", 10000));
+    // The first endpoint every node tries goes; two members keep a quorum.
+    etcd3_->member(0).kill9();
+    for (auto& n : nodes_) EXPECT_EQ(n->get("hello", "/").status, 200);
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto d = nodes_[1]->deploy("other", e2e_app_path());
+            return d.status == 200 || d.status == 201;
+        },
+        10000));
+    EXPECT_TRUE(served_everywhere("other", 10000));
+    // The nodes' leases live on: none is taken for dead.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    for (int i = 0; i < kNodes; ++i) EXPECT_EQ(state_of(*nodes_[0], "n" + std::to_string(i)), "up");
+}
+
 }  // namespace
 }  // namespace ember::e2e
