@@ -7,14 +7,14 @@
 #      platform_bench --program http_hello --memory-mb (cold starts p50/p99
 #      through the gateway, warm latency and wrk throughput vs native).
 # RUNS (default 100), REQUESTS (default 1000), WRK_SECONDS (default 5) and
-# GO_MEM (default 832M: the smallest --mem, with a margin, at which the Go
-# runtime starts on the current guest kernel) override the defaults.
+# GO_MEM (default 96M: the net/http hello needs 66M, with a margin) override
+# the defaults.
 set -eu
 BUILD=${1:-build}
 RUNS=${RUNS:-100}
 REQUESTS=${REQUESTS:-1000}
 WRK_SECONDS=${WRK_SECONDS:-5}
-GO_MEM=${GO_MEM:-832M}
+GO_MEM=${GO_MEM:-96M}
 VM=$BUILD/src/cli/ember-vm
 BOOT=$BUILD/examples/go/boot
 SERVER=$BUILD/examples/go/http_hello

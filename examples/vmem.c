@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 static char* const R = (char*)0x300000000000ul;  // the test region, 1 MiB
 static char* const S = (char*)0x300100000000ul;  // a MAP_SHARED page
 static char* const H = (char*)0x310000000000ul;  // a hint
+static char* const X = (char*)0x300200000000ul;  // a page of code
 
 static sigjmp_buf g_jmp;
 static volatile int g_code;
@@ -49,6 +51,19 @@ static void probe(const char* what, char* p, int write) {
            g_code == SEGV_ACCERR   ? "ACCERR"
            : g_code == SEGV_MAPERR ? "MAPERR"
                                    : "other",
+           g_addr == (uintptr_t)p);
+}
+
+// Calls the code at p (a `ret`); prints whether the fetch faulted and how.
+static void exec_probe(const char* what, char* p) {
+    g_code = 0;
+    g_addr = 0;
+    if (sigsetjmp(g_jmp, 1) == 0) {
+        ((void (*)(void))p)();
+        printf("%s: ok\n", what);
+        return;
+    }
+    printf("%s: SIGSEGV code=%s addr_ok=%d\n", what, g_code == SEGV_ACCERR ? "ACCERR" : "other",
            g_addr == (uintptr_t)p);
 }
 
@@ -102,11 +117,34 @@ int main(void) {
     probe("read read-only", R + 5, 0);
     probe("write read-only", R + 5, 1);
     printf("byte kept: %d\n", R[5] == (char)35);
+    // The kernel does not write into a read-only page for a syscall: EFAULT.
+    int pfd[2];
+    if (pipe(pfd) == 0) {
+        printf("write to pipe: %zd\n", write(pfd[1], "abc", 3));
+        printf("read() into read-only: %s\n", err(read(pfd[0], R, 3) < 0 ? -1 : 0));
+        printf("getrandom into read-only: %s\n", err(getrandom(R, 8, 0) < 0 ? -1 : 0));
+        printf("pipe() into read-only: %s\n", err(pipe((int*)R)));
+        printf("byte still kept: %d\n", R[0] == 0 && R[5] == (char)35);
+        close(pfd[0]);
+        close(pfd[1]);
+    }
 
     printf("mprotect none: %d\n", mprotect(R + PAGE, PAGE, PROT_NONE));
     probe("read PROT_NONE", R + PAGE + 8, 0);
     printf("mprotect rw again: %d\n", mprotect(R + PAGE, PAGE, PROT_READ | PROT_WRITE));
     printf("bytes kept across PROT_NONE: %d\n", R[PAGE + 8] == (char)((PAGE + 8) * 7));
+
+    // No execution from pages mapped without PROT_EXEC (NX), until mprotect.
+    char* x = mmap(X, PAGE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    printf("map code page: %s\n", x == X ? "ok" : "elsewhere");
+    X[0] = (char)0xc3;  // ret
+    exec_probe("call into read-write page", X);
+    printf("mprotect rx: %d\n", mprotect(X, PAGE, PROT_READ | PROT_EXEC));
+    exec_probe("call into read-exec page", X);
+    printf("mprotect rw: %d\n", mprotect(X, PAGE, PROT_READ | PROT_WRITE));
+    exec_probe("call after exec taken away", X);
+    munmap(X, PAGE);
 
     printf("madvise dontneed: %d\n", madvise(R + 2 * PAGE, PAGE, MADV_DONTNEED));
     int zero = 1;

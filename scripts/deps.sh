@@ -15,13 +15,16 @@ BROWSER_PKGS="chromium chromium-driver firefox-esr python3"
 # etcd (server and etcdctl): emberd's cluster mode (--cluster) and its tests
 # (tests/cluster, tests/e2e/cluster_test.cpp), scripts/cluster_demo.sh.
 CLUSTER_PKGS="etcd-server etcd-client"
+# Third-party servers the compatibility tests deploy as users would: nginx
+# with a master and worker processes (tests/e2e/prefork_test.cpp).
+APP_PKGS="nginx-light"
 PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev \
   libseccomp-dev libarchive-dev hyperfine wrk curl cpio xxd clang-format clang-tidy sqlite3 \
   help2man bash-static"
 missing=""
-for p in $PKGS $FUZZ_PKGS $LANG_PKGS $BROWSER_PKGS $CLUSTER_PKGS; do
+for p in $PKGS $FUZZ_PKGS $LANG_PKGS $BROWSER_PKGS $CLUSTER_PKGS $APP_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0

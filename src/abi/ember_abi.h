@@ -349,6 +349,11 @@ enum ember_vol_op {
     EMBER_VOL_FSYNC = 13,    /* path: fsync (flags: EMBER_VOL_DATASYNC); returns
                                 once the host's fsync did */
     EMBER_VOL_STATFS = 14,   /* st.size = quota bytes (0: none), st.blocks = used bytes */
+    EMBER_VOL_CHMOD = 15,    /* path (a file or directory, "" the root): permission bits
+                                = mode */
+    EMBER_VOL_UTIMES = 16,   /* path (as CHMOD): buf = two int64 (atime, mtime in ns since
+                                the epoch; -1 leaves one as it is), len = 16 */
+    EMBER_VOL_LINK = 17,     /* path2 = a new hard link to path (not a directory) */
 };
 #define EMBER_VOL_APPEND 0x1u
 #define EMBER_VOL_EXCL 0x2u
@@ -391,10 +396,6 @@ static_assert(sizeof(struct ember_hc_volume) == 64 + 8 + 56, "volume hypercall")
 #define EMBER_FLAG_STDIN_SNAPSHOT 0x2u
 #define EMBER_FLAG_DOORBELL 0x4u
 #define EMBER_FLAG_SYSCALL_PATCH 0x8u
-/* The VMM may snapshot this instance: the kernel keeps every mapping in
- * its identity-mapped memory (a restored snapshot whose application had
- * mappings above it failed on PVM, see docs/architecture.md). */
-#define EMBER_FLAG_SNAPSHOT 0x10u
 #define EMBER_BOOT_EXECFN_MAX 256u
 #define EMBER_PREEMPT_SLICE_NS 10000000ull /* default time slice */
 struct ember_boot_info {

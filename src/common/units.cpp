@@ -138,4 +138,10 @@ std::string format_size(uint64_t bytes) {
     return b;
 }
 
+std::string format_hex(uint64_t v) {
+    char b[24];
+    std::snprintf(b, sizeof b, "%#llx", static_cast<unsigned long long>(v));
+    return b;
+}
+
 }  // namespace ember

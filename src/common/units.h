@@ -24,5 +24,7 @@ std::optional<uint64_t> parse_duration_ns(const std::string& s);
 std::string format_duration_ms(uint64_t ms);
 // 67108864 -> "64M"; 1536 -> "1.5K".
 std::string format_size(uint64_t bytes);
+// 4096 -> "0x1000" (addresses and registers in messages).
+std::string format_hex(uint64_t v);
 
 }  // namespace ember

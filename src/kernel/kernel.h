@@ -111,6 +111,10 @@ template <typename T>
 inline void* user_buffer(uint64_t addr, uint64_t len) {
     return user_ok(addr, len) ? reinterpret_cast<void*>(addr) : nullptr;
 }
+// The same for a buffer the kernel writes into (read-only pages: -EFAULT).
+inline void* user_buffer_write(uint64_t addr, uint64_t len) {
+    return user_ok_write(addr, len) ? reinterpret_cast<void*>(addr) : nullptr;
+}
 // Copies a NUL-terminated user string into `out` (at most cap bytes including
 // the NUL). Returns length, or -EFAULT / -ENAMETOOLONG.
 int64_t user_strncpy(char* out, uint64_t user_src, size_t cap);

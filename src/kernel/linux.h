@@ -44,6 +44,7 @@ enum : int64_t {
     ERANGE = 34,
     EDEADLK = 35,
     ENAMETOOLONG = 36,
+    ENOLCK = 37,
     ENOSYS = 38,
     ENOTEMPTY = 39,
     ELOOP = 40,
@@ -178,7 +179,12 @@ constexpr uint64_t FALLOC_FL_KEEP_SIZE = 1;
 constexpr uint64_t F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_GETLK = 5,
                    F_SETLK = 6, F_SETLKW = 7, F_OFD_GETLK = 36, F_OFD_SETLK = 37, F_OFD_SETLKW = 38,
                    F_DUPFD_CLOEXEC = 1030, F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032,
-                   F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
+                   F_ADD_SEALS = 1033, F_GET_SEALS = 1034, F_SETOWN = 8, F_GETOWN = 9,
+                   F_SETOWN_EX = 15, F_GETOWN_EX = 16;
+constexpr int32_t F_OWNER_TID = 0, F_OWNER_PID = 1, F_OWNER_PGRP = 2;
+struct linux_f_owner_ex {
+    int32_t type, pid;
+};
 constexpr uint64_t FD_CLOEXEC = 1;
 constexpr int16_t F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
 struct linux_flock {

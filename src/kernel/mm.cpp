@@ -12,6 +12,7 @@
 #include "kernel.h"
 #include "mm_maps.h"
 #include "mm_space.h"
+#include "vol_mmap.h"
 
 namespace k {
 namespace {
@@ -309,6 +310,7 @@ void mm_init() {
     g_kern = g_own + words;
     g_mm1.own = g_own;
     g_mm1.refs = 1;
+    g_mm1.boot_interp = true;
     // The memory is fresh (zero); mark the tail bits past g_npages used so
     // the word-skipping scan stays correct.
     for (uint64_t i = g_npages; i < words * 64; ++i) set(g_used, i);
@@ -380,6 +382,46 @@ Mm* mm_new_empty() {
     return mm_alloc();
 }
 
+namespace {
+
+// The first program's dynamic loader lies above the pool (the VMM put it
+// there, boot info interp_lo/hi): its writable data (the link maps, the
+// load lock, the TLS generation) must not be shared across fork, so the
+// child gets a copy of each of its pages, as of the pool's private pages.
+bool interp_fork(Mm* c) {
+    const ember_boot_info* b = boot();
+    if (!g_cur->boot_interp || !b->interp_hi) return true;
+    const uint64_t n = (b->interp_hi - b->interp_lo) / kPage;
+    c->interp_frames = static_cast<uint64_t*>(kcalloc(n, 8));
+    if (!c->interp_frames) return false;
+    c->boot_interp = true;
+    for (uint64_t k = 0; k < n; ++k) {
+        const uint64_t va = b->interp_lo + k * kPage;
+        const uint64_t f = take_frame(true);
+        if (f == g_npages) return false;
+        const uint64_t frame = page_addr(f);
+        memcpy(reinterpret_cast<void*>(frame), reinterpret_cast<const void*>(va), kPage);
+        if (!pt_map(c, va, frame)) {
+            release_kernel(f, 1);
+            return false;
+        }
+        c->interp_frames[k] = frame;  // the kernel's reference is the mapping's
+    }
+    return true;
+}
+
+void interp_release(Mm* m) {
+    const ember_boot_info* b = boot();
+    if (!m->interp_frames) return;
+    const uint64_t n = (b->interp_hi - b->interp_lo) / kPage;
+    for (uint64_t k = 0; k < n; ++k)
+        if (m->interp_frames[k]) release_kernel(page_index(m->interp_frames[k]), 1);
+    kfree(m->interp_frames);
+    m->interp_frames = nullptr;
+}
+
+}  // namespace
+
 // Eager copy: every private page of the parent gets a new frame now (a
 // copy on write would make fork cost what the child touches; not yet).
 // MAP_SHARED pages stay shared: the child maps the same frame.
@@ -436,7 +478,7 @@ Mm* mm_fork(uint64_t sp) {
             recount(fi);
         }
     }
-    if (!virt_fork(c)) {
+    if (!interp_fork(c) || !virt_fork(c) || !volmap_fork(c)) {
         mm_release(c);
         return nullptr;
     }
@@ -461,6 +503,7 @@ void mm_set_current(Mm* m) {
 
 void mm_release(Mm* m) {
     if (--m->refs) return;
+    volmap_forget(m);
     KCHECK(m != g_cur);
     const uint64_t words = (g_npages + 63) / 64;
     for (uint64_t w = 0; w < words; ++w)
@@ -470,6 +513,7 @@ void mm_release(Mm* m) {
         virt_free_tables(m);
     }
     maps::free_state(&m->maps);
+    interp_release(m);
     pt_free(m);
     if (m != &g_mm1) {
         kfree(m->own);
@@ -634,11 +678,6 @@ int64_t sys_brk(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)
     return static_cast<int64_t>(g_brk);
 }
 
-// Instances the VMM may snapshot keep to the identity map: restoring one
-// whose application had mappings above it failed on PVM (a KVM emulation
-// error at the first application instruction; not understood yet).
-bool virt_enabled() { return !(boot()->flags & EMBER_FLAG_SNAPSHOT); }
-
 // A mapping above the identity map (mm_space.h, "virtual memory"): at addr
 // when MAP_FIXED or when the hint is free, else top-down below kVirtTop.
 // Accessible mappings are committed now; file contents are read in through
@@ -681,8 +720,8 @@ int64_t mmap_virt(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, in
     return static_cast<int64_t>(where);
 }
 
-int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
-                 uint64_t off) {
+int64_t mmap_impl(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
+                  uint64_t off) {
     if (len == 0 || len > (1ull << 46) || off % kPage) return -EINVAL;
     const uint64_t type = flags & 0xf;
     if (type != MAP_PRIVATE && type != MAP_SHARED && type != 3) return -EINVAL;
@@ -694,10 +733,10 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
     if (fixed && addr % kPage) return -EINVAL;
     // Reservations (anonymous PROT_NONE) and mappings asked for above the
     // identity map take address space there; the rest stays identity.
-    if (virt_enabled() && (fixed ? virt_range(addr, len)
-                                 : !(addr && addr % kPage == 0 && in_pool(addr, len) &&
-                                     range_unused(page_index(addr), n)) &&
-                                       ((anon && prot == 0) || (addr && virt_range(addr, len)))))
+    if (fixed ? virt_range(addr, len)
+              : !(addr && addr % kPage == 0 && in_pool(addr, len) &&
+                  range_unused(page_index(addr), n)) &&
+                    ((anon && prot == 0) || (addr && virt_range(addr, len))))
         return mmap_virt(addr, len, prot, flags, static_cast<int>(fd), off);
     uint64_t where = 0;
     if (fixed) {
@@ -739,7 +778,8 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
 int64_t sys_munmap(uint64_t addr, uint64_t len, uint64_t, uint64_t, uint64_t, uint64_t) {
     if (addr % kPage || len == 0 || len > (1ull << 46)) return -EINVAL;
     len = page_up(len);
-    maps::prepare();  // unmapping the middle of a mapping splits it
+    volmap_sync_range(addr, len, true, false);  // a shared volume mapping goes back first
+    maps::prepare();                            // unmapping the middle of a mapping splits it
     // Only the page pool can be unmapped; other ranges are silently ignored
     // (Linux allows unmapping what is not mapped).
     uint64_t lo = addr < g_pool_lo ? g_pool_lo : addr;
@@ -763,6 +803,7 @@ int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint6
     if (addr % kPage) return -EINVAL;
     if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x01000000 | 0x02000000)) return -EINVAL;
     prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+    if (int64_t r = volmap_protect(addr, page_up(len), prot); r < 0) return r;
     if (addr >= kVirtLo) {
         // Above the identity map protections are enforced: PROT_NONE pages
         // fault, read-only ones fault on write; a page becoming accessible
@@ -795,8 +836,7 @@ int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint6
     return 0;
 }
 
-int64_t sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags, uint64_t,
-                   uint64_t) {
+int64_t mremap_impl(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags) {
     if (old % kPage || new_len == 0 || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED))) return -EINVAL;
     if (flags & MREMAP_FIXED) return -EINVAL;
     old_len = page_up(old_len);
@@ -829,6 +869,35 @@ int64_t sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t fl
     maps::move(dst, old, old_len, new_len);
     release(page_index(old), old_len / kPage);
     return static_cast<int64_t>(dst);
+}
+
+// Shared volume mappings (vol_mmap.h) are written back before a mapping
+// replaces them and follow mremap.
+int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd,
+                 uint64_t off) {
+    const bool anon = flags & MAP_ANONYMOUS, shared = (flags & 0xf) == MAP_SHARED;
+    if (!anon) {
+        if (int64_t r = volmap_check(static_cast<int>(fd), prot, shared); r < 0) return r;
+    }
+    if ((flags & MAP_FIXED) && len && len <= (1ull << 46) && addr % kPage == 0)
+        volmap_sync_range(addr, page_up(len), true, false);
+    const int64_t where = mmap_impl(addr, len, prot, flags, fd, off);
+    if (where < 0 || anon || !shared) return where;
+    const auto at = static_cast<uint64_t>(where);
+    if (volmap_add(static_cast<int>(fd), at, page_up(len), off, prot) < 0) {
+        sys_munmap(at, len, 0, 0, 0, 0);
+        return -ENOMEM;
+    }
+    return where;
+}
+
+int64_t sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags, uint64_t,
+                   uint64_t) {
+    if (old % kPage == 0 && old_len && old_len <= (1ull << 46))
+        volmap_sync_range(old, page_up(old_len), false, false);
+    const int64_t r = mremap_impl(old, old_len, new_len, flags);
+    if (r >= 0) volmap_move(old, page_up(old_len), static_cast<uint64_t>(r), page_up(new_len));
+    return r;
 }
 
 int64_t sys_madvise(uint64_t addr, uint64_t len, uint64_t advice, uint64_t, uint64_t, uint64_t) {

@@ -1,10 +1,12 @@
 // mm_lock.cpp - the memory syscalls that only report or promise: mincore,
 // msync, mlock and friends. Guest memory never swaps and a file mapping is
-// a private copy of the file's bytes, so locking and syncing have nothing to
-// do; each checks its arguments and the mapping the way Linux does (EINVAL
-// for bad flags or alignment, ENOMEM for an unmapped range).
+// a copy of the file's bytes, so locking has nothing to do and msync only
+// writes back shared mappings of volume files (vol_mmap.h); each checks its
+// arguments and the mapping the way Linux does (EINVAL for bad flags or
+// alignment, ENOMEM for an unmapped range).
 #include "mm_maps.h"
 #include "mm_space.h"
+#include "vol_mmap.h"
 
 namespace k {
 namespace {
@@ -42,7 +44,10 @@ int64_t sys_msync(uint64_t addr, uint64_t len, uint64_t flags, uint64_t, uint64_
     if (addr % kPage || (flags & ~(kAsync | kInvalidate | kSync)) ||
         (flags & (kAsync | kSync)) == (kAsync | kSync))
         return -EINVAL;
-    return mapped(addr, len) ? 0 : -ENOMEM;
+    if (!mapped(addr, len)) return -ENOMEM;
+    // MS_SYNC returns once the host has the bytes durably, as Linux's
+    // msync returns after the file's fsync.
+    return volmap_sync_range(addr, len, false, (flags & kSync) != 0);
 }
 
 // One byte per page: 1 when the page has memory behind it. Everything in

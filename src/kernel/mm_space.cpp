@@ -45,12 +45,27 @@ uint64_t* pd_slot(const Mm* m, uint64_t va) {
     return table(m->pd[g]) + ((va >> 21) & 511);
 }
 
+// A top-level table at an odd page number (bit 12 of its address set). The
+// PVM hypervisor here takes a CR3 with bit 12 clear, loaded by the VMM
+// (KVM_SET_SREGS, i.e. every snapshot restore), for a guest in supervisor
+// mode and emulates it instruction by instruction until the first SSE
+// instruction ends the VM (KVM internal error, suberror 1); the same CR3
+// loaded by the guest itself runs natively. Of two adjacent pages one is
+// odd: keep it, free the other.
+uint64_t pml4_alloc() {
+    const uint64_t two = pages_alloc(2);
+    if (!two) return 0;
+    const uint64_t odd = (two & EMBER_PAGE_SIZE) ? two : two + EMBER_PAGE_SIZE;
+    pages_free(odd == two ? two + EMBER_PAGE_SIZE : two, 1);
+    return odd;
+}
+
 }  // namespace
 
 bool pt_build(Mm* m) {
     const uint64_t size = boot()->mem_size;
     m->ngib = static_cast<uint32_t>((size + (1ull << 30) - 1) >> 30);
-    m->pml4 = pages_alloc(1);
+    m->pml4 = pml4_alloc();
     m->pdpt = pages_alloc(1);
     bool ok = m->pml4 && m->pdpt;
     for (uint32_t g = 0; g < m->ngib; ++g) {

@@ -22,6 +22,12 @@ struct Mm {
     uint64_t* own;  // bit per pool page: the process maps this address
     uint64_t brk_start, brk;
     MapsState maps;  // saved while another process runs
+    // The first program's dynamic loader, which the VMM placed above the
+    // page pool: true in the first process and the copies fork made of it
+    // (not after exec). A fork gives the child its own copy of the
+    // loader's pages, one frame per page in interp_frames (kcalloc'd).
+    bool boot_interp;
+    uint64_t* interp_frames;
 };
 
 // Page-table level (mm_space.cpp). Table pages come from pages_alloc.

@@ -16,6 +16,7 @@ namespace {
 constexpr uint64_t kPage = EMBER_PAGE_SIZE;
 constexpr uint64_t kPresent = 1, kWrite = 2, kUser = 4, kAccessed = 0x20, kDirty = 0x40;
 constexpr uint64_t kHeld = 1ull << 9;  // software bit: frame kept, not present (PROT_NONE)
+constexpr uint64_t kNx = 1ull << 63;   // no instruction fetch (EFER.NXE is set by the VMM)
 constexpr uint64_t kTable = kPresent | kWrite | kUser | kAccessed;
 constexpr uint64_t kFrame = 0x000ffffffffff000ull;
 
@@ -23,7 +24,7 @@ inline uint64_t* table(uint64_t pa) { return reinterpret_cast<uint64_t*>(pa); }
 
 uint64_t leaf(uint64_t pa, uint64_t prot) {
     return (pa & kFrame) | kPresent | kUser | kAccessed | kDirty |
-           ((prot & PROT_WRITE) ? kWrite : 0);
+           ((prot & PROT_WRITE) ? kWrite : 0) | ((prot & PROT_EXEC) ? 0 : kNx);
 }
 
 // The next level's table under entry e (created when asked), nullptr when
@@ -81,7 +82,10 @@ int64_t virt_commit(uint64_t va, uint64_t len, uint64_t prot) {
         if (!pte) return -ENOMEM;
         if (*pte & (kPresent | kHeld)) {
             const uint64_t e = leaf(*pte, prot);
-            if ((*pte & kPresent) && (*pte & kWrite) && !(e & kWrite)) mm_tlb_stale();
+            // Taking write or execute away must not outlive a stale TLB entry.
+            if ((*pte & kPresent) &&
+                (((*pte & kWrite) && !(e & kWrite)) || (!(*pte & kNx) && (e & kNx))))
+                mm_tlb_stale();
             *pte = e;
             continue;
         }

@@ -103,8 +103,6 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
 
 namespace {
 
-int64_t sys_zero(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
-
 int64_t sys_arch_prctl(uint64_t code, uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t) {
     constexpr uint64_t kSetGs = 0x1001, kSetFs = 0x1002, kGetFs = 0x1003, kGetGs = 0x1004;
     switch (code) {
@@ -176,7 +174,7 @@ int64_t sys_setrlimit(uint64_t res, uint64_t lim, uint64_t, uint64_t, uint64_t, 
 int64_t sys_getrandom(uint64_t buf, uint64_t len, uint64_t flags, uint64_t, uint64_t, uint64_t) {
     if (flags & ~7ull) return -EINVAL;
     if (len > (1u << 25)) len = 1u << 25;
-    void* out = user_buffer(buf, len);
+    void* out = user_buffer_write(buf, len);
     if (!out) return -EFAULT;
     random_fill(out, len);
     return static_cast<int64_t>(len);
@@ -208,7 +206,7 @@ int64_t sys_rseq(uint64_t area, uint64_t len, uint64_t flags, uint64_t sig, uint
     if (t->rseq)
         return area == t->rseq && len == t->rseq_len && sig == t->rseq_sig ? -EBUSY : -EINVAL;
     if (len < 32 || area % 32) return -EINVAL;
-    if (!user_ok(area, len)) return -EFAULT;
+    if (!user_ok_write(area, len)) return -EFAULT;
     const uint32_t cpu[2] = {0, 0};  // cpu_id_start, cpu_id
     if (copy_to_user(area, cpu, sizeof cpu) < 0) return -EFAULT;
     t->rseq = area;
@@ -220,10 +218,6 @@ int64_t sys_rseq(uint64_t area, uint64_t len, uint64_t flags, uint64_t sig, uint
 }  // namespace
 
 void register_process_syscalls() {
-    syscall_register(nr::getuid, "getuid", sys_zero);
-    syscall_register(nr::geteuid, "geteuid", sys_zero);
-    syscall_register(nr::getgid, "getgid", sys_zero);
-    syscall_register(nr::getegid, "getegid", sys_zero);
     syscall_register(nr::arch_prctl, "arch_prctl", sys_arch_prctl);
     syscall_register(nr::uname, "uname", sys_uname);
     syscall_register(nr::sysinfo, "sysinfo", sys_sysinfo);

@@ -194,6 +194,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     // The microVMs run in worker processes that hold none of the above.
     WorkerOptions wo;
     wo.workers = opts.vm_workers;
+    wo.vms_per_worker = opts.vms_per_worker;
+    wo.max_workers = std::max(opts.max_vm_workers, opts.vm_workers);
     wo.sandbox = opts.sandbox;
     wo.uid = opts.worker_uid;
     wo.gid = opts.worker_gid;

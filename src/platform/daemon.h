@@ -29,6 +29,10 @@ struct DaemonOptions {
     // The VM worker processes (worker_client.h): how many, and their user
     // when emberd runs as root.
     size_t vm_workers = 1;
+    // Instances one worker holds at most, and how many workers there may be
+    // (worker_client.h, "Placement").
+    size_t vms_per_worker = 500;
+    size_t max_vm_workers = 64;
     uint32_t worker_uid = 65534, worker_gid = 65534;
     // A worker silent this long (no answer to the heartbeat) is killed and
     // replaced (--worker-timeout).

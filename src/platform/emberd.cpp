@@ -165,7 +165,14 @@ int main(int argc, char** argv) {
     app.add_option("--worker-pids", o.worker_limits.pids,
                    "cgroup limit on threads per VM worker process, 0: none (default 4096)");
     app.add_option("--vm-workers", o.vm_workers,
-                   "VM worker processes; services are spread over them by name (default 1)");
+                   "VM worker processes started at once; services are spread over them by "
+                   "name (default 1)");
+    app.add_option("--vms-per-worker", o.vms_per_worker,
+                   "Instances one VM worker holds at most; more workers are started for more "
+                   "(default 500)");
+    app.add_option("--max-vm-workers", o.max_vm_workers,
+                   "VM worker processes at most, with those started for --vms-per-worker "
+                   "(default 64)");
     std::string worker_user = "65534";
     app.add_option("--worker-user", worker_user,
                    "UID[:GID] the VM workers run as when emberd runs as root (default 65534)");
@@ -271,6 +278,12 @@ int main(int argc, char** argv) {
         return usage_error("--worker-user: " + err);
     if (o.vm_workers < 1 || o.vm_workers > 64)
         return usage_error("--vm-workers: expected 1 to 64, got " + std::to_string(o.vm_workers));
+    if (o.vms_per_worker < 1 || o.vms_per_worker > 100000)
+        return usage_error("--vms-per-worker: expected 1 to 100000, got " +
+                           std::to_string(o.vms_per_worker));
+    if (o.max_vm_workers < 1 || o.max_vm_workers > 1024)
+        return usage_error("--max-vm-workers: expected 1 to 1024, got " +
+                           std::to_string(o.max_vm_workers));
     if (!o.cluster.etcd.empty()) {
         if (auto e = ember::platform::cluster::parse_endpoints(o.cluster.etcd); !e)
             return usage_error("--cluster: " + e.message());

@@ -1,17 +1,17 @@
 // The gateway: HTTP/1.1 ingress. Reads a client's request within limits,
 // routes it to a service, forwards it to an instance over a stream pair
-// (one stream per request, "Connection: close" upstream), and relays the
-// response with a Server-Timing header. Small messages are read whole;
-// large, chunked and close-delimited bodies, server-sent events and
-// upgraded connections are relayed as they arrive (gateway_relay.h). Each
-// client connection is a coroutine on its own strand; a stalled client
-// costs a socket and a timer, never a thread.
+// (kept alive for the instance's next request when both sides allow it:
+// gateway_pool.h), and relays the response with a Server-Timing header. Small messages are read
+// whole; large, chunked and close-delimited bodies, server-sent events and upgraded connections are
+// relayed as they arrive (gateway_relay.h). Each client connection is a coroutine on its own
+// strand; a stalled client costs a socket and a timer, never a thread.
 #include <sys/socket.h>
 #include <unistd.h>
 
 // clang-format off
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 // clang-format on
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -25,6 +25,8 @@
 
 #include "platform/gateway_backend.h"
 #include "platform/gateway_http.h"
+#include "platform/gateway_pool.h"
+#include "platform/gateway_protocol.h"
 #include "platform/gateway_relay.h"
 #include "platform/gateway_tls.h"
 #include "platform/http_error.h"
@@ -67,13 +69,31 @@ std::string ms3(double ms) {
 // (timeout, client-disconnect watch). All of it lives on the connection's
 // strand.
 struct Exchange {
-    explicit Exchange(const asio::any_io_executor& ex) : up(ex), timer(ex) {}
+    explicit Exchange(const asio::any_io_executor& ex) : up(ex), timer(ex), stall(ex) {}
     unix_stream::socket up;
     asio::steady_timer timer;
+    asio::steady_timer stall;  // Impl::watch_stall
     bool active = true;
     bool timed_out = false;
     bool client_gone = false;
+    bool header_seen = false;  // the response's header has arrived (or failed)
 };
+
+// The gateway's end of a request's stream to an instance, and the claim on
+// the instance.
+struct Upstream {
+    Acquired acquired;
+    int fd = -1;
+    bool reused = false;  // a kept-alive stream (the request is not in it yet)
+    size_t sent = 0;      // bytes of the request already in the stream
+};
+
+// How long a request on a new stream may wait for its response's header
+// while its instance has idle kept-alive streams before the gateway takes
+// the server for one that serves one connection at a time (it would never
+// accept the new stream while an idle one is open): the instance's idle
+// streams are closed and it gets no more.
+constexpr auto kStallCheck = std::chrono::milliseconds(50);
 
 // Awaits a GatewayBackend call, whose callback may run on any thread (the
 // control plane's reply reader) or before the call returns: the coroutine
@@ -129,6 +149,13 @@ struct Gateway::Impl {
     Response rejection(const TicketInfo& i, const std::string& service, unsigned version);
     void watch(const std::shared_ptr<Exchange>& ex, tcp::socket& client_sock, bool watch_client,
                int64_t deadline_ns);
+    void watch_stall(const std::shared_ptr<Exchange>& ex, uint64_t instance_id);
+    // The request's stream: a kept-alive one when the manager takes the
+    // request on an instance the pool has one to (and the request is not in
+    // it yet), else a new stream pair with the request written in first.
+    // nullopt: no descriptor for a stream pair.
+    asio::awaitable<std::optional<Upstream>> open_upstream(const std::string& svc,
+                                                           const std::string& wire, bool reuse);
     template <class Stream>
     asio::awaitable<bool> pump_request(Stream& client, beast::flat_buffer& cbuf,
                                        http::request_parser<http::buffer_body>& p,
@@ -143,7 +170,8 @@ struct Gateway::Impl {
                                                 beast::flat_buffer& cbuf, beast::flat_buffer& ubuf,
                                                 ResponseParser& rp, const std::string& svc,
                                                 const TicketInfo& info, int64_t t_first,
-                                                unsigned version, bool upgraded, bool* keep);
+                                                unsigned version, bool upgraded, bool* keep,
+                                                bool* reusable);
     template <class Stream>
     asio::awaitable<FinishKind> splice(Stream& client, Exchange& ex, beast::flat_buffer& cbuf,
                                        beast::flat_buffer& ubuf);
@@ -172,6 +200,7 @@ struct Gateway::Impl {
     tcp::acceptor acceptor;
     tcp::acceptor tls_acceptor;
     std::shared_ptr<TlsContext> tls;
+    UpstreamPool pool;
     std::vector<std::thread> threads;
     std::shared_ptr<std::atomic<size_t>> connections = std::make_shared<std::atomic<size_t>>(0);
     bool stopped = false;
@@ -391,106 +420,199 @@ asio::awaitable<bool> Gateway::Impl::forward(Stream& client, beast::flat_buffer&
         streamed ? gateway_http::upstream_head(req.base(), parser.chunked(), route->target,
                                                peer_addr, proto)
                  : gateway_http::upstream_wire(req, route->target, peer_addr, proto);
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        count(svc, 503);
-        co_return co_await reply(client,
-                                 json_error(http_error(Code::kResourceExhausted),
-                                            "gateway out of file descriptors", version),
-                                 keep && !streamed);
-    }
-    ssize_t sent = ::send(sv[0], wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (sent < 0) sent = 0;
-    const Acquired acquired = co_await backend_call<Acquired>(
-        [&](auto done) { backend.acquire(svc, sv[1], std::move(done)); });
-    const TicketId ticket = acquired.ticket;
-    TicketInfo info = acquired.info;
-    if (info.state == TicketState::kRejected) {
-        ::close(sv[0]);
-        co_await finish(ticket, FinishKind::kCompleted);
-        co_return co_await reply(client, rejection(info, svc, version), keep && !streamed);
-    }
-
     const auto executor = co_await asio::this_coro::executor;
-    auto ex = std::make_shared<Exchange>(executor);
-    beast::error_code ec;
-    ex->up.assign(unix_stream(), sv[0], ec);
-    if (ec) {
-        ::close(sv[0]);
-        co_await finish(ticket, FinishKind::kClientGone);
-        count(svc, 503);
-        co_return co_await reply(
-            client, json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(), version),
-            keep && !streamed);
-    }
-    // While a streamed body is read from the client, its reads notice a
-    // client that leaves.
-    watch(ex, client_sock, !streamed, t0 + static_cast<int64_t>(info.timeout_ms) * 1000000);
-    if (static_cast<size_t>(sent) < wire.size()) {
-        // Even when the write fails (the server answered early and closed),
-        // a response may be there to read.
-        beast::error_code wec;
-        co_await asio::async_write(ex->up, asio::buffer(wire.data() + sent, wire.size() - sent),
-                                   asio::redirect_error(asio::use_awaitable, wec));
-    }
-    std::optional<http::request_parser<http::buffer_body>> body_parser;
-    std::shared_ptr<relay::Join> pump;
-    if (streamed) {
-        body_parser.emplace(std::move(parser));
-        pump = relay::spawn_joined(
-            executor, pump_request(client, cbuf, *body_parser, ex, body_parser->chunked()));
-    }
+    // A request on a kept-alive stream that the instance closed before
+    // answering anything (it ended the idle stream as the request came) is
+    // sent once more, on a new stream, when its body was read whole.
+    for (bool may_reuse = true;; may_reuse = false) {
+        std::optional<Upstream> up = co_await open_upstream(svc, wire, may_reuse);
+        if (!up) {
+            count(svc, 503);
+            co_return co_await reply(client,
+                                     json_error(http_error(Code::kResourceExhausted),
+                                                "gateway out of file descriptors", version),
+                                     keep && !streamed);
+        }
+        const TicketId ticket = up->acquired.ticket;
+        TicketInfo info = up->acquired.info;
+        if (info.state == TicketState::kRejected) {
+            ::close(up->fd);
+            co_await finish(ticket, FinishKind::kCompleted);
+            co_return co_await reply(client, rejection(info, svc, version), keep && !streamed);
+        }
 
-    ResponseParser rp;
-    gateway_http::limit_response(rp, opts);
-    if (head) rp.skip(true);
-    beast::flat_buffer ubuf;
-    co_await http::async_read_header(ex->up, ubuf, rp,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-    const int64_t t_first = mono_now_ns();
-    const bool upgraded = !ec && upgrade && rp.get().result() == http::status::switching_protocols;
-    const bool stream_body = !ec && !upgraded && !rp.is_done() &&
-                             (rp.chunked() || !rp.content_length() ||
-                              *rp.content_length() > gateway_http::kBufferedResponseMax);
-    if (!ec && !upgraded && !stream_body && !rp.is_done())
-        co_await http::async_read(ex->up, ubuf, rp, asio::redirect_error(asio::use_awaitable, ec));
+        auto ex = std::make_shared<Exchange>(executor);
+        beast::error_code ec;
+        ex->up.assign(unix_stream(), up->fd, ec);
+        if (ec) {
+            ::close(up->fd);
+            co_await finish(ticket, FinishKind::kClientGone);
+            count(svc, 503);
+            co_return co_await reply(
+                client,
+                json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(), version),
+                keep && !streamed);
+        }
+        // While a streamed body is read from the client, its reads notice a
+        // client that leaves.
+        watch(ex, client_sock, !streamed, t0 + static_cast<int64_t>(info.timeout_ms) * 1000000);
+        if (!up->reused && info.reusable) watch_stall(ex, info.instance_id);
+        bool sent_whole = true;
+        if (up->sent < wire.size()) {
+            // Even when the write fails (the server answered early and
+            // closed), a response may be there to read.
+            beast::error_code wec;
+            co_await asio::async_write(ex->up,
+                                       asio::buffer(wire.data() + up->sent, wire.size() - up->sent),
+                                       asio::redirect_error(asio::use_awaitable, wec));
+            sent_whole = !wec;
+        }
+        std::optional<http::request_parser<http::buffer_body>> body_parser;
+        std::shared_ptr<relay::Join> pump;
+        if (streamed) {
+            body_parser.emplace(std::move(parser));
+            pump = relay::spawn_joined(
+                executor, pump_request(client, cbuf, *body_parser, ex, body_parser->chunked()));
+        }
 
-    FinishKind kind = FinishKind::kCompleted;
-    std::optional<Response> res;
-    if (upgraded || stream_body) {
-        ex->timer.cancel();  // the service's timeout is for the response's header
-        // A ticket handed over at acquire (a warm instance) does not change
-        // until finish(): no second round trip to the control plane for it.
+        ResponseParser rp;
+        gateway_http::limit_response(rp, opts);
+        if (head) rp.skip(true);
+        beast::flat_buffer ubuf;
+        co_await http::async_read_header(ex->up, ubuf, rp,
+                                         asio::redirect_error(asio::use_awaitable, ec));
+        ex->header_seen = true;
+        if (ec && up->reused && !streamed && !ex->timed_out && !ex->client_gone && !rp.got_some() &&
+            ubuf.size() == 0) {
+            ex->active = false;
+            ex->timer.cancel();
+            beast::error_code ignored;
+            client_sock.cancel(ignored);
+            ex->up.close(ignored);
+            co_await finish(ticket, FinishKind::kFailed);
+            metrics.counter("ember_gateway_upstream_retries_total").inc();
+            continue;
+        }
+        const int64_t t_first = mono_now_ns();
+        const bool upgraded =
+            !ec && upgrade && rp.get().result() == http::status::switching_protocols;
+        const bool stream_body = !ec && !upgraded && !rp.is_done() &&
+                                 (rp.chunked() || !rp.content_length() ||
+                                  *rp.content_length() > gateway_http::kBufferedResponseMax);
+        if (!ec && !upgraded && !stream_body && !rp.is_done())
+            co_await http::async_read(ex->up, ubuf, rp,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+
+        FinishKind kind = FinishKind::kCompleted;
+        std::optional<Response> res;
+        // The stream may carry the instance's next request: the whole
+        // request went in, the whole response came out and nothing after
+        // it, and neither side asked to close.
+        bool reusable = !ec && !upgraded && !stream_body && sent_whole && info.reusable &&
+                        rp.is_done() && rp.keep_alive() && ubuf.size() == 0;
+        if (upgraded || stream_body) {
+            ex->timer.cancel();  // the service's timeout is for the response's header
+            // A ticket handed over at acquire (a warm instance) does not
+            // change until finish(): no second round trip to the control
+            // plane for it.
+            if (info.state != TicketState::kHanded)
+                info = co_await backend_call<TicketInfo>(
+                    [&](auto done) { backend.ticket_info(ticket, std::move(done)); });
+            kind = co_await stream_response(client, *ex, cbuf, ubuf, rp, svc, info, t_first,
+                                            version, upgraded, &keep, &reusable);
+            reusable = reusable && sent_whole && info.reusable;
+        }
+        // Stops what ran beside this coroutine: the deadline, the client
+        // watch, the request body's pump (which ends when the stream to the
+        // instance closes; a stream kept alive has it finished already).
+        ex->active = false;
+        ex->timer.cancel();
+        ex->stall.cancel();
+        beast::error_code ignored;
+        client_sock.cancel(ignored);
+        if (reusable && pump) reusable = pump->done && co_await relay::join(*pump);
+        reusable = reusable && !ex->timed_out && !ex->client_gone;
+        if (reusable) {
+            const int fd = ex->up.release(ignored);
+            if (!ignored) pool.put(svc, info.instance_id, fd);
+        } else {
+            ex->up.close(ignored);
+        }
+        const bool body_done = !pump || co_await relay::join(*pump);
+        if (upgraded || stream_body) {
+            co_await finish(ticket, kind);
+            metrics.histogram("ember_request_duration_seconds", {{"service", svc}})
+                .observe(static_cast<double>(mono_now_ns() - t0) / 1e9);
+            co_return keep&& body_done&& kind == FinishKind::kCompleted;
+        }
         if (info.state != TicketState::kHanded)
             info = co_await backend_call<TicketInfo>(
                 [&](auto done) { backend.ticket_info(ticket, std::move(done)); });
-        kind = co_await stream_response(client, *ex, cbuf, ubuf, rp, svc, info, t_first, version,
-                                        upgraded, &keep);
-    }
-    // Stops what ran beside this coroutine: the deadline, the client watch,
-    // the stream to the instance and the request body's pump.
-    ex->active = false;
-    ex->timer.cancel();
-    beast::error_code ignored;
-    client_sock.cancel(ignored);
-    ex->up.close(ignored);
-    const bool body_done = !pump || co_await relay::join(*pump);
-    if (upgraded || stream_body) {
+        if (ec)
+            res = failed_exchange(ec, *ex, info, svc, version, &kind);
+        else
+            res = relayed(rp.release(), info, version, head, svc, t0, t_first);
         co_await finish(ticket, kind);
-        metrics.histogram("ember_request_duration_seconds", {{"service", svc}})
-            .observe(static_cast<double>(mono_now_ns() - t0) / 1e9);
-        co_return keep&& body_done&& kind == FinishKind::kCompleted;
+        if (!res) co_return false;  // the client left
+        co_return co_await reply(client, std::move(*res), keep && body_done);
     }
-    if (info.state != TicketState::kHanded)
-        info = co_await backend_call<TicketInfo>(
-            [&](auto done) { backend.ticket_info(ticket, std::move(done)); });
-    if (ec)
-        res = failed_exchange(ec, *ex, info, svc, version, &kind);
-    else
-        res = relayed(rp.release(), info, version, head, svc, t0, t_first);
-    co_await finish(ticket, kind);
-    if (!res) co_return false;  // the client left
-    co_return co_await reply(client, std::move(*res), keep && body_done);
+}
+
+asio::awaitable<std::optional<Upstream>> Gateway::Impl::open_upstream(const std::string& svc,
+                                                                      const std::string& wire,
+                                                                      bool reuse) {
+    Upstream u;
+    std::vector<UpstreamPool::Stream> kept;
+    if (reuse) kept = pool.take(svc, gateway_protocol::kMaxReuseCandidates);
+    if (!kept.empty()) {
+        std::vector<uint64_t> ids;
+        for (const auto& k : kept) ids.push_back(k.instance_id);
+        Acquired a = co_await backend_call<Acquired>(
+            [&](auto done) { backend.reuse(svc, ids, std::move(done)); });
+        for (const auto& k : kept) {
+            const bool stale =
+                std::find(a.stale.begin(), a.stale.end(), k.instance_id) != a.stale.end();
+            if (a.ticket != 0 && u.fd < 0 && k.instance_id == a.info.instance_id)
+                u.fd = k.fd;
+            else if (stale)
+                ::close(k.fd);
+            else
+                pool.put(svc, k.instance_id, k.fd);
+        }
+        for (uint64_t id : a.stale) pool.drop_instance(id);
+        if (u.fd >= 0) {
+            u.acquired = std::move(a);
+            u.reused = true;
+            metrics.counter("ember_gateway_upstream_streams_total", {{"stream", "reused"}}).inc();
+            co_return u;
+        }
+        if (a.ticket != 0) co_await finish(a.ticket, FinishKind::kClientGone);
+    }
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) co_return std::nullopt;
+    const ssize_t sent = ::send(sv[0], wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    u.sent = sent < 0 ? 0 : static_cast<size_t>(sent);
+    u.fd = sv[0];
+    u.acquired = co_await backend_call<Acquired>(
+        [&](auto done) { backend.acquire(svc, sv[1], std::move(done)); });
+    metrics.counter("ember_gateway_upstream_streams_total", {{"stream", "new"}}).inc();
+    co_return u;
+}
+
+// While a request on a new stream waits for its response's header, checks
+// every kStallCheck whether its instance has idle kept-alive streams: a
+// server that serves one connection at a time is reading one of them and
+// never accepts the new stream (see kStallCheck).
+void Gateway::Impl::watch_stall(const std::shared_ptr<Exchange>& ex, uint64_t instance_id) {
+    ex->stall.expires_after(kStallCheck);
+    ex->stall.async_wait([this, ex, instance_id](beast::error_code e) {
+        if (e || !ex->active || ex->header_seen) return;
+        if (pool.has_idle(instance_id)) {
+            pool.disable(instance_id);
+            metrics.counter("ember_gateway_upstream_pool_disabled_total").inc();
+        }
+        watch_stall(ex, instance_id);
+    });
 }
 
 template <class Stream>
@@ -515,7 +637,8 @@ template <class Stream>
 asio::awaitable<FinishKind> Gateway::Impl::stream_response(
     Stream& client, Exchange& ex, beast::flat_buffer& cbuf, beast::flat_buffer& ubuf,
     ResponseParser& rp, const std::string& svc, const TicketInfo& info, int64_t t_first,
-    unsigned version, bool upgraded, bool* keep) {
+    unsigned version, bool upgraded, bool* keep, bool* reusable) {
+    *reusable = false;
     gateway_http::ResponseHeader h = rp.get().base();
     // A body without a length reaches an HTTP/1.1 client chunked, and an
     // HTTP/1.0 one delimited by the end of the connection.
@@ -546,7 +669,12 @@ asio::awaitable<FinishKind> Gateway::Impl::stream_response(
     const relay::RelayEnd end = co_await relay::relay_body(
         ex.up, ubuf, bp, client, chunk_out, [] {},
         [&client, to] { relay::client_deadline(client, to); });
-    if (end == relay::RelayEnd::kDone) co_return FinishKind::kCompleted;
+    if (end == relay::RelayEnd::kDone) {
+        // A delimited body (chunked or with a length) leaves the stream
+        // ready for the next request.
+        *reusable = (bp.chunked() || !unsized) && bp.keep_alive() && ubuf.size() == 0;
+        co_return FinishKind::kCompleted;
+    }
     *keep = false;  // the client's copy is cut short: only closing tells it
     co_return end == relay::RelayEnd::kOutFailed ? FinishKind::kClientGone : FinishKind::kFailed;
 }

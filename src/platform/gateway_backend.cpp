@@ -27,6 +27,24 @@ Acquired LocalGatewayBackend::acquire_now(const std::string& service, int fd) {
     return a;
 }
 
+Acquired LocalGatewayBackend::reuse_now(const std::string& service,
+                                        const std::vector<uint64_t>& instances) {
+    Acquired a;
+    a.info.state = TicketState::kRejected;
+    a.info.message = "the instance takes no request on this stream";
+    {
+        std::lock_guard lock(mu_);
+        if (tickets_.size() >= max_tickets_) return a;
+    }
+    TicketPtr t = manager_.acquire_on(service, instances, &a.stale);
+    if (!t) return a;
+    a.ticket = t->id;
+    a.info = manager_.ticket_info(t);
+    std::lock_guard lock(mu_);
+    tickets_.emplace(t->id, std::move(t));
+    return a;
+}
+
 TicketInfo LocalGatewayBackend::info_now(TicketId ticket) {
     TicketPtr t;
     {
@@ -46,6 +64,11 @@ TicketInfo LocalGatewayBackend::info_now(TicketId ticket) {
 void LocalGatewayBackend::acquire(const std::string& service, int fd,
                                   std::function<void(Acquired)> done) {
     done(acquire_now(service, fd));
+}
+
+void LocalGatewayBackend::reuse(const std::string& service, const std::vector<uint64_t>& instances,
+                                std::function<void(Acquired)> done) {
+    done(reuse_now(service, instances));
 }
 
 void LocalGatewayBackend::ticket_info(TicketId ticket, std::function<void(TicketInfo)> done) {

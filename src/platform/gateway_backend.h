@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "platform/instance_manager.h"
 
@@ -25,6 +26,9 @@ using TicketId = uint64_t;
 struct Acquired {
     TicketId ticket = 0;
     TicketInfo info;  // ticket_info() right after acquire()
+    // reuse(): the instances whose kept-alive streams will never be taken
+    // again (InstanceManager::acquire_on).
+    std::vector<uint64_t> stale;
 };
 
 class GatewayBackend {
@@ -34,6 +38,12 @@ class GatewayBackend {
     // whatever happens) and claims an instance for it.
     virtual void acquire(const std::string& service, int fd,
                          std::function<void(Acquired)> done) = 0;
+    // Claims a slot on one of the instances the gateway has kept-alive
+    // streams to (InstanceManager::acquire_on); info.instance_id says which.
+    // Rejected (ticket 0, nothing to finish) when none can take it: the
+    // gateway then acquires with a new stream.
+    virtual void reuse(const std::string& service, const std::vector<uint64_t>& instances,
+                       std::function<void(Acquired)> done) = 0;
     virtual void ticket_info(TicketId ticket, std::function<void(TicketInfo)> done) = 0;
     // Frees the ticket's slot; the id is unknown from then on. done runs
     // once the instance manager has it (the instance is idle again).
@@ -52,6 +62,8 @@ class LocalGatewayBackend : public GatewayBackend {
     ~LocalGatewayBackend() override;  // finish_all(kClientGone)
 
     void acquire(const std::string& service, int fd, std::function<void(Acquired)> done) override;
+    void reuse(const std::string& service, const std::vector<uint64_t>& instances,
+               std::function<void(Acquired)> done) override;
     void ticket_info(TicketId ticket, std::function<void(TicketInfo)> done) override;
     void finish(TicketId ticket, FinishKind kind, std::function<void()> done) override;
 
@@ -62,6 +74,7 @@ class LocalGatewayBackend : public GatewayBackend {
     // The synchronous forms of the calls above (the control plane answers
     // messages with them). An unknown id gives a kDone info with a message.
     Acquired acquire_now(const std::string& service, int fd);
+    Acquired reuse_now(const std::string& service, const std::vector<uint64_t>& instances);
     TicketInfo info_now(TicketId ticket);
     void finish_now(TicketId ticket, FinishKind kind);  // an unknown id is ignored
 

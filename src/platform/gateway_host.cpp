@@ -194,6 +194,14 @@ std::string GatewayHost::Impl::serve(ChildProcess& c, LocalGatewayBackend& backe
             Acquired a;
             if (!forwarded(service, fd, &a)) a = backend.acquire_now(service, fd);
             st = ch.send(proto::kAcquired, proto::encode_acquired(r, a));
+        } else if (m->type == proto::kReuse) {
+            uint64_t r = 0;
+            std::string service;
+            std::vector<uint64_t> instances;
+            st = proto::decode_reuse(m->body, &r, &service, &instances);
+            if (!st) return st.message();
+            st = ch.send(proto::kAcquired,
+                         proto::encode_acquired(r, backend.reuse_now(service, instances)));
         } else if (m->type == proto::kInfo) {
             uint64_t r = 0;
             TicketId t = 0;

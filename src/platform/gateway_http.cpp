@@ -46,7 +46,8 @@ bool wants_upgrade(const RequestHeader& h) {
 namespace {
 
 // The request line and end-to-end headers an instance gets, and the
-// connection headers of one request per stream.
+// connection headers: none (HTTP/1.1 keeps the stream alive for the next
+// request), or the upgrade's.
 template <class Out>
 void upstream_fields(const RequestHeader& req, Out& up, const std::string& peer_addr,
                      const char* proto) {
@@ -58,8 +59,6 @@ void upstream_fields(const RequestHeader& req, Out& up, const std::string& peer_
     if (wants_upgrade(req)) {
         up.set(http::field::upgrade, req[http::field::upgrade]);
         up.set(http::field::connection, "upgrade");
-    } else {
-        up.set(http::field::connection, "close");
     }
 }
 

@@ -57,8 +57,9 @@ const char* refusal(const Request& req);
 
 // The request as the instance gets it: `target` (the route's), no
 // hop-by-hop headers, X-Forwarded-For (when peer_addr is not empty) and
-// -Proto, "Connection: close" (one request per stream), or the Upgrade
-// headers when wants_upgrade(req). Moves req's body. req must have no
+// -Proto, HTTP/1.1 without a Connection header (the stream may carry the
+// next request: gateway_pool.h), or the Upgrade headers when
+// wants_upgrade(req). Moves req's body. req must have no
 // refusal(). proto is "http" or "https" (X-Forwarded-Proto).
 std::string upstream_wire(Request& req, const std::string& target, const std::string& peer_addr,
                           const char* proto = "http");

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "platform/gateway_backend.h"
+#include "platform/gateway_pool.h"
 #include "platform/gateway_protocol.h"
 #include "platform/gateway_tls.h"
 #include "vmm/sandbox.h"
@@ -34,6 +35,11 @@ class RemoteBackend : public GatewayBackend {
         const Status st = ch_.send(proto::kAcquire, proto::encode_acquire(r, service), {fd});
         ::close(fd);  // the control plane has its own copy now
         if (!st) fail(r);
+    }
+    void reuse(const std::string& service, const std::vector<uint64_t>& instances,
+               std::function<void(Acquired)> done) override {
+        const uint64_t r = add(&acquires_, std::move(done));
+        if (!ch_.send(proto::kReuse, proto::encode_reuse(r, service, instances))) fail(r);
     }
     void ticket_info(TicketId t, std::function<void(TicketInfo)> done) override {
         const uint64_t r = add(&infos_, std::move(done));
@@ -123,10 +129,10 @@ class RemoteBackend : public GatewayBackend {
 Result<std::string> sandbox_gateway(const GatewayOptions& o) {
     SandboxPolicy p;
     p.private_network = true;
-    // A client connection and its request's stream end at most, and room
-    // for Asio's own descriptors; never above the hard limit we have.
+    // A client connection and its request's stream end at most, the idle
+    // kept-alive streams, and room for Asio's own descriptors; never above the hard limit we have.
     rlimit rl{};
-    uint64_t files = 2 * static_cast<uint64_t>(o.max_connections) + 256;
+    uint64_t files = 2 * static_cast<uint64_t>(o.max_connections) + UpstreamPool::kTotal + 256;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
         files = std::min<uint64_t>(files, rl.rlim_max);
     p.max_open_files = files;

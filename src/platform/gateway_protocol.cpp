@@ -52,11 +52,12 @@ E enum_in(const json& v, E last) {
 
 json info_json(const TicketInfo& i) {
     return json::array({static_cast<int>(i.state), static_cast<int>(i.reason), i.message,
-                        i.instance_id, i.cold, i.queue_ms, i.restore_ms, i.t_handed, i.timeout_ms});
+                        i.instance_id, i.cold, i.queue_ms, i.restore_ms, i.t_handed, i.timeout_ms,
+                        i.reusable});
 }
 
 TicketInfo info_of(const json& a) {
-    if (!a.is_array() || a.size() != 9) throw std::out_of_range("info: not a 9-element array");
+    if (!a.is_array() || a.size() != 10) throw std::out_of_range("info: not a 10-element array");
     TicketInfo i;
     i.state = enum_in(a[0], TicketState::kDone);
     i.reason = enum_in(a[1], RejectReason::kShuttingDown);
@@ -67,6 +68,7 @@ TicketInfo info_of(const json& a) {
     i.restore_ms = dbl(a[6]);
     i.t_handed = i64(a[7]);
     i.timeout_ms = u64(a[8]);
+    i.reusable = a[9].get<bool>();
     return i;
 }
 
@@ -145,8 +147,42 @@ Status decode_acquire(const std::string& body, uint64_t* r, std::string* service
     });
 }
 
+namespace {
+
+json ids_json(const std::vector<uint64_t>& ids) {
+    json a = json::array();
+    for (uint64_t id : ids) a.push_back(id);
+    return a;
+}
+
+std::vector<uint64_t> ids_of(const json& a) {
+    if (!a.is_array() || a.size() > kMaxReuseCandidates)
+        throw std::out_of_range("instance ids: not an array of at most 16");
+    std::vector<uint64_t> ids;
+    for (const auto& v : a) ids.push_back(u64(v));
+    return ids;
+}
+
+}  // namespace
+
+std::string encode_reuse(uint64_t r, const std::string& service,
+                         const std::vector<uint64_t>& instances) {
+    return text({{"r", r}, {"service", service}, {"i", ids_json(instances)}});
+}
+
+Status decode_reuse(const std::string& body, uint64_t* r, std::string* service,
+                    std::vector<uint64_t>* instances) {
+    return decode(body, kReuse, [&](const json& j) {
+        *r = u64(j.at("r"));
+        *service = j.at("service").get<std::string>();
+        *instances = ids_of(j.at("i"));
+        return Status::ok();
+    });
+}
+
 std::string encode_acquired(uint64_t r, const Acquired& a) {
-    return text({{"r", r}, {"t", a.ticket}, {"info", info_json(a.info)}});
+    return text(
+        {{"r", r}, {"t", a.ticket}, {"info", info_json(a.info)}, {"stale", ids_json(a.stale)}});
 }
 
 Status decode_acquired(const std::string& body, uint64_t* r, Acquired* a) {
@@ -154,6 +190,7 @@ Status decode_acquired(const std::string& body, uint64_t* r, Acquired* a) {
         *r = u64(j.at("r"));
         a->ticket = u64(j.at("t"));
         a->info = info_of(j.at("info"));
+        a->stale = ids_of(j.at("stale"));
         return Status::ok();
     });
 }

@@ -8,6 +8,7 @@
 //   tls-cert  {cert, key} (one per certificate, right after config)
 //   acquired  {r, t, info}              failed    {error}  (then exits)
 //   info      {r, info}                 acquire   {r, service} + stream fd
+//                                       reuse     {r, service, i: [ids]}
 //   metrics   n                         info      {r, t}
 //   finished  {r}                       finish    {r, t, kind}
 //                                       metrics-part  raw text (several)
@@ -20,6 +21,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "platform/gateway_backend.h"
@@ -32,7 +34,8 @@ inline constexpr const char* kTlsCert = "tls-cert";
 inline constexpr const char* kReady = "ready";
 inline constexpr const char* kFailed = "failed";
 inline constexpr const char* kAcquire = "acquire";
-inline constexpr const char* kAcquired = "acquired";
+inline constexpr const char* kAcquired = "acquired";  // the reply to acquire and reuse
+inline constexpr const char* kReuse = "reuse";
 inline constexpr const char* kInfo = "info";
 inline constexpr const char* kFinish = "finish";
 inline constexpr const char* kFinished = "finished";
@@ -55,7 +58,14 @@ Status decode_tls_cert(const std::string& body, GatewayOptions::TlsCert* c);
 // acquire {r, service}
 std::string encode_acquire(uint64_t r, const std::string& service);
 Status decode_acquire(const std::string& body, uint64_t* r, std::string* service);
-// acquired {r, t, info}
+// reuse {r, service, i}: a request on one of the gateway's kept-alive
+// streams to the instances i (at most kMaxReuseCandidates)
+inline constexpr size_t kMaxReuseCandidates = 16;
+std::string encode_reuse(uint64_t r, const std::string& service,
+                         const std::vector<uint64_t>& instances);
+Status decode_reuse(const std::string& body, uint64_t* r, std::string* service,
+                    std::vector<uint64_t>* instances);
+// acquired {r, t, info, stale}
 std::string encode_acquired(uint64_t r, const Acquired& a);
 Status decode_acquired(const std::string& body, uint64_t* r, Acquired* a);
 // info (request) {r, t}

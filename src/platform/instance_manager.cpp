@@ -211,6 +211,45 @@ TicketPtr InstanceManager::acquire(const std::string& service, int fd) {
     return t;
 }
 
+TicketPtr InstanceManager::acquire_on(const std::string& service,
+                                      const std::vector<uint64_t>& instances,
+                                      std::vector<uint64_t>* stale) {
+    const int64_t now = mono_now_ns();
+    std::lock_guard lock(mu_);
+    auto it = services_.find(service);
+    if (shutting_down_ || it == services_.end()) {
+        *stale = instances;
+        return nullptr;
+    }
+    ServiceState& s = *it->second;
+    std::shared_ptr<Instance> best;
+    for (uint64_t id : instances) {
+        std::shared_ptr<Instance> inst;
+        for (auto& i : s.instances)
+            if (i->id == id) inst = i;
+        if (!inst || inst->state == Instance::State::kStopping ||
+            inst->state == Instance::State::kGone || inst->single_use || inst->no_new ||
+            inst->stop_requested || inst->suspending || inst->generation != s.rec.generation) {
+            stale->push_back(id);
+            continue;
+        }
+        if (inst->state != Instance::State::kReady || !inst->guest ||
+            inst->active >= s.rec.spec.concurrency)
+            continue;
+        if (!best || inst->active > best->active) best = inst;  // pack, as try_assign_locked
+    }
+    if (!best || !s.prepared || s.removed || !s.queue.empty()) return nullptr;
+    auto t = std::make_shared<Ticket>();
+    t->id = next_ticket_++;
+    t->service = it->second;
+    t->t_acquire = t->t_assigned = t->t_handed = now;
+    t->instance = best;
+    t->state = TicketState::kHanded;
+    ++best->active;
+    best->last_active = now;
+    return t;
+}
+
 bool InstanceManager::try_assign_locked(ServiceState& s, const TicketPtr& t) {
     if (!s.prepared || s.removed) return false;
     const ServiceSpec& spec = s.rec.spec;
@@ -386,6 +425,7 @@ TicketInfo InstanceManager::ticket_info(const TicketPtr& t) {
         i.restore_ms = static_cast<double>(t->t_handed - t->t_assigned) / 1e6;
     i.t_handed = t->t_handed;
     i.timeout_ms = t->service ? t->service->rec.spec.timeout_ms : 0;
+    i.reusable = t->instance && !t->instance->single_use;
     return i;
 }
 

@@ -78,6 +78,9 @@ struct TicketInfo {
     double restore_ms = 0;  // assigned -> handed to the guest (cold: the restore)
     int64_t t_handed = 0;
     uint64_t timeout_ms = 0;  // the service's request timeout
+    // The instance takes further requests on the same stream (keep-alive):
+    // false for single-use (isolation "request") instances.
+    bool reusable = false;
 };
 
 enum class FinishKind {
@@ -153,6 +156,15 @@ class InstanceManager {
     bool can_take_now(const std::string& service);
 
     TicketPtr acquire(const std::string& service, int fd);
+    // A request on one of the streams the gateway kept open to `instances`
+    // after earlier responses (keep-alive): handed at once, without a new
+    // stream, to the busiest of them that is ready, of the service's current
+    // generation, takes more requests (not single use) and has a free slot,
+    // when nobody is queued. nullptr when none can (the gateway then
+    // acquires with a new stream). *stale gets the ids that never will
+    // (gone, stopping, replaced, single use): their streams can be closed.
+    TicketPtr acquire_on(const std::string& service, const std::vector<uint64_t>& instances,
+                         std::vector<uint64_t>* stale);
     void finish(const TicketPtr& t, FinishKind kind);
     TicketInfo ticket_info(const TicketPtr& t);
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -115,6 +116,22 @@ class WorkerProcess {
     const std::string& summary() const { return summary_; }
     const std::string& cgroup_name() const { return cgroup_name_; }
     size_t slot() const { return slot_; }
+    // The VMs placed here (instances and prepares; WorkerGuestFactory::place).
+    // reserve_vm is called only under the factory's placement lock.
+    bool reserve_vm(size_t max) {
+        if (vms_.load() >= max) return false;
+        ++vms_;
+        return true;
+    }
+    void release_vm() {
+        if (--vms_ == 0) empty_since_ns_ = mono_ns();
+    }
+    size_t vms() const { return vms_.load(); }
+    // How long it has held no VM (0 while it holds some).
+    uint64_t empty_ms() const {
+        return vms_.load() ? 0
+                           : static_cast<uint64_t>(mono_ns() - empty_since_ns_.load()) / 1000000;
+    }
 
   private:
     WorkerProcess() = default;
@@ -132,6 +149,8 @@ class WorkerProcess {
     std::thread reader_;
     std::atomic<bool> stopping_{false};
     std::atomic<int64_t> last_pong_ns_{0};
+    std::atomic<size_t> vms_{0};
+    std::atomic<int64_t> empty_since_ns_{mono_ns()};
     uint64_t ping_seq_ = 0;  // the heartbeat thread's
     mutable std::mutex mu_;
     bool dead_ = false;
@@ -379,8 +398,9 @@ void WorkerProcess::on_connect(const json& j) {
     if (fd >= 0) ::close(fd);
 }
 
-// A prepared snapshot: kept by path and spec, open in one worker at a time
-// (opened again in a new worker after the old one died).
+// A prepared snapshot: kept by path and spec, open in each worker that holds
+// instances of it (opened again in a new worker when one is placed there,
+// or after the old one died).
 class WorkerPrepared : public Prepared {
   public:
     WorkerPrepared(WorkerGuestFactory& f, ServiceSpec spec, std::string path,
@@ -393,9 +413,11 @@ class WorkerPrepared : public Prepared {
           mem_(reply.value("memory_bytes", uint64_t{0})) {}
     ~WorkerPrepared() override {
         std::lock_guard lock(mu_);
-        if (auto w = in_.lock()) {
-            (void)w->send(wp::kRelease, {{"id", id_}});
-            w->forget(id_);
+        for (auto& [weak, id] : in_) {
+            if (auto w = weak.lock()) {
+                (void)w->send(wp::kRelease, {{"id", id}});
+                w->forget(id);
+            }
         }
     }
     std::string describe() const override { return describe_; }
@@ -404,8 +426,14 @@ class WorkerPrepared : public Prepared {
     const std::vector<sockaddr_storage>& egress() const { return egress_; }
     void opened(const std::shared_ptr<WorkerProcess>& w, uint64_t id) const {
         std::lock_guard lock(mu_);
-        in_ = w;
-        id_ = id;
+        in_.emplace_back(w, id);
+    }
+    // True when it is open in w (a live worker).
+    bool open_in(const WorkerProcess* w) const {
+        std::lock_guard lock(mu_);
+        for (const auto& [weak, id] : in_)
+            if (auto p = weak.lock(); p.get() == w) return true;
+        return false;
     }
     // Its id in worker w, opening it there first if needed.
     Result<uint64_t> id_in(const std::shared_ptr<WorkerProcess>& w) const;
@@ -417,9 +445,10 @@ class WorkerPrepared : public Prepared {
     std::vector<sockaddr_storage> egress_;
     std::string describe_;  // the worker's, made valid text
     uint64_t mem_;
+    mutable std::mutex open_mu_;
     mutable std::mutex mu_;
-    mutable std::weak_ptr<WorkerProcess> in_;
-    mutable uint64_t id_ = 0;
+    // The workers it is open in, and its id in each.
+    mutable std::vector<std::pair<std::weak_ptr<WorkerProcess>, uint64_t>> in_;
 };
 
 Status add_volume_fds(VolumeStore* store, const ServiceSpec& spec, std::vector<int>* fds,
@@ -442,8 +471,18 @@ Status add_volume_fds(VolumeStore* store, const ServiceSpec& spec, std::vector<i
 }
 
 Result<uint64_t> WorkerPrepared::id_in(const std::shared_ptr<WorkerProcess>& w) const {
-    std::lock_guard lock(mu_);
-    if (in_.lock() == w) return id_;
+    // One open at a time; mu_ only for the list, which place() reads.
+    std::lock_guard open_lock(open_mu_);
+    {
+        std::lock_guard lock(mu_);
+        // Forget the workers that are gone (stopped, or died: their ids died too).
+        std::erase_if(in_, [](const auto& e) {
+            auto p = e.first.lock();
+            return !p || p->dead();
+        });
+        for (const auto& [weak, id] : in_)
+            if (weak.lock() == w) return id;
+    }
     const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::from_errno("snapshot " + path_ + ": cannot open");
     std::vector<int> fds{fd};
@@ -460,10 +499,10 @@ Result<uint64_t> WorkerPrepared::id_in(const std::shared_ptr<WorkerProcess>& w) 
     if (r && !r->value("ok", false)) r = Status(code_from(*r), r->value("error", std::string()));
     if (!r) {
         w->forget(id);
-        return Status(r.code(), "opening the snapshot in the new VM worker: " + r.message());
+        return Status(r.code(), "opening the snapshot in a VM worker: " + r.message());
     }
-    in_ = w;
-    id_ = id;
+    std::lock_guard lock(mu_);
+    in_.emplace_back(w, id);
     return id;
 }
 
@@ -482,6 +521,7 @@ class WorkerGuest : public Guest {
     ~WorkerGuest() override {
         (void)w_->send(wp::kDrop, {{"id", id_}});
         w_->forget(id_);
+        w_->release_vm();
     }
     void adopt(int fd, uint16_t port) override { pass(wp::kAdopt, fd, port); }
     void post(int fd, uint16_t port) override { pass(wp::kPost, fd, port); }
@@ -565,6 +605,13 @@ WorkerGuestFactory::~WorkerGuestFactory() {
     if (heartbeat_.joinable()) heartbeat_.join();
 }
 
+std::vector<WorkerGuestFactory::Slot*> WorkerGuestFactory::slots() const {
+    std::lock_guard lock(slots_mu_);
+    std::vector<Slot*> out;
+    for (const auto& s : slots_) out.push_back(s.get());
+    return out;
+}
+
 // Pings every live worker; kills one silent for longer than hang_ms. A slot
 // whose worker is being started is skipped (the start has its own deadline).
 void WorkerGuestFactory::heartbeat_loop() {
@@ -572,7 +619,7 @@ void WorkerGuestFactory::heartbeat_loop() {
     while (!hb_cv_.wait_for(lock, std::chrono::milliseconds(opts_.ping_ms),
                             [&] { return hb_stop_; })) {
         lock.unlock();
-        for (auto& s : slots_) {
+        for (Slot* s : slots()) {
             std::shared_ptr<WorkerProcess> w;
             {
                 std::unique_lock l(s->mu, std::try_to_lock);
@@ -585,7 +632,27 @@ void WorkerGuestFactory::heartbeat_loop() {
             else
                 w->ping();
         }
+        stop_idle_workers();
         lock.lock();
+    }
+}
+
+void WorkerGuestFactory::stop_idle_workers() {
+    const auto all = slots();
+    for (size_t i = std::max<size_t>(1, opts_.workers); i < all.size(); ++i) {
+        std::shared_ptr<WorkerProcess> idle;
+        {
+            // Under the placement lock nobody is about to reserve a VM in it.
+            std::unique_lock place(place_mu_, std::try_to_lock);
+            if (!place) return;
+            std::lock_guard l(all[i]->mu);
+            auto& w = all[i]->current;
+            if (w && !w->dead() && w->empty_ms() >= opts_.idle_worker_ms) idle = std::move(w);
+        }
+        if (!idle) continue;
+        spdlog::info("VM worker {} (pid {}): held no instance for {} ms, stopping it", i,
+                     idle->pid(), idle->empty_ms());
+        idle.reset();  // ends the channel: the worker exits
     }
 }
 
@@ -603,7 +670,12 @@ Result<std::unique_ptr<WorkerGuestFactory>> WorkerGuestFactory::start(const Imag
 }
 
 Result<std::shared_ptr<WorkerProcess>> WorkerGuestFactory::worker(size_t slot) {
-    Slot& s = *slots_.at(slot);
+    Slot* sp;
+    {
+        std::lock_guard l(slots_mu_);
+        sp = slots_.at(slot).get();
+    }
+    Slot& s = *sp;
     std::lock_guard lock(s.mu);
     if (s.current && !s.current->dead()) return s.current;
     auto w = WorkerProcess::start(opts_, slot);
@@ -616,7 +688,61 @@ Result<std::shared_ptr<WorkerProcess>> WorkerGuestFactory::worker(size_t slot) {
 }
 
 size_t WorkerGuestFactory::slot_of(const std::string& service) const {
-    return std::hash<std::string>{}(service) % slots_.size();
+    return std::hash<std::string>{}(service) % std::max<size_t>(1, opts_.workers);
+}
+
+Result<std::shared_ptr<WorkerProcess>> WorkerGuestFactory::place(const std::string& service,
+                                                                 const WorkerPrepared* p) {
+    const size_t max = std::max<size_t>(1, opts_.vms_per_worker);
+    const size_t home = slot_of(service);
+    std::lock_guard place(place_mu_);
+    auto all = slots();
+    auto live = [](Slot* s) {
+        std::lock_guard l(s->mu);
+        return s->current && !s->current->dead() ? s->current : nullptr;
+    };
+    // The home slot first, then the others in order (which fills the first
+    // workers and leaves the later ones to become idle and stop).
+    std::vector<size_t> order{home};
+    for (size_t i = 0; i < all.size(); ++i)
+        if (i != home) order.push_back(i);
+    // 1. A worker where the snapshot is open, with room.
+    if (p) {
+        for (size_t i : order)
+            if (auto w = live(all[i]); w && p->open_in(w.get()) && w->reserve_vm(max)) return w;
+    }
+    // 2. Any live worker with room (the home slot's started anew when it died).
+    for (size_t i : order) {
+        auto w = live(all[i]);
+        if (!w && i == home) {
+            auto started = worker(i);
+            if (!started) return started.status();
+            w = *started;
+        }
+        if (w && w->reserve_vm(max)) return w;
+    }
+    // 3. A slot whose worker was stopped or died, else a new one.
+    for (size_t i : order) {
+        if (live(all[i])) continue;
+        auto w = worker(i);
+        if (!w) return w.status();
+        if ((*w)->reserve_vm(max)) return *w;
+    }
+    if (all.size() >= opts_.max_workers)
+        return Status::unavailable("all " + std::to_string(all.size()) + " VM workers hold " +
+                                   std::to_string(max) +
+                                   " VMs each (--vms-per-worker, --max-vm-workers)");
+    size_t slot;
+    {
+        std::lock_guard l(slots_mu_);
+        slot = slots_.size();
+        slots_.push_back(std::make_unique<Slot>());
+    }
+    spdlog::info("VM workers 0-{} hold {} VMs each: starting VM worker {}", slot - 1, max, slot);
+    auto w = worker(slot);
+    if (!w) return w.status();
+    (*w)->reserve_vm(max);
+    return *w;
 }
 
 Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::prepare(const ServiceSpec& spec,
@@ -671,11 +797,16 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::prepare(const Servic
         ::unlink(tmp.c_str());
         return st;
     }
-    auto w = worker(slot_of(spec.name));
+    // The boot's VM counts against the worker's bound while it runs.
+    auto w = place(spec.name, nullptr);
     if (!w) {
         ::unlink(tmp.c_str());
         return w.status();
     }
+    struct Release {
+        WorkerProcess& w;
+        ~Release() { w.release_vm(); }
+    } release{**w};
     const uint64_t id = next_id();
     (*w)->add_sink(id, console);
     (*w)->set_egress(id, *egress);
@@ -746,35 +877,46 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::open(const ServiceSp
 
 Result<std::unique_ptr<Guest>> WorkerGuestFactory::restore(const std::shared_ptr<const Prepared>& p,
                                                            const ConsoleFn& console) {
-    // A worker that died a moment ago may not have been noticed yet: then
-    // once more, in its successor.
-    auto g = restore_once(p, console);
-    if (g || g.code() != Code::kUnavailable) return g;
-    // Its reader may still be on the way to the end of the channel.
-    Slot& s = *slots_.at(slot_of(static_cast<const WorkerPrepared&>(*p).spec().name));
-    for (int i = 0; i < 100; ++i) {
-        {
-            std::lock_guard lock(s.mu);
-            if (!s.current || s.current->dead()) break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return restore_once(p, console);
+    return restore_retry(p, console, "");
 }
 
 Result<std::unique_ptr<Guest>> WorkerGuestFactory::resume(const std::shared_ptr<const Prepared>& p,
                                                           const std::string& path,
                                                           const ConsoleFn& console) {
-    return restore_once(p, console, path);
+    return restore_retry(p, console, path);
+}
+
+Result<std::unique_ptr<Guest>> WorkerGuestFactory::restore_retry(
+    const std::shared_ptr<const Prepared>& p, const ConsoleFn& console,
+    const std::string& resume_path) {
+    // A worker that died a moment ago may not have been noticed yet: then
+    // once more, elsewhere (or in its successor).
+    std::shared_ptr<WorkerProcess> used;
+    auto g = restore_once(p, console, resume_path, &used);
+    if (g || g.code() != Code::kUnavailable || !used) return g;
+    // Its reader may still be on the way to the end of the channel.
+    for (int i = 0; i < 100 && !used->dead(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return restore_once(p, console, resume_path, &used);
 }
 
 Result<std::unique_ptr<Guest>> WorkerGuestFactory::restore_once(
     const std::shared_ptr<const Prepared>& p, const ConsoleFn& console,
-    const std::string& resume_path) {
+    const std::string& resume_path, std::shared_ptr<WorkerProcess>* used) {
     // Every Prepared this factory hands out is a WorkerPrepared.
     const auto& wp_ = static_cast<const WorkerPrepared&>(*p);
-    auto w = worker(slot_of(wp_.spec().name));
+    auto w = place(wp_.spec().name, &wp_);
     if (!w) return w.status();
+    *used = *w;
+    // Given back on every path but success (then the WorkerGuest's).
+    bool keep = false;
+    struct Release {
+        WorkerProcess& w;
+        bool& keep;
+        ~Release() {
+            if (!keep) w.release_vm();
+        }
+    } release{**w, keep};
     auto prepared_id = wp_.id_in(*w);
     if (!prepared_id) return prepared_id.status();
     std::vector<int> fds;
@@ -795,6 +937,7 @@ Result<std::unique_ptr<Guest>> WorkerGuestFactory::restore_once(
         (*w)->forget(id);
         return r.status();
     }
+    keep = true;
     return std::unique_ptr<Guest>(std::make_unique<WorkerGuest>(*w, id, std::move(end), *r));
 }
 

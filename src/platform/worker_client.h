@@ -10,8 +10,18 @@
 // <wait status>"; the next call starts a new worker, and a Prepared opens
 // its snapshot again in it when it is next used. A worker that stays alive
 // but stops answering emberd's pings is killed and treated the same ("VM
-// worker hung: ..."). With several workers a service always goes to the
-// same one (a hash of its name).
+// worker hung: ...").
+//
+// Placement: --vm-workers workers are started at once, and a service is
+// prepared in the one a hash of its name picks (its home). A worker holds at
+// most vms_per_worker instances (and prepares): every VM registers a KVM MMU
+// notifier on its process's address space, so the cost of each munmap,
+// madvise and KVM_CREATE_VM in a process grows with its number of VMs
+// (docs/benchmarks.md, "Density"). An instance goes to a worker where its
+// snapshot is open already and that has room (its home first), else to any
+// worker with room (its snapshot is opened there), else to a new worker,
+// up to max_workers. A worker beyond the first --vm-workers that has held
+// no instance for a while is stopped.
 #pragma once
 
 #include <atomic>
@@ -37,6 +47,12 @@ struct WorkerOptions {
     bool sandbox = true;                // false: --no-sandbox (debugging)
     uint32_t uid = 65534, gid = 65534;  // the workers' user when emberd runs as root
     size_t vm_pool = 4;                 // KVM VMs each worker creates ahead
+    // Instances (and prepares) one worker holds at most; more workers are
+    // started for more, up to max_workers in all (see the top of this file).
+    size_t vms_per_worker = 500;
+    size_t max_workers = 64;
+    // A worker beyond `workers` that has held nothing for this long is stopped.
+    uint64_t idle_worker_ms = 30000;
     VmGuestOptions vm;
     // When set (and on), each worker process goes into a cgroup of its own
     // under the delegated one, with these limits.
@@ -59,6 +75,7 @@ Status add_volume_fds(VolumeStore* store, const ServiceSpec& spec, std::vector<i
                       nlohmann::json* body);
 
 class WorkerProcess;
+class WorkerPrepared;
 
 class WorkerGuestFactory : public GuestFactory {
   public:
@@ -89,19 +106,35 @@ class WorkerGuestFactory : public GuestFactory {
     };
     WorkerGuestFactory(const ImageStore& images, WorkerOptions opts);
     void heartbeat_loop();
+    // Stops workers beyond the first opts_.workers that held nothing for
+    // idle_worker_ms.
+    void stop_idle_workers();
     // The slot's live worker, started anew when it died.
     Result<std::shared_ptr<WorkerProcess>> worker(size_t slot);
     size_t slot_of(const std::string& service) const;
-    // resume_path: resume from that suspended snapshot instead.
+    std::vector<Slot*> slots() const;
+    // A live worker with room for one more VM, which is reserved in it
+    // (WorkerProcess::release_vm gives it back); see the top of this file.
+    // p: the snapshot the VM is for (null: a prepare of service).
+    Result<std::shared_ptr<WorkerProcess>> place(const std::string& service,
+                                                 const WorkerPrepared* p);
+    // resume_path: resume from that suspended snapshot instead. *used: the
+    // worker it went to.
     Result<std::unique_ptr<Guest>> restore_once(const std::shared_ptr<const Prepared>& p,
                                                 const ConsoleFn& console,
-                                                const std::string& resume_path = "");
+                                                const std::string& resume_path,
+                                                std::shared_ptr<WorkerProcess>* used);
+    Result<std::unique_ptr<Guest>> restore_retry(const std::shared_ptr<const Prepared>& p,
+                                                 const ConsoleFn& console,
+                                                 const std::string& resume_path);
     uint64_t next_id() { return next_id_++; }
     VolumeStore* volume_store() const { return opts_.volumes; }
 
     const ImageStore& images_;
     WorkerOptions opts_;
+    mutable std::mutex slots_mu_;  // slots_ itself (it grows); each Slot has its mu
     std::vector<std::unique_ptr<Slot>> slots_;
+    std::mutex place_mu_;  // one placement at a time: reservations stay within the bound
     std::atomic<uint64_t> next_id_{1};
     std::string summary_;
     std::mutex hb_mu_;

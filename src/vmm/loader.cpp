@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/elf.h"
+#include "common/units.h"
 
 extern "C" const uint8_t ember_kernel_elf[];
 extern "C" const uint8_t ember_kernel_elf_end[];
@@ -12,14 +13,6 @@ namespace ember {
 std::span<const uint8_t> embedded_kernel() {
     return {ember_kernel_elf, static_cast<size_t>(ember_kernel_elf_end - ember_kernel_elf)};
 }
-
-namespace {
-std::string hex(uint64_t v) {
-    char b[24];
-    std::snprintf(b, sizeof b, "%#llx", static_cast<unsigned long long>(v));
-    return b;
-}
-}  // namespace
 
 Result<LoadedImage> load_elf(GuestMemory& mem, std::span<const uint8_t> file, uint64_t min_addr,
                              uint64_t max_addr, uint64_t pie_base, const std::string& what,
@@ -40,9 +33,9 @@ Result<LoadedImage> load_elf(GuestMemory& mem, std::span<const uint8_t> file, ui
     out.lo = img.lo + out.bias;
     out.hi = img.hi + out.bias;
     if (out.lo < min_addr || out.hi > max_addr || out.hi < out.lo)
-        return Status::invalid_argument(what + ": segments at [" + hex(out.lo) + ", " +
-                                        hex(out.hi) + ") do not fit in guest memory [" +
-                                        hex(min_addr) + ", " + hex(max_addr) +
+        return Status::invalid_argument(what + ": segments at [" + format_hex(out.lo) + ", " +
+                                        format_hex(out.hi) + ") do not fit in guest memory [" +
+                                        format_hex(min_addr) + ", " + format_hex(max_addr) +
                                         ") (give the guest more memory)");
     for (uint32_t i = 0; i < img.nload; ++i) {
         const elf::Segment& s = img.load[i];

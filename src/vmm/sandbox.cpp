@@ -284,7 +284,8 @@ Result<SandboxLayer> load_seccomp(const SandboxPolicy& p) {
     if (p.allow_volumes)
         extra.insert(extra.end(),
                      {SCMP_SYS(openat2), SCMP_SYS(mkdirat), SCMP_SYS(unlinkat), SCMP_SYS(renameat2),
-                      SCMP_SYS(symlinkat), SCMP_SYS(readlinkat), SCMP_SYS(getdents64)});
+                      SCMP_SYS(symlinkat), SCMP_SYS(readlinkat), SCMP_SYS(getdents64),
+                      SCMP_SYS(fchmod), SCMP_SYS(utimensat), SCMP_SYS(linkat)});
     for (int nr : extra) rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
     // Local pairs only: no socket of any family reaches outside the process.
     if (p.allow_socketpair)

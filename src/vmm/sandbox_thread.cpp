@@ -113,6 +113,8 @@ constexpr const char* kVm[] = {
     "symlinkat",
     "readlinkat",
     "getdents64",
+    "utimensat",
+    "linkat",
 };
 
 // The process-wide I/O thread (io_thread.cpp): waits for doorbells and

@@ -14,6 +14,7 @@
 
 #include "abi/ember_abi.h"
 #include "common/fd_io.h"
+#include "common/units.h"
 
 namespace ember::snapshot {
 namespace {
@@ -181,12 +182,6 @@ bool page_is_zero(const uint8_t* p) {
     return true;
 }
 
-std::string hex(uint64_t v) {
-    char b[24];
-    std::snprintf(b, sizeof b, "%#llx", static_cast<unsigned long long>(v));
-    return b;
-}
-
 }  // namespace
 
 Status encode_instance_state(const VcpuState& vcpu, const VmmState& vmm,
@@ -242,10 +237,10 @@ Status decode_instance_state(const uint8_t* p, size_t n, size_t* used, VcpuState
         // Only MSRs a guest can write belong in a snapshot: anything else
         // (the PVM control MSR, the TSC, host-only MSRs) the VMM sets itself.
         if (!is_guest_msr(idx))
-            return Status::corruption("MSR " + hex(idx) +
+            return Status::corruption("MSR " + format_hex(idx) +
                                       " is not a guest-writable MSR (corrupt state)");
         if (!seen.insert(idx).second)
-            return Status::corruption("MSR " + hex(idx) + " saved twice (corrupt state)");
+            return Status::corruption("MSR " + format_hex(idx) + " saved twice (corrupt state)");
         v.msrs.emplace_back(idx, s.u64());
     }
     v.tsc = s.u64();
@@ -308,7 +303,8 @@ std::string CpuFeatures::missing_on(const CpuFeatures& host) const {
     std::string out;
     auto check = [&](const char* what, uint64_t need, uint64_t have) {
         if (need & ~have)
-            out += std::string(out.empty() ? "" : ", ") + what + " bits " + hex(need & ~have);
+            out +=
+                std::string(out.empty() ? "" : ", ") + what + " bits " + format_hex(need & ~have);
     };
     check("XCR0", xcr0, host.xcr0);
     check("CPUID.1:ECX", cpuid1_ecx, host.cpuid1_ecx);

@@ -230,8 +230,7 @@ Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint
     b.host_kind = kind_ == HostKind::kPvm ? EMBER_HOST_PVM : EMBER_HOST_HARDWARE;
     b.flags = (cfg_.trace_syscalls ? EMBER_FLAG_TRACE_SYSCALLS : 0) |
               (io_id_ >= 0 ? EMBER_FLAG_DOORBELL : 0) |
-              (cfg_.syscall_patch ? EMBER_FLAG_SYSCALL_PATCH : 0) |
-              (!cfg_.snapshot_out.empty() || cfg_.snapshot_out_fd >= 0 ? EMBER_FLAG_SNAPSHOT : 0);
+              (cfg_.syscall_patch ? EMBER_FLAG_SYSCALL_PATCH : 0);
     b.mem_size = mem_.size();
     b.tsc_khz = tsc_khz_;
     b.tsc_base = tsc_base_;

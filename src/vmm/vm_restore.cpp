@@ -12,6 +12,7 @@
 
 #include "abi/ember_abi.h"
 #include "common/clock.h"
+#include "common/units.h"
 #include "vmm/guest_msrs.h"
 #include "vmm/hypercalls.h"
 #include "vmm/snapshot.h"
@@ -82,6 +83,15 @@ Status Vm::Impl::load_snapshot_state() {
 // Every vCPU register a guest can write, from `v`; then a new clock base
 // (the TSC) and, on PVM, native mode.
 Status Vm::Impl::load_vcpu_state(const snapshot::VcpuState& v, int64_t guest_mono_ns) {
+    // This PVM host treats a CR3 with bit 12 clear, set by the VMM, as a
+    // guest in supervisor mode and emulates it until the first SSE
+    // instruction ends the VM. Our kernel keeps its top-level tables at
+    // odd pages (mm_space.cpp, pml4_alloc); refuse other state clearly.
+    if (kind_ == HostKind::kPvm && !(v.sregs.cr3 & EMBER_PAGE_SIZE))
+        return Status::unsupported(
+            "the snapshot's page-table root (CR3 " + format_hex(v.sregs.cr3) +
+            ") is at an even page, which this PVM host cannot resume natively; "
+            "make the snapshot again with this version");
     if (auto s = write_vcpu_state(v); !s) return s;
     tsc_base_ = __rdtsc();
     const int64_t now = mono_ns();

@@ -6,12 +6,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "abi/ember_abi.h"
 #include "common/clock.h"
+#include "common/units.h"
 #include "vmm/hypercalls.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm_impl.h"
@@ -47,6 +49,16 @@ class ThreadTimer {
     timer_t id_{};
     bool armed_ = false;
 };
+
+// KVM's extra words for an internal error (for an emulation failure: the
+// instruction bytes and, on newer kernels, the faulting address), in hex.
+std::string describe_internal_data(const kvm_run& run) {
+    const uint32_t n = std::min<uint32_t>(run.internal.ndata, 16);
+    if (n == 0) return {};
+    std::string out = "data=";
+    for (uint32_t i = 0; i < n; ++i) out += (i ? "," : "") + format_hex(run.internal.data[i]);
+    return out + "; ";
+}
 
 }  // namespace
 
@@ -205,7 +217,7 @@ std::optional<RunReport> Vm::Impl::handle_exit(HypercallContext& hc) {
             return finish(Outcome::kVmError, 0,
                           "KVM internal error (suberror " + std::to_string(run->internal.suberror) +
                               "; an int N, vmcall or unsupported instruction?); " +
-                              describe_registers());
+                              describe_internal_data(*run) + describe_registers());
         case KVM_EXIT_FAIL_ENTRY:
             return finish(Outcome::kVmError, 0,
                           "KVM entry failed (hardware reason " +

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <deque>
 
 #include "abi/ember_abi.h"
@@ -62,6 +63,14 @@ int open_beneath(int root, const std::string& rel, uint64_t flags, uint32_t mode
         const long r = ::syscall(SYS_openat2, root, p, &how, sizeof how);
         if (r >= 0 || errno != EAGAIN) return static_cast<int>(r);
     }
+}
+
+// rel itself for a metadata change: read-only, or write-only for a file
+// whose mode denies reading (the host user owns the volume's files).
+int open_file(int root, const std::string& rel) {
+    const int fd = open_beneath(root, rel, O_RDONLY | O_NONBLOCK);  // a fifo never blocks
+    if (fd >= 0 || errno != EACCES) return fd;
+    return open_beneath(root, rel, O_WRONLY | O_NONBLOCK);
 }
 
 // The parent directory of rel (opened O_PATH) and rel's last component.
@@ -188,13 +197,14 @@ int64_t VolumeHost::handle(GuestMemory& mem, ember_hc_volume* a) {
 int64_t VolumeHost::op(GuestMemory& mem, State& v, ember_hc_volume* a, const std::string& path,
                        const std::string& path2) {
     const int root = v.mount.dir_fd;
-    if (a->op < EMBER_VOL_STAT || a->op > EMBER_VOL_STATFS) return -ENOSYS;
+    if (a->op < EMBER_VOL_STAT || a->op > EMBER_VOL_LINK) return -ENOSYS;
     const bool changes = a->op != EMBER_VOL_STAT && a->op != EMBER_VOL_READ &&
                          a->op != EMBER_VOL_READLINK && a->op != EMBER_VOL_READDIR &&
                          a->op != EMBER_VOL_STATFS && a->op != EMBER_VOL_FSYNC;
     if (changes && v.mount.readonly) return -EROFS;
-    // Nothing but reads and stat may name the root itself.
-    if (changes && path.empty()) return a->op == EMBER_VOL_RMDIR ? -EBUSY : -EEXIST;
+    // Nothing but reads, stat and metadata may name the root itself.
+    const bool meta = a->op == EMBER_VOL_CHMOD || a->op == EMBER_VOL_UTIMES;
+    if (changes && !meta && path.empty()) return a->op == EMBER_VOL_RMDIR ? -EBUSY : -EEXIST;
     auto buf = *mem.span(a->buf, a->len);
     struct stat st {};
     switch (a->op) {
@@ -336,6 +346,38 @@ int64_t VolumeHost::op(GuestMemory& mem, State& v, ember_hc_volume* a, const std
             if (f.fd < 0) return neg_errno();
             const int r = (a->flags & EMBER_VOL_DATASYNC) ? ::fdatasync(f.fd) : ::fsync(f.fd);
             return r == 0 ? 0 : neg_errno();
+        }
+        case EMBER_VOL_CHMOD:
+        case EMBER_VOL_UTIMES: {
+            // On a descriptor of the file itself (never a symlink: O_NOFOLLOW),
+            // so nothing swapped in between a check and the change is touched.
+            Fd f(open_file(root, path));
+            if (f.fd < 0) return neg_errno();
+            if (a->op == EMBER_VOL_CHMOD)
+                return ::fchmod(f.fd, a->mode & 07777) == 0 ? 0 : neg_errno();
+            int64_t ns[2];
+            if (buf.size() != sizeof ns) return -EINVAL;
+            std::memcpy(ns, buf.data(), sizeof ns);
+            struct timespec ts[2];
+            for (int k = 0; k < 2; k++) {
+                if (ns[k] < -1) return -EINVAL;
+                ts[k].tv_sec = ns[k] < 0 ? 0 : ns[k] / 1'000'000'000;
+                ts[k].tv_nsec = ns[k] < 0 ? UTIME_OMIT : ns[k] % 1'000'000'000;
+            }
+            return ::futimens(f.fd, ts) == 0 ? 0 : neg_errno();
+        }
+        case EMBER_VOL_LINK: {
+            if (path.empty() || path2.empty()) return -EEXIST;
+            if (!fits(v, kUnit)) return -ENOSPC;
+            std::string from, to;
+            Fd fdir(open_parent(root, path, &from));
+            if (fdir.fd < 0) return neg_errno();
+            Fd tdir(open_parent(root, path2, &to));
+            if (tdir.fd < 0) return neg_errno();
+            // Flags 0: a symlink is linked itself, never followed.
+            if (::linkat(fdir.fd, from.c_str(), tdir.fd, to.c_str(), 0) != 0) return neg_errno();
+            charge(v, static_cast<int64_t>(kUnit));
+            return 0;
         }
         default:
             return -ENOSYS;

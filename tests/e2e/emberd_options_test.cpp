@@ -73,6 +73,8 @@ TEST(EmberdOptions, BadWorkerOptionsAreUsageErrors) {
         {{"--worker-user", "12a"}, "emberd: --worker-user: expected UID[:GID]"},
         {{"--vm-workers", "0"}, "emberd: --vm-workers: expected 1 to 64"},
         {{"--vm-workers", "65"}, "emberd: --vm-workers: expected 1 to 64"},
+        {{"--vms-per-worker", "0"}, "emberd: --vms-per-worker: expected 1 to 100000"},
+        {{"--max-vm-workers", "0"}, "emberd: --max-vm-workers: expected 1 to 1024"},
     };
     for (const auto& [args, want] : cases) {
         std::vector<std::string> a = args;

@@ -54,11 +54,11 @@ pid_t parent_of(pid_t pid) {
 
 }  // namespace
 
-pid_t helper_pid(pid_t daemon, const std::string& role) {
+std::vector<pid_t> helper_pids(pid_t daemon, const std::string& role) {
+    std::vector<pid_t> out;
     DIR* d = opendir("/proc");
-    if (!d) return -1;
+    if (!d) return out;
     const std::string flag = "--ember-role=" + role;
-    pid_t found = -1;
     while (dirent* e = readdir(d)) {
         const pid_t pid = static_cast<pid_t>(std::atol(e->d_name));
         if (pid <= 0) continue;
@@ -66,12 +66,20 @@ pid_t helper_pid(pid_t daemon, const std::string& role) {
         // cmdline is NUL-separated: match one whole argument.
         if (cmd.find(std::string("\0") + flag + '\0') == std::string::npos) continue;
         int hops = 0;
-        for (pid_t p = parent_of(pid); p > 1 && hops < 8; p = parent_of(p), ++hops)
-            if (p == daemon) found = pid;
-        if (found > 0) break;
+        for (pid_t p = parent_of(pid); p > 1 && hops < 8; p = parent_of(p), ++hops) {
+            if (p == daemon) {
+                out.push_back(pid);
+                break;
+            }
+        }
     }
     closedir(d);
-    return found;
+    return out;
+}
+
+pid_t helper_pid(pid_t daemon, const std::string& role) {
+    const auto all = helper_pids(daemon, role);
+    return all.empty() ? -1 : all.front();
 }
 
 namespace {

@@ -73,6 +73,8 @@ class EmberdProcess {
 // The helper process of emberd `daemon` started with --ember-role=ROLE (a
 // descendant of it), or -1. The first one found when there are several.
 pid_t helper_pid(pid_t daemon, const std::string& role);
+// All of them.
+std::vector<pid_t> helper_pids(pid_t daemon, const std::string& role);
 
 // Runs the ember CLI against d; returns exit status, stdout and stderr.
 struct CliResult {

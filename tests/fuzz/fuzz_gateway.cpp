@@ -8,7 +8,7 @@
 // Besides crashes, sanitizer reports and exceptions (in emberd those would
 // escape a gateway coroutine), it fails when the instance would not get
 // exactly one request with the routed target, the client's method and
-// body, and "Connection: close" (or the upgrade headers); or when the client would not get exactly
+// body, kept alive (HTTP/1.1, or the upgrade headers); or when the client would not get exactly
 // one response with the instance's status and body (response splitting).
 #include <stddef.h>
 #include <stdint.h>
@@ -96,8 +96,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(feed(check_up, up, /*eof=*/false, &used) && used == up.size());
     const Request& seen = check_up.get();
     FUZZ_CHECK(seen.method_string() == method && seen.target() == route->target);
-    // An upgrade request keeps its connection open (for the raw stream).
-    FUZZ_CHECK(seen.body() == body && (wants_upgrade(req) || !seen.keep_alive()));
+    // The stream stays open: for the next request, or the raw stream of an
+    // upgrade.
+    FUZZ_CHECK(seen.body() == body && seen.keep_alive());
     FUZZ_CHECK(seen.count(http::field::transfer_encoding) == 0);
 
     // The instance's response, read until it closes the stream.

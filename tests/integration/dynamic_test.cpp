@@ -3,6 +3,8 @@
 // from the host (no --rootfs) or from the tree given, and Debian's own
 // programs (perl, bash, sqlite3) give the same output and exit status as a
 // native run. Default /etc files answer getpwnam and the hosts lookup.
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <string>
@@ -22,6 +24,17 @@ TEST_F(DynamicTest, PieProgramWithHostLibrariesAsNatively) {
 
 TEST_F(DynamicTest, NonPieProgramLinkedAt4MiBAsNatively) {
     expect_as_native({example_path("gcc", "hello-dynamic-nopie")});
+}
+
+// The first program's loader (placed by the VMM above the page pool) is
+// copied at fork like the rest of its memory: a child's dlopen does not
+// change the parent's link maps (it crashed the parent when they were
+// shared).
+TEST_F(DynamicTest, DlopenInAForkedChildLeavesTheParentsLoaderAlone) {
+    char libm[PATH_MAX];
+    ASSERT_NE(::realpath("/lib/x86_64-linux-gnu/libm.so.6", libm), nullptr);
+    expect_as_native({example_path("gcc", "fork_dlopen")},
+                     {"--file", std::string(libm) + ":/lib/x86_64-linux-gnu/libm.so.6"});
 }
 
 TEST_F(DynamicTest, DebianPerlAsNatively) {

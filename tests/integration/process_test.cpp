@@ -21,6 +21,13 @@ TEST_P(ProcessTest, ForkExecWaitPipesAndSignalsAsNatively) {
     expect_as_native({example_path(GetParam(), "fork_exec")});
 }
 
+// A root service dropping its ids as nginx's workers do (setgroups,
+// setresgid, setresuid, dumpability), then fork and exec.
+TEST_P(ProcessTest, CredentialsDroppedAsARootServiceDoesAsNatively) {
+    if (geteuid() != 0) GTEST_SKIP() << "SKIPPED: the native run needs root";
+    expect_as_native({example_path(GetParam(), "creds")});
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, ProcessTest, ::testing::Values("gcc", "musl"));
 
 // busybox sh over a root fs that holds busybox itself at /bin/busybox (the

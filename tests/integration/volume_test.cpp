@@ -3,10 +3,13 @@
 // libc, patched syscall sites or not), read-only mounts refuse changes,
 // the quota stops writes with ENOSPC, the guest's symlinks and ".." never
 // lead out of the volume, data outlives the instance and a snapshot taken
-// with an open volume file resumes with it.
+// with an open volume file resumes with it. MAP_SHARED mappings of volume
+// files are written back (examples/vol_mmap); file locks work between the
+// instance's processes (examples/file_locks).
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -34,6 +37,63 @@ TEST_P(VolumeTest, FileOperationsBehaveAsOnTheHost) {
     EXPECT_TRUE(std::filesystem::is_empty(vol_dir.path()));
 }
 
+// MAP_SHARED of a volume file: stores reach read(), msync, fsync, munmap
+// and a child's exit; write() reaches the mapping; MAP_PRIVATE is a copy.
+TEST_P(VolumeTest, SharedMappingsWriteBackAsOnTheHost) {
+    TempDir native_dir, vol_dir;
+    const std::string prog = example_path(GetParam(), "vol_mmap");
+    RunResult native = run_native({prog, native_dir.path()});
+    ASSERT_EQ(native.exit_code, 0) << native.err;
+    for (const char* patch : {"", "--no-syscall-patch"}) {
+        std::vector<std::string> args = {"run", "--volume", vol_dir.path() + ":/data"};
+        if (*patch) args.push_back(patch);
+        args.push_back(prog);
+        RunResult vm = run_ember(args);
+        EXPECT_EQ(vm.exit_code, 0) << vm.err;
+        EXPECT_EQ(vm.out, native.out) << patch;
+    }
+    EXPECT_TRUE(std::filesystem::is_empty(vol_dir.path()));
+}
+
+// fcntl record locks, OFD locks and flock between the instance's
+// processes and open files, on a volume file and on /tmp (the locks live in
+// the guest kernel for every file system).
+TEST_P(VolumeTest, FileLocksBehaveAsOnTheHost) {
+    TempDir native_dir, vol_dir;
+    const std::string prog = example_path(GetParam(), "file_locks");
+    RunResult native = run_native({prog, native_dir.path()});
+    ASSERT_EQ(native.exit_code, 0) << native.err;
+    for (const char* dir : {"/data", "/tmp"}) {
+        RunResult vm = run_ember({"run", "--volume", vol_dir.path() + ":/data", prog, dir});
+        EXPECT_EQ(vm.exit_code, 0) << vm.err;
+        EXPECT_EQ(vm.out, native.out) << dir;
+    }
+    EXPECT_TRUE(std::filesystem::is_empty(vol_dir.path()));
+}
+
+// An unlinked or replaced open file stays usable; chmod, utimes and links
+// reach the host; a hidden name a killed instance left is removed at boot.
+TEST_P(VolumeTest, MetadataAndUnlinkedFilesBehaveAsOnTheHost) {
+    TempDir native_dir, vol_dir;
+    const std::string prog = example_path(GetParam(), "vol_meta");
+    RunResult native = run_native({prog, native_dir.path()});
+    ASSERT_EQ(native.exit_code, 0) << native.err;
+    write_file(vol_dir / ".ember-unlinked-1-1", "left by a killed instance");
+    RunResult vm = run_ember({"run", "--volume", vol_dir.path() + ":/data", prog});
+    EXPECT_EQ(vm.exit_code, 0) << vm.err;
+    EXPECT_EQ(vm.out, native.out);
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(vol_dir.path()))
+        names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"meta", "meta.link"}));
+    struct stat st {};
+    ASSERT_EQ(::stat((vol_dir / "meta").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0640u);
+    EXPECT_EQ(st.st_mtim.tv_sec, 1234567890);
+    EXPECT_EQ(st.st_nlink, 2u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, VolumeTest, ::testing::Values("gcc", "musl"));
 
 class VolumeHostTest : public EmberTest {};
@@ -48,6 +108,15 @@ TEST_F(VolumeHostTest, DataOutlivesTheInstance) {
     RunResult r = run_ember(
         {"run", "--volume", dir.path() + ":/srv/state", prog, "/srv/state", "read", "note"});
     EXPECT_EQ(r.out, "cat note: [kept]\n") << r.err;
+}
+
+TEST_F(VolumeHostTest, SharedMappingReachesTheHostAtExit) {
+    TempDir dir;
+    const std::string prog = example_path("gcc", "vol_mmap");
+    RunResult r = run_ember(
+        {"run", "--volume", dir.path() + ":/data", prog, "/data", "dirty", "f", "through"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(read_file(dir / "f").substr(0, 8), std::string("through\0", 8));
 }
 
 TEST_F(VolumeHostTest, ReadOnlyMountRefusesChanges) {

@@ -60,6 +60,8 @@ TEST(GatewayProtocol, AcquiredCarriesTheWholeTicketInfo) {
     a.info.restore_ms = 0.25;
     a.info.t_handed = 123456789012;
     a.info.timeout_ms = 30000;
+    a.info.reusable = true;
+    a.stale = {3, 5};
     uint64_t r = 0;
     Acquired b;
     ASSERT_TRUE(proto::decode_acquired(proto::encode_acquired(9, a), &r, &b).is_ok());
@@ -74,6 +76,25 @@ TEST(GatewayProtocol, AcquiredCarriesTheWholeTicketInfo) {
     EXPECT_DOUBLE_EQ(b.info.restore_ms, 0.25);
     EXPECT_EQ(b.info.t_handed, 123456789012);
     EXPECT_EQ(b.info.timeout_ms, 30000u);
+    EXPECT_TRUE(b.info.reusable);
+    EXPECT_EQ(b.stale, (std::vector<uint64_t>{3, 5}));
+}
+
+TEST(GatewayProtocol, ReuseCarriesTheCandidateInstances) {
+    uint64_t r = 0;
+    std::string service;
+    std::vector<uint64_t> ids;
+    ASSERT_TRUE(
+        proto::decode_reuse(proto::encode_reuse(4, "svc", {7, 9}), &r, &service, &ids).is_ok());
+    EXPECT_EQ(r, 4u);
+    EXPECT_EQ(service, "svc");
+    EXPECT_EQ(ids, (std::vector<uint64_t>{7, 9}));
+    const std::string too_many =  // 17 candidates
+        "{\"r\":1,\"service\":\"a\",\"i\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}";
+    for (const std::string& body : {std::string("{\"r\":1,\"service\":\"a\"}"),
+                                    std::string("{\"r\":1,\"service\":\"a\",\"i\":[-1]}"),
+                                    std::string("{\"r\":1,\"service\":\"a\",\"i\":5}"), too_many})
+        EXPECT_EQ(proto::decode_reuse(body, &r, &service, &ids).code(), Code::kCorruption) << body;
 }
 
 TEST(GatewayProtocol, MalformedMessagesAreCorruptionNotACrash) {
@@ -92,7 +113,9 @@ TEST(GatewayProtocol, MalformedMessagesAreCorruptionNotACrash) {
     EXPECT_EQ(kind, FinishKind::kFailed);
     Acquired a;
     for (const char* body :
-         {"{\"r\":1,\"t\":1,\"info\":[]}", "{\"r\":1,\"t\":1,\"info\":[9,0,\"\",0,false,0,0,0,0]}",
+         {"{\"r\":1,\"t\":1,\"info\":[]}",
+          "{\"r\":1,\"t\":1,\"info\":[9,0,\"\",0,false,0,0,0,0,false],\"stale\":[]}",
+          "{\"r\":1,\"t\":1,\"info\":[0,0,\"\",0,false,0,0,0,0,false]}",
           "{\"r\":1,\"t\":1,\"info\":[0,0,\"\",0,false,0,0,0]}"})
         EXPECT_EQ(proto::decode_acquired(body, &r, &a).code(), Code::kCorruption) << body;
     size_t certs = 0;

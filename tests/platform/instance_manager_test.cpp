@@ -439,5 +439,66 @@ TEST_F(ManagerTest, ShutdownStopsEveryInstanceAndRejectsNewRequests) {
     EXPECT_EQ(info(a).reason, RejectReason::kShuttingDown);
 }
 
+// Keep-alive: a request on a stream the gateway kept open after an earlier
+// response (acquire_on).
+TEST_F(ManagerTest, KeptAliveStreamTakesARequestWithoutANewStream) {
+    deploy("svc", [](ServiceSpec& s) { s.concurrency = 2; });
+    auto a = acquire("svc");
+    ASSERT_TRUE(reaches(a, TicketState::kHanded));
+    const uint64_t id = info(a).instance_id;
+    EXPECT_TRUE(info(a).reusable);
+    std::vector<uint64_t> stale;
+    auto b = mgr_.acquire_on("svc", {id}, &stale);
+    ASSERT_TRUE(b);
+    EXPECT_TRUE(stale.empty());
+    EXPECT_EQ(info(b).state, TicketState::kHanded);
+    EXPECT_EQ(info(b).instance_id, id);
+    EXPECT_FALSE(info(b).cold);
+    EXPECT_EQ(mgr_.instances("svc")[0].active, 2u);
+    EXPECT_FALSE(mgr_.acquire_on("svc", {id}, &stale)) << "no free slot";
+    EXPECT_TRUE(stale.empty()) << "full is not stale";
+    mgr_.finish(b, FinishKind::kCompleted);
+    mgr_.finish(a, FinishKind::kCompleted);
+    EXPECT_EQ(mgr_.instances("svc")[0].active, 0u);
+    EXPECT_EQ(mgr_.instances("svc")[0].served, 2u);
+    EXPECT_EQ(world_.restores, 1);
+}
+
+TEST_F(ManagerTest, KeptAliveStreamsPickTheBusiestInstanceAndNameTheStaleOnes) {
+    deploy("svc", [](ServiceSpec& s) { s.concurrency = 3; });
+    auto a = acquire("svc"), b = acquire("svc"), c = acquire("svc"), e = acquire("svc");
+    for (auto& t : {a, b, c, e}) ASSERT_TRUE(reaches(t, TicketState::kHanded));
+    const uint64_t busy = info(a).instance_id, quiet = info(e).instance_id;
+    ASSERT_NE(busy, quiet);
+    mgr_.finish(c, FinishKind::kCompleted);  // busy: 2 of 3, quiet: 1 of 3
+    std::vector<uint64_t> stale;
+    auto d = mgr_.acquire_on("svc", {quiet, 424242, busy}, &stale);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(info(d).instance_id, busy) << "packed onto the busiest, as acquire()";
+    EXPECT_EQ(stale, std::vector<uint64_t>{424242});
+    stale.clear();
+    EXPECT_FALSE(mgr_.acquire_on("nobody", {busy}, &stale));
+    EXPECT_EQ(stale, std::vector<uint64_t>{busy});
+}
+
+TEST_F(ManagerTest, KeptAliveStreamsNeverReachSingleUseOrOldInstances) {
+    deploy("iso", [](ServiceSpec& s) { s.isolation = Isolation::kRequest; });
+    auto a = acquire("iso");
+    ASSERT_TRUE(reaches(a, TicketState::kHanded));
+    EXPECT_FALSE(info(a).reusable);
+    std::vector<uint64_t> stale;
+    EXPECT_FALSE(mgr_.acquire_on("iso", {info(a).instance_id}, &stale));
+    EXPECT_EQ(stale.size(), 1u);
+
+    deploy("svc");
+    auto b = acquire("svc");
+    ASSERT_TRUE(reaches(b, TicketState::kHanded));
+    mgr_.finish(b, FinishKind::kCompleted);
+    deploy("svc", {}, 2);
+    stale.clear();
+    EXPECT_FALSE(mgr_.acquire_on("svc", {info(b).instance_id}, &stale)) << "an old generation";
+    EXPECT_EQ(stale.size(), 1u);
+}
+
 }  // namespace
 }  // namespace ember::platform

@@ -124,6 +124,45 @@ TEST_F(VolumeHostTest, SymlinksToTheOutsideAreNeverFollowed) {
     EXPECT_TRUE(fs::exists(top_ / "secret"));
 }
 
+// chmod, utimes and link act on the file itself, never through a symlink
+// to the outside, and a link of a symlink links the symlink.
+TEST_F(VolumeHostTest, MetadataAndLinksStayInTheVolume) {
+    fs::create_symlink(top_ / "secret", top_ / "vol" / "abs");
+    fs::create_symlink(top_, top_ / "vol" / "dirlink");
+    ::chmod((top_ / "secret").c_str(), 0600);
+    std::ofstream(top_ / "vol" / "f") << "f";
+    VolumeHost h = host();
+    const int64_t times[2] = {-1, 1'000'000'000'000'000'000};
+    const std::string ts(reinterpret_cast<const char*>(times), sizeof times);
+    for (const char* p : {"abs", "dirlink/secret"}) {
+        EXPECT_LT(call(h, EMBER_VOL_CHMOD, p), 0) << p;
+        EXPECT_LT(call(h, EMBER_VOL_UTIMES, p, ts), 0) << p;
+    }
+    struct stat st {};
+    ASSERT_EQ(::stat((top_ / "secret").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_NE(st.st_mtim.tv_sec, 1'000'000'000);
+    EXPECT_LT(call(h, EMBER_VOL_LINK, "dirlink/secret", "", 0, 0, "stolen"), 0);
+    EXPECT_FALSE(fs::exists(top_ / "vol" / "stolen"));
+    ASSERT_EQ(call(h, EMBER_VOL_LINK, "abs", "", 0, 0, "abs2"), 0);
+    EXPECT_TRUE(fs::is_symlink(top_ / "vol" / "abs2"));
+    EXPECT_EQ(call(h, EMBER_VOL_LINK, "f", "", 0, 0, "../outside"), -EINVAL);
+    EXPECT_FALSE(fs::exists(top_ / "outside"));
+    // The file itself: mode 0644 from the call, the given mtime, one more link.
+    EXPECT_EQ(call(h, EMBER_VOL_CHMOD, "f"), 0);
+    EXPECT_EQ(call(h, EMBER_VOL_UTIMES, "f", ts), 0);
+    EXPECT_EQ(call(h, EMBER_VOL_UTIMES, "f", "short"), -EINVAL);
+    EXPECT_EQ(call(h, EMBER_VOL_LINK, "f", "", 0, 0, "g"), 0);
+    ASSERT_EQ(::stat((top_ / "vol" / "f").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0644u);
+    EXPECT_EQ(st.st_mtim.tv_sec, 1'000'000'000);
+    EXPECT_EQ(st.st_nlink, 2u);
+    VolumeHost ro = host(true);
+    EXPECT_EQ(call(ro, EMBER_VOL_CHMOD, "f"), -EROFS);
+    EXPECT_EQ(call(ro, EMBER_VOL_UTIMES, "f", ts), -EROFS);
+    EXPECT_EQ(call(ro, EMBER_VOL_LINK, "f", "", 0, 0, "h"), -EROFS);
+}
+
 TEST_F(VolumeHostTest, BadStructFieldsAreErrorsNotCrashes) {
     VolumeHost h = host();
     ember_hc_volume a{};

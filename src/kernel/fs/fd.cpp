@@ -26,6 +26,8 @@ File* file_new(Inode* inode, const FileOps* ops, uint32_t flags) {
     f->inode = inode;
     f->refs = 1;
     f->flags = flags;
+    f->owner = 0;
+    f->owner_tid = 0;
     inode_get(inode);
     return f;
 }
@@ -35,6 +37,7 @@ void file_get(File* f) { f->refs++; }
 void file_put(File* f) {
     KCHECK(f->refs > 0);
     if (--f->refs != 0) return;
+    locks_released(f);
     if (file_release_hook) file_release_hook(f);
     if (f->ops->release) f->ops->release(f);
     inode_put(f->inode);
@@ -101,6 +104,7 @@ int64_t fd_close(int64_t fd) {
     if (!f) return -EBADF;
     g_fdt->fds[fd] = nullptr;
     g_fdt->cloexec[fd] = false;
+    locks_closed(f, g_fdt);
     file_put(f);
     return 0;
 }
@@ -112,7 +116,10 @@ int64_t fd_dup_to(int64_t oldfd, int64_t newfd, bool cloexec) {
     File* old = g_fdt->fds[newfd];
     g_fdt->fds[newfd] = f;
     g_fdt->cloexec[newfd] = cloexec;
-    if (old) file_put(old);
+    if (old) {
+        locks_closed(old, g_fdt);
+        file_put(old);
+    }
     return newfd;
 }
 
@@ -146,7 +153,10 @@ void fdt_close_all(FdTable* t) {
         File* f = t->fds[fd];
         t->fds[fd] = nullptr;
         t->cloexec[fd] = false;
-        if (f) file_put(f);
+        if (f) {
+            locks_closed(f, t);
+            file_put(f);
+        }
     }
 }
 

@@ -38,7 +38,9 @@ struct File {
     uint32_t refs;   // fd slots (and in-kernel users) pointing here
     uint32_t flags;  // O_ACCMODE, O_APPEND, O_NONBLOCK, O_PATH, O_LARGEFILE, ...
     uint64_t pos;
-    void* priv;  // for the kind's own state
+    void* priv;         // for the kind's own state
+    int32_t owner;      // F_SETOWN: pid, or -pgid (O_ASYNC's SIGIO is not sent)
+    int32_t owner_tid;  // F_SETOWN_EX with F_OWNER_TID: that thread
 };
 
 // ---- files ----------------------------------------------------------------
@@ -72,6 +74,19 @@ uint32_t file_poll(File* f);  // POLL* readiness, for poll/select/epoll
 // handled by the caller). -ENXIO for device nodes without a driver, -ELOOP
 // for a symlink without O_PATH, -ENOMEM.
 int64_t open_inode(Inode* i, uint32_t flags, File** out);
+
+// ---- advisory locks (lock.cpp) ----------------------------------------------
+// fcntl's F_GETLK/F_SETLK/F_SETLKW and F_OFD_* on f; flock(2).
+int64_t lock_fcntl(File* f, uint64_t cmd, uint64_t arg);
+int64_t lock_flock(File* f, uint64_t op);
+struct FdTable;
+// A descriptor of f's file was closed from table t: t's record locks on it go.
+void locks_closed(File* f, const FdTable* t);
+// f's last reference went: its OFD and flock locks go.
+void locks_released(File* f);
+// The pid that F_GETLK reports for the caller's record locks (proc.cpp sets
+// it; null: kProcessId).
+extern int32_t (*lock_pid_hook)();
 
 // ---- the fd table -----------------------------------------------------------
 // Puts f in the lowest free slot >= min_fd. Consumes the caller's reference

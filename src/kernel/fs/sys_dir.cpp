@@ -166,7 +166,7 @@ int64_t sys_linkat(uint64_t olddfd, uint64_t uold, uint64_t newdfd, uint64_t une
     if (n.trailing_slash) return -ENOENT;
     if (is_dir(o.node)) return -EPERM;
     if (o.node->dev != n.dir->dev) return -EXDEV;
-    if (is_vol(n.dir)) return -EPERM;  // no hard links on volumes (volume.h)
+    if (is_vol(n.dir)) return vol_link(o.node, &n);
     if (!fs_writable(n.dir)) return -EROFS;
     if (n.dir->nlink == 0) return -ENOENT;
     return dir_link(n.dir, n.name, n.name_len, o.node) ? 0 : -ENOMEM;

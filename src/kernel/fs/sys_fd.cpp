@@ -49,19 +49,6 @@ int64_t sys_dup3(uint64_t oldfd, uint64_t newfd, uint64_t flags, uint64_t, uint6
     return fd_dup_to(fd_arg(oldfd), fd_arg(newfd), (flags & O_CLOEXEC) != 0);
 }
 
-// Record locks always succeed: one process owns every file.
-int64_t lock_op(uint64_t cmd, uint64_t arg) {
-    linux_flock fl;
-    if (copy_from_user(&fl, arg, sizeof fl) < 0) return -EFAULT;
-    if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK) return -EINVAL;
-    if (fl.l_whence > 2) return -EINVAL;
-    if (cmd == F_GETLK || cmd == F_OFD_GETLK) {
-        fl.l_type = F_UNLCK;
-        return copy_to_user(arg, &fl, sizeof fl);
-    }
-    return 0;
-}
-
 int64_t sys_fcntl(uint64_t fd_, uint64_t cmd, uint64_t arg, uint64_t, uint64_t, uint64_t) {
     int64_t fd = fd_arg(fd_);
     File* f = fd_get(fd);
@@ -95,7 +82,31 @@ int64_t sys_fcntl(uint64_t fd_, uint64_t cmd, uint64_t arg, uint64_t, uint64_t, 
         case F_OFD_SETLK:
         case F_OFD_SETLKW:
             if (path_only) return -EBADF;
-            return lock_op(cmd, arg);
+            return lock_fcntl(f, cmd, arg);  // lock.cpp
+        // The owner that O_ASYNC would signal. Ember does not send SIGIO
+        // (nothing it runs needs it: nginx sets it on its channels and
+        // reads them with epoll); the owner is kept and reported.
+        case F_SETOWN:
+            if (path_only) return -EBADF;
+            f->owner = static_cast<int32_t>(arg);
+            f->owner_tid = 0;
+            return 0;
+        case F_GETOWN:
+            return f->owner_tid ? f->owner_tid : f->owner;
+        case F_SETOWN_EX: {
+            linux_f_owner_ex ex{};
+            if (copy_from_user(&ex, arg, sizeof ex) < 0) return -EFAULT;
+            if (ex.type < F_OWNER_TID || ex.type > F_OWNER_PGRP || ex.pid < 0) return -EINVAL;
+            f->owner = ex.type == F_OWNER_PGRP ? -ex.pid : (ex.type == F_OWNER_PID ? ex.pid : 0);
+            f->owner_tid = ex.type == F_OWNER_TID ? ex.pid : 0;
+            return 0;
+        }
+        case F_GETOWN_EX: {
+            linux_f_owner_ex ex{};
+            ex.type = f->owner_tid ? F_OWNER_TID : (f->owner < 0 ? F_OWNER_PGRP : F_OWNER_PID);
+            ex.pid = f->owner_tid ? f->owner_tid : (f->owner < 0 ? -f->owner : f->owner);
+            return copy_to_user(arg, &ex, sizeof ex);
+        }
         case F_GETPIPE_SZ:
             return f->inode->special == Special::kPipe ? static_cast<int64_t>(kPipeSize) : -EBADF;
         case F_SETPIPE_SZ:
@@ -133,7 +144,7 @@ int64_t sys_ioctl(uint64_t fd_, uint64_t cmd, uint64_t arg, uint64_t, uint64_t, 
 
 int64_t sys_pipe2(uint64_t ufds, uint64_t flags, uint64_t, uint64_t, uint64_t, uint64_t) {
     if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) return -EINVAL;
-    if (!user_ok(ufds, 2 * sizeof(int32_t))) return -EFAULT;
+    if (!user_ok_write(ufds, 2 * sizeof(int32_t))) return -EFAULT;
     File *rd, *wr;
     if (int64_t r = pipe_create(static_cast<uint32_t>(flags), &rd, &wr); r < 0) return r;
     bool cloexec = (flags & O_CLOEXEC) != 0;
@@ -163,11 +174,9 @@ int64_t sys_pipe(uint64_t ufds, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
 }
 
 int64_t sys_flock(uint64_t fd, uint64_t op, uint64_t, uint64_t, uint64_t, uint64_t) {
-    constexpr uint64_t kShared = 1, kExclusive = 2, kNonBlock = 4, kUnlock = 8;
     File* f = fd_get(fd_arg(fd));
     if (!f || (f->flags & O_PATH)) return -EBADF;
-    uint64_t kind = op & ~kNonBlock;
-    return kind == kShared || kind == kExclusive || kind == kUnlock ? 0 : -EINVAL;
+    return lock_flock(f, op);
 }
 
 }  // namespace

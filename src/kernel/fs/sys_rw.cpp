@@ -12,7 +12,9 @@ constexpr uint64_t kFastIov = 16;
 // Copies the iovec array in (so the application cannot change it while we
 // use it) and checks every buffer. Returns the number of entries or -errno;
 // *out is `fast` or a kmalloc'd array the caller frees.
-int64_t iov_load(uint64_t uiov, uint64_t cnt, linux_iovec* fast, linux_iovec** out) {
+// kernel_writes: the segments are filled (readv), so they must be writable.
+int64_t iov_load(uint64_t uiov, uint64_t cnt, linux_iovec* fast, linux_iovec** out,
+                 bool kernel_writes) {
     if (cnt > IOV_MAX) return -EINVAL;
     *out = fast;
     if (cnt == 0) return 0;
@@ -26,7 +28,8 @@ int64_t iov_load(uint64_t uiov, uint64_t cnt, linux_iovec* fast, linux_iovec** o
     for (uint64_t i = 0; r == 0 && i < cnt; i++) {
         if (v[i].iov_len > INT64_MAX - total)
             r = -EINVAL;
-        else if (v[i].iov_len && !user_ok(v[i].iov_base, v[i].iov_len))
+        else if (v[i].iov_len && !(kernel_writes ? user_ok_write(v[i].iov_base, v[i].iov_len)
+                                                 : user_ok(v[i].iov_base, v[i].iov_len)))
             r = -EFAULT;
         else
             total += v[i].iov_len;
@@ -87,7 +90,7 @@ int64_t do_rw(uint64_t fd, bool write, uint64_t buf, uint64_t len, int64_t off) 
     if (int64_t r = rw_file(fd, write, off, &f); r < 0) return r;
     if (len == 0) return is_dir(f->inode) ? -EISDIR : 0;
     if (len > kMaxRw) len = kMaxRw;
-    void* p = user_buffer(buf, len);
+    void* p = write ? user_buffer(buf, len) : user_buffer_write(buf, len);
     if (!p) return -EFAULT;
     if (off < 0) return write ? file_write(f, p, len) : file_read(f, p, len);
     return write ? file_pwrite(f, p, len, static_cast<uint64_t>(off))
@@ -99,7 +102,7 @@ int64_t do_rwv(uint64_t fd, bool write, uint64_t uiov, uint64_t cnt, int64_t off
     if (int64_t r = rw_file(fd, write, off, &f); r < 0) return r;
     linux_iovec fast[kFastIov];
     linux_iovec* v;
-    int64_t n = iov_load(uiov, cnt, fast, &v);
+    int64_t n = iov_load(uiov, cnt, fast, &v, !write);
     if (n <= 0) return n;
     int64_t r = iov_rw(f, write, v, static_cast<uint64_t>(n), off);
     if (v != fast) kfree(v);
@@ -250,7 +253,7 @@ int64_t do_getdents(uint64_t fd, uint64_t ubuf, uint64_t count, bool wide) {
     if (is_vol(dir)) return vol_getdents(f, ubuf, count, wide);
     if (dir->special == Special::kProcDir) proc_fill(dir);
     if (count > kMaxRw) count = kMaxRw;
-    auto* out = static_cast<uint8_t*>(count ? user_buffer(ubuf, count) : nullptr);
+    auto* out = static_cast<uint8_t*>(count ? user_buffer_write(ubuf, count) : nullptr);
     if (count && !out) return -EFAULT;
     uint64_t used = 0;
     Dirent* next_entry = dir->first;

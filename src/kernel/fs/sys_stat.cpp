@@ -173,6 +173,7 @@ int64_t fd_target(uint64_t fd, Inode** out) {
 
 int64_t set_mode(Inode* i, uint64_t mode) {
     if (!meta_writable(i)) return -EROFS;
+    if (is_vol(i)) return vol_chmod(i, static_cast<uint32_t>(mode));
     i->mode = (i->mode & S_IFMT) | (static_cast<uint32_t>(mode) & 07777);
     inode_touch(i, false);
     return 0;
@@ -225,6 +226,7 @@ int64_t sys_fchown(uint64_t fd, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
 // ns < 0: leave the time unchanged.
 int64_t set_times(Inode* i, int64_t atime_ns, int64_t mtime_ns) {
     if (!meta_writable(i)) return -EROFS;
+    if (is_vol(i)) return vol_utimes(i, atime_ns, mtime_ns);
     if (atime_ns >= 0) i->atime_ns = atime_ns;
     if (mtime_ns >= 0) i->mtime_ns = mtime_ns;
     inode_touch(i, false);

@@ -174,6 +174,10 @@ void inode_get(Inode* i) { i->refs++; }
 void inode_put(Inode* i) {
     KCHECK(i->refs > 0);
     i->refs--;
+    if (i->refs == 0 && i->vol_unlinked) {
+        vol_reap(i);  // the last close of an unlinked volume file removes it
+        return;
+    }
     inode_maybe_free(i);
 }
 
@@ -196,6 +200,7 @@ void inode_stat(const Inode* i, linux_stat* st) {
     st->st_dev = i->dev ? i->dev : static_cast<uint64_t>(i->fs);
     st->st_ino = i->ino;
     st->st_nlink = i->nlink;
+    if (i->fs == FsId::kVolume && !is_dir(i)) st->st_nlink = i->vol_unlinked ? 0 : i->vol_nlink;
     st->st_mode = i->mode;
     st->st_rdev = i->rdev;
     st->st_size = static_cast<int64_t>(is_dir(i)                  ? (is_proc(i) ? 0 : 4096)

@@ -68,6 +68,8 @@ struct Inode {
     int32_t proc_arg;    // kProc*: the tid or fd the node describes
     bool data_in_pages;  // tmpfs: `data` came from pages_alloc, not kmalloc
     uint8_t vol;         // kVolume: the volume's index in boot_info.volumes
+    bool vol_unlinked;   // kVolume: unlinked while open, kept under a hidden name
+    uint32_t vol_nlink;  // kVolume: the host's link count (stat shows it)
     uint32_t rdev;       // Linux dev_t encoding, for character devices
     uint32_t dev;        // st_dev: one per mounted tree, inherited when linked
     int64_t atime_ns, mtime_ns, ctime_ns;

@@ -1,6 +1,8 @@
 // volume.cpp - see volume.h.
 #include "fs/volume.h"
 
+#include "vol_mmap.h"
+
 namespace k::fs {
 
 namespace {
@@ -82,6 +84,7 @@ int64_t vol_call(const Call& c, ember_vol_stat* st = nullptr) {
 }
 
 void apply_stat(Inode* i, const ember_vol_stat& st) {
+    i->vol_nlink = st.nlink;
     i->size = is_lnk(i) ? i->size : st.size;
     i->mode = (i->mode & S_IFMT) | (st.mode & 07777);
     i->atime_ns = st.atime_ns;
@@ -133,6 +136,80 @@ int64_t stat_at(const Lookup* lk, ember_vol_stat* st) {
     return vol_call({EMBER_VOL_STAT, lk->dir->vol, g_path[0], plen}, st);
 }
 
+// ---- unlinked open files --------------------------------------------------
+// A file unlinked (or replaced by a rename) while open is renamed on the
+// host to a hidden name in the volume's root, as NFS does, and removed at
+// its last close; the guest never shows these names, and a writer's boot
+// removes those a killed instance left.
+constexpr char kHidden[] = ".ember-unlinked-";
+constexpr uint32_t kHiddenLen = sizeof kHidden - 1;
+uint64_t g_hidden_seq;
+
+bool hidden(const Inode* dir, const char* name, uint64_t len) {
+    return dir == g_vol_root[dir->vol] && len >= kHiddenLen &&
+           memcmp(name, kHidden, kHiddenLen) == 0;
+}
+
+// Moves the open file of dir's entry d to a hidden name; 0 or -errno.
+int64_t hide(Inode* dir, Dirent* d) {
+    Inode* i = d->inode;
+    Inode* root = g_vol_root[i->vol];
+    char name[kHiddenLen + 48];
+    for (int tries = 0;; tries++) {
+        memcpy(name, kHidden, kHiddenLen);
+        uint32_t n = kHiddenLen;
+        const uint64_t parts[2] = {i->ino, ++g_hidden_seq};
+        for (uint64_t v : parts) {
+            char digits[20];
+            uint32_t k = 0;
+            do digits[k++] = static_cast<char>('0' + v % 10);
+            while ((v /= 10) && k < sizeof digits);
+            while (k) name[n++] = digits[--k];
+            name[n++] = '-';
+        }
+        n--;  // the last '-'
+        int64_t l1 = vol_path(i, g_path[0]);
+        int64_t l2 = vol_child_path(root, name, n, g_path[1]);
+        int64_t r = vol_call({EMBER_VOL_RENAME, i->vol, g_path[0], l1, g_path[1], l2, nullptr, 0, 0,
+                              EMBER_VOL_NOREPLACE});
+        if (r == -EEXIST && tries < 8) continue;
+        if (r < 0) return r;
+        Dirent* nd = dirent_new(name, n);
+        if (!nd) return -ENOMEM;  // the host file stays hidden until the next boot
+        dir_move(dir, d, root, nd);
+        i->vol_unlinked = true;
+        return 0;
+    }
+}
+
+// Removes the hidden names in volume v's root (a writer's boot).
+void remove_hidden(uint32_t v) {
+    uint64_t pos = 0;
+    for (;;) {
+        int64_t n = vol_call({EMBER_VOL_READDIR, v, "", 0, nullptr, 0, g_bounce, 64 * 1024, pos});
+        if (n <= 0 || n > 64 * 1024) return;
+        uint64_t next = pos;
+        for (uint64_t at = 0; at + sizeof(linux_dirent64_hdr) < static_cast<uint64_t>(n);) {
+            linux_dirent64_hdr h;
+            memcpy(&h, g_bounce + at, sizeof h);
+            if (h.d_reclen <= sizeof h || h.d_reclen > static_cast<uint64_t>(n) - at) return;
+            const char* name = reinterpret_cast<const char*>(g_bounce + at + sizeof h);
+            const uint64_t len = strnlen(name, h.d_reclen - sizeof h);
+            if (len >= kHiddenLen && len < h.d_reclen - sizeof h &&
+                memcmp(name, kHidden, kHiddenLen) == 0) {
+                // The record's name goes to the path buffer: the unlink
+                // reuses neither g_bounce's records nor their position.
+                memcpy(g_path[1], name, len);
+                vol_call({EMBER_VOL_UNLINK, v, g_path[1], static_cast<int64_t>(len)});
+            }
+            next = static_cast<uint64_t>(h.d_off);
+            at += h.d_reclen;
+        }
+        if (next == pos) return;
+        pos = next;
+    }
+}
+
 // ---- file data ----------------------------------------------------------
 
 int64_t vol_read(File* f, void* buf, uint64_t len, uint64_t* pos) {
@@ -141,12 +218,12 @@ int64_t vol_read(File* f, void* buf, uint64_t len, uint64_t* pos) {
     return n;
 }
 
-int64_t vol_write(File* f, const void* buf, uint64_t len, uint64_t* pos) {
-    Inode* i = f->inode;
+// Writes len bytes at *pos (or at the end: append) to the host file of i
+// and advances *pos; the bytes written or -errno.
+int64_t write_at(Inode* i, const void* buf, uint64_t len, uint64_t* pos, bool append) {
     if (vol_readonly(i)) return -EROFS;
     int64_t plen = vol_path(i, g_path[0]);
     if (plen < 0) return plen;
-    const bool append = (f->flags & O_APPEND) != 0;
     uint64_t done = 0;
     while (done < len) {
         uint64_t chunk = len - done < EMBER_VOLUME_IO_MAX ? len - done : EMBER_VOLUME_IO_MAX;
@@ -166,6 +243,14 @@ int64_t vol_write(File* f, const void* buf, uint64_t len, uint64_t* pos) {
     }
     inode_touch(i, true);
     return static_cast<int64_t>(done);
+}
+
+int64_t vol_write(File* f, const void* buf, uint64_t len, uint64_t* pos) {
+    int64_t n = write_at(f->inode, buf, len, pos, (f->flags & O_APPEND) != 0);
+    // The file's shared mappings show what was written (vol_mmap.h).
+    if (n > 0)
+        volmap_written(f->inode, buf, *pos - static_cast<uint64_t>(n), static_cast<uint64_t>(n));
+    return n;
 }
 
 }  // namespace
@@ -207,6 +292,7 @@ bool vol_mount_all() {
                     apply_stat(r, st);
                 }
                 g_vol_root[v] = r;
+                if (!(b->volumes[v].flags & EMBER_VOLUME_RO)) remove_hidden(v);
                 break;
             }
             Dirent* d = dir_find(dir, p, len);
@@ -226,6 +312,10 @@ bool vol_mount_all() {
 }
 
 Inode* vol_lookup(Inode* dir, const char* name, uint32_t len, int64_t* err) {
+    if (hidden(dir, name, len)) {
+        *err = -ENOENT;
+        return nullptr;
+    }
     int64_t plen = vol_child_path(dir, name, len, g_path[0]);
     ember_vol_stat st;
     int64_t r = vol_call({EMBER_VOL_STAT, dir->vol, g_path[0], plen}, &st);
@@ -255,6 +345,7 @@ void vol_refresh(Inode* i) {
 
 int64_t vol_create(const Lookup* lk, uint32_t mode, bool excl, Inode** out) {
     if (vol_readonly(lk->dir)) return -EROFS;
+    if (hidden(lk->dir, lk->name, lk->name_len)) return -EACCES;  // reserved
     int64_t plen = vol_child_path(lk->dir, lk->name, lk->name_len, g_path[0]);
     ember_vol_stat st;
     int64_t r = vol_call({EMBER_VOL_CREATE, lk->dir->vol, g_path[0], plen, nullptr, 0, nullptr, 0,
@@ -268,6 +359,7 @@ int64_t vol_create(const Lookup* lk, uint32_t mode, bool excl, Inode** out) {
 
 int64_t vol_mkdir(const Lookup* lk, uint32_t mode) {
     if (vol_readonly(lk->dir)) return -EROFS;
+    if (hidden(lk->dir, lk->name, lk->name_len)) return -EACCES;  // reserved
     int64_t plen = vol_child_path(lk->dir, lk->name, lk->name_len, g_path[0]);
     int64_t r = vol_call(
         {EMBER_VOL_MKDIR, lk->dir->vol, g_path[0], plen, nullptr, 0, nullptr, 0, 0, 0, mode});
@@ -279,6 +371,9 @@ int64_t vol_mkdir(const Lookup* lk, uint32_t mode) {
 
 int64_t vol_unlink(const Lookup* lk, bool rmdir) {
     if (vol_readonly(lk->dir)) return -EROFS;
+    Dirent* open = dir_find(lk->dir, lk->name, lk->name_len);
+    if (!rmdir && open && open->inode->refs > 0 && !is_dir(open->inode))
+        return hide(lk->dir, open);  // still open: Linux keeps its data until the last close
     int64_t plen = vol_child_path(lk->dir, lk->name, lk->name_len, g_path[0]);
     int64_t r =
         vol_call({rmdir ? EMBER_VOL_RMDIR : EMBER_VOL_UNLINK, lk->dir->vol, g_path[0], plen});
@@ -289,6 +384,18 @@ int64_t vol_unlink(const Lookup* lk, bool rmdir) {
 
 int64_t vol_rename(const Lookup* from, const Lookup* to, uint64_t flags) {
     if (vol_readonly(from->dir)) return -EROFS;
+    if (hidden(to->dir, to->name, to->name_len)) return -EACCES;
+    Dirent* target = dir_find(to->dir, to->name, to->name_len);
+    Dirent* source = dir_find(from->dir, from->name, from->name_len);
+    if (target && target != source && !(flags & RENAME_NOREPLACE) && target->inode->refs > 0 &&
+        !is_dir(target->inode)) {
+        // An open file about to be replaced keeps its data (as Linux).
+        ember_vol_stat st;
+        if (stat_at(from, &st) < 0) return -ENOENT;
+        if ((st.mode & S_IFMT) != S_IFDIR) {
+            if (int64_t r = hide(to->dir, target); r < 0) return r;
+        }
+    }
     int64_t l1 = vol_child_path(from->dir, from->name, from->name_len, g_path[0]);
     int64_t l2 = vol_child_path(to->dir, to->name, to->name_len, g_path[1]);
     int64_t r = vol_call({EMBER_VOL_RENAME, from->dir->vol, g_path[0], l1, g_path[1], l2, nullptr,
@@ -309,6 +416,7 @@ int64_t vol_rename(const Lookup* from, const Lookup* to, uint64_t flags) {
 
 int64_t vol_symlink(const Lookup* lk, const char* target, uint32_t len) {
     if (vol_readonly(lk->dir)) return -EROFS;
+    if (hidden(lk->dir, lk->name, lk->name_len)) return -EACCES;  // reserved
     if (len >= kPathMax) return -ENAMETOOLONG;
     memcpy(g_bounce, target, len);
     int64_t plen = vol_child_path(lk->dir, lk->name, lk->name_len, g_path[0]);
@@ -326,6 +434,7 @@ int64_t vol_truncate(Inode* i, uint64_t size) {
     int64_t r =
         vol_call({EMBER_VOL_TRUNCATE, i->vol, g_path[0], plen, nullptr, 0, nullptr, 0, size});
     if (r == 0) {
+        if (size < i->size) volmap_truncated(i, size);
         i->size = size;
         inode_touch(i, true);
     }
@@ -333,12 +442,23 @@ int64_t vol_truncate(Inode* i, uint64_t size) {
 }
 
 int64_t vol_fsync(Inode* i, bool datasync) {
+    if (int64_t r = volmap_flush(i, 0, ~0ull); r < 0) return r;
+    return vol_host_fsync(i, datasync);
+}
+
+int64_t vol_pwrite(Inode* i, const void* src, uint64_t len, uint64_t off) {
+    return write_at(i, src, len, &off, false);
+}
+
+int64_t vol_host_fsync(Inode* i, bool datasync) {
     int64_t plen = vol_path(i, g_path[0]);
     return vol_call({EMBER_VOL_FSYNC, i->vol, g_path[0], plen, nullptr, 0, nullptr, 0, 0,
                      datasync ? EMBER_VOL_DATASYNC : 0u});
 }
 
 int64_t vol_pread(const Inode* i, void* dst, uint64_t len, uint64_t off) {
+    // What the instance wrote through shared mappings is part of the file.
+    if (int64_t r = volmap_flush(const_cast<Inode*>(i), off, len); r < 0) return r;
     int64_t plen = vol_path(i, g_path[0]);
     if (plen < 0) return plen;
     uint64_t done = 0;
@@ -378,6 +498,11 @@ int64_t vol_getdents(File* f, uint64_t ubuf, uint64_t count, bool wide) {
         const char* name = reinterpret_cast<const char*>(g_bounce + at + sizeof h);
         uint64_t len = strnlen(name, h.d_reclen - sizeof h);
         if (len == h.d_reclen - sizeof h) return -EIO;  // no NUL inside the record
+        if (hidden(f->inode, name, len)) {
+            f->pos = static_cast<uint64_t>(h.d_off);
+            at += h.d_reclen;
+            continue;
+        }
         uint64_t hdr = wide ? sizeof h : 18;
         uint64_t reclen = (hdr + len + (wide ? 1 : 2) + 7) & ~7ull;
         if (used + reclen > count) {
@@ -400,6 +525,59 @@ int64_t vol_getdents(File* f, uint64_t ubuf, uint64_t count, bool wide) {
         at += h.d_reclen;
     }
     return static_cast<int64_t>(used);
+}
+
+void vol_reap(Inode* i) {
+    Dirent* d = i->dentry;
+    Inode* dir = i->parent;
+    int64_t plen = vol_path(i, g_path[0]);
+    if (plen >= 0) vol_call({EMBER_VOL_UNLINK, i->vol, g_path[0], plen});
+    i->vol_unlinked = false;
+    if (d && dir)
+        dir_unlink(dir, d);  // frees i (no name, no reference left)
+    else
+        inode_maybe_free(i);
+}
+
+int64_t vol_chmod(Inode* i, uint32_t mode) {
+    if (vol_readonly(i)) return -EROFS;
+    int64_t plen = vol_path(i, g_path[0]);
+    int64_t r = vol_call(
+        {EMBER_VOL_CHMOD, i->vol, g_path[0], plen, nullptr, 0, nullptr, 0, 0, 0, mode & 07777});
+    if (r < 0) return r;
+    i->mode = (i->mode & S_IFMT) | (mode & 07777);
+    inode_touch(i, false);
+    return 0;
+}
+
+int64_t vol_utimes(Inode* i, int64_t atime_ns, int64_t mtime_ns) {
+    if (vol_readonly(i)) return -EROFS;
+    if (is_lnk(i)) return -EOPNOTSUPP;  // the host's symlink itself is never opened
+    int64_t plen = vol_path(i, g_path[0]);
+    const int64_t ns[2] = {atime_ns, mtime_ns};
+    memcpy(g_bounce, ns, sizeof ns);
+    int64_t r =
+        vol_call({EMBER_VOL_UTIMES, i->vol, g_path[0], plen, nullptr, 0, g_bounce, sizeof ns});
+    if (r < 0) return r;
+    if (atime_ns >= 0) i->atime_ns = atime_ns;
+    if (mtime_ns >= 0) i->mtime_ns = mtime_ns;
+    inode_touch(i, false);
+    return 0;
+}
+
+int64_t vol_link(Inode* src, const Lookup* to) {
+    if (vol_readonly(to->dir)) return -EROFS;
+    if (hidden(to->dir, to->name, to->name_len)) return -EACCES;
+    if (src->vol != to->dir->vol) return -EXDEV;
+    int64_t l1 = vol_path(src, g_path[0]);
+    int64_t l2 = vol_child_path(to->dir, to->name, to->name_len, g_path[1]);
+    int64_t r = vol_call({EMBER_VOL_LINK, src->vol, g_path[0], l1, g_path[1], l2});
+    if (r < 0) return r;
+    ember_vol_stat st;
+    if (stat_at(to, &st) == 0 && !cache_new(to->dir, to->name, to->name_len, st)) return -ENOMEM;
+    src->vol_nlink = st.nlink;
+    inode_touch(src, false);
+    return 0;
 }
 
 }  // namespace k::fs

@@ -12,10 +12,11 @@
 // and snapshots need no host state. Symlinks are resolved by the guest's
 // own path walk, like any symlink: their targets are guest paths.
 //
-// Not done: an open file whose name was unlinked or replaced fails its I/O
-// with ESTALE (Linux keeps the old file readable); hard links and chmod,
-// chown, utimes on the host (the guest's inode changes only); mmap
-// MAP_SHARED writes do not reach the host (a mapping is a private copy).
+// An open file whose name is unlinked or replaced stays usable: it moves
+// to a hidden name in the volume's root until its last close (vol_unlink).
+// chmod, utimes and hard links reach the host; chown stays in the guest
+// (the host's files belong to the instance's user). mmap MAP_SHARED of a
+// volume file is written back (vol_mmap.h).
 #pragma once
 
 #include "fs/fd.h"
@@ -44,10 +45,23 @@ int64_t vol_unlink(const Lookup* lk, bool rmdir);
 int64_t vol_rename(const Lookup* from, const Lookup* to, uint64_t flags);
 int64_t vol_symlink(const Lookup* lk, const char* target, uint32_t len);
 
+// Metadata on the host too: permission bits, times (ns; -1: unchanged),
+// a hard link named by `to` (same volume) to src.
+int64_t vol_chmod(Inode* i, uint32_t mode);
+int64_t vol_utimes(Inode* i, int64_t atime_ns, int64_t mtime_ns);
+int64_t vol_link(Inode* src, const Lookup* to);
+// The last reference to an unlinked open file went: the host removes it.
+void vol_reap(Inode* i);
+
 // Data of a volume file.
 extern const FileOps kVolFileOps;
 int64_t vol_truncate(Inode* i, uint64_t size);
+// fsync: the file's shared mappings are written back first (vol_mmap.h).
 int64_t vol_fsync(Inode* i, bool datasync);
+// The host's fsync alone, and a write at off of kernel-addressable bytes
+// that leaves the shared mappings alone (their write-back).
+int64_t vol_host_fsync(Inode* i, bool datasync);
+int64_t vol_pwrite(Inode* i, const void* src, uint64_t len, uint64_t off);
 int64_t vol_pread(const Inode* i, void* dst, uint64_t len, uint64_t off);
 // getdents/getdents64 of an open volume directory; f->pos is the host's
 // directory position.

@@ -222,7 +222,7 @@ int64_t do_wait(uint64_t epfd, uint64_t uevents, uint64_t maxevents, int64_t tim
     if (max <= 0 || static_cast<uint64_t>(max) > 0x7fffffff / sizeof(linux_epoll_event))
         return -EINVAL;
     auto* out = static_cast<linux_epoll_event*>(
-        user_buffer(uevents, static_cast<uint64_t>(max) * sizeof(linux_epoll_event)));
+        user_buffer_write(uevents, static_cast<uint64_t>(max) * sizeof(linux_epoll_event)));
     if (!out) return -EFAULT;
     uint64_t deadline;
     return wait_ready(timeout_ns, &deadline, [&](WakeSet* w) {

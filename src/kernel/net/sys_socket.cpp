@@ -119,7 +119,7 @@ int64_t addrlen_in(uint64_t uaddr, uint64_t ulen, int32_t* len) {
     if (!uaddr) return 0;
     if (copy_from_user(len, ulen, sizeof *len) < 0) return -EFAULT;
     if (*len < 0) return -EINVAL;
-    if (*len && !user_ok(uaddr, static_cast<uint64_t>(*len))) return -EFAULT;
+    if (*len && !user_ok_write(uaddr, static_cast<uint64_t>(*len))) return -EFAULT;
     return 0;
 }
 
@@ -400,7 +400,7 @@ int64_t do_recv(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags) {
     if (len > fs::kMaxRw) len = fs::kMaxRw;
     // MSG_TRUNC discards the data, so the buffer is never touched.
     const bool touch = len && !(flags & MSG_TRUNC);
-    void* p = touch ? user_buffer(buf, len) : nullptr;
+    void* p = touch ? user_buffer_write(buf, len) : nullptr;
     if (touch && !p) return -EFAULT;
     const bool nonblock = (f->flags & O_NONBLOCK) || (flags & MSG_DONTWAIT);
     return sock_recv(s, p, len, flags & kRecvFlags, nonblock);
@@ -429,7 +429,8 @@ int64_t sys_recvfrom(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, ui
 
 // Loads and checks a msghdr's iovec array; *out is `fast` or kmalloc'd.
 constexpr uint64_t kFastIov = 8;
-int64_t msg_iov(const linux_msghdr& m, linux_iovec* fast, linux_iovec** out) {
+// kernel_writes: recvmsg fills the segments, which must be writable.
+int64_t msg_iov(const linux_msghdr& m, linux_iovec* fast, linux_iovec** out, bool kernel_writes) {
     *out = fast;
     if (m.msg_iovlen > IOV_MAX) return -EMSGSIZE;
     if (m.msg_iovlen == 0) return 0;
@@ -443,7 +444,8 @@ int64_t msg_iov(const linux_msghdr& m, linux_iovec* fast, linux_iovec** out) {
     for (uint64_t i = 0; r == 0 && i < m.msg_iovlen; i++) {
         if (v[i].iov_len > INT64_MAX - total)
             r = -EINVAL;
-        else if (v[i].iov_len && !user_ok(v[i].iov_base, v[i].iov_len))
+        else if (v[i].iov_len && !(kernel_writes ? user_ok_write(v[i].iov_base, v[i].iov_len)
+                                                 : user_ok(v[i].iov_base, v[i].iov_len)))
             r = -EFAULT;
         total += v[i].iov_len;
     }
@@ -466,7 +468,7 @@ int64_t sys_sendmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
     if (copy_from_user(&m, umsg, sizeof m) < 0) return -EFAULT;
     linux_iovec fast[kFastIov];
     linux_iovec* v;
-    const int64_t cnt = msg_iov(m, fast, &v);
+    const int64_t cnt = msg_iov(m, fast, &v, false);
     if (cnt < 0) return cnt;
     bool nonblock = (f->flags & O_NONBLOCK) || (flags & MSG_DONTWAIT);
     uint64_t total = 0;
@@ -501,7 +503,7 @@ int64_t sys_recvmsg(uint64_t fd, uint64_t umsg, uint64_t flags, uint64_t, uint64
     if (copy_from_user(&m, umsg, sizeof m) < 0) return -EFAULT;
     linux_iovec fast[kFastIov];
     linux_iovec* v;
-    const int64_t cnt = msg_iov(m, fast, &v);
+    const int64_t cnt = msg_iov(m, fast, &v, true);
     if (cnt < 0) return cnt;
     bool nonblock = (f->flags & O_NONBLOCK) || (flags & MSG_DONTWAIT);
     const bool waitall = flags & MSG_WAITALL;

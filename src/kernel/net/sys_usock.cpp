@@ -202,7 +202,9 @@ int64_t control_out(const USock* s, URecv* r, const linux_msghdr& h, uint64_t fl
 }
 
 // Loads a msghdr's iovec into kernel IoVecs (user memory checked).
-int64_t iov_in(const linux_msghdr& h, IoVec* fast, uint32_t nfast, IoVec** out, uint64_t* total) {
+// kernel_writes: a receive fills the segments, which must be writable.
+int64_t iov_in(const linux_msghdr& h, IoVec* fast, uint32_t nfast, IoVec** out, uint64_t* total,
+               bool kernel_writes) {
     *out = fast;
     *total = 0;
     if (h.msg_iovlen > IOV_MAX) return -EMSGSIZE;
@@ -214,7 +216,8 @@ int64_t iov_in(const linux_msghdr& h, IoVec* fast, uint32_t nfast, IoVec** out, 
     for (uint64_t i = 0; i < h.msg_iovlen; i++) {
         linux_iovec u;
         if (copy_from_user(&u, h.msg_iov + i * sizeof u, sizeof u) < 0 ||
-            (u.iov_len && !user_ok(u.iov_base, u.iov_len))) {
+            (u.iov_len && !(kernel_writes ? user_ok_write(u.iov_base, u.iov_len)
+                                          : user_ok(u.iov_base, u.iov_len)))) {
             if (v != fast) kfree(v);
             return -EFAULT;
         }
@@ -501,7 +504,7 @@ int64_t usock_sendmsg(File* f, uint64_t umsg, uint64_t flags) {
     IoVec fast[8];
     IoVec* v;
     USend m{};
-    int64_t r = iov_in(h, fast, 8, &v, &m.total);
+    int64_t r = iov_in(h, fast, 8, &v, &m.total, false);
     if (r < 0) return r;
     m.iov = v;
     m.niov = static_cast<uint32_t>(r);
@@ -537,7 +540,7 @@ int64_t usock_recvfrom(File* f, uint64_t buf, uint64_t len, uint64_t flags, uint
     USock* s = usock_of(f);
     if (flags & MSG_OOB) return -EINVAL;
     if (len > fs::kMaxRw) len = fs::kMaxRw;
-    IoVec v{static_cast<uint8_t*>(len ? user_buffer(buf, len) : nullptr), len};
+    IoVec v{static_cast<uint8_t*>(len ? user_buffer_write(buf, len) : nullptr), len};
     if (len && !v.base) return -EFAULT;
     URecv r{};
     r.iov = &v;
@@ -560,7 +563,7 @@ int64_t usock_recvmsg(File* f, uint64_t umsg, uint64_t flags) {
     IoVec fast[8];
     IoVec* v;
     URecv r{};
-    int64_t n = iov_in(h, fast, 8, &v, &r.total);
+    int64_t n = iov_in(h, fast, 8, &v, &r.total, true);
     if (n < 0) return n;
     r.iov = v;
     r.niov = static_cast<uint32_t>(n);

@@ -9,6 +9,7 @@
 #include "common/elf.h"
 #include "fs/syscalls.h"
 #include "proc/proc.h"
+#include "vol_mmap.h"
 
 extern "C" [[noreturn]] void enter_user(uint64_t entry, uint64_t sp);
 
@@ -281,6 +282,7 @@ int64_t do_exec(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp, u
     // The point of no return: the old program goes.
     Process* self = current()->proc;
     proc_kill_other_threads();
+    volmap_sync_current();
     Mm* old = mm_current();
     mm_set_current(nm);
     self->mm = nm;
@@ -297,6 +299,7 @@ int64_t do_exec(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp, u
     const char* base = path;
     for (const char* s = path; *s; ++s)
         if (*s == '/') base = s + 1;
+    cred_exec(&self->cred);
     memset(self->comm, 0, sizeof self->comm);
     memcpy(self->comm, base, strnlen(base, sizeof self->comm - 1));
 

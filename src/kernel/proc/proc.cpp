@@ -2,6 +2,8 @@
 // exit and zombies, wait4/waitid, ids, groups and sessions, kill.
 #include "proc/proc.h"
 
+#include "vol_mmap.h"
+
 namespace k {
 namespace {
 
@@ -139,8 +141,10 @@ void proc_init() {
     g_first.live_threads = 1;
     g_first.mm = mm_current();
     g_first.umask = 022;
+    g_first.cred.dumpable = 1;
     memcpy(g_first.comm, "init", 5);
     current()->proc = &g_first;
+    fs::lock_pid_hook = [] { return proc_running()->pid; };
 }
 
 void proc_switch(Process* from, Process* to) {
@@ -192,6 +196,7 @@ int64_t proc_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, 
     if (c->cwd) fs::inode_get(c->cwd);
     c->umask = fs::umask();
     sigproc_fork(&c->sig);
+    c->cred = self->cred;
     memcpy(c->comm, self->comm, sizeof c->comm);
     Process** tail = &g_procs;
     while (*tail) tail = &(*tail)->next;
@@ -202,7 +207,7 @@ int64_t proc_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, 
     if (flags & kCloneChildSettid) {
         // The child's copy of the word: written through its frame.
         const uint64_t page = pt_lookup(c->mm, ctid & ~(EMBER_PAGE_SIZE - 1));
-        if (user_ok(ctid, 4) && (ctid & (EMBER_PAGE_SIZE - 1)) <= EMBER_PAGE_SIZE - 4)
+        if (user_ok_write(ctid, 4) && (ctid & (EMBER_PAGE_SIZE - 1)) <= EMBER_PAGE_SIZE - 4)
             *reinterpret_cast<int32_t*>(page + (ctid & (EMBER_PAGE_SIZE - 1))) = c->pid;
     }
     make_runnable(t);
@@ -237,6 +242,7 @@ void proc_kill_other_threads() {
 
 [[noreturn]] void proc_exit_current(int wstatus) {
     Process* p = current()->proc;
+    volmap_sync_current();  // what it wrote to shared volume mappings stays
     if (p == &g_first) {
         const int sig = wstatus & 0x7f;
         exit_instance(sig ? 128 + sig : (wstatus >> 8) & 0xff);
@@ -414,7 +420,8 @@ int64_t sys_exit_group(uint64_t status, uint64_t, uint64_t, uint64_t, uint64_t, 
 }
 
 int64_t sys_prctl(uint64_t option, uint64_t arg2, uint64_t, uint64_t, uint64_t, uint64_t) {
-    constexpr uint64_t kSetPdeathsig = 1, kGetPdeathsig = 2, kSetName = 15, kGetName = 16;
+    constexpr uint64_t kSetPdeathsig = 1, kGetPdeathsig = 2, kGetDumpable = 3, kSetDumpable = 4,
+                       kSetName = 15, kGetName = 16;
     Process* self = current()->proc;
     switch (option) {
         case kSetPdeathsig:
@@ -423,6 +430,12 @@ int64_t sys_prctl(uint64_t option, uint64_t arg2, uint64_t, uint64_t, uint64_t, 
             return 0;
         case kGetPdeathsig:
             return put_user(arg2, int32_t{self->pdeathsig});
+        case kGetDumpable:
+            return self->cred.dumpable;
+        case kSetDumpable:
+            if (arg2 > 1) return -EINVAL;
+            self->cred.dumpable = static_cast<uint32_t>(arg2);
+            return 0;
         case kSetName: {
             char name[16] = {};
             for (int i = 0; i < 15; ++i) {
@@ -454,6 +467,7 @@ void register_proc_syscalls() {
     syscall_register(nr::exit_group, "exit_group", sys_exit_group);
     syscall_register(nr::prctl, "prctl", sys_prctl);
     register_exec_syscalls();
+    register_cred_syscalls();
 }
 
 }  // namespace k

@@ -17,6 +17,22 @@ namespace k {
 
 enum class ProcState : uint8_t { kLive, kZombie };
 
+// User and group ids (cred.cpp): real, effective, saved; the filesystem
+// ids; supplementary groups. All 0 in the first process.
+constexpr uint32_t kMaxGroups = 32;
+struct Cred {
+    uint32_t uid[3], gid[3];
+    uint32_t fsuid, fsgid;
+    uint32_t ngroups;
+    uint32_t groups[kMaxGroups];
+    // prctl(PR_SET_DUMPABLE): 1 at start and after exec (0 when ids
+    // differ); a change of effective or filesystem ids sets it to 0, as
+    // Linux's default fs.suid_dumpable does.
+    uint32_t dumpable;
+};
+// cred.cpp: at exec, dumpable as Linux sets it.
+void cred_exec(Cred* c);
+
 struct Process {
     int32_t pid, pgid, sid;
     ProcState state;
@@ -34,6 +50,7 @@ struct Process {
     fs::Inode* cwd;
     uint32_t umask;
     SigProc sig;
+    Cred cred;  // inherited by fork, kept by exec
     char comm[16];
 };
 
@@ -52,5 +69,6 @@ void proc_release_vfork(Process* p);
 // Kills the other threads of the running process (exec, exit_group).
 void proc_kill_other_threads();
 void register_exec_syscalls();
+void register_cred_syscalls();
 
 }  // namespace k

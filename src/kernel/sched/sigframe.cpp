@@ -81,7 +81,7 @@ bool sigframe_setup(UserRegs* r, int sig, const SigInfo& info, const KSigaction&
         sp -= kRedZone;
     const uint64_t fx = (sp - (g_xsave.size + 4)) & ~63ull;
     sp = ((fx - sizeof(RtSigframe)) & ~15ull) - 8;
-    if (!user_ok(sp, fx + g_xsave.size + 4 - sp)) return false;
+    if (!user_ok_write(sp, fx + g_xsave.size + 4 - sp)) return false;
 
     RtSigframe f{};
     f.pretcode = act.restorer;
