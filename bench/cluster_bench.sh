@@ -1,6 +1,6 @@
 #!/bin/sh
 # cluster_bench.sh BUILD_DIR [ROUNDS] - a 3-node cluster on loopback (one
-# etcd, three emberd; docs/cluster.md) and two measurements:
+# etcd, three emberd with --node-ttl 2s; docs/cluster.md) and:
 #  - deploy-to-servable on every node: a redeploy (new generation: a new
 #    environment value) through node 1's API, then each node's gateway is
 #    polled until it answers with the new generation's value; the time from
@@ -10,10 +10,17 @@
 #    event);
 #  - warm request latency through each node's gateway (keep-alive client,
 #    sequential requests), p50/p99, next to a single-node emberd (no
-#    --cluster) in the same run as the baseline.
-# Every node serves from its own snapshot: requests are not forwarded
-# between nodes (docs/cluster.md "Not done yet"), so there is no forwarded
-# latency to measure yet.
+#    --cluster) in the same run as the baseline;
+#  - a forwarded request vs a local one: a service with max_instances 1
+#    (its one instance on n1, the first node by name), requested through n1
+#    (local) and through n2 (forwarded to n1), warm, p50/p99 and the added
+#    latency;
+#  - cold start through a forwarding node: the same service scaled to zero
+#    (idle_timeout_ms 0), then one request through n1 (local cold start)
+#    or through n2 (forwarded, cold start on n1), ROUNDS*2 each;
+#  - kill -9 of n1 under no load: the time until the max-1 service answers
+#    through n2 again, and until a min_instances 3 service has its 3
+#    instances on n2 and n3 (the lease of 2 s included).
 set -eu
 BUILD=${1:-build}
 ROUNDS=${2:-10}
@@ -47,17 +54,18 @@ for d in n1 n2 n3; do
     n=$((n + 1))
     "$EMBERD" --data-dir "$DIR/$d" --api "127.0.0.1:2581$n" --gateway "127.0.0.1:2580$n" \
         --cluster http://127.0.0.1:24790 --node "$d" --cluster-token-file "$DIR/cluster-token" \
-        >"$DIR/$d.log" 2>&1 &
+        --node-ttl 2s >"$DIR/$d.log" 2>&1 &
     PIDS="$PIDS $!"
+    [ $n = 1 ] && N1PID=$!
     [ $n = 1 ] && sleep 1  # node 1 creates the cluster token
 done
 "$EMBERD" --data-dir "$DIR/single" --api 127.0.0.1:25819 --gateway 127.0.0.1:25809 \
     >"$DIR/single.log" 2>&1 &
 PIDS="$PIDS $!"
 echo "cluster_bench: 1 etcd + 3 nodes + 1 single node, $ROUNDS redeploys; $(date -u '+%Y-%m-%d %H:%M UTC')"
-python3 - "$DIR" "$APP" "$ROUNDS" <<'PY'
-import http.client, json, sys, time
-d, app, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+python3 - "$DIR" "$APP" "$ROUNDS" "$N1PID" <<'PY'
+import http.client, json, os, signal, sys, time
+d, app, rounds, n1pid = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 token = open(d + "/n1/token").read().strip()
 H = {"Authorization": "Bearer " + token}
 def api(port, method, path, body=None, ctype="application/json"):
@@ -75,16 +83,30 @@ def wait_up(port):
 for p in (25811, 25812, 25813, 25819): wait_up(p)
 time.sleep(1.5)  # every node registered and watching
 img = open(app, "rb").read()
-def deploy(port, gen):
+def deploy(port, gen, name="bench", **extra):
     s, b = api(port, "POST", "/v1/images", img, "application/octet-stream")
     sha = json.loads(b)["sha256"]
-    spec = {"image": sha, "port": 8080, "env": {"GEN": str(gen)}}
-    return api(port, "PUT", "/v1/services/bench", json.dumps(spec))
-def get(port, path, conn=None):
+    spec = dict({"image": sha, "port": 8080, "env": {"GEN": str(gen)}}, **extra)
+    return api(port, "PUT", "/v1/services/" + name, json.dumps(spec))
+def get(port, path, conn=None, name="bench"):
     c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    c.request("GET", path, headers={"Host": "bench.localhost"})
+    c.request("GET", path, headers={"Host": name + ".localhost"})
     r = c.getresponse(); body = r.read()
+    if conn is None: c.close()
     return r.status, body
+def get_h(port, path, conn, name):
+    conn.request("GET", path, headers={"Host": name + ".localhost"})
+    r = conn.getresponse(); r.read()
+    return r.status, r.getheader("X-Ember-Node", "")
+def instances(apiport, name):
+    s, b = api(apiport, "GET", "/v1/services/" + name)
+    return json.loads(b).get("instances", -1) if s == 200 else -1
+def served_everywhere(name, ports=(25801, 25802, 25803)):
+    t0 = time.time()
+    while time.time() - t0 < 30:
+        if all(get(p, "/", name=name)[0] == 200 for p in ports): return
+        time.sleep(0.05)
+    sys.exit(name + " not served everywhere in 30 s")
 def pct(xs, p):
     xs = sorted(xs); return xs[min(len(xs) - 1, int(p / 100.0 * len(xs)))]
 # deploy-to-servable on every node
@@ -120,4 +142,60 @@ for name, port in list(nodes.items()) + [("single-node", 25809)]:
         t = time.perf_counter(); st, _b = get(port, "/", conn); lat.append((time.perf_counter() - t) * 1e6)
         if st != 200: sys.exit("%s: HTTP %d" % (name, st))
     print("  %-12s %8.0f %8.0f" % (name, pct(lat, 50), pct(lat, 99)))
+# a forwarded request vs a local one
+s, b = deploy(25811, 1, "fwd", max_instances=1)
+if s not in (200, 201): sys.exit("deploy fwd failed: %d %s" % (s, b[:200]))
+served_everywhere("fwd")
+print("forwarded vs local request (max_instances 1: its instance on n1; keep-alive, 2000 sequential GET /)")
+print("  %-22s %8s %8s" % ("path", "p50 us", "p99 us"))
+res = {}
+for label, port, want in (("local (n1)", 25801, ""), ("forwarded (n2 -> n1)", 25802, "n1")):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for _ in range(200): get_h(port, "/", conn, "fwd")
+    lat = []
+    for _ in range(2000):
+        t = time.perf_counter(); st, node = get_h(port, "/", conn, "fwd")
+        lat.append((time.perf_counter() - t) * 1e6)
+        if st != 200 or node != want: sys.exit("%s: HTTP %d served by '%s'" % (label, st, node))
+    res[label] = (pct(lat, 50), pct(lat, 99))
+    print("  %-22s %8.0f %8.0f" % (label, res[label][0], res[label][1]))
+loc, fw = res["local (n1)"], res["forwarded (n2 -> n1)"]
+print("  %-22s %8.0f %8.0f" % ("added by forwarding", fw[0] - loc[0], fw[1] - loc[1]))
+# cold start through a forwarding node
+api(25811, "PATCH", "/v1/services/fwd", json.dumps({"idle_timeout_ms": 0}))
+print("cold start (instance scaled to zero first; %d requests each; ms)" % (rounds * 2))
+print("  %-22s %8s %8s" % ("path", "p50", "p99"))
+for label, port in (("local (n1)", 25801), ("forwarded (n2 -> n1)", 25802)):
+    lat = []
+    for _ in range(rounds * 2):
+        t0 = time.time()
+        while instances(25811, "fwd") != 0:
+            if time.time() - t0 > 10: sys.exit("fwd did not scale to zero")
+            time.sleep(0.01)
+        t = time.perf_counter(); st, _b = get(port, "/", name="fwd")
+        lat.append((time.perf_counter() - t) * 1e3)
+        if st != 200: sys.exit("%s: HTTP %d" % (label, st))
+    print("  %-22s %8.2f %8.2f" % (label, pct(lat, 50), pct(lat, 99)))
+# kill -9 of n1: the max-1 service (on n1) and a min 3 service (1 per node)
+api(25811, "PATCH", "/v1/services/fwd", json.dumps({"idle_timeout_ms": 1000}))
+s, b = deploy(25811, 1, "mins", min_instances=3)
+if s not in (200, 201): sys.exit("deploy mins failed: %d %s" % (s, b[:200]))
+t0 = time.time()
+while any(instances(p, "mins") != 1 for p in (25811, 25812, 25813)):
+    if time.time() - t0 > 30: sys.exit("mins: not 1 instance per node in 30 s")
+    time.sleep(0.05)
+os.kill(n1pid, signal.SIGKILL)
+t0 = time.perf_counter()
+served = None
+while served is None or instances(25812, "mins") + instances(25813, "mins") != 3:
+    if served is None:
+        try:
+            if get(25802, "/", name="fwd")[0] == 200: served = time.perf_counter() - t0
+        except OSError: pass
+    if time.perf_counter() - t0 > 30: sys.exit("not recovered in 30 s after kill -9")
+    time.sleep(0.01)
+mins = time.perf_counter() - t0
+print("kill -9 of n1 (--node-ttl 2s):")
+print("  max-1 service answering through n2 again: %8.1f ms" % (served * 1e3))
+print("  min 3 service's 3 instances on n2+n3:     %8.1f ms (lease expiry included)" % (mins * 1e3))
 PY

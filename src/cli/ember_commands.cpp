@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 
 #include "common/units.h"
 #include "vmm/elf_deps.h"
@@ -283,8 +284,23 @@ int cmd_status(const Global& g, const std::string& name) {
                 ember::format_duration_ms(u64(s, "queue_timeout_ms")).c_str(),
                 str(s, "queue_size").c_str());
     if (s.contains("snapshot")) std::printf("snapshot:     %s\n", str(s, "snapshot").c_str());
-    std::printf("instances:    %s running, %s queued requests", str(s, "instances").c_str(),
-                str(s, "queued").c_str());
+    // A cluster node lists every node's instances, each with its "node".
+    std::map<std::string, int> per_node;
+    for (const auto& i : instances)
+        if (i.contains("node") && str(i, "state") != "suspended") ++per_node[str(i, "node")];
+    if (per_node.empty()) {
+        std::printf("instances:    %s running, %s queued requests", str(s, "instances").c_str(),
+                    str(s, "queued").c_str());
+    } else {
+        int total = 0;
+        std::string by;
+        for (const auto& [node, n] : per_node) {
+            total += n;
+            by += (by.empty() ? "" : ", ") + node + " " + std::to_string(n);
+        }
+        std::printf("instances:    %d running (%s), %s queued requests here", total, by.c_str(),
+                    str(s, "queued").c_str());
+    }
     if (s.contains("suspended") && u64(s, "suspended") > 0)
         std::printf(", %s suspended (%s on disk)", str(s, "suspended").c_str(),
                     ember::format_size(u64(s, "suspended_bytes")).c_str());
@@ -297,16 +313,25 @@ int cmd_status(const Global& g, const std::string& name) {
             const uint64_t disk = i.contains("disk_bytes") ? u64(i, "disk_bytes") : 0;
             // A suspended instance has no VM: its size is on disk.
             const bool suspended = str(i, "state") == "suspended";
-            rows.push_back(
-                {str(i, "id"), str(i, "state"), str(i, "generation"), str(i, "active_requests"),
-                 str(i, "requests_served"), suspended ? "-" : fmt_secs(num(i, "age_s")),
-                 suspended ? "-" : fmt_ms(num(i, "restore_ms")),
-                 suspended ? "-" : ember::format_size(u64(i, "memory_bytes")),
-                 priv ? ember::format_size(priv) : "-", disk ? ember::format_size(disk) : "-"});
+            rows.push_back(std::vector<std::string>{});
+            if (!per_node.empty()) rows.back().push_back(i.contains("node") ? str(i, "node") : "-");
+            const std::vector<std::string> cells = {
+                str(i, "id"),
+                str(i, "state"),
+                str(i, "generation"),
+                str(i, "active_requests"),
+                str(i, "requests_served"),
+                suspended ? "-" : fmt_secs(num(i, "age_s")),
+                suspended ? "-" : fmt_ms(num(i, "restore_ms")),
+                suspended ? "-" : ember::format_size(u64(i, "memory_bytes")),
+                priv ? ember::format_size(priv) : "-",
+                disk ? ember::format_size(disk) : "-"};
+            rows.back().insert(rows.back().end(), cells.begin(), cells.end());
         }
-        print_table({"INSTANCE", "STATE", "GEN", "ACTIVE", "SERVED", "AGE", "RESTORE", "MEMORY",
-                     "PRIVATE", "DISK"},
-                    rows);
+        std::vector<std::string> head = {"INSTANCE", "STATE",   "GEN",    "ACTIVE",  "SERVED",
+                                         "AGE",      "RESTORE", "MEMORY", "PRIVATE", "DISK"};
+        if (!per_node.empty()) head.insert(head.begin(), "NODE");
+        print_table(head, rows);
     }
     return 0;
 }

@@ -215,7 +215,19 @@ ApiResponse Api::route(const ApiRequest& req, const std::string& path, const std
         return stats();
     }
     if (parts[1] == "nodes" && parts.size() == 2) return nodes(req);
-    if (parts[1] == "cluster") return cluster_call(req, parts);
+    if (parts[1] == "cluster") {
+        // A peer asking for this node's instances of a service (ember status).
+        if (parts.size() == 4 && parts[2] == "instances" && !cluster_.token.empty()) {
+            if (req.method != "GET") return error(kMethodNotAllowed, "use GET");
+            json arr = json::array();
+            for (const auto& i : manager_.instances(parts[3])) {
+                arr.push_back(instance_json(i));
+                arr.back()["node"] = cluster_.node;
+            }
+            return json_response(200, json{{"instances", arr}});
+        }
+        return cluster_call(req, parts);
+    }
     if (parts[1] == "images") return images(req, parts);
     if (parts[1] == "services") return services(req, parts, query);
     if (parts[1] == "volumes") return volumes(req, parts);
@@ -350,6 +362,7 @@ ApiResponse Api::services(const ApiRequest& req, const std::vector<std::string>&
             return error(Status::not_found("no service named '" + name + "'"));
         json arr = json::array();
         for (const auto& i : manager_.instances(name)) arr.push_back(instance_json(i));
+        add_cluster_instances(name, &arr);
         return json_response(200, json{{"instances", arr}});
     }
     if (parts.size() == 4 && parts[3] == "stats") {

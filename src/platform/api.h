@@ -62,6 +62,9 @@ struct ClusterApi {
     std::string node;
     std::string token;
     std::function<nlohmann::json()> nodes;
+    // The service's instances on the other live nodes (GET
+    // /v1/cluster/instances/<name> on each), each with its "node".
+    std::function<nlohmann::json(const std::string& service)> peer_instances;
 };
 
 class Api {
@@ -125,6 +128,9 @@ class Api {
     ApiResponse nodes(const ApiRequest& req);
     ApiResponse cluster_call(const ApiRequest& req, const std::vector<std::string>& parts);
     bool is_node_call(const ApiRequest& req) const;
+    // Cluster mode: tags this node's instances with its name and adds the
+    // other nodes' (ember status shows which node runs what).
+    void add_cluster_instances(const std::string& service, nlohmann::json* arr);
 
     ApiInfo info_;
     std::string token_;

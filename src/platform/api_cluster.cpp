@@ -43,6 +43,13 @@ bool Api::node_authorized(const std::string& authorization) const {
     return !cluster_.token.empty() && bearer_matches(authorization, cluster_.token);
 }
 
+void Api::add_cluster_instances(const std::string& service, json* arr) {
+    if (cluster_.token.empty()) return;
+    for (auto& i : *arr) i["node"] = cluster_.node;
+    if (!cluster_.peer_instances) return;
+    for (auto& i : cluster_.peer_instances(service)) arr->push_back(std::move(i));
+}
+
 bool Api::is_node_call(const ApiRequest& req) const {
     return req.target.rfind("/v1/cluster/", 0) == 0;
 }

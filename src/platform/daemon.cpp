@@ -75,22 +75,24 @@ Status join_cluster(Daemon::Parts& p, const DaemonOptions& opts) {
     if (api.empty()) api = opts.api.addr + ":" + std::to_string(p.api_server->port());
     const std::string host = api.substr(0, api.rfind(':'));
     const std::string gateway = host + ":" + std::to_string(p.gateway->port());
-    p.api->set_cluster(
-        ClusterApi{opts.cluster.node, p.cluster->options().token, [c = p.cluster.get()] {
-                       nlohmann::json arr = nlohmann::json::array();
-                       for (const auto& n : c->nodes())
-                           arr.push_back({{"name", n.name},
-                                          {"state", n.state},
-                                          {"api", n.api},
-                                          {"gateway", n.gateway},
-                                          {"instances", n.instances},
-                                          {"services", n.services},
-                                          {"memory_bytes", n.memory_bytes},
-                                          {"load", n.load},
-                                          {"started_at", n.started_at},
-                                          {"updated_at", n.updated_at}});
-                       return arr;
-                   }});
+    p.api->set_cluster(ClusterApi{
+        opts.cluster.node, p.cluster->options().token,
+        [c = p.cluster.get()] {
+            nlohmann::json arr = nlohmann::json::array();
+            for (const auto& n : c->nodes())
+                arr.push_back({{"name", n.name},
+                               {"state", n.state},
+                               {"api", n.api},
+                               {"gateway", n.gateway},
+                               {"instances", n.instances},
+                               {"services", n.services},
+                               {"memory_bytes", n.memory_bytes},
+                               {"load", n.load},
+                               {"started_at", n.started_at},
+                               {"updated_at", n.updated_at}});
+            return arr;
+        },
+        [c = p.cluster.get()](const std::string& service) { return c->peer_instances(service); }});
     auto listener = [&p, max = opts.max_image_bytes](const cluster::StateChange& c) {
         switch (c.kind) {
             case cluster::StateChange::kServicePut:

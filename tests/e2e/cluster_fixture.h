@@ -25,8 +25,16 @@ class ClusterTest : public ::testing::Test {
         if (!have_kvm()) GTEST_SKIP() << "SKIPPED: /dev/kvm is not available";
         if (testing_etcd::etcd_binary().empty())
             GTEST_SKIP() << "SKIPPED: etcd is not installed (Debian: etcd-server; scripts/deps.sh)";
-        etcd_ = std::make_unique<testing_etcd::EtcdProcess>(tmp_.path());
-        ASSERT_EQ(etcd_->start(), "");
+        std::string etcd_urls;
+        if (etcd_members_ > 1) {
+            etcd3_ = std::make_unique<testing_etcd::EtcdCluster>(tmp_.path(), etcd_members_);
+            ASSERT_EQ(etcd3_->start(), "");
+            etcd_urls = etcd3_->urls();
+        } else {
+            etcd_ = std::make_unique<testing_etcd::EtcdProcess>(tmp_.path());
+            ASSERT_EQ(etcd_->start(), "");
+            etcd_urls = etcd_->url();
+        }
         // One API token and one cluster token for every node, as the
         // operator copies them (docs/cluster.md).
         const std::string cluster_token = tmp_.path() + "/cluster-token";
@@ -36,7 +44,7 @@ class ClusterTest : public ::testing::Test {
             ::mkdir(dir.c_str(), 0700);
             write_secret(dir + "/token", std::string(64, 'a'));
             nodes_.push_back(std::make_unique<EmberdProcess>(
-                dir, std::vector<std::string>{"--cluster", etcd_->url(), "--node",
+                dir, std::vector<std::string>{"--cluster", etcd_urls, "--node",
                                               "n" + std::to_string(i), "--cluster-token-file",
                                               cluster_token, "--node-ttl", "2s"}));
             ASSERT_EQ(nodes_.back()->start(), "");
@@ -92,8 +100,10 @@ class ClusterTest : public ::testing::Test {
         return nlohmann::json::parse(r.body).value("instances", -1);
     }
 
+    int etcd_members_ = 1;  // 3: a 3-member etcd cluster (etcd3_) instead of etcd_
     TempDir tmp_;
     std::unique_ptr<testing_etcd::EtcdProcess> etcd_;
+    std::unique_ptr<testing_etcd::EtcdCluster> etcd3_;
     std::vector<std::unique_ptr<EmberdProcess>> nodes_;
 };
 

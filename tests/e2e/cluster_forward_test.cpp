@@ -102,6 +102,11 @@ TEST_F(ClusterTest, AKilledNodesShareOfMinStartsElsewhereWithin5s) {
             return true;
         },
         15000));
+    // ember status on any node shows which node runs what.
+    auto cli = run_cli(*nodes_[1], {"status", "hello"});
+    EXPECT_EQ(cli.status, 0) << cli.err;
+    EXPECT_NE(cli.out.find("3 running (n0 1, n1 1, n2 1)"), std::string::npos) << cli.out;
+    EXPECT_NE(cli.out.find("NODE"), std::string::npos) << cli.out;
     Load load({nodes_[0].get(), nodes_[1].get()}, "hello", "/");
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     nodes_[2]->kill9();
@@ -136,6 +141,30 @@ TEST_F(ClusterTest, ARollingRedeployUnderLoadFailsNoRequest) {
     load.stop();
     EXPECT_EQ(load.failed(), 0) << load.first_error();
     EXPECT_GT(load.ok(), 10);
+}
+
+class ClusterOn3EtcdTest : public ClusterTest {
+  protected:
+    ClusterOn3EtcdTest() { etcd_members_ = 3; }
+};
+
+TEST_F(ClusterOn3EtcdTest, LosingOneEtcdMemberChangesNothing) {
+    auto r = nodes_[0]->deploy("hello", e2e_app_path());
+    ASSERT_TRUE(r.status == 200 || r.status == 201) << r.status << r.body;
+    ASSERT_TRUE(served_everywhere("hello", 10000));
+    // The first endpoint every node tries goes; two members keep a quorum.
+    etcd3_->member(0).kill9();
+    for (auto& n : nodes_) EXPECT_EQ(n->get("hello", "/").status, 200);
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto d = nodes_[1]->deploy("other", e2e_app_path());
+            return d.status == 200 || d.status == 201;
+        },
+        10000));
+    EXPECT_TRUE(served_everywhere("other", 10000));
+    // The nodes' leases live on: none is taken for dead.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    for (int i = 0; i < kNodes; ++i) EXPECT_EQ(state_of(*nodes_[0], "n" + std::to_string(i)), "up");
 }
 
 }  // namespace

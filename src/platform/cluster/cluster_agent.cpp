@@ -225,6 +225,31 @@ void ClusterAgent::watch_loop() {
     }
 }
 
+json ClusterAgent::peer_instances(const std::string& service) {
+    json out = json::array();
+    std::vector<NodeInfo> ns;
+    {
+        std::lock_guard g(mu_);
+        ns = nodes_;
+    }
+    for (const NodeInfo& n : ns) {
+        if (n.state != "up" || n.name == opts_.node) continue;
+        std::string host;
+        uint16_t port = 0;
+        if (!split_host_port(n.api, &host, &port)) continue;
+        auto r = http_call("GET", host, port, "/v1/cluster/instances/" + service, "", opts_.token,
+                           1000, 4 << 20);
+        if (!r || r->status != 200) continue;
+        json j = json::parse(r->body, nullptr, false);
+        if (j.is_discarded() || !j.contains("instances") || !j["instances"].is_array()) continue;
+        for (auto& i : j["instances"]) {
+            i["node"] = n.name;  // as the asking node knows it
+            out.push_back(std::move(i));
+        }
+    }
+    return out;
+}
+
 Status ClusterAgent::fetch_image(const std::string& sha256, ImageStore& images,
                                  uint64_t max_bytes) {
     Status last = Status::not_found("image " + sha256 + ": no live peer has it");

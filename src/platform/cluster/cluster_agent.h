@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,6 +87,10 @@ class ClusterAgent {
     // etcd cannot be reached.
     std::vector<NodeInfo> nodes();
     bool etcd_reachable() const { return etcd_up_.load(); }
+
+    // The service's instances on the other live nodes, each with "node"
+    // (a node that does not answer within 1 s is left out).
+    nlohmann::json peer_instances(const std::string& service);
 
     // Copies image sha256 from a live peer that has it into images,
     // verified against its name; the peers are asked in turn.
