@@ -570,6 +570,8 @@ void frame_drop(uint64_t pa) {
     recount(f);
 }
 
+bool frame_shared(uint64_t pa) { return g_pref[page_index(pa)] > 1; }
+
 void mm_tlb_stale() { g_tlb_stale = true; }
 void mm_flush_tlb() { flush_tlb(); }
 

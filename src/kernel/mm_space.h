@@ -97,6 +97,9 @@ bool virt_fork(Mm* c);
 void virt_free_tables(Mm* m);  // after virt_release of everything
 // The frame behind a virtual page of the current process (0: none).
 uint64_t virt_frame(uint64_t va);
+// The same, for a kernel write through the frame: the page is marked
+// dirty (it may no longer read as zero).
+uint64_t virt_frame_for_write(uint64_t va);
 
 // Frames for virtual pages (mm.cpp; multi mode): take one (zeroed unless
 // the caller overwrites it; its one reference is the mapping's), add a
@@ -104,6 +107,7 @@ uint64_t virt_frame(uint64_t va);
 uint64_t frame_take(bool overwrite);
 void frame_ref(uint64_t pa);
 void frame_drop(uint64_t pa);
+bool frame_shared(uint64_t pa);  // more than one reference
 // A live PTE lost access or its frame: reload CR3 before the application
 // runs again (mm_flush_tlb, called at the end of each mm syscall).
 void mm_tlb_stale();
