@@ -838,21 +838,48 @@ int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint6
     return 0;
 }
 
+// mremap above the identity map: shrinks in place; grows in place when the
+// addresses after the mapping are free, else (MREMAP_MAYMOVE) moves the
+// pages' PTEs to a gap big enough, no bytes copied. The grown tail is
+// mapped as the last page was (committed unless PROT_NONE).
+int64_t mremap_virt(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags) {
+    if (!g_multi || !virt_range(old, old_len) || !maps::covers(old, old_len)) return -EFAULT;
+    maps::prepare();
+    if (new_len <= old_len) {
+        virt_release(g_cur, old + new_len, old_len - new_len);
+        flush_tlb();
+        maps::clear(old + new_len, old_len - new_len);
+        return static_cast<int64_t>(old);
+    }
+    const uint64_t grow = new_len - old_len, prot = maps::prot_at(old + old_len - kPage);
+    uint64_t at = old;
+    if (!virt_range(old, new_len) || maps::any_in(old + old_len, grow)) {
+        if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
+        at = maps::find_gap(kVirtLo, kVirtTop, new_len);
+        if (!at) return -ENOMEM;
+    }
+    if (prot && virt_commit(at + old_len, grow, prot) < 0) {
+        virt_release(g_cur, at + old_len, grow);
+        flush_tlb();
+        return -ENOMEM;
+    }
+    if (at != old && !virt_move(old, at, old_len)) {
+        virt_release(g_cur, at + old_len, grow);
+        flush_tlb();
+        return -ENOMEM;
+    }
+    flush_tlb();
+    maps::move(at, old, old_len, new_len);
+    if (at != old) maps::clear(old, old_len);
+    return static_cast<int64_t>(at);
+}
+
 int64_t mremap_impl(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags) {
     if (old % kPage || new_len == 0 || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED))) return -EINVAL;
     if (flags & MREMAP_FIXED) return -EINVAL;
     old_len = page_up(old_len);
     new_len = page_up(new_len);
-    if (old >= kVirtLo) {
-        // Above the identity map: shrinking only (growing is not built).
-        if (!virt_range(old, old_len) || !maps::covers(old, old_len)) return -EFAULT;
-        if (new_len > old_len) return -ENOMEM;
-        virt_release(g_cur, old + new_len, old_len - new_len);
-        flush_tlb();
-        maps::prepare();
-        maps::clear(old + new_len, old_len - new_len);
-        return static_cast<int64_t>(old);
-    }
+    if (old >= kVirtLo) return mremap_virt(old, old_len, new_len, flags);
     if (!in_pool(old, old_len) || new_len > g_npages * kPage) return -EFAULT;
     if (new_len <= old_len) {
         release(page_index(old + new_len), (old_len - new_len) / kPage);

@@ -31,6 +31,7 @@ void free_state(MapsState* s);
 // The page at addr belongs to a MAP_SHARED mapping; what it is mapped as.
 bool shared_at(uint64_t addr);
 MapKind kind_at(uint64_t addr);
+uint64_t prot_at(uint64_t addr);  // PROT_* of the page at addr (0 when unmapped)
 // Some mapping overlaps [addr, addr+len) / mappings cover all of it.
 bool any_in(uint64_t addr, uint64_t len);
 bool covers(uint64_t addr, uint64_t len);

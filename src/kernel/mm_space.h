@@ -87,6 +87,10 @@ int64_t virt_commit(uint64_t va, uint64_t len, uint64_t prot);
 void virt_protect_none(uint64_t va, uint64_t len);
 // Frees the frames of the range (munmap, MAP_FIXED over it).
 void virt_release(Mm* m, uint64_t va, uint64_t len);
+// mremap: the pages of [from, from+len) (frames, protections) move to
+// [to, to+len), which holds none. false: out of memory for page tables
+// (nothing moved).
+bool virt_move(uint64_t from, uint64_t to, uint64_t len);
 // MADV_DONTNEED: the range reads as zero afterwards.
 void virt_zero(uint64_t va, uint64_t len);
 // Every page of the range is present (write: and writable).

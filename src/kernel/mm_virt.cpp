@@ -134,6 +134,20 @@ void virt_release(Mm* m, uint64_t va, uint64_t len) {
     });
 }
 
+bool virt_move(uint64_t from, uint64_t to, uint64_t len) {
+    Mm* m = mm_current();
+    // The tables first, so that a failure leaves every page where it was.
+    for (uint64_t off = 0; off < len; off += kPage)
+        if (virt_frame(from + off) && !pte_of(m, to + off, true)) return false;
+    each_page(m, from, from + len, [m, from, to](uint64_t a, uint64_t* pte) {
+        if ((*pte & (kPresent | kAccessed)) == (kPresent | kAccessed)) mm_tlb_stale();
+        // The new PTE has no cached translation yet: A starts clear.
+        *pte_of(m, to + (a - from), false) = *pte & ~kAccessed;
+        *pte = 0;
+    });
+    return true;
+}
+
 void virt_zero(uint64_t va, uint64_t len) {
     each_page(mm_current(), va, va + len, [](uint64_t a, uint64_t* pte) {
         const uint64_t old = *pte;
