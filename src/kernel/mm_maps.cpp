@@ -257,6 +257,11 @@ bool covers(uint64_t addr, uint64_t len) {
     return true;
 }
 
+bool within_one(uint64_t addr, uint64_t len) {
+    const uint64_t i = first_ending_after(addr);
+    return i < g_count && g_runs[i].start <= addr && g_runs[i].end - addr >= len;
+}
+
 uint64_t find_gap(uint64_t lo, uint64_t hi, uint64_t len) {
     if (hi < lo || hi - lo < len) return 0;
     // Runs before i end at or below hi; run i may straddle it.

@@ -28,6 +28,7 @@ struct Mm {
     // loader's pages, one frame per page in interp_frames (kcalloc'd).
     bool boot_interp;
     uint64_t* interp_frames;
+    uint64_t nprot;  // pool pages whose PTE mprotect restricted (pt_protect)
 };
 
 // Page-table level (mm_space.cpp). Table pages come from pages_alloc.
@@ -37,6 +38,16 @@ uint64_t pt_lookup(const Mm* m, uint64_t va);  // the page's frame (identity if 
 bool pt_map(Mm* m, uint64_t va, uint64_t pa);  // a 4 KiB override (pa == va: identity again)
 // Loads m's tables into CR3 (the CPL-0 path of entry.S; a TLB flush too).
 void pt_load(const Mm* m);
+// mprotect in the pool: the page's PTE in m (a 4 KiB one, made when the
+// page sits in a 2 MiB identity page) becomes not present (prot 0),
+// read-only (no PROT_WRITE) or back to full access; its frame stays.
+// Restricting a live page needs a TLB flush (the caller's). false: no
+// memory for the page table.
+bool pt_protect(Mm* m, uint64_t va, uint64_t prot);
+// The PROT_* the page's PTE allows (READ|WRITE unless pt_protect restricted it).
+uint64_t pt_prot(const Mm* m, uint64_t va);
+// No page of [va, va+len) is restricted beyond what the access needs.
+bool pt_access(const Mm* m, uint64_t va, uint64_t len, bool write);
 
 // Process level (mm.cpp).
 Mm* mm_current();

@@ -170,8 +170,9 @@ void maybe_patch(uint64_t nr, uint64_t ret) {
     uint8_t insn[7];
     const uint32_t len = window(nr, ret, ember_trampoline_gpa(g_sites), insn);
     if (!len) return;
-    const uint32_t i = g_sites++;
     const uint64_t start = ret - 2 - len;
+    if (!user_ok_write(start, len == 5 ? 5 : 7)) return;  // code mprotect'ed read-only
+    const uint32_t i = g_sites++;
     write_trampoline(i, insn, len, ret);
     // jmp *slot: ff 24 25 + the slot's address. In the 5-byte form its two
     // high bytes (0f 05) overlap the unchanged syscall instruction.
