@@ -65,6 +65,11 @@ Result<std::unique_ptr<cluster::ClusterAgent>> start_cluster(const DaemonOptions
     auto token = load_or_create_token(opts.cluster_token_file);
     if (!token) return Status(token.code(), "cluster token: " + token.message());
     co.token = *token;
+    if (!co.etcd_auth.user.empty()) {
+        auto pw = read_secret_file(opts.etcd_password_file, 1);
+        if (!pw) return Status(pw.code(), "--etcd-password-file: " + pw.message());
+        co.etcd_auth.password = *pw;
+    }
     return cluster::ClusterAgent::connect(co);
 }
 

@@ -42,6 +42,7 @@ struct DaemonOptions {
     // advertise empty: the --api address; token_file: the cluster token.
     cluster::ClusterOptions cluster;
     std::string cluster_token_file;
+    std::string etcd_password_file;  // with cluster.etcd_auth.user
 };
 
 class Daemon {

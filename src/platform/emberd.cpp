@@ -191,6 +191,10 @@ int main(int argc, char** argv) {
     app.add_option("--cluster-token-file", o.cluster_token_file,
                    "The cluster token that authenticates node-to-node calls; created at first "
                    "start, copy it to every node (default <data-dir>/cluster-token)");
+    app.add_option("--etcd-user", o.cluster.etcd_auth.user,
+                   "Authenticate to etcd as this user (etcd's own users; docs/cluster.md)");
+    app.add_option("--etcd-password-file", o.etcd_password_file,
+                   "The --etcd-user's password: the first line of FILE (mode 0600)");
     app.add_option("--node-ttl", cluster_ttl,
                    "A node that misses its heartbeat this long is dead (default 5s)");
     app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
@@ -304,12 +308,15 @@ int main(int argc, char** argv) {
                                    "'");
         }
         if (o.cluster_token_file.empty()) o.cluster_token_file = o.data_dir + "/cluster-token";
+        if (o.cluster.etcd_auth.user.empty() != o.etcd_password_file.empty())
+            return usage_error("--etcd-user and --etcd-password-file go together");
         uint64_t ttl_ms = 0;
         if (std::string err = dur(cluster_ttl, "--node-ttl", &ttl_ms); !err.empty())
             return usage_error(err);
         o.cluster.lease_ttl_s = static_cast<int>(std::max<uint64_t>(2, (ttl_ms + 999) / 1000));
-    } else if (!o.cluster.node.empty() || !o.cluster.advertise.empty()) {
-        return usage_error("--node and --advertise need --cluster");
+    } else if (!o.cluster.node.empty() || !o.cluster.advertise.empty() ||
+               !o.cluster.etcd_auth.user.empty() || !o.etcd_password_file.empty()) {
+        return usage_error("--node, --advertise and --etcd-user need --cluster");
     }
     const auto level = spdlog::level::from_str(log_level);
     if (level == spdlog::level::off && log_level != "off")
