@@ -28,6 +28,14 @@ TEST_P(ProcessTest, CredentialsDroppedAsARootServiceDoesAsNatively) {
     expect_as_native({example_path(GetParam(), "creds")});
 }
 
+// /proc/<pid> of a parent and its fork child: /proc/self, status and stat
+// (ids after setresuid), cmdline, exe, fd/, maps, task/, a zombie, ENOENT
+// once reaped.
+TEST_P(ProcessTest, ProcPidDirectoriesOfEveryProcessAsNatively) {
+    if (geteuid() != 0) GTEST_SKIP() << "SKIPPED: the native run needs root";
+    expect_as_native({example_path(GetParam(), "proc_pids")});
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, ProcessTest, ::testing::Values("gcc", "musl"));
 
 // busybox sh over a root fs that holds busybox itself at /bin/busybox (the

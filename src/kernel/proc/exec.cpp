@@ -226,6 +226,25 @@ uint64_t build_stack(const Args& a, const Loaded& l, const char* execfn, uint64_
     return sp;
 }
 
+// /proc/<pid>/exe of the new program: its path made absolute with the cwd
+// (kmalloc'd; nullptr when out of memory).
+char* exe_path(const char* path) {
+    static char buf[fs::kPathMax];
+    uint64_t at = 0;
+    if (path[0] != '/') {
+        while (path[0] == '.' && path[1] == '/') path += 2;
+        const int64_t n = fs::dir_path(fs::cwd(), buf, sizeof buf);
+        if (n > 0) at = static_cast<uint64_t>(n - 1);
+        if (at > 0 && buf[at - 1] != '/') buf[at++] = '/';
+    }
+    const uint64_t len = strnlen(path, sizeof buf - 1 - at);
+    memcpy(buf + at, path, len);
+    buf[at + len] = 0;
+    auto* out = static_cast<char*>(kmalloc(at + len + 1));
+    if (out) memcpy(out, buf, at + len + 1);
+    return out;
+}
+
 int64_t lookup_exec(int64_t dirfd, const char* path, bool empty_ok, fs::Inode** out) {
     fs::Lookup lk;
     if (int64_t r = fs::resolve_at(dirfd, path, fs::kFollow, empty_ok, &lk); r < 0) return r;
@@ -276,8 +295,12 @@ int64_t do_exec(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp, u
         if (!idata || elf::parse(idata, isize, &iimg, false) != elf::Error::kOk)
             return fail(-ENOEXEC);  // Linux: ELIBBAD
     }
-    Mm* nm = mm_new_empty();
-    if (!nm) return fail(-ENOMEM);
+    char* exe = exe_path(path);
+    Mm* nm = exe ? mm_new_empty() : nullptr;
+    if (!nm) {
+        kfree(exe);
+        return fail(-ENOMEM);
+    }
 
     // The point of no return: the old program goes.
     Process* self = current()->proc;
@@ -302,6 +325,8 @@ int64_t do_exec(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp, u
     cred_exec(&self->cred);
     memset(self->comm, 0, sizeof self->comm);
     memcpy(self->comm, base, strnlen(base, sizeof self->comm - 1));
+    kfree(self->exe);
+    self->exe = exe;
 
     const uint64_t bias = img.type == elf::kTypeDyn ? EMBER_PIE_BASE : 0;
     Loaded l{};

@@ -93,6 +93,7 @@ void reap(Process* p) {
     fs::fdt_free(p->fdt);
     if (p->cwd) fs::inode_put(p->cwd);
     sigproc_free(&p->sig);
+    kfree(p->exe);
     kfree(p);
 }
 
@@ -134,6 +135,12 @@ bool matches(const Process* c, int64_t pid, const Process* self) {
 }  // namespace
 
 Process* proc_current() { return g_loaded; }
+Process* proc_list() { return g_procs; }
+Process* proc_find(int64_t pid) { return find(pid); }
+void proc_load(Process* p) {
+    if (p != g_loaded) swap_state(g_loaded, p);
+}
+void proc_send(Process* p, int sig, const SigInfo& info) { send_to(p, sig, info); }
 Process* proc_running() { return current()->proc; }
 
 void proc_init() {
@@ -142,7 +149,12 @@ void proc_init() {
     g_first.mm = mm_current();
     g_first.umask = 022;
     g_first.cred.dumpable = 1;
-    memcpy(g_first.comm, "init", 5);
+    // comm: the program's file name, as Linux sets it at exec.
+    const char* fn = boot()->execfn;
+    const char* base = fn;
+    for (const char* q = fn; *q; ++q)
+        if (*q == '/') base = q + 1;
+    memcpy(g_first.comm, base, strnlen(base, sizeof g_first.comm - 1));
     current()->proc = &g_first;
     fs::lock_pid_hook = [] { return proc_running()->pid; };
 }
@@ -198,6 +210,10 @@ int64_t proc_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, 
     sigproc_fork(&c->sig);
     c->cred = self->cred;
     memcpy(c->comm, self->comm, sizeof c->comm);
+    if (self->exe) {
+        const size_t n = strlen(self->exe) + 1;
+        if ((c->exe = static_cast<char*>(kmalloc(n)))) memcpy(c->exe, self->exe, n);
+    }
     Process** tail = &g_procs;
     while (*tail) tail = &(*tail)->next;
     *tail = c;

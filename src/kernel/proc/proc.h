@@ -52,9 +52,20 @@ struct Process {
     SigProc sig;
     Cred cred;  // inherited by fork, kept by exec
     char comm[16];
+    char* exe;  // the executable's path (kmalloc'd; nullptr: boot()->execfn)
 };
 
 void proc_init();  // the first process, before the program starts
+
+// Every process not yet reaped (linked by next), the first one first.
+Process* proc_list();
+Process* proc_find(int64_t pid);
+// Loads p's per-process state into the globals (no address space change:
+// mm_set_current does that), saving the loaded one's.
+void proc_load(Process* p);
+// Sends sig to p, which may be another process than the running one (a
+// fatal signal ends it at once).
+void proc_send(Process* p, int sig, const SigInfo& info);
 
 // New processes (fork, vfork, clone without CLONE_VM, clone3): returns the
 // child's pid. flags as clone's; exit_signal for the parent at its end.
