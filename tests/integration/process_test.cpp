@@ -36,6 +36,14 @@ TEST_P(ProcessTest, ProcPidDirectoriesOfEveryProcessAsNatively) {
     expect_as_native({example_path(GetParam(), "proc_pids")});
 }
 
+// Job control: SIGSTOP/SIGTSTP stop every thread of a child, SIGCONT
+// resumes it (and runs its handler), WUNTRACED/WCONTINUED and waitid's
+// WSTOPPED/WCONTINUED, SIGCHLD's CLD_STOPPED/CLD_CONTINUED and SA_NOCLDSTOP,
+// SIGKILL of a stopped child, SIGTSTP in an orphaned process group.
+TEST_P(ProcessTest, StopAndContinueAsNatively) {
+    expect_as_native({example_path(GetParam(), "job_control")});
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, ProcessTest, ::testing::Values("gcc", "musl"));
 
 // busybox sh over a root fs that holds busybox itself at /bin/busybox (the

@@ -53,6 +53,10 @@ struct Process {
     Cred cred;  // inherited by fork, kept by exec
     char comm[16];
     char* exe;  // the executable's path (kmalloc'd; nullptr: boot()->execfn)
+    // Job control (jobctl.cpp): stopped by stop_sig; a stop and a continue
+    // not yet reported to a wait with WUNTRACED / WCONTINUED.
+    bool stopped, stop_report, cont_report;
+    int stop_sig;
 };
 
 void proc_init();  // the first process, before the program starts
@@ -66,6 +70,10 @@ void proc_load(Process* p);
 // Sends sig to p, which may be another process than the running one (a
 // fatal signal ends it at once).
 void proc_send(Process* p, int sig, const SigInfo& info);
+// Wakes p's threads blocked in wait4/waitid (a child changed state).
+void proc_wake_child_waiters(Process* p);
+// p's action for sig (the loaded process's is in g_sigactions).
+const KSigaction& proc_sigaction(const Process* p, int sig);
 
 // New processes (fork, vfork, clone without CLONE_VM, clone3): returns the
 // child's pid. flags as clone's; exit_signal for the parent at its end.

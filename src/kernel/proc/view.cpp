@@ -37,6 +37,8 @@ bool process_info(int32_t pid, ProcessInfo* out) {
     out->sid = p->sid;
     out->exit_signal = p->exit_signal;
     if (p->state == ProcState::kZombie) out->state = 'Z';
+    if (p->state == ProcState::kLive && p->stopped) out->state = 'T';
+    out->stop_sig = p->stop_sig;
     for (int i = 0; i < 3; ++i) {
         out->uid[i] = p->cred.uid[i];
         out->gid[i] = p->cred.gid[i];

@@ -28,8 +28,13 @@ static_assert(sizeof(UserRegs) == 144, "entry.S resume_user offsets");
 // SA_RESTART (or no handler runs), else -EINTR. Never reaches the
 // application.
 constexpr int64_t kErestartsys = 512;
+// Restarted when no handler runs (a stop and SIGCONT), else -EINTR (pause,
+// rt_sigsuspend: Linux's ERESTARTNOHAND).
+constexpr int64_t kErestartnohand = 514;
 
-constexpr int kSigKill = 9, kSigSegv = 11, kSigStop = 19;
+constexpr int kSigKill = 9, kSigSegv = 11, kSigChld = 17, kSigCont = 18, kSigStop = 19;
+// SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU: their default action stops the process.
+constexpr bool stop_signal(int sig) { return sig >= 19 && sig <= 22; }
 constexpr uint64_t sigbit(int sig) { return 1ull << (sig - 1); }
 
 // Whether the current thread has a signal it does not block pending: a
@@ -106,6 +111,17 @@ uint64_t signal_pending_in(uint64_t set);
 int64_t signal_wait(uint64_t set, uint64_t deadline, SigInfo* info);
 // Bumped at every signal sent (a signalfd's generation for epoll).
 extern uint64_t g_sig_gen;
+
+// Job control (proc/jobctl.cpp), for the process whose state is loaded.
+// SIGCONT continues it if stopped (and reports that to its parent).
+void jobctl_continue();
+// The running thread took a stop signal with the default action: the
+// process stops (unless its process group is orphaned and sig is not
+// SIGSTOP), its parent is told, and its other threads are woken to stop.
+void jobctl_stop(int sig);
+// While the running thread's process is stopped, the thread blocks.
+void jobctl_wait_while_stopped();
+bool jobctl_stopped();  // the running thread's process is stopped
 
 // timer.cpp: the earliest expiry of an armed timer (monotonic ns), 0 =
 // none; timers_fire() sends the signals of the expired ones.
