@@ -44,6 +44,13 @@ TEST_P(ProcessTest, StopAndContinueAsNatively) {
     expect_as_native({example_path(GetParam(), "job_control")});
 }
 
+// Timers per process: a fork child inherits none, parent and child each get
+// only their own SIGALRM and POSIX timer signals, exec keeps the interval
+// timer and drops the POSIX timers.
+TEST_P(ProcessTest, TimersBelongToTheProcessThatMadeThemAsNatively) {
+    expect_as_native({example_path(GetParam(), "proc_timers")});
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, ProcessTest, ::testing::Values("gcc", "musl"));
 
 // busybox sh over a root fs that holds busybox itself at /bin/busybox (the

@@ -313,6 +313,7 @@ int64_t do_exec(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp, u
     proc_release_vfork(self);
     fs::fd_close_on_exec();
     sigproc_exec();
+    timers_exec();
     Thread* t = current();
     t->clear_tid = 0;
     t->robust_head = 0;

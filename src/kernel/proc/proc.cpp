@@ -42,14 +42,17 @@ void wake_child_waiters(Process* p) {
             make_runnable(t);
 }
 
-// Sends sig to p, which may be another process than the running one.
-void send_to(Process* p, int sig, const SigInfo& info);
+// Sends sig to p (or its thread t), which may be another process than the
+// running one.
+void send_to(Process* p, Thread* t, int sig, const SigInfo& info);
+void send_to(Process* p, int sig, const SigInfo& info) { send_to(p, nullptr, sig, info); }
 
 // p's end: every thread is dead or is the caller's; frees what the zombie
 // does not need, reparents its children, tells its parent. The memory is
 // dropped by the caller once p's address space is no longer live.
 void make_zombie(Process* p, int wstatus) {
     fs::fdt_close_all(p == g_loaded ? fs::fdt_current() : p->fdt);
+    timers_exit(p);
     proc_release_vfork(p);
     for (Process* c = g_procs; c; c = c->next) {
         if (c->parent != p) continue;
@@ -111,15 +114,15 @@ void kill_process(Process* p, int sig) {
     if (p->autoreap) reap(p);
 }
 
-void send_to(Process* p, int sig, const SigInfo& info) {
+void send_to(Process* p, Thread* t, int sig, const SigInfo& info) {
     if (p->state != ProcState::kLive) return;
     if (p == g_loaded) {
-        signal_send(nullptr, sig, info);
+        signal_send(t, sig, info);
         return;
     }
     Process* self = g_loaded;
     swap_state(self, p);
-    const int kill = signal_send_borrowed(sig, info);
+    const int kill = signal_send_borrowed(t, sig, info);
     swap_state(p, self);
     if (kill) kill_process(p, kill);
 }
@@ -140,6 +143,9 @@ void proc_load(Process* p) {
     if (p != g_loaded) swap_state(g_loaded, p);
 }
 void proc_send(Process* p, int sig, const SigInfo& info) { send_to(p, sig, info); }
+void proc_send_thread(Process* p, Thread* t, int sig, const SigInfo& info) {
+    send_to(p, t, sig, info);
+}
 void proc_wake_child_waiters(Process* p) { wake_child_waiters(p); }
 const KSigaction& proc_sigaction(const Process* p, int sig) {
     return p == g_loaded ? g_sigactions[sig] : p->sig.actions[sig];

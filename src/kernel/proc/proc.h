@@ -15,6 +15,8 @@
 
 namespace k {
 
+struct ProcTimers;  // timer.cpp
+
 enum class ProcState : uint8_t { kLive, kZombie };
 
 // User and group ids (cred.cpp): real, effective, saved; the filesystem
@@ -57,6 +59,7 @@ struct Process {
     // not yet reported to a wait with WUNTRACED / WCONTINUED.
     bool stopped, stop_report, cont_report;
     int stop_sig;
+    ProcTimers* timers;  // its interval and POSIX timers (timer.cpp), nullptr: none yet
 };
 
 void proc_init();  // the first process, before the program starts
@@ -70,6 +73,8 @@ void proc_load(Process* p);
 // Sends sig to p, which may be another process than the running one (a
 // fatal signal ends it at once).
 void proc_send(Process* p, int sig, const SigInfo& info);
+// The same for one thread t of p (nullptr: the process).
+void proc_send_thread(Process* p, Thread* t, int sig, const SigInfo& info);
 // Wakes p's threads blocked in wait4/waitid (a child changed state).
 void proc_wake_child_waiters(Process* p);
 // p's action for sig (the loaded process's is in g_sigactions).

@@ -195,13 +195,13 @@ void sigproc_free(SigProc* s) {
     }
 }
 
-int signal_send_borrowed(int sig, const SigInfo& info) {
+int signal_send_borrowed(Thread* t, int sig, const SigInfo& info) {
     // Nests: SIGCONT to another process tells that one's parent.
     const bool outer = g_borrowed;
     const int outer_kill = g_borrowed_kill;
     g_borrowed = true;
     g_borrowed_kill = 0;
-    signal_send(nullptr, sig, info);
+    signal_send(t, sig, info);
     const int kill = g_borrowed_kill;
     g_borrowed = outer;
     g_borrowed_kill = outer_kill;

@@ -97,7 +97,7 @@ void sigproc_exec();
 void sigproc_free(SigProc* s);  // its queued signals
 // signal_send for a process whose state is loaded but that does not run
 // (proc.cpp swaps it in): 0, or the signal that must kill it.
-int signal_send_borrowed(int sig, const SigInfo& info);
+int signal_send_borrowed(Thread* t, int sig, const SigInfo& info);
 // Whether sig is SIG_IGN (or ignored by default) for the loaded process,
 // and whether it has SA_NOCLDWAIT (SIGCHLD).
 bool signal_ignored(int sig);
@@ -127,6 +127,10 @@ bool jobctl_stopped();  // the running thread's process is stopped
 // none; timers_fire() sends the signals of the expired ones.
 extern uint64_t g_timer_next;
 void timers_fire();
+// exec: the process's POSIX timers go (its interval timers stay); exit:
+// all of p's go.
+void timers_exec();
+void timers_exit(Process* p);
 void register_timer_syscalls();
 
 }  // namespace k
