@@ -201,6 +201,7 @@ struct ProcessStart {
     uint64_t args, args_size;     // the argv then envp strings, NUL-separated
     const uint64_t* auxv;         // the auxiliary vector (a kernel copy)
     uint64_t auxv_words;
+    uint64_t argc;  // how many of the strings are argv
 };
 // Records the start (marks the stack [stack], copies the auxv).
 void note_process_start(const ProcessStart& s);

@@ -98,7 +98,7 @@ void arg_ranges(uint64_t* lo, uint64_t* mid, uint64_t* hi) {
     if (g_no_memory || !s.args || !user_ok(s.args, s.args_size)) return;
     const auto* p = reinterpret_cast<const char*>(s.args);
     uint64_t at = 0;
-    for (uint32_t i = 0; i < boot()->argc && at < s.args_size; i++)
+    for (uint64_t i = 0; i < s.argc && at < s.args_size; i++)
         at += strnlen(p + at, s.args_size - at) + 1;
     *lo = s.args;
     *mid = s.args + (at < s.args_size ? at : s.args_size);
