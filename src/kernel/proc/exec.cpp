@@ -317,7 +317,7 @@ int64_t do_exec(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp, u
     Mm* old = mm_current();
     mm_set_current(nm);
     self->mm = nm;
-    mm_release(old);
+    proc_mm_drop(old);
     proc_release_vfork(self);
     fs::fd_close_on_exec();
     sigproc_exec();

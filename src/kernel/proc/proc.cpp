@@ -109,7 +109,7 @@ void kill_process(Process* p, int sig) {
     for (Thread* t = g_threads; t; t = t->all_next)
         if (t->proc == p) sched_kill(t);
     make_zombie(p, sig);
-    mm_release(p->mm);
+    proc_mm_drop(p->mm);
     p->mm = nullptr;
     if (p->autoreap) reap(p);
 }
@@ -137,6 +137,11 @@ bool matches(const Process* c, int64_t pid, const Process* self) {
 }  // namespace
 
 Process* proc_current() { return g_loaded; }
+
+void proc_mm_drop(Mm* m) {
+    if (m->refs == 1) sites_forget(m);
+    mm_release(m);
+}
 Process* proc_list() { return g_procs; }
 Process* proc_find(int64_t pid) { return find(pid); }
 void proc_load(Process* p) {
@@ -175,7 +180,7 @@ void proc_switch(Process* from, Process* to) {
     // The dying process's memory can go once its tables are not live.
     if (from->state == ProcState::kZombie && from->mm) {
         KCHECK(from->mm == old);
-        mm_release(from->mm);
+        proc_mm_drop(from->mm);
         from->mm = nullptr;
         if (from->autoreap) reap(from);
     }
@@ -199,11 +204,14 @@ int64_t proc_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, 
         kfree(c);
         return -ENOMEM;
     }
-    if (share_vm) mm_share(c->mm);
+    if (share_vm)
+        mm_share(c->mm);
+    else
+        sites_fork(mm_current(), c->mm);
     Thread* t = thread_create(c, flags, newsp, tls);
     if (!t) {
         fs::fdt_free(c->fdt);
-        mm_release(c->mm);
+        proc_mm_drop(c->mm);
         kfree(c);
         return -ENOMEM;
     }

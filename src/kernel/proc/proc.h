@@ -93,6 +93,13 @@ void proc_release_vfork(Process* p);
 // Kills the other threads of the running process (exec, exit_group).
 void proc_kill_other_threads();
 void register_exec_syscalls();
+
+// Patched syscall sites (syscall.cpp): a fork child's address space holds
+// its parent's; an address space that is freed gives its slots back.
+void sites_fork(const Mm* parent, const Mm* child);
+void sites_forget(const Mm* m);
+// Drops a process's reference to m; the last one frees it (and its sites).
+void proc_mm_drop(Mm* m);
 void register_cred_syscalls();
 
 }  // namespace k
