@@ -216,6 +216,8 @@ struct ThreadInfo {
 // Fills up to cap entries (creation order: thread.cpp appends, tids grow);
 // returns how many threads live.
 uint32_t thread_list(ThreadInfo* out, uint32_t cap);
+// The same for every live thread of every process (/proc/stat, loadavg).
+uint32_t thread_list_all(ThreadInfo* out, uint32_t cap);
 int32_t current_tid();
 
 // ---- syscalls -----------------------------------------------------------
