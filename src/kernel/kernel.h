@@ -168,8 +168,9 @@ bool process_info(int32_t pid, ProcessInfo* out);
 // Loads pid's per-process state (fd table, cwd, umask; with `memory` also
 // its mappings, initial stack and address space) in place of the running
 // process's, so code written for the running process reads pid's;
-// process_view_end() puts the caller's back. Not nested. false: no such
-// process, or (memory) a zombie, whose memory is gone.
+// process_view_end() puts the caller's back. Inside a view only the same
+// process's may begin again (it nests). false: no such process, (memory) a
+// zombie, whose memory is gone, or another process inside a view.
 bool process_view_begin(int32_t pid, bool memory);
 void process_view_end();
 // uname's node name, release and version (process.cpp), also in

@@ -9,10 +9,12 @@ namespace k {
 namespace {
 
 // The process view in effect: the process that was loaded before it, and
-// the address space to go back to (nullptr: unchanged).
+// the address space to go back to (nullptr: unchanged). A view may be asked
+// for again inside one (a path through /proc/<pid>/fd looked up while a
+// file of /proc is generated): the same process nests, another is refused.
 Process* g_view_prev;
 Mm* g_view_mm;
-bool g_view_on;
+uint32_t g_view_depth;
 
 }  // namespace
 
@@ -53,10 +55,14 @@ bool process_info(int32_t pid, ProcessInfo* out) {
 }
 
 bool process_view_begin(int32_t pid, bool memory) {
-    KCHECK(!g_view_on);
     Process* p = proc_find(pid);
     if (!p || (memory && !p->mm)) return false;
-    g_view_on = true;
+    if (g_view_depth) {
+        if (p != proc_current() || (memory && p->mm != mm_current())) return false;
+        g_view_depth++;
+        return true;
+    }
+    g_view_depth = 1;
     g_view_prev = proc_current();
     g_view_mm = nullptr;
     proc_load(p);
@@ -70,10 +76,10 @@ bool process_view_begin(int32_t pid, bool memory) {
 }
 
 void process_view_end() {
-    KCHECK(g_view_on);
+    KCHECK(g_view_depth > 0);
+    if (--g_view_depth) return;
     if (g_view_mm) mm_set_current(g_view_mm);
     proc_load(g_view_prev);
-    g_view_on = false;
 }
 
 }  // namespace k
