@@ -10,10 +10,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,6 +54,8 @@ static long field_num(const char* text, const char* key) {
 }
 
 static const char* yes(int c) { return c ? "yes" : "no"; }
+
+static void on_usr1(int sig) { (void)sig; }
 
 static int self_is(pid_t pid) {
     char link[64], want[32];
@@ -127,6 +131,27 @@ static void child(int wfd) {
     printf("child task/ lists getpid: %s\n", yes(dir_has("/proc/self/task", me)));
     printf("/proc lists the child: %s, the parent: %s\n", yes(dir_has("/proc", me)),
            yes(dir_has("/proc", parent)));
+
+    // Signal sets: a handler, an ignored signal, a blocked one pending for
+    // the process and one for the thread. Only these signals' bits (the
+    // native run may inherit other ignored signals).
+    signal(SIGUSR1, on_usr1);
+    signal(SIGUSR2, SIG_IGN);
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, NULL);
+    kill(me, SIGTERM);
+    syscall(SYS_tgkill, me, me, SIGHUP);
+    slurp("/proc/self/status");
+    const char* sets[] = {"SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"};
+    for (int i = 0; i < 5; i++) {
+        unsigned long long m = strtoull(field(g_buf, sets[i], v, sizeof v), NULL, 16);
+        printf("child %s: HUP %llu USR1 %llu USR2 %llu TERM %llu\n", sets[i],
+               (m >> (SIGHUP - 1)) & 1, (m >> (SIGUSR1 - 1)) & 1, (m >> (SIGUSR2 - 1)) & 1,
+               (m >> (SIGTERM - 1)) & 1);
+    }
 
     // Ids as a worker drops them: the status shows real, effective, saved
     // and filesystem ids.

@@ -219,6 +219,12 @@ struct ThreadInfo {
 uint32_t thread_list(ThreadInfo* out, uint32_t cap);
 // The same for every live thread of every process (/proc/stat, loadavg).
 uint32_t thread_list_all(ThreadInfo* out, uint32_t cap);
+// The signal sets /proc shows (bit sig-1): thread tid's pending and blocked
+// ones, and its (loaded) process's pending, ignored and caught ones.
+struct SignalSets {
+    uint64_t pending, blocked, shared, ignored, caught;
+};
+void signal_sets(int32_t tid, SignalSets* out);
 int32_t current_tid();
 
 // ---- syscalls -----------------------------------------------------------

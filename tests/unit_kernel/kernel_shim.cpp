@@ -134,6 +134,7 @@ uint32_t thread_list(ThreadInfo* out, uint32_t cap) {
 }
 int32_t current_tid() { return kProcessId; }
 uint32_t thread_list_all(ThreadInfo* out, uint32_t cap) { return thread_list(out, cap); }
+void signal_sets(int32_t, SignalSets* out) { *out = SignalSets{}; }
 int32_t current_pid() { return kProcessId; }
 uint32_t process_pids(int32_t* out, uint32_t cap) {
     if (cap) out[0] = kProcessId;

@@ -7,7 +7,7 @@
 // Memory figures come from the mapping list (mm_maps.cpp). Guest memory is
 // identity mapped and present, so "resident" is approximated by what is
 // mapped accessible (not PROT_NONE); page-fault and context-switch counters
-// are 0, and so are the signal masks (signals are recorded, not delivered).
+// are 0.
 #include "fs/procfs.h"
 
 namespace k::fs::proc {
@@ -242,10 +242,18 @@ void gen_status(Text& t, int32_t tid, char state, uint32_t nthreads) {
     t.num(nthreads);
     t.put("\nSigQ:\t0/");
     t.num(kMaxFds);  // RLIMIT_SIGPENDING is not tracked: a plausible limit
+    SignalSets s;
+    signal_sets(tid, &s);
+    const char* names[] = {"SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"};
+    const uint64_t sets[] = {s.pending, s.shared, s.blocked, s.ignored, s.caught};
+    for (int i = 0; i < 5; i++) {
+        t.ch('\n');
+        t.put(names[i]);
+        t.put(":\t");
+        t.hex(sets[i], 16);
+    }
     t.put(
-        "\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n"
-        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
-        "SigCgt:\t0000000000000000\nCapInh:\t0000000000000000\n"
+        "\nCapInh:\t0000000000000000\n"
         "CapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n"
         "CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n"
         "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n"
@@ -291,8 +299,19 @@ void gen_stat(Text& t, int32_t tid, char state, uint32_t nthreads) {
     t.num(s.sp);  // startstack
     // kstkesp kstkeip signal blocked sigignore sigcatch wchan nswap cnswap
     // exit_signal processor rt_priority policy delayacct_blkio_ticks
-    // guest_time cguest_time
-    t.put(" 0 0 0 0 0 0 0 0 0 ");
+    // guest_time cguest_time; the signal sets in decimal, the thread's
+    // pending ones only and signals 1-31, as Linux prints them.
+    SignalSets sig;
+    signal_sets(tid, &sig);
+    t.put(" 0 0 ");
+    t.num(sig.pending & 0x7fffffffu);
+    t.ch(' ');
+    t.num(sig.blocked & 0x7fffffffu);
+    t.ch(' ');
+    t.num(sig.ignored & 0x7fffffffu);
+    t.ch(' ');
+    t.num(sig.caught & 0x7fffffffu);
+    t.put(" 0 0 0 ");
     t.snum(g_info.exit_signal);
     t.put(" 0 0 0 0 0 0 ");
     t.num(m.data_lo);  // start_data, end_data, start_brk

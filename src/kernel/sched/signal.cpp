@@ -210,6 +210,21 @@ int signal_send_borrowed(Thread* t, int sig, const SigInfo& info) {
 
 bool signal_ignored(int sig) { return ignored(sig); }
 
+void signal_sets(int32_t tid, SignalSets* out) {
+    *out = SignalSets{};
+    out->shared = g_proc_pending;
+    for (int sig = 1; sig <= 64; ++sig) {
+        const uint64_t h = g_sigactions[sig].handler;
+        if (h == kSigIgn) out->ignored |= sigbit(sig);
+        if (h != kSigIgn && h != kSigDfl) out->caught |= sigbit(sig);
+    }
+    for (const Thread* t = g_threads; t; t = t->all_next) {
+        if (t->tid != tid || t->state == ThreadState::kDead || t->proc != proc_current()) continue;
+        out->pending = t->sigpending;
+        out->blocked = t->sigmask;
+    }
+}
+
 void signal_thread_gone(Thread* t) {
     while (SigQueued* e = t->sigqueue) {
         t->sigqueue = e->next;
