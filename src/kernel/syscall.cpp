@@ -1,6 +1,6 @@
 // syscall.cpp - the syscall table and dispatcher. The table is filled
 // explicitly at start-up by each subsystem's register function.
-#include "sched/signal.h"
+#include "proc/proc.h"
 
 namespace k {
 namespace {
@@ -34,6 +34,55 @@ namespace {
 
 uint32_t g_sites;  // trampolines handed out (kernel data: part of a snapshot)
 
+// Which address spaces hold a patched site that jumps through slot i, so
+// that the slot can be used again once none does (an exec'd program, a
+// process that ended). Sites in MAP_SHARED memory may be seen by address
+// spaces that did not patch them: their slots are never reused (kPinned).
+constexpr uint32_t kWords = EMBER_SITES_MAX / 64;
+constexpr uint16_t kPinned = 0xffff;
+uint16_t g_slot_refs[EMBER_SITES_MAX];
+struct SiteOwner {
+    const Mm* mm;
+    SiteOwner* next;
+    uint64_t slots[kWords];
+};
+SiteOwner* g_owners;
+uint32_t g_free_slots;  // slots below g_sites with no reference left
+
+SiteOwner* owner_of(const Mm* m, bool create) {
+    for (SiteOwner* o = g_owners; o; o = o->next)
+        if (o->mm == m) return o;
+    if (!create) return nullptr;
+    auto* o = static_cast<SiteOwner*>(kcalloc(1, sizeof(SiteOwner)));
+    if (!o) return nullptr;
+    o->mm = m;
+    o->next = g_owners;
+    g_owners = o;
+    return o;
+}
+
+// A slot for a new site of the current address space: a fresh one, else
+// one that no address space uses any more; false when there is none (or
+// no memory to record the owner: the site keeps trapping).
+bool take_slot(bool shared, uint32_t* out) {
+    SiteOwner* o = owner_of(mm_current(), true);
+    if (!o) return false;
+    uint32_t i = g_sites;
+    if (i < EMBER_SITES_MAX) {
+        g_sites++;
+    } else {
+        if (!g_free_slots) return false;
+        for (i = 0; i < EMBER_SITES_MAX && g_slot_refs[i] != 0; ++i) {
+        }
+        KCHECK(i < EMBER_SITES_MAX);
+        g_free_slots--;
+    }
+    g_slot_refs[i] = shared ? kPinned : 1;
+    o->slots[i / 64] |= 1ull << (i % 64);
+    *out = i;
+    return true;
+}
+
 inline uint32_t load32(uint64_t a) {
     uint32_t v;
     memcpy(&v, reinterpret_cast<const void*>(a), 4);
@@ -66,7 +115,9 @@ void write_trampoline(uint32_t i, const uint8_t* mov, uint32_t mov_len, uint64_t
 // call was made with (so the mov really ran just before it), route the
 // window through a trampoline. The `syscall` bytes stay as they are.
 void maybe_patch(uint64_t nr, uint64_t ret) {
-    if (g_sites >= EMBER_SITES_MAX || ret < EMBER_GPA_APP_MIN + 9 || !user_ok(ret - 9, 9)) return;
+    if ((g_sites >= EMBER_SITES_MAX && !g_free_slots) || ret < EMBER_GPA_APP_MIN + 9 ||
+        !user_ok(ret - 9, 9))
+        return;
     const auto* p = reinterpret_cast<const uint8_t*>(ret);
     if (p[-2] != 0x0f || p[-1] != 0x05) return;
     const uint32_t imm = load32(ret - 6);
@@ -84,7 +135,8 @@ void maybe_patch(uint64_t nr, uint64_t ret) {
     } else {
         return;
     }
-    const uint32_t i = g_sites++;
+    uint32_t i;
+    if (!take_slot(maps::shared_at(ret - 2), &i)) return;
     const uint64_t start = ret - 2 - mov_len;
     write_trampoline(i, reinterpret_cast<const uint8_t*>(start), mov_len, ret);
     // jmp *slot: ff 24 25 + the slot's address. In the 5-byte form its two
@@ -96,6 +148,38 @@ void maybe_patch(uint64_t nr, uint64_t ret) {
 }
 
 }  // namespace
+
+void sites_fork(const Mm* parent, const Mm* child) {
+    const SiteOwner* p = owner_of(parent, false);
+    if (!p) return;
+    SiteOwner* c = owner_of(child, true);
+    if (!c) {
+        // Out of memory: the child's sites must never be handed out again.
+        for (uint32_t i = 0; i < EMBER_SITES_MAX; ++i)
+            if (p->slots[i / 64] & (1ull << (i % 64))) g_slot_refs[i] = kPinned;
+        return;
+    }
+    for (uint32_t i = 0; i < EMBER_SITES_MAX; ++i) {
+        if (!(p->slots[i / 64] & (1ull << (i % 64)))) continue;
+        c->slots[i / 64] |= 1ull << (i % 64);
+        if (g_slot_refs[i] != kPinned) g_slot_refs[i]++;
+    }
+}
+
+void sites_forget(const Mm* m) {
+    for (SiteOwner** pp = &g_owners; *pp; pp = &(*pp)->next) {
+        SiteOwner* o = *pp;
+        if (o->mm != m) continue;
+        for (uint32_t i = 0; i < EMBER_SITES_MAX; ++i) {
+            if (!(o->slots[i / 64] & (1ull << (i % 64))) || g_slot_refs[i] == kPinned) continue;
+            if (--g_slot_refs[i] == 0) g_free_slots++;
+        }
+        *pp = o->next;
+        kfree(o);
+        return;
+    }
+}
+
 }  // namespace k
 
 extern "C" int64_t syscall_dispatch(SyscallFrame* f) {
@@ -117,7 +201,8 @@ extern "C" int64_t syscall_dispatch(SyscallFrame* f) {
         b->cur_syscall = -1;
         if (g_timer_next) timers_fire();
         if (r == -EPIPE) signal_epipe(n, f);
-        if (r == -kErestartsys || signal_pending_now()) return signal_syscall_exit(f, r);
+        if (r == -kErestartsys || r == -kErestartnohand || signal_pending_now())
+            return signal_syscall_exit(f, r);
         return r;
     }
     if (b->flags & EMBER_FLAG_TRACE_SYSCALLS) {
