@@ -8,7 +8,8 @@
 #   - MemAvailable drop since the services were prepared (everything: the
 #     VMM processes, KVM's kernel memory, guest pages), and what of it is
 #     Slab, page tables and kernel stacks (/proc/meminfo);
-#   - Pss of emberd, its gateway and its VM workers (smaps_rollup).
+#   - Pss of emberd, its gateway and its VM workers (smaps_rollup), and
+#     their threads.
 # Also the creation time of every batch (first vs last), and the same
 # request latency against one native server as the baseline.
 # STATE=suspended: the services scale to zero statefully (idle for
@@ -61,7 +62,15 @@ pss_tree() {
     done | awk '{ s += $1 } END { print s + 0 }'
 }
 
-# p50 and p99 (ms) of $REQUESTS requests, one connection each: URL... on stdin.
+# Threads of emberd and every process below it.
+threads_tree() {
+    local all="$1" p
+    for p in $(pgrep -P "$1" 2>/dev/null); do all="$all $(pgrep -P "$p" 2>/dev/null) $p"; done
+    for p in $all; do
+        awk '$1 == "Threads:" { print $2 }' "/proc/$p/status" 2>/dev/null || true
+    done | awk '{ s += $1 } END { print s + 0 }'
+}
+
 # CPU ticks (1/100 s) used so far by emberd and every process below it.
 cpu_tree() {
     local all="$1" p
@@ -164,21 +173,22 @@ wait_idle() {
 
 sleep 2
 avail0=$(kb MemAvailable) slab0=$(kb Slab) pt0=$(kb PageTables) ks0=$(kb KernelStack)
-pss0=$(pss_tree "$EMBERD_PID")
+pss0=$(pss_tree "$EMBERD_PID") thr0=$(threads_tree "$EMBERD_PID")
 
 report() {
     local n=$1 avail slab pt ks pss
     sleep 1
     avail=$(kb MemAvailable) slab=$(kb Slab) pt=$(kb PageTables) ks=$(kb KernelStack)
     pss=$(pss_tree "$EMBERD_PID")
+    thr=$(threads_tree "$EMBERD_PID")
     echo
     echo "## $n $STATE instances ($(pgrep -c -P "$EMBERD_PID") helper processes; load $(cut -d' ' -f1 /proc/loadavg))"
     [ "$STATE" = suspended ] &&
         echo "- on disk: $(du -sk "$TMP/data" | awk -v n="$n" '{ printf "%.0f KiB per suspended instance (the whole data directory)", $1 / n }')"
     awk -v n="$n" -v a="$((avail0 - avail))" -v s="$((slab - slab0))" -v p="$((pt - pt0))" \
-        -v k="$((ks - ks0))" -v q="$((pss - pss0))" 'BEGIN {
-        printf "- memory per instance: MemAvailable drop %.0f KiB (of it Slab %.0f, page tables %.0f, kernel stacks %.0f); Pss of emberd + helpers %.0f KiB\n",
-               a / n, s / n, p / n, k / n, q / n }'
+        -v k="$((ks - ks0))" -v q="$((pss - pss0))" -v t="$((thr - thr0))" 'BEGIN {
+        printf "- memory per instance: MemAvailable drop %.0f KiB (of it Slab %.0f, page tables %.0f, kernel stacks %.0f); Pss of emberd + helpers %.0f KiB; their threads %.2f per instance\n",
+               a / n, s / n, p / n, k / n, q / n, t / n }'
     local with=$SERVICES
     [ "$n" -lt "$SERVICES" ] && with=$n
     local c0 c1 priv
