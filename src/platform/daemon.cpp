@@ -209,6 +209,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     if (p->cgroups && p->cgroups->on()) wo.cgroups = p->cgroups;
     wo.cgroup_limits = opts.worker_limits;
     wo.hang_ms = opts.worker_timeout_ms;
+    wo.idle_worker_ms = opts.worker_idle_ms;
     // Five pings in the time allowed, at most one a second.
     wo.ping_ms = std::clamp<uint64_t>(opts.worker_timeout_ms / 5, 10, 1000);
     wo.volumes = p->volumes.get();

@@ -180,6 +180,10 @@ int main(int argc, char** argv) {
     app.add_option("--worker-timeout", worker_timeout,
                    "A VM worker that does not answer emberd's heartbeat for this long is killed "
                    "and replaced (default 5s)");
+    std::string worker_idle = "30s";
+    app.add_option("--worker-idle-timeout", worker_idle,
+                   "A VM worker started for --vms-per-worker (beyond the first --vm-workers) "
+                   "that has held no instance for this long exits (default 30s)");
     std::string cluster_ttl = "5s";
     app.add_option("--cluster", o.cluster.etcd,
                    "Join a cluster: etcd endpoints http://HOST:PORT[,...]; the desired state "
@@ -270,6 +274,7 @@ int main(int argc, char** argv) {
           dur(client_timeout, "--client-timeout", &o.gateway.client_timeout_ms),
           dur(keepalive, "--keepalive-timeout", &o.gateway.keepalive_timeout_ms),
           dur(worker_timeout, "--worker-timeout", &o.worker_timeout_ms),
+          dur(worker_idle, "--worker-idle-timeout", &o.worker_idle_ms),
           size(max_image, "--max-image-size", &o.max_image_bytes),
           size(max_body, "--max-body", &o.gateway.max_body_bytes),
           size(max_header, "--max-header", &o.gateway.max_header_bytes),
