@@ -143,8 +143,36 @@ bool stdin_readable();  // data or EOF pending (for poll)
 uint32_t wait_events(uint32_t events, uint64_t deadline_ns);
 
 // ---- introspection for /proc and /sys (read by fs/procfs) ----------------
-// The one process: its pid is also its first thread's tid (process.cpp).
+// The first process: its pid is also its first thread's tid (process.cpp).
 constexpr int32_t kProcessId = 1;
+
+// Processes (proc/proc.cpp). The pid of the calling thread's process.
+int32_t current_pid();
+// The pids of every process not yet reaped (zombies too), up to cap of
+// them, in no particular order; returns how many there are.
+uint32_t process_pids(int32_t* out, uint32_t cap);
+// What /proc/<pid>/status and stat say about a process.
+struct ProcessInfo {
+    int32_t pid, ppid, pgid, sid;
+    int32_t exit_signal;
+    char state;  // 'Z' a zombie, 'T' stopped, 0 otherwise (its threads say)
+    int32_t stop_sig;
+    uint32_t uid[4], gid[4];  // real, effective, saved, filesystem
+    uint32_t ngroups;
+    const uint32_t* groups;
+    char comm[16];
+    const char* exe;  // the executable's path
+};
+// false: no process with that pid.
+bool process_info(int32_t pid, ProcessInfo* out);
+// Loads pid's per-process state (fd table, cwd, umask; with `memory` also
+// its mappings, initial stack and address space) in place of the running
+// process's, so code written for the running process reads pid's;
+// process_view_end() puts the caller's back. Inside a view only the same
+// process's may begin again (it nests). false: no such process, (memory) a
+// zombie, whose memory is gone, or another process inside a view.
+bool process_view_begin(int32_t pid, bool memory);
+void process_view_end();
 // uname's node name, release and version (process.cpp), also in
 // /proc/version and /proc/sys/kernel/{hostname,osrelease,version}.
 inline constexpr char kUtsNodename[] = "ember";
@@ -174,12 +202,14 @@ struct ProcessStart {
     uint64_t args, args_size;     // the argv then envp strings, NUL-separated
     const uint64_t* auxv;         // the auxiliary vector (a kernel copy)
     uint64_t auxv_words;
+    uint64_t argc;  // how many of the strings are argv
 };
 // Records the start (marks the stack [stack], copies the auxv).
 void note_process_start(const ProcessStart& s);
 const ProcessStart& process_start();
 
-// The live threads (introspect.cpp), for /proc/self/task and Threads:.
+// The live threads of the loaded process (introspect.cpp; the running one,
+// or the one of a process_view), for /proc/<pid>/task and Threads:.
 struct ThreadInfo {
     int32_t tid;
     char state;  // 'R' running or runnable, 'S' blocked
@@ -187,6 +217,14 @@ struct ThreadInfo {
 // Fills up to cap entries (creation order: thread.cpp appends, tids grow);
 // returns how many threads live.
 uint32_t thread_list(ThreadInfo* out, uint32_t cap);
+// The same for every live thread of every process (/proc/stat, loadavg).
+uint32_t thread_list_all(ThreadInfo* out, uint32_t cap);
+// The signal sets /proc shows (bit sig-1): thread tid's pending and blocked
+// ones, and its (loaded) process's pending, ignored and caught ones.
+struct SignalSets {
+    uint64_t pending, blocked, shared, ignored, caught;
+};
+void signal_sets(int32_t tid, SignalSets* out);
 int32_t current_tid();
 
 // ---- syscalls -----------------------------------------------------------

@@ -96,7 +96,7 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
         *w++ = auxv[i][1];
     }
     note_process_start(
-        {stack_lo, stack_lo + stack_size, sp, strings, args_size, &auxv[0][0], 2 * naux});
+        {stack_lo, stack_lo + stack_size, sp, strings, args_size, &auxv[0][0], 2 * naux, argc});
     b->tsc_app_start = __builtin_ia32_rdtsc();
     enter_user(b->interp_hi ? b->interp_entry : b->entry, sp);
 }

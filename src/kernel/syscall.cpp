@@ -1,6 +1,6 @@
 // syscall.cpp - the syscall table and dispatcher. The table is filled
 // explicitly at start-up by each subsystem's register function.
-#include "sched/signal.h"
+#include "proc/proc.h"
 
 namespace k {
 namespace {
@@ -33,6 +33,65 @@ namespace k {
 namespace {
 
 uint32_t g_sites;  // trampolines handed out (kernel data: part of a snapshot)
+
+// Which address spaces hold a patched site that jumps through slot i, so
+// that the slot can be used again once none does (an exec'd program, a
+// process that ended). Sites in MAP_SHARED memory may be seen by address
+// spaces that did not patch them: their slots are never reused (kPinned).
+constexpr uint32_t kWords = EMBER_SITES_MAX / 64;
+constexpr uint16_t kPinned = 0xffff;
+uint16_t g_slot_refs[EMBER_SITES_MAX];
+struct SiteOwner {
+    const Mm* mm;
+    SiteOwner* next;
+    uint64_t slots[kWords];
+};
+SiteOwner* g_owners;
+uint32_t g_free_slots;  // slots below g_sites with no reference left
+
+SiteOwner* owner_of(const Mm* m, bool create) {
+    for (SiteOwner* o = g_owners; o; o = o->next)
+        if (o->mm == m) return o;
+    if (!create) return nullptr;
+    auto* o = static_cast<SiteOwner*>(kcalloc(1, sizeof(SiteOwner)));
+    if (!o) return nullptr;
+    o->mm = m;
+    o->next = g_owners;
+    g_owners = o;
+    return o;
+}
+
+// A slot for a new site of the current address space: a fresh one, else
+// one that no address space uses any more; false when there is none (or
+// no memory to record the owner: the site keeps trapping).
+// The slot take_slot() would give now; false when there is none.
+bool next_slot(uint32_t* out) {
+    if (g_sites < EMBER_SITES_MAX) {
+        *out = g_sites;
+        return true;
+    }
+    if (!g_free_slots) return false;
+    uint32_t i = 0;
+    while (i < EMBER_SITES_MAX && g_slot_refs[i] != 0) ++i;
+    KCHECK(i < EMBER_SITES_MAX);
+    *out = i;
+    return true;
+}
+
+bool take_slot(bool shared, uint32_t* out) {
+    SiteOwner* o = owner_of(mm_current(), true);
+    if (!o) return false;
+    uint32_t i;
+    if (!next_slot(&i)) return false;
+    if (i == g_sites)
+        g_sites++;
+    else
+        g_free_slots--;
+    g_slot_refs[i] = shared ? kPinned : 1;
+    o->slots[i / 64] |= 1ull << (i % 64);
+    *out = i;
+    return true;
+}
 
 inline uint32_t load32(uint64_t a) {
     uint32_t v;
@@ -164,15 +223,23 @@ uint32_t window(uint64_t nr, uint64_t ret, uint64_t tramp, uint8_t* insn) {
 // (above), route the window's instruction through a trampoline. The
 // `syscall` bytes stay as they are.
 void maybe_patch(uint64_t nr, uint64_t ret) {
-    if (g_sites >= EMBER_SITES_MAX || ret < EMBER_GPA_APP_MIN + 9 || !user_ok(ret - 9, 9)) return;
+    if ((g_sites >= EMBER_SITES_MAX && !g_free_slots) || ret < EMBER_GPA_APP_MIN + 9 ||
+        !user_ok(ret - 9, 9))
+        return;
     const auto* p = reinterpret_cast<const uint8_t*>(ret);
     if (p[-2] != 0x0f || p[-1] != 0x05) return;
+    // The window is decoded for the trampoline it will run at (a
+    // rip-relative lea is relocated there): the slot is taken after.
+    uint32_t i;
+    if (!next_slot(&i)) return;
     uint8_t insn[7];
-    const uint32_t len = window(nr, ret, ember_trampoline_gpa(g_sites), insn);
+    const uint32_t len = window(nr, ret, ember_trampoline_gpa(i), insn);
     if (!len) return;
     const uint64_t start = ret - 2 - len;
     if (!user_ok_write(start, len == 5 ? 5 : 7)) return;  // code mprotect'ed read-only
-    const uint32_t i = g_sites++;
+    uint32_t taken;
+    if (!take_slot(maps::shared_at(ret - 2), &taken)) return;
+    KCHECK(taken == i);
     write_trampoline(i, insn, len, ret);
     // jmp *slot: ff 24 25 + the slot's address. In the 5-byte form its two
     // high bytes (0f 05) overlap the unchanged syscall instruction.
@@ -183,6 +250,38 @@ void maybe_patch(uint64_t nr, uint64_t ret) {
 }
 
 }  // namespace
+
+void sites_fork(const Mm* parent, const Mm* child) {
+    const SiteOwner* p = owner_of(parent, false);
+    if (!p) return;
+    SiteOwner* c = owner_of(child, true);
+    if (!c) {
+        // Out of memory: the child's sites must never be handed out again.
+        for (uint32_t i = 0; i < EMBER_SITES_MAX; ++i)
+            if (p->slots[i / 64] & (1ull << (i % 64))) g_slot_refs[i] = kPinned;
+        return;
+    }
+    for (uint32_t i = 0; i < EMBER_SITES_MAX; ++i) {
+        if (!(p->slots[i / 64] & (1ull << (i % 64)))) continue;
+        c->slots[i / 64] |= 1ull << (i % 64);
+        if (g_slot_refs[i] != kPinned) g_slot_refs[i]++;
+    }
+}
+
+void sites_forget(const Mm* m) {
+    for (SiteOwner** pp = &g_owners; *pp; pp = &(*pp)->next) {
+        SiteOwner* o = *pp;
+        if (o->mm != m) continue;
+        for (uint32_t i = 0; i < EMBER_SITES_MAX; ++i) {
+            if (!(o->slots[i / 64] & (1ull << (i % 64))) || g_slot_refs[i] == kPinned) continue;
+            if (--g_slot_refs[i] == 0) g_free_slots++;
+        }
+        *pp = o->next;
+        kfree(o);
+        return;
+    }
+}
+
 }  // namespace k
 
 extern "C" int64_t syscall_dispatch(SyscallFrame* f) {
@@ -204,7 +303,8 @@ extern "C" int64_t syscall_dispatch(SyscallFrame* f) {
         b->cur_syscall = -1;
         if (g_timer_next) timers_fire();
         if (r == -EPIPE) signal_epipe(n, f);
-        if (r == -kErestartsys || signal_pending_now()) return signal_syscall_exit(f, r);
+        if (r == -kErestartsys || r == -kErestartnohand || signal_pending_now())
+            return signal_syscall_exit(f, r);
         return r;
     }
     if (b->flags & EMBER_FLAG_TRACE_SYSCALLS) {

@@ -28,6 +28,29 @@ TEST_P(ProcessTest, CredentialsDroppedAsARootServiceDoesAsNatively) {
     expect_as_native({example_path(GetParam(), "creds")});
 }
 
+// /proc/<pid> of a parent and its fork child: /proc/self, status and stat
+// (ids after setresuid), cmdline, exe, fd/, maps, task/, a zombie, ENOENT
+// once reaped.
+TEST_P(ProcessTest, ProcPidDirectoriesOfEveryProcessAsNatively) {
+    if (geteuid() != 0) GTEST_SKIP() << "SKIPPED: the native run needs root";
+    expect_as_native({example_path(GetParam(), "proc_pids")});
+}
+
+// Job control: SIGSTOP/SIGTSTP stop every thread of a child, SIGCONT
+// resumes it (and runs its handler), WUNTRACED/WCONTINUED and waitid's
+// WSTOPPED/WCONTINUED, SIGCHLD's CLD_STOPPED/CLD_CONTINUED and SA_NOCLDSTOP,
+// SIGKILL of a stopped child, SIGTSTP in an orphaned process group.
+TEST_P(ProcessTest, StopAndContinueAsNatively) {
+    expect_as_native({example_path(GetParam(), "job_control")});
+}
+
+// Timers per process: a fork child inherits none, parent and child each get
+// only their own SIGALRM and POSIX timer signals, exec keeps the interval
+// timer and drops the POSIX timers.
+TEST_P(ProcessTest, TimersBelongToTheProcessThatMadeThemAsNatively) {
+    expect_as_native({example_path(GetParam(), "proc_timers")});
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, ProcessTest, ::testing::Values("gcc", "musl"));
 
 // busybox sh over a root fs that holds busybox itself at /bin/busybox (the

@@ -64,6 +64,20 @@ TEST_P(SyscallPatchTest, EdgeCasesBehaveAsNatively) {
     EXPECT_EQ(parse_stats(trapped.err)["fast_syscalls"], 0) << trapped.err;
 }
 
+// 300 execs in a row, each patching its sites afresh in a new address
+// space (more than the 1,024 slots in all): the slots of the address spaces
+// that are gone are used again, so every level's 100 getppid calls but the
+// first take the fast path.
+TEST_P(SyscallPatchTest, ExecChainReusesTheSlotsOfAddressSpacesThatAreGone) {
+    const std::string prog = example_path(GetParam(), "exec_chain");
+    RunResult native = run_native({prog, "300"});
+    ASSERT_TRUE(native.exited && native.exit_code == 0) << describe(native);
+    RunResult patched = run_ember({"run", "--stats", prog, "--", "300"});
+    EXPECT_TRUE(patched.exited && patched.exit_code == 0) << describe(patched);
+    EXPECT_EQ(patched.out, native.out);
+    EXPECT_GE(parse_stats(patched.err)["fast_syscalls"], 301 * 99) << patched.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, SyscallPatchTest, ::testing::Values("gcc", "musl"));
 
 }  // namespace

@@ -133,6 +133,27 @@ uint32_t thread_list(ThreadInfo* out, uint32_t cap) {
     return 1;
 }
 int32_t current_tid() { return kProcessId; }
+uint32_t thread_list_all(ThreadInfo* out, uint32_t cap) { return thread_list(out, cap); }
+void signal_sets(int32_t, SignalSets* out) { *out = SignalSets{}; }
+int32_t current_pid() { return kProcessId; }
+uint32_t process_pids(int32_t* out, uint32_t cap) {
+    if (cap) out[0] = kProcessId;
+    return 1;
+}
+bool process_info(int32_t pid, ProcessInfo* out) {
+    if (pid != kProcessId) return false;
+    *out = ProcessInfo{};
+    out->pid = out->pgid = out->sid = kProcessId;
+    out->exit_signal = 17;
+    const char* base = g_boot.execfn;
+    for (const char* p = g_boot.execfn; *p; p++)
+        if (*p == '/') base = p + 1;
+    memcpy(out->comm, base, strnlen(base, sizeof out->comm - 1));
+    out->exe = g_boot.execfn;
+    return true;
+}
+bool process_view_begin(int32_t pid, bool) { return pid == kProcessId; }
+void process_view_end() {}
 
 void syscall_register(uint32_t nr, const char*, SyscallFn fn) {
     KCHECK(nr < kMaxSyscall);

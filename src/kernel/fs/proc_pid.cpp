@@ -1,10 +1,13 @@
-// proc_pid.cpp - the files of /proc/1 and /proc/1/task/<tid>: maps, status,
-// stat, statm, cmdline, environ, auxv, comm and mounts, in Linux's formats.
+// proc_pid.cpp - the files of /proc/<pid> and /proc/<pid>/task/<tid>: maps,
+// status, stat, statm, cmdline, environ, auxv, comm and mounts, in Linux's
+// formats. generate_pid_file loads the process's state (a process view,
+// kernel.h) so the code below reads "the loaded process"; a zombie has no
+// memory left, and its memory files are empty (g_no_memory).
 //
 // Memory figures come from the mapping list (mm_maps.cpp). Guest memory is
 // identity mapped and present, so "resident" is approximated by what is
 // mapped accessible (not PROT_NONE); page-fault and context-switch counters
-// are 0, and so are the signal masks (signals are recorded, not delivered).
+// are 0.
 #include "fs/procfs.h"
 
 namespace k::fs::proc {
@@ -12,6 +15,14 @@ namespace k::fs::proc {
 namespace {
 
 constexpr uint64_t kPage = EMBER_PAGE_SIZE;
+
+// The process being described is a zombie: no mappings, stack or auxv.
+bool g_no_memory;
+// The process being described (generate_pid_file).
+ProcessInfo g_info;
+
+// The command name (comm): the executable's base name, or prctl's.
+void put_comm(Text& t) { t.put(g_info.comm, strnlen(g_info.comm, 15)); }
 
 struct MemTotals {
     uint64_t size, rss, data, stack, exe, file;
@@ -42,7 +53,7 @@ void add_run(void* ctx, const MapRun& r) {
 
 MemTotals mem_totals() {
     MemTotals m{};
-    mm_for_each_map(add_run, &m);
+    if (!g_no_memory) mm_for_each_map(add_run, &m);
     return m;
 }
 
@@ -61,8 +72,9 @@ char thread_state(int32_t tid, uint32_t* nthreads) {
         if (list != small) kfree(list);
     }
     *nthreads = n;
-    if (st && tid == current_tid()) st = 'R';  // the reader itself
-    if (!st && tid == kProcessId) st = 'Z';
+    if (st && tid == current_tid()) st = 'R';   // the reader itself
+    if (!st && tid == g_info.pid) st = 'Z';     // the leader has exited
+    if (st && g_info.state) st = g_info.state;  // the whole process is stopped or a zombie
     return st;
 }
 
@@ -72,6 +84,8 @@ const char* state_name(char s) {
             return "R (running)";
         case 'S':
             return "S (sleeping)";
+        case 'T':
+            return "T (stopped)";
         default:
             return "Z (zombie)";
     }
@@ -81,10 +95,10 @@ const char* state_name(char s) {
 void arg_ranges(uint64_t* lo, uint64_t* mid, uint64_t* hi) {
     const ProcessStart& s = process_start();
     *lo = *mid = *hi = 0;
-    if (!s.args || !user_ok(s.args, s.args_size)) return;
+    if (g_no_memory || !s.args || !user_ok(s.args, s.args_size)) return;
     const auto* p = reinterpret_cast<const char*>(s.args);
     uint64_t at = 0;
-    for (uint32_t i = 0; i < boot()->argc && at < s.args_size; i++)
+    for (uint64_t i = 0; i < s.argc && at < s.args_size; i++)
         at += strnlen(p + at, s.args_size - at) + 1;
     *lo = s.args;
     *mid = s.args + (at < s.args_size ? at : s.args_size);
@@ -135,7 +149,7 @@ void put_map(void* ctx, const MapRun& r) {
     const char* name = nullptr;
     char path[kPathMax];
     if (image) {
-        name = boot()->execfn;
+        name = g_info.exe;
     } else if (r.kind == MapKind::kHeap) {
         name = "[heap]";
     } else if (r.kind == MapKind::kStack) {
@@ -155,8 +169,9 @@ void put_map(void* ctx, const MapRun& r) {
 
 void gen_maps(Text& t) {
     MapsCtx c{&t, 0, 0};
+    if (g_no_memory) return;
     Lookup lk;
-    if (lookup(root(), boot()->execfn, kFollow, &lk) == 0 && lk.node) {
+    if (lookup(root(), g_info.exe, kFollow, &lk) == 0 && lk.node) {
         c.exe_dev = lk.node->dev ? lk.node->dev : static_cast<uint32_t>(lk.node->fs);
         c.exe_ino = lk.node->ino;
     }
@@ -176,19 +191,37 @@ void gen_status(Text& t, int32_t tid, char state, uint32_t nthreads) {
     t.put("\nState:\t");
     t.put(state_name(state));
     t.put("\nTgid:\t");
-    t.snum(kProcessId);
+    t.snum(g_info.pid);
     t.put("\nNgid:\t0\nPid:\t");
     t.snum(tid);
-    t.put("\nPPid:\t0\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t");
+    t.put("\nPPid:\t");
+    t.snum(g_info.ppid);
+    t.put("\nTracerPid:\t0\nUid:");
+    for (uint32_t id : g_info.uid) {
+        t.ch('\t');
+        t.num(id);
+    }
+    t.put("\nGid:");
+    for (uint32_t id : g_info.gid) {
+        t.ch('\t');
+        t.num(id);
+    }
+    t.put("\nFDSize:\t");
     t.num(kMaxFds);
-    t.put("\nGroups:\t\nNStgid:\t");
-    t.snum(kProcessId);
+    // As Linux: each group then a space, and one more (trailing) space.
+    t.put("\nGroups:\t");
+    for (uint32_t i = 0; i < g_info.ngroups; i++) {
+        if (i) t.ch(' ');
+        t.num(g_info.groups[i]);
+    }
+    t.put(" \nNStgid:\t");
+    t.snum(g_info.pid);
     t.put("\nNSpid:\t");
     t.snum(tid);
     t.put("\nNSpgid:\t");
-    t.snum(kProcessId);
+    t.snum(g_info.pgid);
     t.put("\nNSsid:\t");
-    t.snum(kProcessId);
+    t.snum(g_info.sid);
     t.put("\nKthread:\t0\n");
     t.kb("VmPeak", m.size);
     t.kb("VmSize", m.size);
@@ -209,10 +242,18 @@ void gen_status(Text& t, int32_t tid, char state, uint32_t nthreads) {
     t.num(nthreads);
     t.put("\nSigQ:\t0/");
     t.num(kMaxFds);  // RLIMIT_SIGPENDING is not tracked: a plausible limit
+    SignalSets s;
+    signal_sets(tid, &s);
+    const char* names[] = {"SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"};
+    const uint64_t sets[] = {s.pending, s.shared, s.blocked, s.ignored, s.caught};
+    for (int i = 0; i < 5; i++) {
+        t.ch('\n');
+        t.put(names[i]);
+        t.put(":\t");
+        t.hex(sets[i], 16);
+    }
     t.put(
-        "\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n"
-        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
-        "SigCgt:\t0000000000000000\nCapInh:\t0000000000000000\n"
+        "\nCapInh:\t0000000000000000\n"
         "CapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n"
         "CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n"
         "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n"
@@ -235,10 +276,12 @@ void gen_stat(Text& t, int32_t tid, char state, uint32_t nthreads) {
     t.put(") ");
     t.ch(state);
     // ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
-    t.put(" 0 ");
-    t.snum(kProcessId);
     t.ch(' ');
-    t.snum(kProcessId);
+    t.snum(g_info.ppid);
+    t.ch(' ');
+    t.snum(g_info.pgid);
+    t.ch(' ');
+    t.snum(g_info.sid);
     t.put(" 0 -1 4194304 0 0 0 0 ");
     t.num(clock_ticks(uptime_ns()));  // utime: the run time (as CLOCK_PROCESS_CPUTIME_ID)
     // stime cutime cstime priority nice num_threads itrealvalue starttime
@@ -256,8 +299,21 @@ void gen_stat(Text& t, int32_t tid, char state, uint32_t nthreads) {
     t.num(s.sp);  // startstack
     // kstkesp kstkeip signal blocked sigignore sigcatch wchan nswap cnswap
     // exit_signal processor rt_priority policy delayacct_blkio_ticks
-    // guest_time cguest_time
-    t.put(" 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 ");
+    // guest_time cguest_time; the signal sets in decimal, the thread's
+    // pending ones only and signals 1-31, as Linux prints them.
+    SignalSets sig;
+    signal_sets(tid, &sig);
+    t.put(" 0 0 ");
+    t.num(sig.pending & 0x7fffffffu);
+    t.ch(' ');
+    t.num(sig.blocked & 0x7fffffffu);
+    t.ch(' ');
+    t.num(sig.ignored & 0x7fffffffu);
+    t.ch(' ');
+    t.num(sig.caught & 0x7fffffffu);
+    t.put(" 0 0 0 ");
+    t.snum(g_info.exit_signal);
+    t.put(" 0 0 0 0 0 0 ");
     t.num(m.data_lo);  // start_data, end_data, start_brk
     t.ch(' ');
     t.num(m.data_hi);
@@ -288,19 +344,32 @@ void gen_statm(Text& t) {
     t.put(" 0\n");
 }
 
+bool generate_file(uint8_t node, int32_t tid, Text& t);
+
 }  // namespace
 
-void put_comm(Text& t) {
-    const char* fn = boot()->execfn;
-    const char* base = fn;
-    for (const char* p = fn; *p; p++)
-        if (*p == '/') base = p + 1;
-    t.put(base, strnlen(base, 15));
+bool generate_pid_file(uint8_t node, int32_t pid, int32_t tid, Text& t) {
+    if (!process_info(pid, &g_info)) return false;
+    const bool memory = node != kComm && node != kMounts && node != kMountinfo;
+    bool viewed = process_view_begin(pid, memory);
+    g_no_memory = false;
+    if (!viewed && memory) {  // a zombie: its memory is gone
+        g_no_memory = true;
+        viewed = process_view_begin(pid, false);
+    }
+    if (!viewed) return false;
+    const bool ok = generate_file(node, tid, t);
+    process_view_end();
+    g_no_memory = false;
+    return ok;
 }
 
-bool generate_pid_file(uint8_t node, int32_t tid, Text& t) {
+namespace {
+
+bool generate_file(uint8_t node, int32_t tid, Text& t) {
     switch (node) {
         case kAuxv: {
+            if (g_no_memory) return true;
             const ProcessStart& s = process_start();
             t.put(reinterpret_cast<const char*>(s.auxv), s.auxv_words * sizeof(uint64_t));
             return true;
@@ -354,5 +423,7 @@ bool generate_pid_file(uint8_t node, int32_t tid, Text& t) {
             return false;
     }
 }
+
+}  // namespace
 
 }  // namespace k::fs::proc

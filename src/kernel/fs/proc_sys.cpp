@@ -318,7 +318,7 @@ void put_centis(Text& t, uint64_t ns) {
 void gen_stat(Text& t) {
     const uint64_t up = uptime_ns();
     ThreadInfo list[64];
-    uint32_t n = thread_list(list, 64), running = 0;
+    uint32_t n = thread_list_all(list, 64), running = 0;
     for (uint32_t i = 0; i < n && i < 64; i++) running += list[i].state == 'R';
     // The instance's CPU time is its run time (as CLOCK_PROCESS_CPUTIME_ID).
     static constexpr const char* kCpus[] = {"cpu  ", "cpu0 "};
@@ -329,14 +329,16 @@ void gen_stat(Text& t) {
     }
     t.put("intr 0\nctxt 0\nbtime ");
     t.snum((realtime_ns() - static_cast<int64_t>(up)) / 1000000000);
-    t.put("\nprocesses 1\nprocs_running ");
+    t.put("\nprocesses ");  // forks since boot, as Linux counts them
+    t.num(boot()->stat_forks + 1);
+    t.put("\nprocs_running ");
     t.num(running ? running : 1);
     t.put("\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n");
 }
 
 void gen_loadavg(Text& t) {
     ThreadInfo list[64];
-    uint32_t n = thread_list(list, 64), running = 0;
+    uint32_t n = thread_list_all(list, 64), running = 0;
     int32_t last = kProcessId;
     for (uint32_t i = 0; i < n && i < 64; i++) {
         running += list[i].state == 'R';

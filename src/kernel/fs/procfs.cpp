@@ -21,7 +21,6 @@ struct Row {
     const char* name;
 };
 constexpr Row kRows[] = {
-    {kRootDir, kPidDir, 0555, "1"},
     {kRootDir, kSelfLink, 0777, "self"},
     {kRootDir, kThreadSelfLink, 0777, "thread-self"},
     {kRootDir, kKernelCmdline, 0444, "cmdline"},
@@ -100,6 +99,7 @@ Inode* make_node(Inode* dir, const char* name, uint32_t len, uint8_t node, uint3
                                    : Special::kProcFile;
     n->proc = node;
     n->proc_arg = arg;
+    n->proc_pid = node == kPidDir ? arg : dir->proc_pid;
     Dirent* d =
         cookie ? dir_link_before(dir, name, len, n, before, cookie) : dir_link(dir, name, len, n);
     if (!d) {
@@ -115,8 +115,8 @@ void fill_fixed(Inode* dir) {
         if (r.parent != dir->proc) continue;
         auto len = static_cast<uint32_t>(strlen(r.name));
         if (dir_find(dir, r.name, len)) continue;  // made before running out of memory
-        // Everything under /proc/1 is about the process; a task's files
-        // are about its thread.
+        // Everything under /proc/<pid> is about the process; a task's
+        // files are about its thread.
         if (!make_node(dir, r.name, len, r.node, r.perm, dir->proc_arg)) ok = false;
     }
     dir->proc_filled = ok;
@@ -143,14 +143,30 @@ uint32_t format_id(int32_t id, char* out) {
     return n;
 }
 
-// Makes the numbered entries of dir (cookie = id + 2, so getdents offsets
-// follow the numbers as on Linux) be exactly ids (ascending).
+// The numbered entries of a directory: fds, threads or processes, and the
+// getdents cookie of entry number n (n + 2 as on Linux for fd/ and task/;
+// in /proc after the fixed entries, as Linux's TGID_OFFSET does).
+constexpr uint64_t kPidCookie = 1ull << 20;
+uint8_t numbered_node(const Inode* dir) {
+    return dir->proc == kFdDir ? kFdLink : dir->proc == kTaskDir ? kTidDir : kPidDir;
+}
+uint64_t numbered_cookie(const Inode* dir, int32_t n) {
+    return static_cast<uint64_t>(n) + (dir->proc == kRootDir ? kPidCookie : 2);
+}
+
+// Makes the numbered entries of dir be exactly ids (ascending); other
+// entries (/proc's fixed ones) are left alone.
 void sync_numbered(Inode* dir, const int32_t* ids, uint32_t n) {
-    const bool fds = dir->proc == kFdDir;
+    const uint8_t node = numbered_node(dir);
+    const bool fds = node == kFdLink;
     Dirent* d = dir->first;
     uint32_t k = 0;
     while (d || k < n) {
-        const int64_t have = d ? static_cast<int64_t>(d->cookie) - 2 : INT64_MAX;
+        if (d && d->inode->proc != node) {
+            d = d->next;
+            continue;
+        }
+        const int64_t have = d ? d->inode->proc_arg : INT64_MAX;
         if (k < n && ids[k] == have) {
             if (fds) {  // fd N may have been closed and opened again
                 File* f = fd_get(ids[k]);
@@ -166,40 +182,76 @@ void sync_numbered(Inode* dir, const int32_t* ids, uint32_t n) {
         } else {
             char name[12];
             uint32_t len = format_id(ids[k], name);
-            uint8_t node = fds ? kFdLink : kTidDir;
             uint32_t perm = fds ? fd_perm(fd_get(ids[k])) : 0555;
             // Out of memory the entry is missing until the next lookup.
-            make_node(dir, name, len, node, perm, ids[k], d, static_cast<uint64_t>(ids[k]) + 2);
+            make_node(dir, name, len, node, perm, ids[k], d, numbered_cookie(dir, ids[k]));
             k++;
         }
     }
 }
 
+void sort_ids(int32_t* ids, uint32_t n) {  // insertion sort: usually sorted already
+    for (uint32_t i = 1; i < n; i++) {
+        const int32_t v = ids[i];
+        uint32_t j = i;
+        for (; j > 0 && ids[j - 1] > v; j--) ids[j] = ids[j - 1];
+        ids[j] = v;
+    }
+}
+
+// Loads the state of the process a node is about for the code below, which
+// reads "the loaded process"; ok is false when it no longer exists.
+struct View {
+    bool ok;
+    View(int32_t pid, bool memory) : ok(process_view_begin(pid, memory)) {}
+    ~View() {
+        if (ok) process_view_end();
+    }
+    View(const View&) = delete;
+    View& operator=(const View&) = delete;
+};
+
 void sync_fds(Inode* dir) {
     auto* ids = static_cast<int32_t*>(kcalloc(kMaxFds, sizeof(int32_t)));
     if (!ids) return;
     uint32_t n = 0;
-    for (int32_t fd = 0; fd < kMaxFds; fd++)
-        if (fd_get(fd)) ids[n++] = fd;
-    sync_numbered(dir, ids, n);
+    {
+        View v(dir->proc_pid, false);
+        if (v.ok) {
+            for (int32_t fd = 0; fd < kMaxFds; fd++)
+                if (fd_get(fd)) ids[n++] = fd;
+            sync_numbered(dir, ids, n);  // reads the fds' modes
+        } else {
+            sync_numbered(dir, ids, 0);
+        }
+    }
     kfree(ids);
 }
 
 void sync_tasks(Inode* dir) {
-    uint32_t n = thread_list(nullptr, 0);
+    View v(dir->proc_pid, false);
+    uint32_t n = v.ok ? thread_list(nullptr, 0) : 0;
     auto* list = static_cast<ThreadInfo*>(kcalloc(n ? n : 1, sizeof(ThreadInfo)));
     auto* ids = static_cast<int32_t*>(kcalloc(n ? n : 1, sizeof(int32_t)));
     if (list && ids) {
-        n = thread_list(list, n);
-        for (uint32_t i = 0; i < n; i++) {  // insertion sort: usually sorted already
-            int32_t v = list[i].tid;
-            uint32_t j = i;
-            for (; j > 0 && ids[j - 1] > v; j--) ids[j] = ids[j - 1];
-            ids[j] = v;
-        }
+        n = v.ok ? thread_list(list, n) : 0;
+        for (uint32_t i = 0; i < n; i++) ids[i] = list[i].tid;
+        sort_ids(ids, n);
         sync_numbered(dir, ids, n);
     }
     kfree(list);
+    kfree(ids);
+}
+
+// /proc's pid directories: one per process not yet reaped.
+void sync_pids(Inode* dir) {
+    const uint32_t n = process_pids(nullptr, 0);
+    auto* ids = static_cast<int32_t*>(kcalloc(n ? n : 1, sizeof(int32_t)));
+    if (!ids) return;
+    const uint32_t got = process_pids(ids, n);
+    const uint32_t m = got < n ? got : n;
+    sort_ids(ids, m);
+    sync_numbered(dir, ids, m);
     kfree(ids);
 }
 
@@ -211,29 +263,38 @@ uint32_t link_text(const Inode* i, char* out) {
     Text t;
     switch (i->proc) {
         case kSelfLink:
-            t.snum(kProcessId);
+            t.snum(current_pid());
             break;
         case kThreadSelfLink:
-            t.snum(kProcessId);
+            t.snum(current_pid());
             t.put("/task/");
             t.snum(current_tid());
             break;
         case kMountsLink:
             t.put("self/mounts");
             break;
-        case kExeLink:
-            t.put(boot()->execfn, strnlen(boot()->execfn, EMBER_BOOT_EXECFN_MAX - 1));
+        case kExeLink: {
+            ProcessInfo pi;
+            if (process_info(i->proc_pid, &pi) && pi.state != 'Z')
+                t.put(pi.exe, strnlen(pi.exe, kPathMax - 1));
             break;
-        case kCwdLink:
+        }
+        case kCwdLink: {
+            View v(i->proc_pid, false);
+            if (!v.ok) break;
             if (int64_t n = dir_path(cwd(), out, kPathMax); n > 0)
                 return static_cast<uint32_t>(n - 1);
             break;
+        }
         case kRootLink:
             t.put("/");
             break;
-        case kFdLink:
+        case kFdLink: {
+            View v(i->proc_pid, false);
+            if (!v.ok) break;
             if (const File* f = fd_get(i->proc_arg)) return file_describe(f, out, kPathMax);
             break;
+        }
         default:
             break;
     }
@@ -251,7 +312,7 @@ int64_t proc_file_read(File* f, void* buf, uint64_t len, uint64_t* pos) {
     if (!t || *pos == 0) {  // a read from the start sees fresh text, as on Linux
         Text fresh;
         int64_t r = 0;
-        if (!generate(f->inode->proc, f->inode->proc_arg, fresh)) r = -ESRCH;
+        if (!generate(f->inode->proc, f->inode->proc_pid, f->inode->proc_arg, fresh)) r = -ESRCH;
         if (r == 0 && fresh.failed) r = -ENOMEM;
         if (r == 0 && !t && !(t = static_cast<Text*>(kmalloc(sizeof(Text))))) r = -ENOMEM;
         if (r < 0) {
@@ -285,12 +346,14 @@ void proc_mount(Inode* proc, Inode* sys) {
     proc->proc = kRootDir;
     sys->proc = kSysfsRoot;
     proc->proc_arg = sys->proc_arg = kProcessId;
+    proc->proc_pid = sys->proc_pid = 0;
 }
 
 void proc_fill(Inode* dir) {
     if (!dir->proc_filled) fill_fixed(dir);
     if (dir->proc == kFdDir) sync_fds(dir);
     if (dir->proc == kTaskDir) sync_tasks(dir);
+    if (dir->proc == kRootDir) sync_pids(dir);
 }
 
 const char* proc_link_target(const Inode* i, uint32_t* len) {
@@ -302,13 +365,16 @@ Inode* proc_link_inode(const Inode* i, File** via) {
     *via = nullptr;
     switch (i->proc) {
         case kFdLink: {
-            File* f = fd_get(i->proc_arg);
+            View v(i->proc_pid, false);
+            File* f = v.ok ? fd_get(i->proc_arg) : nullptr;
             if (!f) return nullptr;
             *via = f;
             return f->inode;
         }
-        case kCwdLink:
-            return cwd();
+        case kCwdLink: {
+            View v(i->proc_pid, false);
+            return v.ok ? cwd() : nullptr;
+        }
         case kRootLink:
             return root();
         default:
@@ -415,8 +481,8 @@ void Text::release() {
     *this = Text{};
 }
 
-bool generate(uint8_t node, int32_t arg, Text& t) {
-    if (node >= kAuxv && node <= kStatus) return generate_pid_file(node, arg, t);
+bool generate(uint8_t node, int32_t pid, int32_t arg, Text& t) {
+    if (node >= kAuxv && node <= kStatus) return generate_pid_file(node, pid, arg, t);
     return generate_sys_file(node, t);
 }
 

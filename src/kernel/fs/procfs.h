@@ -16,10 +16,10 @@ enum Node : uint8_t {
     kNoNode,
     // directories
     kRootDir,  // /proc
-    kPidDir,   // /proc/1
-    kFdDir,    // /proc/1/fd: one link per open fd
-    kTaskDir,  // /proc/1/task: one directory per thread
-    kTidDir,   // /proc/1/task/<tid>
+    kPidDir,   // /proc/<pid>
+    kFdDir,    // /proc/<pid>/fd: one link per open fd
+    kTaskDir,  // /proc/<pid>/task: one directory per thread
+    kTidDir,   // /proc/<pid>/task/<tid>
     kSysDir,   // /proc/sys
     kSysKernelDir,
     kSysRandomDir,
@@ -110,14 +110,13 @@ struct Text {
 };
 
 // Generates a file's text; false when the node is not a file.
-bool generate(uint8_t node, int32_t arg, Text& t);
-bool generate_pid_file(uint8_t node, int32_t tid, Text& t);  // proc_pid.cpp
-bool generate_sys_file(uint8_t node, Text& t);               // proc_sys.cpp
+// pid: the process the node is about; arg: its tid (or the pid).
+bool generate(uint8_t node, int32_t pid, int32_t arg, Text& t);
+bool generate_pid_file(uint8_t node, int32_t pid, int32_t tid, Text& t);  // proc_pid.cpp
+bool generate_sys_file(uint8_t node, Text& t);                            // proc_sys.cpp
 
 // Shared facts.
 uint64_t uptime_ns();
 uint64_t clock_ticks(uint64_t ns);  // USER_HZ = 100, as AT_CLKTCK says
-// The command name: the executable's base name, at most 15 bytes.
-void put_comm(Text& t);
 
 }  // namespace k::fs::proc

@@ -66,6 +66,7 @@ struct Inode {
     uint8_t proc;        // kProcDir/File/Link: which node (procfs.cpp's ProcNode)
     bool proc_filled;    // kProcDir: its fixed entries exist
     int32_t proc_arg;    // kProc*: the tid or fd the node describes
+    int32_t proc_pid;    // kProc*: the process it is about (0: the system)
     bool data_in_pages;  // tmpfs: `data` came from pages_alloc, not kmalloc
     uint8_t vol;         // kVolume: the volume's index in boot_info.volumes
     bool vol_unlinked;   // kVolume: unlinked while open, kept under a hidden name

@@ -222,8 +222,35 @@ uint64_t build_stack(const Args& a, const Loaded& l, const char* execfn, uint64_
         *w++ = auxv[i][0];
         *w++ = auxv[i][1];
     }
-    note_process_start({lo, lo + kStackSize, sp, strings, a.len, &auxv[0][0], 2 * naux});
+    note_process_start({lo, lo + kStackSize, sp, strings, a.len, &auxv[0][0], 2 * naux, a.argc});
     return sp;
+}
+
+// /proc/<pid>/exe of the new program: the file's path as its directory
+// entries say (through /proc/self/exe or a symlink as well, as Linux shows
+// it), else the path made absolute with the cwd. kmalloc'd; nullptr when
+// out of memory.
+char* exe_path(const fs::Inode* node, const char* path) {
+    static char buf[fs::kPathMax];
+    uint64_t len;
+    if (const int64_t n = fs::inode_path(node, buf, sizeof buf); n > 0) {
+        len = static_cast<uint64_t>(n - 1);
+    } else {
+        uint64_t at = 0;
+        if (path[0] != '/') {
+            while (path[0] == '.' && path[1] == '/') path += 2;
+            const int64_t d = fs::dir_path(fs::cwd(), buf, sizeof buf);
+            if (d > 0) at = static_cast<uint64_t>(d - 1);
+            if (at > 0 && buf[at - 1] != '/') buf[at++] = '/';
+        }
+        const uint64_t plen = strnlen(path, sizeof buf - 1 - at);
+        memcpy(buf + at, path, plen);
+        len = at + plen;
+    }
+    buf[len] = 0;
+    auto* out = static_cast<char*>(kmalloc(len + 1));
+    if (out) memcpy(out, buf, len + 1);
+    return out;
 }
 
 int64_t lookup_exec(int64_t dirfd, const char* path, bool empty_ok, fs::Inode** out) {
@@ -276,8 +303,12 @@ int64_t do_exec(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp, u
         if (!idata || elf::parse(idata, isize, &iimg, false) != elf::Error::kOk)
             return fail(-ENOEXEC);  // Linux: ELIBBAD
     }
-    Mm* nm = mm_new_empty();
-    if (!nm) return fail(-ENOMEM);
+    char* exe = exe_path(node, path);
+    Mm* nm = exe ? mm_new_empty() : nullptr;
+    if (!nm) {
+        kfree(exe);
+        return fail(-ENOMEM);
+    }
 
     // The point of no return: the old program goes.
     Process* self = current()->proc;
@@ -286,10 +317,11 @@ int64_t do_exec(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp, u
     Mm* old = mm_current();
     mm_set_current(nm);
     self->mm = nm;
-    mm_release(old);
+    proc_mm_drop(old);
     proc_release_vfork(self);
     fs::fd_close_on_exec();
     sigproc_exec();
+    timers_exec();
     Thread* t = current();
     t->clear_tid = 0;
     t->robust_head = 0;
@@ -302,6 +334,8 @@ int64_t do_exec(int64_t dirfd, uint64_t upath, uint64_t uargv, uint64_t uenvp, u
     cred_exec(&self->cred);
     memset(self->comm, 0, sizeof self->comm);
     memcpy(self->comm, base, strnlen(base, sizeof self->comm - 1));
+    kfree(self->exe);
+    self->exe = exe;
 
     const uint64_t bias = img.type == elf::kTypeDyn ? EMBER_PIE_BASE : 0;
     Loaded l{};

@@ -7,7 +7,6 @@
 namespace k {
 namespace {
 
-constexpr int kSigChld = 17;
 constexpr uint64_t kCloneVm = 0x100, kCloneVfork = 0x4000, kCloneParentSettid = 0x100000,
                    kCloneChildCleartid = 0x200000, kCloneChildSettid = 0x1000000,
                    kCloneSettls = 0x80000;
@@ -43,14 +42,17 @@ void wake_child_waiters(Process* p) {
             make_runnable(t);
 }
 
-// Sends sig to p, which may be another process than the running one.
-void send_to(Process* p, int sig, const SigInfo& info);
+// Sends sig to p (or its thread t), which may be another process than the
+// running one.
+void send_to(Process* p, Thread* t, int sig, const SigInfo& info);
+void send_to(Process* p, int sig, const SigInfo& info) { send_to(p, nullptr, sig, info); }
 
 // p's end: every thread is dead or is the caller's; frees what the zombie
 // does not need, reparents its children, tells its parent. The memory is
 // dropped by the caller once p's address space is no longer live.
 void make_zombie(Process* p, int wstatus) {
     fs::fdt_close_all(p == g_loaded ? fs::fdt_current() : p->fdt);
+    timers_exit(p);
     proc_release_vfork(p);
     for (Process* c = g_procs; c; c = c->next) {
         if (c->parent != p) continue;
@@ -76,7 +78,7 @@ void make_zombie(Process* p, int wstatus) {
         SigInfo info{};
         info.signo = p->exit_signal;
         info.code = (wstatus & 0x7f) ? 2 : 1;  // CLD_KILLED : CLD_EXITED
-        info.f[0] = static_cast<uint32_t>(p->pid);
+        info.f[0] = static_cast<uint32_t>(p->pid) | (static_cast<uint64_t>(p->cred.uid[0]) << 32);
         info.f[1] = static_cast<uint64_t>((wstatus & 0x7f) ? (wstatus & 0x7f) : (wstatus >> 8));
         send_to(parent, p->exit_signal, info);
     }
@@ -93,6 +95,7 @@ void reap(Process* p) {
     fs::fdt_free(p->fdt);
     if (p->cwd) fs::inode_put(p->cwd);
     sigproc_free(&p->sig);
+    kfree(p->exe);
     kfree(p);
 }
 
@@ -106,20 +109,20 @@ void kill_process(Process* p, int sig) {
     for (Thread* t = g_threads; t; t = t->all_next)
         if (t->proc == p) sched_kill(t);
     make_zombie(p, sig);
-    mm_release(p->mm);
+    proc_mm_drop(p->mm);
     p->mm = nullptr;
     if (p->autoreap) reap(p);
 }
 
-void send_to(Process* p, int sig, const SigInfo& info) {
+void send_to(Process* p, Thread* t, int sig, const SigInfo& info) {
     if (p->state != ProcState::kLive) return;
     if (p == g_loaded) {
-        signal_send(nullptr, sig, info);
+        signal_send(t, sig, info);
         return;
     }
     Process* self = g_loaded;
     swap_state(self, p);
-    const int kill = signal_send_borrowed(sig, info);
+    const int kill = signal_send_borrowed(t, sig, info);
     swap_state(p, self);
     if (kill) kill_process(p, kill);
 }
@@ -134,6 +137,24 @@ bool matches(const Process* c, int64_t pid, const Process* self) {
 }  // namespace
 
 Process* proc_current() { return g_loaded; }
+
+void proc_mm_drop(Mm* m) {
+    if (m->refs == 1) sites_forget(m);
+    mm_release(m);
+}
+Process* proc_list() { return g_procs; }
+Process* proc_find(int64_t pid) { return find(pid); }
+void proc_load(Process* p) {
+    if (p != g_loaded) swap_state(g_loaded, p);
+}
+void proc_send(Process* p, int sig, const SigInfo& info) { send_to(p, sig, info); }
+void proc_send_thread(Process* p, Thread* t, int sig, const SigInfo& info) {
+    send_to(p, t, sig, info);
+}
+void proc_wake_child_waiters(Process* p) { wake_child_waiters(p); }
+const KSigaction& proc_sigaction(const Process* p, int sig) {
+    return p == g_loaded ? g_sigactions[sig] : p->sig.actions[sig];
+}
 Process* proc_running() { return current()->proc; }
 
 void proc_init() {
@@ -142,7 +163,12 @@ void proc_init() {
     g_first.mm = mm_current();
     g_first.umask = 022;
     g_first.cred.dumpable = 1;
-    memcpy(g_first.comm, "init", 5);
+    // comm: the program's file name, as Linux sets it at exec.
+    const char* fn = boot()->execfn;
+    const char* base = fn;
+    for (const char* q = fn; *q; ++q)
+        if (*q == '/') base = q + 1;
+    memcpy(g_first.comm, base, strnlen(base, sizeof g_first.comm - 1));
     current()->proc = &g_first;
     fs::lock_pid_hook = [] { return proc_running()->pid; };
 }
@@ -154,7 +180,7 @@ void proc_switch(Process* from, Process* to) {
     // The dying process's memory can go once its tables are not live.
     if (from->state == ProcState::kZombie && from->mm) {
         KCHECK(from->mm == old);
-        mm_release(from->mm);
+        proc_mm_drop(from->mm);
         from->mm = nullptr;
         if (from->autoreap) reap(from);
     }
@@ -178,11 +204,14 @@ int64_t proc_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, 
         kfree(c);
         return -ENOMEM;
     }
-    if (share_vm) mm_share(c->mm);
+    if (share_vm)
+        mm_share(c->mm);
+    else
+        sites_fork(mm_current(), c->mm);
     Thread* t = thread_create(c, flags, newsp, tls);
     if (!t) {
         fs::fdt_free(c->fdt);
-        mm_release(c->mm);
+        proc_mm_drop(c->mm);
         kfree(c);
         return -ENOMEM;
     }
@@ -198,6 +227,10 @@ int64_t proc_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid, 
     sigproc_fork(&c->sig);
     c->cred = self->cred;
     memcpy(c->comm, self->comm, sizeof c->comm);
+    if (self->exe) {
+        const size_t n = strlen(self->exe) + 1;
+        if ((c->exe = static_cast<char*>(kmalloc(n)))) memcpy(c->exe, self->exe, n);
+    }
     Process** tail = &g_procs;
     while (*tail) tail = &(*tail)->next;
     *tail = c;
@@ -274,16 +307,37 @@ int64_t proc_kill(int64_t pid, int sig, const SigInfo& info) {
 
 namespace {
 
-// wait4 / waitid: the first zombie child matching pid; *none when there is
-// no matching child at all.
-Process* find_zombie(int64_t pid, bool* none) {
+constexpr uint64_t kWnohang = 1, kWuntraced = 2, kWexited = 4, kWcontinued = 8,
+                   kWnowait = 0x01000000, kWnothread = 0x20000000, kWall = 0x40000000,
+                   kWclone = 0x80000000;
+
+// What a wait reports about a child.
+enum class Event : uint8_t { kExited, kStopped, kContinued };
+
+// wait4 / waitid: the first child matching pid with something to report,
+// as Linux's wait_consider_task looks at each child in turn: its exit (when
+// `exited`), a stop not yet reported (WUNTRACED), a continue not yet
+// reported (WCONTINUED). *none when there is no matching child at all.
+Process* find_event(int64_t pid, uint64_t options, bool exited, Event* ev, bool* none) {
     Process* self = current()->proc;
     *none = true;
     for (Process* c = g_procs; c; c = c->next) {
         if (c->parent != self || !matches(c, pid, self)) continue;
         if (c->state == ProcState::kZombie && c->autoreap) continue;  // being reaped
         *none = false;
-        if (c->state == ProcState::kZombie) return c;
+        if (c->state == ProcState::kZombie) {
+            if (!exited) continue;
+            *ev = Event::kExited;
+            return c;
+        }
+        if ((options & kWuntraced) && c->stopped && c->stop_report) {
+            *ev = Event::kStopped;
+            return c;
+        }
+        if ((options & kWcontinued) && c->cont_report) {
+            *ev = Event::kContinued;
+            return c;
+        }
     }
     return nullptr;
 }
@@ -300,10 +354,6 @@ int64_t wait_for_child() {
     return 0;
 }
 
-constexpr uint64_t kWnohang = 1, kWuntraced = 2, kWexited = 4, kWcontinued = 8,
-                   kWnowait = 0x01000000, kWnothread = 0x20000000, kWall = 0x40000000,
-                   kWclone = 0x80000000;
-
 int64_t sys_wait4(uint64_t pid, uint64_t status, uint64_t options, uint64_t rusage, uint64_t,
                   uint64_t) {
     if (options & ~(kWnohang | kWuntraced | kWcontinued | kWnothread | kWall | kWclone))
@@ -311,11 +361,18 @@ int64_t sys_wait4(uint64_t pid, uint64_t status, uint64_t options, uint64_t rusa
     const int64_t want = static_cast<int32_t>(pid);
     for (;;) {
         bool none;
-        if (Process* c = find_zombie(want, &none)) {
-            const int32_t cpid = c->pid, st = c->wstatus;
+        Event ev;
+        if (Process* c = find_event(want, options, true, &ev, &none)) {
+            const int32_t cpid = c->pid;
+            // Linux's encodings: 0x7f | sig << 8 for a stop, 0xffff for a continue.
+            const int32_t st = ev == Event::kExited    ? c->wstatus
+                               : ev == Event::kStopped ? 0x7f | (c->stop_sig << 8)
+                                                       : 0xffff;
             if (status && put_user(status, st) < 0) return -EFAULT;
             if (rusage && clear_user(rusage, 144) < 0) return -EFAULT;
-            reap(c);
+            if (ev == Event::kExited) reap(c);
+            if (ev == Event::kStopped) c->stop_report = false;
+            if (ev == Event::kContinued) c->cont_report = false;
             return cpid;
         }
         if (none) return -ECHILD;
@@ -327,6 +384,7 @@ int64_t sys_wait4(uint64_t pid, uint64_t status, uint64_t options, uint64_t rusa
 int64_t sys_waitid(uint64_t idtype, uint64_t id, uint64_t infop, uint64_t options, uint64_t rusage,
                    uint64_t) {
     constexpr uint64_t kPAll = 0, kPPid = 1, kPPgid = 2;
+    constexpr int32_t kCldExited = 1, kCldKilled = 2, kCldStopped = 5, kCldContinued = 6;
     if (options &
         ~(kWnohang | kWexited | kWuntraced | kWcontinued | kWnowait | kWnothread | kWall | kWclone))
         return -EINVAL;
@@ -342,18 +400,31 @@ int64_t sys_waitid(uint64_t idtype, uint64_t id, uint64_t infop, uint64_t option
         return -EINVAL;
     for (;;) {
         bool none;
-        Process* c = (options & kWexited) ? find_zombie(want, &none) : nullptr;
-        if (!(options & kWexited)) none = !find_zombie(want, &none) && none;
-        if (c) {
+        Event ev;
+        if (Process* c = find_event(want, options, options & kWexited, &ev, &none)) {
             uint8_t si[128] = {};
-            const int32_t st = c->wstatus, sig = st & 0x7f;
-            const int32_t fields[6] = {kSigChld, 0, sig ? 2 : 1, 0, c->pid, 0};
+            int32_t code, status;
+            if (ev == Event::kExited) {
+                const int32_t st = c->wstatus, sig = st & 0x7f;
+                code = sig ? kCldKilled : kCldExited;
+                status = sig ? sig : (st >> 8) & 0xff;
+            } else if (ev == Event::kStopped) {
+                code = kCldStopped;
+                status = c->stop_sig;
+            } else {
+                code = kCldContinued;
+                status = kSigCont;
+            }
+            const int32_t fields[7] = {
+                kSigChld, 0, code, 0, c->pid, static_cast<int32_t>(c->cred.uid[0]), status};
             memcpy(si, fields, sizeof fields);
-            const int32_t status = sig ? sig : (st >> 8) & 0xff;
-            memcpy(si + 24, &status, 4);
             if (infop && copy_to_user(infop, si, sizeof si) < 0) return -EFAULT;
             if (rusage && clear_user(rusage, 144) < 0) return -EFAULT;
-            if (!(options & kWnowait)) reap(c);
+            if (!(options & kWnowait)) {
+                if (ev == Event::kExited) reap(c);
+                if (ev == Event::kStopped) c->stop_report = false;
+                if (ev == Event::kContinued) c->cont_report = false;
+            }
             return 0;
         }
         if (none) return -ECHILD;

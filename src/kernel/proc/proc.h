@@ -15,6 +15,8 @@
 
 namespace k {
 
+struct ProcTimers;  // timer.cpp
+
 enum class ProcState : uint8_t { kLive, kZombie };
 
 // User and group ids (cred.cpp): real, effective, saved; the filesystem
@@ -52,9 +54,31 @@ struct Process {
     SigProc sig;
     Cred cred;  // inherited by fork, kept by exec
     char comm[16];
+    char* exe;  // the executable's path (kmalloc'd; nullptr: boot()->execfn)
+    // Job control (jobctl.cpp): stopped by stop_sig; a stop and a continue
+    // not yet reported to a wait with WUNTRACED / WCONTINUED.
+    bool stopped, stop_report, cont_report;
+    int stop_sig;
+    ProcTimers* timers;  // its interval and POSIX timers (timer.cpp), nullptr: none yet
 };
 
 void proc_init();  // the first process, before the program starts
+
+// Every process not yet reaped (linked by next), the first one first.
+Process* proc_list();
+Process* proc_find(int64_t pid);
+// Loads p's per-process state into the globals (no address space change:
+// mm_set_current does that), saving the loaded one's.
+void proc_load(Process* p);
+// Sends sig to p, which may be another process than the running one (a
+// fatal signal ends it at once).
+void proc_send(Process* p, int sig, const SigInfo& info);
+// The same for one thread t of p (nullptr: the process).
+void proc_send_thread(Process* p, Thread* t, int sig, const SigInfo& info);
+// Wakes p's threads blocked in wait4/waitid (a child changed state).
+void proc_wake_child_waiters(Process* p);
+// p's action for sig (the loaded process's is in g_sigactions).
+const KSigaction& proc_sigaction(const Process* p, int sig);
 
 // New processes (fork, vfork, clone without CLONE_VM, clone3): returns the
 // child's pid. flags as clone's; exit_signal for the parent at its end.
@@ -69,6 +93,13 @@ void proc_release_vfork(Process* p);
 // Kills the other threads of the running process (exec, exit_group).
 void proc_kill_other_threads();
 void register_exec_syscalls();
+
+// Patched syscall sites (syscall.cpp): a fork child's address space holds
+// its parent's; an address space that is freed gives its slots back.
+void sites_fork(const Mm* parent, const Mm* child);
+void sites_forget(const Mm* m);
+// Drops a process's reference to m; the last one frees it (and its sites).
+void proc_mm_drop(Mm* m);
 void register_cred_syscalls();
 
 }  // namespace k

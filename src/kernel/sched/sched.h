@@ -35,14 +35,16 @@ enum class ThreadState : uint8_t { kRunning, kRunnable, kBlocked, kDead };
 // What a blocked thread waits for, and so what wakes it.
 enum class WaitKind : uint8_t {
     kNone,
-    kHost,    // wait_events: host events / deadline; woken by every host wait
-    kFutex,   // a futex queue (futex.cpp), optional deadline
-    kOthers,  // something only another thread can do (a pipe): woken when
-              // another thread made a syscall since this one blocked
-    kSignal,  // pause, rt_sigsuspend, rt_sigtimedwait: only a signal (or
-              // the deadline) wakes it
-    kChild,   // wait4/waitid, a vfork parent: a child's exit or exec (or a
-              // signal) wakes it
+    kHost,     // wait_events: host events / deadline; woken by every host wait
+    kFutex,    // a futex queue (futex.cpp), optional deadline
+    kOthers,   // something only another thread can do (a pipe): woken when
+               // another thread made a syscall since this one blocked
+    kSignal,   // pause, rt_sigsuspend, rt_sigtimedwait: only a signal (or
+               // the deadline) wakes it
+    kChild,    // wait4/waitid, a vfork parent: a child's exit or exec (or a
+               // signal) wakes it
+    kStopped,  // its process is stopped (SIGSTOP, ...): only SIGCONT (or
+               // SIGKILL) ends it; other signals stay pending
 };
 
 struct Process;  // proc/proc.h

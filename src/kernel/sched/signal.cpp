@@ -23,15 +23,12 @@ constexpr uint64_t kSynchronous =
     sigbit(11) | sigbit(7) | sigbit(4) | sigbit(5) | sigbit(8) | sigbit(31);
 constexpr int32_t kSiUser = 0, kSiTkill = -6;
 
-// Linux's default actions, with stop and continue treated as ignore.
+// Linux's default actions: ignore (SIGCONT's continuing happens when it is
+// sent), stop (stop_signal), or terminate.
 bool default_ignored(int sig) {
     switch (sig) {
         case 17:  // SIGCHLD
         case 18:  // SIGCONT
-        case 19:  // SIGSTOP
-        case 20:  // SIGTSTP
-        case 21:  // SIGTTIN
-        case 22:  // SIGTTOU
         case 23:  // SIGURG
         case 28:  // SIGWINCH
             return true;
@@ -45,8 +42,11 @@ bool ignored(int sig) {
     return sig != kSigKill && (h == kSigIgn || (h == kSigDfl && default_ignored(sig)));
 }
 
+bool default_stop(int sig) { return stop_signal(sig) && g_sigactions[sig].handler == kSigDfl; }
+
 bool fatal(int sig) {
-    return sig == kSigKill || (g_sigactions[sig].handler == kSigDfl && !ignored(sig));
+    return sig == kSigKill ||
+           (g_sigactions[sig].handler == kSigDfl && !ignored(sig) && !stop_signal(sig));
 }
 
 // signal_send_borrowed: a fatal signal for a process that does not run.
@@ -73,6 +73,7 @@ bool takes(const Thread* t, uint64_t bit) {
 
 void wake(Thread* t) {
     if (t->state != ThreadState::kBlocked) return;  // running or runnable: it will look
+    if (t->wait == WaitKind::kStopped) return;      // only SIGCONT or SIGKILL end a stop
     if (t->wait == WaitKind::kFutex) futex_unqueue(t);
     make_runnable(t);
 }
@@ -128,7 +129,14 @@ SigInfo user_info(int sig, int32_t code) {
 // case of arch_do_signal_or_restart).
 void fix_restart(UserRegs* r, int64_t* syscall_nr, const KSigaction* act) {
     if (*syscall_nr < 0) return;
-    if (static_cast<int64_t>(r->rax) == -kErestartsys) {
+    if (static_cast<int64_t>(r->rax) == -kErestartnohand) {
+        if (act) {
+            r->rax = static_cast<uint64_t>(-EINTR);
+        } else {
+            r->rax = static_cast<uint64_t>(*syscall_nr);
+            r->rip -= 2;
+        }
+    } else if (static_cast<int64_t>(r->rax) == -kErestartsys) {
         if (!act || (act->flags & kSaRestart)) {
             r->rax = static_cast<uint64_t>(*syscall_nr);
             r->rip -= 2;  // the `syscall` instruction again (a patched site keeps it)
@@ -141,7 +149,15 @@ void fix_restart(UserRegs* r, int64_t* syscall_nr, const KSigaction* act) {
 
 }  // namespace
 
-bool signal_pending_now() { return deliverable(current()) != 0; }
+bool signal_pending_now() { return deliverable(current()) != 0 || jobctl_stopped(); }
+
+// Linux's prepare_signal: a stop signal discards a pending SIGCONT, and
+// SIGCONT the pending stop signals (of the process and its threads).
+void discard_pending(uint64_t mask) {
+    g_proc_pending &= ~mask;
+    for (Thread* t = g_threads; t; t = t->all_next)
+        if (t->proc == proc_current()) t->sigpending &= ~mask;
+}
 
 void sigproc_save(SigProc* s) {
     memcpy(s->actions, g_sigactions, sizeof g_sigactions);
@@ -179,15 +195,35 @@ void sigproc_free(SigProc* s) {
     }
 }
 
-int signal_send_borrowed(int sig, const SigInfo& info) {
+int signal_send_borrowed(Thread* t, int sig, const SigInfo& info) {
+    // Nests: SIGCONT to another process tells that one's parent.
+    const bool outer = g_borrowed;
+    const int outer_kill = g_borrowed_kill;
     g_borrowed = true;
     g_borrowed_kill = 0;
-    signal_send(nullptr, sig, info);
-    g_borrowed = false;
-    return g_borrowed_kill;
+    signal_send(t, sig, info);
+    const int kill = g_borrowed_kill;
+    g_borrowed = outer;
+    g_borrowed_kill = outer_kill;
+    return kill;
 }
 
 bool signal_ignored(int sig) { return ignored(sig); }
+
+void signal_sets(int32_t tid, SignalSets* out) {
+    *out = SignalSets{};
+    out->shared = g_proc_pending;
+    for (int sig = 1; sig <= 64; ++sig) {
+        const uint64_t h = g_sigactions[sig].handler;
+        if (h == kSigIgn) out->ignored |= sigbit(sig);
+        if (h != kSigIgn && h != kSigDfl) out->caught |= sigbit(sig);
+    }
+    for (const Thread* t = g_threads; t; t = t->all_next) {
+        if (t->tid != tid || t->state == ThreadState::kDead || t->proc != proc_current()) continue;
+        out->pending = t->sigpending;
+        out->blocked = t->sigmask;
+    }
+}
 
 void signal_thread_gone(Thread* t) {
     while (SigQueued* e = t->sigqueue) {
@@ -206,6 +242,13 @@ void signal_send(Thread* t, int sig, const SigInfo& info) {
     }
     g_sig_gen++;
     g_state_gen++;  // a waiter in poll/epoll on a signalfd re-checks
+    // Job control acts when the signal is sent, whatever its disposition.
+    if (sig == kSigCont) {
+        discard_pending(sigbit(19) | sigbit(20) | sigbit(21) | sigbit(22));
+        jobctl_continue();
+    } else if (stop_signal(sig)) {
+        discard_pending(sigbit(kSigCont));
+    }
     // An ignored signal is discarded unless the thread (for the process:
     // the main thread, as Linux checks the group leader) blocks it.
     if (ignored(sig) && !((t ? t : main_thread())->sigmask & bit)) return;
@@ -239,11 +282,18 @@ void signal_send(Thread* t, int sig, const SigInfo& info) {
 
 void signal_deliver(UserRegs* r, int64_t syscall_nr) {
     Thread* t = current();
-    for (uint64_t set; (set = deliverable(t)) != 0;) {
+    for (;;) {
+        jobctl_wait_while_stopped();
+        const uint64_t set = deliverable(t);
+        if (!set) break;
         SigInfo info;
         const int sig = dequeue(t, set, &info);
         KSigaction act = g_sigactions[sig];
         if (ignored(sig)) continue;
+        if (default_stop(sig)) {
+            jobctl_stop(sig);
+            continue;
+        }
         if (fatal(sig)) terminate(sig);
         fix_restart(r, &syscall_nr, &act);
         const uint64_t saved = t->restore_mask ? t->saved_mask : t->sigmask;
@@ -414,7 +464,7 @@ namespace {
 
 int64_t sys_pause(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
     while (!signal_pending_now()) block_for_signal(0);
-    return -EINTR;
+    return -kErestartnohand;
 }
 
 int64_t sys_rt_sigsuspend(uint64_t uset, uint64_t size, uint64_t, uint64_t, uint64_t, uint64_t) {
@@ -426,7 +476,9 @@ int64_t sys_rt_sigsuspend(uint64_t uset, uint64_t size, uint64_t, uint64_t, uint
     t->restore_mask = true;
     t->sigmask = set & ~kUnblockable;
     while (!signal_pending_now()) block_for_signal(0);
-    return -EINTR;  // the handler's frame restores saved_mask (signal_deliver)
+    // The handler's frame restores saved_mask (signal_deliver); a stop
+    // without a handler restarts the call.
+    return -kErestartnohand;
 }
 
 int64_t sys_rt_sigtimedwait(uint64_t uset, uint64_t uinfo, uint64_t uts, uint64_t size, uint64_t,

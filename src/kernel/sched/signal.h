@@ -28,8 +28,13 @@ static_assert(sizeof(UserRegs) == 144, "entry.S resume_user offsets");
 // SA_RESTART (or no handler runs), else -EINTR. Never reaches the
 // application.
 constexpr int64_t kErestartsys = 512;
+// Restarted when no handler runs (a stop and SIGCONT), else -EINTR (pause,
+// rt_sigsuspend: Linux's ERESTARTNOHAND).
+constexpr int64_t kErestartnohand = 514;
 
-constexpr int kSigKill = 9, kSigSegv = 11, kSigStop = 19;
+constexpr int kSigKill = 9, kSigSegv = 11, kSigChld = 17, kSigCont = 18, kSigStop = 19;
+// SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU: their default action stops the process.
+constexpr bool stop_signal(int sig) { return sig >= 19 && sig <= 22; }
 constexpr uint64_t sigbit(int sig) { return 1ull << (sig - 1); }
 
 // Whether the current thread has a signal it does not block pending: a
@@ -92,7 +97,7 @@ void sigproc_exec();
 void sigproc_free(SigProc* s);  // its queued signals
 // signal_send for a process whose state is loaded but that does not run
 // (proc.cpp swaps it in): 0, or the signal that must kill it.
-int signal_send_borrowed(int sig, const SigInfo& info);
+int signal_send_borrowed(Thread* t, int sig, const SigInfo& info);
 // Whether sig is SIG_IGN (or ignored by default) for the loaded process,
 // and whether it has SA_NOCLDWAIT (SIGCHLD).
 bool signal_ignored(int sig);
@@ -107,10 +112,25 @@ int64_t signal_wait(uint64_t set, uint64_t deadline, SigInfo* info);
 // Bumped at every signal sent (a signalfd's generation for epoll).
 extern uint64_t g_sig_gen;
 
+// Job control (proc/jobctl.cpp), for the process whose state is loaded.
+// SIGCONT continues it if stopped (and reports that to its parent).
+void jobctl_continue();
+// The running thread took a stop signal with the default action: the
+// process stops (unless its process group is orphaned and sig is not
+// SIGSTOP), its parent is told, and its other threads are woken to stop.
+void jobctl_stop(int sig);
+// While the running thread's process is stopped, the thread blocks.
+void jobctl_wait_while_stopped();
+bool jobctl_stopped();  // the running thread's process is stopped
+
 // timer.cpp: the earliest expiry of an armed timer (monotonic ns), 0 =
 // none; timers_fire() sends the signals of the expired ones.
 extern uint64_t g_timer_next;
 void timers_fire();
+// exec: the process's POSIX timers go (its interval timers stay); exit:
+// all of p's go.
+void timers_exec();
+void timers_exit(Process* p);
 void register_timer_syscalls();
 
 }  // namespace k

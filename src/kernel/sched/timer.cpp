@@ -12,7 +12,12 @@
 // A real-time clock timer is converted to the monotonic clock when it is
 // set (a later change of the wall clock does not move it). ITIMER_VIRTUAL
 // and ITIMER_PROF count run time like the CPU clocks do (time.cpp).
-#include "sched/signal.h"
+//
+// Timers belong to the process that made them (ProcTimers, allocated at
+// its first timer) and signal that process: a fork child has none, exec
+// keeps the interval timers and deletes the POSIX ones, and they go with
+// the process's end, as on Linux. g_timer_next covers every process.
+#include "proc/proc.h"
 
 namespace k {
 
@@ -37,20 +42,38 @@ struct KTimer {
     int32_t overrun;    // expiries merged into the last signal
     int32_t pending_overrun;
 };
-// POSIX timers first, then the three interval timers.
-KTimer g_timers[kMaxPosixTimers + 3];
+constexpr int kTimers = kMaxPosixTimers + 3;
 
-KTimer& itimer(int which) { return g_timers[kMaxPosixTimers + which]; }
+}  // namespace
+
+// One process's timers: POSIX timers first, then the three interval timers.
+struct ProcTimers {
+    KTimer t[kTimers];
+};
+
+namespace {
+
+// The running process's timers; created (nullptr when out of memory) or not.
+ProcTimers* own_timers(bool create) {
+    Process* p = proc_running();
+    if (!p->timers && create) p->timers = static_cast<ProcTimers*>(kcalloc(1, sizeof(ProcTimers)));
+    return p->timers;
+}
 
 void recompute() {
     uint64_t next = 0;
-    for (const KTimer& t : g_timers)
-        if (t.used && t.next && (next == 0 || t.next < next)) next = t.next;
+    for (const Process* p = proc_list(); p; p = p->next) {
+        if (!p->timers) continue;
+        for (const KTimer& t : p->timers->t)
+            if (t.used && t.next && (next == 0 || t.next < next)) next = t.next;
+    }
     g_timer_next = next;
     update_preempt_want();
 }
 
-void expire(int id, KTimer& t, uint64_t now) {
+// Its next expiry is set before the signal goes: sending may end the
+// process, and with it the timers (timers_exit).
+void expire(Process* p, int id, KTimer& t, uint64_t now) {
     int32_t missed = 0;
     if (t.interval) {
         const uint64_t late = (now - t.next) / t.interval;
@@ -73,9 +96,25 @@ void expire(int id, KTimer& t, uint64_t now) {
     Thread* target = nullptr;
     if (t.notify == kSigevThreadId) {
         target = thread_by_tid(t.tid);
-        if (!target) return;  // the thread is gone: Linux drops it too
+        if (!target || target->proc != p) return;  // the thread is gone: Linux drops it too
     }
-    signal_send(target, t.signo, info);
+    proc_send_thread(p, target, t.signo, info);
+}
+
+// The first armed timer of any process that is due at now.
+bool find_due(uint64_t now, Process** owner, int* id) {
+    for (Process* p = proc_list(); p; p = p->next) {
+        if (!p->timers || p->state != ProcState::kLive) continue;
+        for (int i = 0; i < kTimers; ++i) {
+            const KTimer& t = p->timers->t[i];
+            if (t.used && t.next && t.next <= now) {
+                *owner = p;
+                *id = i;
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 }  // namespace
@@ -84,10 +123,25 @@ void timers_fire() {
     if (!g_timer_next) return;
     const uint64_t now = monotonic_ns();
     if (now < g_timer_next) return;
-    for (int i = 0; i < kMaxPosixTimers + 3; ++i) {
-        KTimer& t = g_timers[i];
-        if (t.used && t.next && t.next <= now) expire(i, t, now);
+    // One at a time, looking again after each: a signal may end a process
+    // (and free its timers) or reap one.
+    Process* p;
+    int id;
+    while (find_due(now, &p, &id)) expire(p, id, p->timers->t[id], now);
+    recompute();
+}
+
+void timers_exec() {
+    if (ProcTimers* pt = own_timers(false)) {
+        for (int i = 0; i < kMaxPosixTimers; ++i) pt->t[i] = KTimer{};
+        recompute();
     }
+}
+
+void timers_exit(Process* p) {
+    if (!p->timers) return;
+    kfree(p->timers);
+    p->timers = nullptr;
     recompute();
 }
 
@@ -152,13 +206,16 @@ int itimer_signal(int which) {
 
 int64_t sys_getitimer(uint64_t which, uint64_t uval, uint64_t, uint64_t, uint64_t, uint64_t) {
     if (which > kItimerProf) return -EINVAL;
-    const linux_itimerspec cur = current(itimer(static_cast<int>(which)));
+    const ProcTimers* pt = own_timers(false);
+    const linux_itimerspec cur = pt ? current(pt->t[kMaxPosixTimers + which]) : linux_itimerspec{};
     const Itimerval v = {tv_of(cur.it_interval), tv_of(cur.it_value)};
     return put_user(uval, v);
 }
 
 int64_t do_setitimer(int which, const Itimerval& v, Itimerval* old) {
-    KTimer& t = itimer(which);
+    ProcTimers* pt = own_timers(true);
+    if (!pt) return -ENOMEM;
+    KTimer& t = pt->t[kMaxPosixTimers + which];
     const linux_itimerspec cur = current(t);
     if (old) *old = {tv_of(cur.it_interval), tv_of(cur.it_value)};
     auto ns = [](const linux_timeval& tv) {
@@ -181,14 +238,14 @@ int64_t sys_setitimer(uint64_t which, uint64_t unew, uint64_t uold, uint64_t, ui
     };
     if (bad(v.value) || bad(v.interval)) return -EINVAL;
     Itimerval old;
-    do_setitimer(static_cast<int>(which), v, &old);
+    if (int64_t r = do_setitimer(static_cast<int>(which), v, &old); r < 0) return r;
     return uold && put_user(uold, old) < 0 ? -EFAULT : 0;
 }
 
 int64_t sys_alarm(uint64_t secs, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
     Itimerval v{}, old;
     v.value.tv_sec = static_cast<int64_t>(static_cast<uint32_t>(secs));
-    do_setitimer(kItimerReal, v, &old);
+    if (int64_t r = do_setitimer(kItimerReal, v, &old); r < 0) return r;
     // As Linux: the seconds left, rounded to nearest, never 0 if armed.
     int64_t left = old.value.tv_sec;
     if (old.value.tv_usec >= 500000) left++;
@@ -207,8 +264,9 @@ struct Sigevent {
 static_assert(sizeof(Sigevent) == 64, "struct sigevent");
 
 KTimer* posix_timer(uint64_t id) {
-    if (id >= kMaxPosixTimers || !g_timers[id].used) return nullptr;
-    return &g_timers[id];
+    ProcTimers* pt = own_timers(false);
+    if (!pt || id >= kMaxPosixTimers || !pt->t[id].used) return nullptr;
+    return &pt->t[id];
 }
 
 int64_t sys_timer_create(uint64_t clock, uint64_t usev, uint64_t uid, uint64_t, uint64_t,
@@ -224,12 +282,17 @@ int64_t sys_timer_create(uint64_t clock, uint64_t usev, uint64_t uid, uint64_t, 
     if (ev.notify != kSigevSignal && ev.notify != kSigevNone && ev.notify != kSigevThreadId)
         return -EINVAL;
     if (ev.notify != kSigevNone && (ev.signo < 1 || ev.signo > 64)) return -EINVAL;
-    if (ev.notify == kSigevThreadId && !thread_by_tid(ev.tid)) return -EINVAL;
+    if (ev.notify == kSigevThreadId) {
+        const Thread* th = thread_by_tid(ev.tid);
+        if (!th || th->proc != proc_running()) return -EINVAL;
+    }
+    ProcTimers* pt = own_timers(true);
+    if (!pt) return -ENOMEM;
     int id = 0;
-    while (id < kMaxPosixTimers && g_timers[id].used) ++id;
+    while (id < kMaxPosixTimers && pt->t[id].used) ++id;
     if (id == kMaxPosixTimers) return -EAGAIN;
     if (put_user(uid, static_cast<int32_t>(id)) < 0) return -EFAULT;
-    KTimer& t = g_timers[id];
+    KTimer& t = pt->t[id];
     t = KTimer{};
     t.used = true;
     t.notify = ev.notify;
