@@ -159,6 +159,20 @@ struct Gateway::Impl {
     // nullopt: no descriptor for a stream pair.
     asio::awaitable<std::optional<Upstream>> open_upstream(const std::string& svc,
                                                            const std::string& wire, bool reuse);
+    // The exchange's first steps, the same for forward() and answer(): the
+    // stream with its claim on an instance (open_upstream), its deadline
+    // (and the client watch when client_sock), the stall watch, and the
+    // request written. refusal: the response to give instead (the ticket
+    // is finished then).
+    struct Opened {
+        std::optional<Upstream> up;
+        std::shared_ptr<Exchange> ex;
+        bool sent_whole = true;
+        std::optional<Response> refusal;
+    };
+    asio::awaitable<Opened> open_exchange(const std::string& svc, const std::string& wire,
+                                          bool may_reuse, unsigned version, int64_t t0,
+                                          tcp::socket* client_sock);
     template <class Stream>
     asio::awaitable<bool> pump_request(Stream& client, beast::flat_buffer& cbuf,
                                        http::request_parser<http::buffer_body>& p,
@@ -447,49 +461,17 @@ asio::awaitable<bool> Gateway::Impl::forward(Stream& client, beast::flat_buffer&
     // answering anything (it ended the idle stream as the request came) is
     // sent once more, on a new stream, when its body was read whole.
     for (bool may_reuse = true;; may_reuse = false) {
-        std::optional<Upstream> up = co_await open_upstream(svc, wire, may_reuse);
-        if (!up) {
-            count(svc, 503);
-            co_return co_await reply(client,
-                                     json_error(http_error(Code::kResourceExhausted),
-                                                "gateway out of file descriptors", version),
-                                     keep && !streamed);
-        }
-        const TicketId ticket = up->acquired.ticket;
-        TicketInfo info = up->acquired.info;
-        if (info.state == TicketState::kRejected) {
-            ::close(up->fd);
-            co_await finish(ticket, FinishKind::kCompleted);
-            co_return co_await reply(client, rejection(info, svc, version), keep && !streamed);
-        }
-
-        auto ex = std::make_shared<Exchange>(executor);
-        beast::error_code ec;
-        ex->up.assign(unix_stream(), up->fd, ec);
-        if (ec) {
-            ::close(up->fd);
-            co_await finish(ticket, FinishKind::kClientGone);
-            count(svc, 503);
-            co_return co_await reply(
-                client,
-                json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(), version),
-                keep && !streamed);
-        }
         // While a streamed body is read from the client, its reads notice a
         // client that leaves.
-        watch(ex, streamed ? nullptr : &client_sock,
-              t0 + static_cast<int64_t>(info.timeout_ms) * 1000000);
-        if (!up->reused && info.reusable) watch_stall(ex, info.instance_id);
-        bool sent_whole = true;
-        if (up->sent < wire.size()) {
-            // Even when the write fails (the server answered early and
-            // closed), a response may be there to read.
-            beast::error_code wec;
-            co_await asio::async_write(ex->up,
-                                       asio::buffer(wire.data() + up->sent, wire.size() - up->sent),
-                                       asio::redirect_error(asio::use_awaitable, wec));
-            sent_whole = !wec;
-        }
+        Opened o = co_await open_exchange(svc, wire, may_reuse, version, t0,
+                                          streamed ? nullptr : &client_sock);
+        if (o.refusal) co_return co_await reply(client, std::move(*o.refusal), keep && !streamed);
+        const std::optional<Upstream>& up = o.up;
+        const TicketId ticket = up->acquired.ticket;
+        TicketInfo info = up->acquired.info;
+        const std::shared_ptr<Exchange> ex = o.ex;
+        const bool sent_whole = o.sent_whole;
+        beast::error_code ec;
         std::optional<http::request_parser<http::buffer_body>> body_parser;
         std::shared_ptr<relay::Join> pump;
         if (streamed) {
@@ -579,6 +561,51 @@ asio::awaitable<bool> Gateway::Impl::forward(Stream& client, beast::flat_buffer&
         if (!res) co_return false;  // the client left
         co_return co_await reply(client, std::move(*res), keep && body_done);
     }
+}
+
+asio::awaitable<Gateway::Impl::Opened> Gateway::Impl::open_exchange(const std::string& svc,
+                                                                    const std::string& wire,
+                                                                    bool may_reuse,
+                                                                    unsigned version, int64_t t0,
+                                                                    tcp::socket* client_sock) {
+    Opened o;
+    o.up = co_await open_upstream(svc, wire, may_reuse);
+    if (!o.up) {
+        count(svc, 503);
+        o.refusal = json_error(http_error(Code::kResourceExhausted),
+                               "gateway out of file descriptors", version);
+        co_return o;
+    }
+    const TicketId ticket = o.up->acquired.ticket;
+    const TicketInfo& info = o.up->acquired.info;
+    if (info.state == TicketState::kRejected) {
+        ::close(o.up->fd);
+        co_await finish(ticket, FinishKind::kCompleted);
+        o.refusal = rejection(info, svc, version);
+        co_return o;
+    }
+    o.ex = std::make_shared<Exchange>(co_await asio::this_coro::executor);
+    beast::error_code ec;
+    o.ex->up.assign(unix_stream(), o.up->fd, ec);
+    if (ec) {
+        ::close(o.up->fd);
+        co_await finish(ticket, FinishKind::kClientGone);
+        count(svc, 503);
+        o.refusal = json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(), version);
+        co_return o;
+    }
+    watch(o.ex, client_sock, t0 + static_cast<int64_t>(info.timeout_ms) * 1000000);
+    if (!o.up->reused && info.reusable) watch_stall(o.ex, info.instance_id);
+    if (o.up->sent < wire.size()) {
+        // Even when the write fails (the server answered early and
+        // closed), a response may be there to read.
+        beast::error_code wec;
+        co_await asio::async_write(o.ex->up,
+                                   asio::buffer(wire.data() + o.up->sent, wire.size() - o.up->sent),
+                                   asio::redirect_error(asio::use_awaitable, wec));
+        o.sent_whole = !wec;
+    }
+    co_return o;
 }
 
 asio::awaitable<std::optional<Upstream>> Gateway::Impl::open_upstream(const std::string& svc,
@@ -783,40 +810,15 @@ asio::awaitable<Response> Gateway::Impl::answer(Request req, std::string peer_ad
     }
     const std::string svc = route->service;
     const std::string wire = gateway_http::upstream_wire(req, route->target, peer_addr, "https");
-    const auto executor = co_await asio::this_coro::executor;
     for (bool may_reuse = true;; may_reuse = false) {
-        std::optional<Upstream> up = co_await open_upstream(svc, wire, may_reuse);
-        if (!up) {
-            count(svc, 503);
-            co_return json_error(http_error(Code::kResourceExhausted),
-                                 "gateway out of file descriptors", 11);
-        }
+        Opened o = co_await open_exchange(svc, wire, may_reuse, 11, t0, nullptr);
+        if (o.refusal) co_return std::move(*o.refusal);
+        const std::optional<Upstream>& up = o.up;
         const TicketId ticket = up->acquired.ticket;
         TicketInfo info = up->acquired.info;
-        if (info.state == TicketState::kRejected) {
-            ::close(up->fd);
-            co_await finish(ticket, FinishKind::kCompleted);
-            co_return rejection(info, svc, 11);
-        }
-        auto ex = std::make_shared<Exchange>(executor);
+        const std::shared_ptr<Exchange> ex = o.ex;
+        const bool sent_whole = o.sent_whole;
         beast::error_code ec;
-        ex->up.assign(unix_stream(), up->fd, ec);
-        if (ec) {
-            ::close(up->fd);
-            co_await finish(ticket, FinishKind::kClientGone);
-            count(svc, 503);
-            co_return json_error(http_error(Code::kUnavailable), "gateway: " + ec.message(), 11);
-        }
-        watch(ex, nullptr, t0 + static_cast<int64_t>(info.timeout_ms) * 1000000);
-        if (!up->reused && info.reusable) watch_stall(ex, info.instance_id);
-        bool sent_whole = true;
-        if (up->sent < wire.size()) {
-            beast::error_code wec;
-            co_await asio::async_write(ex->up,
-                                       asio::buffer(wire.data() + up->sent, wire.size() - up->sent),
-                                       asio::redirect_error(asio::use_awaitable, wec));
-            sent_whole = !wec;
-        }
         ResponseParser rp;
         gateway_http::limit_response(rp, opts);
         if (head) rp.skip(true);
@@ -855,7 +857,7 @@ asio::awaitable<Response> Gateway::Impl::answer(Request req, std::string peer_ad
             res = failed_exchange(ec, *ex, info, svc, 11, &kind);
         else
             res = relayed(rp.release(), info, 11, head, svc, t0, t_first);
-        co_await finish(ticket, kind);
+        finish_now(ticket, kind);
         co_return std::move(*res);  // no client watch: never "the client left"
     }
 }

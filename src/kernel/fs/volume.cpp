@@ -480,7 +480,7 @@ int64_t vol_pread(const Inode* i, void* dst, uint64_t len, uint64_t off) {
 
 int64_t vol_getdents(File* f, uint64_t ubuf, uint64_t count, bool wide) {
     if (count > EMBER_VOLUME_IO_MAX) count = EMBER_VOLUME_IO_MAX;
-    auto* out = static_cast<uint8_t*>(count ? user_buffer(ubuf, count) : nullptr);
+    auto* out = static_cast<uint8_t*>(count ? user_buffer_write(ubuf, count) : nullptr);
     if (count && !out) return -EFAULT;
     int64_t plen = vol_path(f->inode, g_path[0]);
     int64_t n = vol_call(
