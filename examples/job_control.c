@@ -5,7 +5,8 @@
 // once, SIGCHLD says CLD_STOPPED / CLD_CONTINUED (none with SA_NOCLDSTOP),
 // SIGKILL ends a stopped child, SIGTSTP is discarded in an orphaned
 // process group, and a stopped job that its parent's end orphans gets
-// SIGHUP. Prints what it saw; exits 0.
+// SIGHUP, and a nanosleep a stop interrupts goes on. Prints what it saw;
+// exits 0.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -192,6 +193,26 @@ int main(void) {
     kill(t, SIGKILL);
     waitpid(t, &st, 0);
     describe("threaded child", st);
+
+    // 4b. A sleep that a stop and SIGCONT interrupt (no handler) goes on
+    // and completes: nanosleep returns 0.
+    pid_t z = fork();
+    if (z == 0) {
+        write(g_pipe[1], "R", 1);
+        struct timespec ts = {0, 300000000L}, rem;
+        char r = nanosleep(&ts, &rem) == 0 ? '0' : 'E';
+        write(g_pipe[1], &r, 1);
+        _exit(0);
+    }
+    get_byte();
+    sleep_ms(30);
+    kill(z, SIGSTOP);
+    waitpid(z, &st, WUNTRACED);
+    kill(z, SIGCONT);
+    waitpid(z, &st, WCONTINUED);
+    printf("nanosleep across a stop returns %c\n", get_byte());
+    waitpid(z, &st, 0);
+    describe("sleeper", st);
 
     // 5. SA_NOCLDSTOP: no SIGCHLD for a stop or a continue, waits still see them.
     set_chld(SA_NOCLDSTOP);
