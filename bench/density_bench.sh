@@ -7,8 +7,11 @@
 # picked at random) and the host memory per instance:
 #   - MemAvailable drop since the services were prepared (everything: the
 #     VMM processes, KVM's kernel memory, guest pages), and what of it is
-#     Slab, page tables and kernel stacks (/proc/meminfo);
-#   - Pss of emberd, its gateway and its VM workers (smaps_rollup).
+#     Slab, page tables, KVM's page tables (SecPageTables), vmalloc and
+#     kernel stacks (/proc/meminfo: other processes move these little,
+#     unlike MemAvailable);
+#   - Pss of emberd, its gateway and its VM workers (smaps_rollup), and
+#     their threads.
 # Also the creation time of every batch (first vs last), and the same
 # request latency against one native server as the baseline.
 # STATE=suspended: the services scale to zero statefully (idle for
@@ -61,7 +64,15 @@ pss_tree() {
     done | awk '{ s += $1 } END { print s + 0 }'
 }
 
-# p50 and p99 (ms) of $REQUESTS requests, one connection each: URL... on stdin.
+# Threads of emberd and every process below it.
+threads_tree() {
+    local all="$1" p
+    for p in $(pgrep -P "$1" 2>/dev/null); do all="$all $(pgrep -P "$p" 2>/dev/null) $p"; done
+    for p in $all; do
+        awk '$1 == "Threads:" { print $2 }' "/proc/$p/status" 2>/dev/null || true
+    done | awk '{ s += $1 } END { print s + 0 }'
+}
+
 # CPU ticks (1/100 s) used so far by emberd and every process below it.
 cpu_tree() {
     local all="$1" p
@@ -164,21 +175,33 @@ wait_idle() {
 
 sleep 2
 avail0=$(kb MemAvailable) slab0=$(kb Slab) pt0=$(kb PageTables) ks0=$(kb KernelStack)
-pss0=$(pss_tree "$EMBERD_PID")
+spt0=$(kb SecPageTables) vm0=$(kb VmallocUsed)
+# Bytes per slab cache (objects x object size), for the largest growths.
+slab_bytes() { awk 'NR > 2 { print $1, $3 * $4 }' /proc/slabinfo 2>/dev/null; }
+slab_bytes >"$TMP/slab0"
+pss0=$(pss_tree "$EMBERD_PID") thr0=$(threads_tree "$EMBERD_PID")
 
 report() {
     local n=$1 avail slab pt ks pss
     sleep 1
     avail=$(kb MemAvailable) slab=$(kb Slab) pt=$(kb PageTables) ks=$(kb KernelStack)
+    spt=$(kb SecPageTables) vm=$(kb VmallocUsed)
     pss=$(pss_tree "$EMBERD_PID")
+    thr=$(threads_tree "$EMBERD_PID")
     echo
     echo "## $n $STATE instances ($(pgrep -c -P "$EMBERD_PID") helper processes; load $(cut -d' ' -f1 /proc/loadavg))"
     [ "$STATE" = suspended ] &&
         echo "- on disk: $(du -sk "$TMP/data" | awk -v n="$n" '{ printf "%.0f KiB per suspended instance (the whole data directory)", $1 / n }')"
     awk -v n="$n" -v a="$((avail0 - avail))" -v s="$((slab - slab0))" -v p="$((pt - pt0))" \
-        -v k="$((ks - ks0))" -v q="$((pss - pss0))" 'BEGIN {
-        printf "- memory per instance: MemAvailable drop %.0f KiB (of it Slab %.0f, page tables %.0f, kernel stacks %.0f); Pss of emberd + helpers %.0f KiB\n",
-               a / n, s / n, p / n, k / n, q / n }'
+        -v k="$((ks - ks0))" -v q="$((pss - pss0))" -v t="$((thr - thr0))" \
+        -v sp="$((spt - spt0))" -v v="$((vm - vm0))" 'BEGIN {
+        printf "- memory per instance: MemAvailable drop %.0f KiB (of it Slab %.0f, page tables %.0f, KVM page tables %.0f, vmalloc %.0f, kernel stacks %.0f); Pss of emberd + helpers %.0f KiB; their threads %.2f per instance\n",
+               a / n, s / n, p / n, sp / n, v / n, k / n, q / n, t / n }'
+    # The slab caches that grew most (KVM's objects, mostly), per instance.
+    slab_bytes | awk -v n="$n" 'NR == FNR { b[$1] = $2; next }
+        { d = ($2 - b[$1]) / 1024 / n; if (d >= 1) printf "%s %.1f\n", $1, d }' "$TMP/slab0" - |
+        sort -k2 -rn | head -8 | awk '{ s = s (s ? ", " : "") $1 " " $2 } END {
+        if (s) print "- slab caches that grew most, KiB per instance: " s }'
     local with=$SERVICES
     [ "$n" -lt "$SERVICES" ] && with=$n
     local c0 c1 priv
@@ -193,7 +216,7 @@ report() {
     echo "- next request, services picked at random among $with: $(random_urls "$with" | latency)"
     echo "- the native server at the same moment: $(native_urls | latency)"
     # Resumed instances suspend again before the next batch is counted.
-    [ "$STATE" = suspended ] && sleep 3
+    if [ "$STATE" = suspended ]; then sleep 3; fi
 }
 
 declare -A want_point

@@ -53,7 +53,46 @@ __asm__(
     "  mov $1, %eax\n"
     "2:\n"
     "  syscall\n"
-    "  ret\n");
+    "  ret\n"
+    // Windows with register moves between the mov of the number and the
+    // syscall (glibc's pthread_create and start_thread have such sites):
+    // the last one, a 7-byte lea, a rip-relative lea or a 5-byte mov, is
+    // what a patch replaces. sys_lea_multi(nr, p, n) is sys_multi for the
+    // first: with nr != 0 it jumps to the lea with rax = nr.
+    ".globl sys_lea_multi, sys_lea_rip, sys_mov5\n"
+    "sys_lea_multi:\n"
+    "  mov %rdx, %r8\n"
+    "  test %rdi, %rdi\n"
+    "  jz 1f\n"
+    "  mov %rdi, %rax\n"
+    "  mov %r8, %rdx\n"
+    "  jmp 2f\n"
+    "1:\n"
+    "  mov %r8, %rdx\n"
+    "  mov $1, %eax\n"
+    "  mov $1, %edi\n"
+    "2:\n"
+    "  .byte 0x48, 0x8d, 0xb6, 0, 0, 0, 0\n"  // lea 0x0(%rsi),%rsi with a 32-bit displacement
+    "  syscall\n"
+    "  ret\n"
+    "sys_lea_rip:\n"  // (n): writes the first n bytes of lea_rip_text
+    "  mov %rdi, %rdx\n"
+    "  mov $1, %eax\n"
+    "  xor %edi, %edi\n"
+    "  mov $1, %edi\n"
+    "  lea lea_rip_text(%rip), %rsi\n"
+    "  syscall\n"
+    "  ret\n"
+    "sys_mov5:\n"  // (p, n): write(1, p, n)
+    "  mov $1, %eax\n"
+    "  mov %rsi, %rdx\n"
+    "  mov %rdi, %rsi\n"
+    "  mov $1, %edi\n"
+    "  syscall\n"
+    "  ret\n"
+    ".section .rodata\n"
+    "lea_rip_text: .ascii \"rip-relative lea window\\n\"\n"
+    ".text\n");
 
 long sys_write_at(const char* p, long n);
 extern const char sys_write_at_end[];
@@ -62,6 +101,9 @@ long sys_big_1000(void);
 long sys_big_f00(void);
 long sys_big_max(void);
 long sys_multi(long nr, const char* p, long n);
+long sys_lea_multi(long nr, const char* p, long n);
+long sys_lea_rip(long n);
+long sys_mov5(const char* p, long n);
 
 // A leaf function whose array lives in the red zone below %rsp while the
 // syscall runs: a fast path that pushes a return address corrupts it.
@@ -125,12 +167,25 @@ static void copied_code(void) {
     munmap(copy, 4096);
 }
 
+static void register_windows(void) {
+    for (int round = 0; round < 3; round++) {
+        const long w = sys_lea_multi(0, "lea window\n", 11);
+        const long e = sys_lea_multi(0x40000abcL, "", 0);
+        const long g = sys_lea_multi(1, "lea via jump\n", 13);
+        const long r = sys_lea_rip(24);
+        const long m = sys_mov5("mov5 window\n", 12);
+        printf("register windows %d: %ld %ld %ld %ld %ld\n", round, w, e, g, r, m);
+        fflush(stdout);
+    }
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     red_zone();
     big_numbers();
     different_rax();
     copied_code();
+    register_windows();
     printf("done\n");
     return 0;
 }

@@ -95,6 +95,31 @@ static void* tid_thread(void* arg) {
     return NULL;
 }
 
+// A thread's stack far below its stack pointer, lower half: written
+// (arg != NULL) or checked to read as zero. After a thread that wrote there
+// has exited, the next one's stack reads zero there as on Linux (glibc
+// reuses the stack, dropping those pages with MADV_DONTNEED; musl maps a
+// fresh one).
+static void* stack_below_sp(void* arg) {
+    pthread_attr_t a;
+    void* lo = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) != 0) return (void*)3;
+    pthread_attr_getstack(&a, &lo, &size);
+    pthread_attr_destroy(&a);
+    volatile char* p = lo;
+    char here;
+    const size_t n = ((size_t)(&here - (char*)lo) / 2) & ~(size_t)4095;
+    int nonzero = 0;
+    for (size_t i = 0; i < n; i += 512) {
+        if (arg)
+            p[i] = (char)0xab;
+        else
+            nonzero |= p[i];
+    }
+    return (void*)(uintptr_t)(nonzero ? 1 : n ? 2 : 4);
+}
+
 int main(void) {
     pthread_t t[6];
     for (long i = 0; i < 6; ++i) pthread_create(&t[i], NULL, square_sum, (void*)(i + 1));
@@ -145,6 +170,14 @@ int main(void) {
     printf("tgkill 0 to self: %ld, to a gone thread: %s\n",
            (long)syscall(SYS_tgkill, getpid(), me, 0),
            syscall(SYS_tgkill, getpid(), 0x3ffffff0, 0) == -1 && errno == ESRCH ? "ESRCH" : "?");
+
+    pthread_t st;
+    void* sr = NULL;
+    pthread_create(&st, NULL, stack_below_sp, (void*)1);
+    pthread_join(st, NULL);
+    pthread_create(&st, NULL, stack_below_sp, NULL);
+    pthread_join(st, &sr);
+    printf("next thread's stack below sp: %s\n", sr == (void*)2 ? "zero" : "not zero");
 
     cpu_set_t set;
     CPU_ZERO(&set);

@@ -88,6 +88,92 @@ static void show_maps(void) {
     if (f) fclose(f);
 }
 
+// MADV_DONTNEED and fork by what each page of a mapping went through:
+// never touched, only read, written, written then read-only (and back),
+// written then PROT_NONE. Ember skips pages never written (their PTE's
+// dirty bit is clear); every page must still read as on Linux.
+static char* const Z = (char*)0x300300000000ul;  // 8 pages
+static int first_nonzero(const char* p) {
+    for (unsigned long i = 0; i < PAGE; ++i)
+        if (p[i]) return p[i];
+    return 0;
+}
+static void dontneed_by_history(void) {
+    char* z = mmap(Z, 8 * PAGE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    printf("map Z: %s\n", z == Z ? "ok" : "elsewhere");
+    (void)*(volatile char*)(Z + 1 * PAGE);
+    Z[2 * PAGE + 9] = 2;
+    Z[3 * PAGE + 9] = 3;
+    mprotect(Z + 3 * PAGE, PAGE, PROT_READ);
+    mprotect(Z + 3 * PAGE, PAGE, PROT_READ | PROT_WRITE);
+    Z[4 * PAGE + 9] = 4;
+    mprotect(Z + 4 * PAGE, PAGE, PROT_READ);
+    Z[5 * PAGE + 9] = 5;
+    mprotect(Z + 5 * PAGE, PAGE, PROT_NONE);
+    mprotect(Z + 6 * PAGE, PAGE, PROT_NONE);
+    printf("dontneed Z: %d\n", madvise(Z, 7 * PAGE, MADV_DONTNEED));
+    mprotect(Z + 5 * PAGE, 2 * PAGE, PROT_READ | PROT_WRITE);
+    for (int i = 0; i < 8; ++i)
+        printf("Z page %d after dontneed: %d\n", i, first_nonzero(Z + i * PAGE));
+    Z[7 * PAGE + 9] = 7;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        printf("child Z: %d %d %d\n", first_nonzero(Z), first_nonzero(Z + 2 * PAGE),
+               first_nonzero(Z + 7 * PAGE));
+        Z[0] = 'c';
+        printf("child writes a never-touched page: %d\n", first_nonzero(Z));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    printf("parent Z after the child: %d\n", first_nonzero(Z));
+    munmap(Z, 8 * PAGE);
+}
+
+// mremap of a mapping above guest memory: grown in place when the pages
+// after it are free, refused without MREMAP_MAYMOVE when they are not,
+// moved with it (the bytes follow, the old addresses fault), shrunk; a
+// read-only mapping's tail is read-only.
+static char* const M = (char*)0x300500000000ul;
+static void mremap_virt(void) {
+    char* m = mmap(M, 4 * PAGE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    printf("map M: %s\n", m == M ? "ok" : "elsewhere");
+    for (int i = 0; i < 4; ++i) M[i * PAGE] = (char)('a' + i);
+    char* g = mremap(M, 4 * PAGE, 8 * PAGE, 0);
+    printf("grow in place: %s\n", g == M ? "same address" : "failed");
+    printf("tail reads zero: %d\n", first_nonzero(M + 6 * PAGE) == 0);
+    M[7 * PAGE] = 'h';
+    char* b = mmap(M + 8 * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    printf("blocker: %s\n", b == M + 8 * PAGE ? "ok" : "elsewhere");
+    printf("grow without MAYMOVE: %s\n", mremap(M, 8 * PAGE, 16 * PAGE, 0) == MAP_FAILED
+                                             ? (errno == ENOMEM ? "ENOMEM" : "other error")
+                                             : "grew");
+    char* n = mremap(M, 8 * PAGE, 16 * PAGE, MREMAP_MAYMOVE);
+    printf("grow with MAYMOVE: %s\n", n == MAP_FAILED ? "failed"
+                                      : n == M        ? "same address"
+                                                      : "moved");
+    if (n != MAP_FAILED) {
+        printf("moved bytes: %c%c%c%c %c, tail zero %d\n", n[0], n[PAGE], n[2 * PAGE], n[3 * PAGE],
+               n[7 * PAGE], first_nonzero(n + 12 * PAGE) == 0);
+        n[15 * PAGE] = 'z';
+        probe("read the old address", M, 0);
+        printf("shrink: %s\n", mremap(n, 16 * PAGE, 2 * PAGE, 0) == n ? "ok" : "failed");
+        probe("read past the shrunk end", n + 2 * PAGE, 0);
+        munmap(n, 2 * PAGE);
+    }
+    char* r =
+        mmap(M, 2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    char* rg = mremap(r, 2 * PAGE, 4 * PAGE, 0);
+    printf("grow read-only: %s\n", rg == M ? "same address" : "failed");
+    probe("read the read-only tail", M + 3 * PAGE, 0);
+    probe("write the read-only tail", M + 3 * PAGE, 1);
+    munmap(M, 9 * PAGE);
+}
+
 int main(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -151,6 +237,9 @@ int main(void) {
     for (unsigned long i = 0; i < PAGE; ++i) zero &= R[2 * PAGE + i] == 0;
     printf("zero after dontneed: %d, neighbour kept: %d\n", zero,
            R[3 * PAGE] == (char)(3 * PAGE * 7));
+
+    dontneed_by_history();
+    mremap_virt();
 
     char* s = mmap(S, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     printf("shared at S: %s\n", s == S ? "ok" : "elsewhere");

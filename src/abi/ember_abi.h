@@ -98,21 +98,28 @@ static_assert(sizeof(struct ember_kernel_header) == 32 + 8 * 32 + 16, "kernel he
 /* ---- patched syscall sites ---------------------------------------------- */
 /* When boot_info.flags has EMBER_FLAG_SYSCALL_PATCH, the kernel may rewrite
  * an application syscall site it has trapped on so that later executions
- * take no trap. Only two instruction windows are rewritten, and only when
- * the trapped call's number equals the window's immediate:
+ * take no trap. Only these instruction windows are rewritten, and only when
+ * the trapped call's number equals the mov's immediate:
  *
  *   b8 i0 i1 i2 i3 0f 05        mov $imm32,%eax; syscall
  *   48 c7 c0 i0 i1 i2 i3 0f 05  mov $simm32,%rax; syscall
+ *   b8 i0 i1 i2 i3, then up to 24 bytes of register-only instructions that
+ *   leave rax alone (xor/mov between registers, mov of an immediate, lea),
+ *   the last one 5 or 7 bytes long, then 0f 05
  *
- * The mov (5 or 7 bytes) becomes `jmp *SLOT` (ff 24 25 s0 s1 s2 s3): an
- * absolute memory-indirect jump through the site's 8-byte slot at
- * EMBER_SLOT_VA + 8 * i. Slot addresses are 0x050fxxxx, so in the 5-byte
- * form the slot's two high bytes are the `0f 05` that was already there:
- * the `syscall` instruction itself is never changed, and a jump straight to
- * it (or a thread resumed between the mov and the syscall) still traps with
- * whatever rax it has. Slot i holds the address of trampoline i, written by
- * the kernel: it loads the window's number into rax, the site's return
- * address into rcx, and jumps to the kernel's fast_syscall_entry. Nothing
+ * One instruction, 5 or 7 bytes, right before the syscall (the mov in the
+ * first two forms, the last instruction in the third) becomes `jmp *SLOT`
+ * (ff 24 25 s0 s1 s2 s3): an absolute memory-indirect jump through the
+ * site's 8-byte slot at EMBER_SLOT_VA + 8 * i. Slot addresses are
+ * 0x050fxxxx, so in the 5-byte form the slot's two high bytes are the
+ * `0f 05` that was already there: the `syscall` instruction itself is never
+ * changed, and a jump straight to it (or a thread resumed before it) still
+ * traps with whatever rax it has; every other instruction boundary of the
+ * window is unchanged too. Slot i holds the address of trampoline i,
+ * written by the kernel: it runs the replaced instruction (a rip-relative
+ * lea with its displacement adjusted), loads the site's return address
+ * into rcx, and jumps to the kernel's fast_syscall_entry, which takes the
+ * number from rax. Nothing
  * is written to the application's stack (its red zone stays intact), every
  * syscall number reaches the ordinary dispatcher (ENOSYS as on Linux), and
  * a copy of patched code jumps through the same absolute slot (it resumes

@@ -174,9 +174,10 @@ uint64_t take_frame(bool overwrite = false, bool fresh = false) {
 // Go reserves and unmaps a 64 MiB arena at each of up to 128 address
 // hints; zeroing each retry took seconds, and zeroing the never-touched
 // pages on their next use makes the host back them (~40 us per page here).
-// Protections are not enforced, so a program that writes to PROT_NONE
-// memory (a fault on Linux) may see its own bytes again in a later
-// mapping; nothing crosses the VM. A page another process (or the kernel)
+// A PROT_NONE mapping of anonymous memory is enforced (pool_apply_prot),
+// one of a file is not, so a program that writes to the latter (a fault on
+// Linux) may see its own bytes again in a later mapping; nothing crosses
+// the VM. A page another process (or the kernel)
 // holds gets a frame of its own behind this address: multi mode.
 // false: out of memory (pages taken so far stay taken).
 bool take(uint64_t first, uint64_t n, bool zero = true) {
@@ -248,6 +249,9 @@ void release_user(Mm* m, uint64_t first, uint64_t n, bool restore_identity) {
                 recount(f);
             }
         } else {
+            // The address goes back to a plain identity page.
+            if (restore_identity && m->nprot && pt_prot(m, va) != (PROT_READ | PROT_WRITE))
+                pt_protect(m, va, PROT_READ | PROT_WRITE);
             g_pref[i]--;
             if (!test(g_none, i)) set(g_dirty, i);
         }
@@ -259,6 +263,51 @@ void release(uint64_t first, uint64_t n) {
     release_user(g_cur, first, n, true);
     flush_tlb();
     maps::clear(page_addr(first), n * kPage);
+}
+
+constexpr uint64_t kRw = PROT_READ | PROT_WRITE;
+
+// mprotect is enforced in the pool on anonymous memory (mmap'd, heap,
+// stack), through the process's own page tables. Program segments and file
+// mappings keep full access there: every glibc program makes its RELRO
+// read-only at start, and enforcing that would give every instance its own
+// page tables (a CR3 load, ~200 us here).
+bool enforced_at(uint64_t va) {
+    const MapKind k = maps::kind_at(va);
+    return k == MapKind::kAnon || k == MapKind::kHeap || k == MapKind::kStack;
+}
+
+// The current process's pool pages in the range get back full access
+// (before the kernel copies or zeroes them, or they change hands). Widening
+// needs no TLB flush.
+void pool_widen(uint64_t first, uint64_t n) {
+    if (!g_multi || !g_cur->nprot) return;
+    for (uint64_t i = first; i < first + n; ++i)
+        if (test(g_own, i) && pt_prot(g_cur, page_addr(i)) != kRw)
+            pt_protect(g_cur, page_addr(i), kRw);
+}
+
+// Page i of the current process gets protection prot in its page table
+// (where enforced). false: out of memory.
+bool pool_protect(uint64_t i, uint64_t prot) {
+    const uint64_t va = page_addr(i);
+    if ((prot & PROT_WRITE) || !enforced_at(va)) {
+        if (g_multi && pt_prot(g_cur, va) != kRw) pt_protect(g_cur, va, kRw);
+        return true;
+    }
+    if (!mm_go_multi() || !pt_protect(g_cur, va, prot)) return false;
+    g_tlb_stale = true;
+    return true;
+}
+
+// The current process's pool pages in the range get the protection the
+// mapping list gives them (after mmap and mremap). false: out of memory.
+bool pool_apply_prot(uint64_t first, uint64_t n) {
+    bool ok = true;
+    for (uint64_t i = first; i < first + n && ok; ++i)
+        if (test(g_own, i)) ok = pool_protect(i, maps::prot_at(page_addr(i)));
+    flush_tlb();
+    return ok;
 }
 
 // No page of the range is the current process's.
@@ -443,8 +492,12 @@ Mm* mm_fork(uint64_t sp) {
             const uint64_t va = page_addr(i), pa = pt_lookup(p, va);
             uint64_t frame;
             // The part of the stack below the red zone holds nothing the
-            // child may read: it gets untouched zero pages, not copies.
-            const bool dead = va + kPage <= sp - 128 && maps::kind_at(va) == MapKind::kStack;
+            // child may read: it gets untouched zero pages, not copies. Nor
+            // is a PROT_NONE page readable here (as above the identity map,
+            // the child's copy starts zeroed).
+            const uint64_t prot = pt_prot(p, va);
+            const bool dead =
+                prot == 0 || (va + kPage <= sp - 128 && maps::kind_at(va) == MapKind::kStack);
             if (maps::shared_at(va)) {
                 frame = pa;
             } else if (dead) {
@@ -467,6 +520,10 @@ Mm* mm_fork(uint64_t sp) {
             }
             if (frame != va && !pt_map(c, va, frame)) {
                 if (frame != pa) release_kernel(page_index(frame), 1);
+                mm_release(c);
+                return nullptr;
+            }
+            if (prot != kRw && !pt_protect(c, va, prot)) {
                 mm_release(c);
                 return nullptr;
             }
@@ -570,6 +627,8 @@ void frame_drop(uint64_t pa) {
     recount(f);
 }
 
+bool frame_shared(uint64_t pa) { return g_pref[page_index(pa)] > 1; }
+
 void mm_tlb_stale() { g_tlb_stale = true; }
 void mm_flush_tlb() { flush_tlb(); }
 
@@ -632,23 +691,25 @@ bool user_ok(uint64_t addr, uint64_t len) {
     const uint64_t size = boot()->mem_size;
     if (!(addr >= EMBER_GPA_APP_MIN && len <= size && addr <= size - len)) return false;
     // The read-only alias of the syscall slots is not the application's.
-    return !slots_mapped() || addr + len <= EMBER_SLOT_VA ||
-           addr >= EMBER_SLOT_VA + EMBER_SLOTS_SIZE;
+    if (slots_mapped() && addr + len > EMBER_SLOT_VA && addr < EMBER_SLOT_VA + EMBER_SLOTS_SIZE)
+        return false;
+    return !g_multi || pt_access(g_cur, addr, len, false);
 }
 
 bool user_ok_write(uint64_t addr, uint64_t len) {
     if (addr >= kVirtLo)
         return g_multi && virt_range(addr, len) && virt_accessible(addr, len, true);
-    return user_ok(addr, len);
+    return user_ok(addr, len) && (!g_multi || pt_access(g_cur, addr, len, true));
 }
 
 int64_t user_strncpy(char* out, uint64_t user_src, size_t cap) {
     const uint64_t size = boot()->mem_size;
     if (user_src < EMBER_GPA_APP_MIN) return -EFAULT;
-    const bool virt = user_src >= kVirtLo;
+    // Page by page where a page may be inaccessible.
+    const bool paged = user_src >= kVirtLo || (g_multi && g_cur->nprot);
     for (size_t i = 0; i < cap; ++i) {
         const uint64_t a = user_src + i;
-        if (virt ? (i == 0 || a % kPage == 0) && !user_ok(a, 1) : a >= size) return -EFAULT;
+        if (paged ? (i == 0 || a % kPage == 0) && !user_ok(a, 1) : a >= size) return -EFAULT;
         out[i] = *reinterpret_cast<const char*>(user_src + i);
         if (!out[i]) return static_cast<int64_t>(i);
     }
@@ -772,6 +833,10 @@ int64_t mmap_impl(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, ui
     }
     maps::set(where, len, anon ? MapKind::kAnon : MapKind::kFile, prot, type == MAP_SHARED,
               static_cast<int>(fd), off);
+    if (anon && !(prot & PROT_WRITE) && !pool_apply_prot(page_index(where), n)) {
+        release(page_index(where), n);
+        return -ENOMEM;
+    }
     return static_cast<int64_t>(where);
 }
 
@@ -798,8 +863,8 @@ int64_t sys_munmap(uint64_t addr, uint64_t len, uint64_t, uint64_t, uint64_t, ui
 }
 
 int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint64_t, uint64_t) {
-    // In the identity pool protection is not enforced (a page there is
-    // mapped by the 2 MiB pages every process shares).
+    // In the identity pool protection is enforced on anonymous memory
+    // only (enforced_at), through the process's own page tables.
     if (addr % kPage) return -EINVAL;
     if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x01000000 | 0x02000000)) return -EINVAL;
     prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
@@ -821,9 +886,13 @@ int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint6
         maps::protect(addr, len, prot);
         return 0;
     }
-    if (!user_ok(addr, page_up(len))) return -ENOMEM;
-    if (prot != 0 /* PROT_NONE */ && in_pool(addr, page_up(len))) {
-        for (uint64_t i = page_index(addr); i < page_index(addr) + page_up(len) / kPage; ++i)
+    const uint64_t plen = page_up(len);
+    const uint64_t size = boot()->mem_size;
+    if (!(addr >= EMBER_GPA_APP_MIN && plen <= size && addr <= size - plen)) return -ENOMEM;
+    if (in_pool(addr, plen)) {
+        const uint64_t first = page_index(addr), n = plen / kPage;
+        pool_widen(first, n);
+        for (uint64_t i = first; prot != 0 /* PROT_NONE */ && i < first + n; ++i)
             if (test(g_own, i) && (!g_multi || pt_lookup(g_cur, page_addr(i)) == page_addr(i))) {
                 clear(g_none, i);
                 if (test(g_dirty, i)) {
@@ -831,9 +900,52 @@ int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint6
                     clear(g_dirty, i);
                 }
             }
+        bool ok = true;
+        for (uint64_t i = first; ok && i < first + n; ++i)
+            if (test(g_own, i)) ok = pool_protect(i, prot);
+        flush_tlb();
+        if (!ok) return -ENOMEM;
     }
-    maps::protect(addr, page_up(len), prot);  // remembered for /proc/self/maps
+    maps::protect(addr, plen, prot);  // remembered for /proc/self/maps
     return 0;
+}
+
+// mremap above the identity map: shrinks in place; grows in place when the
+// addresses after the mapping are free, else (MREMAP_MAYMOVE) moves the
+// pages' PTEs to a gap big enough, no bytes copied. The grown tail is
+// mapped as the last page was (committed unless PROT_NONE).
+int64_t mremap_virt(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags) {
+    if (!g_multi || !virt_range(old, old_len) || !maps::covers(old, old_len)) return -EFAULT;
+    maps::prepare();
+    if (new_len <= old_len) {
+        virt_release(g_cur, old + new_len, old_len - new_len);
+        flush_tlb();
+        maps::clear(old + new_len, old_len - new_len);
+        return static_cast<int64_t>(old);
+    }
+    // Linux grows one VMA only.
+    if (!maps::within_one(old, old_len)) return -EFAULT;
+    const uint64_t grow = new_len - old_len, prot = maps::prot_at(old + old_len - kPage);
+    uint64_t at = old;
+    if (!virt_range(old, new_len) || maps::any_in(old + old_len, grow)) {
+        if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
+        at = maps::find_gap(kVirtLo, kVirtTop, new_len);
+        if (!at) return -ENOMEM;
+    }
+    if (prot && virt_commit(at + old_len, grow, prot) < 0) {
+        virt_release(g_cur, at + old_len, grow);
+        flush_tlb();
+        return -ENOMEM;
+    }
+    if (at != old && !virt_move(old, at, old_len)) {
+        virt_release(g_cur, at + old_len, grow);
+        flush_tlb();
+        return -ENOMEM;
+    }
+    flush_tlb();
+    maps::move(at, old, old_len, new_len);
+    if (at != old) maps::clear(old, old_len);
+    return static_cast<int64_t>(at);
 }
 
 int64_t mremap_impl(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags) {
@@ -841,33 +953,28 @@ int64_t mremap_impl(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t f
     if (flags & MREMAP_FIXED) return -EINVAL;
     old_len = page_up(old_len);
     new_len = page_up(new_len);
-    if (old >= kVirtLo) {
-        // Above the identity map: shrinking only (growing is not built).
-        if (!virt_range(old, old_len) || !maps::covers(old, old_len)) return -EFAULT;
-        if (new_len > old_len) return -ENOMEM;
-        virt_release(g_cur, old + new_len, old_len - new_len);
-        flush_tlb();
-        maps::prepare();
-        maps::clear(old + new_len, old_len - new_len);
-        return static_cast<int64_t>(old);
-    }
+    if (old >= kVirtLo) return mremap_virt(old, old_len, new_len, flags);
     if (!in_pool(old, old_len) || new_len > g_npages * kPage) return -EFAULT;
     if (new_len <= old_len) {
         release(page_index(old + new_len), (old_len - new_len) / kPage);
         return static_cast<int64_t>(old);
     }
+    if (!maps::within_one(old, old_len)) return -EFAULT;  // Linux grows one VMA only
     const uint64_t grow = (new_len - old_len) / kPage;
     if (in_pool(old, new_len) && range_unused(page_index(old + old_len), grow)) {
         take(page_index(old + old_len), grow);
         maps::move(old, old, old_len, new_len);
+        (void)pool_apply_prot(page_index(old + old_len), grow);  // mapped as the last page
         return static_cast<int64_t>(old);
     }
     if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
     const uint64_t dst = mm_map_anywhere(new_len);
     if (!dst) return -ENOMEM;
+    pool_widen(page_index(old), old_len / kPage);  // the kernel reads them all
     memcpy(reinterpret_cast<void*>(dst), reinterpret_cast<void*>(old), old_len);
     maps::move(dst, old, old_len, new_len);
     release(page_index(old), old_len / kPage);
+    (void)pool_apply_prot(page_index(dst), new_len / kPage);
     return static_cast<int64_t>(dst);
 }
 
@@ -913,8 +1020,19 @@ int64_t sys_madvise(uint64_t addr, uint64_t len, uint64_t advice, uint64_t, uint
     if (advice == kDontNeed) {
         len = page_up(len);
         if (!in_pool(addr, len)) return -EINVAL;
-        for (uint64_t i = page_index(addr); i < page_index(addr) + len / kPage; ++i)
-            if (test(g_own, i)) memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
+        for (uint64_t i = page_index(addr); i < page_index(addr) + len / kPage; ++i) {
+            if (!test(g_own, i)) continue;
+            // A restricted page is zeroed through full access, then
+            // restricted again (the zeroing left a writable translation).
+            const uint64_t prot = g_multi ? pt_prot(g_cur, page_addr(i)) : kRw;
+            if (prot != kRw) pt_protect(g_cur, page_addr(i), kRw);
+            memset(reinterpret_cast<void*>(page_addr(i)), 0, kPage);
+            if (prot != kRw) {
+                pt_protect(g_cur, page_addr(i), prot);
+                g_tlb_stale = true;
+            }
+        }
+        flush_tlb();
     }
     return 0;
 }

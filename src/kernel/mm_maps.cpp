@@ -238,6 +238,11 @@ MapKind kind_at(uint64_t addr) {
     return i < g_count && g_runs[i].start <= addr ? g_runs[i].kind : MapKind::kNone;
 }
 
+uint64_t prot_at(uint64_t addr) {
+    const uint64_t i = first_ending_after(addr);
+    return i < g_count && g_runs[i].start <= addr ? g_runs[i].prot : 0;
+}
+
 bool any_in(uint64_t addr, uint64_t len) {
     const uint64_t i = first_ending_after(addr);
     return i < g_count && g_runs[i].start < addr + len;
@@ -250,6 +255,11 @@ bool covers(uint64_t addr, uint64_t len) {
         at = g_runs[i].end;
     }
     return true;
+}
+
+bool within_one(uint64_t addr, uint64_t len) {
+    const uint64_t i = first_ending_after(addr);
+    return i < g_count && g_runs[i].start <= addr && g_runs[i].end - addr >= len;
 }
 
 uint64_t find_gap(uint64_t lo, uint64_t hi, uint64_t len) {

@@ -31,9 +31,12 @@ void free_state(MapsState* s);
 // The page at addr belongs to a MAP_SHARED mapping; what it is mapped as.
 bool shared_at(uint64_t addr);
 MapKind kind_at(uint64_t addr);
+uint64_t prot_at(uint64_t addr);  // PROT_* of the page at addr (0 when unmapped)
 // Some mapping overlaps [addr, addr+len) / mappings cover all of it.
 bool any_in(uint64_t addr, uint64_t len);
 bool covers(uint64_t addr, uint64_t len);
+// One mapping (one VMA on Linux) holds all of [addr, addr+len).
+bool within_one(uint64_t addr, uint64_t len);
 // The highest page-aligned start of a len-byte gap between mappings inside
 // [lo, hi); 0 when none.
 uint64_t find_gap(uint64_t lo, uint64_t hi, uint64_t len);

@@ -19,6 +19,8 @@ constexpr uint64_t kPresent = 1, kWrite = 2, kUser = 4, kAccessed = 0x20, kDirty
 constexpr uint64_t kTable = kPresent | kWrite | kUser | kAccessed;
 constexpr uint64_t kLeaf = kTable | kDirty;
 constexpr uint64_t kFrame = 0x000ffffffffff000ull;
+constexpr uint64_t kProt = 1ull << 10;  // software bit: restricted by pt_protect
+constexpr uint64_t kRw = PROT_READ | PROT_WRITE;
 
 inline uint64_t* table(uint64_t pa) { return reinterpret_cast<uint64_t*>(pa); }
 
@@ -132,7 +134,60 @@ bool pt_map(Mm* m, uint64_t va, uint64_t pa) {
         e = pt | kTable;
         *pde = e;
     }
-    table(e & kFrame)[(va >> 12) & 511] = (pa & kFrame) | kLeaf;
+    uint64_t* pte = &table(e & kFrame)[(va >> 12) & 511];
+    if (*pte & kProt) m->nprot--;
+    *pte = (pa & kFrame) | kLeaf;
+    return true;
+}
+
+namespace {
+
+// The 4 KiB PTE of va in m, nullptr while va lies in a shared or 2 MiB entry.
+uint64_t* own_pte(const Mm* m, uint64_t va) {
+    const uint64_t* pde = pd_slot(m, va);
+    if (!pde || (*pde & kLarge) || shared_table(*pde & kFrame)) return nullptr;
+    return &table(*pde & kFrame)[(va >> 12) & 511];
+}
+
+}  // namespace
+
+bool pt_protect(Mm* m, uint64_t va, uint64_t prot) {
+    uint64_t* pte = own_pte(m, va);
+    if (!pte) {
+        if (prot & PROT_WRITE) return true;  // an identity page: full access already
+        if (!pt_map(m, va, va) || !(pte = own_pte(m, va))) return false;
+    }
+    const uint64_t frame = *pte & kFrame;
+    if (*pte & kProt) m->nprot--;
+    if (prot & PROT_WRITE) {
+        *pte = frame | kLeaf;
+        return true;
+    }
+    // Not present keeps the frame in the entry (pt_lookup reads it).
+    *pte = prot ? (frame | kLeaf | kProt) & ~kWrite : frame | kUser | kProt;
+    m->nprot++;
+    return true;
+}
+
+uint64_t pt_prot(const Mm* m, uint64_t va) {
+    const uint64_t* pte = own_pte(m, va);
+    if (!pte || !(*pte & kProt)) return kRw;
+    return !(*pte & kPresent) ? 0 : (*pte & kWrite) ? kRw : PROT_READ;
+}
+
+bool pt_access(const Mm* m, uint64_t va, uint64_t len, bool write) {
+    if (!m->nprot || !len) return true;
+    const uint64_t need = write ? kPresent | kWrite : kPresent;
+    const uint64_t end = va + len;
+    for (uint64_t a = va & ~(EMBER_PAGE_SIZE - 1); a < end;) {
+        const uint64_t* pte = own_pte(m, a);
+        if (!pte) {
+            a = (a | ((2ull << 20) - 1)) + 1;  // the rest of a 2 MiB identity page
+            continue;
+        }
+        if ((*pte & kProt) && (*pte & need) != need) return false;
+        a += EMBER_PAGE_SIZE;
+    }
     return true;
 }
 

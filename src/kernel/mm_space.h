@@ -28,6 +28,7 @@ struct Mm {
     // loader's pages, one frame per page in interp_frames (kcalloc'd).
     bool boot_interp;
     uint64_t* interp_frames;
+    uint64_t nprot;  // pool pages whose PTE mprotect restricted (pt_protect)
 };
 
 // Page-table level (mm_space.cpp). Table pages come from pages_alloc.
@@ -37,6 +38,16 @@ uint64_t pt_lookup(const Mm* m, uint64_t va);  // the page's frame (identity if 
 bool pt_map(Mm* m, uint64_t va, uint64_t pa);  // a 4 KiB override (pa == va: identity again)
 // Loads m's tables into CR3 (the CPL-0 path of entry.S; a TLB flush too).
 void pt_load(const Mm* m);
+// mprotect in the pool: the page's PTE in m (a 4 KiB one, made when the
+// page sits in a 2 MiB identity page) becomes not present (prot 0),
+// read-only (no PROT_WRITE) or back to full access; its frame stays.
+// Restricting a live page needs a TLB flush (the caller's). false: no
+// memory for the page table.
+bool pt_protect(Mm* m, uint64_t va, uint64_t prot);
+// The PROT_* the page's PTE allows (READ|WRITE unless pt_protect restricted it).
+uint64_t pt_prot(const Mm* m, uint64_t va);
+// No page of [va, va+len) is restricted beyond what the access needs.
+bool pt_access(const Mm* m, uint64_t va, uint64_t len, bool write);
 
 // Process level (mm.cpp).
 Mm* mm_current();
@@ -87,6 +98,10 @@ int64_t virt_commit(uint64_t va, uint64_t len, uint64_t prot);
 void virt_protect_none(uint64_t va, uint64_t len);
 // Frees the frames of the range (munmap, MAP_FIXED over it).
 void virt_release(Mm* m, uint64_t va, uint64_t len);
+// mremap: the pages of [from, from+len) (frames, protections) move to
+// [to, to+len), which holds none. false: out of memory for page tables
+// (nothing moved).
+bool virt_move(uint64_t from, uint64_t to, uint64_t len);
 // MADV_DONTNEED: the range reads as zero afterwards.
 void virt_zero(uint64_t va, uint64_t len);
 // Every page of the range is present (write: and writable).
@@ -97,6 +112,9 @@ bool virt_fork(Mm* c);
 void virt_free_tables(Mm* m);  // after virt_release of everything
 // The frame behind a virtual page of the current process (0: none).
 uint64_t virt_frame(uint64_t va);
+// The same, for a kernel write through the frame: the page is marked
+// dirty (it may no longer read as zero).
+uint64_t virt_frame_for_write(uint64_t va);
 
 // Frames for virtual pages (mm.cpp; multi mode): take one (zeroed unless
 // the caller overwrites it; its one reference is the mapping's), add a
@@ -104,6 +122,7 @@ uint64_t virt_frame(uint64_t va);
 uint64_t frame_take(bool overwrite);
 void frame_ref(uint64_t pa);
 void frame_drop(uint64_t pa);
+bool frame_shared(uint64_t pa);  // more than one reference
 // A live PTE lost access or its frame: reload CR3 before the application
 // runs again (mm_flush_tlb, called at the end of each mm syscall).
 void mm_tlb_stale();

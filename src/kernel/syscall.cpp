@@ -64,19 +64,29 @@ SiteOwner* owner_of(const Mm* m, bool create) {
 // A slot for a new site of the current address space: a fresh one, else
 // one that no address space uses any more; false when there is none (or
 // no memory to record the owner: the site keeps trapping).
+// The slot take_slot() would give now; false when there is none.
+bool next_slot(uint32_t* out) {
+    if (g_sites < EMBER_SITES_MAX) {
+        *out = g_sites;
+        return true;
+    }
+    if (!g_free_slots) return false;
+    uint32_t i = 0;
+    while (i < EMBER_SITES_MAX && g_slot_refs[i] != 0) ++i;
+    KCHECK(i < EMBER_SITES_MAX);
+    *out = i;
+    return true;
+}
+
 bool take_slot(bool shared, uint32_t* out) {
     SiteOwner* o = owner_of(mm_current(), true);
     if (!o) return false;
-    uint32_t i = g_sites;
-    if (i < EMBER_SITES_MAX) {
+    uint32_t i;
+    if (!next_slot(&i)) return false;
+    if (i == g_sites)
         g_sites++;
-    } else {
-        if (!g_free_slots) return false;
-        for (i = 0; i < EMBER_SITES_MAX && g_slot_refs[i] != 0; ++i) {
-        }
-        KCHECK(i < EMBER_SITES_MAX);
+    else
         g_free_slots--;
-    }
     g_slot_refs[i] = shared ? kPinned : 1;
     o->slots[i / 64] |= 1ull << (i % 64);
     *out = i;
@@ -89,13 +99,14 @@ inline uint32_t load32(uint64_t a) {
     return v;
 }
 
-// Writes trampoline i: rax = the window's number (as its mov set it),
-// rcx = the site's return address, then on to fast_syscall_entry.
-void write_trampoline(uint32_t i, const uint8_t* mov, uint32_t mov_len, uint64_t ret) {
+// Writes trampoline i: the window's instruction (insn_len bytes, as it runs
+// at the trampoline), rcx = the site's return address, then on to
+// fast_syscall_entry.
+void write_trampoline(uint32_t i, const uint8_t* insn, uint32_t insn_len, uint64_t ret) {
     uint8_t t[EMBER_TRAMPOLINE_SIZE];
     memset(t, 0xcc, sizeof t);  // int3 padding
-    memcpy(t, mov, mov_len);    // [0, 7): the original mov
-    if (mov_len == 5) {         // a 2-byte nop after the 5-byte mov
+    memcpy(t, insn, insn_len);  // [0, 7): the instruction
+    if (insn_len == 5) {        // a 2-byte nop after a 5-byte one
         t[5] = 0x66;
         t[6] = 0x90;
     }
@@ -110,41 +121,132 @@ void write_trampoline(uint32_t i, const uint8_t* mov, uint32_t mov_len, uint64_t
     memcpy(reinterpret_cast<void*>(tramp), t, sizeof t);
 }
 
-// After a trapped `syscall` returning to `ret`: if it ends one of the two
-// windows of the ABI header and the window's immediate is the number the
-// call was made with (so the mov really ran just before it), route the
-// window through a trampoline. The `syscall` bytes stay as they are.
+// One instruction of the few kinds allowed between the anchoring mov and
+// the syscall (see below): none touches memory, can fault or jumps.
+struct Insn {
+    uint32_t len;
+    int dest;      // register written (0 = rax), -1 when not decoded
+    bool rip_rel;  // lea with a rip-relative displacement at offset len - 4
+};
+
+Insn decode(const uint8_t* p) {
+    uint32_t n = 0;
+    uint8_t rex = 0;
+    if (p[0] >= 0x40 && p[0] <= 0x4f) rex = p[n++];
+    const int r = (rex & 4) ? 8 : 0, b = (rex & 1) ? 8 : 0;
+    const uint8_t op = p[n++];
+    if (op >= 0xb8 && op <= 0xbf && !(rex & 8)) return {n + 4, (op - 0xb8) + b, false};
+    const uint8_t modrm = p[n++];
+    const int mod = modrm >> 6, reg = ((modrm >> 3) & 7) + r, rm = (modrm & 7) + b;
+    switch (op) {
+        case 0x31:  // xor r/m, reg
+        case 0x89:  // mov r/m, reg
+            return mod == 3 ? Insn{n, rm, false} : Insn{0, -1, false};
+        case 0x33:  // xor reg, r/m
+        case 0x8b:  // mov reg, r/m
+            return mod == 3 ? Insn{n, reg, false} : Insn{0, -1, false};
+        case 0xc7:  // mov $simm32, r/m64 (register form only)
+            return mod == 3 && ((modrm >> 3) & 7) == 0 && (rex & 8) ? Insn{n + 4, rm, false}
+                                                                    : Insn{0, -1, false};
+        case 0x8d: {  // lea: computes an address, touches no memory
+            if (!(rex & 8) || mod == 3) return {0, -1, false};
+            if (mod == 0 && (modrm & 7) == 5) return {n + 4, reg, true};
+            if (mod == 0) return {0, -1, false};
+            if ((modrm & 7) == 4) ++n;  // SIB (its base is a register for mod 1 and 2)
+            return {n + (mod == 1 ? 1u : 4u), reg, false};
+        }
+        default:
+            return {0, -1, false};
+    }
+}
+
+// After a trapped `syscall` returning to `ret`, the instruction the patch
+// replaces and its bytes as they run at the trampoline (`insn`; a
+// rip-relative lea gets its displacement adjusted, tramp is where it
+// runs). Two kinds of window, both anchored by a `mov $imm32,%eax` whose
+// immediate is the number the call was made with (so it really ran) and
+// which no prefix byte changes the meaning of:
+//   b8 imm32 0f 05, or 48 c7 c0 simm32 0f 05: the mov itself is replaced
+//       (rax is set at the trampoline);
+//   b8 imm32, then instructions that only move registers (xor/mov between
+//       registers, mov of an immediate, lea) and leave rax alone, the last
+//       one 5 or 7 bytes long, then 0f 05: that last instruction is
+//       replaced; the trampoline runs it and the call takes rax as it is,
+//       exactly as the `syscall` would have.
+// Decoding forward from the anchor fixes every instruction boundary; only
+// one whole instruction is replaced, so a jump to any boundary of the
+// window (or a thread resumed at one) still finds what it would have.
+// Returns its length (5 or 7), 0 when the site is not such a window.
+uint32_t window(uint64_t nr, uint64_t ret, uint64_t tramp, uint8_t* insn) {
+    const auto* p = reinterpret_cast<const uint8_t*>(ret);
+    auto prefix = [](uint8_t c) { return (c >= 0x40 && c <= 0x4f) || c == 0x66 || c == 0x0f; };
+    auto anchor = [&](const uint8_t* a) {
+        return a[0] == 0xb8 && !prefix(a[-1]) && load32(reinterpret_cast<uint64_t>(a) + 1) == nr;
+    };
+    if (anchor(p - 7)) {
+        memcpy(insn, p - 7, 5);
+        return 5;
+    }
+    if (p[-9] == 0x48 && p[-8] == 0xc7 && p[-7] == 0xc0 &&
+        nr == static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(load32(ret - 6))))) {
+        memcpy(insn, p - 9, 7);
+        return 7;
+    }
+    constexpr int kReach = 24;  // bytes between the anchor's end and the syscall
+    if (!user_ok(ret - 2 - kReach - 6, kReach + 6)) return 0;
+    for (int gap = 5; gap <= kReach; ++gap) {
+        const uint8_t* a = p - 2 - gap - 5;
+        if (!anchor(a)) continue;
+        const uint8_t* q = a + 5;
+        Insn last{0, -1, false};
+        while (q < p - 2) {
+            last = decode(q);
+            if (!last.len || last.dest == 0) break;
+            q += last.len;
+        }
+        if (q != p - 2 || !last.len || last.dest == 0 || (last.len != 5 && last.len != 7)) continue;
+        memcpy(insn, p - 2 - last.len, last.len);
+        if (last.rip_rel) {
+            const int64_t target =
+                static_cast<int64_t>(ret - 2) + static_cast<int32_t>(load32(ret - 6));
+            const int64_t disp = target - static_cast<int64_t>(tramp + 7);
+            if (disp != static_cast<int32_t>(disp)) return 0;
+            const auto d = static_cast<int32_t>(disp);
+            memcpy(insn + 3, &d, 4);
+        }
+        return last.len;
+    }
+    return 0;
+}
+
+// After a trapped `syscall` returning to `ret`: if it ends a window
+// (above), route the window's instruction through a trampoline. The
+// `syscall` bytes stay as they are.
 void maybe_patch(uint64_t nr, uint64_t ret) {
     if ((g_sites >= EMBER_SITES_MAX && !g_free_slots) || ret < EMBER_GPA_APP_MIN + 9 ||
         !user_ok(ret - 9, 9))
         return;
     const auto* p = reinterpret_cast<const uint8_t*>(ret);
     if (p[-2] != 0x0f || p[-1] != 0x05) return;
-    const uint32_t imm = load32(ret - 6);
-    uint32_t mov_len;
-    // A byte before the mov that could be a prefix changing its meaning
-    // (REX: `41 b8` is mov to r8d; 66: a 16-bit mov; 0f: another opcode)
-    // makes the window ambiguous: such a site keeps trapping.
-    const uint8_t before = p[-8];
-    const bool prefix = (before >= 0x40 && before <= 0x4f) || before == 0x66 || before == 0x0f;
-    if (p[-7] == 0xb8 && !prefix && nr == imm) {
-        mov_len = 5;  // mov $imm32, %eax (zero-extends)
-    } else if (p[-9] == 0x48 && p[-8] == 0xc7 && p[-7] == 0xc0 &&
-               nr == static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(imm)))) {
-        mov_len = 7;  // mov $simm32, %rax (sign-extends)
-    } else {
-        return;
-    }
+    // The window is decoded for the trampoline it will run at (a
+    // rip-relative lea is relocated there): the slot is taken after.
     uint32_t i;
-    if (!take_slot(maps::shared_at(ret - 2), &i)) return;
-    const uint64_t start = ret - 2 - mov_len;
-    write_trampoline(i, reinterpret_cast<const uint8_t*>(start), mov_len, ret);
+    if (!next_slot(&i)) return;
+    uint8_t insn[7];
+    const uint32_t len = window(nr, ret, ember_trampoline_gpa(i), insn);
+    if (!len) return;
+    const uint64_t start = ret - 2 - len;
+    if (!user_ok_write(start, len == 5 ? 5 : 7)) return;  // code mprotect'ed read-only
+    uint32_t taken;
+    if (!take_slot(maps::shared_at(ret - 2), &taken)) return;
+    KCHECK(taken == i);
+    write_trampoline(i, insn, len, ret);
     // jmp *slot: ff 24 25 + the slot's address. In the 5-byte form its two
     // high bytes (0f 05) overlap the unchanged syscall instruction.
     const uint64_t slot = ember_slot_va(i);
     uint8_t jmp[7] = {0xff, 0x24, 0x25};
     memcpy(jmp + 3, &slot, 4);
-    memcpy(reinterpret_cast<void*>(start), jmp, mov_len == 5 ? 5 : 7);
+    memcpy(reinterpret_cast<void*>(start), jmp, len == 5 ? 5 : 7);
 }
 
 }  // namespace

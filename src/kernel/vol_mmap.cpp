@@ -66,7 +66,7 @@ uint8_t* page_ptr(uint64_t va, bool write) {
     if (write ? user_ok_write(va, kPage) : user_ok(va, kPage))
         return reinterpret_cast<uint8_t*>(va);
     if (va < kVirtLo) return nullptr;
-    const uint64_t pa = virt_frame(va);
+    const uint64_t pa = write ? virt_frame_for_write(va) : virt_frame(va);
     if (!pa || pt_lookup(mm_current(), pa) != pa) return nullptr;
     return reinterpret_cast<uint8_t*>(pa);
 }

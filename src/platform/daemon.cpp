@@ -65,6 +65,11 @@ Result<std::unique_ptr<cluster::ClusterAgent>> start_cluster(const DaemonOptions
     auto token = load_or_create_token(opts.cluster_token_file);
     if (!token) return Status(token.code(), "cluster token: " + token.message());
     co.token = *token;
+    if (!co.etcd_auth.user.empty()) {
+        auto pw = read_secret_file(opts.etcd_password_file, 1);
+        if (!pw) return Status(pw.code(), "--etcd-password-file: " + pw.message());
+        co.etcd_auth.password = *pw;
+    }
     return cluster::ClusterAgent::connect(co);
 }
 
@@ -204,6 +209,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& opts) {
     if (p->cgroups && p->cgroups->on()) wo.cgroups = p->cgroups;
     wo.cgroup_limits = opts.worker_limits;
     wo.hang_ms = opts.worker_timeout_ms;
+    wo.idle_worker_ms = opts.worker_idle_ms;
     // Five pings in the time allowed, at most one a second.
     wo.ping_ms = std::clamp<uint64_t>(opts.worker_timeout_ms / 5, 10, 1000);
     wo.volumes = p->volumes.get();

@@ -37,11 +37,15 @@ struct DaemonOptions {
     // A worker silent this long (no answer to the heartbeat) is killed and
     // replaced (--worker-timeout).
     uint64_t worker_timeout_ms = 5000;
+    // A worker beyond the first --vm-workers that has held no instance this
+    // long exits (--worker-idle-timeout).
+    uint64_t worker_idle_ms = 30000;
     // --cluster: the desired state in etcd, shared with the other nodes
     // (cluster/cluster_agent.h); cluster.etcd empty: a single node on SQLite.
     // advertise empty: the --api address; token_file: the cluster token.
     cluster::ClusterOptions cluster;
     std::string cluster_token_file;
+    std::string etcd_password_file;  // with cluster.etcd_auth.user
 };
 
 class Daemon {

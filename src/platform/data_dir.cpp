@@ -59,9 +59,38 @@ DataDir::~DataDir() {
     if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
+Result<std::string> read_secret_file(const std::string& path, size_t min_size) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return Status::from_errno("open " + path);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return Status::invalid_argument(path + ": not a regular file");
+    }
+    if (st.st_mode & 077) {
+        ::close(fd);
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
+        return Status::invalid_argument(path + ": readable by group or others (mode " + mode +
+                                        "); chmod 600 it");
+    }
+    char buf[256];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    if (n <= 0) return Status::corruption(path + ": empty secret file");
+    std::string secret(buf, static_cast<size_t>(n));
+    while (!secret.empty() &&
+           (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' '))
+        secret.pop_back();
+    if (secret.size() < min_size)
+        return Status::corruption(path + ": shorter than " + std::to_string(min_size) +
+                                  " characters");
+    return secret;
+}
+
 Result<std::string> load_or_create_token(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 && errno == ENOENT) {
+    struct stat ls;
+    if (::lstat(path.c_str(), &ls) != 0 && errno == ENOENT) {
         unsigned char raw[32];
         if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw))
             return Status::from_errno("getrandom");
@@ -85,28 +114,7 @@ Result<std::string> load_or_create_token(const std::string& path) {
         }
         return tok;
     }
-    if (fd < 0) return Status::from_errno("open " + path);
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        return Status::invalid_argument(path + ": not a regular file");
-    }
-    if (st.st_mode & 077) {
-        ::close(fd);
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
-        return Status::invalid_argument(path + ": readable by group or others (mode " + mode +
-                                        "); chmod 600 it");
-    }
-    char buf[256];
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    ::close(fd);
-    if (n <= 0) return Status::corruption(path + ": empty token file");
-    std::string tok(buf, static_cast<size_t>(n));
-    while (!tok.empty() && (tok.back() == '\n' || tok.back() == '\r' || tok.back() == ' '))
-        tok.pop_back();
-    if (tok.size() < 16) return Status::corruption(path + ": token shorter than 16 characters");
-    return tok;
+    return read_secret_file(path, 16);
 }
 
 bool bearer_matches(const std::string& authorization, const std::string& token) {

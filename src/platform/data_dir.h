@@ -45,6 +45,9 @@ class DataDir {
 // mode 0600) when the file does not exist. A token file readable by group or
 // others is refused.
 Result<std::string> load_or_create_token(const std::string& path);
+// A secret kept in a file (a token, a password): its first line, at least
+// min_size characters; a file readable by group or others is refused.
+Result<std::string> read_secret_file(const std::string& path, size_t min_size);
 // Constant-time check of an "Authorization" header value against the token.
 bool bearer_matches(const std::string& authorization, const std::string& token);
 

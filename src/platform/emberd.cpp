@@ -180,6 +180,10 @@ int main(int argc, char** argv) {
     app.add_option("--worker-timeout", worker_timeout,
                    "A VM worker that does not answer emberd's heartbeat for this long is killed "
                    "and replaced (default 5s)");
+    std::string worker_idle = "30s";
+    app.add_option("--worker-idle-timeout", worker_idle,
+                   "A VM worker started for --vms-per-worker (beyond the first --vm-workers) "
+                   "that has held no instance for this long exits (default 30s)");
     std::string cluster_ttl = "5s";
     app.add_option("--cluster", o.cluster.etcd,
                    "Join a cluster: etcd endpoints http://HOST:PORT[,...]; the desired state "
@@ -191,6 +195,10 @@ int main(int argc, char** argv) {
     app.add_option("--cluster-token-file", o.cluster_token_file,
                    "The cluster token that authenticates node-to-node calls; created at first "
                    "start, copy it to every node (default <data-dir>/cluster-token)");
+    app.add_option("--etcd-user", o.cluster.etcd_auth.user,
+                   "Authenticate to etcd as this user (etcd's own users; docs/cluster.md)");
+    app.add_option("--etcd-password-file", o.etcd_password_file,
+                   "The --etcd-user's password: the first line of FILE (mode 0600)");
     app.add_option("--node-ttl", cluster_ttl,
                    "A node that misses its heartbeat this long is dead (default 5s)");
     app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
@@ -266,6 +274,7 @@ int main(int argc, char** argv) {
           dur(client_timeout, "--client-timeout", &o.gateway.client_timeout_ms),
           dur(keepalive, "--keepalive-timeout", &o.gateway.keepalive_timeout_ms),
           dur(worker_timeout, "--worker-timeout", &o.worker_timeout_ms),
+          dur(worker_idle, "--worker-idle-timeout", &o.worker_idle_ms),
           size(max_image, "--max-image-size", &o.max_image_bytes),
           size(max_body, "--max-body", &o.gateway.max_body_bytes),
           size(max_header, "--max-header", &o.gateway.max_header_bytes),
@@ -304,12 +313,15 @@ int main(int argc, char** argv) {
                                    "'");
         }
         if (o.cluster_token_file.empty()) o.cluster_token_file = o.data_dir + "/cluster-token";
+        if (o.cluster.etcd_auth.user.empty() != o.etcd_password_file.empty())
+            return usage_error("--etcd-user and --etcd-password-file go together");
         uint64_t ttl_ms = 0;
         if (std::string err = dur(cluster_ttl, "--node-ttl", &ttl_ms); !err.empty())
             return usage_error(err);
         o.cluster.lease_ttl_s = static_cast<int>(std::max<uint64_t>(2, (ttl_ms + 999) / 1000));
-    } else if (!o.cluster.node.empty() || !o.cluster.advertise.empty()) {
-        return usage_error("--node and --advertise need --cluster");
+    } else if (!o.cluster.node.empty() || !o.cluster.advertise.empty() ||
+               !o.cluster.etcd_auth.user.empty() || !o.etcd_password_file.empty()) {
+        return usage_error("--node, --advertise and --etcd-user need --cluster");
     }
     const auto level = spdlog::level::from_str(log_level);
     if (level == spdlog::level::off && log_level != "off")

@@ -181,11 +181,17 @@ struct Gateway::Impl {
     template <class Stream>
     asio::awaitable<bool> reply(Stream& client, Response res, bool keep);
     // Ends the ticket and waits until the control plane has: the instance is
-    // idle again (its slot free, its count served) before the client gets
-    // the response, as the API then shows it.
+    // idle again (its slot free, its count served) before the gateway goes on.
     asio::awaitable<void> finish(TicketId ticket, FinishKind kind) {
         co_await backend_call<bool>(
             [&](auto done) { backend.finish(ticket, kind, [done]() mutable { done(true); }); });
+    }
+    // Ends the ticket without waiting: a response read whole goes to the
+    // client at once, a round trip to the control plane earlier. The
+    // channel keeps the order, so whatever this gateway asks next (the
+    // client's next request) reaches the control plane after the finish.
+    void finish_now(TicketId ticket, FinishKind kind) {
+        backend.finish(ticket, kind, [] {});
     }
     static std::string timing(const TicketInfo& info, int64_t t_first);
     Response relayed(Response res, const TicketInfo& info, unsigned version, bool head,
@@ -206,6 +212,7 @@ struct Gateway::Impl {
     UpstreamPool pool;
     std::vector<std::thread> threads;
     std::shared_ptr<std::atomic<size_t>> connections = std::make_shared<std::atomic<size_t>>(0);
+    std::shared_ptr<asio::posix::stream_descriptor> watched;  // watch_readable's fd
     bool stopped = false;
 };
 
@@ -568,7 +575,7 @@ asio::awaitable<bool> Gateway::Impl::forward(Stream& client, beast::flat_buffer&
             res = failed_exchange(ec, *ex, info, svc, version, &kind);
         else
             res = relayed(rp.release(), info, version, head, svc, t0, t_first);
-        co_await finish(ticket, kind);
+        finish_now(ticket, kind);
         if (!res) co_return false;  // the client left
         co_return co_await reply(client, std::move(*res), keep && body_done);
     }
@@ -1020,6 +1027,23 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayOptions& opts, Gate
     return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 
+namespace {
+
+void arm_readable(const std::shared_ptr<asio::posix::stream_descriptor>& d,
+                  const std::shared_ptr<std::function<bool()>>& on_readable) {
+    d->async_wait(asio::posix::stream_descriptor::wait_read,
+                  [d, on_readable](beast::error_code ec) {
+                      if (!ec && (*on_readable)()) arm_readable(d, on_readable);
+                  });
+}
+
+}  // namespace
+
+void Gateway::watch_readable(int fd, std::function<bool()> on_readable) {
+    impl_->watched = std::make_shared<asio::posix::stream_descriptor>(impl_->io, fd);
+    arm_readable(impl_->watched, std::make_shared<std::function<bool()>>(std::move(on_readable)));
+}
+
 void Gateway::stop() {
     if (!impl_ || impl_->stopped) return;
     impl_->stopped = true;
@@ -1030,6 +1054,8 @@ void Gateway::stop() {
     });
     impl_->io.stop();
     for (auto& t : impl_->threads) t.join();
+    // The fd is the caller's: the descriptor must not close it.
+    if (impl_->watched) (void)impl_->watched->release();
 }
 
 }  // namespace ember::platform

@@ -1,14 +1,16 @@
 // gateway_process.cpp - the gateway process's side (see gateway_process.h):
 // a GatewayBackend made of messages to the control plane, the sandbox, and
-// the loop that reads the control plane's replies.
+// the reading of the control plane's replies (on the gateway's I/O threads).
 #include "platform/gateway_process.h"
 
 #include <openssl/crypto.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 
@@ -152,6 +154,19 @@ void send_metrics(ipc::Channel& ch, const Metrics& metrics, const std::string& r
     (void)ch.send(proto::kMetricsEnd, request);
 }
 
+// One message of the control plane's.
+void dispatch(const ipc::Message& m, RemoteBackend& backend, ipc::Channel& ch,
+              const Metrics& metrics) {
+    if (m.type == proto::kAcquired)
+        backend.on_acquired(m.body);
+    else if (m.type == proto::kInfo)
+        backend.on_info(m.body);
+    else if (m.type == proto::kFinished)
+        backend.on_finished(m.body);
+    else if (m.type == proto::kMetrics)
+        send_metrics(ch, metrics, m.body);
+}
+
 }  // namespace
 
 int run_gateway_process(const ChildRole& role) {
@@ -203,26 +218,34 @@ int run_gateway_process(const ChildRole& role) {
         (void)ch.send(proto::kFailed, proto::encode_text("error", gw.message()));
         return 1;
     }
-    // The Asio threads run (each with its own filter); this one only reads
-    // and answers the channel from here on.
+    // The control plane's replies are read on the gateway's I/O threads
+    // when the channel has data: the thread that completes a call is the
+    // one that resumes its connection, without a hop through a reader
+    // thread. This thread only waits for the channel's end.
+    std::mutex end_mu;
+    std::condition_variable end_cv;
+    bool ended = false;
+    (*gw)->watch_readable(ch.fd(), [&]() {
+        for (;;) {
+            auto m = ch.recv();
+            if (!m && m.code() != Code::kCorruption) {
+                std::lock_guard lock(end_mu);
+                ended = true;  // the control plane closed the channel or died
+                end_cv.notify_all();
+                return false;
+            }
+            if (m) dispatch(*m, backend, ch, metrics);
+            int queued = 0;
+            if (::ioctl(ch.fd(), FIONREAD, &queued) != 0 || queued <= 0) return true;
+        }
+    });
     if (auto st = sandbox_thread(ThreadKind::kChannel); !st) {
         (void)ch.send(proto::kFailed, proto::encode_text("error", st.message()));
         return 1;
     }
-    for (;;) {
-        auto m = ch.recv();
-        if (!m) {
-            if (m.code() == Code::kCorruption) continue;
-            break;  // the control plane closed the channel or died
-        }
-        if (m->type == proto::kAcquired)
-            backend.on_acquired(m->body);
-        else if (m->type == proto::kInfo)
-            backend.on_info(m->body);
-        else if (m->type == proto::kFinished)
-            backend.on_finished(m->body);
-        else if (m->type == proto::kMetrics)
-            send_metrics(ch, metrics, m->body);
+    {
+        std::unique_lock lock(end_mu);
+        end_cv.wait(lock, [&] { return ended; });
     }
     backend.fail_all();
     (*gw)->stop();

@@ -49,6 +49,16 @@ class Guest {
     // Runs the instance until it ends; once. The destructor closes the
     // connections the instance still holds.
     virtual InstanceEnd run() = 0;
+    // Starts the instance without a thread waiting for its end, where the
+    // guest can (its VM runs elsewhere): `ended` is then called once, on
+    // any thread, when the instance has ended, and must not block (it hands
+    // the end to a thread that calls run(), which then returns at once).
+    // The guest must outlive that call. False: not supported, and run()
+    // both starts the instance and waits. Before run(); at most once.
+    virtual bool start(std::function<void()> ended) {
+        (void)ended;
+        return false;
+    }
     // True when the instance runs in a VM reused from an earlier instance
     // (reset to the snapshot), false for a restore into a new VM.
     virtual bool reused() const { return false; }

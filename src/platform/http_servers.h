@@ -62,6 +62,10 @@ class Gateway {
                                                   std::shared_ptr<TlsContext> tls = nullptr);
     ~Gateway();
     uint16_t port() const;  // the bound port (useful with port 0)
+    // Runs on_readable on one of the gateway's I/O threads each time fd has
+    // data to read, until it returns false or stop(). fd stays the
+    // caller's (never closed here).
+    void watch_readable(int fd, std::function<bool()> on_readable);
     void stop();
     struct Impl;
 

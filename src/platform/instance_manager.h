@@ -193,7 +193,12 @@ class InstanceManager {
     void record_suspended_locked(ServiceState& s, Instance& inst, int64_t now);
     void reject_locked(const TicketPtr& t, RejectReason r, std::string msg);
     void apply_share_locked(ServiceState& s, const ServiceSpec& declared);
+    // An instance's restore, and the hand-over of its first connections.
     void run_instance(std::shared_ptr<Instance> inst);
+    // Its end: waits for it (Guest::run()), then takes it out of service.
+    // On a runner thread once the guest reports its end (Guest::start), so
+    // that no thread waits for an idle instance; else right after the start.
+    void end_instance(std::shared_ptr<Instance> inst);
     uint32_t live_instances_locked(const ServiceState& s, bool current_only) const;
 
     GuestFactory& factory_;
@@ -205,7 +210,7 @@ class InstanceManager {
     std::condition_variable cv_;  // housekeeping wake-ups
     std::map<std::string, std::shared_ptr<ServiceState>> services_;
     uint64_t next_ticket_ = 1, next_instance_ = 1;
-    size_t running_ = 0;  // instance threads not yet finished
+    size_t running_ = 0;  // instances started and not yet ended (end_instance)
     std::condition_variable all_done_;
     bool shutting_down_ = false;
     std::thread housekeeper_;

@@ -1,5 +1,6 @@
-// The instances' side of the manager: starting and stopping instances, the
-// thread each one runs on, housekeeping (queue deadlines, scale to zero,
+// The instances' side of the manager: starting and stopping instances (a
+// runner thread for the restore, none while an instance runs where the
+// guest reports its end itself), housekeeping (queue deadlines, scale to zero,
 // warm minimum) and what the API and /metrics show.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -124,10 +125,22 @@ void InstanceManager::run_instance(std::shared_ptr<Instance> inst) {
 
     for (int fd : fds) guest->adopt(fd, inst->port);
     if (stop_now) guest->stop();
+    // The guest lives until end_instance takes it, after `ended` was called.
+    if (!guest->start([this, inst] { runners_->run([this, inst] { end_instance(inst); }); }))
+        end_instance(inst);
+}
+
+void InstanceManager::end_instance(std::shared_ptr<Instance> inst) {
+    ServiceState& s = *inst->service;
+    Guest* guest;
+    {
+        std::lock_guard lock(mu_);
+        guest = inst->guest.get();
+    }
     const InstanceEnd exit = guest->run();
     inst->console->flush();
 
-    lock.lock();
+    std::unique_lock lock(mu_);
     std::unique_ptr<Guest> dead = std::move(inst->guest);
     const bool expected = exit.stopped && inst->stop_requested;
     inst->state = Instance::State::kGone;

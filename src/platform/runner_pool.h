@@ -1,7 +1,8 @@
-// runner_pool.h - threads for instances. An instance occupies a thread for
-// its whole life (restore, then Guest::run()); finished threads wait for the
-// next instance instead of exiting, which keeps thread creation off the
-// cold-start path.
+// runner_pool.h - threads for instances: for a restore and for an end in
+// emberd (an instance whose guest reports its end holds no thread while it
+// runs), for each instance's whole life in a VM worker (its vCPU). Finished
+// threads wait for the next job instead of exiting, which keeps thread
+// creation off the cold-start path; beyond max_idle waiting, they exit.
 #pragma once
 
 #include <condition_variable>

@@ -250,6 +250,7 @@ class SealedGuest : public Guest {
         ::unlink(seal_path(path).c_str());
         inner_->suspend(path);
     }
+    bool start(std::function<void()> ended) override { return inner_->start(std::move(ended)); }
     InstanceEnd run() override {
         InstanceEnd e = inner_->run();
         if (!e.suspended) return e;

@@ -122,10 +122,13 @@ class VmGuest : public Guest {
     bool reused() const override { return reused_; }
     // Runs after the manager has taken the instance out of service: resets
     // the VM (which also closes the connections it still held) and keeps it
-    // for the next instance, or destroys it.
+    // for the next instance, or destroys it. The VM of an instance that was
+    // suspended is always destroyed: a suspended instance costs its file on
+    // disk, no VM, vCPU or guest memory (its resume restores into a VM from
+    // the pool, or a kept one of another instance).
     ~VmGuest() override {
         prepared_->note_returned();
-        if (reusable_ &&
+        if (reusable_ && !suspended_ &&
             w_.vm->reset(instance_config(prepared_->net(), w_.console, prepared_->volumes()))
                 .is_ok()) {
             w_.console->set(nullptr);
@@ -175,6 +178,7 @@ class VmGuest : public Guest {
         InstanceEnd e;
         e.stopped = r.outcome == Outcome::kStopped || r.outcome == Outcome::kSnapshotted;
         e.suspended = r.outcome == Outcome::kSnapshotted;
+        suspended_ = e.suspended;
         if (e.suspended)
             e.description = "suspended: " + std::to_string(r.stats.suspend_pages) + " pages, " +
                             std::to_string(r.stats.suspend_bytes) + " bytes written";
@@ -194,6 +198,7 @@ class VmGuest : public Guest {
     std::shared_ptr<const VmPrepared> prepared_;
     bool reused_;
     bool reusable_ = false;
+    bool suspended_ = false;
     std::mutex mu_;
     bool ended_ = false;
     int suspend_fd_ = -1;

@@ -42,17 +42,36 @@ struct Waiter {
     std::mutex mu;
     std::condition_variable cv;
     bool done = false;
-    json body;          // the worker's message
-    std::string error;  // or why there is none (the worker died)
+    json body;                   // the worker's message
+    std::string error;           // or why there is none (the worker died)
+    std::function<void()> then;  // called once done, outside mu (then_call)
 };
 
 void fulfil(Waiter& w, json body, std::string error) {
-    std::lock_guard lock(w.mu);
-    if (w.done) return;
-    w.done = true;
-    w.body = std::move(body);
-    w.error = std::move(error);
-    w.cv.notify_all();
+    std::function<void()> then;
+    {
+        std::lock_guard lock(w.mu);
+        if (w.done) return;
+        w.done = true;
+        w.body = std::move(body);
+        w.error = std::move(error);
+        w.cv.notify_all();
+        then = std::move(w.then);
+    }
+    if (then) then();
+}
+
+// Calls f once w is done: now, on this thread, when it is already, else on
+// the thread that fulfils it (the worker's reader, or its death).
+void then_call(Waiter& w, std::function<void()> f) {
+    {
+        std::lock_guard lock(w.mu);
+        if (!w.done) {
+            w.then = std::move(f);
+            return;
+        }
+    }
+    f();
 }
 
 // The worker's status code, checked: it is not trusted.
@@ -543,8 +562,16 @@ class WorkerGuest : public Guest {
         (void)w_->send(wp::kSuspend, {{"id", id_}}, {fd});
         ::close(fd);
     }
-    InstanceEnd run() override {
+    // No thread of emberd waits for the instance: its end report (or the
+    // worker's death) calls ended on the worker's reader thread.
+    bool start(std::function<void()> ended) override {
+        started_ = true;
         (void)w_->send(wp::kRun, {{"id", id_}});
+        then_call(*end_, std::move(ended));
+        return true;
+    }
+    InstanceEnd run() override {
+        if (!started_) (void)w_->send(wp::kRun, {{"id", id_}});
         InstanceEnd e;
         {
             std::unique_lock lock(end_->mu);
@@ -588,6 +615,7 @@ class WorkerGuest : public Guest {
     size_t size_;
     std::mutex suspend_mu_;
     std::string suspend_path_;  // set by suspend()
+    bool started_ = false;      // start() sent run
 };
 
 WorkerGuestFactory::WorkerGuestFactory(const ImageStore& images, WorkerOptions opts)

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -64,6 +65,8 @@ WorkerArgs parse_args(const std::vector<std::string>& args) {
 // every instance of this worker shares. The log of a service keeps 1 MiB
 // (log_hub.h); a guest that prints faster than this loses lines either way.
 constexpr double kConsoleRate = 4 << 20;
+// The stack of the worker's threads (run_worker).
+constexpr size_t kThreadStack = 512 << 10;
 constexpr double kConsoleBurst = 4 << 20;
 
 class ConsoleBudget {
@@ -522,6 +525,17 @@ int Worker::serve() {
 
 int run_worker(const ChildRole& role) {
     WorkerArgs args = parse_args(role.args);
+    // Every thread of this process (the I/O thread, the pools' threads: one
+    // per running instance, its vCPU) gets a stack of kThreadStack instead
+    // of RLIMIT_STACK's 8 MiB: each 8 MiB stack took a page-table page of
+    // its own, while the smaller ones share them (docs/benchmarks.md,
+    // "Density"). What a vCPU thread uses is a few pages.
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) == 0) {
+        if (pthread_attr_setstacksize(&attr, kThreadStack) == 0)
+            (void)pthread_setattr_default_np(&attr);
+        pthread_attr_destroy(&attr);
+    }
     ipc::Channel ch(role.channel_fd);
     auto fail = [&ch](const std::string& msg) {
         (void)ch.send(wp::kReady, json{{"error", msg}}.dump());

@@ -180,5 +180,61 @@ TEST_F(EtcdClientTest, SecondEndpointIsUsedWhenTheFirstIsDown) {
     EXPECT_EQ((*c.get("/k"))->value, "v");
 }
 
+TEST_F(EtcdClientTest, WithAuthenticationOnlyTheRightUserGetsInAndWatches) {
+    ASSERT_EQ(etcd_->enable_auth("ember", "s3cret", "/ember/"), "");
+    auto eps = parse_endpoints(etcd_->url());
+    ASSERT_TRUE(eps);
+    // Without credentials: refused, with a message that says what to give.
+    auto r = client_->put("/ember/k", "v");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.code(), Code::kInvalidArgument);
+    EXPECT_NE(r.message().find("--etcd-user"), std::string::npos) << r.message();
+    // A wrong password: refused, naming the user.
+    EtcdClient wrong(*eps, 2000, {"ember", "nope"});
+    r = wrong.put("/ember/k", "v");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.code(), Code::kInvalidArgument);
+    EXPECT_NE(r.message().find("'ember'"), std::string::npos) << r.message();
+    // The right one: reads, writes, leases and watches under its prefix,
+    // nothing outside it.
+    EtcdClient c(*eps, 2000, {"ember", "s3cret"});
+    ASSERT_TRUE(c.put("/ember/k", "v"));
+    auto got = c.get("/ember/k");
+    ASSERT_TRUE(got) << got.message();
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ((*got)->value, "v");
+    EXPECT_FALSE(c.put("/other", "v"));
+    auto lease = c.lease_grant(5);
+    ASSERT_TRUE(lease) << lease.message();
+    EXPECT_TRUE(c.put("/ember/leased", "x", *lease));
+    auto rev = c.put("/ember/w", "1");
+    ASSERT_TRUE(rev) << rev.message();
+    std::atomic<bool> stop{false};
+    std::vector<std::string> seen;
+    std::thread guard([&] {
+        for (int i = 0; i < 50 && !stop; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        stop = true;  // the watch gives up after 5 s at most
+    });
+    const Status ws = c.watch(
+        "/ember/", *rev,
+        [&](const std::vector<WatchEvent>& evs, int64_t) {
+            for (const auto& e : evs) seen.push_back(e.kv.key);
+            return false;
+        },
+        stop);
+    stop = true;
+    guard.join();
+    EXPECT_TRUE(ws) << ws.message();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0], "/ember/w");
+    // etcd restarted: its tokens are gone; the client gets a new one.
+    etcd_->kill9();
+    ASSERT_EQ(etcd_->start(), "");
+    auto again = c.get("/ember/k");
+    ASSERT_TRUE(again) << again.message();
+    EXPECT_TRUE(again->has_value());
+}
+
 }  // namespace
 }  // namespace ember::platform::cluster

@@ -21,6 +21,8 @@
 
 namespace ember::testing_etcd {
 
+inline constexpr const char* kEtcdctl = "/usr/bin/etcdctl";
+
 inline std::string etcd_binary() {
     for (const char* p : {"/usr/bin/etcd", "/usr/local/bin/etcd"})
         if (::access(p, X_OK) == 0) return p;
@@ -113,6 +115,24 @@ class EtcdProcess {
     }
     std::string url() const { return "http://127.0.0.1:" + std::to_string(client_port_); }
     uint16_t port() const { return client_port_; }
+    // Turns on etcd's authentication with etcdctl: a root user, and `user`
+    // with `password` allowed to read and write the keys under `prefix`
+    // only. "" or what went wrong.
+    std::string enable_auth(const std::string& user, const std::string& password,
+                            const std::string& prefix) {
+        if (::access(kEtcdctl, X_OK) != 0) return "etcdctl is not installed (etcd-client)";
+        const std::string ctl =
+            std::string("ETCDCTL_API=3 ") + kEtcdctl + " --endpoints=" + url() + " ";
+        const std::string log = " >>" + dir_ + "/etcdctl.log 2>&1";
+        for (const std::string& args :
+             {"user add root --new-user-password=root-" + password, "role add " + user,
+              "role grant-permission " + user + " --prefix=true readwrite " + prefix,
+              "user add " + user + " --new-user-password=" + password,
+              "user grant-role " + user + " " + user, std::string("auth enable")})
+            if (std::system((ctl + args + log).c_str()) != 0)
+                return "etcdctl " + args + " failed (see " + dir_ + "/etcdctl.log)";
+        return "";
+    }
     // A member of a multi-member cluster: its name, its ports chosen ahead,
     // and every member's "name=http://127.0.0.1:PEER" (EtcdCluster).
     void set_member(std::string name, std::string initial_cluster) {

@@ -5,6 +5,7 @@
 // Skips, loudly, without /dev/kvm or without etcd.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -110,6 +111,44 @@ TEST_F(ClusterTest, EtcdDownRefusesChangesServingGoesOnAndCatchesUp) {
         },
         10000));
     EXPECT_TRUE(served_everywhere("other", 10000));
+}
+
+// etcd with its own authentication on: a node with the right user and
+// password joins and serves; without them, or with a password file others
+// can read, it refuses to start and says why.
+TEST(ClusterAuthTest, ANodeAuthenticatesToEtcdAndWithoutCredentialsRefusesToStart) {
+    if (!have_kvm()) GTEST_SKIP() << "SKIPPED: /dev/kvm is not available";
+    if (testing_etcd::etcd_binary().empty() || ::access(testing_etcd::kEtcdctl, X_OK) != 0)
+        GTEST_SKIP() << "SKIPPED: etcd or etcdctl is not installed (etcd-server, etcd-client)";
+    TempDir tmp;
+    testing_etcd::EtcdProcess etcd(tmp.path());
+    ASSERT_EQ(etcd.start(), "");
+    ASSERT_EQ(etcd.enable_auth("ember", "pw-of-ember", "/ember/"), "");
+    const std::string pw = tmp.path() + "/etcd-password";
+    std::ofstream(pw) << "pw-of-ember\n";
+    ::chmod(pw.c_str(), 0600);
+    const std::string dir = tmp.path() + "/node";
+    ::mkdir(dir.c_str(), 0700);
+    const std::vector<std::string> base{"--cluster", etcd.url(), "--node", "n0"};
+
+    EmberdProcess none(dir, base);
+    const std::string err = none.start();
+    EXPECT_NE(err.find("--etcd-user"), std::string::npos) << err;
+
+    ::chmod(pw.c_str(), 0644);
+    auto args = base;
+    args.insert(args.end(), {"--etcd-user", "ember", "--etcd-password-file", pw});
+    EmberdProcess loose(dir, args);
+    EXPECT_NE(loose.start().find("chmod 600"), std::string::npos);
+
+    ::chmod(pw.c_str(), 0600);
+    EmberdProcess node(dir, args);
+    ASSERT_EQ(node.start(), "");
+    auto r = node.deploy("hello", e2e_app_path());
+    ASSERT_TRUE(r.status == 200 || r.status == 201) << r.body;
+    EXPECT_EQ(node.get("hello", "/").status, 200);
+    auto n = node.api("GET", "/v1/nodes");
+    EXPECT_NE(n.body.find("\"n0\""), std::string::npos) << n.body;
 }
 
 }  // namespace

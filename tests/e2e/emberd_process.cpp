@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -75,6 +76,22 @@ std::vector<pid_t> helper_pids(pid_t daemon, const std::string& role) {
     }
     closedir(d);
     return out;
+}
+
+int kvm_vms(pid_t pid) {
+    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    DIR* d = opendir(dir.c_str());
+    if (!d) return -1;
+    int n = 0;
+    while (dirent* e = readdir(d)) {
+        char target[PATH_MAX];
+        const ssize_t len = ::readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1);
+        if (len <= 0) continue;
+        target[len] = 0;
+        if (std::string(target) == "anon_inode:kvm-vm") ++n;
+    }
+    closedir(d);
+    return n;
 }
 
 pid_t helper_pid(pid_t daemon, const std::string& role) {

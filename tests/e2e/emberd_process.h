@@ -75,6 +75,9 @@ class EmberdProcess {
 pid_t helper_pid(pid_t daemon, const std::string& role);
 // All of them.
 std::vector<pid_t> helper_pids(pid_t daemon, const std::string& role);
+// The KVM VMs process pid holds (its open kvm-vm fds); -1 when its fds
+// cannot be read.
+int kvm_vms(pid_t pid);
 
 // Runs the ember CLI against d; returns exit status, stdout and stderr.
 struct CliResult {

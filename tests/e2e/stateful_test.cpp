@@ -4,6 +4,8 @@
 #include <dirent.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -132,6 +134,62 @@ TEST_F(StatefulTest, MinOneKeepsOneSuspendedInstance) {
     EXPECT_EQ(count("kept"), "count 1\n");
     ASSERT_TRUE(eventually([&] { return suspended_only("kept", 1); }, 8000));
     EXPECT_EQ(count("kept"), "count 2\n");
+}
+
+// Resident anonymous memory of a process, in KiB (RssAnon: the guest pages
+// its VMs copied on write; not the snapshots' page cache), or -1.
+long rss_anon_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("RssAnon:", 0) == 0) return std::atol(line.c_str() + 8);
+    return -1;
+}
+
+class StatefulVmsTest : public StatefulTest {
+  protected:
+    // No VMs created ahead: the worker's VMs are its instances and the reset
+    // ones it keeps (--warm-vms, default 4 per service).
+    std::vector<std::string> daemon_args() override { return {"--vm-pool", "0"}; }
+};
+
+// Suspended instances cost their files only: the worker's VMs go with them
+// (none kept reset for the service either) and its memory falls; each one
+// then resumes with its own count.
+TEST_F(StatefulVmsTest, SuspendedInstancesHoldNoVmAndResumeWithTheirMemory) {
+    constexpr int kN = 4;
+    auto name = [](int i) { return "s" + std::to_string(i); };
+    for (int i = 0; i < kN; ++i) deploy_counter(name(i), {{"idle_timeout_ms", 600000}});
+    for (int i = 0; i < kN; ++i) EXPECT_EQ(count(name(i), "/dirty/2"), "count 1\n");
+    const pid_t w = helper_pid(d_->pid(), "worker");
+    ASSERT_GT(w, 0);
+    const int vms_running = kvm_vms(w);
+    const long rss_running = rss_anon_kib(w);
+    if (vms_running >= 0) {
+        EXPECT_EQ(vms_running, kN);
+    }
+
+    for (int i = 0; i < kN; ++i)
+        ASSERT_EQ(d_->api("PATCH", "/v1/services/" + name(i), R"({"idle_timeout_ms": 200})").status,
+                  200);
+    for (int i = 0; i < kN; ++i)
+        ASSERT_TRUE(eventually([&] { return suspended_only(name(i), 1); }, 8000))
+            << d_->instances(name(i)).dump();
+    if (vms_running >= 0) {
+        EXPECT_TRUE(eventually([&] { return kvm_vms(w) == 0; }, 5000))
+            << kvm_vms(w) << " KVM VMs left in the worker";
+    }
+    // Each instance had dirtied 2 MiB of its guest memory: gone with its VM.
+    long rss = -1;
+    EXPECT_TRUE(eventually(
+        [&] {
+            rss = rss_anon_kib(w);
+            return rss_running - rss >= kN * 1536;
+        },
+        5000))
+        << "worker RssAnon " << rss_running << " KiB running, " << rss << " KiB suspended";
+
+    for (int i = 0; i < kN; ++i) EXPECT_EQ(count(name(i)), "count 2\n") << name(i);
 }
 
 TEST_F(StatefulTest, StatefulWithPerRequestIsolationIsRefused) {

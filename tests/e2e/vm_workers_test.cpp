@@ -1,12 +1,10 @@
 // The bound on VMs per VM worker (--vms-per-worker, worker_client.h
 // "Placement"): when the workers are full, emberd starts another one; the
 // instances on every worker serve requests; a worker killed ends only its
-// own instances.
-#include <dirent.h>
+// own instances; an extra worker left empty exits.
 #include <signal.h>
 #include <unistd.h>
 
-#include <climits>
 #include <fstream>
 #include <set>
 #include <string>
@@ -15,23 +13,6 @@
 
 namespace ember::e2e {
 namespace {
-
-// KVM VMs a process holds: its open kvm-vm fds.
-int kvm_vms(pid_t pid) {
-    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-    DIR* d = opendir(dir.c_str());
-    if (!d) return -1;
-    int n = 0;
-    while (dirent* e = readdir(d)) {
-        char target[PATH_MAX];
-        const ssize_t len = ::readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1);
-        if (len <= 0) continue;
-        target[len] = 0;
-        if (std::string(target) == "anon_inode:kvm-vm") ++n;
-    }
-    closedir(d);
-    return n;
-}
 
 // "Seccomp:\t2" -> "2".
 std::string status_field(pid_t pid, const std::string& name) {
@@ -120,6 +101,66 @@ TEST_F(VmWorkersTest, FullWorkersMakeNewOnesAndOneKilledEndsOnlyItsInstances) {
     EXPECT_EQ(kept, 4u);
     for (pid_t w : {workers[0], workers[2]}) EXPECT_EQ(::kill(w, 0), 0) << "worker " << w;
     for (const char* s : {"a", "b", "c"}) EXPECT_EQ(d_->get(s, "/").status, 200) << s;
+}
+
+class IdleWorkerTest : public E2eTest {
+  protected:
+    std::vector<std::string> daemon_args() override {
+        return {"--vms-per-worker",      "2", "--vm-pool", "0", "--warm-vms", "0",
+                "--worker-idle-timeout", "1s"};
+    }
+    size_t idle(const std::string& service) {
+        size_t n = 0;
+        for (const auto& i : d_->instances(service))
+            if (i.value("state", std::string()) == "idle") ++n;
+        return n;
+    }
+};
+
+// A worker started for --vms-per-worker exits once it has held nothing for
+// --worker-idle-timeout; the first stays, and a later cold start that needs
+// room starts a worker again.
+TEST_F(IdleWorkerTest, AnEmptyExtraWorkerExitsAndRequestsStillWork) {
+    deploy_app("a", {{"min_instances", 2}, {"idle_timeout_ms", 60000}});
+    ASSERT_TRUE(eventually([&] { return idle("a") == 2; }, 20000)) << d_->output();
+    // The first worker is full: b is prepared and runs in a second one.
+    deploy_app("b", {{"min_instances", 2}, {"idle_timeout_ms", 60000}});
+    ASSERT_TRUE(eventually([&] { return idle("b") == 2; }, 20000)) << d_->output();
+    std::vector<pid_t> workers;
+    ASSERT_TRUE(eventually(
+        [&] {
+            workers = helper_pids(d_->pid(), "worker");
+            return workers.size() == 2;
+        },
+        5000))
+        << workers.size() << " workers\n"
+        << d_->output();
+
+    // b's instances stop: the second worker holds nothing and exits.
+    ASSERT_EQ(d_->api("PATCH", "/v1/services/b", R"({"min_instances": 0, "idle_timeout_ms": 100})")
+                  .status,
+              200);
+    ASSERT_TRUE(eventually([&] { return d_->instances("b").empty(); }, 5000))
+        << d_->instances("b").dump();
+    std::vector<pid_t> left;
+    ASSERT_TRUE(eventually(
+        [&] {
+            left = helper_pids(d_->pid(), "worker");
+            return left.size() == 1;
+        },
+        8000))
+        << left.size() << " workers\n"
+        << d_->output();
+    EXPECT_NE(d_->output().find("held no instance for"), std::string::npos) << d_->output();
+    EXPECT_EQ(idle("a"), 2u);  // the first worker and a's instances stay
+
+    // Both services still answer: b's cold start finds the first worker full
+    // and starts a worker again.
+    EXPECT_EQ(d_->get("a", "/").status, 200);
+    const auto r = d_->get("b", "/");
+    EXPECT_EQ(r.status, 200) << r.body << r.error;
+    EXPECT_TRUE(is_cold(r));
+    EXPECT_EQ(helper_pids(d_->pid(), "worker").size(), 2u);
 }
 
 }  // namespace

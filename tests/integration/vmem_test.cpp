@@ -21,6 +21,13 @@ TEST_P(VmemTest, ReservationsTakeNoGuestMemory) {
     EXPECT_NE(r.out.find("reserve 4 GiB #3: ok\n"), std::string::npos) << r.out;
 }
 
+// mprotect inside a malloc'd block and a plain read-write mmap (memory in
+// the identity-mapped pool): guard pages and read-only pages fault, and
+// syscalls get EFAULT, as natively.
+TEST_P(VmemTest, GuardPagesInMallocAndMmapMemoryFaultAsNatively) {
+    expect_as_native({example_path(GetParam(), "guard_pages")});
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, VmemTest, ::testing::Values("gcc", "musl"));
 
 }  // namespace

@@ -61,8 +61,8 @@ ClusterAgent::~ClusterAgent() { stop(); }
 Result<std::unique_ptr<ClusterAgent>> ClusterAgent::connect(const ClusterOptions& opts) {
     auto eps = parse_endpoints(opts.etcd);
     if (!eps) return eps.status();
-    std::unique_ptr<ClusterAgent> a(
-        new ClusterAgent(opts, std::make_unique<EtcdClient>(*eps, opts.etcd_timeout_ms)));
+    std::unique_ptr<ClusterAgent> a(new ClusterAgent(
+        opts, std::make_unique<EtcdClient>(*eps, opts.etcd_timeout_ms, opts.etcd_auth)));
     auto changes = a->store_->load(&a->revision_);
     if (!changes)
         return Status(changes.code(),
@@ -237,8 +237,8 @@ json ClusterAgent::peer_instances(const std::string& service) {
         std::string host;
         uint16_t port = 0;
         if (!split_host_port(n.api, &host, &port)) continue;
-        auto r = http_call("GET", host, port, "/v1/cluster/instances/" + service, "", opts_.token,
-                           1000, 4 << 20);
+        auto r = http_call("GET", host, port, "/v1/cluster/instances/" + service, "",
+                           "Bearer " + opts_.token, 1000, 4 << 20);
         if (!r || r->status != 200) continue;
         json j = json::parse(r->body, nullptr, false);
         if (j.is_discarded() || !j.contains("instances") || !j["instances"].is_array()) continue;
@@ -258,8 +258,8 @@ Status ClusterAgent::fetch_image(const std::string& sha256, ImageStore& images,
         std::string host;
         uint16_t port = 0;
         if (!split_host_port(n.api, &host, &port)) continue;
-        auto r = http_call("GET", host, port, "/v1/cluster/images/" + sha256, "", opts_.token,
-                           30000, max_bytes);
+        auto r = http_call("GET", host, port, "/v1/cluster/images/" + sha256, "",
+                           "Bearer " + opts_.token, 30000, max_bytes);
         if (!r) {
             last = r.status();
             continue;

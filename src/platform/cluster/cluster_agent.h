@@ -36,6 +36,7 @@ struct ClusterOptions {
     std::string advertise;  // ADDR:PORT where peers reach this node's API
     std::string gateway;    // ADDR:PORT of this node's gateway, as peers reach it
     std::string token;      // the cluster token (node-to-node calls)
+    EtcdAuth etcd_auth;     // etcd user and password (empty user: none)
     std::string prefix = "/ember/";
     int lease_ttl_s = 5;
     int etcd_timeout_ms = 2000;

@@ -58,8 +58,12 @@ Result<json> parse_reply(const std::string& body) {
     json j = json::parse(body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return Status::corruption("etcd: malformed reply");
     if (j.contains("error") || (j.contains("code") && j.contains("message"))) {
-        const json& e = j.contains("error") ? j["error"] : j;
-        return Status::invalid_argument("etcd: " + str_field(e, "message"));
+        // {"error": {"message": ...}} from some versions, {"error": "...",
+        // "message": "...", "code": n} from etcd 3.4's gateway.
+        const json& e = j.contains("error") && j["error"].is_object() ? j["error"] : j;
+        std::string m = str_field(e, "message");
+        if (m.empty()) m = str_field(j, "error");
+        return Status::invalid_argument("etcd: " + m);
     }
     return j;
 }
@@ -165,8 +169,8 @@ Result<std::vector<Endpoint>> parse_endpoints(const std::string& urls) {
 namespace {
 
 Result<std::string> post_once(const Endpoint& ep, const std::string& path, const std::string& body,
-                              int timeout_ms) {
-    auto r = http_call("POST", ep.host, ep.port, path, body, "", timeout_ms);
+                              const std::string& authorization, int timeout_ms) {
+    auto r = http_call("POST", ep.host, ep.port, path, body, authorization, timeout_ms);
     const std::string where = "etcd at http://" + ep.host + ":" + std::to_string(ep.port);
     if (!r) {
         if (r.code() == Code::kUnavailable)
@@ -183,9 +187,57 @@ Result<std::string> post_once(const Endpoint& ep, const std::string& path, const
     return std::move(r->body);
 }
 
+// etcd's answers to a call whose token it does not (or no longer) accept.
+bool token_refused(const Status& st) {
+    return !st && st.code() == Code::kInvalidArgument &&
+           (st.message().find("invalid auth token") != std::string::npos ||
+            st.message().find("user name is empty") != std::string::npos);
+}
+
 }  // namespace
 
+Result<std::string> EtcdClient::token(bool renew) {
+    if (auth_.user.empty()) return std::string();
+    {
+        std::lock_guard g(mu_);
+        if (!renew && !token_.empty()) return token_;
+    }
+    auto r = post_any("/v3/auth/authenticate",
+                      json{{"name", auth_.user}, {"password", auth_.password}}.dump(), "");
+    if (!r) {
+        if (r.code() == Code::kInvalidArgument)
+            return Status::invalid_argument("etcd refused user '" + auth_.user +
+                                            "': " + r.message());
+        return r.status();
+    }
+    auto j = parse_reply(*r);
+    if (!j) return j.status();
+    const std::string t = str_field(*j, "token");
+    if (t.empty())
+        return Status::invalid_argument(
+            "etcd gave no auth token for user '" + auth_.user +
+            "' (is authentication enabled in etcd? `etcdctl auth enable`)");
+    std::lock_guard g(mu_);
+    token_ = t;
+    return t;
+}
+
 Result<std::string> EtcdClient::post(const std::string& path, const std::string& body) {
+    auto t = token(false);
+    if (!t) return t.status();
+    auto r = post_any(path, body, *t);
+    if (r || !token_refused(r.status())) return r;
+    if (auth_.user.empty())
+        return Status::invalid_argument(r.message() +
+                                        " (etcd requires authentication: emberd --etcd-user and "
+                                        "--etcd-password-file)");
+    t = token(true);
+    if (!t) return t.status();
+    return post_any(path, body, *t);
+}
+
+Result<std::string> EtcdClient::post_any(const std::string& path, const std::string& body,
+                                         const std::string& authorization) {
     size_t start;
     {
         std::lock_guard g(mu_);
@@ -194,7 +246,7 @@ Result<std::string> EtcdClient::post(const std::string& path, const std::string&
     Status last = Status::unavailable("no etcd endpoint");
     for (size_t k = 0; k < endpoints_.size(); ++k) {
         const size_t i = (start + k) % endpoints_.size();
-        auto r = post_once(endpoints_[i], path, body, timeout_ms_);
+        auto r = post_once(endpoints_[i], path, body, authorization, timeout_ms_);
         if (r || r.code() != Code::kUnavailable) {
             std::lock_guard g(mu_);
             current_ = i;
@@ -340,8 +392,11 @@ Status EtcdClient::watch(
             return Status::unavailable(where + " unreachable: " + cec.message());
         }
     }
+    auto tok = token(false);
+    if (!tok) return tok.status();
     http::request<http::string_body> req{http::verb::post, "/v3/watch", 11};
     req.set(http::field::host, ep.host);
+    if (!tok->empty()) req.set(http::field::authorization, *tok);
     req.set(http::field::content_type, "application/json");
     req.body() = json{{"create_request", create}}.dump();
     req.prepare_payload();
@@ -365,10 +420,15 @@ Status EtcdClient::watch(
         }
         const json& r = j.contains("result") ? j["result"] : j;
         if (r.value("canceled", false)) {
+            const std::string reason = str_field(r, "cancel_reason");
+            if (token_refused(Status::invalid_argument(reason))) {
+                // The next call (the caller's next watch) asks for a new token.
+                std::lock_guard g(mu_);
+                token_.clear();
+            }
             outcome = int_field(r, "compact_revision") > 0
                           ? Status::not_found("etcd: watch revision compacted")
-                          : Status::unavailable(
-                                where + ": watch canceled: " + str_field(r, "cancel_reason"));
+                          : Status::unavailable(where + ": watch canceled: " + reason);
             done = true;
             return;
         }

@@ -7,6 +7,12 @@
 // are rare), trying the endpoints in order from the last one that answered.
 // An endpoint that cannot be reached is Status::unavailable, so that
 // callers can tell "etcd is down" from "etcd said no".
+//
+// With credentials (etcd's own user/password authentication, enabled with
+// `etcdctl auth enable`), the client gets a token from /v3/auth/authenticate
+// and sends it as the Authorization header of every call and watch; a token
+// etcd no longer knows (its TTL ran out, etcd restarted) is renewed once and
+// the call repeated. Wrong credentials are invalid_argument.
 #pragma once
 
 #include <atomic>
@@ -44,10 +50,15 @@ struct Endpoint {
 // "http://H:P[,http://H:P...]" (https is refused: not implemented).
 Result<std::vector<Endpoint>> parse_endpoints(const std::string& urls);
 
+// etcd user and password; an empty user: no authentication.
+struct EtcdAuth {
+    std::string user, password;
+};
+
 class EtcdClient {
   public:
-    EtcdClient(std::vector<Endpoint> endpoints, int timeout_ms)
-        : endpoints_(std::move(endpoints)), timeout_ms_(timeout_ms) {}
+    EtcdClient(std::vector<Endpoint> endpoints, int timeout_ms, EtcdAuth auth = {})
+        : endpoints_(std::move(endpoints)), timeout_ms_(timeout_ms), auth_(std::move(auth)) {}
 
     // The store's revision after the write.
     Result<int64_t> put(const std::string& key, const std::string& value, int64_t lease = 0);
@@ -81,10 +92,18 @@ class EtcdClient {
     Result<std::string> post(const std::string& path, const std::string& body);
 
   private:
+    // post() without authentication's retry: authorization is the header.
+    Result<std::string> post_any(const std::string& path, const std::string& body,
+                                 const std::string& authorization);
+    // The auth token ("" without credentials); renew: ask etcd for a new one.
+    Result<std::string> token(bool renew);
+
     std::vector<Endpoint> endpoints_;
     int timeout_ms_;
+    const EtcdAuth auth_;
     std::mutex mu_;
     size_t current_ = 0;  // the endpoint that answered last
+    std::string token_;   // the last auth token etcd gave
 };
 
 // The end of a prefix range: prefix with its last byte incremented (etcd's

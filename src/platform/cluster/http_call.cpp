@@ -16,7 +16,7 @@ using tcp = asio::ip::tcp;
 
 Result<HttpReply> http_call(const std::string& method, const std::string& host, uint16_t port,
                             const std::string& target, const std::string& body,
-                            const std::string& bearer, int timeout_ms, uint64_t max_body) {
+                            const std::string& authorization, int timeout_ms, uint64_t max_body) {
     asio::io_context ioc;
     beast::tcp_stream stream(ioc);
     tcp::resolver resolver(ioc);
@@ -24,7 +24,7 @@ Result<HttpReply> http_call(const std::string& method, const std::string& host, 
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, host + ":" + std::to_string(port));
     if (!body.empty()) req.set(http::field::content_type, "application/json");
-    if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
+    if (!authorization.empty()) req.set(http::field::authorization, authorization);
     req.body() = body;
     req.prepare_payload();
     http::response_parser<http::string_body> parser;

@@ -17,10 +17,11 @@ struct HttpReply {
 
 // Status::unavailable when host:port cannot be reached or does not answer
 // within timeout_ms; resource_exhausted when the body exceeds max_body.
-// authorization, when not empty, is sent as "Authorization: Bearer ...".
+// authorization, when not empty, is the Authorization header's value
+// ("Bearer <token>" for a peer node, etcd's bare auth token for etcd).
 Result<HttpReply> http_call(const std::string& method, const std::string& host, uint16_t port,
                             const std::string& target, const std::string& body,
-                            const std::string& bearer, int timeout_ms,
+                            const std::string& authorization, int timeout_ms,
                             uint64_t max_body = 64ull << 20);
 
 }  // namespace ember::platform::cluster
