@@ -11,7 +11,9 @@
 #     kernel stacks (/proc/meminfo: other processes move these little,
 #     unlike MemAvailable);
 #   - Pss of emberd, its gateway and its VM workers (smaps_rollup), and
-#     their threads.
+#     their threads;
+#   - what the bench's memory cgroup was charged (anonymous and kernel
+#     memory: the figure other processes on the host do not move).
 # Also the creation time of every batch (first vs last), and the same
 # request latency against one native server as the baseline.
 # STATE=suspended: the services scale to zero statefully (idle for
@@ -53,6 +55,20 @@ trap cleanup EXIT INT TERM
 
 GW_PORT=${GW_PORT:-18381} API_PORT=${API_PORT:-18382} NATIVE_PORT=${NATIVE_PORT:-18383}
 kb() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+# KiB charged to this script's memory cgroup (emberd and its helpers are in
+# it) as anonymous memory and kernel memory: KVM's objects, page tables,
+# kernel stacks; not the page cache. Unlike MemAvailable, other processes
+# on the host do not move it (empty when no memory cgroup is readable).
+CG_V1=/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
+CG_V2=/sys/fs/cgroup/unified$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
+cg_kb() {
+    if [ -r "$CG_V1/memory.kmem.usage_in_bytes" ]; then
+        echo $((($(cat "$CG_V1/memory.kmem.usage_in_bytes") +
+            $(awk '$1 == "rss" { print $2 }' "$CG_V1/memory.stat")) / 1024))
+    elif [ -r "$CG_V2/memory.stat" ]; then
+        awk '$1 == "anon" || $1 == "kernel" { s += $2 } END { print int(s / 1024) }' "$CG_V2/memory.stat"
+    fi
+}
 avail_mb() { echo $(($(kb MemAvailable) / 1024)); }
 
 # Pss (KiB) of emberd and every process below it.
@@ -175,7 +191,7 @@ wait_idle() {
 
 sleep 2
 avail0=$(kb MemAvailable) slab0=$(kb Slab) pt0=$(kb PageTables) ks0=$(kb KernelStack)
-spt0=$(kb SecPageTables) vm0=$(kb VmallocUsed)
+spt0=$(kb SecPageTables) vm0=$(kb VmallocUsed) cg0=$(cg_kb)
 # Bytes per slab cache (objects x object size), for the largest growths.
 slab_bytes() { awk 'NR > 2 { print $1, $3 * $4 }' /proc/slabinfo 2>/dev/null; }
 slab_bytes >"$TMP/slab0"
@@ -185,7 +201,7 @@ report() {
     local n=$1 avail slab pt ks pss
     sleep 1
     avail=$(kb MemAvailable) slab=$(kb Slab) pt=$(kb PageTables) ks=$(kb KernelStack)
-    spt=$(kb SecPageTables) vm=$(kb VmallocUsed)
+    spt=$(kb SecPageTables) vm=$(kb VmallocUsed) cg=$(cg_kb)
     pss=$(pss_tree "$EMBERD_PID")
     thr=$(threads_tree "$EMBERD_PID")
     echo
@@ -197,6 +213,8 @@ report() {
         -v sp="$((spt - spt0))" -v v="$((vm - vm0))" 'BEGIN {
         printf "- memory per instance: MemAvailable drop %.0f KiB (of it Slab %.0f, page tables %.0f, KVM page tables %.0f, vmalloc %.0f, kernel stacks %.0f); Pss of emberd + helpers %.0f KiB; their threads %.2f per instance\n",
                a / n, s / n, p / n, sp / n, v / n, k / n, q / n, t / n }'
+    [ -n "$cg0" ] && [ -n "$cg" ] &&
+        echo "- charged to the bench's memory cgroup (anonymous + kernel memory, not page cache): $(((cg - cg0) / n)) KiB per instance"
     # The slab caches that grew most (KVM's objects, mostly), per instance.
     slab_bytes | awk -v n="$n" 'NR == FNR { b[$1] = $2; next }
         { d = ($2 - b[$1]) / 1024 / n; if (d >= 1) printf "%s %.1f\n", $1, d }' "$TMP/slab0" - |

@@ -61,9 +61,6 @@ SiteOwner* owner_of(const Mm* m, bool create) {
     return o;
 }
 
-// A slot for a new site of the current address space: a fresh one, else
-// one that no address space uses any more; false when there is none (or
-// no memory to record the owner: the site keeps trapping).
 // The slot take_slot() would give now; false when there is none.
 bool next_slot(uint32_t* out) {
     if (g_sites < EMBER_SITES_MAX) {
@@ -78,6 +75,9 @@ bool next_slot(uint32_t* out) {
     return true;
 }
 
+// A slot for a new site of the current address space: a fresh one, else
+// one that no address space uses any more; false when there is none (or
+// no memory to record the owner: the site keeps trapping).
 bool take_slot(bool shared, uint32_t* out) {
     SiteOwner* o = owner_of(mm_current(), true);
     if (!o) return false;

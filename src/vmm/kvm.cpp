@@ -118,9 +118,13 @@ Vcpu& Vcpu::operator=(Vcpu&& o) noexcept {
 }
 
 Result<Vcpu> Vcpu::create(KvmSystem& sys, int vm_fd) {
-    Vcpu v;
     int fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
     if (fd < 0) return Status::from_errno("KVM_CREATE_VCPU");
+    return adopt(sys, fd);
+}
+
+Result<Vcpu> Vcpu::adopt(KvmSystem& sys, int fd) {
+    Vcpu v;
     v.fd_ = Fd(fd);
     void* p = mmap(nullptr, sys.vcpu_mmap_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) return Status::from_errno("mmap kvm_run");

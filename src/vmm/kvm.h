@@ -114,6 +114,9 @@ class Vcpu {
     Vcpu(const Vcpu&) = delete;
 
     static Result<Vcpu> create(KvmSystem& sys, int vm_fd);
+    // A vCPU created elsewhere (VmPool's creator thread): takes fd, maps
+    // its kvm_run.
+    static Result<Vcpu> adopt(KvmSystem& sys, int fd);
     int fd() const { return fd_.get(); }
     kvm_run* run() const { return run_; }
 

@@ -172,6 +172,9 @@ constexpr const char* kAllowed[] = {
     "fcntl",
     "dup",
     "dup3",
+    // a new VM's and vCPU's descriptors from the thread that made them
+    // (vm_pool.cpp): the only pidfd is that thread's
+    "pidfd_getfd",
     "fsync",
     "fdatasync",
     "ftruncate",

@@ -49,7 +49,8 @@ constexpr const char* kCommon[] = {
 // snapshots, pread/pwrite/ftruncate/fdatasync of snapshots, timers (the
 // limits), timerfds and eventfds (time slices, doorbells), epoll_ctl (to
 // add them to the I/O thread), the guest's host streams, outbound connect,
-// channel messages (console, connect requests). Not: recvmsg (descriptors
+// channel messages (console, connect requests), pidfd_getfd (a new VM's
+// descriptors from VmPool's creator thread, vm_pool.cpp). Not: recvmsg (descriptors
 // from emberd reach instances only through the channel thread), epoll
 // waits, bind and listen (published ports are made before the sandbox),
 // dup, pipes, identity and system queries.
@@ -64,6 +65,7 @@ constexpr const char* kVm[] = {
     "newfstatat",
     "statx",
     "fcntl",
+    "pidfd_getfd",
     "fsync",
     "fdatasync",
     "ftruncate",

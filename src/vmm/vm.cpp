@@ -246,6 +246,7 @@ Status check_kvm() {
 void prefetch_vms(size_t n) { VmPool::instance().prefetch(n); }
 void keep_vms_ready(size_t n) { VmPool::instance().set_target(n); }
 Status prefill_vms(size_t n) { return VmPool::instance().prefill(n); }
+Status create_vms_without_debugfs() { return VmPool::start_creator(); }
 
 Result<HostInfo> probe_host() {
     auto sys = KvmSystem::get();

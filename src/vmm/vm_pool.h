@@ -42,6 +42,11 @@ class VmPool {
 
     // Creates one shell now.
     static Result<VmShell> create_shell();
+    // From now on, every shell is made on one thread with a file table of
+    // its own, so that KVM makes no debugfs directory for it (vm_pool.cpp).
+    // Call it before the process is sandboxed (unshare, pidfd_open); on an
+    // error shells are made as before.
+    static Status start_creator();
 
   private:
     VmPool() = default;

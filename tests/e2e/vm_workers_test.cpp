@@ -2,14 +2,18 @@
 // "Placement"): when the workers are full, emberd starts another one; the
 // instances on every worker serve requests; a worker killed ends only its
 // own instances; an extra worker left empty exits.
+#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "e2e_test.h"
+#include "subprocess.h"
 
 namespace ember::e2e {
 namespace {
@@ -101,6 +105,54 @@ TEST_F(VmWorkersTest, FullWorkersMakeNewOnesAndOneKilledEndsOnlyItsInstances) {
     EXPECT_EQ(kept, 4u);
     for (pid_t w : {workers[0], workers[2]}) EXPECT_EQ(::kill(w, 0), 0) << "worker " << w;
     for (const char* s : {"a", "b", "c"}) EXPECT_EQ(d_->get(s, "/").status, 200) << s;
+}
+
+// The thread ids of process pid.
+std::set<std::string> tids_of(pid_t pid) {
+    std::set<std::string> out;
+    if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/task").c_str())) {
+        while (dirent* e = readdir(d))
+            if (e->d_name[0] != '.') out.insert(e->d_name);
+        closedir(d);
+    }
+    return out;
+}
+
+// KVM makes a debugfs directory per VM, "<creating thread>-<VM fd>", with a
+// file per statistic, unless one of that name exists: the worker makes its
+// VMs where only its marker VM has one (vm_pool.cpp). debugfs is looked at
+// through a private mount (root only; skipped elsewhere).
+TEST_F(E2eTest, TheWorkersVmsHaveNoKvmDebugfsDirectories) {
+    deploy_app("dbg", {{"min_instances", 6}, {"idle_timeout_ms", 60000}});
+    ASSERT_TRUE(eventually(
+        [&] {
+            size_t idle = 0;
+            for (const auto& i : d_->instances("dbg"))
+                if (i.value("state", std::string()) == "idle") ++idle;
+            return idle == 6;
+        },
+        20000))
+        << d_->output();
+    const pid_t worker = helper_pid(d_->pid(), "worker");
+    ASSERT_GT(worker, 0);
+    const int vms = kvm_vms(worker);
+    if (vms < 0) GTEST_SKIP() << "cannot read the worker's descriptors";
+    EXPECT_GE(vms, 6);
+    test::RunOptions o;
+    o.argv = {"/usr/bin/unshare", "-m", "sh", "-c", "mount -t debugfs none \"$0\" && ls \"$0/kvm\"",
+              tmp_.path()};
+    const auto r = test::run_process(o);
+    if (!r.exited || r.exit_code != 0)
+        GTEST_SKIP() << "no private debugfs mount here: " << test::describe(r);
+    const auto tids = tids_of(worker);
+    std::istringstream in(r.out);
+    std::string name;
+    int dirs = 0;
+    while (std::getline(in, name)) {
+        const auto dash = name.find('-');
+        if (dash != std::string::npos && tids.count(name.substr(0, dash))) ++dirs;
+    }
+    EXPECT_LE(dirs, 1) << vms << " VMs in the worker, debugfs:\n" << r.out;
 }
 
 class IdleWorkerTest : public E2eTest {
