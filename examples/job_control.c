@@ -3,8 +3,10 @@
 // SIGCONT resumes it and runs its handler, waitpid with WUNTRACED and
 // WCONTINUED and waitid with WSTOPPED and WCONTINUED report each change
 // once, SIGCHLD says CLD_STOPPED / CLD_CONTINUED (none with SA_NOCLDSTOP),
-// SIGKILL ends a stopped child, and SIGTSTP is discarded in an orphaned
-// process group. Prints what it saw; exits 0.
+// SIGKILL ends a stopped child, SIGTSTP is discarded in an orphaned
+// process group, and a stopped job that its parent's end orphans gets
+// SIGHUP, and a nanosleep a stop interrupts goes on. Prints what it saw;
+// exits 0.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -192,6 +194,26 @@ int main(void) {
     waitpid(t, &st, 0);
     describe("threaded child", st);
 
+    // 4b. A sleep that a stop and SIGCONT interrupt (no handler) goes on
+    // and completes: nanosleep returns 0.
+    pid_t z = fork();
+    if (z == 0) {
+        write(g_pipe[1], "R", 1);
+        struct timespec ts = {0, 300000000L}, rem;
+        char r = nanosleep(&ts, &rem) == 0 ? '0' : 'E';
+        write(g_pipe[1], &r, 1);
+        _exit(0);
+    }
+    get_byte();
+    sleep_ms(30);
+    kill(z, SIGSTOP);
+    waitpid(z, &st, WUNTRACED);
+    kill(z, SIGCONT);
+    waitpid(z, &st, WCONTINUED);
+    printf("nanosleep across a stop returns %c\n", get_byte());
+    waitpid(z, &st, 0);
+    describe("sleeper", st);
+
     // 5. SA_NOCLDSTOP: no SIGCHLD for a stop or a continue, waits still see them.
     set_chld(SA_NOCLDSTOP);
     pid_t n = spawn_waiter(0);
@@ -227,5 +249,39 @@ int main(void) {
     printf("SIGCHLD (code*100+status):");
     for (int i = 0; i < g_ncodes; i++) printf(" %d", g_codes[i]);
     printf("\n");
+
+    // 7. A stopped job whose group the end of its parent orphans gets
+    // SIGHUP and SIGCONT (and dies of the SIGHUP). Natively init adopts the
+    // job; in an instance the first process does (and reaps it here).
+    signal(SIGCHLD, SIG_DFL);
+    pid_t leader = fork();
+    if (leader == 0) {
+        setpgid(0, 0);
+        int ready[2];
+        if (pipe(ready)) _exit(1);
+        pid_t job = fork();
+        if (job == 0) {
+            write(ready[1], "R", 1);
+            for (;;) pause();
+        }
+        char c;
+        read(ready[0], &c, 1);
+        kill(job, SIGSTOP);
+        waitpid(job, &st, WUNTRACED);
+        write(g_pipe[1], &job, sizeof job);
+        _exit(0);
+    }
+    pid_t job;
+    while (read(g_pipe[0], &job, sizeof job) < 0 && errno == EINTR) {
+    }
+    waitpid(leader, &st, 0);
+    int ended = 0;
+    for (int i = 0; i < 2000 && !ended; i++) {
+        const char* s = proc_state(job);
+        ended = strcmp(s, "(none)") == 0 || s[0] == 'Z';
+        if (!ended) sleep_ms(1);
+    }
+    printf("orphaned stopped job ended by SIGHUP: %s\n", ended ? "yes" : "no");
+    waitpid(job, &st, WNOHANG);  // ours only in an instance
     return 0;
 }

@@ -303,7 +303,8 @@ extern "C" int64_t syscall_dispatch(SyscallFrame* f) {
         b->cur_syscall = -1;
         if (g_timer_next) timers_fire();
         if (r == -EPIPE) signal_epipe(n, f);
-        if (r == -kErestartsys || r == -kErestartnohand || signal_pending_now())
+        if (r == -kErestartsys || r == -kErestartnohand || r == -kErestartRestartblock ||
+            signal_pending_now())
             return signal_syscall_exit(f, r);
         return r;
     }

@@ -59,12 +59,23 @@ bool sleep_until(uint64_t deadline) {
     return true;
 }
 
-// A sleep interrupted by a signal: EINTR and the time left in *rem (a bad
-// rem is ignored, as a completed sleep's is).
+// A sleep interrupted by a signal: the time left in *rem (a bad rem is
+// ignored, as a completed sleep's is), and EINTR when a handler runs; else
+// (a stop and SIGCONT) the sleep goes on as restart_syscall, as on Linux.
 int64_t interrupted_sleep(uint64_t rem, uint64_t deadline) {
     const uint64_t now = monotonic_ns();
     if (rem) (void)write_timespec(rem, static_cast<int64_t>(deadline > now ? deadline - now : 0));
-    return -EINTR;
+    restart_block_set(deadline, rem);
+    return -kErestartRestartblock;
+}
+
+// The rest of a sleep a stop interrupted (interrupted_sleep); with no sleep
+// to continue, EINTR as Linux's do_no_restart_syscall.
+int64_t sys_restart_syscall(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    uint64_t deadline, rem;
+    if (!restart_block_get(&deadline, &rem)) return -EINTR;
+    if (!sleep_until(deadline)) return interrupted_sleep(rem, deadline);
+    return 0;
 }
 
 int64_t sys_clock_gettime(uint64_t id, uint64_t tp, uint64_t, uint64_t, uint64_t, uint64_t) {
@@ -133,6 +144,7 @@ void register_time_syscalls() {
     syscall_register(nr::time, "time", sys_time);
     syscall_register(nr::nanosleep, "nanosleep", sys_nanosleep);
     syscall_register(nr::clock_nanosleep, "clock_nanosleep", sys_clock_nanosleep);
+    syscall_register(nr::restart_syscall, "restart_syscall", sys_restart_syscall);
 }
 
 }  // namespace k

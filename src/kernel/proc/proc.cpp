@@ -54,9 +54,11 @@ void make_zombie(Process* p, int wstatus) {
     fs::fdt_close_all(p == g_loaded ? fs::fdt_current() : p->fdt);
     timers_exit(p);
     proc_release_vfork(p);
+    jobctl_exit(p);
     for (Process* c = g_procs; c; c = c->next) {
         if (c->parent != p) continue;
         c->parent = &g_first;
+        c->reparented = true;
         if (c->state == ProcState::kZombie) wake_child_waiters(&g_first);
         if (c->state == ProcState::kLive && c->pdeathsig) {
             SigInfo info{};

@@ -59,6 +59,9 @@ struct Process {
     // not yet reported to a wait with WUNTRACED / WCONTINUED.
     bool stopped, stop_report, cont_report;
     int stop_sig;
+    // Its parent ended and the first process adopted it (natively init
+    // would have: for orphaned process groups, it has no parent).
+    bool reparented;
     ProcTimers* timers;  // its interval and POSIX timers (timer.cpp), nullptr: none yet
 };
 
@@ -93,6 +96,9 @@ void proc_release_vfork(Process* p);
 // Kills the other threads of the running process (exec, exit_group).
 void proc_kill_other_threads();
 void register_exec_syscalls();
+// jobctl.cpp: p is ending: process groups that its end orphans and that
+// have a stopped member get SIGHUP then SIGCONT, as on Linux.
+void jobctl_exit(Process* p);
 
 // Patched syscall sites (syscall.cpp): a fork child's address space holds
 // its parent's; an address space that is freed gives its slots back.

@@ -99,6 +99,9 @@ struct Thread {
     uint64_t sigwait;     // the set a blocked rt_sigtimedwait waits for
     uint64_t saved_mask;  // rt_sigsuspend's mask to restore after the handler
     bool restore_mask;
+    // A sleep interrupted by a stop: restart_syscall continues it until
+    // restart_deadline (monotonic ns), writing the time left to restart_rem.
+    uint64_t restart_deadline, restart_rem;
     uint32_t ss_flags;  // sigaltstack
     uint64_t ss_sp, ss_size;
     SigInfo siginfo[64];

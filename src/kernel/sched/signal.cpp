@@ -129,7 +129,15 @@ SigInfo user_info(int sig, int32_t code) {
 // case of arch_do_signal_or_restart).
 void fix_restart(UserRegs* r, int64_t* syscall_nr, const KSigaction* act) {
     if (*syscall_nr < 0) return;
-    if (static_cast<int64_t>(r->rax) == -kErestartnohand) {
+    if (static_cast<int64_t>(r->rax) == -kErestartRestartblock) {
+        if (act) {
+            r->rax = static_cast<uint64_t>(-EINTR);
+            current()->restart_deadline = 0;
+        } else {
+            r->rax = nr::restart_syscall;
+            r->rip -= 2;
+        }
+    } else if (static_cast<int64_t>(r->rax) == -kErestartnohand) {
         if (act) {
             r->rax = static_cast<uint64_t>(-EINTR);
         } else {
@@ -148,6 +156,20 @@ void fix_restart(UserRegs* r, int64_t* syscall_nr, const KSigaction* act) {
 }
 
 }  // namespace
+
+void restart_block_set(uint64_t deadline, uint64_t rem) {
+    current()->restart_deadline = deadline;
+    current()->restart_rem = rem;
+}
+
+bool restart_block_get(uint64_t* deadline, uint64_t* rem) {
+    Thread* t = current();
+    if (!t->restart_deadline) return false;
+    *deadline = t->restart_deadline;
+    *rem = t->restart_rem;
+    t->restart_deadline = 0;
+    return true;
+}
 
 bool signal_pending_now() { return deliverable(current()) != 0 || jobctl_stopped(); }
 
