@@ -3,6 +3,8 @@
 //   leader: main calls the exit syscall (status 7) while a thread still
 //           runs; the thread prints, then exits with status 9
 //   last:   main returns 0 from pthread_exit while a detached thread runs on
+// The worker prints only after main has printed (a pipe orders them: a
+// nap alone left the order to the scheduler on a loaded host).
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +25,12 @@ static void* group_exit(void* arg) {
     _exit(3);
 }
 
+static int g_left[2];  // main writes a byte once it has printed
+
 static void* outlive(void* arg) {
+    char c;
+    while (read(g_left[0], &c, 1) < 0) {
+    }
     nap(5);
     printf("worker: main is gone, I still run\n");
     fflush(stdout);
@@ -40,9 +47,11 @@ int main(int argc, char** argv) {
         printf("not reached\n");
         return 1;
     }
+    if (pipe(g_left) != 0) return 2;
     pthread_create(&t, NULL, outlive, strcmp(mode, "leader") == 0 ? (void*)1 : NULL);
     printf("main: leaving\n");
     fflush(stdout);
+    if (write(g_left[1], "x", 1) != 1) return 2;
     if (strcmp(mode, "leader") == 0) syscall(SYS_exit, 7);
     pthread_exit(NULL);
 }
