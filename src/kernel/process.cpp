@@ -28,7 +28,7 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
     g_rlimits[7] = {1024, 1024};        // RLIMIT_NOFILE
 
     uint64_t stack_size = kStackMax;
-    if (stack_size > b->mem_size / 8) stack_size = (b->mem_size / 8) & ~(EMBER_PAGE_SIZE - 1);
+    if (stack_size > ram_size() / 8) stack_size = (ram_size() / 8) & ~(EMBER_PAGE_SIZE - 1);
     const uint64_t stack_lo = mm_map_anywhere(stack_size);
     if (!stack_lo) panic("no memory for the initial stack");
     uint64_t sp = stack_lo + stack_size;
@@ -141,7 +141,7 @@ int64_t sys_sysinfo(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64
     memset(&s, 0, sizeof s);
     s.uptime = static_cast<int64_t>((monotonic_ns() - static_cast<uint64_t>(boot()->mono_base_ns)) /
                                     1000000000ull);
-    s.totalram = boot()->mem_size;
+    s.totalram = ram_size();
     s.freeram = mem_free_bytes();
     s.procs = 1;
     s.mem_unit = 1;

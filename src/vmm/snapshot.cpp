@@ -498,6 +498,12 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open_fd(int fd, const std::str
     }
     if (present != h.mem_pages || !checksum_ok(h.mem_crc, crc))
         return Status::corruption(what + "memory checksum mismatch (corrupt guest memory)");
+    // RAM is what the boot-info page says (the root filesystem's slot above
+    // it is not the guest's memory), bounded by the memory section.
+    snap->ram_size_ = h.mem_size;
+    if (auto b = mem->read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO);
+        b && b->ram_size && b->ram_size <= h.mem_size)
+        snap->ram_size_ = b->ram_size;
     snap->present_ = std::move(bitmap);
     return std::shared_ptr<const Snapshot>(std::move(snap));
 }

@@ -139,6 +139,9 @@ class Snapshot {
     // A private copy-on-write mapping of the guest memory section.
     Result<GuestMemory> map_memory() const;
     uint64_t pages_present() const { return header_.mem_pages; }
+    // Bytes of guest RAM (the guest's --mem), without the root filesystem's
+    // slot that the memory section also holds.
+    uint64_t ram_size() const { return ram_size_; }
 
     // A read-only view of the snapshot's guest memory (mapped once; valid as
     // long as this object), or nullptr if it cannot be mapped.
@@ -163,6 +166,7 @@ class Snapshot {
     mutable const uint8_t* pristine_ = nullptr;
     int fd_ = -1;
     std::vector<uint64_t> present_;  // bitmap of the pages present
+    uint64_t ram_size_ = 0;
     Header header_;
     VcpuState vcpu_;
     VmmState vmm_;
