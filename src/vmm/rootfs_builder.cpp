@@ -26,9 +26,11 @@ Status RootfsBuilder::add_host_tree(const std::string& host_dir) {
 Status RootfsBuilder::add_host_dependencies(std::span<const uint8_t> program) {
     auto deps = host_dependencies(program);
     if (!deps) return Status(deps.code(), deps.message() + " (give --rootfs with it)");
-    for (const auto& d : *deps)
+    for (const auto& d : *deps) {
         if (!w_.add_file(d.path, d.data, 0755))
             return Status::invalid_argument("cannot place " + d.path + " in the root filesystem");
+        host_inputs_.push_back(d.path);
+    }
     return Status::ok();
 }
 

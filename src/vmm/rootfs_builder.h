@@ -47,11 +47,16 @@ class RootfsBuilder {
     Status finish_in_tree(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                           const std::string& cwd, VmConfig* cfg);
 
+    // The host files add_host_dependencies() read (for a cache's check
+    // that they are unchanged).
+    const std::vector<std::string>& host_inputs() const { return host_inputs_; }
+
   private:
     Status add_etc_defaults();
     Status set_interpreter(std::span<const uint8_t> program, VmConfig* cfg);
     cpio::Writer w_;
     bool has_tmp_ = false;
+    std::vector<std::string> host_inputs_;
 };
 
 }  // namespace ember
