@@ -17,7 +17,7 @@ BROWSER_PKGS="chromium chromium-driver firefox-esr python3"
 CLUSTER_PKGS="etcd-server etcd-client"
 # Third-party servers the compatibility tests deploy as users would: nginx
 # with a master and worker processes (tests/e2e/prefork_test.cpp).
-APP_PKGS="nginx-light"
+APP_PKGS="nginx-light nodejs"
 PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev \

@@ -340,8 +340,13 @@ int build_from_program(const RunOptions& o, const std::vector<std::string>& rest
         }
         if (!added)
             return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + added.message());
-    } else if (auto st = rootfs.add_host_dependencies(cfg->program); !st) {
-        return print_error(kExitBadInput, program + ": " + st.message());
+    } else {
+        // A Debian program brings its packages (python3 its standard
+        // library), then, as any dynamic program, its ELF dependencies.
+        if (auto st = rootfs.add_host_packages(program); !st)
+            return print_error(kExitBadInput, program + ": " + st.message());
+        if (auto st = rootfs.add_host_dependencies(cfg->program); !st)
+            return print_error(kExitBadInput, program + ": " + st.message());
     }
     if (auto st = rootfs.add_tmp(); !st)
         return print_error(kExitBadInput, "--rootfs: " + st.message());
