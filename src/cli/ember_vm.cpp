@@ -428,6 +428,7 @@ int build_rootfs(const RunOptions& o, const std::vector<std::string>& args, embe
             }
             *fd = std::move(e->fd);
             cfg->rootfs_fd = fd->get();
+            if (e->path.rfind("/", 0) == 0) cfg->rootfs_path = e->path;
             *hit = true;
             return 0;
         }
@@ -456,6 +457,7 @@ int build_rootfs(const RunOptions& o, const std::vector<std::string>& args, embe
     if (!stored) return 0;  // keep the copy
     *fd = std::move(stored->fd);
     cfg->rootfs_fd = fd->get();
+    if (stored->path.rfind("/", 0) == 0) cfg->rootfs_path = stored->path;
     cfg->rootfs.clear();
     cfg->rootfs.shrink_to_fit();
     return 0;

@@ -241,6 +241,7 @@ std::optional<RootfsEntry> RootfsCache::lookup(const std::string& key) {
     e.fd = std::move(fd);
     e.size = m.size;
     e.meta = std::move(m.meta);
+    e.path = archive;
     e.hit = true;
     return e;
 }
@@ -285,6 +286,7 @@ Result<RootfsEntry> RootfsCache::store(const std::string& key, std::span<const u
     e.fd = std::move(fd);
     e.size = archive.size();
     e.meta = meta;
+    e.path = dir_ + "/" + archive_name;
     return e;
 }
 

@@ -40,6 +40,7 @@ struct RootfsEntry {
     Fd fd;              // the archive, read-only (a cache file or a memfd)
     uint64_t size = 0;  // its bytes
     std::string meta;   // what the caller stored beside it
+    std::string path;   // the cache file ("" for a memfd)
     bool hit = false;   // found in the cache (not built by this run)
 };
 

@@ -124,7 +124,14 @@ Result<uint64_t> Vm::Impl::rootfs_size() const {
 // come from the host page cache as the guest reads them), or copied from
 // cfg_.rootfs.
 Status Vm::Impl::place_rootfs() {
-    if (cfg_.rootfs_fd >= 0) return mem_.map_file_at(rootfs_gpa_, cfg_.rootfs_fd, rootfs_size_);
+    if (cfg_.rootfs_fd >= 0) {
+        if (!cfg_.rootfs_path.empty()) {
+            auto ref = snapshot::rootfs_ref_of(cfg_.rootfs_fd, cfg_.rootfs_path, rootfs_gpa_);
+            if (!ref) return ref.status();
+            rootfs_ref_ = std::move(*ref);
+        }
+        return mem_.map_file_at(rootfs_gpa_, cfg_.rootfs_fd, rootfs_size_);
+    }
     if (!mem_.write(rootfs_gpa_, cfg_.rootfs.data(), cfg_.rootfs.size()))
         return Status::internal("root filesystem outside guest memory");
     return Status::ok();

@@ -31,6 +31,10 @@ struct VmConfig {
     // pages shared with every VM on the host that maps the same file. Not
     // owned; it must stay open until the VM is created.
     int rootfs_fd = -1;
+    // rootfs_fd's file by name (absolute; the host cache's, which never
+    // rewrites a file in place): a snapshot then refers to it instead of
+    // holding its pages. "" (e.g. a memfd): the snapshot holds them.
+    std::string rootfs_path;
     int stdin_fd = -1;          // read as the guest consumes stdin; -1 = empty
     uint64_t timeout_ns = 0;    // wall clock, 0 = none
     uint64_t cpu_limit_ns = 0;  // CPU time of the vCPU thread, 0 = none

@@ -66,6 +66,8 @@ struct Vm::Impl {
     // The root filesystem's slot (boot only; a restored VM has one slot for
     // all its memory): rootfs_gpa_ == mem_.size() when there is none.
     uint64_t rootfs_gpa_ = 0, rootfs_size_ = 0;
+    // The archive's file, which snapshots refer to (size 0: none).
+    snapshot::RootfsRef rootfs_ref_;
 
     // vm_restore.cpp
     Status setup_restore(std::shared_ptr<const snapshot::Snapshot> snap);

@@ -2,8 +2,10 @@
 // run with the same inputs maps the cached archive instead of building it,
 // with the same output; a changed input builds it again.
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 
 #include "test_env.h"
@@ -73,6 +75,65 @@ TEST_F(RootfsCacheCliTest, UnwritableCacheStillRuns) {
     ASSERT_TRUE(r.exited) << r.err;
     EXPECT_EQ(r.exit_code, run_native({example_path("gcc", "hello")}).exit_code) << r.err;
     EXPECT_EQ(source(r), "built");
+}
+
+}  // namespace
+}  // namespace ember::test
+
+namespace ember::test {
+namespace {
+
+// A snapshot refers to the cached archive instead of holding it: a 16 MiB
+// file in the root filesystem adds nothing to the snapshot, restore maps
+// the archive again and reads the file; a changed or missing archive is a
+// clear error.
+class SnapshotRootfsTest : public EmberTest {
+  protected:
+    void SetUp() override {
+        EmberTest::SetUp();
+        if (IsSkipped()) return;
+        setenv("EMBER_CACHE_DIR", (cache_ / "cache").c_str(), 1);
+    }
+    TempDir cache_;
+};
+
+TEST_F(SnapshotRootfsTest, SnapshotRefersToTheArchiveAndRestoreMapsIt) {
+    TempDir d;
+    std::string big(16 << 20, '\0');
+    uint64_t x = 88172645463325252ull;
+    for (auto& c : big) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        c = static_cast<char>(x);
+    }
+    write_file(d / "big.bin", big);
+    const std::string snap = d / "s.snap";
+    const RunResult made =
+        run_ember({"run", "--snapshot-out", snap, "--file", d / "big.bin" + ":/big.bin",
+                   busybox_path(), "--", "sh", "-c", "read x; md5sum /big.bin; echo $x"});
+    ASSERT_TRUE(made.exited && made.exit_code == 0) << describe(made);
+    struct stat st;
+    ASSERT_EQ(stat(snap.c_str(), &st), 0);
+    EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, 8ull << 20)
+        << "the snapshot holds the root filesystem";
+    write_file(d / "in", "hello\n");
+    const RunResult r = run_ember({"restore", "--stdin", d / "in", snap});
+    ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    const RunResult native = run_native({"/usr/bin/md5sum", d / "big.bin"});
+    EXPECT_EQ(r.out, native.out.substr(0, 32) + "  /big.bin\nhello\n");
+
+    // The archive changes (here only its mtime): restoring is refused.
+    std::string archive;
+    for (const auto& e : std::filesystem::directory_iterator(cache_ / "cache"))
+        if (e.path().extension() == ".cpio") archive = e.path();
+    ASSERT_FALSE(archive.empty());
+    set_mtime(archive, 1000000);
+    const RunResult changed = run_ember({"restore", "--stdin", d / "in", snap});
+    EXPECT_TRUE(RejectedWithOneLine(changed, {126})) << describe(changed);
+    EXPECT_NE(changed.err.find("changed since the snapshot"), std::string::npos) << changed.err;
+    ::unlink(archive.c_str());
+    const RunResult missing = run_ember({"restore", "--stdin", d / "in", snap});
+    EXPECT_TRUE(RejectedWithOneLine(missing, {126})) << describe(missing);
+    EXPECT_NE(missing.err.find("is missing"), std::string::npos) << missing.err;
 }
 
 }  // namespace
