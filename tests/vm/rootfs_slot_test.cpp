@@ -16,6 +16,7 @@
 #include "vmm/guest_memory.h"
 #include "vmm/layout.h"
 #include "vmm/loader.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 namespace ember {
@@ -141,6 +142,88 @@ TEST(RootfsSlot, ArchiveLargerThanRamIsMappedFromItsFileAndNeverWritten) {
     }
     EXPECT_EQ(copied, 0u) << "pages of the root filesystem's slot were written";
     EXPECT_GT(file, 0u);
+}
+
+// A snapshot of a VM whose archive is a named file refers to it: the
+// archive's pages are not in the snapshot, restored instances read them
+// from the file, and a reused VM reset to the snapshot reads them again.
+TEST(RootfsSlot, SnapshotReferringToTheArchiveRestoresAndResets) {
+    REQUIRE_KVM();
+    std::vector<uint8_t> big(8 * kMiB);
+    for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 2654435761u >> 13);
+    const std::string dir = testing::TempDir() + "/ember_rootfs_ref_" + std::to_string(getpid());
+    ASSERT_EQ(system(("mkdir -p " + dir).c_str()), 0);
+    {
+        std::ofstream f(dir + "/big.bin", std::ios::binary);
+        f.write(reinterpret_cast<const char*>(big.data()),
+                static_cast<std::streamsize>(big.size()));
+    }
+    std::string want;
+    if (FILE* p = popen(("md5sum " + dir + "/big.bin").c_str(), "r")) {
+        char line[128] = {};
+        if (fgets(line, sizeof line, p)) want = std::string(line, 32) + "  /big.bin\n";
+        pclose(p);
+    }
+    ASSERT_EQ(want.size(), 43u);
+
+    VmConfig cfg;
+    cfg.program = read_all("/bin/busybox");
+    ASSERT_FALSE(cfg.program.empty());
+    cfg.guest_path = "/bin/busybox";
+    cfg.argv = {"busybox", "sh", "-c", "while read x; do md5sum /big.bin; done"};
+    cpio::Writer w;
+    ASSERT_TRUE(w.add_file("bin/busybox", cfg.program, 0755));
+    ASSERT_TRUE(w.add_file("big.bin", big, 0644));
+    const std::vector<uint8_t> archive = w.finish();
+    const std::string apath = dir + "/rootfs.cpio", spath = dir + "/s.snap";
+    {
+        std::ofstream f(apath, std::ios::binary);
+        f.write(reinterpret_cast<const char*>(archive.data()),
+                static_cast<std::streamsize>(archive.size()));
+    }
+    const int fd = open(apath.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    cfg.rootfs_fd = fd;
+    cfg.rootfs_path = apath;
+    cfg.snapshot_out = spath;
+    cfg.console = [](int, const char*, size_t) {};
+    auto made = run_vm(std::move(cfg));
+    close(fd);
+    ASSERT_TRUE(made.is_ok()) << made.message();
+    ASSERT_EQ(made->outcome, Outcome::kSnapshotted) << made->message;
+
+    auto snap = snapshot::Snapshot::open(spath);
+    ASSERT_TRUE(snap.is_ok()) << snap.message();
+    EXPECT_EQ((*snap)->rootfs().path, apath);
+    EXPECT_EQ((*snap)->rootfs().size, archive.size());
+    EXPECT_LT((*snap)->pages_present() * EMBER_PAGE_SIZE, 4 * kMiB);
+
+    std::string out;
+    auto runtime = [&out](const std::string& input) {
+        VmConfig c;
+        c.reusable = true;
+        int p[2];
+        EXPECT_EQ(pipe(p), 0);
+        EXPECT_EQ(write(p[1], input.data(), input.size()), static_cast<ssize_t>(input.size()));
+        close(p[1]);
+        c.stdin_fd = p[0];
+        c.timeout_ns = 30'000'000'000ull;
+        out.clear();
+        c.console = [&out](int f, const char* d, size_t n) {
+            if (f == 1) out.append(d, n);
+        };
+        return c;
+    };
+    auto vm = Vm::restore(*snap, runtime("a\n"));
+    ASSERT_TRUE(vm.is_ok()) << vm.message();
+    RunReport r = (*vm)->run();
+    EXPECT_EQ(r.outcome, Outcome::kExited) << r.message;
+    EXPECT_EQ(out, want);
+    ASSERT_TRUE((*vm)->reset(runtime("b\nc\n")).is_ok());
+    r = (*vm)->run();
+    EXPECT_EQ(r.outcome, Outcome::kExited) << r.message;
+    EXPECT_EQ(out, want + want);
+    ASSERT_EQ(system(("rm -rf " + dir).c_str()), 0);
 }
 
 }  // namespace
