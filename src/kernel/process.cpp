@@ -9,6 +9,7 @@ namespace k {
 namespace {
 
 constexpr uint64_t kStackMax = 8ull << 20;
+constexpr uint64_t kThreadStackMin = 256ull << 10;
 
 linux_rlimit g_rlimits[16];
 
@@ -88,8 +89,16 @@ uint64_t build_initial_stack(const InitialStack& in) {
 [[noreturn]] void start_process() {
     ember_boot_info* b = boot();
     for (auto& r : g_rlimits) r = {~0ull, ~0ull};
-    g_rlimits[3] = {kStackMax, ~0ull};  // RLIMIT_STACK
-    g_rlimits[7] = {1024, 1024};        // RLIMIT_NOFILE
+    // RLIMIT_STACK's soft limit is also glibc's default thread stack size.
+    // Every accessible page here is a frame of --mem (no overcommit), so it
+    // scales with --mem: 1 MiB at the default 64M (about 50 live glibc
+    // threads rather than 6), Linux's usual 8 MiB from 512M up. The same
+    // as natively under `ulimit -s`; a program may raise it (setrlimit).
+    uint64_t thread_stack = b->mem_size / 64;
+    if (thread_stack < kThreadStackMin) thread_stack = kThreadStackMin;
+    if (thread_stack > kStackMax) thread_stack = kStackMax;
+    g_rlimits[3] = {thread_stack & ~(EMBER_PAGE_SIZE - 1), ~0ull};  // RLIMIT_STACK
+    g_rlimits[7] = {1024, 1024};                                    // RLIMIT_NOFILE
 
     uint64_t stack_size = kStackMax;
     if (stack_size > b->mem_size / 8) stack_size = (b->mem_size / 8) & ~(EMBER_PAGE_SIZE - 1);
