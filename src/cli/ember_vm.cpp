@@ -341,7 +341,9 @@ int build_from_program(const RunOptions& o, const std::vector<std::string>& rest
     if (int rc = add_files(o.files, rootfs); rc != 0) return rc;
     const auto slash = program.find_last_of('/');
     const std::string base = slash == std::string::npos ? program : program.substr(slash + 1);
-    if (auto st = rootfs.finish(std::move(cfg->program), base, program, rest, cfg); !st)
+    // argv[0] is the program's path in the guest, /bin/<name> (as
+    // /proc/self/exe says), so a program that runs itself again finds it.
+    if (auto st = rootfs.finish(std::move(cfg->program), base, "", rest, cfg); !st)
         return print_error(kExitBadInput, st.message());
     cfg->env = o.env;
     return 0;
@@ -510,7 +512,8 @@ int main(int argc, char** argv) {
                     "Bytes the writable volumes may hold, e.g. 64M (ENOSPC beyond)");
     run->prefix_command();
     run->footer(
-        "The program appears in the guest as /bin/<basename>; /tmp is writable. A dynamically\n"
+        "The program appears in the guest as /bin/<basename> (its argv[0]); /tmp is writable.\n"
+        "Its environment is --env's, plus PATH and HOME=/root unless given. A dynamically\n"
         "linked program brings its interpreter and libraries from this host unless --rootfs\n"
         "gives a tree with them.\n"
         "Exit status: the program's own, or 124 timeout, 125 VM failure, 126 bad input,\n"
