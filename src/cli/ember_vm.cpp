@@ -355,7 +355,9 @@ int build_from_program(const RunOptions& o, const std::vector<std::string>& rest
     const std::string base = slash == std::string::npos ? program : program.substr(slash + 1);
     inputs->push_back(program);
     for (const auto& d : rootfs.host_inputs()) inputs->push_back(d);
-    if (auto st = rootfs.finish(std::move(cfg->program), base, program, rest, cfg); !st)
+    // argv[0] is the program's path in the guest, /bin/<name> (as
+    // /proc/self/exe says), so a program that runs itself again finds it.
+    if (auto st = rootfs.finish(std::move(cfg->program), base, "", rest, cfg); !st)
         return print_error(kExitBadInput, st.message());
     cfg->env = o.env;
     return 0;
@@ -422,7 +424,7 @@ int build_rootfs(const RunOptions& o, const std::vector<std::string>& args, embe
                 cfg->argv.assign(m.begin() + 7, m.begin() + 7 + static_cast<long>(argc));
                 cfg->env.assign(m.begin() + 7 + static_cast<long>(argc), m.end());
             } else {
-                cfg->argv = {o.command.front()};
+                cfg->argv = {cfg->guest_path};
                 cfg->argv.insert(cfg->argv.end(), args.begin(), args.end());
                 cfg->env = o.env;
             }
@@ -632,7 +634,8 @@ int main(int argc, char** argv) {
                     "Bytes the writable volumes may hold, e.g. 64M (ENOSPC beyond)");
     run->prefix_command();
     run->footer(
-        "The program appears in the guest as /bin/<basename>; /tmp is writable. A dynamically\n"
+        "The program appears in the guest as /bin/<basename> (its argv[0]); /tmp is writable.\n"
+        "Its environment is --env's, plus PATH and HOME=/root unless given. A dynamically\n"
         "linked program brings its interpreter and libraries from this host unless --rootfs\n"
         "gives a tree with them.\n"
         "Exit status: the program's own, or 124 timeout, 125 VM failure, 126 bad input,\n"

@@ -130,7 +130,6 @@ uint64_t monotonic_ns();
 // Called after every hypercall that may have been the point a snapshot was
 // taken at: picks up a new entropy seed.
 void after_resume();
-void set_at_random(uint64_t addr);
 int64_t realtime_ns();
 void random_fill(void* buf, size_t len);
 
@@ -213,6 +212,9 @@ struct ProcessStart {
 // Records the start (marks the stack [stack], copies the auxv).
 void note_process_start(const ProcessStart& s);
 const ProcessStart& process_start();
+// Gives the loaded process's AT_RANDOM bytes new values (for a restored
+// instance) while they are still on its initial stack and writable.
+void refresh_at_random(const uint8_t* fresh, size_t n);
 
 // The live threads of the loaded process (introspect.cpp; the running one,
 // or the one of a process_view), for /proc/<pid>/task and Threads:.

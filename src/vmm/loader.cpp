@@ -67,6 +67,16 @@ Result<ember_kernel_header> load_kernel(GuestMemory& mem) {
     return *kh;
 }
 
+void add_default_env(std::vector<std::string>* env) {
+    auto has = [&](const char* key) {
+        for (const std::string& e : *env)
+            if (e.rfind(key, 0) == 0) return true;
+        return false;
+    };
+    if (!has("PATH=")) env->push_back(kDefaultPath);
+    if (!has("HOME=")) env->push_back("HOME=/root");
+}
+
 Result<uint64_t> write_args(GuestMemory& mem, const std::vector<std::string>& argv,
                             const std::vector<std::string>& env) {
     uint64_t off = 0;

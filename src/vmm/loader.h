@@ -40,6 +40,12 @@ Result<LoadedImage> load_interpreter(GuestMemory& mem, std::span<const uint8_t> 
 // Loads the embedded kernel at EMBER_GPA_KERNEL and returns its header.
 Result<ember_kernel_header> load_kernel(GuestMemory& mem);
 
+// The environment every program starts with unless its own says otherwise
+// (as a container runtime does): PATH and HOME=/root (the one user is root).
+inline constexpr const char* kDefaultPath =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+void add_default_env(std::vector<std::string>* env);
+
 // Writes argv then envp as NUL-separated strings at EMBER_GPA_ARGS.
 // Returns the bytes used, or an error when they do not fit.
 Result<uint64_t> write_args(GuestMemory& mem, const std::vector<std::string>& argv,

@@ -97,6 +97,7 @@ Status Vm::Impl::setup_boot() {
         interp_ = *interp;
     }
     if (auto s = setup_syscall_slots(*app); !s) return s;
+    add_default_env(&cfg_.env);
     auto args = write_args(mem_, cfg_.argv, cfg_.env);
     if (!args) return args.status();
     prefault_boot_pages();
