@@ -97,6 +97,16 @@ int report(bool stats, const ember::RunReport& r) {
         if (r.stats.volume_ops > 0)
             std::fprintf(stderr, " volume_ops=%llu",
                          static_cast<unsigned long long>(r.stats.volume_ops));
+        if (r.stats.udp_sockets_max > 0 || r.stats.dns_queries > 0 || r.stats.egress_denied > 0)
+            std::fprintf(stderr,
+                         " udp_sockets_max=%llu dgrams_out=%llu dgrams_in=%llu dgrams_dropped=%llu "
+                         "dns_queries=%llu egress_denied=%llu",
+                         static_cast<unsigned long long>(r.stats.udp_sockets_max),
+                         static_cast<unsigned long long>(r.stats.dgrams_out),
+                         static_cast<unsigned long long>(r.stats.dgrams_in),
+                         static_cast<unsigned long long>(r.stats.dgrams_dropped),
+                         static_cast<unsigned long long>(r.stats.dns_queries),
+                         static_cast<unsigned long long>(r.stats.egress_denied));
         if (r.stats.kernel_init_us > 0)
             std::fprintf(stderr, " kernel_init_us=%.1f", r.stats.kernel_init_us);
         if (r.stats.snapshot_us > 0) std::fprintf(stderr, " snapshot_us=%.1f", r.stats.snapshot_us);
