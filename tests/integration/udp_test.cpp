@@ -1,6 +1,7 @@
 // udp_test.cpp - UDP through the host (examples/udp_egress.c) against a host
 // UDP echo server on 127.0.0.1: the same output as a native run, egress
-// denial, the per-instance bound on host UDP sockets, snapshots.
+// denial, the per-instance bound on host UDP sockets, snapshots, and the
+// guest's DNS resolver that the VMM answers.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 
 #include "ember_stats.h"
@@ -119,7 +121,100 @@ TEST_P(UdpTest, AUdpSocketWithHostStateWorksAfterRestore) {
     }
 }
 
+// ---- DNS: the default /etc/resolv.conf names the VMM's resolver ------------------------
+
+TEST_P(UdpTest, ANameTheEgressPolicyAllowsResolvesThroughTheVmm) {
+    UdpEcho echo;
+    // The tree's /etc/hosts lacks localhost: only the VMM's resolver knows it.
+    TempDir root;
+    write_file(root / "etc/hosts", "127.0.0.1 other-name\n");
+    auto r =
+        run_ember({"run", "--stats", "--timeout", "20s", "--rootfs", root.path(), "--allow-egress",
+                   "localhost:" + echo.port(), example_path(GetParam(), "udp_egress"), "--",
+                   "resolve", "localhost", "nothere.invalid"});
+    ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    EXPECT_EQ(r.out.rfind("localhost: 127.0.0.1\n", 0), 0u) << describe(r);
+    // Not a name the policy allows: NXDOMAIN, which getaddrinfo reports so.
+    EXPECT_NE(r.out.find("nothere.invalid: EAI_NONAME\n"), std::string::npos) << describe(r);
+    EXPECT_GE(parse_stats(r.err)["dns_queries"], 2) << r.err;
+    // Without a root filesystem: the name resolves the same way, and the
+    // datagrams reach the host's echo server as from a native run.
+    expect_as_native({example_path(GetParam(), "udp_egress"), "echo", "localhost", echo.port()},
+                     {"--allow-egress", "localhost:" + echo.port()});
+}
+
+TEST_P(UdpTest, TheRootFilesystemsOwnResolvConfIsKept) {
+    TempDir root;
+    write_file(root / "etc/resolv.conf", "nameserver 192.0.2.53\n");
+    auto r = run_ember({"run", "--timeout", "20s", "--rootfs", root.path(), "/bin/busybox", "--",
+                        "cat", "/etc/resolv.conf"});
+    ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    EXPECT_EQ(r.out, "nameserver 192.0.2.53\n");
+    // An empty one (as `docker export` writes) is replaced by the default.
+    write_file(root / "etc/resolv.conf", "");
+    r = run_ember({"run", "--timeout", "20s", "--rootfs", root.path(), "/bin/busybox", "--", "cat",
+                   "/etc/resolv.conf"});
+    EXPECT_NE(r.out.find("nameserver 169.254.0.53\n"), std::string::npos) << describe(r);
+}
+
 INSTANTIATE_TEST_SUITE_P(Libc, UdpTest, ::testing::Values("gcc", "musl"));
+
+class DnsProgramsTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (!kvm_available()) GTEST_SKIP() << "/dev/kvm is not available";
+    }
+};
+
+TEST_F(DnsProgramsTest, BusyboxNslookupAsksTheVmmResolver) {
+    auto r = run_ember({"run", "--timeout", "20s", "--allow-egress", "localhost:53", busybox_path(),
+                        "--", "nslookup", "localhost"});
+    ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    EXPECT_NE(r.out.find("Server:\t\t169.254.0.53\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Name:\tlocalhost\nAddress: 127.0.0.1\n"), std::string::npos) << r.out;
+    r = run_ember({"run", "--timeout", "20s", "--allow-egress", "localhost:53", busybox_path(),
+                   "--", "nslookup", "evil.example"});
+    ASSERT_TRUE(r.exited) << describe(r);
+    EXPECT_EQ(r.exit_code, 1) << describe(r);
+    EXPECT_NE(r.out.find("can't find evil.example: NXDOMAIN"), std::string::npos) << r.out;
+}
+
+// Debian's python3 (dynamic glibc, whose resolver reads /etc/resolv.conf):
+// socket.getaddrinfo of an allowed name, then UDP to the host.
+TEST_F(DnsProgramsTest, Python3ResolvesAnAllowedNameAndTalksUdpToTheHost) {
+    const std::string py = "/usr/bin/python3";
+    if (access(py.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << py;
+    UdpEcho echo;
+    TempDir root;
+    const std::string copy =
+        "set -e; cd '" + root.path() + "'; mkdir -p usr/bin usr/lib etc; cp -L " + py +
+        " usr/bin/python3; for l in $(ldd " + py +
+        " | grep -o '/[^ ]*'); do mkdir -p .$(dirname $l); cp -L $l .$l; done; " + "v=$(" + py +
+        " -c 'import sys; print(\"python%d.%d\" % sys.version_info[:2])'); " +
+        "cp -a /usr/lib/$v usr/lib/; rm -rf usr/lib/$v/test usr/lib/$v/idlelib "
+        "usr/lib/$v/tkinter usr/lib/$v/ensurepip usr/lib/$v/lib2to3";
+    ASSERT_EQ(std::system(copy.c_str()), 0);
+    write_file(root / "etc/hosts", "127.0.0.1 other-name\n");
+    write_file(root / "t.py", R"(
+import socket, sys
+port = int(sys.argv[1])
+print(sorted({a[4][0] for a in socket.getaddrinfo("localhost", port, socket.AF_INET)}))
+try:
+    socket.getaddrinfo("nothere.invalid", 80)
+except socket.gaierror as e:
+    print("nothere.invalid:", e.errno == socket.EAI_NONAME)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(10)
+u.sendto(b"from python", ("localhost", port))
+print(u.recvfrom(100)[0])
+)");
+    auto r = run_ember({"run", "--timeout", "60s", "--mem", "256M", "--rootfs", root.path(),
+                        "--allow-egress", "localhost:" + echo.port(), root / "usr/bin/python3",
+                        "--", "/t.py", echo.port()});
+    ASSERT_TRUE(r.exited) << describe(r);
+    EXPECT_EQ(r.out, "['127.0.0.1']\nnothere.invalid: True\nb'from python'\n") << describe(r);
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+}
 
 }  // namespace
 }  // namespace ember::test
