@@ -511,7 +511,9 @@ int main(int argc, char** argv) {
            "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT (default ADDR 127.0.0.1; repeatable)")
         ->allow_extra_args(false);
     run->add_option("--allow-egress", ro.egress,
-                    "Let the guest connect() to HOST:PORT (repeatable; default: deny all)")
+                    "Let the guest connect() and send UDP to HOST:PORT; a HOST name also "
+                    "resolves through the guest's DNS at 169.254.0.53 (repeatable; default: "
+                    "deny all)")
         ->allow_extra_args(false);
     run->add_option("--volume", ro.volumes,
                     "Mount a host directory: HOSTDIR:GUESTPATH[:ro] (repeatable, at most 4)")
@@ -543,7 +545,9 @@ int main(int argc, char** argv) {
     restore
         ->add_option("-p,--publish", rs.publish, "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT")
         ->allow_extra_args(false);
-    restore->add_option("--allow-egress", rs.egress, "Let the guest connect() to HOST:PORT")
+    restore
+        ->add_option("--allow-egress", rs.egress,
+                     "Let the guest connect() and send UDP to HOST:PORT (and resolve HOST)")
         ->allow_extra_args(false);
     restore->add_option("--volume", rs.volumes, "Mount a host directory: HOSTDIR:GUESTPATH[:ro]")
         ->allow_extra_args(false);
