@@ -456,6 +456,7 @@ bool usock_port_used(const USock* self, uint16_t port) {
 }
 
 USock* usock_find_host_id(uint32_t id) {
+    if (id == 0) return nullptr;  // "none": never a record's target
     for (USock* o = g_usocks; o; o = o->all_next)
         if (o->host_id == id) return o;
     return nullptr;
