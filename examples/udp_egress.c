@@ -61,10 +61,11 @@ static const char* eai_name(int e) {
     }
 }
 
-/* The first address of HOST:PORT for UDP (IPv4 preferred), or exits. */
+/* The first address of HOST:PORT for UDP (IPv4 unless HOST is an IPv6
+ * literal), or exits. */
 static struct sockaddr_storage resolve(const char* host, const char* port, socklen_t* len) {
     struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_INET;
+    hints.ai_family = strchr(host, ':') ? AF_INET6 : AF_INET;
     hints.ai_socktype = SOCK_DGRAM;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
@@ -105,10 +106,17 @@ static int echo_once(int fd, const struct sockaddr_storage* to, socklen_t tl, co
         if (n < 0) return printf("recvfrom: %s\n", err_name(errno)), -1;
         buf[n] = 0;
     } while (strcmp(buf, msg) != 0 && wait_readable(fd, kTryMs) == 1);
-    const struct sockaddr_in* a = (const struct sockaddr_in*)&from;
-    const struct sockaddr_in* b = (const struct sockaddr_in*)to;
-    if (a->sin_port != b->sin_port || a->sin_addr.s_addr != b->sin_addr.s_addr)
-        return printf("reply from another address\n"), -1;
+    int same;
+    if (to->ss_family == AF_INET6) {
+        const struct sockaddr_in6* a = (const struct sockaddr_in6*)&from;
+        const struct sockaddr_in6* b = (const struct sockaddr_in6*)to;
+        same = a->sin6_port == b->sin6_port && !memcmp(&a->sin6_addr, &b->sin6_addr, 16);
+    } else {
+        const struct sockaddr_in* a = (const struct sockaddr_in*)&from;
+        const struct sockaddr_in* b = (const struct sockaddr_in*)to;
+        same = a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+    }
+    if (!same) return printf("reply from another address\n"), -1;
     printf("reply: %s\n", buf);
     return 0;
 }
@@ -116,10 +124,10 @@ static int echo_once(int fd, const struct sockaddr_storage* to, socklen_t tl, co
 static int echo(const char* host, const char* port) {
     socklen_t tl;
     struct sockaddr_storage to = resolve(host, port, &tl);
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    int fd = socket(to.ss_family, SOCK_DGRAM, 0);
     if (echo_once(fd, &to, tl, "sendto one") || echo_once(fd, &to, tl, "sendto two")) return 1;
     /* connect + send/recv, woken by epoll */
-    int c = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int c = socket(to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (connect(c, (struct sockaddr*)&to, tl) != 0)
         return printf("connect: %s\n", err_name(errno)), 1;
     int ep = epoll_create1(0);

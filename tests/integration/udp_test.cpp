@@ -21,17 +21,28 @@ namespace {
 // Echoes every datagram back to its sender, from a thread.
 class UdpEcho {
   public:
-    UdpEcho() {
-        fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        socklen_t len = sizeof a;
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
+    // On 127.0.0.1, or on ::1 with v6 (ok() is false when the host has no ::1).
+    explicit UdpEcho(bool v6 = false) {
+        sockaddr_storage ss{};
+        socklen_t len;
+        if (v6) {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+            a->sin6_family = AF_INET6;
+            a->sin6_addr = in6addr_loopback;
+            len = sizeof *a;
+        } else {
+            auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+            a->sin_family = AF_INET;
+            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            len = sizeof *a;
+        }
+        fd_ = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ok_ = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+        port_ = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);  // same offset in both
         thread_ = std::thread([this] { loop(); });
     }
+    bool ok() const { return ok_; }
     ~UdpEcho() {
         stop_ = true;
         thread_.join();
@@ -56,6 +67,7 @@ class UdpEcho {
         }
     }
     int fd_ = -1;
+    bool ok_ = false;
     uint16_t port_ = 0;
     std::atomic<bool> stop_{false};
     std::atomic<int> received_{0};
@@ -73,6 +85,13 @@ TEST_P(UdpTest, EchoThroughTheHostMatchesANativeRun) {
     UdpEcho echo;
     expect_as_native({example_path(GetParam(), "udp_egress"), "echo", "127.0.0.1", echo.port()},
                      {"--allow-egress", "127.0.0.1:" + echo.port()});
+}
+
+TEST_P(UdpTest, EchoOverIpv6MatchesANativeRun) {
+    UdpEcho echo(true);
+    if (!echo.ok()) GTEST_SKIP() << "the host has no ::1";
+    expect_as_native({example_path(GetParam(), "udp_egress"), "echo", "::1", echo.port()},
+                     {"--allow-egress", "[::1]:" + echo.port()});
 }
 
 TEST_P(UdpTest, ADestinationNoRuleAllowsIsRefusedAsTcpEgressIs) {
