@@ -59,7 +59,8 @@ cleanup() {
     wait 2>/dev/null || true
     rm -rf "$TMP"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 GW_PORT=${GW_PORT:-18381} API_PORT=${API_PORT:-18382} NATIVE_PORT=${NATIVE_PORT:-18383}
 kb() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }

@@ -12,10 +12,15 @@
 #     Native: a new process started per request (its start-up included, from
 #     exec to the first response), $NATIVE_COLD times;
 #   - warm: wrk -t1 -c$CONNS -d$DURATION against a service with isolation
-#     instance (after one request has restored an instance), and natively;
+#     instance (after a 1 s wrk run has restored the instances it needs),
+#     and natively; then one request at a time, a new connection each;
 #   - density: $IDLE idle python3 instances of one service through
 #     bench/density_bench.sh (IMAGE=..., SERVICES=1; IDLE=0 skips): the host
-#     memory each adds, measured as that script does.
+#     memory each adds, measured as that script does, brought up in
+#     batches of $BATCH (100: a bigger batch queues more restores on a VM
+#     worker than it answers in 30 s while the idle python3 instances
+#     already there take the CPU; see docs/benchmarks.md).
+# PARTS picks what runs (default "cold warm density").
 set -eu
 BUILD=${1:-build}
 case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
@@ -25,6 +30,7 @@ DURATION=${DURATION:-3s}
 CONNS=${CONNS:-64}
 IDLE=${IDLE:-1000}
 MEMORY=${MEMORY:-256M}
+PARTS=${PARTS:-cold warm density}
 HERE=$(cd "$(dirname "$0")" && pwd)
 LANG_DIR=$HERE/../examples/lang
 EMBERD=$BUILD/src/platform/emberd
@@ -43,7 +49,8 @@ cleanup() {
     wait 2>/dev/null || true
     rm -rf "$TMP"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 GW_PORT=18581 API_PORT=18582 NATIVE_PY=18583 NATIVE_NODE=18584
 
 wait_url() {  # until $1 answers 200 (at most 20 s)
@@ -99,7 +106,9 @@ native_cold() {
         END { printf "p50 %.1f ms, p99 %.1f ms (%d starts)", v[int(NR * 0.5 + 0.5)], v[int(NR * 0.99 + 0.5)], NR }'
 }
 
-warm() {  # wrk requests/s and p99 against URL
+warm() {  # wrk requests/s and p99 against URL, after a 1 s run not counted
+    # (through the gateway it restores the instances that 64 connections use)
+    wrk -t1 -c"$CONNS" -d1s "$1" >/dev/null 2>&1
     wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$1" 2>&1 |
         awk '/Requests\/sec/ { r = $2 } $1 == "99%" { p = $2 } /Non-2xx|Socket errors/ { e = e " " $0 }
              END { printf "%d req/s, p99 %s%s", r, p, e }'
@@ -142,34 +151,41 @@ pids="$pids $!"
 wait_url "http://127.0.0.1:$NATIVE_PY/hello.txt"
 wait_url "http://127.0.0.1:$NATIVE_NODE/"
 
-echo
-echo "## cold start (python3, node: --isolation request, a restore per request)"
-echo "- python3 through the gateway: $(cold "$(gw py-request)" "$COLD")"
-echo "- python3 native, a process per request: $(native_cold $((NATIVE_PY + 10)) "${PY_NATIVE[@]}")"
-echo "- node through the gateway: $(cold "$(gw node-request)" "$COLD")"
-echo "- node native, a process per request: $(native_cold $((NATIVE_NODE + 10)) "${NODE_NATIVE[@]}")"
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
-echo
-echo "## warm (wrk -t1 -c$CONNS -d$DURATION; python3's http.server closes every connection: HTTP/1.0)"
-wait_url "$(gw py-instance)"
-wait_url "$(gw node-instance)"
-echo "- python3 through the gateway: $(warm "$(gw py-instance)")"
-echo "- python3 native: $(warm "http://127.0.0.1:$NATIVE_PY/hello.txt")"
-echo "- node through the gateway: $(warm "$(gw node-instance)")"
-echo "- node native: $(warm "http://127.0.0.1:$NATIVE_NODE/hello.txt")"
-echo "- the same, one request at a time on a new connection: python3 gateway $(cold "$(gw py-instance)" 50), native $(cold "http://127.0.0.1:$NATIVE_PY/hello.txt" 50)"
-echo "- node gateway $(cold "$(gw node-instance)" 50), native $(cold "http://127.0.0.1:$NATIVE_NODE/hello.txt" 50)"
-curl -s -H "Authorization: Bearer $(cat "$TMP/data/token")" "$EMBER_API/v1/instances" |
-    tr '{' '\n' | awk -F'"private_memory_bytes":' 'NF > 1 { split($2, v, ","); s = s (s ? ", " : "") int(v[1] / 1024) " KiB" }
-        END { print "- private guest memory of the instances after this: " s }'
+if part cold; then
+    echo
+    echo "## cold start (python3, node: --isolation request, a restore per request)"
+    echo "- python3 through the gateway: $(cold "$(gw py-request)" "$COLD")"
+    echo "- python3 native, a process per request: $(native_cold $((NATIVE_PY + 10)) "${PY_NATIVE[@]}")"
+    echo "- node through the gateway: $(cold "$(gw node-request)" "$COLD")"
+    echo "- node native, a process per request: $(native_cold $((NATIVE_NODE + 10)) "${NODE_NATIVE[@]}")"
+
+fi
+
+if part warm; then
+    echo
+    echo "## warm (wrk -t1 -c$CONNS -d$DURATION; python3's http.server closes every connection: HTTP/1.0)"
+    wait_url "$(gw py-instance)"
+    wait_url "$(gw node-instance)"
+    echo "- python3 through the gateway: $(warm "$(gw py-instance)")"
+    echo "- python3 native: $(warm "http://127.0.0.1:$NATIVE_PY/hello.txt")"
+    echo "- node through the gateway: $(warm "$(gw node-instance)")"
+    echo "- node native: $(warm "http://127.0.0.1:$NATIVE_NODE/hello.txt")"
+    echo "- the same, one request at a time on a new connection: python3 gateway $(cold "$(gw py-instance)" 50), native $(cold "http://127.0.0.1:$NATIVE_PY/hello.txt" 50)"
+    echo "- node gateway $(cold "$(gw node-instance)" 50), native $(cold "http://127.0.0.1:$NATIVE_NODE/hello.txt" 50)"
+    curl -s -H "Authorization: Bearer $(cat "$TMP/data/token")" "$EMBER_API/v1/instances" |
+        tr '{' '\n' | awk -F'"private_memory_bytes":' 'NF > 1 { split($2, v, ","); s = s (s ? ", " : "") int(v[1] / 1024) " KiB" }
+            END { print "- private guest memory of the instances after this: " s }'
+fi
 
 for p in $pids; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=""
-if [ "$IDLE" -gt 0 ]; then
+if part density && [ "$IDLE" -gt 0 ]; then
     echo
     echo "## $IDLE idle python3 instances of one service (bench/density_bench.sh)"
     IMAGE=$TMP/py-oci NATIVE="${PY_NATIVE[*]}" MEMORY=$MEMORY SERVICES=1 TARGET=$IDLE \
-        BATCH=${BATCH:-250} POINTS="1 $IDLE" REQUESTS=${REQUESTS:-100} \
+        BATCH=${BATCH:-100} POINTS="1 $((IDLE / 2)) $IDLE" REQUESTS=${REQUESTS:-100} \
         "$HERE/density_bench.sh" "$BUILD" | sed 1d
 fi
