@@ -76,6 +76,12 @@ bool user_ok(uint64_t addr, uint64_t len);
 bool user_ok_write(uint64_t addr, uint64_t len);
 // Whether EMBER_SLOT_VA is mapped (syscall patching on).
 inline bool slots_mapped() { return (boot()->flags & EMBER_FLAG_SYSCALL_PATCH) != 0; }
+// Bytes of RAM (the rest of the identity map up to mem_size is the root
+// filesystem's slot, which the kernel never writes).
+inline uint64_t ram_size() {
+    const uint64_t r = boot()->ram_size;
+    return r && r <= boot()->mem_size ? r : boot()->mem_size;
+}
 
 [[nodiscard]] inline int64_t copy_to_user(uint64_t dst, const void* src, uint64_t n) {
     if (n == 0) return 0;

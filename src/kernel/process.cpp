@@ -94,14 +94,14 @@ uint64_t build_initial_stack(const InitialStack& in) {
     // scales with --mem: 1 MiB at the default 64M (about 50 live glibc
     // threads rather than 6), Linux's usual 8 MiB from 512M up. The same
     // as natively under `ulimit -s`; a program may raise it (setrlimit).
-    uint64_t thread_stack = b->mem_size / 64;
+    uint64_t thread_stack = ram_size() / 64;
     if (thread_stack < kThreadStackMin) thread_stack = kThreadStackMin;
     if (thread_stack > kStackMax) thread_stack = kStackMax;
     g_rlimits[3] = {thread_stack & ~(EMBER_PAGE_SIZE - 1), ~0ull};  // RLIMIT_STACK
     g_rlimits[7] = {1024, 1024};                                    // RLIMIT_NOFILE
 
     uint64_t stack_size = kStackMax;
-    if (stack_size > b->mem_size / 8) stack_size = (b->mem_size / 8) & ~(EMBER_PAGE_SIZE - 1);
+    if (stack_size > ram_size() / 8) stack_size = (ram_size() / 8) & ~(EMBER_PAGE_SIZE - 1);
     const uint64_t stack_lo = mm_map_anywhere(stack_size);
     if (!stack_lo) panic("no memory for the initial stack");
     // argv/envp strings come from EMBER_GPA_ARGS, where they are NUL-separated.
@@ -165,7 +165,7 @@ int64_t sys_sysinfo(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64
     memset(&s, 0, sizeof s);
     s.uptime = static_cast<int64_t>((monotonic_ns() - static_cast<uint64_t>(boot()->mono_base_ns)) /
                                     1000000000ull);
-    s.totalram = boot()->mem_size;
+    s.totalram = ram_size();
     s.freeram = mem_free_bytes();
     s.procs = 1;
     s.mem_unit = 1;
