@@ -21,6 +21,10 @@
 # suspended instances, each request resumes one (a cold start from its
 # suspended snapshot), and the disk they take is reported.
 # Stops early, saying so, when MemAvailable falls below $MIN_AVAIL_MB.
+# IMAGE=DIR deploys that container image (`ember deploy --image`, on its
+# exposed port) instead of the server, and NATIVE="CMD ARGS" is then the
+# baseline's command line (the port is appended): bench/lang_bench.sh
+# measures 1,000 idle python3 instances this way.
 set -eu
 BUILD=${1:-build}
 case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
@@ -38,6 +42,10 @@ DEPLOY_ARGS="--idle-timeout 24h"
 EMBERD=$BUILD/src/platform/emberd
 EMBER=$BUILD/src/cli/ember
 SERVER=$BUILD/examples/gcc/http_epoll
+IMAGE=${IMAGE:-}
+NATIVE=${NATIVE:-$SERVER}
+DEPLOY_WHAT=("$SERVER" --port 8080)
+[ -n "$IMAGE" ] && DEPLOY_WHAT=(--image "$IMAGE")
 for f in "$EMBERD" "$EMBER" "$SERVER"; do
     [ -x "$f" ] || { echo "density_bench: $f not found: build first" >&2; exit 1; }
 done
@@ -51,7 +59,8 @@ cleanup() {
     wait 2>/dev/null || true
     rm -rf "$TMP"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 GW_PORT=${GW_PORT:-18381} API_PORT=${API_PORT:-18382} NATIVE_PORT=${NATIVE_PORT:-18383}
 kb() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
@@ -117,12 +126,13 @@ random_urls() {
     for _ in $(seq "$REQUESTS"); do echo "http://127.0.0.1:$GW_PORT/d$((RANDOM % $1))/"; done
 }
 
-echo "# density_bench: $SERVICES services of $(basename "$SERVER"), up to $TARGET $STATE instances"
+echo "# density_bench: $SERVICES services of $(basename "${IMAGE:-$SERVER}"), up to $TARGET $STATE instances"
 echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); host: $(uname -sr), $(nproc) CPUs, $(($(kb MemTotal) / 1024 / 1024)) GiB"
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- emberd ${EMBERD_ARGS:-}"
 
-"$SERVER" "$NATIVE_PORT" >/dev/null 2>&1 &
+# shellcheck disable=SC2086
+$NATIVE "$NATIVE_PORT" >/dev/null 2>&1 &
 pids="$pids $!"
 sleep 0.3
 native_urls() { for _ in $(seq "$REQUESTS"); do echo "http://127.0.0.1:$NATIVE_PORT/"; done; }
@@ -144,7 +154,7 @@ TOKEN=$(cat "$TMP/data/token")
 t0=$(date +%s.%N)
 for s in $(seq 0 $((SERVICES - 1))); do
     # shellcheck disable=SC2086
-    "$EMBER" deploy "$SERVER" --name "d$s" --port 8080 --memory "${MEMORY:-16M}" --max 1024 \
+    "$EMBER" deploy "${DEPLOY_WHAT[@]}" --name "d$s" --memory "${MEMORY:-16M}" --max 1024 \
         $DEPLOY_ARGS >/dev/null
 done
 echo "- $SERVICES services deployed in $(echo "$(date +%s.%N) - $t0" | bc | xargs printf '%.1f') s"

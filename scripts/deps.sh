@@ -16,12 +16,14 @@ BROWSER_PKGS="chromium chromium-driver firefox-esr python3"
 # (tests/cluster, tests/e2e/cluster_test.cpp), scripts/cluster_demo.sh.
 CLUSTER_PKGS="etcd-server etcd-client"
 # Third-party servers the compatibility tests deploy as users would: nginx
-# with a master and worker processes (tests/e2e/prefork_test.cpp).
+# with a master and worker processes (tests/e2e/prefork_test.cpp); node
+# (and python3, above) as servers (tests/e2e/lang_service_test.cpp,
+# tests/integration/lang_test.cpp, bench/lang_bench.sh).
 APP_PKGS="nginx-light nodejs"
 PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev \
-  libseccomp-dev libarchive-dev libnghttp2-dev nghttp2-client hyperfine wrk curl cpio xxd \
+  libseccomp-dev libarchive-dev libldns-dev libnghttp2-dev nghttp2-client hyperfine wrk curl cpio xxd \
   clang-format clang-tidy sqlite3 \
   help2man bash-static"
 missing=""

@@ -297,6 +297,15 @@ enum ember_net_type {
     EMBER_NET_ACCEPT =
         8, /* stream = new host id, arg = listener id, payload ember_net_addr (peer) */
     EMBER_NET_CONNECTED = 9, /* stream, arg = 0 or a Linux errno (ECONNREFUSED, ...) */
+    /* UDP through the host (see "datagrams" below); `stream` is a datagram
+     * socket id, a name space of its own */
+    EMBER_NET_DGRAM = 10,       /* both: payload = ember_net_addr (guest -> host: the
+                                   destination; host -> guest: the source), then the
+                                   datagram's bytes */
+    EMBER_NET_DGRAM_ERROR = 11, /* host -> guest: a datagram was refused, arg = errno
+                                   (ECONNREFUSED: egress denies it; ENOBUFS: no host
+                                   socket); payload = ember_net_addr (destination) */
+    EMBER_NET_DGRAM_CLOSE = 12, /* guest -> host: the socket is closed */
 };
 struct ember_net_rec {
     uint16_t type;  /* enum ember_net_type */
@@ -313,12 +322,26 @@ struct ember_net_addr {
     uint32_t reserved;
     uint8_t addr[16]; /* IPv4 in the first 4 bytes, network order */
 };
+/* Datagrams: a guest UDP socket that sends to a destination outside the
+ * instance gets a datagram socket id (guest-chosen, below EMBER_NET_HOST_ID)
+ * and, on the host, a UDP socket of its own bound to an ephemeral port,
+ * created at its first datagram. A record is one whole datagram; nothing is
+ * credited: either side drops datagrams it has no room for, as UDP does.
+ * The host answers DNS queries sent to EMBER_NET_DNS_ADDR port 53 itself
+ * (A/AAAA for the names the egress policy allows; NXDOMAIN for the others).
+ * At most EMBER_NET_MAX_DGRAM host sockets per instance. */
+#define EMBER_NET_DGRAM_MAX (EMBER_NET_DATA_MAX - 24u) /* payload of one datagram */
+#define EMBER_NET_MAX_DGRAM 64u
+#define EMBER_NET_DNS_ADDR 0xa9fe0035u /* 169.254.0.53, host byte order */
+#define EMBER_NET_DNS_PORT 53u
 #ifdef __cplusplus
 static_assert(EMBER_GPA_NET_TX + EMBER_NET_TX_SIZE <= EMBER_GPA_SITES &&
                   EMBER_GPA_SITES + EMBER_SITES_SIZE <= EMBER_GPA_KERNEL,
               "low memory map");
 static_assert(sizeof(struct ember_net_rec) == 16, "net record header");
 static_assert(sizeof(struct ember_net_addr) == 24, "net address");
+static_assert(EMBER_NET_DGRAM_MAX + sizeof(struct ember_net_addr) == EMBER_NET_DATA_MAX,
+              "a datagram record is at most a DATA record");
 #endif
 
 /* ---- volumes ------------------------------------------------------------ */

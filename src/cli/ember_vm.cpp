@@ -100,6 +100,16 @@ int report(bool stats, const ember::RunReport& r) {
         if (r.stats.volume_ops > 0)
             std::fprintf(stderr, " volume_ops=%llu",
                          static_cast<unsigned long long>(r.stats.volume_ops));
+        if (r.stats.udp_sockets_max > 0 || r.stats.dns_queries > 0 || r.stats.egress_denied > 0)
+            std::fprintf(stderr,
+                         " udp_sockets_max=%llu dgrams_out=%llu dgrams_in=%llu dgrams_dropped=%llu "
+                         "dns_queries=%llu egress_denied=%llu",
+                         static_cast<unsigned long long>(r.stats.udp_sockets_max),
+                         static_cast<unsigned long long>(r.stats.dgrams_out),
+                         static_cast<unsigned long long>(r.stats.dgrams_in),
+                         static_cast<unsigned long long>(r.stats.dgrams_dropped),
+                         static_cast<unsigned long long>(r.stats.dns_queries),
+                         static_cast<unsigned long long>(r.stats.egress_denied));
         if (r.stats.kernel_init_us > 0)
             std::fprintf(stderr, " kernel_init_us=%.1f", r.stats.kernel_init_us);
         if (r.stats.snapshot_us > 0) std::fprintf(stderr, " snapshot_us=%.1f", r.stats.snapshot_us);
@@ -625,7 +635,9 @@ int main(int argc, char** argv) {
            "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT (default ADDR 127.0.0.1; repeatable)")
         ->allow_extra_args(false);
     run->add_option("--allow-egress", ro.egress,
-                    "Let the guest connect() to HOST:PORT (repeatable; default: deny all)")
+                    "Let the guest connect() and send UDP to HOST:PORT; a HOST name also "
+                    "resolves through the guest's DNS at 169.254.0.53 (repeatable; default: "
+                    "deny all)")
         ->allow_extra_args(false);
     run->add_option("--volume", ro.volumes,
                     "Mount a host directory: HOSTDIR:GUESTPATH[:ro] (repeatable, at most 4)")
@@ -658,7 +670,9 @@ int main(int argc, char** argv) {
     restore
         ->add_option("-p,--publish", rs.publish, "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT")
         ->allow_extra_args(false);
-    restore->add_option("--allow-egress", rs.egress, "Let the guest connect() to HOST:PORT")
+    restore
+        ->add_option("--allow-egress", rs.egress,
+                     "Let the guest connect() and send UDP to HOST:PORT (and resolve HOST)")
         ->allow_extra_args(false);
     restore->add_option("--volume", rs.volumes, "Mount a host directory: HOSTDIR:GUESTPATH[:ro]")
         ->allow_extra_args(false);

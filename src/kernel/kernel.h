@@ -251,6 +251,9 @@ void register_mm_syscalls();       // mm.cpp: brk, mmap, munmap, mprotect, ...
 void register_time_syscalls();     // time.cpp: clock_*, nanosleep, ...
 void register_fs_syscalls();       // fs/: files, directories, fds, pipes
 void register_net_syscalls();      // net/: sockets, poll/select/epoll, eventfd, timerfd
+// After fs_init: /etc/resolv.conf naming the VMM's resolver, unless the root
+// filesystem has a usable one (net/resolv_conf.cpp).
+void add_default_resolv_conf();
 
 // ---- files (implemented in fs/) -----------------------------------------
 // Builds the VFS from the rootfs cpio archive and a tmpfs at /tmp; opens

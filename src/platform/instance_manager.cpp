@@ -229,7 +229,8 @@ TicketPtr InstanceManager::acquire_on(const std::string& service,
             if (i->id == id) inst = i;
         if (!inst || inst->state == Instance::State::kStopping ||
             inst->state == Instance::State::kGone || inst->single_use || inst->no_new ||
-            inst->stop_requested || inst->suspending || inst->generation != s.rec.generation) {
+            inst->stop_requested || inst->suspending || inst->generation != s.rec.generation ||
+            s.rec.spec.isolation == Isolation::kRequest) {  // PATCHed since it started
             stale->push_back(id);
             continue;
         }

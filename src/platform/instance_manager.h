@@ -162,7 +162,8 @@ class InstanceManager {
     // generation, takes more requests (not single use) and has a free slot,
     // when nobody is queued. nullptr when none can (the gateway then
     // acquires with a new stream). *stale gets the ids that never will
-    // (gone, stopping, replaced, single use): their streams can be closed.
+    // (gone, stopping, replaced, single use, or the service's isolation is
+    // now request): their streams can be closed.
     TicketPtr acquire_on(const std::string& service, const std::vector<uint64_t>& instances,
                          std::vector<uint64_t>* stale);
     void finish(const TicketPtr& t, FinishKind kind);

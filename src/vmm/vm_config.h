@@ -102,6 +102,10 @@ struct VmStats {
     double snapshot_us = 0;      // writing the snapshot, when one was taken
     uint64_t suspend_pages = 0;  // Vm::suspend: pages written
     uint64_t suspend_bytes = 0;  // and the file's size
+    // UDP through the host (stream_host.h NetStats): host sockets at most,
+    // datagrams each way and dropped, DNS queries, destinations denied.
+    uint64_t udp_sockets_max = 0, dgrams_out = 0, dgrams_in = 0, dgrams_dropped = 0,
+             dns_queries = 0, egress_denied = 0;
 };
 
 }  // namespace ember

@@ -500,5 +500,18 @@ TEST_F(ManagerTest, KeptAliveStreamsNeverReachSingleUseOrOldInstances) {
     EXPECT_EQ(stale.size(), 1u);
 }
 
+// An instance started before isolation was PATCHed to request takes no more
+// requests on its kept-alive streams: each request gets a fresh instance.
+TEST_F(ManagerTest, KeptAliveStreamsStopReachingAnInstanceOnceIsolationIsRequest) {
+    deploy("svc");
+    auto a = acquire("svc");
+    ASSERT_TRUE(reaches(a, TicketState::kHanded));
+    mgr_.finish(a, FinishKind::kCompleted);
+    mgr_.update(record("svc", 1, [](ServiceSpec& s) { s.isolation = Isolation::kRequest; }).spec);
+    std::vector<uint64_t> stale;
+    EXPECT_FALSE(mgr_.acquire_on("svc", {info(a).instance_id}, &stale));
+    EXPECT_EQ(stale, std::vector<uint64_t>{info(a).instance_id});
+}
+
 }  // namespace
 }  // namespace ember::platform
