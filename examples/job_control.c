@@ -5,7 +5,7 @@
 // once, SIGCHLD says CLD_STOPPED / CLD_CONTINUED (none with SA_NOCLDSTOP),
 // SIGKILL ends a stopped child, SIGTSTP is discarded in an orphaned
 // process group, and a stopped job that its parent's end orphans gets
-// SIGHUP, and a nanosleep a stop interrupts goes on. Prints what it saw;
+// SIGHUP, and a timed sleep or futex wait a stop interrupts goes on. Prints what it saw;
 // exits 0.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,9 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#define FUTEX_WAIT_PRIVATE 128 /* musl-gcc has no <linux/futex.h> */
 
 static int g_codes[64];
 static volatile int g_ncodes;
@@ -194,25 +197,44 @@ int main(void) {
     waitpid(t, &st, 0);
     describe("threaded child", st);
 
-    // 4b. A sleep that a stop and SIGCONT interrupt (no handler) goes on
-    // and completes: nanosleep returns 0.
-    pid_t z = fork();
-    if (z == 0) {
-        write(g_pipe[1], "R", 1);
-        struct timespec ts = {0, 300000000L}, rem;
-        char r = nanosleep(&ts, &rem) == 0 ? '0' : 'E';
-        write(g_pipe[1], &r, 1);
-        _exit(0);
+    // 4b. A timed wait that a stop and SIGCONT interrupt (no handler) goes
+    // on and completes as if never stopped: a relative nanosleep returns 0,
+    // an absolute clock_nanosleep 0, a FUTEX_WAIT with a timeout ETIMEDOUT.
+    static const char* const waits[] = {"nanosleep", "absolute clock_nanosleep",
+                                        "futex wait with a timeout"};
+    for (int w = 0; w < 3; w++) {
+        pid_t z = fork();
+        if (z == 0) {
+            write(g_pipe[1], "R", 1);
+            struct timespec ts = {0, 300000000L}, rem;
+            char r;
+            if (w == 0) {
+                r = nanosleep(&ts, &rem) == 0 ? '0' : 'E';
+            } else if (w == 1) {
+                struct timespec at;
+                clock_gettime(CLOCK_MONOTONIC, &at);
+                at.tv_nsec += ts.tv_nsec;
+                if (at.tv_nsec >= 1000000000L) at.tv_sec++, at.tv_nsec -= 1000000000L;
+                int e = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL);
+                r = e == 0 ? '0' : e == EINTR ? 'I' : 'E';
+            } else {
+                static unsigned word;
+                long e = syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+                r = e == 0 ? '0' : errno == ETIMEDOUT ? 'T' : errno == EINTR ? 'I' : 'E';
+            }
+            write(g_pipe[1], &r, 1);
+            _exit(0);
+        }
+        get_byte();
+        sleep_ms(30);
+        kill(z, SIGSTOP);
+        waitpid(z, &st, WUNTRACED);
+        kill(z, SIGCONT);
+        waitpid(z, &st, WCONTINUED);
+        printf("%s across a stop returns %c\n", waits[w], get_byte());
+        waitpid(z, &st, 0);
+        describe("sleeper", st);
     }
-    get_byte();
-    sleep_ms(30);
-    kill(z, SIGSTOP);
-    waitpid(z, &st, WUNTRACED);
-    kill(z, SIGCONT);
-    waitpid(z, &st, WCONTINUED);
-    printf("nanosleep across a stop returns %c\n", get_byte());
-    waitpid(z, &st, 0);
-    describe("sleeper", st);
 
     // 5. SA_NOCLDSTOP: no SIGCHLD for a stop or a continue, waits still see them.
     set_chld(SA_NOCLDSTOP);

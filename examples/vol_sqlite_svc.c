@@ -20,10 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_HEADER 8192
+#include "http_loop.h"
 
-static char in[MAX_HEADER + 1];
-static size_t in_len;
 static const char *dir = "/data";
 static sqlite3 *db;
 static char *out; /* the response body being built */
@@ -38,19 +36,6 @@ static void append(const char *s) {
     }
     memcpy(out + out_len, s, n + 1);
     out_len += n;
-}
-
-static int send_all(int fd, const char *s, size_t n) {
-    while (n > 0) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 static int respond(int fd, int status) {
@@ -133,50 +118,8 @@ static int handle(int fd, const char *req) {
     return respond(fd, 200);
 }
 
-/* Serves one connection's requests until it closes. */
-static void serve(int fd) {
-    in_len = 0;
-    for (;;) {
-        in[in_len] = 0;
-        char *end = strstr(in, "\r\n\r\n");
-        if (end) {
-            if (handle(fd, in) != 0) return;
-            size_t used = (size_t)(end + 4 - in);
-            memmove(in, in + used, in_len - used);
-            in_len -= used;
-            continue;
-        }
-        if (in_len >= MAX_HEADER) return;
-        ssize_t r = recv(fd, in + in_len, MAX_HEADER - in_len, 0);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return;
-        in_len += (size_t)r;
-    }
-}
-
 int main(int argc, char **argv) {
     int port = argc > 2 ? atoi(argv[2]) : 8080;
     if (argc > 1) dir = argv[1];
-    signal(SIGPIPE, SIG_IGN);
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((unsigned short)port);
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (bind(ls, (struct sockaddr *)&a, sizeof a) != 0 || listen(ls, 64) != 0) {
-        perror("vol_sqlite_svc: bind/listen");
-        return 1;
-    }
-    for (;;) {
-        int fd = accept(ls, NULL, NULL);
-        if (fd < 0) {
-            if (errno == EINTR) continue;
-            perror("vol_sqlite_svc: accept");
-            return 1;
-        }
-        serve(fd);
-        close(fd);
-    }
+    return http_loop_run(port, "vol_sqlite_svc", handle);
 }

@@ -23,7 +23,7 @@ APP_PKGS="nginx-light nodejs"
 PKGS="build-essential cmake ninja-build pkg-config musl-tools busybox-static \
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libspdlog-dev libfmt-dev libsqlite3-dev libboost-dev libboost-system-dev libssl-dev \
-  libseccomp-dev libarchive-dev libnghttp2-dev nghttp2-client hyperfine wrk curl cpio xxd \
+  libseccomp-dev libarchive-dev libldns-dev libnghttp2-dev nghttp2-client hyperfine wrk curl cpio xxd \
   clang-format clang-tidy sqlite3 \
   help2man bash-static"
 missing=""

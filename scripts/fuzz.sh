@@ -17,7 +17,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${FUZZ_BUILD:-build-fuzz}
-TARGETS="elf cpio snapshot net_ring hypercall gateway api_json tar oci"
+TARGETS="elf cpio snapshot net_ring hypercall gateway api_json tar oci dns"
 mode=run
 case "${1:-}" in
   --ci) mode=ci; shift ;;

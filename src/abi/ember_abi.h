@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EMBER_ABI_VERSION 3u
+#define EMBER_ABI_VERSION 4u
 
 /* ---- guest physical memory map (GPA == GVA) ---------------------------- */
 #define EMBER_PAGE_SIZE 0x1000ull
@@ -40,7 +40,7 @@
 #define EMBER_GPA_PDPT 0x2000ull
 #define EMBER_GPA_PT0 0x3000ull /* 4 KiB pages for the first 2 MiB */
 #define EMBER_GPA_PD 0x4000ull  /* EMBER_MAX_PD page directories */
-#define EMBER_MAX_PD 8u         /* => at most 8 GiB of guest memory */
+#define EMBER_MAX_PD 8u         /* => at most 8 GiB of RAM + root filesystem */
 #define EMBER_GPA_GDT 0xc000ull
 #define EMBER_GPA_IDT 0xd000ull
 #define EMBER_GPA_BOOT_INFO 0xe000ull /* struct ember_boot_info */
@@ -63,7 +63,13 @@
 #define EMBER_GPA_APP_MIN 0x200000ull /* lowest address an application may use */
 #define EMBER_PIE_BASE 0x400000ull    /* load base of static-PIE executables */
 /* Guest memory size: a multiple of EMBER_MEM_ALIGN (one large page of the
- * identity map) in [EMBER_MEM_MIN, EMBER_MEM_MAX]. */
+ * identity map) in [EMBER_MEM_MIN, EMBER_MEM_MAX]. Guest-physical memory is
+ * RAM, [0, ram_size), then (when there is a root filesystem) its archive in
+ * its own slot at rootfs_gpa, EMBER_MEM_ALIGN aligned, mapped by the VMM from
+ * a host file (copy-on-write, never written by the kernel); mem_size, the
+ * whole identity-mapped range, covers both. The archive starts at ram_size,
+ * or above the syscall slots' 2 MiB (EMBER_ROOTFS_ABOVE_SLOTS) when it would
+ * cover them; the gap between is memory nobody uses. */
 #define EMBER_MEM_ALIGN (2ull << 20)
 #define EMBER_MEM_MIN (8ull << 20)
 #define EMBER_MEM_MAX ((uint64_t)EMBER_MAX_PD << 30)
@@ -140,6 +146,9 @@ static_assert(sizeof(struct ember_kernel_header) == 32 + 8 * 32 + 16, "kernel he
 #define EMBER_TRAMPOLINE_SIZE 32u
 #define EMBER_SLOT_VA 0x050f0000ull
 #define EMBER_SLOT_VA_2M (EMBER_SLOT_VA & ~((2ull << 20) - 1))
+/* The lowest address of a root filesystem archive that would cover the
+ * syscall slots if placed right above RAM (see the memory map). */
+#define EMBER_ROOTFS_ABOVE_SLOTS (EMBER_SLOT_VA_2M + (2ull << 20))
 #ifdef __cplusplus
 static_assert(EMBER_GPA_TRAMPOLINES + (uint64_t)EMBER_SITES_MAX * EMBER_TRAMPOLINE_SIZE <=
                   EMBER_GPA_SITES + EMBER_SITES_SIZE,
@@ -288,6 +297,15 @@ enum ember_net_type {
     EMBER_NET_ACCEPT =
         8, /* stream = new host id, arg = listener id, payload ember_net_addr (peer) */
     EMBER_NET_CONNECTED = 9, /* stream, arg = 0 or a Linux errno (ECONNREFUSED, ...) */
+    /* UDP through the host (see "datagrams" below); `stream` is a datagram
+     * socket id, a name space of its own */
+    EMBER_NET_DGRAM = 10,       /* both: payload = ember_net_addr (guest -> host: the
+                                   destination; host -> guest: the source), then the
+                                   datagram's bytes */
+    EMBER_NET_DGRAM_ERROR = 11, /* host -> guest: a datagram was refused, arg = errno
+                                   (ECONNREFUSED: egress denies it; ENOBUFS: no host
+                                   socket); payload = ember_net_addr (destination) */
+    EMBER_NET_DGRAM_CLOSE = 12, /* guest -> host: the socket is closed */
 };
 struct ember_net_rec {
     uint16_t type;  /* enum ember_net_type */
@@ -304,12 +322,26 @@ struct ember_net_addr {
     uint32_t reserved;
     uint8_t addr[16]; /* IPv4 in the first 4 bytes, network order */
 };
+/* Datagrams: a guest UDP socket that sends to a destination outside the
+ * instance gets a datagram socket id (guest-chosen, below EMBER_NET_HOST_ID)
+ * and, on the host, a UDP socket of its own bound to an ephemeral port,
+ * created at its first datagram. A record is one whole datagram; nothing is
+ * credited: either side drops datagrams it has no room for, as UDP does.
+ * The host answers DNS queries sent to EMBER_NET_DNS_ADDR port 53 itself
+ * (A/AAAA for the names the egress policy allows; NXDOMAIN for the others).
+ * At most EMBER_NET_MAX_DGRAM host sockets per instance. */
+#define EMBER_NET_DGRAM_MAX (EMBER_NET_DATA_MAX - 24u) /* payload of one datagram */
+#define EMBER_NET_MAX_DGRAM 64u
+#define EMBER_NET_DNS_ADDR 0xa9fe0035u /* 169.254.0.53, host byte order */
+#define EMBER_NET_DNS_PORT 53u
 #ifdef __cplusplus
 static_assert(EMBER_GPA_NET_TX + EMBER_NET_TX_SIZE <= EMBER_GPA_SITES &&
                   EMBER_GPA_SITES + EMBER_SITES_SIZE <= EMBER_GPA_KERNEL,
               "low memory map");
 static_assert(sizeof(struct ember_net_rec) == 16, "net record header");
 static_assert(sizeof(struct ember_net_addr) == 24, "net address");
+static_assert(EMBER_NET_DGRAM_MAX + sizeof(struct ember_net_addr) == EMBER_NET_DATA_MAX,
+              "a datagram record is at most a DATA record");
 #endif
 
 /* ---- volumes ------------------------------------------------------------ */
@@ -410,7 +442,7 @@ struct ember_boot_info {
     uint32_t abi_version; /* OUT */
     uint32_t host_kind;   /* OUT: EMBER_HOST_* */
     uint64_t flags;       /* OUT: EMBER_FLAG_* */
-    uint64_t mem_size;    /* OUT: bytes of guest RAM from GPA 0 */
+    uint64_t mem_size;    /* OUT: identity-mapped bytes from GPA 0 (RAM + rootfs slot) */
     /* clock: guest monotonic ns = mono_base_ns + (rdtsc - tsc_base) * 1e6 / tsc_khz */
     uint64_t tsc_khz;     /* OUT */
     uint64_t tsc_base;    /* OUT */
@@ -426,7 +458,8 @@ struct ember_boot_info {
     uint32_t argc, envc;                /* OUT */
     uint64_t args_size;                 /* OUT: bytes used at EMBER_GPA_ARGS */
     char execfn[EMBER_BOOT_EXECFN_MAX]; /* OUT: guest path of the executable */
-    /* root filesystem: a cpio "newc" archive in guest memory, read-only use */
+    /* root filesystem: a cpio "newc" archive in its own slot above RAM
+     * (see the memory map), read-only use */
     uint64_t rootfs_gpa, rootfs_size; /* OUT */
     uint64_t random_seed[4];          /* OUT: fresh entropy */
     uint64_t seed_generation;         /* OUT: bumped when random_seed is replaced */
@@ -468,6 +501,9 @@ struct ember_boot_info {
     uint32_t volume_count;                               /* OUT: entries of volumes[] in use */
     uint32_t volume_reserved;                            /* OUT: 0 */
     struct ember_boot_volume volumes[EMBER_VOLUMES_MAX]; /* OUT */
+    /* Bytes of RAM from GPA 0: the kernel's page pool ends here (or below
+     * the interpreter); [ram_size, mem_size) is the root filesystem's slot. */
+    uint64_t ram_size; /* OUT */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");

@@ -1,5 +1,6 @@
 // ember-vm: runs one static Linux program in an Ember microVM.
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
+#include "common/fd_io.h"
 #include "common/units.h"
 #include "vmm/exit_reaper.h"
 #include "vmm/vmm.h"
@@ -97,6 +100,16 @@ int report(bool stats, const ember::RunReport& r) {
         if (r.stats.volume_ops > 0)
             std::fprintf(stderr, " volume_ops=%llu",
                          static_cast<unsigned long long>(r.stats.volume_ops));
+        if (r.stats.udp_sockets_max > 0 || r.stats.dns_queries > 0 || r.stats.egress_denied > 0)
+            std::fprintf(stderr,
+                         " udp_sockets_max=%llu dgrams_out=%llu dgrams_in=%llu dgrams_dropped=%llu "
+                         "dns_queries=%llu egress_denied=%llu",
+                         static_cast<unsigned long long>(r.stats.udp_sockets_max),
+                         static_cast<unsigned long long>(r.stats.dgrams_out),
+                         static_cast<unsigned long long>(r.stats.dgrams_in),
+                         static_cast<unsigned long long>(r.stats.dgrams_dropped),
+                         static_cast<unsigned long long>(r.stats.dns_queries),
+                         static_cast<unsigned long long>(r.stats.egress_denied));
         if (r.stats.kernel_init_us > 0)
             std::fprintf(stderr, " kernel_init_us=%.1f", r.stats.kernel_init_us);
         if (r.stats.snapshot_us > 0) std::fprintf(stderr, " snapshot_us=%.1f", r.stats.snapshot_us);
@@ -290,7 +303,7 @@ int add_files(const std::vector<std::string>& files, ember::RootfsBuilder& rootf
 // ember-vm run --image IMG [-- ARGS]: the image's tree, its Entrypoint and
 // Cmd (ARGS replace Cmd), Env (--env adds and overrides) and WorkingDir.
 int build_from_image(const RunOptions& o, const std::vector<std::string>& args,
-                     ember::VmConfig* cfg) {
+                     ember::VmConfig* cfg, std::vector<std::string>* inputs) {
     if (!o.rootfs.empty())
         return print_error(kExitUsage, "--image and --rootfs exclude each other");
     ember::RootfsBuilder rootfs;
@@ -299,6 +312,9 @@ int build_from_image(const RunOptions& o, const std::vector<std::string>& args,
     if (auto st = rootfs.add_tmp(); !st)
         return print_error(kExitBadInput, "--image " + o.image + ": " + st.message());
     if (int rc = add_files(o.files, rootfs); rc != 0) return rc;
+    struct stat st;
+    inputs->push_back((stat(o.image.c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? "dir:" : "") +
+                      o.image);
     const std::vector<std::string> argv = ember::image_argv(*ic, args);
     if (!ic->user.empty() && ic->user != "root" && ic->user != "0" && o.stats)
         std::fprintf(stderr, "ember-vm: the image's User '%s' is ignored (one user per VM)\n",
@@ -313,7 +329,7 @@ int build_from_image(const RunOptions& o, const std::vector<std::string>& args,
 // /bin/<name>; a dynamically linked one brings its interpreter and libraries
 // from the host when there is no --rootfs.
 int build_from_program(const RunOptions& o, const std::vector<std::string>& rest,
-                       ember::VmConfig* cfg) {
+                       ember::VmConfig* cfg, std::vector<std::string>* inputs) {
     const std::string& program = o.command.front();
     std::string err;
     if (!read_file(program, &cfg->program, &err)) return print_error(kExitBadInput, err);
@@ -323,6 +339,7 @@ int build_from_program(const RunOptions& o, const std::vector<std::string>& rest
         if (stat(o.rootfs.c_str(), &st) != 0)
             return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + std::strerror(errno));
         ember::Status added;
+        inputs->push_back((S_ISDIR(st.st_mode) ? "dir:" : "") + o.rootfs);
         if (S_ISDIR(st.st_mode)) {
             added = rootfs.add_host_tree(o.rootfs);
         } else {
@@ -333,17 +350,128 @@ int build_from_program(const RunOptions& o, const std::vector<std::string>& rest
         }
         if (!added)
             return print_error(kExitBadInput, "--rootfs " + o.rootfs + ": " + added.message());
-    } else if (auto st = rootfs.add_host_dependencies(cfg->program); !st) {
-        return print_error(kExitBadInput, program + ": " + st.message());
+    } else {
+        // A Debian program brings its packages (python3 its standard
+        // library), then, as any dynamic program, its ELF dependencies.
+        if (auto st = rootfs.add_host_packages(program); !st)
+            return print_error(kExitBadInput, program + ": " + st.message());
+        if (auto st = rootfs.add_host_dependencies(cfg->program); !st)
+            return print_error(kExitBadInput, program + ": " + st.message());
     }
     if (auto st = rootfs.add_tmp(); !st)
         return print_error(kExitBadInput, "--rootfs: " + st.message());
     if (int rc = add_files(o.files, rootfs); rc != 0) return rc;
     const auto slash = program.find_last_of('/');
     const std::string base = slash == std::string::npos ? program : program.substr(slash + 1);
-    if (auto st = rootfs.finish(std::move(cfg->program), base, program, rest, cfg); !st)
+    inputs->push_back(program);
+    for (const auto& d : rootfs.host_inputs()) inputs->push_back(d);
+    // argv[0] is the program's path in the guest, /bin/<name> (as
+    // /proc/self/exe says), so a program that runs itself again finds it.
+    if (auto st = rootfs.finish(std::move(cfg->program), base, "", rest, cfg); !st)
         return print_error(kExitBadInput, st.message());
     cfg->env = o.env;
+    return 0;
+}
+
+// The key of the built root filesystem in the cache: this ember-vm binary
+// (a new build may build differently), then each input by its identity
+// (files) or real path (trees, checked file by file on lookup), and what
+// else the archive depends on. "" when an input cannot be stat'ed (the
+// build reports it).
+std::string rootfs_cache_key(const RunOptions& o, const std::vector<std::string>& args) {
+    std::string key = "ember-vm run\n" + ember::file_identity("/proc/self/exe") + "\n";
+    auto add = [&key](const std::string& what, const std::string& path) {
+        struct stat st;
+        if (stat(path.c_str(), &st) != 0) return false;
+        char real[PATH_MAX];
+        const std::string id = S_ISDIR(st.st_mode)
+                                   ? (realpath(path.c_str(), real) ? std::string(real) : "")
+                                   : ember::file_identity(path);
+        key += what + " " + id + "\n";
+        return !id.empty();
+    };
+    bool ok = true;
+    if (!o.image.empty()) {
+        ok = add("image", o.image);
+        // An image's program and argv[0] follow its Cmd, which args replace.
+        for (const auto& a : args) key += "arg " + a + "\n";
+        for (const auto& e : o.env) key += "env " + e + "\n";
+    } else {
+        ok = add("program", o.command.front());
+        if (!o.rootfs.empty()) ok = ok && add("rootfs", o.rootfs);
+    }
+    for (const auto& f : o.files) {
+        const auto colon = f.find(':');
+        if (colon == std::string::npos) return "";
+        ok = ok && add("file " + f.substr(colon + 1), f.substr(0, colon));
+    }
+    return ok ? key : "";
+}
+
+// The root filesystem and program from the host cache (rootfs_cache.h), or
+// built (build_from_image / build_from_program) and stored there. The
+// archive then reaches the VM as a file it maps (cfg->rootfs_fd = *fd).
+int build_rootfs(const RunOptions& o, const std::vector<std::string>& args, ember::VmConfig* cfg,
+                 ember::Fd* fd, bool* hit) {
+    ember::RootfsCache cache(ember::rootfs_cache_dir());
+    const std::string key = rootfs_cache_key(o, args);
+    if (auto e = key.empty() ? std::nullopt : cache.lookup(key)) {
+        // meta: guest path, cwd, program and interpreter (offset, size) in
+        // the archive, then (images) argv and env.
+        std::vector<std::string> m;
+        auto u64 = [&m](size_t i) { return std::strtoull(m[i].c_str(), nullptr, 10); };
+        auto read_at = [&e](uint64_t off, uint64_t size, std::vector<uint8_t>* out) {
+            out->resize(size);
+            return off <= e->size && size <= e->size - off &&
+                   ember::pread_all(e->fd.get(), out->data(), size, off);
+        };
+        if (ember::decode_fields(e->meta, &m) && m.size() >= 7 &&
+            read_at(u64(2), u64(3), &cfg->program) && read_at(u64(4), u64(5), &cfg->interpreter)) {
+            cfg->guest_path = m[0];
+            cfg->cwd = m[1];
+            const size_t argc = u64(6);
+            if (!o.image.empty() && m.size() >= 7 + argc) {
+                cfg->argv.assign(m.begin() + 7, m.begin() + 7 + static_cast<long>(argc));
+                cfg->env.assign(m.begin() + 7 + static_cast<long>(argc), m.end());
+            } else {
+                cfg->argv = {o.command.front()};
+                cfg->argv.insert(cfg->argv.end(), args.begin(), args.end());
+                cfg->env = o.env;
+            }
+            *fd = std::move(e->fd);
+            cfg->rootfs_fd = fd->get();
+            if (e->path.rfind("/", 0) == 0) cfg->rootfs_path = e->path;
+            *hit = true;
+            return 0;
+        }
+    }
+    std::vector<std::string> inputs;
+    const int rc = o.image.empty() ? build_from_program(o, args, cfg, &inputs)
+                                   : build_from_image(o, args, cfg, &inputs);
+    if (rc != 0) return rc;
+    for (const auto& f : o.files) inputs.push_back(f.substr(0, f.find(':')));
+    const auto prog = ember::find_file_data(cfg->rootfs, cfg->program);
+    const auto interp = cfg->interpreter.empty()
+                            ? std::optional<std::pair<uint64_t, uint64_t>>(std::make_pair(0, 0))
+                            : ember::find_file_data(cfg->rootfs, cfg->interpreter);
+    if (!prog || !interp) return 0;  // not found in the tree: keep the copy
+    std::vector<std::string> meta = {cfg->guest_path,
+                                     cfg->cwd,
+                                     std::to_string(prog->first),
+                                     std::to_string(prog->second),
+                                     std::to_string(interp->first),
+                                     std::to_string(interp->second),
+                                     std::to_string(cfg->argv.size())};
+    meta.insert(meta.end(), cfg->argv.begin(), cfg->argv.end());
+    meta.insert(meta.end(), cfg->env.begin(), cfg->env.end());
+    auto stored = key.empty() ? ember::rootfs_in_memfd(cfg->rootfs)
+                              : cache.store(key, cfg->rootfs, ember::encode_fields(meta), inputs);
+    if (!stored) return 0;  // keep the copy
+    *fd = std::move(stored->fd);
+    cfg->rootfs_fd = fd->get();
+    if (stored->path.rfind("/", 0) == 0) cfg->rootfs_path = stored->path;
+    cfg->rootfs.clear();
+    cfg->rootfs.shrink_to_fit();
     return 0;
 }
 
@@ -368,13 +496,19 @@ int do_run(RunOptions& o) {
         if (e.find('=') == std::string::npos || e.front() == '=')
             return print_error(kExitUsage, "--env: expected K=V, got '" + e + "'");
 
-    if (!o.image.empty()) {
-        if (int rc = build_from_image(o, o.command, &cfg); rc != 0) return rc;
-    } else {
-        std::vector<std::string> rest(o.command.begin() + 1, o.command.end());
+    ember::Fd rootfs_fd;
+    bool cache_hit = false;
+    const int64_t t_rootfs = ember::mono_ns();
+    std::vector<std::string> rest = o.command;
+    if (o.image.empty()) {
+        rest.erase(rest.begin());
         if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
-        if (int rc = build_from_program(o, rest, &cfg); rc != 0) return rc;
     }
+    if (int rc = build_rootfs(o, rest, &cfg, &rootfs_fd, &cache_hit); rc != 0) return rc;
+    if (o.stats)
+        std::fprintf(stderr, "ember-vm: root filesystem: %s in %.1f ms\n",
+                     cache_hit ? "from the cache" : "built",
+                     static_cast<double>(ember::mono_ns() - t_rootfs) / 1e6);
     cfg.trace_syscalls = o.trace;
     cfg.syscall_patch = !o.no_patch;
     if (std::string e = open_stdin(o.stdin_path, &cfg.stdin_fd); !e.empty())
@@ -501,7 +635,9 @@ int main(int argc, char** argv) {
            "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT (default ADDR 127.0.0.1; repeatable)")
         ->allow_extra_args(false);
     run->add_option("--allow-egress", ro.egress,
-                    "Let the guest connect() to HOST:PORT (repeatable; default: deny all)")
+                    "Let the guest connect() and send UDP to HOST:PORT; a HOST name also "
+                    "resolves through the guest's DNS at 169.254.0.53 (repeatable; default: "
+                    "deny all)")
         ->allow_extra_args(false);
     run->add_option("--volume", ro.volumes,
                     "Mount a host directory: HOSTDIR:GUESTPATH[:ro] (repeatable, at most 4)")
@@ -510,7 +646,8 @@ int main(int argc, char** argv) {
                     "Bytes the writable volumes may hold, e.g. 64M (ENOSPC beyond)");
     run->prefix_command();
     run->footer(
-        "The program appears in the guest as /bin/<basename>; /tmp is writable. A dynamically\n"
+        "The program appears in the guest as /bin/<basename> (its argv[0]); /tmp is writable.\n"
+        "Its environment is --env's, plus PATH and HOME=/root unless given. A dynamically\n"
         "linked program brings its interpreter and libraries from this host unless --rootfs\n"
         "gives a tree with them.\n"
         "Exit status: the program's own, or 124 timeout, 125 VM failure, 126 bad input,\n"
@@ -533,7 +670,9 @@ int main(int argc, char** argv) {
     restore
         ->add_option("-p,--publish", rs.publish, "Publish a guest port: [ADDR:]HOSTPORT:GUESTPORT")
         ->allow_extra_args(false);
-    restore->add_option("--allow-egress", rs.egress, "Let the guest connect() to HOST:PORT")
+    restore
+        ->add_option("--allow-egress", rs.egress,
+                     "Let the guest connect() and send UDP to HOST:PORT (and resolve HOST)")
         ->allow_extra_args(false);
     restore->add_option("--volume", rs.volumes, "Mount a host directory: HOSTDIR:GUESTPATH[:ro]")
         ->allow_extra_args(false);

@@ -308,7 +308,7 @@ preempt_resume_rip: .quad 0     /* one CPU, and the kernel is not preemptible */
     .section .ember_header, "a"
     .balign 8
     .quad 0x4c4e524b52424d45     /* EMBER_KERNEL_MAGIC */
-    .long 3                      /* EMBER_ABI_VERSION */
+    .long 4                      /* EMBER_ABI_VERSION */
     .long 304                    /* sizeof(struct ember_kernel_header) */
     .quad kernel_start
     .quad syscall_entry

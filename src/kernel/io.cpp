@@ -196,12 +196,6 @@ void chacha_block(ChaCha& s) {
 
 }  // namespace
 
-namespace {
-uint64_t g_at_random;  // address of the AT_RANDOM bytes on the initial stack
-}
-
-void set_at_random(uint64_t addr) { g_at_random = addr; }
-
 void after_resume() {
     // Restore clears tsc_app_start: record when this instance first ran.
     if (boot()->tsc_app_start == 0) boot()->tsc_app_start = __builtin_ia32_rdtsc();
@@ -211,7 +205,7 @@ void after_resume() {
     if (g_rng.generation != 0 && g_rng.generation != boot()->seed_generation) {
         uint8_t fresh[16];
         random_fill(fresh, sizeof fresh);
-        if (g_at_random) memcpy(reinterpret_cast<void*>(g_at_random), fresh, sizeof fresh);
+        refresh_at_random(fresh, sizeof fresh);
     }
 }
 

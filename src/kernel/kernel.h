@@ -76,6 +76,12 @@ bool user_ok(uint64_t addr, uint64_t len);
 bool user_ok_write(uint64_t addr, uint64_t len);
 // Whether EMBER_SLOT_VA is mapped (syscall patching on).
 inline bool slots_mapped() { return (boot()->flags & EMBER_FLAG_SYSCALL_PATCH) != 0; }
+// Bytes of RAM (the rest of the identity map up to mem_size is the root
+// filesystem's slot, which the kernel never writes).
+inline uint64_t ram_size() {
+    const uint64_t r = boot()->ram_size;
+    return r && r <= boot()->mem_size ? r : boot()->mem_size;
+}
 
 [[nodiscard]] inline int64_t copy_to_user(uint64_t dst, const void* src, uint64_t n) {
     if (n == 0) return 0;
@@ -124,7 +130,6 @@ uint64_t monotonic_ns();
 // Called after every hypercall that may have been the point a snapshot was
 // taken at: picks up a new entropy seed.
 void after_resume();
-void set_at_random(uint64_t addr);
 int64_t realtime_ns();
 void random_fill(void* buf, size_t len);
 
@@ -207,6 +212,9 @@ struct ProcessStart {
 // Records the start (marks the stack [stack], copies the auxv).
 void note_process_start(const ProcessStart& s);
 const ProcessStart& process_start();
+// Gives the loaded process's AT_RANDOM bytes new values (for a restored
+// instance) while they are still on its initial stack and writable.
+void refresh_at_random(const uint8_t* fresh, size_t n);
 
 // The live threads of the loaded process (introspect.cpp; the running one,
 // or the one of a process_view), for /proc/<pid>/task and Threads:.
@@ -243,6 +251,9 @@ void register_mm_syscalls();       // mm.cpp: brk, mmap, munmap, mprotect, ...
 void register_time_syscalls();     // time.cpp: clock_*, nanosleep, ...
 void register_fs_syscalls();       // fs/: files, directories, fds, pipes
 void register_net_syscalls();      // net/: sockets, poll/select/epoll, eventfd, timerfd
+// After fs_init: /etc/resolv.conf naming the VMM's resolver, unless the root
+// filesystem has a usable one (net/resolv_conf.cpp).
+void add_default_resolv_conf();
 
 // ---- files (implemented in fs/) -----------------------------------------
 // Builds the VFS from the rootfs cpio archive and a tmpfs at /tmp; opens

@@ -4,7 +4,7 @@
 
 #include "kernel.h"
 
-static_assert(EMBER_ABI_VERSION == 3, "entry.S encodes ABI version 3 in the kernel header");
+static_assert(EMBER_ABI_VERSION == 4, "entry.S encodes ABI version 4 in the kernel header");
 static_assert(sizeof(ember_kernel_header) == 304, "entry.S encodes the header size");
 static_assert(EMBER_GPA_KSTACK_TOP == 0xa0000, "entry.S hardcodes the kernel stack top");
 

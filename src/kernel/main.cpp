@@ -161,6 +161,7 @@ extern "C" [[noreturn]] void kernel_main(ember_boot_info* b, uint64_t tsc_start)
     register_net_syscalls();
     if (!fs_init(reinterpret_cast<const uint8_t*>(b->rootfs_gpa), b->rootfs_size))
         panic("the root filesystem archive is malformed");
+    add_default_resolv_conf();
     if (b->cwd[0]) {
         // The VMM makes sure the directory exists in the root filesystem.
         char path[EMBER_BOOT_EXECFN_MAX];

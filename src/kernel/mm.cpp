@@ -343,9 +343,11 @@ FreeBlock* g_free_lists[kClasses];
 void mm_init() {
     ember_boot_info* b = boot();
     g_pool_lo = EMBER_GPA_APP_MIN;
-    uint64_t top = b->rootfs_size ? (b->rootfs_gpa & ~(kPage - 1)) : b->mem_size;
-    if (b->interp_hi && b->interp_lo < top) top = b->interp_lo;  // the interpreter sits above
-    if (top > b->mem_size) top = b->mem_size;
+    // The pool is RAM (the root filesystem has its own slot above it), less
+    // the interpreter at its top.
+    uint64_t top = ram_size();
+    if (b->rootfs_size && b->rootfs_gpa < top) top = b->rootfs_gpa & ~(kPage - 1);
+    if (b->interp_hi && b->interp_lo < top) top = b->interp_lo;
     KCHECK(top > g_pool_lo);
     g_npages = (top - g_pool_lo) / kPage;
     // The five bitmaps live at the top of the pool.

@@ -317,4 +317,15 @@ void note_process_start(const ProcessStart& s) {
 
 const ProcessStart& process_start() { return g_start; }
 
+void refresh_at_random(const uint8_t* fresh, size_t n) {
+    for (uint64_t i = 0; i + 1 < g_start.auxv_words; i += 2) {
+        if (g_start.auxv[i] != AT_RANDOM) continue;
+        const uint64_t at = g_start.auxv[i + 1];
+        if (at < g_start.stack_lo || at + n > g_start.stack_hi) return;
+        if (!(maps::prot_at(at) & PROT_WRITE) || !(maps::prot_at(at + n - 1) & PROT_WRITE)) return;
+        memcpy(reinterpret_cast<void*>(at), fresh, n);
+        return;
+    }
+}
+
 }  // namespace k

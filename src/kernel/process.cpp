@@ -9,6 +9,7 @@ namespace k {
 namespace {
 
 constexpr uint64_t kStackMax = 8ull << 20;
+constexpr uint64_t kThreadStackMin = 256ull << 10;
 
 linux_rlimit g_rlimits[16];
 
@@ -18,30 +19,16 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
     memcpy(reinterpret_cast<void*>(sp), src, n);
     return sp;
 }
-
 }  // namespace
 
-[[noreturn]] void start_process() {
-    ember_boot_info* b = boot();
-    for (auto& r : g_rlimits) r = {~0ull, ~0ull};
-    g_rlimits[3] = {kStackMax, ~0ull};  // RLIMIT_STACK
-    g_rlimits[7] = {1024, 1024};        // RLIMIT_NOFILE
-
-    uint64_t stack_size = kStackMax;
-    if (stack_size > b->mem_size / 8) stack_size = (b->mem_size / 8) & ~(EMBER_PAGE_SIZE - 1);
-    const uint64_t stack_lo = mm_map_anywhere(stack_size);
-    if (!stack_lo) panic("no memory for the initial stack");
-    uint64_t sp = stack_lo + stack_size;
-
-    // Strings: execfn, platform, AT_RANDOM bytes, then argv/envp strings
-    // (copied from EMBER_GPA_ARGS, where they are NUL-separated).
-    const char* args = reinterpret_cast<const char*>(EMBER_GPA_ARGS);
-    const uint64_t args_size = b->args_size <= EMBER_ARGS_SIZE ? b->args_size : 0;
-    sp = push_bytes(sp, args, args_size);
+uint64_t build_initial_stack(const InitialStack& in) {
+    // Strings first (argv/envp, execfn, platform, the AT_RANDOM bytes),
+    // then argc, the argv and envp pointers and the auxv, 16-byte aligned.
+    uint64_t sp = in.lo + in.size;
+    sp = push_bytes(sp, in.strings, in.strings_len);
     const uint64_t strings = sp;
-    const size_t execfn_len = strnlen(b->execfn, sizeof b->execfn - 1);
     sp = push_bytes(sp, "", 1);
-    sp = push_bytes(sp, b->execfn, execfn_len);
+    sp = push_bytes(sp, in.execfn, in.execfn_len);
     const uint64_t execfn = sp;
     sp = push_bytes(sp, "x86_64", 7);
     const uint64_t platform = sp;
@@ -49,18 +36,17 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
     random_fill(rnd, sizeof rnd);
     sp = push_bytes(sp, rnd, sizeof rnd);
     const uint64_t at_random = sp;
-    set_at_random(at_random);
     sp &= ~15ull;
 
-    const uint64_t argc = b->argc, envc = b->envc;
+    const ember_boot_info* b = boot();
     const uint64_t auxv[][2] = {
-        {AT_PHDR, b->phdr},
-        {AT_PHENT, b->phent},
-        {AT_PHNUM, b->phnum},
+        {AT_PHDR, in.phdr},
+        {AT_PHENT, in.phent},
+        {AT_PHNUM, in.phnum},
         {AT_PAGESZ, EMBER_PAGE_SIZE},
-        {AT_BASE, b->interp_hi ? b->interp_base : 0},
+        {AT_BASE, in.base},
         {AT_FLAGS, 0},
-        {AT_ENTRY, b->entry},
+        {AT_ENTRY, in.entry},
         {AT_UID, 0},
         {AT_EUID, 0},
         {AT_GID, 0},
@@ -76,27 +62,65 @@ uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
         {AT_NULL, 0},
     };
     const uint64_t naux = sizeof auxv / sizeof auxv[0];
-    const uint64_t words = 1 + argc + 1 + envc + 1 + 2 * naux;
+    const uint64_t words = 1 + in.argc + 1 + in.envc + 1 + 2 * naux;
     if (words % 2) sp -= 8;
     sp -= words * 8;
     auto* w = reinterpret_cast<uint64_t*>(sp);
-    *w++ = argc;
+    *w++ = in.argc;
     uint64_t p = strings;
     auto next_string = [&]() {
         const uint64_t s = p;
-        p += strnlen(reinterpret_cast<const char*>(p), strings + args_size - p) + 1;
+        p += strnlen(reinterpret_cast<const char*>(p), strings + in.strings_len - p) + 1;
         return s;
     };
-    for (uint64_t i = 0; i < argc; ++i) *w++ = next_string();
+    for (uint64_t i = 0; i < in.argc; ++i) *w++ = next_string();
     *w++ = 0;
-    for (uint64_t i = 0; i < envc; ++i) *w++ = next_string();
+    for (uint64_t i = 0; i < in.envc; ++i) *w++ = next_string();
     *w++ = 0;
     for (uint64_t i = 0; i < naux; ++i) {
         *w++ = auxv[i][0];
         *w++ = auxv[i][1];
     }
     note_process_start(
-        {stack_lo, stack_lo + stack_size, sp, strings, args_size, &auxv[0][0], 2 * naux, argc});
+        {in.lo, in.lo + in.size, sp, strings, in.strings_len, &auxv[0][0], 2 * naux, in.argc});
+    return sp;
+}
+
+[[noreturn]] void start_process() {
+    ember_boot_info* b = boot();
+    for (auto& r : g_rlimits) r = {~0ull, ~0ull};
+    // RLIMIT_STACK's soft limit is also glibc's default thread stack size.
+    // Every accessible page here is a frame of --mem (no overcommit), so it
+    // scales with --mem: 1 MiB at the default 64M (about 50 live glibc
+    // threads rather than 6), Linux's usual 8 MiB from 512M up. The same
+    // as natively under `ulimit -s`; a program may raise it (setrlimit).
+    uint64_t thread_stack = ram_size() / 64;
+    if (thread_stack < kThreadStackMin) thread_stack = kThreadStackMin;
+    if (thread_stack > kStackMax) thread_stack = kStackMax;
+    g_rlimits[3] = {thread_stack & ~(EMBER_PAGE_SIZE - 1), ~0ull};  // RLIMIT_STACK
+    g_rlimits[7] = {1024, 1024};                                    // RLIMIT_NOFILE
+
+    uint64_t stack_size = kStackMax;
+    if (stack_size > ram_size() / 8) stack_size = (ram_size() / 8) & ~(EMBER_PAGE_SIZE - 1);
+    const uint64_t stack_lo = mm_map_anywhere(stack_size);
+    if (!stack_lo) panic("no memory for the initial stack");
+    // argv/envp strings come from EMBER_GPA_ARGS, where they are NUL-separated.
+    const uint64_t args_size = b->args_size <= EMBER_ARGS_SIZE ? b->args_size : 0;
+    InitialStack st{};
+    st.lo = stack_lo;
+    st.size = stack_size;
+    st.strings = reinterpret_cast<const char*>(EMBER_GPA_ARGS);
+    st.strings_len = args_size;
+    st.argc = b->argc;
+    st.envc = b->envc;
+    st.execfn = b->execfn;
+    st.execfn_len = strnlen(b->execfn, sizeof b->execfn - 1);
+    st.phdr = b->phdr;
+    st.phent = b->phent;
+    st.phnum = b->phnum;
+    st.base = b->interp_hi ? b->interp_base : 0;
+    st.entry = b->entry;
+    const uint64_t sp = build_initial_stack(st);
     b->tsc_app_start = __builtin_ia32_rdtsc();
     enter_user(b->interp_hi ? b->interp_entry : b->entry, sp);
 }
@@ -141,7 +165,7 @@ int64_t sys_sysinfo(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64
     memset(&s, 0, sizeof s);
     s.uptime = static_cast<int64_t>((monotonic_ns() - static_cast<uint64_t>(boot()->mono_base_ns)) /
                                     1000000000ull);
-    s.totalram = boot()->mem_size;
+    s.totalram = ram_size();
     s.freeram = mem_free_bytes();
     s.procs = 1;
     s.mem_unit = 1;

@@ -59,22 +59,20 @@ bool sleep_until(uint64_t deadline) {
     return true;
 }
 
+int64_t continue_sleep(const RestartBlock& b);
+
 // A sleep interrupted by a signal: the time left in *rem (a bad rem is
 // ignored, as a completed sleep's is), and EINTR when a handler runs; else
 // (a stop and SIGCONT) the sleep goes on as restart_syscall, as on Linux.
 int64_t interrupted_sleep(uint64_t rem, uint64_t deadline) {
     const uint64_t now = monotonic_ns();
     if (rem) (void)write_timespec(rem, static_cast<int64_t>(deadline > now ? deadline - now : 0));
-    restart_block_set(deadline, rem);
-    return -kErestartRestartblock;
+    return restart_block_set({continue_sleep, deadline, rem, 0, 0});
 }
 
-// The rest of a sleep a stop interrupted (interrupted_sleep); with no sleep
-// to continue, EINTR as Linux's do_no_restart_syscall.
-int64_t sys_restart_syscall(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    uint64_t deadline, rem;
-    if (!restart_block_get(&deadline, &rem)) return -EINTR;
-    if (!sleep_until(deadline)) return interrupted_sleep(rem, deadline);
+// The rest of a sleep a stop interrupted (restart_syscall).
+int64_t continue_sleep(const RestartBlock& b) {
+    if (!sleep_until(b.deadline)) return interrupted_sleep(b.a, b.deadline);
     return 0;
 }
 
@@ -128,8 +126,10 @@ int64_t sys_clock_nanosleep(uint64_t id, uint64_t flags, uint64_t req, uint64_t 
     int64_t rel = (flags & kAbstime) ? ns - now : ns;
     if (rel > 0) {
         const uint64_t deadline = monotonic_ns() + static_cast<uint64_t>(rel);
+        // An absolute sleep simply starts again after a stop (Linux's
+        // ERESTARTNOHAND); a relative one continues with the time it had.
         if (!sleep_until(deadline))
-            return (flags & kAbstime) ? -EINTR : interrupted_sleep(rem, deadline);
+            return (flags & kAbstime) ? -kErestartnohand : interrupted_sleep(rem, deadline);
     }
     if (rem && !(flags & kAbstime)) (void)write_timespec(rem, 0);  // as in nanosleep
     return 0;
@@ -144,7 +144,6 @@ void register_time_syscalls() {
     syscall_register(nr::time, "time", sys_time);
     syscall_register(nr::nanosleep, "nanosleep", sys_nanosleep);
     syscall_register(nr::clock_nanosleep, "clock_nanosleep", sys_clock_nanosleep);
-    syscall_register(nr::restart_syscall, "restart_syscall", sys_restart_syscall);
 }
 
 }  // namespace k

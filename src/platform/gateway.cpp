@@ -126,6 +126,19 @@ auto backend_call(Call call) {
                                                                          asio::use_awaitable);
 }
 
+// Counts a client connection for as long as its session runs (the count
+// is shared with the metrics collector, which may outlive the Impl).
+class ConnectionCount {
+  public:
+    explicit ConnectionCount(std::shared_ptr<std::atomic<size_t>> n) : n_(std::move(n)) { ++*n_; }
+    ~ConnectionCount() { --*n_; }
+    ConnectionCount(const ConnectionCount&) = delete;
+    ConnectionCount& operator=(const ConnectionCount&) = delete;
+
+  private:
+    std::shared_ptr<std::atomic<size_t>> n_;
+};
+
 }  // namespace
 
 struct Gateway::Impl {
@@ -256,12 +269,7 @@ asio::awaitable<void> Gateway::Impl::accept_loop(tcp::acceptor& acc, Kind kind) 
 }
 
 asio::awaitable<void> Gateway::Impl::session_tls(tcp::socket sock) {
-    auto conns = connections;
-    ++*conns;
-    struct Guard {
-        std::shared_ptr<std::atomic<size_t>> n;
-        ~Guard() { --*n; }
-    } guard{conns};
+    const ConnectionCount counted(connections);
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), tls->context());
     beast::error_code ec;
     relay::client_deadline(stream, opts.client_timeout_ms);
@@ -290,12 +298,7 @@ asio::awaitable<void> Gateway::Impl::session_tls(tcp::socket sock) {
 }
 
 asio::awaitable<void> Gateway::Impl::session_redirect(tcp::socket sock) {
-    auto conns = connections;
-    ++*conns;
-    struct Guard {
-        std::shared_ptr<std::atomic<size_t>> n;
-        ~Guard() { --*n; }
-    } guard{conns};
+    const ConnectionCount counted(connections);
     beast::tcp_stream stream(std::move(sock));
     beast::flat_buffer buf;
     http::request_parser<http::empty_body> p;
@@ -323,12 +326,7 @@ asio::awaitable<void> Gateway::Impl::session_redirect(tcp::socket sock) {
 }
 
 asio::awaitable<void> Gateway::Impl::session(tcp::socket sock) {
-    auto conns = connections;
-    ++*conns;
-    struct Guard {
-        std::shared_ptr<std::atomic<size_t>> n;
-        ~Guard() { --*n; }
-    } guard{conns};
+    const ConnectionCount counted(connections);
     beast::tcp_stream stream(std::move(sock));
     co_await serve(stream, false);
     beast::error_code ignored;

@@ -63,7 +63,7 @@ class VmPrepared : public Prepared {
     std::string describe() const override {
         return "snapshot of " + std::to_string(snap_->pages_present()) + " pages";
     }
-    uint64_t memory_bytes() const override { return snap_->header().mem_size; }
+    uint64_t memory_bytes() const override { return snap_->ram_size(); }
     const std::shared_ptr<const snapshot::Snapshot>& snap() const { return snap_; }
     const NetConfig& net() const { return net_; }
     const std::shared_ptr<VmVolumes>& volumes() const { return volumes_; }

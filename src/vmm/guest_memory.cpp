@@ -54,6 +54,19 @@ Result<GuestMemory> GuestMemory::map_file_private(int fd, uint64_t offset, uint6
     return m;
 }
 
+Status GuestMemory::map_file_at(uint64_t gpa, int fd, uint64_t len) {
+    const uint64_t mapped = (len + EMBER_PAGE_SIZE - 1) & ~(EMBER_PAGE_SIZE - 1);
+    if (!owned_ || gpa % EMBER_PAGE_SIZE != 0 || !contains(gpa, mapped))
+        return Status::internal("file mapping outside guest memory");
+    if (mapped == 0) return Status::ok();
+    // PROT_WRITE: KVM takes only writable memory in a read-write slot;
+    // MAP_PRIVATE keeps any write in this mapping.
+    void* p = mmap(base_ + gpa, mapped, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0);
+    if (p == MAP_FAILED) return Status::from_errno("mmap the root filesystem");
+    return Status::ok();
+}
+
 Status check_guest_memory_size(uint64_t bytes) {
     if (bytes % EMBER_MEM_ALIGN != 0 || bytes < EMBER_MEM_MIN || bytes > EMBER_MEM_MAX)
         return Status::invalid_argument("guest memory size must be a multiple of " +

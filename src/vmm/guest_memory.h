@@ -42,6 +42,13 @@ class GuestMemory {
     // A private (copy-on-write) mapping of `size` bytes of `fd` at `offset`:
     // writes stay in this mapping, the file is never changed.
     static Result<GuestMemory> map_file_private(int fd, uint64_t offset, uint64_t size);
+    // Maps `len` bytes of `fd` (from offset 0) copy-on-write over
+    // [gpa, gpa + len rounded up to a page) of this memory, replacing what
+    // was there: pages come from the host page cache when first touched and
+    // are shared with every other mapping of the file until written; the
+    // file is never changed. gpa must be page aligned. The mapping keeps the
+    // file alive: fd may be closed afterwards.
+    Status map_file_at(uint64_t gpa, int fd, uint64_t len);
     // Wraps memory the caller owns (tests). Not unmapped on destruction.
     static GuestMemory wrap(uint8_t* base, uint64_t size);
 

@@ -4,6 +4,7 @@
 
 #include "common/elf.h"
 #include "common/units.h"
+#include "vmm/layout.h"
 
 extern "C" const uint8_t ember_kernel_elf[];
 extern "C" const uint8_t ember_kernel_elf_end[];
@@ -66,6 +67,16 @@ Result<ember_kernel_header> load_kernel(GuestMemory& mem) {
     return *kh;
 }
 
+void add_default_env(std::vector<std::string>* env) {
+    auto has = [&](const char* key) {
+        for (const std::string& e : *env)
+            if (e.rfind(key, 0) == 0) return true;
+        return false;
+    };
+    if (!has("PATH=")) env->push_back(kDefaultPath);
+    if (!has("HOME=")) env->push_back("HOME=/root");
+}
+
 Result<uint64_t> write_args(GuestMemory& mem, const std::vector<std::string>& argv,
                             const std::vector<std::string>& env) {
     uint64_t off = 0;
@@ -102,17 +113,18 @@ Result<LoadedImage> load_interpreter(GuestMemory& mem, std::span<const uint8_t> 
     return load_elf(mem, file, min_addr, top, (top - span) & ~(kAlign - 1), "the interpreter");
 }
 
-Result<uint64_t> place_rootfs(GuestMemory& mem, std::span<const uint8_t> archive,
-                              uint64_t min_addr) {
-    const uint64_t size = (archive.size() + EMBER_PAGE_SIZE - 1) & ~(EMBER_PAGE_SIZE - 1);
-    if (size > mem.size() || mem.size() - size < min_addr)
+Result<RootfsSlot> plan_rootfs_slot(uint64_t ram, uint64_t archive_size) {
+    if (archive_size == 0) return RootfsSlot{ram, ram};
+    uint64_t gpa = ram;
+    if (overlaps_syscall_slots(gpa, gpa + archive_size)) gpa = EMBER_ROOTFS_ABOVE_SLOTS;
+    const uint64_t room = EMBER_MEM_MAX - gpa;
+    if (gpa > EMBER_MEM_MAX || archive_size > room ||
+        round_up_guest_memory_size(archive_size) > room)
         return Status::invalid_argument(
-            "root filesystem (" + std::to_string(archive.size() >> 10) +
-            " KiB) does not fit in guest memory (give the guest more memory)");
-    const uint64_t gpa = mem.size() - size;
-    if (!mem.write(gpa, archive.data(), archive.size()))
-        return Status::internal("root filesystem outside guest memory");
-    return gpa;
+            "guest memory (" + std::to_string(ram >> 20) + " MiB) and root filesystem (" +
+            std::to_string(archive_size >> 20) + " MiB) exceed the " +
+            std::to_string(EMBER_MEM_MAX >> 30) + " GiB the guest can address");
+    return RootfsSlot{gpa, gpa + round_up_guest_memory_size(archive_size)};
 }
 
 }  // namespace ember

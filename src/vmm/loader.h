@@ -40,13 +40,26 @@ Result<LoadedImage> load_interpreter(GuestMemory& mem, std::span<const uint8_t> 
 // Loads the embedded kernel at EMBER_GPA_KERNEL and returns its header.
 Result<ember_kernel_header> load_kernel(GuestMemory& mem);
 
+// The environment every program starts with unless its own says otherwise
+// (as a container runtime does): PATH and HOME=/root (the one user is root).
+inline constexpr const char* kDefaultPath =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+void add_default_env(std::vector<std::string>* env);
+
 // Writes argv then envp as NUL-separated strings at EMBER_GPA_ARGS.
 // Returns the bytes used, or an error when they do not fit.
 Result<uint64_t> write_args(GuestMemory& mem, const std::vector<std::string>& argv,
                             const std::vector<std::string>& env);
 
-// Copies the rootfs archive to the top of guest memory; returns its GPA.
-Result<uint64_t> place_rootfs(GuestMemory& mem, std::span<const uint8_t> archive,
-                              uint64_t min_addr);
+// Where the root filesystem archive goes (its own memory slot, see the
+// memory map in ember_abi.h): right above `ram` bytes of RAM, or above the
+// syscall slots' 2 MiB when it would cover them. end is the end of the
+// identity-mapped range (the slot rounded up to EMBER_MEM_ALIGN); an empty
+// archive takes no slot (gpa == end == ram). An error when RAM and the
+// archive exceed the identity map (EMBER_MEM_MAX).
+struct RootfsSlot {
+    uint64_t gpa = 0, end = 0;
+};
+Result<RootfsSlot> plan_rootfs_slot(uint64_t ram, uint64_t archive_size);
 
 }  // namespace ember

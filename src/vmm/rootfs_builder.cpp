@@ -1,8 +1,15 @@
 // rootfs_builder.cpp - see rootfs_builder.h.
 #include "vmm/rootfs_builder.h"
 
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
 #include <utility>
 
+#include "vmm/dpkg_closure.h"
 #include "vmm/elf_deps.h"
 
 namespace ember {
@@ -26,9 +33,51 @@ Status RootfsBuilder::add_host_tree(const std::string& host_dir) {
 Status RootfsBuilder::add_host_dependencies(std::span<const uint8_t> program) {
     auto deps = host_dependencies(program);
     if (!deps) return Status(deps.code(), deps.message() + " (give --rootfs with it)");
-    for (const auto& d : *deps)
+    for (const auto& d : *deps) {
+        // Already there from the program's packages (maybe as a symlink).
+        if (w_.find_file(d.path)) continue;
         if (!w_.add_file(d.path, d.data, 0755))
             return Status::invalid_argument("cannot place " + d.path + " in the root filesystem");
+        host_inputs_.push_back(d.path);
+    }
+    return Status::ok();
+}
+
+Status RootfsBuilder::add_host_packages(const std::string& program) {
+    auto closure = dpkg_closure(program);
+    if (!closure) return closure.status();
+    if (closure->paths.empty()) return Status::ok();
+    constexpr uint64_t kMaxBytes = 2ull << 30;
+    uint64_t bytes = 0;
+    host_inputs_.push_back("/var/lib/dpkg/status");
+    for (const auto& path : closure->paths) {
+        struct stat st;
+        // A listed directory stays a directory even where this host made it
+        // a symlink (merged /usr: /lib64 -> usr/lib64): the files listed
+        // under it go inside.
+        if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (!w_.contains(path)) (void)w_.add_dir(path, st.st_mode & 07777);
+            continue;
+        }
+        if (lstat(path.c_str(), &st) != 0) continue;
+        if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            const ssize_t n = readlink(path.c_str(), target, sizeof target);
+            if (n > 0 && static_cast<size_t>(n) < sizeof target)
+                (void)w_.add_symlink(path, std::string_view(target, static_cast<size_t>(n)));
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) continue;
+        if (bytes + static_cast<uint64_t>(st.st_size) > kMaxBytes)
+            return Status::invalid_argument("the packages of " + program + " hold more than " +
+                                            std::to_string(kMaxBytes >> 30) + " GiB");
+        std::ifstream f(path, std::ios::binary);
+        if (!f) continue;
+        std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)),
+                                  std::istreambuf_iterator<char>());
+        bytes += data.size();
+        if (w_.add_file(path, data, st.st_mode & 07777)) host_inputs_.push_back(path);
+    }
     return Status::ok();
 }
 

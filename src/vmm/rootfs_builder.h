@@ -33,6 +33,12 @@ class RootfsBuilder {
     // interpreter and, transitively, the shared libraries it needs, read from
     // the host and placed at the paths the interpreter searches.
     Status add_host_dependencies(std::span<const uint8_t> program);
+    // For a program a Debian package installed (program: its host path):
+    // the files of that package and of the packages it depends on
+    // (dpkg_closure.h), read from the host at the same paths, so that
+    // python3 finds its standard library. Nothing when no package owns it.
+    // Unreadable files are skipped; at most 2 GiB of contents.
+    Status add_host_packages(const std::string& program);
     // /tmp, mode 01777; finish() adds it when the caller has not.
     Status add_tmp();
     Status add_file(const std::string& guest_path, std::span<const uint8_t> data, uint32_t mode);
@@ -47,11 +53,16 @@ class RootfsBuilder {
     Status finish_in_tree(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                           const std::string& cwd, VmConfig* cfg);
 
+    // The host files add_host_dependencies() and add_host_packages() read
+    // (for a cache's check that they are unchanged).
+    const std::vector<std::string>& host_inputs() const { return host_inputs_; }
+
   private:
     Status add_etc_defaults();
     Status set_interpreter(std::span<const uint8_t> program, VmConfig* cfg);
     cpio::Writer w_;
     bool has_tmp_ = false;
+    std::vector<std::string> host_inputs_;
 };
 
 }  // namespace ember

@@ -315,18 +315,44 @@ std::string CpuFeatures::missing_on(const CpuFeatures& host) const {
     return out;
 }
 
+Result<RootfsRef> rootfs_ref_of(int fd, const std::string& path, uint64_t gpa) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return Status::from_errno("fstat the root filesystem");
+    if (path.empty() || path.size() > kMaxRootfsPath || path[0] != '/')
+        return Status::invalid_argument("the root filesystem's path must be absolute");
+    RootfsRef r;
+    r.gpa = gpa;
+    r.size = static_cast<uint64_t>(st.st_size);
+    r.path = path;
+    r.dev = st.st_dev;
+    r.ino = st.st_ino;
+    r.mtime_ns = static_cast<uint64_t>(st.st_mtim.tv_sec) * 1'000'000'000ull +
+                 static_cast<uint64_t>(st.st_mtim.tv_nsec);
+    return r;
+}
+
 Status write_fd(int fd, const GuestMemory& mem, const VcpuState& vcpu, const VmmState& vmm,
-                uint64_t tsc_khz) {
+                uint64_t tsc_khz, const RootfsRef& rootfs) {
     const uint64_t npages = mem.size() / kPage;
     // Pages present: resident in the host (mincore) and not all zero.
     std::vector<unsigned char> resident(npages);
     if (mincore(mem.host_base(), mem.size(), resident.data()) != 0)
         return Status::from_errno("mincore guest memory");
+    // Of a referenced root filesystem, only the pages the guest wrote.
+    const uint64_t rlo = rootfs.gpa / kPage, rhi = (rootfs.gpa + rootfs.size + kPage - 1) / kPage;
+    std::vector<GuestMemory::PageState> states;
+    if (rootfs.size) {
+        if (rhi > npages || rootfs.gpa % kPage)
+            return Status::internal("root filesystem outside guest memory");
+        if (auto st = mem.page_states(&states); !st) return st;
+    }
     std::vector<uint64_t> bitmap((npages + 63) / 64, 0);
     uint64_t present = 0;
     uint32_t mem_crc = 0;
     for (uint64_t i = 0; i < npages; ++i) {
         const uint8_t* p = mem.host_base() + i * kPage;
+        if (rootfs.size && i >= rlo && i < rhi && states[i] != GuestMemory::PageState::kCopied)
+            continue;
         if (!(resident[i] & 1) || page_is_zero(p)) continue;
         bitmap[i / 64] |= 1ull << (i % 64);
         ++present;
@@ -337,6 +363,12 @@ Status write_fd(int fd, const GuestMemory& mem, const VcpuState& vcpu, const Vmm
     if (auto s = encode_instance_state(vcpu, vmm, &st.buf()); !s) return s;
     st.u64(bitmap.size());
     for (uint64_t w : bitmap) st.u64(w);
+    st.u64(rootfs.size);
+    if (rootfs.size) {
+        for (uint64_t v : {rootfs.gpa, rootfs.dev, rootfs.ino, rootfs.mtime_ns}) st.u64(v);
+        st.u32(static_cast<uint32_t>(rootfs.path.size()));
+        st.bytes(rootfs.path.data(), rootfs.path.size());
+    }
 
     Header h;
     h.abi_version = EMBER_ABI_VERSION;
@@ -376,11 +408,11 @@ Status write_fd(int fd, const GuestMemory& mem, const VcpuState& vcpu, const Vmm
 }
 
 Status write(const std::string& path, const GuestMemory& mem, const VcpuState& vcpu,
-             const VmmState& vmm, uint64_t tsc_khz) {
+             const VmmState& vmm, uint64_t tsc_khz, const RootfsRef& rootfs) {
     const std::string tmp = path + ".tmp." + std::to_string(getpid());
     const int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0) return Status::from_errno("create snapshot " + tmp);
-    const Status st = write_fd(fd, mem, vcpu, vmm, tsc_khz);
+    const Status st = write_fd(fd, mem, vcpu, vmm, tsc_khz, rootfs);
     ::close(fd);
     if (!st) {
         ::unlink(tmp.c_str());
@@ -396,6 +428,21 @@ Status write(const std::string& path, const GuestMemory& mem, const VcpuState& v
 Snapshot::~Snapshot() {
     if (pristine_) munmap(const_cast<uint8_t*>(pristine_), header_.mem_size);
     if (fd_ >= 0) ::close(fd_);
+    if (rootfs_fd_ >= 0) ::close(rootfs_fd_);
+}
+
+bool Snapshot::overlay_rootfs(uint8_t* base, bool shared) const {
+    if (rootfs_fd_ < 0) return true;
+    const int prot = shared ? PROT_READ : PROT_READ | PROT_WRITE;
+    const int flags = MAP_FIXED | MAP_NORESERVE | (shared ? MAP_SHARED : MAP_PRIVATE);
+    const uint64_t len = (rootfs_.size + kPage - 1) & ~(kPage - 1);
+    if (mmap(base + rootfs_.gpa, len, prot, flags, rootfs_fd_, 0) == MAP_FAILED) return false;
+    for (uint64_t p = rootfs_.gpa / kPage; p < (rootfs_.gpa + len) / kPage; ++p)
+        if (page_present(p) &&
+            mmap(base + p * kPage, kPage, prot, flags, fd_,
+                 static_cast<off_t>(header_.mem_offset + p * kPage)) == MAP_FAILED)
+            return false;
+    return true;
 }
 
 const uint8_t* Snapshot::pristine() const {
@@ -403,10 +450,52 @@ const uint8_t* Snapshot::pristine() const {
     if (!pristine_) {
         void* p = mmap(nullptr, header_.mem_size, PROT_READ, MAP_SHARED, fd_,
                        static_cast<off_t>(header_.mem_offset));
+        if (p != MAP_FAILED && !overlay_rootfs(static_cast<uint8_t*>(p), true)) {
+            munmap(p, header_.mem_size);
+            p = MAP_FAILED;
+        }
         if (p != MAP_FAILED) pristine_ = static_cast<const uint8_t*>(p);
     }
     return pristine_;
 }
+
+namespace {
+
+// The root filesystem reference at the end of the state section; opens the
+// archive and checks it is the one the snapshot was made with.
+Status read_rootfs_ref(Reader& s, const std::string& what, uint64_t mem_size, RootfsRef* r,
+                       int* fd) {
+    r->size = s.u64();
+    if (!s.ok()) return Status::corruption(what + "state section truncated (corrupt state)");
+    if (r->size == 0) return Status::ok();
+    r->gpa = s.u64();
+    r->dev = s.u64();
+    r->ino = s.u64();
+    r->mtime_ns = s.u64();
+    const uint32_t n = s.u32();
+    if (!s.ok() || n == 0 || n > kMaxRootfsPath || r->gpa % kPage || r->gpa > mem_size ||
+        r->size > mem_size - r->gpa)
+        return Status::corruption(what + "bad root filesystem reference (corrupt state)");
+    r->path.resize(n);
+    s.bytes(r->path.data(), n);
+    if (!s.ok() || r->path[0] != '/' || r->path.find('\0') != std::string::npos)
+        return Status::corruption(what + "bad root filesystem path (corrupt state)");
+    const int f = ::open(r->path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return Status::not_found(what + "its root filesystem " + r->path +
+                                 " is missing (make the snapshot again)");
+    auto now = rootfs_ref_of(f, r->path, r->gpa);
+    if (!now || now->size != r->size || now->dev != r->dev || now->ino != r->ino ||
+        now->mtime_ns != r->mtime_ns) {
+        ::close(f);
+        return Status::corruption(what + "its root filesystem " + r->path +
+                                  " changed since the snapshot (make the snapshot again)");
+    }
+    *fd = f;
+    return Status::ok();
+}
+
+}  // namespace
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::open(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -485,9 +574,11 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open_fd(int fd, const std::str
     std::vector<uint64_t> bitmap(words);
     for (auto& w : bitmap) w = s.u64();
     if (!s.ok()) return Status::corruption(what + "state section truncated (corrupt state)");
+    if (auto st2 = read_rootfs_ref(s, what, h.mem_size, &snap->rootfs_, &snap->rootfs_fd_); !st2)
+        return st2;
 
     // Memory checksum over the present pages, once per open.
-    auto mem = snap->map_memory();
+    auto mem = GuestMemory::map_file_private(snap->fd_, h.mem_offset, h.mem_size);
     if (!mem) return mem.status();
     uint32_t crc = 0;
     uint64_t present = 0;
@@ -498,6 +589,12 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::open_fd(int fd, const std::str
     }
     if (present != h.mem_pages || !checksum_ok(h.mem_crc, crc))
         return Status::corruption(what + "memory checksum mismatch (corrupt guest memory)");
+    // RAM is what the boot-info page says (the root filesystem's slot above
+    // it is not the guest's memory), bounded by the memory section.
+    snap->ram_size_ = h.mem_size;
+    if (auto b = mem->read_obj<ember_boot_info>(EMBER_GPA_BOOT_INFO);
+        b && b->ram_size && b->ram_size <= h.mem_size)
+        snap->ram_size_ = b->ram_size;
     snap->present_ = std::move(bitmap);
     return std::shared_ptr<const Snapshot>(std::move(snap));
 }
@@ -528,7 +625,10 @@ std::shared_ptr<const WorkingSet> Snapshot::working_set() const {
 }
 
 Result<GuestMemory> Snapshot::map_memory() const {
-    return GuestMemory::map_file_private(fd_, header_.mem_offset, header_.mem_size);
+    auto m = GuestMemory::map_file_private(fd_, header_.mem_offset, header_.mem_size);
+    if (m && !overlay_rootfs(m->host_base(), false))
+        return Status::from_errno("mmap the snapshot's root filesystem " + rootfs_.path);
+    return m;
 }
 
 }  // namespace ember::snapshot

@@ -12,6 +12,11 @@
 //               state, and a bitmap of the memory pages present.
 //   memory      at a page-aligned offset: an image of guest RAM in which
 //               absent (never touched or all-zero) pages are file holes.
+// The state section ends with the root filesystem the snapshot refers to
+// (RootfsRef): a VM whose archive was mapped from a named file (the host
+// cache's) has its pages left out (holes) but those the guest wrote; the
+// snapshot records the file's path and identity, and restore maps the file
+// again at its place. A missing or changed file is an error on open.
 // Restore maps the memory section MAP_PRIVATE: every instance of a snapshot
 // shares its unmodified pages and pays only for the pages it writes.
 #pragma once
@@ -35,7 +40,9 @@ namespace ember::snapshot {
 
 constexpr char kMagic[8] = {'E', 'M', 'B', 'R', 'S', 'N', 'A', 'P'};
 // 2: debug registers; MSRs limited to the allowlist of guest_msrs.h.
-constexpr uint32_t kFormatVersion = 2;
+// 3: the root filesystem reference (RootfsRef) after the page bitmap.
+constexpr uint32_t kFormatVersion = 3;
+constexpr uint32_t kMaxRootfsPath = 4096;
 constexpr uint32_t kArchX86_64 = 1;
 constexpr uint64_t kHeaderSize = 4096;
 constexpr uint64_t kMaxStateSize = 16ull << 20;
@@ -72,6 +79,18 @@ struct VmmState {
     std::map<uint32_t, uint16_t> listeners;  // guest listener id -> guest port
 };
 
+// The root filesystem archive a snapshot maps instead of holding it: its
+// place in guest memory and its file, by path and identity (device, inode,
+// size, modification time: the cache never rewrites an archive in place).
+// size 0: none (the archive's pages, if any, are in the snapshot).
+struct RootfsRef {
+    uint64_t gpa = 0, size = 0;
+    std::string path;
+    uint64_t dev = 0, ino = 0, mtime_ns = 0;
+};
+// The reference to the archive open as fd (named path) placed at gpa.
+Result<RootfsRef> rootfs_ref_of(int fd, const std::string& path, uint64_t gpa);
+
 struct Header {
     uint32_t format_version = kFormatVersion;
     uint32_t abi_version = 0;
@@ -86,12 +105,13 @@ struct Header {
 
 // Writes a snapshot of `mem` and the given state to `path` (atomically:
 // a temporary file renamed into place).
+// With rootfs.size, the archive's unwritten pages are left out.
 Status write(const std::string& path, const GuestMemory& mem, const VcpuState& vcpu,
-             const VmmState& vmm, uint64_t tsc_khz);
+             const VmmState& vmm, uint64_t tsc_khz, const RootfsRef& rootfs = {});
 // The same into an open file (read-write; its old contents are discarded),
 // for a process that may not create files: the caller renames it into place.
 Status write_fd(int fd, const GuestMemory& mem, const VcpuState& vcpu, const VmmState& vmm,
-                uint64_t tsc_khz);
+                uint64_t tsc_khz, const RootfsRef& rootfs = {});
 
 // The instance part of a state section (vCPU and VMM state), encoded field
 // by field; shared by snapshots and suspended snapshots (suspended.h).
@@ -136,9 +156,14 @@ class Snapshot {
     const Header& header() const { return header_; }
     const VcpuState& vcpu() const { return vcpu_; }
     const VmmState& vmm() const { return vmm_; }
-    // A private copy-on-write mapping of the guest memory section.
+    // A private copy-on-write mapping of the guest memory section, with the
+    // root filesystem it refers to mapped at its place.
     Result<GuestMemory> map_memory() const;
+    const RootfsRef& rootfs() const { return rootfs_; }
     uint64_t pages_present() const { return header_.mem_pages; }
+    // Bytes of guest RAM (the guest's --mem), without the root filesystem's
+    // slot that the memory section also holds.
+    uint64_t ram_size() const { return ram_size_; }
 
     // A read-only view of the snapshot's guest memory (mapped once; valid as
     // long as this object), or nullptr if it cannot be mapped.
@@ -158,11 +183,18 @@ class Snapshot {
 
   private:
     Snapshot() = default;
+    // Maps the referenced archive over [rootfs_.gpa, +size) of a mapping
+    // of the memory section at base, then the snapshot's own pages of that
+    // range (written by the guest) over it again.
+    bool overlay_rootfs(uint8_t* base, bool shared) const;
     mutable std::mutex ws_mu_;
     mutable std::shared_ptr<const WorkingSet> working_set_;
     mutable const uint8_t* pristine_ = nullptr;
     int fd_ = -1;
     std::vector<uint64_t> present_;  // bitmap of the pages present
+    uint64_t ram_size_ = 0;
+    RootfsRef rootfs_;
+    int rootfs_fd_ = -1;
     Header header_;
     VcpuState vcpu_;
     VmmState vmm_;

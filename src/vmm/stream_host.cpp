@@ -51,6 +51,8 @@ bool parse_port(const std::string& s, uint16_t* out) {
     return true;
 }
 
+}  // namespace
+
 void to_net_addr(const sockaddr_storage& ss, ember_net_addr* a) {
     std::memset(a, 0, sizeof *a);
     if (ss.ss_family == AF_INET) {
@@ -86,6 +88,8 @@ bool from_net_addr(const ember_net_addr& a, sockaddr_storage* ss, socklen_t* len
     }
     return false;
 }
+
+namespace {
 
 bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
     if (a.ss_family != b.ss_family) return false;
@@ -157,6 +161,7 @@ void StreamHost::wake() {
 }
 
 void StreamHost::end_streams() {
+    close_dgrams();  // made again at the next datagram, from a new port
     for (auto& [id, s] : streams_) {
         if (s.peer_eof || s.closed) continue;
         s.peer_eof = true;
@@ -182,6 +187,7 @@ StreamHost::~StreamHost() {
         if (l.fd >= 0) ::close(l.fd);
     for (auto& [id, s] : streams_)
         if (s.fd >= 0) ::close(s.fd);
+    close_dgrams();
 }
 
 Status StreamHost::start() {
@@ -218,6 +224,7 @@ Status StreamHost::start() {
         if (!addrs) return addrs.status();
         egress_addrs_ = std::move(*addrs);
     }
+    start_dns();
     return Status::ok();
 }
 
@@ -378,6 +385,12 @@ void StreamHost::handle_tx_record(const ember_net_rec& r, const uint8_t* payload
             return;
         case EMBER_NET_CLOSE:
             close_stream(r.stream);
+            return;
+        case EMBER_NET_DGRAM:
+            on_dgram(r.stream, payload, r.len);
+            return;
+        case EMBER_NET_DGRAM_CLOSE:
+            close_dgram(r.stream);
             return;
         default:
             break;
@@ -626,8 +639,19 @@ void StreamHost::build_poll_set(PollSet* set, int extra_fd) const {
         if (!s.connecting && !s.peer_eof && s.to_guest_credit > 0) ev |= POLLIN;
         if (ev) set->add(s.fd, ev, id);
     }
+    add_dgram_polls(set);
     if (extra_fd >= 0) set->add(extra_fd, POLLIN, kWhoExtraFd);
     if (wake_fd_ >= 0) set->add(wake_fd_, POLLIN, kWhoWakeFd);
+}
+
+// Host UDP sockets, while the rx ring has room for the largest datagram
+// (else their replies wait in the host socket's bounded buffer).
+void StreamHost::add_dgram_polls(PollSet* set) const {
+    if (dgrams_.empty() || rx_record_room() < 2 * kHdr + EMBER_NET_DATA_MAX) return;
+    for (const auto& [id, d] : dgrams_) {
+        if (d.fd4 >= 0) set->add(d.fd4, POLLIN, kWhoDgram + 2 * int64_t{id});
+        if (d.fd6 >= 0) set->add(d.fd6, POLLIN, kWhoDgram + 2 * int64_t{id} + 1);
+    }
 }
 
 // One ready poll entry; true when something happened for the guest or the
@@ -640,6 +664,8 @@ bool StreamHost::on_ready(int64_t who, short revents) {
         return true;  // posted work or a stop request: return to the caller
     }
     if (who < 0) return accept_clients(host_listeners_[static_cast<size_t>(-1 - who)]);
+    if (who >= kWhoDgram)
+        return receive_dgrams(static_cast<uint32_t>((who - kWhoDgram) >> 1), (who - kWhoDgram) & 1);
     return on_stream_ready(static_cast<uint32_t>(who), revents);
 }
 

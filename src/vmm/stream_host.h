@@ -8,7 +8,11 @@
 //     guest port (EMBER_NET_ACCEPT);
 //   - outbound: the guest's connect() becomes EMBER_NET_CONNECT, carried to
 //     the real destination only when an egress rule allows it;
-//   - data moves as EMBER_NET_DATA records under per-stream credit.
+//   - data moves as EMBER_NET_DATA records under per-stream credit;
+//   - UDP: a guest UDP socket that sends outside the instance gets a host
+//     UDP socket here (EMBER_NET_DGRAM records, one per datagram), for
+//     destinations an egress rule allows; datagrams to EMBER_NET_DNS_ADDR:53
+//     are answered by the DnsServer (stream_host_dgram.cpp).
 // Everything runs on the vCPU thread: the tx ring is drained at every exit,
 // and host events are collected while the guest waits.
 #pragma once
@@ -18,12 +22,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "abi/ember_abi.h"
 #include "common/result.h"
+#include "vmm/dns_server.h"
 #include "vmm/guest_memory.h"
 
 namespace ember {
@@ -45,6 +51,9 @@ Result<EgressRule> parse_egress_rule(const std::string& spec);  // "HOST:PORT"
 // The addresses the rules allow (names resolved now); unavailable when a
 // name cannot be resolved at the moment, invalid_argument when it never can.
 Result<std::vector<sockaddr_storage>> resolve_egress(const std::vector<EgressRule>& rules);
+// ember_net_addr <-> sockaddr; from_net_addr is false for an unknown family.
+void to_net_addr(const sockaddr_storage& ss, ember_net_addr* a);
+bool from_net_addr(const ember_net_addr& a, sockaddr_storage* ss, socklen_t* len);
 // True when ss (address and port) is one of `allowed`.
 bool egress_allows(const std::vector<sockaddr_storage>& allowed, const sockaddr_storage& ss);
 
@@ -65,6 +74,11 @@ struct NetConfig {
 
 struct NetStats {
     uint64_t accepted = 0, connects = 0, denied = 0, bytes_in = 0, bytes_out = 0, bad_records = 0;
+    // UDP: host sockets open now and at most; datagrams each way, and those
+    // dropped (no room in the rx ring, the host socket's buffer full, or
+    // larger than EMBER_NET_DGRAM_MAX); DNS queries answered or not.
+    uint64_t udp_sockets = 0, udp_sockets_max = 0, dgrams_out = 0, dgrams_in = 0,
+             dgrams_dropped = 0, dns_queries = 0;
 };
 
 class StreamHost {
@@ -109,6 +123,8 @@ class StreamHost {
     void set_guest_listeners(const std::map<uint32_t, uint16_t>& l) { listeners_ = l; }
     size_t open_streams() const { return streams_.size(); }
     const NetStats& stats() const { return stats_; }
+    // Host UDP sockets (at most 2 * EMBER_NET_MAX_DGRAM: one per family).
+    size_t open_dgram_fds() const;
 
   private:
     struct Stream {
@@ -151,6 +167,25 @@ class StreamHost {
     bool on_stream_ready(uint32_t id, short revents);
     void finish_connect(uint32_t id, Stream& s);
     bool receive_from_peer(uint32_t id, Stream& s);
+    // UDP (stream_host_dgram.cpp). A guest datagram socket: a host socket
+    // per address family, made at its first datagram of that family.
+    struct Dgram {
+        int fd4 = -1, fd6 = -1;
+    };
+    void start_dns();
+    void on_dgram(uint32_t id, const uint8_t* payload, uint32_t len);
+    void answer_dns(uint32_t id, const uint8_t* query, uint32_t len);
+    void dgram_error(uint32_t id, const ember_net_addr& dest, int err);
+    int dgram_fd(uint32_t id, int family);
+    void close_dgram(uint32_t id);
+    void close_dgrams();
+    void add_dgram_polls(PollSet* set) const;
+    bool receive_dgrams(uint32_t id, bool v6);
+
+    // Poll entries of host UDP sockets: kWhoDgram + 2 * id + (1 for IPv6).
+    static constexpr int64_t kWhoDgram = int64_t{1} << 33;
+    std::map<uint32_t, Dgram> dgrams_;
+    std::unique_ptr<DnsServer> dns_;  // null: no egress rules (queries are refused)
 
     GuestMemory& mem_;
     NetConfig cfg_;

@@ -102,15 +102,24 @@ Vm::Impl::~Impl() {
     if (shell_.vm.valid()) VmPool::instance().retire(std::move(shell_), std::move(mem_));
 }
 
+// Slot 0 is RAM (with the unused gap below the root filesystem, if any);
+// slot 1 the root filesystem's archive, when a booting VM has one. A restored
+// VM's memory is one mapping of its snapshot: one slot.
 Status Vm::Impl::attach_memory(uint32_t flags) {
-    kvm_userspace_memory_region region{};
-    region.slot = 0;
-    region.flags = flags;
-    region.guest_phys_addr = 0;
-    region.memory_size = mem_.size();
-    region.userspace_addr = reinterpret_cast<uint64_t>(mem_.host_base());
-    if (ioctl(shell_.vm.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
-        return Status::from_errno("KVM_SET_USER_MEMORY_REGION");
+    const uint64_t split =
+        !restored_ && rootfs_size_ && rootfs_gpa_ < mem_.size() ? rootfs_gpa_ : mem_.size();
+    const std::pair<uint64_t, uint64_t> slots[2] = {{0, split}, {split, mem_.size()}};
+    for (uint32_t i = 0; i < 2; ++i) {
+        if (slots[i].second == slots[i].first) continue;
+        kvm_userspace_memory_region region{};
+        region.slot = i;
+        region.flags = flags;
+        region.guest_phys_addr = slots[i].first;
+        region.memory_size = slots[i].second - slots[i].first;
+        region.userspace_addr = reinterpret_cast<uint64_t>(mem_.host_base() + slots[i].first);
+        if (ioctl(shell_.vm.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
+            return Status::from_errno("KVM_SET_USER_MEMORY_REGION");
+    }
     return Status::ok();
 }
 

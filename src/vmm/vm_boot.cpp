@@ -2,6 +2,7 @@
 // filesystem, page tables, GDT, IDT) and then the x86 machine state of its
 // vCPU, one named step at a time (see "Machine layout" in ember_abi.h).
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <x86intrin.h>
 
 #include <cstring>
@@ -70,7 +71,13 @@ Status Vm::Impl::setup_boot() {
     t_start_ = mono_ns();
     if (auto s = open_kvm(); !s) return s;
     if (auto s = check_guest_memory_size(cfg_.mem_size); !s) return s;
-    auto mem = GuestMemory::create_anonymous(cfg_.mem_size);
+    auto archive_size = rootfs_size();
+    if (!archive_size) return archive_size.status();
+    rootfs_size_ = *archive_size;
+    auto slot = plan_rootfs_slot(cfg_.mem_size, rootfs_size_);
+    if (!slot) return slot.status();
+    rootfs_gpa_ = slot->gpa;
+    auto mem = GuestMemory::create_anonymous(slot->end);
     if (!mem) return mem.status();
     mem_ = std::move(*mem);
 
@@ -78,30 +85,56 @@ Status Vm::Impl::setup_boot() {
     // KVM object exists.
     auto kh = build_machine_tables();
     if (!kh) return kh.status();
-    auto rootfs_gpa = place_rootfs(mem_, cfg_.rootfs, EMBER_GPA_APP_MIN);
-    if (!rootfs_gpa) return rootfs_gpa.status();
-    auto app = load_elf(mem_, cfg_.program, EMBER_GPA_APP_MIN, *rootfs_gpa, EMBER_PIE_BASE,
-                        cfg_.guest_path, !cfg_.interpreter.empty());
+    if (auto s = place_rootfs(); !s) return s;
+    const uint64_t ram = cfg_.mem_size;
+    auto app = load_elf(mem_, cfg_.program, EMBER_GPA_APP_MIN, ram, EMBER_PIE_BASE, cfg_.guest_path,
+                        !cfg_.interpreter.empty());
     if (!app) return app.status();
     if (!cfg_.interpreter.empty()) {
-        // Above the program and its first brk growth, below the rootfs.
-        auto interp = load_interpreter(mem_, cfg_.interpreter, app->hi + (1ull << 20),
-                                       *rootfs_gpa & ~(EMBER_PAGE_SIZE - 1));
+        // Above the program and its first brk growth, at the top of RAM.
+        auto interp = load_interpreter(mem_, cfg_.interpreter, app->hi + (1ull << 20), ram);
         if (!interp) return interp.status();
         interp_ = *interp;
     }
-    if (auto s = setup_syscall_slots(*app, *rootfs_gpa); !s) return s;
+    if (auto s = setup_syscall_slots(*app); !s) return s;
+    add_default_env(&cfg_.env);
     auto args = write_args(mem_, cfg_.argv, cfg_.env);
     if (!args) return args.status();
-    prefault_boot_pages(*rootfs_gpa);
+    prefault_boot_pages();
     if (auto s = start_net(); !s) return s;
 
     if (auto s = take_shell(); !s) return s;
     if (auto s = attach_memory(); !s) return s;
     setup_doorbell();
     if (auto s = setup_vcpu(*kh); !s) return s;
-    if (auto s = fill_boot_info(*app, *args, *rootfs_gpa); !s) return s;
+    if (auto s = fill_boot_info(*app, *args); !s) return s;
     t_ready_ = mono_ns();
+    return Status::ok();
+}
+
+Result<uint64_t> Vm::Impl::rootfs_size() const {
+    if (cfg_.rootfs_fd < 0) return uint64_t{cfg_.rootfs.size()};
+    struct stat st;
+    if (fstat(cfg_.rootfs_fd, &st) != 0) return Status::from_errno("fstat the root filesystem");
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+        return Status::invalid_argument("the root filesystem is not a regular file");
+    return static_cast<uint64_t>(st.st_size);
+}
+
+// The archive into its slot: mapped from its file (nothing copied; pages
+// come from the host page cache as the guest reads them), or copied from
+// cfg_.rootfs.
+Status Vm::Impl::place_rootfs() {
+    if (cfg_.rootfs_fd >= 0) {
+        if (!cfg_.rootfs_path.empty()) {
+            auto ref = snapshot::rootfs_ref_of(cfg_.rootfs_fd, cfg_.rootfs_path, rootfs_gpa_);
+            if (!ref) return ref.status();
+            rootfs_ref_ = std::move(*ref);
+        }
+        return mem_.map_file_at(rootfs_gpa_, cfg_.rootfs_fd, rootfs_size_);
+    }
+    if (!mem_.write(rootfs_gpa_, cfg_.rootfs.data(), cfg_.rootfs.size()))
+        return Status::internal("root filesystem outside guest memory");
     return Status::ok();
 }
 
@@ -117,16 +150,15 @@ Result<ember_kernel_header> Vm::Impl::build_machine_tables() {
 }
 
 // The slots of patched syscall sites take a few addresses from the
-// application (ember_abi.h); a program or root filesystem placed over them
-// runs with patching off.
-Status Vm::Impl::setup_syscall_slots(const LoadedImage& app, uint64_t rootfs_gpa) {
+// application (ember_abi.h); a program or interpreter placed over them runs
+// with patching off. The root filesystem never covers them
+// (plan_rootfs_slot).
+Status Vm::Impl::setup_syscall_slots(const LoadedImage& app) {
     if (!cfg_.syscall_patch) return Status::ok();
     if (overlaps_syscall_slots(app.lo, app.hi) ||
-        (interp_.hi && overlaps_syscall_slots(interp_.lo, interp_.hi)) ||
-        overlaps_syscall_slots(rootfs_gpa, rootfs_gpa + cfg_.rootfs.size())) {
+        (interp_.hi && overlaps_syscall_slots(interp_.lo, interp_.hi))) {
         cfg_.log(
-            "the program, its interpreter or its root filesystem covers the syscall slots' "
-            "addresses; "
+            "the program or its interpreter covers the syscall slots' addresses; "
             "syscall patching is off");
         cfg_.syscall_patch = false;
         return Status::ok();
@@ -137,19 +169,16 @@ Status Vm::Impl::setup_syscall_slots(const LoadedImage& app, uint64_t rootfs_gpa
 // Pages every boot touches: populate them on the host now (cheaper than a
 // guest first touch). The top of the kernel stack, the hypercall page, and
 // the ring headers; the boot-info page is written by fill_boot_info().
-uint64_t Vm::Impl::pool_top(uint64_t rootfs_gpa) const {
-    return interp_.hi ? interp_.lo : rootfs_gpa & ~(EMBER_PAGE_SIZE - 1);
-}
+uint64_t Vm::Impl::pool_top() const { return interp_.hi ? interp_.lo : cfg_.mem_size; }
 
-void Vm::Impl::prefault_boot_pages(uint64_t rootfs_gpa) {
+void Vm::Impl::prefault_boot_pages() {
     mem_.fill(EMBER_GPA_KSTACK_TOP - 4 * EMBER_PAGE_SIZE, 0, 4 * EMBER_PAGE_SIZE);
     mem_.fill(EMBER_GPA_HC_PAGE, 0, EMBER_PAGE_SIZE);
     for (uint64_t ring : {EMBER_GPA_CONSOLE, EMBER_GPA_STDIN, EMBER_GPA_NET_RX, EMBER_GPA_NET_TX})
         mem_.fill(ring, 0, EMBER_PAGE_SIZE);
     // The kernel puts its page bitmaps and then the application's stack at
-    // the top of free memory, just below the root filesystem (or the
-    // interpreter).
-    const uint64_t top = pool_top(rootfs_gpa);
+    // the top of free memory: the top of RAM (or below the interpreter).
+    const uint64_t top = pool_top();
     if (top >= EMBER_GPA_APP_MIN + 16 * EMBER_PAGE_SIZE)
         mem_.fill(top - 16 * EMBER_PAGE_SIZE, 0, 16 * EMBER_PAGE_SIZE);
 }
@@ -223,7 +252,7 @@ Status Vm::Impl::setup_regs(const ember_kernel_header& kh) {
     return Status::ok();
 }
 
-Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint64_t rootfs_gpa) {
+Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size) {
     ember_boot_info b{};
     b.magic = EMBER_BOOT_MAGIC;
     b.abi_version = EMBER_ABI_VERSION;
@@ -265,8 +294,9 @@ Status Vm::Impl::fill_boot_info(const LoadedImage& app, uint64_t args_size, uint
         b.volumes[i].flags = v.readonly ? EMBER_VOLUME_RO : 0;
     }
     b.volume_count = static_cast<uint32_t>(cfg_.volumes.size());
-    b.rootfs_gpa = rootfs_gpa;
-    b.rootfs_size = cfg_.rootfs.size();
+    b.rootfs_gpa = rootfs_gpa_;
+    b.rootfs_size = rootfs_size_;
+    b.ram_size = cfg_.mem_size;
     b.interp_base = interp_.bias;
     b.interp_entry = interp_.entry;
     b.interp_lo = interp_.lo;

@@ -25,10 +25,19 @@ struct VmConfig {
     std::string cwd;                // initial working directory in the guest ("" = /)
     std::vector<std::string> argv;  // argv[0] included
     std::vector<std::string> env;   // "K=V"
-    std::vector<uint8_t> rootfs;    // cpio newc archive
-    int stdin_fd = -1;              // read as the guest consumes stdin; -1 = empty
-    uint64_t timeout_ns = 0;        // wall clock, 0 = none
-    uint64_t cpu_limit_ns = 0;      // CPU time of the vCPU thread, 0 = none
+    std::vector<uint8_t> rootfs;    // cpio newc archive (copied into its memory slot)
+    // Or the archive as a host file, used instead of rootfs when >= 0: mapped
+    // copy-on-write as the guest's root filesystem slot, never copied, its
+    // pages shared with every VM on the host that maps the same file. Not
+    // owned; it must stay open until the VM is created.
+    int rootfs_fd = -1;
+    // rootfs_fd's file by name (absolute; the host cache's, which never
+    // rewrites a file in place): a snapshot then refers to it instead of
+    // holding its pages. "" (e.g. a memfd): the snapshot holds them.
+    std::string rootfs_path;
+    int stdin_fd = -1;          // read as the guest consumes stdin; -1 = empty
+    uint64_t timeout_ns = 0;    // wall clock, 0 = none
+    uint64_t cpu_limit_ns = 0;  // CPU time of the vCPU thread, 0 = none
     bool trace_syscalls = false;
     // Console output of the guest (fd 1 or 2). Default: write(2) to the same fd.
     std::function<void(int fd, const char* data, size_t len)> console;
@@ -93,6 +102,10 @@ struct VmStats {
     double snapshot_us = 0;      // writing the snapshot, when one was taken
     uint64_t suspend_pages = 0;  // Vm::suspend: pages written
     uint64_t suspend_bytes = 0;  // and the file's size
+    // UDP through the host (stream_host.h NetStats): host sockets at most,
+    // datagrams each way and dropped, DNS queries, destinations denied.
+    uint64_t udp_sockets_max = 0, dgrams_out = 0, dgrams_in = 0, dgrams_dropped = 0,
+             dns_queries = 0, egress_denied = 0;
 };
 
 }  // namespace ember

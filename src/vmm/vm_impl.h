@@ -48,19 +48,26 @@ struct Vm::Impl {
     // vm_boot.cpp
     Status setup_boot();
     Result<ember_kernel_header> build_machine_tables();
-    Status setup_syscall_slots(const LoadedImage& app, uint64_t rootfs_gpa);
-    // The top of the kernel's page pool: below the interpreter, if any, and
-    // the root filesystem.
-    uint64_t pool_top(uint64_t rootfs_gpa) const;
-    void prefault_boot_pages(uint64_t rootfs_gpa);
+    Result<uint64_t> rootfs_size() const;
+    Status place_rootfs();
+    Status setup_syscall_slots(const LoadedImage& app);
+    // The top of the kernel's page pool: the top of RAM, or below the
+    // interpreter.
+    uint64_t pool_top() const;
+    void prefault_boot_pages();
     Status setup_vcpu(const ember_kernel_header& kh);
     Status setup_sregs();
     Status setup_xcr0();
     Status setup_msrs(const ember_kernel_header& kh);
     Status setup_regs(const ember_kernel_header& kh);
-    Status fill_boot_info(const LoadedImage& app, uint64_t args_size, uint64_t rootfs_gpa);
+    Status fill_boot_info(const LoadedImage& app, uint64_t args_size);
 
     LoadedImage interp_{};  // a dynamic program's interpreter (lo == hi == 0: none)
+    // The root filesystem's slot (boot only; a restored VM has one slot for
+    // all its memory): rootfs_gpa_ == mem_.size() when there is none.
+    uint64_t rootfs_gpa_ = 0, rootfs_size_ = 0;
+    // The archive's file, which snapshots refer to (size 0: none).
+    snapshot::RootfsRef rootfs_ref_;
 
     // vm_restore.cpp
     Status setup_restore(std::shared_ptr<const snapshot::Snapshot> snap);

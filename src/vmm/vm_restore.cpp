@@ -52,6 +52,7 @@ Status Vm::Impl::setup_restore(std::shared_ptr<const snapshot::Snapshot> snap_pt
     auto mem = snap.map_memory();
     if (!mem) return mem.status();
     mem_ = std::move(*mem);
+    rootfs_ref_ = snap.rootfs();
     if (auto ws = snap.working_set()) {
         populate(mem_, ws->written, kMadvPopulateWrite);
         populate(mem_, ws->read, kMadvPopulateRead);
@@ -273,8 +274,8 @@ Status Vm::Impl::take_snapshot(uint32_t call, uint64_t arg, bool stdin_eof) {
     vmm.ready_arg = arg;
     std::lock_guard lock(console_mu_);  // the doorbell handler writes the ring's tail
     if (cfg_.snapshot_out_fd >= 0)
-        return snapshot::write_fd(cfg_.snapshot_out_fd, mem_, v, vmm, tsc_khz_);
-    return snapshot::write(cfg_.snapshot_out, mem_, v, vmm, tsc_khz_);
+        return snapshot::write_fd(cfg_.snapshot_out_fd, mem_, v, vmm, tsc_khz_, rootfs_ref_);
+    return snapshot::write(cfg_.snapshot_out, mem_, v, vmm, tsc_khz_, rootfs_ref_);
 }
 
 // The vCPU stopped inside an I/O exit that KVM completes on the next

@@ -103,6 +103,15 @@ RunReport Vm::Impl::finish(Outcome o, int status, std::string msg) {
                 static_cast<double>(host_mono_at_tsc_base_ - t_start_) / 1e3 + since_base_us;
         }
     }
+    if (net_) {
+        const NetStats& n = net_->stats();
+        stats_.udp_sockets_max = n.udp_sockets_max;
+        stats_.dgrams_out = n.dgrams_out;
+        stats_.dgrams_in = n.dgrams_in;
+        stats_.dgrams_dropped = n.dgrams_dropped;
+        stats_.dns_queries = n.dns_queries;
+        stats_.egress_denied = n.denied;
+    }
     RunReport res;
     res.outcome = o;
     res.exit_status = status;

@@ -7,6 +7,7 @@
 
 #include "common/result.h"
 #include "vmm/rootfs_builder.h"
+#include "vmm/rootfs_cache.h"
 #include "vmm/sandbox.h"
 #include "vmm/snapshot.h"
 #include "vmm/suspended.h"

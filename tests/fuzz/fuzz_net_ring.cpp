@@ -93,7 +93,11 @@ struct Guest {
                     FUZZ_CHECK(r.len <= EMBER_NET_DATA_MAX);
                     FUZZ_CHECK(r.type == EMBER_NET_DATA || r.type == EMBER_NET_WINDOW ||
                                r.type == EMBER_NET_SHUTDOWN || r.type == EMBER_NET_CLOSE ||
-                               r.type == EMBER_NET_ACCEPT || r.type == EMBER_NET_CONNECTED);
+                               r.type == EMBER_NET_ACCEPT || r.type == EMBER_NET_CONNECTED ||
+                               r.type == EMBER_NET_DGRAM || r.type == EMBER_NET_DGRAM_ERROR);
+                    // A datagram record starts with its address.
+                    if (r.type == EMBER_NET_DGRAM || r.type == EMBER_NET_DGRAM_ERROR)
+                        FUZZ_CHECK(r.len >= sizeof(ember_net_addr));
                 }
                 pos += size;
             }

@@ -42,29 +42,37 @@ TEST_P(ExampleTest, StatsReportTimingsExitsAndSyscalls) {
 TEST_P(ExampleTest, ArgvAndEnvironmentReachTheProgram) {
     const std::string p = prog("echo_args");
     auto r = run_ember({"run", "--env", "GREETING=hello world", "--env", "EMPTY=", "--env", "X=1=2",
-                        p, "--", "one", "two words", "", "--not-an-option"});
+                        "--env", "HOME=/srv", p, "--", "one", "two words", "", "--not-an-option"});
     ASSERT_TRUE(r.exited) << describe(r);
     EXPECT_EQ(r.exit_code, 0) << describe(r);
+    // argv[0] is where the program is in the guest; a HOME of its own is
+    // kept, PATH is added.
     EXPECT_EQ(r.out,
               "argc=5\n"
-              "argv[0]=" +
-                  p +
-                  "\n"
-                  "argv[1]=one\n"
-                  "argv[2]=two words\n"
-                  "argv[3]=\n"
-                  "argv[4]=--not-an-option\n"
-                  "env[0]=GREETING=hello world\n"
-                  "env[1]=EMPTY=\n"
-                  "env[2]=X=1=2\n")
+              "argv[0]=/bin/echo_args\n"
+              "argv[1]=one\n"
+              "argv[2]=two words\n"
+              "argv[3]=\n"
+              "argv[4]=--not-an-option\n"
+              "env[0]=GREETING=hello world\n"
+              "env[1]=EMPTY=\n"
+              "env[2]=X=1=2\n"
+              "env[3]=HOME=/srv\n"
+              "env[4]=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
         << describe(r);
 }
 
-TEST_P(ExampleTest, EnvironmentIsEmptyByDefault) {
+// Without --env a program gets only what a container runtime gives: PATH
+// and HOME=/root (issue 9).
+TEST_P(ExampleTest, DefaultEnvironmentIsPathAndHome) {
     auto r = run_ember({"run", prog("echo_args")});
     ASSERT_TRUE(r.exited) << describe(r);
     EXPECT_EQ(r.exit_code, 0) << describe(r);
-    EXPECT_EQ(r.out, "argc=1\nargv[0]=" + prog("echo_args") + "\n") << describe(r);
+    EXPECT_EQ(r.out,
+              "argc=1\nargv[0]=/bin/echo_args\n"
+              "env[0]=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+              "env[1]=HOME=/root\n")
+        << describe(r);
 }
 
 TEST_P(ExampleTest, ExitStatusPropagates) {

@@ -71,6 +71,23 @@ TEST_F(ImageTest, ArgsReplaceCmdAndRelativePathsStartInWorkingDir) {
     EXPECT_EQ(env.out, "over\n") << describe(env);
 }
 
+// The image's tree is built once: a second run maps it from the host cache
+// (docs/platform.md) with the same argv, env and working directory.
+TEST_F(ImageTest, SecondRunOfAnImageComesFromTheCache) {
+    const std::string layout = oci_layout();
+    sh("tar -C " + layout + " -cf " + dir_ / "image.tar" + " .");
+    for (const std::string& image : {layout, dir_ / "image.tar"}) {
+        RunResult a = run_ember({"run", "--stats", "--image", image});
+        RunResult b = run_ember({"run", "--stats", "--image", image});
+        EXPECT_TRUE(b.exited && b.exit_code == 0) << describe(b);
+        EXPECT_EQ(a.out, "/app\nhello-env\ngone-is-gone\n") << a.err;
+        EXPECT_EQ(b.out, a.out) << b.err;
+        EXPECT_NE(b.err.find("root filesystem: from the cache"), std::string::npos) << b.err;
+        RunResult c = run_ember({"run", "--stats", "--image", image, "--", "cat", "hello.txt"});
+        EXPECT_EQ(c.out, "hi from layer 2\n") << describe(c);
+    }
+}
+
 TEST_F(ImageTest, OciLayoutAsTarArchive) {
     const std::string layout = oci_layout();
     sh("tar -C " + layout + " -cf " + dir_ / "image.tar" + " .");

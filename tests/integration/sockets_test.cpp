@@ -61,13 +61,14 @@ void ExpectBusyboxScriptAsNative(const std::string& script) {
 }
 
 TEST_F(SocketProgramsTest, BusyboxNcTalksToItsOwnListenerAsNatively) {
-    // The client retries until the listener (a background process) is up.
+    // The client retries until the listener (a background process) is up (up
+    // to 20 s: a loaded CI host may take seconds to start the listener).
     const std::string port = std::to_string(free_port());
     ExpectBusyboxScriptAsNative(
         "busybox nc -l -p " + port + " > /tmp/ember-nc-out.$$ & i=0; " +
         "until echo hello over nc | busybox nc 127.0.0.1 " + port +
-        " 2>/dev/null; do i=$((i+1)); [ $i -gt 50 ] && break; sleep 0.1; done; wait; " +
-        "cat /tmp/ember-nc-out.$$; rm -f /tmp/ember-nc-out.$$; echo tries ok $((i < 50))");
+        " 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.1; done; wait; " +
+        "cat /tmp/ember-nc-out.$$; rm -f /tmp/ember-nc-out.$$; echo tries ok $((i < 200))");
 }
 
 // Debian's python3 with its standard library in a root fs tree.

@@ -138,6 +138,13 @@ void EmberTest::SetUp() {
     }
     ASSERT_EQ(access(ember_vm_path().c_str(), X_OK), 0)
         << ember_vm_path() << " is missing or not executable: build ember-vm first";
+    // Built root filesystems go to a cache shared by the test processes
+    // (bounded, safe with concurrent runs), not to the user's ~/.cache.
+    if (!getenv("EMBER_CACHE_DIR")) {
+        const char* tmp = getenv("TMPDIR");
+        setenv("EMBER_CACHE_DIR",
+               (std::string(tmp && *tmp ? tmp : "/tmp") + "/ember-test-cache").c_str(), 1);
+    }
 }
 
 uint16_t free_port() {

@@ -26,6 +26,12 @@ TEST_P(ThreadsTest, ExitOfOneThreadVersusExitGroupAsNatively) {
         expect_as_native({example_path(GetParam(), "thread_exit"), mode});
 }
 
+// 40 threads with the default stack size alive at once at the default --mem:
+// glibc's default (RLIMIT_STACK) scales with --mem (6 fitted with 8 MiB).
+TEST_P(ThreadsTest, FortyDefaultThreadsFitTheDefaultMemory) {
+    expect_as_native({example_path(GetParam(), "many_threads"), "40"});
+}
+
 TEST_F(ThreadsTest, CxxStdThreadAndAsyncAsNatively) {
     expect_as_native({example_path("gcc", "cxx_threads")});
 }

@@ -21,8 +21,7 @@ int64_t hypercall(uint32_t nr, uint64_t) {
 // No signals or timers on the host (sched/signal.cpp, sched/timer.cpp):
 // nothing is ever pending, so no wait is interrupted.
 bool signal_pending_now() { return false; }
-void restart_block_set(uint64_t, uint64_t) {}
-bool restart_block_get(uint64_t*, uint64_t*) { return false; }
+int64_t restart_block_set(const RestartBlock&) { return -kErestartRestartblock; }
 uint64_t signal_pending_in(uint64_t) { return 0; }
 int64_t signal_wait(uint64_t, uint64_t, SigInfo*) { return -EAGAIN; }
 uint64_t g_sig_gen;

@@ -482,3 +482,47 @@ TEST_F(DamagedSnapshotTest, FlippedMemoryByteFailsTheMemoryChecksum) {
 
 }  // namespace
 }  // namespace ember
+
+namespace ember {
+namespace {
+
+// The first process exec's the program that is snapshotted (as a container
+// entry point `/bin/sh -c "exec app"` does): its AT_RANDOM bytes, on the
+// exec'd program's own stack, get new values in every restored instance,
+// and the first program's old stack address is not written.
+TEST(SnapshotExecTest, ExecdProgramGetsFreshAtRandomBytes) {
+    REQUIRE_KVM();
+    const std::string busybox = "/bin/busybox";
+    if (access(busybox.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << busybox;
+    const std::string path = temp_path("exec.snap");
+    VmConfig cfg;
+    cfg.program = read_all(busybox);
+    cfg.guest_path = "/bin/sh";
+    cfg.argv = {"sh", "-c", "exec /bin/kvstore"};
+    cpio::Writer w;
+    EXPECT_TRUE(w.add_dir("tmp", 01777));
+    EXPECT_TRUE(w.add_file("bin/sh", cfg.program, 0755));
+    EXPECT_TRUE(w.add_file("bin/kvstore",
+                           read_all(std::string(EMBER_EXAMPLES_GCC_DIR) + "/kvstore"), 0755));
+    cfg.rootfs = w.finish();
+    cfg.snapshot_out = path;
+    cfg.console = [](int, const char*, size_t) {};
+    auto r = run_vm(std::move(cfg));
+    ASSERT_TRUE(r.is_ok()) << r.message();
+    ASSERT_EQ(r->outcome, Outcome::kSnapshotted) << r->message;
+    auto snap = snapshot::Snapshot::open(path);
+    ASSERT_TRUE(snap.is_ok()) << snap.message();
+    RunOutput a = restore_and_run(*snap, "entropy\nget 1\n");
+    RunOutput b = restore_and_run(*snap, "entropy\nget 1\n");
+    unlink(path.c_str());
+    auto fa = fields(a.out), fb = fields(b.out);
+    ASSERT_EQ(fa.count("at_random"), 1u) << a.out;
+    ASSERT_EQ(fb.count("at_random"), 1u) << b.out;
+    EXPECT_NE(fa["at_random"], fb["at_random"]);
+    EXPECT_EQ(a.result.outcome, Outcome::kExited) << a.result.message;
+    EXPECT_NE(a.out.find("1=" + std::to_string(1u * 2654435761u) + "\n"), std::string::npos)
+        << a.out;
+}
+
+}  // namespace
+}  // namespace ember

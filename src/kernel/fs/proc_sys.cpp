@@ -275,7 +275,7 @@ void mem_line(Text& t, const char* label, uint64_t kb, bool unit = true) {
 }
 
 void gen_meminfo(Text& t) {
-    const uint64_t total = boot()->mem_size / 1024, free = mem_free_bytes() / 1024;
+    const uint64_t total = ram_size() / 1024, free = mem_free_bytes() / 1024;
     mem_line(t, "MemTotal", total);
     mem_line(t, "MemFree", free);
     mem_line(t, "MemAvailable", free);

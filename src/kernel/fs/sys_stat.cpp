@@ -135,7 +135,7 @@ int64_t statfs_out(const Inode* i, uint64_t ubuf) {
             break;
         default:
             s.f_type = TMPFS_MAGIC;
-            s.f_blocks = b->mem_size / 4096;
+            s.f_blocks = ram_size() / 4096;
             s.f_bfree = s.f_bavail = mem_free_bytes() / 4096;
             s.f_files = s.f_ffree = s.f_bfree;
             break;

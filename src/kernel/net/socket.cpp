@@ -362,6 +362,10 @@ void sockets_reset() {
 // ---- records from the host ---------------------------------------------------------
 
 void socket_rx(const ember_net_rec& r, const uint8_t* payload) {
+    if (r.type == EMBER_NET_DGRAM || r.type == EMBER_NET_DGRAM_ERROR) {
+        usock_host_rx(r, payload);
+        return;
+    }
     if (r.type == EMBER_NET_ACCEPT) {
         rx_accept(r, payload);
         return;

@@ -105,14 +105,6 @@ int64_t autobind_inet(USock* s) {
     return 0;
 }
 
-bool loopback(const ember_net_addr& a) {
-    if (a.family == EMBER_NET_AF_INET)
-        return a.addr[0] == 127 || (a.addr[0] | a.addr[1] | a.addr[2] | a.addr[3]) == 0;
-    for (int i = 0; i < 15; i++)
-        if (a.addr[i]) return false;
-    return a.addr[15] <= 1;
-}
-
 // Parses SCM_RIGHTS out of a user control buffer into m (references taken).
 int64_t control_in(const USock* s, const linux_msghdr& h, USend* m) {
     if (!h.msg_control || h.msg_controllen == 0) return 0;
@@ -241,11 +233,12 @@ int64_t dest_in(USock* s, uint64_t uaddr, uint64_t alen, USend* m) {
     if (inet(s)) {
         ember_net_addr a;
         if (int64_t r = inet_addr_in(s->family, uaddr, alen, &a); r < 0) return r;
-        if (!loopback(a)) return -ENETUNREACH;  // no egress for UDP yet
         if (int64_t r = autobind_inet(s); r < 0) return r;
         m->dest_in = true;
         m->in = a;
-        m->dest = usock_find_port(s->family, a);
+        // Outside the instance: the host carries it (udp_host.cpp).
+        m->dest_host = !loopback(a);
+        m->dest = m->dest_host ? nullptr : usock_find_port(s->family, a);
         return 0;
     }
     uint8_t a[kUnixAddrMax];
@@ -263,6 +256,14 @@ int64_t do_send(File* f, USend* m, uint64_t flags) {
 }
 
 }  // namespace
+
+bool loopback(const ember_net_addr& a) {
+    if (a.family == EMBER_NET_AF_INET)
+        return a.addr[0] == 127 || (a.addr[0] | a.addr[1] | a.addr[2] | a.addr[3]) == 0;
+    for (int i = 0; i < 15; i++)
+        if (a.addr[i]) return false;
+    return a.addr[15] <= 1;
+}
 
 // ---- creation, names, connections ------------------------------------------------------
 
@@ -409,9 +410,9 @@ int64_t usock_connect(File* f, uint64_t uaddr, uint64_t len) {
         }
         ember_net_addr a;
         if (int64_t r = inet_addr_in(s->family, uaddr, len, &a); r < 0) return r;
-        if (!loopback(a)) return -ENETUNREACH;
         if (int64_t r = autobind_inet(s); r < 0) return r;
         s->remote = a;
+        s->remote_host = !loopback(a);
         s->state = UState::kConnected;
         s->so_error = 0;
         return 0;

@@ -233,6 +233,7 @@ int64_t send_stream(USock* s, USend* m, uint64_t deadline) {
 int64_t send_dgram(USock* s, USend* m, uint64_t deadline) {
     const bool inet = s->family != AF_UNIX;
     if (m->total > (inet ? kUdpMax : kUsockBuf - 32)) return -EMSGSIZE;
+    if (inet && m->dest_host) return usock_send_host(s, m);
     USock* d = m->dest;
     bool connected = false;
     if (!d && !m->dest_in) {
@@ -240,6 +241,7 @@ int64_t send_dgram(USock* s, USend* m, uint64_t deadline) {
             if (s->state != UState::kConnected) return -EDESTADDRREQ;
             m->dest_in = connected = true;
             m->in = s->remote;
+            if (s->remote_host) return usock_send_host(s, m);
             d = usock_find_port(s->family, s->remote);
         } else {
             if (s->peer_dead) return -ECONNREFUSED;
@@ -248,8 +250,16 @@ int64_t send_dgram(USock* s, USend* m, uint64_t deadline) {
         }
     }
     if (!d) {
-        // UDP to a loopback port nobody is bound to: lost, as on Linux; a
-        // connected socket learns it (ICMP port unreachable) at its next call.
+        // A loopback port nobody in the instance is bound to: the host may
+        // carry it to a host service the egress policy allows, as it does
+        // for TCP connects to loopback; when it refuses, a connected socket
+        // learns ECONNREFUSED (ICMP port unreachable) at its next call.
+        // With every host id taken it fails with ENOBUFS (the bound on the
+        // host's UDP sockets); too large for a record, it is just lost.
+        if (inet) {
+            const int64_t r = usock_send_host(s, m);
+            if (r >= 0 || r == -ENOBUFS) return r;
+        }
         if (connected) s->so_error = static_cast<int32_t>(ECONNREFUSED);
         return static_cast<int64_t>(m->total);
     }
@@ -317,6 +327,7 @@ int64_t recv_stream(USock* s, URecv* m, uint64_t deadline) {
 int64_t recv_record(USock* s, URecv* m, uint64_t deadline) {
     if (s->type == SOCK_SEQPACKET && s->state != UState::kConnected) return -ENOTCONN;
     const bool peek = m->flags & MSG_PEEK;
+    bool pumped = false;
     for (;;) {
         if (UMsg* c = s->rx_head) {
             if (!take_extras(c, m, peek)) return -ENOMEM;
@@ -336,8 +347,15 @@ int64_t recv_record(USock* s, URecv* m, uint64_t deadline) {
             return -e;
         }
         if (s->rcv_shut) return 0;
+        if (m->nonblock && s->host_id && !pumped) {
+            // What the host has for us now (a reply, a refusal of the
+            // datagram just sent) is what Linux would have queued already.
+            net_pump(EMBER_WAIT_NET);
+            pumped = true;
+            continue;
+        }
         if (m->nonblock) return -EAGAIN;
-        if (int64_t e = usock_wait(deadline)) return e;
+        if (int64_t e = usock_wait_for(s, deadline)) return e;
     }
 }
 
@@ -385,6 +403,7 @@ void usock_free(USock* s) {
         usock_free(q);
     }
     if (s->node) fs::inode_put(s->node);
+    if (s->host_id) usock_host_release(s);
     queue_free(s);
     kfree(s);
 }
@@ -436,6 +455,27 @@ bool usock_port_used(const USock* self, uint16_t port) {
     return false;
 }
 
+USock* usock_find_host_id(uint32_t id) {
+    if (id == 0) return nullptr;  // "none": never a record's target
+    for (USock* o = g_usocks; o; o = o->all_next)
+        if (o->host_id == id) return o;
+    return nullptr;
+}
+
+bool usock_deliver(USock* s, const ember_net_addr& from, const uint8_t* data, uint32_t len) {
+    if (s->rcv_shut || (s->rx_msgs && queued(s) + kMsgCost + len > kUsockBuf)) return false;
+    if (s->state == UState::kConnected &&
+        (s->remote.port != from.port || !same_host(s->remote, from)))
+        return false;  // a connected UDP socket hears only its peer
+    UMsg* u = msg_alloc(len);
+    if (!u) return false;
+    u->len = len;
+    memcpy(u->data(), data, len);
+    u->in = from;
+    queue_push(s, u);
+    return true;
+}
+
 int64_t usock_connect_stream(USock* s, USock* l) {
     if (l->acc_len >= static_cast<uint32_t>(l->backlog) + 1) return -EAGAIN;
     USock* q = usock_new(l->family, l->type);
@@ -483,6 +523,7 @@ int64_t usock_send(USock* s, USend* m) {
 }
 
 int64_t usock_recv(USock* s, URecv* m) {
+    if (s->host_id) net_poll_rx();  // datagrams the host has delivered
     const uint64_t deadline = s->rcvtimeo_ns ? deadline_after(s->rcvtimeo_ns) : 0;
     return s->type == SOCK_STREAM ? recv_stream(s, m, deadline) : recv_record(s, m, deadline);
 }

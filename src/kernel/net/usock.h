@@ -83,6 +83,10 @@ struct USock {
     bool bound;
     ember_net_addr local;
     ember_net_addr remote;
+    bool remote_host;  // the connected address is outside the instance (udp_host.cpp)
+    // The datagram socket id the host knows this socket by (0: none yet):
+    // given at the first datagram to a destination outside the instance.
+    uint32_t host_id;
     Cred cred;       // the creator's (connect/listen/socketpair time)
     Cred peer_cred;  // SO_PEERCRED
     bool has_peer_cred;
@@ -104,8 +108,9 @@ struct USend {
     File** fds;  // references passed to the message (taken back on failure)
     uint32_t nfds;
     bool nonblock;
-    USock* dest;   // datagram: a resolved destination (null: the connected peer)
-    bool dest_in;  // inet datagram: send to `in` (dest null: nobody bound: dropped)
+    USock* dest;     // datagram: a resolved destination (null: the connected peer)
+    bool dest_in;    // inet datagram: send to `in` (dest null: nobody bound: dropped)
+    bool dest_host;  // inet datagram: `in` is outside the instance: the host carries it
     ember_net_addr in;
 };
 
@@ -153,6 +158,25 @@ int64_t usock_wait(uint64_t deadline);
 int64_t usock_connect_stream(USock* s, USock* l);
 
 extern const fs::FileOps kUsockOps;
+
+// ---- UDP through the host (udp_host.cpp) ----------------------------------------
+// A loopback (or unspecified) address: a datagram to it stays in the
+// instance when a socket here is bound to it (sys_usock.cpp).
+bool loopback(const ember_net_addr& a);
+// A datagram of s to m->in, outside the instance: one EMBER_NET_DGRAM record.
+// Returns the bytes sent, -EMSGSIZE, or -ENOBUFS (EMBER_NET_MAX_DGRAM
+// sockets already have host ids, or the tx ring is stuck).
+int64_t usock_send_host(USock* s, USend* m);
+// An EMBER_NET_DGRAM or EMBER_NET_DGRAM_ERROR record from the host.
+void usock_host_rx(const ember_net_rec& r, const uint8_t* payload);
+// s is being freed: the host closes its socket.
+void usock_host_release(USock* s);
+// Blocks as usock_wait does, but sockets the host feeds also wake on host events.
+int64_t usock_wait_for(const USock* s, uint64_t deadline);
+// For udp_host.cpp (usock.cpp): the socket with a host id, and queueing a
+// received datagram (false: dropped, the queue is full).
+USock* usock_find_host_id(uint32_t id);
+bool usock_deliver(USock* s, const ember_net_addr& from, const uint8_t* data, uint32_t len);
 
 // The syscalls on a guest-local socket, called by sys_socket.cpp when the fd
 // is one (sys_usock.cpp). Arguments as the syscall's.

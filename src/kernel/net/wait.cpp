@@ -70,6 +70,8 @@ void wake_add_deadline(WakeSet* w, uint64_t deadline) {
 void file_wake_sources(File* f, WakeSet* w, int depth) {
     if (is_socket(f)) {
         w->events |= EMBER_WAIT_NET;
+    } else if (is_usock(f)) {
+        if (usock_of(f)->host_id) w->events |= EMBER_WAIT_NET;  // UDP through the host
     } else if (f->inode->special == fs::Special::kStdin) {
         w->events |= EMBER_WAIT_STDIN;
     } else if (is_timerfd(f)) {

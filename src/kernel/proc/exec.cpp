@@ -152,78 +152,30 @@ bool load_segments(const elf::Image& img, const uint8_t* data, uint64_t bias) {
     return true;
 }
 
-uint64_t push_bytes(uint64_t sp, const void* src, size_t n) {
-    sp -= n;
-    memcpy(reinterpret_cast<void*>(sp), src, n);
-    return sp;
-}
-
 struct Loaded {
     uint64_t entry, phdr, phnum, base, prog_entry;
 };
 
-// The initial stack per the SysV ABI (as process.cpp's start_process).
+// The new program's initial stack, in a fresh mapping.
 uint64_t build_stack(const Args& a, const Loaded& l, const char* execfn, uint64_t* lo_out) {
     const uint64_t lo = mm_map_anywhere(kStackSize);
     if (!lo) return 0;
     *lo_out = lo;
-    uint64_t sp = lo + kStackSize;
-    sp = push_bytes(sp, a.buf, a.len);
-    const uint64_t strings = sp;
-    sp = push_bytes(sp, execfn, strlen(execfn) + 1);
-    const uint64_t fn = sp;
-    sp = push_bytes(sp, "x86_64", 7);
-    const uint64_t platform = sp;
-    uint8_t rnd[16];
-    random_fill(rnd, sizeof rnd);
-    sp = push_bytes(sp, rnd, sizeof rnd);
-    const uint64_t at_random = sp;
-    sp &= ~15ull;
-    const ember_boot_info* b = boot();
-    const uint64_t auxv[][2] = {
-        {AT_PHDR, l.phdr},
-        {AT_PHENT, 56},
-        {AT_PHNUM, l.phnum},
-        {AT_PAGESZ, kPage},
-        {AT_BASE, l.base},
-        {AT_FLAGS, 0},
-        {AT_ENTRY, l.prog_entry},
-        {AT_UID, 0},
-        {AT_EUID, 0},
-        {AT_GID, 0},
-        {AT_EGID, 0},
-        {AT_SECURE, 0},
-        {AT_CLKTCK, 100},
-        {AT_HWCAP, b->cpu_hwcap},
-        {AT_HWCAP2, b->cpu_hwcap2},
-        {AT_RANDOM, at_random},
-        {AT_EXECFN, fn},
-        {AT_PLATFORM, platform},
-        {AT_MINSIGSTKSZ, 2048},
-        {AT_NULL, 0},
-    };
-    const uint64_t naux = sizeof auxv / sizeof auxv[0];
-    const uint64_t words = 1 + a.argc + 1 + a.envc + 1 + 2 * naux;
-    if (words % 2) sp -= 8;
-    sp -= words * 8;
-    auto* w = reinterpret_cast<uint64_t*>(sp);
-    *w++ = a.argc;
-    uint64_t p = strings;
-    auto next_string = [&]() {
-        const uint64_t s = p;
-        p += strlen(reinterpret_cast<const char*>(p)) + 1;
-        return s;
-    };
-    for (uint64_t i = 0; i < a.argc; ++i) *w++ = next_string();
-    *w++ = 0;
-    for (uint64_t i = 0; i < a.envc; ++i) *w++ = next_string();
-    *w++ = 0;
-    for (uint64_t i = 0; i < naux; ++i) {
-        *w++ = auxv[i][0];
-        *w++ = auxv[i][1];
-    }
-    note_process_start({lo, lo + kStackSize, sp, strings, a.len, &auxv[0][0], 2 * naux, a.argc});
-    return sp;
+    InitialStack st{};
+    st.lo = lo;
+    st.size = kStackSize;
+    st.strings = a.buf;
+    st.strings_len = a.len;
+    st.argc = a.argc;
+    st.envc = a.envc;
+    st.execfn = execfn;
+    st.execfn_len = strlen(execfn);
+    st.phdr = l.phdr;
+    st.phent = 56;
+    st.phnum = l.phnum;
+    st.base = l.base;
+    st.entry = l.prog_entry;
+    return build_initial_stack(st);
 }
 
 // /proc/<pid>/exe of the new program: the file's path as its directory

@@ -17,6 +17,20 @@ namespace k {
 
 struct ProcTimers;  // timer.cpp
 
+// What a new program's initial stack holds (process.cpp): the first
+// program's at boot, and every execve's.
+struct InitialStack {
+    uint64_t lo, size;                 // the stack mapping
+    const char* strings;               // argv then envp strings, NUL-separated
+    uint64_t strings_len, argc, envc;  // argc + envc strings in strings
+    const char* execfn;                // AT_EXECFN (not NUL-terminated)
+    uint64_t execfn_len;
+    uint64_t phdr, phent, phnum, base, entry;  // AT_PHDR ... AT_ENTRY
+};
+// Builds the stack per the x86-64 SysV ABI at the top of [lo, lo + size),
+// records it for /proc (note_process_start) and returns the entry rsp.
+uint64_t build_initial_stack(const InitialStack& in);
+
 enum class ProcState : uint8_t { kLive, kZombie };
 
 // User and group ids (cred.cpp): real, effective, saved; the filesystem

@@ -45,6 +45,14 @@ int64_t check_addr(uint64_t uaddr) {
     return user_ok(uaddr, 4) ? 0 : -EFAULT;
 }
 
+int64_t futex_wait(uint64_t uaddr, uint32_t val, uint64_t deadline, uint32_t bitset);
+
+// A timed wait that a stop interrupted goes on (restart_syscall) until the
+// same deadline, as Linux's futex_wait_restart.
+int64_t futex_wait_restart(const RestartBlock& b) {
+    return futex_wait(b.a, static_cast<uint32_t>(b.b), b.deadline, static_cast<uint32_t>(b.c));
+}
+
 int64_t futex_wait(uint64_t uaddr, uint32_t val, uint64_t deadline, uint32_t bitset) {
     if (!bitset) return -EINVAL;
     uint32_t cur;
@@ -52,9 +60,13 @@ int64_t futex_wait(uint64_t uaddr, uint32_t val, uint64_t deadline, uint32_t bit
     if (cur != val) return -EAGAIN;
     if (deadline && monotonic_ns() >= deadline) return -ETIMEDOUT;
     // Interrupted: without a timeout the wait restarts under SA_RESTART;
-    // with one it is EINTR (Linux's restart block, which a handler ends).
-    const int64_t interrupted = deadline ? -EINTR : -kErestartsys;
-    if (signal_pending_now()) return interrupted;
+    // with one a handler makes it EINTR, and a stop and SIGCONT continue it
+    // until the same deadline (Linux's restart block).
+    auto interrupted = [&]() -> int64_t {
+        if (!deadline) return -kErestartsys;
+        return restart_block_set({futex_wait_restart, deadline, uaddr, val, bitset});
+    };
+    if (signal_pending_now()) return interrupted();
     Thread* t = current();
     enqueue(t, uaddr, bitset);
     t->futex_woken = false;
@@ -65,7 +77,7 @@ int64_t futex_wait(uint64_t uaddr, uint32_t val, uint64_t deadline, uint32_t bit
     schedule();
     t->deadline = 0;
     if (t->futex_woken) return 0;
-    return t->timed_out ? -ETIMEDOUT : interrupted;
+    return t->timed_out ? -ETIMEDOUT : interrupted();
 }
 
 // Wakes or moves the waiters of uaddr1, as futex_requeue does: the first

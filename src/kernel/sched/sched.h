@@ -64,6 +64,15 @@ struct SigQueued {
     SigInfo info;
 };
 
+// What restart_syscall continues after a stop and SIGCONT interrupted a
+// timed wait (Linux's restart_block): a nanosleep (a = its rem pointer) or
+// a FUTEX_WAIT (a = uaddr, b = val, c = bitset), until deadline
+// (monotonic ns). fn == nullptr: nothing to continue.
+struct RestartBlock {
+    int64_t (*fn)(const RestartBlock& b);
+    uint64_t deadline, a, b, c;
+};
+
 struct Thread {
     uint64_t ksp;         // saved kernel rsp while switched out
     Process* proc;        // the process it belongs to
@@ -99,9 +108,8 @@ struct Thread {
     uint64_t sigwait;     // the set a blocked rt_sigtimedwait waits for
     uint64_t saved_mask;  // rt_sigsuspend's mask to restore after the handler
     bool restore_mask;
-    // A sleep interrupted by a stop: restart_syscall continues it until
-    // restart_deadline (monotonic ns), writing the time left to restart_rem.
-    uint64_t restart_deadline, restart_rem;
+    // A timed wait interrupted by a stop: restart_syscall continues it.
+    RestartBlock restart;
     uint32_t ss_flags;  // sigaltstack
     uint64_t ss_sp, ss_size;
     SigInfo siginfo[64];

@@ -132,7 +132,7 @@ void fix_restart(UserRegs* r, int64_t* syscall_nr, const KSigaction* act) {
     if (static_cast<int64_t>(r->rax) == -kErestartRestartblock) {
         if (act) {
             r->rax = static_cast<uint64_t>(-EINTR);
-            current()->restart_deadline = 0;
+            current()->restart = RestartBlock{};
         } else {
             r->rax = nr::restart_syscall;
             r->rip -= 2;
@@ -157,19 +157,20 @@ void fix_restart(UserRegs* r, int64_t* syscall_nr, const KSigaction* act) {
 
 }  // namespace
 
-void restart_block_set(uint64_t deadline, uint64_t rem) {
-    current()->restart_deadline = deadline;
-    current()->restart_rem = rem;
+int64_t restart_block_set(const RestartBlock& b) {
+    current()->restart = b;
+    return -kErestartRestartblock;
 }
 
-bool restart_block_get(uint64_t* deadline, uint64_t* rem) {
-    Thread* t = current();
-    if (!t->restart_deadline) return false;
-    *deadline = t->restart_deadline;
-    *rem = t->restart_rem;
-    t->restart_deadline = 0;
-    return true;
+namespace {
+// The rest of a timed wait a stop interrupted; with none to continue,
+// EINTR as Linux's do_no_restart_syscall.
+int64_t sys_restart_syscall(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    const RestartBlock b = current()->restart;
+    current()->restart = RestartBlock{};
+    return b.fn ? b.fn(b) : -EINTR;
 }
+}  // namespace
 
 bool signal_pending_now() { return deliverable(current()) != 0 || jobctl_stopped(); }
 
@@ -592,6 +593,7 @@ int64_t sys_rt_tgsigqueueinfo(uint64_t tgid, uint64_t tid, uint64_t sig, uint64_
 
 void register_signal_syscalls() {
     syscall_register(nr::rt_sigaction, "rt_sigaction", sys_rt_sigaction);
+    syscall_register(nr::restart_syscall, "restart_syscall", sys_restart_syscall);
     syscall_register(nr::rt_sigprocmask, "rt_sigprocmask", sys_rt_sigprocmask);
     syscall_register(nr::rt_sigpending, "rt_sigpending", sys_rt_sigpending);
     syscall_register(nr::rt_sigsuspend, "rt_sigsuspend", sys_rt_sigsuspend);

@@ -31,12 +31,13 @@ constexpr int64_t kErestartsys = 512;
 // Restarted when no handler runs (a stop and SIGCONT), else -EINTR (pause,
 // rt_sigsuspend: Linux's ERESTARTNOHAND).
 constexpr int64_t kErestartnohand = 514;
-// A sleep interrupted by a signal: -EINTR if a handler runs, else the call
-// goes on as restart_syscall with the state restart_block_set saved
-// (Linux's ERESTART_RESTARTBLOCK: nanosleep resumes after a stop).
+// A timed wait interrupted by a signal: -EINTR if a handler runs, else the
+// call goes on as restart_syscall with the block restart_block_set saved
+// (Linux's ERESTART_RESTARTBLOCK: nanosleep and a futex wait with a timeout
+// resume after a stop, with the time they had left).
 constexpr int64_t kErestartRestartblock = 516;
-void restart_block_set(uint64_t deadline, uint64_t rem);
-bool restart_block_get(uint64_t* deadline, uint64_t* rem);  // false: none
+// Saves b for restart_syscall and returns -kErestartRestartblock.
+int64_t restart_block_set(const RestartBlock& b);
 
 constexpr int kSigKill = 9, kSigSegv = 11, kSigChld = 17, kSigCont = 18, kSigStop = 19;
 // SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU: their default action stops the process.
