@@ -29,7 +29,8 @@ NATIVE_COLD=${NATIVE_COLD:-20}
 DURATION=${DURATION:-3s}
 CONNS=${CONNS:-64}
 IDLE=${IDLE:-1000}
-MEMORY=${MEMORY:-256M}
+PY_MEMORY=${PY_MEMORY:-64M}
+NODE_MEMORY=${NODE_MEMORY:-128M}
 PARTS=${PARTS:-cold warm density}
 HERE=$(cd "$(dirname "$0")" && pwd)
 LANG_DIR=$HERE/../examples/lang
@@ -116,7 +117,7 @@ warm() {  # wrk requests/s and p99 against URL, after a 1 s run not counted
 
 echo "# lang_bench: python3 http.server and node hello, through emberd vs native"
 echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); host: $(uname -sr), $(nproc) CPUs; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "- $(/usr/bin/python3 --version), node $(/usr/bin/node --version); guest memory $MEMORY"
+echo "- $(/usr/bin/python3 --version), node $(/usr/bin/node --version); guest memory $PY_MEMORY (python3), $NODE_MEMORY (node)"
 
 mkdir -p "$TMP/extra/srv"
 printf 'hello from a file\n' >"$TMP/extra/srv/hello.txt"
@@ -137,9 +138,9 @@ until "$EMBER" ls >/dev/null 2>&1; do
     sleep 0.1
 done
 for iso in instance request; do
-    "$EMBER" deploy --image "$TMP/py-oci" --name "py-$iso" --memory "$MEMORY" --isolation "$iso" \
+    "$EMBER" deploy --image "$TMP/py-oci" --name "py-$iso" --memory "$PY_MEMORY" --isolation "$iso" \
         --idle-timeout 60s >/dev/null
-    "$EMBER" deploy /usr/bin/node --name "node-$iso" --memory "$MEMORY" --isolation "$iso" \
+    "$EMBER" deploy /usr/bin/node --name "node-$iso" --memory "$NODE_MEMORY" --isolation "$iso" \
         --idle-timeout 60s --file "$LANG_DIR/hello.js:/app/hello.js" -- /app/hello.js 8080 >/dev/null
 done
 gw() { echo "http://127.0.0.1:$GW_PORT/$1/hello.txt"; }
@@ -185,7 +186,7 @@ pids=""
 if part density && [ "$IDLE" -gt 0 ]; then
     echo
     echo "## $IDLE idle python3 instances of one service (bench/density_bench.sh)"
-    IMAGE=$TMP/py-oci NATIVE="${PY_NATIVE[*]}" MEMORY=$MEMORY SERVICES=1 TARGET=$IDLE \
+    IMAGE=$TMP/py-oci NATIVE="${PY_NATIVE[*]}" MEMORY=$PY_MEMORY SERVICES=1 TARGET=$IDLE \
         BATCH=${BATCH:-100} POINTS="1 $((IDLE / 2)) $IDLE" REQUESTS=${REQUESTS:-100} \
         "$HERE/density_bench.sh" "$BUILD" | sed 1d
 fi

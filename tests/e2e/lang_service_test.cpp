@@ -125,8 +125,9 @@ TEST_F(LangServiceTest, Python3HttpServerImageServesAsNative) {
     test::oci_sh("mkdir -p " + dir + "/extra/srv/sub && echo 'hello from a file' > " + dir +
                  "/extra/srv/hello.txt && echo nested > " + dir + "/extra/srv/sub/n.txt && " +
                  kLangDir + "/oci_image.sh python3 " + image + " " + dir + "/extra");
-    auto dep = run_cli(*d_, {"deploy", "--image", image, "--name", "py", "--memory", "256M",
-                             "--idle-timeout", "200ms"});
+    // The default guest memory (64M): the root filesystem is not in it.
+    auto dep =
+        run_cli(*d_, {"deploy", "--image", image, "--name", "py", "--idle-timeout", "200ms"});
     ASSERT_EQ(dep.status, 0) << dep.out << dep.err << d_->output();
     EXPECT_EQ(json::parse(d_->api("GET", "/v1/services/py").body)["port"], 8000)
         << "the image's exposed port";
@@ -143,7 +144,7 @@ TEST_F(LangServiceTest, Python3HttpServerImageServesAsNative) {
 TEST_F(LangServiceTest, NodeHttpHelloServesAsNative) {
     if (!installed("/usr/bin/node")) GTEST_SKIP() << "SKIPPED: no /usr/bin/node";
     auto dep = run_cli(*d_, {"deploy", "/usr/bin/node", "--name", "node", "--file",
-                             kLangDir + "/hello.js:/app/hello.js", "--memory", "256M",
+                             kLangDir + "/hello.js:/app/hello.js", "--memory", "128M",
                              "--idle-timeout", "200ms", "--", "/app/hello.js", "8080"});
     ASSERT_EQ(dep.status, 0) << dep.out << dep.err << d_->output();
 
