@@ -504,6 +504,12 @@ struct ember_boot_info {
     /* Bytes of RAM from GPA 0: the kernel's page pool ends here (or below
      * the interpreter); [ram_size, mem_size) is the root filesystem's slot. */
     uint64_t ram_size; /* OUT */
+    /* Bumped by the kernel (odd while it changes them) around every change
+     * of the clock base it causes, so the vDSO's lock-free read of
+     * tsc_base, mono_base_ns and wall_base_ns can tell that a preemption
+     * split it around another thread's clock sync, and read again. */
+    uint32_t clock_seq;      /* IN */
+    uint32_t clock_reserved; /* IN: 0 */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct ember_boot_info) <= EMBER_PAGE_SIZE, "boot info fits a page");

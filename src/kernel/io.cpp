@@ -135,8 +135,13 @@ int64_t realtime_ns() {
     // Re-synchronise with the host's wall clock when the base is more than
     // a second old (one exit), so host clock adjustments reach the guest.
     // Boot, restore and each sync set a new base.
-    if (monotonic_ns() - static_cast<uint64_t>(b->mono_base_ns) > 1000000000ull)
+    if (monotonic_ns() - static_cast<uint64_t>(b->mono_base_ns) > 1000000000ull) {
+        // Odd while the base changes: a vDSO read that a preemption split
+        // around this sees another sequence number and reads again.
+        boot()->clock_seq++;
         hypercall(EMBER_HC_CLOCK, 0);
+        boot()->clock_seq++;
+    }
     return b->wall_base_ns +
            static_cast<int64_t>(monotonic_ns() - static_cast<uint64_t>(b->mono_base_ns));
 }
@@ -197,6 +202,8 @@ void chacha_block(ChaCha& s) {
 }  // namespace
 
 void after_resume() {
+    // A restore or reset set a new clock base (every thread was blocked).
+    boot()->clock_seq += 2;
     // Restore clears tsc_app_start: record when this instance first ran.
     if (boot()->tsc_app_start == 0) boot()->tsc_app_start = __builtin_ia32_rdtsc();
     // A restored instance has a new seed: rekey now, and give the AT_RANDOM

@@ -4,6 +4,7 @@
 #include "proc/proc.h"
 
 extern "C" [[noreturn]] void enter_user(uint64_t entry, uint64_t sp);
+extern "C" const char vdso_image_start[];  // vdso_blob.S
 
 namespace k {
 namespace {
@@ -40,6 +41,7 @@ uint64_t build_initial_stack(const InitialStack& in) {
 
     const ember_boot_info* b = boot();
     const uint64_t auxv[][2] = {
+        {AT_SYSINFO_EHDR, reinterpret_cast<uint64_t>(vdso_image_start)},
         {AT_PHDR, in.phdr},
         {AT_PHENT, in.phent},
         {AT_PHNUM, in.phnum},

@@ -75,6 +75,17 @@ TEST_P(ExampleTest, DefaultEnvironmentIsPathAndHome) {
         << describe(r);
 }
 
+// The vDSO: libc's clock calls read the clock in user mode (no syscall),
+// consistent with the syscall's, as natively.
+TEST_P(ExampleTest, VdsoClocksAsNativelyWithoutSyscalls) {
+    expect_as_native({prog("vdso_clock")});
+    auto r = run_ember({"run", "--stats", prog("vdso_clock")});
+    ASSERT_TRUE(r.exited && r.exit_code == 0) << describe(r);
+    auto stats = parse_stats(r.err);
+    // 100,000 vDSO reads and 1,001 direct syscalls: about 1,000 in all.
+    EXPECT_LT(stats["syscalls"], 1500) << describe(r);
+}
+
 TEST_P(ExampleTest, ExitStatusPropagates) {
     for (auto [arg, want] : std::vector<std::pair<std::string, int>>{
              {"0", 0}, {"1", 1}, {"42", 42}, {"255", 255}, {"256", 0}}) {
