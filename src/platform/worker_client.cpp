@@ -373,9 +373,12 @@ void WorkerProcess::dispatch(ipc::Message& m) {
 
 // The worker asks for an outbound connection: allowed only to what the
 // service's egress rules resolved to (checked here again, the worker is not
-// trusted), made non-blocking; the worker waits for it to connect.
+// trusted), made non-blocking; the worker waits for it to connect. With
+// udp, a UDP socket connected to the destination: it can send nowhere else
+// and receives only from there.
 void WorkerProcess::on_connect(const json& j) {
     const uint64_t req = j.at("req").get<uint64_t>();
+    const bool udp = j.value("udp", false);
     const uint64_t prepared = j.at("prepared").get<uint64_t>();
     const std::string addr = j.at("addr").get<std::string>();
     const uint16_t port = j.at("port").get<uint16_t>();
@@ -400,11 +403,18 @@ void WorkerProcess::on_connect(const json& j) {
     }
     int err = ECONNREFUSED, fd = -1;
     if (allowed) {
-        fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        fd = ::socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                      0);
         err = fd < 0 ? ENOBUFS : 0;
         if (fd >= 0) {
             const int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            // What waits for the guest stays in this buffer (the VMM reads a
+            // reply only when its ring has room): 128 KiB, as in ember-vm.
+            const int rcvbuf = 64 * 1024;
+            if (udp)
+                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+            else
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
                 err = errno;
                 ::close(fd);
@@ -821,6 +831,7 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::prepare(const Servic
         fds.push_back(*fd);
     }
     json body{{"id", 0}, {"spec", spec_to_json(spec)}};
+    if (!net.egress.empty()) body["dns"] = wp::encode_dns(DnsServer::resolve(net.egress));
     if (auto st = add_volume_fds(opts_.volumes, spec, &fds, &body); !st) {
         ::unlink(tmp.c_str());
         return st;
@@ -886,6 +897,7 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::open(const ServiceSp
         }
     } close_all{fds};
     json body{{"id", 0}, {"name", path}, {"spec", spec_to_json(spec)}};
+    if (!net.egress.empty()) body["dns"] = wp::encode_dns(DnsServer::resolve(net.egress));
     if (auto st = add_volume_fds(opts_.volumes, spec, &fds, &body); !st) return st;
     auto w = worker(slot_of(spec.name));
     if (!w) return w.status();
