@@ -433,11 +433,12 @@ void WorkerProcess::on_connect(const json& j) {
 class WorkerPrepared : public Prepared {
   public:
     WorkerPrepared(WorkerGuestFactory& f, ServiceSpec spec, std::string path,
-                   std::vector<sockaddr_storage> egress, const json& reply)
+                   std::vector<sockaddr_storage> egress, json dns, const json& reply)
         : f_(f),
           spec_(std::move(spec)),
           path_(std::move(path)),
           egress_(std::move(egress)),
+          dns_(std::move(dns)),
           describe_(valid_utf8(reply.value("describe", std::string("snapshot")).substr(0, 200))),
           mem_(reply.value("memory_bytes", uint64_t{0})) {}
     ~WorkerPrepared() override {
@@ -472,6 +473,7 @@ class WorkerPrepared : public Prepared {
     ServiceSpec spec_;
     std::string path_;
     std::vector<sockaddr_storage> egress_;
+    json dns_;              // the resolver's table for the worker (null: none)
     std::string describe_;  // the worker's, made valid text
     uint64_t mem_;
     mutable std::mutex open_mu_;
@@ -516,6 +518,7 @@ Result<uint64_t> WorkerPrepared::id_in(const std::shared_ptr<WorkerProcess>& w) 
     if (fd < 0) return Status::from_errno("snapshot " + path_ + ": cannot open");
     std::vector<int> fds{fd};
     json body{{"id", 0}, {"name", path_}, {"spec", spec_to_json(spec_)}};
+    if (!dns_.is_null()) body["dns"] = dns_;
     if (auto st = add_volume_fds(f_.volume_store(), spec_, &fds, &body); !st) {
         for (int v : fds) ::close(v);
         return st;
@@ -831,7 +834,10 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::prepare(const Servic
         fds.push_back(*fd);
     }
     json body{{"id", 0}, {"spec", spec_to_json(spec)}};
-    if (!net.egress.empty()) body["dns"] = wp::encode_dns(DnsServer::resolve(net.egress));
+    // Resolved with the egress rules: what the guest's resolver answers is
+    // what the egress check allows.
+    const json dns = net.egress.empty() ? json() : wp::encode_dns(DnsServer::resolve(net.egress));
+    if (!dns.is_null()) body["dns"] = dns;
     if (auto st = add_volume_fds(opts_.volumes, spec, &fds, &body); !st) {
         ::unlink(tmp.c_str());
         return st;
@@ -872,7 +878,7 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::prepare(const Servic
     }
     // Console output of the boot ends with the reply.
     (*w)->drop_sink(id);
-    auto p = std::make_shared<WorkerPrepared>(*this, spec, path, *egress, *r);
+    auto p = std::make_shared<WorkerPrepared>(*this, spec, path, *egress, dns, *r);
     p->opened(*w, id);
     return std::shared_ptr<const Prepared>(std::move(p));
 }
@@ -897,7 +903,10 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::open(const ServiceSp
         }
     } close_all{fds};
     json body{{"id", 0}, {"name", path}, {"spec", spec_to_json(spec)}};
-    if (!net.egress.empty()) body["dns"] = wp::encode_dns(DnsServer::resolve(net.egress));
+    // Resolved with the egress rules: what the guest's resolver answers is
+    // what the egress check allows.
+    const json dns = net.egress.empty() ? json() : wp::encode_dns(DnsServer::resolve(net.egress));
+    if (!dns.is_null()) body["dns"] = dns;
     if (auto st = add_volume_fds(opts_.volumes, spec, &fds, &body); !st) return st;
     auto w = worker(slot_of(spec.name));
     if (!w) return w.status();
@@ -910,7 +919,7 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::open(const ServiceSp
         (*w)->forget(id);
         return r.status();
     }
-    auto p = std::make_shared<WorkerPrepared>(*this, spec, path, *egress, *r);
+    auto p = std::make_shared<WorkerPrepared>(*this, spec, path, *egress, dns, *r);
     p->opened(*w, id);
     return std::shared_ptr<const Prepared>(std::move(p));
 }
