@@ -434,7 +434,7 @@ int build_rootfs(const RunOptions& o, const std::vector<std::string>& args, embe
                 cfg->argv.assign(m.begin() + 7, m.begin() + 7 + static_cast<long>(argc));
                 cfg->env.assign(m.begin() + 7 + static_cast<long>(argc), m.end());
             } else {
-                cfg->argv = {o.command.front()};
+                cfg->argv = {cfg->guest_path};
                 cfg->argv.insert(cfg->argv.end(), args.begin(), args.end());
                 cfg->env = o.env;
             }
