@@ -105,6 +105,20 @@ TEST_F(EgressUdpTest, AServiceWithoutEgressRulesResolvesNothing) {
     EXPECT_NE(message_of(r).find("localhost: EAI_"), std::string::npos) << r.body;
 }
 
+// A restored instance (not only the boot) resolves through its worker's
+// resolver: the table travels with the prepared snapshot.
+TEST_F(EgressUdpTest, ARestoredInstanceResolvesTheAllowedNames) {
+    const std::string hosts = hosts_without_localhost();
+    ASSERT_FALSE(hosts.empty());
+    deploy_app("web", {{"egress", {"localhost:9"}},
+                       {"files", {{{"path", "/etc/hosts"}, {"image", hosts}}}}});
+    auto r = d_->get("web", "/resolve/localhost");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, "127.0.0.1\n");
+    r = d_->get("web", "/resolve/nothere.invalid");
+    EXPECT_EQ(r.status, 404) << r.body;
+}
+
 // The name resolves through the worker's resolver, and every way of sending
 // (sendto, connect+send, sendmmsg) reaches the host's echo server and back,
 // as in a native run of the same program.
