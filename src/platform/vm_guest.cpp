@@ -266,6 +266,7 @@ Result<std::shared_ptr<const Prepared>> prepare_impl(const ServiceSpec& spec, Vm
     auto net = net_config(spec);
     if (!net) return net.status();
     net->connect_out = in.connect;
+    net->dns = in.dns;
     if (in.files.size() != spec.files.size())
         return Status::internal("prepare: " + std::to_string(in.files.size()) + " files for " +
                                 std::to_string(spec.files.size()) + " entries");
@@ -378,6 +379,7 @@ Result<std::shared_ptr<const Prepared>> prepare_vm(const ServiceSpec& spec, VmPr
 
 Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int snapshot_fd,
                                                 const std::string& name, ConnectFn connect,
+                                                std::shared_ptr<const DnsServer::Table> dns,
                                                 const VmGuestOptions& opts,
                                                 std::shared_ptr<VmVolumes> volumes) {
     auto net = net_config(spec);
@@ -386,6 +388,7 @@ Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int sna
         return net.status();
     }
     net->connect_out = std::move(connect);
+    net->dns = std::move(dns);
     auto snap = snapshot::Snapshot::open_fd(snapshot_fd, name);
     if (!snap) return snap.status();
     if (auto st = check_listens(**snap, spec.port); !st) return st;

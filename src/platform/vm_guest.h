@@ -47,7 +47,9 @@ struct VmPrepareInput {
     // The same file opened read-only (not owned; -1: snapshot_fd): what the
     // Prepared keeps, so the snapshot cannot be changed through it later.
     int snapshot_read_fd = -1;
-    ConnectFn connect;                   // outbound connects (empty: made here)
+    ConnectFn connect;  // outbound connects (empty: made here)
+    // With connect: the guest's resolver's table (NetConfig::dns).
+    std::shared_ptr<const DnsServer::Table> dns;
     std::shared_ptr<VmVolumes> volumes;  // may be null: none
 };
 Result<std::shared_ptr<const Prepared>> prepare_vm(const ServiceSpec& spec, VmPrepareInput in,
@@ -56,6 +58,7 @@ Result<std::shared_ptr<const Prepared>> prepare_vm(const ServiceSpec& spec, VmPr
 // Takes snapshot_fd; name is for messages.
 Result<std::shared_ptr<const Prepared>> open_vm(const ServiceSpec& spec, int snapshot_fd,
                                                 const std::string& name, ConnectFn connect,
+                                                std::shared_ptr<const DnsServer::Table> dns,
                                                 const VmGuestOptions& opts,
                                                 std::shared_ptr<VmVolumes> volumes = nullptr);
 // p must come from this file's functions. warm_only: only into a kept reset

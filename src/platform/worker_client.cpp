@@ -373,9 +373,12 @@ void WorkerProcess::dispatch(ipc::Message& m) {
 
 // The worker asks for an outbound connection: allowed only to what the
 // service's egress rules resolved to (checked here again, the worker is not
-// trusted), made non-blocking; the worker waits for it to connect.
+// trusted), made non-blocking; the worker waits for it to connect. With
+// udp, a UDP socket connected to the destination: it can send nowhere else
+// and receives only from there.
 void WorkerProcess::on_connect(const json& j) {
     const uint64_t req = j.at("req").get<uint64_t>();
+    const bool udp = j.value("udp", false);
     const uint64_t prepared = j.at("prepared").get<uint64_t>();
     const std::string addr = j.at("addr").get<std::string>();
     const uint16_t port = j.at("port").get<uint16_t>();
@@ -400,11 +403,18 @@ void WorkerProcess::on_connect(const json& j) {
     }
     int err = ECONNREFUSED, fd = -1;
     if (allowed) {
-        fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        fd = ::socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                      0);
         err = fd < 0 ? ENOBUFS : 0;
         if (fd >= 0) {
             const int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            // What waits for the guest stays in this buffer (the VMM reads a
+            // reply only when its ring has room): 128 KiB, as in ember-vm.
+            const int rcvbuf = 64 * 1024;
+            if (udp)
+                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+            else
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
                 err = errno;
                 ::close(fd);
@@ -423,11 +433,12 @@ void WorkerProcess::on_connect(const json& j) {
 class WorkerPrepared : public Prepared {
   public:
     WorkerPrepared(WorkerGuestFactory& f, ServiceSpec spec, std::string path,
-                   std::vector<sockaddr_storage> egress, const json& reply)
+                   std::vector<sockaddr_storage> egress, json dns, const json& reply)
         : f_(f),
           spec_(std::move(spec)),
           path_(std::move(path)),
           egress_(std::move(egress)),
+          dns_(std::move(dns)),
           describe_(valid_utf8(reply.value("describe", std::string("snapshot")).substr(0, 200))),
           mem_(reply.value("memory_bytes", uint64_t{0})) {}
     ~WorkerPrepared() override {
@@ -462,6 +473,7 @@ class WorkerPrepared : public Prepared {
     ServiceSpec spec_;
     std::string path_;
     std::vector<sockaddr_storage> egress_;
+    json dns_;              // the resolver's table for the worker (null: none)
     std::string describe_;  // the worker's, made valid text
     uint64_t mem_;
     mutable std::mutex open_mu_;
@@ -506,6 +518,7 @@ Result<uint64_t> WorkerPrepared::id_in(const std::shared_ptr<WorkerProcess>& w) 
     if (fd < 0) return Status::from_errno("snapshot " + path_ + ": cannot open");
     std::vector<int> fds{fd};
     json body{{"id", 0}, {"name", path_}, {"spec", spec_to_json(spec_)}};
+    if (!dns_.is_null()) body["dns"] = dns_;
     if (auto st = add_volume_fds(f_.volume_store(), spec_, &fds, &body); !st) {
         for (int v : fds) ::close(v);
         return st;
@@ -821,6 +834,10 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::prepare(const Servic
         fds.push_back(*fd);
     }
     json body{{"id", 0}, {"spec", spec_to_json(spec)}};
+    // Resolved with the egress rules: what the guest's resolver answers is
+    // what the egress check allows.
+    const json dns = net.egress.empty() ? json() : wp::encode_dns(DnsServer::resolve(net.egress));
+    if (!dns.is_null()) body["dns"] = dns;
     if (auto st = add_volume_fds(opts_.volumes, spec, &fds, &body); !st) {
         ::unlink(tmp.c_str());
         return st;
@@ -861,7 +878,7 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::prepare(const Servic
     }
     // Console output of the boot ends with the reply.
     (*w)->drop_sink(id);
-    auto p = std::make_shared<WorkerPrepared>(*this, spec, path, *egress, *r);
+    auto p = std::make_shared<WorkerPrepared>(*this, spec, path, *egress, dns, *r);
     p->opened(*w, id);
     return std::shared_ptr<const Prepared>(std::move(p));
 }
@@ -886,6 +903,10 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::open(const ServiceSp
         }
     } close_all{fds};
     json body{{"id", 0}, {"name", path}, {"spec", spec_to_json(spec)}};
+    // Resolved with the egress rules: what the guest's resolver answers is
+    // what the egress check allows.
+    const json dns = net.egress.empty() ? json() : wp::encode_dns(DnsServer::resolve(net.egress));
+    if (!dns.is_null()) body["dns"] = dns;
     if (auto st = add_volume_fds(opts_.volumes, spec, &fds, &body); !st) return st;
     auto w = worker(slot_of(spec.name));
     if (!w) return w.status();
@@ -898,7 +919,7 @@ Result<std::shared_ptr<const Prepared>> WorkerGuestFactory::open(const ServiceSp
         (*w)->forget(id);
         return r.status();
     }
-    auto p = std::make_shared<WorkerPrepared>(*this, spec, path, *egress, *r);
+    auto p = std::make_shared<WorkerPrepared>(*this, spec, path, *egress, dns, *r);
     p->opened(*w, id);
     return std::shared_ptr<const Prepared>(std::move(p));
 }

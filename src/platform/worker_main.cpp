@@ -190,10 +190,11 @@ ConsoleFn Worker::console_for(uint64_t id) {
     };
 }
 
-// The parent checks the service's egress rules and connects; the guest's
-// vCPU thread waits for the answer (a connect is rare, and slow anyway).
+// The parent checks the service's egress rules and connects (TCP) or makes
+// a UDP socket connected to the destination; the guest's vCPU thread waits
+// for the answer (rare: once per connection, or per UDP destination).
 ConnectFn Worker::connect_for(uint64_t prepared_id) {
-    return [this, prepared_id](const sockaddr_storage& ss, socklen_t) -> int {
+    return [this, prepared_id](int type, const sockaddr_storage& ss, socklen_t) -> int {
         char host[INET6_ADDRSTRLEN] = {};
         uint16_t port = 0;
         if (ss.ss_family == AF_INET) {
@@ -218,7 +219,8 @@ ConnectFn Worker::connect_for(uint64_t prepared_id) {
                            {"prepared", prepared_id},
                            {"family", ss.ss_family == AF_INET ? 4 : 6},
                            {"addr", host},
-                           {"port", port}};
+                           {"port", port},
+                           {"udp", type == SOCK_DGRAM}};
         const bool sent = send(wp::kConnect, body).is_ok();
         std::unique_lock lock(mu_);
         if (sent) connect_cv_.wait_for(lock, std::chrono::seconds(30), [&] { return w->done; });
@@ -258,7 +260,8 @@ void Worker::on_prepare(ipc::Message& m, const json& j) {
     for (size_t i = 0; i < m.fds.size(); ++i) fds.push_back(m.take_fd(i));
     auto spec = spec_from_json(j.at("spec"), j.at("spec").at("name").get<std::string>());
     const auto quotas = j.value("volume_quotas", std::vector<uint64_t>{});
-    runners_.run([this, id, fds, quotas, spec = std::move(spec)]() mutable {
+    auto dns = wp::decode_dns(j.value("dns", json()));
+    runners_.run([this, id, fds, quotas, dns, spec = std::move(spec)]() mutable {
         auto prepare = [&]() -> Result<std::shared_ptr<const Prepared>> {
             if (!spec) return spec.status();
             if (fds.size() != 3 + spec->files.size() + spec->volumes.size())
@@ -285,6 +288,7 @@ void Worker::on_prepare(ipc::Message& m, const json& j) {
             in.snapshot_fd = fds[0];
             in.snapshot_read_fd = fds[1];
             in.connect = connect_for(id);
+            in.dns = dns;
             return prepare_vm(*spec, std::move(in), console_for(id), args_.vm);
         };
         auto p = prepare();
@@ -302,7 +306,8 @@ void Worker::on_open(ipc::Message& m, const json& j) {
     auto spec = spec_from_json(j.at("spec"), j.at("spec").at("name").get<std::string>());
     const std::string name = j.value("name", std::string("snapshot"));
     const auto quotas = j.value("volume_quotas", std::vector<uint64_t>{});
-    runners_.run([this, id, fd, vfds, quotas, name, spec = std::move(spec)]() mutable {
+    auto dns = wp::decode_dns(j.value("dns", json()));
+    runners_.run([this, id, fd, vfds, quotas, name, dns, spec = std::move(spec)]() mutable {
         if (!spec || fd < 0) {
             if (fd >= 0) ::close(fd);
             for (int v : vfds) ::close(v);
@@ -315,7 +320,7 @@ void Worker::on_open(ipc::Message& m, const json& j) {
             reply_prepared(id, volumes.status());
             return;
         }
-        reply_prepared(id, open_vm(*spec, fd, name, connect_for(id), args_.vm,
+        reply_prepared(id, open_vm(*spec, fd, name, connect_for(id), dns, args_.vm,
                                    spec->volumes.empty() ? nullptr : std::move(*volumes)));
     });
 }
@@ -558,6 +563,9 @@ int run_worker(const ChildRole& role) {
     // with dlopen, which finds nothing once the root is empty. Without it
     // only a deploy of an image fails, and says why.
     (void)image_libs();
+    // The guests' DNS answers are built with ldns, also loaded with dlopen.
+    // Without it their queries get no resolver (and the first says why).
+    (void)DnsServer::preload();
     std::string summary = "off (--no-sandbox)";
     if (args.sandbox) {
         SandboxPolicy policy;

@@ -6,8 +6,8 @@
 //
 //   parent -> worker                      worker -> parent
 //   prepare-fds {id} + fds (optional)
-//   prepare {id, spec...} + fds           prepared {id, ok, error, pages, mem}
-//   open {id, name, port} + snapshot fd   prepared {id, ...}
+//   prepare {id, spec, dns} + fds         prepared {id, ok, error, pages, mem}
+//   open {id, name, spec, dns} + snapshot fd  prepared {id, ...}
 //   release {id}                          (a prepared snapshot no longer used)
 //   restore {id, prepared}                restored {id, ok, error, reused,
 //                                                   mem_base, mem_size}
@@ -18,21 +18,30 @@
 //   resume {id, prepared} + file fd (ro)  restored {id, ...}
 //                                         console <id, fd, bytes>
 //                                         connect {req, prepared, family,
-//                                                  addr, port}
+//                                                  addr, port, udp}
 //   connected {req, error} + socket fd
 //                                         ready {sandbox | error}
 //   ping {id}                             pong {id}
 //     (emberd's heartbeat: the worker's channel thread answers at once; a
 //     worker that does not answer in time is killed and replaced)
 //
+// dns: the names the service's egress rules allow and their addresses, as
+// emberd resolved them ({"name": ["127.0.0.1", "::1"], ...}); the worker's
+// VMs answer their guests' DNS queries from it (the worker cannot resolve).
+//
 // The worker runs guests and is not trusted: the parent parses its messages
 // defensively (a malformed one is logged and ignored).
 #pragma once
 
+#include <arpa/inet.h>
+
 #include <cstdint>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+
+#include "vmm/dns_server.h"
 
 namespace ember::platform::worker {
 
@@ -80,6 +89,40 @@ inline bool decode_console(std::string_view b, uint64_t* id, int* fd, std::strin
     *fd = b[8];
     *data = b.substr(9);
     return true;
+}
+
+inline nlohmann::json encode_dns(const DnsServer::Table& t) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [name, addrs] : t) {
+        auto& list = j[name] = nlohmann::json::array();
+        for (const auto& a : addrs) {
+            char text[INET6_ADDRSTRLEN] = {};
+            if ((a.size() == 4 || a.size() == 16) &&
+                inet_ntop(a.size() == 4 ? AF_INET : AF_INET6, a.data(), text, sizeof text))
+                list.push_back(text);
+        }
+    }
+    return j;
+}
+
+// Null when j is not an object; entries that are not addresses are left out.
+inline std::shared_ptr<const DnsServer::Table> decode_dns(const nlohmann::json& j) {
+    if (!j.is_object()) return nullptr;
+    auto t = std::make_shared<DnsServer::Table>();
+    for (const auto& [name, list] : j.items()) {
+        auto& addrs = (*t)[name];
+        if (!list.is_array()) continue;
+        for (const auto& v : list) {
+            if (!v.is_string()) continue;
+            const std::string text = v.get<std::string>();
+            uint8_t buf[16];
+            if (inet_pton(AF_INET, text.c_str(), buf) == 1)
+                addrs.emplace_back(buf, buf + 4);
+            else if (inet_pton(AF_INET6, text.c_str(), buf) == 1)
+                addrs.emplace_back(buf, buf + 16);
+        }
+    }
+    return t;
 }
 
 }  // namespace ember::platform::worker

@@ -104,7 +104,13 @@ Result<std::unique_ptr<DnsServer>> DnsServer::with_table(Table table) {
     return std::unique_ptr<DnsServer>(new DnsServer(std::move(table)));
 }
 
+Status DnsServer::preload() { return load_ldns(); }
+
 Result<std::unique_ptr<DnsServer>> DnsServer::create(const std::vector<EgressRule>& rules) {
+    return with_table(resolve(rules));
+}
+
+DnsServer::Table DnsServer::resolve(const std::vector<EgressRule>& rules) {
     Table t;
     for (const EgressRule& r : rules) {
         if (is_ip_literal(r.host)) continue;
@@ -129,7 +135,7 @@ Result<std::unique_ptr<DnsServer>> DnsServer::create(const std::vector<EgressRul
         }
         freeaddrinfo(res);
     }
-    return with_table(std::move(t));
+    return t;
 }
 
 std::vector<uint8_t> DnsServer::answer(const uint8_t* query, size_t len, int64_t now_ns) {

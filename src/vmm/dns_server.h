@@ -42,6 +42,13 @@ class DnsServer {
     // (call it before the sandbox: it reads /etc/hosts, /etc/resolv.conf).
     // A name that does not resolve stays allowed with no address.
     static Result<std::unique_ptr<DnsServer>> create(const std::vector<EgressRule>& rules);
+    // The table create() answers from: the names among `rules` (not IP
+    // literals) and their addresses now. emberd resolves it and passes it
+    // to its VM workers, which cannot resolve anything themselves.
+    static Table resolve(const std::vector<EgressRule>& rules);
+    // Loads ldns now (a sandboxed process calls it before its sandbox:
+    // dlopen finds nothing afterwards). Idempotent.
+    static Status preload();
     // For tests: answers from `table` as given.
     static Result<std::unique_ptr<DnsServer>> with_table(Table table);
 

@@ -89,8 +89,6 @@ bool from_net_addr(const ember_net_addr& a, sockaddr_storage* ss, socklen_t* len
     return false;
 }
 
-namespace {
-
 bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
     if (a.ss_family != b.ss_family) return false;
     if (a.ss_family == AF_INET) {
@@ -102,8 +100,6 @@ bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
     const auto* y = reinterpret_cast<const sockaddr_in6*>(&b);
     return x->sin6_port == y->sin6_port && std::memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
 }
-
-}  // namespace
 
 Result<PortMapping> parse_port_mapping(const std::string& spec) {
     PortMapping m;
@@ -485,7 +481,7 @@ void StreamHost::on_connect(uint32_t id, const uint8_t* payload, uint32_t len) {
 // connecting: the stream waits for POLLOUT either way (finish_connect reads
 // SO_ERROR), so both cases take the same path.
 void StreamHost::connect_through_hook(uint32_t id, const sockaddr_storage& ss, socklen_t sl) {
-    const int fd = cfg_.connect_out(ss, sl);
+    const int fd = cfg_.connect_out(SOCK_STREAM, ss, sl);
     if (fd < 0) {
         if (fd == -ECONNREFUSED) ++stats_.denied;
         push(EMBER_NET_CONNECTED, id, static_cast<uint32_t>(-fd), nullptr, 0);
@@ -647,11 +643,14 @@ void StreamHost::build_poll_set(PollSet* set, int extra_fd) const {
 // Host UDP sockets, while the rx ring has room for the largest datagram
 // (else their replies wait in the host socket's bounded buffer).
 void StreamHost::add_dgram_polls(PollSet* set) const {
-    if (dgrams_.empty() || rx_record_room() < 2 * kHdr + EMBER_NET_DATA_MAX) return;
+    if ((dgrams_.empty() && hook_dgrams_.empty()) ||
+        rx_record_room() < 2 * kHdr + EMBER_NET_DATA_MAX)
+        return;
     for (const auto& [id, d] : dgrams_) {
         if (d.fd4 >= 0) set->add(d.fd4, POLLIN, kWhoDgram + 2 * int64_t{id});
         if (d.fd6 >= 0) set->add(d.fd6, POLLIN, kWhoDgram + 2 * int64_t{id} + 1);
     }
+    for (const auto& [key, h] : hook_dgrams_) set->add(h.fd, POLLIN, kWhoHookDgram + key);
 }
 
 // One ready poll entry; true when something happened for the guest or the
@@ -664,6 +663,10 @@ bool StreamHost::on_ready(int64_t who, short revents) {
         return true;  // posted work or a stop request: return to the caller
     }
     if (who < 0) return accept_clients(host_listeners_[static_cast<size_t>(-1 - who)]);
+    if (who >= kWhoHookDgram) {
+        auto it = hook_dgrams_.find(static_cast<uint32_t>(who - kWhoHookDgram));
+        return it != hook_dgrams_.end() && receive_on(it->second.fd, it->second.id);
+    }
     if (who >= kWhoDgram)
         return receive_dgrams(static_cast<uint32_t>((who - kWhoDgram) >> 1), (who - kWhoDgram) & 1);
     return on_stream_ready(static_cast<uint32_t>(who), revents);

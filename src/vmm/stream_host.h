@@ -57,19 +57,28 @@ bool from_net_addr(const ember_net_addr& a, sockaddr_storage* ss, socklen_t* len
 // True when ss (address and port) is one of `allowed`.
 bool egress_allows(const std::vector<sockaddr_storage>& allowed, const sockaddr_storage& ss);
 
-// Makes an outbound connection for the guest: a connected or connecting
-// (non-blocking) socket, or -errno (-ECONNREFUSED when no rule allows the
-// destination). Runs on the vCPU thread.
-using ConnectFn = std::function<int(const sockaddr_storage& addr, socklen_t len)>;
+// True when a and b are the same address and port.
+bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b);
+
+// Makes an outbound socket for the guest, or -errno (-ECONNREFUSED when no
+// rule allows the destination): type SOCK_STREAM, a connected or connecting
+// (non-blocking) TCP socket; SOCK_DGRAM, a non-blocking UDP socket
+// connected to addr. Runs on the vCPU thread.
+using ConnectFn = std::function<int(int type, const sockaddr_storage& addr, socklen_t len)>;
 
 struct NetConfig {
     std::vector<PortMapping> ports;
     std::vector<EgressRule> egress;
-    // When set, outbound connects go through it instead of socket() and
-    // connect() here, and it alone decides what egress allows (the rules
-    // above are then not resolved here): a VMM process without network
-    // access asks a process that has it.
+    // When set, outbound connects and UDP sockets come from it instead of
+    // socket() and connect() here, and it alone decides what egress allows
+    // (the rules above are then not resolved here): a VMM process without
+    // network access asks a process that has it.
     ConnectFn connect_out;
+    // With connect_out: the names the guest's resolver answers and their
+    // addresses, resolved by the process that checks egress (emberd) from
+    // the same rules (DnsServer::resolve); null: no resolver (queries are
+    // refused). Without connect_out the rules above are resolved here.
+    std::shared_ptr<const DnsServer::Table> dns;
 };
 
 struct NetStats {
@@ -123,7 +132,8 @@ class StreamHost {
     void set_guest_listeners(const std::map<uint32_t, uint16_t>& l) { listeners_ = l; }
     size_t open_streams() const { return streams_.size(); }
     const NetStats& stats() const { return stats_; }
-    // Host UDP sockets (at most 2 * EMBER_NET_MAX_DGRAM: one per family).
+    // Host UDP sockets (at most 2 * EMBER_NET_MAX_DGRAM: one per family;
+    // through connect_out, at most EMBER_NET_MAX_DGRAM in all).
     size_t open_dgram_fds() const;
 
   private:
@@ -181,10 +191,27 @@ class StreamHost {
     void close_dgrams();
     void add_dgram_polls(PollSet* set) const;
     bool receive_dgrams(uint32_t id, bool v6);
+    bool receive_on(int fd, uint32_t id);
+    void sent(ssize_t r, uint32_t id, const ember_net_addr& dest, uint32_t n);
+    // Through connect_out (emberd): a connected host socket per (guest
+    // socket, destination), made at the first datagram to it.
+    struct HookDgram {
+        uint32_t id;
+        sockaddr_storage dest;
+        int fd;
+    };
+    int hook_dgram_fd(uint32_t id, const sockaddr_storage& ss, socklen_t sl);
 
-    // Poll entries of host UDP sockets: kWhoDgram + 2 * id + (1 for IPv6).
+    // Poll entries of host UDP sockets: kWhoDgram + 2 * id + (1 for IPv6);
+    // kWhoHookDgram + the HookDgram's key.
     static constexpr int64_t kWhoDgram = int64_t{1} << 33;
+    static constexpr int64_t kWhoHookDgram = int64_t{1} << 35;
     std::map<uint32_t, Dgram> dgrams_;
+    std::map<uint32_t, HookDgram> hook_dgrams_;
+    uint32_t next_hook_dgram_ = 0;
+    // Destinations connect_out refused (at most kMaxDenied, oldest dropped
+    // first): a guest sending to them again is refused without asking.
+    std::vector<sockaddr_storage> denied_dgram_;
     std::unique_ptr<DnsServer> dns_;  // null: no egress rules (queries are refused)
 
     GuestMemory& mem_;

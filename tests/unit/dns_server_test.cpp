@@ -8,9 +8,12 @@
 #include <ldns/ldns.h>
 // clang-format on
 
+#include <algorithm>
 #include <cstdlib>
 
+#include "platform/worker_protocol.h"
 #include "vmm/dns_server.h"
+#include "vmm/stream_host.h"
 
 namespace ember {
 namespace {
@@ -134,6 +137,41 @@ TEST(DnsServer, QueriesBeyondTheRateLimitAreDropped) {
     for (int i = 0; i < 1000; ++i) later += !s->answer(q.data(), q.size(), 500'001'000).empty();
     EXPECT_EQ(later, static_cast<int>(DnsServer::kRate / 2));
     EXPECT_EQ(s->stats().rate_dropped, 2000u - answered - later);
+}
+
+// emberd resolves the table and sends it to its VM worker as JSON
+// (worker_protocol.h): it arrives as it was; entries that are not addresses
+// are left out, and a body without one means no resolver.
+TEST(DnsServer, TheTableCrossesTheWorkerProtocolUnchanged) {
+    DnsServer::Table t;
+    t["api.example.com"] = {{192, 0, 2, 10},
+                            {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+    t["unresolved.example"] = {};
+    const auto j = platform::worker::encode_dns(t);
+    EXPECT_EQ(j["api.example.com"], nlohmann::json({"192.0.2.10", "2001:db8::1"}));
+    auto back = platform::worker::decode_dns(nlohmann::json::parse(j.dump()));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, t);
+    auto bad = platform::worker::decode_dns(
+        nlohmann::json{{"x.example", {"not an address", 7, "198.51.100.1"}}, {"y", 3}});
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->at("x.example"), (std::vector<std::vector<uint8_t>>{{198, 51, 100, 1}}));
+    EXPECT_TRUE(bad->at("y").empty());
+    EXPECT_FALSE(platform::worker::decode_dns(nlohmann::json()));
+}
+
+// The table holds the names of the rules, not IP literals; a name that does
+// not resolve stays allowed with no address.
+TEST(DnsServer, ResolveTakesTheNamesOfTheRules) {
+    const auto t =
+        DnsServer::resolve({{"LocalHost", 53}, {"127.0.0.1", 53}, {"nothere.invalid", 1}});
+    ASSERT_EQ(t.count("localhost"), 1u);
+    EXPECT_NE(std::find(t.at("localhost").begin(), t.at("localhost").end(),
+                        std::vector<uint8_t>{127, 0, 0, 1}),
+              t.at("localhost").end());
+    EXPECT_EQ(t.count("127.0.0.1"), 0u);
+    ASSERT_EQ(t.count("nothere.invalid"), 1u);
+    EXPECT_TRUE(t.at("nothere.invalid").empty());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
  *   GET /sleep/MS    -> 200 "slept MS\n" after MS milliseconds (other requests go on)
  *   GET /env/NAME    -> 200 the value of $NAME, 404 if unset
  *   GET /file/PATH   -> 200 the content of /PATH, 404 if it cannot be read
+ *   GET /resolve/NAME -> 200 NAME's first IPv4 address (getaddrinfo), 404 if none
  *   GET /crash       -> writes to a null pointer (the instance crashes mid-request)
  *   GET /exit        -> exit(3) mid-request
  *   GET /spin        -> loops forever (never answers)
@@ -21,8 +22,10 @@
  *   E2E_START_DELAY_MS=N  wait N ms
  *   E2E_EXIT=N            exit with status N instead of listening */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +145,19 @@ static void handle(struct conn *c, const char *method, const char *path, const c
             respond(c, 200, buf, (size_t)n);
         else
             respond_str(c, 404, "cannot read\n");
+    } else if (strncmp(path, "/resolve/", 9) == 0) {
+        struct addrinfo hints = {0}, *res = NULL;
+        hints.ai_family = AF_INET;
+        hints.ai_socktype = SOCK_STREAM;
+        if (getaddrinfo(path + 9, NULL, &hints, &res) == 0 && res) {
+            char a[INET_ADDRSTRLEN] = "";
+            inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, a, sizeof a);
+            freeaddrinfo(res);
+            snprintf(buf, sizeof buf, "%s\n", a);
+            respond_str(c, 200, buf);
+        } else {
+            respond_str(c, 404, "no address\n");
+        }
     } else if (strcmp(path, "/crash") == 0) {
         *(volatile int *)0 = 1;
     } else if (strcmp(path, "/exit") == 0) {
