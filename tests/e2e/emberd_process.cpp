@@ -94,13 +94,6 @@ int kvm_vms(pid_t pid) {
     return n;
 }
 
-pid_t helper_pid(pid_t daemon, const std::string& role) {
-    const auto all = helper_pids(daemon, role);
-    return all.empty() ? -1 : all.front();
-}
-
-namespace {
-
 uint16_t free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -114,6 +107,13 @@ uint16_t free_port() {
     ::close(fd);
     return port;
 }
+
+pid_t helper_pid(pid_t daemon, const std::string& role) {
+    const auto all = helper_pids(daemon, role);
+    return all.empty() ? -1 : all.front();
+}
+
+namespace {
 
 std::string read_text(const std::string& path) {
     std::ifstream f(path);

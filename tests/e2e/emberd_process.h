@@ -19,6 +19,8 @@ std::string emberd_path();
 std::string ember_cli_path();
 std::string e2e_app_path();
 std::string example_path(const std::string& name);  // build/examples/gcc/<name>
+// A loopback TCP port that was free a moment ago (0 if none was found).
+uint16_t free_port();
 bool have_kvm();
 
 class EmberdProcess {

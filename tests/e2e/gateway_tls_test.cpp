@@ -38,18 +38,6 @@ RunResult run(std::vector<std::string> argv, const std::string& stdin_path = "")
 
 bool have(const std::string& tool) { return !which(tool).empty(); }
 
-uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
 // A self-signed certificate (P-256) for `names`, as <dir>/<stem>.crt/.key.
 std::string make_cert(const std::string& dir, const std::string& stem, const std::string& cn,
                       const std::string& sans) {

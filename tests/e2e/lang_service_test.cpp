@@ -29,21 +29,6 @@ using nlohmann::json;
 
 const std::string kLangDir = EMBER_EXAMPLES_LANG_DIR;
 
-// A loopback port that was free a moment ago.
-uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    uint16_t port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-        port = ntohs(a.sin_port);
-    ::close(fd);
-    return port;
-}
-
 // The same server run natively in `cwd` (output discarded), killed by the
 // destructor; ready() waits until it answers GET / (at most 20 s).
 class NativeServer {
