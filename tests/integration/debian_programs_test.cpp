@@ -23,12 +23,9 @@ TEST_F(DebianProgramsTest, Python3DashCAsNatively) {
 
 TEST_F(DebianProgramsTest, Python3ScriptUsingJsonOsReAsNatively) {
     if (!installed("/usr/bin/python3")) GTEST_SKIP() << "python3 is not installed";
-    // Not under /tmp, which is the guest's own tmpfs: the working
-    // directory of the test, the same path natively and in the guest.
-    char cwd[4096];
-    ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
-    const std::string script =
-        std::string(cwd) + "/ember_debian_script_" + std::to_string(getpid()) + ".py";
+    // The same path natively and in the guest, and not under /tmp, which is
+    // the guest's own tmpfs (the build tree may be under /tmp too).
+    const std::string script = "/var/tmp/ember_debian_script_" + std::to_string(getpid()) + ".py";
     write_file(script,
                "import json, os, re, sys\n"
                "d = {'a': [1, 2, 3], 'b': {'c': 'd'}}\n"

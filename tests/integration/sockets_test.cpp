@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,14 +47,23 @@ INSTANTIATE_TEST_SUITE_P(Libc, LocalSocketsTest, ::testing::Values("gcc", "musl"
 
 class SocketProgramsTest : public EmberTest {};
 
-// Runs `script` with busybox sh natively and in a microVM whose root fs
-// holds busybox at /bin/busybox; stdout and status must agree.
-void ExpectBusyboxScriptAsNative(const std::string& script) {
+// Runs a script with busybox sh natively and in a microVM whose root fs
+// holds busybox at /bin/busybox; stdout and status must agree. make_script
+// gives the script; when native_must_contain is set, a native run without
+// it (a host port another test took meanwhile) is retried with a fresh
+// script, up to three times, before the comparison.
+void ExpectBusyboxScriptAsNative(const std::function<std::string()>& make_script,
+                                 const std::string& native_must_contain = "") {
     TempDir root;
     write_file(root / "bin/busybox", read_file(busybox_path()), 0755);
-    const std::string full = "PATH=/bin:$PATH; " + script;
-    auto native = run_native({busybox_path(), "sh", "-c", full}, root.path());
-    ASSERT_TRUE(native.exited) << describe(native);
+    std::string full;
+    RunResult native;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        full = "PATH=/bin:$PATH; " + make_script();
+        native = run_native({busybox_path(), "sh", "-c", full}, root.path());
+        ASSERT_TRUE(native.exited) << describe(native);
+        if (native.out.find(native_must_contain) != std::string::npos) break;
+    }
     auto vm = run_ember({"run", "--timeout", "30s", "--rootfs", root.path(), root / "bin/busybox",
                          "--", "sh", "-c", full});
     EXPECT_EQ(vm.out, native.out) << describe(vm);
@@ -63,12 +73,16 @@ void ExpectBusyboxScriptAsNative(const std::string& script) {
 TEST_F(SocketProgramsTest, BusyboxNcTalksToItsOwnListenerAsNatively) {
     // The client retries until the listener (a background process) is up (up
     // to 20 s: a loaded CI host may take seconds to start the listener).
-    const std::string port = std::to_string(free_port());
     ExpectBusyboxScriptAsNative(
-        "busybox nc -l -p " + port + " > /tmp/ember-nc-out.$$ & i=0; " +
-        "until echo hello over nc | busybox nc 127.0.0.1 " + port +
-        " 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.1; done; wait; " +
-        "cat /tmp/ember-nc-out.$$; rm -f /tmp/ember-nc-out.$$; echo tries ok $((i < 200))");
+        [] {
+            const std::string port = std::to_string(free_port());
+            return "busybox nc -l -p " + port + " > /tmp/ember-nc-out.$$ & i=0; " +
+                   "until echo hello over nc | busybox nc 127.0.0.1 " + port +
+                   " 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.1; done; wait; " +
+                   "cat /tmp/ember-nc-out.$$; rm -f /tmp/ember-nc-out.$$; echo tries ok $((i < "
+                   "200))";
+        },
+        "hello over nc");
 }
 
 // Debian's python3 with its standard library in a root fs tree.

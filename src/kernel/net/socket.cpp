@@ -326,7 +326,12 @@ bool port_in_use(const Socket* self, uint16_t port) {
 }
 
 uint16_t ephemeral_port() {
-    constexpr uint16_t kLo = 32768, kHi = 60999;  // Linux's ip_local_port_range
+    // Above Linux's default ip_local_port_range (32768-60999): the guest's
+    // port space is its own, yet 127.0.0.1 reaches the host's loopback too
+    // (egress), so a guest socket autobound to the port of a host server
+    // that bound port 0 there would take that server's datagrams and
+    // connections. Host ports from that range never meet these.
+    constexpr uint16_t kLo = 61000, kHi = 65535;
     Socket probe{};
     for (uint32_t tries = 0; tries <= kHi - kLo; tries++) {
         if (g_next_port < kLo || g_next_port > kHi) g_next_port = kLo;
